@@ -1,0 +1,217 @@
+"""The fast path: HTTP/1.1 keep-alive over a bare asyncio.Protocol, parsed by httptools.
+
+One connection per virtual user and one request in flight on it, so the hot path
+is a future, a write, a parse and a record (DESIGN.md: asyncio streams halve the
+rate, httpx collapses under concurrency). Timing is taken here, next to the
+socket, so that what is measured is the server and not the generator's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from time import perf_counter
+from urllib.parse import urlsplit
+
+import httptools
+
+from engine.request import Prepared
+from engine.response import Response
+
+
+class ProtocolError(Exception):
+    """The server spoke something that is not HTTP/1.1."""
+
+
+class ConnectionClosed(ConnectionResetError):
+    """The server closed the connection before the response was complete."""
+
+
+class _Conn(asyncio.Protocol):
+    """One keep-alive connection; at most one request in flight."""
+
+    __slots__ = (
+        "_body",
+        "_headers",
+        "_parser",
+        "bytes_in",
+        "closed",
+        "fut",
+        "got_bytes",
+        "keep_alive",
+        "sent_at",
+        "transport",
+    )
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.fut: asyncio.Future[Response] | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self.closed = False
+        self.keep_alive = True
+        self.got_bytes = False
+        self.bytes_in = 0
+        self.sent_at = 0.0
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.got_bytes = True
+        self.bytes_in += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ProtocolError(f"bad HTTP response: {exc}"))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail(exc if isinstance(exc, OSError) else ConnectionClosed("connection closed"))
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        fut = self.fut
+        self.fut = None
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        resp = Response(self._parser.get_status_code(), self._headers, body)
+        self._headers = []
+        self._body = []
+        self.keep_alive = self._parser.should_keep_alive()
+        if fut is not None and not fut.done():
+            fut.set_result(resp)
+        if not self.keep_alive:
+            self.close()
+
+    # ours
+    def send(self, data: bytes) -> asyncio.Future[Response]:
+        fut = asyncio.get_running_loop().create_future()
+        self.fut = fut
+        self.got_bytes = False
+        self.bytes_in = 0
+        self.sent_at = perf_counter()
+        self.transport.write(data)  # type: ignore[union-attr]
+        return fut
+
+    def _fail(self, exc: BaseException) -> None:
+        fut = self.fut
+        self.fut = None
+        if fut is not None and not fut.done():
+            fut.set_exception(exc)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self, exc: BaseException) -> None:
+        """Fail the request in flight and drop the socket (timeouts, cancellation)."""
+        self._fail(exc)
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class WireClient:
+    """A virtual user's connection to one origin, reconnecting when the server closes it.
+
+    After each request `sent_at`, `done_at`, `bytes_in` describe it, so the caller
+    records timings without another clock read.
+    """
+
+    __slots__ = (
+        "_conn",
+        "_ssl",
+        "bytes_in",
+        "connect_timeout",
+        "done_at",
+        "host",
+        "port",
+        "sent_at",
+        "server_hostname",
+    )
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 5.0,
+        insecure: bool = False,
+    ) -> None:
+        parts = urlsplit(base_url)
+        tls = parts.scheme == "https"
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (443 if tls else 80)
+        self.server_hostname = self.host if tls else None
+        self._ssl: ssl.SSLContext | None = make_ssl_context(insecure) if tls else None
+        self._conn: _Conn | None = None
+        self.connect_timeout = connect_timeout
+        self.sent_at = 0.0
+        self.done_at = 0.0
+        self.bytes_in = 0
+
+    async def _connect(self) -> _Conn:
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(self.connect_timeout):
+            _, conn = await loop.create_connection(
+                _Conn, self.host, self.port, ssl=self._ssl, server_hostname=self.server_hostname
+            )
+        self._conn = conn
+        return conn
+
+    async def request(self, req: Prepared) -> Response:
+        data = req.wire
+        conn = self._conn
+        reused = conn is not None and not conn.closed
+        if not reused:
+            conn = await self._connect()
+        try:
+            resp = await conn.send(data)  # type: ignore[union-attr]
+        except (ConnectionError, ConnectionClosed):
+            # A keep-alive connection the server closed while idle fails the next
+            # write; retry once on a fresh socket, as browsers and httpx do.
+            if not reused or conn.got_bytes:  # type: ignore[union-attr]
+                raise
+            conn = await self._connect()
+            resp = await conn.send(data)
+        except BaseException:
+            conn.abort(asyncio.CancelledError())  # type: ignore[union-attr]
+            raise
+        self.done_at = perf_counter()
+        self.sent_at = conn.sent_at  # type: ignore[union-attr]
+        self.bytes_in = conn.bytes_in  # type: ignore[union-attr]
+        return resp
+
+    def in_flight_since(self) -> float | None:
+        """When the request now in flight was sent, for the timeout sweep."""
+        conn = self._conn
+        if conn is None or conn.fut is None:
+            return None
+        return conn.sent_at
+
+    def expire(self) -> None:
+        """Time out the request in flight; the sweep calls this, not a timer per request."""
+        if self._conn is not None:
+            self._conn.abort(TimeoutError("request timed out"))
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def make_ssl_context(insecure: bool) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx

@@ -1,0 +1,265 @@
+"""`surge` on the command line: `run` (headless), `sut` (the demo server), and the app.
+
+Exit codes: 0 passed, 99 thresholds failed (as k6), 2 bad input, 1 anything else.
+Bad input is one line naming the culprit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.controller import EXIT_BAD_INPUT, EXIT_ERROR, Controller, RunPlan, RunResult, Snapshot
+from engine.durations import parse_duration
+from engine.errors import ConfigError
+from engine.executors import EXECUTORS
+from engine.plan import Overrides, build_plan
+from engine.profile import Profile, ProfileError, adhoc_profile, load_profile, parse_header
+from engine.report import write_report
+from engine.stages import parse_stages
+from engine.summary import progress_line, render_summary
+from engine.testtypes import ALIASES, TEST_TYPES
+from engine.thresholds import parse_cli_threshold
+
+
+class BadInput(Exception):
+    """Exit code 2 with this one line."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", help="a profile file (.toml) or a URL for an ad-hoc test")
+    load = p.add_argument_group("load")
+    load.add_argument("--executor", choices=EXECUTORS, help="k6 executor")
+    load.add_argument(
+        "--type",
+        dest="test_type",
+        choices=[*TEST_TYPES, *ALIASES],
+        help="test type: a load shape built from the profile's expected load",
+    )
+    load.add_argument("--vus", type=_positive_int, help="virtual users (preAllocatedVUs if open)")
+    load.add_argument("--max-vus", type=_positive_int, help="maxVUs of arrival-rate executors")
+    load.add_argument("--rate", type=_rate, help="iterations per second (open model)")
+    load.add_argument("--duration", type=_duration, help="e.g. 30s, 1m30s")
+    load.add_argument("--iterations", type=_positive_int, help="total iterations")
+    load.add_argument(
+        "--stages", help='e.g. "30s:50,1m:50,30s:0" (targets: VUs, or rates with --rate)'
+    )
+    load.add_argument("--time-scale", type=float, help="multiply test-type shape durations")
+    p.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="METRIC:EXPR",
+        help='repeatable, e.g. "http_req_duration:p(95)<500"',
+    )
+    p.add_argument("--report", metavar="FILE", help="write a TOML report (also on Ctrl+C)")
+    p.add_argument("--env", help="the profile environment to use ([environments.NAME])")
+    p.add_argument("--base-url", help="override the profile's base URL")
+    p.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
+    p.add_argument("--method", default="GET", help="ad-hoc URL only")
+    p.add_argument("--body", help="ad-hoc URL only: the request body")
+    p.add_argument("--client", choices=("wire", "httpx"), help="wire (fast) or httpx (HTTP/2)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="engine processes")
+    p.add_argument("--interval", type=_duration, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="the live progress line on stderr (auto: only on a terminal)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="surge",
+        description="Interactive terminal load tester and blue/green traffic console.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="run a load test headless (CI, SSH one-liners)")
+    add_run_arguments(run)
+    demo = sub.add_parser("demo", help="run the example profile against a local demo server")
+    demo.add_argument("--time-scale", type=float, default=0.005, help="shape speed-up")
+    sut = sub.add_parser("sut", help="serve the embedded demo system under test")
+    from engine import sut as sut_module
+
+    sut_module.add_arguments(sut)
+    return parser
+
+
+def load_target(args: argparse.Namespace) -> Profile:
+    headers = []
+    for h in args.header:
+        try:
+            headers.append(parse_header(h))
+        except ValueError as exc:
+            raise BadInput(f"--header: {exc}") from None
+    target: str = args.target
+    if target.startswith(("http://", "https://")):
+        body = args.body.encode() if args.body is not None else None
+        try:
+            return adhoc_profile(target, method=args.method.upper(), headers=headers, body=body)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+    if not Path(target).exists():
+        raise BadInput(f"{target}: no such profile file (or give a URL: http://...)")
+    profile = load_profile(target, env=args.env, base_url=args.base_url)
+    if headers:
+        from dataclasses import replace
+
+        profile = replace(profile, headers=(*profile.headers, *headers))
+    return profile
+
+
+def plan_from_args(args: argparse.Namespace) -> RunPlan:
+    profile = load_target(args)
+    try:
+        stages = parse_stages(args.stages) if args.stages else None
+        thresholds = tuple(parse_cli_threshold(t) for t in args.threshold)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    overrides = Overrides(
+        executor=args.executor,
+        test_type=args.test_type,
+        vus=args.vus,
+        max_vus=args.max_vus,
+        rate=args.rate,
+        duration=args.duration,
+        iterations=args.iterations,
+        stages=stages,
+        time_scale=args.time_scale,
+        client=args.client,
+        thresholds=thresholds,
+    )
+    try:
+        return build_plan(profile, overrides, interval=args.interval)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+async def run_headless(plan: RunPlan, *, progress: bool, report: str | None) -> RunResult:
+    out = sys.stderr
+
+    def show(s: Snapshot) -> None:
+        if progress:
+            out.write("\r\x1b[2K" + progress_line(s))
+            out.flush()
+
+    controller = Controller(plan, on_snapshot=show)
+    loop = asyncio.get_running_loop()
+    presses = 0
+
+    def interrupt() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            out.write("\n  stopping gracefully (Ctrl+C again aborts)...\n")
+            controller.stop("interrupted (Ctrl+C)")
+        else:
+            controller.abort("aborted (Ctrl+C twice)")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, interrupt)
+    try:
+        result = await controller.run()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if progress:
+        out.write("\n")
+    if report:
+        path = write_report(result, report)
+        out.write(f"  report written to {path}\n")
+    return result
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    plan = plan_from_args(args)
+    if args.workers > 1:
+        print("surge: note: --workers > 1 is not available yet; running 1 worker", file=sys.stderr)
+    if args.report:
+        _check_writable(args.report)
+    progress = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        result = runner.run(run_headless(plan, progress=progress, report=args.report))
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    print(render_summary(result, color=color))
+    return result.exit_code
+
+
+def _check_writable(path: str) -> None:
+    """Fail before the run, not after it, when the report cannot be written."""
+    folder = Path(path).resolve().parent
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise BadInput(f"--report {path}: cannot write to {folder}")
+
+
+def cmd_sut(args: argparse.Namespace) -> int:
+    from engine import sut
+
+    try:
+        cfg = sut.config_from_args(args)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    return sut.serve_forever(cfg)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "sut":
+            return cmd_sut(args)
+        if args.command == "demo":
+            from tui.demo import main as demo_main
+
+            return demo_main(args.time_scale)
+        parser.print_help()
+        return 0
+    except (BadInput, ProfileError, ConfigError) as exc:
+        print(f"surge: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
