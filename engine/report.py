@@ -108,7 +108,10 @@ def build_report(result: RunResult) -> dict[str, Any]:
     ]
     report["histograms"] = {
         "total": _histograms(bucket_total(total.buckets.values()))
-        | {"iteration_duration": encode_histogram(total.iteration_duration)},
+        | {
+            "iteration_duration": encode_histogram(total.iteration_duration),
+            "iteration_duration_sum_us": total.iteration_sum,
+        },
         "steps": {
             s: _histograms(bucket_total(b for k, b in total.buckets.items() if k[0] == s))
             for s in model.steps()

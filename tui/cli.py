@@ -20,11 +20,12 @@ from engine.errors import ConfigError
 from engine.executors import EXECUTORS
 from engine.plan import Overrides, build_plan
 from engine.profile import Profile, ProfileError, adhoc_profile, load_profile, parse_header
-from engine.report import write_report
+from engine.report import ReportError, write_report
 from engine.stages import parse_stages
 from engine.summary import progress_line, render_summary
 from engine.testtypes import ALIASES, TEST_TYPES
 from engine.thresholds import parse_cli_threshold
+from tui import proxy_cmd, report_cmd
 
 
 class BadInput(Exception):
@@ -103,12 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="run a load test headless (CI, SSH one-liners)")
     add_run_arguments(run)
+    run.set_defaults(func=cmd_run)
     demo = sub.add_parser("demo", help="run the example profile against a local demo server")
     demo.add_argument("--time-scale", type=float, default=0.005, help="shape speed-up")
+    demo.set_defaults(func=cmd_demo)
     sut = sub.add_parser("sut", help="serve the embedded demo system under test")
     from engine import sut as sut_module
 
     sut_module.add_arguments(sut)
+    sut.set_defaults(func=cmd_sut)
+    for module in (report_cmd, proxy_cmd):
+        module.register(sub)
     return parser
 
 
@@ -240,21 +246,22 @@ def cmd_sut(args: argparse.Namespace) -> int:
     return sut.serve_forever(cfg)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tui.demo import main as demo_main
+
+    return demo_main(args.time_scale)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "sut":
-            return cmd_sut(args)
-        if args.command == "demo":
-            from tui.demo import main as demo_main
-
-            return demo_main(args.time_scale)
+    func = getattr(args, "func", None)
+    if func is None:
         parser.print_help()
         return 0
-    except (BadInput, ProfileError, ConfigError) as exc:
+    try:
+        return int(func(args))
+    except (BadInput, ProfileError, ConfigError, ReportError) as exc:
         print(f"surge: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
