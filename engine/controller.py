@@ -11,17 +11,15 @@ import asyncio
 import contextlib
 import datetime as dt
 import math
-import os
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 
-import psutil
-
 from engine.metrics import Interval, merge_histograms
 from engine.model import Figures, Row, RunModel, ThresholdState
-from engine.runner import Worker, WorkPlan
+from engine.pool import LocalPool, ProcessPool
+from engine.runner import WorkPlan
 from engine.thresholds import Threshold
 
 # Exit codes, as k6 (99) and as the CLI promises.
@@ -46,6 +44,8 @@ class RunPlan:
     test_type: str | None = None
     environment: str | None = None
     interval: float = 1.0
+    workers: int = 1
+    in_process: bool = True  # one worker in this loop; False = worker processes always
 
     @property
     def breakpoint(self) -> bool:
@@ -64,7 +64,9 @@ class Snapshot:
     thresholds: tuple[ThresholdState, ...]
     checks: dict[str, tuple[int, int]]
     scale: float
-    cpu_percent: float
+    cpu_percent: float  # the busiest worker's; above 90% the generator measures itself
+    worker_cpu: tuple[float, ...] = ()
+    failures: tuple[str, ...] = ()
     stop_reason: str | None = None
 
 
@@ -79,7 +81,8 @@ class RunResult:
     breaking_point_rps: float | None = None
     error: str | None = None
     cpu_percent_max: float = 0.0
-    extra: dict[str, object] = field(default_factory=dict)
+    workers: int = 1
+    failures: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -99,34 +102,37 @@ class Controller:
         self.plan = plan
         self.on_snapshot = on_snapshot
         self.model = RunModel(plan.thresholds)
-        self.worker = Worker(plan.work)
+        self.pool: LocalPool | ProcessPool = (
+            LocalPool(plan.work)
+            if plan.workers == 1 and plan.in_process
+            else ProcessPool(plan.work, plan.workers)
+        )
         self.state = "ready"
         self.aborted = False
         self.stop_reason: str | None = None
         self._baseline_p95: float | None = None
         self._last_held_rate: float | None = None
-        self._proc = psutil.Process(os.getpid())
         self._cpu_max = 0.0
         self.last_snapshot: Snapshot | None = None
 
     # ---------------------------------------------------------------- commands
     def pause(self) -> None:
         if self.state == "running":
-            self.worker.pause()
+            self.pool.pause()
             self.state = "paused"
 
     def resume(self) -> None:
         if self.state == "paused":
-            self.worker.resume()
+            self.pool.resume()
             self.state = "running"
 
     def set_scale(self, scale: float) -> None:
         """Multiply the planned target (VUs or rate) by `scale` from now on."""
-        self.worker.set_scale(scale)
+        self.pool.set_scale(scale)
 
     def set_target(self, value: float) -> None:
         """Make the current target `value` (VUs or iterations/s), keeping the shape."""
-        base = self.worker.target() / self.worker.scale if self.worker.scale else 0.0
+        base = self.pool.target() / self.pool.scale if self.pool.scale else 0.0
         if base > 0:
             self.set_scale(value / base)
 
@@ -136,21 +142,20 @@ class Controller:
             self.state = "stopping"
             self.aborted = True
             self.stop_reason = reason
-            self.worker.stop(reason)
+            self.pool.stop(reason)
 
     def abort(self, reason: str = "aborted by user") -> None:
         """At once: in-flight iterations are interrupted."""
         self.aborted = True
         self.stop_reason = self.stop_reason or reason
         self.state = "stopping"
-        self.worker.abort(reason)
+        self.pool.abort(reason)
 
     # ----------------------------------------------------------------- running
     async def run(self) -> RunResult:
         started = dt.datetime.now(dt.UTC)
         self.state = "running"
-        self._proc.cpu_percent(None)
-        task = asyncio.create_task(self.worker.run())
+        task = asyncio.create_task(self.pool.run())
         t0 = perf_counter()
         k = 1
         error = None
@@ -161,7 +166,7 @@ class Controller:
                 if task.done():
                     break
                 k += 1
-                self._interval(self.worker.harvest())
+                self._interval(await self.pool.harvest())
             with contextlib.suppress(asyncio.CancelledError):
                 task.result()
         except asyncio.CancelledError:
@@ -173,18 +178,18 @@ class Controller:
             error = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
             self.abort(f"internal error: {error}")
-        last = self.worker.harvest()
+        last = await self.pool.harvest()
         if last.end - last.start > 0.05 or _has_data(last):
             self._interval(last)
         self.model.evaluate(final=True)
         self.state = "finished"
-        if self.stop_reason is None and self.worker.stop_reason not in (
+        if self.stop_reason is None and self.pool.stop_reason not in (
             None,
             "duration reached",
             "iterations done",
             "maxDuration reached",
         ):
-            self.stop_reason = self.worker.stop_reason
+            self.stop_reason = self.pool.stop_reason
         result = RunResult(
             plan=self.plan,
             model=self.model,
@@ -195,6 +200,8 @@ class Controller:
             breaking_point_rps=self._last_held_rate if self.plan.breakpoint else None,
             error=error,
             cpu_percent_max=self._cpu_max,
+            workers=self.pool.size,
+            failures=list(self.pool.failures),
         )
         self._emit(self.model.timeline[-1] if self.model.timeline else None)
         return result
@@ -238,20 +245,22 @@ class Controller:
             self._last_held_rate = row.target
 
     def _emit(self, row: Row | None) -> None:
-        cpu = self._proc.cpu_percent(None)
+        cpu = max(self.pool.cpu, default=0.0)
         self._cpu_max = max(self._cpu_max, cpu)
         if row is None:
             return
         snap = Snapshot(
             elapsed=self.model.elapsed,
             state=self.state,
-            progress=self.worker.progress(),
+            progress=self.pool.progress(),
             row=row,
             totals=self.model.figures(),
             thresholds=tuple(self.model.states),
             checks=self.model.checks(),
-            scale=self.worker.scale,
+            scale=self.pool.scale,
             cpu_percent=cpu,
+            worker_cpu=tuple(self.pool.cpu),
+            failures=tuple(self.pool.failures),
             stop_reason=self.stop_reason,
         )
         self.last_snapshot = snap

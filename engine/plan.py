@@ -8,7 +8,9 @@ test type (`--type`), then the profile's `[load]` table, then a default
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from engine import executors as ex
 from engine.controller import RunPlan
@@ -39,6 +41,7 @@ class Overrides:
     stages: tuple[Stage, ...] | None = None
     time_scale: float | None = None
     client: str | None = None
+    workers: int | None = None
     thresholds: tuple[Threshold, ...] = ()
     replace_thresholds: bool = False
 
@@ -117,7 +120,17 @@ def _from_flags(profile: Profile, o: Overrides) -> ExecutorConfig:
 _ITERATION_EXECUTORS = (ex.SHARED_ITERATIONS, ex.PER_VU_ITERATIONS)
 
 
-def build_plan(profile: Profile, o: Overrides, *, interval: float = 1.0) -> RunPlan:
+def default_workers(base_url: str) -> int:
+    """One process per core, leaving one core to a target on this machine."""
+    cores = os.cpu_count() or 1
+    host = urlsplit(base_url).hostname or ""
+    local = host == "localhost" or host.startswith("127.") or host == "::1"
+    return max(1, cores - 1) if local else cores
+
+
+def build_plan(
+    profile: Profile, o: Overrides, *, interval: float = 1.0, in_process: bool = True
+) -> RunPlan:
     if o.test_type is not None:
         resolve(o.test_type)  # a clear error before anything else
     cfg = choose_executor(profile, o)
@@ -153,4 +166,6 @@ def build_plan(profile: Profile, o: Overrides, *, interval: float = 1.0) -> RunP
         test_type=resolve(o.test_type).name if o.test_type else None,
         environment=profile.environment,
         interval=interval,
+        workers=o.workers or profile.workers or default_workers(base),
+        in_process=in_process,
     )

@@ -69,7 +69,10 @@ def build_report(result: RunResult) -> dict[str, Any]:
         "interval_s": plan.interval,
         "aborted": result.aborted,
         "cpu_percent_max": round(result.cpu_percent_max, 1),
+        "workers": result.workers,
     }
+    if result.failures:
+        meta["worker_failures"] = result.failures
     if result.stop_reason:
         meta["stop_reason"] = result.stop_reason
     if result.error:

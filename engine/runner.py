@@ -69,6 +69,9 @@ class WorkPlan:
     timeout: float = 10.0
     connect_timeout: float = 5.0
     insecure: bool = False
+    # Open model over N workers: this one runs global iterations offset, offset+stride, ...
+    offset: int = 0
+    stride: int = 1
 
 
 class RunClock:
@@ -99,27 +102,42 @@ class RunClock:
 
 
 class Pacer:
-    """Due times of an arrival-rate schedule, rescalable mid-run without a jump."""
+    """Due times of an arrival-rate schedule, rescalable mid-run without a jump.
 
-    def __init__(self, start_rate: float, stages: Sequence[Stage], time_unit: float) -> None:
+    With `stride` > 1 this worker's n-th iteration is the schedule's
+    (offset + n * stride)-th: N workers deal one schedule between them.
+    """
+
+    def __init__(
+        self,
+        start_rate: float,
+        stages: Sequence[Stage],
+        time_unit: float,
+        *,
+        offset: int = 0,
+        stride: int = 1,
+    ) -> None:
         self.start_rate = start_rate
         self.stages = tuple(stages)
         self.time_unit = time_unit
+        self.offset = offset
+        self.stride = stride
         self.scale = 1.0
-        self._anchor_n = 0
+        self._anchor_g = 0
         self._anchor_base = 0.0
 
     def due(self, n: int) -> float | None:
-        base = self._anchor_base + (n - self._anchor_n) / self.scale
+        g = self.offset + n * self.stride
+        base = self._anchor_base + (g - self._anchor_g) / self.scale
         return arrival_time(self.start_rate, self.stages, base, self.time_unit)
 
     def rescale(self, scale: float, next_n: int, now: float) -> None:
         self._anchor_base = arrivals_until(self.start_rate, self.stages, now, self.time_unit)
-        self._anchor_n = next_n
+        self._anchor_g = self.offset + next_n * self.stride
         self.scale = scale
 
     def rate_at(self, t: float) -> float:
-        return value_at(self.start_rate, self.stages, t) * self.scale / self.time_unit
+        return value_at(self.start_rate, self.stages, t) * self.scale / self.time_unit / self.stride
 
 
 class VU:
@@ -440,10 +458,12 @@ class Worker:
     # -------------------------------------------------------------- open model
     async def _run_open(self) -> None:
         cfg = self.cfg
+        deal = {"offset": self.plan.offset, "stride": self.plan.stride}
         if cfg.executor == ex.CONSTANT_ARRIVAL_RATE:
-            pacer = Pacer(cfg.rate, (Stage(cfg.duration, cfg.rate),), cfg.time_unit)
+            stages: tuple[Stage, ...] = (Stage(cfg.duration, cfg.rate),)
+            pacer = Pacer(cfg.rate, stages, cfg.time_unit, **deal)
         else:
-            pacer = Pacer(cfg.start_rate, cfg.stages, cfg.time_unit)
+            pacer = Pacer(cfg.start_rate, cfg.stages, cfg.time_unit, **deal)
         pacer.scale = self.scale
         self._pacer = pacer
         for _ in range(cfg.pre_allocated_vus):

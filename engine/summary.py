@@ -6,6 +6,7 @@ from engine.controller import RunResult, Snapshot
 from engine.model import Figures, LatencyStats, RunModel
 
 _DOTS = 32
+CPU_WARN = 90.0
 
 
 def fmt_ms(ms: float) -> str:
@@ -62,6 +63,14 @@ def render_summary(result: RunResult, *, color: bool = False) -> str:
         out.append(f"    {paint('stopped: ' + result.stop_reason, '33')}")
     if result.error:
         out.append(f"    {paint('error: ' + result.error, '31')}")
+    for failure in result.failures:
+        out.append(f"    {paint('worker failed: ' + failure, '31')}")
+    cpu = f"{result.workers} worker{'s' if result.workers > 1 else ''}, busiest at "
+    cpu += f"{result.cpu_percent_max:.0f}% CPU"
+    if result.cpu_percent_max > CPU_WARN:
+        cpu += " ⚠ saturated: latency includes the generator's own delay; add --workers"
+        cpu = paint(cpu, "33")
+    out.append(f"    {cpu}")
     out.append("")
     if model.states:
         out.append(f"  {paint('█ THRESHOLDS', '1')}")
@@ -156,5 +165,5 @@ def progress_line(s: Snapshot) -> str:
     return (
         f"{s.elapsed:6.1f}s {s.progress:4.0%}{state}  {r.rps:8.1f} req/s  "
         f"p95 {fmt_ms(r.p95):>8}  errors {r.error_rate:6.2%}  VUs {r.vus:>4}/{r.vus_max:<4}"
-        f"  cpu {s.cpu_percent:3.0f}%{th}"
+        f"  cpu {s.cpu_percent:3.0f}%{' ⚠' if s.cpu_percent > CPU_WARN else ''}{th}"
     )

@@ -86,7 +86,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="GET", help="ad-hoc URL only")
     p.add_argument("--body", help="ad-hoc URL only: the request body")
     p.add_argument("--client", choices=("wire", "httpx"), help="wire (fast) or httpx (HTTP/2)")
-    p.add_argument("--workers", type=_positive_int, default=1, help="engine processes")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="engine processes (default: one per core, less one for a target on this machine)",
+    )
     p.add_argument("--interval", type=_duration, default=1.0, help=argparse.SUPPRESS)
     p.add_argument(
         "--progress",
@@ -160,6 +164,7 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         stages=stages,
         time_scale=args.time_scale,
         client=args.client,
+        workers=args.workers,
         thresholds=thresholds,
     )
     try:
@@ -214,8 +219,6 @@ async def run_headless(plan: RunPlan, *, progress: bool, report: str | None) -> 
 
 def cmd_run(args: argparse.Namespace) -> int:
     plan = plan_from_args(args)
-    if args.workers > 1:
-        print("surge: note: --workers > 1 is not available yet; running 1 worker", file=sys.stderr)
     if args.report:
         _check_writable(args.report)
     progress = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
