@@ -251,10 +251,9 @@ class Recorder:
         b.bytes_in += bytes_in
         b.bytes_out += bytes_out
 
-    def count_status_error(self, step: str, upstream: str | None, status: int) -> None:
-        """Name a failed HTTP status among the error kinds (http 4xx / http 5xx)."""
+    def count_error(self, step: str, upstream: str | None, kind: str) -> None:
+        """Name a failure of a recorded request: http 5xx, a capture, a poll limit."""
         b = self._current.buckets[(step, upstream)]
-        kind = f"http {status // 100}xx"
         b.errors[kind] = b.errors.get(kind, 0) + 1
 
     def check(self, name: str, ok: bool) -> None:

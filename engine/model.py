@@ -242,7 +242,8 @@ class RunModel:
         return Figures.of(bucket_total(sel), self.elapsed)
 
     def steps(self) -> list[str]:
-        return sorted({k[0] for k in self.total.buckets})
+        """In the order first seen, which for a scenario is the flow's order."""
+        return list(dict.fromkeys(k[0] for k in self.total.buckets))
 
     def upstreams(self) -> list[str]:
         return sorted({k[1] for k in self.total.buckets if k[1] is not None})

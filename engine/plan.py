@@ -156,6 +156,8 @@ def build_plan(
         timeout=profile.timeout,
         connect_timeout=profile.connect_timeout,
         insecure=profile.insecure,
+        scenario=profile.scenario,
+        headers=profile.headers,
     )
     thresholds = o.thresholds if o.replace_thresholds else (*profile.thresholds, *o.thresholds)
     return RunPlan(

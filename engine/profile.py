@@ -26,6 +26,7 @@ from engine.checks import Check, parse_check
 from engine.durations import parse_duration
 from engine.errors import ConfigError
 from engine.executors import ExecutorConfig
+from engine.scenario import BUILTINS, Capture, Poll, Scenario, Step, Template, load_data
 from engine.thresholds import Threshold, parse_key, parse_thresholds
 
 KeyPath = tuple[str | int, ...]
@@ -34,6 +35,21 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE")
 CLIENTS = ("wire", "httpx")
 ENV_KEYS = ("base_url", "headers", "vus", "rate", "max_vus", "description")
 ENDPOINT_KEYS = ("name", "method", "path", "headers", "body", "json", "weight", "checks")
+SCENARIO_KEYS = ("name", "data", "steps")
+STEP_KEYS = (
+    "name",
+    "method",
+    "path",
+    "headers",
+    "body",
+    "json",
+    "checks",
+    "capture",
+    "think",
+    "until",
+)
+POLL_KEYS = ("tries", "every")
+CAPTURE_KINDS = ("json", "header", "regex")
 TOP_KEYS = (
     "name",
     "description",
@@ -112,9 +128,9 @@ class Profile:
     load: ExecutorConfig | None = None
     environment: str | None = None
     environments: tuple[str, ...] = ()
-    # Raw tables for features still to come; excluded from hashing since dicts cannot hash.
+    scenario: Scenario | None = None
+    # Raw table for a feature still to come; excluded from hashing since dicts cannot hash.
     deploy: Mapping[str, Any] | None = field(default=None, hash=False)
-    scenario: Mapping[str, Any] | None = field(default=None, hash=False)
 
 
 class _Invalid(Exception):
@@ -305,6 +321,10 @@ def _build(doc: Mapping[str, Any], source: str, env: str | None, base_url: str |
             raise _Invalid((required,), _MISSING_HINTS[required])
     headers = values.get("headers", ())
     values["endpoints"] = _endpoints(doc.get("endpoints", []), ("endpoints",), headers)
+    if "scenario" in doc:
+        if "endpoints" in doc:
+            raise _Invalid(("scenario",), "give [[endpoints]] (unit test) or [scenario], not both")
+        values["scenario"] = _scenario(doc["scenario"], ("scenario",), headers, Path(source).parent)
     return Profile(source=source, environment=env, environments=tuple(envs), **values)
 
 
@@ -428,6 +448,131 @@ def _checks(value: Any, path: KeyPath) -> tuple[Check, ...]:
             named = isinstance(item, Mapping) and exc.key in item
             raise _Invalid((*path, i, exc.key) if named else (*path, i), exc.message) from None
     return tuple(checks)
+
+
+# -------------------------------------------------------------------- scenarios
+
+
+def _scenario(
+    value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]], base_dir: Path
+) -> Scenario:
+    table = _table(value, path, hint="[scenario]")
+    for key in table:
+        if key not in SCENARIO_KEYS:
+            raise _Invalid((*path, key), f"unknown key (known: {', '.join(SCENARIO_KEYS)})")
+    data: tuple[dict[str, str], ...] = ()
+    if "data" in table:
+        file = base_dir / _text(table["data"], (*path, "data"))
+        try:
+            data = load_data(file)
+        except (OSError, ValueError) as exc:
+            raise _Invalid((*path, "data"), f"cannot read {file}: {exc}") from None
+        if not data:
+            raise _Invalid((*path, "data"), f"{file} has no rows")
+    raw_steps = table.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise _Invalid((*path, "steps"), "expected at least one [[scenario.steps]] table")
+    known = set(BUILTINS) | {f"data.{col}" for col in (data[0] if data else {})}
+    steps: list[Step] = []
+    for i, raw in enumerate(raw_steps):
+        step = _step(raw, (*path, "steps", i), profile_headers, known)
+        if any(s.name == step.name for s in steps):
+            raise _Invalid((*path, "steps", i, "name"), f"duplicate step name {step.name!r}")
+        steps.append(step)
+        known |= {c.name for c in step.captures}
+    name = _name(table["name"], (*path, "name")) if "name" in table else "scenario"
+    return Scenario(name, tuple(steps), data)
+
+
+def _step(
+    value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]], known: set[str]
+) -> Step:
+    table = _table(value, path, hint="[[scenario.steps]]")
+    for key in table:
+        if key not in STEP_KEYS:
+            raise _Invalid((*path, key), f"unknown key (known: {', '.join(STEP_KEYS)})")
+    method = _method(table.get("method", "GET"), (*path, "method"))
+    raw_path = _text(table.get("path", "/"), (*path, "path"))
+    _target(_VAR_SUB.sub("x", raw_path), (*path, "path"))
+    headers = _headers(table.get("headers", {}), (*path, "headers"))
+    body, headers = _body(table, path, headers, profile_headers)
+    body_key = "json" if "json" in table else "body"
+    step = Step(
+        name=_name(table["name"], (*path, "name")) if "name" in table else f"{method} {raw_path}",
+        method=method,
+        path=Template.compile(raw_path),
+        headers=tuple((k, Template.compile(v)) for k, v in headers),
+        body=Template.compile(body.decode(), json_escape=body_key == "json") if body else None,
+        checks=_checks(table.get("checks", []), (*path, "checks")),
+        captures=_captures(table.get("capture", {}), (*path, "capture")),
+        think=_think(table.get("think", 0), (*path, "think")),
+        poll=_poll(table["until"], (*path, "until")) if "until" in table else None,
+    )
+    for where, template in (
+        (("path",), step.path),
+        *((("headers", k), t) for k, t in step.headers),
+        *([((body_key,), step.body)] if step.body is not None else []),
+    ):
+        for name in template.names:
+            if name not in known:
+                hint = ", ".join(sorted(known))
+                raise _Invalid((*path, *where), f"unknown variable ${{{name}}} (known: {hint})")
+    return step
+
+
+_VAR_SUB = re.compile(r"\$\{[^}]*\}")
+
+
+def _captures(value: Any, path: KeyPath) -> tuple[Capture, ...]:
+    table = _table(value, path, hint='name = { json = "a.b" }')
+    out = []
+    for name, spec in table.items():
+        where = (*path, name)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in BUILTINS:
+            raise _Invalid(where, f"bad variable name {name!r}")
+        spec_table = _table(
+            spec, where, hint='{ json = "path" }, { header = "name" } or { regex = "..." }'
+        )
+        if len(spec_table) != 1 or next(iter(spec_table)) not in CAPTURE_KINDS:
+            raise _Invalid(where, f"expected exactly one of {', '.join(CAPTURE_KINDS)}")
+        kind, expr = next(iter(spec_table.items()))
+        expr = _name(expr, (*where, kind))
+        if kind == "regex":
+            try:
+                re.compile(expr)
+            except re.error as exc:
+                raise _Invalid((*where, kind), f"bad regex: {exc}") from None
+        out.append(Capture(name, kind, expr))
+    return tuple(out)
+
+
+def _think(value: Any, path: KeyPath) -> tuple[float, float]:
+    """`think = "1s"` or a range `"0.5s-2s"`: a pause after the step, as a user reads."""
+    if isinstance(value, str) and "-" in value.strip()[1:]:
+        lo_text, _, hi_text = value.partition("-")
+        lo, hi = _seconds_or_zero(lo_text, path), _seconds_or_zero(hi_text, path)
+        if hi < lo:
+            raise _Invalid(path, f"range goes backwards: {value!r}")
+        return lo, hi
+    seconds = _seconds_or_zero(value, path)
+    return seconds, seconds
+
+
+def _seconds_or_zero(value: Any, path: KeyPath) -> float:
+    if value == 0:
+        return 0.0
+    return _seconds(value.strip() if isinstance(value, str) else value, path)
+
+
+def _poll(value: Any, path: KeyPath) -> Poll:
+    table = dict(_table(value, path, hint='{ json = "status", equals = "done", tries = 30 }'))
+    tries = _whole(table.pop("tries", 30), (*path, "tries"))
+    every = _seconds(table.pop("every", "500ms"), (*path, "every"))
+    try:
+        check = parse_check(table)
+    except ConfigError as exc:
+        raise _Invalid((*path, exc.key) if exc.key in table else path, exc.message) from None
+    return Poll(check, tries, every)
 
 
 # ------------------------------------------------------------- field validators
@@ -696,7 +841,6 @@ _FIELDS: dict[str, Callable[[Any, KeyPath], Any]] = {
     "thresholds": _thresholds,
     "load": _load,
     "deploy": _raw_table,
-    "scenario": _raw_table,
 }
 
 

@@ -33,6 +33,7 @@ from engine.executors import ExecutorConfig
 from engine.metrics import Interval, Recorder
 from engine.request import Prepared
 from engine.response import Response
+from engine.scenario import Scenario
 from engine.stages import Stage, arrival_time, arrivals_until, value_at, vus_at
 
 # How early the scheduler may release an iteration. Event-loop timers fire up to a
@@ -69,7 +70,10 @@ class WorkPlan:
     timeout: float = 10.0
     connect_timeout: float = 5.0
     insecure: bool = False
-    # Open model over N workers: this one runs global iterations offset, offset+stride, ...
+    scenario: Scenario | None = None  # a flow of steps instead of weighted requests
+    headers: tuple[tuple[str, str], ...] = ()  # the profile's, for scenario steps
+    # Worker `offset` of `stride` workers: VU ids interleave, and in the open model
+    # this worker runs the schedule's iterations offset, offset + stride, ...
     offset: int = 0
     stride: int = 1
 
@@ -141,7 +145,7 @@ class Pacer:
 
 
 class VU:
-    __slots__ = ("busy", "client", "index", "iterations", "over_since", "task", "wake")
+    __slots__ = ("busy", "client", "index", "iterations", "over_since", "task", "values", "wake")
 
     def __init__(self, index: int, client: Client) -> None:
         self.index = index
@@ -151,6 +155,7 @@ class VU:
         self.busy = False
         self.over_since: float | None = None
         self.iterations = 0
+        self.values: dict[str, str] = {}
 
 
 def make_client(plan: WorkPlan) -> Client:
@@ -201,6 +206,11 @@ class Worker:
             total += w
             self._cum_weights.append(total)
         self._checks = plan.checks or ((),) * len(plan.requests)
+        self._scenario = plan.scenario
+        self._static_steps: list[Prepared | None] = [
+            step.prepare(plan.base_url, plan.headers, {}) if step.static else None
+            for step in (plan.scenario.steps if plan.scenario else ())
+        ]
 
     # ---------------------------------------------------------------- commands
     @property
@@ -326,13 +336,26 @@ class Worker:
 
     # ---------------------------------------------------------- one iteration
     async def _iteration(self, vu: VU, due: float | None) -> None:
-        cum = self._cum_weights
-        i = 0 if len(cum) == 1 else bisect(cum, self._rng.random() * cum[-1])
-        req = self.plan.requests[i]
+        start = perf_counter()
+        begin = due if due is not None and due < start else start
+        if self._scenario is not None:
+            await self._flow(vu, begin)
+        else:
+            cum = self._cum_weights
+            i = 0 if len(cum) == 1 else bisect(cum, self._rng.random() * cum[-1])
+            await self._request(vu, self.plan.requests[i], self._checks[i], begin)
+        self.recorder.iteration(int((perf_counter() - begin) * 1e6))
+        vu.iterations += 1
+
+    async def _request(
+        self, vu: VU, req: Prepared, checks: tuple[Check, ...], begin: float | None
+    ) -> tuple[Response | None, str | None]:
+        """Send, time and record one request; (None, None) when it failed."""
         rec = self.recorder
         client = vu.client
         start = perf_counter()
-        begin = due if due is not None and due < start else start
+        if begin is None:
+            begin = start
         try:
             resp = await client.request(req)
         except asyncio.CancelledError:
@@ -340,22 +363,11 @@ class Worker:
         except Exception as exc:  # a SUT-side failure is data, never a crash
             now = perf_counter()
             sent = client.sent_at if client.sent_at >= start else start
-            rec.record(
-                req.name,
-                None,
-                int((now - begin) * 1e6),
-                int((now - sent) * 1e6),
-                0,
-                True,
-                0,
-                len(req.wire),
-                classify(exc),
-            )
-            for check in self._checks[i]:
+            lat, svc = int((now - begin) * 1e6), int((now - sent) * 1e6)
+            rec.record(req.name, None, lat, svc, 0, True, 0, len(req.wire), classify(exc))
+            for check in checks:
                 rec.check(check.name, False)
-            rec.iteration(int((now - begin) * 1e6))
-            vu.iterations += 1
-            return
+            return None, None
         done = client.done_at
         svc = int((done - client.sent_at) * 1e6)
         lat = int((done - begin) * 1e6)
@@ -370,16 +382,51 @@ class Worker:
                 break
         rec.record(req.name, upstream, lat, svc, status, failed, client.bytes_in, len(req.wire))
         if failed:
-            rec.count_status_error(req.name, upstream, status)
-        checks = self._checks[i]
+            rec.count_error(req.name, upstream, f"http {status // 100}xx")
         if checks:
             for check, ok in zip(checks, evaluate_checks(checks, resp, lat / 1e6), strict=True):
                 rec.check(check.name, ok)
-        rec.iteration(lat)
-        vu.iterations += 1
+        return (None, upstream) if failed else (resp, upstream)
+
+    async def _flow(self, vu: VU, begin: float) -> None:
+        """One pass through the scenario; a failed step or capture ends it, named by step."""
+        scenario = self._scenario
+        assert scenario is not None
+        values = dict(vu.values)
+        values["iter"] = str(vu.iterations)
+        first: float | None = begin
+        for step, static in zip(scenario.steps, self._static_steps, strict=True):
+            tries = 0
+            while True:
+                req = static or step.prepare(self.plan.base_url, self.plan.headers, values)
+                resp, upstream = await self._request(vu, req, step.checks, first)
+                first = None
+                if resp is None:
+                    return
+                for capture in step.captures:
+                    value = capture.extract(resp)
+                    if value is None:
+                        self.recorder.count_error(step.name, upstream, f"capture {capture.name}")
+                        return
+                    values[capture.name] = value
+                poll = step.poll
+                if poll is None or poll.until.evaluate(resp, 0.0):
+                    break
+                tries += 1
+                if tries >= poll.tries:
+                    self.recorder.count_error(step.name, upstream, f"until: {tries} tries")
+                    return
+                await asyncio.sleep(poll.every)
+            lo, hi = step.think
+            if hi > 0:
+                await asyncio.sleep(lo if lo == hi else self._rng.uniform(lo, hi))
 
     def _new_vu(self) -> VU:
         vu = VU(len(self._vus), make_client(self.plan))
+        if self._scenario is not None:
+            vu_id = vu.index * self.plan.stride + self.plan.offset + 1
+            row = self._scenario.row_for(vu_id)
+            vu.values = {"vu": str(vu_id), **{f"data.{k}": v for k, v in row.items()}}
         self._vus.append(vu)
         return vu
 

@@ -3,7 +3,7 @@
 Counts (VUs, iterations, stage targets) are split as integers, larger parts
 first (7 over 2 is 4 + 3). Arrival-rate schedules are not divided but dealt:
 worker i takes the global iterations i, i+N, i+2N, ... so together the workers
-run exactly the one schedule a single worker would.
+run exactly the one schedule a single worker would. VU ids interleave the same way.
 """
 
 from __future__ import annotations
@@ -62,7 +62,4 @@ def split_executor(cfg: ExecutorConfig, n: int) -> list[ExecutorConfig]:
 def split_plan(plan: WorkPlan, n: int) -> list[WorkPlan]:
     n = usable_workers(plan.executor, n)
     configs = split_executor(plan.executor, n)
-    return [
-        replace(plan, executor=c, offset=i, stride=n if plan.executor.open_model else 1)
-        for i, c in enumerate(configs)
-    ]
+    return [replace(plan, executor=c, offset=i, stride=n) for i, c in enumerate(configs)]

@@ -105,6 +105,8 @@ def render_summary(result: RunResult, *, color: bool = False) -> str:
                 f"p99={fmt_ms(f.latency.p99)}",
             )
         )
+        if f.errors:
+            out.append(_line("errors", "  ".join(f"{k}: {v}" for k, v in f.errors.items())))
     out.append("")
     return "\n".join(out)
 

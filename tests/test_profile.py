@@ -656,7 +656,7 @@ def test_raw_tables_are_kept_read_only() -> None:
     text = HEAD + "[deploy]\nblue = 'http://b'\n[scenario]\n[[scenario.steps]]\npath = '/'\n"
     p = parse_profile(text, "p.toml")
     assert p.deploy == {"blue": "http://b"}
-    assert p.scenario == {"steps": [{"path": "/"}]}
+    assert p.scenario is not None and p.scenario.steps[0].name == "GET /"
     with pytest.raises(TypeError):
         p.deploy["blue"] = "x"  # type: ignore[index]
 
