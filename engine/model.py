@@ -263,12 +263,12 @@ class RunModel:
         tags = th.tags
         if kind == TREND:
             if th.metric == "iteration_duration":
-                return _trend(iv.iteration_duration, iv.iteration_sum, th)
+                return trend_value(iv.iteration_duration, iv.iteration_sum, th)
             svc = th.metric == "service_time"
             sel = [b for k, b in iv.buckets.items() if _matches(k, tags)]
             h = merge_histograms((b.service_hist if svc else b.latency) for b in sel)
             total_us = sum((b.service_sum if svc else b.latency_sum) for b in sel)
-            return _trend(h, total_us, th)
+            return trend_value(h, total_us, th)
         if th.metric == "checks":
             names = [v for n, v in tags if n == "check"]
             sel = [pf for name, pf in iv.checks.items() if not names or name in names]
@@ -349,7 +349,7 @@ class RunModel:
         return all(s.ok for s in self.states)
 
 
-def _trend(h: HdrHistogram, total_us: int, th: Threshold) -> float | None:
+def trend_value(h: HdrHistogram, total_us: int, th: Threshold) -> float | None:
     n = h.get_total_count()
     if not n:
         return None

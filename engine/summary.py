@@ -27,11 +27,11 @@ def fmt_bytes(n: float) -> str:
     return f"{n:.1f} TB"
 
 
-def _line(name: str, value: str) -> str:
+def line(name: str, value: str) -> str:
     return f"    {name}{'.' * max(_DOTS - len(name), 2)}: {value}"
 
 
-def _trend(stats: LatencyStats) -> str:
+def trend(stats: LatencyStats) -> str:
     s = stats
     return (
         f"avg={fmt_ms(s.mean)} min={fmt_ms(s.min)} med={fmt_ms(s.p50)} p(90)={fmt_ms(s.p90)} "
@@ -39,7 +39,7 @@ def _trend(stats: LatencyStats) -> str:
     )
 
 
-class _Paint:
+class Paint:
     def __init__(self, color: bool) -> None:
         self.color = color
 
@@ -52,7 +52,7 @@ class _Paint:
 
 def render_summary(result: RunResult, *, color: bool = False) -> str:
     model = result.model
-    paint = _Paint(color)
+    paint = Paint(color)
     out: list[str] = []
     plan = result.plan
     cfg = plan.work.executor
@@ -89,7 +89,7 @@ def render_summary(result: RunResult, *, color: bool = False) -> str:
     out.append("")
     out.extend(_figures_block(model, model.figures(), result.duration, paint))
     if result.breaking_point_rps is not None:
-        out.append(_line("breaking_point_rps", f"{result.breaking_point_rps:.1f}/s"))
+        out.append(line("breaking_point_rps", f"{result.breaking_point_rps:.1f}/s"))
     for title, tags in (
         *((f"step {s}", (("step", s),)) for s in model.steps() if len(model.steps()) > 1),
         *((f"upstream {u}", (("upstream", u),)) for u in model.upstreams()),
@@ -98,7 +98,7 @@ def render_summary(result: RunResult, *, color: bool = False) -> str:
         out.append("")
         out.append(f"  {paint('█ ' + title.upper(), '1')}")
         out.append(
-            _line(
+            line(
                 "http_reqs",
                 f"{f.requests} {f.rps:.1f}/s  failed {f.error_rate:.2%}  "
                 f"p50={fmt_ms(f.latency.p50)} p95={fmt_ms(f.latency.p95)} "
@@ -106,55 +106,55 @@ def render_summary(result: RunResult, *, color: bool = False) -> str:
             )
         )
         if f.errors:
-            out.append(_line("errors", "  ".join(f"{k}: {v}" for k, v in f.errors.items())))
+            out.append(line("errors", "  ".join(f"{k}: {v}" for k, v in f.errors.items())))
     out.append("")
     return "\n".join(out)
 
 
-def _figures_block(model: RunModel, f: Figures, seconds: float, paint: _Paint) -> list[str]:
+def _figures_block(model: RunModel, f: Figures, seconds: float, paint: Paint) -> list[str]:
     lines = []
     checks = model.checks()
     if checks:
         p = sum(v[0] for v in checks.values())
         total = p + sum(v[1] for v in checks.values())
-        lines.append(_line("checks", f"{p / total:.2%} {p} out of {total}"))
+        lines.append(line("checks", f"{p / total:.2%} {p} out of {total}"))
         for name, (ok, bad) in checks.items():
             lines.append(f"      {paint.ok(bad == 0)} {name}: {ok}/{ok + bad}")
-    lines.append(_line("http_req_duration (latency)", _trend(f.latency)))
-    lines.append(_line("service_time", _trend(f.service_time)))
-    lines.append(_line("http_req_failed", f"{f.error_rate:.2%} {f.failed} out of {f.requests}"))
-    lines.append(_line("http_reqs", f"{f.requests} {f.rps:.1f}/s"))
+    lines.append(line("http_req_duration (latency)", trend(f.latency)))
+    lines.append(line("service_time", trend(f.service_time)))
+    lines.append(line("http_req_failed", f"{f.error_rate:.2%} {f.failed} out of {f.requests}"))
+    lines.append(line("http_reqs", f"{f.requests} {f.rps:.1f}/s"))
     total = model.total
     lines.append(
-        _line(
+        line(
             "iteration_duration",
-            _trend(LatencyStats.of(total.iteration_duration, total.iteration_sum)),
+            trend(LatencyStats.of(total.iteration_duration, total.iteration_sum)),
         )
     )
     lines.append(
-        _line("iterations", f"{total.iterations} {total.iterations / max(seconds, 1e-9):.1f}/s")
+        line("iterations", f"{total.iterations} {total.iterations / max(seconds, 1e-9):.1f}/s")
     )
     if total.dropped:
-        lines.append(_line("dropped_iterations", str(total.dropped)))
+        lines.append(line("dropped_iterations", str(total.dropped)))
     if total.interrupted:
-        lines.append(_line("interrupted_iterations", str(total.interrupted)))
+        lines.append(line("interrupted_iterations", str(total.interrupted)))
     vus_max = max((r.vus_max for r in model.timeline), default=0)
-    lines.append(_line("vus_max", str(vus_max)))
+    lines.append(line("vus_max", str(vus_max)))
     lines.append(
-        _line(
+        line(
             "data_received",
             f"{fmt_bytes(f.bytes_in)} {fmt_bytes(f.bytes_in / max(seconds, 1e-9))}/s",
         )
     )
     lines.append(
-        _line(
+        line(
             "data_sent", f"{fmt_bytes(f.bytes_out)} {fmt_bytes(f.bytes_out / max(seconds, 1e-9))}/s"
         )
     )
     if f.status:
-        lines.append(_line("status", "  ".join(f"{k}: {v}" for k, v in f.status.items())))
+        lines.append(line("status", "  ".join(f"{k}: {v}" for k, v in f.status.items())))
     if f.errors:
-        lines.append(_line("errors", "  ".join(f"{k}: {v}" for k, v in f.errors.items())))
+        lines.append(line("errors", "  ".join(f"{k}: {v}" for k, v in f.errors.items())))
     return lines
 
 

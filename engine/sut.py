@@ -23,6 +23,7 @@ import math
 import random
 import secrets
 import signal
+import ssl
 import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -207,6 +208,9 @@ class SutConfig:
     job_duration: float | str = 2.0
     allow_remote: bool = False
     max_entries: int = 100_000
+    # HTTPS: a PEM certificate chain and its key; both or neither.
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -226,6 +230,8 @@ class SutConfig:
             overrides[name] = ov
         set_(self, "endpoints", MappingProxyType(overrides))
         set_(self, "job_duration", parse_duration(self.job_duration))
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("--tls-cert and --tls-key go together")
         if isinstance(self.port, bool) or not isinstance(self.port, int):
             raise ValueError(f"port must be an integer, got {self.port!r}")
         if not 0 <= self.port <= 65535:
@@ -848,7 +854,8 @@ class SutServer:
         host = self.host
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.cfg.tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def started_at(self) -> float:
@@ -863,12 +870,17 @@ class SutServer:
         loop = asyncio.get_running_loop()
         app = _App(self.cfg, loop)
         conns = self._conns
+        tls = None
+        if self.cfg.tls_cert:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(self.cfg.tls_cert, self.cfg.tls_key)
         self._server = await loop.create_server(
             lambda: _HttpProtocol(app, conns),
             self.cfg.host,
             self.cfg.port,
             reuse_address=True,
             backlog=4096,
+            ssl=tls,
         )
         self._app = app
         sockets = self._server.sockets
@@ -924,6 +936,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="per-endpoint error rate 0..1 (repeatable)",
     )
     parser.add_argument("--job-duration", default="2s", help="how long a demo job runs")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain")
+    parser.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
     parser.add_argument(
         "--allow-remote", action="store_true", help="allow binding a non-loopback address"
     )
@@ -991,6 +1005,8 @@ def config_from_args(args: argparse.Namespace) -> SutConfig:
         endpoints=endpoints,
         job_duration=job_duration,
         allow_remote=bool(getattr(args, "allow_remote", False)),
+        tls_cert=getattr(args, "tls_cert", None),
+        tls_key=getattr(args, "tls_key", None),
     )
 
 

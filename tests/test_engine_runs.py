@@ -215,3 +215,31 @@ async def test_breakpoint_stops_at_the_first_failing_threshold(shared_sut: str) 
     assert result.breaking_point_rps is not None
     assert 0 < result.breaking_point_rps < 500
     assert "breaking point" in (result.stop_reason or "")
+
+
+@pytest.fixture
+def tls_sut(sut, tmp_path):
+    """A demo server speaking HTTPS with a certificate from a throwaway CA."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    chain, key = tmp_path / "chain.pem", tmp_path / "key.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(chain))
+    cert.private_key_pem.write_to_path(str(key))
+    return sut("--tls-cert", str(chain), "--tls-key", str(key))
+
+
+@pytest.mark.parametrize("client", ["wire", "httpx"])
+async def test_https_with_and_without_verification(tls_sut: str, client: str) -> None:
+    assert tls_sut.startswith("https://")
+    profile = replace(adhoc_profile(tls_sut + "/"), insecure=True)
+    plan = build_plan(profile, Overrides(iterations=20, vus=2, client=client), interval=0.5)
+    ok = await run(plan)
+    assert ok.model.figures().status == {200: 20}
+    # Verification on (the default): the unknown CA is a counted TLS error, not a crash.
+    plan = build_plan(
+        adhoc_profile(tls_sut + "/"), Overrides(iterations=4, vus=1, client=client), interval=0.5
+    )
+    refused = await run(plan)
+    assert refused.model.figures().errors == {"tls": 4}
