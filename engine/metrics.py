@@ -209,11 +209,15 @@ class Interval:
 class Recorder:
     """The hot-path sink of one worker; `harvest` hands over an Interval and starts fresh."""
 
-    __slots__ = ("_checks", "_current", "_separate_service", "_started")
+    __slots__ = ("_checks", "_current", "_one_request", "_separate_service")
 
-    def __init__(self, *, separate_service: bool, start: float = 0.0) -> None:
+    def __init__(
+        self, *, separate_service: bool, one_request: bool = False, start: float = 0.0
+    ) -> None:
         self._separate_service = separate_service
-        self._started = start
+        # An iteration of one request lasts as long as its latency: derive
+        # iteration_duration at harvest instead of recording it twice per request.
+        self._one_request = one_request
         self._current = Interval(start, start)
         self._checks = self._current.checks
 
@@ -265,8 +269,9 @@ class Recorder:
     def iteration(self, duration_us: int) -> None:
         cur = self._current
         cur.iterations += 1
-        cur.iteration_duration.record_value(duration_us if duration_us > 0 else 1)
-        cur.iteration_sum += duration_us
+        if not self._one_request:
+            cur.iteration_duration.record_value(duration_us if duration_us > 0 else 1)
+            cur.iteration_sum += duration_us
 
     def interrupted(self, n: int = 1) -> None:
         self._current.interrupted += n
@@ -278,6 +283,9 @@ class Recorder:
         cur = self._current
         cur.end = now
         cur.vus, cur.vus_max, cur.target = vus, vus_max, target
+        if self._one_request:
+            cur.iteration_duration = merge_histograms(b.latency for b in cur.buckets.values())
+            cur.iteration_sum = sum(b.latency_sum for b in cur.buckets.values())
         self._current = Interval(now, now)
         self._checks = self._current.checks
         return cur

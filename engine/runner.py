@@ -179,7 +179,7 @@ class Worker:
     def __init__(self, plan: WorkPlan, *, rng: random.Random | None = None) -> None:
         self.plan = plan
         self.cfg = plan.executor
-        self.recorder = Recorder(separate_service=self.cfg.open_model)
+        self.recorder = self._new_recorder()
         self.clock = RunClock()
         self.scale = 1.0
         self.stop_reason: str | None = None
@@ -211,6 +211,11 @@ class Worker:
             step.prepare(plan.base_url, plan.headers, {}) if step.static else None
             for step in (plan.scenario.steps if plan.scenario else ())
         ]
+
+    def _new_recorder(self) -> Recorder:
+        return Recorder(
+            separate_service=self.cfg.open_model, one_request=self.plan.scenario is None
+        )
 
     # ---------------------------------------------------------------- commands
     @property
@@ -284,7 +289,7 @@ class Worker:
     async def run(self) -> None:
         """Run the executor to its end (or a stop), then wait gracefulStop for stragglers."""
         self.clock = RunClock()
-        self.recorder = Recorder(separate_service=self.cfg.open_model, start=0.0)
+        self.recorder = self._new_recorder()
         sweeper = asyncio.create_task(self._sweep_timeouts())
         try:
             if self.cfg.open_model:
