@@ -109,7 +109,9 @@ class Pacer:
     """Due times of an arrival-rate schedule, rescalable mid-run without a jump.
 
     With `stride` > 1 this worker's n-th iteration is the schedule's
-    (offset + n * stride)-th: N workers deal one schedule between them.
+    (offset + n * stride)-th: N workers deal one schedule between them. `first`
+    follows k6: constant-arrival-rate starts an iteration at 0 s, while
+    ramping-arrival-rate starts its first once one whole iteration has accrued.
     """
 
     def __init__(
@@ -120,11 +122,12 @@ class Pacer:
         *,
         offset: int = 0,
         stride: int = 1,
+        first: int = 0,
     ) -> None:
         self.start_rate = start_rate
         self.stages = tuple(stages)
         self.time_unit = time_unit
-        self.offset = offset
+        self.offset = offset + first
         self.stride = stride
         self.scale = 1.0
         self._anchor_g = 0
@@ -515,7 +518,7 @@ class Worker:
             stages: tuple[Stage, ...] = (Stage(cfg.duration, cfg.rate),)
             pacer = Pacer(cfg.rate, stages, cfg.time_unit, **deal)
         else:
-            pacer = Pacer(cfg.start_rate, cfg.stages, cfg.time_unit, **deal)
+            pacer = Pacer(cfg.start_rate, cfg.stages, cfg.time_unit, first=1, **deal)
         pacer.scale = self.scale
         self._pacer = pacer
         for _ in range(cfg.pre_allocated_vus):

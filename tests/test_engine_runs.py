@@ -95,12 +95,13 @@ async def test_unreachable_target_counts_connection_refused() -> None:
         ({"executor": "shared-iterations", "iterations": 37, "vus": 4}, 37),
         ({"executor": "per-vu-iterations", "iterations": 6, "vus": 5}, 30),
         ({"executor": "constant-arrival-rate", "rate": 200.0, "duration": 1.0}, 200),
-        # 0 -> 200/s over 1 s then 200/s for 0.5 s: 100 + 100 iterations.
+        # 0 -> 200/s over 1 s then 200/s for 0.5025 s: 100 + 100.5 accrued, and as in
+        # k6 an iteration starts each time a whole one has accrued: 200.
         (
             {
                 "executor": "ramping-arrival-rate",
                 "rate": 1.0,
-                "stages": (Stage(1.0, 200), Stage(0.5, 200)),
+                "stages": (Stage(1.0, 200), Stage(0.5025, 200)),
             },
             200,
         ),

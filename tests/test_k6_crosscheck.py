@@ -99,3 +99,63 @@ def test_same_inputs_same_verdicts_as_k6(sut, tmp_path: Path) -> None:
     k6_failed = k6_data["metrics"]["http_req_failed"]["values"]["passes"]
     assert (data["summary"]["requests"], data["summary"]["failed"]) == (k6_reqs, k6_failed)
     assert data["checks"]["status is 200"] == {"passes": 180, "fails": 20}
+
+
+EXECUTORS = [
+    {"executor": "shared-iterations", "vus": 3, "iterations": 25},
+    {"executor": "per-vu-iterations", "vus": 3, "iterations": 4},
+    {
+        "executor": "constant-arrival-rate",
+        "rate": 30,
+        "timeUnit": "1s",
+        # Not a whole number of iterations: k6 races its own end at exact boundaries.
+        "duration": "1950ms",
+        "preAllocatedVUs": 5,
+    },
+    {
+        "executor": "ramping-arrival-rate",
+        "startRate": 10,
+        "timeUnit": "1s",
+        "preAllocatedVUs": 5,
+        "stages": [{"duration": "1s", "target": 50}, {"duration": "950ms", "target": 50}],
+    },
+]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("options", EXECUTORS, ids=[e["executor"] for e in EXECUTORS])
+def test_executors_run_as_many_iterations_as_k6(shared_sut: str, tmp_path: Path, options) -> None:
+    summary = tmp_path / "k6.json"
+    script = tmp_path / "script.js"
+    script.write_text(
+        "import http from 'k6/http';\n"
+        f"export const options = {{ scenarios: {{ s: {json.dumps(options)} }} }};\n"
+        f"export default function () {{ http.get('{shared_sut}/'); }}\n"
+        "export function handleSummary(data) {\n"
+        f"  return {{ '{summary}': JSON.stringify(data) }};\n"
+        "}\n"
+    )
+    subprocess.run(
+        [K6, "run", "--quiet", "--no-usage-report", str(script)],
+        capture_output=True,
+        timeout=90,
+        check=True,
+    )
+    k6_iterations = json.loads(summary.read_text())["metrics"]["iterations"]["values"]["count"]
+
+    def toml(v: object) -> str:
+        if isinstance(v, list):
+            return "[" + ", ".join(toml(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {toml(x)}" for k, x in v.items()) + " }"
+        return json.dumps(v)
+
+    profile = tmp_path / "p.toml"
+    profile.write_text(
+        f'name = "x"\nbase_url = "{shared_sut}"\n[load]\n'
+        + "".join(f"{k} = {toml(v)}\n" for k, v in options.items())
+    )
+    report = tmp_path / "r.toml"
+    proc = run_surge("run", str(profile), "--report", str(report))
+    assert proc.returncode == 0, proc.stderr
+    assert read_report(report)["summary"]["iterations"] == k6_iterations
