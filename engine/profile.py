@@ -27,6 +27,7 @@ from engine.durations import parse_duration
 from engine.errors import ConfigError
 from engine.executors import ExecutorConfig
 from engine.scenario import BUILTINS, Capture, Poll, Scenario, Step, Template, load_data
+from engine.strategies import DeployPlan, parse_deploy
 from engine.thresholds import Threshold, parse_key, parse_thresholds
 
 KeyPath = tuple[str | int, ...]
@@ -129,8 +130,8 @@ class Profile:
     environment: str | None = None
     environments: tuple[str, ...] = ()
     scenario: Scenario | None = None
-    # Raw table for a feature still to come; excluded from hashing since dicts cannot hash.
-    deploy: Mapping[str, Any] | None = field(default=None, hash=False)
+    # Excluded from hashing: a plan holds mappings, which cannot hash.
+    deploy: DeployPlan | None = field(default=None, hash=False)
 
 
 class _Invalid(Exception):
@@ -448,6 +449,27 @@ def _checks(value: Any, path: KeyPath) -> tuple[Check, ...]:
             named = isinstance(item, Mapping) and exc.key in item
             raise _Invalid((*path, i, exc.key) if named else (*path, i), exc.message) from None
     return tuple(checks)
+
+
+# ----------------------------------------------------------------------- deploy
+
+
+def _deploy(value: Any, path: KeyPath) -> DeployPlan:
+    try:
+        return parse_deploy(_table(value, path, hint="[deploy]"), prefix="")
+    except ConfigError as exc:
+        raise _Invalid((*path, *_key_path(exc.key)), exc.message) from None
+
+
+def _key_path(key: str) -> KeyPath:
+    """ "steps[2].x" -> ("steps", 2, "x"): a ConfigError's key, as find_line wants it."""
+    out: list[str | int] = []
+    for part in key.split("."):
+        name, *indexes = part.replace("]", "").split("[")
+        if name:
+            out.append(name)
+        out.extend(int(i) for i in indexes if i.isdigit())
+    return tuple(out)
 
 
 # -------------------------------------------------------------------- scenarios
@@ -818,10 +840,6 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
-def _raw_table(value: Any, path: KeyPath) -> Mapping[str, Any]:
-    return MappingProxyType(dict(_table(value, path)))
-
-
 _FIELDS: dict[str, Callable[[Any, KeyPath], Any]] = {
     "name": _name,
     "description": _text,
@@ -840,7 +858,7 @@ _FIELDS: dict[str, Callable[[Any, KeyPath], Any]] = {
     "workers": _whole,
     "thresholds": _thresholds,
     "load": _load,
-    "deploy": _raw_table,
+    "deploy": _deploy,
 }
 
 

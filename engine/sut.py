@@ -765,9 +765,13 @@ class _HttpProtocol(asyncio.Protocol):
             self._enqueue(data, 0.0, True)
             return
         path, _, query = url.decode("latin-1").partition("?")
-        req = _Request(method, path, query, self._ctype, self._auth, self._body)
+        head = method == b"HEAD"  # answered as GET, announcing the body but never sending it
+        req = _Request(b"GET" if head else method, path, query, self._ctype, self._auth, self._body)
         status, body, ctype, extra, delay = app.handle(req)
-        self._enqueue(app.encode(status, body, ctype, extra, mode), delay, mode == 2)
+        data = app.encode(status, body, ctype, extra, mode)
+        if head:
+            data = data[: data.index(b"\r\n\r\n") + 4]
+        self._enqueue(data, delay, mode == 2)
 
     # -- ordered output -----------------------------------------------------------------
 

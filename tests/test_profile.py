@@ -652,13 +652,29 @@ def test_load_table_uses_k6_option_names() -> None:
     assert (load.executor, load.peak_vus, load.planned_duration) == (RAMPING_VUS, 5, 15.0)
 
 
-def test_raw_tables_are_kept_read_only() -> None:
-    text = HEAD + "[deploy]\nblue = 'http://b'\n[scenario]\n[[scenario.steps]]\npath = '/'\n"
+def test_deploy_and_scenario_tables_are_parsed() -> None:
+    text = (
+        HEAD
+        + "[deploy]\nblue = ['http://127.0.0.1:1']\ngreen = ['http://127.0.0.1:2']\n"
+        + "strategy = 'linear'\npercent = 20\nevery = '1s'\n"
+        + "[scenario]\n[[scenario.steps]]\npath = '/'\n"
+    )
     p = parse_profile(text, "p.toml")
-    assert p.deploy == {"blue": "http://b"}
+    assert p.deploy is not None and p.deploy.strategy == "linear"
+    assert p.deploy.green == ("http://127.0.0.1:2",)
     assert p.scenario is not None and p.scenario.steps[0].name == "GET /"
-    with pytest.raises(TypeError):
-        p.deploy["blue"] = "x"  # type: ignore[index]
+
+
+def test_deploy_errors_name_the_line() -> None:
+    text = (
+        HEAD
+        + "[deploy]\nblue = ['http://127.0.0.1:1']\ngreen = ['http://127.0.0.1:2']\n"
+        + "strategy = 'canary'\nsteps = [1, 500]\n"
+    )
+    with pytest.raises(ProfileError) as err:
+        parse_profile(text, "p.toml")
+    assert err.value.key.startswith("deploy.steps")
+    assert "steps" in text.splitlines()[err.value.line - 1]
 
 
 def test_example_profile_loads() -> None:

@@ -580,3 +580,17 @@ async def test_module_main_rejects_bad_flags() -> None:
     assert proc.returncode == 2
     assert b"--error-rate" in err
     assert b"Traceback" not in err
+
+
+async def test_head_announces_the_body_but_never_sends_it() -> None:
+    async with SutServer(SutConfig(port=0)) as srv:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        assert b"content-length: 15" in head
+        # The next bytes are the second response, not the first one's body.
+        second = await reader.readuntil(b"\r\n\r\n")
+        assert second.startswith(b"HTTP/1.1 200")
+        writer.close()
