@@ -244,3 +244,38 @@ async def test_https_with_and_without_verification(tls_sut: str, client: str) ->
     )
     refused = await run(plan)
     assert refused.model.figures().errors == {"tls": 4}
+
+
+async def test_requests_over_the_timeout_are_counted_as_timeouts(sut) -> None:
+    url = sut("--latency", "2s")
+    profile = replace(adhoc_profile(url + "/"), timeout=0.3)
+    plan = build_plan(profile, Overrides(iterations=4, vus=2), interval=0.5)
+    result = await run(plan)
+    assert result.model.figures().errors == {"timeout": 4}
+    assert result.duration < 1.5  # two rounds of 0.3 s, not of 2 s
+    assert 300 <= result.model.figures().latency.p50 <= 450
+
+
+async def test_a_server_closing_every_connection_is_reconnected_to(shared_sut: str) -> None:
+    profile = replace(adhoc_profile(shared_sut + "/"), headers=(("Connection", "close"),))
+    plan = build_plan(profile, Overrides(iterations=50, vus=2), interval=0.5)
+    result = await run(plan)
+    assert result.model.figures().status == {200: 50}
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (ConnectionRefusedError(), "connection refused"),
+        (ConnectionResetError(), "connection reset"),
+        (BrokenPipeError(), "connection reset"),
+        (TimeoutError(), "timeout"),
+        (socket.gaierror(-2, "Name or service not known"), "dns"),
+        (__import__("ssl").SSLCertVerificationError(), "tls"),
+        (OSError(101, "Network is unreachable"), "network"),
+    ],
+)
+def test_error_kinds_are_named(exc: BaseException, kind: str) -> None:
+    from engine.errors import classify
+
+    assert classify(exc) == kind
