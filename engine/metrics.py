@@ -267,6 +267,7 @@ class Recorder:
         pf[0 if ok else 1] += 1
 
     def iteration(self, duration_us: int) -> None:
+        """A finished iteration; with one request each, its duration comes at harvest."""
         cur = self._current
         cur.iterations += 1
         if not self._one_request:

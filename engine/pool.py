@@ -127,6 +127,13 @@ async def _serve(conn: Connection, plan: WorkPlan) -> None:
                     started.set_result(None)
                 return
             if cmd == "start" and not started.done():
+                paused, scale, ending = args
+                if paused:
+                    worker.pause()
+                if scale != 1.0:
+                    worker.set_scale(scale)
+                if ending is not None:
+                    getattr(worker, ending[0])(ending[1])
                 started.set_result(None)
             elif cmd == "harvest":
                 reply("interval")
@@ -183,6 +190,9 @@ class ProcessPool:
         self.stop_reason: str | None = None
         self._remotes: list[_Remote] = []
         self._target = 0.0
+        # Commands given while workers are still spawning, replayed at their start.
+        self._paused = False
+        self._ending: tuple[str, str] | None = None
         self._all_done: asyncio.Event | None = None
 
     @property
@@ -199,9 +209,11 @@ class ProcessPool:
                     r.conn.send(msg)
 
     def pause(self) -> None:
+        self._paused = True
         self._send("pause")
 
     def resume(self) -> None:
+        self._paused = False
         self._send("resume")
 
     def set_scale(self, scale: float) -> None:
@@ -210,10 +222,12 @@ class ProcessPool:
 
     def stop(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason
+        self._ending = self._ending or ("stop", reason)
         self._send("stop", reason)
 
     def abort(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason
+        self._ending = ("abort", reason)
         self._send("abort", reason)
 
     def target(self) -> float:
@@ -238,7 +252,8 @@ class ProcessPool:
             loop.add_reader(parent.fileno(), self._on_message, r)
         try:
             await asyncio.gather(*(r.ready for r in self._remotes if r.ready is not None))
-            self._send("start")
+            # One message, so no request goes out between "start" and a pause.
+            self._send("start", self._paused, self.scale, self._ending)
             await self._all_done.wait()
         finally:
             await self.close()

@@ -292,6 +292,8 @@ class Worker:
     async def run(self) -> None:
         """Run the executor to its end (or a stop), then wait gracefulStop for stragglers."""
         self.clock = RunClock()
+        if self.paused:  # paused before it started: the schedule waits from the start
+            self.clock.pause()
         self.recorder = self._new_recorder()
         sweeper = asyncio.create_task(self._sweep_timeouts())
         try:
@@ -344,26 +346,30 @@ class Worker:
 
     # ---------------------------------------------------------- one iteration
     async def _iteration(self, vu: VU, due: float | None) -> None:
-        start = perf_counter()
-        begin = due if due is not None and due < start else start
-        if self._scenario is not None:
-            await self._flow(vu, begin)
-        else:
+        if self._scenario is None:
             cum = self._cum_weights
             i = 0 if len(cum) == 1 else bisect(cum, self._rng.random() * cum[-1])
-            await self._request(vu, self.plan.requests[i], self._checks[i], begin)
-        self.recorder.iteration(int((perf_counter() - begin) * 1e6))
+            await self._request(vu, self.plan.requests[i], self._checks[i], due)
+            self.recorder.iteration(0)  # its duration is its request's latency
+        else:
+            start = perf_counter()
+            begin = due if due is not None and due < start else start
+            await self._flow(vu, begin)
+            self.recorder.iteration(int((perf_counter() - begin) * 1e6))
         vu.iterations += 1
 
     async def _request(
-        self, vu: VU, req: Prepared, checks: tuple[Check, ...], begin: float | None
+        self, vu: VU, req: Prepared, checks: tuple[Check, ...], due: float | None
     ) -> tuple[Response | None, str | None]:
-        """Send, time and record one request; (None, None) when it failed."""
+        """Send, time and record one request; (None, None) when it failed.
+
+        Latency runs from `due` (the scheduled start, open model) when given and
+        past, else from now.
+        """
         rec = self.recorder
         client = vu.client
         start = perf_counter()
-        if begin is None:
-            begin = start
+        begin = due if due is not None and due < start else start
         try:
             resp = await client.request(req)
         except asyncio.CancelledError:
@@ -534,8 +540,9 @@ class Worker:
                 break
             now = clock.elapsed()
             if t > now + _SLACK_S:
-                # Capped so a stop is seen soon even at one iteration a minute.
-                await asyncio.sleep(min(t - now - _SLACK_S, 0.05))
+                # At least a timer tick (shorter sleeps spin the loop at high rates),
+                # at most 50 ms so a stop is seen soon even at one iteration a minute.
+                await asyncio.sleep(min(max(t - now - _SLACK_S, _SLACK_S), 0.05))
                 continue
             self._dispatch(clock.to_abs(t))
             self._next_n += 1
