@@ -18,7 +18,7 @@ from engine.response import Response
 
 
 class HttpxClient:
-    __slots__ = ("_client", "_closing", "bytes_in", "done_at", "sent_at")
+    __slots__ = ("_client", "_closing", "bytes_in", "done_at", "sent_at", "upstream")
 
     def __init__(
         self,
@@ -39,6 +39,7 @@ class HttpxClient:
         self.sent_at = 0.0
         self.done_at = 0.0
         self.bytes_in = 0
+        self.upstream: str | None = None
 
     async def request(self, req: Prepared) -> Response:
         self.sent_at = perf_counter()
@@ -55,6 +56,7 @@ class HttpxClient:
         self.done_at = perf_counter()
         body = r.content
         self.bytes_in = len(body)
+        self.upstream = r.headers.get("x-surge-upstream")
         return Response(r.status_code, list(r.headers.raw), body)
 
     def in_flight_since(self) -> float | None:

@@ -42,13 +42,13 @@ from engine.stages import Stage, arrival_time, arrivals_until, value_at, vus_at
 # service time (never less), so nothing is hidden.
 _SLACK_S = 0.001
 _GOVERNOR_TICK_S = 0.01
-_UPSTREAM = b"x-surge-upstream"
 
 
 class Client(Protocol):
     sent_at: float
     done_at: float
     bytes_in: int
+    upstream: str | None  # the proxy's x-surge-upstream tag of the last response
 
     async def request(self, req: Prepared) -> Response: ...
     def in_flight_since(self) -> float | None: ...
@@ -173,7 +173,11 @@ def make_client(plan: WorkPlan) -> Client:
         )
     from engine.wire import WireClient
 
-    return WireClient(plan.base_url, connect_timeout=plan.connect_timeout, insecure=plan.insecure)
+    # Headers and bodies are parsed only when a check or a scenario reads them.
+    full = plan.scenario is not None or any(plan.checks)
+    return WireClient(
+        plan.base_url, connect_timeout=plan.connect_timeout, insecure=plan.insecure, full=full
+    )
 
 
 class Worker:
@@ -389,11 +393,7 @@ class Worker:
             lat = svc
         status = resp.status
         failed = not (status < 600 and self._ok_status[status])
-        upstream = None
-        for k, v in resp.headers:
-            if len(k) == 16 and k.lower() == _UPSTREAM:
-                upstream = v.decode("latin-1")
-                break
+        upstream = client.upstream
         rec.record(req.name, upstream, lat, svc, status, failed, client.bytes_in, len(req.wire))
         if failed:
             rec.count_error(req.name, upstream, f"http {status // 100}xx")

@@ -27,8 +27,17 @@ class ConnectionClosed(ConnectionResetError):
     """The server closed the connection before the response was complete."""
 
 
+_TAG = b"x-surge-upstream:"
+_TAG_TITLE = b"X-Surge-Upstream:"
+
+
 class _Conn(asyncio.Protocol):
-    """One keep-alive connection; at most one request in flight."""
+    """One keep-alive connection; at most one request in flight.
+
+    This base keeps the status, the upstream tag and byte counts only: no header
+    or body callbacks from the parser (each is a Python call per header), for
+    runs that check nothing. `_FullConn` keeps headers and body too.
+    """
 
     __slots__ = (
         "_body",
@@ -43,6 +52,7 @@ class _Conn(asyncio.Protocol):
         "keep_alive",
         "sent_at",
         "transport",
+        "upstream",
     )
 
     def __init__(self) -> None:
@@ -57,6 +67,7 @@ class _Conn(asyncio.Protocol):
         self.bytes_in = 0
         self.sent_at = 0.0
         self.done_at = 0.0
+        self.upstream: str | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -65,7 +76,14 @@ class _Conn(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
-        self.got_bytes = True
+        if not self.got_bytes:  # the head starts here: find the proxy's color tag in C
+            self.got_bytes = True
+            i = data.find(_TAG)
+            if i < 0:
+                i = data.find(_TAG_TITLE)
+            if i >= 0:
+                end = data.find(b"\r", i)
+                self.upstream = data[i + 17 : end].strip().decode("latin-1")
         self.bytes_in += len(data)
         try:
             self._parser.feed_data(data)
@@ -78,12 +96,6 @@ class _Conn(asyncio.Protocol):
         self._fail(exc if isinstance(exc, OSError) else ConnectionClosed("connection closed"))
 
     # httptools callbacks
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
-
-    def on_body(self, body: bytes) -> None:
-        self._body.append(body)
-
     def on_message_complete(self) -> None:
         # Timed here, as the last byte is parsed, not when the VU's task next runs:
         # the loop's scheduling delay is the generator's, not the server's.
@@ -105,6 +117,7 @@ class _Conn(asyncio.Protocol):
         fut = self._loop.create_future()
         self.fut = fut
         self.got_bytes = False
+        self.upstream = None
         self.bytes_in = 0
         self.sent_at = perf_counter()
         self.transport.write(data)  # type: ignore[union-attr]
@@ -129,6 +142,18 @@ class _Conn(asyncio.Protocol):
             self.transport.abort()
 
 
+class _FullConn(_Conn):
+    """Keeps headers and body, for checks, captures and scenario flows."""
+
+    __slots__ = ()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+
 class WireClient:
     """A virtual user's connection to one origin, reconnecting when the server closes it.
 
@@ -138,6 +163,7 @@ class WireClient:
 
     __slots__ = (
         "_conn",
+        "_protocol",
         "_ssl",
         "bytes_in",
         "connect_timeout",
@@ -146,6 +172,7 @@ class WireClient:
         "port",
         "sent_at",
         "server_hostname",
+        "upstream",
     )
 
     def __init__(
@@ -154,7 +181,9 @@ class WireClient:
         *,
         connect_timeout: float = 5.0,
         insecure: bool = False,
+        full: bool = True,
     ) -> None:
+        """`full=False` when nothing reads headers or bodies: a cheaper parse."""
         parts = urlsplit(base_url)
         tls = parts.scheme == "https"
         self.host = parts.hostname or "127.0.0.1"
@@ -166,12 +195,18 @@ class WireClient:
         self.sent_at = 0.0
         self.done_at = 0.0
         self.bytes_in = 0
+        self.upstream: str | None = None
+        self._protocol = _FullConn if full else _Conn
 
     async def _connect(self) -> _Conn:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self.connect_timeout):
             _, conn = await loop.create_connection(
-                _Conn, self.host, self.port, ssl=self._ssl, server_hostname=self.server_hostname
+                self._protocol,
+                self.host,
+                self.port,
+                ssl=self._ssl,
+                server_hostname=self.server_hostname,
             )
         self._conn = conn
         return conn
@@ -197,6 +232,7 @@ class WireClient:
         self.done_at = conn.done_at  # type: ignore[union-attr]
         self.sent_at = conn.sent_at  # type: ignore[union-attr]
         self.bytes_in = conn.bytes_in  # type: ignore[union-attr]
+        self.upstream = conn.upstream  # type: ignore[union-attr]
         return resp
 
     def in_flight_since(self) -> float | None:

@@ -128,10 +128,16 @@ async def test_commands_reach_every_worker(shared_sut: str) -> None:
     while not seen:
         await asyncio.sleep(0.05)
     controller.pause()
-    n = len(seen)
-    while len(seen) < n + 2:
-        await asyncio.sleep(0.05)
-    assert seen[-1].row.requests == 0  # both workers paused within one interval
+
+    async def intervals(k: int) -> None:
+        n = len(seen)
+        while len(seen) < n + k:
+            await asyncio.sleep(0.05)
+
+    await intervals(2)  # in-flight requests finish, late replies arrive
+    paused_at = controller.model.figures().requests
+    await intervals(3)
+    assert controller.model.figures().requests == paused_at  # both workers stay paused
     controller.resume()
     n = len(seen)
     while len(seen) < n + 1:

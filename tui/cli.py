@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="surge",
         description="Interactive terminal load tester and blue/green traffic console.",
+        epilog="Without a command, surge opens the live console: surge [PROFILE] [--type TYPE] "
+        "[--start] [--env NAME] [--profiles DIR] [--base-url URL] (surge PROFILE --help).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="run a load test headless (CI, SSH one-liners)")
@@ -255,8 +257,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo_main(args.time_scale)
 
 
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
+def wants_app(parser: argparse.ArgumentParser, argv: Sequence[str]) -> bool:
+    """No command (nothing, a profile path, or app flags): the live console."""
+    if not argv:
+        return True
+    first = argv[0]
+    return first not in _commands(parser) and first not in ("-h", "--help")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if wants_app(parser, argv):
+        from tui import app_cmd
+
+        return app_cmd.main(argv)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:

@@ -1,0 +1,90 @@
+"""Snapshots of the picker, a live run and the summary (pytest-textual-snapshot).
+
+Everything on screen is deterministic: a scripted controller feeds fixed
+intervals (no traffic, fixed CPU figures), the clock is pinned, cursors do not
+blink, and nothing shows wall-clock time. Update with `--snapshot-update` after
+an intended change, and look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
+
+from tests.test_app import NOW, SHOP, until
+from tui.app import SurgeApp, make_app
+from tui.screens.run import RunScreen
+from tui.screens.summary import SummaryScreen
+from tui.scripted import ScriptedFactory
+
+SIZE = (120, 36)
+Snap = Callable[..., bool]
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> tuple[SurgeApp, ScriptedFactory]:
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "shop.toml").write_text(SHOP)
+    (folder / "zz-broken.toml").write_text('name = "broken"\nbase_url = 12\n')
+    factory = ScriptedFactory(intervals=12, hold=True, cpu=lambda k: 41.0)
+    surge = make_app(
+        search_default_dirs=False,
+        profiles=[folder],
+        controller_factory=factory,
+        report_dir=tmp_path / "reports",
+        now=lambda: NOW,
+    )
+    return surge, factory
+
+
+async def steady(pilot: Pilot) -> None:
+    """No blinking cursor; plots given time to draw (they redraw at most 4 times a second)."""
+    for widget in pilot.app.screen.query("Input, TextArea"):
+        assert isinstance(widget, Input | TextArea)
+        widget.cursor_blink = False
+    await pilot.pause(0.3)
+
+
+async def to_run(pilot: Pilot, factory: ScriptedFactory) -> None:
+    await pilot.press("ctrl+t", "down", "ctrl+r")  # average: a ramping shape
+    await until(pilot, lambda: isinstance(pilot.app.screen, RunScreen) and bool(factory.made))
+    screen = pilot.app.screen
+    assert isinstance(screen, RunScreen)
+    await until(
+        pilot, lambda: screen.session.last is not None and screen.session.last.elapsed == 12
+    )
+
+
+def test_picker(snap_compare: Snap, app: tuple[SurgeApp, ScriptedFactory]) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await pilot.press("ctrl+t", "down")  # average: the preview shows the ramp
+        await steady(pilot)
+
+    assert snap_compare(app[0], terminal_size=SIZE, run_before=run_before)
+
+
+def test_run_screen(snap_compare: Snap, app: tuple[SurgeApp, ScriptedFactory]) -> None:
+    surge, factory = app
+
+    async def run_before(pilot: Pilot) -> None:
+        await to_run(pilot, factory)
+        await steady(pilot)
+
+    assert snap_compare(surge, terminal_size=SIZE, run_before=run_before)
+
+
+def test_summary(snap_compare: Snap, app: tuple[SurgeApp, ScriptedFactory]) -> None:
+    surge, factory = app
+
+    async def run_before(pilot: Pilot) -> None:
+        await to_run(pilot, factory)
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, SummaryScreen))
+        await steady(pilot)
+
+    assert snap_compare(surge, terminal_size=SIZE, run_before=run_before)

@@ -1,0 +1,56 @@
+"""The app's side of engine.Controller: the few methods it calls, and how it gets one.
+
+The app takes a factory instead of constructing `Controller` itself, so tests
+inject a scripted stand-in (tui.scripted) and drive every key without traffic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from multiprocessing import resource_tracker
+from typing import Protocol
+
+from engine.controller import Controller, RunPlan, RunResult, Snapshot
+from engine.model import RunModel
+
+
+class RunControl(Protocol):
+    """What the run screen needs of a controller; engine.Controller is the real one."""
+
+    plan: RunPlan
+    state: str
+    model: RunModel
+
+    async def run(self) -> RunResult: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def set_scale(self, scale: float) -> None: ...
+    def set_target(self, value: float) -> None: ...
+    def stop(self, reason: str = ...) -> None: ...
+    def abort(self, reason: str = ...) -> None: ...
+
+
+ControllerFactory = Callable[[RunPlan, Callable[[Snapshot], None]], RunControl]
+
+
+def start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with the real stderr.
+
+    Spawning the first worker process starts the tracker and hands it
+    sys.stderr's file descriptor; inside a Textual app sys.stderr is a capture
+    object whose fileno() is -1, and the spawn fails ("bad value(s) in
+    fds_to_keep"). Started here once with the real stderr, it is reused after.
+    """
+    real = sys.__stderr__
+    if real is None:
+        return
+    with contextlib.redirect_stderr(real):
+        resource_tracker.ensure_running()
+
+
+def engine_controller(plan: RunPlan, on_snapshot: Callable[[Snapshot], None]) -> RunControl:
+    """The real engine: load runs in worker processes (plans are built with in_process=False)."""
+    start_resource_tracker()
+    return Controller(plan, on_snapshot=on_snapshot)

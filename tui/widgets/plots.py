@@ -1,0 +1,349 @@
+"""Time plots of a run (latency, throughput and errors, load) and the load-shape preview.
+
+Building a plotext figure costs tens of milliseconds, so a plot never redraws per
+message: `show()` stores the data and the figure is rebuilt at most every
+REDRAW_S (4 Hz). Axes are fixed or only ever widen, so the picture does not jump
+between redraws; latency is plotted as log10(ms) on a linear axis labelled in
+ms, because plotext's own log scale breaks on repeated builds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from time import monotonic
+
+from textual_plotext import PlotextPlot
+
+from engine.model import Row
+
+REDRAW_S = 0.25
+
+# In colour each series has its colour; without (NO_COLOR) its own marker.
+# Colours are RGB, not ANSI names: named colours go through the terminal's (and
+# the theme's) ANSI palette and came out differently from run to run.
+GREEN = "#50c878"
+CYAN = "#5ab4e6"
+YELLOW = "#e6be3c"
+RED = "#eb5a5a"
+BLUE = "#6496ff"
+MAGENTA = "#c86ee6"
+GREY = "#c8c8c8"
+_COLOR_MARKER = "braille"
+_MONO_MARKERS = ("•", "+", "x", "#")
+
+
+_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def rgb(hex_color: str) -> tuple[int, int, int]:
+    """plotext takes RGB tuples; the legend (Textual markup) takes the same colour as hex."""
+    value = int(hex_color.lstrip("#"), 16)
+    return (value >> 16 & 255, value >> 8 & 255, value & 255)
+
+
+def nice_ceiling(value: float) -> float:
+    """The next round step at or above value, so an axis grows in steps, not every tick."""
+    if value <= 0:
+        return 1.0
+    exp = math.floor(math.log10(value))
+    for m in _STEPS:
+        if value <= m * 10**exp + 1e-12:
+            return m * 10**exp
+    return 10 ** (exp + 1)
+
+
+def ms_label(ms: float) -> str:
+    """Tick labels for a latency axis: 100µs, 1ms, 10ms, 1s."""
+    if ms >= 1000:
+        return f"{ms / 1000:g}s"
+    if ms >= 1:
+        return f"{ms:g}ms"
+    return f"{ms * 1000:g}µs"
+
+
+def count_label(value: float) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:g}M"
+    if value >= 1000:
+        return f"{value / 1000:g}k"
+    return f"{value:g}"
+
+
+def thin(
+    xs: Sequence[float], ys: Sequence[float], n: int, worst: bool = True
+) -> tuple[list[float], list[float]]:
+    """At most n points, one per group of neighbours: the group's worst (max) or mean.
+
+    A figure costs ~0.15 ms per plotted point and a plot has only about two
+    braille dots per column, so points past its width cost time and show nothing;
+    keeping each group's maximum keeps spikes visible.
+    """
+    if len(xs) <= n or n < 1:
+        return list(xs), list(ys)
+    out_x: list[float] = []
+    out_y: list[float] = []
+    step = len(xs) / n
+    for i in range(n):
+        lo, hi = int(i * step), max(int((i + 1) * step), int(i * step) + 1)
+        group = ys[lo:hi]
+        out_x.append(xs[hi - 1])
+        out_y.append(max(group) if worst else sum(group) / len(group))
+    return out_x, out_y
+
+
+def clock(seconds: float) -> str:
+    """Run time as m:ss (h:mm:ss past an hour): reads at a glance on a time axis."""
+    whole = round(seconds)
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class TimePlot(PlotextPlot):
+    """A plot of timeline rows against run time, redrawn on a throttle."""
+
+    DEFAULT_CSS = """
+    TimePlot {
+        height: 1fr;
+        min-height: 5;
+    }
+    """
+
+    LEGEND: tuple[tuple[str, str], ...] = ()  # (label, colour) per series, in plot order
+    TITLE = ""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._rows: Sequence[Row] = ()
+        self._x_max = 10.0
+        self._planned = 0.0
+        self._dirty = False
+        self._drawn_at = -math.inf
+        self._y_max: dict[str, float] = {}
+
+    def on_mount(self) -> None:
+        self.border_title = self.legend_title()
+        self.set_interval(REDRAW_S, self._tick)
+        self._draw()
+        if not self._rows:
+            self._drawn_at = -math.inf  # empty axes: the first data still draws at once
+
+    def on_resize(self) -> None:
+        """Thinning depends on the width: redraw at the new size (on the next tick)."""
+        self._dirty = True
+
+    @property
+    def mono(self) -> bool:
+        return bool(getattr(self.app, "no_color", False))
+
+    def marker(self, index: int) -> str:
+        return _MONO_MARKERS[index % len(_MONO_MARKERS)] if self.mono else _COLOR_MARKER
+
+    def legend(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """The title and the (label, colour) of each series, in plot order."""
+        return self.TITLE, self.LEGEND
+
+    def legend_title(self) -> str:
+        title, series = self.legend()
+        parts = []
+        for i, (label, color) in enumerate(series):
+            if self.mono:
+                parts.append(f"{self.marker(i)}{label}")
+            else:
+                parts.append(f"[{color}]━[/] {label}")
+        return f"{title}  " + " ".join(parts) if parts else title
+
+    def show(self, rows: Sequence[Row], planned: float = 0.0) -> None:
+        """New data; drawn now if the last draw is old enough, else on the next tick."""
+        self._rows = rows
+        self._planned = planned
+        if monotonic() - self._drawn_at >= REDRAW_S:
+            self._draw()
+        else:
+            self._dirty = True
+
+    def _tick(self) -> None:
+        if self._dirty:
+            self._draw()
+
+    def series(
+        self,
+        index: int,
+        xs: Sequence[float],
+        ys: Sequence[float],
+        color: str,
+        *,
+        worst: bool = True,
+        yside: str | None = None,
+    ) -> None:
+        """Plot one series, thinned to the plot's width (groups keep their worst or mean)."""
+        if not xs:
+            return
+        px, py = thin(xs, ys, max(self.size.width - 8, 20), worst=worst)
+        self.plt.plot(px, py, marker=self.marker(index), color=rgb(color), yside=yside)
+
+    def sticky_max(self, key: str, value: float, floor: float = 1.0) -> float:
+        """An upper limit that only grows (in round steps)."""
+        top = max(self._y_max.get(key, floor), nice_ceiling(value))
+        self._y_max[key] = top
+        return top
+
+    def _draw(self) -> None:
+        self._dirty = False
+        self._drawn_at = monotonic()
+        plt = self.plt
+        plt.clear_data()
+        plt.frame(False)
+        plt.xfrequency(5)
+        last_t = self._rows[-1].t if self._rows else 0.0
+        if self._planned > 0 and last_t <= self._planned * 1.05:
+            self._x_max = max(self._planned, 1.0)
+        else:
+            self._x_max = max(self._x_max, nice_ceiling(max(last_t, 10.0)))
+        plt.xlim(0, self._x_max)
+        ticks = [self._x_max * i / 4 for i in range(5)]
+        plt.xticks(ticks, [clock(t) for t in ticks])
+        self.draw_rows(self._rows)
+        self.refresh()
+
+    def draw_rows(self, rows: Sequence[Row]) -> None:
+        raise NotImplementedError
+
+
+class LatencyPlot(TimePlot):
+    TITLE = "latency (log)"
+    LEGEND = (("p50", GREEN), ("p90", CYAN), ("p95", YELLOW), ("p99", RED))
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._lo = 0.0  # log10 of 1 ms
+        self._hi = 2.0  # log10 of 100 ms
+
+    def draw_rows(self, rows: Sequence[Row]) -> None:
+        plt = self.plt
+        live = [r for r in rows if r.requests]
+        values = [v for r in live for v in (r.p50, r.p99) if v > 0]
+        if values:
+            self._lo = min(self._lo, math.floor(math.log10(min(values))))
+            self._hi = max(self._hi, math.ceil(math.log10(max(values))))
+        plt.ylim(self._lo, self._hi)
+        ticks = [float(k) for k in range(int(self._lo), int(self._hi) + 1)]
+        if len(ticks) <= 3:  # few decades: add 2x and 5x so the axis still reads
+            ticks = sorted(
+                {
+                    t + math.log10(m)
+                    for t in ticks
+                    for m in (1, 2, 5)
+                    if t + math.log10(m) <= self._hi
+                }
+            )
+        plt.yticks(ticks, [ms_label(10**t) for t in ticks])
+        xs = [r.t for r in live]
+        for i, (label, color) in enumerate(self.LEGEND):
+            self.series(i, xs, [math.log10(max(getattr(r, label), 1e-3)) for r in live], color)
+
+
+class ThroughputPlot(TimePlot):
+    TITLE = "requests/s, errors % (right)"
+    LEGEND = (("req/s", BLUE), ("errors", RED))
+
+    def draw_rows(self, rows: Sequence[Row]) -> None:
+        plt = self.plt
+        xs = [r.t for r in rows]
+        rps_top = self.sticky_max("rps", max((r.rps for r in rows), default=0.0), 10.0)
+        err_top = self.sticky_max("err", max((r.error_rate * 100 for r in rows), default=0.0), 5.0)
+        plt.ylim(0, rps_top)
+        plt.ylim(0, err_top, yside="right")
+        ticks = [0.0, rps_top / 2, rps_top]
+        plt.yticks(ticks, [count_label(t) for t in ticks])
+        eticks = [0.0, err_top]
+        plt.yticks(eticks, [f"{t:g}%" for t in eticks], yside="right")
+        self.series(0, xs, [r.rps for r in rows], BLUE, worst=False)
+        self.series(1, xs, [r.error_rate * 100 for r in rows], RED, yside="right")
+
+
+class LoadPlot(TimePlot):
+    """Active VUs against their target, or, open model, achieved against target rate."""
+
+    TITLE = "VUs"
+    LEGEND = (("active", MAGENTA), ("target", GREY))
+
+    def __init__(
+        self, *, open_model: bool = False, id: str | None = None, classes: str | None = None
+    ) -> None:
+        self.open_model = open_model
+        super().__init__(id=id, classes=classes)
+
+    def legend(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        if self.open_model:
+            return "iterations/s", (("achieved", MAGENTA), ("target", GREY))
+        return self.TITLE, self.LEGEND
+
+    def set_open_model(self, open_model: bool) -> None:
+        self.open_model = open_model
+        if self.is_mounted:
+            self.border_title = self.legend_title()
+
+    def draw_rows(self, rows: Sequence[Row]) -> None:
+        plt = self.plt
+        xs = [r.t for r in rows]
+        if self.open_model:
+            achieved = [r.iterations / r.dt if r.dt > 0 else 0.0 for r in rows]
+        else:
+            achieved = [float(r.vus) for r in rows]
+        targets = [r.target for r in rows]
+        top = self.sticky_max("load", max([*achieved, *targets, 0.0]), 10.0)
+        plt.ylim(0, top)
+        ticks = [0.0, top / 2, top]
+        plt.yticks(ticks, [count_label(t) for t in ticks])
+        self.series(0, xs, achieved, MAGENTA, worst=False)
+        self.series(1, xs, targets, GREY, worst=False)
+
+
+class ShapePreview(PlotextPlot):
+    """The load shape a test type will run, before it runs: (t, target) points."""
+
+    DEFAULT_CSS = """
+    ShapePreview {
+        height: 1fr;
+        min-height: 6;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._points: Sequence[tuple[float, float]] = ()
+        self._unit = "VUs"
+
+    def on_mount(self) -> None:
+        self._draw()
+
+    def show(self, points: Sequence[tuple[float, float]], unit: str) -> None:
+        """Called on a highlight or a form edit (human speed): drawn at once."""
+        self._points = points
+        self._unit = unit
+        self._draw()
+
+    def _draw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.frame(False)
+        plt.xfrequency(5)
+        self.border_title = f"load shape: {self._unit} over time"
+        if not self._points:
+            self.refresh()
+            return
+        xs = [p[0] for p in self._points]
+        ys = [p[1] for p in self._points]
+        top = nice_ceiling(max(max(ys), 1.0) * 1.05)
+        right = max(xs[-1], 1.0)
+        plt.xlim(0, right)
+        xticks = [right * i / 4 for i in range(5)]
+        plt.xticks(xticks, [clock(t) for t in xticks])
+        plt.ylim(0, top)
+        ticks = [0.0, top / 2, top]
+        plt.yticks(ticks, [count_label(t) for t in ticks])
+        mono = bool(getattr(self.app, "no_color", False))
+        plt.plot(xs, ys, marker="•" if mono else "braille", color=rgb(CYAN), fillx=False)
+        self.refresh()
