@@ -180,7 +180,7 @@ class Controller:
             self.abort(f"internal error: {error}")
         last = await self.pool.harvest()
         if last.end - last.start > 0.05 or _has_data(last):
-            self._interval(last)
+            self._interval(last, join_last=last.end - last.start < self.plan.interval / 2)
         self.model.evaluate(final=True)
         self.state = "finished"
         if self.stop_reason is None and self.pool.stop_reason not in (
@@ -206,8 +206,8 @@ class Controller:
         self._emit(self.model.timeline[-1] if self.model.timeline else None)
         return result
 
-    def _interval(self, iv: Interval) -> None:
-        row = self.model.add(iv)
+    def _interval(self, iv: Interval, *, join_last: bool = False) -> None:
+        row = self.model.add(iv, join_last=join_last)
         states = self.model.evaluate()
         elapsed = self.model.elapsed
         if self.state in ("running", "paused"):

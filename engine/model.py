@@ -191,7 +191,9 @@ class RunModel:
         self.states = [ThresholdState(t, True, None) for t in self.thresholds]
 
     # ------------------------------------------------------------- intake
-    def add(self, iv: Interval) -> Row:
+    def add(self, iv: Interval, *, join_last: bool = False) -> Row:
+        """`join_last` folds a short final interval into the previous row, so a run's
+        last fraction of a second does not plot as a spike of requests/s."""
         self.total.add(iv)
         self.elapsed = max(self.elapsed, iv.end)
         if self._keep:
@@ -199,7 +201,11 @@ class RunModel:
             while self._recent and self._recent[0].end <= iv.end - self._keep:
                 self._recent.popleft()
         row = self._row(iv)
-        self.timeline.append(row)
+        if join_last and self.timeline:
+            row = self.timeline[-1].merged(row)
+            self.timeline[-1] = row
+        else:
+            self.timeline.append(row)
         if len(self.timeline) > MAX_ROWS:
             rows = self.timeline
             self.timeline = [a.merged(b) for a, b in zip(rows[::2], rows[1::2], strict=False)]
