@@ -42,6 +42,9 @@ from engine.stages import Stage, arrival_time, arrivals_until, value_at, vus_at
 # service time (never less), so nothing is hidden.
 _SLACK_S = 0.001
 _GOVERNOR_TICK_S = 0.01
+# Due iterations waiting for a free VU: at most this many seconds of the peak rate
+# (and 100,000); beyond it the oldest is counted as dropped.
+BACKLOG_SECONDS = 10.0
 
 
 class Client(Protocol):
@@ -198,6 +201,7 @@ class Worker:
         self._stopping = False
         self._stopped = asyncio.Event()
         self._backlog: deque[float] = deque()
+        self._max_backlog = int(min(max(self.cfg.peak_rate * BACKLOG_SECONDS, 1000), 100_000))
         self._idle: list[VU] = []
         self._remaining = self.cfg.iterations  # shared-iterations budget
         self._pacer: Pacer | None = None
@@ -557,6 +561,11 @@ class Worker:
             vu = self._new_vu()
             vu.task = asyncio.create_task(self._open_vu(vu, due))
         else:
+            if len(self._backlog) >= self._max_backlog:
+                # Waited longer than the bound allows: dropped now, so memory stays
+                # flat when the target cannot keep up for hours.
+                self._backlog.popleft()
+                self.recorder.dropped()
             self._backlog.append(due)
 
     async def _open_vu(self, vu: VU, due: float | None) -> None:

@@ -279,3 +279,24 @@ def test_error_kinds_are_named(exc: BaseException, kind: str) -> None:
     from engine.errors import classify
 
     assert classify(exc) == kind
+
+
+def test_the_backlog_is_bounded() -> None:
+    """An overloaded open-model run drops the oldest waiting iteration past the bound."""
+    plan = plan_for(
+        "http://127.0.0.1:9/",
+        executor="constant-arrival-rate",
+        rate=100.0,
+        duration=1.0,
+        vus=1,
+        max_vus=1,
+    )
+    from engine.runner import Worker
+
+    worker = Worker(plan.work)
+    worker._vus = [object()] * 1  # type: ignore[list-item]  # every VU busy
+    for k in range(worker._max_backlog + 5):
+        worker._dispatch(float(k))
+    assert len(worker._backlog) == worker._max_backlog == 1000
+    assert worker._backlog[0] == 5.0
+    assert worker.recorder.harvest(1.0, vus=0, vus_max=1, target=0).dropped == 5
