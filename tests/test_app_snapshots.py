@@ -8,6 +8,7 @@ an intended change, and look at the SVGs before committing them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,13 +51,13 @@ async def steady(pilot: Pilot) -> None:
     await pilot.pause(0.3)
 
 
-async def to_run(pilot: Pilot, factory: ScriptedFactory) -> None:
+async def to_run(pilot: Pilot, factory: ScriptedFactory, elapsed: int = 12) -> None:
     await pilot.press("ctrl+t", "down", "ctrl+r")  # average: a ramping shape
     await until(pilot, lambda: isinstance(pilot.app.screen, RunScreen) and bool(factory.made))
     screen = pilot.app.screen
     assert isinstance(screen, RunScreen)
     await until(
-        pilot, lambda: screen.session.last is not None and screen.session.last.elapsed == 12
+        pilot, lambda: screen.session.last is not None and screen.session.last.elapsed == elapsed
     )
 
 
@@ -88,3 +89,41 @@ def test_summary(snap_compare: Snap, app: tuple[SurgeApp, ScriptedFactory]) -> N
         await steady(pilot)
 
     assert snap_compare(surge, terminal_size=SIZE, run_before=run_before)
+
+
+# Beside the fixtures, not in __snapshots__, where syrupy would delete it as unused.
+DEPLOY_BASELINE = Path(__file__).parent / "fixtures" / "deploy_panel.svg"
+
+
+def _normalized(svg: str) -> str:
+    """The SVG without rich's `terminal-<hash>` id, which is not stable between processes
+    for this screen (the pixels and the text are): the comparison is of what is drawn."""
+    return re.sub(r"terminal-\d+", "terminal", svg)
+
+
+async def test_run_screen_with_deploy_panel(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A canary against a scripted green that is 3x slower: mid-rollout, deterministic."""
+    from tests.test_deploy_panel import Rig, canary
+
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "shop.toml").write_text(SHOP)
+    rig = Rig(canary(), intervals=5, delay=0.15)  # every snapshot handled: same plots
+    surge = make_app(
+        search_default_dirs=False,
+        profiles=[folder],
+        controller_factory=rig.factory,
+        deploy_factory=rig.deploy,
+        report_dir=tmp_path / "reports",
+        now=lambda: NOW,
+    )
+    async with surge.run_test(size=SIZE) as pilot:
+        await to_run(pilot, rig.factory, elapsed=5)
+        await steady(pilot)
+        await pilot.pause(0.5)  # every plot past its redraw throttle with the last data
+        svg = _normalized(surge.export_screenshot())
+    if request.config.getoption("--snapshot-update", default=False):
+        DEPLOY_BASELINE.write_text(svg, encoding="utf-8")
+    assert svg == DEPLOY_BASELINE.read_text(encoding="utf-8"), (
+        f"the deploy panel changed: look at it, then --snapshot-update ({DEPLOY_BASELINE})"
+    )

@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 
 from engine.plan import Overrides
 from tui.catalog import ProfileEntry, load_catalog, profile_dirs
-from tui.control import ControllerFactory, engine_controller
+from tui.control import ControllerFactory, DeployFactory, engine_controller
 from tui.messages import RunCrashed, RunFinished, RunRequested
 from tui.screens.modals import ErrorModal, UnsavedModal
 from tui.screens.picker import CUSTOM, PickerChoice, PickerScreen
@@ -58,8 +58,10 @@ class SurgeApp(App[int]):
         report_dir: Path = REPORT_DIR,
         now: Callable[[], dt.datetime] = dt.datetime.now,
         keymap: Mapping[str, str] | None = None,
+        deploy_factory: DeployFactory | None = None,
     ) -> None:
         super().__init__()
+        self.deploy_factory = deploy_factory
         self.entries = entries
         self.choice = choice or PickerChoice()
         self.skip_picker = skip_picker
@@ -85,6 +87,8 @@ class SurgeApp(App[int]):
     # ------------------------------------------------------------- screen flow
     def on_run_requested(self, message: RunRequested) -> None:
         self.session = RunSession(message.setup, started_at=self.now(), report_dir=self.report_dir)
+        if self.deploy_factory is not None:
+            self.session.deploy = self.deploy_factory(message.setup)
         screen = RunScreen(
             self.session, self.controller_factory, autostart=message.autostart, now=self.now
         )
@@ -211,6 +215,7 @@ def make_app(
     report_dir: str | Path = REPORT_DIR,
     now: Callable[[], dt.datetime] = dt.datetime.now,
     keymap: Mapping[str, str] | None = None,
+    deploy_factory: DeployFactory | None = None,
 ) -> SurgeApp:
     """The app as `surge [PROFILE] [--type T] [--start]` opens it; tests inject a controller.
 
@@ -237,4 +242,5 @@ def make_app(
         report_dir=Path(report_dir),
         now=now,
         keymap=keymap,
+        deploy_factory=deploy_factory,
     )

@@ -111,8 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a load test headless (CI, SSH one-liners)")
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)
-    demo = sub.add_parser("demo", help="run the example profile against a local demo server")
-    demo.add_argument("--time-scale", type=float, default=0.005, help="shape speed-up")
+    demo = sub.add_parser(
+        "demo",
+        help="blue and green demo servers behind surge proxy, a load test and a canary rollout",
+    )
+    from tui import demo as demo_module
+
+    demo_module.add_arguments(demo)
     demo.set_defaults(func=cmd_demo)
     sut = sub.add_parser("sut", help="serve the embedded demo system under test")
     from engine import sut as sut_module
@@ -254,7 +259,7 @@ def cmd_sut(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from tui.demo import main as demo_main
 
-    return demo_main(args.time_scale)
+    return demo_main(args)
 
 
 def _commands(parser: argparse.ArgumentParser) -> set[str]:

@@ -10,10 +10,14 @@ import contextlib
 import sys
 from collections.abc import Callable
 from multiprocessing import resource_tracker
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.controller import Controller, RunPlan, RunResult, Snapshot
 from engine.model import RunModel
+
+if TYPE_CHECKING:
+    from engine.deploy import DeployDriver
+    from tui.session import RunSetup
 
 
 class RunControl(Protocol):
@@ -33,6 +37,8 @@ class RunControl(Protocol):
 
 
 ControllerFactory = Callable[[RunPlan, Callable[[Snapshot], None]], RunControl]
+# A run's rollout driver, or None for a run without one; given the run's profile and plan.
+DeployFactory = Callable[["RunSetup"], "DeployDriver | None"]
 
 
 def start_resource_tracker() -> None:

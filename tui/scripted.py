@@ -52,7 +52,11 @@ def check_names(plan: RunPlan) -> list[list[str]]:
 
 
 def scripted_interval(
-    plan: RunPlan, k: int, scale: float = 1.0, error: str | None = None
+    plan: RunPlan,
+    k: int,
+    scale: float = 1.0,
+    error: str | None = None,
+    green: Callable[[], int] | None = None,
 ) -> Interval:
     """Interval k (1-based) of a pretend run: load follows the plan's shape times `scale`.
 
@@ -61,6 +65,9 @@ def scripted_interval(
     panel has something to show. With `error` every request fails with that
     transport error kind (an unreachable target). Only Recorder.record is used,
     the hot path's own entry point, so the stand-in measures as a worker does.
+    With `green` (green's share in percent, asked each interval) requests are split
+    between a blue and a green upstream as the proxy would, and green is 3x slower,
+    so a deploy panel has two different colors to show.
     """
     cfg = plan.work.executor
     dt_s = plan.interval
@@ -80,22 +87,26 @@ def scripted_interval(
     rec = Recorder(separate_service=cfg.open_model, start=t0)
     peak = max(planned_target(plan, t1), 1.0)
     base_us = 1500 + 2500 * min(target / peak, 2.0)
+    share = green() if green is not None else None
     for i in range(n):
+        upstream = None if share is None else ("green" if i % 100 < share else "blue")
         serial = (k * 7919 + i) % 1000
         latency = int(base_us * (0.6 + 0.8 * ((serial * 37) % 100) / 100))
         if serial % 97 == 0:
             latency *= 8
+        if upstream == "green":
+            latency *= 3
         step = names[i % len(names)]
         if error is not None:
             failed = True
             rec.record(step, None, latency, latency, 0, True, 0, 80, error=error)
         elif serial % 500 == 0:  # a transport error: no status, a named kind
             failed = True
-            rec.record(step, None, latency * 4, latency * 4, 0, True, 0, 80, error="timeout")
+            rec.record(step, upstream, latency * 4, latency * 4, 0, True, 0, 80, error="timeout")
         else:
             failed = serial % 150 == 0
             status = 500 if failed else 200
-            rec.record(step, None, latency, int(latency * 0.9), status, failed, 120, 80)
+            rec.record(step, upstream, latency, int(latency * 0.9), status, failed, 120, 80)
         for name in checks[i % len(checks)] if checks else ():
             rec.check(name, not failed)
         rec.iteration(latency + 50)
@@ -123,8 +134,10 @@ class ScriptedController:
         cpu: Callable[[int], float] | None = None,
         error: str | None = None,
         fail: str | None = None,
+        green: Callable[[], int] | None = None,
     ) -> None:
         self.plan = plan
+        self.green = green  # green's share now, to split requests by color (deploy tests)
         self.on_snapshot = on_snapshot
         self.model = RunModel(plan.thresholds)
         self.state = "ready"
@@ -196,7 +209,8 @@ class ScriptedController:
             await self._running.wait()
             if self._halt.is_set():
                 break
-            row = self.model.add(scripted_interval(self.plan, k, self.scale, self.error))
+            iv = scripted_interval(self.plan, k, self.scale, self.error, self.green)
+            row = self.model.add(iv)
             states = self.model.evaluate()
             for s in states:
                 th = s.threshold

@@ -22,6 +22,7 @@ from engine.report import build_report, write_toml
 if TYPE_CHECKING:
     from textual.worker import Worker
 
+    from engine.deploy import DeployDriver
     from tui.control import RunControl
 
 REPORT_DIR = Path("reports")
@@ -66,6 +67,7 @@ class RunSession:
     result: RunResult | None = None
     last: Snapshot | None = None
     saved_to: Path | None = None
+    deploy: DeployDriver | None = None  # a blue/green rollout driven alongside the run
 
     @property
     def started(self) -> bool:

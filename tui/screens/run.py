@@ -25,14 +25,16 @@ from textual.worker import Worker, WorkerState
 
 from engine.controller import RunResult, Snapshot
 from engine.model import ThresholdState
+from engine.strategies import EventKind, Phase
 from tui.control import ControllerFactory
 from tui.messages import RunCrashed, RunFinished, SnapshotReceived
 from tui.screens.modals import SaveModal, TargetModal
 from tui.session import RunSession
 from tui.widgets.checks import ChecksList
 from tui.widgets.cpu import CpuIndicator
+from tui.widgets.deploy import DeployPanel
 from tui.widgets.figures import FiguresPanel
-from tui.widgets.plots import LatencyPlot, LoadPlot, ThroughputPlot
+from tui.widgets.plots import LatencyPlot, LoadPlot, ThroughputPlot, TimePlot
 from tui.widgets.progress import StageProgress
 from tui.widgets.statuses import StatusTable
 from tui.widgets.steps import StepTable
@@ -42,6 +44,7 @@ NUDGE = 0.1  # + and - move the target by 10% of the plan
 STEP_FIGURES_EVERY_S = 0.25  # as often as the plots redraw
 MIN_SCALE = 0.1
 STEERABLE = ("pause", "resume", "nudge", "target", "stop", "abort", "save")
+DEPLOY_ACTIONS = ("deploy_toggle", "deploy_promote", "deploy_rollback", "deploy_nudge")
 
 
 class RunScreen(Screen[None]):
@@ -57,6 +60,23 @@ class RunScreen(Screen[None]):
         Binding("x", "abort", "Abort", id="run.abort"),
         Binding("w", "save", "Save", id="run.save"),
         Binding("q", "app.quit", "Quit", id="run.quit"),
+        Binding("D", "deploy_toggle", "Rollout", id="run.deploy"),
+        Binding("P", "deploy_promote", "Promote", id="run.promote"),
+        Binding("R", "deploy_rollback", "Rollback", id="run.rollback"),
+        Binding(
+            "left_square_bracket",
+            "deploy_nudge(-1)",
+            "Green -10%",
+            key_display="[",
+            id="run.green_down",
+        ),
+        Binding(
+            "right_square_bracket",
+            "deploy_nudge(1)",
+            "Green +10%",
+            key_display="]",
+            id="run.green_up",
+        ),
     ]
 
     def __init__(
@@ -79,6 +99,7 @@ class RunScreen(Screen[None]):
         self._ended: RunFinished | RunCrashed | None = None
         self._steps_due = False
         self._steps_at = -STEP_FIGURES_EVERY_S
+        self._deploy_told = 0  # events already announced (promotion, rollback)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -93,6 +114,8 @@ class RunScreen(Screen[None]):
                 yield LatencyPlot(id="latency-plot")
                 yield ThroughputPlot(id="rate-plot")
                 yield LoadPlot(open_model=plan.work.executor.open_model, id="load-plot")
+                if self.session.deploy is not None:
+                    yield DeployPanel(self.session.deploy, id="deploy")
             with VerticalScroll(id="run-side"):
                 yield FiguresPanel(id="figures")
                 yield ThresholdList(id="thresholds")
@@ -109,6 +132,9 @@ class RunScreen(Screen[None]):
             [ThresholdState(t, True, None) for t in setup.plan.thresholds]  # not judged yet
         )
         self._show_status()
+        if self.session.deploy is not None:
+            self.query_one("#load-plot").display = False  # the deploy panel needs the room
+            self.query_one("#latency-plot", LatencyPlot).one_label_per_row = True  # short now
         if self.autostart:
             self.action_begin()
         else:
@@ -129,6 +155,8 @@ class RunScreen(Screen[None]):
         state = self.state
         if action in ("begin", "back"):
             return state == "ready"
+        if action in DEPLOY_ACTIONS:
+            return self._deploy_allowed(action)
         if state == "ready" and action in STEERABLE:
             return False  # hidden until the run starts
         if action == "pause":  # p is Pause while running, Resume while paused
@@ -168,6 +196,10 @@ class RunScreen(Screen[None]):
         self.session.started_at = self.now()
         self.session.controller = self.factory(self.session.setup.plan, self._on_snapshot)
         self.session.worker = self.run_engine()
+        deploy = self.session.deploy
+        if deploy is not None and getattr(deploy, "autostart", False):
+            deploy.start()
+            self._show_deploy()
         self._banner("")
         self._changed()
 
@@ -182,9 +214,15 @@ class RunScreen(Screen[None]):
         return result
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
-        """Called by the controller on the engine's side: package and post, nothing else."""
+        """Called by the controller on the engine's side: step the rollout, package and post.
+
+        The rollout is stepped here, not when the message arrives, so it sees the model
+        exactly as of this snapshot and every snapshot (messages may collapse).
+        """
         controller = self.session.controller
         assert controller is not None
+        if self.session.deploy is not None:
+            self.session.deploy.observe(controller.model)
         self.post_message(SnapshotReceived(snapshot, tuple(controller.model.timeline)))
 
     def _update_steps(self) -> None:
@@ -220,8 +258,10 @@ class RunScreen(Screen[None]):
         planned = self.session.setup.plan.work.executor.planned_duration
         if self.session.setup.plan.work.executor.executor.endswith("iterations"):
             planned = 0.0  # maxDuration is a cap, not a length: let the axis grow
-        for plot in self.query("#run-plots > *"):
-            plot.show(message.timeline, planned)  # type: ignore[attr-defined]
+        for plot in self.query("#run-plots > TimePlot").results(TimePlot):
+            plot.show(message.timeline, planned)
+        if self.session.deploy is not None:
+            self._show_deploy()
         self.query_one(FiguresPanel).show(s, message.timeline)
         self.query_one(ThresholdList).show(s.thresholds)
         self.query_one(ChecksList).show(s.checks)
@@ -371,3 +411,50 @@ class RunScreen(Screen[None]):
         self.app.push_screen(
             SaveModal(self.session.default_path, save, "Save a partial report (the run goes on)")
         )
+
+    # ------------------------------------------------------------------ deploy
+    def _deploy_allowed(self, action: str) -> bool | None:
+        """Rollout keys exist only with a deploy driver; [ and ] only for a manual one."""
+        deploy = self.session.deploy
+        if deploy is None:
+            return False
+        if action == "deploy_nudge":
+            return deploy.manual and not deploy.strategy.done
+        if action == "deploy_toggle":
+            return True if deploy.phase in (Phase.READY, Phase.RUNNING, Phase.PAUSED) else None
+        return True
+
+    def _show_deploy(self) -> None:
+        """Redraw the panel; say a promotion or a rollback once, loudly."""
+        deploy = self.session.deploy
+        if deploy is None:
+            return
+        self.query_one(DeployPanel).refresh_from_driver()
+        new = deploy.events[self._deploy_told :]
+        self._deploy_told = len(deploy.events)
+        for event in new:
+            if event.kind is EventKind.PROMOTED:
+                self.notify(event.message, title="Green promoted", timeout=10)
+            elif event.kind is EventKind.ROLLED_BACK:
+                self.notify(event.message, title="Rolled back", severity="warning", timeout=10)
+        self.refresh_bindings()
+
+    def action_deploy_toggle(self) -> None:
+        if self.session.deploy is not None:
+            self.session.deploy.toggle()
+            self._show_deploy()
+
+    def action_deploy_promote(self) -> None:
+        if self.session.deploy is not None:
+            self.session.deploy.promote()
+            self._show_deploy()
+
+    def action_deploy_rollback(self) -> None:
+        if self.session.deploy is not None:
+            self.session.deploy.rollback()
+            self._show_deploy()
+
+    def action_deploy_nudge(self, direction: int) -> None:
+        if self.session.deploy is not None:
+            self.session.deploy.nudge(direction)
+            self._show_deploy()

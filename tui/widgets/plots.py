@@ -214,6 +214,7 @@ class TimePlot(PlotextPlot):
 class LatencyPlot(TimePlot):
     TITLE = "latency (log)"
     LEGEND = (("p50", GREEN), ("p90", CYAN), ("p95", YELLOW), ("p99", RED))
+    one_label_per_row = False  # True for plots that may get only a few rows (deploy panel)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -230,7 +231,7 @@ class LatencyPlot(TimePlot):
         plt.ylim(self._lo, self._hi)
         ticks = [float(k) for k in range(int(self._lo), int(self._hi) + 1)]
         if len(ticks) <= 3:  # few decades: add 2x and 5x so the axis still reads
-            ticks = sorted(
+            finer = sorted(
                 {
                     t + math.log10(m)
                     for t in ticks
@@ -238,6 +239,10 @@ class LatencyPlot(TimePlot):
                     if t + math.log10(m) <= self._hi
                 }
             )
+            # ...if each gets a row of its own: plotext picks among labels that share a
+            # row arbitrarily (differently from one process to the next).
+            if not self.one_label_per_row or len(finer) <= max(self.size.height - 3, 1):
+                ticks = finer
         plt.yticks(ticks, [ms_label(10**t) for t in ticks])
         xs = [r.t for r in live]
         for i, (label, color) in enumerate(self.LEGEND):
