@@ -26,6 +26,12 @@ from engine.split import split_plan
 _HARVEST_TIMEOUT_S = 5.0
 
 
+def _one_core(percent: float) -> float:
+    """A worker runs one loop on one core: readings over a few milliseconds (the last,
+    short interval) can exceed 100% and would raise a false saturation warning."""
+    return min(percent, 100.0)
+
+
 def _merge(parts: list[Interval]) -> Interval:
     out = parts[0]
     for p in parts[1:]:
@@ -80,7 +86,7 @@ class LocalPool:
         await self.worker.run()
 
     async def harvest(self) -> Interval:
-        self.cpu = [self._proc.cpu_percent(None)]
+        self.cpu = [_one_core(self._proc.cpu_percent(None))]
         return self.worker.harvest()
 
     async def close(self) -> None:
@@ -113,7 +119,13 @@ async def _serve(conn: Connection, plan: WorkPlan) -> None:
     def reply(kind: str) -> None:
         iv = worker.harvest()
         conn.send(
-            (kind, iv.encode(), worker.progress(), proc.cpu_percent(None), worker.stop_reason)
+            (
+                kind,
+                iv.encode(),
+                worker.progress(),
+                _one_core(proc.cpu_percent(None)),
+                worker.stop_reason,
+            )
         )
 
     def on_message() -> None:
