@@ -21,6 +21,7 @@ import psutil
 
 from engine.metrics import Interval
 from engine.runner import Worker, WorkPlan
+from engine.serve import new_event_loop
 from engine.split import split_plan
 
 _HARVEST_TIMEOUT_S = 5.0
@@ -97,12 +98,7 @@ class LocalPool:
 def worker_main(conn: Connection, plan: WorkPlan) -> None:
     """A worker process: its own loop, driven by the Controller over `conn`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the Controller's to handle
-    try:
-        import uvloop
-
-        loop = uvloop.new_event_loop()
-    except ImportError:  # pragma: no cover
-        loop = asyncio.new_event_loop()
+    loop = new_event_loop()
     try:
         loop.run_until_complete(_serve(conn, plan))
     finally:

@@ -31,16 +31,16 @@ import asyncio
 import contextlib
 import ipaddress
 import json
-import signal
 import sys
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
 
+from engine import serve
 from engine.errors import TIMEOUT, ConfigError, classify
 from engine.strategies import ALL_BLUE, COLORS, Weights
 
@@ -1448,41 +1448,13 @@ def _split_urls(text: str) -> tuple[str, ...]:
     return tuple(u.strip() for u in text.split(",") if u.strip())
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - Windows, or uvloop not installed
-        return asyncio.new_event_loop
-    return uvloop.new_event_loop
-
-
-async def _serve(cfg: ProxyConfig) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    proxy = Proxy(cfg)
-    try:
-        await proxy.start()
-    except OSError as exc:
-        print(f"surge proxy: cannot listen: {exc}", file=sys.stderr)
-        return 1
-    print(f"surge proxy listening on {proxy.url} (admin {proxy.admin_url})", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await proxy.close()
-    return 0
-
-
 def serve_forever(cfg: ProxyConfig) -> int:
     """Run until SIGINT/SIGTERM (exit 0); the stdout line announces both bound ports."""
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        try:
-            return runner.run(_serve(cfg))
-        except KeyboardInterrupt:  # signal handlers unavailable (e.g. Windows)
-            return 0
+    return serve.serve_forever(
+        Proxy(cfg),
+        "surge proxy",
+        lambda p: f"surge proxy listening on {p.url} (admin {p.admin_url})",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import ipaddress
 import json
 import math
 import random
 import secrets
-import signal
 import ssl
 import sys
 from collections import OrderedDict, deque
@@ -35,6 +33,7 @@ from typing import Any, TypeVar, cast
 
 import httptools
 
+from engine import serve
 from engine.durations import parse_duration
 
 __all__ = [
@@ -1014,41 +1013,11 @@ def config_from_args(args: argparse.Namespace) -> SutConfig:
     )
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - Windows, or uvloop not installed
-        return asyncio.new_event_loop
-    return uvloop.new_event_loop
-
-
-async def _serve(cfg: SutConfig) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    srv = SutServer(cfg)
-    try:
-        await srv.start()
-    except OSError as exc:
-        print(f"surge sut: cannot listen on {cfg.host}:{cfg.port}: {exc}", file=sys.stderr)
-        return 1
-    print(f"surge sut listening on {srv.url}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await srv.close()
-    return 0
-
-
 def serve_forever(cfg: SutConfig) -> int:
     """Run the SUT until SIGINT/SIGTERM; the stdout line announces the bound port."""
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        try:
-            return runner.run(_serve(cfg))
-        except KeyboardInterrupt:  # signal handlers unavailable (e.g. Windows)
-            return 0
+    return serve.serve_forever(
+        SutServer(cfg), "surge sut", lambda s: f"surge sut listening on {s.url}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

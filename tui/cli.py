@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from engine import serve
 from engine.controller import EXIT_BAD_INPUT, EXIT_ERROR, Controller, RunPlan, RunResult, Snapshot
 from engine.durations import parse_duration
 from engine.errors import ConfigError
@@ -180,14 +181,6 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         raise BadInput(str(exc)) from None
 
 
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
 async def run_headless(plan: RunPlan, *, progress: bool, report: str | None) -> RunResult:
     out = sys.stderr
 
@@ -229,7 +222,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.report:
         _check_writable(args.report)
     progress = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
-    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+    with asyncio.Runner(loop_factory=serve.new_event_loop) as runner:
         result = runner.run(run_headless(plan, progress=progress, report=args.report))
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     print(render_summary(result, color=color))
