@@ -13,38 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.controller import EXIT_BAD_INPUT
-from engine.durations import parse_duration
 from engine.plan import Overrides
 from engine.profile import ProfileError, load_profile
 from engine.testtypes import ALIASES, TEST_TYPES
+from tui.argtypes import duration, positive, positive_int
 from tui.catalog import user_profile_dir
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,11 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--base-url", help="override the profile's base URL")
     load = p.add_argument_group("load options (prefill the picker's form)")
-    load.add_argument("--vus", type=_positive_int)
-    load.add_argument("--rate", type=_positive, help="iterations per second (open model)")
-    load.add_argument("--duration", type=_duration, help="e.g. 30s, 1m30s")
-    load.add_argument("--time-scale", type=_positive, help="multiply test-type shape durations")
-    load.add_argument("--workers", type=_positive_int, help="engine processes")
+    load.add_argument("--vus", type=positive_int)
+    load.add_argument("--rate", type=positive, help="iterations per second (open model)")
+    load.add_argument("--duration", type=duration, help="e.g. 30s, 1m30s")
+    load.add_argument("--time-scale", type=positive, help="multiply test-type shape durations")
+    load.add_argument("--workers", type=positive_int, help="engine processes")
     p.add_argument(
         "--reports", default="reports", metavar="DIR", help="where reports are saved by default"
     )

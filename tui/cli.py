@@ -16,7 +16,6 @@ from pathlib import Path
 
 from engine import serve
 from engine.controller import EXIT_BAD_INPUT, EXIT_ERROR, Controller, RunPlan, RunResult, Snapshot
-from engine.durations import parse_duration
 from engine.errors import ConfigError
 from engine.executors import EXECUTORS
 from engine.plan import Overrides, build_plan
@@ -27,31 +26,11 @@ from engine.summary import progress_line, render_summary
 from engine.testtypes import ALIASES, TEST_TYPES
 from engine.thresholds import parse_cli_threshold
 from tui import proxy_cmd, report_cmd
+from tui.argtypes import duration, positive, positive_int
 
 
 class BadInput(Exception):
     """Exit code 2 with this one line."""
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _rate(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -64,11 +43,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         choices=[*TEST_TYPES, *ALIASES],
         help="test type: a load shape built from the profile's expected load",
     )
-    load.add_argument("--vus", type=_positive_int, help="virtual users (preAllocatedVUs if open)")
-    load.add_argument("--max-vus", type=_positive_int, help="maxVUs of arrival-rate executors")
-    load.add_argument("--rate", type=_rate, help="iterations per second (open model)")
-    load.add_argument("--duration", type=_duration, help="e.g. 30s, 1m30s")
-    load.add_argument("--iterations", type=_positive_int, help="total iterations")
+    load.add_argument("--vus", type=positive_int, help="virtual users (preAllocatedVUs if open)")
+    load.add_argument("--max-vus", type=positive_int, help="maxVUs of arrival-rate executors")
+    load.add_argument("--rate", type=positive, help="iterations per second (open model)")
+    load.add_argument("--duration", type=duration, help="e.g. 30s, 1m30s")
+    load.add_argument("--iterations", type=positive_int, help="total iterations")
     load.add_argument(
         "--stages", help='e.g. "30s:50,1m:50,30s:0" (targets: VUs, or rates with --rate)'
     )
@@ -89,10 +68,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--client", choices=("wire", "httpx"), help="wire (fast) or httpx (HTTP/2)")
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         help="engine processes (default: one per core, less one for a target on this machine)",
     )
-    p.add_argument("--interval", type=_duration, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument("--interval", type=duration, default=1.0, help=argparse.SUPPRESS)
     p.add_argument(
         "--progress",
         choices=("auto", "always", "never"),
