@@ -152,3 +152,17 @@ async def test_no_deploy_panel_or_keys_without_a_driver(profiles: Path) -> None:
         await start_run(pilot, factory)
         assert not app.screen.query(DeployPanel)
         assert not {"D", "P", "R"} & footer_keys(app)
+
+
+async def test_a_profile_with_a_deploy_table_opens_the_panel(profiles: Path) -> None:
+    deploy = (
+        "\n[deploy]\nblue = ['http://127.0.0.1:9']\ngreen = ['http://127.0.0.1:10']\n"
+        "admin_port = 9\nstrategy = 'manual'\n"
+    )
+    (profiles / "shop.toml").write_text((profiles / "shop.toml").read_text() + deploy)
+    factory = ScriptedFactory(intervals=2, hold=True)
+    app = new_app(profiles, factory)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(pilot, factory)
+        assert app.screen.query(DeployPanel)
+        assert {"D", "P", "R"} <= footer_keys(app)

@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 
 from engine.plan import Overrides
 from tui.catalog import ProfileEntry, load_catalog, profile_dirs
-from tui.control import ControllerFactory, DeployFactory, engine_controller
+from tui.control import ControllerFactory, DeployFactory, engine_controller, profile_deploy
 from tui.messages import RunCrashed, RunFinished, RunRequested
 from tui.screens.modals import ErrorModal, UnsavedModal
 from tui.screens.picker import CUSTOM, PickerChoice, PickerScreen
@@ -61,7 +61,7 @@ class SurgeApp(App[int]):
         deploy_factory: DeployFactory | None = None,
     ) -> None:
         super().__init__()
-        self.deploy_factory = deploy_factory
+        self.deploy_factory = deploy_factory or profile_deploy
         self.entries = entries
         self.choice = choice or PickerChoice()
         self.skip_picker = skip_picker
@@ -87,8 +87,7 @@ class SurgeApp(App[int]):
     # ------------------------------------------------------------- screen flow
     def on_run_requested(self, message: RunRequested) -> None:
         self.session = RunSession(message.setup, started_at=self.now(), report_dir=self.report_dir)
-        if self.deploy_factory is not None:
-            self.session.deploy = self.deploy_factory(message.setup)
+        self.session.deploy = self.deploy_factory(message.setup)
         screen = RunScreen(
             self.session, self.controller_factory, autostart=message.autostart, now=self.now
         )

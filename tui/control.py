@@ -60,3 +60,17 @@ def engine_controller(plan: RunPlan, on_snapshot: Callable[[Snapshot], None]) ->
     """The real engine: load runs in worker processes (plans are built with in_process=False)."""
     start_resource_tracker()
     return Controller(plan, on_snapshot=on_snapshot)
+
+
+def profile_deploy(setup: RunSetup) -> DeployDriver | None:
+    """A profile's `[deploy]` plan, driven through its proxy's admin port on this machine.
+
+    The rollout waits for the user (D starts it); `surge demo` passes its own factory,
+    which starts at once.
+    """
+    plan = setup.profile.deploy
+    if plan is None:
+        return None
+    from engine.deploy import DeployDriver
+
+    return DeployDriver(plan.build(), f"http://127.0.0.1:{plan.admin_port}")
