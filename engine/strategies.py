@@ -367,7 +367,39 @@ class Strategy:
         )
 
 
-class Progressive(Strategy):
+class _Stepwise(Strategy):
+    """Strategies that move through steps, each judged by an analysis window.
+
+    A passed analysis enters the next step; a failed one counts towards
+    `failure_limit`, which rolls back; an inconclusive one holds the step.
+    """
+
+    interval: float
+    failure_limit: int
+    failures: int
+
+    def _enter(self, now: float, index: int, lead: Event | None) -> Decision:
+        raise NotImplementedError
+
+    def _judge_step(
+        self, now: float, analysis: Analysis, figures: FiguresByColor | None
+    ) -> Decision:
+        verdict = judge(analysis, figures)
+        event = Event(verdict.outcome, now, verdict.reason, self.step_index)
+        if verdict.outcome is EventKind.ANALYSIS_PASSED:
+            return self._enter(now, self.step_index + 1, event)
+        if verdict.outcome is EventKind.ANALYSIS_FAILED:
+            self.failures += 1
+            if self.failures >= self.failure_limit:
+                decision = self.rollback(
+                    now, f"{self.failures} failed analyses (limit {self.failure_limit})"
+                )
+                return replace(decision, events=(event, *decision.events))
+        self._wait_for(now, self.interval)
+        return self._decision((event,), new_window=True)
+
+
+class Progressive(_Stepwise):
     """Green's share climbs through `steps` (percentages), one per `interval`.
 
     With an `analysis`, each step must pass before the next: a failed analysis holds
@@ -423,19 +455,7 @@ class Progressive(Strategy):
     def _tick(self, now: float, figures: FiguresByColor | None) -> Decision:
         if self.analysis is None:
             return self._catch_up(now)
-        verdict = judge(self.analysis, figures)
-        event = Event(verdict.outcome, now, verdict.reason, self.step_index)
-        if verdict.outcome is EventKind.ANALYSIS_PASSED:
-            return self._enter(now, self.step_index + 1, event)
-        if verdict.outcome is EventKind.ANALYSIS_FAILED:
-            self.failures += 1
-            if self.failures >= self.failure_limit:
-                decision = self.rollback(
-                    now, f"{self.failures} failed analyses (limit {self.failure_limit})"
-                )
-                return replace(decision, events=(event, *decision.events))
-        self._wait_for(now, self.interval)
-        return self._decision((event,), new_window=True)
+        return self._judge_step(now, self.analysis, figures)
 
     def _catch_up(self, now: float) -> Decision:
         """Time-only steps keep to their schedule (t0, t0+T, ...) however late the call."""
@@ -586,7 +606,7 @@ def rolling_plan(
     return plan
 
 
-class Rolling(Strategy):
+class Rolling(_Stepwise):
     """One batch at a time, each move held for `interval`; optional analysis of green.
 
     Analysis runs only while some green instance is in service (there is nothing to
@@ -645,19 +665,7 @@ class Rolling(Strategy):
         assert self.in_service is not None
         if self.analysis is None or not self.in_service.green:
             return self._enter(now, self.step_index + 1, None)
-        verdict = judge(self.analysis, figures)
-        event = Event(verdict.outcome, now, verdict.reason, self.step_index)
-        if verdict.outcome is EventKind.ANALYSIS_PASSED:
-            return self._enter(now, self.step_index + 1, event)
-        if verdict.outcome is EventKind.ANALYSIS_FAILED:
-            self.failures += 1
-            if self.failures >= self.failure_limit:
-                decision = self.rollback(
-                    now, f"{self.failures} failed analyses (limit {self.failure_limit})"
-                )
-                return replace(decision, events=(event, *decision.events))
-        self._wait_for(now, self.interval)
-        return self._decision((event,), new_window=True)
+        return self._judge_step(now, self.analysis, figures)
 
 
 class RollingWithAdditionalBatch(Rolling):
