@@ -59,6 +59,16 @@ class HttpxClient:
         self.upstream = r.headers.get("x-surge-upstream")
         return Response(r.status_code, list(r.headers.raw), body)
 
+    def start(self, data: bytes) -> None:
+        """No frame-free path here: every request goes through request()."""
+        return None
+
+    def stale(self) -> bool:
+        return False
+
+    def drop(self) -> None:
+        pass
+
     def in_flight_since(self) -> float | None:
         return None  # httpx enforces its own timeouts
 

@@ -9,6 +9,8 @@ process (or on another machine) ships the same thing a local one hands over.
 
 from __future__ import annotations
 
+from array import array
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -206,20 +208,62 @@ class Interval:
         )
 
 
+class _Sink:
+    """A bucket being filled: raw latencies wait in arrays, folded into HDR in bulk.
+
+    `HdrHistogram.record_value` is pure Python (~2.3 us a call, the largest single
+    cost per request); `array.append` is ~0.1 us, and folding counts each distinct
+    value once (`Counter` runs in C), so a request pays ~0.5 us for its latency.
+    """
+
+    __slots__ = ("bucket", "lat", "svc")
+
+    def __init__(self, bucket: Bucket) -> None:
+        self.bucket = bucket
+        self.lat = array("q")
+        self.svc: array[int] | None = array("q") if bucket.service is not None else None
+
+    def fold(self) -> None:
+        b = self.bucket
+        lat = self.lat
+        if lat:
+            b.requests += len(lat)
+            _fold(b.latency, lat)
+            b.latency_sum += sum(lat)
+            del lat[:]
+        svc = self.svc
+        if svc:
+            _fold(b.service_hist, svc)
+            b.service_sum_ += sum(svc)
+            del svc[:]
+
+
+def _fold(h: HdrHistogram, values: array[int]) -> None:
+    record = h.record_value
+    for v, n in Counter(values).items():
+        record(v if v > 0 else 1, n)
+
+
 class Recorder:
     """The hot-path sink of one worker; `harvest` hands over an Interval and starts fresh."""
 
-    __slots__ = ("_checks", "_current", "_one_request", "_separate_service")
+    __slots__ = ("_checks", "_current", "_one_request", "_separate_service", "_sinks")
 
     def __init__(
         self, *, separate_service: bool, one_request: bool = False, start: float = 0.0
     ) -> None:
         self._separate_service = separate_service
-        # An iteration of one request lasts as long as its latency: derive
-        # iteration_duration at harvest instead of recording it twice per request.
+        # An iteration of one request lasts as long as its latency, and there are as
+        # many as requests: derive both at harvest instead of recording them.
         self._one_request = one_request
         self._current = Interval(start, start)
         self._checks = self._current.checks
+        self._sinks: dict[Key, _Sink] = {}
+
+    def _sink(self, key: Key) -> _Sink:
+        b = self._current.buckets[key] = Bucket(self._separate_service)
+        sink = self._sinks[key] = _Sink(b)
+        return sink
 
     def record(
         self,
@@ -234,17 +278,12 @@ class Recorder:
         error: str | None = None,
     ) -> None:
         """One request; a transport failure has status 0 and its error kind in `error`."""
-        buckets = self._current.buckets
         key = (step, upstream)
-        b = buckets.get(key)
-        if b is None:
-            b = buckets[key] = Bucket(self._separate_service)
-        b.latency.record_value(latency_us if latency_us > 0 else 1)
-        b.latency_sum += latency_us
-        if b.service is not None:
-            b.service.record_value(service_us if service_us > 0 else 1)
-            b.service_sum_ += service_us
-        b.requests += 1
+        sink = self._sinks.get(key) or self._sink(key)
+        sink.lat.append(latency_us)
+        if sink.svc is not None:
+            sink.svc.append(service_us)
+        b = sink.bucket
         if failed:
             b.failed += 1
         if error is None:
@@ -254,6 +293,11 @@ class Recorder:
             b.errors[error] = b.errors.get(error, 0) + 1
         b.bytes_in += bytes_in
         b.bytes_out += bytes_out
+
+    def fold(self) -> None:
+        """Move waiting latencies into the histograms; bounds the arrays between harvests."""
+        for sink in self._sinks.values():
+            sink.fold()
 
     def count_error(self, step: str, upstream: str | None, kind: str) -> None:
         """Name a failure of a recorded request: http 5xx, a capture, a poll limit."""
@@ -267,12 +311,11 @@ class Recorder:
         pf[0 if ok else 1] += 1
 
     def iteration(self, duration_us: int) -> None:
-        """A finished iteration; with one request each, its duration comes at harvest."""
+        """A finished iteration of several requests (one-request iterations come at harvest)."""
         cur = self._current
         cur.iterations += 1
-        if not self._one_request:
-            cur.iteration_duration.record_value(duration_us if duration_us > 0 else 1)
-            cur.iteration_sum += duration_us
+        cur.iteration_duration.record_value(duration_us if duration_us > 0 else 1)
+        cur.iteration_sum += duration_us
 
     def interrupted(self, n: int = 1) -> None:
         self._current.interrupted += n
@@ -281,12 +324,16 @@ class Recorder:
         self._current.dropped += n
 
     def harvest(self, now: float, *, vus: int, vus_max: int, target: float) -> Interval:
+        self.fold()
         cur = self._current
         cur.end = now
         cur.vus, cur.vus_max, cur.target = vus, vus_max, target
         if self._one_request:
-            cur.iteration_duration = merge_histograms(b.latency for b in cur.buckets.values())
-            cur.iteration_sum = sum(b.latency_sum for b in cur.buckets.values())
+            buckets = cur.buckets.values()
+            cur.iteration_duration = merge_histograms(b.latency for b in buckets)
+            cur.iteration_sum = sum(b.latency_sum for b in buckets)
+            cur.iterations = sum(b.requests for b in buckets)
         self._current = Interval(now, now)
         self._checks = self._current.checks
+        self._sinks = {}
         return cur

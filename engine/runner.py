@@ -34,7 +34,7 @@ from engine.metrics import Interval, Recorder
 from engine.request import Prepared
 from engine.response import Response
 from engine.scenario import Scenario
-from engine.stages import Stage, arrival_time, arrivals_until, value_at, vus_at
+from engine.stages import ArrivalTable, Stage, arrivals_until, value_at, vus_at
 
 # How early the scheduler may release an iteration. Event-loop timers fire up to a
 # millisecond late; waking a millisecond early and releasing then keeps the
@@ -53,6 +53,9 @@ class Client(Protocol):
     bytes_in: int
     upstream: str | None  # the proxy's x-surge-upstream tag of the last response
 
+    def start(self, data: bytes) -> asyncio.Future[Response] | None: ...
+    def stale(self) -> bool: ...
+    def drop(self) -> None: ...
     async def request(self, req: Prepared) -> Response: ...
     def in_flight_since(self) -> float | None: ...
     def expire(self) -> None: ...
@@ -135,11 +138,11 @@ class Pacer:
         self.scale = 1.0
         self._anchor_g = 0
         self._anchor_base = 0.0
+        self._table = ArrivalTable(start_rate, self.stages, time_unit)
 
     def due(self, n: int) -> float | None:
         g = self.offset + n * self.stride
-        base = self._anchor_base + (g - self._anchor_g) / self.scale
-        return arrival_time(self.start_rate, self.stages, base, self.time_unit)
+        return self._table.time_of(self._anchor_base + (g - self._anchor_g) / self.scale)
 
     def rescale(self, scale: float, next_n: int, now: float) -> None:
         self._anchor_base = arrivals_until(self.start_rate, self.stages, now, self.time_unit)
@@ -342,10 +345,12 @@ class Worker:
                 await asyncio.wait_for(self._stopped.wait(), min(left, 0.25))
 
     async def _sweep_timeouts(self) -> None:
+        """Time out stuck requests, and fold recorded latencies so they wait at most a tick."""
         timeout = self.plan.timeout
         tick = min(max(timeout / 10, 0.01), 0.1)
         while True:
             await asyncio.sleep(tick)
+            self.recorder.fold()
             limit = perf_counter() - timeout
             for vu in self._vus:
                 since = vu.client.in_flight_since()
@@ -358,13 +363,11 @@ class Worker:
             cum = self._cum_weights
             i = 0 if len(cum) == 1 else bisect(cum, self._rng.random() * cum[-1])
             await self._request(vu, self.plan.requests[i], self._checks[i], due)
-            self.recorder.iteration(0)  # its duration is its request's latency
         else:
             start = perf_counter()
             begin = due if due is not None and due < start else start
             await self._flow(vu, begin)
             self.recorder.iteration(int((perf_counter() - begin) * 1e6))
-        vu.iterations += 1
 
     async def _request(
         self, vu: VU, req: Prepared, checks: tuple[Check, ...], due: float | None
@@ -379,7 +382,22 @@ class Worker:
         start = perf_counter()
         begin = due if due is not None and due < start else start
         try:
-            resp = await client.request(req)
+            # The wire client's live connection takes the request with no coroutine
+            # frame between this one and the socket; anything else goes through
+            # request() (connect, retry on a stale keep-alive socket, httpx).
+            fut = client.start(req.wire)
+            if fut is None:
+                resp = await client.request(req)
+            else:
+                try:
+                    resp = await fut
+                except ConnectionError:
+                    if not client.stale():
+                        raise
+                    resp = await client.request(req)
+                except BaseException:
+                    client.drop()
+                    raise
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a SUT-side failure is data, never a crash
@@ -499,6 +517,8 @@ class Worker:
         shared = cfg.executor == ex.SHARED_ITERATIONS
         per_vu = cfg.executor == ex.PER_VU_ITERATIONS
         loop = asyncio.get_running_loop()
+        single = self._scenario is None and len(self.plan.requests) == 1
+        request, checks = self.plan.requests[0], self._checks[0]
         try:
             while not self._stopping:
                 if not self._running.is_set():
@@ -515,7 +535,11 @@ class Worker:
                 elif per_vu and vu.iterations >= cfg.iterations:
                     return
                 vu.busy = True
-                await self._iteration(vu, None)
+                if single:  # one request per iteration: no frame for the iteration itself
+                    await self._request(vu, request, checks, None)
+                else:
+                    await self._iteration(vu, None)
+                vu.iterations += 1
                 vu.busy = False
         finally:
             vu.busy = False
@@ -535,21 +559,29 @@ class Worker:
             vu = self._new_vu()
             vu.task = asyncio.create_task(self._open_vu(vu, None))
         clock = self.clock
+        running = self._running
+        dispatch = self._dispatch
         while not self._stopping:
-            if not self._running.is_set():
-                await self._running.wait()
+            if not running.is_set():
+                await running.wait()
                 continue
-            t = pacer.due(self._next_n)
+            # Release everything due by now in one go: one clock read per wake-up, and
+            # nothing in the inner loop can pause, rescale or stop (no await).
+            now = clock.elapsed()
+            horizon = now + _SLACK_S
+            to_abs = clock.to_abs(0.0)
+            n = self._next_n
+            t = pacer.due(n)
+            while t is not None and t <= horizon:
+                dispatch(to_abs + t)
+                n += 1
+                t = pacer.due(n)
+            self._next_n = n
             if t is None:
                 break
-            now = clock.elapsed()
-            if t > now + _SLACK_S:
-                # At least a timer tick (shorter sleeps spin the loop at high rates),
-                # at most 50 ms so a stop is seen soon even at one iteration a minute.
-                await asyncio.sleep(min(max(t - now - _SLACK_S, _SLACK_S), 0.05))
-                continue
-            self._dispatch(clock.to_abs(t))
-            self._next_n += 1
+            # At least a timer tick (shorter sleeps spin the loop at high rates), at
+            # most 50 ms so a stop is seen soon even at one iteration a minute.
+            await asyncio.sleep(min(max(t - now - _SLACK_S, _SLACK_S), 0.05))
         await self._sleep_run_time(cfg.planned_duration)
         self.stop("duration reached")
 
@@ -571,6 +603,8 @@ class Worker:
     async def _open_vu(self, vu: VU, due: float | None) -> None:
         loop = asyncio.get_running_loop()
         backlog = self._backlog
+        single = self._scenario is None and len(self.plan.requests) == 1
+        request, checks = self.plan.requests[0], self._checks[0]
         try:
             while True:
                 if due is None:
@@ -582,7 +616,11 @@ class Worker:
                     vu.wake = None
                     continue
                 vu.busy = True
-                await self._iteration(vu, due)
+                if single:
+                    await self._request(vu, request, checks, due)
+                else:
+                    await self._iteration(vu, due)
+                vu.iterations += 1
                 vu.busy = False
                 if not self._running.is_set():
                     await self._running.wait()

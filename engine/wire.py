@@ -27,8 +27,8 @@ class ConnectionClosed(ConnectionResetError):
     """The server closed the connection before the response was complete."""
 
 
-_TAG = b"x-surge-upstream:"
-_TAG_TITLE = b"X-Surge-Upstream:"
+_TAG = b"-upstream:"  # of x-surge-upstream, in any case: one search per response
+_TAG_NAME = b"x-surge-upstream:"
 
 
 class _Conn(asyncio.Protocol):
@@ -36,7 +36,9 @@ class _Conn(asyncio.Protocol):
 
     This base keeps the status, the upstream tag and byte counts only: no header
     or body callbacks from the parser (each is a Python call per header), for
-    runs that check nothing. `_FullConn` keeps headers and body too.
+    runs that check nothing. `_FullConn` keeps headers and body too. Timings and
+    counts go straight into the owning client, which the caller reads: no copying
+    per request.
     """
 
     __slots__ = (
@@ -45,29 +47,23 @@ class _Conn(asyncio.Protocol):
         "_loop",
         "_parser",
         "bytes_in",
+        "client",
         "closed",
-        "done_at",
         "fut",
         "got_bytes",
-        "keep_alive",
-        "sent_at",
         "transport",
-        "upstream",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, client: WireClient) -> None:
+        self.client = client
         self.transport: asyncio.Transport | None = None
         self.fut: asyncio.Future[Response] | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
         self.closed = False
-        self.keep_alive = True
         self.got_bytes = False
         self.bytes_in = 0
-        self.sent_at = 0.0
-        self.done_at = 0.0
-        self.upstream: str | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -79,11 +75,9 @@ class _Conn(asyncio.Protocol):
         if not self.got_bytes:  # the head starts here: find the proxy's color tag in C
             self.got_bytes = True
             i = data.find(_TAG)
-            if i < 0:
-                i = data.find(_TAG_TITLE)
-            if i >= 0:
+            if i >= 7 and data[i - 7 : i + 10].lower() == _TAG_NAME:
                 end = data.find(b"\r", i)
-                self.upstream = data[i + 17 : end].strip().decode("latin-1")
+                self.client.upstream = data[i + 10 : end].strip().decode("latin-1")
         self.bytes_in += len(data)
         try:
             self._parser.feed_data(data)
@@ -99,17 +93,18 @@ class _Conn(asyncio.Protocol):
     def on_message_complete(self) -> None:
         # Timed here, as the last byte is parsed, not when the VU's task next runs:
         # the loop's scheduling delay is the generator's, not the server's.
-        self.done_at = perf_counter()
+        client = self.client
+        client.done_at = perf_counter()
+        client.bytes_in = self.bytes_in
+        status = self._parser.get_status_code()
+        self._complete(_BARE.get(status) or _bare_response(status))
+
+    def _complete(self, resp: Response) -> None:
         fut = self.fut
         self.fut = None
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        resp = Response(self._parser.get_status_code(), self._headers, body)
-        self._headers = []
-        self._body = []
-        self.keep_alive = self._parser.should_keep_alive()
         if fut is not None and not fut.done():
             fut.set_result(resp)
-        if not self.keep_alive:
+        if not self._parser.should_keep_alive():
             self.close()
 
     # ours
@@ -117,9 +112,10 @@ class _Conn(asyncio.Protocol):
         fut = self._loop.create_future()
         self.fut = fut
         self.got_bytes = False
-        self.upstream = None
         self.bytes_in = 0
-        self.sent_at = perf_counter()
+        client = self.client
+        client.upstream = None
+        client.sent_at = perf_counter()
         self.transport.write(data)  # type: ignore[union-attr]
         return fut
 
@@ -153,12 +149,31 @@ class _FullConn(_Conn):
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
+    def on_message_complete(self) -> None:
+        client = self.client
+        client.done_at = perf_counter()
+        client.bytes_in = self.bytes_in
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        resp = Response(self._parser.get_status_code(), self._headers, body)
+        self._headers = []
+        self._body = []
+        self._complete(resp)
+
+
+_BARE: dict[int, Response] = {}
+
+
+def _bare_response(status: int) -> Response:
+    """One shared header-less Response per status: nothing reads more of it."""
+    return _BARE.setdefault(status, Response(status))
+
 
 class WireClient:
     """A virtual user's connection to one origin, reconnecting when the server closes it.
 
-    After each request `sent_at`, `done_at`, `bytes_in` describe it, so the caller
-    records timings without another clock read.
+    After each request `sent_at`, `done_at`, `bytes_in` and `upstream` describe
+    it (the connection writes them), so the caller records timings without
+    another clock read.
     """
 
     __slots__ = (
@@ -202,7 +217,7 @@ class WireClient:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self.connect_timeout):
             _, conn = await loop.create_connection(
-                self._protocol,
+                lambda: self._protocol(self),
                 self.host,
                 self.port,
                 ssl=self._ssl,
@@ -211,36 +226,53 @@ class WireClient:
         self._conn = conn
         return conn
 
-    async def request(self, req: Prepared) -> Response:
-        data = req.wire
+    def start(self, data: bytes) -> asyncio.Future[Response] | None:
+        """Send on the live keep-alive connection without a coroutine (the hot path).
+
+        None when there is no live connection: `request()` connects. If the future
+        fails with a ConnectionError, `stale()` tells whether to retry with `request()`.
+        """
         conn = self._conn
-        reused = conn is not None and not conn.closed
-        if not reused:
-            conn = await self._connect()
-        try:
-            resp = await conn.send(data)  # type: ignore[union-attr]
-        except (ConnectionError, ConnectionClosed):
-            # A keep-alive connection the server closed while idle fails the next
-            # write; retry once on a fresh socket, as browsers and httpx do.
-            if not reused or conn.got_bytes:  # type: ignore[union-attr]
+        if conn is None or conn.closed:
+            return None
+        return conn.send(data)
+
+    def stale(self) -> bool:
+        """The last request died before any byte came back: the server had closed the
+        idle keep-alive connection, so one retry on a fresh socket is safe (as browsers
+        and httpx do)."""
+        conn = self._conn
+        return conn is not None and not conn.got_bytes
+
+    async def request(self, req: Prepared) -> Response:
+        fut = self.start(req.wire)
+        if fut is not None:
+            try:
+                return await fut
+            except ConnectionError:
+                if not self.stale():
+                    raise
+            except BaseException:
+                self.drop()
                 raise
-            conn = await self._connect()
-            resp = await conn.send(data)
+        conn = await self._connect()
+        try:
+            return await conn.send(req.wire)
         except BaseException:
-            conn.abort(asyncio.CancelledError())  # type: ignore[union-attr]
+            conn.abort(asyncio.CancelledError())
             raise
-        self.done_at = conn.done_at  # type: ignore[union-attr]
-        self.sent_at = conn.sent_at  # type: ignore[union-attr]
-        self.bytes_in = conn.bytes_in  # type: ignore[union-attr]
-        self.upstream = conn.upstream  # type: ignore[union-attr]
-        return resp
+
+    def drop(self) -> None:
+        """Abandon the request in flight (cancelled): its late answer must not reach the next."""
+        if self._conn is not None:
+            self._conn.abort(asyncio.CancelledError())
 
     def in_flight_since(self) -> float | None:
         """When the request now in flight was sent, for the timeout sweep."""
         conn = self._conn
         if conn is None or conn.fut is None:
             return None
-        return conn.sent_at
+        return self.sent_at
 
     def expire(self) -> None:
         """Time out the request in flight; the sweep calls this, not a timer per request."""
