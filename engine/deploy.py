@@ -5,14 +5,14 @@ the pure strategy (engine.strategies), the run model the Controller fills (cumul
 histograms per (step, upstream)), and the proxy's admin API. It is stepped once per
 snapshot, on the loop that runs the Controller, so it needs no lock with the model.
 
-Why difference the cumulative histograms instead of summing snapshots: the app lets a
-newer snapshot replace an unhandled older one, so a driver that added up what it was
-shown would lose intervals and misjudge a window. The cumulative model never loses any,
-so "now minus window start" is exact for counts and exact to the histogram's precision
-for percentiles, however few snapshots the driver saw.
+Each color's window is the cumulative model now minus at the window's start
+(engine.marks says why).
 
 Weights go to the proxy in the background (`PUT /weights`, `PUT /instances`): a command
 returns at once, and a burst of changes sends only the latest state.
+
+While a decision says `smoke`, green is judged on a smoke run's requests
+(engine.smoke), since the load test sends green nothing then.
 
 `DemoStack` starts blue and green `surge sut` processes and a proxy in front of them on
 free loopback ports, reading each "listening on" line (no sleeps), and stops all of them
@@ -23,20 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import subprocess
 import sys
+import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from time import monotonic
 from typing import Any
 
 import httpx
-from hdrh.histogram import HdrHistogram
 
-from engine.metrics import new_histogram
+from engine.marks import ColorLive, Mark, mark_of
+from engine.smoke import SmokeRun, SmokeTarget
 from engine.strategies import (
     COLORS,
     ColorFigures,
@@ -51,109 +50,12 @@ from engine.strategies import (
 
 __all__ = [
     "FLAWS",
-    "ColorLive",
     "DemoStack",
     "DeployDriver",
-    "Mark",
 ]
 
 HISTORY = 600  # per-color points kept for the plots (one per snapshot)
 ADMIN_TIMEOUT_S = 5.0
-_TEMPLATE = new_histogram()  # index <-> value arithmetic only; never recorded into
-
-
-# --------------------------------------------------------------------------- figures
-
-
-@dataclass(frozen=True)
-class Mark:
-    """One color's cumulative counts at a moment: what a window or an interval subtracts."""
-
-    t: float = 0.0
-    requests: int = 0
-    failed: int = 0
-    counts: Mapping[int, int] = field(default_factory=dict)  # histogram index -> count
-
-    def since(self, earlier: Mark) -> Mark:
-        counts = {i: c - earlier.counts.get(i, 0) for i, c in self.counts.items()}
-        return Mark(
-            self.t - earlier.t,
-            self.requests - earlier.requests,
-            self.failed - earlier.failed,
-            {i: c for i, c in counts.items() if c > 0},
-        )
-
-    def percentiles(self, wanted: Iterable[float]) -> dict[float, float]:
-        """Milliseconds, as HdrHistogram reports them (highest equivalent value)."""
-        total = sum(self.counts.values())
-        out = dict.fromkeys(wanted, 0.0)
-        if not total:
-            return out
-        targets = sorted((max(1, math.ceil(p / 100 * total)), p) for p in out)
-        running = 0
-        k = 0
-        for index in sorted(self.counts):
-            running += self.counts[index]
-            while k < len(targets) and running >= targets[k][0]:
-                value = _TEMPLATE.get_value_from_index(index)
-                out[targets[k][1]] = _TEMPLATE.get_highest_equivalent_value(value) / 1000
-                k += 1
-            if k == len(targets):
-                break
-        return out
-
-    def figures(self) -> ColorFigures:
-        return ColorFigures(self.requests, self.failed, self.percentiles((99.0,))[99.0])
-
-
-def _nonzero(h: HdrHistogram) -> Iterable[tuple[int, int]]:
-    """(index, count) over the histogram's recorded range only: a few hundred, not 23k."""
-    if not h.get_total_count():
-        return ()
-    lo = h.get_counts_array_index(h.get_min_value())
-    hi = min(h.get_counts_array_index(h.get_max_value()), h.counts_len - 1)
-    counts = h.counts
-    return ((i, counts[i]) for i in range(lo, hi + 1) if counts[i])
-
-
-def mark_of(model: Any, color: str, t: float) -> Mark:
-    """A color's cumulative figures from a RunModel (duck-typed: `model.total.buckets`)."""
-    requests = failed = 0
-    counts: dict[int, int] = {}
-    for (_step, upstream), b in model.total.buckets.items():
-        if upstream != color:
-            continue
-        requests += b.requests
-        failed += b.failed
-        for i, c in _nonzero(b.latency):
-            counts[i] = counts.get(i, 0) + c
-    return Mark(t, requests, failed, counts)
-
-
-@dataclass(frozen=True)
-class ColorLive:
-    """One color over the last snapshot: what its column and its plot show."""
-
-    t: float
-    rps: float
-    p50: float
-    p95: float
-    p99: float
-    error_rate: float
-    requests: int
-
-    @classmethod
-    def of(cls, t: float, delta: Mark) -> ColorLive:
-        pct = delta.percentiles((50.0, 95.0, 99.0))
-        return cls(
-            t=t,
-            rps=delta.requests / delta.t if delta.t > 0 else 0.0,
-            p50=pct[50.0],
-            p95=pct[95.0],
-            p99=pct[99.0],
-            error_rate=delta.failed / delta.requests if delta.requests else 0.0,
-            requests=delta.requests,
-        )
 
 
 # --------------------------------------------------------------------------- driver
@@ -188,6 +90,15 @@ class DeployDriver:
     call it; talking to the proxy happens in a background task (`flush()` waits for
     it). A proxy that cannot be reached is reported in `error`, never raised: the load
     test goes on, and the next change tries again.
+
+    While the strategy smokes green (`Decision.smoke`), `smoke` (a SmokeRun: a sender
+    process, started by the first such decision) sends requests to `smoke_target`, and
+    green's window figures are those requests' figures, because the
+    load test sends green nothing then. Without a target the smoke run cannot send
+    anything: `error` says so for as long as it lasts, and green's window stays what the
+    load test sent green (requests that carry `x-surge-color: green` themselves), so the
+    smoke is judged inconclusive, window after window, until the operator promotes or
+    rolls back (P / R): nothing switches on no evidence.
     """
 
     def __init__(
@@ -197,6 +108,7 @@ class DeployDriver:
         *,
         clock: Callable[[], float] = monotonic,
         autostart: bool = False,
+        smoke_target: SmokeTarget | None = None,
     ) -> None:
         self.strategy = strategy
         self.autostart = autostart  # the app starts the rollout with the run (surge demo)
@@ -206,7 +118,9 @@ class DeployDriver:
         self.live: dict[str, deque[ColorLive]] = {c: deque(maxlen=HISTORY) for c in COLORS}
         self.window: dict[str, ColorFigures] = {c: ColorFigures() for c in COLORS}
         self.applied: Weights | None = None  # what the proxy last acknowledged
-        self.error: str | None = None
+        self.smoke = SmokeRun(smoke_target) if smoke_target is not None else None
+        self.smoking = False  # the last decision asked for a smoke run
+        self._admin_error: str | None = None
         self._marks: dict[str, Mark] = {c: Mark() for c in COLORS}
         self._window_base: dict[str, Mark] = dict(self._marks)
         self._t0 = clock()
@@ -228,6 +142,22 @@ class DeployDriver:
         return isinstance(self.strategy, Manual)
 
     @property
+    def error(self) -> str | None:
+        """What the panel shows in red: the proxy refusing weights, or a smoke run gone astray."""
+        if self._admin_error is not None:
+            return self._admin_error
+        if not self.smoking:
+            return None
+        if self.smoke is None:
+            return "smoke run has no target URL: green is not being smoked"
+        if self.smoke.error is not None:
+            return f"smoke: {self.smoke.error}"
+        astray = sum(n for color, n in self.smoke.upstreams.items() if color != "green")
+        if astray:
+            return f"smoke: {astray} answers not from green (is {self.smoke.target.url} the proxy?)"
+        return None
+
+    @property
     def remaining(self) -> float | None:
         """Seconds until the current step is judged (None when nothing is pending)."""
         due = self.strategy.due
@@ -246,6 +176,8 @@ class DeployDriver:
                 self.live[color].append(ColorLive.of(t, delta))
             self._marks[color] = mark
             self.window[color] = mark.since(self._window_base[color]).figures()
+        if self.smoking and self.smoke is not None:
+            self.window["green"] = self.smoke.figures()
         return self._apply(self.strategy.step(now, self.window))
 
     # -- commands -----------------------------------------------------------------------
@@ -290,9 +222,22 @@ class DeployDriver:
         if d.new_window:
             self._window_base = dict(self._marks)
             self.window = {c: ColorFigures() for c in COLORS}
+            if self.smoke is not None:
+                self.smoke.new_window()
+        self._follow_smoke(d.smoke)
         if d.changed or (self.applied is None and self.phase is not Phase.READY):
             self._schedule()
         return d
+
+    def _follow_smoke(self, wanted: bool) -> None:
+        """Every decision while smoking is a heartbeat for the sender; any other stops it."""
+        self.smoking = wanted
+        if self.smoke is None:
+            return
+        if wanted:
+            self.smoke.keep_alive()
+        else:
+            self.smoke.stop()
 
     def _schedule(self) -> None:
         self._dirty = True
@@ -318,10 +263,10 @@ class DeployDriver:
                 if in_service is not None:
                     await self.admin.put("/instances", in_service.as_dict())
             except (httpx.HTTPError, RuntimeError, OSError) as exc:
-                self.error = f"proxy admin: {exc or type(exc).__name__}"
+                self._admin_error = f"proxy admin: {exc or type(exc).__name__}"
                 return
             self.applied = weights
-            self.error = None
+            self._admin_error = None
 
     async def flush(self) -> None:
         """Wait until the proxy has the current weights (or failed to take them)."""
@@ -331,6 +276,8 @@ class DeployDriver:
             await self._task
 
     async def aclose(self) -> None:
+        if self.smoke is not None:
+            await self.smoke.aclose()
         with contextlib.suppress(Exception):
             await self.flush()
         if self.admin is not None:
@@ -447,8 +394,6 @@ class DemoStack:
 
 def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
     """The first stdout line, or "" if the process says nothing in time (or dies)."""
-    import threading
-
     out: list[str] = []
     assert proc.stdout is not None
     reader = threading.Thread(target=lambda: out.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]

@@ -10,18 +10,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import subprocess
+import time
 import urllib.request
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 import psutil
 import pytest
 
 from engine.controller import Controller
-from engine.deploy import DemoStack, DeployDriver, Mark, mark_of
+from engine.deploy import DemoStack, DeployDriver
+from engine.marks import Mark, mark_of
 from engine.metrics import Recorder
 from engine.model import RunModel
 from engine.plan import Overrides, build_plan
-from engine.strategies import Analysis, Canary, EventKind, Manual, Phase, Weights
+from engine.profile import parse_profile
+from engine.proxy import Proxy, ProxyConfig
+from engine.smoke import SMOKE_IN_FLIGHT, SmokeTarget
+from engine.strategies import Analysis, Canary, EventKind, Manual, Phase, Switch, Weights
 from tests.conftest import ROOT, surge_cmd
 from tui.demo import PROFILE, demo_profile
 
@@ -164,3 +173,211 @@ def test_demo_profile_is_valid() -> None:
     profile = demo_profile("http://127.0.0.1:9")
     assert profile.deploy is not None and profile.deploy.strategy == "canary"
     assert PROFILE.name == "demo.toml"
+
+
+# --------------------------------------------------------------------------- switch + smoke
+
+
+def smoke_switch() -> Switch:
+    """1 s smoke windows; bounds a 5 ms green passes and a 10%-errors green fails."""
+    return Switch(Analysis(interval=1.0, min_requests=10, max_p99_ms=50.0, max_p99_ratio=None))
+
+
+class SmokedRollout:
+    """A Switch with smoke under real load through the demo stack's proxy.
+
+    At the snapshot that ends the smoke (promotion or rollback), before the driver's
+    weights reach the proxy, it reads the proxy's own counters: what the proxy did
+    while the smoke ran, not after.
+    """
+
+    def __init__(self, stack: DemoStack) -> None:
+        self.stack = stack
+        self.profile = demo_profile(stack.proxy_url)
+        # 50 req/s: a 1 s window still gets min_requests after the sender's ~0.5 s start
+        target = replace(SmokeTarget.for_profile(self.profile, stack.proxy_url), rate=50)
+        self.driver = DeployDriver(smoke_switch(), stack.admin_url, smoke_target=target)
+        self.load_to_green_while_smoking: list[int] = []
+        self.proxy_at_verdict: Any = None
+
+    async def run(self, seconds: float) -> None:
+        plan = build_plan(
+            self.profile, Overrides(executor="constant-arrival-rate", rate=100, duration=seconds)
+        )
+        driver = self.driver
+
+        def on_snapshot(_: object) -> None:
+            if driver.smoking:
+                load_green = sum(p.requests for p in driver.live["green"])
+                self.load_to_green_while_smoking.append(load_green)
+            driver.observe(controller.model)
+            if driver.strategy.done:
+                if self.proxy_at_verdict is None:
+                    self.proxy_at_verdict = admin_get(self.stack.admin_url, "/stats")
+                controller.stop("rollout over")
+
+        controller = Controller(plan, on_snapshot=on_snapshot)
+        driver.start()
+        await controller.run()
+        await driver.aclose()
+
+
+def test_switch_smokes_a_good_green_through_the_header_then_promotes() -> None:
+    with DemoStack("none") as stack:
+        rollout = SmokedRollout(stack)
+        asyncio.run(rollout.run(8.0))
+        driver = rollout.driver
+        assert driver.phase is Phase.PROMOTED, [e.message for e in driver.events]
+        kinds = [e.kind for e in driver.events]
+        assert kinds[0] is EventKind.SMOKE_STARTED and EventKind.ANALYSIS_FAILED not in kinds
+        assert kinds[-2:] == [EventKind.ANALYSIS_PASSED, EventKind.PROMOTED]
+        assert driver.smoke is not None
+        answered = driver.smoke.upstreams["green"]
+        assert answered >= 10 and set(driver.smoke.upstreams) == {"green"}
+        assert rollout.load_to_green_while_smoking and not any(
+            rollout.load_to_green_while_smoking
+        )  # the load test sent green nothing: blue had all of it
+        at_verdict = rollout.proxy_at_verdict
+        assert at_verdict["weights"] == {"blue": 100, "green": 0}
+        served = at_verdict["green"]["requests"]
+        assert abs(served - answered) <= SMOKE_IN_FLIGHT  # only smoke requests, give or take
+        assert at_verdict["blue"]["requests"] > served
+        assert admin_get(stack.admin_url, "/weights") == {"blue": 0, "green": 100}
+        assert not driver.smoke.running and driver.error is None
+
+
+def test_switch_smoke_against_an_erroring_green_rolls_back_before_any_weight() -> None:
+    with DemoStack("errors") as stack:
+        rollout = SmokedRollout(stack)
+        asyncio.run(rollout.run(8.0))
+        driver = rollout.driver
+        assert driver.phase is Phase.ROLLED_BACK, [e.message for e in driver.events]
+        assert "success rate" in driver.verdicts()[-1].message
+        assert EventKind.PROMOTED not in [e.kind for e in driver.events]
+        assert rollout.proxy_at_verdict["weights"] == {"blue": 100, "green": 0}
+        assert driver.applied == Weights(100, 0)
+        assert admin_get(stack.admin_url, "/weights") == {"blue": 100, "green": 0}
+        assert not any(rollout.load_to_green_while_smoking)
+        assert driver.smoke is not None and driver.smoke.upstreams["green"] >= 10
+
+
+async def until(ok: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def smoke_until_done(driver: DeployDriver, timeout: float = 5.0) -> None:
+    """Step the driver as the app does, on an empty run model: only the smoke run speaks."""
+    model = RunModel()
+    driver.start()
+
+    def done() -> bool:
+        driver.observe(model)
+        return driver.strategy.done
+
+    await until(done, timeout)
+    await driver.aclose()
+
+
+def test_smoke_through_the_proxy_to_a_dead_green_counts_502s_and_rolls_back(
+    sut: Callable[..., str],
+) -> None:
+    blue = sut("--color", "blue")
+    dead = f"http://127.0.0.1:{free_port()}"
+
+    async def main() -> DeployDriver:
+        async with Proxy(ProxyConfig(blue=(blue,), green=(dead,))) as proxy:
+            target = SmokeTarget(proxy.url + "/", rate=50)
+            driver = DeployDriver(smoke_switch(), proxy.admin_url, smoke_target=target)
+            await smoke_until_done(driver)
+            return driver
+
+    driver = asyncio.run(main())
+    assert driver.phase is Phase.ROLLED_BACK
+    assert driver.smoke is not None
+    figures = driver.smoke.figures()
+    assert figures.requests >= 10 and figures.failed == figures.requests
+    assert driver.smoke.last_failure == "HTTP 502"
+    assert set(driver.smoke.upstreams) == {"green"}  # the proxy's 502 names the color
+
+
+def test_smoke_to_an_unreachable_url_counts_connection_failures_and_stops_on_pause() -> None:
+    target = SmokeTarget(f"http://127.0.0.1:{free_port()}/", rate=50)
+    analysis = Analysis(interval=60.0, min_requests=10, max_p99_ratio=None)
+
+    async def main() -> DeployDriver:
+        driver = DeployDriver(Switch(analysis), None, smoke_target=target)
+        driver.start()
+        smoke = driver.smoke
+        assert smoke is not None and smoke.running
+
+        def failures() -> int:
+            driver.observe(RunModel())
+            return driver.window["green"].failed
+
+        await until(lambda: failures() >= 5)
+        driver.pause()
+        assert not driver.smoking
+        await until(lambda: not smoke.running)  # cancelled: its requests in flight go too
+        driver.resume()
+        assert smoke.running and driver.window["green"].requests == 0  # a new window
+        await driver.aclose()
+        assert not smoke.running
+        return driver
+
+    driver = asyncio.run(main())
+    assert driver.phase is Phase.RUNNING  # a 60 s window was never judged
+    assert driver.smoke is not None and "Connect" in (driver.smoke.last_failure or "")
+    assert not driver.smoke.upstreams  # no answer at all
+
+
+def test_smoke_without_a_target_says_so_and_judges_green_on_nothing() -> None:
+    now = [0.0]
+    analysis = Analysis(interval=1.0, min_requests=10, max_p99_ratio=None)
+
+    async def main() -> DeployDriver:
+        driver = DeployDriver(Switch(analysis), None, clock=lambda: now[0])
+        driver.start()
+        assert driver.smoking and "no target" in (driver.error or "")
+        now[0] = 1.5
+        driver.observe(RunModel())
+        return driver
+
+    driver = asyncio.run(main())
+    assert driver.phase is Phase.RUNNING and driver.weights == Weights(100, 0)
+    assert driver.events[-1].kind is EventKind.ANALYSIS_INCONCLUSIVE
+    assert "no target" in (driver.error or "")
+    driver.rollback()
+    assert driver.error is None
+
+
+def test_smoke_target_is_the_profiles_first_get_behind_the_proxy() -> None:
+    profile = parse_profile(
+        """
+        name = "api"
+        base_url = "http://shop.example:8080/api"
+        headers = { authorization = "Bearer t", accept = "text/html" }
+        [[endpoints]]
+        path = "/orders"
+        method = "POST"
+        [[endpoints]]
+        path = "/items?limit=5"
+        headers = { accept = "application/json" }
+        """,
+        "api.toml",
+    )
+    target = SmokeTarget.for_profile(profile, "http://127.0.0.1:8000/")
+    assert target.url == "http://127.0.0.1:8000/api/items?limit=5"
+    assert dict(target.headers) == {"authorization": "Bearer t", "accept": "application/json"}
+    bare = SmokeTarget.for_profile(demo_profile("http://127.0.0.1:9"), "http://127.0.0.1:9")
+    assert bare.url == "http://127.0.0.1:9/"
+    with pytest.raises(ValueError, match="rate"):
+        SmokeTarget("http://127.0.0.1:9/", rate=0)

@@ -6,11 +6,24 @@ banner happens at the same interval on every run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textual.geometry import Region
+
 from engine.deploy import DeployDriver
-from engine.strategies import Analysis, Canary, EventKind, Manual, Phase, Strategy, Weights
+from engine.smoke import SmokeTarget
+from engine.strategies import (
+    Analysis,
+    Canary,
+    EventKind,
+    Manual,
+    Phase,
+    Strategy,
+    Switch,
+    Weights,
+)
 from tests.test_app import SIZE, new_app, profiles, start_run, text_of, until
 from tui.app import SurgeApp
 from tui.scripted import ScriptedFactory
@@ -30,9 +43,11 @@ class Rig:
         autostart: bool = True,
         intervals: int = 12,
         delay: float = 0.0,
+        smoke_target: SmokeTarget | None = None,
     ) -> None:
         self.strategy = strategy
         self.autostart = autostart
+        self.smoke_target = smoke_target
         self.driver: DeployDriver | None = None
         self.factory = ScriptedFactory(
             intervals=intervals, hold=True, cpu=lambda k: 41.0, green=self.green, delay=delay
@@ -45,7 +60,13 @@ class Rig:
         return self.factory.last.model.elapsed if self.factory.made else 0.0
 
     def deploy(self, setup: RunSetup) -> DeployDriver:
-        self.driver = DeployDriver(self.strategy, None, clock=self.clock, autostart=self.autostart)
+        self.driver = DeployDriver(
+            self.strategy,
+            None,
+            clock=self.clock,
+            autostart=self.autostart,
+            smoke_target=self.smoke_target,
+        )
         return self.driver
 
     def app(self, profiles: Path, **kwargs: Any) -> SurgeApp:
@@ -166,3 +187,59 @@ async def test_a_profile_with_a_deploy_table_opens_the_panel(profiles: Path) -> 
         await start_run(pilot, factory)
         assert app.screen.query(DeployPanel)
         assert {"D", "P", "R"} <= footer_keys(app)
+
+
+SMALL = (80, 24)
+
+
+def fits(app: SurgeApp, selector: str) -> Region:
+    """The widget's region, asserted whole inside the deploy panel and above the footer."""
+    panel = app.screen.query_one(DeployPanel)
+    widget = app.screen.query_one(selector)
+    footer = app.screen.query_one("Footer")
+    assert widget.region.height >= 1, selector
+    assert panel.content_region.contains_region(widget.region), selector
+    assert panel.region.bottom <= footer.region.y, "the panel runs under the footer"
+    return widget.region
+
+
+async def test_a_smoke_run_and_its_outcome_fit_80_by_24(
+    profiles: Path, sut: Callable[..., str]
+) -> None:
+    """Real smoke requests to a green demo server; the window is on the scripted clock."""
+    green = sut("--color", "green")
+    analysis = Analysis(interval=10.0, min_requests=5, max_p99_ratio=None, max_success_drop=None)
+    rig = Rig(
+        Switch(analysis),
+        autostart=False,
+        intervals=100,
+        delay=0.2,  # 5 scripted seconds a second: the smoke window is 2 s
+        smoke_target=SmokeTarget(green, rate=50),
+    )
+    app = rig.app(profiles)
+    async with app.run_test(size=SMALL) as pilot:
+        await start_run(pilot, rig.factory)
+        driver = rig.driver
+        assert driver is not None
+        panel = app.screen.query_one(DeployPanel)
+        await pilot.press("D")
+        await until(pilot, lambda: driver.smoking and driver.window["green"].requests > 0)
+        assert panel.has_class("-compact")
+        assert "smoking green" in str(panel.border_title)
+        line = text_of(app, "#deploy-green-figures")
+        assert line.startswith("green smoke") and "req" in line and "p99" in line
+        assert "0% green" in text_of(app, "#deploy-bar")
+        assert fits(app, "#deploy-green-figures").width >= len(line.rstrip())
+        for part in ("#deploy-banner", "#deploy-bar", "#deploy-blue-figures", "#deploy-timeline"):
+            fits(app, part)
+        assert fits(app, "#deploy-timeline").height == 3
+        assert "smoke started" in text_of(app, "#deploy-timeline")
+
+        await until(pilot, lambda: driver.phase is Phase.PROMOTED)
+        await pilot.pause()
+        assert (panel.banner or "").startswith("PROMOTED")
+        fits(app, "#deploy-banner")
+        timeline = text_of(app, "#deploy-timeline")
+        assert "analysis passed" in timeline and "promoted" in timeline
+        assert text_of(app, "#deploy-green-figures").startswith("green")
+        assert not driver.smoking

@@ -66,11 +66,14 @@ def profile_deploy(setup: RunSetup) -> DeployDriver | None:
     """A profile's `[deploy]` plan, driven through its proxy's admin port on this machine.
 
     The rollout waits for the user (D starts it); `surge demo` passes its own factory,
-    which starts at once.
+    which starts at once. A smoke run goes to the proxy's public port, on the profile's
+    first GET path.
     """
     plan = setup.profile.deploy
     if plan is None:
         return None
     from engine.deploy import DeployDriver
+    from engine.smoke import SmokeTarget
 
-    return DeployDriver(plan.build(), f"http://127.0.0.1:{plan.admin_port}")
+    smoke = SmokeTarget.for_profile(setup.profile, f"http://127.0.0.1:{plan.proxy_port}")
+    return DeployDriver(plan.build(), f"http://127.0.0.1:{plan.admin_port}", smoke_target=smoke)

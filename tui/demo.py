@@ -20,6 +20,7 @@ from engine.controller import Controller, RunResult
 from engine.deploy import FLAWS, DemoStack, DeployDriver
 from engine.plan import Overrides, build_plan
 from engine.profile import Profile, load_profile
+from engine.smoke import SmokeTarget
 from engine.strategies import Linear, Manual, Strategy, Switch
 from engine.summary import render_summary
 
@@ -44,14 +45,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def demo_strategy(profile: Profile, name: str) -> Strategy:
-    """The profile's canary, or another strategy with the same analysis bounds."""
+    """The profile's canary, or another strategy with the same analysis bounds.
+
+    The switch smokes green first (judged on the same bounds, over one interval), so
+    a flawed green is rolled back before it takes any of the load.
+    """
     assert profile.deploy is not None
     canary = profile.deploy.build()
     analysis = profile.deploy.options.get("analysis")
     if name == "linear":
         return Linear(25, analysis.interval if analysis else 5.0, analysis)
     if name == "switch":
-        return Switch()
+        return Switch(analysis)
     if name == "manual":
         return Manual(10)
     return canary
@@ -59,6 +64,16 @@ def demo_strategy(profile: Profile, name: str) -> Strategy:
 
 def demo_profile(proxy_url: str) -> Profile:
     return load_profile(PROFILE, base_url=proxy_url)
+
+
+def demo_driver(
+    stack: DemoStack, profile: Profile, strategy: str, *, autostart: bool = False
+) -> DeployDriver:
+    """The demo's rollout through the stack's proxy, smoking on the profile's own path."""
+    smoke = SmokeTarget.for_profile(profile, stack.proxy_url)
+    return DeployDriver(
+        demo_strategy(profile, strategy), stack.admin_url, autostart=autostart, smoke_target=smoke
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -76,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
 def headless(stack: DemoStack, strategy: str, time_scale: float | None) -> int:
     profile = demo_profile(stack.proxy_url)
     plan = build_plan(profile, Overrides(test_type="average", time_scale=time_scale))
-    driver = DeployDriver(demo_strategy(profile, strategy), stack.admin_url)
+    driver = demo_driver(stack, profile, strategy)
 
     async def run() -> RunResult:
         controller = Controller(plan, on_snapshot=lambda s: driver.observe(controller.model))
@@ -100,7 +115,7 @@ def console(stack: DemoStack, strategy: str, time_scale: float | None) -> int:
     from tui.session import RunSetup
 
     def deploy_factory(setup: RunSetup) -> DeployDriver:
-        return DeployDriver(demo_strategy(setup.profile, strategy), stack.admin_url, autostart=True)
+        return demo_driver(stack, setup.profile, strategy, autostart=True)
 
     app = make_app(
         PROFILE,

@@ -3,12 +3,16 @@
 It reads one object, the run's deploy driver (engine.deploy.DeployDriver or anything
 with the same attributes), and is redrawn by the run screen after every snapshot and
 every rollout command, so a key press shows its effect at once.
+
+On a small terminal (80x24) the full panel does not fit under the run's plots, so it
+turns compact: one line per color, no per-color plots, the last three events.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,6 +25,11 @@ from tui.widgets.panel import Panel
 from tui.widgets.plots import BLUE, GREEN, RED, LatencyPlot
 
 TIMELINE_LINES = 6  # the latest events; older ones scroll off
+COMPACT_TIMELINE_LINES = 3
+# The full panel is 20 rows, the two plots above it need 10 and the screen's chrome 3;
+# below 60 columns a color's column is too narrow for its three lines of figures.
+FULL_MIN_HEIGHT = 33
+FULL_MIN_WIDTH = 60
 
 _MARKS: dict[EventKind, tuple[str, str]] = {
     EventKind.STEP_STARTED: ("▶", "bold"),
@@ -70,7 +79,44 @@ def color_table(live: Sequence[Any], window: Any) -> Text:
     )
 
 
-def timeline_text(events: Sequence[Event], lines: int = TIMELINE_LINES) -> Text:
+def smoke_table(driver: Any, window: Any, compact: bool) -> Text:
+    """Green's figures while it is smoked: the smoke requests, not the load test's (none)."""
+    smoke = driver.smoke
+    if smoke is None:
+        return Text("green: smoke run has no target" if compact else "smoke run: no target")
+    err = window.failed / window.requests if window.requests else 0.0
+    figures = f"{window.requests:,} req  err {err:.1%}  p99 {fmt_ms(window.p99_ms)}"
+    if compact:
+        return Text(f"green smoke {figures}")
+    failure = smoke.last_failure
+    last = f"last failure: {failure}" if failure else f"GET {urlsplit(smoke.target.url).path}"
+    return Text(f"smoke → green, {smoke.target.rate:g} req/s\n{figures}\n{last}")
+
+
+def color_line(color: str, live: Sequence[Any], window: Any) -> Text:
+    """The compact panel's one line for a color: the last snapshot's figures."""
+    last = live[-1] if live else None
+    if last is None or not last.requests:
+        return Text(f"{color:<5} no traffic now  window {window.requests:,} req")
+    return Text(
+        f"{color:<5} {last.rps:>6,.0f}/s  err {last.error_rate:.1%}  p99 {fmt_ms(last.p99)}"
+    )
+
+
+def clipped(text: Text, width: int) -> Text:
+    """Each line cut to `width` with an ellipsis: a wrapped line would push the last out."""
+    if width <= 0:
+        return text
+    lines = text.split("\n")
+    for line in lines:
+        line.truncate(width, overflow="ellipsis")
+    return Text("\n").join(lines)
+
+
+def timeline_text(
+    events: Sequence[Event], lines: int = TIMELINE_LINES, *, compact: bool = False
+) -> Text:
+    """One event a line; compact drops the aligned kind column and the step for the reason."""
     text = Text()
     shown = list(events)[-lines:]
     if not shown:
@@ -78,9 +124,9 @@ def timeline_text(events: Sequence[Event], lines: int = TIMELINE_LINES) -> Text:
         return text
     for i, e in enumerate(shown):
         mark, style = _MARKS.get(e.kind, ("·", ""))
-        step = "" if e.step is None else f"step {e.step + 1} "
+        step = "" if e.step is None or compact else f"step {e.step + 1} "
         text.append(f"{mark} ", style=style)
-        text.append(f"{e.kind.value:<21} ", style=style)
+        text.append(f"{e.kind.value}: " if compact else f"{e.kind.value:<21} ", style=style)
         text.append(f"{step}{e.message}")
         if i < len(shown) - 1:
             text.append("\n")
@@ -99,7 +145,8 @@ def status_line(driver: Any) -> str:
     remaining = driver.remaining
     if driver.manual:
         return "manual: [ ] move green by 10%"
-    return "running" if remaining is None else f"judging in {remaining:.0f}s"
+    judging = "running" if remaining is None else f"judging in {remaining:.0f}s"
+    return f"smoking green, {judging}" if getattr(driver, "smoking", False) else judging
 
 
 class ColorLatency(LatencyPlot):
@@ -159,6 +206,19 @@ class DeployPanel(Vertical):
     DeployPanel #deploy-timeline {
         height: 6;
     }
+    DeployPanel.-compact #deploy-colors {
+        layout: vertical;
+        height: 2;
+    }
+    DeployPanel.-compact .deploy-color, DeployPanel.-compact .deploy-color Panel {
+        height: 1;
+    }
+    DeployPanel.-compact .color-plot {
+        display: none;
+    }
+    DeployPanel.-compact #deploy-timeline {
+        height: 3;
+    }
     """
 
     def __init__(self, driver: Any, *, id: str | None = None) -> None:
@@ -179,8 +239,16 @@ class DeployPanel(Vertical):
     def on_mount(self) -> None:
         self.refresh_from_driver()
 
+    def on_resize(self) -> None:
+        self.refresh_from_driver()
+
     def refresh_from_driver(self) -> None:
         d = self.driver
+        # Checked on every redraw (a few a second while the run goes), not only on a resize
+        # of the panel: a terminal that only gets shorter does not resize the panel.
+        compact = self.screen.size.height < FULL_MIN_HEIGHT or 0 < self.size.width < FULL_MIN_WIDTH
+        self.set_class(compact, "-compact")
+        inner = self.size.width  # the content's width, inside the border
         strategy = getattr(d.strategy, "name", "rollout")
         self.border_title = f"deploy: {strategy} · {status_line(d)}"
         bar = self.query_one("#deploy-bar", Static)
@@ -188,13 +256,22 @@ class DeployPanel(Vertical):
         phase = str(d.phase.value)
         bar.update(weight_bar(d.weights.blue, d.weights.green, width, phase, d.applied))
         self.border_subtitle = d.error or ""
+        smoking = getattr(d, "smoking", False)
         for color in ("blue", "green"):
             figures = self.query_one(f"#deploy-{color}-figures", Panel)
-            figures.set_content(color_table(d.live[color], d.window[color]), 3)
+            live, window = d.live[color], d.window[color]
+            if color == "green" and smoking:
+                text = smoke_table(d, window, compact)
+            elif compact:
+                text = color_line(color, live, window)
+            else:
+                text = color_table(live, window)
+            figures.set_content(clipped(text, inner // (1 if compact else 2)), 1 if compact else 3)
             figures.border_title = color
-            self.query_one(f"#deploy-{color}-plot", ColorLatency).show(list(d.live[color]))
+            self.query_one(f"#deploy-{color}-plot", ColorLatency).show(list(live))
         timeline = self.query_one("#deploy-timeline", Panel)
-        text = timeline_text(d.events)
+        lines = COMPACT_TIMELINE_LINES if compact else TIMELINE_LINES
+        text = clipped(timeline_text(d.events, lines, compact=compact), inner)
         timeline.set_content(text, len(text.plain.splitlines()))
         self._banner()
 
