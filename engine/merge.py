@@ -15,6 +15,7 @@ say so with `recomputed = false`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +28,7 @@ from engine.compare import meta_warnings
 from engine.errors import ConfigError
 from engine.metrics import decode_histogram, encode_histogram, new_histogram
 from engine.model import LatencyStats, trend_value
-from engine.report import FORMAT, ReportError
+from engine.report import FORMAT, ReportError, is_number
 from engine.thresholds import COUNTER, GAUGE, RATE, TREND, Threshold, parse_threshold
 
 # Timeline columns: counters add across parallel runs, percentiles keep the worst.
@@ -150,7 +151,7 @@ def _span(meta: Mapping[str, Any]) -> tuple[float, float] | None:
     except (KeyError, ValueError):
         return None
     duration = meta.get("duration_s")
-    return (start, start + duration) if _is_number(duration) else None
+    return (start, start + duration) if is_number(duration) else None
 
 
 def _pairs(
@@ -209,10 +210,11 @@ def _add(section: _Section, figures: Any, hist_table: Any, where: str) -> None:
     if not isinstance(hist_table, Mapping):
         raise ReportError(f"{where}: missing (cannot merge exactly without it)")
     section.parts.append(figures)
-    section.hists.add(_decode_hists(hist_table, figures, where))
+    section.hists.add(decode_hists(hist_table, figures, where))
 
 
-def _decode_hists(table: Mapping[str, Any], figures: Mapping[str, Any], where: str) -> Hists:
+def decode_hists(table: Mapping[str, Any], figures: Mapping[str, Any], where: str) -> Hists:
+    """A section's histograms as written (by a run or a merge); ReportError names `where`."""
     latency = _decode(table.get("latency"), f"{where}.latency")
     service = _decode(table.get("service_time"), f"{where}.service_time")
     return Hists(
@@ -250,7 +252,7 @@ def _exact_sum(
     stats = figures.get(stats_key)
     mean = stats.get("mean") if isinstance(stats, Mapping) else None
     count = hist.get_total_count()
-    if isinstance(mean, int | float) and not isinstance(mean, bool):
+    if is_number(mean) and math.isfinite(mean):
         return round(mean * 1000 * count)
     return round(hist.get_mean_value() * count) if count else 0
 
@@ -367,7 +369,7 @@ def _merge_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Rows of the same interval of parallel runs: counts add, percentiles keep the worst."""
     out: dict[str, Any] = {}
     for key in dict.fromkeys(k for r in rows for k in r):
-        values = [r[key] for r in rows if _is_number(r.get(key))]
+        values = [r[key] for r in rows if is_number(r.get(key))]
         if not values:
             out[key] = rows[0].get(key)
         elif key in _ROW_SUM:
@@ -382,10 +384,6 @@ def _merge_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _round(value: float) -> float:
     return round(value, 4) if isinstance(value, float) else value
 
@@ -397,7 +395,7 @@ def _meta(
     metas = [_table(r, "meta", lb) for r, lb in _pairs(reports, labels)]
     meta = dict(metas[0])
     starts = [str(m["start"]) for m in metas if m.get("start")]
-    cpu = [m["cpu_percent_max"] for m in metas if _is_number(m.get("cpu_percent_max"))]
+    cpu = [m["cpu_percent_max"] for m in metas if is_number(m.get("cpu_percent_max"))]
     meta.update(
         format=FORMAT,
         version=__version__,
@@ -408,7 +406,7 @@ def _meta(
         meta["start"] = min(starts)
     if cpu:
         meta["cpu_percent_max"] = max(cpu)  # per machine: the busiest generator
-    workers = [m["workers"] for m in metas if _is_number(m.get("workers"))]
+    workers = [m["workers"] for m in metas if is_number(m.get("workers"))]
     if len(workers) == len(metas):
         meta["workers"] = sum(workers)
     for key in ("stop_reason", "error"):
@@ -459,7 +457,7 @@ _THRESHOLD_ORDER = ("metric", "expression", "ok", "observed", "abort_on_fail", "
 
 def _worst_observed(th: Threshold | None, entries: Sequence[Mapping[str, Any]]) -> Any:
     """The input value nearest to failing: what a reader of a kept verdict wants to see."""
-    values = [e["observed"] for e in entries if _is_number(e.get("observed"))]
+    values = [e["observed"] for e in entries if is_number(e.get("observed"))]
     if not values:
         return "no data"
     if th is not None and th.op in ("<", "<="):
@@ -521,7 +519,7 @@ def _counter(th: Threshold, count: float, seconds: float) -> float | None:
 
 
 def _gauge(th: Threshold, timeline: Sequence[Mapping[str, Any]]) -> float | None:
-    values = [float(r[th.metric]) for r in timeline if _is_number(r.get(th.metric))]
+    values = [float(r[th.metric]) for r in timeline if is_number(r.get(th.metric))]
     if not values:
         return None
     if th.aggregation == "min":

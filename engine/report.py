@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import tomllib
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,8 @@ def read_report(path: str | Path) -> dict[str, Any]:
         raise ReportError(f"{path}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ReportError(f"{path}: not a valid report (damaged TOML: {exc})") from None
+    except OSError as exc:  # a folder, no permission: typed paths in the app hit these too
+        raise ReportError(f"{path}: cannot read ({exc.strerror or exc})") from None
     meta = data.get("meta")
     if not isinstance(meta, dict) or "format" not in meta or "summary" not in data:
         raise ReportError(f"{path}: not a Surge report (no [meta] format or [summary])")
@@ -170,3 +173,37 @@ def read_report(path: str | Path) -> dict[str, Any]:
             f"(reads format {FORMAT}); upgrade Surge to read it"
         )
     return data
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """`read_report`, plus the shape every reader relies on: a clear error, not a KeyError."""
+    data = read_report(path)
+    summary = data["summary"]
+    if not isinstance(summary, Mapping) or not is_number(summary.get("requests")):
+        raise ReportError(f"{path}: not a valid report ([summary] has no requests count)")
+    for key in ("meta", "steps", "upstreams", "checks"):
+        if key in data and not isinstance(data[key], Mapping):
+            raise ReportError(f"{path}: not a valid report ([{key}] is not a table)")
+    for key in ("thresholds", "timeline"):
+        if key in data and not isinstance(data[key], list):
+            raise ReportError(f"{path}: not a valid report ({key} is not a list)")
+    return data
+
+
+def stats_of(table: Any) -> LatencyStats:
+    """A `*_ms` table read back, tolerant of missing keys: a hand-trimmed report shows
+    zeros, not a traceback."""
+    if not isinstance(table, Mapping):
+        return LatencyStats()
+    fields = ("min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max")
+    return LatencyStats(**{k: number(table.get(k)) for k in fields})
+
+
+def is_number(value: Any) -> bool:
+    """A TOML number: bool is an int to Python, never a figure to a report."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def number(value: Any) -> float:
+    """A figure read back; anything else (missing, a string) reads 0."""
+    return float(value) if is_number(value) else 0.0

@@ -1,19 +1,23 @@
-"""Regenerate screenshots/picker.svg, run.svg, summary.svg and demo.svg from real app states.
+"""Regenerate screenshots/*.svg (picker, run, summary, demo, report-compare) from real app states.
 
 The picker lists this repository's ./profiles. The run and the summary come from
 a real run of profiles/example.toml (the average-load shape, compressed to
 about 12 s) against the embedded demo server on a free loopback port, driven
 through the app with App.run_test, exactly as a user would see it. demo.svg is
 `surge demo`'s run screen: blue and green servers behind the proxy, the canary
-rollout of a slow green under way in the deploy panel.
+rollout of a slow green under way in the deploy panel. report-compare.svg is
+`surge report open AFTER --compare BEFORE` on the reports of two real runs of
+the example profile (about 7 s each), the second against a slower, failing server.
 
-    .venv/bin/python scripts/screenshots.py [--out screenshots]
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--only report-compare]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,8 +28,12 @@ from time import monotonic
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine.controller import Controller  # noqa: E402
 from engine.deploy import DemoStack, DeployDriver  # noqa: E402
-from engine.plan import Overrides  # noqa: E402
+from engine.plan import Overrides, build_plan  # noqa: E402
+from engine.profile import load_profile  # noqa: E402
+from engine.report import write_report  # noqa: E402
+from engine.review import read_review  # noqa: E402
 from tui.app import SurgeApp, make_app  # noqa: E402
 from tui.demo import PROFILE as DEMO_PROFILE  # noqa: E402
 from tui.demo import demo_strategy  # noqa: E402
@@ -40,10 +48,10 @@ RUN_SHOT_AT_S = 8.0  # into the hold, after the ramp
 
 
 @contextmanager
-def demo_server() -> Iterator[str]:
-    """`surge sut` on a free port with a little latency, so the plots have a shape."""
+def demo_server(*flags: str) -> Iterator[str]:
+    """`surge sut` on a free port with a little latency (or `flags`), so the plots have a shape."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.sut", "--port", "0", "--latency", "2ms-8ms"],
+        [sys.executable, "-m", "engine.sut", "--port", "0", *(flags or ("--latency", "2ms-8ms"))],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -143,17 +151,70 @@ async def demo(out: Path) -> None:
             app.exit()
 
 
+COMPARE_TIME_SCALE = 0.003  # the average shape in about 7 s
+COMPARED = {  # report name -> the demo server's flags for that run
+    "example-average-before": ("--latency", "2ms-8ms"),
+    "example-average-after": ("--latency", "3ms-12ms", "--error-rate", "0.004"),
+}
+
+
+async def save_run(url: str, report: Path) -> None:
+    plan = build_plan(
+        load_profile(PROFILE, base_url=url),
+        Overrides(test_type="average", time_scale=COMPARE_TIME_SCALE),
+    )
+    write_report(await Controller(plan).run(), report)
+
+
+async def report_compare(out: Path) -> None:
+    """Paths relative to the repository: they are on screen."""
+    reports = Path("reports")
+    with socket.socket() as probe:  # one port for both servers: the same target, twice
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    for name, flags in COMPARED.items():
+        with demo_server("--port", port, *flags) as url:
+            await save_run(url, reports / f"{name}.toml")
+    before, after = (reports / f"{name}.toml" for name in COMPARED)
+    app = make_app(
+        search_default_dirs=False,
+        review=read_review(after),
+        base=read_review(before),
+        report_dir=reports,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(app, lambda: isinstance(app.screen, SummaryScreen), 10)
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="report-compare.svg", path=str(out))
+        app.exit()
+
+
+def summary_shots(out: Path) -> None:
+    with demo_server() as url:
+        asyncio.run(run_and_summary(out, url))
+
+
+SHOTS = {  # --only NAME -> what makes it, and the files it writes
+    "picker": (lambda out: asyncio.run(picker(out)), ("picker",)),
+    "summary": (summary_shots, ("run", "summary")),
+    "demo": (lambda out: asyncio.run(demo(out)), ("demo",)),
+    "report-compare": (lambda out: asyncio.run(report_compare(out)), ("report-compare",)),
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    parser.add_argument("--only", choices=SHOTS, help="one shot (summary makes run.svg too)")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    asyncio.run(picker(args.out))
-    with demo_server() as url:
-        asyncio.run(run_and_summary(args.out, url))
-    asyncio.run(demo(args.out))
-    for name in ("picker", "run", "summary", "demo"):
-        print(args.out / f"{name}.svg")
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    os.chdir(ROOT)
+    for name in [args.only] if args.only else SHOTS:
+        make, files = SHOTS[name]
+        make(out)
+        for file in files:
+            print(out / f"{file}.svg")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Snapshots of the picker, a live run and the summary (pytest-textual-snapshot).
+"""Snapshots of the picker, a live run, the summary and a report compared (pytest-textual-snapshot).
 
 Everything on screen is deterministic: a scripted controller feeds fixed
 intervals (no traffic, fixed CPU figures), the clock is pinned, cursors do not
@@ -16,6 +16,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
+from engine.review import read_review
+from tests.conftest import ROOT
+from tests.report_fixtures import BASE, NEW
 from tests.test_app import NOW, SHOP, until
 from tui.app import SurgeApp, make_app
 from tui.screens.run import RunScreen
@@ -85,6 +88,26 @@ def test_summary(snap_compare: Snap, app: tuple[SurgeApp, ScriptedFactory]) -> N
     async def run_before(pilot: Pilot) -> None:
         await to_run(pilot, factory)
         await pilot.press("s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, SummaryScreen))
+        await steady(pilot)
+
+    assert snap_compare(surge, terminal_size=SIZE, run_before=run_before)
+
+
+def test_summary_of_a_report_with_a_base_overlaid(
+    snap_compare: Snap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`surge report open NEW --compare BASE` on the fixture reports, by relative paths
+    (they are on screen): the same picture on every machine."""
+    monkeypatch.chdir(ROOT)
+    surge = make_app(
+        search_default_dirs=False,
+        review=read_review(NEW.relative_to(ROOT)),
+        base=read_review(BASE.relative_to(ROOT)),
+        report_dir=NEW.parent.relative_to(ROOT),
+    )
+
+    async def run_before(pilot: Pilot) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, SummaryScreen))
         await steady(pilot)
 

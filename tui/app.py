@@ -1,9 +1,9 @@
 """Surge's live console: pick a profile and a test type, watch the run, steer it, save it.
 
 `make_app()` builds the app (the `surge` command and the tests both call it).
-The app owns the screen flow (picker → run → summary) and the quit path, which
-never loses a run silently: quitting with an unsaved run asks, and `q` twice
-saves a partial report to the default path.
+The app owns the screen flow (picker → run → summary, or straight to the summary
+of a saved report) and the quit path, which never loses a run silently: quitting
+with an unsaved run asks, and `q` twice saves a partial report to the default path.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from engine.plan import Overrides
+from engine.review import Review, review_result
 from tui.catalog import ProfileEntry, load_catalog, profile_dirs
 from tui.control import ControllerFactory, DeployFactory, engine_controller, profile_deploy
 from tui.messages import RunCrashed, RunFinished, RunRequested
@@ -59,8 +60,12 @@ class SurgeApp(App[int]):
         now: Callable[[], dt.datetime] = dt.datetime.now,
         keymap: Mapping[str, str] | None = None,
         deploy_factory: DeployFactory | None = None,
+        review: Review | None = None,
+        base: Review | None = None,
     ) -> None:
         super().__init__()
+        self.review = review  # a saved report to open on (its summary over the picker)
+        self.base = base
         self.deploy_factory = deploy_factory or profile_deploy
         self.entries = entries
         self.choice = choice or PickerChoice()
@@ -83,8 +88,20 @@ class SurgeApp(App[int]):
             # The picker validates and builds the plan exactly as if enter were pressed;
             # a bad profile or value leaves the user on the picker, with the reason shown.
             self.call_after_refresh(picker.action_start, self.autostart)
+        if self.review is not None:
+            self.push_screen(self.summary(self.review, base=self.base))
 
     # ------------------------------------------------------------- screen flow
+    def summary(self, review: Review, base: Review | None = None) -> SummaryScreen:
+        """The session goes along only for its own run: that summary can save and rerun."""
+        session = self.session if review.result is not None else None
+        return SummaryScreen(review, session, base=base, report_dir=self.report_dir)
+
+    def on_summary_screen_report_opened(self, message: SummaryScreen.ReportOpened) -> None:
+        """The report takes the summary's place; a run shown there stays in the session,
+        so quitting still asks before it is lost."""
+        self.switch_screen(self.summary(message.review))
+
     def on_run_requested(self, message: RunRequested) -> None:
         self.session = RunSession(message.setup, started_at=self.now(), report_dir=self.report_dir)
         self.session.deploy = self.deploy_factory(message.setup)
@@ -101,14 +118,14 @@ class SurgeApp(App[int]):
         self.exit_code = message.result.exit_code
         if self.quitting or self.session is None or not isinstance(self.screen, RunScreen):
             return
-        self.switch_screen(SummaryScreen(self.session))
+        self.switch_screen(self.summary(review_result(message.result)))
 
     def on_run_crashed(self, message: RunCrashed) -> None:
         self.exit_code = 1
         if self.quitting or self.session is None or not isinstance(self.screen, RunScreen):
             return
         if self.session.result is not None:
-            self.switch_screen(SummaryScreen(self.session))
+            self.switch_screen(self.summary(review_result(self.session.result)))
             text = f"{message.error}\n\nWhat was measured up to here is kept; w saves it."
         else:
             self.pop_screen()
@@ -215,11 +232,15 @@ def make_app(
     now: Callable[[], dt.datetime] = dt.datetime.now,
     keymap: Mapping[str, str] | None = None,
     deploy_factory: DeployFactory | None = None,
+    review: Review | None = None,
+    base: Review | None = None,
 ) -> SurgeApp:
     """The app as `surge [PROFILE] [--type T] [--start]` opens it; tests inject a controller.
 
     With a PROFILE the picker is skipped (it still validates, and stays up if
     something is wrong); without --type that runs what `surge run PROFILE` runs.
+    With a `review` (`surge report open FILE [--compare BASE]`) it opens on that
+    report's summary, `base` overlaid; `n` goes to the picker beneath.
     """
     extra = [Path(p) for p in profiles]
     dirs = profile_dirs(extra) if search_default_dirs else extra
@@ -242,4 +263,6 @@ def make_app(
         now=now,
         keymap=keymap,
         deploy_factory=deploy_factory,
+        review=review,
+        base=base,
     )

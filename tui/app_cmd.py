@@ -15,6 +15,7 @@ from pathlib import Path
 from engine.controller import EXIT_BAD_INPUT
 from engine.plan import Overrides
 from engine.profile import ProfileError, load_profile
+from engine.review import Review
 from engine.testtypes import ALIASES, TEST_TYPES
 from tui.argtypes import duration, positive, positive_int
 from tui.catalog import user_profile_dir
@@ -68,13 +69,30 @@ def read_keymap(path: Path) -> dict[str, str]:
     return dict(data)
 
 
+def fail(message: str) -> int:
+    print(f"surge: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def user_keymap() -> dict[str, str]:
+    """~/.config/surge/keymap.toml; ValueError (one line) when it is broken."""
+    return read_keymap(user_profile_dir().parent / "keymap.toml")
+
+
+def open_review(review: Review, base: Review | None, report_dir: str) -> int:
+    """The console on a saved report's summary (`surge report open`), `base` overlaid."""
+    try:
+        keymap = user_keymap()
+    except ValueError as exc:
+        return fail(str(exc))
+    from tui.app import make_app
+
+    app = make_app(review=review, base=base, report_dir=report_dir, keymap=keymap)
+    return int(app.run() or 0)
+
+
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
-
-    def fail(message: str) -> int:
-        print(f"surge: error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
     if args.start and args.profile is None:
         return fail("--start needs a PROFILE to run")
     if args.profile is not None:
@@ -88,7 +106,7 @@ def main(argv: Sequence[str]) -> int:
         if not Path(folder).is_dir():
             return fail(f"--profiles {folder}: no such folder")
     try:
-        keymap = read_keymap(user_profile_dir().parent / "keymap.toml")
+        keymap = user_keymap()
     except ValueError as exc:
         return fail(str(exc))
     from tui.app import make_app  # Textual loads only when the console opens

@@ -1,4 +1,4 @@
-"""`surge report show|compare|merge|export`: reports people keep, and compare.
+"""`surge report show|compare|merge|export|open`: reports people keep, and compare.
 
 A load test is worth most when compared with the last one; these commands work
 on saved TOML reports only, never on a live run, so they are safe in CI and on a
@@ -30,13 +30,11 @@ from engine.compare import (
     parse_tolerance,
 )
 from engine.errors import ConfigError
-from engine.executors import ExecutorConfig
 from engine.export import summary_json, timeline_csv
 from engine.merge import merge_reports, merge_warnings
-from engine.model import LatencyStats, ThresholdState
-from engine.report import ReportError, read_report, write_toml
+from engine.report import ReportError, is_number, load_report, number, stats_of, write_toml
+from engine.review import executor_of, read_review, threshold_state
 from engine.summary import Paint, fmt_bytes, fmt_ms, line, trend
-from engine.thresholds import parse_threshold
 
 EXIT_OK, EXIT_REGRESSION = 0, 1
 PLOT_HEIGHT = 12
@@ -84,6 +82,18 @@ def register(sub: Any) -> None:
     export.add_argument("-o", "--output", metavar="OUT", help="a file instead of stdout")
     export.set_defaults(func=cmd_export)
 
+    opened = actions.add_parser(
+        "open", help="the console's summary screen for a report, with a base report overlaid"
+    )
+    opened.add_argument("file", help="the report to show")
+    opened.add_argument(
+        "--compare", metavar="BASE", help="a base report: its plots overlaid, figures compared"
+    )
+    opened.add_argument(
+        "--reports", default="reports", metavar="DIR", help="where o and c list reports"
+    )
+    opened.set_defaults(func=cmd_open)
+
 
 def _tolerance(text: str) -> float:
     try:
@@ -96,26 +106,11 @@ def use_color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def load(path: str) -> dict[str, Any]:
-    """`read_report`, plus the shape these commands rely on: a clear error, not a KeyError."""
-    data = read_report(path)
-    summary = data["summary"]
-    if not isinstance(summary, Mapping) or not _is_number(summary.get("requests")):
-        raise ReportError(f"{path}: not a valid report ([summary] has no requests count)")
-    for key in ("meta", "steps", "upstreams", "checks"):
-        if key in data and not isinstance(data[key], Mapping):
-            raise ReportError(f"{path}: not a valid report ([{key}] is not a table)")
-    for key in ("thresholds", "timeline"):
-        if key in data and not isinstance(data[key], list):
-            raise ReportError(f"{path}: not a valid report ({key} is not a list)")
-    return data
-
-
 # ---------------------------------------------------------------------- show
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    report = load(args.file)
+    report = load_report(args.file)
     color = use_color()
     print(render_report(report, color=color))
     if not args.no_plots:
@@ -135,7 +130,7 @@ def render_report(report: Mapping[str, Any], *, color: bool = False) -> str:
         out.append("")
     out.append(f"  {paint('█ TOTAL RESULTS', '1')}")
     out.append("")
-    out.extend(_total_block(report, _num(meta.get("duration_s")), paint))
+    out.extend(_total_block(report, number(meta.get("duration_s")), paint))
     steps: Mapping[str, Any] = report.get("steps", {})
     upstreams: Mapping[str, Any] = report.get("upstreams", {})
     parts = [(f"step {s}", f) for s, f in steps.items() if len(steps) > 1]
@@ -151,7 +146,7 @@ def _header(meta: Mapping[str, Any], paint: Paint) -> list[str]:
     out = [f"  {paint('surge', '1')} {meta.get('name', '?')} → {meta.get('target', '?')}"]
     kind = f" ({meta['test_type']} test)" if meta.get("test_type") else ""
     out.append(f"    {_describe_executor(meta)}{kind}")
-    ran = f"    started {meta.get('start', '?')}, ran {_num(meta.get('duration_s')):g}s"
+    ran = f"    started {meta.get('start', '?')}, ran {number(meta.get('duration_s')):g}s"
     out.append(ran + (", " + paint("aborted", "33") if meta.get("aborted") else ""))
     sources = meta.get("merged_from")
     if isinstance(sources, list) and sources:
@@ -165,12 +160,9 @@ def _header(meta: Mapping[str, Any], paint: Paint) -> list[str]:
 
 def _describe_executor(meta: Mapping[str, Any]) -> str:
     """The run's own words for its load; a report from elsewhere just names the executor."""
-    options = meta.get("executor_options")
-    if isinstance(options, Mapping):
-        try:
-            return ExecutorConfig.from_options(options).describe()
-        except (ConfigError, TypeError, ValueError):
-            pass
+    executor = executor_of(meta)
+    if executor is not None:
+        return executor.describe()
     return str(meta.get("executor", "unknown executor"))
 
 
@@ -192,42 +184,39 @@ def _thresholds(entries: Sequence[Mapping[str, Any]], paint: Paint) -> list[str]
 
 def _observed(entry: Mapping[str, Any]) -> str:
     """As the live summary words it (p(95)=12.3ms), by parsing the threshold again."""
-    observed = entry.get("observed")
-    value = float(observed) if _is_number(observed) else None
     try:
-        th = parse_threshold(str(entry.get("metric")), str(entry.get("expression")))
+        return threshold_state(entry).describe_observed()
     except ConfigError:
-        return str(observed)
-    return ThresholdState(th, entry.get("ok") is True, value).describe_observed()
+        return str(entry.get("observed"))
 
 
 def _total_block(report: Mapping[str, Any], seconds: float, paint: Paint) -> list[str]:
     s: Mapping[str, Any] = report["summary"]
     per_s = max(seconds, 1e-9)
     lines = _checks_lines(report.get("checks", {}), paint)
-    lines.append(line("http_req_duration (latency)", trend(_stats(s.get("latency_ms")))))
-    lines.append(line("service_time", trend(_stats(s.get("service_time_ms")))))
-    requests, failed = _num(s.get("requests")), _num(s.get("failed"))
-    rate = _num(s.get("error_rate"))
+    lines.append(line("http_req_duration (latency)", trend(stats_of(s.get("latency_ms")))))
+    lines.append(line("service_time", trend(stats_of(s.get("service_time_ms")))))
+    requests, failed = number(s.get("requests")), number(s.get("failed"))
+    rate = number(s.get("error_rate"))
     lines.append(line("http_req_failed", f"{rate:.2%} {failed:.0f} out of {requests:.0f}"))
-    lines.append(line("http_reqs", f"{requests:.0f} {_num(s.get('rps')):.1f}/s"))
+    lines.append(line("http_reqs", f"{requests:.0f} {number(s.get('rps')):.1f}/s"))
     if "iteration_duration_ms" in s:
-        lines.append(line("iteration_duration", trend(_stats(s.get("iteration_duration_ms")))))
-    iterations = _num(s.get("iterations"))
+        lines.append(line("iteration_duration", trend(stats_of(s.get("iteration_duration_ms")))))
+    iterations = number(s.get("iterations"))
     lines.append(line("iterations", f"{iterations:.0f} {iterations / per_s:.1f}/s"))
     for key in ("dropped_iterations", "interrupted_iterations"):
-        if _num(s.get(key)):
-            lines.append(line(key, f"{_num(s.get(key)):.0f}"))
-    lines.append(line("vus_max", f"{_num(s.get('vus_max')):.0f}"))
+        if number(s.get(key)):
+            lines.append(line(key, f"{number(s.get(key)):.0f}"))
+    lines.append(line("vus_max", f"{number(s.get('vus_max')):.0f}"))
     for name, key in (("data_received", "data_received_bytes"), ("data_sent", "data_sent_bytes")):
-        n = _num(s.get(key))
+        n = number(s.get(key))
         lines.append(line(name, f"{fmt_bytes(n)} {fmt_bytes(n / per_s)}/s"))
     for key in ("status", "errors"):
         table = s.get(key)
         if isinstance(table, Mapping) and table:
             lines.append(line(key, "  ".join(f"{k}: {v}" for k, v in table.items())))
-    if _is_number(s.get("breaking_point_rps")):
-        lines.append(line("breaking_point_rps", f"{_num(s.get('breaking_point_rps')):.1f}/s"))
+    if is_number(s.get("breaking_point_rps")):
+        lines.append(line("breaking_point_rps", f"{number(s.get('breaking_point_rps')):.1f}/s"))
     return lines
 
 
@@ -235,7 +224,7 @@ def _checks_lines(checks: Any, paint: Paint) -> list[str]:
     if not isinstance(checks, Mapping) or not checks:
         return []
     counts = {
-        name: (_num(pf.get("passes")), _num(pf.get("fails")))
+        name: (number(pf.get("passes")), number(pf.get("fails")))
         for name, pf in checks.items()
         if isinstance(pf, Mapping)
     }
@@ -250,29 +239,13 @@ def _checks_lines(checks: Any, paint: Paint) -> list[str]:
 
 
 def _section_line(f: Mapping[str, Any]) -> str:
-    lat = _stats(f.get("latency_ms"))
+    lat = stats_of(f.get("latency_ms"))
     return line(
         "http_reqs",
-        f"{_num(f.get('requests')):.0f} {_num(f.get('rps')):.1f}/s  "
-        f"failed {_num(f.get('error_rate')):.2%}  "
+        f"{number(f.get('requests')):.0f} {number(f.get('rps')):.1f}/s  "
+        f"failed {number(f.get('error_rate')):.2%}  "
         f"p50={fmt_ms(lat.p50)} p95={fmt_ms(lat.p95)} p99={fmt_ms(lat.p99)}",
     )
-
-
-def _stats(table: Any) -> LatencyStats:
-    """Tolerant of missing keys: a hand-trimmed report shows zeros, not a traceback."""
-    if not isinstance(table, Mapping):
-        return LatencyStats()
-    fields = ("min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max")
-    return LatencyStats(**{k: _num(table.get(k)) for k in fields})
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _num(value: Any) -> float:
-    return float(value) if _is_number(value) else 0.0
 
 
 # --------------------------------------------------------------------- plots
@@ -280,10 +253,10 @@ def _num(value: Any) -> float:
 
 def render_plots(timeline: Sequence[Any], *, width: int, color: bool = False) -> str:
     """Four stacked charts of the timeline: latency percentiles, rate, errors, VUs."""
-    rows = [r for r in timeline if isinstance(r, Mapping) and _is_number(r.get("t"))]
+    rows = [r for r in timeline if isinstance(r, Mapping) and is_number(r.get("t"))]
     if not rows:
         return "  (no timeline to plot)"
-    t = [_num(r["t"]) for r in rows]
+    t = [number(r["t"]) for r in rows]
     charts = [
         _latency_chart(rows, width, color),
         _chart("throughput (requests/s)", t, {"rps": _col(rows, "rps")}, width, color),
@@ -297,7 +270,7 @@ def render_plots(timeline: Sequence[Any], *, width: int, color: bool = False) ->
 
 
 def _col(rows: Sequence[Mapping[str, Any]], key: str, scale: float = 1.0) -> list[float]:
-    return [_num(r.get(key)) * scale for r in rows]
+    return [number(r.get(key)) * scale for r in rows]
 
 
 def _chart(
@@ -318,10 +291,10 @@ def _latency_chart(rows: Sequence[Mapping[str, Any]], width: int, color: bool) -
     without requests (all percentiles 0) are left out instead.
     """
     _start("latency (log scale)", width, color, LATENCY_PLOT_HEIGHT)
-    live = [r for r in rows if _num(r.get("requests")) > 0]
+    live = [r for r in rows if number(r.get("requests")) > 0]
     values: list[float] = []
     for key in ("p50", "p90", "p95", "p99"):
-        pts = [(_num(r["t"]), _num(r.get(key))) for r in live if _num(r.get(key)) > 0]
+        pts = [(number(r["t"]), number(r.get(key))) for r in live if number(r.get(key)) > 0]
         if pts:
             plt.plot(
                 [p[0] for p in pts],
@@ -373,7 +346,7 @@ def _start(title: str, width: int, color: bool, height: int = PLOT_HEIGHT) -> No
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    base, new = load(args.base), load(args.new)
+    base, new = load_report(args.base), load_report(args.new)
     result = compare(base, new, args.tolerance)
     print(render_comparison(result, args.base, args.new, color=use_color()))
     if args.fail_on_regression and result.regressed:
@@ -424,7 +397,7 @@ def _row_line(row: Row, paint: Paint) -> str:
 def cmd_merge(args: argparse.Namespace) -> int:
     if len(args.files) < 2:
         raise ReportError("merge needs two or more reports (runs made at the same time)")
-    reports = [load(f) for f in args.files]
+    reports = [load_report(f) for f in args.files]
     for warning in merge_warnings(reports, args.files):
         print(f"surge: warning: {warning}", file=sys.stderr)
     merged = merge_reports(reports, args.files)
@@ -445,7 +418,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    report = load(args.file)
+    report = load_report(args.file)
     text = summary_json(report) if args.format == "json" else timeline_csv(report)
     if args.output:
         try:
@@ -455,3 +428,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+# ---------------------------------------------------------------------- open
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    """Both reports are read before the terminal is taken over: a bad one is one line."""
+    review = read_review(args.file)
+    base = read_review(args.compare) if args.compare else None
+    from tui.app_cmd import open_review  # Textual loads only when the console opens
+
+    return open_review(review, base, args.reports)

@@ -5,6 +5,10 @@ message: `show()` stores the data and the figure is rebuilt at most every
 REDRAW_S (4 Hz). Axes are fixed or only ever widen, so the picture does not jump
 between redraws; latency is plotted as log10(ms) on a linear axis labelled in
 ms, because plotext's own log scale breaks on repeated builds.
+
+A plot may also draw a base run (`set_base`, a saved report to compare with) on
+the same axes, time aligned from each run's start: dotted and dimmed in colour,
+with markers of its own without, and named "(base)" on the bottom border.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ MAGENTA = "#c86ee6"
 GREY = "#c8c8c8"
 _COLOR_MARKER = "braille"
 _MONO_MARKERS = ("•", "+", "x", "#")
+_BASE_COLOR_MARKER = "·"  # character resolution: a dotted line beside the braille ones
+_BASE_MONO_MARKERS = ("o", "*", "%", "@")
+_BASE_SHADE = 0.6  # a base series' colour: this much of its own, the rest dark grey
 
 
 _STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
@@ -40,6 +47,12 @@ def rgb(hex_color: str) -> tuple[int, int, int]:
     """plotext takes RGB tuples; the legend (Textual markup) takes the same colour as hex."""
     value = int(hex_color.lstrip("#"), 16)
     return (value >> 16 & 255, value >> 8 & 255, value & 255)
+
+
+def dimmed(hex_color: str) -> str:
+    """The base run's shade of a series colour: the same hue, plainly the older line."""
+    r, g, b = (round(c * _BASE_SHADE + 0x30 * (1 - _BASE_SHADE)) for c in rgb(hex_color))
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def nice_ceiling(value: float) -> float:
@@ -111,6 +124,7 @@ class TimePlot(PlotextPlot):
     """
 
     LEGEND: tuple[tuple[str, str], ...] = ()  # (label, colour) per series, in plot order
+    BASE_LABELS: tuple[str, ...] = ()  # the series a base run also draws
     TITLE = ""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -121,9 +135,11 @@ class TimePlot(PlotextPlot):
         self._dirty = False
         self._drawn_at = -math.inf
         self._y_max: dict[str, float] = {}
+        self.base: Sequence[Row] = ()
 
     def on_mount(self) -> None:
         self.border_title = self.legend_title()
+        self.border_subtitle = self.base_legend_title()
         self.set_interval(REDRAW_S, self._tick)
         self._draw()
         if not self._rows:
@@ -137,8 +153,11 @@ class TimePlot(PlotextPlot):
     def mono(self) -> bool:
         return bool(getattr(self.app, "no_color", False))
 
-    def marker(self, index: int) -> str:
-        return _MONO_MARKERS[index % len(_MONO_MARKERS)] if self.mono else _COLOR_MARKER
+    def marker(self, index: int, base: bool = False) -> str:
+        if not self.mono:
+            return _BASE_COLOR_MARKER if base else _COLOR_MARKER
+        markers = _BASE_MONO_MARKERS if base else _MONO_MARKERS
+        return markers[index % len(markers)]
 
     def legend(self) -> tuple[str, tuple[tuple[str, str], ...]]:
         """The title and the (label, colour) of each series, in plot order."""
@@ -146,13 +165,25 @@ class TimePlot(PlotextPlot):
 
     def legend_title(self) -> str:
         title, series = self.legend()
-        parts = []
-        for i, (label, color) in enumerate(series):
-            if self.mono:
-                parts.append(f"{self.marker(i)}{label}")
-            else:
-                parts.append(f"[{color}]━[/] {label}")
+        parts = [self._key(i, label, color) for i, (label, color) in enumerate(series)]
         return f"{title}  " + " ".join(parts) if parts else title
+
+    def base_legend_title(self) -> str:
+        """The base run's series, on the bottom border: the top one is full already."""
+        if not self.base:
+            return ""
+        _, series = self.legend()
+        return " ".join(
+            self._key(i, f"{label} (base)", color, base=True)
+            for i, (label, color) in enumerate(series)
+            if label in self.BASE_LABELS
+        )
+
+    def _key(self, index: int, label: str, color: str, base: bool = False) -> str:
+        if self.mono:
+            return f"{self.marker(index, base)}{label}"
+        line = "┄" if base else "━"
+        return f"[{dimmed(color) if base else color}]{line}[/] {label}"
 
     def show(self, rows: Sequence[Row], planned: float = 0.0) -> None:
         """New data; drawn now if the last draw is old enough, else on the next tick."""
@@ -162,6 +193,13 @@ class TimePlot(PlotextPlot):
             self._draw()
         else:
             self._dirty = True
+
+    def set_base(self, rows: Sequence[Row]) -> None:
+        """A base run to draw beside this one (no rows: none); axes widen to fit both."""
+        self.base = rows
+        self._y_max.clear()
+        self.border_subtitle = self.base_legend_title()
+        self._draw()
 
     def _tick(self) -> None:
         if self._dirty:
@@ -176,12 +214,14 @@ class TimePlot(PlotextPlot):
         *,
         worst: bool = True,
         yside: str | None = None,
+        base: bool = False,
     ) -> None:
         """Plot one series, thinned to the plot's width (groups keep their worst or mean)."""
         if not xs:
             return
         px, py = thin(xs, ys, max(self.size.width - 8, 20), worst=worst)
-        self.plt.plot(px, py, marker=self.marker(index), color=rgb(color), yside=yside)
+        shade = rgb(dimmed(color) if base else color)
+        self.plt.plot(px, py, marker=self.marker(index, base), color=shade, yside=yside)
 
     def sticky_max(self, key: str, value: float, floor: float = 1.0) -> float:
         """An upper limit that only grows (in round steps)."""
@@ -196,7 +236,7 @@ class TimePlot(PlotextPlot):
         plt.clear_data()
         plt.frame(False)
         plt.xfrequency(5)
-        last_t = self._rows[-1].t if self._rows else 0.0
+        last_t = max(rows[-1].t if rows else 0.0 for rows in (self._rows, self.base))
         if self._planned > 0 and last_t <= self._planned * 1.05:
             self._x_max = max(self._planned, 1.0)
         else:
@@ -214,6 +254,7 @@ class TimePlot(PlotextPlot):
 class LatencyPlot(TimePlot):
     TITLE = "latency (log)"
     LEGEND = (("p50", GREEN), ("p90", CYAN), ("p95", YELLOW), ("p99", RED))
+    BASE_LABELS = ("p95", "p99")  # the tails a comparison judges; eight lines would blur
     one_label_per_row = False  # True for plots that may get only a few rows (deploy panel)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -224,7 +265,8 @@ class LatencyPlot(TimePlot):
     def draw_rows(self, rows: Sequence[Row]) -> None:
         plt = self.plt
         live = [r for r in rows if r.requests]
-        values = [v for r in live for v in (r.p50, r.p99) if v > 0]
+        base = [r for r in self.base if r.requests]
+        values = [v for r in (*live, *base) for v in (r.p50, r.p99) if v > 0]
         if values:
             self._lo = min(self._lo, math.floor(math.log10(min(values))))
             self._hi = max(self._hi, math.ceil(math.log10(max(values))))
@@ -244,28 +286,37 @@ class LatencyPlot(TimePlot):
             if not self.one_label_per_row or len(finer) <= max(self.size.height - 3, 1):
                 ticks = finer
         plt.yticks(ticks, [ms_label(10**t) for t in ticks])
-        xs = [r.t for r in live]
         for i, (label, color) in enumerate(self.LEGEND):
-            self.series(i, xs, [math.log10(max(getattr(r, label), 1e-3)) for r in live], color)
+            self.series(i, [r.t for r in live], _log_ms(live, label), color)
+            if label in self.BASE_LABELS:
+                self.series(i, [r.t for r in base], _log_ms(base, label), color, base=True)
+
+
+def _log_ms(rows: Sequence[Row], column: str) -> list[float]:
+    return [math.log10(max(getattr(r, column), 1e-3)) for r in rows]
 
 
 class ThroughputPlot(TimePlot):
     TITLE = "requests/s, errors % (right)"
     LEGEND = (("req/s", BLUE), ("errors", RED))
+    BASE_LABELS = ("req/s", "errors")
 
     def draw_rows(self, rows: Sequence[Row]) -> None:
         plt = self.plt
-        xs = [r.t for r in rows]
-        rps_top = self.sticky_max("rps", max((r.rps for r in rows), default=0.0), 10.0)
-        err_top = self.sticky_max("err", max((r.error_rate * 100 for r in rows), default=0.0), 5.0)
+        both = (*rows, *self.base)
+        rps_top = self.sticky_max("rps", max((r.rps for r in both), default=0.0), 10.0)
+        err_top = self.sticky_max("err", max((r.error_rate * 100 for r in both), default=0.0), 5.0)
         plt.ylim(0, rps_top)
         plt.ylim(0, err_top, yside="right")
         ticks = [0.0, rps_top / 2, rps_top]
         plt.yticks(ticks, [count_label(t) for t in ticks])
         eticks = [0.0, err_top]
         plt.yticks(eticks, [f"{t:g}%" for t in eticks], yside="right")
-        self.series(0, xs, [r.rps for r in rows], BLUE, worst=False)
-        self.series(1, xs, [r.error_rate * 100 for r in rows], RED, yside="right")
+        for run, base in ((rows, False), (self.base, True)):
+            xs = [r.t for r in run]
+            self.series(0, xs, [r.rps for r in run], BLUE, worst=False, base=base)
+            errors = [r.error_rate * 100 for r in run]
+            self.series(1, xs, errors, RED, yside="right", base=base)
 
 
 class LoadPlot(TimePlot):
@@ -273,6 +324,7 @@ class LoadPlot(TimePlot):
 
     TITLE = "VUs"
     LEGEND = (("active", MAGENTA), ("target", GREY))
+    BASE_LABELS = ("active", "achieved")  # what the run did; its target was only a plan
 
     def __init__(
         self, *, open_model: bool = False, id: str | None = None, classes: str | None = None
@@ -289,21 +341,26 @@ class LoadPlot(TimePlot):
         self.open_model = open_model
         if self.is_mounted:
             self.border_title = self.legend_title()
+            self.border_subtitle = self.base_legend_title()
+
+    def achieved(self, rows: Sequence[Row]) -> list[float]:
+        if self.open_model:
+            return [r.iterations / r.dt if r.dt > 0 else 0.0 for r in rows]
+        return [float(r.vus) for r in rows]
 
     def draw_rows(self, rows: Sequence[Row]) -> None:
         plt = self.plt
         xs = [r.t for r in rows]
-        if self.open_model:
-            achieved = [r.iterations / r.dt if r.dt > 0 else 0.0 for r in rows]
-        else:
-            achieved = [float(r.vus) for r in rows]
+        achieved = self.achieved(rows)
+        base = self.achieved(self.base)
         targets = [r.target for r in rows]
-        top = self.sticky_max("load", max([*achieved, *targets, 0.0]), 10.0)
+        top = self.sticky_max("load", max([*achieved, *base, *targets, 0.0]), 10.0)
         plt.ylim(0, top)
         ticks = [0.0, top / 2, top]
         plt.yticks(ticks, [count_label(t) for t in ticks])
         self.series(0, xs, achieved, MAGENTA, worst=False)
         self.series(1, xs, targets, GREY, worst=False)
+        self.series(0, [r.t for r in self.base], base, MAGENTA, worst=False, base=True)
 
 
 class ShapePreview(PlotextPlot):

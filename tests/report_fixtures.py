@@ -1,0 +1,58 @@
+"""Two saved reports of one profile a week apart, for the app's report and comparison tests.
+
+Made by the scripted controller (tui.scripted: fixed intervals, no sockets), so
+they are the same bytes every time: the "new" run took 30% more load, its latency
+grew with it and its p95 threshold failed, which gives a comparison something to
+say. `tests/test_review.py` checks the files are still what this makes.
+
+    .venv/bin/python -m tests.report_fixtures    # rewrite tests/fixtures/reports/
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from engine.plan import Overrides, build_plan
+from engine.profile import parse_profile
+from engine.report import build_report, write_toml
+from engine.thresholds import parse_cli_threshold
+from tests.test_app import SHOP
+from tui.scripted import FIXED_START, ScriptedController
+
+FOLDER = Path(__file__).parent / "fixtures" / "reports"
+BASE = FOLDER / "shop-base.toml"
+NEW = FOLDER / "shop-new.toml"
+
+# The app tests' shop, judged by a p95 the new run misses.
+THRESHOLDS = ("http_req_duration:p(95)<6", "http_req_failed:rate<0.05")
+
+
+def scripted_report(scale: float, started: dt.datetime) -> dict[str, Any]:
+    """The average-load shape (12 s) at `scale` times the profile's rate."""
+    overrides = Overrides(
+        test_type="average",
+        time_scale=0.005,
+        thresholds=tuple(parse_cli_threshold(t) for t in THRESHOLDS),
+        replace_thresholds=True,
+    )
+    plan = build_plan(parse_profile(SHOP, "shop.toml"), overrides, interval=1.0)
+    controller = ScriptedController(plan, intervals=12)
+    controller.set_scale(scale)
+    result = asyncio.run(controller.run())
+    return build_report(replace(result, started_at=started))
+
+
+def fixtures() -> dict[Path, dict[str, Any]]:
+    return {
+        BASE: scripted_report(1.0, FIXED_START),
+        NEW: scripted_report(1.3, FIXED_START + dt.timedelta(days=7)),
+    }
+
+
+if __name__ == "__main__":
+    for path, data in fixtures().items():
+        print(write_toml(data, path))
