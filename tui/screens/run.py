@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState
 from engine.controller import RunResult, Snapshot
 from engine.model import ThresholdState
 from engine.strategies import EventKind, Phase
+from engine.summary import CPU_WARN
 from tui.control import ControllerFactory
 from tui.messages import RunCrashed, RunFinished, SnapshotReceived
 from tui.screens.modals import SaveModal, TargetModal
@@ -34,7 +35,7 @@ from tui.widgets.checks import ChecksList
 from tui.widgets.cpu import CpuIndicator
 from tui.widgets.deploy import DeployPanel
 from tui.widgets.figures import FiguresPanel
-from tui.widgets.plots import LatencyPlot, LoadPlot, ThroughputPlot, TimePlot
+from tui.widgets.plots import REDRAW_S, LatencyPlot, LoadPlot, ThroughputPlot, TimePlot
 from tui.widgets.progress import StageProgress
 from tui.widgets.statuses import StatusTable
 from tui.widgets.steps import StepTable
@@ -42,6 +43,9 @@ from tui.widgets.thresholds import ThresholdList
 
 NUDGE = 0.1  # + and - move the target by 10% of the plan
 STEP_FIGURES_EVERY_S = 0.25  # as often as the plots redraw
+# Plot redraws while the generator is saturated: building three plotext figures a
+# second took 6-9% of the core the worker needed (bench/app_overhead.py).
+SATURATED_REDRAW_S = 3.0
 MIN_SCALE = 0.1
 STEERABLE = ("pause", "resume", "nudge", "target", "stop", "abort", "save")
 DEPLOY_ACTIONS = ("deploy_toggle", "deploy_promote", "deploy_rollback", "deploy_nudge")
@@ -258,8 +262,10 @@ class RunScreen(Screen[None]):
         planned = self.session.setup.plan.work.executor.planned_duration
         if self.session.setup.plan.work.executor.executor.endswith("iterations"):
             planned = 0.0  # maxDuration is a cap, not a length: let the axis grow
+        # A saturated generator shares its core with this display: redraw less then.
+        every = SATURATED_REDRAW_S if s.cpu_percent > CPU_WARN else REDRAW_S
         for plot in self.query("#run-plots > TimePlot").results(TimePlot):
-            plot.show(message.timeline, planned)
+            plot.show(message.timeline, planned, every)
         if self.session.deploy is not None:
             self._show_deploy()
         self.query_one(FiguresPanel).show(s, message.timeline)

@@ -2,7 +2,10 @@
 
 Building a plotext figure costs tens of milliseconds, so a plot never redraws per
 message: `show()` stores the data and the figure is rebuilt at most every
-REDRAW_S (4 Hz). Axes are fixed or only ever widen, so the picture does not jump
+REDRAW_S (4 Hz), or less often when the caller asks (the run screen backs off while
+the generator is saturated: the display then competes with the load for a core).
+A pending redraw is one timer, not a polling interval: an idle plot costs no
+wake-ups. Axes are fixed or only ever widen, so the picture does not jump
 between redraws; latency is plotted as log10(ms) on a linear axis labelled in
 ms, because plotext's own log scale breaks on repeated builds.
 
@@ -17,6 +20,7 @@ import math
 from collections.abc import Sequence
 from time import monotonic
 
+from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
 from engine.model import Row
@@ -132,22 +136,21 @@ class TimePlot(PlotextPlot):
         self._rows: Sequence[Row] = ()
         self._x_max = 10.0
         self._planned = 0.0
-        self._dirty = False
         self._drawn_at = -math.inf
+        self._pending: Timer | None = None
         self._y_max: dict[str, float] = {}
         self.base: Sequence[Row] = ()
 
     def on_mount(self) -> None:
         self.border_title = self.legend_title()
         self.border_subtitle = self.base_legend_title()
-        self.set_interval(REDRAW_S, self._tick)
         self._draw()
         if not self._rows:
             self._drawn_at = -math.inf  # empty axes: the first data still draws at once
 
     def on_resize(self) -> None:
-        """Thinning depends on the width: redraw at the new size (on the next tick)."""
-        self._dirty = True
+        """Thinning depends on the width: redraw at the new size (soon, not per event)."""
+        self._redraw_within(REDRAW_S)
 
     @property
     def mono(self) -> bool:
@@ -185,14 +188,18 @@ class TimePlot(PlotextPlot):
         line = "┄" if base else "━"
         return f"[{dimmed(color) if base else color}]{line}[/] {label}"
 
-    def show(self, rows: Sequence[Row], planned: float = 0.0) -> None:
-        """New data; drawn now if the last draw is old enough, else on the next tick."""
+    def show(self, rows: Sequence[Row], planned: float = 0.0, every: float = REDRAW_S) -> None:
+        """New data; drawn now if the last draw is `every` seconds old, else then."""
         self._rows = rows
         self._planned = planned
-        if monotonic() - self._drawn_at >= REDRAW_S:
+        self._redraw_within(every)
+
+    def _redraw_within(self, every: float) -> None:
+        wait = every - (monotonic() - self._drawn_at)
+        if wait <= 0:
             self._draw()
-        else:
-            self._dirty = True
+        elif self._pending is None:
+            self._pending = self.set_timer(wait, self._draw)
 
     def set_base(self, rows: Sequence[Row]) -> None:
         """A base run to draw beside this one (no rows: none); axes widen to fit both."""
@@ -200,10 +207,6 @@ class TimePlot(PlotextPlot):
         self._y_max.clear()
         self.border_subtitle = self.base_legend_title()
         self._draw()
-
-    def _tick(self) -> None:
-        if self._dirty:
-            self._draw()
 
     def series(
         self,
@@ -230,7 +233,9 @@ class TimePlot(PlotextPlot):
         return top
 
     def _draw(self) -> None:
-        self._dirty = False
+        if self._pending is not None:
+            self._pending.stop()
+            self._pending = None
         self._drawn_at = monotonic()
         plt = self.plt
         plt.clear_data()
