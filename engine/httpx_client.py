@@ -63,6 +63,9 @@ class HttpxClient:
         """No frame-free path here: every request goes through request()."""
         return None
 
+    def stream(self, data: bytes, on_response: object, batch: object) -> None:
+        return None
+
     def stale(self) -> bool:
         return False
 

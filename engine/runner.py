@@ -21,7 +21,7 @@ import contextlib
 import random
 from bisect import bisect
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Protocol
@@ -35,6 +35,7 @@ from engine.request import Prepared
 from engine.response import Response
 from engine.scenario import Scenario
 from engine.stages import ArrivalTable, Stage, arrivals_until, value_at, vus_at
+from engine.wire import SendBatch
 
 # How early the scheduler may release an iteration. Event-loop timers fire up to a
 # millisecond late; waking a millisecond early and releasing then keeps the
@@ -54,6 +55,9 @@ class Client(Protocol):
     upstream: str | None  # the proxy's x-surge-upstream tag of the last response
 
     def start(self, data: bytes) -> asyncio.Future[Response] | None: ...
+    def stream(
+        self, data: bytes, on_response: Callable[[int], bool], batch: SendBatch
+    ) -> asyncio.Future[Response] | None: ...
     def stale(self) -> bool: ...
     def drop(self) -> None: ...
     async def request(self, req: Prepared) -> Response: ...
@@ -220,6 +224,7 @@ class Worker:
             total += w
             self._cum_weights.append(total)
         self._checks = plan.checks or ((),) * len(plan.requests)
+        self._batch = SendBatch()
         self._scenario = plan.scenario
         self._static_steps: list[Prepared | None] = [
             step.prepare(plan.base_url, plan.headers, {}) if step.static else None
@@ -401,12 +406,8 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a SUT-side failure is data, never a crash
-            now = perf_counter()
             sent = client.sent_at if client.sent_at >= start else start
-            lat, svc = int((now - begin) * 1e6), int((now - sent) * 1e6)
-            rec.record(req.name, None, lat, svc, 0, True, 0, len(req.wire), classify(exc))
-            for check in checks:
-                rec.check(check.name, False)
+            self._record_failure(req, checks, exc, begin, sent)
             return None, None
         done = client.done_at
         svc = int((done - client.sent_at) * 1e6)
@@ -423,6 +424,67 @@ class Worker:
             for check, ok in zip(checks, evaluate_checks(checks, resp, lat / 1e6), strict=True):
                 rec.check(check.name, ok)
         return (None, upstream) if failed else (resp, upstream)
+
+    def _record_failure(
+        self, req: Prepared, checks: tuple[Check, ...], exc: Exception, begin: float, sent: float
+    ) -> None:
+        now = perf_counter()
+        lat, svc = int((now - begin) * 1e6), int((now - sent) * 1e6)
+        self.recorder.record(req.name, None, lat, svc, 0, True, 0, len(req.wire), classify(exc))
+        for check in checks:
+            self.recorder.check(check.name, False)
+
+    def _on_response(self, vu: VU, req: Prepared) -> Callable[[int], bool]:
+        """A streaming VU's per-response step: record it, then say if the next one may go.
+
+        The same checks the VU's loop makes before an iteration (stop, pause, scaled
+        below this VU, the iteration budgets), made here so a response that allows
+        another sends it at once; any "no" hands the VU back to its loop.
+        """
+        cfg = self.cfg
+        shared = cfg.executor == ex.SHARED_ITERATIONS
+        per_vu = cfg.executor == ex.PER_VU_ITERATIONS
+        client, rec, ok, running = vu.client, self.recorder, self._ok_status, self._running
+        name, out = req.name, len(req.wire)
+
+        def on_response(status: int) -> bool:
+            us = int((client.done_at - client.sent_at) * 1e6)
+            failed = not (status < 600 and ok[status])
+            upstream = client.upstream
+            rec.record(name, upstream, us, us, status, failed, client.bytes_in, out)
+            if failed:
+                rec.count_error(name, upstream, f"http {status // 100}xx")
+            vu.iterations += 1
+            if self._stopping or not running.is_set() or vu.index >= self._active:
+                return False
+            if shared:
+                if self._remaining <= 0:
+                    return False
+                self._remaining -= 1
+                return True
+            return not (per_vu and vu.iterations >= cfg.iterations)
+
+        return on_response
+
+    async def _stream(self, vu: VU, req: Prepared, on_response: Callable[[int], bool]) -> None:
+        """Iterations of one request, chained in the connection's callback while allowed."""
+        client = vu.client
+        fut = client.stream(req.wire, on_response, self._batch)
+        if fut is None:  # no live connection: this iteration connects, the next streams
+            await self._request(vu, req, (), None)
+            vu.iterations += 1
+            return
+        try:
+            await fut
+        except asyncio.CancelledError:
+            client.drop()
+            raise
+        except Exception as exc:  # the request in flight failed; those before are recorded
+            if isinstance(exc, ConnectionError) and client.stale():
+                await self._request(vu, req, (), None)  # idle keep-alive closed: retry once
+            else:
+                self._record_failure(req, (), exc, client.sent_at, client.sent_at)
+            vu.iterations += 1
 
     async def _flow(self, vu: VU, begin: float) -> None:
         """One pass through the scenario; a failed step or capture ends it, named by step."""
@@ -519,6 +581,8 @@ class Worker:
         loop = asyncio.get_running_loop()
         single = self._scenario is None and len(self.plan.requests) == 1
         request, checks = self.plan.requests[0], self._checks[0]
+        # Nothing reads the responses: requests chain in the connection's callback.
+        on_response = self._on_response(vu, request) if single and not checks else None
         try:
             while not self._stopping:
                 if not self._running.is_set():
@@ -535,11 +599,14 @@ class Worker:
                 elif per_vu and vu.iterations >= cfg.iterations:
                     return
                 vu.busy = True
-                if single:  # one request per iteration: no frame for the iteration itself
+                if on_response is not None:
+                    await self._stream(vu, request, on_response)  # counts its iterations
+                elif single:  # one request per iteration: no frame for the iteration itself
                     await self._request(vu, request, checks, None)
+                    vu.iterations += 1
                 else:
                     await self._iteration(vu, None)
-                vu.iterations += 1
+                    vu.iterations += 1
                 vu.busy = False
         finally:
             vu.busy = False

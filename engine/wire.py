@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from time import perf_counter
 from urllib.parse import urlsplit
 
@@ -46,11 +47,14 @@ class _Conn(asyncio.Protocol):
         "_headers",
         "_loop",
         "_parser",
+        "batch",
         "bytes_in",
         "client",
         "closed",
         "fut",
         "got_bytes",
+        "on_response",
+        "stream_data",
         "transport",
     )
 
@@ -64,6 +68,9 @@ class _Conn(asyncio.Protocol):
         self.closed = False
         self.got_bytes = False
         self.bytes_in = 0
+        self.on_response: Callable[[int], bool] | None = None
+        self.stream_data = b""
+        self.batch: SendBatch | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -97,7 +104,27 @@ class _Conn(asyncio.Protocol):
         client.done_at = perf_counter()
         client.bytes_in = self.bytes_in
         status = self._parser.get_status_code()
-        self._complete(_BARE.get(status) or _bare_response(status))
+        on_response = self.on_response
+        if on_response is None:
+            self._complete(_BARE.get(status) or _bare_response(status))
+            return
+        # Streaming: the caller records this response and says whether the next
+        # request goes out now, from this callback, with no task switch in between.
+        go = on_response(status)
+        if not self._parser.should_keep_alive():
+            go = False
+            self.close()
+        if go:
+            self.got_bytes = False
+            self.bytes_in = 0
+            client.upstream = None
+            self.batch.add(self)  # type: ignore[union-attr]
+            return
+        self.on_response = None
+        fut = self.fut
+        self.fut = None
+        if fut is not None and not fut.done():
+            fut.set_result(_BARE.get(status) or _bare_response(status))
 
     def _complete(self, resp: Response) -> None:
         fut = self.fut
@@ -119,7 +146,31 @@ class _Conn(asyncio.Protocol):
         self.transport.write(data)  # type: ignore[union-attr]
         return fut
 
+    def stream(
+        self, data: bytes, on_response: Callable[[int], bool], batch: SendBatch
+    ) -> asyncio.Future[Response]:
+        """Send `data`, and again after each response while `on_response(status)` says so.
+
+        The closed model's hot path: the callback that parsed a response queues the
+        next request (`batch`), instead of a future, a task wake-up and two coroutine
+        frames per request. The future ends the stream: the last response when
+        `on_response` said stop (or the server closed), an error when a request failed.
+        """
+        fut = self.send(data)
+        self.on_response = on_response
+        self.stream_data = data
+        self.batch = batch
+        return fut
+
+    def resend(self) -> None:
+        """The stream's next request, from the batch (unless the stream failed meanwhile)."""
+        if self.on_response is None:
+            return
+        self.client.sent_at = perf_counter()
+        self.transport.write(self.stream_data)  # type: ignore[union-attr]
+
     def _fail(self, exc: BaseException) -> None:
+        self.on_response = None
         fut = self.fut
         self.fut = None
         if fut is not None and not fut.done():
@@ -158,6 +209,35 @@ class _FullConn(_Conn):
         self._headers = []
         self._body = []
         self._complete(resp)
+
+
+class SendBatch:
+    """The requests streaming connections queued while their responses were parsed.
+
+    They go out together once the loop has run this round's I/O callbacks, not from
+    each callback: a request written mid-round would wait, timed, behind the rest of
+    the round's parsing before its response is read, and that wait is the generator's,
+    not the server's. One `call_soon` per round, where a task per request costs a
+    future, a wake-up and its frames.
+    """
+
+    __slots__ = ("_conns", "_scheduled")
+
+    def __init__(self) -> None:
+        self._conns: list[_Conn] = []
+        self._scheduled = False
+
+    def add(self, conn: _Conn) -> None:
+        self._conns.append(conn)
+        if not self._scheduled:
+            self._scheduled = True
+            conn._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        conns, self._conns = self._conns, []
+        self._scheduled = False
+        for conn in conns:
+            conn.resend()
 
 
 _BARE: dict[int, Response] = {}
@@ -236,6 +316,15 @@ class WireClient:
         if conn is None or conn.closed:
             return None
         return conn.send(data)
+
+    def stream(
+        self, data: bytes, on_response: Callable[[int], bool], batch: SendBatch
+    ) -> asyncio.Future[Response] | None:
+        """`_Conn.stream` on the live connection, or None when there is none (as `start`)."""
+        conn = self._conn
+        if conn is None or conn.closed or self._protocol is not _Conn:
+            return None  # headers and bodies are read (_FullConn): one request at a time
+        return conn.stream(data, on_response, batch)
 
     def stale(self) -> bool:
         """The last request died before any byte came back: the server had closed the

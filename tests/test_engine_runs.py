@@ -300,3 +300,35 @@ def test_the_backlog_is_bounded() -> None:
     assert len(worker._backlog) == worker._max_backlog == 1000
     assert worker._backlog[0] == 5.0
     assert worker.recorder.harvest(1.0, vus=0, vus_max=1, target=0).dropped == 5
+
+
+class _DropsAfterThree(asyncio.Protocol):
+    """Answers three requests per connection, then closes it without saying so first."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.answered = 0
+
+    def data_received(self, data: bytes) -> None:
+        for _ in range(data.count(b"\r\n\r\n")):
+            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")  # type: ignore[attr-defined]
+            self.answered += 1
+            if self.answered == 3:
+                self.transport.close()
+                return
+
+
+async def test_a_keep_alive_connection_closed_between_requests_is_retried_not_failed() -> None:
+    """A VU sends its next request from the callback that parsed the last response; when
+    the server has closed that connection meanwhile, the request is retried once on a
+    fresh one (no byte came back), so every iteration succeeds and none is counted twice."""
+    server = await asyncio.get_running_loop().create_server(_DropsAfterThree, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        result = await run(plan_for(f"http://127.0.0.1:{port}/", iterations=60, vus=2))
+    finally:
+        server.close()
+    figures = result.model.figures()
+    assert figures.status == {200: 60}
+    assert figures.errors == {} and figures.failed == 0
+    assert result.model.total.iterations == 60
