@@ -148,6 +148,9 @@ async def demo(out: Path) -> None:
             if screen.session.controller is not None:
                 screen.session.controller.abort("screenshot taken")
             await screen.session.wait_result(20)
+            # The summary is on its way in: exiting mid-mount races Textual's Header.
+            await wait_for(app, lambda: isinstance(app.screen, SummaryScreen), 10)
+            await pilot.pause(0.2)
             app.exit()
 
 
