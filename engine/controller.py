@@ -46,6 +46,7 @@ class RunPlan:
     interval: float = 1.0
     workers: int = 1
     in_process: bool = True  # one worker in this loop; False = worker processes always
+    worker_log: str | None = None  # worker processes' stderr goes here (the app's screen is fd 2)
 
     @property
     def breakpoint(self) -> bool:
@@ -105,7 +106,7 @@ class Controller:
         self.pool: LocalPool | ProcessPool = (
             LocalPool(plan.work)
             if plan.workers == 1 and plan.in_process
-            else ProcessPool(plan.work, plan.workers)
+            else ProcessPool(plan.work, plan.workers, log=plan.worker_log)
         )
         self.state = "ready"
         self.aborted = False

@@ -95,9 +95,19 @@ class LocalPool:
 
 
 # ------------------------------------------------------------ worker process side
-def worker_main(conn: Connection, plan: WorkPlan) -> None:
-    """A worker process: its own loop, driven by the Controller over `conn`."""
+def worker_main(conn: Connection, plan: WorkPlan, log: str | None = None) -> None:
+    """A worker process: its own loop, driven by the Controller over `conn`.
+
+    With `log`, its stderr (fd 2, so C-level and interpreter-level messages too) is
+    appended there: a traceback written to a terminal a Textual app draws on would
+    scramble the screen and be lost.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the Controller's to handle
+    if log is not None:
+        with contextlib.suppress(OSError):
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(fd, 2)
+            os.close(fd)
     loop = new_event_loop()
     try:
         loop.run_until_complete(_serve(conn, plan))
@@ -190,8 +200,9 @@ class _Remote:
 class ProcessPool:
     """N worker processes (spawned: safe beside threads and a running UI)."""
 
-    def __init__(self, plan: WorkPlan, workers: int) -> None:
+    def __init__(self, plan: WorkPlan, workers: int, *, log: str | None = None) -> None:
         self.plans = split_plan(plan, workers)
+        self.log = log
         self.failures: list[str] = []
         self.cpu: list[float] = [0.0] * len(self.plans)
         self.scale = 1.0
@@ -251,7 +262,7 @@ class ProcessPool:
         self._all_done = asyncio.Event()
         for i, plan in enumerate(self.plans):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=worker_main, args=(child, plan), daemon=True)
+            proc = ctx.Process(target=worker_main, args=(child, plan, self.log), daemon=True)
             proc.start()
             child.close()
             r = _Remote(i, proc, parent)

@@ -163,3 +163,23 @@ async def test_a_killed_worker_is_reported_and_the_others_figures_kept(shared_su
     assert result.failures and "died (signal 9)" in result.failures[0]
     assert result.model.figures().requests > before  # the survivor went on
     assert 2.5 < result.duration < 6
+
+
+async def test_worker_processes_write_their_stderr_to_the_log_they_are_given(
+    shared_sut: str, tmp_path
+) -> None:
+    """The app passes a log: a worker's traceback must not land on the screen it draws."""
+    from dataclasses import replace
+
+    log = tmp_path / "workers.log"
+    plan = replace(_plan(shared_sut + "/", 2, vus=2, duration=30.0), worker_log=str(log))
+    seen: list = []
+    controller = Controller(plan, seen.append)
+    task = asyncio.create_task(controller.run())
+    while not seen:
+        await asyncio.sleep(0.05)
+    for pid in controller.pool.pids():  # type: ignore[union-attr]
+        assert os.readlink(f"/proc/{pid}/fd/2") == str(log)
+    controller.stop("enough")
+    await asyncio.wait_for(task, 30)
+    assert log.exists()

@@ -7,9 +7,12 @@ inject a scripted stand-in (tui.scripted) and drive every key without traffic.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from multiprocessing import resource_tracker
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from engine.controller import Controller, RunPlan, RunResult, Snapshot
@@ -37,6 +40,11 @@ class RunControl(Protocol):
 
 
 ControllerFactory = Callable[[RunPlan, Callable[[Snapshot], None]], RunControl]
+WORKER_LOG = (
+    Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    / "surge"
+    / "workers.log"
+)
 # A run's rollout driver, or None for a run without one; given the run's profile and plan.
 DeployFactory = Callable[["RunSetup"], "DeployDriver | None"]
 
@@ -57,9 +65,13 @@ def start_resource_tracker() -> None:
 
 
 def engine_controller(plan: RunPlan, on_snapshot: Callable[[Snapshot], None]) -> RunControl:
-    """The real engine: load runs in worker processes (plans are built with in_process=False)."""
+    """The real engine: load runs in worker processes (plans are built with in_process=False).
+
+    Their stderr goes to WORKER_LOG, not to the terminal the app draws on.
+    """
     start_resource_tracker()
-    return Controller(plan, on_snapshot=on_snapshot)
+    WORKER_LOG.parent.mkdir(parents=True, exist_ok=True)
+    return Controller(replace(plan, worker_log=str(WORKER_LOG)), on_snapshot=on_snapshot)
 
 
 def profile_deploy(setup: RunSetup) -> DeployDriver | None:
