@@ -28,7 +28,9 @@ class ConnectionClosed(ConnectionResetError):
     """The server closed the connection before the response was complete."""
 
 
-_TAG = b"-upstream:"  # of x-surge-upstream, in any case: one search per response
+# The proxy's color header, in any case: its tail is the same in "-upstream:" and
+# "-Upstream:", so one search per response finds either, then the name is checked.
+_TAG = b"pstream:"
 _TAG_NAME = b"x-surge-upstream:"
 
 
@@ -82,9 +84,12 @@ class _Conn(asyncio.Protocol):
         if not self.got_bytes:  # the head starts here: find the proxy's color tag in C
             self.got_bytes = True
             i = data.find(_TAG)
-            if i >= 7 and data[i - 7 : i + 10].lower() == _TAG_NAME:
-                end = data.find(b"\r", i)
-                self.client.upstream = data[i + 10 : end].strip().decode("latin-1")
+            while i >= 0:  # almost always once: the tag, or no "pstream:" at all
+                if i >= 9 and data[i - 9 : i + 8].lower() == _TAG_NAME:
+                    end = data.find(b"\r", i)
+                    self.client.upstream = data[i + 8 : end].strip().decode("latin-1")
+                    break
+                i = data.find(_TAG, i + 1)
         self.bytes_in += len(data)
         try:
             self._parser.feed_data(data)
