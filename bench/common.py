@@ -178,10 +178,15 @@ class Nginx:
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}/"
 
+    role = ""  # how the start-up log line names it ("reverse proxy")
+
+    def config(self) -> str:
+        return NGINX_CONF.format(dir=self.dir, port=self.port)
+
     def __enter__(self) -> Nginx:
         ensure_apt({"nginx": "nginx"})
         conf = self.dir / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=self.dir, port=self.port))
+        conf.write_text(self.config())
         nginx = which("nginx") or "nginx"
         argv = [nginx, "-e", str(self.dir / "error.log"), "-p", str(self.dir), "-c", str(conf)]
         self.proc = subprocess.Popen(
@@ -195,7 +200,8 @@ class Nginx:
         except BaseException:
             self.stop()
             raise
-        log(f"nginx {nginx_version()} on {self.url} (pid {self.proc.pid}, core {SERVER_CORE})")
+        what = f"nginx {nginx_version()}" + (f" {self.role}" if self.role else "")
+        log(f"{what} on {self.url} (pid {self.proc.pid}, core {SERVER_CORE})")
         return self
 
     def cpu_seconds(self) -> float:

@@ -51,7 +51,6 @@ from common import (
     stop_cleanly_on_signals,
     surge_binary,
     wait_quiet,
-    which,
 )
 
 PROXY_CONF = """\
@@ -96,27 +95,10 @@ class NginxProxy(Nginx):
         super().__init__()
         self.upstream_port = upstream_port
 
-    def __enter__(self) -> NginxProxy:
-        ensure_apt({"nginx": "nginx"})
-        conf = self.dir / "nginx.conf"
-        conf.write_text(
-            PROXY_CONF.format(dir=self.dir, port=self.port, upstream=self.upstream_port)
-        )
-        nginx = which("nginx") or "nginx"
-        argv = [nginx, "-e", str(self.dir / "error.log"), "-p", str(self.dir), "-c", str(conf)]
-        self.proc = subprocess.Popen(
-            pinned(SERVER_CORE, argv),
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        log(f"nginx {nginx_version()} reverse proxy on {self.url} (core {SERVER_CORE})")
-        return self
+    role = "reverse proxy"
+
+    def config(self) -> str:
+        return PROXY_CONF.format(dir=self.dir, port=self.port, upstream=self.upstream_port)
 
 
 def start_line(argv: list[str], marker: str) -> tuple[subprocess.Popen[str], str]:
