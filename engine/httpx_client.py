@@ -59,10 +59,6 @@ class HttpxClient:
         self.upstream = r.headers.get("x-surge-upstream")
         return Response(r.status_code, list(r.headers.raw), body)
 
-    def start(self, data: bytes) -> None:
-        """No frame-free path here: every request goes through request()."""
-        return None
-
     def stream(self, data: bytes, on_response: object, batch: object) -> None:
         return None
 

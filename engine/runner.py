@@ -54,7 +54,6 @@ class Client(Protocol):
     bytes_in: int
     upstream: str | None  # the proxy's x-surge-upstream tag of the last response
 
-    def start(self, data: bytes) -> asyncio.Future[Response] | None: ...
     def stream(
         self, data: bytes, on_response: Callable[[int], bool], batch: SendBatch
     ) -> asyncio.Future[Response] | None: ...
@@ -387,22 +386,7 @@ class Worker:
         start = perf_counter()
         begin = due if due is not None and due < start else start
         try:
-            # The wire client's live connection takes the request with no coroutine
-            # frame between this one and the socket; anything else goes through
-            # request() (connect, retry on a stale keep-alive socket, httpx).
-            fut = client.start(req.wire)
-            if fut is None:
-                resp = await client.request(req)
-            else:
-                try:
-                    resp = await fut
-                except ConnectionError:
-                    if not client.stale():
-                        raise
-                    resp = await client.request(req)
-                except BaseException:
-                    client.drop()
-                    raise
+            resp = await client.request(req)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a SUT-side failure is data, never a crash

@@ -311,21 +311,11 @@ class WireClient:
         self._conn = conn
         return conn
 
-    def start(self, data: bytes) -> asyncio.Future[Response] | None:
-        """Send on the live keep-alive connection without a coroutine (the hot path).
-
-        None when there is no live connection: `request()` connects. If the future
-        fails with a ConnectionError, `stale()` tells whether to retry with `request()`.
-        """
-        conn = self._conn
-        if conn is None or conn.closed:
-            return None
-        return conn.send(data)
-
     def stream(
         self, data: bytes, on_response: Callable[[int], bool], batch: SendBatch
     ) -> asyncio.Future[Response] | None:
-        """`_Conn.stream` on the live connection, or None when there is none (as `start`)."""
+        """`_Conn.stream` on the live connection, or None when there is none: then
+        `request()` connects."""
         conn = self._conn
         if conn is None or conn.closed or self._protocol is not _Conn:
             return None  # headers and bodies are read (_FullConn): one request at a time
@@ -339,10 +329,12 @@ class WireClient:
         return conn is not None and not conn.got_bytes
 
     async def request(self, req: Prepared) -> Response:
-        fut = self.start(req.wire)
-        if fut is not None:
+        """On the live connection, else a new one; a request the server's closing of an
+        idle keep-alive connection killed (`stale()`) is retried once on a fresh one."""
+        conn = self._conn
+        if conn is not None and not conn.closed:
             try:
-                return await fut
+                return await conn.send(req.wire)
             except ConnectionError:
                 if not self.stale():
                     raise
