@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test format bench clean
+.PHONY: demo test test-fast format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
+
+# The fast unit tests alone (seconds): pure functions, parsers, strategies.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q tests/unit
 
 format: $(STAMP)
 	$(BIN)/ruff format .

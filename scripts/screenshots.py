@@ -28,18 +28,18 @@ from time import monotonic
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.controller import Controller  # noqa: E402
-from engine.deploy import DemoStack, DeployDriver  # noqa: E402
-from engine.plan import Overrides, build_plan  # noqa: E402
-from engine.profile import load_profile  # noqa: E402
-from engine.report import write_report  # noqa: E402
-from engine.review import read_review  # noqa: E402
-from tui.app import SurgeApp, make_app  # noqa: E402
-from tui.demo import PROFILE as DEMO_PROFILE  # noqa: E402
-from tui.demo import demo_strategy  # noqa: E402
-from tui.screens.run import RunScreen  # noqa: E402
-from tui.screens.summary import SummaryScreen  # noqa: E402
-from tui.session import RunSetup  # noqa: E402
+from engine.deploy.driver import DemoStack, DeployDriver  # noqa: E402
+from engine.load.controller import Controller  # noqa: E402
+from engine.profile.loader import load_profile  # noqa: E402
+from engine.profile.plan import Overrides, build_plan  # noqa: E402
+from engine.report.document import write_report  # noqa: E402
+from engine.report.review import read_review  # noqa: E402
+from tui.app.app import SurgeApp, make_app  # noqa: E402
+from tui.app.screens.run import RunScreen  # noqa: E402
+from tui.app.screens.summary import SummaryScreen  # noqa: E402
+from tui.app.session import RunSetup  # noqa: E402
+from tui.cli.demo import PROFILE as DEMO_PROFILE  # noqa: E402
+from tui.cli.demo import demo_strategy  # noqa: E402
 
 SIZE = (120, 36)
 PROFILE = ROOT / "profiles" / "example.toml"

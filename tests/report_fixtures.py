@@ -1,6 +1,6 @@
 """Two saved reports of one profile a week apart, for the app's report and comparison tests.
 
-Made by the scripted controller (tui.scripted: fixed intervals, no sockets), so
+Made by the scripted controller (tui.app.scripted: fixed intervals, no sockets), so
 they are the same bytes every time: the "new" run took 30% more load, its latency
 grew with it and its p95 threshold failed, which gives a comparison something to
 say. `tests/test_review.py` checks the files are still what this makes.
@@ -16,12 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine.plan import Overrides, build_plan
-from engine.profile import parse_profile
-from engine.report import build_report, write_toml
-from engine.thresholds import parse_cli_threshold
-from tests.test_app import SHOP
-from tui.scripted import FIXED_START, ScriptedController
+from engine.load.thresholds import parse_cli_threshold
+from engine.profile.loader import parse_profile
+from engine.profile.plan import Overrides, build_plan
+from engine.report.document import build_report, write_toml
+from tests.app.test_app import SHOP
+from tui.app.scripted import FIXED_START, ScriptedController
 
 FOLDER = Path(__file__).parent / "fixtures" / "reports"
 BASE = FOLDER / "shop-base.toml"

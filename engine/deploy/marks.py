@@ -1,0 +1,115 @@
+"""Each color's figures out of the run model: cumulative marks, windows and live points.
+
+Why difference the cumulative histograms instead of summing snapshots: the app lets a
+newer snapshot replace an unhandled older one, so a driver that added up what it was
+shown would lose intervals and misjudge a window. The cumulative model never loses any,
+so "now minus window start" is exact for counts and exact to the histogram's precision
+for percentiles, however few snapshots the driver saw.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from engine.deploy.strategies import ColorFigures
+from engine.load.metrics import new_histogram
+
+__all__ = ["ColorLive", "Mark", "mark_of", "nonzero_counts"]
+
+_TEMPLATE = new_histogram()  # index <-> value arithmetic only; never recorded into
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One color's cumulative counts at a moment: what a window or an interval subtracts."""
+
+    t: float = 0.0
+    requests: int = 0
+    failed: int = 0
+    counts: Mapping[int, int] = field(default_factory=dict)  # histogram index -> count
+
+    def since(self, earlier: Mark) -> Mark:
+        counts = {i: c - earlier.counts.get(i, 0) for i, c in self.counts.items()}
+        return Mark(
+            self.t - earlier.t,
+            self.requests - earlier.requests,
+            self.failed - earlier.failed,
+            {i: c for i, c in counts.items() if c > 0},
+        )
+
+    def percentiles(self, wanted: Iterable[float]) -> dict[float, float]:
+        """Milliseconds, as HdrHistogram reports them (highest equivalent value)."""
+        total = sum(self.counts.values())
+        out = dict.fromkeys(wanted, 0.0)
+        if not total:
+            return out
+        targets = sorted((max(1, math.ceil(p / 100 * total)), p) for p in out)
+        running = 0
+        k = 0
+        for index in sorted(self.counts):
+            running += self.counts[index]
+            while k < len(targets) and running >= targets[k][0]:
+                value = _TEMPLATE.get_value_from_index(index)
+                out[targets[k][1]] = _TEMPLATE.get_highest_equivalent_value(value) / 1000
+                k += 1
+            if k == len(targets):
+                break
+        return out
+
+    def figures(self) -> ColorFigures:
+        return ColorFigures(self.requests, self.failed, self.percentiles((99.0,))[99.0])
+
+
+def nonzero_counts(h: HdrHistogram) -> Iterable[tuple[int, int]]:
+    """(index, count) over the histogram's recorded range only: a few hundred, not 23k."""
+    if not h.get_total_count():
+        return ()
+    lo = h.get_counts_array_index(h.get_min_value())
+    hi = min(h.get_counts_array_index(h.get_max_value()), h.counts_len - 1)
+    counts = h.counts
+    return ((i, counts[i]) for i in range(lo, hi + 1) if counts[i])
+
+
+def mark_of(model: Any, color: str, t: float) -> Mark:
+    """A color's cumulative figures from a RunModel (duck-typed: `model.total.buckets`)."""
+    requests = failed = 0
+    counts: dict[int, int] = {}
+    for (_step, upstream), b in model.total.buckets.items():
+        if upstream != color:
+            continue
+        requests += b.requests
+        failed += b.failed
+        for i, c in nonzero_counts(b.latency):
+            counts[i] = counts.get(i, 0) + c
+    return Mark(t, requests, failed, counts)
+
+
+@dataclass(frozen=True)
+class ColorLive:
+    """One color over the last snapshot: what its column and its plot show."""
+
+    t: float
+    rps: float
+    p50: float
+    p95: float
+    p99: float
+    error_rate: float
+    requests: int
+
+    @classmethod
+    def of(cls, t: float, delta: Mark) -> ColorLive:
+        pct = delta.percentiles((50.0, 95.0, 99.0))
+        return cls(
+            t=t,
+            rps=delta.requests / delta.t if delta.t > 0 else 0.0,
+            p50=pct[50.0],
+            p95=pct[95.0],
+            p99=pct[99.0],
+            error_rate=delta.failed / delta.requests if delta.requests else 0.0,
+            requests=delta.requests,
+        )

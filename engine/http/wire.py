@@ -1,0 +1,379 @@
+"""The fast path: HTTP/1.1 keep-alive over a bare asyncio.Protocol, parsed by httptools.
+
+One connection per virtual user and one request in flight on it, so the hot path
+is a future, a write, a parse and a record (DESIGN.md: asyncio streams halve the
+rate, httpx collapses under concurrency). Timing is taken here, next to the
+socket, so that what is measured is the server and not the generator's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+from time import perf_counter
+from urllib.parse import urlsplit
+
+import httptools
+
+from engine.http.request import Prepared
+from engine.http.response import Response
+
+
+class ProtocolError(Exception):
+    """The server spoke something that is not HTTP/1.1."""
+
+
+class ConnectionClosed(ConnectionResetError):
+    """The server closed the connection before the response was complete."""
+
+
+# The proxy's color header, in any case: its tail is the same in "-upstream:" and
+# "-Upstream:", so one search per response finds either, then the name is checked.
+_TAG = b"pstream:"
+_TAG_NAME = b"x-surge-upstream:"
+
+
+class _Conn(asyncio.Protocol):
+    """One keep-alive connection; at most one request in flight.
+
+    This base keeps the status, the upstream tag and byte counts only: no header
+    or body callbacks from the parser (each is a Python call per header), for
+    runs that check nothing. `_FullConn` keeps headers and body too. Timings and
+    counts go straight into the owning client, which the caller reads: no copying
+    per request.
+    """
+
+    __slots__ = (
+        "_body",
+        "_headers",
+        "_loop",
+        "_parser",
+        "batch",
+        "bytes_in",
+        "client",
+        "closed",
+        "fut",
+        "got_bytes",
+        "on_response",
+        "stream_data",
+        "transport",
+    )
+
+    def __init__(self, client: WireClient) -> None:
+        self.client = client
+        self.transport: asyncio.Transport | None = None
+        self.fut: asyncio.Future[Response] | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self.closed = False
+        self.got_bytes = False
+        self.bytes_in = 0
+        self.on_response: Callable[[int], bool] | None = None
+        self.stream_data = b""
+        self.batch: SendBatch | None = None
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        # asyncio.get_running_loop() costs a getpid() syscall per call: ask once.
+        self._loop = asyncio.get_running_loop()
+
+    def data_received(self, data: bytes) -> None:
+        if not self.got_bytes:  # the head starts here: find the proxy's color tag in C
+            self.got_bytes = True
+            i = data.find(_TAG)
+            while i >= 0:  # almost always once: the tag, or no "pstream:" at all
+                if i >= 9 and data[i - 9 : i + 8].lower() == _TAG_NAME:
+                    end = data.find(b"\r", i)
+                    self.client.upstream = data[i + 8 : end].strip().decode("latin-1")
+                    break
+                i = data.find(_TAG, i + 1)
+        self.bytes_in += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ProtocolError(f"bad HTTP response: {exc}"))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail(exc if isinstance(exc, OSError) else ConnectionClosed("connection closed"))
+
+    # httptools callbacks
+    def on_message_complete(self) -> None:
+        # Timed here, as the last byte is parsed, not when the VU's task next runs:
+        # the loop's scheduling delay is the generator's, not the server's.
+        client = self.client
+        client.done_at = perf_counter()
+        client.bytes_in = self.bytes_in
+        status = self._parser.get_status_code()
+        on_response = self.on_response
+        if on_response is None:
+            self._complete(_BARE.get(status) or _bare_response(status))
+            return
+        # Streaming: the caller records this response and says whether the next
+        # request goes out now, from this callback, with no task switch in between.
+        go = on_response(status)
+        if not self._parser.should_keep_alive():
+            go = False
+            self.close()
+        if go:
+            self.got_bytes = False
+            self.bytes_in = 0
+            client.upstream = None
+            self.batch.add(self)  # type: ignore[union-attr]
+            return
+        self.on_response = None
+        fut = self.fut
+        self.fut = None
+        if fut is not None and not fut.done():
+            fut.set_result(_BARE.get(status) or _bare_response(status))
+
+    def _complete(self, resp: Response) -> None:
+        fut = self.fut
+        self.fut = None
+        if fut is not None and not fut.done():
+            fut.set_result(resp)
+        if not self._parser.should_keep_alive():
+            self.close()
+
+    # ours
+    def send(self, data: bytes) -> asyncio.Future[Response]:
+        fut = self._loop.create_future()
+        self.fut = fut
+        self.got_bytes = False
+        self.bytes_in = 0
+        client = self.client
+        client.upstream = None
+        client.sent_at = perf_counter()
+        self.transport.write(data)  # type: ignore[union-attr]
+        return fut
+
+    def stream(
+        self, data: bytes, on_response: Callable[[int], bool], batch: SendBatch
+    ) -> asyncio.Future[Response]:
+        """Send `data`, and again after each response while `on_response(status)` says so.
+
+        The closed model's hot path: the callback that parsed a response queues the
+        next request (`batch`), instead of a future, a task wake-up and two coroutine
+        frames per request. The future ends the stream: the last response when
+        `on_response` said stop (or the server closed), an error when a request failed.
+        """
+        fut = self.send(data)
+        self.on_response = on_response
+        self.stream_data = data
+        self.batch = batch
+        return fut
+
+    def resend(self) -> None:
+        """The stream's next request, from the batch (unless the stream failed meanwhile)."""
+        if self.on_response is None:
+            return
+        self.client.sent_at = perf_counter()
+        self.transport.write(self.stream_data)  # type: ignore[union-attr]
+
+    def _fail(self, exc: BaseException) -> None:
+        self.on_response = None
+        fut = self.fut
+        self.fut = None
+        if fut is not None and not fut.done():
+            fut.set_exception(exc)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self, exc: BaseException) -> None:
+        """Fail the request in flight and drop the socket (timeouts, cancellation)."""
+        self._fail(exc)
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class _FullConn(_Conn):
+    """Keeps headers and body, for checks, captures and scenario flows."""
+
+    __slots__ = ()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        client = self.client
+        client.done_at = perf_counter()
+        client.bytes_in = self.bytes_in
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        resp = Response(self._parser.get_status_code(), self._headers, body)
+        self._headers = []
+        self._body = []
+        self._complete(resp)
+
+
+class SendBatch:
+    """The requests streaming connections queued while their responses were parsed.
+
+    They go out together once the loop has run this round's I/O callbacks, not from
+    each callback: a request written mid-round would wait, timed, behind the rest of
+    the round's parsing before its response is read, and that wait is the generator's,
+    not the server's. One `call_soon` per round, where a task per request costs a
+    future, a wake-up and its frames.
+    """
+
+    __slots__ = ("_conns", "_scheduled")
+
+    def __init__(self) -> None:
+        self._conns: list[_Conn] = []
+        self._scheduled = False
+
+    def add(self, conn: _Conn) -> None:
+        self._conns.append(conn)
+        if not self._scheduled:
+            self._scheduled = True
+            conn._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        conns, self._conns = self._conns, []
+        self._scheduled = False
+        for conn in conns:
+            conn.resend()
+
+
+_BARE: dict[int, Response] = {}
+
+
+def _bare_response(status: int) -> Response:
+    """One shared header-less Response per status: nothing reads more of it."""
+    return _BARE.setdefault(status, Response(status))
+
+
+class WireClient:
+    """A virtual user's connection to one origin, reconnecting when the server closes it.
+
+    After each request `sent_at`, `done_at`, `bytes_in` and `upstream` describe
+    it (the connection writes them), so the caller records timings without
+    another clock read.
+    """
+
+    __slots__ = (
+        "_conn",
+        "_protocol",
+        "_ssl",
+        "bytes_in",
+        "connect_timeout",
+        "done_at",
+        "host",
+        "port",
+        "sent_at",
+        "server_hostname",
+        "upstream",
+    )
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 5.0,
+        insecure: bool = False,
+        full: bool = True,
+    ) -> None:
+        """`full=False` when nothing reads headers or bodies: a cheaper parse."""
+        parts = urlsplit(base_url)
+        tls = parts.scheme == "https"
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (443 if tls else 80)
+        self.server_hostname = self.host if tls else None
+        self._ssl: ssl.SSLContext | None = make_ssl_context(insecure) if tls else None
+        self._conn: _Conn | None = None
+        self.connect_timeout = connect_timeout
+        self.sent_at = 0.0
+        self.done_at = 0.0
+        self.bytes_in = 0
+        self.upstream: str | None = None
+        self._protocol = _FullConn if full else _Conn
+
+    async def _connect(self) -> _Conn:
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(self.connect_timeout):
+            _, conn = await loop.create_connection(
+                lambda: self._protocol(self),
+                self.host,
+                self.port,
+                ssl=self._ssl,
+                server_hostname=self.server_hostname,
+            )
+        self._conn = conn
+        return conn
+
+    def stream(
+        self, data: bytes, on_response: Callable[[int], bool], batch: SendBatch
+    ) -> asyncio.Future[Response] | None:
+        """`_Conn.stream` on the live connection, or None when there is none: then
+        `request()` connects."""
+        conn = self._conn
+        if conn is None or conn.closed or self._protocol is not _Conn:
+            return None  # headers and bodies are read (_FullConn): one request at a time
+        return conn.stream(data, on_response, batch)
+
+    def stale(self) -> bool:
+        """The last request died before any byte came back: the server had closed the
+        idle keep-alive connection, so one retry on a fresh socket is safe (as browsers
+        and httpx do)."""
+        conn = self._conn
+        return conn is not None and not conn.got_bytes
+
+    async def request(self, req: Prepared) -> Response:
+        """On the live connection, else a new one; a request the server's closing of an
+        idle keep-alive connection killed (`stale()`) is retried once on a fresh one."""
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            try:
+                return await conn.send(req.wire)
+            except ConnectionError:
+                if not self.stale():
+                    raise
+            except BaseException:
+                self.drop()
+                raise
+        conn = await self._connect()
+        try:
+            return await conn.send(req.wire)
+        except BaseException:
+            conn.abort(asyncio.CancelledError())
+            raise
+
+    def drop(self) -> None:
+        """Abandon the request in flight (cancelled): its late answer must not reach the next."""
+        if self._conn is not None:
+            self._conn.abort(asyncio.CancelledError())
+
+    def in_flight_since(self) -> float | None:
+        """When the request now in flight was sent, for the timeout sweep."""
+        conn = self._conn
+        if conn is None or conn.fut is None:
+            return None
+        return self.sent_at
+
+    def expire(self) -> None:
+        """Time out the request in flight; the sweep calls this, not a timer per request."""
+        if self._conn is not None:
+            self._conn.abort(TimeoutError("request timed out"))
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def make_ssl_context(insecure: bool) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx

@@ -1,0 +1,296 @@
+"""k6-style checks: per-response assertions that feed the `checks` rate metric.
+
+A failed check never fails a run by itself (a threshold on `checks` can), so
+`evaluate` answers False instead of raising, whatever the server sent. Parsing
+does all the work up front (paths split, durations parsed, needles encoded) so
+that evaluation, which runs for every request, is a lookup and a comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from engine.durations import format_duration, parse_duration
+from engine.errors import ConfigError
+from engine.http.response import Response
+
+STATUS, HEADER, BODY_CONTAINS, JSON, DURATION_UNDER = (
+    "status",
+    "header",
+    "body_contains",
+    "json",
+    "duration_under",
+)
+KINDS = (STATUS, HEADER, BODY_CONTAINS, JSON, DURATION_UNDER)
+
+# The comparison keys each kind accepts besides its own key and `name`.
+_OPTIONS: dict[str, tuple[str, ...]] = {
+    STATUS: (),
+    HEADER: ("contains", "equals", "exists"),
+    BODY_CONTAINS: (),
+    JSON: ("equals", "exists"),
+    DURATION_UNDER: (),
+}
+_ALL_OPTIONS = ("contains", "equals", "exists")
+_KEYS = (*KINDS, *_ALL_OPTIONS, "name")
+
+# Sentinels: a JSON path that leads nowhere, and a body that is not JSON.
+_MISSING: Any = object()
+_NOT_JSON: Any = object()
+
+JsonPath = tuple[tuple[str, int | None], ...]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One assertion on a response; `name` is what reports and `checks{check:...}` show."""
+
+    name: str
+    kind: str
+    statuses: frozenset[int] = frozenset()
+    header: str = ""
+    path: JsonPath = ()
+    op: str = ""  # header and json checks: "contains" | "equals" | "exists"
+    # A TOML value for `equals`, a str for `contains`, a bool for `exists`. Lists and
+    # tables are unhashable, hence out of the hash (they still take part in ==).
+    expected: Any = field(default=None, hash=False)
+    needle: bytes = b""
+    limit_s: float = 0.0
+
+    def evaluate(self, response: Response, duration_s: float) -> bool:
+        """True if the response passes; False, never an exception, for anything odd."""
+        try:
+            if self.kind == JSON:
+                return self.judge_json(_load_json(response.body))
+            return self._judge(response, duration_s)
+        except Exception:  # a check must never take a VU down
+            return False
+
+    def judge_json(self, doc: Any) -> bool:
+        """The json check on an already-parsed body, so several checks parse it once."""
+        if doc is _NOT_JSON:
+            return False
+        found = _lookup(doc, self.path)
+        if self.op == "exists":
+            return (found is not _MISSING) == self.expected
+        return found is not _MISSING and _same(found, self.expected)
+
+    def _judge(self, response: Response, duration_s: float) -> bool:
+        kind = self.kind
+        if kind == STATUS:
+            return response.status in self.statuses
+        if kind == DURATION_UNDER:
+            return duration_s < self.limit_s
+        if kind == BODY_CONTAINS:
+            return self.needle in response.body
+        value = response.header(self.header)
+        if self.op == "exists":
+            return (value is not None) == self.expected
+        if value is None:
+            return False
+        if self.op == "contains":
+            return self.expected in value
+        return value == self.expected
+
+
+def evaluate_checks(checks: Iterable[Check], response: Response, duration_s: float) -> list[bool]:
+    """All checks of a step, decoding a JSON body at most once however many look at it."""
+    doc: Any = _MISSING
+    out: list[bool] = []
+    for check in checks:
+        if check.kind != JSON:
+            out.append(check.evaluate(response, duration_s))
+            continue
+        if doc is _MISSING:
+            doc = _load_json(response.body)
+        try:
+            out.append(check.judge_json(doc))
+        except Exception:
+            out.append(False)
+    return out
+
+
+def parse_check(table: Mapping[str, Any]) -> Check:
+    """One inline table of an endpoint's `checks` array; ConfigError names the bad key."""
+    if not isinstance(table, Mapping):
+        raise ConfigError("check", f"expected a table such as {{ status = 200 }}, got {table!r}")
+    for key in table:
+        if key not in _KEYS:
+            raise ConfigError(key, f"unknown key (known: {', '.join(_KEYS)})")
+    kind = _kind_of(table)
+    option = _option_of(table, kind)
+    name = _name_of(table)
+    check = _BUILDERS[kind](table, option)
+    if name is not None:
+        check = replace(check, name=name)
+    return check
+
+
+def _kind_of(table: Mapping[str, Any]) -> str:
+    kinds = [k for k in table if k in KINDS]
+    if len(kinds) > 1:
+        raise ConfigError(kinds[1], f"a check has one kind, but {kinds[0]} is given too")
+    if kinds:
+        return kinds[0]
+    stray = [k for k in table if k in _ALL_OPTIONS]
+    if stray:
+        raise ConfigError(stray[0], "applies to a header or json check, but neither is given")
+    raise ConfigError("check", f"a check needs one of: {', '.join(KINDS)}")
+
+
+def _option_of(table: Mapping[str, Any], kind: str) -> str | None:
+    allowed = _OPTIONS[kind]
+    given = [k for k in table if k in _ALL_OPTIONS]
+    for key in given:
+        if key not in allowed:
+            known = ", ".join(allowed) if allowed else "none besides name"
+            raise ConfigError(key, f"not an option of a {kind} check (options: {known})")
+    if len(given) > 1:
+        raise ConfigError(given[1], f"use one of {', '.join(allowed)}, not both {given[0]} and it")
+    return given[0] if given else None
+
+
+def _name_of(table: Mapping[str, Any]) -> str | None:
+    if "name" not in table:
+        return None
+    name = table["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError("name", f"expected a non-empty string, got {name!r}")
+    return name.strip()
+
+
+def _status_check(table: Mapping[str, Any], _option: str | None) -> Check:
+    raw = table[STATUS]
+    codes = raw if isinstance(raw, list) else [raw]
+    if not codes:
+        raise ConfigError(STATUS, "expected a status code or a non-empty list of them")
+    for code in codes:
+        if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+            raise ConfigError(STATUS, f"expected a status code 100..599, got {code!r}")
+    if isinstance(raw, list):
+        name = f"status in [{', '.join(str(c) for c in codes)}]"
+    else:
+        name = f"status is {raw}"
+    return Check(name=name, kind=STATUS, statuses=frozenset(codes))
+
+
+def _header_check(table: Mapping[str, Any], option: str | None) -> Check:
+    header = _nonempty_str(table, HEADER)
+    op = option or "exists"
+    expected = table.get(op, True)
+    if op == "exists":
+        _require_bool(op, expected)
+        name = f"header {header} {'exists' if expected else 'absent'}"
+    else:
+        if not isinstance(expected, str):
+            raise ConfigError(op, f"expected a string, got {expected!r}")
+        name = f"header {header} {'contains' if op == 'contains' else '=='} {expected}"
+    return Check(name=name, kind=HEADER, header=header, op=op, expected=expected)
+
+
+def _body_check(table: Mapping[str, Any], _option: str | None) -> Check:
+    text = _nonempty_str(table, BODY_CONTAINS)
+    return Check(name=f"body contains {text}", kind=BODY_CONTAINS, needle=text.encode())
+
+
+def _json_check(table: Mapping[str, Any], option: str | None) -> Check:
+    where = _nonempty_str(table, JSON)
+    path = _json_path(where)
+    op = option or "exists"
+    expected = table.get(op, True)
+    if op == "exists":
+        _require_bool(op, expected)
+        name = f"json {where} {'exists' if expected else 'absent'}"
+    else:
+        if not _json_like(expected):
+            raise ConfigError(op, "dates and times have no JSON form; write them as strings")
+        name = f"json {where} == {json.dumps(expected, ensure_ascii=False)}"
+    return Check(name=name, kind=JSON, path=path, op=op, expected=expected)
+
+
+def _duration_check(table: Mapping[str, Any], _option: str | None) -> Check:
+    raw = table[DURATION_UNDER]
+    try:
+        limit = parse_duration(raw)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(DURATION_UNDER, str(exc)) from None
+    if not limit > 0 or math.isinf(limit):
+        raise ConfigError(DURATION_UNDER, f"expected a positive duration, got {raw!r}")
+    return Check(name=f"duration < {format_duration(limit)}", kind=DURATION_UNDER, limit_s=limit)
+
+
+_BUILDERS = {
+    STATUS: _status_check,
+    HEADER: _header_check,
+    BODY_CONTAINS: _body_check,
+    JSON: _json_check,
+    DURATION_UNDER: _duration_check,
+}
+
+
+def _nonempty_str(table: Mapping[str, Any], key: str) -> str:
+    value = table[key]
+    if not isinstance(value, str) or not value:
+        raise ConfigError(key, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _require_bool(key: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"expected true or false, got {value!r}")
+
+
+def _json_path(text: str) -> JsonPath:
+    """Split once at parse time; digit parts are kept as ints too, for list indexing."""
+    parts = text.split(".")
+    if any(not p for p in parts):
+        raise ConfigError(JSON, f"empty part in path {text!r} (expected e.g. data.items.0.id)")
+    return tuple((p, int(p) if p.isascii() and p.isdigit() else None) for p in parts)
+
+
+def _json_like(value: Any) -> bool:
+    if isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list):
+        return all(_json_like(v) for v in value)
+    if isinstance(value, dict):
+        return all(_json_like(v) for v in value.values())
+    return False
+
+
+def _load_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _lookup(doc: Any, path: JsonPath) -> Any:
+    node = doc
+    for key, index in path:
+        if isinstance(node, dict):
+            node = node.get(key, _MISSING)
+            if node is _MISSING:
+                return _MISSING
+        elif isinstance(node, list) and index is not None and index < len(node):
+            node = node[index]
+        else:
+            return _MISSING
+    return node
+
+
+def _same(found: Any, expected: Any) -> bool:
+    """JSON equality without Python's True == 1 and "1" != 1 surprises."""
+    if isinstance(found, bool) or isinstance(expected, bool):
+        return found is expected
+    if isinstance(found, int | float) and isinstance(expected, int | float):
+        return found == expected
+    if isinstance(found, list) and isinstance(expected, list):
+        return len(found) == len(expected) and all(map(_same, found, expected))
+    if isinstance(found, dict) and isinstance(expected, dict):
+        return found.keys() == expected.keys() and all(_same(found[k], expected[k]) for k in found)
+    return type(found) is type(expected) and found == expected

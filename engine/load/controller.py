@@ -1,0 +1,209 @@
+"""The Controller: runs a plan, slices it into intervals, judges thresholds, takes commands.
+
+Plain Python with no UI knowledge: the headless CLI and the Textual app drive the
+very same object. Commands (pause, resume, scale, stop, abort) are plain method
+calls that take effect at once; snapshots go to a callback once per interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import math
+import traceback
+from collections.abc import Callable
+from time import perf_counter
+
+from engine.load.metrics import Interval, merge_histograms
+from engine.load.model import Row, RunModel, ThresholdState
+from engine.load.pools import LocalPool, ProcessPool
+from engine.load.run import RunPlan, RunResult, Snapshot
+
+BREAKPOINT_ERROR_RATE = 0.05
+BREAKPOINT_P95_FACTOR = 10.0
+BREAKPOINT_WINDOW_S = 3.0
+
+
+class Controller:
+    def __init__(
+        self,
+        plan: RunPlan,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.on_snapshot = on_snapshot
+        self.model = RunModel(plan.thresholds)
+        self.pool: LocalPool | ProcessPool = (
+            LocalPool(plan.work)
+            if plan.workers == 1 and plan.in_process
+            else ProcessPool(plan.work, plan.workers, log=plan.worker_log)
+        )
+        self.state = "ready"
+        self.aborted = False
+        self.stop_reason: str | None = None
+        self._baseline_p95: float | None = None
+        self._last_held_rate: float | None = None
+        self._cpu_max = 0.0
+        self.last_snapshot: Snapshot | None = None
+
+    # ---------------------------------------------------------------- commands
+    def pause(self) -> None:
+        if self.state == "running":
+            self.pool.pause()
+            self.state = "paused"
+
+    def resume(self) -> None:
+        if self.state == "paused":
+            self.pool.resume()
+            self.state = "running"
+
+    def set_scale(self, scale: float) -> None:
+        """Multiply the planned target (VUs or rate) by `scale` from now on."""
+        self.pool.set_scale(scale)
+
+    def set_target(self, value: float) -> None:
+        """Make the current target `value` (VUs or iterations/s), keeping the shape."""
+        base = self.pool.target() / self.pool.scale if self.pool.scale else 0.0
+        if base > 0:
+            self.set_scale(value / base)
+
+    def stop(self, reason: str = "stopped by user") -> None:
+        """Graceful: no new iterations; in-flight ones get gracefulStop."""
+        if self.state in ("running", "paused", "ready"):
+            self.state = "stopping"
+            self.aborted = True
+            self.stop_reason = reason
+            self.pool.stop(reason)
+
+    def abort(self, reason: str = "aborted by user") -> None:
+        """At once: in-flight iterations are interrupted."""
+        self.aborted = True
+        self.stop_reason = self.stop_reason or reason
+        self.state = "stopping"
+        self.pool.abort(reason)
+
+    # ----------------------------------------------------------------- running
+    async def run(self) -> RunResult:
+        started = dt.datetime.now(dt.UTC)
+        self.state = "running"
+        task = asyncio.create_task(self.pool.run())
+        t0 = perf_counter()
+        k = 1
+        error = None
+        try:
+            while not task.done():
+                deadline = t0 + k * self.plan.interval
+                await asyncio.wait([task], timeout=max(deadline - perf_counter(), 0))
+                if task.done():
+                    break
+                k += 1
+                self._interval(await self.pool.harvest())
+            with contextlib.suppress(asyncio.CancelledError):
+                task.result()
+        except asyncio.CancelledError:
+            self.abort("cancelled")
+            with contextlib.suppress(BaseException):
+                await task
+            raise
+        except Exception as exc:  # keep what was measured; say what broke
+            error = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+            self.abort(f"internal error: {error}")
+        last = await self.pool.harvest()
+        if last.end - last.start > 0.05 or _has_data(last):
+            self._interval(last, join_last=last.end - last.start < self.plan.interval / 2)
+        self.model.evaluate(final=True)
+        self.state = "finished"
+        if self.stop_reason is None and self.pool.stop_reason not in (
+            None,
+            "duration reached",
+            "iterations done",
+            "maxDuration reached",
+        ):
+            self.stop_reason = self.pool.stop_reason
+        result = RunResult(
+            plan=self.plan,
+            model=self.model,
+            started_at=started,
+            duration=self.model.elapsed,
+            aborted=self.aborted,
+            stop_reason=self.stop_reason,
+            breaking_point_rps=self._last_held_rate if self.plan.breakpoint else None,
+            error=error,
+            cpu_percent_max=self._cpu_max,
+            workers=self.pool.size,
+            failures=list(self.pool.failures),
+        )
+        self._emit(self.model.timeline[-1] if self.model.timeline else None)
+        return result
+
+    def _interval(self, iv: Interval, *, join_last: bool = False) -> None:
+        row = self.model.add(iv, join_last=join_last)
+        states = self.model.evaluate()
+        elapsed = self.model.elapsed
+        if self.state in ("running", "paused"):
+            for s in states:
+                th = s.threshold
+                if not s.ok and th.abort_on_fail and elapsed >= th.delay_abort_eval_s:
+                    self.abort(f"threshold {th.key}: {th.expression} failed (abortOnFail)")
+                    break
+            if self.plan.breakpoint:
+                self._judge_breakpoint(iv, row, states)
+        self._emit(row)
+
+    def _judge_breakpoint(self, iv: Interval, row: Row, states: list[ThresholdState]) -> None:
+        """Stop at the first sign of breaking; remember the last rate that held."""
+        broke = None
+        if self.plan.thresholds:
+            failed = [s for s in states if not s.ok]
+            if failed:
+                th = failed[0].threshold
+                broke = f"threshold {th.key}: {th.expression} failed"
+        elif row.requests:
+            window = [r for r in self.model.timeline if r.t > row.t - BREAKPOINT_WINDOW_S]
+            req = sum(r.requests for r in window)
+            err = sum(r.failed for r in window) / req if req else 0.0
+            p95 = _p95_ms(iv)
+            if self._baseline_p95 is None and row.requests >= 20:
+                self._baseline_p95 = max(p95, 0.1)
+            if err > BREAKPOINT_ERROR_RATE:
+                broke = f"error rate {err:.1%} > {BREAKPOINT_ERROR_RATE:.0%}"
+            elif self._baseline_p95 and p95 > BREAKPOINT_P95_FACTOR * self._baseline_p95:
+                broke = f"p95 {p95:.1f}ms > {BREAKPOINT_P95_FACTOR:g}x its start"
+        if broke:
+            self.stop(f"breaking point: {broke}")
+        elif row.requests:
+            self._last_held_rate = row.target
+
+    def _emit(self, row: Row | None) -> None:
+        cpu = max(self.pool.cpu, default=0.0)
+        self._cpu_max = max(self._cpu_max, cpu)
+        if row is None:
+            return
+        snap = Snapshot(
+            elapsed=self.model.elapsed,
+            state=self.state,
+            progress=self.pool.progress(),
+            row=row,
+            totals=self.model.figures(),
+            thresholds=tuple(self.model.states),
+            checks=self.model.checks(),
+            scale=self.pool.scale,
+            cpu_percent=cpu,
+            worker_cpu=tuple(self.pool.cpu),
+            failures=tuple(self.pool.failures),
+            stop_reason=self.stop_reason,
+        )
+        self.last_snapshot = snap
+        if self.on_snapshot is not None:
+            self.on_snapshot(snap)
+
+
+def _has_data(iv: Interval) -> bool:
+    return bool(iv.buckets or iv.iterations or iv.dropped)
+
+
+def _p95_ms(iv: Interval) -> float:
+    h = merge_histograms(b.latency for b in iv.buckets.values())
+    return h.get_value_at_percentile(95) / 1000 if h.get_total_count() else math.nan

@@ -1,0 +1,371 @@
+"""The run model: cumulative figures, a bounded timeline and live threshold states.
+
+Memory does not grow with request count or run length: cumulative histograms
+per (step, upstream), a timeline that halves its resolution past MAX_ROWS, and
+only as many recent intervals as the longest threshold window needs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from hdrh.histogram import HdrHistogram
+
+from engine.load.metrics import Bucket, Interval, Key, merge_histograms
+from engine.load.thresholds import COUNTER, GAUGE, RATE, TREND, Threshold
+
+MAX_ROWS = 3600
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Milliseconds; what a summary, a report and a comparison show."""
+
+    count: int = 0
+    min: float = 0.0
+    mean: float = 0.0
+    p50: float = 0.0
+    p90: float = 0.0
+    p95: float = 0.0
+    p99: float = 0.0
+    p99_9: float = 0.0
+    max: float = 0.0
+
+    @classmethod
+    def of(cls, h: HdrHistogram, total_us: int) -> LatencyStats:
+        """`total_us` is the exact sum of the recorded values (HdrHistogram's mean is slow)."""
+        n = h.get_total_count()
+        if not n:
+            return cls()
+        pct = h.get_percentile_to_value_dict(list(PERCENTILES))
+        return cls(
+            count=n,
+            min=h.get_min_value() / 1000,
+            mean=total_us / n / 1000,
+            p50=pct[50.0] / 1000,
+            p90=pct[90.0] / 1000,
+            p95=pct[95.0] / 1000,
+            p99=pct[99.0] / 1000,
+            p99_9=pct[99.9] / 1000,
+            max=h.get_max_value() / 1000,
+        )
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(getattr(self, k), 3) for k in _STAT_FIELDS}
+
+
+_STAT_FIELDS = ("min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max")
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The summary of one selection (all, a step, an upstream) over some seconds."""
+
+    requests: int
+    failed: int
+    error_rate: float
+    rps: float
+    latency: LatencyStats
+    service_time: LatencyStats
+    status: dict[int, int]
+    errors: dict[str, int]
+    bytes_in: int
+    bytes_out: int
+
+    @classmethod
+    def of(cls, b: Bucket, seconds: float) -> Figures:
+        return cls(
+            requests=b.requests,
+            failed=b.failed,
+            error_rate=b.failed / b.requests if b.requests else 0.0,
+            rps=b.requests / seconds if seconds > 0 else 0.0,
+            latency=LatencyStats.of(b.latency, b.latency_sum),
+            service_time=LatencyStats.of(b.service_hist, b.service_sum),
+            status=dict(sorted(b.status.items())),
+            errors=dict(sorted(b.errors.items(), key=lambda kv: -kv[1])),
+            bytes_in=b.bytes_in,
+            bytes_out=b.bytes_out,
+        )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One timeline row: an interval's figures (latency in ms)."""
+
+    t: float  # end of the interval, seconds since the start
+    dt: float
+    requests: int
+    failed: int
+    rps: float
+    error_rate: float
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    service_p50: float
+    service_p99: float
+    vus: int
+    vus_max: int
+    target: float
+    iterations: int
+    dropped: int
+    bytes_in: int
+    bytes_out: int
+
+    def merged(self, later: Row) -> Row:
+        """Two adjacent rows as one (downsampling); percentiles keep the worse."""
+        req = self.requests + later.requests
+        dt = self.dt + later.dt
+        failed = self.failed + later.failed
+        return Row(
+            t=later.t,
+            dt=dt,
+            requests=req,
+            failed=failed,
+            rps=req / dt if dt > 0 else 0.0,
+            error_rate=failed / req if req else 0.0,
+            p50=max(self.p50, later.p50),
+            p90=max(self.p90, later.p90),
+            p95=max(self.p95, later.p95),
+            p99=max(self.p99, later.p99),
+            service_p50=max(self.service_p50, later.service_p50),
+            service_p99=max(self.service_p99, later.service_p99),
+            vus=later.vus,
+            vus_max=max(self.vus_max, later.vus_max),
+            target=later.target,
+            iterations=self.iterations + later.iterations,
+            dropped=self.dropped + later.dropped,
+            bytes_in=self.bytes_in + later.bytes_in,
+            bytes_out=self.bytes_out + later.bytes_out,
+        )
+
+
+@dataclass(frozen=True)
+class ThresholdState:
+    threshold: Threshold
+    ok: bool
+    observed: float | None
+    failed_at: float | None = None  # run seconds when a window (or abort) verdict failed
+
+    def describe_observed(self) -> str:
+        th = self.threshold
+        if self.observed is None:
+            return "no data"
+        agg = "p(" + f"{th.percentile:g}" + ")" if th.aggregation == "p" else th.aggregation
+        unit = "ms" if th.kind == TREND else ""
+        return f"{agg}={self.observed:.4g}{unit}"
+
+
+def bucket_total(buckets: Iterable[Bucket]) -> Bucket:
+    out = Bucket()
+    for b in buckets:
+        out.add(b)
+    return out
+
+
+def _matches(key: Key, tags: Sequence[tuple[str, str]]) -> bool:
+    for name, value in tags:
+        if name == "step" and key[0] != value:
+            return False
+        if name == "upstream" and key[1] != value:
+            return False
+    return True
+
+
+@dataclass
+class RunModel:
+    thresholds: tuple[Threshold, ...] = ()
+    total: Interval = field(default_factory=lambda: Interval(0.0, 0.0))
+    timeline: list[Row] = field(default_factory=list)
+    states: list[ThresholdState] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    def __post_init__(self) -> None:
+        windows = [t.window_s for t in self.thresholds if t.window_s]
+        self._keep = max(windows, default=0.0)
+        self._recent: deque[Interval] = deque()
+        self.states = [ThresholdState(t, True, None) for t in self.thresholds]
+
+    # ------------------------------------------------------------- intake
+    def add(self, iv: Interval, *, join_last: bool = False) -> Row:
+        """`join_last` folds a short final interval into the previous row, so a run's
+        last fraction of a second does not plot as a spike of requests/s."""
+        self.total.add(iv)
+        self.elapsed = max(self.elapsed, iv.end)
+        if self._keep:
+            self._recent.append(iv)
+            while self._recent and self._recent[0].end <= iv.end - self._keep:
+                self._recent.popleft()
+        row = self._row(iv)
+        if join_last and self.timeline:
+            row = self.timeline[-1].merged(row)
+            self.timeline[-1] = row
+        else:
+            self.timeline.append(row)
+        if len(self.timeline) > MAX_ROWS:
+            rows = self.timeline
+            self.timeline = [a.merged(b) for a, b in zip(rows[::2], rows[1::2], strict=False)]
+            if len(rows) % 2:
+                self.timeline.append(rows[-1])
+        return row
+
+    @staticmethod
+    def _row(iv: Interval) -> Row:
+        b = bucket_total(iv.buckets.values())
+        dt = max(iv.end - iv.start, 1e-9)
+        lat = b.latency
+        svc = b.service_hist
+        pct = lat.get_percentile_to_value_dict([50, 90, 95, 99]) if b.requests else {}
+        return Row(
+            t=iv.end,
+            dt=dt,
+            requests=b.requests,
+            failed=b.failed,
+            rps=b.requests / dt,
+            error_rate=b.failed / b.requests if b.requests else 0.0,
+            p50=pct.get(50, 0) / 1000,
+            p90=pct.get(90, 0) / 1000,
+            p95=pct.get(95, 0) / 1000,
+            p99=pct.get(99, 0) / 1000,
+            service_p50=svc.get_value_at_percentile(50) / 1000 if b.requests else 0.0,
+            service_p99=svc.get_value_at_percentile(99) / 1000 if b.requests else 0.0,
+            vus=iv.vus,
+            vus_max=iv.vus_max,
+            target=iv.target,
+            iterations=iv.iterations,
+            dropped=iv.dropped,
+            bytes_in=b.bytes_in,
+            bytes_out=b.bytes_out,
+        )
+
+    # ------------------------------------------------------------ figures
+    def figures(self, key_filter: Sequence[tuple[str, str]] = ()) -> Figures:
+        sel = [b for k, b in self.total.buckets.items() if _matches(k, key_filter)]
+        return Figures.of(bucket_total(sel), self.elapsed)
+
+    def steps(self) -> list[str]:
+        """In the order first seen, which for a scenario is the flow's order."""
+        return list(dict.fromkeys(k[0] for k in self.total.buckets))
+
+    def upstreams(self) -> list[str]:
+        return sorted({k[1] for k in self.total.buckets if k[1] is not None})
+
+    def checks(self) -> dict[str, tuple[int, int]]:
+        return {k: (v[0], v[1]) for k, v in sorted(self.total.checks.items())}
+
+    def checks_rate(self) -> float | None:
+        p = sum(v[0] for v in self.total.checks.values())
+        f = sum(v[1] for v in self.total.checks.values())
+        return p / (p + f) if p + f else None
+
+    # --------------------------------------------------------- thresholds
+    def value(self, th: Threshold, iv: Interval, seconds: float) -> float | None:
+        """The observed value of a threshold's metric and aggregation over `iv`."""
+        kind = th.kind
+        tags = th.tags
+        if kind == TREND:
+            if th.metric == "iteration_duration":
+                return trend_value(iv.iteration_duration, iv.iteration_sum, th)
+            svc = th.metric == "service_time"
+            sel = [b for k, b in iv.buckets.items() if _matches(k, tags)]
+            h = merge_histograms((b.service_hist if svc else b.latency) for b in sel)
+            total_us = sum((b.service_sum if svc else b.latency_sum) for b in sel)
+            return trend_value(h, total_us, th)
+        if th.metric == "checks":
+            names = [v for n, v in tags if n == "check"]
+            sel = [pf for name, pf in iv.checks.items() if not names or name in names]
+            passed = sum(p for p, _ in sel)
+            total = passed + sum(f for _, f in sel)
+            return passed / total if total else None
+        if kind == RATE:  # http_req_failed
+            sel = [b for k, b in iv.buckets.items() if _matches(k, tags)]
+            req = sum(b.requests for b in sel)
+            return sum(b.failed for b in sel) / req if req else None
+        if kind == COUNTER:
+            count = self._count(th, iv)
+            if th.aggregation == "rate":
+                return count / seconds if seconds > 0 else None
+            return float(count)
+        if kind == GAUGE:
+            values = [r.vus if th.metric == "vus" else r.vus_max for r in self.timeline]
+            if not values:
+                return None
+            if th.aggregation == "min":
+                return float(min(values))
+            if th.aggregation == "max":
+                return float(max(values))
+            return float(values[-1])
+        return None
+
+    @staticmethod
+    def _count(th: Threshold, iv: Interval) -> int:
+        sel = [b for k, b in iv.buckets.items() if _matches(k, th.tags)]
+        if th.metric == "http_reqs":
+            return sum(b.requests for b in sel)
+        if th.metric == "data_received":
+            return sum(b.bytes_in for b in sel)
+        if th.metric == "data_sent":
+            return sum(b.bytes_out for b in sel)
+        if th.metric == "iterations":
+            return iv.iterations
+        return iv.dropped  # dropped_iterations
+
+    def evaluate(self, *, final: bool = False) -> list[ThresholdState]:
+        """Judge every threshold now; a window verdict that failed stays failed."""
+        window_iv: Interval | None = None
+        out = []
+        for state in self.states:
+            th = state.threshold
+            if th.window_s:
+                if state.failed_at is not None:
+                    out.append(state)
+                    continue
+                full = self.elapsed >= th.window_s - 1e-6
+                if not full and not final:
+                    out.append(state)
+                    continue
+                if full:
+                    if window_iv is None:
+                        window_iv = self._window_interval()
+                    iv, secs = window_iv, min(th.window_s, self.elapsed)
+                else:  # a run shorter than its window is judged whole
+                    iv, secs = self.total, self.elapsed
+                observed = self.value(th, iv, secs)
+                ok = th.passes(observed)
+                out.append(ThresholdState(th, ok, observed, None if ok else self.elapsed))
+            else:
+                observed = self.value(th, self.total, self.elapsed)
+                ok = th.passes(observed)
+                failed_at = state.failed_at if state.failed_at is not None else self.elapsed
+                out.append(ThresholdState(th, ok, observed, None if ok else failed_at))
+        self.states = out
+        return out
+
+    def _window_interval(self) -> Interval:
+        out = Interval(math.inf, 0.0)
+        for iv in self._recent:
+            out.add(iv)
+        return out
+
+    def passed(self) -> bool:
+        return all(s.ok for s in self.states)
+
+
+def trend_value(h: HdrHistogram, total_us: int, th: Threshold) -> float | None:
+    n = h.get_total_count()
+    if not n:
+        return None
+    agg = th.aggregation
+    if agg == "avg":
+        return total_us / n / 1000
+    if agg == "min":
+        return h.get_min_value() / 1000
+    if agg == "max":
+        return h.get_max_value() / 1000
+    if agg == "med":
+        return h.get_value_at_percentile(50) / 1000
+    return h.get_value_at_percentile(th.percentile or 0.0) / 1000

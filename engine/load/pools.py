@@ -1,0 +1,359 @@
+"""Worker pools: one in-process worker, or N worker processes with their own loops.
+
+Python's GIL makes one process one core, so more load means more processes
+(DESIGN.md). Each process runs a Worker on its own uvloop loop and answers the
+Controller over a pipe: commands go down (pause, resume, scale, stop, abort,
+harvest), encoded Intervals come back. Histograms add exactly, so N workers
+report what one would. A worker that dies is reported; what it shipped stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import signal
+from multiprocessing.connection import Connection
+from typing import Any
+
+import psutil
+
+from engine.load.metrics import Interval
+from engine.load.run import WorkPlan
+from engine.load.split import split_plan
+from engine.load.worker import Worker
+from engine.serve import new_event_loop
+
+_HARVEST_TIMEOUT_S = 5.0
+
+
+def _one_core(percent: float) -> float:
+    """A worker runs one loop on one core: readings over a few milliseconds (the last,
+    short interval) can exceed 100% and would raise a false saturation warning."""
+    return min(percent, 100.0)
+
+
+def _merge(parts: list[Interval]) -> Interval:
+    out = parts[0]
+    for p in parts[1:]:
+        out.add(p)
+    return out
+
+
+class LocalPool:
+    """One Worker in this process and loop: tests, and the CLI's single worker."""
+
+    def __init__(self, plan: WorkPlan) -> None:
+        self.worker = Worker(plan)
+        self.failures: list[str] = []
+        self._proc = psutil.Process(os.getpid())
+        self.cpu: list[float] = [0.0]
+
+    @property
+    def size(self) -> int:
+        return 1
+
+    @property
+    def scale(self) -> float:
+        return self.worker.scale
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.worker.stop_reason
+
+    def pause(self) -> None:
+        self.worker.pause()
+
+    def resume(self) -> None:
+        self.worker.resume()
+
+    def set_scale(self, scale: float) -> None:
+        self.worker.set_scale(scale)
+
+    def stop(self, reason: str) -> None:
+        self.worker.stop(reason)
+
+    def abort(self, reason: str) -> None:
+        self.worker.abort(reason)
+
+    def target(self) -> float:
+        return self.worker.target()
+
+    def progress(self) -> float:
+        return self.worker.progress()
+
+    async def run(self) -> None:
+        self._proc.cpu_percent(None)
+        await self.worker.run()
+
+    async def harvest(self) -> Interval:
+        self.cpu = [_one_core(self._proc.cpu_percent(None))]
+        return self.worker.harvest()
+
+    async def close(self) -> None:
+        pass
+
+
+# ------------------------------------------------------------ worker process side
+def worker_main(conn: Connection, plan: WorkPlan, log: str | None = None) -> None:
+    """A worker process: its own loop, driven by the Controller over `conn`.
+
+    With `log`, its stderr (fd 2, so C-level and interpreter-level messages too) is
+    appended there: a traceback written to a terminal a Textual app draws on would
+    scramble the screen and be lost.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the Controller's to handle
+    if log is not None:
+        with contextlib.suppress(OSError):
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(fd, 2)
+            os.close(fd)
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(_serve(conn, plan))
+    finally:
+        loop.close()
+        conn.close()
+
+
+async def _serve(conn: Connection, plan: WorkPlan) -> None:
+    loop = asyncio.get_running_loop()
+    worker = Worker(plan)
+    proc = psutil.Process(os.getpid())
+    started: asyncio.Future[None] = loop.create_future()
+
+    def reply(kind: str) -> None:
+        iv = worker.harvest()
+        conn.send(
+            (
+                kind,
+                iv.encode(),
+                worker.progress(),
+                _one_core(proc.cpu_percent(None)),
+                worker.stop_reason,
+            )
+        )
+
+    def on_message() -> None:
+        while conn.poll():
+            try:
+                cmd, *args = conn.recv()
+            except (EOFError, OSError):  # the Controller is gone: stop at once
+                loop.remove_reader(conn.fileno())
+                worker.abort("controller gone")
+                if not started.done():
+                    started.set_result(None)
+                return
+            if cmd == "start" and not started.done():
+                paused, scale, ending = args
+                if paused:
+                    worker.pause()
+                if scale != 1.0:
+                    worker.set_scale(scale)
+                if ending is not None:
+                    getattr(worker, ending[0])(ending[1])
+                started.set_result(None)
+            elif cmd == "harvest":
+                reply("interval")
+            elif cmd == "pause":
+                worker.pause()
+            elif cmd == "resume":
+                worker.resume()
+            elif cmd == "scale":
+                worker.set_scale(args[0])
+            elif cmd == "stop":
+                worker.stop(args[0])
+            elif cmd == "abort":
+                worker.abort(args[0])
+
+    loop.add_reader(conn.fileno(), on_message)
+    conn.send(("ready",))
+    await started
+    proc.cpu_percent(None)
+    try:
+        await worker.run()
+        reply("done")
+    except Exception as exc:  # report, with what was measured
+        with contextlib.suppress(OSError):
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            reply("done")
+    finally:
+        with contextlib.suppress(ValueError, OSError):
+            loop.remove_reader(conn.fileno())
+
+
+# ------------------------------------------------------------ controller side
+class _Remote:
+    __slots__ = ("conn", "done", "final", "index", "pending", "proc", "progress", "ready")
+
+    def __init__(self, index: int, proc: Any, conn: Connection) -> None:
+        self.index = index
+        self.proc = proc
+        self.conn = conn
+        self.ready: asyncio.Future[None] | None = None
+        self.pending: asyncio.Future[Interval | None] | None = None
+        self.final: Interval | None = None
+        self.done = False
+        self.progress = 0.0
+
+
+class ProcessPool:
+    """N worker processes (spawned: safe beside threads and a running UI)."""
+
+    def __init__(self, plan: WorkPlan, workers: int, *, log: str | None = None) -> None:
+        self.plans = split_plan(plan, workers)
+        self.log = log
+        self.failures: list[str] = []
+        self.cpu: list[float] = [0.0] * len(self.plans)
+        self.scale = 1.0
+        self.stop_reason: str | None = None
+        self._remotes: list[_Remote] = []
+        self._target = 0.0
+        # Commands given while workers are still spawning, replayed at their start.
+        self._paused = False
+        self._ending: tuple[str, str] | None = None
+        self._all_done: asyncio.Event | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.plans)
+
+    def pids(self) -> list[int]:
+        return [r.proc.pid for r in self._remotes]
+
+    def _send(self, *msg: Any) -> None:
+        for r in self._remotes:
+            if not r.done:
+                with contextlib.suppress(OSError, ValueError):
+                    r.conn.send(msg)
+
+    def pause(self) -> None:
+        self._paused = True
+        self._send("pause")
+
+    def resume(self) -> None:
+        self._paused = False
+        self._send("resume")
+
+    def set_scale(self, scale: float) -> None:
+        self.scale = max(scale, 0.001)
+        self._send("scale", self.scale)
+
+    def stop(self, reason: str) -> None:
+        self.stop_reason = self.stop_reason or reason
+        self._ending = self._ending or ("stop", reason)
+        self._send("stop", reason)
+
+    def abort(self, reason: str) -> None:
+        self.stop_reason = self.stop_reason or reason
+        self._ending = ("abort", reason)
+        self._send("abort", reason)
+
+    def target(self) -> float:
+        return self._target
+
+    def progress(self) -> float:
+        live = [r.progress for r in self._remotes]
+        return min(live) if live else 0.0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        ctx = mp.get_context("spawn")
+        self._all_done = asyncio.Event()
+        for i, plan in enumerate(self.plans):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=worker_main, args=(child, plan, self.log), daemon=True)
+            proc.start()
+            child.close()
+            r = _Remote(i, proc, parent)
+            r.ready = loop.create_future()
+            self._remotes.append(r)
+            loop.add_reader(parent.fileno(), self._on_message, r)
+        try:
+            await asyncio.gather(*(r.ready for r in self._remotes if r.ready is not None))
+            # One message, so no request goes out between "start" and a pause.
+            self._send("start", self._paused, self.scale, self._ending)
+            await self._all_done.wait()
+        finally:
+            await self.close()
+
+    def _on_message(self, r: _Remote) -> None:
+        while True:
+            try:
+                if not r.conn.poll():
+                    return
+                kind, *args = r.conn.recv()
+            except (EOFError, OSError):
+                self._lost(r)
+                return
+            if kind == "ready" and r.ready is not None and not r.ready.done():
+                r.ready.set_result(None)
+            elif kind in ("interval", "done"):
+                iv = Interval.decode(args[0])
+                r.progress = args[1]
+                self.cpu[r.index] = args[2]
+                if kind == "interval" and r.pending is not None and not r.pending.done():
+                    r.pending.set_result(iv)
+                else:
+                    r.final = iv if r.final is None else _merge([r.final, iv])
+                if kind == "done":
+                    if args[3] and self.stop_reason is None:
+                        self.stop_reason = args[3]
+                    self._finish(r)
+            elif kind == "error":
+                self.failures.append(f"worker {r.index}: {args[0]}")
+
+    def _lost(self, r: _Remote) -> None:
+        asyncio.get_running_loop().remove_reader(r.conn.fileno())
+        if not r.done:
+            r.proc.join(timeout=1)
+            code = r.proc.exitcode
+            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            self.failures.append(f"worker {r.index} (pid {r.proc.pid}) died ({how})")
+            if r.ready is not None and not r.ready.done():
+                r.ready.set_exception(RuntimeError(self.failures[-1]))
+            self._finish(r)
+
+    def _finish(self, r: _Remote) -> None:
+        r.done = True
+        if r.pending is not None and not r.pending.done():
+            r.pending.set_result(None)
+        if self._all_done is not None and all(x.done for x in self._remotes):
+            self._all_done.set()
+
+    async def harvest(self) -> Interval:
+        loop = asyncio.get_running_loop()
+        waiting = []
+        for r in self._remotes:
+            if not r.done:
+                r.pending = loop.create_future()
+                waiting.append(r.pending)
+                with contextlib.suppress(OSError, ValueError):
+                    r.conn.send(("harvest",))
+        if waiting:
+            await asyncio.wait(waiting, timeout=_HARVEST_TIMEOUT_S)
+        parts: list[Interval] = []
+        for r in self._remotes:
+            if r.pending is not None and r.pending.done() and r.pending.result() is not None:
+                parts.append(r.pending.result())  # type: ignore[arg-type]
+            r.pending = None
+            if r.final is not None:
+                parts.append(r.final)
+                r.final = None
+        if not parts:
+            return Interval(0.0, 0.0)
+        merged = _merge(parts)
+        self._target = merged.target
+        return merged
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        for r in self._remotes:
+            with contextlib.suppress(ValueError, OSError):
+                loop.remove_reader(r.conn.fileno())
+        for r in self._remotes:
+            await asyncio.to_thread(r.proc.join, 5)
+            if r.proc.is_alive():
+                r.proc.kill()
+                await asyncio.to_thread(r.proc.join, 5)

@@ -1,0 +1,101 @@
+"""A run's plan, its live snapshots and its result: the values a front end holds.
+
+Plain frozen data, so the CLI, the app and the reports read them without reaching
+into the Controller that produces them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from engine.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_THRESHOLDS
+from engine.http.request import Prepared
+from engine.load.checks import Check
+from engine.load.executors import ExecutorConfig
+from engine.load.model import Figures, Row, RunModel, ThresholdState
+from engine.load.scenario import Scenario
+from engine.load.thresholds import Threshold
+
+
+@dataclass(frozen=True)
+class WorkPlan:
+    """What one worker runs: plain data, so it can cross to another process or host."""
+
+    executor: ExecutorConfig
+    base_url: str
+    requests: tuple[Prepared, ...]
+    weights: tuple[float, ...] = ()
+    checks: tuple[tuple[Check, ...], ...] = ()
+    expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)
+    client: str = "wire"
+    timeout: float = 10.0
+    connect_timeout: float = 5.0
+    insecure: bool = False
+    scenario: Scenario | None = None  # a flow of steps instead of weighted requests
+    headers: tuple[tuple[str, str], ...] = ()  # the profile's, for scenario steps
+    # Worker `offset` of `stride` workers: VU ids interleave, and in the open model
+    # this worker runs the schedule's iterations offset, offset + stride, ...
+    offset: int = 0
+    stride: int = 1
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run as the user asked for it."""
+
+    name: str  # profile name, or the URL for ad-hoc runs
+    source: str  # the profile file or "<url>"
+    work: WorkPlan
+    thresholds: tuple[Threshold, ...] = ()
+    test_type: str | None = None
+    environment: str | None = None
+    interval: float = 1.0
+    workers: int = 1
+    in_process: bool = True  # one worker in this loop; False = worker processes always
+    worker_log: str | None = None  # worker processes' stderr goes here (the app's screen is fd 2)
+
+    @property
+    def breakpoint(self) -> bool:
+        return self.test_type == "breakpoint"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a front end needs once per interval; immutable, safe to hand to a UI."""
+
+    elapsed: float
+    state: str  # running, paused, stopping, finished
+    progress: float
+    row: Row
+    totals: Figures
+    thresholds: tuple[ThresholdState, ...]
+    checks: dict[str, tuple[int, int]]
+    scale: float
+    cpu_percent: float  # the busiest worker's; above 90% the generator measures itself
+    worker_cpu: tuple[float, ...] = ()
+    failures: tuple[str, ...] = ()
+    stop_reason: str | None = None
+
+
+@dataclass
+class RunResult:
+    plan: RunPlan
+    model: RunModel
+    started_at: dt.datetime
+    duration: float
+    aborted: bool
+    stop_reason: str | None
+    breaking_point_rps: float | None = None
+    error: str | None = None
+    cpu_percent_max: float = 0.0
+    workers: int = 1
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if not self.model.passed():
+            return EXIT_THRESHOLDS
+        if self.error is not None or (self.aborted and self.plan.test_type != "breakpoint"):
+            return EXIT_ERROR
+        return EXIT_OK

@@ -1,0 +1,656 @@
+"""A worker: runs one executor's virtual users in the current event loop.
+
+The worker owns the sockets and the Recorder; the Controller owns time slices
+(intervals), thresholds and everything derived. Nothing here assumes the
+Controller is in the same process: a `WorkPlan` is plain picklable data and
+`harvest()` returns an `Interval` that encodes to plain data.
+
+Two models, as in k6:
+- closed (constant-vus, ramping-vus, *-iterations): each VU loops over
+  iterations; latency == service time.
+- open (*-arrival-rate): a scheduler releases iterations at their due times; a
+  due iteration with no free VU (and none left to start below maxVUs) waits in a
+  backlog and its wait counts in its latency (coordinated omission corrected).
+  Only iterations still waiting when the schedule ends are `dropped_iterations`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from bisect import bisect
+from collections import deque
+from collections.abc import Callable, Sequence
+from time import perf_counter
+from typing import Protocol
+
+from engine.errors import classify
+from engine.http.request import Prepared
+from engine.http.response import Response
+from engine.http.wire import SendBatch
+from engine.load import executors as ex
+from engine.load.checks import Check, evaluate_checks
+from engine.load.metrics import Interval, Recorder
+from engine.load.run import WorkPlan
+from engine.load.stages import ArrivalTable, Stage, arrivals_until, value_at, vus_at
+
+# How early the scheduler may release an iteration. Event-loop timers fire up to a
+# millisecond late; waking a millisecond early and releasing then keeps the
+# generator's own lateness out of the latency. An early request's latency is its
+# service time (never less), so nothing is hidden.
+_SLACK_S = 0.001
+_GOVERNOR_TICK_S = 0.01
+# Due iterations waiting for a free VU: at most this many seconds of the peak rate
+# (and 100,000); beyond it the oldest is counted as dropped.
+BACKLOG_SECONDS = 10.0
+
+
+class Client(Protocol):
+    sent_at: float
+    done_at: float
+    bytes_in: int
+    upstream: str | None  # the proxy's x-surge-upstream tag of the last response
+
+    def stream(
+        self, data: bytes, on_response: Callable[[int], bool], batch: SendBatch
+    ) -> asyncio.Future[Response] | None: ...
+    def stale(self) -> bool: ...
+    def drop(self) -> None: ...
+    async def request(self, req: Prepared) -> Response: ...
+    def in_flight_since(self) -> float | None: ...
+    def expire(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class RunClock:
+    """Run time excludes pauses, so stages and arrival schedules resume where they were."""
+
+    __slots__ = ("_paused_at", "paused_total", "t0")
+
+    def __init__(self) -> None:
+        self.t0 = perf_counter()
+        self.paused_total = 0.0
+        self._paused_at: float | None = None
+
+    def elapsed(self) -> float:
+        now = self._paused_at if self._paused_at is not None else perf_counter()
+        return now - self.t0 - self.paused_total
+
+    def to_abs(self, t: float) -> float:
+        return self.t0 + self.paused_total + t
+
+    def pause(self) -> None:
+        if self._paused_at is None:
+            self._paused_at = perf_counter()
+
+    def resume(self) -> None:
+        if self._paused_at is not None:
+            self.paused_total += perf_counter() - self._paused_at
+            self._paused_at = None
+
+
+class Pacer:
+    """Due times of an arrival-rate schedule, rescalable mid-run without a jump.
+
+    With `stride` > 1 this worker's n-th iteration is the schedule's
+    (offset + n * stride)-th: N workers deal one schedule between them. `first`
+    follows k6: constant-arrival-rate starts an iteration at 0 s, while
+    ramping-arrival-rate starts its first once one whole iteration has accrued.
+    """
+
+    def __init__(
+        self,
+        start_rate: float,
+        stages: Sequence[Stage],
+        time_unit: float,
+        *,
+        offset: int = 0,
+        stride: int = 1,
+        first: int = 0,
+    ) -> None:
+        self.start_rate = start_rate
+        self.stages = tuple(stages)
+        self.time_unit = time_unit
+        self.offset = offset + first
+        self.stride = stride
+        self.scale = 1.0
+        self._anchor_g = 0
+        self._anchor_base = 0.0
+        self._table = ArrivalTable(start_rate, self.stages, time_unit)
+
+    def due(self, n: int) -> float | None:
+        g = self.offset + n * self.stride
+        return self._table.time_of(self._anchor_base + (g - self._anchor_g) / self.scale)
+
+    def rescale(self, scale: float, next_n: int, now: float) -> None:
+        self._anchor_base = arrivals_until(self.start_rate, self.stages, now, self.time_unit)
+        self._anchor_g = self.offset + next_n * self.stride
+        self.scale = scale
+
+    def rate_at(self, t: float) -> float:
+        return value_at(self.start_rate, self.stages, t) * self.scale / self.time_unit / self.stride
+
+
+class VU:
+    __slots__ = ("busy", "client", "index", "iterations", "over_since", "task", "values", "wake")
+
+    def __init__(self, index: int, client: Client) -> None:
+        self.index = index
+        self.client = client
+        self.task: asyncio.Task[None] | None = None
+        self.wake: asyncio.Future[float | None] | None = None
+        self.busy = False
+        self.over_since: float | None = None
+        self.iterations = 0
+        self.values: dict[str, str] = {}
+
+
+def make_client(plan: WorkPlan) -> Client:
+    if plan.client == "httpx":
+        from engine.http.httpx_client import HttpxClient
+
+        return HttpxClient(
+            plan.base_url,
+            connect_timeout=plan.connect_timeout,
+            timeout=plan.timeout,
+            insecure=plan.insecure,
+        )
+    from engine.http.wire import WireClient
+
+    # Headers and bodies are parsed only when a check or a scenario reads them.
+    full = plan.scenario is not None or any(plan.checks)
+    return WireClient(
+        plan.base_url, connect_timeout=plan.connect_timeout, insecure=plan.insecure, full=full
+    )
+
+
+class Worker:
+    """Runs a WorkPlan; commands (pause, resume, scale, stop, abort) apply at once."""
+
+    def __init__(self, plan: WorkPlan, *, rng: random.Random | None = None) -> None:
+        self.plan = plan
+        self.cfg = plan.executor
+        self.recorder = self._new_recorder()
+        self.clock = RunClock()
+        self.scale = 1.0
+        self.stop_reason: str | None = None
+        self._rng = rng or random.Random()
+        self._vus: list[VU] = []
+        self._active = 0  # closed model: VUs with index < _active may run
+        self._running = asyncio.Event()
+        self._running.set()
+        self._stopping = False
+        self._stopped = asyncio.Event()
+        self._backlog: deque[float] = deque()
+        self._max_backlog = int(min(max(self.cfg.peak_rate * BACKLOG_SECONDS, 1000), 100_000))
+        self._idle: list[VU] = []
+        self._remaining = self.cfg.iterations  # shared-iterations budget
+        self._pacer: Pacer | None = None
+        self._next_n = 0
+        ok = [False] * 600
+        for lo, hi in plan.expected_statuses:
+            for s in range(max(lo, 0), min(hi, 599) + 1):
+                ok[s] = True
+        self._ok_status = ok
+        total = 0.0
+        self._cum_weights: list[float] = []
+        for w in plan.weights or (1.0,) * len(plan.requests):
+            total += w
+            self._cum_weights.append(total)
+        self._checks = plan.checks or ((),) * len(plan.requests)
+        self._batch = SendBatch()
+        self._scenario = plan.scenario
+        self._static_steps: list[Prepared | None] = [
+            step.prepare(plan.base_url, plan.headers, {}) if step.static else None
+            for step in (plan.scenario.steps if plan.scenario else ())
+        ]
+
+    def _new_recorder(self) -> Recorder:
+        return Recorder(
+            separate_service=self.cfg.open_model, one_request=self.plan.scenario is None
+        )
+
+    # ---------------------------------------------------------------- commands
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def pause(self) -> None:
+        if not self.paused and not self._stopping:
+            self.clock.pause()
+            self._running.clear()
+
+    def resume(self) -> None:
+        if self.paused:
+            self.clock.resume()
+            self._running.set()
+
+    def set_scale(self, scale: float) -> None:
+        """Multiply the executor's target (VUs or rate) from now on."""
+        scale = max(scale, 0.001)
+        if self._pacer is not None:
+            self._pacer.rescale(scale, self._next_n, self.clock.elapsed())
+        self.scale = scale
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Graceful: no new iterations; in-flight ones get gracefulStop to finish."""
+        if self._stopping:
+            return
+        self.stop_reason = reason
+        self._stopping = True
+        self.resume()
+        self.recorder.dropped(len(self._backlog))
+        self._backlog.clear()
+        for vu in self._vus:
+            if vu.wake is not None and not vu.wake.done():
+                vu.wake.set_result(None)
+        self._stopped.set()
+
+    def abort(self, reason: str = "aborted") -> None:
+        self.stop(reason)
+        for vu in self._vus:
+            if vu.task is not None and not vu.task.done():
+                vu.task.cancel()
+
+    # ---------------------------------------------------------------- figures
+    def target(self) -> float:
+        """The executor's current target: VUs (closed) or iterations/s (open)."""
+        if self._pacer is not None:
+            return self._pacer.rate_at(self.clock.elapsed())
+        return float(self._active)
+
+    def harvest(self) -> Interval:
+        busy = sum(1 for vu in self._vus if vu.busy)
+        vus = busy if self.cfg.open_model else min(self._active, len(self._vus))
+        return self.recorder.harvest(
+            perf_counter() - self.clock.t0,
+            vus=vus,
+            vus_max=len(self._vus),
+            target=self.target(),
+        )
+
+    def progress(self) -> float:
+        planned = self.cfg.planned_duration
+        if self.cfg.executor == ex.SHARED_ITERATIONS:
+            return 1 - self._remaining / max(self.cfg.iterations, 1)
+        if self.cfg.executor == ex.PER_VU_ITERATIONS:
+            done = sum(vu.iterations for vu in self._vus)
+            return done / max(self.cfg.iterations * self.cfg.vus, 1)
+        return min(self.clock.elapsed() / planned, 1.0) if planned > 0 else 1.0
+
+    # ---------------------------------------------------------------- running
+    async def run(self) -> None:
+        """Run the executor to its end (or a stop), then wait gracefulStop for stragglers."""
+        self.clock = RunClock()
+        if self.paused:  # paused before it started: the schedule waits from the start
+            self.clock.pause()
+        self.recorder = self._new_recorder()
+        sweeper = asyncio.create_task(self._sweep_timeouts())
+        try:
+            if self.cfg.open_model:
+                driver = asyncio.create_task(self._run_open())
+            else:
+                driver = asyncio.create_task(self._run_closed())
+            await driver
+            await self._drain()
+        finally:
+            sweeper.cancel()
+            for vu in self._vus:
+                if vu.task is not None and not vu.task.done():
+                    vu.task.cancel()
+                vu.client.close()
+
+    async def _drain(self) -> None:
+        tasks = [vu.task for vu in self._vus if vu.task is not None and not vu.task.done()]
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=self.cfg.graceful_stop)
+        for t in pending:
+            t.cancel()
+        if pending:
+            self.recorder.interrupted(len(pending))
+            await asyncio.wait(pending)
+
+    async def _sleep_run_time(self, until: float) -> None:
+        """Sleep until run time `until`, or until stopped; pauses stretch the wait."""
+        while not self._stopping:
+            if self.paused:
+                await self._running.wait()
+                continue
+            left = until - self.clock.elapsed()
+            if left <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), min(left, 0.25))
+
+    async def _sweep_timeouts(self) -> None:
+        """Time out stuck requests, and fold recorded latencies so they wait at most a tick."""
+        timeout = self.plan.timeout
+        tick = min(max(timeout / 10, 0.01), 0.1)
+        while True:
+            await asyncio.sleep(tick)
+            self.recorder.fold()
+            limit = perf_counter() - timeout
+            for vu in self._vus:
+                since = vu.client.in_flight_since()
+                if since is not None and since < limit:
+                    vu.client.expire()
+
+    # ---------------------------------------------------------- one iteration
+    async def _iteration(self, vu: VU, due: float | None) -> None:
+        if self._scenario is None:
+            cum = self._cum_weights
+            i = 0 if len(cum) == 1 else bisect(cum, self._rng.random() * cum[-1])
+            await self._request(vu, self.plan.requests[i], self._checks[i], due)
+        else:
+            start = perf_counter()
+            begin = due if due is not None and due < start else start
+            await self._flow(vu, begin)
+            self.recorder.iteration(int((perf_counter() - begin) * 1e6))
+
+    async def _request(
+        self, vu: VU, req: Prepared, checks: tuple[Check, ...], due: float | None
+    ) -> tuple[Response | None, str | None]:
+        """Send, time and record one request; (None, None) when it failed.
+
+        Latency runs from `due` (the scheduled start, open model) when given and
+        past, else from now.
+        """
+        rec = self.recorder
+        client = vu.client
+        start = perf_counter()
+        begin = due if due is not None and due < start else start
+        try:
+            resp = await client.request(req)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a SUT-side failure is data, never a crash
+            sent = client.sent_at if client.sent_at >= start else start
+            self._record_failure(req, checks, exc, begin, sent)
+            return None, None
+        done = client.done_at
+        svc = int((done - client.sent_at) * 1e6)
+        lat = int((done - begin) * 1e6)
+        if lat < svc:
+            lat = svc
+        status = resp.status
+        failed = not (status < 600 and self._ok_status[status])
+        upstream = client.upstream
+        rec.record(req.name, upstream, lat, svc, status, failed, client.bytes_in, len(req.wire))
+        if failed:
+            rec.count_error(req.name, upstream, f"http {status // 100}xx")
+        if checks:
+            for check, ok in zip(checks, evaluate_checks(checks, resp, lat / 1e6), strict=True):
+                rec.check(check.name, ok)
+        return (None, upstream) if failed else (resp, upstream)
+
+    def _record_failure(
+        self, req: Prepared, checks: tuple[Check, ...], exc: Exception, begin: float, sent: float
+    ) -> None:
+        now = perf_counter()
+        lat, svc = int((now - begin) * 1e6), int((now - sent) * 1e6)
+        self.recorder.record(req.name, None, lat, svc, 0, True, 0, len(req.wire), classify(exc))
+        for check in checks:
+            self.recorder.check(check.name, False)
+
+    def _on_response(self, vu: VU, req: Prepared) -> Callable[[int], bool]:
+        """A streaming VU's per-response step: record it, then say if the next one may go.
+
+        The same checks the VU's loop makes before an iteration (stop, pause, scaled
+        below this VU, the iteration budgets), made here so a response that allows
+        another sends it at once; any "no" hands the VU back to its loop.
+        """
+        cfg = self.cfg
+        shared = cfg.executor == ex.SHARED_ITERATIONS
+        per_vu = cfg.executor == ex.PER_VU_ITERATIONS
+        client, rec, ok, running = vu.client, self.recorder, self._ok_status, self._running
+        name, out = req.name, len(req.wire)
+
+        def on_response(status: int) -> bool:
+            us = int((client.done_at - client.sent_at) * 1e6)
+            failed = not (status < 600 and ok[status])
+            upstream = client.upstream
+            rec.record(name, upstream, us, us, status, failed, client.bytes_in, out)
+            if failed:
+                rec.count_error(name, upstream, f"http {status // 100}xx")
+            vu.iterations += 1
+            if self._stopping or not running.is_set() or vu.index >= self._active:
+                return False
+            if shared:
+                if self._remaining <= 0:
+                    return False
+                self._remaining -= 1
+                return True
+            return not (per_vu and vu.iterations >= cfg.iterations)
+
+        return on_response
+
+    async def _stream(self, vu: VU, req: Prepared, on_response: Callable[[int], bool]) -> None:
+        """Iterations of one request, chained in the connection's callback while allowed."""
+        client = vu.client
+        fut = client.stream(req.wire, on_response, self._batch)
+        if fut is None:  # no live connection: this iteration connects, the next streams
+            await self._request(vu, req, (), None)
+            vu.iterations += 1
+            return
+        try:
+            await fut
+        except asyncio.CancelledError:
+            client.drop()
+            raise
+        except Exception as exc:  # the request in flight failed; those before are recorded
+            if isinstance(exc, ConnectionError) and client.stale():
+                await self._request(vu, req, (), None)  # idle keep-alive closed: retry once
+            else:
+                self._record_failure(req, (), exc, client.sent_at, client.sent_at)
+            vu.iterations += 1
+
+    async def _flow(self, vu: VU, begin: float) -> None:
+        """One pass through the scenario; a failed step or capture ends it, named by step."""
+        scenario = self._scenario
+        assert scenario is not None
+        values = dict(vu.values)
+        values["iter"] = str(vu.iterations)
+        first: float | None = begin
+        for step, static in zip(scenario.steps, self._static_steps, strict=True):
+            tries = 0
+            while True:
+                req = static or step.prepare(self.plan.base_url, self.plan.headers, values)
+                resp, upstream = await self._request(vu, req, step.checks, first)
+                first = None
+                if resp is None:
+                    return
+                for capture in step.captures:
+                    value = capture.extract(resp)
+                    if value is None:
+                        self.recorder.count_error(step.name, upstream, f"capture {capture.name}")
+                        return
+                    values[capture.name] = value
+                poll = step.poll
+                if poll is None or poll.until.evaluate(resp, 0.0):
+                    break
+                tries += 1
+                if tries >= poll.tries:
+                    self.recorder.count_error(step.name, upstream, f"until: {tries} tries")
+                    return
+                await asyncio.sleep(poll.every)
+            lo, hi = step.think
+            if hi > 0:
+                await asyncio.sleep(lo if lo == hi else self._rng.uniform(lo, hi))
+
+    def _new_vu(self) -> VU:
+        vu = VU(len(self._vus), make_client(self.plan))
+        if self._scenario is not None:
+            vu_id = vu.index * self.plan.stride + self.plan.offset + 1
+            row = self._scenario.row_for(vu_id)
+            vu.values = {"vu": str(vu_id), **{f"data.{k}": v for k, v in row.items()}}
+        self._vus.append(vu)
+        return vu
+
+    # ------------------------------------------------------------ closed model
+    def _closed_target(self, t: float) -> int:
+        cfg = self.cfg
+        base = vus_at(cfg.start_vus, cfg.stages, t) if cfg.executor == ex.RAMPING_VUS else cfg.vus
+        if self.scale == 1.0:
+            return base
+        return max(int(base * self.scale + 0.5), 0)
+
+    async def _run_closed(self) -> None:
+        cfg = self.cfg
+        iteration_based = cfg.executor in (ex.SHARED_ITERATIONS, ex.PER_VU_ITERATIONS)
+        end = cfg.planned_duration
+        while not self._stopping:
+            if self.paused:
+                await self._running.wait()
+                continue
+            t = self.clock.elapsed()
+            if t >= end:
+                self.stop("duration reached" if not iteration_based else "maxDuration reached")
+                break
+            self._apply_active(self._closed_target(t), iteration_based)
+            if iteration_based and self._vus and all(vu.task.done() for vu in self._vus):  # type: ignore[union-attr]
+                self.stop("iterations done")
+                break
+            await asyncio.sleep(_GOVERNOR_TICK_S)
+
+    def _apply_active(self, target: int, iteration_based: bool) -> None:
+        self._active = target
+        now = perf_counter()
+        while len(self._vus) < target:
+            self._new_vu()
+        for vu in self._vus:
+            if vu.index < target:
+                vu.over_since = None
+                if vu.task is None or (vu.task.done() and not iteration_based):
+                    vu.task = asyncio.create_task(self._closed_vu(vu))
+                elif vu.wake is not None and not vu.wake.done():
+                    vu.wake.set_result(None)
+            elif vu.busy:
+                if vu.over_since is None:
+                    vu.over_since = now
+                elif now - vu.over_since > self.cfg.graceful_ramp_down and vu.task is not None:
+                    vu.task.cancel()
+                    vu.over_since = None
+                    self.recorder.interrupted()
+
+    async def _closed_vu(self, vu: VU) -> None:
+        cfg = self.cfg
+        shared = cfg.executor == ex.SHARED_ITERATIONS
+        per_vu = cfg.executor == ex.PER_VU_ITERATIONS
+        loop = asyncio.get_running_loop()
+        single = self._scenario is None and len(self.plan.requests) == 1
+        request, checks = self.plan.requests[0], self._checks[0]
+        # Nothing reads the responses: requests chain in the connection's callback.
+        on_response = self._on_response(vu, request) if single and not checks else None
+        try:
+            while not self._stopping:
+                if not self._running.is_set():
+                    await self._running.wait()
+                    continue
+                if vu.index >= self._active:
+                    vu.wake = loop.create_future()
+                    await vu.wake
+                    continue
+                if shared:
+                    if self._remaining <= 0:
+                        return
+                    self._remaining -= 1
+                elif per_vu and vu.iterations >= cfg.iterations:
+                    return
+                vu.busy = True
+                if on_response is not None:
+                    await self._stream(vu, request, on_response)  # counts its iterations
+                elif single:  # one request per iteration: no frame for the iteration itself
+                    await self._request(vu, request, checks, None)
+                    vu.iterations += 1
+                else:
+                    await self._iteration(vu, None)
+                    vu.iterations += 1
+                vu.busy = False
+        finally:
+            vu.busy = False
+
+    # -------------------------------------------------------------- open model
+    async def _run_open(self) -> None:
+        cfg = self.cfg
+        deal = {"offset": self.plan.offset, "stride": self.plan.stride}
+        if cfg.executor == ex.CONSTANT_ARRIVAL_RATE:
+            stages: tuple[Stage, ...] = (Stage(cfg.duration, cfg.rate),)
+            pacer = Pacer(cfg.rate, stages, cfg.time_unit, **deal)
+        else:
+            pacer = Pacer(cfg.start_rate, cfg.stages, cfg.time_unit, first=1, **deal)
+        pacer.scale = self.scale
+        self._pacer = pacer
+        for _ in range(cfg.pre_allocated_vus):
+            vu = self._new_vu()
+            vu.task = asyncio.create_task(self._open_vu(vu, None))
+        clock = self.clock
+        running = self._running
+        dispatch = self._dispatch
+        while not self._stopping:
+            if not running.is_set():
+                await running.wait()
+                continue
+            # Release everything due by now in one go: one clock read per wake-up, and
+            # nothing in the inner loop can pause, rescale or stop (no await).
+            now = clock.elapsed()
+            horizon = now + _SLACK_S
+            to_abs = clock.to_abs(0.0)
+            n = self._next_n
+            t = pacer.due(n)
+            while t is not None and t <= horizon:
+                dispatch(to_abs + t)
+                n += 1
+                t = pacer.due(n)
+            self._next_n = n
+            if t is None:
+                break
+            # At least a timer tick (shorter sleeps spin the loop at high rates), at
+            # most 50 ms so a stop is seen soon even at one iteration a minute.
+            await asyncio.sleep(min(max(t - now - _SLACK_S, _SLACK_S), 0.05))
+        await self._sleep_run_time(cfg.planned_duration)
+        self.stop("duration reached")
+
+    def _dispatch(self, due: float) -> None:
+        if self._idle:
+            vu = self._idle.pop()
+            vu.wake.set_result(due)  # type: ignore[union-attr]
+        elif len(self._vus) < self.cfg.max_vus:
+            vu = self._new_vu()
+            vu.task = asyncio.create_task(self._open_vu(vu, due))
+        else:
+            if len(self._backlog) >= self._max_backlog:
+                # Waited longer than the bound allows: dropped now, so memory stays
+                # flat when the target cannot keep up for hours.
+                self._backlog.popleft()
+                self.recorder.dropped()
+            self._backlog.append(due)
+
+    async def _open_vu(self, vu: VU, due: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        backlog = self._backlog
+        single = self._scenario is None and len(self.plan.requests) == 1
+        request, checks = self.plan.requests[0], self._checks[0]
+        try:
+            while True:
+                if due is None:
+                    if self._stopping:
+                        return
+                    vu.wake = loop.create_future()
+                    self._idle.append(vu)
+                    due = await vu.wake
+                    vu.wake = None
+                    continue
+                vu.busy = True
+                if single:
+                    await self._request(vu, request, checks, due)
+                else:
+                    await self._iteration(vu, due)
+                vu.iterations += 1
+                vu.busy = False
+                if not self._running.is_set():
+                    await self._running.wait()
+                due = backlog.popleft() if backlog and not self._stopping else None
+        finally:
+            vu.busy = False

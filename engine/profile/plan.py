@@ -1,0 +1,172 @@
+"""From a profile and the user's overrides to a RunPlan: which executor, which load.
+
+Precedence, most specific first: an explicit `--executor` or load flags, then a
+test type (`--type`), then the profile's `[load]` table, then a default
+(constant VUs for the profile's duration). Shared by the CLI and the app.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
+
+from engine.errors import ConfigError
+from engine.http.request import prepare
+from engine.load import executors as ex
+from engine.load.executors import ExecutorConfig
+from engine.load.run import RunPlan, WorkPlan
+from engine.load.stages import Stage
+from engine.load.testtypes import default_max_vus, executor_for, resolve
+from engine.load.thresholds import Threshold
+from engine.profile.loader import Profile
+
+DEFAULT_VUS = 10
+DEFAULT_DURATION = 10.0
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Load options from the command line or the app's form; None = not given."""
+
+    executor: str | None = None
+    test_type: str | None = None
+    vus: int | None = None
+    max_vus: int | None = None
+    rate: float | None = None
+    duration: float | None = None
+    iterations: int | None = None
+    stages: tuple[Stage, ...] | None = None
+    time_scale: float | None = None
+    client: str | None = None
+    workers: int | None = None
+    thresholds: tuple[Threshold, ...] = ()
+    replace_thresholds: bool = False
+
+
+def choose_executor(profile: Profile, o: Overrides) -> ExecutorConfig:
+    flags = any(
+        v is not None for v in (o.executor, o.iterations, o.stages, o.duration, o.rate, o.vus)
+    )
+    if o.test_type is not None and o.executor is None:
+        cfg = executor_for(
+            o.test_type,
+            vus=o.vus if o.vus is not None else profile.vus,
+            rate=o.rate if o.rate is not None else profile.rate,
+            max_vus=o.max_vus if o.max_vus is not None else profile.max_vus,
+            time_scale=o.time_scale if o.time_scale is not None else profile.time_scale,
+        )
+        return _with_duration(cfg, o.duration)
+    if not flags and profile.load is not None:
+        return profile.load
+    return _from_flags(profile, o)
+
+
+def _with_duration(cfg: ExecutorConfig, duration: float | None) -> ExecutorConfig:
+    if duration is None or cfg.executor not in (ex.CONSTANT_VUS, ex.CONSTANT_ARRIVAL_RATE):
+        return cfg
+    return replace(cfg, duration=duration)
+
+
+def _from_flags(profile: Profile, o: Overrides) -> ExecutorConfig:
+    """Like k6's CLI shortcuts: --iterations, --stages, --rate, --duration pick the executor."""
+    executor = o.executor
+    if executor is None:
+        if o.stages is not None:
+            executor = ex.RAMPING_ARRIVAL_RATE if o.rate is not None else ex.RAMPING_VUS
+        elif o.rate is not None:
+            executor = ex.CONSTANT_ARRIVAL_RATE
+        elif o.iterations is not None:
+            executor = ex.SHARED_ITERATIONS
+        else:
+            executor = ex.CONSTANT_VUS
+    vus = o.vus or profile.vus or (1 if executor in _ITERATION_EXECUTORS else DEFAULT_VUS)
+    duration = o.duration or profile.duration or DEFAULT_DURATION
+    rate = o.rate if o.rate is not None else profile.rate
+    base = profile.load if profile.load is not None and profile.load.executor == executor else None
+    if executor in _ITERATION_EXECUTORS:
+        iterations = o.iterations or (base.iterations if base else vus)
+        cfg = ExecutorConfig(executor=executor, vus=vus, iterations=iterations)
+        if o.duration is not None:
+            cfg = replace(cfg, max_duration=o.duration)
+    elif executor == ex.CONSTANT_VUS:
+        cfg = ExecutorConfig(executor=executor, vus=vus, duration=duration)
+    elif executor == ex.RAMPING_VUS:
+        stages = o.stages or (base.stages if base else (Stage(duration, vus),))
+        cfg = ExecutorConfig(executor=executor, start_vus=0, stages=stages)
+    else:
+        if rate is None and executor == ex.CONSTANT_ARRIVAL_RATE:
+            raise ConfigError("--rate", f"{executor} needs a rate (--rate N)")
+        if executor == ex.CONSTANT_ARRIVAL_RATE:
+            peak = float(rate or 0)
+            cfg = ExecutorConfig(executor=executor, rate=peak, duration=duration)
+        else:
+            stages = o.stages or (base.stages if base else ())
+            if not stages:
+                raise ConfigError("--stages", f"{executor} needs stages (--stages 30s:100,...)")
+            peak = max(s.target for s in stages)
+            cfg = ExecutorConfig(executor=executor, start_rate=0.0, stages=stages)
+        max_vus = o.max_vus or profile.max_vus or default_max_vus(peak)
+        pre = min(o.vus or max(1, math.ceil(peak * 0.05)), max_vus)
+        cfg = replace(cfg, pre_allocated_vus=pre, max_vus=max_vus)
+    if o.max_vus is not None and not cfg.open_model:
+        raise ConfigError("--max-vus", "applies only to arrival-rate executors")
+    cfg.validate()
+    return cfg
+
+
+_ITERATION_EXECUTORS = (ex.SHARED_ITERATIONS, ex.PER_VU_ITERATIONS)
+
+
+def default_workers(base_url: str) -> int:
+    """One process per core, leaving one core to a target on this machine."""
+    cores = os.cpu_count() or 1
+    host = urlsplit(base_url).hostname or ""
+    local = host == "localhost" or host.startswith("127.") or host == "::1"
+    return max(1, cores - 1) if local else cores
+
+
+def build_plan(
+    profile: Profile, o: Overrides, *, interval: float = 1.0, in_process: bool = True
+) -> RunPlan:
+    if o.test_type is not None:
+        resolve(o.test_type)  # a clear error before anything else
+    cfg = choose_executor(profile, o)
+    base = profile.base_url
+    requests = tuple(
+        prepare(
+            e.name,
+            e.method,
+            e.path if e.path.startswith(("http://", "https://")) else base + e.path,
+            (*profile.headers, *e.headers),
+            e.body,
+        )
+        for e in profile.endpoints
+    )
+    work = WorkPlan(
+        executor=cfg,
+        base_url=base,
+        requests=requests,
+        weights=tuple(e.weight for e in profile.endpoints),
+        checks=tuple(e.checks for e in profile.endpoints),
+        expected_statuses=profile.expected_statuses,
+        client=o.client or profile.client,
+        timeout=profile.timeout,
+        connect_timeout=profile.connect_timeout,
+        insecure=profile.insecure,
+        scenario=profile.scenario,
+        headers=profile.headers,
+    )
+    thresholds = o.thresholds if o.replace_thresholds else (*profile.thresholds, *o.thresholds)
+    return RunPlan(
+        name=profile.name,
+        source=profile.source,
+        work=work,
+        thresholds=tuple(thresholds),
+        test_type=resolve(o.test_type).name if o.test_type else None,
+        environment=profile.environment,
+        interval=interval,
+        workers=o.workers or profile.workers or default_workers(base),
+        in_process=in_process,
+    )

@@ -1,0 +1,2 @@
+"""Reports: the TOML file every run leaves, read back, reviewed, compared, merged,
+exported and rendered as text."""

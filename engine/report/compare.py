@@ -1,0 +1,335 @@
+"""Comparing two reports: every figure side by side, its change, and a verdict.
+
+Pure functions over report dicts (as `read_report` returns them), so the rules can
+be table-tested and the CLI and the app show the same judgement.
+
+The rules, and why:
+- Only p95/p99 latency, error rate and throughput (rps) can be a *regression*: they
+  are what users feel and what capacity plans rest on. Every other figure is shown
+  and colored, but never fails a build: p50 hides tails, max is one request.
+- A tail percentile is judged only on enough requests: at least MIN_TAIL_SAMPLES
+  beyond it in both runs (p95: 200 requests, p99: 1000). The p99 of 190 requests
+  is the second-slowest request; failing a build on it makes CI flaky, and flaky
+  gates get switched off. Such a row is still shown, marked "too few requests".
+- A change within the tolerance is "same": two runs of one build never give equal
+  figures, and coloring noise red teaches people to ignore red.
+- Latency and rps changes are relative (`tolerance=0.1`: more than 10%).
+- Error rate is judged on its absolute growth, because a relative change from 0 is
+  infinite: it is worse when it grows by more than `max(tolerance * base,
+  tolerance / 100)`. At 10% that is 0.1 percentage point from a clean base (0% ->
+  0.05% is noise, 0% -> 1% is a regression) and 10% relative above 1% errors.
+- Per step and per upstream when both reports have them, except a lone step or
+  upstream present in both: it is the total again, and would double every line.
+- Reports of different executors, targets or test types are compared anyway, with
+  a warning: comparing staging with production, or a new executor with the old,
+  is a legitimate question; only the reader knows whether the answer means much.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from engine.report.summary import fmt_bytes, fmt_ms
+
+Better = Literal["lower", "higher"] | None
+Direction = Literal["better", "worse", "same", "changed"]
+
+# Units decide formatting and, for "ratio", the absolute error-rate rule.
+MS, PER_S, RATIO, COUNT, BYTES = "ms", "/s", "ratio", "count", "bytes"
+
+DEFAULT_TOLERANCE = 0.10
+MIN_TAIL_SAMPLES = 10
+FEW_SAMPLES = "too few requests to judge"
+_MEANINGFUL_META = ("executor", "target", "test_type", "client", "environment")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One comparable figure: where it lives in a report section and how to judge it."""
+
+    name: str
+    path: tuple[str, ...]
+    better: Better
+    unit: str
+    gated: bool = False  # may be a regression (p95/p99 latency, error rate, rps)
+    total_only: bool = False  # steps and upstreams do not carry it
+    tail: float | None = None  # share of requests beyond a percentile (p95: 0.05)
+
+    def judgeable(self, requests: float | None) -> bool:
+        """Enough requests beyond the percentile in the smaller run to mean something."""
+        if self.tail is None or requests is None:
+            return True
+        return requests * self.tail >= MIN_TAIL_SAMPLES
+
+
+def _latency(prefix: str, key: str, gated: bool) -> list[Figure]:
+    names = (("mean", "mean"), ("p50", "p50"), ("p90", "p90"), ("p95", "p95"))
+    names += (("p99", "p99"), ("p99.9", "p99_9"), ("max", "max"))
+    tails = {"p95": 0.05, "p99": 0.01}
+    return [
+        Figure(
+            f"{prefix} {label}",
+            (key, field),
+            "lower",
+            MS,
+            gated=gated and label in tails,
+            tail=tails.get(label) if gated else None,
+        )
+        for label, field in names
+    ]
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("requests", ("requests",), None, COUNT),
+    Figure("rps", ("rps",), "higher", PER_S, gated=True),
+    Figure("error rate", ("error_rate",), "lower", RATIO, gated=True),
+    *_latency("latency", "latency_ms", gated=True),
+    *_latency("service time", "service_time_ms", gated=False),
+    Figure("iterations", ("iterations",), None, COUNT, total_only=True),
+    Figure("dropped iterations", ("dropped_iterations",), "lower", COUNT, total_only=True),
+    Figure("iteration p95", ("iteration_duration_ms", "p95"), "lower", MS, total_only=True),
+    Figure("checks", ("checks_rate",), "higher", RATIO, total_only=True),
+    Figure("vus max", ("vus_max",), None, COUNT, total_only=True),
+    Figure("data received", ("data_received_bytes",), None, BYTES),
+    Figure("data sent", ("data_sent_bytes",), None, BYTES),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One figure of one section in both reports, judged."""
+
+    section: str  # "total", "step NAME", "upstream NAME"
+    figure: str
+    base: float
+    new: float
+    change: float | None  # (new - base) / base; None when base is 0 and new is not
+    direction: Direction
+    regression: bool
+    unit: str
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.figure if self.section == "total" else f"{self.section} {self.figure}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    rows: tuple[Row, ...]
+    warnings: tuple[str, ...]
+    tolerance: float
+
+    @property
+    def regressions(self) -> tuple[Row, ...]:
+        return tuple(r for r in self.rows if r.regression)
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.regressions)
+
+    @property
+    def unjudged(self) -> tuple[Row, ...]:
+        """Worse beyond the tolerance, but on too few requests to fail a build."""
+        return tuple(r for r in self.rows if r.note == FEW_SAMPLES and r.direction == "worse")
+
+    @property
+    def verdict(self) -> str:
+        """One line a CI log can show as is."""
+        tol = format_tolerance(self.tolerance)
+        if self.regressed:
+            worst = ", ".join(f"{r.label} {format_change(r)}" for r in self.regressions)
+            text = f"REGRESSION beyond {tol}: {worst}"
+        else:
+            text = f"no regression beyond {tol} in p95/p99 latency, error rate or throughput"
+        if self.unjudged:
+            text += f" ({FEW_SAMPLES}: {', '.join(r.label for r in self.unjudged)})"
+        return text
+
+
+def compare(
+    base: Mapping[str, Any], new: Mapping[str, Any], tolerance: float = DEFAULT_TOLERANCE
+) -> Comparison:
+    """Judge NEW against BASE, section by section (total, then shared steps, upstreams)."""
+    if tolerance < 0:
+        raise ValueError(f"tolerance must not be negative, got {tolerance}")
+    warnings = meta_warnings(base.get("meta", {}), new.get("meta", {}))
+    rows: list[Row] = []
+    same_as_total = _same_as_total(base, new)
+    base_sections = {k: v for k, v in sections(base).items() if k not in same_as_total}
+    new_sections = {k: v for k, v in sections(new).items() if k not in same_as_total}
+    for name, b in base_sections.items():
+        n = new_sections.get(name)
+        if n is None:
+            warnings.append(f"{name} only in BASE: not compared")
+            continue
+        rows.extend(_section_rows(name, b, n, tolerance))
+    warnings.extend(
+        f"{name} only in NEW: not compared" for name in new_sections if name not in base_sections
+    )
+    return Comparison(tuple(rows), tuple(warnings), tolerance)
+
+
+def sections(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Section name -> figures table: "total", then "step NAME", then "upstream NAME"."""
+    out: dict[str, Mapping[str, Any]] = {}
+    summary = report.get("summary")
+    if isinstance(summary, Mapping):
+        out["total"] = summary
+    for kind, key in (("step", "steps"), ("upstream", "upstreams")):
+        table = report.get(key)
+        if isinstance(table, Mapping):
+            for name, figs in table.items():
+                if isinstance(figs, Mapping):
+                    out[f"{kind} {name}"] = figs
+    return out
+
+
+def _same_as_total(base: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
+    """A lone step (or upstream) in both reports is the total again: listing it twice
+    would only double every line and every regression in the verdict."""
+    out = set()
+    for kind, key in (("step", "steps"), ("upstream", "upstreams")):
+        b, n = base.get(key), new.get(key)
+        if (
+            isinstance(b, Mapping)
+            and isinstance(n, Mapping)
+            and len(b) == 1
+            and b.keys() == n.keys()
+        ):
+            out.add(f"{kind} {next(iter(b))}")
+    return out
+
+
+def _section_rows(
+    section: str, base: Mapping[str, Any], new: Mapping[str, Any], tolerance: float
+) -> Iterator[Row]:
+    counts = [_lookup(base, ("requests",)), _lookup(new, ("requests",))]
+    requests = None if None in counts else min(c for c in counts if c is not None)
+    for fig in FIGURES:
+        if fig.total_only and section != "total":
+            continue
+        b, n = _lookup(base, fig.path), _lookup(new, fig.path)
+        if b is None or n is None:
+            continue  # a figure only one report has (checks, an older report) is skipped
+        change, direction, regression = judge(fig, b, n, tolerance)
+        note = "" if fig.judgeable(requests) else FEW_SAMPLES
+        regression = regression and not note
+        yield Row(section, fig.name, b, n, change, direction, regression, fig.unit, note)
+
+
+def _lookup(table: Mapping[str, Any], path: tuple[str, ...]) -> float | None:
+    """None for a missing or non-numeric figure: a hand-edited report skips a row, no crash."""
+    value: Any = table
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def judge(
+    fig: Figure, base: float, new: float, tolerance: float
+) -> tuple[float | None, Direction, bool]:
+    """(relative change, direction, regression) of one figure; see the module docstring."""
+    change = relative_change(base, new)
+    if not _beyond(fig, base, new, change, tolerance):
+        return change, "same", False
+    if fig.better is None:
+        return change, "changed", False
+    worse = new > base if fig.better == "lower" else new < base
+    direction: Direction = "worse" if worse else "better"
+    return change, direction, fig.gated and worse
+
+
+def relative_change(base: float, new: float) -> float | None:
+    if base == 0:
+        return 0.0 if new == 0 else None
+    return (new - base) / abs(base)
+
+
+def _beyond(fig: Figure, base: float, new: float, change: float | None, tolerance: float) -> bool:
+    if fig.unit == RATIO and fig.better == "lower":
+        return abs(new - base) > max(tolerance * base, tolerance / 100)
+    if change is None:
+        return True
+    return abs(change) > tolerance
+
+
+def meta_warnings(
+    base: Mapping[str, Any], new: Mapping[str, Any], names: tuple[str, str] = ("BASE", "NEW")
+) -> list[str]:
+    """What makes two runs not quite comparable (or mergeable): said, never refused."""
+    out = []
+    for key in _MEANINGFUL_META:
+        a, b = base.get(key, ""), new.get(key, "")
+        if a != b:
+            out.append(
+                f"different {key.replace('_', ' ')}: {a or '-'} ({names[0]}) "
+                f"vs {b or '-'} ({names[1]})"
+            )
+    if base.get("executor") == new.get("executor"):
+        diff = _option_changes(base.get("executor_options"), new.get("executor_options"))
+        if diff:
+            out.append(f"different executor options: {diff}")
+    for name, meta in zip(names, (base, new), strict=True):
+        if meta.get("aborted"):
+            reason = meta.get("stop_reason") or meta.get("error") or "no reason recorded"
+            out.append(f"{name} run was aborted ({reason})")
+    return out
+
+
+def _option_changes(a: Any, b: Any) -> str:
+    if not isinstance(a, Mapping) or not isinstance(b, Mapping):
+        return ""
+    keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+    return ", ".join(f"{k} {a.get(k, '-')} → {b.get(k, '-')}" for k in keys)
+
+
+# ------------------------------------------------------------------ formatting
+
+
+def parse_tolerance(text: str) -> float:
+    """Accept "10%" or "0.1"; refuse a bare number >= 1, as "10" too likely means 10%."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise ValueError(
+            f"expected a percentage like 10% or a fraction like 0.1, got {text!r}"
+        ) from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"must be a finite number >= 0, got {text!r}")
+    if not raw.endswith("%") and value >= 1:
+        raise ValueError(f"ambiguous {text!r}: write {value:g}% or {value / 100:g}")
+    return value
+
+
+def format_tolerance(tolerance: float) -> str:
+    return f"{tolerance * 100:g}%"
+
+
+def format_change(row: Row) -> str:
+    """Rates change in percentage points (relative change of 0 is meaningless)."""
+    if row.unit == RATIO:
+        return f"{(row.new - row.base) * 100:+.2f}pp"
+    if row.change is None:
+        return "new"
+    return f"{row.change * 100:+.1f}%"
+
+
+def format_value(value: float, unit: str) -> str:
+    if unit == MS:
+        return fmt_ms(value)
+    if unit == PER_S:
+        return f"{value:.1f}/s"
+    if unit == RATIO:
+        return f"{value:.2%}"
+    if unit == BYTES:
+        return fmt_bytes(value)
+    return f"{value:.0f}"

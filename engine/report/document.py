@@ -1,0 +1,209 @@
+"""TOML reports: every figure a summary shows, plus the encoded HDR histograms.
+
+Histograms make two reports mergeable and comparable exactly, long after the run.
+Written atomically (temp file + rename) so a crash never leaves half a report.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from engine import __version__
+from engine.load.metrics import Bucket, encode_histogram
+from engine.load.model import Figures, LatencyStats, bucket_total
+from engine.load.run import RunResult
+
+FORMAT = 1
+
+
+class ReportError(ValueError):
+    """A report that cannot be read: damaged, or of an unknown format."""
+
+
+def _figures(f: Figures) -> dict[str, Any]:
+    return {
+        "requests": f.requests,
+        "failed": f.failed,
+        "error_rate": round(f.error_rate, 6),
+        "rps": round(f.rps, 3),
+        "data_received_bytes": f.bytes_in,
+        "data_sent_bytes": f.bytes_out,
+        "latency_ms": f.latency.as_dict(),
+        "service_time_ms": f.service_time.as_dict(),
+        "status": {str(k): v for k, v in f.status.items()},
+        "errors": dict(f.errors),
+    }
+
+
+def _histograms(b: Bucket) -> dict[str, str]:
+    return {
+        "latency": encode_histogram(b.latency),
+        "service_time": encode_histogram(b.service_hist),
+    }
+
+
+def build_report(result: RunResult) -> dict[str, Any]:
+    plan, model = result.plan, result.model
+    cfg = plan.work.executor
+    total = model.total
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "version": __version__,
+        "name": plan.name,
+        "source": plan.source,
+        "target": plan.work.base_url,
+        "executor": cfg.executor,
+        "executor_options": cfg.options(),
+        "test_type": plan.test_type or "",
+        "environment": plan.environment or "",
+        "client": plan.work.client,
+        "start": result.started_at.replace(microsecond=0).isoformat(),
+        "duration_s": round(result.duration, 3),
+        "interval_s": plan.interval,
+        "aborted": result.aborted,
+        "cpu_percent_max": round(result.cpu_percent_max, 1),
+        "workers": result.workers,
+    }
+    if result.failures:
+        meta["worker_failures"] = result.failures
+    if result.stop_reason:
+        meta["stop_reason"] = result.stop_reason
+    if result.error:
+        meta["error"] = result.error
+    summary = _figures(model.figures())
+    summary.update(
+        iterations=total.iterations,
+        interrupted_iterations=total.interrupted,
+        dropped_iterations=total.dropped,
+        iteration_duration_ms=_stats(total.iteration_duration, total.iteration_sum),
+        vus_max=max((r.vus_max for r in model.timeline), default=0),
+    )
+    if model.checks_rate() is not None:
+        summary["checks_rate"] = round(model.checks_rate() or 0.0, 6)
+    if result.breaking_point_rps is not None:
+        summary["breaking_point_rps"] = round(result.breaking_point_rps, 3)
+    report: dict[str, Any] = {"meta": meta, "summary": summary}
+    report["thresholds"] = [
+        {
+            "metric": s.threshold.key,
+            "expression": s.threshold.expression,
+            "ok": s.ok,
+            "observed": round(s.observed, 6) if s.observed is not None else "no data",
+            "abort_on_fail": s.threshold.abort_on_fail,
+        }
+        for s in model.states
+    ]
+    report["checks"] = {name: {"passes": p, "fails": f} for name, (p, f) in model.checks().items()}
+    report["steps"] = {s: _figures(model.figures((("step", s),))) for s in model.steps()}
+    report["upstreams"] = {
+        u: _figures(model.figures((("upstream", u),))) for u in model.upstreams()
+    }
+    report["timeline"] = [
+        {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(r).items()}
+        for r in model.timeline
+    ]
+    report["histograms"] = {
+        "total": _histograms(bucket_total(total.buckets.values()))
+        | {
+            "iteration_duration": encode_histogram(total.iteration_duration),
+            "iteration_duration_sum_us": total.iteration_sum,
+        },
+        "steps": {
+            s: _histograms(bucket_total(b for k, b in total.buckets.items() if k[0] == s))
+            for s in model.steps()
+        },
+        "upstreams": {
+            u: _histograms(bucket_total(b for k, b in total.buckets.items() if k[1] == u))
+            for u in model.upstreams()
+        },
+    }
+    return report
+
+
+def _stats(h: Any, total_us: int) -> dict[str, float]:
+    return LatencyStats.of(h, total_us).as_dict()
+
+
+def write_report(result: RunResult, path: str | Path) -> Path:
+    return write_toml(build_report(result), path)
+
+
+def write_toml(data: dict[str, Any], path: str | Path) -> Path:
+    """Atomically: a temp file in the same folder, fsync, then rename over the target."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            tomli_w.dump(data, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_report(path: str | Path) -> dict[str, Any]:
+    """Parse and check a report; ReportError (never a traceback) for anything off."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{path}: not a valid report (damaged TOML: {exc})") from None
+    except OSError as exc:  # a folder, no permission: typed paths in the app hit these too
+        raise ReportError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    meta = data.get("meta")
+    if not isinstance(meta, dict) or "format" not in meta or "summary" not in data:
+        raise ReportError(f"{path}: not a Surge report (no [meta] format or [summary])")
+    if meta["format"] != FORMAT:
+        raise ReportError(
+            f"{path}: report format {meta['format']!r} is not supported by this Surge "
+            f"(reads format {FORMAT}); upgrade Surge to read it"
+        )
+    return data
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """`read_report`, plus the shape every reader relies on: a clear error, not a KeyError."""
+    data = read_report(path)
+    summary = data["summary"]
+    if not isinstance(summary, Mapping) or not is_number(summary.get("requests")):
+        raise ReportError(f"{path}: not a valid report ([summary] has no requests count)")
+    for key in ("meta", "steps", "upstreams", "checks"):
+        if key in data and not isinstance(data[key], Mapping):
+            raise ReportError(f"{path}: not a valid report ([{key}] is not a table)")
+    for key in ("thresholds", "timeline"):
+        if key in data and not isinstance(data[key], list):
+            raise ReportError(f"{path}: not a valid report ({key} is not a list)")
+    return data
+
+
+def stats_of(table: Any) -> LatencyStats:
+    """A `*_ms` table read back, tolerant of missing keys: a hand-trimmed report shows
+    zeros, not a traceback."""
+    if not isinstance(table, Mapping):
+        return LatencyStats()
+    fields = ("min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max")
+    return LatencyStats(**{k: number(table.get(k)) for k in fields})
+
+
+def is_number(value: Any) -> bool:
+    """A TOML number: bool is an int to Python, never a figure to a report."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def number(value: Any) -> float:
+    """A figure read back; anything else (missing, a string) reads 0."""
+    return float(value) if is_number(value) else 0.0

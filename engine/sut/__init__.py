@@ -1,0 +1,1 @@
+"""`surge sut`: the embedded demo system under test (a fast, scriptable HTTP server)."""

@@ -1,0 +1,96 @@
+"""Metrics merge exactly: what 1 worker or N workers measured gives the same report."""
+
+from __future__ import annotations
+
+import random
+
+from engine.load.metrics import Bucket, Interval, Recorder, new_histogram
+from engine.load.model import LatencyStats, RunModel
+from engine.load.thresholds import parse_threshold
+
+
+def _record(rec: Recorder, values: list[int], step: str = "a", upstream: str | None = None) -> None:
+    for v in values:
+        rec.record(step, upstream, v, v // 2, 200 if v % 7 else 500, v % 7 == 0, 100, 50)
+        rec.iteration(v)
+        rec.check("ok", v % 7 != 0)
+
+
+def test_merged_intervals_equal_one_interval_of_all_values() -> None:
+    rng = random.Random(1)
+    values = [rng.randint(50, 500_000) for _ in range(20_000)]
+    one = Recorder(separate_service=True)
+    _record(one, values)
+    whole = one.harvest(1.0, vus=2, vus_max=2, target=2)
+    parts = []
+    for chunk in (values[:7000], values[7000:]):
+        rec = Recorder(separate_service=True)
+        _record(rec, chunk)
+        parts.append(rec.harvest(1.0, vus=1, vus_max=1, target=1))
+    merged = Interval(0.0, 0.0)
+    for p in parts:
+        merged.add(Interval.decode(p.encode()))  # across a process boundary, too
+    a, b = whole.buckets[("a", None)], merged.buckets[("a", None)]
+    for attr in ("requests", "failed", "status", "bytes_in", "bytes_out", "latency_sum"):
+        assert getattr(a, attr) == getattr(b, attr), attr
+    assert LatencyStats.of(a.latency, a.latency_sum) == LatencyStats.of(b.latency, b.latency_sum)
+    assert LatencyStats.of(a.service_hist, a.service_sum) == LatencyStats.of(
+        b.service_hist, b.service_sum
+    )
+    assert whole.checks == merged.checks
+    assert (whole.iterations, whole.vus, whole.target) == (merged.iterations, 2, 2)
+
+
+def test_closed_model_buckets_share_one_histogram_for_both_timings() -> None:
+    rec = Recorder(separate_service=False)
+    rec.record("a", None, 1000, 1000, 200, False, 1, 1)
+    b = rec.harvest(1.0, vus=1, vus_max=1, target=1).buckets[("a", None)]
+    assert b.service is None and b.service_hist is b.latency
+    c = Bucket()
+    c.add(b)
+    assert c.service_hist.get_total_count() == 1
+
+
+def test_model_memory_is_bounded_by_downsampling_the_timeline() -> None:
+    model = RunModel((parse_threshold("http_req_duration", "p(95)<5 over 3s"),))
+    for i in range(5000):
+        rec = Recorder(separate_service=False, start=float(i))
+        rec.record("a", None, 1000, 1000, 200, False, 1, 1)
+        model.add(rec.harvest(float(i + 1), vus=1, vus_max=1, target=1))
+    assert len(model.timeline) <= 3600
+    assert sum(r.requests for r in model.timeline) == 5000
+    assert len(model._recent) <= 4  # only the window's intervals are kept
+
+
+def test_window_threshold_fails_on_a_sustained_breach_and_stays_failed() -> None:
+    th = parse_threshold("http_req_duration", "p(95)<10 over 3s")
+    model = RunModel((th,))
+    lat_ms = [1, 1, 1, 50, 50, 50, 1, 1, 1, 1]
+    verdicts = []
+    for i, ms in enumerate(lat_ms):
+        rec = Recorder(separate_service=False, start=float(i))
+        for _ in range(10):
+            rec.record("a", None, ms * 1000, ms * 1000, 200, False, 1, 1)
+        model.add(rec.harvest(float(i + 1), vus=1, vus_max=1, target=1))
+        verdicts.append(model.evaluate()[0].ok)
+    # Windows of 3 s: the first full window holds; the breach fails it, and it stays failed.
+    assert verdicts[:3] == [True, True, True]
+    assert verdicts[3] is False
+    assert not any(verdicts[3:])
+    assert model.evaluate(final=True)[0].ok is False
+
+
+def test_cumulative_threshold_can_recover() -> None:
+    model = RunModel((parse_threshold("http_req_failed", "rate<0.5"),))
+    for i, failed in enumerate((True, False, False)):
+        rec = Recorder(separate_service=False, start=float(i))
+        rec.record("a", None, 10, 10, 500 if failed else 200, failed, 1, 1)
+        model.add(rec.harvest(float(i + 1), vus=1, vus_max=1, target=1))
+        model.evaluate()
+    assert model.evaluate(final=True)[0].ok
+
+
+def test_histogram_range_covers_an_hour() -> None:
+    h = new_histogram()
+    h.record_value(3_600_000_000)
+    assert h.get_max_value() >= 3_599_000_000

@@ -1,0 +1,1 @@
+"""The live console: a Textual app with its screens, widgets and one stylesheet."""

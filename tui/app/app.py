@@ -1,0 +1,268 @@
+"""Surge's live console: pick a profile and a test type, watch the run, steer it, save it.
+
+`make_app()` builds the app (the `surge` command and the tests both call it).
+The app owns the screen flow (picker → run → summary, or straight to the summary
+of a saved report) and the quit path, which never loses a run silently: quitting
+with an unsaved run asks, and `q` twice saves a partial report to the default path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from engine.profile.plan import Overrides
+from engine.report.review import Review, review_result
+from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
+from tui.app.control import ControllerFactory, DeployFactory, engine_controller, profile_deploy
+from tui.app.messages import RunCrashed, RunFinished, RunRequested
+from tui.app.screens.modals import ErrorModal, UnsavedModal
+from tui.app.screens.picker import CUSTOM, PickerChoice, PickerScreen
+from tui.app.screens.run import RunScreen
+from tui.app.screens.summary import SummaryScreen
+from tui.app.session import REPORT_DIR, RunSession
+
+SHUTDOWN_TIMEOUT_S = 20.0
+
+
+class SurgeApp(App[int]):
+    """The app returns the last run's exit code (0, 99 thresholds failed, 1 stopped early)."""
+
+    CSS_PATH = "surge.tcss"
+    TITLE = "Surge"
+    # Not priority: screens show their own quit key (^q on the picker, where q is typed
+    # into fields; q elsewhere). ctrl+c quits too (through the same question) unless a
+    # text field has focus, where it copies.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False),
+        Binding("ctrl+c", "quit", "Quit", id="app.interrupt", show=False),
+    ]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+        (0, "-narrow"),
+        (110, "-wide"),
+    ]
+
+    def __init__(
+        self,
+        entries: list[ProfileEntry],
+        choice: PickerChoice | None = None,
+        *,
+        skip_picker: bool = False,
+        autostart: bool = False,
+        controller_factory: ControllerFactory = engine_controller,
+        report_dir: Path = REPORT_DIR,
+        now: Callable[[], dt.datetime] = dt.datetime.now,
+        keymap: Mapping[str, str] | None = None,
+        deploy_factory: DeployFactory | None = None,
+        review: Review | None = None,
+        base: Review | None = None,
+    ) -> None:
+        super().__init__()
+        self.review = review  # a saved report to open on (its summary over the picker)
+        self.base = base
+        self.deploy_factory = deploy_factory or profile_deploy
+        self.entries = entries
+        self.choice = choice or PickerChoice()
+        self.skip_picker = skip_picker
+        self.autostart = autostart
+        self.controller_factory = controller_factory
+        self.report_dir = report_dir
+        self.now = now
+        self.keymap = dict(keymap or {})
+        self.session: RunSession | None = None
+        self.quitting = False
+        self.exit_code = 0
+
+    def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        picker = PickerScreen(self.entries, self.choice)
+        self.push_screen(picker)
+        if self.skip_picker:
+            # The picker validates and builds the plan exactly as if enter were pressed;
+            # a bad profile or value leaves the user on the picker, with the reason shown.
+            self.call_after_refresh(picker.action_start, self.autostart)
+        if self.review is not None:
+            self.push_screen(self.summary(self.review, base=self.base))
+
+    # ------------------------------------------------------------- screen flow
+    def summary(self, review: Review, base: Review | None = None) -> SummaryScreen:
+        """The session goes along only for its own run: that summary can save and rerun."""
+        session = self.session if review.result is not None else None
+        return SummaryScreen(review, session, base=base, report_dir=self.report_dir)
+
+    def on_summary_screen_report_opened(self, message: SummaryScreen.ReportOpened) -> None:
+        """The report takes the summary's place; a run shown there stays in the session,
+        so quitting still asks before it is lost."""
+        self.switch_screen(self.summary(message.review))
+
+    def on_run_requested(self, message: RunRequested) -> None:
+        self.session = RunSession(message.setup, started_at=self.now(), report_dir=self.report_dir)
+        self.session.deploy = self.deploy_factory(message.setup)
+        screen = RunScreen(
+            self.session, self.controller_factory, autostart=message.autostart, now=self.now
+        )
+        if isinstance(self.screen, RunScreen | SummaryScreen):
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        """From the run screen; ignored while a dialog is over it (it re-posts on resume)."""
+        self.exit_code = message.result.exit_code
+        if self.quitting or self.session is None or not isinstance(self.screen, RunScreen):
+            return
+        self.switch_screen(self.summary(review_result(message.result)))
+
+    def on_run_crashed(self, message: RunCrashed) -> None:
+        self.exit_code = 1
+        if self.quitting or self.session is None or not isinstance(self.screen, RunScreen):
+            return
+        if self.session.result is not None:
+            self.switch_screen(self.summary(review_result(self.session.result)))
+            text = f"{message.error}\n\nWhat was measured up to here is kept; w saves it."
+        else:
+            self.pop_screen()
+            self.session = None
+            text = f"{message.error}\n\nNothing was measured."
+        self.push_screen(ErrorModal("The engine stopped with an error", text))
+
+    def action_new_run(self, again: bool) -> None:
+        """From the summary: the same setup again, or back to the picker; asks if unsaved."""
+        session = self.session
+
+        def proceed() -> None:
+            if again and session is not None:
+                self.post_message(RunRequested(session.setup, autostart=True))
+            else:
+                self.session = None  # saved or discarded: nothing left to ask about
+                self.pop_screen()
+
+        if session is None or not session.unsaved:
+            proceed()
+            return
+        self._ask_unsaved(session, quitting=False, then=proceed)
+
+    def _ask_unsaved(
+        self, session: RunSession, *, quitting: bool, then: Callable[[], None]
+    ) -> None:
+        path = session.default_path
+        message = (
+            f"The {'run in progress' if session.running else 'last run'} "
+            f"({session.setup.profile.name}, {session.setup.type_label}, "
+            f"{session.controller.model.elapsed if session.controller else 0:.0f}s measured) "
+            "is not saved."
+        )
+
+        async def save_then() -> None:
+            try:
+                await session.save(path, session.result)
+            except OSError as exc:
+                self.push_screen(ErrorModal("Could not save", f"{path}: {exc.strerror or exc}"))
+                return
+            self.notify(f"report saved to {path}", title="Saved")
+            then()
+
+        def chosen(choice: str | None) -> None:
+            if choice is None:
+                return
+            if quitting:  # stop first, then save the whole (aborted) run: nothing is cut off
+                self.shutdown(save=choice == "save")
+            elif choice == "save":
+                self.run_worker(save_then(), group="save", exit_on_error=False)
+            else:
+                then()
+
+        self.push_screen(UnsavedModal(message, path, quitting=quitting), chosen)
+
+    # -------------------------------------------------------------------- quit
+    async def action_quit(self) -> None:
+        """Quit without losing anything: ask when a measured run is unsaved."""
+        if self.quitting or isinstance(self.screen, UnsavedModal):
+            return
+        session = self.session
+        if session is None or not session.started:
+            self.exit(self.exit_code)
+            return
+        if not session.unsaved:
+            self.shutdown(save=False)
+            return
+        self._ask_unsaved(session, quitting=True, then=lambda: None)
+
+    @work(group="shutdown", exclusive=True, exit_on_error=False)
+    async def shutdown(self, save: bool) -> None:
+        """Stop the run and its worker processes, wait for them, save if asked, exit."""
+        session = self.session
+        self.quitting = True
+        if session is not None and session.running and session.controller is not None:
+            self.notify("stopping the run and its worker processes…", timeout=SHUTDOWN_TIMEOUT_S)
+            session.controller.abort("quit")
+            await session.wait_result(SHUTDOWN_TIMEOUT_S)
+            if session.result is not None:
+                self.exit_code = session.result.exit_code
+        if save and session is not None and session.measured:
+            path = session.default_path
+            try:
+                await session.save(path, session.result)
+            except OSError as exc:
+                self.quitting = False
+                self.push_screen(ErrorModal("Could not save", f"{path}: {exc.strerror or exc}"))
+                return
+        self.exit(self.exit_code)
+
+
+def make_app(
+    profile: str | Path | None = None,
+    *,
+    test_type: str | None = None,
+    start: bool = False,
+    env: str | None = None,
+    base_url: str | None = None,
+    profiles: Sequence[str | Path] = (),
+    search_default_dirs: bool = True,
+    overrides: Overrides | None = None,
+    controller_factory: ControllerFactory = engine_controller,
+    report_dir: str | Path = REPORT_DIR,
+    now: Callable[[], dt.datetime] = dt.datetime.now,
+    keymap: Mapping[str, str] | None = None,
+    deploy_factory: DeployFactory | None = None,
+    review: Review | None = None,
+    base: Review | None = None,
+) -> SurgeApp:
+    """The app as `surge [PROFILE] [--type T] [--start]` opens it; tests inject a controller.
+
+    With a PROFILE the picker is skipped (it still validates, and stays up if
+    something is wrong); without --type that runs what `surge run PROFILE` runs.
+    With a `review` (`surge report open FILE [--compare BASE]`) it opens on that
+    report's summary, `base` overlaid; `n` goes to the picker beneath.
+    """
+    extra = [Path(p) for p in profiles]
+    dirs = profile_dirs(extra) if search_default_dirs else extra
+    first = Path(profile) if profile is not None else None
+    entries = load_catalog(dirs, first=first, base_url=base_url)
+    choice = PickerChoice(
+        profile_path=first,
+        test_type=test_type or (CUSTOM if first is not None else None),
+        env=env,
+        base_url=base_url,
+        overrides=overrides or Overrides(),
+    )
+    return SurgeApp(
+        entries,
+        choice,
+        skip_picker=first is not None,
+        autostart=start,
+        controller_factory=controller_factory,
+        report_dir=Path(report_dir),
+        now=now,
+        keymap=keymap,
+        deploy_factory=deploy_factory,
+        review=review,
+        base=base,
+    )

@@ -1,0 +1,59 @@
+"""Where profiles come from: ./profiles, the user's config folder, and --profiles DIR.
+
+A profile that fails to load is still listed, with its one-line error, so a
+typo shows up in the picker instead of making the file silently disappear.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.profile.loader import Profile, ProfileError, discover_profiles, load_profile
+
+
+def user_profile_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "surge" / "profiles"
+
+
+def profile_dirs(extra: Sequence[Path] = ()) -> list[Path]:
+    """Search order: the project's ./profiles, then the user's own, then --profiles."""
+    return [Path("profiles"), user_profile_dir(), *extra]
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    path: Path
+    profile: Profile | None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.profile.name if self.profile is not None else self.path.name
+
+
+def short_error(exc: ProfileError, path: Path) -> str:
+    """The error with the file's name instead of its whole path: the picker lists files."""
+    text = str(exc)
+    return path.name + text[len(exc.file) :] if text.startswith(exc.file) else text
+
+
+def load_entry(path: Path, *, env: str | None = None, base_url: str | None = None) -> ProfileEntry:
+    try:
+        return ProfileEntry(path, load_profile(path, env=env, base_url=base_url))
+    except ProfileError as exc:
+        return ProfileEntry(path, None, short_error(exc, path))
+
+
+def load_catalog(
+    dirs: Sequence[Path], *, first: Path | None = None, base_url: str | None = None
+) -> list[ProfileEntry]:
+    """Every profile found, `first` (a profile named on the command line) at the top."""
+    paths = discover_profiles(dirs)
+    if first is not None:
+        resolved = first.resolve()
+        paths = [first, *(p for p in paths if p.resolve() != resolved)]
+    return [load_entry(p, base_url=base_url) for p in paths]

@@ -1,0 +1,367 @@
+"""The picker: profile, then goal, then test type, then load (the load-testing checklist).
+
+Everything is validated as it is typed: a bad field is explained beside it, a
+bad goal line under the goal, and the preview shows the shape the run will
+have. Starting is refused (with a notification) until all of it is valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets.option_list import Option
+
+from engine.errors import ConfigError
+from engine.load.executors import EXECUTORS, ExecutorConfig
+from engine.load.testtypes import TEST_TYPES, preview, resolve
+from engine.profile.loader import Profile, ProfileError
+from engine.profile.plan import Overrides, build_plan, choose_executor, default_workers
+from tui.app.catalog import ProfileEntry, load_entry
+from tui.app.form import FIELDS, field_for, field_texts, make_overrides, parse_fields
+from tui.app.goal import goal_text, parse_goal
+from tui.app.messages import RunRequested
+from tui.app.session import RunSetup
+from tui.app.widgets.plots import ShapePreview
+
+CUSTOM = "custom"
+CUSTOM_SUMMARY = "the profile's own [load] table, or the executor chosen below"
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class PickerChoice:
+    """What the command line preselects (`surge PROFILE --type T --env E ...`)."""
+
+    profile_path: Path | None = None
+    test_type: str | None = None
+    env: str | None = None
+    base_url: str | None = None
+    overrides: Overrides = field(default_factory=Overrides)
+
+
+def profile_prompt(entry: ProfileEntry) -> Text:
+    """Name, target, environments and expected load: what tells profiles apart."""
+    out = Text()
+    p = entry.profile
+    if p is None:
+        out.append(f"✗ {entry.path.name}", style="bold red")
+        out.append(f"\n  {entry.error}", style="red")
+        return out
+    out.append(p.name, style="bold")
+    out.append(f"  {p.base_url}", style="cyan")
+    load = []
+    if p.vus is not None:
+        load.append(f"{p.vus} VUs")
+    if p.rate is not None:
+        load.append(f"{p.rate:g}/s")
+    if p.load is not None:
+        load.append(p.load.executor)
+    envs = ", ".join(p.environments) if p.environments else "none"
+    out.append(f"\n  load: {' · '.join(load) or 'default'}  envs: {envs}", style="dim")
+    if p.description:
+        out.append(f"\n  {p.description}", style="dim italic")
+    return out
+
+
+def type_prompt(name: str) -> Text:
+    summary = CUSTOM_SUMMARY if name == CUSTOM else TEST_TYPES[name].summary
+    out = Text()
+    out.append(f"{name:<11}", style="bold")
+    out.append(summary, style="dim")
+    return out
+
+
+class PickerScreen(Screen[None]):
+    """Chooses a profile, a goal, a test type and a load; posts RunRequested on start."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "start", "Start run", id="picker.start", priority=True),
+        Binding("ctrl+o", "focus_pane('profiles')", "Profiles", id="picker.profiles"),
+        Binding("ctrl+g", "focus_pane('goal')", "Goal", id="picker.goal"),
+        Binding("ctrl+t", "focus_pane('types')", "Type", id="picker.types"),
+        Binding("ctrl+l", "focus_pane('form')", "Load", id="picker.load"),
+        Binding("ctrl+q", "app.quit", "Quit", id="picker.quit"),
+    ]
+
+    def __init__(self, entries: list[ProfileEntry], choice: PickerChoice | None = None) -> None:
+        super().__init__()
+        self.entries = entries
+        self.choice = choice or PickerChoice()
+        self.entry: ProfileEntry | None = None
+        self.profile: Profile | None = None
+        self.test_type = self._initial_type()
+        self.cfg: ExecutorConfig | None = None
+        self.errors: dict[str, str] = {}
+        self._said: dict[str, str] = {}
+        self._previewed: tuple[object, ...] = ()
+
+    def _initial_type(self) -> str:
+        if self.choice.test_type == CUSTOM:
+            return CUSTOM
+        if self.choice.test_type:
+            try:
+                return resolve(self.choice.test_type).name
+            except ConfigError:
+                return "smoke"
+        return "smoke"
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Container(id="picker-body"):
+            with Vertical(id="picker-left"):
+                profiles = OptionList(
+                    *(Option(profile_prompt(e), id=str(i)) for i, e in enumerate(self.entries)),
+                    id="profiles",
+                )
+                profiles.border_title = "1 profile"
+                yield profiles
+                with Vertical(id="goal-box") as goal_box:
+                    goal_box.border_title = "2 goal: thresholds, METRIC:EXPR per line"
+                    yield TextArea(
+                        id="goal", soft_wrap=True, show_line_numbers=False, tab_behavior="focus"
+                    )
+                    yield Static("", id="goal-error", classes="field-error", markup=False)
+            with VerticalScroll(id="picker-right"):
+                types = OptionList(
+                    *(Option(type_prompt(n), id=n) for n in (*TEST_TYPES, CUSTOM)), id="types"
+                )
+                types.border_title = "3 test type"
+                yield types
+                yield ShapePreview(id="preview")
+                yield Static("", id="plan-describe", markup=False)
+                with Vertical(id="form") as form:
+                    form.border_title = "4 load (empty = from the profile and the type)"
+                    with Horizontal(classes="field"):
+                        yield Label("executor", classes="field-label")
+                        yield Select(
+                            [(AUTO, AUTO), *((e, e) for e in EXECUTORS)],
+                            value=AUTO,
+                            allow_blank=False,
+                            compact=True,
+                            id="f-executor",
+                        )
+                    yield Static("", id="e-executor", classes="field-error", markup=False)
+                    with Horizontal(classes="field"):
+                        yield Label("environment", classes="field-label")
+                        yield Select(
+                            [("none", "")], value="", allow_blank=False, compact=True, id="f-env"
+                        )
+                    for f in FIELDS:
+                        with Horizontal(classes="field"):
+                            yield Label(f.label, classes="field-label")
+                            yield Input(id=f"f-{f.key}", compact=True)
+                        yield Static("", id=f"e-{f.key}", classes="field-error", markup=False)
+                    yield Static("", id="e-form", classes="field-error", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "pick a profile, a goal, a test type and a load"
+        for key, text in field_texts(self.choice.overrides).items():
+            self.query_one(f"#f-{key}", Input).value = text
+        types = self.query_one("#types", OptionList)
+        types.highlighted = types.get_option_index(self.test_type)
+        profiles = self.query_one("#profiles", OptionList)
+        if not self.entries:
+            self.query_one("#goal-error", Static).update(
+                "no profiles found in ./profiles, the config folder or --profiles DIR"
+            )
+            return
+        index = next((i for i, e in enumerate(self.entries) if e.profile is not None), 0)
+        if self.choice.profile_path is not None:
+            wanted = self.choice.profile_path.resolve()
+            index = next(
+                (i for i, e in enumerate(self.entries) if e.path.resolve() == wanted), index
+            )
+        profiles.highlighted = index
+        self._use_entry(self.entries[index], env=self.choice.env)
+        (types if self.choice.profile_path is not None else profiles).focus()
+
+    # ------------------------------------------------------------------ events
+    @on(OptionList.OptionHighlighted, "#profiles")
+    def _profile_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        entry = self.entries[int(event.option.id or 0)]
+        if entry is not self.entry:
+            self._use_entry(entry)
+
+    @on(OptionList.OptionSelected, "#profiles")
+    def _profile_selected(self, event: OptionList.OptionSelected) -> None:
+        entry = self.entries[int(event.option.id or 0)]
+        if entry.profile is None:
+            self.notify(entry.error or "cannot load", title="Profile error", severity="error")
+            return
+        self.query_one("#types", OptionList).focus()
+
+    @on(OptionList.OptionHighlighted, "#types")
+    def _type_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.test_type = event.option.id or "smoke"
+        self.validate()
+
+    @on(OptionList.OptionSelected, "#types")
+    def _type_selected(self, event: OptionList.OptionSelected) -> None:
+        self.test_type = event.option.id or "smoke"
+        self.action_start()
+
+    @on(Select.Changed, "#f-env")
+    def _env_changed(self, event: Select.Changed) -> None:
+        if self.entry is None or self.profile is None:
+            return
+        env = str(event.value) or None
+        if env == self.profile.environment:
+            return
+        entry = load_entry(self.entry.path, env=env, base_url=self.choice.base_url)
+        if entry.profile is None:
+            self.notify(entry.error or "cannot load", title="Environment", severity="error")
+            return
+        self.profile = entry.profile
+        self._show_profile_defaults()
+        self.validate()
+
+    @on(Select.Changed, "#f-executor")
+    @on(Input.Changed)
+    def _form_changed(self) -> None:
+        self.validate()
+
+    @on(TextArea.Changed, "#goal")
+    def _goal_changed(self) -> None:
+        self.validate()
+
+    # ----------------------------------------------------------------- helpers
+    def _use_entry(self, entry: ProfileEntry, env: str | None = None) -> None:
+        self.entry = entry
+        self.profile = entry.profile
+        if entry.profile is not None and env:
+            loaded = load_entry(entry.path, env=env, base_url=self.choice.base_url)
+            if loaded.profile is None:
+                self.notify(loaded.error or "cannot load", title="Environment", severity="error")
+            else:
+                self.profile = loaded.profile
+        goal = self.query_one("#goal", TextArea)
+        goal.disabled = self.profile is None
+        goal.load_text(goal_text(self.profile.thresholds) if self.profile else "")
+        envs = self.query_one("#f-env", Select)
+        names = self.profile.environments if self.profile else ()
+        envs.set_options([("none", ""), *((n, n) for n in names)])
+        envs.value = (self.profile.environment or "") if self.profile else ""
+        self._show_profile_defaults()
+        self.validate()
+
+    def _show_profile_defaults(self) -> None:
+        """Placeholders say what an empty field means for this profile."""
+        p = self.profile
+        if p is None:
+            return
+        hints = {
+            "vus": str(p.vus) if p.vus is not None else "10",
+            "rate": f"{p.rate:g}" if p.rate is not None else "none: closed model",
+            "max_vus": str(p.max_vus) if p.max_vus is not None else "auto",
+            "duration": "from the type",
+            "time_scale": f"{p.time_scale:g}",
+            "workers": str(p.workers or default_workers(p.base_url)),
+        }
+        for key, hint in hints.items():
+            self.query_one(f"#f-{key}", Input).placeholder = hint
+        self.sub_title = f"{p.name} → {p.base_url}"
+
+    def _field_text(self, key: str) -> str:
+        return self.query_one(f"#f-{key}", Input).value
+
+    def overrides(self) -> Overrides | None:
+        """The form as Overrides, or None (with every problem shown) while anything is wrong."""
+        errors: dict[str, str] = {}
+        values, errors = parse_fields({f.key: self._field_text(f.key) for f in FIELDS})
+        goal = self.query_one("#goal", TextArea)
+        originals = self.profile.thresholds if self.profile else ()
+        thresholds, goal_errors = parse_goal(goal.text, originals)
+        if goal_errors:
+            errors["goal"] = "\n".join(goal_errors)
+        executor = str(self.query_one("#f-executor", Select).value)
+        o = make_overrides(
+            values,
+            executor=None if executor == AUTO else executor,
+            test_type=None if self.test_type == CUSTOM else self.test_type,
+            thresholds=thresholds,
+        )
+        self.cfg = None
+        if self.profile is not None and not errors:
+            try:
+                self.cfg = choose_executor(self.profile, o)
+            except ConfigError as exc:
+                errors[field_for(exc.key) or "form"] = str(exc)
+        self.errors = errors
+        return None if errors or self.profile is None else o
+
+    def validate(self) -> Overrides | None:
+        """Check everything, show each problem where it is, redraw the preview."""
+        o = self.overrides()
+        for key in ("executor", "form", *(f.key for f in FIELDS)):
+            self._say(f"#e-{key}", self.errors.get(key, ""))
+        for f in FIELDS:
+            self.query_one(f"#f-{f.key}", Input).set_class(f.key in self.errors, "-invalid")
+        self._say("#goal-error", self.errors.get("goal", ""))
+        preview_plot = self.query_one("#preview", ShapePreview)
+        if self.cfg is not None:
+            unit = "iterations/s" if self.cfg.open_model else "VUs"
+            points = preview(self.cfg, 60)
+            if (points, unit) != self._previewed:
+                self._previewed = (points, unit)
+                preview_plot.show(points, unit)
+            note = (
+                "  (executor chosen: the test type's shape is not used)"
+                if o is not None and o.executor and self.test_type != CUSTOM
+                else ""
+            )
+            self._say("#plan-describe", self.cfg.describe() + note, hide=False)
+        else:
+            if self._previewed:
+                self._previewed = ()
+                preview_plot.show((), "VUs")
+            problem = "fix the fields marked below" if self.profile else "no profile"
+            self._say("#plan-describe", problem, hide=False)
+        return o
+
+    def _say(self, selector: str, text: str, *, hide: bool = True) -> None:
+        """Update a message only when it changes (each update costs a relayout)."""
+        if self._said.get(selector) == text:
+            return
+        self._said[selector] = text
+        widget = self.query_one(selector, Static)
+        widget.update(text)
+        if hide:
+            widget.display = bool(text)
+
+    # ----------------------------------------------------------------- actions
+    def action_focus_pane(self, pane: str) -> None:
+        if pane == "form":
+            self.query_one("#f-vus", Input).focus()
+        else:
+            self.query_one(f"#{pane}").focus()
+
+    def action_start(self, autostart: bool = True) -> None:
+        """Build the plan; `autostart` False opens the run screen ready, waiting for enter."""
+        if self.entry is None:
+            self.notify("no profile to run", severity="error")
+            return
+        if self.profile is None:
+            self.notify(self.entry.error or "cannot load", title="Profile error", severity="error")
+            return
+        o = self.validate()
+        if o is None:
+            self.notify("fix the marked fields first", title="Cannot start", severity="error")
+            return
+        try:
+            plan = build_plan(self.profile, o, interval=1.0, in_process=False)
+        except (ConfigError, ProfileError) as exc:
+            self.notify(str(exc), title="Cannot start", severity="error")
+            return
+        setup = RunSetup(self.profile, plan, o, self.entry.path)
+        self.post_message(RunRequested(setup, autostart))

@@ -1,0 +1,466 @@
+"""The run screen: live plots and figures, and the keys that steer the run.
+
+The engine runs in a worker on this screen (`group="engine"`); its snapshots
+arrive as SnapshotReceived messages, which collapse when the UI falls behind,
+so neither side ever waits for the other. Commands are plain method calls on
+the controller and take effect at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from time import monotonic
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from engine.deploy.strategies import EventKind, Phase
+from engine.load.model import ThresholdState
+from engine.load.run import RunResult, Snapshot
+from engine.report.summary import CPU_WARN
+from tui.app.control import ControllerFactory
+from tui.app.messages import RunCrashed, RunFinished, SnapshotReceived
+from tui.app.screens.modals import SaveModal, TargetModal
+from tui.app.session import RunSession
+from tui.app.widgets.checks import ChecksList
+from tui.app.widgets.cpu import CpuIndicator
+from tui.app.widgets.deploy import DeployPanel
+from tui.app.widgets.figures import FiguresPanel
+from tui.app.widgets.plots import REDRAW_S, LatencyPlot, LoadPlot, ThroughputPlot, TimePlot
+from tui.app.widgets.progress import StageProgress
+from tui.app.widgets.statuses import StatusTable
+from tui.app.widgets.steps import StepTable
+from tui.app.widgets.thresholds import ThresholdList
+
+NUDGE = 0.1  # + and - move the target by 10% of the plan
+STEP_FIGURES_EVERY_S = 0.25  # as often as the plots redraw
+# Plot redraws while the generator is saturated: building three plotext figures a
+# second took 6-9% of the core the worker needed (bench/app_overhead.py).
+SATURATED_REDRAW_S = 3.0
+MIN_SCALE = 0.1
+STEERABLE = ("pause", "resume", "nudge", "target", "stop", "abort", "save")
+DEPLOY_ACTIONS = ("deploy_toggle", "deploy_promote", "deploy_rollback", "deploy_nudge")
+
+
+class RunScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "begin", "Start", id="run.start"),
+        Binding("escape", "back", "Back", id="run.back"),
+        Binding("p", "pause", "Pause", id="run.pause"),
+        Binding("p", "resume", "Resume", id="run.resume"),
+        Binding("plus,equals_sign", "nudge(1)", "+10%", key_display="+", id="run.raise"),
+        Binding("minus", "nudge(-1)", "-10%", key_display="-", id="run.lower"),
+        Binding("t", "target", "Target", id="run.target"),
+        Binding("s", "stop", "Stop", id="run.stop"),
+        Binding("x", "abort", "Abort", id="run.abort"),
+        Binding("w", "save", "Save", id="run.save"),
+        Binding("q", "app.quit", "Quit", id="run.quit"),
+        Binding("D", "deploy_toggle", "Rollout", id="run.deploy"),
+        Binding("P", "deploy_promote", "Promote", id="run.promote"),
+        Binding("R", "deploy_rollback", "Rollback", id="run.rollback"),
+        Binding(
+            "left_square_bracket",
+            "deploy_nudge(-1)",
+            "Green -10%",
+            key_display="[",
+            id="run.green_down",
+        ),
+        Binding(
+            "right_square_bracket",
+            "deploy_nudge(1)",
+            "Green +10%",
+            key_display="]",
+            id="run.green_up",
+        ),
+    ]
+
+    def __init__(
+        self,
+        session: RunSession,
+        factory: ControllerFactory,
+        *,
+        autostart: bool = True,
+        now: Callable[[], dt.datetime] = dt.datetime.now,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.factory = factory
+        self.autostart = autostart
+        self.now = now
+        self.snapshots_seen = 0
+        self.scale = 1.0
+        self._told: set[str] = set()
+        self._state = "ready"
+        self._ended: RunFinished | RunCrashed | None = None
+        self._steps_due = False
+        self._steps_at = -STEP_FIGURES_EVERY_S
+        self._deploy_told = 0  # events already announced (promotion, rollback)
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        plan = self.session.setup.plan
+        yield Header(show_clock=False)
+        with Horizontal(id="run-status"):
+            yield StageProgress(id="progress")
+            yield CpuIndicator(id="cpu")
+        yield Static("", id="run-banner")
+        with Horizontal(id="run-body"):
+            with Vertical(id="run-plots"):
+                yield LatencyPlot(id="latency-plot")
+                yield ThroughputPlot(id="rate-plot")
+                yield LoadPlot(open_model=plan.work.executor.open_model, id="load-plot")
+                if self.session.deploy is not None:
+                    yield DeployPanel(self.session.deploy, id="deploy")
+            with VerticalScroll(id="run-side"):
+                yield FiguresPanel(id="figures")
+                yield ThresholdList(id="thresholds")
+                yield ChecksList(id="checks")
+                yield StatusTable(id="statuses")
+                yield StepTable(id="steps")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        setup = self.session.setup
+        kind = setup.type_label
+        self.sub_title = f"{setup.profile.name} → {setup.plan.work.base_url} · {kind}"
+        self.query_one(ThresholdList).show(
+            [ThresholdState(t, True, None) for t in setup.plan.thresholds]  # not judged yet
+        )
+        self._show_status()
+        if self.session.deploy is not None:
+            self.query_one("#load-plot").display = False  # the deploy panel needs the room
+            self.query_one("#latency-plot", LatencyPlot).one_label_per_row = True  # short now
+        if self.autostart:
+            self.action_begin()
+        else:
+            self._banner(
+                f"ready: {setup.plan.work.executor.describe()}  (enter starts, esc goes back)"
+            )
+
+    # ------------------------------------------------------------------- state
+    @property
+    def state(self) -> str:
+        if self.session.result is not None:
+            return "finished"
+        if self.session.controller is None:
+            return "ready"
+        return self.session.controller.state
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        state = self.state
+        if action in ("begin", "back"):
+            return state == "ready"
+        if action in DEPLOY_ACTIONS:
+            return self._deploy_allowed(action)
+        if state == "ready" and action in STEERABLE:
+            return False  # hidden until the run starts
+        if action == "pause":  # p is Pause while running, Resume while paused
+            if state == "running":
+                return True
+            return False if state == "paused" else None
+        if action == "resume":
+            return state == "paused"
+        if action == "save":
+            return True if self.session.measured and state != "finished" else None
+        if action in STEERABLE:
+            return True if state in ("running", "paused") else None
+        return True
+
+    def _changed(self) -> None:
+        """After a command or a snapshot: footer keys and status follow the state."""
+        if self.state != self._state:
+            self._state = self.state
+            self.refresh_bindings()
+        self._show_status()
+
+    def _show_status(self) -> None:
+        self.query_one(StageProgress).show(
+            self.session.last, self.session.setup.plan.work.executor, self.state, self.scale
+        )
+
+    def _banner(self, text: str, *, warning: bool = False) -> None:
+        banner = self.query_one("#run-banner", Static)
+        banner.update(Text(text))
+        banner.display = bool(text)
+        banner.set_class(warning, "-warning")
+
+    # ----------------------------------------------------------------- running
+    def action_begin(self) -> None:
+        if self.session.started:
+            return
+        self.session.started_at = self.now()
+        self.session.controller = self.factory(self.session.setup.plan, self._on_snapshot)
+        self.session.worker = self.run_engine()
+        deploy = self.session.deploy
+        if deploy is not None and getattr(deploy, "autostart", False):
+            deploy.start()
+            self._show_deploy()
+        self._banner("")
+        self._changed()
+
+    @work(group="engine", exclusive=True, exit_on_error=False)
+    async def run_engine(self) -> RunResult:
+        """The whole run; the controller calls back once per interval."""
+        controller = self.session.controller
+        assert controller is not None
+        result = await controller.run()
+        self.session.result = result
+        self.post_message(RunFinished(result))
+        return result
+
+    def _on_snapshot(self, snapshot: Snapshot) -> None:
+        """Called by the controller on the engine's side: step the rollout, package and post.
+
+        The rollout is stepped here, not when the message arrives, so it sees the model
+        exactly as of this snapshot and every snapshot (messages may collapse).
+        """
+        controller = self.session.controller
+        assert controller is not None
+        if self.session.deploy is not None:
+            self.session.deploy.observe(controller.model)
+        self.post_message(SnapshotReceived(snapshot, tuple(controller.model.timeline)))
+
+    def _update_steps(self) -> None:
+        """Per-step figures at most every STEP_FIGURES_EVERY_S, the last one always shown.
+
+        Each step costs two percentile walks of its histograms (a few ms): a burst
+        of snapshots computes them once now and once when the burst is over.
+        """
+        wait = STEP_FIGURES_EVERY_S - (monotonic() - self._steps_at)
+        if wait <= 0:
+            self._show_steps()
+        elif not self._steps_due:
+            self._steps_due = True
+            self.set_timer(wait, self._show_steps)
+
+    def _show_steps(self) -> None:
+        self._steps_due = False
+        self._steps_at = monotonic()
+        controller = self.session.controller
+        if controller is None:
+            return
+        model = controller.model
+        names = model.steps()
+        steps = {n: model.figures((("step", n),)) for n in names} if len(names) > 1 else {}
+        self.query_one(StepTable).show(steps)
+
+    @on(SnapshotReceived)
+    def _snapshot(self, message: SnapshotReceived) -> None:
+        s = message.snapshot
+        self.snapshots_seen += 1
+        self.session.last = s
+        self.scale = s.scale
+        planned = self.session.setup.plan.work.executor.planned_duration
+        if self.session.setup.plan.work.executor.executor.endswith("iterations"):
+            planned = 0.0  # maxDuration is a cap, not a length: let the axis grow
+        # A saturated generator shares its core with this display: redraw less then.
+        every = SATURATED_REDRAW_S if s.cpu_percent > CPU_WARN else REDRAW_S
+        for plot in self.query("#run-plots > TimePlot").results(TimePlot):
+            plot.show(message.timeline, planned, every)
+        if self.session.deploy is not None:
+            self._show_deploy()
+        self.query_one(FiguresPanel).show(s, message.timeline)
+        self.query_one(ThresholdList).show(s.thresholds)
+        self.query_one(ChecksList).show(s.checks)
+        self.query_one(StatusTable).show(s.totals)
+        self._update_steps()
+        self.query_one(CpuIndicator).show(s.cpu_percent, max(len(s.worker_cpu), 1))
+        self._tell(s)
+        self._changed()
+
+    def _tell(self, s: Snapshot) -> None:
+        """Say once, on screen, what the user must know: why it stopped, a dead target."""
+        if s.stop_reason and "stop" not in self._told:
+            self._told.add("stop")
+            self._banner(f"stopping: {s.stop_reason}", warning=True)
+            if "threshold" in s.stop_reason or "breaking point" in s.stop_reason:
+                self.notify(s.stop_reason, title="Run stopped", severity="warning", timeout=10)
+        t = s.totals
+        if t.requests and not t.status and t.errors and "unreachable" not in self._told:
+            self._told.add("unreachable")
+            kind, n = next(iter(t.errors.items()))
+            url = self.session.setup.plan.work.base_url
+            self._banner(f"no response from {url}: {kind} ({n:,}); s stops the run", warning=True)
+            self.notify(
+                f"{url}: {kind} ({n:,} requests, no responses). Is the target up?",
+                title="Target unreachable",
+                severity="error",
+                timeout=10,
+            )
+        for failure in s.failures:
+            if failure not in self._told:
+                self._told.add(failure)
+                self.notify(failure, title="Worker failed", severity="error", timeout=10)
+
+    @on(RunFinished)
+    def _finished(self, message: RunFinished) -> None:
+        """Bubbles on to the app, which shows the summary (once no dialog is open)."""
+        self._changed()
+        if message.result.error and self._ended is None:
+            self.notify(
+                message.result.error, title="The engine stopped", severity="error", timeout=15
+            )
+        self._ended = message
+
+    def on_screen_resume(self) -> None:
+        """The run ended while a dialog was open over this screen: tell the app again now."""
+        if self._ended is not None:
+            ended = self._ended
+            again = (
+                RunFinished(ended.result)
+                if isinstance(ended, RunFinished)
+                else RunCrashed(ended.error)
+            )
+            self.post_message(again)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that raised becomes a modal; what was measured is kept."""
+        if event.worker.group != "engine" or event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        self.post_message(RunCrashed(f"{type(error).__name__}: {error}"))
+
+    @on(RunCrashed)
+    def _crashed(self, message: RunCrashed) -> None:
+        """Keep what was measured as the result; the app shows the error and the summary."""
+        if self.session.measured and self.session.result is None:
+            self.session.result = self.session.partial_result(f"engine error: {message.error}")
+        self._ended = message
+        self._changed()
+
+    # ---------------------------------------------------------------- steering
+    def action_back(self) -> None:
+        if not self.session.started:
+            self.app.pop_screen()
+
+    def action_pause(self) -> None:
+        if self.session.controller is not None:
+            self.session.controller.pause()
+            self._banner("paused: p resumes")
+            self._changed()
+
+    def action_resume(self) -> None:
+        if self.session.controller is not None:
+            self.session.controller.resume()
+            self._banner("")
+            self._changed()
+
+    def action_nudge(self, direction: int) -> None:
+        controller = self.session.controller
+        if controller is None:
+            return
+        scale = max(MIN_SCALE, round(self.scale + direction * NUDGE, 6))
+        if scale == self.scale:
+            self.notify(f"the target is already at its minimum ({MIN_SCALE:.0%} of the plan)")
+            return
+        self.scale = scale
+        controller.set_scale(scale)
+        self._show_status()  # "target ×1.10" at once, not at the next interval
+
+    def _unit(self) -> str:
+        return "iterations/s" if self.session.setup.plan.work.executor.open_model else "VUs"
+
+    def action_target(self) -> None:
+        last = self.session.last
+        current = last.row.target if last is not None else 0.0
+
+        def apply(value: float | None) -> None:
+            controller = self.session.controller
+            if value is None or controller is None:
+                return
+            base = current / self.scale if self.scale else 0.0
+            if base <= 0:
+                self.notify(
+                    "the planned target is 0 right now, so there is nothing to scale; "
+                    "use + once the shape has started",
+                    severity="warning",
+                )
+                return
+            controller.set_target(value)
+            self.scale = value / base
+            self._show_status()
+
+        self.app.push_screen(TargetModal(self._unit(), current), apply)
+
+    def action_stop(self) -> None:
+        if self.session.controller is not None:
+            self.session.controller.stop("stopped by user")
+            self._banner("stopping gracefully: in-flight requests finish (x aborts at once)")
+            self._changed()
+
+    def action_abort(self) -> None:
+        if self.session.controller is not None:
+            self.session.controller.abort("aborted by user")
+            self._banner("aborting")
+            self._changed()
+
+    def action_save(self) -> None:
+        """A partial report of the run so far; the run goes on."""
+
+        async def save(path: Path) -> str | None:
+            try:
+                written = await self.session.save(path)
+            except OSError as exc:
+                return f"cannot write {path}: {exc.strerror or exc}"
+            self.notify(f"partial report saved to {written}", title="Saved")
+            return None
+
+        self.app.push_screen(
+            SaveModal(self.session.default_path, save, "Save a partial report (the run goes on)")
+        )
+
+    # ------------------------------------------------------------------ deploy
+    def _deploy_allowed(self, action: str) -> bool | None:
+        """Rollout keys exist only with a deploy driver; [ and ] only for a manual one."""
+        deploy = self.session.deploy
+        if deploy is None:
+            return False
+        if action == "deploy_nudge":
+            return deploy.manual and not deploy.strategy.done
+        if action == "deploy_toggle":
+            return True if deploy.phase in (Phase.READY, Phase.RUNNING, Phase.PAUSED) else None
+        return True
+
+    def _show_deploy(self) -> None:
+        """Redraw the panel; say a promotion or a rollback once, loudly."""
+        deploy = self.session.deploy
+        if deploy is None:
+            return
+        self.query_one(DeployPanel).refresh_from_driver()
+        new = deploy.events[self._deploy_told :]
+        self._deploy_told = len(deploy.events)
+        for event in new:
+            if event.kind is EventKind.PROMOTED:
+                self.notify(event.message, title="Green promoted", timeout=10)
+            elif event.kind is EventKind.ROLLED_BACK:
+                self.notify(event.message, title="Rolled back", severity="warning", timeout=10)
+        self.refresh_bindings()
+
+    def action_deploy_toggle(self) -> None:
+        if self.session.deploy is not None:
+            self.session.deploy.toggle()
+            self._show_deploy()
+
+    def action_deploy_promote(self) -> None:
+        if self.session.deploy is not None:
+            self.session.deploy.promote()
+            self._show_deploy()
+
+    def action_deploy_rollback(self) -> None:
+        if self.session.deploy is not None:
+            self.session.deploy.rollback()
+            self._show_deploy()
+
+    def action_deploy_nudge(self, direction: int) -> None:
+        if self.session.deploy is not None:
+            self.session.deploy.nudge(direction)
+            self._show_deploy()

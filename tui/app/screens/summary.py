@@ -1,0 +1,206 @@
+"""The end of a run, or a saved report: the summary's figures, the full-run plots, comparing.
+
+A run just finished here shows engine.report.summary.render_summary itself, so the app
+and `surge run` can never disagree about a run; a report opened from a file shows
+`surge report show`'s text. Both come as an engine Review, so the plots, the
+verdict and a comparison with a base report work the same for either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from engine.report.compare import compare
+from engine.report.review import Review
+from engine.report.show import render_report
+from engine.report.summary import fmt_ms, render_summary
+from tui.app.screens.modals import SaveModal
+from tui.app.screens.open_report import ReportModal
+from tui.app.session import REPORT_DIR, RunSession
+from tui.app.widgets.comparison import ComparisonPanel
+from tui.app.widgets.plots import LatencyPlot, LoadPlot, ThroughputPlot, TimePlot
+
+
+def verdict(review: Review) -> Text:
+    """Pass or fail, then the headline figures: one line, alike for a run and its report."""
+    states = review.thresholds
+    failed = sum(1 for s in states if not s.ok)
+    out = Text()
+    if failed:
+        out.append(f"✗ FAILED: {failed} of {len(states)} thresholds", style="bold red")
+    elif states:
+        out.append(f"✓ PASSED: all {len(states)} thresholds held", style="bold green")
+    else:
+        out.append("✓ done (no thresholds)", style="bold")
+    t = review.totals
+    out.append(
+        f"  · {t.requests:,} req, p95 {fmt_ms(t.latency.p95)}, "
+        f"p99 {fmt_ms(t.latency.p99)}, {t.error_rate:.2%} errors"
+    )
+    if review.stop_reason:
+        reason = review.stop_reason
+        if not reason.startswith(("stopped", "aborted")):
+            reason = f"stopped: {reason}"
+        out.append(f"  · {reason}", style="yellow")
+    if review.exit_code is not None:
+        out.append(f"  · exit code {review.exit_code}", style="dim")
+    return out
+
+
+def summary_text(review: Review) -> Text:
+    if review.result is not None:
+        plain = render_summary(review.result, color=False)
+    else:
+        plain = render_report(review.report, color=False)
+    text = Text(plain)
+    text.highlight_regex("✓", "green")
+    text.highlight_regex("✗", "bold red")
+    text.highlight_regex(r"█ [A-Z ]+", "bold")
+    return text
+
+
+def label(review: Review) -> str:
+    """How a report names itself in titles: its file, or the run's name."""
+    return review.source.name if review.source is not None else review.name
+
+
+class SummaryScreen(Screen[None]):
+    """`session` is the app's run when this is its summary: only then can it be saved or rerun.
+
+    `report_dir` is where `o` and `c` look for reports first.
+    """
+
+    @dataclass
+    class ReportOpened(Message):
+        """A report chosen with `o`: the app shows it in place of this summary."""
+
+        review: Review
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("w", "save", "Save report", id="summary.save"),
+        Binding("r", "again", "Run again", id="summary.again"),
+        Binding("n", "new", "New run", id="summary.new"),
+        Binding("o", "open", "Open report", id="summary.open"),
+        Binding("c", "compare", "Compare", id="summary.compare"),
+        Binding("q", "app.quit", "Quit", id="summary.quit"),
+    ]
+
+    def __init__(
+        self,
+        review: Review,
+        session: RunSession | None = None,
+        base: Review | None = None,
+        report_dir: Path = REPORT_DIR,
+    ) -> None:
+        super().__init__()
+        self.review = review
+        self.session = session
+        self.base = base
+        self.report_dir = report_dir
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Static(verdict(self.review), id="verdict")
+        yield Static("", id="saved")
+        with Container(id="summary-body"):
+            with Vertical(id="summary-left"):
+                yield ComparisonPanel(id="comparison")
+                with VerticalScroll(id="summary-text-box"):
+                    yield Static(summary_text(self.review), id="summary-text")
+            with Vertical(id="summary-plots"):
+                yield LatencyPlot(id="summary-latency")
+                yield ThroughputPlot(id="summary-rate")
+                yield LoadPlot(open_model=self.review.open_model, id="summary-load")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        review = self.review
+        where = "summary" if review.source is None else str(review.source)
+        self.sub_title = f"{review.name} · {review.type_label} · {where}"
+        if self.base is not None:
+            self.show_base(self.base)
+        else:
+            self._plot()
+        self.show_saved()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("save", "again"):
+            return self.session is not None
+        return True
+
+    def _plot(self) -> None:
+        """Both runs edge to edge: the x axis ends where the longer one does."""
+        length = max(self.review.length, self.base.length if self.base is not None else 0.0)
+        for plot in self.query("#summary-plots > TimePlot").results(TimePlot):
+            plot.show(self.review.timeline, length)
+
+    def show_base(self, base: Review) -> None:
+        """Overlay `base` on the plots and judge this run against it as `surge report
+        compare BASE THIS` would."""
+        self.base = base
+        self.add_class("-compare")
+        for plot in self.query("#summary-plots > TimePlot").results(TimePlot):
+            plot.set_base(base.timeline)
+        self._plot()
+        self.query_one(ComparisonPanel).show(compare(base.report, self.review.report), label(base))
+        self.show_saved()
+
+    def show_saved(self) -> None:
+        line = self.query_one("#saved", Static)
+        if self.session is None:
+            text = Text(f"report {self.review.source}", style="green")
+        elif self.session.saved_to is None:
+            text = Text("not saved yet: w saves the report", style="yellow")
+        else:
+            text = Text(f"report saved to {self.session.saved_to}", style="green")
+        if self.base is not None:
+            text.append(f"  · base {self.base.source or self.base.name}", style="dim")
+        line.update(text)
+
+    def action_save(self) -> None:
+        session = self.session
+        if session is None:
+            return
+
+        async def save(path: Path) -> str | None:
+            try:
+                written = await session.save(path, session.result)
+            except OSError as exc:
+                return f"cannot write {path}: {exc.strerror or exc}"
+            self.notify(f"report saved to {written}", title="Saved")
+            self.show_saved()
+            return None
+
+        self.app.push_screen(SaveModal(session.default_path, save))
+
+    def action_open(self) -> None:
+        def opened(review: Review | None) -> None:
+            if review is not None:
+                self.post_message(self.ReportOpened(review))
+
+        modal = ReportModal("Open a report", self.report_dir, self.review.source)
+        self.app.push_screen(modal, opened)
+
+    def action_compare(self) -> None:
+        def chosen(base: Review | None) -> None:
+            if base is not None:
+                self.show_base(base)
+
+        title = f"Compare {label(self.review)} with a base report"
+        self.app.push_screen(ReportModal(title, self.report_dir, self.review.source), chosen)
+
+    async def action_again(self) -> None:
+        await self.app.run_action("new_run(True)")
+
+    async def action_new(self) -> None:
+        await self.app.run_action("new_run(False)")

@@ -1,0 +1,51 @@
+"""The current figures: this interval next to the whole run so far."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from engine.load.model import Row
+from engine.load.run import Snapshot
+from engine.report.summary import fmt_bytes, fmt_ms
+from tui.app.widgets.panel import Panel
+
+
+def figures_table(snapshot: Snapshot | None, timeline: Sequence[Row]) -> Table:
+    table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
+    table.add_column("", no_wrap=True, style="bold")
+    table.add_column("now", justify="right", no_wrap=True)
+    table.add_column("run", justify="right", no_wrap=True)
+    if snapshot is None:
+        table.add_row("waiting", "…", "…")
+        return table
+    r, f = snapshot.row, snapshot.totals
+    iterations = sum(x.iterations for x in timeline)
+    dropped = sum(x.dropped for x in timeline)
+    vus_max = max((x.vus_max for x in timeline), default=r.vus_max)
+    dt = max(r.dt, 1e-9)
+    table.add_row("req/s", f"{r.rps:,.1f}", f"{f.rps:,.1f}")
+    table.add_row("p50", fmt_ms(r.p50), fmt_ms(f.latency.p50))
+    table.add_row("p95", fmt_ms(r.p95), fmt_ms(f.latency.p95))
+    table.add_row("p99", fmt_ms(r.p99), fmt_ms(f.latency.p99))
+    table.add_row("errors", f"{r.error_rate:.2%}", f"{f.error_rate:.2%}")
+    table.add_row("requests", f"{r.requests:,}", f"{f.requests:,}")
+    table.add_row("iterations", f"{r.iterations:,}", f"{iterations:,}")
+    table.add_row("dropped", f"{r.dropped:,}", f"{dropped:,}")
+    table.add_row("VUs", f"{r.vus}/{r.vus_max}", f"max {vus_max}")
+    table.add_row("data in", f"{fmt_bytes(r.bytes_in / dt)}/s", fmt_bytes(f.bytes_in))
+    table.add_row("data out", f"{fmt_bytes(r.bytes_out / dt)}/s", fmt_bytes(f.bytes_out))
+    return table
+
+
+class FiguresPanel(Panel):
+    """Rate, latency percentiles, errors, iterations, dropped, data in/out."""
+
+    def on_mount(self) -> None:
+        self.border_title = "figures"
+        self.show(None, ())
+
+    def show(self, snapshot: Snapshot | None, timeline: Sequence[Row]) -> None:
+        table = figures_table(snapshot, timeline)
+        self.set_content(table, table.row_count + 1)

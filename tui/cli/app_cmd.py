@@ -1,0 +1,131 @@
+"""`surge [PROFILE] [--type TYPE] [--start] ...`: open the live console.
+
+The command line is checked before the terminal is taken over, so a typo in a
+profile or a flag is one line on stderr and exit code 2, as with `surge run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.exit_codes import EXIT_BAD_INPUT
+from engine.load.testtypes import ALIASES, TEST_TYPES
+from engine.profile.loader import ProfileError, load_profile
+from engine.profile.plan import Overrides
+from engine.report.review import Review
+from tui.app.catalog import user_profile_dir
+from tui.cli.argtypes import duration, positive, positive_int
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="surge",
+        usage="surge [PROFILE] [--type TYPE] [--start] [--env NAME] [--profiles DIR] "
+        "[--base-url URL] [load options]",
+        description="Open the live console. Without PROFILE, a picker lists the profiles in "
+        "./profiles, the config folder and --profiles DIR. Commands: surge run|sut|demo|report "
+        "(surge --help).",
+    )
+    p.add_argument("profile", nargs="?", help="a profile file: skip the picker")
+    p.add_argument(
+        "--type",
+        dest="test_type",
+        choices=[*TEST_TYPES, *ALIASES],
+        help="test type (default with PROFILE: the profile's own [load], as `surge run`)",
+    )
+    p.add_argument("--start", action="store_true", help="begin the run at once (needs PROFILE)")
+    p.add_argument("--env", help="the profile environment ([environments.NAME])")
+    p.add_argument(
+        "--profiles", action="append", default=[], metavar="DIR", help="more profiles (repeatable)"
+    )
+    p.add_argument("--base-url", help="override the profile's base URL")
+    load = p.add_argument_group("load options (prefill the picker's form)")
+    load.add_argument("--vus", type=positive_int)
+    load.add_argument("--rate", type=positive, help="iterations per second (open model)")
+    load.add_argument("--duration", type=duration, help="e.g. 30s, 1m30s")
+    load.add_argument("--time-scale", type=positive, help="multiply test-type shape durations")
+    load.add_argument("--workers", type=positive_int, help="engine processes")
+    p.add_argument(
+        "--reports", default="reports", metavar="DIR", help="where reports are saved by default"
+    )
+    return p
+
+
+def read_keymap(path: Path) -> dict[str, str]:
+    """`binding id = "keys"` lines, e.g. `"run.pause" = "space"`; absent file = no changes."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    bad = [k for k, v in data.items() if not isinstance(v, str)]
+    if bad:
+        raise ValueError(f'{path}: {bad[0]}: expected a key string such as "ctrl+p"')
+    return dict(data)
+
+
+def fail(message: str) -> int:
+    print(f"surge: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def user_keymap() -> dict[str, str]:
+    """~/.config/surge/keymap.toml; ValueError (one line) when it is broken."""
+    return read_keymap(user_profile_dir().parent / "keymap.toml")
+
+
+def open_review(review: Review, base: Review | None, report_dir: str) -> int:
+    """The console on a saved report's summary (`surge report open`), `base` overlaid."""
+    try:
+        keymap = user_keymap()
+    except ValueError as exc:
+        return fail(str(exc))
+    from tui.app.app import make_app
+
+    app = make_app(review=review, base=base, report_dir=report_dir, keymap=keymap)
+    return int(app.run() or 0)
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    if args.start and args.profile is None:
+        return fail("--start needs a PROFILE to run")
+    if args.profile is not None:
+        if not Path(args.profile).is_file():
+            return fail(f"{args.profile}: no such profile file (or a command: run, sut, report)")
+        try:
+            load_profile(args.profile, env=args.env, base_url=args.base_url)
+        except ProfileError as exc:
+            return fail(str(exc))
+    for folder in args.profiles:
+        if not Path(folder).is_dir():
+            return fail(f"--profiles {folder}: no such folder")
+    try:
+        keymap = user_keymap()
+    except ValueError as exc:
+        return fail(str(exc))
+    from tui.app.app import make_app  # Textual loads only when the console opens
+
+    app = make_app(
+        args.profile,
+        test_type=args.test_type,
+        start=args.start,
+        env=args.env,
+        base_url=args.base_url,
+        profiles=args.profiles,
+        overrides=Overrides(
+            vus=args.vus,
+            rate=args.rate,
+            duration=args.duration,
+            time_scale=args.time_scale,
+            workers=args.workers,
+        ),
+        report_dir=args.reports,
+        keymap=keymap,
+    )
+    return int(app.run() or 0)

@@ -1,0 +1,130 @@
+"""`surge demo`: the main job on embedded defaults, with nothing outside this machine.
+
+Starts a blue and a green demo server (green with a chosen flaw) behind `surge proxy`,
+then opens the live console on profiles/demo.toml: an average-load test through the
+proxy with the deploy panel open and the rollout already going. `q` leaves the app and
+the stack stops with it (a context manager: no process is left, whatever happens).
+`--headless` runs the same stack and rollout with `surge run` semantics and prints the
+rollout's log and the summary, for CI and for SSH without a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from engine.deploy.driver import FLAWS, DemoStack, DeployDriver
+from engine.deploy.smoke import SmokeTarget
+from engine.deploy.strategies import Linear, Manual, Strategy, Switch
+from engine.load.controller import Controller
+from engine.load.run import RunResult
+from engine.profile.loader import Profile, load_profile
+from engine.profile.plan import Overrides, build_plan
+from engine.report.summary import render_summary
+from profiles import SHIPPED
+
+PROFILE = SHIPPED / "demo.toml"
+DEMO_STRATEGIES = ("canary", "linear", "switch", "manual")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--green-flaw",
+        choices=tuple(FLAWS),
+        default="latency",
+        help="what is wrong with green: latency (40 ms vs blue's 5 ms), errors (10%%), none",
+    )
+    p.add_argument("--strategy", choices=DEMO_STRATEGIES, default="canary", help="rollout")
+    p.add_argument(
+        "--time-scale", type=float, default=None, help="shape speed-up (default: the profile's)"
+    )
+    p.add_argument(
+        "--headless", action="store_true", help="no console: print the rollout and the summary"
+    )
+
+
+def demo_strategy(profile: Profile, name: str) -> Strategy:
+    """The profile's canary, or another strategy with the same analysis bounds.
+
+    The switch smokes green first (judged on the same bounds, over one interval), so
+    a flawed green is rolled back before it takes any of the load.
+    """
+    assert profile.deploy is not None
+    canary = profile.deploy.build()
+    analysis = profile.deploy.options.get("analysis")
+    if name == "linear":
+        return Linear(25, analysis.interval if analysis else 5.0, analysis)
+    if name == "switch":
+        return Switch(analysis)
+    if name == "manual":
+        return Manual(10)
+    return canary
+
+
+def demo_profile(proxy_url: str) -> Profile:
+    return load_profile(PROFILE, base_url=proxy_url)
+
+
+def demo_driver(
+    stack: DemoStack, profile: Profile, strategy: str, *, autostart: bool = False
+) -> DeployDriver:
+    """The demo's rollout through the stack's proxy, smoking on the profile's own path."""
+    smoke = SmokeTarget.for_profile(profile, stack.proxy_url)
+    return DeployDriver(
+        demo_strategy(profile, strategy), stack.admin_url, autostart=autostart, smoke_target=smoke
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    with DemoStack(args.green_flaw) as stack:
+        print(
+            f"  demo: blue {stack.blue_url}, green {stack.green_url} ({args.green_flaw} flaw), "
+            f"proxy {stack.proxy_url} (admin {stack.admin_url}); {args.strategy} rollout",
+            flush=True,
+        )
+        if args.headless:
+            return headless(stack, args.strategy, args.time_scale)
+        return console(stack, args.strategy, args.time_scale)
+
+
+def headless(stack: DemoStack, strategy: str, time_scale: float | None) -> int:
+    profile = demo_profile(stack.proxy_url)
+    plan = build_plan(profile, Overrides(test_type="average", time_scale=time_scale))
+    driver = demo_driver(stack, profile, strategy)
+
+    async def run() -> RunResult:
+        controller = Controller(plan, on_snapshot=lambda s: driver.observe(controller.model))
+        driver.start()
+        try:
+            return await controller.run()
+        finally:
+            await driver.aclose()
+
+    result = asyncio.run(run())
+    for e in driver.events:
+        print(f"  deploy {e.at - driver.events[0].at:6.1f}s  {e.kind.value}: {e.message}")
+    print(f"  deploy: {driver.phase.value}, weights {driver.weights}", flush=True)
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    print(render_summary(result, color=color))
+    return result.exit_code
+
+
+def console(stack: DemoStack, strategy: str, time_scale: float | None) -> int:
+    from tui.app.app import make_app
+    from tui.app.session import RunSetup
+
+    def deploy_factory(setup: RunSetup) -> DeployDriver:
+        return demo_driver(stack, setup.profile, strategy, autostart=True)
+
+    app = make_app(
+        PROFILE,
+        test_type="average",
+        start=True,
+        base_url=stack.proxy_url,
+        search_default_dirs=False,
+        overrides=Overrides(time_scale=time_scale),
+        deploy_factory=deploy_factory,
+    )
+    return int(app.run() or 0)

@@ -1,0 +1,173 @@
+"""`surge report show|compare|merge|export|open`: reports people keep, and compare.
+
+A load test is worth most when compared with the last one; these commands work
+on saved TOML reports only, never on a live run, so they are safe in CI and on a
+laptop long after the run. Every damaged or unknown-format report is a
+ReportError, which `surge` turns into exit code 2 and one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.exit_codes import EXIT_OK, EXIT_REGRESSION
+from engine.report.compare import (
+    DEFAULT_TOLERANCE,
+    compare,
+    parse_tolerance,
+)
+from engine.report.document import ReportError, load_report, write_toml
+from engine.report.export import summary_json, timeline_csv
+from engine.report.merge import merge_reports, merge_warnings
+from engine.report.review import read_review
+from engine.report.show import render_comparison, render_plots, render_report
+from engine.report.summary import fmt_ms
+
+MAX_PLOT_WIDTH = 160
+
+# Colors of a comparison row, by direction (ANSI SGR codes).
+
+
+def register(sub: Any) -> None:
+    """Add `report` and its actions to `surge`'s subparsers."""
+    report = sub.add_parser("report", help="show, compare, merge and export saved reports")
+    actions = report.add_subparsers(dest="report_command", metavar="ACTION", required=True)
+
+    show = actions.add_parser("show", help="the end-of-run summary and timeline plots")
+    show.add_argument("file", help="a report written by `surge run --report`")
+    show.add_argument("--no-plots", action="store_true", help="the summary only")
+    show.set_defaults(func=cmd_show)
+
+    cmp = actions.add_parser("compare", help="every figure of NEW against BASE, and a verdict")
+    cmp.add_argument("base", help="the reference report (e.g. the last release)")
+    cmp.add_argument("new", help="the report under judgement")
+    cmp.add_argument(
+        "--tolerance",
+        type=_tolerance,
+        default=DEFAULT_TOLERANCE,
+        help="change treated as noise: 10%% or 0.1 (default 10%%)",
+    )
+    cmp.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 when p95/p99 latency, error rate or rps got worse beyond the tolerance",
+    )
+    cmp.set_defaults(func=cmd_compare)
+
+    merge = actions.add_parser("merge", help="one exact report of runs made in parallel")
+    merge.add_argument("files", nargs="+", metavar="FILE", help="two or more reports")
+    merge.add_argument("-o", "--output", required=True, metavar="OUT", help="the merged report")
+    merge.set_defaults(func=cmd_merge)
+
+    export = actions.add_parser("export", help="the summary as JSON or the timeline as CSV")
+    export.add_argument("file")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("-o", "--output", metavar="OUT", help="a file instead of stdout")
+    export.set_defaults(func=cmd_export)
+
+    opened = actions.add_parser(
+        "open", help="the console's summary screen for a report, with a base report overlaid"
+    )
+    opened.add_argument("file", help="the report to show")
+    opened.add_argument(
+        "--compare", metavar="BASE", help="a base report: its plots overlaid, figures compared"
+    )
+    opened.add_argument(
+        "--reports", default="reports", metavar="DIR", help="where o and c list reports"
+    )
+    opened.set_defaults(func=cmd_open)
+
+
+def _tolerance(text: str) -> float:
+    try:
+        return parse_tolerance(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def use_color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+# ---------------------------------------------------------------------- show
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    report = load_report(args.file)
+    color = use_color()
+    print(render_report(report, color=color))
+    if not args.no_plots:
+        width = min(shutil.get_terminal_size((100, 24)).columns, MAX_PLOT_WIDTH)
+        print(render_plots(report.get("timeline", []), width=width, color=color))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------- plots
+
+
+# ------------------------------------------------------------------- compare
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    base, new = load_report(args.base), load_report(args.new)
+    result = compare(base, new, args.tolerance)
+    print(render_comparison(result, args.base, args.new, color=use_color()))
+    if args.fail_on_regression and result.regressed:
+        return EXIT_REGRESSION
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------- merge
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    if len(args.files) < 2:
+        raise ReportError("merge needs two or more reports (runs made at the same time)")
+    reports = [load_report(f) for f in args.files]
+    for warning in merge_warnings(reports, args.files):
+        print(f"surge: warning: {warning}", file=sys.stderr)
+    merged = merge_reports(reports, args.files)
+    try:
+        path = write_toml(merged, args.output)
+    except OSError as exc:
+        raise ReportError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
+    s = merged["summary"]
+    print(
+        f"  merged {len(reports)} reports into {path}: {s['requests']} requests, "
+        f"{s['rps']:.1f}/s, p95 {fmt_ms(s['latency_ms']['p95'])}, "
+        f"p99 {fmt_ms(s['latency_ms']['p99'])}, errors {s['error_rate']:.2%}"
+    )
+    return EXIT_OK
+
+
+# -------------------------------------------------------------------- export
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    report = load_report(args.file)
+    text = summary_json(report) if args.format == "json" else timeline_csv(report)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ReportError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- open
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    """Both reports are read before the terminal is taken over: a bad one is one line."""
+    review = read_review(args.file)
+    base = read_review(args.compare) if args.compare else None
+    from tui.cli.app_cmd import open_review  # Textual loads only when the console opens
+
+    return open_review(review, base, args.reports)
