@@ -228,7 +228,7 @@ def main() -> int:
     sut = proxy = None
     try:
         sut, line = start_line(
-            pinned(upstream_core, [py, "-m", "engine.sut", "--port", "0"]), "listening on"
+            pinned(upstream_core, [py, "-m", "tui.cli.sut_cmd", "--port", "0"]), "listening on"
         )
         sut_url = line.split()[-1]
         log(f"demo SUT on {sut_url} (core {upstream_core})")

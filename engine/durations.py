@@ -52,3 +52,11 @@ def format_duration(seconds: float) -> str:
     m, s = divmod(rest, 60)
     out = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s or not (h or m) else "")
     return out
+
+
+def clock(seconds: float) -> str:
+    """Run time as m:ss (h:mm:ss past an hour): reads at a glance on an axis or a bar."""
+    whole = max(0, round(seconds))
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

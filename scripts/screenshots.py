@@ -28,9 +28,9 @@ from time import monotonic
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.deploy.driver import DemoStack, DeployDriver  # noqa: E402
+from engine.deploy.driver import DeployDriver  # noqa: E402
 from engine.load.controller import Controller  # noqa: E402
-from engine.profile.loader import load_profile  # noqa: E402
+from engine.profile import load_profile  # noqa: E402
 from engine.profile.plan import Overrides, build_plan  # noqa: E402
 from engine.report.document import write_report  # noqa: E402
 from engine.report.review import read_review  # noqa: E402
@@ -40,6 +40,7 @@ from tui.app.screens.summary import SummaryScreen  # noqa: E402
 from tui.app.session import RunSetup  # noqa: E402
 from tui.cli.demo import PROFILE as DEMO_PROFILE  # noqa: E402
 from tui.cli.demo import demo_strategy  # noqa: E402
+from tui.cli.demo_stack import DemoStack  # noqa: E402
 
 SIZE = (120, 36)
 PROFILE = ROOT / "profiles" / "example.toml"
@@ -51,7 +52,15 @@ RUN_SHOT_AT_S = 8.0  # into the hold, after the ramp
 def demo_server(*flags: str) -> Iterator[str]:
     """`surge sut` on a free port with a little latency (or `flags`), so the plots have a shape."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.sut", "--port", "0", *(flags or ("--latency", "2ms-8ms"))],
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "sut",
+            "--port",
+            "0",
+            *(flags or ("--latency", "2ms-8ms")),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -20,7 +20,7 @@ def spawn_sut(*args: str) -> tuple[subprocess.Popen[str], str]:
     as the server takes to bind.
     """
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.sut", "--port", "0", *args],
+        [sys.executable, "-m", "tui.cli.sut_cmd", "--port", "0", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.load.thresholds import parse_cli_threshold
-from engine.profile.loader import parse_profile
+from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.report.document import build_report, write_toml
 from tests.app.test_app import SHOP

@@ -1,4 +1,4 @@
-"""Drive a deployment strategy from a live run, and the local blue/green stack of `surge demo`.
+"""Drive a deployment strategy from a live run.
 
 `DeployDriver` is the glue between three things that each know nothing of the others:
 the pure strategy (engine.deploy.strategies), the run model the Controller fills (cumulative
@@ -13,22 +13,14 @@ returns at once, and a burst of changes sends only the latest state.
 
 While a decision says `smoke`, green is judged on a smoke run's requests
 (engine.deploy.smoke), since the load test sends green nothing then.
-
-`DemoStack` starts blue and green `surge sut` processes and a proxy in front of them on
-free loopback ports, reading each "listening on" line (no sleeps), and stops all of them
-whatever happens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
-import threading
 from collections import deque
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from time import monotonic
 from typing import Any
 
@@ -48,11 +40,7 @@ from engine.deploy.strategies import (
     Weights,
 )
 
-__all__ = [
-    "FLAWS",
-    "DemoStack",
-    "DeployDriver",
-]
+__all__ = ["DeployDriver"]
 
 HISTORY = 600  # per-color points kept for the plots (one per snapshot)
 ADMIN_TIMEOUT_S = 5.0
@@ -292,111 +280,3 @@ class DeployDriver:
             EventKind.ANALYSIS_INCONCLUSIVE,
         )
         return [e for e in self.events if e.kind in kinds]
-
-
-# --------------------------------------------------------------------------- demo stack
-
-FLAWS: dict[str, tuple[str, ...]] = {
-    "none": ("--latency", "5ms"),
-    "latency": ("--latency", "40ms"),
-    "errors": ("--latency", "5ms", "--error-rate", "0.1"),
-}
-BLUE_ARGS = ("--latency", "5ms")
-START_TIMEOUT_S = 15.0
-STOP_TIMEOUT_S = 5.0
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class DemoStack:
-    """Blue and green `surge sut` and a `surge proxy` in front, on free loopback ports.
-
-    A context manager, so the processes go whatever happens: terminate, wait, then
-    kill. Started with the module entry points (`python -m engine.sut.server`), so it needs
-    neither the `surge` script on PATH nor the tui package.
-    """
-
-    def __init__(self, green_flaw: str = "latency", *, weights: str = "100:0") -> None:
-        if green_flaw not in FLAWS:
-            raise ValueError(f"green flaw must be one of {', '.join(FLAWS)}, got {green_flaw!r}")
-        self.green_flaw = green_flaw
-        self.weights = weights
-        self.procs: list[subprocess.Popen[str]] = []
-        self.blue_url = self.green_url = self.proxy_url = self.admin_url = ""
-
-    def __enter__(self) -> DemoStack:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        self.blue_url = self._spawn("engine.sut", "--color", "blue", *BLUE_ARGS).split()[-1]
-        green = ("--color", "green", *FLAWS[self.green_flaw])
-        self.green_url = self._spawn("engine.sut", *green).split()[-1]
-        line = self._spawn(
-            "engine.proxy",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--blue",
-            self.blue_url,
-            "--green",
-            self.green_url,
-            "--weights",
-            self.weights,
-        )
-        # "surge proxy listening on URL (admin ADMIN_URL)"
-        words = line.replace("(", " ").replace(")", " ").split()
-        self.proxy_url = words[words.index("on") + 1]
-        self.admin_url = words[words.index("admin") + 1]
-
-    def _spawn(self, module: str, *args: str) -> str:
-        port = ("--port", "0") if module == "engine.sut" else ()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module, *port, *args],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self.procs.append(proc)
-        assert proc.stdout is not None
-        line = _readline(proc, START_TIMEOUT_S)
-        if "listening on" not in line:
-            raise RuntimeError(f"{module} did not start: {line.strip()!r}")
-        return line.strip()
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs]
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-            if p.stdout is not None:
-                p.stdout.close()
-        self.procs.clear()
-
-
-def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
-    """The first stdout line, or "" if the process says nothing in time (or dies)."""
-    out: list[str] = []
-    assert proc.stdout is not None
-    reader = threading.Thread(target=lambda: out.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout)
-    return out[0] if out else ""

@@ -33,7 +33,7 @@ from engine.deploy.strategies import ColorFigures
 from engine.load.metrics import new_histogram
 
 if TYPE_CHECKING:
-    from engine.profile.loader import Profile
+    from engine.profile import Profile
 
 __all__ = ["SMOKE_IN_FLIGHT", "SmokeRun", "SmokeTarget"]
 

@@ -1,6 +1,6 @@
 """The httpx path (`client = "httpx"`): HTTP/2, redirects, cookies, TLS options.
 
-Slower by two orders of magnitude under concurrency (DESIGN.md), so only where a
+Slower by two orders of magnitude under concurrency (docs/ARCHITECTURE.md), so only where a
 profile asks for what the wire client does not speak. One AsyncClient per VU, as
 the wire client keeps one connection per VU.
 """

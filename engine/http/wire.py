@@ -1,7 +1,7 @@
 """The fast path: HTTP/1.1 keep-alive over a bare asyncio.Protocol, parsed by httptools.
 
 One connection per virtual user and one request in flight on it, so the hot path
-is a future, a write, a parse and a record (DESIGN.md: asyncio streams halve the
+is a future, a write, a parse and a record (docs/ARCHITECTURE.md: asyncio streams halve the
 rate, httpx collapses under concurrency). Timing is taken here, next to the
 socket, so that what is measured is the server and not the generator's code.
 """

@@ -17,8 +17,16 @@ from time import perf_counter
 
 from engine.load.metrics import Interval, merge_histograms
 from engine.load.model import Row, RunModel, ThresholdState
-from engine.load.pools import LocalPool, ProcessPool
+from engine.load.pools import LocalPool, Pool, ProcessPool
 from engine.load.run import RunPlan, RunResult, Snapshot
+from engine.load.states import (
+    RunState,
+    StopReason,
+    breaking_point,
+    internal_error,
+    is_natural,
+    threshold_abort,
+)
 
 BREAKPOINT_ERROR_RATE = 0.05
 BREAKPOINT_P95_FACTOR = 10.0
@@ -34,29 +42,30 @@ class Controller:
         self.plan = plan
         self.on_snapshot = on_snapshot
         self.model = RunModel(plan.thresholds)
-        self.pool: LocalPool | ProcessPool = (
+        self.pool: Pool = (
             LocalPool(plan.work)
             if plan.workers == 1 and plan.in_process
             else ProcessPool(plan.work, plan.workers, log=plan.worker_log)
         )
-        self.state = "ready"
+        self.state = RunState.READY
         self.aborted = False
         self.stop_reason: str | None = None
         self._baseline_p95: float | None = None
         self._last_held_rate: float | None = None
         self._cpu_max = 0.0
         self.last_snapshot: Snapshot | None = None
+        self.started_at = dt.datetime.now(dt.UTC)
 
     # ---------------------------------------------------------------- commands
     def pause(self) -> None:
-        if self.state == "running":
+        if self.state is RunState.RUNNING:
             self.pool.pause()
-            self.state = "paused"
+            self.state = RunState.PAUSED
 
     def resume(self) -> None:
-        if self.state == "paused":
+        if self.state is RunState.PAUSED:
             self.pool.resume()
-            self.state = "running"
+            self.state = RunState.RUNNING
 
     def set_scale(self, scale: float) -> None:
         """Multiply the planned target (VUs or rate) by `scale` from now on."""
@@ -68,25 +77,26 @@ class Controller:
         if base > 0:
             self.set_scale(value / base)
 
-    def stop(self, reason: str = "stopped by user") -> None:
+    def stop(self, reason: str = StopReason.USER_STOP) -> None:
         """Graceful: no new iterations; in-flight ones get gracefulStop."""
-        if self.state in ("running", "paused", "ready"):
-            self.state = "stopping"
+        if self.state in (RunState.RUNNING, RunState.PAUSED, RunState.READY):
+            self.state = RunState.STOPPING
             self.aborted = True
             self.stop_reason = reason
             self.pool.stop(reason)
 
-    def abort(self, reason: str = "aborted by user") -> None:
+    def abort(self, reason: str = StopReason.USER_ABORT) -> None:
         """At once: in-flight iterations are interrupted."""
         self.aborted = True
         self.stop_reason = self.stop_reason or reason
-        self.state = "stopping"
+        self.state = RunState.STOPPING
         self.pool.abort(reason)
 
     # ----------------------------------------------------------------- running
     async def run(self) -> RunResult:
         started = dt.datetime.now(dt.UTC)
-        self.state = "running"
+        self.started_at = started
+        self.state = RunState.RUNNING
         task = asyncio.create_task(self.pool.run())
         t0 = perf_counter()
         k = 1
@@ -102,51 +112,53 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError):
                 task.result()
         except asyncio.CancelledError:
-            self.abort("cancelled")
+            self.abort(StopReason.CANCELLED)
             with contextlib.suppress(BaseException):
                 await task
             raise
         except Exception as exc:  # keep what was measured; say what broke
             error = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
-            self.abort(f"internal error: {error}")
+            self.abort(internal_error(error))
         last = await self.pool.harvest()
         if last.end - last.start > 0.05 or _has_data(last):
             self._interval(last, join_last=last.end - last.start < self.plan.interval / 2)
         self.model.evaluate(final=True)
-        self.state = "finished"
-        if self.stop_reason is None and self.pool.stop_reason not in (
-            None,
-            "duration reached",
-            "iterations done",
-            "maxDuration reached",
-        ):
+        self.state = RunState.FINISHED
+        if self.stop_reason is None and not is_natural(self.pool.stop_reason):
             self.stop_reason = self.pool.stop_reason
-        result = RunResult(
+        result = self.result(aborted=self.aborted, stop_reason=self.stop_reason, error=error)
+        self._emit(self.model.timeline[-1] if self.model.timeline else None)
+        return result
+
+    def result(
+        self, *, aborted: bool, stop_reason: str | None, error: str | None = None
+    ) -> RunResult:
+        """The run as it stands: at its end, or mid-run for a partial report (same loop,
+        so the model is consistent at the moment of the call)."""
+        return RunResult(
             plan=self.plan,
             model=self.model,
-            started_at=started,
+            started_at=self.started_at,
             duration=self.model.elapsed,
-            aborted=self.aborted,
-            stop_reason=self.stop_reason,
+            aborted=aborted,
+            stop_reason=stop_reason,
             breaking_point_rps=self._last_held_rate if self.plan.breakpoint else None,
             error=error,
             cpu_percent_max=self._cpu_max,
             workers=self.pool.size,
             failures=list(self.pool.failures),
         )
-        self._emit(self.model.timeline[-1] if self.model.timeline else None)
-        return result
 
     def _interval(self, iv: Interval, *, join_last: bool = False) -> None:
         row = self.model.add(iv, join_last=join_last)
         states = self.model.evaluate()
         elapsed = self.model.elapsed
-        if self.state in ("running", "paused"):
+        if self.state in (RunState.RUNNING, RunState.PAUSED):
             for s in states:
                 th = s.threshold
                 if not s.ok and th.abort_on_fail and elapsed >= th.delay_abort_eval_s:
-                    self.abort(f"threshold {th.key}: {th.expression} failed (abortOnFail)")
+                    self.abort(threshold_abort(th.key, th.expression))
                     break
             if self.plan.breakpoint:
                 self._judge_breakpoint(iv, row, states)
@@ -172,7 +184,7 @@ class Controller:
             elif self._baseline_p95 and p95 > BREAKPOINT_P95_FACTOR * self._baseline_p95:
                 broke = f"p95 {p95:.1f}ms > {BREAKPOINT_P95_FACTOR:g}x its start"
         if broke:
-            self.stop(f"breaking point: {broke}")
+            self.stop(breaking_point(broke))
         elif row.requests:
             self._last_held_rate = row.target
 

@@ -15,6 +15,7 @@ from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
 from engine.load.model import Figures, Row, RunModel, ThresholdState
 from engine.load.scenario import Scenario
+from engine.load.states import RunState
 from engine.load.thresholds import Threshold
 
 
@@ -65,7 +66,7 @@ class Snapshot:
     """What a front end needs once per interval; immutable, safe to hand to a UI."""
 
     elapsed: float
-    state: str  # running, paused, stopping, finished
+    state: RunState
     progress: float
     row: Row
     totals: Figures

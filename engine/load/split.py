@@ -10,15 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.load import executors as ex
 from engine.load.executors import ExecutorConfig
 from engine.load.run import WorkPlan
-from engine.load.stages import Stage
-
-
-def split_int(total: int, n: int) -> list[int]:
-    q, r = divmod(total, n)
-    return [q + 1 if i < r else q for i in range(n)]
 
 
 def usable_workers(cfg: ExecutorConfig, wanted: int) -> int:
@@ -29,34 +22,7 @@ def usable_workers(cfg: ExecutorConfig, wanted: int) -> int:
 
 
 def split_executor(cfg: ExecutorConfig, n: int) -> list[ExecutorConfig]:
-    if n == 1:
-        return [cfg]
-    if cfg.executor == ex.SHARED_ITERATIONS:
-        return [
-            replace(cfg, vus=v, iterations=i)
-            for v, i in zip(split_int(cfg.vus, n), split_int(cfg.iterations, n), strict=True)
-        ]
-    if cfg.executor in (ex.PER_VU_ITERATIONS, ex.CONSTANT_VUS):
-        return [replace(cfg, vus=v) for v in split_int(cfg.vus, n)]
-    if cfg.executor == ex.RAMPING_VUS:
-        starts = split_int(cfg.start_vus, n)
-        per_stage = [split_int(round(s.target), n) for s in cfg.stages]
-        return [
-            replace(
-                cfg,
-                start_vus=starts[i],
-                stages=tuple(
-                    Stage(s.duration, float(t[i]))
-                    for s, t in zip(cfg.stages, per_stage, strict=True)
-                ),
-            )
-            for i in range(n)
-        ]
-    pre = split_int(cfg.pre_allocated_vus, n)
-    most = split_int(cfg.max_vus, n)
-    return [
-        replace(cfg, pre_allocated_vus=p, max_vus=max(m, 1)) for p, m in zip(pre, most, strict=True)
-    ]
+    return [cfg] if n == 1 else cfg.kind.split(cfg, n)
 
 
 def split_plan(plan: WorkPlan, n: int) -> list[WorkPlan]:

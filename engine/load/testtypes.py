@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from engine.load import executors as ex
 from engine.load.executors import ExecutorConfig
-from engine.load.stages import Stage, value_at
+from engine.load.stages import Stage
 
 
 @dataclass(frozen=True)
@@ -118,15 +118,4 @@ def executor_for(
 
 def preview(cfg: ExecutorConfig, points: int = 60) -> list[tuple[float, float]]:
     """(time, target) points of an executor's shape, for plots before a run."""
-    total = cfg.planned_duration
-    if cfg.executor in (ex.CONSTANT_VUS, ex.SHARED_ITERATIONS, ex.PER_VU_ITERATIONS):
-        return [(0.0, float(cfg.vus)), (total, float(cfg.vus))]
-    if cfg.executor == ex.CONSTANT_ARRIVAL_RATE:
-        r = cfg.rate / cfg.time_unit
-        return [(0.0, r), (total, r)]
-    start = cfg.start_vus if cfg.executor == ex.RAMPING_VUS else cfg.start_rate
-    unit = 1.0 if cfg.executor == ex.RAMPING_VUS else cfg.time_unit
-    return [
-        (total * i / points, value_at(start, cfg.stages, total * i / points) / unit)
-        for i in range(points + 1)
-    ]
+    return cfg.kind.preview(cfg, points)

@@ -29,11 +29,11 @@ from engine.errors import classify
 from engine.http.request import Prepared
 from engine.http.response import Response
 from engine.http.wire import SendBatch
-from engine.load import executors as ex
 from engine.load.checks import Check, evaluate_checks
 from engine.load.metrics import Interval, Recorder
 from engine.load.run import WorkPlan
-from engine.load.stages import ArrivalTable, Stage, arrivals_until, value_at, vus_at
+from engine.load.stages import ArrivalTable, Stage, arrivals_until, value_at
+from engine.load.states import StopReason
 
 # How early the scheduler may release an iteration. Event-loop timers fire up to a
 # millisecond late; waking a millisecond early and releasing then keeps the
@@ -185,7 +185,7 @@ class Worker:
         self._backlog: deque[float] = deque()
         self._max_backlog = int(min(max(self.cfg.peak_rate * BACKLOG_SECONDS, 1000), 100_000))
         self._idle: list[VU] = []
-        self._remaining = self.cfg.iterations  # shared-iterations budget
+        self._budget = self.cfg.kind.budget(self.cfg)  # the iteration executors' budget
         self._pacer: Pacer | None = None
         self._next_n = 0
         ok = [False] * 600
@@ -272,11 +272,8 @@ class Worker:
 
     def progress(self) -> float:
         planned = self.cfg.planned_duration
-        if self.cfg.executor == ex.SHARED_ITERATIONS:
-            return 1 - self._remaining / max(self.cfg.iterations, 1)
-        if self.cfg.executor == ex.PER_VU_ITERATIONS:
-            done = sum(vu.iterations for vu in self._vus)
-            return done / max(self.cfg.iterations * self.cfg.vus, 1)
+        if self._budget is not None:
+            return self._budget.progress(sum(vu.iterations for vu in self._vus))
         return min(self.clock.elapsed() / planned, 1.0) if planned > 0 else 1.0
 
     # ---------------------------------------------------------------- running
@@ -401,9 +398,7 @@ class Worker:
         below this VU, the iteration budgets), made here so a response that allows
         another sends it at once; any "no" hands the VU back to its loop.
         """
-        cfg = self.cfg
-        shared = cfg.executor == ex.SHARED_ITERATIONS
-        per_vu = cfg.executor == ex.PER_VU_ITERATIONS
+        take = self._budget.take if self._budget is not None else None
         client, rec, ok, running = vu.client, self.recorder, self._ok_status, self._running
         name, out = req.name, len(req.wire)
 
@@ -417,12 +412,7 @@ class Worker:
             vu.iterations += 1
             if self._stopping or not running.is_set() or vu.index >= self._active:
                 return False
-            if shared:
-                if self._remaining <= 0:
-                    return False
-                self._remaining -= 1
-                return True
-            return not (per_vu and vu.iterations >= cfg.iterations)
+            return take is None or take(vu.iterations)
 
         return on_response
 
@@ -490,15 +480,14 @@ class Worker:
 
     # ------------------------------------------------------------ closed model
     def _closed_target(self, t: float) -> int:
-        cfg = self.cfg
-        base = vus_at(cfg.start_vus, cfg.stages, t) if cfg.executor == ex.RAMPING_VUS else cfg.vus
+        base = self.cfg.kind.vus_at(self.cfg, t)
         if self.scale == 1.0:
             return base
         return max(int(base * self.scale + 0.5), 0)
 
     async def _run_closed(self) -> None:
         cfg = self.cfg
-        iteration_based = cfg.executor in (ex.SHARED_ITERATIONS, ex.PER_VU_ITERATIONS)
+        iteration_based = cfg.kind.iteration_based
         end = cfg.planned_duration
         while not self._stopping:
             if self.paused:
@@ -506,11 +495,11 @@ class Worker:
                 continue
             t = self.clock.elapsed()
             if t >= end:
-                self.stop("duration reached" if not iteration_based else "maxDuration reached")
+                self.stop(cfg.kind.end_reason)
                 break
             self._apply_active(self._closed_target(t), iteration_based)
             if iteration_based and self._vus and all(vu.task.done() for vu in self._vus):  # type: ignore[union-attr]
-                self.stop("iterations done")
+                self.stop(StopReason.ITERATIONS)
                 break
             await asyncio.sleep(_GOVERNOR_TICK_S)
 
@@ -535,9 +524,7 @@ class Worker:
                     self.recorder.interrupted()
 
     async def _closed_vu(self, vu: VU) -> None:
-        cfg = self.cfg
-        shared = cfg.executor == ex.SHARED_ITERATIONS
-        per_vu = cfg.executor == ex.PER_VU_ITERATIONS
+        take = self._budget.take if self._budget is not None else None
         loop = asyncio.get_running_loop()
         single = self._scenario is None and len(self.plan.requests) == 1
         request, checks = self.plan.requests[0], self._checks[0]
@@ -552,11 +539,7 @@ class Worker:
                     vu.wake = loop.create_future()
                     await vu.wake
                     continue
-                if shared:
-                    if self._remaining <= 0:
-                        return
-                    self._remaining -= 1
-                elif per_vu and vu.iterations >= cfg.iterations:
+                if take is not None and not take(vu.iterations):
                     return
                 vu.busy = True
                 if on_response is not None:
@@ -575,11 +558,8 @@ class Worker:
     async def _run_open(self) -> None:
         cfg = self.cfg
         deal = {"offset": self.plan.offset, "stride": self.plan.stride}
-        if cfg.executor == ex.CONSTANT_ARRIVAL_RATE:
-            stages: tuple[Stage, ...] = (Stage(cfg.duration, cfg.rate),)
-            pacer = Pacer(cfg.rate, stages, cfg.time_unit, **deal)
-        else:
-            pacer = Pacer(cfg.start_rate, cfg.stages, cfg.time_unit, first=1, **deal)
+        shape = cfg.kind.shape(cfg)
+        pacer = Pacer(shape.start, shape.stages, shape.unit, first=cfg.kind.first, **deal)
         pacer.scale = self.scale
         self._pacer = pacer
         for _ in range(cfg.pre_allocated_vus):
@@ -610,7 +590,7 @@ class Worker:
             # most 50 ms so a stop is seen soon even at one iteration a minute.
             await asyncio.sleep(min(max(t - now - _SLACK_S, _SLACK_S), 0.05))
         await self._sleep_run_time(cfg.planned_duration)
-        self.stop("duration reached")
+        self.stop(StopReason.DURATION)
 
     def _dispatch(self, due: float) -> None:
         if self._idle:

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from engine.addresses import is_loopback
 from engine.errors import ConfigError
 from engine.http.request import prepare
 from engine.load import executors as ex
@@ -20,7 +21,7 @@ from engine.load.run import RunPlan, WorkPlan
 from engine.load.stages import Stage
 from engine.load.testtypes import default_max_vus, executor_for, resolve
 from engine.load.thresholds import Threshold
-from engine.profile.loader import Profile
+from engine.profile.model import Profile
 
 DEFAULT_VUS = 10
 DEFAULT_DURATION = 10.0
@@ -64,7 +65,7 @@ def choose_executor(profile: Profile, o: Overrides) -> ExecutorConfig:
 
 
 def _with_duration(cfg: ExecutorConfig, duration: float | None) -> ExecutorConfig:
-    if duration is None or cfg.executor not in (ex.CONSTANT_VUS, ex.CONSTANT_ARRIVAL_RATE):
+    if duration is None or "duration" not in cfg.kind.accepts:
         return cfg
     return replace(cfg, duration=duration)
 
@@ -122,8 +123,7 @@ _ITERATION_EXECUTORS = (ex.SHARED_ITERATIONS, ex.PER_VU_ITERATIONS)
 def default_workers(base_url: str) -> int:
     """One process per core, leaving one core to a target on this machine."""
     cores = os.cpu_count() or 1
-    host = urlsplit(base_url).hostname or ""
-    local = host == "localhost" or host.startswith("127.") or host == "::1"
+    local = is_loopback(urlsplit(base_url).hostname or "")
     return max(1, cores - 1) if local else cores
 
 

@@ -518,8 +518,11 @@ def test_surge_routes_to_the_app_unless_a_command_is_given(
         ["--profiles", "somewhere"],
     ]
     parser = cli.build_parser()
-    for command in ("run", "sut", "demo", "report"):
+    for command in cli.COMMANDS:
         assert not cli.wants_app(parser, [command])
+        with pytest.raises(SystemExit) as exit_info:  # a registered command: its own --help
+            parser.parse_args([command, "--help"])
+        assert exit_info.value.code == 0
     assert not cli.wants_app(parser, ["--help"])
 
 

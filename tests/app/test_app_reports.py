@@ -15,8 +15,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
 from engine.report.review import read_review
-from tests.report_fixtures import BASE, NEW
 from tests.app.test_app import NOW, SIZE, new_app, profiles, start_run, text_of, until
+from tests.report_fixtures import BASE, NEW
 from tui.app.app import SurgeApp, make_app
 from tui.app.screens.open_report import ReportModal
 from tui.app.screens.picker import PickerScreen

@@ -17,9 +17,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
 from engine.report.review import read_review
+from tests.app.test_app import NOW, SHOP, until
 from tests.conftest import ROOT
 from tests.report_fixtures import BASE, NEW
-from tests.app.test_app import NOW, SHOP, until
 from tui.app.app import SurgeApp, make_app
 from tui.app.screens.run import RunScreen
 from tui.app.screens.summary import SummaryScreen

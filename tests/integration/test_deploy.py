@@ -21,18 +21,19 @@ from typing import Any
 import psutil
 import pytest
 
-from engine.deploy.driver import DemoStack, DeployDriver
+from engine.deploy.driver import DeployDriver
 from engine.deploy.marks import Mark, mark_of
 from engine.deploy.smoke import SMOKE_IN_FLIGHT, SmokeTarget
 from engine.deploy.strategies import Analysis, Canary, EventKind, Manual, Phase, Switch, Weights
 from engine.load.controller import Controller
 from engine.load.metrics import Recorder
 from engine.load.model import RunModel
-from engine.profile.loader import parse_profile
+from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
-from engine.proxy.server import Proxy, ProxyConfig
+from engine.proxy import Proxy, ProxyConfig
 from tests.conftest import ROOT, surge_cmd
 from tui.cli.demo import PROFILE, demo_profile
+from tui.cli.demo_stack import DemoStack
 
 
 def admin_get(admin_url: str, path: str) -> object:

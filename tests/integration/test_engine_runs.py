@@ -16,7 +16,7 @@ from engine.load.controller import Controller
 from engine.load.run import RunResult, Snapshot
 from engine.load.stages import Stage
 from engine.load.thresholds import parse_cli_threshold, parse_thresholds
-from engine.profile.loader import adhoc_profile
+from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides, build_plan
 
 

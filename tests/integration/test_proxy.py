@@ -26,6 +26,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.addresses import parse_host_port
 from engine.deploy.strategies import (
     Analysis,
     Canary,
@@ -36,10 +37,10 @@ from engine.deploy.strategies import (
 )
 from engine.errors import ConfigError
 from engine.load.controller import Controller
-from engine.profile.loader import adhoc_profile
+from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides, build_plan
-from engine.proxy.server import Proxy, ProxyConfig, SmoothWeighted, parse_addr, parse_weights
-from engine.sut.server import SutConfig, SutServer
+from engine.proxy import Proxy, ProxyConfig, SmoothWeighted, parse_weights
+from engine.sut import SutConfig, SutServer
 from tests.conftest import ROOT, spawn_sut, surge_cmd
 
 pytestmark = pytest.mark.timeout(20)
@@ -567,9 +568,9 @@ def test_config_is_validated_and_loopback_only() -> None:
     for bad in ("90", "a:b", "101:0", "0:0", "-1:5"):
         with pytest.raises(ConfigError):
             parse_weights(bad)
-    assert parse_addr("8000", "k") == ("127.0.0.1", 8000)
-    assert parse_addr("[::1]:9", "k") == ("::1", 9)
-    assert parse_addr("http://localhost:7", "k") == ("localhost", 7)
+    assert parse_host_port("8000", "k") == ("127.0.0.1", 8000)
+    assert parse_host_port("[::1]:9", "k") == ("::1", 9)
+    assert parse_host_port("http://localhost:7", "k") == ("localhost", 7)
 
 
 # --------------------------------------------------------------------------- the engine

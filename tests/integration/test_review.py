@@ -17,7 +17,7 @@ import tomli_w
 
 from engine.load.controller import Controller
 from engine.load.thresholds import parse_cli_threshold
-from engine.profile.loader import adhoc_profile
+from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.report.compare import compare
 from engine.report.document import ReportError, load_report, write_report

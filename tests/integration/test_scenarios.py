@@ -11,7 +11,7 @@ from engine.http.response import Response
 from engine.load.controller import Controller
 from engine.load.scenario import Capture, Template
 from engine.load.worker import Worker
-from engine.profile.loader import ProfileError, load_profile, parse_profile
+from engine.profile import ProfileError, load_profile, parse_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.report.document import read_report
 from tests.conftest import ROOT, run_surge

@@ -21,15 +21,8 @@ from typing import Any
 
 import pytest
 
-from engine.sut.server import (
-    BoundedDict,
-    EndpointOverride,
-    Latency,
-    SutConfig,
-    SutServer,
-    add_arguments,
-    config_from_args,
-)
+from engine.sut import BoundedDict, EndpointOverride, Latency, SutConfig, SutServer
+from tui.cli.sut_cmd import add_arguments, config_from_args
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -529,12 +522,13 @@ def test_runs_on_uvloop() -> None:
         runner.run(asyncio.wait_for(scenario(), 5))
 
 
-async def test_module_main_announces_port_and_exits_0_on_sigterm() -> None:
+async def test_sut_process_announces_port_and_exits_0_on_sigterm() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "engine.sut",
+        "tui.cli",
+        "sut",
         "--port",
         "0",
         "--color",
@@ -564,11 +558,12 @@ async def test_module_main_announces_port_and_exits_0_on_sigterm() -> None:
             await proc.wait()
 
 
-async def test_module_main_rejects_bad_flags() -> None:
+async def test_sut_process_rejects_bad_flags() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "engine.sut",
+        "tui.cli",
+        "sut",
         "--error-rate",
         "2",
         cwd=REPO,

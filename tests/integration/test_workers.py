@@ -10,11 +10,11 @@ import pytest
 
 from engine.load import executors as ex
 from engine.load.controller import Controller
-from engine.load.executors import ExecutorConfig
+from engine.load.executors import ExecutorConfig, split_int
 from engine.load.run import RunPlan
-from engine.load.split import split_executor, split_int, split_plan
+from engine.load.split import split_executor, split_plan
 from engine.load.stages import Stage, arrival_time
-from engine.profile.loader import adhoc_profile
+from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides, build_plan
 
 

@@ -9,7 +9,7 @@ from engine.load import executors as ex
 from engine.load.executors import ExecutorConfig
 from engine.load.stages import Stage
 from engine.load.testtypes import TEST_TYPES, executor_for, preview, resolve
-from engine.profile.loader import adhoc_profile
+from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides, choose_executor
 
 

@@ -12,24 +12,27 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import profiles
 from engine.errors import ConfigError
 from engine.http.response import Response
 from engine.load.checks import Check, evaluate_checks, parse_check
 from engine.load.executors import CONSTANT_ARRIVAL_RATE, RAMPING_VUS
-from engine.profile.loader import (
+from engine.profile import (
     Endpoint,
     Profile,
     ProfileError,
-    _line_map,
     adhoc_profile,
     discover_profiles,
     find_line,
     format_key,
     load_profile,
+    parse_deploy,
     parse_header,
     parse_profile,
     parse_statuses,
+    resolve_profile,
 )
+from engine.profile.locate import _line_map
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
@@ -675,6 +678,38 @@ def test_deploy_errors_name_the_line() -> None:
         parse_profile(text, "p.toml")
     assert err.value.key.startswith("deploy.steps")
     assert "steps" in text.splitlines()[err.value.line - 1]
+
+
+@pytest.mark.parametrize(
+    ("deploy_key", "top_key", "value"),
+    [("sticky", "insecure", '"yes"'), ("interval", "timeout", "0"), ("max_p99_ms", "rate", "-5")],
+)
+def test_deploy_and_top_level_share_their_messages(
+    deploy_key: str, top_key: str, value: str
+) -> None:
+    """One set of field validators: the same mistake reads the same in [deploy] as above it."""
+    urls = "blue = ['http://127.0.0.1:1']\ngreen = ['http://127.0.0.1:2']\n"
+    in_deploy = profile_error(HEAD + f"[deploy]\n{urls}{deploy_key} = {value}\n")
+    at_top = profile_error(HEAD + f"{top_key} = {value}\n")
+    assert (in_deploy.key, at_top.key) == (f"deploy.{deploy_key}", top_key)
+    assert in_deploy.message == at_top.message
+    with pytest.raises(ConfigError) as direct:
+        parse_deploy({**tomllib.loads(urls), deploy_key: tomllib.loads(f"v = {value}")["v"]})
+    assert (direct.value.key, direct.value.message) == (f"deploy.{deploy_key}", at_top.message)
+
+
+def test_resolve_profile_prefers_a_path_then_a_shipped_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve_profile("example") == profiles.shipped("example")
+    assert resolve_profile("example.toml") == profiles.SHIPPED / "example.toml"
+    (tmp_path / "example.toml").write_text(HEAD)
+    assert resolve_profile("example.toml") == Path("example.toml")
+    assert resolve_profile("missing.toml") == Path("missing.toml")
+    with pytest.raises(ProfileError) as err:
+        load_profile(resolve_profile("missing.toml"))
+    assert err.value.file == "missing.toml" and err.value.key == "file"
 
 
 def test_example_profile_loads() -> None:

@@ -26,10 +26,10 @@ from engine.deploy.strategies import (
     canary_steps,
     judge,
     linear_steps,
-    parse_deploy,
     rolling_plan,
 )
 from engine.errors import ConfigError
+from engine.profile import parse_deploy
 
 BLUE_OK = ColorFigures(requests=1000, failed=1, p99_ms=20.0)
 GOOD = {"blue": BLUE_OK, "green": ColorFigures(100, 0, 22.0)}
@@ -403,7 +403,7 @@ URLS = {"blue": ["http://127.0.0.1:8081"], "green": ["http://127.0.0.1:8082"]}
         ({**URLS, "blue": "ftp://x"}, "deploy.blue[0]", "http://HOST:PORT"),
         ({**URLS, "green": ["http://h:1", 5]}, "deploy.green[1]", "URL string"),
         ({**URLS, "green": ["http://h:99999"]}, "deploy.green[0]", "bad URL"),
-        ({**URLS, "green": ["http://h:1/api"]}, "deploy.green[0]", "no path"),
+        ({**URLS, "green": ["http://h:1/api"]}, "deploy.green[0]", "without path or query"),
         ({**URLS, "strategy": "yolo"}, "deploy.strategy", "unknown strategy 'yolo'"),
         ({**URLS, "colour": 1}, "deploy.colour", "unknown key"),
         ({**URLS, "strategy": "switch", "percent": 10}, "deploy.percent", "does not apply"),
@@ -415,7 +415,7 @@ URLS = {"blue": ["http://127.0.0.1:8081"], "green": ["http://127.0.0.1:8082"]}
         ({**URLS, "steps": [1], "step_weight": 5}, "deploy.steps", "not both"),
         ({**URLS, "step_weight": 30, "max_weight": 20}, "deploy.max_weight", ">= step_weight"),
         ({**URLS, "interval": "soon"}, "deploy.interval", "duration"),
-        ({**URLS, "interval": 0}, "deploy.interval", "longer than 0s"),
+        ({**URLS, "interval": 0}, "deploy.interval", "positive duration"),
         ({**URLS, "min_success_rate": 99}, "deploy.min_success_rate", "fraction"),
         ({**URLS, "max_p99_ms": -5}, "deploy.max_p99_ms", "> 0"),
         ({**URLS, "failure_limit": 0}, "deploy.failure_limit", "1..1000"),

@@ -17,6 +17,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from engine.load.states import StopReason
 from engine.profile.plan import Overrides
 from engine.report.review import Review, review_result
 from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
@@ -202,7 +203,7 @@ class SurgeApp(App[int]):
         self.quitting = True
         if session is not None and session.running and session.controller is not None:
             self.notify("stopping the run and its worker processes…", timeout=SHUTDOWN_TIMEOUT_S)
-            session.controller.abort("quit")
+            session.controller.abort(StopReason.QUIT)
             await session.wait_result(SHUTDOWN_TIMEOUT_S)
             if session.result is not None:
                 self.exit_code = session.result.exit_code

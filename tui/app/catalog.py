@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.profile.loader import Profile, ProfileError, discover_profiles, load_profile
+from engine.profile import Profile, ProfileError, discover_profiles, load_profile
 
 
 def user_profile_dir() -> Path:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from engine.load.controller import Controller
 from engine.load.model import RunModel
 from engine.load.run import RunPlan, RunResult, Snapshot
+from engine.load.states import RunState
 
 if TYPE_CHECKING:
     from engine.deploy.driver import DeployDriver
@@ -28,7 +29,7 @@ class RunControl(Protocol):
     """What the run screen needs of a controller; engine.Controller is the real one."""
 
     plan: RunPlan
-    state: str
+    state: RunState
     model: RunModel
 
     async def run(self) -> RunResult: ...
@@ -38,6 +39,9 @@ class RunControl(Protocol):
     def set_target(self, value: float) -> None: ...
     def stop(self, reason: str = ...) -> None: ...
     def abort(self, reason: str = ...) -> None: ...
+    def result(
+        self, *, aborted: bool, stop_reason: str | None, error: str | None = None
+    ) -> RunResult: ...
 
 
 ControllerFactory = Callable[[RunPlan, Callable[[Snapshot], None]], RunControl]

@@ -15,11 +15,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from engine.load import executors as ex
 from engine.load.metrics import Interval, Recorder
 from engine.load.model import Row, RunModel
 from engine.load.run import RunPlan, RunResult, Snapshot
-from engine.load.stages import value_at
+from engine.load.states import RunState, StopReason
 
 FIXED_START = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -27,13 +26,7 @@ FIXED_START = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 def planned_target(plan: RunPlan, t: float) -> float:
     """The executor's target at run time t (VUs, or iterations/s), as its shape says."""
     cfg = plan.work.executor
-    if cfg.executor == ex.RAMPING_VUS:
-        return value_at(cfg.start_vus, cfg.stages, t)
-    if cfg.executor == ex.RAMPING_ARRIVAL_RATE:
-        return value_at(cfg.start_rate, cfg.stages, t) / cfg.time_unit
-    if cfg.executor == ex.CONSTANT_ARRIVAL_RATE:
-        return cfg.rate / cfg.time_unit
-    return float(cfg.vus)
+    return cfg.kind.shape(cfg).at(t)
 
 
 def step_names(plan: RunPlan) -> list[str]:
@@ -140,7 +133,7 @@ class ScriptedController:
         self.green = green  # green's share now, to split requests by color (deploy tests)
         self.on_snapshot = on_snapshot
         self.model = RunModel(plan.thresholds)
-        self.state = "ready"
+        self.state = RunState.READY
         self.scale = 1.0
         self.aborted = False
         self.stop_reason: str | None = None
@@ -160,14 +153,14 @@ class ScriptedController:
     # ---------------------------------------------------------------- commands
     def pause(self) -> None:
         self.calls.append(("pause",))
-        if self.state == "running":
-            self.state = "paused"
+        if self.state == RunState.RUNNING:
+            self.state = RunState.PAUSED
             self._running.clear()
 
     def resume(self) -> None:
         self.calls.append(("resume",))
-        if self.state == "paused":
-            self.state = "running"
+        if self.state == RunState.PAUSED:
+            self.state = RunState.RUNNING
             self._running.set()
 
     def set_scale(self, scale: float) -> None:
@@ -180,20 +173,20 @@ class ScriptedController:
         if base > 0:
             self.scale = value / base
 
-    def stop(self, reason: str = "stopped by user") -> None:
+    def stop(self, reason: str = StopReason.USER_STOP) -> None:
         self.calls.append(("stop", reason))
-        if self.state in ("running", "paused", "ready"):
-            self.state = "stopping"
+        if self.state in (RunState.RUNNING, RunState.PAUSED, RunState.READY):
+            self.state = RunState.STOPPING
             self.aborted = True
             self.stop_reason = reason
             self._halt.set()
             self._running.set()
 
-    def abort(self, reason: str = "aborted by user") -> None:
+    def abort(self, reason: str = StopReason.USER_ABORT) -> None:
         self.calls.append(("abort", reason))
         self.aborted = True
         self.stop_reason = self.stop_reason or reason
-        self.state = "stopping"
+        self.state = RunState.STOPPING
         self._halt.set()
         self._running.set()
 
@@ -203,7 +196,7 @@ class ScriptedController:
 
     # ----------------------------------------------------------------- running
     async def run(self) -> RunResult:
-        self.state = "running"
+        self.state = RunState.RUNNING
         for k in range(1, self.intervals + 1):
             await asyncio.sleep(self.delay)
             await self._running.wait()
@@ -223,20 +216,26 @@ class ScriptedController:
         if self.hold:
             await self._halt.wait()
         self.model.evaluate(final=True)
-        self.state = "finished"
-        result = RunResult(
+        self.state = RunState.FINISHED
+        result = self.result(aborted=self.aborted, stop_reason=self.stop_reason)
+        if self.model.timeline:
+            self._emit(self.model.timeline[-1], len(self.model.timeline))
+        return result
+
+    def result(
+        self, *, aborted: bool, stop_reason: str | None, error: str | None = None
+    ) -> RunResult:
+        return RunResult(
             plan=self.plan,
             model=self.model,
             started_at=FIXED_START,
             duration=self.model.elapsed,
-            aborted=self.aborted,
-            stop_reason=self.stop_reason,
+            aborted=aborted,
+            stop_reason=stop_reason,
+            error=error,
             cpu_percent_max=self._cpu_max,
             workers=self.plan.workers,
         )
-        if self.model.timeline:
-            self._emit(self.model.timeline[-1], len(self.model.timeline))
-        return result
 
     def _emit(self, row: Row, k: int) -> None:
         cpu = self.cpu(k)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.load.run import RunPlan, RunResult, Snapshot
-from engine.profile.loader import Profile
+from engine.profile import Profile
 from engine.profile.plan import Overrides
 from engine.report.document import build_report, write_toml
 
@@ -100,18 +100,7 @@ class RunSession:
         finished run.
         """
         assert self.controller is not None
-        model = self.controller.model
-        cpu = self.last.cpu_percent if self.last is not None else 0.0
-        return RunResult(
-            plan=self.setup.plan,
-            model=model,
-            started_at=self.started_at.astimezone(dt.UTC),
-            duration=model.elapsed,
-            aborted=True,
-            stop_reason=reason,
-            cpu_percent_max=cpu,
-            workers=self.setup.plan.workers,
-        )
+        return self.controller.result(aborted=True, stop_reason=reason)
 
     async def wait_result(self, timeout: float = 20.0) -> RunResult | None:
         """Wait for the engine worker to return (after a stop or an abort)."""

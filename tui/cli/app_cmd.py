@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.exit_codes import EXIT_BAD_INPUT
-from engine.load.testtypes import ALIASES, TEST_TYPES
-from engine.profile.loader import ProfileError, load_profile
+from engine.profile import ProfileError, load_profile, resolve_profile
 from engine.profile.plan import Overrides
 from engine.report.review import Review
 from tui.app.catalog import user_profile_dir
-from tui.cli.argtypes import duration, positive, positive_int
+from tui.cli.flags import add_load_flags, add_profile_flags
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,24 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(surge --help).",
     )
     p.add_argument("profile", nargs="?", help="a profile file: skip the picker")
-    p.add_argument(
-        "--type",
-        dest="test_type",
-        choices=[*TEST_TYPES, *ALIASES],
-        help="test type (default with PROFILE: the profile's own [load], as `surge run`)",
-    )
     p.add_argument("--start", action="store_true", help="begin the run at once (needs PROFILE)")
-    p.add_argument("--env", help="the profile environment ([environments.NAME])")
+    add_profile_flags(
+        p, type_help="test type (default with PROFILE: the profile's own [load], as `surge run`)"
+    )
     p.add_argument(
         "--profiles", action="append", default=[], metavar="DIR", help="more profiles (repeatable)"
     )
-    p.add_argument("--base-url", help="override the profile's base URL")
-    load = p.add_argument_group("load options (prefill the picker's form)")
-    load.add_argument("--vus", type=positive_int)
-    load.add_argument("--rate", type=positive, help="iterations per second (open model)")
-    load.add_argument("--duration", type=duration, help="e.g. 30s, 1m30s")
-    load.add_argument("--time-scale", type=positive, help="multiply test-type shape durations")
-    load.add_argument("--workers", type=positive_int, help="engine processes")
+    add_load_flags(p.add_argument_group("load options (prefill the picker's form)"))
     p.add_argument(
         "--reports", default="reports", metavar="DIR", help="where reports are saved by default"
     )
@@ -96,6 +85,7 @@ def main(argv: Sequence[str]) -> int:
     if args.start and args.profile is None:
         return fail("--start needs a PROFILE to run")
     if args.profile is not None:
+        args.profile = str(resolve_profile(args.profile))
         if not Path(args.profile).is_file():
             return fail(f"{args.profile}: no such profile file (or a command: run, sut, report)")
         try:

@@ -14,19 +14,30 @@ import argparse
 import asyncio
 import os
 import sys
+from typing import Any
 
-from engine.deploy.driver import FLAWS, DemoStack, DeployDriver
+from engine.deploy.driver import DeployDriver
 from engine.deploy.smoke import SmokeTarget
 from engine.deploy.strategies import Linear, Manual, Strategy, Switch
 from engine.load.controller import Controller
 from engine.load.run import RunResult
-from engine.profile.loader import Profile, load_profile
+from engine.profile import Profile, load_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.report.summary import render_summary
 from profiles import SHIPPED
+from tui.cli.demo_stack import FLAWS, DemoStack
 
 PROFILE = SHIPPED / "demo.toml"
 DEMO_STRATEGIES = ("canary", "linear", "switch", "manual")
+
+
+def register(sub: Any) -> None:
+    demo = sub.add_parser(
+        "demo",
+        help="blue and green demo servers behind surge proxy, a load test and a canary rollout",
+    )
+    add_arguments(demo)
+    demo.set_defaults(func=main)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

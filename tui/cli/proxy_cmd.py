@@ -15,8 +15,12 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from engine.addresses import parse_host_port, url_of
+from engine.durations import parse_duration
+from engine.errors import ConfigError
 from engine.exit_codes import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
-from engine.proxy import server as proxy
+from engine.proxy import ProxyConfig, parse_weights, serve_forever
+from tui.cli.servers import serve_from_args, standalone
 
 
 def register(sub: Any) -> None:
@@ -30,7 +34,7 @@ def register(sub: Any) -> None:
             "exposes GET/PUT /weights, GET/PUT /instances and GET /stats on --admin."
         ),
     )
-    proxy.add_arguments(p)
+    add_arguments(p)
     p.set_defaults(func=cmd_proxy)
 
     w = sub.add_parser(
@@ -45,16 +49,70 @@ def register(sub: Any) -> None:
 
 
 def cmd_proxy(args: argparse.Namespace) -> int:
-    cfg = proxy.config_from_args(args)  # a ConfigError is exit 2, via tui.cli.main.main
-    return proxy.serve_forever(cfg)
+    return serve_from_args(args, config_from_args, serve_forever)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `surge proxy`; values stay strings so config_from_args names the bad one."""
+    parser.add_argument("--listen", default="127.0.0.1:8000", metavar="ADDR", help="HOST:PORT")
+    parser.add_argument("--blue", required=True, metavar="URL[,URL...]", help="blue instances")
+    parser.add_argument("--green", required=True, metavar="URL[,URL...]", help="green instances")
+    parser.add_argument("--weights", default="100:0", metavar="B:G", help="e.g. 90:10")
+    parser.add_argument("--admin", default="127.0.0.1:8001", metavar="ADDR", help="admin API")
+    parser.add_argument(
+        "--sticky", action="store_true", help="pin each client to a color (surge_color cookie)"
+    )
+    parser.add_argument("--timeout", default="30s", help="upstream response timeout")
+    parser.add_argument("--connect-timeout", default="2s", help="upstream connect timeout")
+    parser.add_argument(
+        "--max-conns", default="256", help="upstream connections per instance at most"
+    )
+    parser.add_argument(
+        "--allow-remote", action="store_true", help="allow non-loopback listen/admin addresses"
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> ProxyConfig:
+    """Parsed flags to a ProxyConfig; every bad value is a ConfigError naming its flag."""
+
+    def seconds(flag: str, value: str) -> float:
+        try:
+            return parse_duration(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(flag, str(exc)) from None
+
+    host, port = parse_host_port(args.listen, "--listen")
+    admin_host, admin_port = parse_host_port(args.admin, "--admin")
+    try:
+        max_conns = int(args.max_conns)
+    except ValueError:
+        raise ConfigError("--max-conns", f"not an integer: {args.max_conns!r}") from None
+    return ProxyConfig(
+        blue=_split_urls(args.blue),
+        green=_split_urls(args.green),
+        weights=parse_weights(args.weights),
+        host=host,
+        port=port,
+        admin_host=admin_host,
+        admin_port=admin_port,
+        sticky=bool(args.sticky),
+        allow_remote=bool(args.allow_remote),
+        timeout=seconds("--timeout", args.timeout),
+        connect_timeout=seconds("--connect-timeout", args.connect_timeout),
+        max_conns=max_conns,
+    )
+
+
+def _split_urls(text: str) -> tuple[str, ...]:
+    return tuple(u.strip() for u in text.split(",") if u.strip())
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    host, port = proxy.parse_addr(args.admin, "--admin")
-    url = f"{proxy.url_of(host, port)}/weights"
+    host, port = parse_host_port(args.admin, "--admin")
+    url = f"{url_of(host, port)}/weights"
     body = None
     if args.weights is not None:
-        weights = proxy.parse_weights(args.weights, "weights")
+        weights = parse_weights(args.weights, "weights")
         body = json.dumps(weights.as_dict()).encode()
     status, payload = admin_request(url, body, timeout=args.timeout)
     if status is None:
@@ -90,4 +148,15 @@ def admin_request(url: str, body: bytes | None, *, timeout: float) -> tuple[int 
         return None, str(reason)
 
 
-__all__ = ["admin_request", "cmd_proxy", "cmd_weights", "register"]
+__all__ = [
+    "add_arguments",
+    "admin_request",
+    "cmd_proxy",
+    "cmd_weights",
+    "config_from_args",
+    "register",
+]
+
+
+if __name__ == "__main__":  # python -m tui.cli.proxy_cmd: how the demo spawns its proxy
+    sys.exit(standalone("surge proxy", add_arguments)(cmd_proxy))

@@ -23,7 +23,7 @@ from textual.widgets.option_list import Option
 from engine.errors import ConfigError
 from engine.load.executors import EXECUTORS, ExecutorConfig
 from engine.load.testtypes import TEST_TYPES, preview, resolve
-from engine.profile.loader import Profile, ProfileError
+from engine.profile import Profile, ProfileError
 from engine.profile.plan import Overrides, build_plan, choose_executor, default_workers
 from tui.app.catalog import ProfileEntry, load_entry
 from tui.app.form import FIELDS, field_for, field_texts, make_overrides, parse_fields

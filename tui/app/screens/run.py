@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState
 from engine.deploy.strategies import EventKind, Phase
 from engine.load.model import ThresholdState
 from engine.load.run import RunResult, Snapshot
+from engine.load.states import RunState, StopReason
 from engine.report.summary import CPU_WARN
 from tui.app.control import ControllerFactory
 from tui.app.messages import RunCrashed, RunFinished, SnapshotReceived
@@ -99,7 +100,7 @@ class RunScreen(Screen[None]):
         self.snapshots_seen = 0
         self.scale = 1.0
         self._told: set[str] = set()
-        self._state = "ready"
+        self._state = RunState.READY
         self._ended: RunFinished | RunCrashed | None = None
         self._steps_due = False
         self._steps_at = -STEP_FIGURES_EVERY_S
@@ -148,31 +149,31 @@ class RunScreen(Screen[None]):
 
     # ------------------------------------------------------------------- state
     @property
-    def state(self) -> str:
+    def state(self) -> RunState:
         if self.session.result is not None:
-            return "finished"
+            return RunState.FINISHED
         if self.session.controller is None:
-            return "ready"
+            return RunState.READY
         return self.session.controller.state
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         state = self.state
         if action in ("begin", "back"):
-            return state == "ready"
+            return state == RunState.READY
         if action in DEPLOY_ACTIONS:
             return self._deploy_allowed(action)
-        if state == "ready" and action in STEERABLE:
+        if state == RunState.READY and action in STEERABLE:
             return False  # hidden until the run starts
         if action == "pause":  # p is Pause while running, Resume while paused
-            if state == "running":
+            if state == RunState.RUNNING:
                 return True
-            return False if state == "paused" else None
+            return False if state == RunState.PAUSED else None
         if action == "resume":
-            return state == "paused"
+            return state == RunState.PAUSED
         if action == "save":
-            return True if self.session.measured and state != "finished" else None
+            return True if self.session.measured and state != RunState.FINISHED else None
         if action in STEERABLE:
-            return True if state in ("running", "paused") else None
+            return True if state in (RunState.RUNNING, RunState.PAUSED) else None
         return True
 
     def _changed(self) -> None:
@@ -393,13 +394,13 @@ class RunScreen(Screen[None]):
 
     def action_stop(self) -> None:
         if self.session.controller is not None:
-            self.session.controller.stop("stopped by user")
+            self.session.controller.stop(StopReason.USER_STOP)
             self._banner("stopping gracefully: in-flight requests finish (x aborts at once)")
             self._changed()
 
     def action_abort(self) -> None:
         if self.session.controller is not None:
-            self.session.controller.abort("aborted by user")
+            self.session.controller.abort(StopReason.USER_ABORT)
             self._banner("aborting")
             self._changed()
 

@@ -23,6 +23,7 @@ from time import monotonic
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
+from engine.durations import clock
 from engine.load.model import Row
 from engine.report.summary import tick_label
 
@@ -99,14 +100,6 @@ def thin(
         out_x.append(xs[hi - 1])
         out_y.append(max(group) if worst else sum(group) / len(group))
     return out_x, out_y
-
-
-def clock(seconds: float) -> str:
-    """Run time as m:ss (h:mm:ss past an hour): reads at a glance on a time axis."""
-    whole = round(seconds)
-    h, rest = divmod(whole, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class TimePlot(PlotextPlot):

@@ -7,31 +7,31 @@ have, as k6 does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.durations import parse_duration
 from engine.errors import ConfigError
-from engine.load.stages import Stage, total_duration
+from engine.load.executors.base import ExecutorType
+from engine.load.executors.constant_arrival_rate import ConstantArrivalRate
+from engine.load.executors.constant_vus import ConstantVus
+from engine.load.executors.per_vu_iterations import PerVuIterations
+from engine.load.executors.ramping_arrival_rate import RampingArrivalRate
+from engine.load.executors.ramping_vus import RampingVus
+from engine.load.executors.registry import TYPES
+from engine.load.executors.shared_iterations import SharedIterations
+from engine.load.stages import Stage
 
-SHARED_ITERATIONS = "shared-iterations"
-PER_VU_ITERATIONS = "per-vu-iterations"
-CONSTANT_VUS = "constant-vus"
-RAMPING_VUS = "ramping-vus"
-CONSTANT_ARRIVAL_RATE = "constant-arrival-rate"
-RAMPING_ARRIVAL_RATE = "ramping-arrival-rate"
+SHARED_ITERATIONS = SharedIterations.name
+PER_VU_ITERATIONS = PerVuIterations.name
+CONSTANT_VUS = ConstantVus.name
+RAMPING_VUS = RampingVus.name
+CONSTANT_ARRIVAL_RATE = ConstantArrivalRate.name
+RAMPING_ARRIVAL_RATE = RampingArrivalRate.name
 
-EXECUTORS = (
-    SHARED_ITERATIONS,
-    PER_VU_ITERATIONS,
-    CONSTANT_VUS,
-    RAMPING_VUS,
-    CONSTANT_ARRIVAL_RATE,
-    RAMPING_ARRIVAL_RATE,
-)
-OPEN_MODEL = frozenset({CONSTANT_ARRIVAL_RATE, RAMPING_ARRIVAL_RATE})
+EXECUTORS = tuple(TYPES)
+OPEN_MODEL = frozenset(name for name, t in TYPES.items() if t.open_model)
 
 # k6 name -> field name.
 _NAMES = {
@@ -50,22 +50,6 @@ _NAMES = {
     "maxVUs": "max_vus",
 }
 _SNAKE = {v: v for v in _NAMES.values()}
-
-# Options each executor accepts (besides `executor` and `gracefulStop`), and which are required.
-_ACCEPTS: dict[str, tuple[set[str], set[str]]] = {
-    SHARED_ITERATIONS: ({"vus", "iterations", "max_duration"}, set()),
-    PER_VU_ITERATIONS: ({"vus", "iterations", "max_duration"}, set()),
-    CONSTANT_VUS: ({"vus", "duration"}, {"duration"}),
-    RAMPING_VUS: ({"start_vus", "stages", "graceful_ramp_down"}, {"stages"}),
-    CONSTANT_ARRIVAL_RATE: (
-        {"rate", "time_unit", "duration", "pre_allocated_vus", "max_vus"},
-        {"rate", "duration", "pre_allocated_vus"},
-    ),
-    RAMPING_ARRIVAL_RATE: (
-        {"start_rate", "time_unit", "stages", "pre_allocated_vus", "max_vus"},
-        {"stages", "pre_allocated_vus"},
-    ),
-}
 
 _DURATIONS = {"duration", "max_duration", "graceful_ramp_down", "graceful_stop", "time_unit"}
 _INTS = {"vus", "iterations", "start_vus", "pre_allocated_vus", "max_vus"}
@@ -90,39 +74,32 @@ class ExecutorConfig:
     max_vus: int = 0
 
     @property
+    def kind(self) -> ExecutorType:
+        """The executor's type: everything that differs between executors is asked of it."""
+        return TYPES[self.executor]
+
+    @property
     def open_model(self) -> bool:
-        return self.executor in OPEN_MODEL
+        return self.kind.open_model
 
     @property
     def planned_duration(self) -> float:
         """How long the executor schedules work, before gracefulStop (max for iterations)."""
-        if self.executor in (SHARED_ITERATIONS, PER_VU_ITERATIONS):
-            return self.max_duration
-        if self.executor in (CONSTANT_VUS, CONSTANT_ARRIVAL_RATE):
-            return self.duration
-        return total_duration(self.stages)
+        return self.kind.planned_duration(self)
 
     @property
     def peak_vus(self) -> int:
         """Most VUs the executor may run at once (k6's vus_max)."""
-        if self.executor == RAMPING_VUS:
-            return max([self.start_vus, *(math.ceil(s.target) for s in self.stages)])
-        if self.open_model:
-            return max(self.max_vus, self.pre_allocated_vus)
-        return self.vus
+        return self.kind.peak_vus(self)
 
     @property
     def peak_rate(self) -> float:
         """Highest arrival rate per second (open model), else 0."""
-        if self.executor == CONSTANT_ARRIVAL_RATE:
-            return self.rate / self.time_unit
-        if self.executor == RAMPING_ARRIVAL_RATE:
-            return max([self.start_rate, *(s.target for s in self.stages)]) / self.time_unit
-        return 0.0
+        return self.kind.peak_rate(self)
 
     def options(self) -> dict[str, Any]:
         """The options this executor has, under k6's names (durations in seconds)."""
-        accepts, _ = _ACCEPTS[self.executor]
+        accepts = self.kind.accepts
         out: dict[str, Any] = {"executor": self.executor}
         for k6name, name in _NAMES.items():
             if name in accepts or name == "graceful_stop":
@@ -133,16 +110,7 @@ class ExecutorConfig:
         return out
 
     def describe(self) -> str:
-        if self.executor in (SHARED_ITERATIONS, PER_VU_ITERATIONS):
-            return f"{self.executor}: {self.iterations} iterations, {self.vus} VUs"
-        if self.executor == CONSTANT_VUS:
-            return f"{self.executor}: {self.vus} VUs for {self.duration:g}s"
-        if self.executor == RAMPING_VUS:
-            return f"{self.executor}: up to {self.peak_vus} VUs over {self.planned_duration:g}s"
-        return (
-            f"{self.executor}: up to {self.peak_rate:g} iters/s over {self.planned_duration:g}s, "
-            f"maxVUs {self.peak_vus}"
-        )
+        return self.kind.describe(self)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> ExecutorConfig:
@@ -152,7 +120,7 @@ class ExecutorConfig:
             raise ConfigError(
                 "executor", f"unknown executor {executor!r} (known: {', '.join(EXECUTORS)})"
             )
-        accepts, required = _ACCEPTS[executor]
+        accepts, required = TYPES[executor].accepts, TYPES[executor].required
         values: dict[str, Any] = {"executor": executor}
         seen: set[str] = set()
         for key, raw in options.items():
@@ -179,34 +147,7 @@ class ExecutorConfig:
 
     def validate(self) -> None:
         """Cross-field rules (also run on configs built by code, e.g. from CLI flags)."""
-        ex = self.executor
-        if ex in (SHARED_ITERATIONS, PER_VU_ITERATIONS):
-            if self.vus < 1:
-                raise ConfigError("vus", "must be at least 1")
-            if self.iterations < 1:
-                raise ConfigError("iterations", "must be at least 1")
-            if ex == SHARED_ITERATIONS and self.iterations < self.vus:
-                raise ConfigError("iterations", f"must be at least vus ({self.vus}), as in k6")
-        if ex == CONSTANT_VUS and self.vus < 1:
-            raise ConfigError("vus", "must be at least 1")
-        if ex in (CONSTANT_VUS, CONSTANT_ARRIVAL_RATE) and self.duration <= 0:
-            raise ConfigError("duration", "must be positive")
-        if ex in (RAMPING_VUS, RAMPING_ARRIVAL_RATE):
-            if not self.stages:
-                raise ConfigError("stages", "needs at least one stage")
-            if total_duration(self.stages) <= 0:
-                raise ConfigError("stages", "total duration must be positive")
-        if ex == CONSTANT_ARRIVAL_RATE and self.rate <= 0:
-            raise ConfigError("rate", "must be positive")
-        if self.open_model:
-            if self.time_unit <= 0:
-                raise ConfigError("timeUnit", "must be positive")
-            if self.pre_allocated_vus < 0:
-                raise ConfigError("preAllocatedVUs", "must not be negative")
-            if self.max_vus < max(self.pre_allocated_vus, 1):
-                raise ConfigError(
-                    "maxVUs", f"must be at least preAllocatedVUs ({self.pre_allocated_vus}) and 1"
-                )
+        self.kind.validate(self)
 
 
 def _convert(key: str, field: str, raw: Any) -> Any:

@@ -1,9 +1,9 @@
-"""Worker pools: one in-process worker, or N worker processes with their own loops.
+"""N worker processes, each with its own loop, driven over a pipe.
 
 Python's GIL makes one process one core, so more load means more processes
-(DESIGN.md). Each process runs a Worker on its own uvloop loop and answers the
-Controller over a pipe: commands go down (pause, resume, scale, stop, abort,
-harvest), encoded Intervals come back. Histograms add exactly, so N workers
+(docs/ARCHITECTURE.md). Each process runs a Worker on its own uvloop loop and
+answers the Controller over a pipe: commands go down and reports come back, as
+the typed messages of engine.load.messages. Histograms add exactly, so N workers
 report what one would. A worker that dies is reported; what it shipped stays.
 """
 
@@ -19,80 +19,16 @@ from typing import Any
 
 import psutil
 
+from engine.load import messages as msg
 from engine.load.metrics import Interval
+from engine.load.pools.base import Pool, merge, one_core
 from engine.load.run import WorkPlan
 from engine.load.split import split_plan
+from engine.load.states import StopReason
 from engine.load.worker import Worker
 from engine.serve import new_event_loop
 
 _HARVEST_TIMEOUT_S = 5.0
-
-
-def _one_core(percent: float) -> float:
-    """A worker runs one loop on one core: readings over a few milliseconds (the last,
-    short interval) can exceed 100% and would raise a false saturation warning."""
-    return min(percent, 100.0)
-
-
-def _merge(parts: list[Interval]) -> Interval:
-    out = parts[0]
-    for p in parts[1:]:
-        out.add(p)
-    return out
-
-
-class LocalPool:
-    """One Worker in this process and loop: tests, and the CLI's single worker."""
-
-    def __init__(self, plan: WorkPlan) -> None:
-        self.worker = Worker(plan)
-        self.failures: list[str] = []
-        self._proc = psutil.Process(os.getpid())
-        self.cpu: list[float] = [0.0]
-
-    @property
-    def size(self) -> int:
-        return 1
-
-    @property
-    def scale(self) -> float:
-        return self.worker.scale
-
-    @property
-    def stop_reason(self) -> str | None:
-        return self.worker.stop_reason
-
-    def pause(self) -> None:
-        self.worker.pause()
-
-    def resume(self) -> None:
-        self.worker.resume()
-
-    def set_scale(self, scale: float) -> None:
-        self.worker.set_scale(scale)
-
-    def stop(self, reason: str) -> None:
-        self.worker.stop(reason)
-
-    def abort(self, reason: str) -> None:
-        self.worker.abort(reason)
-
-    def target(self) -> float:
-        return self.worker.target()
-
-    def progress(self) -> float:
-        return self.worker.progress()
-
-    async def run(self) -> None:
-        self._proc.cpu_percent(None)
-        await self.worker.run()
-
-    async def harvest(self) -> Interval:
-        self.cpu = [_one_core(self._proc.cpu_percent(None))]
-        return self.worker.harvest()
-
-    async def close(self) -> None:
-        pass
 
 
 # ------------------------------------------------------------ worker process side
@@ -123,61 +59,64 @@ async def _serve(conn: Connection, plan: WorkPlan) -> None:
     proc = psutil.Process(os.getpid())
     started: asyncio.Future[None] = loop.create_future()
 
-    def reply(kind: str) -> None:
+    def reply(final: bool) -> None:
         iv = worker.harvest()
         conn.send(
-            (
-                kind,
+            msg.Report(
                 iv.encode(),
                 worker.progress(),
-                _one_core(proc.cpu_percent(None)),
+                one_core(proc.cpu_percent(None)),
                 worker.stop_reason,
+                final=final,
             )
         )
 
     def on_message() -> None:
         while conn.poll():
             try:
-                cmd, *args = conn.recv()
+                cmd = conn.recv()
             except (EOFError, OSError):  # the Controller is gone: stop at once
                 loop.remove_reader(conn.fileno())
-                worker.abort("controller gone")
+                worker.abort(StopReason.CONTROLLER_GONE)
                 if not started.done():
                     started.set_result(None)
                 return
-            if cmd == "start" and not started.done():
-                paused, scale, ending = args
-                if paused:
+            match cmd:
+                case msg.Start() if not started.done():
+                    if cmd.paused:
+                        worker.pause()
+                    if cmd.scale != 1.0:
+                        worker.set_scale(cmd.scale)
+                    match cmd.ending:
+                        case msg.Stop(reason=reason):
+                            worker.stop(reason)
+                        case msg.Abort(reason=reason):
+                            worker.abort(reason)
+                    started.set_result(None)
+                case msg.Harvest():
+                    reply(final=False)
+                case msg.Pause():
                     worker.pause()
-                if scale != 1.0:
+                case msg.Resume():
+                    worker.resume()
+                case msg.Scale(scale=scale):
                     worker.set_scale(scale)
-                if ending is not None:
-                    getattr(worker, ending[0])(ending[1])
-                started.set_result(None)
-            elif cmd == "harvest":
-                reply("interval")
-            elif cmd == "pause":
-                worker.pause()
-            elif cmd == "resume":
-                worker.resume()
-            elif cmd == "scale":
-                worker.set_scale(args[0])
-            elif cmd == "stop":
-                worker.stop(args[0])
-            elif cmd == "abort":
-                worker.abort(args[0])
+                case msg.Stop(reason=reason):
+                    worker.stop(reason)
+                case msg.Abort(reason=reason):
+                    worker.abort(reason)
 
     loop.add_reader(conn.fileno(), on_message)
-    conn.send(("ready",))
+    conn.send(msg.Ready())
     await started
     proc.cpu_percent(None)
     try:
         await worker.run()
-        reply("done")
+        reply(final=True)
     except Exception as exc:  # report, with what was measured
         with contextlib.suppress(OSError):
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
-            reply("done")
+            conn.send(msg.Failed(f"{type(exc).__name__}: {exc}"))
+            reply(final=True)
     finally:
         with contextlib.suppress(ValueError, OSError):
             loop.remove_reader(conn.fileno())
@@ -198,7 +137,7 @@ class _Remote:
         self.progress = 0.0
 
 
-class ProcessPool:
+class ProcessPool(Pool):
     """N worker processes (spawned: safe beside threads and a running UI)."""
 
     def __init__(self, plan: WorkPlan, workers: int, *, log: str | None = None) -> None:
@@ -212,7 +151,7 @@ class ProcessPool:
         self._target = 0.0
         # Commands given while workers are still spawning, replayed at their start.
         self._paused = False
-        self._ending: tuple[str, str] | None = None
+        self._ending: msg.Stop | msg.Abort | None = None
         self._all_done: asyncio.Event | None = None
 
     @property
@@ -222,33 +161,33 @@ class ProcessPool:
     def pids(self) -> list[int]:
         return [r.proc.pid for r in self._remotes]
 
-    def _send(self, *msg: Any) -> None:
+    def _send(self, command: msg.Command) -> None:
         for r in self._remotes:
             if not r.done:
                 with contextlib.suppress(OSError, ValueError):
-                    r.conn.send(msg)
+                    r.conn.send(command)
 
     def pause(self) -> None:
         self._paused = True
-        self._send("pause")
+        self._send(msg.Pause())
 
     def resume(self) -> None:
         self._paused = False
-        self._send("resume")
+        self._send(msg.Resume())
 
     def set_scale(self, scale: float) -> None:
         self.scale = max(scale, 0.001)
-        self._send("scale", self.scale)
+        self._send(msg.Scale(self.scale))
 
     def stop(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason
-        self._ending = self._ending or ("stop", reason)
-        self._send("stop", reason)
+        self._ending = self._ending or msg.Stop(reason)
+        self._send(msg.Stop(reason))
 
     def abort(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason
-        self._ending = ("abort", reason)
-        self._send("abort", reason)
+        self._ending = msg.Abort(reason)
+        self._send(msg.Abort(reason))
 
     def target(self) -> float:
         return self._target
@@ -273,7 +212,7 @@ class ProcessPool:
         try:
             await asyncio.gather(*(r.ready for r in self._remotes if r.ready is not None))
             # One message, so no request goes out between "start" and a pause.
-            self._send("start", self._paused, self.scale, self._ending)
+            self._send(msg.Start(self._paused, self.scale, self._ending))
             await self._all_done.wait()
         finally:
             await self.close()
@@ -283,26 +222,27 @@ class ProcessPool:
             try:
                 if not r.conn.poll():
                     return
-                kind, *args = r.conn.recv()
+                event: msg.Event = r.conn.recv()
             except (EOFError, OSError):
                 self._lost(r)
                 return
-            if kind == "ready" and r.ready is not None and not r.ready.done():
-                r.ready.set_result(None)
-            elif kind in ("interval", "done"):
-                iv = Interval.decode(args[0])
-                r.progress = args[1]
-                self.cpu[r.index] = args[2]
-                if kind == "interval" and r.pending is not None and not r.pending.done():
-                    r.pending.set_result(iv)
-                else:
-                    r.final = iv if r.final is None else _merge([r.final, iv])
-                if kind == "done":
-                    if args[3] and self.stop_reason is None:
-                        self.stop_reason = args[3]
-                    self._finish(r)
-            elif kind == "error":
-                self.failures.append(f"worker {r.index}: {args[0]}")
+            match event:
+                case msg.Ready() if r.ready is not None and not r.ready.done():
+                    r.ready.set_result(None)
+                case msg.Report():
+                    iv = Interval.decode(event.interval)
+                    r.progress = event.progress
+                    self.cpu[r.index] = event.cpu_percent
+                    if not event.final and r.pending is not None and not r.pending.done():
+                        r.pending.set_result(iv)
+                    else:
+                        r.final = iv if r.final is None else merge([r.final, iv])
+                    if event.final:
+                        if event.stop_reason and self.stop_reason is None:
+                            self.stop_reason = event.stop_reason
+                        self._finish(r)
+                case msg.Failed(error=error):
+                    self.failures.append(f"worker {r.index}: {error}")
 
     def _lost(self, r: _Remote) -> None:
         asyncio.get_running_loop().remove_reader(r.conn.fileno())
@@ -330,7 +270,7 @@ class ProcessPool:
                 r.pending = loop.create_future()
                 waiting.append(r.pending)
                 with contextlib.suppress(OSError, ValueError):
-                    r.conn.send(("harvest",))
+                    r.conn.send(msg.Harvest())
         if waiting:
             await asyncio.wait(waiting, timeout=_HARVEST_TIMEOUT_S)
         parts: list[Interval] = []
@@ -343,7 +283,7 @@ class ProcessPool:
                 r.final = None
         if not parts:
             return Interval(0.0, 0.0)
-        merged = _merge(parts)
+        merged = merge(parts)
         self._target = merged.target
         return merged
 

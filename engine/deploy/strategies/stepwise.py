@@ -1,0 +1,42 @@
+"""The step-by-step rollouts' shared judgement: pass enters the next step, failures
+count toward a limit that rolls back, inconclusive holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from engine.deploy.strategies.analysis import Analysis, FiguresByColor, judge
+from engine.deploy.strategies.base import Decision, Event, EventKind, Strategy
+
+
+class Stepwise(Strategy):
+    """Strategies that move through steps, each judged by an analysis window.
+
+    A passed analysis enters the next step; a failed one counts towards
+    `failure_limit`, which rolls back; an inconclusive one holds the step.
+    """
+
+    interval: float
+    failure_limit: int
+    failures: int
+
+    def _enter(self, now: float, index: int, lead: Event | None) -> Decision:
+        raise NotImplementedError
+
+    def _judge_step(
+        self, now: float, analysis: Analysis, figures: FiguresByColor | None
+    ) -> Decision:
+        verdict = judge(analysis, figures)
+        event = Event(verdict.outcome, now, verdict.reason, self.step_index)
+        if verdict.outcome is EventKind.ANALYSIS_PASSED:
+            return self._enter(now, self.step_index + 1, event)
+        if verdict.outcome is EventKind.ANALYSIS_FAILED:
+            self.failures += 1
+            if self.failures >= self.failure_limit:
+                decision = self.rollback(
+                    now, f"{self.failures} failed analyses (limit {self.failure_limit})"
+                )
+                return replace(decision, events=(event, *decision.events))
+        self._wait_for(now, self.interval)
+        return self._decision((event,), new_window=True)

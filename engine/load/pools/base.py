@@ -1,0 +1,70 @@
+"""What the Controller needs of a pool of workers, wherever they run.
+
+In this process (`LocalPool`), in worker processes (`ProcessPool`); another kind
+(Ray actors) is one more implementation of this interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from engine.load.metrics import Interval
+
+
+def one_core(percent: float) -> float:
+    """A worker runs one loop on one core: readings over a few milliseconds (the last,
+    short interval) can exceed 100% and would raise a false saturation warning."""
+    return min(percent, 100.0)
+
+
+def merge(parts: list[Interval]) -> Interval:
+    out = parts[0]
+    for p in parts[1:]:
+        out.add(p)
+    return out
+
+
+class Pool(ABC):
+    """Runs one plan on its workers; commands apply to all of them at once."""
+
+    failures: list[str]  # one line per worker that failed or died
+    cpu: list[float]  # each worker's CPU over the last interval, percent of one core
+    scale: float
+    stop_reason: str | None
+
+    @property
+    @abstractmethod
+    def size(self) -> int: ...
+
+    @abstractmethod
+    def pause(self) -> None: ...
+
+    @abstractmethod
+    def resume(self) -> None: ...
+
+    @abstractmethod
+    def set_scale(self, scale: float) -> None: ...
+
+    @abstractmethod
+    def stop(self, reason: str) -> None: ...
+
+    @abstractmethod
+    def abort(self, reason: str) -> None: ...
+
+    @abstractmethod
+    def target(self) -> float:
+        """The executors' summed target: VUs, or iterations per second."""
+
+    @abstractmethod
+    def progress(self) -> float: ...
+
+    @abstractmethod
+    async def run(self) -> None:
+        """Until every worker is done."""
+
+    @abstractmethod
+    async def harvest(self) -> Interval:
+        """The interval since the last harvest, merged over the workers."""
+
+    @abstractmethod
+    async def close(self) -> None: ...

@@ -1,0 +1,66 @@
+"""One Worker in this process and loop: tests, and the CLI's single worker."""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+
+from engine.load.metrics import Interval
+from engine.load.pools.base import Pool, one_core
+from engine.load.run import WorkPlan
+from engine.load.worker import Worker
+
+
+class LocalPool(Pool):
+    """The worker runs on the caller's loop: no process, no pipe."""
+
+    def __init__(self, plan: WorkPlan) -> None:
+        self.worker = Worker(plan)
+        self.failures: list[str] = []
+        self._proc = psutil.Process(os.getpid())
+        self.cpu: list[float] = [0.0]
+
+    @property
+    def size(self) -> int:
+        return 1
+
+    @property
+    def scale(self) -> float:  # type: ignore[override]
+        return self.worker.scale
+
+    @property
+    def stop_reason(self) -> str | None:  # type: ignore[override]
+        return self.worker.stop_reason
+
+    def pause(self) -> None:
+        self.worker.pause()
+
+    def resume(self) -> None:
+        self.worker.resume()
+
+    def set_scale(self, scale: float) -> None:
+        self.worker.set_scale(scale)
+
+    def stop(self, reason: str) -> None:
+        self.worker.stop(reason)
+
+    def abort(self, reason: str) -> None:
+        self.worker.abort(reason)
+
+    def target(self) -> float:
+        return self.worker.target()
+
+    def progress(self) -> float:
+        return self.worker.progress()
+
+    async def run(self) -> None:
+        self._proc.cpu_percent(None)
+        await self.worker.run()
+
+    async def harvest(self) -> Interval:
+        self.cpu = [one_core(self._proc.cpu_percent(None))]
+        return self.worker.harvest()
+
+    async def close(self) -> None:
+        pass

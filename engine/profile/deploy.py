@@ -1,0 +1,238 @@
+"""The `[deploy]` table: where blue and green are, which strategy moves traffic, and
+the bounds its analysis judges green by.
+
+Its values go through the same `fields` validators as the rest of a profile, so a
+mistake reads the same here as in any other table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.addresses import parse_http_origin
+from engine.deploy.strategies import (
+    COLORS,
+    STRATEGIES,
+    Analysis,
+    Canary,
+    Linear,
+    Manual,
+    Rolling,
+    RollingWithAdditionalBatch,
+    Strategy,
+    Switch,
+)
+from engine.errors import ConfigError
+from engine.profile import fields
+from engine.profile.fields import Invalid, describe
+from engine.profile.locate import KeyPath, format_key
+
+_COMMON_KEYS = ("blue", "green", "proxy_port", "admin_port", "strategy", "sticky")
+_ANALYSIS_KEYS = (
+    "min_requests",
+    "min_success_rate",
+    "max_p99_ms",
+    "max_p99_ratio",
+    "p99_floor_ms",
+    "max_success_drop",
+    "failure_limit",
+)
+_BOUND_KEYS = ("min_success_rate", "max_p99_ms", "max_p99_ratio", "max_success_drop")
+_STRATEGY_KEYS: dict[str, tuple[str, ...]] = {
+    "switch": ("smoke", "smoke_duration", *_ANALYSIS_KEYS),
+    "canary": ("steps", "step_weight", "max_weight", "interval", *_ANALYSIS_KEYS),
+    "linear": ("percent", "every", *_ANALYSIS_KEYS),
+    "rolling": ("batch_size", "interval", *_ANALYSIS_KEYS),
+    "rolling-with-additional-batch": ("batch_size", "interval", *_ANALYSIS_KEYS),
+    "manual": ("step",),
+}
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """A validated `[deploy]` table; `build()` makes a fresh strategy for each rollout."""
+
+    blue: tuple[str, ...]
+    green: tuple[str, ...]
+    strategy: str
+    proxy_port: int = 8000
+    admin_port: int = 8001
+    sticky: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Strategy:
+        o = self.options
+        analysis: Analysis | None = o.get("analysis")
+        limit = int(o.get("failure_limit", 1))
+        if self.strategy == "switch":
+            return Switch(analysis if o.get("smoke") else None)
+        if self.strategy == "canary":
+            assert analysis is not None
+            return Canary(
+                analysis,
+                steps=o.get("steps"),
+                step_weight=o.get("step_weight"),
+                max_weight=o.get("max_weight"),
+                failure_limit=limit,
+            )
+        if self.strategy == "linear":
+            return Linear(o["percent"], o["every"], analysis, limit)
+        if self.strategy in ("rolling", "rolling-with-additional-batch"):
+            cls = Rolling if self.strategy == "rolling" else RollingWithAdditionalBatch
+            return cls(
+                len(self.blue),
+                o.get("batch_size", 1),
+                o["interval"],
+                analysis=analysis,
+                failure_limit=limit,
+            )
+        return Manual(o.get("step", 10))
+
+
+def parse_deploy(table: Mapping[str, Any], *, prefix: str = "deploy") -> DeployPlan:
+    """Validate a `[deploy]` table on its own; each error is a ConfigError naming its key."""
+    path: KeyPath = tuple(prefix.split(".")) if prefix else ()
+    try:
+        return deploy_plan(table, path)
+    except Invalid as exc:
+        raise ConfigError(format_key(exc.path) or "deploy", exc.message) from None
+
+
+def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
+    """Validate a `[deploy]` table found at `path`; errors are `Invalid` at the culprit's path."""
+    if not isinstance(table, Mapping):
+        raise Invalid(path or ("deploy",), f"expected a table, got {describe(table)}")
+    strategy = table.get("strategy", "canary")
+    if strategy not in STRATEGIES:
+        message = f"unknown strategy {strategy!r} (one of {', '.join(STRATEGIES)})"
+        raise Invalid((*path, "strategy"), message)
+    allowed = (*_COMMON_KEYS, *_STRATEGY_KEYS[strategy])
+    for name in table:
+        if name in allowed:
+            continue
+        if any(name in keys for keys in _STRATEGY_KEYS.values()):
+            raise Invalid((*path, name), f"does not apply to strategy {strategy!r}")
+        raise Invalid((*path, name), f"unknown key (known: {', '.join(allowed)})")
+    for color in COLORS:
+        if color not in table:
+            hint = 'required: a list of upstream URLs, e.g. ["http://127.0.0.1:8081"]'
+            raise Invalid((*path, color), hint)
+    blue = _urls(table["blue"], (*path, "blue"))
+    green = _urls(table["green"], (*path, "green"))
+    proxy_port = fields.port(table.get("proxy_port", 8000), (*path, "proxy_port"))
+    admin_port = fields.port(table.get("admin_port", 8001), (*path, "admin_port"))
+    if proxy_port == admin_port and proxy_port != 0:
+        raise Invalid((*path, "admin_port"), f"must differ from proxy_port ({proxy_port})")
+    sticky = fields.flag(table.get("sticky", False), (*path, "sticky"))
+    options = _options(table, strategy, path)
+    if strategy.startswith("rolling") and len(green) != len(blue):
+        raise Invalid(
+            (*path, "green"),
+            f"{strategy} replaces instances one for one: need {len(blue)} green URLs "
+            f"(as many as blue), got {len(green)}",
+        )
+    if "batch_size" in options and options["batch_size"] > len(blue):
+        message = f"must be 1..{len(blue)} (the instances per color)"
+        raise Invalid((*path, "batch_size"), message)
+    return DeployPlan(blue, green, strategy, proxy_port, admin_port, sticky, options)
+
+
+def _options(t: Mapping[str, Any], strategy: str, path: KeyPath) -> dict[str, Any]:
+    """The strategy's own keys, validated, with defaults filled in."""
+
+    def at(name: str) -> KeyPath:
+        return (*path, name)
+
+    o: dict[str, Any] = {}
+    if strategy == "manual":
+        if "step" in t:
+            o["step"] = fields.integer(t["step"], at("step"), 1, 100)
+        return o
+    o["failure_limit"] = fields.integer(t.get("failure_limit", 1), at("failure_limit"), 1, 1000)
+    interval: float | None = None
+    if strategy == "canary":
+        if "steps" in t and ("step_weight" in t or "max_weight" in t):
+            raise Invalid(at("steps"), "give either steps or step_weight/max_weight, not both")
+        if "steps" in t:
+            o["steps"] = _steps(t["steps"], at("steps"))
+        else:
+            sw = fields.integer(t.get("step_weight", 10), at("step_weight"), 1, 100)
+            mw = fields.integer(t.get("max_weight", 50), at("max_weight"), 1, 100)
+            if mw < sw:
+                raise Invalid(at("max_weight"), f"must be >= step_weight ({sw}), got {mw}")
+            o["step_weight"], o["max_weight"] = sw, mw
+        interval = fields.seconds(t.get("interval", "1m"), at("interval"))
+    elif strategy == "linear":
+        if "percent" not in t:
+            raise Invalid(at("percent"), "required: the share added each time, e.g. 10")
+        if "every" not in t:
+            raise Invalid(at("every"), 'required: how often, e.g. "1m"')
+        o["percent"] = fields.integer(t["percent"], at("percent"), 1, 100)
+        o["every"] = interval = fields.seconds(t["every"], at("every"))
+    elif strategy.startswith("rolling"):
+        o["batch_size"] = fields.integer(t.get("batch_size", 1), at("batch_size"), 1, 1000)
+        o["interval"] = interval = fields.seconds(t.get("interval", "1m"), at("interval"))
+    else:  # switch
+        o["smoke"] = fields.flag(t.get("smoke", False), at("smoke"))
+        interval = fields.seconds(t.get("smoke_duration", "30s"), at("smoke_duration"))
+    wants_analysis = strategy == "canary" or (
+        (strategy == "switch" and o["smoke"]) or any(k in t for k in _BOUND_KEYS)
+    )
+    if wants_analysis:
+        o["analysis"] = _analysis(t, interval, path)
+    return o
+
+
+def _analysis(t: Mapping[str, Any], interval: float, path: KeyPath) -> Analysis:
+    """The bounds given, the defaults for the rest (None switches a bound off)."""
+
+    def bound(name: str, check: Any, default: float | None) -> float | None:
+        return check(t[name], (*path, name)) if name in t else default
+
+    d = Analysis(interval=interval)
+    min_requests = t.get("min_requests", d.min_requests)
+    return Analysis(
+        interval=interval,
+        min_requests=fields.integer(min_requests, (*path, "min_requests"), 1, 10**9),
+        min_success_rate=bound("min_success_rate", fields.fraction, d.min_success_rate),
+        max_p99_ms=bound("max_p99_ms", fields.positive, d.max_p99_ms),
+        max_p99_ratio=bound("max_p99_ratio", fields.positive, d.max_p99_ratio),
+        p99_floor_ms=bound("p99_floor_ms", fields.positive, d.p99_floor_ms) or 0.0,
+        max_success_drop=bound("max_success_drop", fields.fraction, d.max_success_drop),
+    )
+
+
+def _urls(value: Any, path: KeyPath) -> tuple[str, ...]:
+    """Upstream origins (the proxy's own rule, `parse_http_origin`), each listed once."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not value:
+        raise Invalid(path, f"expected a non-empty list of URLs, got {describe(value)}")
+    out: list[str] = []
+    for i, url in enumerate(value):
+        where = (*path, i)
+        if not isinstance(url, str):
+            raise Invalid(where, f"expected a URL string, got {describe(url)}")
+        try:
+            parse_http_origin(url, format_key(where))
+        except ConfigError as exc:
+            raise Invalid(where, exc.message) from None
+        if url in out:
+            raise Invalid(where, f"duplicate upstream {url!r}")
+        out.append(url)
+    return tuple(out)
+
+
+def _steps(value: Any, path: KeyPath) -> tuple[int, ...]:
+    """Canary percentages, strictly increasing, each 1..100."""
+    if not isinstance(value, list | tuple) or not value:
+        raise Invalid(path, f"expected a list like [1, 5, 25, 50, 100], got {describe(value)}")
+    last = 0
+    for i, s in enumerate(value):
+        n = fields.integer(s, (*path, i), 1, 100)
+        if n <= last:
+            raise Invalid((*path, i), f"steps must increase, got {n} after {last}")
+        last = n
+    return tuple(value)

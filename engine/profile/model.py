@@ -1,0 +1,73 @@
+"""What a validated profile is: frozen values, and the one-line error for a mistake."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from engine.load.checks import Check
+from engine.load.executors import ExecutorConfig
+from engine.load.scenario import Scenario
+from engine.load.thresholds import Threshold
+
+if TYPE_CHECKING:
+    from engine.profile.deploy import DeployPlan
+
+
+class ProfileError(ValueError):
+    """A profile mistake, always one line, so a terminal or a CI log shows it whole."""
+
+    def __init__(self, file: str, line: int | None, key: str, message: str) -> None:
+        self.file = file
+        self.line = line
+        self.key = _one_line(key)
+        self.message = _one_line(message)
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(_one_line(f"{where}: {self.key}: {self.message}"))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One weighted request; VUs pick endpoints at random in proportion to `weight`."""
+
+    name: str
+    method: str = "GET"
+    path: str = "/"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    weight: float = 1.0
+    checks: tuple[Check, ...] = ()
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated profile; `source` is the file as given, or "<url>" for `surge run URL`."""
+
+    name: str
+    source: str
+    base_url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+    vus: int | None = None
+    rate: float | None = None
+    max_vus: int | None = None
+    time_scale: float = 1.0
+    duration: float | None = None
+    client: str = "wire"
+    timeout: float = 10.0
+    connect_timeout: float = 5.0
+    insecure: bool = False
+    expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)
+    workers: int | None = None
+    endpoints: tuple[Endpoint, ...] = ()
+    thresholds: tuple[Threshold, ...] = ()
+    load: ExecutorConfig | None = None
+    environment: str | None = None
+    environments: tuple[str, ...] = ()
+    scenario: Scenario | None = None
+    # Excluded from hashing: a plan holds mappings, which cannot hash.
+    deploy: DeployPlan | None = field(default=None, hash=False)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())

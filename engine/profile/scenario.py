@@ -1,0 +1,155 @@
+"""The `[scenario]` table: ordered steps with captured variables, polling and think time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError
+from engine.load.checks import parse_check
+from engine.load.scenario import BUILTINS, Capture, Poll, Scenario, Step, Template, load_data
+from engine.profile import fields, http_fields
+from engine.profile.fields import Invalid
+from engine.profile.locate import KeyPath
+
+SCENARIO_KEYS = ("name", "data", "steps")
+STEP_KEYS = (
+    "name",
+    "method",
+    "path",
+    "headers",
+    "body",
+    "json",
+    "checks",
+    "capture",
+    "think",
+    "until",
+)
+POLL_KEYS = ("tries", "every")
+CAPTURE_KINDS = ("json", "header", "regex")
+
+
+def parse_scenario(
+    value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]], base_dir: Path
+) -> Scenario:
+    table = fields.table(value, path, hint="[scenario]")
+    for key in table:
+        if key not in SCENARIO_KEYS:
+            raise Invalid((*path, key), f"unknown key (known: {', '.join(SCENARIO_KEYS)})")
+    data: tuple[dict[str, str], ...] = ()
+    if "data" in table:
+        file = base_dir / fields.text(table["data"], (*path, "data"))
+        try:
+            data = load_data(file)
+        except (OSError, ValueError) as exc:
+            raise Invalid((*path, "data"), f"cannot read {file}: {exc}") from None
+        if not data:
+            raise Invalid((*path, "data"), f"{file} has no rows")
+    raw_steps = table.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise Invalid((*path, "steps"), "expected at least one [[scenario.steps]] table")
+    known = set(BUILTINS) | {f"data.{col}" for col in (data[0] if data else {})}
+    steps: list[Step] = []
+    for i, raw in enumerate(raw_steps):
+        step = _step(raw, (*path, "steps", i), profile_headers, known)
+        if any(s.name == step.name for s in steps):
+            raise Invalid((*path, "steps", i, "name"), f"duplicate step name {step.name!r}")
+        steps.append(step)
+        known |= {c.name for c in step.captures}
+    name = fields.name(table["name"], (*path, "name")) if "name" in table else "scenario"
+    return Scenario(name, tuple(steps), data)
+
+
+def _step(
+    value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]], known: set[str]
+) -> Step:
+    table = fields.table(value, path, hint="[[scenario.steps]]")
+    for key in table:
+        if key not in STEP_KEYS:
+            raise Invalid((*path, key), f"unknown key (known: {', '.join(STEP_KEYS)})")
+    method = http_fields.method(table.get("method", "GET"), (*path, "method"))
+    raw_path = fields.text(table.get("path", "/"), (*path, "path"))
+    http_fields.target(_VAR_SUB.sub("x", raw_path), (*path, "path"))
+    headers = http_fields.headers(table.get("headers", {}), (*path, "headers"))
+    body, headers = http_fields.body(table, path, headers, profile_headers)
+    body_key = "json" if "json" in table else "body"
+    step = Step(
+        name=fields.name(table["name"], (*path, "name"))
+        if "name" in table
+        else f"{method} {raw_path}",
+        method=method,
+        path=Template.compile(raw_path),
+        headers=tuple((k, Template.compile(v)) for k, v in headers),
+        body=Template.compile(body.decode(), json_escape=body_key == "json") if body else None,
+        checks=http_fields.checks(table.get("checks", []), (*path, "checks")),
+        captures=_captures(table.get("capture", {}), (*path, "capture")),
+        think=_think(table.get("think", 0), (*path, "think")),
+        poll=_poll(table["until"], (*path, "until")) if "until" in table else None,
+    )
+    for where, template in (
+        (("path",), step.path),
+        *((("headers", k), t) for k, t in step.headers),
+        *([((body_key,), step.body)] if step.body is not None else []),
+    ):
+        for name in template.names:
+            if name not in known:
+                hint = ", ".join(sorted(known))
+                raise Invalid((*path, *where), f"unknown variable ${{{name}}} (known: {hint})")
+    return step
+
+
+_VAR_SUB = re.compile(r"\$\{[^}]*\}")
+
+
+def _captures(value: Any, path: KeyPath) -> tuple[Capture, ...]:
+    table = fields.table(value, path, hint='name = { json = "a.b" }')
+    out = []
+    for name, spec in table.items():
+        where = (*path, name)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in BUILTINS:
+            raise Invalid(where, f"bad variable name {name!r}")
+        spec_table = fields.table(
+            spec, where, hint='{ json = "path" }, { header = "name" } or { regex = "..." }'
+        )
+        if len(spec_table) != 1 or next(iter(spec_table)) not in CAPTURE_KINDS:
+            raise Invalid(where, f"expected exactly one of {', '.join(CAPTURE_KINDS)}")
+        kind, expr = next(iter(spec_table.items()))
+        expr = fields.name(expr, (*where, kind))
+        if kind == "regex":
+            try:
+                re.compile(expr)
+            except re.error as exc:
+                raise Invalid((*where, kind), f"bad regex: {exc}") from None
+        out.append(Capture(name, kind, expr))
+    return tuple(out)
+
+
+def _think(value: Any, path: KeyPath) -> tuple[float, float]:
+    """`think = "1s"` or a range `"0.5s-2s"`: a pause after the step, as a user reads."""
+    if isinstance(value, str) and "-" in value.strip()[1:]:
+        lo_text, _, hi_text = value.partition("-")
+        lo, hi = _seconds_or_zero(lo_text, path), _seconds_or_zero(hi_text, path)
+        if hi < lo:
+            raise Invalid(path, f"range goes backwards: {value!r}")
+        return lo, hi
+    seconds = _seconds_or_zero(value, path)
+    return seconds, seconds
+
+
+def _seconds_or_zero(value: Any, path: KeyPath) -> float:
+    if value == 0:
+        return 0.0
+    return fields.seconds(value.strip() if isinstance(value, str) else value, path)
+
+
+def _poll(value: Any, path: KeyPath) -> Poll:
+    table = dict(fields.table(value, path, hint='{ json = "status", equals = "done", tries = 30 }'))
+    tries = fields.whole(table.pop("tries", 30), (*path, "tries"))
+    every = fields.seconds(table.pop("every", "500ms"), (*path, "every"))
+    try:
+        check = parse_check(table)
+    except ConfigError as exc:
+        raise Invalid((*path, exc.key) if exc.key in table else path, exc.message) from None
+    return Poll(check, tries, every)

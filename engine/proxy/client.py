@@ -1,0 +1,262 @@
+"""The downstream side: one protocol object per client connection.
+
+Routing is per request, not per connection: load generators keep connections open
+for minutes, so per-connection routing would freeze the split at connect time.
+Pipelined requests are answered strictly in order, one in flight upstream at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING
+
+import httptools
+
+from engine.proxy.exchange import Exchange
+from engine.proxy.http1 import (
+    CONTINUE,
+    CRLF,
+    HTTP11_TAIL,
+    MAX_BODY,
+    MAX_HEAD,
+    MAX_PIPELINE,
+    REQ_SKIP,
+    local_response,
+)
+from engine.proxy.routing import choose_color
+
+if TYPE_CHECKING:
+    from engine.proxy.server import Proxy
+
+__all__ = ["ClientConnection"]
+
+
+class ClientConnection(asyncio.Protocol):
+    """One client connection: parses requests, routes each, writes responses in order."""
+
+    __slots__ = (
+        "_body",
+        "_body_size",
+        "_cookie",
+        "_expect",
+        "_framed",
+        "_has_host",
+        "_head",
+        "_head_size",
+        "_override",
+        "_picked",
+        "_problem",
+        "_problem_sent",
+        "_url",
+        "idle_ticks",
+        "parser",
+        "proxy",
+        "queue",
+        "read_paused",
+        "seen",
+        "transport",
+        "write_paused",
+    )
+
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.queue: deque[Exchange] = deque()
+        self.read_paused = False
+        self.write_paused = False
+        self.seen = True
+        self.idle_ticks = 0
+        self._picked = False
+        self._problem_sent = False
+        self._head = bytearray()
+        self._body: list[bytes] = []
+        self.on_message_begin()
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        proxy = self.proxy
+        if len(proxy.clients) >= proxy.config.max_clients:
+            transport.write(local_response(503, "too many connections", None, close=True))  # type: ignore[attr-defined]
+            transport.close()
+            self.transport = None
+            return
+        proxy.clients.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.seen = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass  # answered 501 in on_message_complete
+        except httptools.HttpParserError as exc:
+            if self.transport is not None and not self._problem_sent:
+                self._problem_sent = True
+                self._reject(400, f"bad request: {exc}")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.proxy.clients.discard(self)
+        queue = self.queue
+        for ex in queue:
+            ex.cancelled = True
+        if queue and queue[0].up is not None:
+            queue[0].up.abandon()
+        queue.clear()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if self.queue and self.queue[0].up is not None:
+            self.queue[0].up.pause()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.queue and self.queue[0].up is not None:
+            self.queue[0].up.resume()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._head.clear()
+        self._head_size = 0
+        self._body.clear()
+        self._body_size = 0
+        self._override: bytes | None = None
+        self._cookie: bytes | None = None
+        self._has_host = False
+        self._framed = False
+        self._expect = False
+        self._problem: tuple[int, str] | None = None
+
+    def on_url(self, url: bytes) -> None:
+        self._head_size += len(url)
+        if self._head_size > MAX_HEAD:
+            self._problem = (414, "request URL too long")
+            return
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        if self._head_size > MAX_HEAD:
+            if self._problem is None:
+                self._problem = (431, "request head too large")
+            return
+        n = name.lower()
+        if n in REQ_SKIP:
+            if n == b"x-surge-color":
+                self._override = value.strip().lower()
+            elif n == b"content-length" or n == b"transfer-encoding":
+                self._framed = True
+            elif n == b"expect":
+                self._expect = value.strip().lower() == b"100-continue"
+            return
+        if n == b"host":
+            self._has_host = True
+        elif n == b"cookie" and self.proxy.config.sticky:
+            self._cookie = value
+        self._head += name + b": " + value + CRLF
+
+    def on_headers_complete(self) -> None:
+        if self.parser.should_upgrade():
+            self._problem = (501, "protocol upgrade (e.g. WebSocket) is not supported")
+        elif self._expect and self._problem is None and not self.queue:
+            self.send(CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > MAX_BODY and self._problem is None:
+            self._problem = (413, f"request body larger than {MAX_BODY} bytes")
+        if self._problem is None:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        p = self.parser
+        method = p.get_method()
+        problem = self._problem
+        if problem is not None:
+            ex = Exchange(self, -1, b"")
+            ex.local = local_response(problem[0], problem[1], None, close=True)
+            ex.close_after = True
+            self._enqueue(ex)
+            return
+        proxy = self.proxy
+        color = self._route()
+        if color < 0:
+            ex = Exchange(self, -1, b"")
+            ex.local = local_response(400, "x-surge-color must be blue or green", None, close=False)
+            ex.keep_alive = p.should_keep_alive()
+            self._enqueue(ex)
+            return
+        body = b"".join(self._body) if self._body else b""
+        length = b"content-length: %d\r\n" % len(body) if (body or self._framed) else b""
+        data = b"%s %s%s%s%s\r\n%s" % (method, self._url, HTTP11_TAIL, self._head, length, body)
+        ex = Exchange(self, color, data)
+        ex.keep_alive = p.should_keep_alive()
+        ex.http10 = p.get_http_version() == "1.0"
+        ex.head_only = method == b"HEAD"
+        ex.needs_host = not self._has_host
+        ex.set_cookie = self._picked and proxy.config.sticky
+        proxy.stats_by_index[color].requests += 1
+        self._enqueue(ex)
+
+    # ours
+    def _route(self) -> int:
+        """Header override first, then the sticky cookie (while its color has weight)."""
+        proxy = self.proxy
+        color, self._picked = choose_color(
+            self._override, self._cookie, proxy.weights, proxy.picker
+        )
+        return color
+
+    def _enqueue(self, ex: Exchange) -> None:
+        queue = self.queue
+        queue.append(ex)
+        if len(queue) == 1:
+            self.proxy.dispatch(ex)
+        elif len(queue) >= MAX_PIPELINE and not self.read_paused and self.transport is not None:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _reject(self, status: int, message: str) -> None:
+        """An unparseable request: answer after what is in flight, then close."""
+        ex = Exchange(self, -1, b"")
+        ex.local = local_response(status, message, None, close=True)
+        ex.close_after = True
+        if self.transport is not None and not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
+        self._enqueue(ex)
+
+    def send(self, data: bytes) -> None:
+        t = self.transport
+        if t is not None:
+            t.write(data)
+
+    def exchange_done(self, ex: Exchange) -> None:
+        queue = self.queue
+        if queue and queue[0] is ex:
+            queue.popleft()
+        t = self.transport
+        if t is None:
+            return
+        if ex.close_after or not ex.keep_alive:
+            for rest in queue:
+                rest.cancelled = True
+            queue.clear()
+            t.close()
+            return
+        if queue:
+            self.proxy.dispatch(queue[0])
+        elif self.read_paused:
+            self.read_paused = False
+            t.resume_reading()
+
+    def close(self) -> None:
+        t = self.transport
+        if t is not None:
+            if t.get_write_buffer_size():
+                t.abort()
+            else:
+                t.close()

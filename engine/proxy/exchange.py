@@ -1,0 +1,49 @@
+"""One client request on its way through the proxy, shared by both connection sides."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.proxy.client import ClientConnection
+    from engine.proxy.upstream_conn import UpstreamConnection
+    from engine.proxy.upstreams import Instance
+
+
+class Exchange:
+    """One client request on its way through; exists from parse to last byte written."""
+
+    __slots__ = (
+        "cancelled",
+        "client",
+        "close_after",
+        "color",
+        "data",
+        "head_only",
+        "http10",
+        "inst",
+        "keep_alive",
+        "local",
+        "needs_host",
+        "retried",
+        "set_cookie",
+        "ticks",
+        "up",
+    )
+
+    def __init__(self, client: ClientConnection, color: int, data: bytes) -> None:
+        self.client = client
+        self.color = color
+        self.data = data
+        self.head_only = False
+        self.http10 = False
+        self.keep_alive = True
+        self.close_after = False
+        self.set_cookie = False
+        self.needs_host = False
+        self.retried = False
+        self.cancelled = False
+        self.local: bytes | None = None
+        self.inst: Instance | None = None
+        self.up: UpstreamConnection | None = None
+        self.ticks = 0

@@ -1,0 +1,305 @@
+"""The upstream side: one pooled keep-alive connection to an instance, streaming back.
+
+Failures here (refused, reset, timed out, cut short) are reported to the proxy, which
+answers a 502 naming the color and marks the instance unhealthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import httptools
+
+from engine.errors import TIMEOUT, classify
+from engine.proxy.http1 import (
+    CHUNKED,
+    CRLF,
+    LAST_CHUNK,
+    LENGTH,
+    MAX_HEAD,
+    NO_BODY,
+    RESP_SKIP,
+    UNTIL_CLOSE,
+)
+
+if TYPE_CHECKING:
+    from engine.proxy.exchange import Exchange
+    from engine.proxy.upstreams import Instance
+
+__all__ = ["UpstreamConnection"]
+
+
+class _HeadDone(Exception):
+    """Raised from a parser callback to stop parsing (HEAD response, oversized head)."""
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One pooled keep-alive connection to an instance; one exchange at a time.
+
+    The response is streamed, not buffered: the head is rewritten (hop-by-hop headers
+    out, `x-surge-upstream` in) and body pieces are relayed as they arrive, re-chunked
+    when the upstream used chunked encoding or closes to end the body.
+    """
+
+    __slots__ = (
+        "attached",
+        "closed",
+        "complete",
+        "eof_body",
+        "ex",
+        "fail_kind",
+        "got",
+        "has_length",
+        "head",
+        "head_sent",
+        "head_size",
+        "inst",
+        "interim",
+        "keep",
+        "mode",
+        "out",
+        "parser",
+        "paused",
+        "reason",
+        "reused",
+        "status",
+        "te_chunked",
+        "transport",
+    )
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.ex: Exchange | None = None
+        self.out: list[bytes] = []
+        self.head = bytearray()
+        self.closed = False
+        self.paused = False
+        self.attached = False  # counted in inst.conns (set once the connect succeeded)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.head.clear()
+        self.head_size = 0
+        self.head_sent = False
+        self.has_length = False
+        self.te_chunked = False
+        self.eof_body = False
+        self.complete = False
+        self.keep = False
+        self.interim = False
+        self.mode = NO_BODY
+        self.status = 0
+        self.reason = b""
+        self.got = False
+        self.fail_kind: str | None = None
+
+    def begin(self, ex: Exchange, reused: bool) -> None:
+        self.ex = ex
+        ex.up = self
+        self.reused = reused
+        data = ex.data
+        if ex.needs_host:
+            line_end = data.index(CRLF) + 2
+            data = data[:line_end] + self.inst.host_line + data[line_end:]
+        if ex.client.write_paused:
+            self.pause()
+        self.transport.write(data)  # type: ignore[union-attr]
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        ex = self.ex
+        if ex is None:  # nothing asked: a confused upstream; do not reuse it
+            self.close()
+            return
+        self.got = True
+        head_done = False
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if not isinstance(exc.__context__, _HeadDone):
+                raise
+            head_done = self.fail_kind is None  # a HEAD response ends at its head
+        except httptools.HttpParserError:
+            self.fail_kind = "protocol"
+        out = self.out
+        if out:
+            ex.client.send(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
+        if self.fail_kind is not None:
+            self.abort()
+        elif head_done:
+            self.finish(keep=False)
+        elif self.complete:
+            self.finish(keep=True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.attached:
+            self.attached = False
+            self.inst.lost(self)
+        ex = self.ex
+        if ex is None:
+            return
+        if self.eof_body and self.head_sent and self.fail_kind is None:
+            if self.mode == CHUNKED:  # the body was delimited by the close
+                self.out.append(LAST_CHUNK)
+            if self.out:
+                ex.client.send(b"".join(self.out))
+                self.out.clear()
+            self.finish(keep=False)
+            return
+        self.ex = None
+        ex.up = None
+        kind = self.fail_kind or (classify(exc) if exc is not None else "connection reset")
+        if self.head_sent:
+            # Part of the response already went out: only closing tells the client.
+            self.inst.proxy.truncated(ex, self.inst, kind)
+        elif self.reused and not self.got and self.fail_kind is None and not ex.retried:
+            # A pooled connection the upstream had closed while idle: resend once.
+            ex.retried = True
+            self.inst.open(ex)
+        else:
+            self.inst.proxy.upstream_failed(ex, self.inst, kind)
+
+    def pause_writing(self) -> None:  # the upstream is slow to read a request body
+        pass
+
+    def resume_writing(self) -> None:
+        pass
+
+    # httptools callbacks
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.head_sent:
+            return  # trailers: dropped (the body is re-chunked without them)
+        self.head_size += len(name) + len(value) + 4
+        if self.head_size > MAX_HEAD:
+            self.fail_kind = "response head too large"
+            raise _HeadDone
+        n = name.lower()
+        if n in RESP_SKIP:
+            if n == b"transfer-encoding":
+                self.te_chunked = b"chunked" in value.lower()
+            return
+        if n == b"content-length":
+            self.has_length = True
+        self.head += name + b": " + value + CRLF
+
+    def on_headers_complete(self) -> None:
+        ex = self.ex
+        assert ex is not None
+        status = self.parser.get_status_code()
+        if status < 200:  # 1xx: relay as-is (103 Early Hints); the real head follows
+            self.interim = True
+            self.out.append(b"HTTP/1.1 %d %s\r\n%s\r\n" % (status, self.reason, self.head))
+            self.head.clear()
+            self.reason = b""
+            self.head_size = 0
+            return
+        self.status = status
+        group = self.inst.proxy.groups[ex.color]
+        parts = [b"HTTP/1.1 %d %s\r\n" % (status, self.reason), self.head, group.color_line]
+        if ex.set_cookie:
+            parts.append(group.cookie_line)
+        if ex.head_only or status in (204, 304):
+            mode = NO_BODY
+        elif self.te_chunked:
+            mode = UNTIL_CLOSE if ex.http10 else CHUNKED
+            if self.has_length:  # both: Transfer-Encoding wins (RFC 9112 6.3)
+                parts[1] = _drop_content_length(self.head)
+        elif self.has_length:
+            mode = LENGTH
+        else:
+            self.eof_body = True
+            mode = UNTIL_CLOSE if ex.http10 else CHUNKED
+        self.mode = mode
+        if mode == CHUNKED:
+            parts.append(b"transfer-encoding: chunked\r\n")
+        if mode == UNTIL_CLOSE or not ex.keep_alive:
+            ex.close_after = True
+            parts.append(b"connection: close\r\n")
+        elif ex.http10:
+            parts.append(b"connection: keep-alive\r\n")
+        parts.append(CRLF)
+        self.out.append(b"".join(parts))
+        self.head_sent = True
+        if ex.head_only:
+            raise _HeadDone  # llhttp cannot know a HEAD response has no body
+
+    def on_body(self, body: bytes) -> None:
+        if self.mode == CHUNKED:
+            self.out.append(b"%x\r\n%s\r\n" % (len(body), body))
+        else:
+            self.out.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
+        if self.mode == CHUNKED:
+            self.out.append(LAST_CHUNK)
+        self.complete = True  # finished in data_received, once the output is flushed
+        self.keep = self.parser.should_keep_alive()  # only valid inside the callback
+
+    # ours
+    def finish(self, *, keep: bool) -> None:
+        ex = self.ex
+        if ex is None:
+            return
+        self.ex = None
+        ex.up = None
+        self.inst.stats.status[self.status // 100] += 1
+        reusable = keep and self.keep and not self.closed
+        self._reset()
+        if self.paused:
+            self.resume()
+        if reusable:
+            self.inst.release(self)
+        else:
+            self.close()
+        ex.client.exchange_done(ex)
+
+    def pause(self) -> None:
+        if not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+
+    def expire(self) -> None:
+        self.fail_kind = TIMEOUT
+        self.abort()
+
+    def abandon(self) -> None:
+        """The client went away mid-exchange: the response has nowhere to go."""
+        ex = self.ex
+        self.ex = None
+        if ex is not None:
+            ex.up = None
+        self.abort()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+def _drop_content_length(head: bytearray) -> bytes:
+    lines = bytes(head).split(CRLF)
+    return CRLF.join(x for x in lines if not x.lower().startswith(b"content-length:"))

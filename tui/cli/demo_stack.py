@@ -1,0 +1,121 @@
+"""The local blue/green stack of `surge demo`: two demo servers and the proxy, as processes.
+
+`DemoStack` starts blue and green `surge sut` processes and a proxy in front of them on
+free loopback ports, reading each "listening on" line (no sleeps), and stops all of them
+whatever happens.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+__all__ = ["FLAWS", "DemoStack"]
+
+#: What is wrong with green in the demo: the `surge sut` flags that make it so.
+FLAWS: dict[str, tuple[str, ...]] = {
+    "none": ("--latency", "5ms"),
+    "latency": ("--latency", "40ms"),
+    "errors": ("--latency", "5ms", "--error-rate", "0.1"),
+}
+BLUE_ARGS = ("--latency", "5ms")
+START_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 5.0
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class DemoStack:
+    """Blue and green `surge sut` and a `surge proxy` in front, on free loopback ports.
+
+    A context manager, so the processes go whatever happens: terminate, wait, then
+    kill. Started as `python -m tui.cli.sut_cmd|proxy_cmd`, so it does not need the `surge`
+    script on PATH.
+    """
+
+    def __init__(self, green_flaw: str = "latency", *, weights: str = "100:0") -> None:
+        if green_flaw not in FLAWS:
+            raise ValueError(f"green flaw must be one of {', '.join(FLAWS)}, got {green_flaw!r}")
+        self.green_flaw = green_flaw
+        self.weights = weights
+        self.procs: list[subprocess.Popen[str]] = []
+        self.blue_url = self.green_url = self.proxy_url = self.admin_url = ""
+
+    def __enter__(self) -> DemoStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.blue_url = self._spawn("sut", "--color", "blue", *BLUE_ARGS).split()[-1]
+        green = ("--color", "green", *FLAWS[self.green_flaw])
+        self.green_url = self._spawn("sut", *green).split()[-1]
+        line = self._spawn(
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--blue",
+            self.blue_url,
+            "--green",
+            self.green_url,
+            "--weights",
+            self.weights,
+        )
+        # "surge proxy listening on URL (admin ADMIN_URL)"
+        words = line.replace("(", " ").replace(")", " ").split()
+        self.proxy_url = words[words.index("on") + 1]
+        self.admin_url = words[words.index("admin") + 1]
+
+    def _spawn(self, command: str, *args: str) -> str:
+        port = ("--port", "0") if command == "sut" else ()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"tui.cli.{command}_cmd", *port, *args],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        line = _readline(proc, START_TIMEOUT_S)
+        if "listening on" not in line:
+            raise RuntimeError(f"surge {command} did not start: {line.strip()!r}")
+        return line.strip()
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            if p.stdout is not None:
+                p.stdout.close()
+        self.procs.clear()
+
+
+def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The first stdout line, or "" if the process says nothing in time (or dies)."""
+    out: list[str] = []
+    assert proc.stdout is not None
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout)
+    return out[0] if out else ""

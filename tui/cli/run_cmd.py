@@ -1,0 +1,186 @@
+"""`surge run TARGET`: a load test headless, for CI and SSH one-liners.
+
+TARGET is a profile (a path, or the name of a shipped one) or a URL for an
+ad-hoc test. The summary goes to stdout, the live progress line to stderr;
+Ctrl+C or SIGTERM stops gracefully and a second one aborts, the report written
+either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from engine import serve
+from engine.errors import ConfigError
+from engine.load.controller import Controller
+from engine.load.executors import EXECUTORS
+from engine.load.run import RunPlan, RunResult, Snapshot
+from engine.load.stages import parse_stages
+from engine.load.states import StopReason
+from engine.load.thresholds import parse_cli_threshold
+from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
+from engine.profile.plan import Overrides, build_plan
+from engine.report.document import write_report
+from engine.report.summary import progress_line, render_summary
+from tui.cli.argtypes import duration, positive_int
+from tui.cli.flags import add_load_flags, add_profile_flags
+
+
+class BadInput(Exception):
+    """Exit code 2 with this one line."""
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "target",
+        help="a profile (a .toml file, or a shipped one by name) or a URL for an ad-hoc test",
+    )
+    add_profile_flags(p, type_help="test type: a load shape built from the profile's expected load")
+    load = p.add_argument_group("load")
+    load.add_argument("--executor", choices=EXECUTORS, help="k6 executor")
+    add_load_flags(load)
+    load.add_argument("--max-vus", type=positive_int, help="maxVUs of arrival-rate executors")
+    load.add_argument("--iterations", type=positive_int, help="total iterations")
+    load.add_argument(
+        "--stages", help='e.g. "30s:50,1m:50,30s:0" (targets: VUs, or rates with --rate)'
+    )
+    p.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="METRIC:EXPR",
+        help='repeatable, e.g. "http_req_duration:p(95)<500"',
+    )
+    p.add_argument("--report", metavar="FILE", help="write a TOML report (also on Ctrl+C)")
+    p.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
+    p.add_argument("--method", default="GET", help="ad-hoc URL only")
+    p.add_argument("--body", help="ad-hoc URL only: the request body")
+    p.add_argument("--client", choices=("wire", "httpx"), help="wire (fast) or httpx (HTTP/2)")
+    p.add_argument("--interval", type=duration, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="the live progress line on stderr (auto: only on a terminal)",
+    )
+
+
+def register(sub: Any) -> None:
+    run = sub.add_parser("run", help="run a load test headless (CI, SSH one-liners)")
+    add_run_arguments(run)
+    run.set_defaults(func=cmd_run)
+
+
+def load_target(args: argparse.Namespace) -> Profile:
+    headers = []
+    for h in args.header:
+        try:
+            headers.append(parse_header(h))
+        except ValueError as exc:
+            raise BadInput(f"--header: {exc}") from None
+    target: str = args.target
+    if target.startswith(("http://", "https://")):
+        body = args.body.encode() if args.body is not None else None
+        try:
+            return adhoc_profile(target, method=args.method.upper(), headers=headers, body=body)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+    path = resolve_profile(target)
+    if not path.exists():
+        raise BadInput(f"{target}: no such profile file (or give a URL: http://...)")
+    profile = load_profile(path, env=args.env, base_url=args.base_url)
+    if headers:
+        profile = replace(profile, headers=(*profile.headers, *headers))
+    return profile
+
+
+def plan_from_args(args: argparse.Namespace) -> RunPlan:
+    profile = load_target(args)
+    try:
+        stages = parse_stages(args.stages) if args.stages else None
+        thresholds = tuple(parse_cli_threshold(t) for t in args.threshold)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    overrides = Overrides(
+        executor=args.executor,
+        test_type=args.test_type,
+        vus=args.vus,
+        max_vus=args.max_vus,
+        rate=args.rate,
+        duration=args.duration,
+        iterations=args.iterations,
+        stages=stages,
+        time_scale=args.time_scale,
+        client=args.client,
+        workers=args.workers,
+        thresholds=thresholds,
+    )
+    try:
+        return build_plan(profile, overrides, interval=args.interval)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
+
+
+async def run_headless(plan: RunPlan, *, progress: bool, report: str | None) -> RunResult:
+    out = sys.stderr
+
+    def show(s: Snapshot) -> None:
+        if progress:
+            out.write("\r\x1b[2K" + progress_line(s))
+            out.flush()
+
+    controller = Controller(plan, on_snapshot=show)
+    loop = asyncio.get_running_loop()
+    presses = 0
+
+    def interrupt() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            out.write("\n  stopping gracefully (Ctrl+C again aborts)...\n")
+            controller.stop(StopReason.INTERRUPTED)
+        else:
+            controller.abort(StopReason.INTERRUPTED_TWICE)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, interrupt)
+    try:
+        result = await controller.run()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if progress:
+        out.write("\n")
+    if report:
+        path = write_report(result, report)
+        out.write(f"  report written to {path}\n")
+    return result
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    plan = plan_from_args(args)
+    if args.report:
+        _check_writable(args.report)
+    progress = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    with asyncio.Runner(loop_factory=serve.new_event_loop) as runner:
+        result = runner.run(run_headless(plan, progress=progress, report=args.report))
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    print(render_summary(result, color=color))
+    return result.exit_code
+
+
+def _check_writable(path: str) -> None:
+    """Fail before the run, not after it, when the report cannot be written."""
+    folder = Path(path).resolve().parent
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise BadInput(f"--report {path}: cannot write to {folder}")

@@ -1,0 +1,139 @@
+"""`surge sut`: the embedded demo system under test, from the command line.
+
+Flag values stay strings until `config_from_args`, so a bad one is named by its flag
+("--error-rate: ..."), one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from engine.durations import parse_duration
+from engine.sut import ENDPOINTS, EndpointOverride, Latency, SutConfig
+from engine.sut.config import check_rate, parse_stall
+from tui.cli.servers import serve_from_args, standalone
+
+__all__ = ["add_arguments", "cmd_sut", "config_from_args", "register"]
+
+
+def register(sub: Any) -> None:
+    """Add `sut` to `surge`'s subparsers."""
+    p = sub.add_parser("sut", help="serve the embedded demo system under test")
+    add_arguments(p)
+    p.set_defaults(func=cmd_sut)
+
+
+def cmd_sut(args: argparse.Namespace) -> int:
+    from engine.sut import serve_forever
+
+    return serve_from_args(args, config_from_args, serve_forever)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `surge sut`; values stay strings so config_from_args can explain errors."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback only)")
+    parser.add_argument("--port", default="8080", help="port to bind; 0 picks a free port")
+    parser.add_argument("--color", default=None, help="sets header x-surge-upstream: COLOR")
+    parser.add_argument(
+        "--latency", default="0", help="delay added to every response: 20ms or 10ms-30ms"
+    )
+    parser.add_argument(
+        "--error-rate", default="0", help="fraction 0..1 of requests answered 500 (exact)"
+    )
+    parser.add_argument(
+        "--stall", default=None, help="FREEZE/PERIOD, e.g. 0.5s/2s: freeze at each period start"
+    )
+    parser.add_argument(
+        "--endpoint-latency",
+        action="append",
+        default=[],
+        metavar="NAME=DUR",
+        help=f"per-endpoint latency (repeatable); NAME in {', '.join(ENDPOINTS)}",
+    )
+    parser.add_argument(
+        "--endpoint-errors",
+        action="append",
+        default=[],
+        metavar="NAME=RATE",
+        help="per-endpoint error rate 0..1 (repeatable)",
+    )
+    parser.add_argument("--job-duration", default="2s", help="how long a demo job runs")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain")
+    parser.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
+    parser.add_argument(
+        "--allow-remote", action="store_true", help="allow binding a non-loopback address"
+    )
+
+
+def _pairs(items: list[str] | None, flag: str) -> Iterator[tuple[str, str]]:
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"{flag}: expected NAME=VALUE, got {item!r}")
+        name = name.strip()
+        if name not in ENDPOINTS:
+            raise ValueError(f"{flag}: unknown endpoint {name!r} (one of {', '.join(ENDPOINTS)})")
+        yield name, value.strip()
+
+
+def config_from_args(args: argparse.Namespace) -> SutConfig:
+    """Turn parsed flags into a SutConfig; every bad value is a ValueError naming its flag."""
+    try:
+        port = int(str(args.port))
+    except ValueError:
+        raise ValueError(f"--port: not an integer: {args.port!r}") from None
+    try:
+        latency = Latency.parse(args.latency if args.latency is not None else "0")
+    except ValueError as exc:
+        raise ValueError(f"--latency: {exc}") from None
+    try:
+        rate = check_rate(args.error_rate if args.error_rate is not None else 0, "error rate")
+    except ValueError as exc:
+        raise ValueError(f"--error-rate: {exc}") from None
+    stall = None
+    if args.stall:
+        try:
+            stall = parse_stall(args.stall)
+        except ValueError as exc:
+            raise ValueError(f"--stall: {exc}") from None
+    lat_ov: dict[str, Latency] = {}
+    for name, value in _pairs(args.endpoint_latency, "--endpoint-latency"):
+        try:
+            lat_ov[name] = Latency.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"--endpoint-latency {name}: {exc}") from None
+    err_ov: dict[str, float] = {}
+    for name, value in _pairs(args.endpoint_errors, "--endpoint-errors"):
+        try:
+            err_ov[name] = check_rate(value, "error rate")
+        except ValueError as exc:
+            raise ValueError(f"--endpoint-errors {name}: {exc}") from None
+    endpoints = {
+        name: EndpointOverride(lat_ov.get(name), err_ov.get(name))
+        for name in sorted(set(lat_ov) | set(err_ov))
+    }
+    try:
+        job_duration = parse_duration(args.job_duration if args.job_duration is not None else 2.0)
+    except ValueError as exc:
+        raise ValueError(f"--job-duration: {exc}") from None
+    # What is left to check (host, port range, color) SutConfig explains by itself.
+    return SutConfig(
+        host=args.host,
+        port=port,
+        color=args.color or None,
+        latency=latency,
+        error_rate=rate,
+        stall=stall,
+        endpoints=endpoints,
+        job_duration=job_duration,
+        allow_remote=bool(getattr(args, "allow_remote", False)),
+        tls_cert=getattr(args, "tls_cert", None),
+        tls_key=getattr(args, "tls_key", None),
+    )
+
+
+if __name__ == "__main__":  # python -m tui.cli.sut_cmd: how Surge spawns its demo servers
+    sys.exit(standalone("surge sut", add_arguments)(cmd_sut))
