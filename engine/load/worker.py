@@ -21,9 +21,8 @@ import contextlib
 import random
 from bisect import bisect
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from time import perf_counter
-from typing import Protocol
 
 from engine.errors import classify
 from engine.http.request import Prepared
@@ -31,9 +30,10 @@ from engine.http.response import Response
 from engine.http.wire import SendBatch
 from engine.load.checks import Check, evaluate_checks
 from engine.load.metrics import Interval, Recorder
+from engine.load.pacing import Pacer, RunClock
 from engine.load.run import WorkPlan
-from engine.load.stages import ArrivalTable, Stage, arrivals_until, value_at
 from engine.load.states import StopReason
+from engine.load.vus import VU, make_client
 
 # How early the scheduler may release an iteration. Event-loop timers fire up to a
 # millisecond late; waking a millisecond early and releasing then keeps the
@@ -44,125 +44,6 @@ _GOVERNOR_TICK_S = 0.01
 # Due iterations waiting for a free VU: at most this many seconds of the peak rate
 # (and 100,000); beyond it the oldest is counted as dropped.
 BACKLOG_SECONDS = 10.0
-
-
-class Client(Protocol):
-    sent_at: float
-    done_at: float
-    bytes_in: int
-    upstream: str | None  # the proxy's x-surge-upstream tag of the last response
-
-    def stream(
-        self, data: bytes, on_response: Callable[[int], bool], batch: SendBatch
-    ) -> asyncio.Future[Response] | None: ...
-    def stale(self) -> bool: ...
-    def drop(self) -> None: ...
-    async def request(self, req: Prepared) -> Response: ...
-    def in_flight_since(self) -> float | None: ...
-    def expire(self) -> None: ...
-    def close(self) -> None: ...
-
-
-class RunClock:
-    """Run time excludes pauses, so stages and arrival schedules resume where they were."""
-
-    __slots__ = ("_paused_at", "paused_total", "t0")
-
-    def __init__(self) -> None:
-        self.t0 = perf_counter()
-        self.paused_total = 0.0
-        self._paused_at: float | None = None
-
-    def elapsed(self) -> float:
-        now = self._paused_at if self._paused_at is not None else perf_counter()
-        return now - self.t0 - self.paused_total
-
-    def to_abs(self, t: float) -> float:
-        return self.t0 + self.paused_total + t
-
-    def pause(self) -> None:
-        if self._paused_at is None:
-            self._paused_at = perf_counter()
-
-    def resume(self) -> None:
-        if self._paused_at is not None:
-            self.paused_total += perf_counter() - self._paused_at
-            self._paused_at = None
-
-
-class Pacer:
-    """Due times of an arrival-rate schedule, rescalable mid-run without a jump.
-
-    With `stride` > 1 this worker's n-th iteration is the schedule's
-    (offset + n * stride)-th: N workers deal one schedule between them. `first`
-    follows k6: constant-arrival-rate starts an iteration at 0 s, while
-    ramping-arrival-rate starts its first once one whole iteration has accrued.
-    """
-
-    def __init__(
-        self,
-        start_rate: float,
-        stages: Sequence[Stage],
-        time_unit: float,
-        *,
-        offset: int = 0,
-        stride: int = 1,
-        first: int = 0,
-    ) -> None:
-        self.start_rate = start_rate
-        self.stages = tuple(stages)
-        self.time_unit = time_unit
-        self.offset = offset + first
-        self.stride = stride
-        self.scale = 1.0
-        self._anchor_g = 0
-        self._anchor_base = 0.0
-        self._table = ArrivalTable(start_rate, self.stages, time_unit)
-
-    def due(self, n: int) -> float | None:
-        g = self.offset + n * self.stride
-        return self._table.time_of(self._anchor_base + (g - self._anchor_g) / self.scale)
-
-    def rescale(self, scale: float, next_n: int, now: float) -> None:
-        self._anchor_base = arrivals_until(self.start_rate, self.stages, now, self.time_unit)
-        self._anchor_g = self.offset + next_n * self.stride
-        self.scale = scale
-
-    def rate_at(self, t: float) -> float:
-        return value_at(self.start_rate, self.stages, t) * self.scale / self.time_unit / self.stride
-
-
-class VU:
-    __slots__ = ("busy", "client", "index", "iterations", "over_since", "task", "values", "wake")
-
-    def __init__(self, index: int, client: Client) -> None:
-        self.index = index
-        self.client = client
-        self.task: asyncio.Task[None] | None = None
-        self.wake: asyncio.Future[float | None] | None = None
-        self.busy = False
-        self.over_since: float | None = None
-        self.iterations = 0
-        self.values: dict[str, str] = {}
-
-
-def make_client(plan: WorkPlan) -> Client:
-    if plan.client == "httpx":
-        from engine.http.httpx_client import HttpxClient
-
-        return HttpxClient(
-            plan.base_url,
-            connect_timeout=plan.connect_timeout,
-            timeout=plan.timeout,
-            insecure=plan.insecure,
-        )
-    from engine.http.wire import WireClient
-
-    # Headers and bodies are parsed only when a check or a scenario reads them.
-    full = plan.scenario is not None or any(plan.checks)
-    return WireClient(
-        plan.base_url, connect_timeout=plan.connect_timeout, insecure=plan.insecure, full=full
-    )
 
 
 class Worker:

@@ -11,6 +11,10 @@ together with one interval) and their percentile columns keep the worst run's, a
 upper bound; window thresholds ("p(95)<500 over 10s") need per-window histograms no
 report keeps, so they keep the inputs' verdicts (ok only if every input passed) and
 say so with `recomputed = false`.
+
+One module of ~540 lines on purpose: every function here reads the same untrusted
+report tables and shares one error path (a ConfigError naming the report and key);
+split, each half would need the other's private helpers.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A load tester needs something to point at that is never the bottleneck, behaves
 identically on every machine and can be told to misbehave on cue (latency, errors,
 stalls). Frameworks cost 5-10x what a raw `asyncio.Protocol` + `httptools` costs per
-request (see DESIGN.md), so this server is hand-rolled: one protocol object per
+request (see docs/ARCHITECTURE.md), so this server is hand-rolled: one protocol object per
 connection, prebuilt bytes for the hottest responses, timers instead of sleeping
 tasks for delays.
 

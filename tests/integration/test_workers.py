@@ -83,7 +83,7 @@ def test_arrival_schedules_are_dealt_not_divided() -> None:
         adhoc_profile("http://127.0.0.1:9/"), Overrides(rate=7.0, duration=1.0, workers=2)
     )
     plans = split_plan(plan.work, 2)
-    from engine.load.worker import Pacer
+    from engine.load.pacing import Pacer
 
     times = []
     for p in plans:

@@ -9,6 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from engine.durations import format_duration, parse_duration
+from engine.load.pacing import Pacer
 from engine.load.stages import (
     Stage,
     arrival_time,
@@ -18,7 +19,6 @@ from engine.load.stages import (
     value_at,
     vus_at,
 )
-from engine.load.worker import Pacer
 
 
 @pytest.mark.parametrize(

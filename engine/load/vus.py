@@ -1,0 +1,62 @@
+"""A virtual user and the client it holds: one connection per VU, as k6 does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+from engine.http.request import Prepared
+from engine.http.response import Response
+from engine.http.wire import SendBatch
+from engine.load.run import WorkPlan
+
+
+class Client(Protocol):
+    sent_at: float
+    done_at: float
+    bytes_in: int
+    upstream: str | None  # the proxy's x-surge-upstream tag of the last response
+
+    def stream(
+        self, data: bytes, on_response: Callable[[int], bool], batch: SendBatch
+    ) -> asyncio.Future[Response] | None: ...
+    def stale(self) -> bool: ...
+    def drop(self) -> None: ...
+    async def request(self, req: Prepared) -> Response: ...
+    def in_flight_since(self) -> float | None: ...
+    def expire(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class VU:
+    __slots__ = ("busy", "client", "index", "iterations", "over_since", "task", "values", "wake")
+
+    def __init__(self, index: int, client: Client) -> None:
+        self.index = index
+        self.client = client
+        self.task: asyncio.Task[None] | None = None
+        self.wake: asyncio.Future[float | None] | None = None
+        self.busy = False
+        self.over_since: float | None = None
+        self.iterations = 0
+        self.values: dict[str, str] = {}
+
+
+def make_client(plan: WorkPlan) -> Client:
+    if plan.client == "httpx":
+        from engine.http.httpx_client import HttpxClient
+
+        return HttpxClient(
+            plan.base_url,
+            connect_timeout=plan.connect_timeout,
+            timeout=plan.timeout,
+            insecure=plan.insecure,
+        )
+    from engine.http.wire import WireClient
+
+    # Headers and bodies are parsed only when a check or a scenario reads them.
+    full = plan.scenario is not None or any(plan.checks)
+    return WireClient(
+        plan.base_url, connect_timeout=plan.connect_timeout, insecure=plan.insecure, full=full
+    )
