@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
+
+from engine.limits import MAX_DURATION_S
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|s|m|h|d)")
 _UNIT_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -13,9 +16,7 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, bool):
         raise ValueError(f"not a duration: {text!r}")
     if isinstance(text, int | float):
-        if text < 0:
-            raise ValueError(f"negative duration: {text!r}")
-        return float(text)
+        return _bounded(float(text), text)
     if not isinstance(text, str):
         raise TypeError(f"not a duration: {text!r} (expected e.g. 30s, 1m30s, 500ms)")
     s = text.strip()
@@ -26,9 +27,7 @@ def parse_duration(text: str | int | float) -> float:
     except ValueError:
         pass
     else:
-        if value < 0:
-            raise ValueError(f"negative duration: {text!r}")
-        return value
+        return _bounded(value, text)
     pos = 0
     total = 0.0
     for m in _PART.finditer(s):
@@ -38,7 +37,18 @@ def parse_duration(text: str | int | float) -> float:
         pos = m.end()
     if pos != len(s):
         raise ValueError(f"not a duration: {text!r} (expected e.g. 30s, 1m30s, 500ms)")
-    return total
+    return _bounded(total, text)
+
+
+def _bounded(value: float, shown: object) -> float:
+    """Finite, not negative, at most 31 days: nan, inf and typos never reach a run."""
+    if not math.isfinite(value):
+        raise ValueError(f"not a duration: {shown!r} (must be finite)")
+    if value < 0:
+        raise ValueError(f"negative duration: {shown!r}")
+    if value > MAX_DURATION_S:
+        raise ValueError(f"duration too long: {shown!r} (at most 31d)")
+    return value
 
 
 def format_duration(seconds: float) -> str:

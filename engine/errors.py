@@ -7,7 +7,8 @@ class ConfigError(ValueError):
     """A bad option value; `key` is the option's name as the user wrote it."""
 
     def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
+        shown = key if key.isprintable() else repr(key)[1:-1]  # one line, whatever was typed
+        super().__init__(f"{shown}: {message}")
         self.key = key
         self.message = message
 
@@ -20,13 +21,30 @@ DNS = "dns"
 TLS = "tls"
 PROTOCOL = "protocol"
 NETWORK = "network"
+HEADER_TOO_LARGE = "header too large"
+# Limits of the generator's own machine, named with what to do about them.
+TOO_MANY_FILES = "too many open files: raise `ulimit -n`"
+NO_LOCAL_PORTS = "out of local ports: fewer connections, or widen net.ipv4.ip_local_port_range"
 
 
 def classify(exc: BaseException) -> str:
-    """The error kind of a transport failure, as users name it."""
+    """The error kind of a transport failure, as users name it.
+
+    An exception type may name its own kind in a `kind` class attribute (the HTTP
+    clients' ProtocolError and HeaderTooLarge do), so this module imports none of them.
+    """
+    import errno
     import socket
     import ssl
 
+    kind = getattr(type(exc), "kind", None)
+    if isinstance(kind, str):
+        return kind
+    code = getattr(exc, "errno", None)
+    if code in (errno.EMFILE, errno.ENFILE):
+        return TOO_MANY_FILES
+    if code == errno.EADDRNOTAVAIL:
+        return NO_LOCAL_PORTS
     if isinstance(exc, ConnectionRefusedError):
         return REFUSED
     if isinstance(exc, TimeoutError):

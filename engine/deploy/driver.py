@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections import deque
 from collections.abc import Callable, Mapping
 from time import monotonic
@@ -44,17 +45,25 @@ __all__ = ["DeployDriver"]
 
 HISTORY = 600  # per-color points kept for the plots (one per snapshot)
 ADMIN_TIMEOUT_S = 5.0
+ADMIN_TOKEN_ENV = "SURGE_ADMIN_TOKEN"
 
 
 # --------------------------------------------------------------------------- driver
 
 
 class AdminClient:
-    """The proxy's admin API over httpx; proxy environment variables are ignored on purpose."""
+    """The proxy's admin API over httpx; proxy environment variables are ignored on purpose.
 
-    def __init__(self, admin_url: str, timeout: float = ADMIN_TIMEOUT_S) -> None:
+    The bearer token is `token`, else SURGE_ADMIN_TOKEN (what `surge proxy` reads too).
+    """
+
+    def __init__(
+        self, admin_url: str, timeout: float = ADMIN_TIMEOUT_S, token: str | None = None
+    ) -> None:
         self.admin_url = admin_url.rstrip("/")
-        self._client = httpx.AsyncClient(timeout=timeout, trust_env=False)
+        token = token if token is not None else os.environ.get(ADMIN_TOKEN_ENV) or None
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.AsyncClient(timeout=timeout, trust_env=False, headers=headers)
 
     async def put(self, path: str, body: Mapping[str, Any]) -> Any:
         resp = await self._client.put(self.admin_url + path, json=dict(body))

@@ -13,12 +13,27 @@ from time import perf_counter
 
 import httpx
 
+from engine.http.body import DEFAULT_MAX_BODY, BodySink, HeaderTooLarge
 from engine.http.request import Prepared
 from engine.http.response import Response
 
 
 class HttpxClient:
-    __slots__ = ("_client", "_closing", "bytes_in", "done_at", "sent_at", "upstream")
+    """One VU's httpx client. `timeout` bounds each whole request, body included (httpx's
+    own timeouts are per read, so a body at one byte a second never ends them); the body
+    is read raw, kept up to `max_body` and decoded by Surge only when `keep_body`."""
+
+    __slots__ = (
+        "_client",
+        "_closing",
+        "bytes_in",
+        "done_at",
+        "keep_body",
+        "max_body",
+        "sent_at",
+        "timeout",
+        "upstream",
+    )
 
     def __init__(
         self,
@@ -28,6 +43,8 @@ class HttpxClient:
         timeout: float = 10.0,
         insecure: bool = False,
         http2: bool = True,
+        keep_body: bool = True,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self._client = httpx.AsyncClient(
             http2=http2,
@@ -40,24 +57,48 @@ class HttpxClient:
         self.done_at = 0.0
         self.bytes_in = 0
         self.upstream: str | None = None
+        self.timeout = timeout
+        self.keep_body = keep_body
+        self.max_body = max_body
 
     async def request(self, req: Prepared) -> Response:
         self.sent_at = perf_counter()
         try:
-            r = await self._client.request(
-                req.method, req.url, headers=list(req.headers), content=req.body
-            )
+            async with asyncio.timeout(self.timeout):
+                return await self._exchange(req)
         except httpx.TimeoutException as exc:
             raise TimeoutError(str(exc) or "timed out") from exc
         except httpx.ConnectError as exc:
             raise _unwrap(exc) from exc
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+        except httpx.RemoteProtocolError as exc:
+            if "too long" in str(exc).lower() or "too large" in str(exc).lower():
+                raise HeaderTooLarge(str(exc)) from exc
             raise ConnectionResetError(str(exc) or "connection reset") from exc
+        except (httpx.ReadError, httpx.WriteError) as exc:
+            raise ConnectionResetError(str(exc) or "connection reset") from exc
+
+    async def _exchange(self, req: Prepared) -> Response:
+        request = self._client.build_request(
+            req.method, req.url, headers=list(req.headers), content=req.body
+        )
+        r = await self._client.send(request, stream=True)
+        try:
+            sink = None
+            if self.keep_body:
+                sink = BodySink(self.max_body, r.headers.get("content-encoding"))
+            async for chunk in r.aiter_raw():
+                if sink is not None:
+                    sink.feed(chunk)
+        finally:
+            await r.aclose()
         self.done_at = perf_counter()
-        body = r.content
-        self.bytes_in = len(body)
+        self.bytes_in = r.num_bytes_downloaded  # as sent: compressed bytes stay compressed
         self.upstream = r.headers.get("x-surge-upstream")
-        return Response(r.status_code, list(r.headers.raw), body)
+        if sink is None:
+            return Response(r.status_code, list(r.headers.raw))
+        return Response(
+            r.status_code, list(r.headers.raw), sink.body(), sink.kept if sink.over else None
+        )
 
     def stream(self, data: bytes, on_response: object, batch: object) -> None:
         return None
@@ -69,7 +110,7 @@ class HttpxClient:
         pass
 
     def in_flight_since(self) -> float | None:
-        return None  # httpx enforces its own timeouts
+        return None  # request() holds its own deadline (asyncio.timeout)
 
     def expire(self) -> None:
         pass

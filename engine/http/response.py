@@ -12,6 +12,9 @@ class Response:
     status: int
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytes = b""
+    # Set when the body passed max_body: only this many (decoded) bytes were kept, so a
+    # check that needs the whole body cannot pass (engine/http/body.py).
+    cut_at: int | None = None
 
     def header(self, name: str) -> str | None:
         """First value of a header, case-insensitively; decoded lazily (hot path stays raw)."""

@@ -16,12 +16,15 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from engine.http.body import DEFAULT_MAX_BODY, MAX_HEAD, BodySink, HeaderTooLarge
 from engine.http.request import Prepared
 from engine.http.response import Response
 
 
 class ProtocolError(Exception):
     """The server spoke something that is not HTTP/1.1."""
+
+    kind = "protocol"
 
 
 class ConnectionClosed(ConnectionResetError):
@@ -32,6 +35,7 @@ class ConnectionClosed(ConnectionResetError):
 # "-Upstream:", so one search per response finds either, then the name is checked.
 _TAG = b"pstream:"
 _TAG_NAME = b"x-surge-upstream:"
+_END_OF_HEAD = b"\r\n\r\n"
 
 
 class _Conn(asyncio.Protocol):
@@ -45,7 +49,7 @@ class _Conn(asyncio.Protocol):
     """
 
     __slots__ = (
-        "_body",
+        "_head_done",
         "_headers",
         "_loop",
         "_parser",
@@ -55,6 +59,7 @@ class _Conn(asyncio.Protocol):
         "closed",
         "fut",
         "got_bytes",
+        "head",
         "on_response",
         "stream_data",
         "transport",
@@ -66,10 +71,13 @@ class _Conn(asyncio.Protocol):
         self.fut: asyncio.Future[Response] | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._headers: list[tuple[bytes, bytes]] = []
-        self._body: list[bytes] = []
         self.closed = False
         self.got_bytes = False
         self.bytes_in = 0
+        # The response's first chunk (its head, grown while the head spans chunks), and
+        # the head already seen whole: for the header limit and close-delimited bodies.
+        self.head = b""
+        self._head_done: bytes | None = None
         self.on_response: Callable[[int], bool] | None = None
         self.stream_data = b""
         self.batch: SendBatch | None = None
@@ -83,13 +91,16 @@ class _Conn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if not self.got_bytes:  # the head starts here: find the proxy's color tag in C
             self.got_bytes = True
-            i = data.find(_TAG)
+            self.head = data  # one read is bounded (the loop's read size): limits apply
+            i = data.find(_TAG)  # to a head that spans reads, below
             while i >= 0:  # almost always once: the tag, or no "pstream:" at all
                 if i >= 9 and data[i - 9 : i + 8].lower() == _TAG_NAME:
                     end = data.find(b"\r", i)
                     self.client.upstream = data[i + 8 : end].strip().decode("latin-1")
                     break
                 i = data.find(_TAG, i + 1)
+        elif self.head is not self._head_done and self._head_too_large(data):
+            return  # a response of more than one chunk: once per response, not per chunk
         self.bytes_in += len(data)
         try:
             self._parser.feed_data(data)
@@ -99,7 +110,36 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if exc is None and self.fut is not None and self.got_bytes and self._close_delimited():
+            self.on_message_complete()  # RFC 9112 6.3: the close ends this body
+            return
         self._fail(exc if isinstance(exc, OSError) else ConnectionClosed("connection closed"))
+
+    def _head_too_large(self, data: bytes) -> bool:
+        """Grow `head` while it has no end; past MAX_HEAD fail the request and close."""
+        head = self.head
+        if _END_OF_HEAD not in head:
+            head = self.head = head + data[: MAX_HEAD + 4]
+        if head.find(_END_OF_HEAD, 0, MAX_HEAD + 4) >= 0:
+            self._head_done = head
+            return False
+        if len(head) <= MAX_HEAD:
+            return False
+        self._fail(HeaderTooLarge(f"response head over {MAX_HEAD} bytes"))
+        self.close()
+        return True
+
+    def _close_delimited(self) -> bool:
+        """The pending response had its whole head, and neither Content-Length nor chunked:
+        its body ran to the close (HTTP/1.0, `Connection: close`). Read again from `head`,
+        on this rare path, so the hot path keeps no header callbacks."""
+        probe = _Probe()
+        probe.parser = httptools.HttpResponseParser(probe)
+        try:
+            probe.parser.feed_data(self.head)
+        except httptools.HttpParserError:
+            return False
+        return probe.whole and not probe.framed
 
     # httptools callbacks
     def on_message_complete(self) -> None:
@@ -107,8 +147,10 @@ class _Conn(asyncio.Protocol):
         # the loop's scheduling delay is the generator's, not the server's.
         client = self.client
         client.done_at = perf_counter()
-        client.bytes_in = self.bytes_in
         status = self._parser.get_status_code()
+        if status < 200 and status != 101:
+            return  # interim (100 Continue, 103 Early Hints): never the answer
+        client.bytes_in = self.bytes_in
         on_response = self.on_response
         if on_response is None:
             self._complete(_BARE.get(status) or _bare_response(status))
@@ -194,25 +236,78 @@ class _Conn(asyncio.Protocol):
             self.transport.abort()
 
 
-class _FullConn(_Conn):
-    """Keeps headers and body, for checks, captures and scenario flows."""
+class _Probe:
+    """Reads a saved head again: was it whole, was its body framed (length or chunks)?"""
 
-    __slots__ = ()
+    __slots__ = ("framed", "parser", "whole")
+
+    def __init__(self) -> None:
+        self.framed = False
+        self.whole = False
+        self.parser: httptools.HttpResponseParser | None = None
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"content-length" or (
+            name == b"transfer-encoding" and b"chunked" in value.lower()
+        ):
+            self.framed = True
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()  # type: ignore[union-attr]
+        if 100 <= status < 200 and status != 101:
+            self.framed = False  # an interim response: the final one follows
+        else:
+            self.whole = True
+
+
+class _FullConn(_Conn):
+    """Keeps headers and body, for checks, captures and scenario flows.
+
+    The body only when something reads it (`WireClient.keep_body`), decoded and cut at
+    `max_body` by a BodySink; interim 1xx responses are dropped whole.
+    """
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, client: WireClient) -> None:
+        super().__init__(client)
+        self._sink: BodySink | None = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
 
+    def on_headers_complete(self) -> None:
+        client = self.client
+        if not client.keep_body:
+            self._sink = None
+            return
+        encoding = None
+        for name, value in self._headers:
+            if name.lower() == b"content-encoding":
+                encoding = value.decode("latin-1")
+        self._sink = BodySink(client.max_body, encoding)
+
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        sink = self._sink
+        if sink is not None:
+            sink.feed(body)
 
     def on_message_complete(self) -> None:
         client = self.client
         client.done_at = perf_counter()
+        status = self._parser.get_status_code()
+        sink = self._sink
+        self._sink = None
+        if status < 200 and status != 101:
+            self._headers = []  # interim: its headers are not the answer's
+            return
         client.bytes_in = self.bytes_in
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        resp = Response(self._parser.get_status_code(), self._headers, body)
+        if sink is None:
+            resp = Response(status, self._headers)
+        else:
+            resp = Response(status, self._headers, sink.body(), sink.kept if sink.over else None)
         self._headers = []
-        self._body = []
         self._complete(resp)
 
 
@@ -269,6 +364,8 @@ class WireClient:
         "connect_timeout",
         "done_at",
         "host",
+        "keep_body",
+        "max_body",
         "port",
         "sent_at",
         "server_hostname",
@@ -282,8 +379,11 @@ class WireClient:
         connect_timeout: float = 5.0,
         insecure: bool = False,
         full: bool = True,
+        keep_body: bool = True,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
-        """`full=False` when nothing reads headers or bodies: a cheaper parse."""
+        """`full=False` when nothing reads headers or bodies: a cheaper parse;
+        `keep_body=False` when headers are read but no body (status and header checks)."""
         parts = urlsplit(base_url)
         tls = parts.scheme == "https"
         self.host = parts.hostname or "127.0.0.1"
@@ -297,6 +397,8 @@ class WireClient:
         self.bytes_in = 0
         self.upstream: str | None = None
         self._protocol = _FullConn if full else _Conn
+        self.keep_body = keep_body
+        self.max_body = max_body
 
     async def _connect(self) -> _Conn:
         loop = asyncio.get_running_loop()

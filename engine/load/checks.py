@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.durations import format_duration, parse_duration
 from engine.errors import ConfigError
+from engine.http.body import over_note
 from engine.http.response import Response
 
 STATUS, HEADER, BODY_CONTAINS, JSON, DURATION_UNDER = (
@@ -65,6 +66,8 @@ class Check:
         """True if the response passes; False, never an exception, for anything odd."""
         try:
             if self.kind == JSON:
+                if response.cut_at is not None:
+                    return False  # a prefix of a document is not the document
                 return self.judge_json(_load_json(response.body))
             return self._judge(response, duration_s)
         except Exception:  # a check must never take a VU down
@@ -97,6 +100,24 @@ class Check:
         return value == self.expected
 
 
+def needs_body(check: Check) -> bool:
+    """Whether the check reads the body (only then is it kept, and decoded)."""
+    return check.kind in (BODY_CONTAINS, JSON)
+
+
+def body_cut_note(
+    checks: Iterable[Check], response: Response, results: Iterable[bool]
+) -> str | None:
+    """Why checks failed when the body passed max_body: "body over max_body (N bytes
+    kept)", for the failures' error counts; None when no body check failed on a cut body."""
+    if response.cut_at is None:
+        return None
+    for check, ok in zip(checks, results, strict=False):
+        if not ok and needs_body(check):
+            return over_note(response.cut_at)
+    return None
+
+
 def evaluate_checks(checks: Iterable[Check], response: Response, duration_s: float) -> list[bool]:
     """All checks of a step, decoding a JSON body at most once however many look at it."""
     doc: Any = _MISSING
@@ -106,7 +127,7 @@ def evaluate_checks(checks: Iterable[Check], response: Response, duration_s: flo
             out.append(check.evaluate(response, duration_s))
             continue
         if doc is _MISSING:
-            doc = _load_json(response.body)
+            doc = _NOT_JSON if response.cut_at is not None else _load_json(response.body)
         try:
             out.append(check.judge_json(doc))
         except Exception:

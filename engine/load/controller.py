@@ -15,6 +15,8 @@ import traceback
 from collections.abc import Callable
 from time import perf_counter
 
+from engine.errors import ConfigError
+from engine.limits import fd_shortfall
 from engine.load.metrics import Interval, merge_histograms
 from engine.load.model import Row, RunModel, ThresholdState
 from engine.load.pools import LocalPool, Pool, ProcessPool
@@ -26,6 +28,7 @@ from engine.load.states import (
     internal_error,
     is_natural,
     threshold_abort,
+    workers_lost,
 )
 
 BREAKPOINT_ERROR_RATE = 0.05
@@ -41,6 +44,9 @@ class Controller:
     ) -> None:
         self.plan = plan
         self.on_snapshot = on_snapshot
+        per_worker = math.ceil(plan.work.executor.peak_vus / max(plan.workers, 1))
+        if why := fd_shortfall(per_worker):
+            raise ConfigError("vus", why)
         self.model = RunModel(plan.thresholds)
         self.pool: Pool = (
             LocalPool(plan.work)
@@ -120,6 +126,10 @@ class Controller:
             error = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
             self.abort(internal_error(error))
+        if self.pool.lost >= self.pool.size:
+            # Nobody left to run the plan: the run ended early, whatever the figures say.
+            self.aborted = True
+            self.stop_reason = self.stop_reason or workers_lost(self.pool.failures)
         last = await self.pool.harvest()
         if last.end - last.start > 0.05 or _has_data(last):
             self._interval(last, join_last=last.end - last.start < self.plan.interval / 2)
@@ -213,7 +223,7 @@ class Controller:
 
 
 def _has_data(iv: Interval) -> bool:
-    return bool(iv.buckets or iv.iterations or iv.dropped)
+    return bool(iv.buckets or iv.iterations or iv.dropped or iv.interrupted or iv.checks)
 
 
 def _p95_ms(iv: Interval) -> float:

@@ -75,3 +75,18 @@ class Pacer:
 
     def rate_at(self, t: float) -> float:
         return value_at(self.start_rate, self.stages, t) * self.scale / self.time_unit / self.stride
+
+
+def remaining(pacer: Pacer, n: int) -> int:
+    """How many of this worker's iterations, from its n-th, the schedule still holds."""
+    step = 1
+    while pacer.due(n + step) is not None:
+        step *= 2
+    lo, hi = n + step // 2, n + step  # due(lo) is not None (or lo == n), due(hi) is None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if pacer.due(mid) is None:
+            hi = mid
+        else:
+            lo = mid
+    return hi - n

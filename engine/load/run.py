@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from engine.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_THRESHOLDS
+from engine.http.body import DEFAULT_MAX_BODY
 from engine.http.request import Prepared
 from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
@@ -35,6 +36,7 @@ class WorkPlan:
     insecure: bool = False
     scenario: Scenario | None = None  # a flow of steps instead of weighted requests
     headers: tuple[tuple[str, str], ...] = ()  # the profile's, for scenario steps
+    max_body: int = DEFAULT_MAX_BODY  # body bytes kept for checks (decoded); the rest dropped
     # Worker `offset` of `stride` workers: VU ids interleave, and in the open model
     # this worker runs the schedule's iterations offset, offset + stride, ...
     offset: int = 0

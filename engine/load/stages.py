@@ -22,6 +22,8 @@ class Stage:
 
 def parse_stages(text: str) -> tuple[Stage, ...]:
     """`"30s:50,1m:50,30s:0"` -> stages; the CLI form of k6's stages array."""
+    if not text.strip():
+        raise ValueError('no stages given (expected e.g. "30s:50,1m:50,30s:0")')
     stages = []
     for part in text.split(","):
         dur, sep, target = part.strip().partition(":")
@@ -31,8 +33,8 @@ def parse_stages(text: str) -> tuple[Stage, ...]:
             value = float(target)
         except ValueError:
             raise ValueError(f"bad stage target {target!r} in {part.strip()!r}") from None
-        if value < 0:
-            raise ValueError(f"negative stage target in {part.strip()!r}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"stage target must be a finite number >= 0 in {part.strip()!r}")
         stages.append(Stage(parse_duration(dur), value))
     return tuple(stages)
 

@@ -24,6 +24,9 @@ class StopReason(StrEnum):
     USER_ABORT = "aborted by user"
     INTERRUPTED = "interrupted (Ctrl+C)"
     INTERRUPTED_TWICE = "aborted (Ctrl+C twice)"
+    TERMINATED = "terminated (SIGTERM)"
+    HUNG_UP = "terminal hung up (SIGHUP)"
+    SIGNALLED_TWICE = "aborted (a second signal)"
     QUIT = "quit"
     CANCELLED = "cancelled"
     CONTROLLER_GONE = "controller gone"
@@ -47,6 +50,10 @@ def threshold_abort(key: str, expression: str) -> str:
 
 def breaking_point(what: str) -> str:
     return f"breaking point: {what}"
+
+
+def workers_lost(failures: list[str]) -> str:
+    return "every worker died: " + "; ".join(failures)
 
 
 def internal_error(error: str) -> str:

@@ -9,6 +9,7 @@ from typing import Protocol
 from engine.http.request import Prepared
 from engine.http.response import Response
 from engine.http.wire import SendBatch
+from engine.load.checks import needs_body
 from engine.load.run import WorkPlan
 
 
@@ -44,6 +45,7 @@ class VU:
 
 
 def make_client(plan: WorkPlan) -> Client:
+    keep_body = reads_body(plan)
     if plan.client == "httpx":
         from engine.http.httpx_client import HttpxClient
 
@@ -52,11 +54,31 @@ def make_client(plan: WorkPlan) -> Client:
             connect_timeout=plan.connect_timeout,
             timeout=plan.timeout,
             insecure=plan.insecure,
+            keep_body=keep_body,
+            max_body=plan.max_body,
         )
     from engine.http.wire import WireClient
 
     # Headers and bodies are parsed only when a check or a scenario reads them.
     full = plan.scenario is not None or any(plan.checks)
     return WireClient(
-        plan.base_url, connect_timeout=plan.connect_timeout, insecure=plan.insecure, full=full
+        plan.base_url,
+        connect_timeout=plan.connect_timeout,
+        insecure=plan.insecure,
+        full=full,
+        keep_body=keep_body,
+        max_body=plan.max_body,
     )
+
+
+def reads_body(plan: WorkPlan) -> bool:
+    """Whether anything looks at response bodies: only then are they kept and decoded."""
+    checks = [c for group in plan.checks for c in group]
+    if plan.scenario is not None:
+        for step in plan.scenario.steps:
+            checks.extend(step.checks)
+            if step.poll is not None:
+                checks.append(step.poll.until)
+            if any(c.kind != "header" for c in step.captures):
+                return True
+    return any(needs_body(c) for c in checks)

@@ -25,12 +25,12 @@ from collections.abc import Callable
 from time import perf_counter
 
 from engine.errors import classify
-from engine.http.request import Prepared
+from engine.http.request import Prepared, RequestError
 from engine.http.response import Response
 from engine.http.wire import SendBatch
-from engine.load.checks import Check, evaluate_checks
+from engine.load.checks import Check, body_cut_note, evaluate_checks
 from engine.load.metrics import Interval, Recorder
-from engine.load.pacing import Pacer, RunClock
+from engine.load.pacing import Pacer, RunClock, remaining
 from engine.load.run import WorkPlan
 from engine.load.states import StopReason
 from engine.load.vus import VU, make_client
@@ -44,6 +44,9 @@ _GOVERNOR_TICK_S = 0.01
 # Due iterations waiting for a free VU: at most this many seconds of the peak rate
 # (and 100,000); beyond it the oldest is counted as dropped.
 BACKLOG_SECONDS = 10.0
+# Iterations released per scheduler wake-up at most: a schedule far ahead of what the
+# machine can start (`--rate 10000000`) must not hold the loop for seconds.
+_MAX_RELEASE = 5_000
 
 
 class Worker:
@@ -246,6 +249,9 @@ class Worker:
         except Exception as exc:  # a SUT-side failure is data, never a crash
             sent = client.sent_at if client.sent_at >= start else start
             self._record_failure(req, checks, exc, begin, sent)
+            # A failure raised before anything suspended (no file descriptor left for the
+            # socket) would spin this VU without yielding: no signal, no stop, no other VU.
+            await asyncio.sleep(0)
             return None, None
         done = client.done_at
         svc = int((done - client.sent_at) * 1e6)
@@ -259,8 +265,11 @@ class Worker:
         if failed:
             rec.count_error(req.name, upstream, f"http {status // 100}xx")
         if checks:
-            for check, ok in zip(checks, evaluate_checks(checks, resp, lat / 1e6), strict=True):
+            results = evaluate_checks(checks, resp, lat / 1e6)
+            for check, ok in zip(checks, results, strict=True):
                 rec.check(check.name, ok)
+            if resp.cut_at is not None and (note := body_cut_note(checks, resp, results)):
+                rec.count_error(req.name, upstream, note)  # "body over max_body (N bytes kept)"
         return (None, upstream) if failed else (resp, upstream)
 
     def _record_failure(
@@ -327,7 +336,11 @@ class Worker:
         for step, static in zip(scenario.steps, self._static_steps, strict=True):
             tries = 0
             while True:
-                req = static or step.prepare(self.plan.base_url, self.plan.headers, values)
+                try:
+                    req = static or step.prepare(self.plan.base_url, self.plan.headers, values)
+                except RequestError as exc:  # a value that would break framing: not sent
+                    self.recorder.count_error(step.name, None, f"bad request: {exc.key}")
+                    return
                 resp, upstream = await self._request(vu, req, step.checks, first)
                 first = None
                 if resp is None:
@@ -460,13 +473,21 @@ class Worker:
             to_abs = clock.to_abs(0.0)
             n = self._next_n
             t = pacer.due(n)
-            while t is not None and t <= horizon:
+            budget = _MAX_RELEASE
+            while t is not None and t <= horizon and budget:
                 dispatch(to_abs + t)
                 n += 1
+                budget -= 1
                 t = pacer.due(n)
             self._next_n = n
             if t is None:
                 break
+            if not budget:  # far behind the schedule: let signals, stops and VUs run
+                if now >= cfg.planned_duration:
+                    self.recorder.dropped(remaining(pacer, n))  # never started: dropped
+                    break
+                await asyncio.sleep(0)
+                continue
             # At least a timer tick (shorter sleeps spin the loop at high rates), at
             # most 50 ms so a stop is seen soon even at one iteration a minute.
             await asyncio.sleep(min(max(t - now - _SLACK_S, _SLACK_S), 0.05))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.durations import parse_duration
@@ -129,3 +129,15 @@ def flag(value: Any, path: KeyPath) -> bool:
     if not isinstance(value, bool):
         raise Invalid(path, f"expected true or false, got {describe(value)}")
     return value
+
+
+def at_most(check: Callable[[Any, KeyPath], float], limit: float) -> Callable[[Any, KeyPath], Any]:
+    """`check`, then an upper bound (engine/limits.py): a typo never reaches a run."""
+
+    def bounded(value: Any, path: KeyPath) -> Any:
+        result = check(value, path)
+        if result > limit:
+            raise Invalid(path, f"at most {limit:,g}, got {result:,g}")
+        return result
+
+    return bounded

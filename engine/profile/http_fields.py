@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from engine.errors import ConfigError
+from engine.http.body import parse_size
+from engine.http.request import header_problem
 from engine.load.checks import Check, parse_check
 from engine.profile import fields
 from engine.profile.fields import Invalid, describe
@@ -104,10 +106,20 @@ def headers(value: Any, path: KeyPath) -> tuple[tuple[str, str], ...]:
 
 
 def check_header(name: str, value: str) -> None:
+    """A header that can go on the wire as written: a token name, no CR/LF/NUL, ASCII."""
     if not _TOKEN.fullmatch(name):
         raise ValueError(f"bad header name {name!r}")
-    if any(c in value for c in "\r\n\0"):
-        raise ValueError(f"header {name} has a line break or NUL in its value")
+    problem = header_problem(name, value)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def max_body(value: Any, path: KeyPath) -> int:
+    """`max_body`: bytes ("1MiB", "512KiB", 65536) of a body kept for checks."""
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise Invalid(path, str(exc)) from None
 
 
 def has_space_or_control(text: str) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 import profiles
 from engine.errors import ConfigError
+from engine.limits import MAX_RATE, MAX_TIME_SCALE, MAX_VUS, MAX_WORKERS
 from engine.load.executors import ExecutorConfig
 from engine.load.thresholds import Threshold, parse_key, parse_thresholds
 from engine.profile import fields, http_fields
@@ -45,6 +46,7 @@ TOP_KEYS = (
     "insecure",
     "expected_statuses",
     "workers",
+    "max_body",
     "endpoints",
     "thresholds",
     "load",
@@ -359,17 +361,18 @@ _FIELDS: dict[str, Callable[[Any, KeyPath], Any]] = {
     "description": fields.text,
     "base_url": _base_url,
     "headers": http_fields.headers,
-    "vus": fields.whole,
-    "rate": fields.positive,
-    "max_vus": fields.whole,
-    "time_scale": fields.positive,
+    "vus": fields.at_most(fields.whole, MAX_VUS),
+    "rate": fields.at_most(fields.positive, MAX_RATE),
+    "max_vus": fields.at_most(fields.whole, MAX_VUS),
+    "time_scale": fields.at_most(fields.positive, MAX_TIME_SCALE),
     "duration": fields.seconds,
     "client": _client,
     "timeout": fields.seconds,
     "connect_timeout": fields.seconds,
     "insecure": fields.flag,
     "expected_statuses": http_fields.statuses,
-    "workers": fields.whole,
+    "max_body": http_fields.max_body,
+    "workers": fields.at_most(fields.whole, MAX_WORKERS),
     "thresholds": _thresholds,
     "load": _load,
     "deploy": _deploy,

@@ -59,6 +59,7 @@ class Profile:
     insecure: bool = False
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)
     workers: int | None = None
+    max_body: int | None = None  # body bytes kept for checks; None: the engine's default
     endpoints: tuple[Endpoint, ...] = ()
     thresholds: tuple[Threshold, ...] = ()
     load: ExecutorConfig | None = None

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from engine.addresses import is_loopback
 from engine.errors import ConfigError
-from engine.http.request import prepare
+from engine.http.body import DEFAULT_MAX_BODY
+from engine.http.request import Prepared, RequestError, prepare
 from engine.load import executors as ex
 from engine.load.executors import ExecutorConfig
 from engine.load.run import RunPlan, WorkPlan
@@ -42,6 +43,8 @@ class Overrides:
     time_scale: float | None = None
     client: str | None = None
     workers: int | None = None
+    max_body: int | None = None  # --max-body: body bytes kept for checks
+    timeout: float | None = None  # --timeout: the whole request's deadline, body included
     thresholds: tuple[Threshold, ...] = ()
     replace_thresholds: bool = False
 
@@ -134,16 +137,8 @@ def build_plan(
         resolve(o.test_type)  # a clear error before anything else
     cfg = choose_executor(profile, o)
     base = profile.base_url
-    requests = tuple(
-        prepare(
-            e.name,
-            e.method,
-            e.path if e.path.startswith(("http://", "https://")) else base + e.path,
-            (*profile.headers, *e.headers),
-            e.body,
-        )
-        for e in profile.endpoints
-    )
+    requests = tuple(_endpoint_request(profile, i) for i in range(len(profile.endpoints)))
+    _check_static_steps(profile)
     work = WorkPlan(
         executor=cfg,
         base_url=base,
@@ -152,11 +147,12 @@ def build_plan(
         checks=tuple(e.checks for e in profile.endpoints),
         expected_statuses=profile.expected_statuses,
         client=o.client or profile.client,
-        timeout=profile.timeout,
+        timeout=o.timeout if o.timeout is not None else profile.timeout,
         connect_timeout=profile.connect_timeout,
         insecure=profile.insecure,
         scenario=profile.scenario,
         headers=profile.headers,
+        max_body=_first(o.max_body, profile.max_body, DEFAULT_MAX_BODY),
     )
     thresholds = o.thresholds if o.replace_thresholds else (*profile.thresholds, *o.thresholds)
     return RunPlan(
@@ -170,3 +166,53 @@ def build_plan(
         workers=o.workers or profile.workers or default_workers(base),
         in_process=in_process,
     )
+
+
+def _first(*values: int | None) -> int:
+    return next(v for v in values if v is not None)
+
+
+def _endpoint_request(profile: Profile, i: int) -> Prepared:
+    """Endpoint `i` encoded once; ConfigError (exit 2) when it cannot be sent as written."""
+    e = profile.endpoints[i]
+    key = f"endpoints[{i}]" if profile.source != "<url>" else "url"
+    url = _same_origin(profile.base_url, e.path, f"{key}.path")
+    try:
+        return prepare(e.name, e.method, url, (*profile.headers, *e.headers), e.body)
+    except RequestError as exc:
+        raise ConfigError(exc.key, f"{exc.message} (endpoint {e.name})") from None
+
+
+def _same_origin(base: str, path: str, key: str) -> str:
+    """`base + path`, or an absolute URL on base_url's own origin; another host is refused,
+    since every request goes to base_url's host (a `Host` header names a virtual host)."""
+    if not path.startswith(("http://", "https://")):
+        return base + path
+    want, got = urlsplit(base), urlsplit(path)
+    if _origin(want) != _origin(got):
+        raise ConfigError(
+            key,
+            f"{path} is on another host than base_url {base}: requests go to base_url; "
+            "give a path (and a Host header for a virtual host), or change base_url",
+        )
+    return path
+
+
+def _origin(parts: SplitResult) -> tuple[str, str, int]:
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+def _check_static_steps(profile: Profile) -> None:
+    """Scenario steps without placeholders are encoded at start; fail here, not in a VU."""
+    if profile.scenario is None:
+        return
+    for i, step in enumerate(profile.scenario.steps):
+        key = f"scenario.steps[{i}]"
+        if step.path.static:
+            _same_origin(profile.base_url, step.path.parts[0], f"{key}.path")
+        if step.static:
+            try:
+                step.prepare(profile.base_url, profile.headers, {})
+            except RequestError as exc:
+                raise ConfigError(exc.key, f"{exc.message} (step {step.name})") from None

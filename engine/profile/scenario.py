@@ -40,17 +40,20 @@ def parse_scenario(
             raise Invalid((*path, key), f"unknown key (known: {', '.join(SCENARIO_KEYS)})")
     data: tuple[dict[str, str], ...] = ()
     if "data" in table:
-        file = base_dir / fields.text(table["data"], (*path, "data"))
+        file = data_file(fields.text(table["data"], (*path, "data")), base_dir, (*path, "data"))
         try:
             data = load_data(file)
         except (OSError, ValueError) as exc:
-            raise Invalid((*path, "data"), f"cannot read {file}: {exc}") from None
+            # The reason's kind only: a parser's message could quote the file's content.
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise Invalid((*path, "data"), f"cannot read {file} as CSV or JSON ({why})") from None
         if not data:
             raise Invalid((*path, "data"), f"{file} has no rows")
     raw_steps = table.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise Invalid((*path, "steps"), "expected at least one [[scenario.steps]] table")
-    known = set(BUILTINS) | {f"data.{col}" for col in (data[0] if data else {})}
+    columns = {f"data.{col}" for col in (data[0] if data else {})}
+    known = set(BUILTINS) | columns
     steps: list[Step] = []
     for i, raw in enumerate(raw_steps):
         step = _step(raw, (*path, "steps", i), profile_headers, known)
@@ -60,6 +63,30 @@ def parse_scenario(
         known |= {c.name for c in step.captures}
     name = fields.name(table["name"], (*path, "name")) if "name" in table else "scenario"
     return Scenario(name, tuple(steps), data)
+
+
+def data_file(text: str, base_dir: Path, path: KeyPath) -> Path:
+    """The data file: a relative path stays inside the profile's folder, symlinks
+    resolved, so a shared profile cannot make Surge read (and quote) any file."""
+    given = Path(text)
+    if given.is_absolute():
+        return given
+    folder = base_dir.resolve()
+    file = (base_dir / given).resolve()
+    if not file.is_relative_to(folder):
+        raise Invalid(path, f"{text!r} leaves the profile's folder ({folder})")
+    return file
+
+
+_NAME = re.compile(r"data\.[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _hint(known: set[str]) -> str:
+    """The variables a template may use; data columns only when they are plain names
+    (a header row of something that is not a data file is never echoed)."""
+    shown = sorted(k for k in known if not k.startswith("data.") or _NAME.fullmatch(k))
+    hidden = len(known) - len(shown)
+    return ", ".join(shown) + (f" and {hidden} data columns" if hidden else "")
 
 
 def _step(
@@ -95,7 +122,7 @@ def _step(
     ):
         for name in template.names:
             if name not in known:
-                hint = ", ".join(sorted(known))
+                hint = _hint(known)
                 raise Invalid((*path, *where), f"unknown variable ${{{name}}} (known: {hint})")
     return step
 

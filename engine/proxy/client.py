@@ -3,6 +3,18 @@
 Routing is per request, not per connection: load generators keep connections open
 for minutes, so per-connection routing would freeze the split at connect time.
 Pipelined requests are answered strictly in order, one in flight upstream at a time.
+
+RFC 9112 at the door: exactly one well-formed Host (else 400; HTTP/1.0 may omit it),
+absolute-form targets (`GET http://host/path`) rewritten to origin form when they
+name this proxy and refused otherwise (it is not a forward proxy), and every header
+named in `Connection` dropped with the fixed hop-by-hop ones. The checks cost the
+fast path an equality and a byte compare: a connection's Host is validated once
+while it stays the same.
+
+Slow clients: a request head (from connect, or from its first byte) must be complete
+within `header_timeout` (the sweep answers 408 and closes), and a head larger than
+MAX_HEAD gets a 431 even while it is still arriving, so httptools never buffers more
+than MAX_HEAD plus one read.
 """
 
 from __future__ import annotations
@@ -17,11 +29,15 @@ from engine.proxy.exchange import Exchange
 from engine.proxy.http1 import (
     CONTINUE,
     CRLF,
+    HOST_RE,
     HTTP11_TAIL,
     MAX_BODY,
     MAX_HEAD,
     MAX_PIPELINE,
     REQ_SKIP,
+    connection_options,
+    drop_headers,
+    is_own,
     local_response,
 )
 from engine.proxy.routing import choose_color
@@ -36,19 +52,26 @@ class ClientConnection(asyncio.Protocol):
     """One client connection: parses requests, routes each, writes responses in order."""
 
     __slots__ = (
+        "_began_now",
         "_body",
         "_body_size",
+        "_conn_opts",
         "_cookie",
         "_expect",
         "_framed",
-        "_has_host",
+        "_good_host",
         "_head",
+        "_head_bytes",
         "_head_size",
+        "_host",
+        "_hosts",
         "_override",
         "_picked",
         "_problem",
         "_problem_sent",
         "_url",
+        "head_state",
+        "head_ticks",
         "idle_ticks",
         "parser",
         "proxy",
@@ -72,18 +95,20 @@ class ClientConnection(asyncio.Protocol):
         self._problem_sent = False
         self._head = bytearray()
         self._body: list[bytes] = []
+        self._good_host = b"\0"  # the last Host value that passed, per connection
         self.on_message_begin()
+        self.head_state = 1  # 1: connected, no byte yet; 2: inside a request head; 0: neither
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         proxy = self.proxy
-        if len(proxy.clients) >= proxy.config.max_clients:
+        if len(proxy.clients) >= proxy.max_clients and not proxy.evict(1):
             transport.write(local_response(503, "too many connections", None, close=True))  # type: ignore[attr-defined]
             transport.close()
             self.transport = None
             return
-        proxy.clients.add(self)
+        proxy.clients[self] = None
 
     def data_received(self, data: bytes) -> None:
         self.seen = True
@@ -95,10 +120,19 @@ class ClientConnection(asyncio.Protocol):
             if self.transport is not None and not self._problem_sent:
                 self._problem_sent = True
                 self._reject(400, f"bad request: {exc}")
+            return
+        if self.head_state == 2:  # this read ended inside a request head: bound it
+            if self._began_now:
+                self._began_now = False
+            else:
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEAD and not self._problem_sent:
+                    self._problem_sent = True
+                    self._reject(431, "request head too large")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        self.proxy.clients.discard(self)
+        self.proxy.clients.pop(self, None)
         queue = self.queue
         for ex in queue:
             ex.cancelled = True
@@ -125,7 +159,13 @@ class ClientConnection(asyncio.Protocol):
         self._body_size = 0
         self._override: bytes | None = None
         self._cookie: bytes | None = None
-        self._has_host = False
+        self._hosts = 0
+        self._host = b""
+        self._conn_opts: set[bytes] | None = None
+        self.head_state = 2
+        self.head_ticks = 0
+        self._head_bytes = 0
+        self._began_now = True
         self._framed = False
         self._expect = False
         self._problem: tuple[int, str] | None = None
@@ -151,14 +191,20 @@ class ClientConnection(asyncio.Protocol):
                 self._framed = True
             elif n == b"expect":
                 self._expect = value.strip().lower() == b"100-continue"
+            elif n == b"connection":
+                named = connection_options(value)
+                if named:
+                    self._conn_opts = (self._conn_opts or set()).union(named)
             return
         if n == b"host":
-            self._has_host = True
+            self._hosts += 1
+            self._host = value
         elif n == b"cookie" and self.proxy.config.sticky:
             self._cookie = value
         self._head += name + b": " + value + CRLF
 
     def on_headers_complete(self) -> None:
+        self.head_state = 0
         if self.parser.should_upgrade():
             self._problem = (501, "protocol upgrade (e.g. WebSocket) is not supported")
         elif self._expect and self._problem is None and not self.queue:
@@ -181,6 +227,19 @@ class ClientConnection(asyncio.Protocol):
             ex.close_after = True
             self._enqueue(ex)
             return
+        if (
+            self._host != self._good_host
+            or self._url[:1] != b"/"
+            or self._conn_opts is not None
+            or self._hosts != 1
+        ):
+            problem = self._irregular(method)
+            if problem is not None:
+                ex = Exchange(self, -1, b"")
+                ex.local = local_response(problem[0], problem[1], None, close=True)
+                ex.close_after = True
+                self._enqueue(ex)
+                return
         proxy = self.proxy
         color = self._route()
         if color < 0:
@@ -196,12 +255,60 @@ class ClientConnection(asyncio.Protocol):
         ex.keep_alive = p.should_keep_alive()
         ex.http10 = p.get_http_version() == "1.0"
         ex.head_only = method == b"HEAD"
-        ex.needs_host = not self._has_host
+        ex.needs_host = not self._hosts
         ex.set_cookie = self._picked and proxy.config.sticky
         proxy.stats_by_index[color].requests += 1
         self._enqueue(ex)
 
     # ours
+    def _irregular(self, method: bytes) -> tuple[int, str] | None:
+        """RFC 9112 3.2 off the fast path: Host, absolute-form, Connection-named headers.
+
+        Returns the 400 to give, or None once the request is fit to forward (the target
+        rewritten to origin form, Host set to its authority, named headers dropped).
+        """
+        hosts = self._hosts
+        if hosts > 1:
+            return 400, "more than one Host header"
+        if hosts == 1:
+            if not HOST_RE.fullmatch(self._host.strip()):
+                return 400, "empty or malformed Host header"
+            self._good_host = self._host
+        elif self.parser.get_http_version() != "1.0":
+            return 400, "an HTTP/1.1 request needs a Host header"
+        drop: set[bytes] = set(self._conn_opts or ())
+        new_host: bytes | None = None
+        url = self._url
+        if url[:1] != b"/" and not (url == b"*" and method == b"OPTIONS"):
+            try:
+                u = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                return 400, "bad request target"
+            if u.schema is None or u.schema.lower() != b"http" or not u.host or u.userinfo:
+                return 400, "bad request target (origin-form /path or http://this-proxy/path)"
+            host = b"[%s]" % u.host if b":" in u.host else u.host
+            authority = host if u.port is None else b"%s:%d" % (host, u.port)
+            proxy = self.proxy
+            if not is_own(authority, proxy.own_authorities, proxy.port):
+                return 400, "absolute-form target names another host: this is not a forward proxy"
+            self._url = (u.path or b"/") + (b"?" + u.query if u.query else b"")
+            drop.add(b"host")
+            new_host = authority  # RFC 9112 3.2.2: the target's host, not the Host header
+        if drop:
+            self._head = bytearray(drop_headers(self._head, drop))
+        if new_host is not None:
+            self._hosts = 1
+            self._head += b"host: " + new_host + CRLF
+        return None
+
+    def head_timed_out(self) -> None:
+        """From the sweep: the head was not complete within the header timeout."""
+        if self.head_state == 2 and not self._problem_sent:
+            self._problem_sent = True
+            self._reject(408, "request head not complete in time")
+        else:
+            self.close()
+
     def _route(self) -> int:
         """Header override first, then the sticky cookie (while its color has weight)."""
         proxy = self.proxy

@@ -55,7 +55,10 @@ class ProxyConfig:
     max_conns: int = 256
     max_clients: int = 10_000
     probe_interval: float = 0.5
-    idle_timeout: float = 75.0
+    idle_timeout: float = 60.0
+    header_timeout: float = 10.0
+    #: Required (`Authorization: Bearer ...`) when set; must be set off loopback.
+    admin_token: str | None = field(default=None, repr=False)
     upstreams: Mapping[str, tuple[tuple[str, int], ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -78,7 +81,23 @@ class ProxyConfig:
                     raise ConfigError(
                         key, f"{host} is not a loopback address (pass --allow-remote to allow)"
                     )
-        for key in ("connect_timeout", "timeout", "probe_interval", "idle_timeout"):
+        if self.admin_token is not None and (
+            not self.admin_token or any(not 0x21 <= ord(c) <= 0x7E for c in self.admin_token)
+        ):
+            raise ConfigError("--admin-token", "must be printable ASCII without spaces")
+        if self.admin_token is None and not is_loopback(self.admin_host):
+            raise ConfigError(
+                "--admin-token",
+                f"required when the admin API binds {self.admin_host}, a non-loopback "
+                "address (or set SURGE_ADMIN_TOKEN)",
+            )
+        for key in (
+            "connect_timeout",
+            "timeout",
+            "probe_interval",
+            "idle_timeout",
+            "header_timeout",
+        ):
             if not getattr(self, key) > 0:
                 raise ConfigError(key, f"must be > 0, got {getattr(self, key)!r}")
         for key in ("max_conns", "max_clients"):

@@ -8,7 +8,10 @@ load report can show why a request failed.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+from engine.addresses import is_loopback
 
 #: Request line plus headers, per request; beyond this the client gets a 431.
 MAX_HEAD = 64 * 1024
@@ -41,12 +44,17 @@ RESP_SKIP = frozenset(
         b"connection",
         b"keep-alive",
         b"proxy-connection",
+        b"te",
         b"trailer",
         b"transfer-encoding",
         b"upgrade",
         b"x-surge-upstream",
     )
 )
+#: Connection options that name no other header, or one the proxy must keep (Host).
+NOT_NAMED = frozenset((b"close", b"keep-alive", b"upgrade", b"host", b""))
+#: RFC 9112 3.2 / RFC 3986 3.2.2: uri-host [":" port]; an IP literal, or a reg-name.
+HOST_RE = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]{0,5})?")
 
 # Response framing towards the client.
 NO_BODY, LENGTH, CHUNKED, UNTIL_CLOSE = 0, 1, 2, 3
@@ -63,6 +71,7 @@ def local_response(
     body = json.dumps(payload).encode()
     reason = {
         400: b"Bad Request",
+        408: b"Request Timeout",
         413: b"Content Too Large",
         414: b"URI Too Long",
         431: b"Request Header Fields Too Large",
@@ -80,3 +89,53 @@ def local_response(
     if close:
         head += b"connection: close\r\n"
     return head + CRLF + body
+
+
+def connection_options(value: bytes) -> list[bytes]:
+    """The header names a `Connection` value declares hop-by-hop (RFC 9110 7.6.1)."""
+    names = (t.strip().lower() for t in value.split(b","))
+    return [n for n in names if n not in NOT_NAMED]
+
+
+def drop_headers(head: bytes | bytearray, names: frozenset[bytes] | set[bytes]) -> bytes:
+    """`head` (lines "name: value\\r\\n") without the named headers; only off the fast path."""
+    kept = [
+        line
+        for line in bytes(head).split(CRLF)
+        if line and line.split(b":", 1)[0].strip().lower() not in names
+    ]
+    return b"".join(line + CRLF for line in kept)
+
+
+_WILDCARD = ("", "0.0.0.0", "::")
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def own_authorities(host: str, port: int) -> frozenset[bytes] | None:
+    """The `Host` values naming a bound address (host:port); None for a wildcard bind.
+
+    A loopback bind answers to 127.0.0.1, localhost and [::1] alike; a wildcard bind
+    (0.0.0.0, ::) has no knowable name, so any host with the right port passes.
+    """
+    if host in _WILDCARD:
+        return None
+    names = {f"[{host}]" if ":" in host else host}
+    if is_loopback(host):
+        names.update(_LOOPBACK_NAMES)
+    out = {f"{n}:{port}".lower().encode() for n in names}
+    if port == 80:
+        out |= {n.lower().encode() for n in names}
+    return frozenset(out)
+
+
+def is_own(authority: bytes, own: frozenset[bytes] | None, port: int) -> bool:
+    """Whether a Host value (or an absolute-form target's authority) names this address."""
+    a = authority.strip().lower()
+    if own is not None:
+        return a in own
+    if not HOST_RE.fullmatch(a):
+        return False
+    end = a.rfind(b"]")
+    host_end = a.find(b":", end + 1)
+    given = a[host_end + 1 :] if host_end >= 0 else b""
+    return (int(given) if given else 80) == port

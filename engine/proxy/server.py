@@ -4,8 +4,15 @@ Why hand-rolled, like the demo SUT (engine.sut) and the load engine's wire clien
 (engine.http.wire): per request the hot path is a parse (httptools, in C), a pick, one
 write upstream, a parse and one write back; no task, no future, no timer. Upstream
 connections are pooled keep-alive sockets, one request in flight on each; the only
-coroutine is the connect of a new one. Timeouts and idle clients are found by one
-sweep every 0.25 s instead of a timer per request.
+coroutine is the connect of a new one. Timeouts, slow request heads and idle clients
+are found by one sweep every 0.25 s instead of a timer per request.
+
+Slow clients (slowloris) cost a descriptor each until the header timeout closes them;
+at the client cap (`max_clients`, lowered to what the descriptor limit leaves after
+the upstream pools) a new client makes room by closing the oldest client with nothing
+in flight, slow heads first, as nginx reuses idle keep-alive connections; only when
+every client has a request in flight does it get a 503. There is no per-address cap:
+Surge's own load comes from 127.0.0.1.
 
 Every response carries `x-surge-upstream: blue|green` (replacing any the upstream
 set), so Surge's engine splits every figure by color.
@@ -26,17 +33,48 @@ from engine import serve
 from engine.addresses import url_of
 from engine.deploy.strategies import COLORS, Weights
 from engine.errors import TIMEOUT, ConfigError
-from engine.proxy.admin import AdminConnection
+from engine.proxy.accept import Acceptor, listen
+from engine.proxy.admin import MAX_ADMINS, AdminConnection
 from engine.proxy.client import ClientConnection
 from engine.proxy.config import ProxyConfig, check_weights
 from engine.proxy.exchange import Exchange
-from engine.proxy.http1 import local_response
+from engine.proxy.http1 import local_response, own_authorities
 from engine.proxy.routing import SmoothWeighted
 from engine.proxy.upstreams import ColorGroup, ColorStats, Instance
 
 __all__ = ["Proxy", "serve_forever"]
 
 SWEEP_INTERVAL = 0.25
+#: Descriptors kept free beyond the upstream pools: listeners, probes, the loop, logs.
+FD_SPARE = 64 + MAX_ADMINS
+
+
+def fd_limit(*, raise_soft: bool = False) -> int | None:
+    """RLIMIT_NOFILE's soft limit (None where there is none); optionally raised to the hard one."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if raise_soft and soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def client_capacity(config: ProxyConfig, limit: int | None) -> int:
+    """`max_clients`, or fewer when the descriptor limit could not hold them beside the pools.
+
+    Clients that took the last descriptors would turn upstream connects into EMFILE
+    failures, and those mark healthy instances unhealthy.
+    """
+    if limit is None:
+        return config.max_clients
+    pools = config.max_conns * sum(len(u) for u in config.upstreams.values())
+    return max(16, min(config.max_clients, limit - pools - FD_SPARE))
 
 
 class Proxy:
@@ -52,7 +90,8 @@ class Proxy:
         self.stats_by_index = [self.stats[c] for c in COLORS]
         self.weights: Weights = config.weights
         self.picker = SmoothWeighted(*config.weights)
-        self.clients: set[ClientConnection] = set()
+        # A dict as an ordered set: oldest first, which is the order clients are evicted in.
+        self.clients: dict[ClientConnection, None] = {}
         self.admins: set[AdminConnection] = set()
         self.closing = False
         self.groups: list[ColorGroup] = []
@@ -64,40 +103,56 @@ class Proxy:
             ]
             self.groups.append(ColorGroup(color, insts))
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._server: asyncio.Server | None = None
-        self._admin: asyncio.Server | None = None
+        self._server: Acceptor | None = None
+        self._admin: Acceptor | None = None
         self.port = config.port
         self.admin_port = config.admin_port
+        self.max_clients = config.max_clients
+        self.evicted = 0  # clients closed to make room for new ones
+        self.own_authorities: frozenset[bytes] | None = None
+        self.admin_authorities: frozenset[bytes] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
         if self._server is not None:
             return
-        loop = asyncio.get_running_loop()
         cfg = self.config
-        self._server = await loop.create_server(
-            lambda: ClientConnection(self), cfg.host, cfg.port, reuse_address=True, backlog=4096
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.max_clients = client_capacity(cfg, fd_limit())
+        sock = listen(cfg.host, cfg.port)
         try:
-            self._admin = await loop.create_server(
-                lambda: AdminConnection(self), cfg.admin_host, cfg.admin_port, reuse_address=True
-            )
+            admin_sock = listen(cfg.admin_host, cfg.admin_port, backlog=128)
         except OSError:
-            self._server.close()
-            self._server = None
+            sock.close()
             raise
-        self.admin_port = self._admin.sockets[0].getsockname()[1]
+        self.port = sock.getsockname()[1]
+        self.admin_port = admin_sock.getsockname()[1]
+        self.own_authorities = own_authorities(cfg.host, self.port)
+        self.admin_authorities = own_authorities(cfg.admin_host, self.admin_port)
+        name = "surge proxy"
+        self._server = Acceptor(
+            sock,
+            lambda: ClientConnection(self),
+            spawn=self.spawn,
+            make_room=lambda: self.evict(8),
+            name=name,
+        )
+        self._admin = Acceptor(
+            admin_sock,
+            lambda: AdminConnection(self),
+            spawn=self.spawn,
+            make_room=lambda: self.evict(8),
+            name=name + " admin",
+        )
         self.spawn(self._sweep())
 
     async def close(self) -> None:
         if self._server is None or self.closing:
             return
         self.closing = True
-        servers = [s for s in (self._server, self._admin) if s is not None]
-        for s in servers:
-            s.close()
+        for acceptor in (self._server, self._admin):
+            if acceptor is not None:
+                acceptor.close()
         for client in list(self.clients):
             if client.queue and client.queue[0].up is not None:
                 client.queue[0].up.abandon()
@@ -113,8 +168,7 @@ class Proxy:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for s in servers:
-            await s.wait_closed()
+        await asyncio.sleep(0)  # let the transports closed above run their callbacks
 
     async def __aenter__(self) -> Proxy:
         await self.start()
@@ -215,12 +269,40 @@ class Proxy:
         ex.client.send(local_response(502, message, color, close=not ex.keep_alive, **extra))
         ex.client.exchange_done(ex)
 
+    # -- slow clients -------------------------------------------------------------------
+
+    def evict(self, n: int) -> int:
+        """Close up to `n` clients with nothing in flight, slow heads first, oldest first.
+
+        A client in a request head (or connected and silent) is the likely slowloris; an
+        idle keep-alive client loses nothing but a reconnect. Returns how many went.
+        """
+        heads: list[ClientConnection] = []
+        idle: list[ClientConnection] = []
+        for client in self.clients:
+            if client.queue:
+                continue
+            if client.head_state:
+                heads.append(client)
+                if len(heads) >= n:
+                    break
+            elif len(idle) < n:
+                idle.append(client)
+        victims = (heads + idle)[:n]
+        for client in victims:
+            self.clients.pop(client, None)
+            client.close()
+        self.evicted += len(victims)
+        return len(victims)
+
     # -- timeouts -----------------------------------------------------------------------
 
     async def _sweep(self) -> None:
-        """Request timeouts and idle keep-alive clients, for all connections at once."""
-        limit = max(1, round(self.config.timeout / SWEEP_INTERVAL))
-        idle_limit = max(1, round(self.config.idle_timeout / SWEEP_INTERVAL))
+        """Request, header and idle timeouts, for all connections at once."""
+        cfg = self.config
+        limit = max(1, round(cfg.timeout / SWEEP_INTERVAL))
+        idle_limit = max(1, round(cfg.idle_timeout / SWEEP_INTERVAL))
+        head_limit = max(1, round(cfg.header_timeout / SWEEP_INTERVAL))
         while True:
             await asyncio.sleep(SWEEP_INTERVAL)
             for client in list(self.clients):
@@ -231,6 +313,11 @@ class Proxy:
                     if ex.ticks > limit:
                         self._expire(ex)
                     continue
+                if client.head_state:
+                    client.head_ticks += 1
+                    if client.head_ticks > head_limit:
+                        client.head_timed_out()
+                    continue
                 if client.seen:
                     client.seen = False
                     client.idle_ticks = 0
@@ -238,6 +325,14 @@ class Proxy:
                     client.idle_ticks += 1
                     if client.idle_ticks > idle_limit:
                         client.close()
+            for conn in list(self.admins):
+                conn.ticks += 1
+                if conn.seen:
+                    conn.seen = False
+                    if not conn.head_state:
+                        conn.ticks = 0
+                if conn.ticks > (head_limit if conn.head_state else idle_limit):
+                    conn.timed_out()
 
     def _expire(self, ex: Exchange) -> None:
         if ex.up is not None:
@@ -250,7 +345,12 @@ class Proxy:
 
 
 def serve_forever(cfg: ProxyConfig) -> int:
-    """Run until SIGINT/SIGTERM (exit 0); the stdout line announces both bound ports."""
+    """Run until SIGINT/SIGTERM (exit 0); the stdout line announces both bound ports.
+
+    The descriptor soft limit is raised to the hard one first: every client, slow or
+    not, holds one, and a default soft limit of 1,024 is easily filled.
+    """
+    fd_limit(raise_soft=True)
     return serve.serve_forever(
         Proxy(cfg),
         "surge proxy",

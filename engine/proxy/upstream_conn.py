@@ -2,6 +2,12 @@
 
 Failures here (refused, reset, timed out, cut short) are reported to the proxy, which
 answers a 502 naming the color and marks the instance unhealthy.
+
+Interim answers (1xx) are never taken for the final one. 103 Early Hints and other
+1xx are forwarded to HTTP/1.1 clients (they help a browser start early); 100 Continue
+is dropped, because the proxy answers `Expect: 100-continue` itself and does not send
+Expect upstream; HTTP/1.0 clients get no 1xx at all (RFC 9110 15.2). A 101 is a
+protocol error here: the proxy never forwards Upgrade.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from engine.proxy.http1 import (
     NO_BODY,
     RESP_SKIP,
     UNTIL_CLOSE,
+    connection_options,
+    drop_headers,
 )
 
 if TYPE_CHECKING:
@@ -46,6 +54,7 @@ class UpstreamConnection(asyncio.Protocol):
         "attached",
         "closed",
         "complete",
+        "conn_opts",
         "eof_body",
         "ex",
         "fail_kind",
@@ -86,6 +95,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_sent = False
         self.has_length = False
         self.te_chunked = False
+        self.conn_opts: set[bytes] | None = None
         self.eof_body = False
         self.complete = False
         self.keep = False
@@ -188,6 +198,10 @@ class UpstreamConnection(asyncio.Protocol):
         if n in RESP_SKIP:
             if n == b"transfer-encoding":
                 self.te_chunked = b"chunked" in value.lower()
+            elif n == b"connection":
+                named = connection_options(value)
+                if named:
+                    self.conn_opts = (self.conn_opts or set()).union(named)
             return
         if n == b"content-length":
             self.has_length = True
@@ -197,12 +211,20 @@ class UpstreamConnection(asyncio.Protocol):
         ex = self.ex
         assert ex is not None
         status = self.parser.get_status_code()
-        if status < 200:  # 1xx: relay as-is (103 Early Hints); the real head follows
-            self.interim = True
-            self.out.append(b"HTTP/1.1 %d %s\r\n%s\r\n" % (status, self.reason, self.head))
+        if self.conn_opts is not None:  # headers named in Connection are hop-by-hop too
+            self.head[:] = drop_headers(self.head, self.conn_opts)
+            self.conn_opts = None
+        if status < 200:
+            if status == 101:
+                self.fail_kind = "protocol (101 without an Upgrade request)"
+                raise _HeadDone
+            self.interim = True  # the final head follows; see the module docstring
+            if status != 100 and not ex.http10:
+                self.out.append(b"HTTP/1.1 %d %s\r\n%s\r\n" % (status, self.reason, self.head))
             self.head.clear()
             self.reason = b""
             self.head_size = 0
+            self.has_length = self.te_chunked = False
             return
         self.status = status
         group = self.inst.proxy.groups[ex.color]

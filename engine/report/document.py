@@ -136,6 +136,44 @@ def write_report(result: RunResult, path: str | Path) -> Path:
     return write_toml(build_report(result), path)
 
 
+def unwritable(path: str | Path) -> str | None:
+    """Why a report cannot be written at `path`, checked before a run starts, or None."""
+    path = Path(path)
+    if path.is_dir():
+        return "is a folder (give a file name, e.g. reports/run.toml)"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "is not writable"
+    folder = path.resolve().parent
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"cannot write to {folder}"
+    return None
+
+
+def write_report_or_fallback(result: RunResult, path: str | Path) -> tuple[Path, str | None]:
+    """Write the report; if that fails (the folder went away, the disk filled), write it
+    in the current folder or the temp folder instead and say so: a run is never lost."""
+    data = build_report(result)
+    wanted = Path(path)
+    try:
+        return write_toml(data, wanted), None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    stamp = result.started_at.strftime("%Y%m%dT%H%M%SZ")
+    name = f"surge-report-{stamp}.toml"
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        try:
+            written = write_toml(data, folder / name)
+        except OSError:
+            continue
+        return written, f"could not write {wanted} ({reason}); wrote {written} instead"
+    raise OSError(f"could not write {wanted} ({reason}), nor a copy in . or the temp folder")
+
+
 def write_toml(data: dict[str, Any], path: str | Path) -> Path:
     """Atomically: a temp file in the same folder, fsync, then rename over the target."""
     path = Path(path)
@@ -162,6 +200,8 @@ def read_report(path: str | Path) -> dict[str, Any]:
         raise ReportError(f"{path}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ReportError(f"{path}: not a valid report (damaged TOML: {exc})") from None
+    except RecursionError:
+        raise ReportError(f"{path}: not a valid report (nested too deeply)") from None
     except OSError as exc:  # a folder, no permission: typed paths in the app hit these too
         raise ReportError(f"{path}: cannot read ({exc.strerror or exc})") from None
     meta = data.get("meta")

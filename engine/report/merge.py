@@ -213,8 +213,18 @@ def _add(section: _Section, figures: Any, hist_table: Any, where: str) -> None:
         raise ReportError(f"{where}: figures are not a table")
     if not isinstance(hist_table, Mapping):
         raise ReportError(f"{where}: missing (cannot merge exactly without it)")
+    hists = decode_hists(hist_table, figures, where)
+    requests = figures.get("requests")
+    held = hists.latency.get_total_count()
+    if is_number(requests) and held != int(requests):
+        # Every request is recorded in the latency histogram: a mismatch is a damaged or
+        # edited report, and merging it would make percentiles that no run measured.
+        raise ReportError(
+            f"{where}: its latency histogram holds {held:,} values for {int(requests):,} "
+            "requests (damaged or edited): cannot merge exactly"
+        )
     section.parts.append(figures)
-    section.hists.add(decode_hists(hist_table, figures, where))
+    section.hists.add(hists)
 
 
 def decode_hists(table: Mapping[str, Any], figures: Mapping[str, Any], where: str) -> Hists:

@@ -7,6 +7,8 @@ against the demo server through the app and reads back the report it saves.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from time import monotonic
@@ -456,6 +458,48 @@ async def test_quit_asks_escape_keeps_running_and_q_twice_saves_and_quits(
     data = read_report(profiles.parent / "reports" / "shop-smoke-20250101-120000.toml")
     assert data["meta"]["aborted"] is True and data["summary"]["requests"] > 0
     assert app.return_value == 1
+
+
+async def test_sigterm_stops_the_run_and_saves_its_report(profiles: Path) -> None:
+    factory = ScriptedFactory(intervals=3, hold=True)
+    app = new_app(profiles, factory)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(pilot, factory, snapshots=1)
+        os.kill(os.getpid(), signal.SIGTERM)  # the loop's handler, as a real SIGTERM arrives
+        await until(pilot, lambda: not app.is_running)
+    assert factory.last.calls == [("abort", "terminated (SIGTERM)")]
+    data = read_report(profiles.parent / "reports" / "shop-smoke-20250101-120000.toml")
+    assert data["meta"]["aborted"] is True and data["summary"]["requests"] > 0
+
+
+async def test_an_app_that_ends_unsaved_writes_the_run_on_the_way_out(profiles: Path) -> None:
+    """A crash or a lost terminal ends the app without a quit dialog: nothing is lost."""
+    factory = ScriptedFactory(intervals=3, hold=True)
+    app = new_app(profiles, factory)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(pilot, factory, snapshots=1)
+        app.exit(1)  # as Textual does on an unhandled exception
+        await until(pilot, lambda: not app.is_running)
+    said = app.save_if_lost("the app ended before the run was saved")
+    path = profiles.parent / "reports" / "shop-smoke-20250101-120000.toml"
+    assert said == f"the unsaved run was written to {path}"
+    data = read_report(path)
+    assert data["meta"]["aborted"] is True
+    assert data["meta"]["stop_reason"] == "the app ended before the run was saved"
+    assert app.save_if_lost("again") is None  # saved once
+
+
+async def test_a_run_the_user_discarded_is_not_saved_behind_their_back(profiles: Path) -> None:
+    factory = ScriptedFactory(intervals=3, hold=True)
+    app = new_app(profiles, factory)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(pilot, factory, snapshots=1)
+        await pilot.press("q")
+        assert isinstance(app.screen, UnsavedModal)
+        await pilot.press("d")
+        await until(pilot, lambda: not app.is_running)
+    assert app.save_if_lost("gone") is None
+    assert not (profiles.parent / "reports").exists()
 
 
 # ---------------------------------------------------- skipping the picker

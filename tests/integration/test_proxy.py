@@ -87,15 +87,18 @@ class _Parser:
 class Conn:
     """One keep-alive connection; `send` and `recv` apart allow pipelining."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str = "test"
+    ) -> None:
         self.reader, self.writer = reader, writer
+        self.host = host  # the Host header sent: the address connected to
         self.p = _Parser()
 
     @classmethod
     async def open(cls, url: str) -> Conn:
         parts = urlsplit(url)
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-        return cls(reader, writer)
+        return cls(reader, writer, parts.netloc)
 
     def send(
         self,
@@ -104,7 +107,7 @@ class Conn:
         headers: dict[str, str] | None = None,
         body: bytes | None = None,
     ) -> None:
-        lines = [f"{method} {path} HTTP/1.1", "host: test"]
+        lines = [f"{method} {path} HTTP/1.1", f"host: {self.host}"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         if body is not None:
             lines.append(f"content-length: {len(body)}")
@@ -154,7 +157,8 @@ async def admin(p: Proxy, method: str, path: str, payload: Any = None) -> Resp:
     c = await Conn.open(p.admin_url)
     try:
         body = json.dumps(payload).encode() if payload is not None else None
-        return await c.request(method, path, body=body)
+        headers = {"content-type": "application/json"} if body is not None else None
+        return await c.request(method, path, body=body, headers=headers)
     finally:
         c.close()
 
@@ -727,7 +731,7 @@ def test_surge_proxy_and_surge_weights_from_a_shell(sut: Callable[..., str]) -> 
 def _keep_alive_socket(url: str, path: str = "/") -> socket.socket:
     parts = urlsplit(url)
     sock = socket.create_connection((parts.hostname, parts.port), timeout=5)
-    sock.sendall(f"GET {path} HTTP/1.1\r\nhost: t\r\n\r\n".encode())
+    sock.sendall(f"GET {path} HTTP/1.1\r\nhost: {parts.netloc}\r\n\r\n".encode())
     assert sock.recv(65536).startswith(b"HTTP/1.1 200")
     return sock
 

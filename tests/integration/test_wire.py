@@ -1,10 +1,17 @@
-"""The wire client's parsing of the proxy's color tag, fed bytes directly."""
+"""The wire client's parsing, fed bytes directly: the proxy's color tag, RFC 9112 framing,
+limits and error kinds."""
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import gzip
+
 import pytest
 
-from engine.http.wire import WireClient, _Conn
+from engine.errors import classify
+from engine.http.body import HeaderTooLarge
+from engine.http.wire import ConnectionClosed, ProtocolError, WireClient, _Conn, _FullConn
 
 
 @pytest.mark.parametrize(
@@ -24,3 +31,106 @@ def test_the_color_tag_is_found_in_any_case_and_behind_lookalikes(
     conn = _Conn(client)
     conn.data_received(b"HTTP/1.1 200 OK\r\n" + head + b"Content-Length: 0\r\n\r\n")
     assert client.upstream == color
+
+
+# ------------------------------------------------- RFC 9112 reading, fed directly
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    abort = close
+
+
+def _conn(full: bool, max_body: int = 1 << 20) -> tuple[_Conn, asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    client = WireClient("http://127.0.0.1:9/", full=full, max_body=max_body)
+    conn = (_FullConn if full else _Conn)(client)
+    conn.transport = _Transport()  # type: ignore[assignment]
+    conn._loop = loop
+    return conn, loop
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_interim_responses_are_not_the_answer(full: bool) -> None:
+    conn, loop = _conn(full)
+    fut = conn.send(b"GET / HTTP/1.1\r\n\r\n")
+    conn.data_received(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: <a>\r\n\r\n"
+    )
+    assert not fut.done()
+    conn.data_received(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-A: 1\r\n\r\nok")
+    resp = fut.result()
+    assert resp.status == 201
+    if full:
+        assert resp.body == b"ok"
+        assert [k for k, _ in resp.headers] == [b"Content-Length", b"X-A"]
+    loop.close()
+
+
+@pytest.mark.parametrize("full", [False, True])
+@pytest.mark.parametrize(
+    "head", [b"HTTP/1.0 200 OK\r\n", b"HTTP/1.1 200 OK\r\nConnection: close\r\n"]
+)
+def test_a_body_delimited_by_the_close_ends_with_it(full: bool, head: bytes) -> None:
+    conn, loop = _conn(full)
+    fut = conn.send(b"GET / HTTP/1.1\r\n\r\n")
+    conn.data_received(head + b"X-B: 2\r\n\r\nhello ")
+    conn.data_received(b"world")
+    assert not fut.done()
+    conn.connection_lost(None)
+    resp = fut.result()
+    assert resp.status == 200
+    assert conn.client.bytes_in == len(head) + len(b"X-B: 2\r\n\r\nhello world")
+    if full:
+        assert resp.body == b"hello world"
+    loop.close()
+
+
+def test_a_close_inside_a_framed_body_is_a_reset() -> None:
+    conn, loop = _conn(True)
+    fut = conn.send(b"GET / HTTP/1.1\r\n\r\n")
+    conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+    conn.connection_lost(None)
+    assert isinstance(fut.exception(), ConnectionClosed)
+    loop.close()
+
+
+def test_a_gzip_bomb_keeps_max_body_decoded_bytes_and_counts_the_wire() -> None:
+    bomb = gzip.compress(b"\0" * (64 << 20))
+    conn, loop = _conn(True, max_body=1 << 20)
+    fut = conn.send(b"GET / HTTP/1.1\r\n\r\n")
+    head = f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(bomb)}\r\n\r\n"
+    conn.data_received(head.encode() + bomb)
+    resp = fut.result()
+    assert len(resp.body) == 1 << 20 and resp.cut_at == 1 << 20
+    assert conn.client.bytes_in == len(head) + len(bomb)
+    loop.close()
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_head_over_64_kib_is_header_too_large_and_closes(full: bool) -> None:
+    conn, loop = _conn(full)
+    fut = conn.send(b"GET / HTTP/1.1\r\n\r\n")
+    conn.data_received(b"HTTP/1.1 200 OK\r\nX-Endless: ")
+    for _ in range(3):
+        conn.data_received(b"a" * 32768)
+    assert isinstance(fut.exception(), HeaderTooLarge)
+    assert conn.closed and conn.transport.closed  # type: ignore[union-attr]
+    assert classify(fut.exception()) == "header too large"  # type: ignore[arg-type]
+    loop.close()
+
+
+def test_error_kinds_name_the_generators_own_limits() -> None:
+    assert classify(OSError(errno.EMFILE, "Too many open files")).startswith("too many open files")
+    assert classify(OSError(errno.ENFILE, "File table overflow")).startswith("too many open files")
+    assert classify(OSError(errno.EADDRNOTAVAIL, "x")).startswith("out of local ports")
+    assert classify(ConnectionRefusedError()) == "connection refused"
+    assert classify(ProtocolError("bad")) == "protocol"

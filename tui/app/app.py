@@ -8,7 +8,10 @@ with an unsaved run asks, and `q` twice saves a partial report to the default pa
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -19,6 +22,7 @@ from textual.binding import Binding, BindingType
 
 from engine.load.states import StopReason
 from engine.profile.plan import Overrides
+from engine.report.document import write_report_or_fallback
 from engine.report.review import Review, review_result
 from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
 from tui.app.control import ControllerFactory, DeployFactory, engine_controller, profile_deploy
@@ -30,6 +34,7 @@ from tui.app.screens.summary import SummaryScreen
 from tui.app.session import REPORT_DIR, RunSession
 
 SHUTDOWN_TIMEOUT_S = 20.0
+_STOP_SIGNALS = {signal.SIGTERM: StopReason.TERMINATED, signal.SIGHUP: StopReason.HUNG_UP}
 
 
 class SurgeApp(App[int]):
@@ -78,9 +83,15 @@ class SurgeApp(App[int]):
         self.keymap = dict(keymap or {})
         self.session: RunSession | None = None
         self.quitting = False
+        self.discarded = False
         self.exit_code = 0
 
     def on_mount(self) -> None:
+        # SIGTERM and SIGHUP (an SSH session that drops) stop the run and keep its report.
+        loop = asyncio.get_running_loop()
+        for sig, reason in _STOP_SIGNALS.items():
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._signalled, reason)
         if self.keymap:
             self.set_keymap(self.keymap)
         picker = PickerScreen(self.entries, self.choice)
@@ -183,6 +194,21 @@ class SurgeApp(App[int]):
         self.push_screen(UnsavedModal(message, path, quitting=quitting), chosen)
 
     # -------------------------------------------------------------------- quit
+    def _signalled(self, reason: StopReason) -> None:
+        if not self.quitting:
+            self.shutdown(save=True, reason=reason)
+
+    def save_if_lost(self, why: str) -> str | None:
+        """After the app has ended, however it ended (a crash included): a measured run
+        that was not saved is written now, so no run is lost. Synchronous: no loop left."""
+        session = self.session
+        if self.discarded or session is None or not session.unsaved or not session.controller:
+            return None
+        result = session.result or session.partial_result(why)
+        path, problem = write_report_or_fallback(result, session.default_path)
+        session.saved_to = path
+        return problem or f"the unsaved run was written to {path}"
+
     async def action_quit(self) -> None:
         """Quit without losing anything: ask when a measured run is unsaved."""
         if self.quitting or isinstance(self.screen, UnsavedModal):
@@ -197,13 +223,14 @@ class SurgeApp(App[int]):
         self._ask_unsaved(session, quitting=True, then=lambda: None)
 
     @work(group="shutdown", exclusive=True, exit_on_error=False)
-    async def shutdown(self, save: bool) -> None:
+    async def shutdown(self, save: bool, reason: StopReason = StopReason.QUIT) -> None:
         """Stop the run and its worker processes, wait for them, save if asked, exit."""
         session = self.session
         self.quitting = True
+        self.discarded = not save  # the user said so: nothing is saved behind their back
         if session is not None and session.running and session.controller is not None:
             self.notify("stopping the run and its worker processes…", timeout=SHUTDOWN_TIMEOUT_S)
-            session.controller.abort(StopReason.QUIT)
+            session.controller.abort(reason)
             await session.wait_result(SHUTDOWN_TIMEOUT_S)
             if session.result is not None:
                 self.exit_code = session.result.exit_code

@@ -77,7 +77,13 @@ def open_review(review: Review, base: Review | None, report_dir: str) -> int:
     from tui.app.app import make_app
 
     app = make_app(review=review, base=base, report_dir=report_dir, keymap=keymap)
-    return int(app.run() or 0)
+    try:
+        code = int(app.run() or 0)
+    finally:  # a crash, a signal, a lost terminal: the measured run is kept
+        said = app.save_if_lost("the app ended before the run was saved")
+        if said is not None:
+            print(f"surge: {said}", file=sys.stderr)
+    return code
 
 
 def main(argv: Sequence[str]) -> int:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine.http.body import parse_size
 from engine.load.testtypes import ALIASES, TEST_TYPES
-from tui.cli.argtypes import duration, positive, positive_int
+from tui.cli.argtypes import duration, positive, positive_int, time_scale, workers
 
 
 def add_profile_flags(p: argparse.ArgumentParser, *, type_help: str) -> None:
@@ -25,9 +26,34 @@ def add_load_flags(group: Any) -> None:
     group.add_argument("--vus", type=positive_int, help="virtual users (preAllocatedVUs if open)")
     group.add_argument("--rate", type=positive, help="iterations per second (open model)")
     group.add_argument("--duration", type=duration, help="e.g. 30s, 1m30s")
-    group.add_argument("--time-scale", type=positive, help="multiply test-type shape durations")
+    group.add_argument(
+        "--time-scale", type=time_scale, help="multiply test-type shape durations (0..1000]"
+    )
     group.add_argument(
         "--workers",
-        type=positive_int,
+        type=workers,
         help="engine processes (default: one per core, less one for a target on this machine)",
+    )
+
+
+def _size(text: str) -> int:
+    """argparse type for --max-body: "1MiB", "512KiB" or bytes."""
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_http_flags(p: Any) -> None:
+    """--max-body, --timeout: bounds on each response (Overrides.max_body, .timeout)."""
+    p.add_argument(
+        "--max-body",
+        type=_size,
+        metavar="SIZE",
+        help="body bytes kept for checks, after decoding (default 1MiB); the rest is dropped",
+    )
+    p.add_argument(
+        "--timeout",
+        type=duration,
+        help="each request's deadline, body included (default: the profile's, or 10s)",
     )

@@ -4,12 +4,17 @@
 it is one request, and a shell command should start fast. Proxy environment
 variables are ignored on purpose: the admin address is loopback, and an
 `http_proxy` set for the outside world must not capture it.
+
+The admin token comes from `--admin-token` or SURGE_ADMIN_TOKEN (the environment is
+the better place: a flag shows in `ps`); both commands read the same variable, so one
+`export` configures the proxy, `surge weights` and the deploy driver alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -21,6 +26,15 @@ from engine.errors import ConfigError
 from engine.exit_codes import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
 from engine.proxy import ProxyConfig, parse_weights, serve_forever
 from tui.cli.servers import serve_from_args, standalone
+
+TOKEN_ENV = "SURGE_ADMIN_TOKEN"
+TOKEN_HELP = f"admin API bearer token (default: ${TOKEN_ENV})"
+
+
+def admin_token(args: argparse.Namespace) -> str | None:
+    """The flag, else the environment variable; an empty value means none."""
+    token = args.admin_token if args.admin_token is not None else os.environ.get(TOKEN_ENV)
+    return token or None
 
 
 def register(sub: Any) -> None:
@@ -44,6 +58,7 @@ def register(sub: Any) -> None:
     )
     w.add_argument("weights", nargs="?", metavar="B:G", help="e.g. 90:10; omit to read")
     w.add_argument("--admin", default="127.0.0.1:8001", metavar="ADDR", help="the proxy's admin")
+    w.add_argument("--admin-token", metavar="TOKEN", help=TOKEN_HELP)
     w.add_argument("--timeout", type=float, default=5.0, help=argparse.SUPPRESS)
     w.set_defaults(func=cmd_weights)
 
@@ -60,12 +75,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default="100:0", metavar="B:G", help="e.g. 90:10")
     parser.add_argument("--admin", default="127.0.0.1:8001", metavar="ADDR", help="admin API")
     parser.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        help=f"{TOKEN_HELP}; required when --admin is not loopback",
+    )
+    parser.add_argument(
         "--sticky", action="store_true", help="pin each client to a color (surge_color cookie)"
     )
     parser.add_argument("--timeout", default="30s", help="upstream response timeout")
     parser.add_argument("--connect-timeout", default="2s", help="upstream connect timeout")
     parser.add_argument(
         "--max-conns", default="256", help="upstream connections per instance at most"
+    )
+    parser.add_argument(
+        "--header-timeout", default="10s", help="a client's whole request head within this"
+    )
+    parser.add_argument("--idle-timeout", default="60s", help="idle keep-alive clients closed")
+    parser.add_argument(
+        "--max-clients", default="10000", help="client connections at most (idle ones make room)"
     )
     parser.add_argument(
         "--allow-remote", action="store_true", help="allow non-loopback listen/admin addresses"
@@ -81,12 +108,14 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         except (TypeError, ValueError) as exc:
             raise ConfigError(flag, str(exc)) from None
 
+    def integer(flag: str, value: str) -> int:
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(flag, f"not an integer: {value!r}") from None
+
     host, port = parse_host_port(args.listen, "--listen")
     admin_host, admin_port = parse_host_port(args.admin, "--admin")
-    try:
-        max_conns = int(args.max_conns)
-    except ValueError:
-        raise ConfigError("--max-conns", f"not an integer: {args.max_conns!r}") from None
     return ProxyConfig(
         blue=_split_urls(args.blue),
         green=_split_urls(args.green),
@@ -99,7 +128,11 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         allow_remote=bool(args.allow_remote),
         timeout=seconds("--timeout", args.timeout),
         connect_timeout=seconds("--connect-timeout", args.connect_timeout),
-        max_conns=max_conns,
+        header_timeout=seconds("--header-timeout", args.header_timeout),
+        idle_timeout=seconds("--idle-timeout", args.idle_timeout),
+        max_conns=integer("--max-conns", args.max_conns),
+        max_clients=integer("--max-clients", args.max_clients),
+        admin_token=admin_token(args),
     )
 
 
@@ -114,7 +147,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
     if args.weights is not None:
         weights = parse_weights(args.weights, "weights")
         body = json.dumps(weights.as_dict()).encode()
-    status, payload = admin_request(url, body, timeout=args.timeout)
+    status, payload = admin_request(url, body, timeout=args.timeout, token=admin_token(args))
     if status is None:
         print(f"surge: error: cannot reach the proxy admin at {url}: {payload}", file=sys.stderr)
         return EXIT_ERROR
@@ -126,13 +159,15 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def admin_request(url: str, body: bytes | None, *, timeout: float) -> tuple[int | None, Any]:
+def admin_request(
+    url: str, body: bytes | None, *, timeout: float, token: str | None = None
+) -> tuple[int | None, Any]:
     """(status, decoded JSON), or (None, reason) when nothing answered."""
+    headers = {"content-type": "application/json"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
     req = urllib.request.Request(
-        url,
-        data=body,
-        method="PUT" if body is not None else "GET",
-        headers={"content-type": "application/json"},
+        url, data=body, method="PUT" if body is not None else "GET", headers=headers
     )
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
@@ -151,6 +186,7 @@ def admin_request(url: str, body: bytes | None, *, timeout: float) -> tuple[int 
 __all__ = [
     "add_arguments",
     "admin_request",
+    "admin_token",
     "cmd_proxy",
     "cmd_weights",
     "config_from_args",

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from engine import serve
@@ -27,10 +27,15 @@ from engine.load.states import StopReason
 from engine.load.thresholds import parse_cli_threshold
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
 from engine.profile.plan import Overrides, build_plan
-from engine.report.document import write_report
+from engine.report.document import (
+    build_report,
+    unwritable,
+    write_report_or_fallback,
+    write_toml,
+)
 from engine.report.summary import progress_line, render_summary
 from tui.cli.argtypes import duration, positive_int
-from tui.cli.flags import add_load_flags, add_profile_flags
+from tui.cli.flags import add_http_flags, add_load_flags, add_profile_flags
 
 
 class BadInput(Exception):
@@ -46,6 +51,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     load = p.add_argument_group("load")
     load.add_argument("--executor", choices=EXECUTORS, help="k6 executor")
     add_load_flags(load)
+    add_http_flags(p)
     load.add_argument("--max-vus", type=positive_int, help="maxVUs of arrival-rate executors")
     load.add_argument("--iterations", type=positive_int, help="total iterations")
     load.add_argument(
@@ -64,6 +70,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--body", help="ad-hoc URL only: the request body")
     p.add_argument("--client", choices=("wire", "httpx"), help="wire (fast) or httpx (HTTP/2)")
     p.add_argument("--interval", type=duration, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--checkpoint-every", type=duration, default=CHECKPOINT_S, help=argparse.SUPPRESS
+    )
     p.add_argument(
         "--progress",
         choices=("auto", "always", "never"),
@@ -104,7 +113,7 @@ def load_target(args: argparse.Namespace) -> Profile:
 def plan_from_args(args: argparse.Namespace) -> RunPlan:
     profile = load_target(args)
     try:
-        stages = parse_stages(args.stages) if args.stages else None
+        stages = parse_stages(args.stages) if args.stages is not None else None
         thresholds = tuple(parse_cli_threshold(t) for t in args.threshold)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
@@ -119,6 +128,8 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         stages=stages,
         time_scale=args.time_scale,
         client=args.client,
+        max_body=args.max_body,
+        timeout=args.timeout,
         workers=args.workers,
         thresholds=thresholds,
     )
@@ -128,59 +139,89 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         raise BadInput(str(exc)) from None
 
 
-async def run_headless(plan: RunPlan, *, progress: bool, report: str | None) -> RunResult:
+# SIGINT (Ctrl+C), SIGTERM (kill, CI timeouts) and SIGHUP (an SSH session that drops)
+# all stop gracefully and keep the report; a second one of any kind aborts.
+STOP_SIGNALS = {
+    signal.SIGINT: StopReason.INTERRUPTED,
+    signal.SIGTERM: StopReason.TERMINATED,
+    signal.SIGHUP: StopReason.HUNG_UP,
+}
+CHECKPOINT_S = 60.0  # a long run rewrites its report this often: a power cut loses less
+
+
+async def run_headless(
+    plan: RunPlan, *, progress: bool, report: str | None, checkpoint: float = CHECKPOINT_S
+) -> RunResult:
     out = sys.stderr
+
+    def say(text: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the terminal may be gone (SIGHUP)
+            out.write(text)
+            out.flush()
 
     def show(s: Snapshot) -> None:
         if progress:
-            out.write("\r\x1b[2K" + progress_line(s))
-            out.flush()
+            say("\r\x1b[2K" + progress_line(s))
 
     controller = Controller(plan, on_snapshot=show)
     loop = asyncio.get_running_loop()
-    presses = 0
+    signals = 0
 
-    def interrupt() -> None:
-        nonlocal presses
-        presses += 1
-        if presses == 1:
-            out.write("\n  stopping gracefully (Ctrl+C again aborts)...\n")
-            controller.stop(StopReason.INTERRUPTED)
+    def interrupt(reason: StopReason) -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            say(f"\n  {reason}: stopping gracefully (Ctrl+C again aborts)...\n")
+            controller.stop(reason)
         else:
-            controller.abort(StopReason.INTERRUPTED_TWICE)
+            controller.abort(
+                StopReason.INTERRUPTED_TWICE
+                if reason is StopReason.INTERRUPTED
+                else StopReason.SIGNALLED_TWICE
+            )
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, interrupt)
+    for sig, reason in STOP_SIGNALS.items():
+        loop.add_signal_handler(sig, interrupt, reason)
+    saver = asyncio.create_task(_checkpoints(controller, report, checkpoint)) if report else None
     try:
         result = await controller.run()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        if saver is not None:
+            saver.cancel()
+        for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
     if progress:
-        out.write("\n")
+        say("\n")
     if report:
-        path = write_report(result, report)
-        out.write(f"  report written to {path}\n")
+        path, problem = write_report_or_fallback(result, report)
+        say(f"  surge: warning: {problem}\n" if problem else f"  report written to {path}\n")
     return result
+
+
+async def _checkpoints(controller: Controller, report: str, every: float) -> None:
+    """Rewrite the report every `every` seconds while the run goes, marked aborted: if
+    the machine dies, what is on disk is a valid report of all but the last minute."""
+    while True:
+        await asyncio.sleep(every)
+        partial = controller.result(
+            aborted=True, stop_reason=f"checkpoint: running at {controller.model.elapsed:.0f}s"
+        )
+        data = build_report(partial)  # on the loop: the model is consistent right now
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(write_toml, data, report)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     plan = plan_from_args(args)
-    if args.report:
-        _check_writable(args.report)
+    if args.report and (why := unwritable(args.report)):
+        raise BadInput(f"--report {args.report}: {why}")
     progress = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     with asyncio.Runner(loop_factory=serve.new_event_loop) as runner:
-        result = runner.run(run_headless(plan, progress=progress, report=args.report))
+        result = runner.run(
+            run_headless(
+                plan, progress=progress, report=args.report, checkpoint=args.checkpoint_every
+            )
+        )
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     print(render_summary(result, color=color))
     return result.exit_code
-
-
-def _check_writable(path: str) -> None:
-    """Fail before the run, not after it, when the report cannot be written."""
-    folder = Path(path).resolve().parent
-    probe = folder
-    while not probe.exists():
-        probe = probe.parent
-    if not os.access(probe, os.W_OK):
-        raise BadInput(f"--report {path}: cannot write to {folder}")

@@ -13,6 +13,14 @@ from typing import Any
 
 from engine.durations import parse_duration
 from engine.errors import ConfigError
+from engine.limits import (
+    MAX_DURATION_S,
+    MAX_ITERATIONS,
+    MAX_RATE,
+    MAX_VUS,
+    check_count,
+    check_number,
+)
 from engine.load.executors.base import ExecutorType
 from engine.load.executors.constant_arrival_rate import ConstantArrivalRate
 from engine.load.executors.constant_vus import ConstantVus
@@ -146,8 +154,40 @@ class ExecutorConfig:
         return cfg
 
     def validate(self) -> None:
-        """Cross-field rules (also run on configs built by code, e.g. from CLI flags)."""
+        """Ranges, then cross-field rules (also run on configs built by code, e.g. from CLI
+        flags): a plan that passes starts at once and stops on Ctrl+C."""
+        self._check_ranges()
         self.kind.validate(self)
+
+    def _check_ranges(self) -> None:
+        counts = {
+            "vus": (self.vus, MAX_VUS),
+            "startVUs": (self.start_vus, MAX_VUS),
+            "preAllocatedVUs": (self.pre_allocated_vus, MAX_VUS),
+            "maxVUs": (self.max_vus, MAX_VUS),
+            "iterations": (self.iterations, MAX_ITERATIONS),
+        }
+        for key, (value, limit) in counts.items():
+            if why := check_count(value, limit):
+                raise ConfigError(key, why)
+        for key, value in (("rate", self.rate), ("startRate", self.start_rate)):
+            if why := check_number(value, MAX_RATE):
+                raise ConfigError(key, why)
+        target_limit = MAX_RATE if self.open_model else float(MAX_VUS)
+        for i, stage in enumerate(self.stages):
+            if why := check_number(stage.target, target_limit):
+                raise ConfigError(f"stages[{i}].target", why)
+            if why := check_number(stage.duration, MAX_DURATION_S):
+                raise ConfigError(f"stages[{i}].duration", why)
+        for key, value in (
+            ("duration", self.duration),
+            ("maxDuration", self.max_duration),
+            ("gracefulStop", self.graceful_stop),
+            ("gracefulRampDown", self.graceful_ramp_down),
+            ("timeUnit", self.time_unit),
+        ):
+            if why := check_number(value, MAX_DURATION_S):
+                raise ConfigError(key, why)
 
 
 def _convert(key: str, field: str, raw: Any) -> Any:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import psutil
+
 from engine.load.metrics import Interval
 
 
@@ -15,6 +17,15 @@ def one_core(percent: float) -> float:
     """A worker runs one loop on one core: readings over a few milliseconds (the last,
     short interval) can exceed 100% and would raise a false saturation warning."""
     return min(percent, 100.0)
+
+
+def cpu_of(proc: psutil.Process, last: float = 0.0) -> float:
+    """This process's CPU since the last call, in % of one core; `last` again when it
+    cannot be read (no file descriptor left for /proc: a run at the fd limit goes on)."""
+    try:
+        return one_core(proc.cpu_percent(None))
+    except (OSError, psutil.Error):
+        return last
 
 
 def merge(parts: list[Interval]) -> Interval:
@@ -28,6 +39,7 @@ class Pool(ABC):
     """Runs one plan on its workers; commands apply to all of them at once."""
 
     failures: list[str]  # one line per worker that failed or died
+    lost: int = 0  # workers that died before their run ended
     cpu: list[float]  # each worker's CPU over the last interval, percent of one core
     scale: float
     stop_reason: str | None

@@ -7,7 +7,7 @@ import os
 import psutil
 
 from engine.load.metrics import Interval
-from engine.load.pools.base import Pool, one_core
+from engine.load.pools.base import Pool, cpu_of
 from engine.load.run import WorkPlan
 from engine.load.worker import Worker
 
@@ -55,11 +55,11 @@ class LocalPool(Pool):
         return self.worker.progress()
 
     async def run(self) -> None:
-        self._proc.cpu_percent(None)
+        cpu_of(self._proc)
         await self.worker.run()
 
     async def harvest(self) -> Interval:
-        self.cpu = [one_core(self._proc.cpu_percent(None))]
+        self.cpu = [cpu_of(self._proc, self.cpu[0])]
         return self.worker.harvest()
 
     async def close(self) -> None:

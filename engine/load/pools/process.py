@@ -21,7 +21,7 @@ import psutil
 
 from engine.load import messages as msg
 from engine.load.metrics import Interval
-from engine.load.pools.base import Pool, merge, one_core
+from engine.load.pools.base import Pool, cpu_of, merge
 from engine.load.run import WorkPlan
 from engine.load.split import split_plan
 from engine.load.states import StopReason
@@ -65,7 +65,7 @@ async def _serve(conn: Connection, plan: WorkPlan) -> None:
             msg.Report(
                 iv.encode(),
                 worker.progress(),
-                one_core(proc.cpu_percent(None)),
+                cpu_of(proc),
                 worker.stop_reason,
                 final=final,
             )
@@ -109,7 +109,7 @@ async def _serve(conn: Connection, plan: WorkPlan) -> None:
     loop.add_reader(conn.fileno(), on_message)
     conn.send(msg.Ready())
     await started
-    proc.cpu_percent(None)
+    cpu_of(proc)
     try:
         await worker.run()
         reply(final=True)
@@ -251,6 +251,7 @@ class ProcessPool(Pool):
             code = r.proc.exitcode
             how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             self.failures.append(f"worker {r.index} (pid {r.proc.pid}) died ({how})")
+            self.lost += 1
             if r.ready is not None and not r.ready.done():
                 r.ready.set_exception(RuntimeError(self.failures[-1]))
             self._finish(r)
