@@ -12,6 +12,7 @@ import pytest
 from engine.errors import classify
 from engine.http.body import HeaderTooLarge
 from engine.http.wire import ConnectionClosed, ProtocolError, WireClient, _Conn, _FullConn
+from tests.unit.test_response_fuzz import FakeTransport
 
 
 @pytest.mark.parametrize(
@@ -36,24 +37,11 @@ def test_the_color_tag_is_found_in_any_case_and_behind_lookalikes(
 # ------------------------------------------------- RFC 9112 reading, fed directly
 
 
-class _Transport:
-    def __init__(self) -> None:
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
-
-    abort = close
-
-
 def _conn(full: bool, max_body: int = 1 << 20) -> tuple[_Conn, asyncio.AbstractEventLoop]:
     loop = asyncio.new_event_loop()
     client = WireClient("http://127.0.0.1:9/", full=full, max_body=max_body)
     conn = (_FullConn if full else _Conn)(client)
-    conn.transport = _Transport()  # type: ignore[assignment]
+    conn.transport = FakeTransport()  # type: ignore[assignment]
     conn._loop = loop
     return conn, loop
 
