@@ -489,6 +489,24 @@ async def test_an_app_that_ends_unsaved_writes_the_run_on_the_way_out(profiles: 
     assert app.save_if_lost("again") is None  # saved once
 
 
+async def test_a_running_run_is_checkpointed_and_a_discard_removes_it(profiles: Path) -> None:
+    factory = ScriptedFactory(intervals=3, hold=True)
+    app = new_app(profiles, factory)
+    app.checkpoint_s = 0.2  # every minute in use
+    path = profiles.parent / "reports" / "shop-smoke-20250101-120000.toml"
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(pilot, factory, snapshots=1)
+        await until(pilot, path.exists)
+        data = read_report(path)
+        assert data["meta"]["aborted"] is True
+        assert data["meta"]["stop_reason"].startswith("checkpoint: running at")
+        await pilot.press("q")  # still unsaved: the question is asked
+        assert isinstance(app.screen, UnsavedModal)
+        await pilot.press("d")
+        await until(pilot, lambda: not app.is_running)
+    assert not path.exists()
+
+
 async def test_a_run_the_user_discarded_is_not_saved_behind_their_back(profiles: Path) -> None:
     factory = ScriptedFactory(intervals=3, hold=True)
     app = new_app(profiles, factory)

@@ -261,3 +261,33 @@ def test_shipped_profiles_pass_a_smoke_test(
     if profile == "user-flow.toml":
         assert list(data["steps"]) == ["login", "start job", "poll job", "items", "item", "logout"]
         assert data["steps"]["logout"]["requests"] >= 3
+
+
+# ---------------------------------------------------------------- data files
+def test_a_relative_data_file_may_not_leave_the_profiles_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (tmp_path / "secret.csv").write_text("password\nhunter2\n")
+    (folder / "link.csv").symlink_to(tmp_path / "secret.csv")
+    for data in ("../secret.csv", "link.csv"):
+        (folder / "p.toml").write_text(
+            HEAD + f'[scenario]\ndata = "{data}"\n[[scenario.steps]]\npath = "/"\n'
+        )
+        with pytest.raises(ProfileError) as info:
+            load_profile(folder / "p.toml")
+        assert f"p.toml:{HEAD.count(chr(10)) + 2}: scenario.data:" in str(info.value)
+        assert "leaves the profile's folder" in str(info.value)
+        assert "hunter2" not in str(info.value) and "password" not in str(info.value)
+
+
+def test_no_error_quotes_a_data_files_content(tmp_path: Path) -> None:
+    """A file that is not data (here, shadow-like lines) is never echoed in an error."""
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$s3cr3t$hash:19000:0:99999:7:::\nbin:*:19000:0:99999:7:::\n")
+    text = HEAD + f'[scenario]\ndata = "{secret}"\n[[scenario.steps]]\npath = "/${{nope}}"\n'
+    (tmp_path / "p.toml").write_text(text)
+    with pytest.raises(ProfileError) as info:
+        load_profile(tmp_path / "p.toml")
+    assert "unknown variable ${nope}" in str(info.value)
+    assert "s3cr3t" not in str(info.value) and "99999" not in str(info.value)
+    assert "1 data columns" in str(info.value)

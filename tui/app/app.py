@@ -34,6 +34,7 @@ from tui.app.screens.summary import SummaryScreen
 from tui.app.session import REPORT_DIR, RunSession
 
 SHUTDOWN_TIMEOUT_S = 20.0
+CHECKPOINT_S = 60.0  # a running run is written to its report path this often
 _STOP_SIGNALS = {signal.SIGTERM: StopReason.TERMINATED, signal.SIGHUP: StopReason.HUNG_UP}
 
 
@@ -84,6 +85,7 @@ class SurgeApp(App[int]):
         self.session: RunSession | None = None
         self.quitting = False
         self.discarded = False
+        self.checkpoint_s = CHECKPOINT_S
         self.exit_code = 0
 
     def on_mount(self) -> None:
@@ -92,6 +94,7 @@ class SurgeApp(App[int]):
         for sig, reason in _STOP_SIGNALS.items():
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._signalled, reason)
+        self.set_interval(self.checkpoint_s, self._checkpoint)
         if self.keymap:
             self.set_keymap(self.keymap)
         picker = PickerScreen(self.entries, self.choice)
@@ -189,11 +192,17 @@ class SurgeApp(App[int]):
             elif choice == "save":
                 self.run_worker(save_then(), group="save", exit_on_error=False)
             else:
+                session.drop_checkpoint()
                 then()
 
         self.push_screen(UnsavedModal(message, path, quitting=quitting), chosen)
 
     # -------------------------------------------------------------------- quit
+    def _checkpoint(self) -> None:
+        session = self.session
+        if session is not None and session.running and not self.quitting:
+            self.run_worker(session.write_checkpoint(), group="checkpoint", exit_on_error=False)
+
     def _signalled(self, reason: StopReason) -> None:
         if not self.quitting:
             self.shutdown(save=True, reason=reason)
@@ -228,6 +237,8 @@ class SurgeApp(App[int]):
         session = self.session
         self.quitting = True
         self.discarded = not save  # the user said so: nothing is saved behind their back
+        if self.discarded and session is not None:
+            session.drop_checkpoint()
         if session is not None and session.running and session.controller is not None:
             self.notify("stopping the run and its worker processes…", timeout=SHUTDOWN_TIMEOUT_S)
             session.controller.abort(reason)

@@ -68,6 +68,7 @@ class RunSession:
     last: Snapshot | None = None
     saved_to: Path | None = None
     deploy: DeployDriver | None = None  # a blue/green rollout driven alongside the run
+    checkpoint: Path | None = None  # where a running run's minute-by-minute copy is
 
     @property
     def started(self) -> bool:
@@ -119,7 +120,25 @@ class RunSession:
         written = await asyncio.to_thread(write_toml, data, path)
         if result is self.result:
             self.saved_to = written
+            if self.checkpoint is not None and self.checkpoint != written:
+                self.checkpoint.unlink(missing_ok=True)  # the whole run is saved elsewhere
+            self.checkpoint = None
         return written
+
+    async def write_checkpoint(self) -> None:
+        """The run so far, to its default report path, marked aborted: a power cut in a
+        long run loses at most a minute. The final save replaces it; a discard deletes it."""
+        if not self.running or not self.measured:
+            return
+        result = self.partial_result(f"checkpoint: running at {self._elapsed():.0f}s")
+        data = build_report(result)  # on the loop: the model is consistent right now
+        self.checkpoint = await asyncio.to_thread(write_toml, data, self.default_path)
+
+    def drop_checkpoint(self) -> None:
+        """The user discarded the run: its checkpoint goes too."""
+        if self.checkpoint is not None and self.saved_to is None:
+            self.checkpoint.unlink(missing_ok=True)
+        self.checkpoint = None
 
     def _elapsed(self) -> float:
         return self.controller.model.elapsed if self.controller is not None else 0.0
