@@ -2,8 +2,8 @@
 
 TARGET is a profile (a path, or the name of a shipped one) or a URL for an
 ad-hoc test. The summary goes to stdout, the live progress line to stderr;
-Ctrl+C or SIGTERM stops gracefully and a second one aborts, the report written
-either way.
+Ctrl+C, SIGTERM or SIGHUP stops gracefully and a second one aborts, the report
+written either way.
 """
 
 from __future__ import annotations

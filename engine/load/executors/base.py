@@ -9,9 +9,10 @@ Types are stateless: each method takes the validated `ExecutorConfig`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
+from engine.errors import ConfigError
 from engine.load.stages import Stage, total_duration, value_at
 from engine.load.states import StopReason
 
@@ -144,8 +145,6 @@ class ClosedType(ExecutorType):
         return cfg.vus
 
     def split(self, cfg: ExecutorConfig, n: int) -> list[ExecutorConfig]:
-        from dataclasses import replace
-
         return [replace(cfg, vus=v) for v in split_int(cfg.vus, n)]
 
 
@@ -213,8 +212,6 @@ class OpenType(ExecutorType):
         return max([shape.start, *(s.target for s in shape.stages)]) / shape.unit
 
     def validate(self, cfg: ExecutorConfig) -> None:
-        from engine.errors import ConfigError
-
         if cfg.time_unit <= 0:
             raise ConfigError("timeUnit", "must be positive")
         if cfg.pre_allocated_vus < 0:
@@ -232,8 +229,6 @@ class OpenType(ExecutorType):
 
     def split(self, cfg: ExecutorConfig, n: int) -> list[ExecutorConfig]:
         """VUs are dealt; the schedule is not: worker i runs iterations i, i + n, ..."""
-        from dataclasses import replace
-
         pre = split_int(cfg.pre_allocated_vus, n)
         most = split_int(cfg.max_vus, n)
         return [
