@@ -19,6 +19,7 @@ import httptools
 from engine.http.body import DEFAULT_MAX_BODY, MAX_HEAD, BodySink, HeaderTooLarge
 from engine.http.request import Prepared
 from engine.http.response import Response
+from engine.http.tls import TlsOptions, client_context
 
 
 class ProtocolError(Exception):
@@ -189,6 +190,7 @@ class _Conn(asyncio.Protocol):
         self.bytes_in = 0
         client = self.client
         client.upstream = None
+        client.bytes_out += len(data)  # reset per request by WireClient.request
         client.sent_at = perf_counter()
         self.transport.write(data)  # type: ignore[union-attr]
         return fut
@@ -221,6 +223,7 @@ class _Conn(asyncio.Protocol):
         fut = self.fut
         self.fut = None
         if fut is not None and not fut.done():
+            self.client.bytes_in = self.bytes_in  # what came before the failure came in
             fut.set_exception(exc)
 
     def close(self) -> None:
@@ -351,9 +354,11 @@ def _bare_response(status: int) -> Response:
 class WireClient:
     """A virtual user's connection to one origin, reconnecting when the server closes it.
 
-    After each request `sent_at`, `done_at`, `bytes_in` and `upstream` describe
-    it (the connection writes them), so the caller records timings without
-    another clock read.
+    After each request `sent_at`, `done_at`, `bytes_in`, `bytes_out` and `upstream`
+    describe it (the connection writes them), so the caller records timings without
+    another clock read. The byte counts are what went through the socket: nothing
+    out when the connection failed, the head and the body as sent in; over TLS, the
+    HTTP bytes inside the records (asyncio's SSL transport shows no others).
     """
 
     __slots__ = (
@@ -361,6 +366,7 @@ class WireClient:
         "_protocol",
         "_ssl",
         "bytes_in",
+        "bytes_out",
         "connect_timeout",
         "done_at",
         "host",
@@ -378,23 +384,27 @@ class WireClient:
         *,
         connect_timeout: float = 5.0,
         insecure: bool = False,
+        tls: TlsOptions | None = None,
         full: bool = True,
         keep_body: bool = True,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         """`full=False` when nothing reads headers or bodies: a cheaper parse;
-        `keep_body=False` when headers are read but no body (status and header checks)."""
+        `keep_body=False` when headers are read but no body (status and header checks).
+        `tls` beats `insecure` (kept for callers that only turn verification off)."""
         parts = urlsplit(base_url)
-        tls = parts.scheme == "https"
+        https = parts.scheme == "https"
+        options = tls if tls is not None else TlsOptions(insecure=insecure)
         self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or (443 if tls else 80)
-        self.server_hostname = self.host if tls else None
-        self._ssl: ssl.SSLContext | None = make_ssl_context(insecure) if tls else None
+        self.port = parts.port or (443 if https else 80)
+        self.server_hostname = self.host if https else None
+        self._ssl: ssl.SSLContext | None = client_context(options) if https else None
         self._conn: _Conn | None = None
         self.connect_timeout = connect_timeout
         self.sent_at = 0.0
         self.done_at = 0.0
         self.bytes_in = 0
+        self.bytes_out = 0
         self.upstream: str | None = None
         self._protocol = _FullConn if full else _Conn
         self.keep_body = keep_body
@@ -433,6 +443,7 @@ class WireClient:
     async def request(self, req: Prepared) -> Response:
         """On the live connection, else a new one; a request the server's closing of an
         idle keep-alive connection killed (`stale()`) is retried once on a fresh one."""
+        self.bytes_in = self.bytes_out = 0  # a refused connection sent and got nothing
         conn = self._conn
         if conn is not None and not conn.closed:
             try:
@@ -474,6 +485,7 @@ class WireClient:
 
 
 def make_ssl_context(insecure: bool) -> ssl.SSLContext:
+    """A fresh client context with only verification set (engine/http/tls.py has the rest)."""
     ctx = ssl.create_default_context()
     if insecure:
         ctx.check_hostname = False

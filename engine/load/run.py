@@ -34,6 +34,11 @@ class WorkPlan:
     timeout: float = 10.0
     connect_timeout: float = 5.0
     insecure: bool = False
+    # TLS files (absolute paths): a CA bundle instead of the default roots, and a client
+    # certificate with its key (engine/http/tls.py).
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
     scenario: Scenario | None = None  # a flow of steps instead of weighted requests
     headers: tuple[tuple[str, str], ...] = ()  # the profile's, for scenario steps
     max_body: int = DEFAULT_MAX_BODY  # body bytes kept for checks (decoded); the rest dropped

@@ -106,8 +106,21 @@ class Poll:
     every: float = 0.5
 
 
+CONTINUE = "continue"
+END_ITERATION = "end_iteration"
+ON_FAILURE = (CONTINUE, END_ITERATION)
+
+
 @dataclass(frozen=True)
 class Step:
+    """One request of a flow.
+
+    `on_failure`: after an unexpected status, a transport error or a poll out of
+    tries, "continue" runs the next step (k6's way: the failure is counted, the
+    checks judge the response) or "end_iteration" ends the pass (Surge's old way).
+    `expected_statuses` replaces the profile's for this step (k6's responseCallback).
+    """
+
     name: str
     method: str
     path: Template
@@ -117,6 +130,8 @@ class Step:
     captures: tuple[Capture, ...] = ()
     think: tuple[float, float] = (0.0, 0.0)  # seconds, uniform in [lo, hi] after the step
     poll: Poll | None = None
+    on_failure: str = CONTINUE
+    expected_statuses: tuple[tuple[int, int], ...] | None = None  # None: the profile's
 
     @property
     def static(self) -> bool:

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from engine.http.request import Prepared
 from engine.http.response import Response
+from engine.http.tls import TlsOptions
 from engine.http.wire import SendBatch
 from engine.load.checks import needs_body
 from engine.load.run import WorkPlan
@@ -16,7 +17,8 @@ from engine.load.run import WorkPlan
 class Client(Protocol):
     sent_at: float
     done_at: float
-    bytes_in: int
+    bytes_in: int  # of the last request: what came in (head and body as sent)
+    bytes_out: int  # of the last request: what went out (0 when it never connected)
     upstream: str | None  # the proxy's x-surge-upstream tag of the last response
 
     def stream(
@@ -46,6 +48,7 @@ class VU:
 
 def make_client(plan: WorkPlan) -> Client:
     keep_body = reads_body(plan)
+    tls = TlsOptions(plan.insecure, plan.cacert, plan.cert, plan.key)
     if plan.client == "httpx":
         from engine.http.httpx_client import HttpxClient
 
@@ -53,7 +56,7 @@ def make_client(plan: WorkPlan) -> Client:
             plan.base_url,
             connect_timeout=plan.connect_timeout,
             timeout=plan.timeout,
-            insecure=plan.insecure,
+            tls=tls,
             keep_body=keep_body,
             max_body=plan.max_body,
         )
@@ -64,7 +67,7 @@ def make_client(plan: WorkPlan) -> Client:
     return WireClient(
         plan.base_url,
         connect_timeout=plan.connect_timeout,
-        insecure=plan.insecure,
+        tls=tls,
         full=full,
         keep_body=keep_body,
         max_body=plan.max_body,

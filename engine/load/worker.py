@@ -12,6 +12,10 @@ Two models, as in k6:
   due iteration with no free VU (and none left to start below maxVUs) waits in a
   backlog and its wait counts in its latency (coordinated omission corrected).
   Only iterations still waiting when the schedule ends are `dropped_iterations`.
+
+One class of ~580 lines on purpose: the closed and open loops, the request path and
+the scenario flow share the worker's hot state (budgets, backlog, recorder, status
+table) as attributes; split, each part would reach into the others' privates.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from engine.load.checks import Check, body_cut_note, evaluate_checks
 from engine.load.metrics import Interval, Recorder
 from engine.load.pacing import Pacer, RunClock, remaining
 from engine.load.run import WorkPlan
+from engine.load.scenario import END_ITERATION
 from engine.load.states import StopReason
 from engine.load.vus import VU, make_client
 
@@ -47,6 +52,15 @@ BACKLOG_SECONDS = 10.0
 # Iterations released per scheduler wake-up at most: a schedule far ahead of what the
 # machine can start (`--rate 10000000`) must not hold the loop for seconds.
 _MAX_RELEASE = 5_000
+
+
+def _status_table(ranges: tuple[tuple[int, int], ...]) -> list[bool]:
+    """Expected statuses as a 600-entry table: one index per response, no range walk."""
+    ok = [False] * 600
+    for lo, hi in ranges:
+        for s in range(max(lo, 0), min(hi, 599) + 1):
+            ok[s] = True
+    return ok
 
 
 class Worker:
@@ -70,13 +84,15 @@ class Worker:
         self._max_backlog = int(min(max(self.cfg.peak_rate * BACKLOG_SECONDS, 1000), 100_000))
         self._idle: list[VU] = []
         self._budget = self.cfg.kind.budget(self.cfg)  # the iteration executors' budget
+        # k6's vus_max is the VUs initialised, from the start: preAllocatedVUs (arrival
+        # rate) or the executor's peak (ramping-vus: its stages' maximum); more when
+        # an arrival rate starts more VUs or a scale asks for more.
+        self._vus_max_floor = (
+            self.cfg.pre_allocated_vus if self.cfg.open_model else self.cfg.kind.peak_vus(self.cfg)
+        )
         self._pacer: Pacer | None = None
         self._next_n = 0
-        ok = [False] * 600
-        for lo, hi in plan.expected_statuses:
-            for s in range(max(lo, 0), min(hi, 599) + 1):
-                ok[s] = True
-        self._ok_status = ok
+        self._ok_status = _status_table(plan.expected_statuses)
         total = 0.0
         self._cum_weights: list[float] = []
         for w in plan.weights or (1.0,) * len(plan.requests):
@@ -87,6 +103,12 @@ class Worker:
         self._scenario = plan.scenario
         self._static_steps: list[Prepared | None] = [
             step.prepare(plan.base_url, plan.headers, {}) if step.static else None
+            for step in (plan.scenario.steps if plan.scenario else ())
+        ]
+        self._step_ok: list[list[bool]] = [
+            self._ok_status
+            if step.expected_statuses is None
+            else _status_table(step.expected_statuses)
             for step in (plan.scenario.steps if plan.scenario else ())
         ]
 
@@ -150,7 +172,7 @@ class Worker:
         return self.recorder.harvest(
             perf_counter() - self.clock.t0,
             vus=vus,
-            vus_max=len(self._vus),
+            vus_max=max(len(self._vus), self._vus_max_floor),
             target=self.target(),
         )
 
@@ -231,12 +253,18 @@ class Worker:
             self.recorder.iteration(int((perf_counter() - begin) * 1e6))
 
     async def _request(
-        self, vu: VU, req: Prepared, checks: tuple[Check, ...], due: float | None
-    ) -> tuple[Response | None, str | None]:
-        """Send, time and record one request; (None, None) when it failed.
+        self,
+        vu: VU,
+        req: Prepared,
+        checks: tuple[Check, ...],
+        due: float | None,
+        ok: list[bool] | None = None,
+    ) -> tuple[Response | None, str | None, bool]:
+        """Send, time and record one request: (response, upstream, failed).
 
-        Latency runs from `due` (the scheduled start, open model) when given and
-        past, else from now.
+        The response is None after a transport error. Latency runs from `due` (the
+        scheduled start, open model) when given and past, else from now. `ok` is a
+        step's own expected statuses (else the plan's).
         """
         rec = self.recorder
         client = vu.client
@@ -248,20 +276,20 @@ class Worker:
             raise
         except Exception as exc:  # a SUT-side failure is data, never a crash
             sent = client.sent_at if client.sent_at >= start else start
-            self._record_failure(req, checks, exc, begin, sent)
+            self._record_failure(req, checks, exc, begin, sent, client.bytes_in, client.bytes_out)
             # A failure raised before anything suspended (no file descriptor left for the
             # socket) would spin this VU without yielding: no signal, no stop, no other VU.
             await asyncio.sleep(0)
-            return None, None
+            return None, None, True
         done = client.done_at
         svc = int((done - client.sent_at) * 1e6)
         lat = int((done - begin) * 1e6)
         if lat < svc:
             lat = svc
         status = resp.status
-        failed = not (status < 600 and self._ok_status[status])
+        failed = not (status < 600 and (ok or self._ok_status)[status])
         upstream = client.upstream
-        rec.record(req.name, upstream, lat, svc, status, failed, client.bytes_in, len(req.wire))
+        rec.record(req.name, upstream, lat, svc, status, failed, client.bytes_in, client.bytes_out)
         if failed:
             rec.count_error(req.name, upstream, f"http {status // 100}xx")
         if checks:
@@ -270,14 +298,22 @@ class Worker:
                 rec.check(check.name, ok)
             if resp.cut_at is not None and (note := body_cut_note(checks, resp, results)):
                 rec.count_error(req.name, upstream, note)  # "body over max_body (N bytes kept)"
-        return (None, upstream) if failed else (resp, upstream)
+        return resp, upstream, failed
 
     def _record_failure(
-        self, req: Prepared, checks: tuple[Check, ...], exc: Exception, begin: float, sent: float
+        self,
+        req: Prepared,
+        checks: tuple[Check, ...],
+        exc: Exception,
+        begin: float,
+        sent: float,
+        bytes_in: int,
+        bytes_out: int,
     ) -> None:
+        """What went out and came in before the failure: a refused connect sent nothing."""
         now = perf_counter()
         lat, svc = int((now - begin) * 1e6), int((now - sent) * 1e6)
-        self.recorder.record(req.name, None, lat, svc, 0, True, 0, len(req.wire), classify(exc))
+        self.recorder.record(req.name, None, lat, svc, 0, True, bytes_in, bytes_out, classify(exc))
         for check in checks:
             self.recorder.check(check.name, False)
 
@@ -323,32 +359,47 @@ class Worker:
             if isinstance(exc, ConnectionError) and client.stale():
                 await self._request(vu, req, (), None)  # idle keep-alive closed: retry once
             else:
-                self._record_failure(req, (), exc, client.sent_at, client.sent_at)
+                self._record_failure(
+                    req, (), exc, client.sent_at, client.sent_at, client.bytes_in, len(req.wire)
+                )
             vu.iterations += 1
 
     async def _flow(self, vu: VU, begin: float) -> None:
-        """One pass through the scenario; a failed step or capture ends it, named by step."""
+        """One pass through the scenario, as k6 runs a default function.
+
+        A failed step (unexpected status, transport error, a poll out of tries) is
+        counted where it happened and the next step runs, unless the step says
+        `end_iteration`; what it could not capture is empty, so later steps go out and
+        the server judges them (k6's `undefined`). A capture missing from a response
+        that passed ends the pass, named: the flow itself is wrong there.
+        """
         scenario = self._scenario
         assert scenario is not None
         values = dict(vu.values)
         values["iter"] = str(vu.iterations)
         first: float | None = begin
-        for step, static in zip(scenario.steps, self._static_steps, strict=True):
+        rec = self.recorder
+        for step, static, ok in zip(scenario.steps, self._static_steps, self._step_ok, strict=True):
             tries = 0
             while True:
                 try:
                     req = static or step.prepare(self.plan.base_url, self.plan.headers, values)
                 except RequestError as exc:  # a value that would break framing: not sent
-                    self.recorder.count_error(step.name, None, f"bad request: {exc.key}")
+                    rec.count_error(step.name, None, f"bad request: {exc.key}")
                     return
-                resp, upstream = await self._request(vu, req, step.checks, first)
+                resp, upstream, failed = await self._request(vu, req, step.checks, first, ok)
                 first = None
-                if resp is None:
-                    return
+                if failed:
+                    if step.on_failure == END_ITERATION:
+                        return
+                    for capture in step.captures:
+                        value = capture.extract(resp) if resp is not None else None
+                        values[capture.name] = "" if value is None else value
+                    break
                 for capture in step.captures:
                     value = capture.extract(resp)
                     if value is None:
-                        self.recorder.count_error(step.name, upstream, f"capture {capture.name}")
+                        rec.count_error(step.name, upstream, f"capture {capture.name}")
                         return
                     values[capture.name] = value
                 poll = step.poll
@@ -356,8 +407,10 @@ class Worker:
                     break
                 tries += 1
                 if tries >= poll.tries:
-                    self.recorder.count_error(step.name, upstream, f"until: {tries} tries")
-                    return
+                    rec.count_error(step.name, upstream, f"until: {tries} tries")
+                    if step.on_failure == END_ITERATION:
+                        return
+                    break  # its captures came from the last response
                 await asyncio.sleep(poll.every)
             lo, hi = step.think
             if hi > 0:
@@ -389,6 +442,9 @@ class Worker:
                 continue
             t = self.clock.elapsed()
             if t >= end:
+                if self._budget is not None:  # maxDuration: what never started is dropped
+                    started = [vu.iterations + vu.busy for vu in self._vus]
+                    self.recorder.dropped(self._budget.unstarted(started))
                 self.stop(cfg.kind.end_reason)
                 break
             self._apply_active(self._closed_target(t), iteration_based)

@@ -9,12 +9,14 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from engine.errors import ConfigError
 from engine.http.body import parse_size
 from engine.http.request import header_problem
+from engine.http.tls import TLS_KEYS, TlsFileError, TlsOptions, check
 from engine.load.checks import Check, parse_check
 from engine.profile import fields
 from engine.profile.fields import Invalid, describe
@@ -120,6 +122,23 @@ def max_body(value: Any, path: KeyPath) -> int:
         return parse_size(value)
     except ValueError as exc:
         raise Invalid(path, str(exc)) from None
+
+
+def tls_files(doc: Mapping[str, Any], folder: Path, insecure: bool) -> dict[str, str]:
+    """`cacert`, `cert`, `key`: paths relative to the profile's folder, each loaded now, so
+    a wrong file is `file:line: key`, exit 2, before the run."""
+    found: dict[str, str] = {}
+    for key in TLS_KEYS:
+        if key in doc:
+            text = fields.text(doc[key], (key,)).strip()
+            if not text:
+                raise Invalid((key,), "must not be empty (leave the key out)")
+            found[key] = str(folder / Path(text).expanduser())
+    try:
+        check(TlsOptions(insecure, **found))
+    except TlsFileError as exc:
+        raise Invalid((exc.option,), exc.message) from None
+    return found
 
 
 def has_space_or_control(text: str) -> bool:

@@ -44,6 +44,9 @@ TOP_KEYS = (
     "timeout",
     "connect_timeout",
     "insecure",
+    "cacert",
+    "cert",
+    "key",
     "expected_statuses",
     "workers",
     "max_body",
@@ -170,6 +173,7 @@ def _build(doc: Mapping[str, Any], source: str, env: str | None, base_url: str |
     for required in ("name", "base_url"):
         if required not in values:
             raise Invalid((required,), _MISSING_HINTS[required])
+    values.update(http_fields.tls_files(doc, Path(source).parent, values.get("insecure", False)))
     headers = values.get("headers", ())
     values["endpoints"] = _endpoints(doc.get("endpoints", []), ("endpoints",), headers)
     if "scenario" in doc:

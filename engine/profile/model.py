@@ -57,6 +57,9 @@ class Profile:
     timeout: float = 10.0
     connect_timeout: float = 5.0
     insecure: bool = False
+    cacert: str | None = None  # TLS files, resolved against the profile's folder
+    cert: str | None = None
+    key: str | None = None
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)
     workers: int | None = None
     max_body: int | None = None  # body bytes kept for checks; None: the engine's default

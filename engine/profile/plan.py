@@ -16,6 +16,7 @@ from engine.addresses import is_loopback
 from engine.errors import ConfigError
 from engine.http.body import DEFAULT_MAX_BODY
 from engine.http.request import Prepared, RequestError, prepare
+from engine.http.tls import TlsFileError, TlsOptions, check
 from engine.load import executors as ex
 from engine.load.executors import ExecutorConfig
 from engine.load.run import RunPlan, WorkPlan
@@ -45,6 +46,10 @@ class Overrides:
     workers: int | None = None
     max_body: int | None = None  # --max-body: body bytes kept for checks
     timeout: float | None = None  # --timeout: the whole request's deadline, body included
+    insecure: bool | None = None  # --insecure / --insecure-skip-tls-verify
+    cacert: str | None = None  # --cacert FILE; the TLS files beat the profile's
+    cert: str | None = None  # --cert FILE
+    key: str | None = None  # --key FILE
     thresholds: tuple[Threshold, ...] = ()
     replace_thresholds: bool = False
 
@@ -139,6 +144,7 @@ def build_plan(
     base = profile.base_url
     requests = tuple(_endpoint_request(profile, i) for i in range(len(profile.endpoints)))
     _check_static_steps(profile)
+    tls = _tls(profile, o)
     work = WorkPlan(
         executor=cfg,
         base_url=base,
@@ -149,7 +155,10 @@ def build_plan(
         client=o.client or profile.client,
         timeout=o.timeout if o.timeout is not None else profile.timeout,
         connect_timeout=profile.connect_timeout,
-        insecure=profile.insecure,
+        insecure=tls.insecure,
+        cacert=tls.cacert,
+        cert=tls.cert,
+        key=tls.key,
         scenario=profile.scenario,
         headers=profile.headers,
         max_body=_first(o.max_body, profile.max_body, DEFAULT_MAX_BODY),
@@ -166,6 +175,30 @@ def build_plan(
         workers=o.workers or profile.workers or default_workers(base),
         in_process=in_process,
     )
+
+
+def _tls(profile: Profile, o: Overrides) -> TlsOptions:
+    """The profile's TLS options under the flags', each file checked now (exit 2 naming
+    the flag) rather than as a run of TLS errors. A `--cert` brings its own `--key`."""
+    cert, key = (o.cert, o.key) if o.cert is not None else (profile.cert, o.key or profile.key)
+    tls = TlsOptions(
+        insecure=o.insecure if o.insecure is not None else profile.insecure,
+        cacert=_absolute(o.cacert or profile.cacert),
+        cert=_absolute(cert),
+        key=_absolute(key),
+    )
+    flags = {"cacert": o.cacert, "cert": o.cert, "key": o.key}
+    try:
+        check(tls)
+    except TlsFileError as exc:
+        where = f"--{exc.option}" if flags[exc.option] is not None else exc.option
+        raise ConfigError(where, exc.message) from None
+    return tls
+
+
+def _absolute(path: str | None) -> str | None:
+    """Worker processes may start elsewhere: a plan holds absolute paths."""
+    return os.path.abspath(path) if path is not None else None
 
 
 def _first(*values: int | None) -> int:

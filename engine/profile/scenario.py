@@ -9,12 +9,22 @@ from typing import Any
 
 from engine.errors import ConfigError
 from engine.load.checks import parse_check
-from engine.load.scenario import BUILTINS, Capture, Poll, Scenario, Step, Template, load_data
+from engine.load.scenario import (
+    BUILTINS,
+    CONTINUE,
+    ON_FAILURE,
+    Capture,
+    Poll,
+    Scenario,
+    Step,
+    Template,
+    load_data,
+)
 from engine.profile import fields, http_fields
 from engine.profile.fields import Invalid
 from engine.profile.locate import KeyPath
 
-SCENARIO_KEYS = ("name", "data", "steps")
+SCENARIO_KEYS = ("name", "data", "steps", "on_failure")
 STEP_KEYS = (
     "name",
     "method",
@@ -26,6 +36,8 @@ STEP_KEYS = (
     "capture",
     "think",
     "until",
+    "on_failure",
+    "expected_statuses",
 )
 POLL_KEYS = ("tries", "every")
 CAPTURE_KINDS = ("json", "header", "regex")
@@ -52,11 +64,12 @@ def parse_scenario(
     raw_steps = table.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise Invalid((*path, "steps"), "expected at least one [[scenario.steps]] table")
+    default = _on_failure(table.get("on_failure", CONTINUE), (*path, "on_failure"))
     columns = {f"data.{col}" for col in (data[0] if data else {})}
     known = set(BUILTINS) | columns
     steps: list[Step] = []
     for i, raw in enumerate(raw_steps):
-        step = _step(raw, (*path, "steps", i), profile_headers, known)
+        step = _step(raw, (*path, "steps", i), profile_headers, known, default)
         if any(s.name == step.name for s in steps):
             raise Invalid((*path, "steps", i, "name"), f"duplicate step name {step.name!r}")
         steps.append(step)
@@ -89,8 +102,19 @@ def _hint(known: set[str]) -> str:
     return ", ".join(shown) + (f" and {hidden} data columns" if hidden else "")
 
 
+def _on_failure(value: Any, path: KeyPath) -> str:
+    if value not in ON_FAILURE:
+        known = ", ".join(map(repr, ON_FAILURE))
+        raise Invalid(path, f"expected one of {known}, got {fields.describe(value)}")
+    return str(value)
+
+
 def _step(
-    value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]], known: set[str]
+    value: Any,
+    path: KeyPath,
+    profile_headers: Sequence[tuple[str, str]],
+    known: set[str],
+    on_failure: str = CONTINUE,
 ) -> Step:
     table = fields.table(value, path, hint="[[scenario.steps]]")
     for key in table:
@@ -114,6 +138,12 @@ def _step(
         captures=_captures(table.get("capture", {}), (*path, "capture")),
         think=_think(table.get("think", 0), (*path, "think")),
         poll=_poll(table["until"], (*path, "until")) if "until" in table else None,
+        on_failure=_on_failure(table.get("on_failure", on_failure), (*path, "on_failure")),
+        expected_statuses=http_fields.statuses(
+            table["expected_statuses"], (*path, "expected_statuses")
+        )
+        if "expected_statuses" in table
+        else None,
     )
     for where, template in (
         (("path",), step.path),

@@ -117,6 +117,24 @@ async def test_executors_run_exactly_the_iterations_they_promise(
     assert result.model.total.dropped == 0
 
 
+@pytest.mark.parametrize(
+    ("executor", "vus", "iterations", "total"),
+    [("shared-iterations", 4, 1000, 1000), ("per-vu-iterations", 2, 100, 200)],
+)
+async def test_iterations_max_duration_left_unstarted_are_dropped(
+    sut, executor: str, vus: int, iterations: int, total: int
+) -> None:
+    url = sut("--latency", "50ms")
+    plan = plan_for(url + "/", vus=vus, iterations=iterations)
+    cfg = replace(plan.work.executor, executor=executor, max_duration=0.5)
+    plan = replace(plan, work=replace(plan.work, executor=cfg))
+    result = await run(plan)
+    t = result.model.total
+    assert t.iterations + t.dropped + t.interrupted == total  # k6: done + dropped = budget
+    assert t.iterations <= vus * 11  # ~10 of 50 ms each per VU in 0.5 s
+    assert t.dropped >= total - vus * 11
+
+
 async def test_constant_vus_keeps_its_vus_for_its_duration(shared_sut: str) -> None:
     result = await run(plan_for(shared_sut + "/", vus=7, duration=1.5))
     assert 1.5 <= result.duration < 2.5

@@ -6,6 +6,8 @@ Same local server, same executor, same thresholds: the same verdicts and counts.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -159,3 +161,250 @@ def test_executors_run_as_many_iterations_as_k6(shared_sut: str, tmp_path: Path,
     proc = run_surge("run", str(profile), "--report", str(report))
     assert proc.returncode == 0, proc.stderr
     assert read_report(report)["summary"]["iterations"] == k6_iterations
+
+
+# ------------------------------------------------- flows and counts at k6's boundaries
+def _toml(v: object) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + " }"
+    return json.dumps(v)
+
+
+def _k6_metrics(tmp_path: Path, options: dict, body: str, head: str = "") -> dict:
+    """Run a k6 script (one scenario `s` of `options`, `body` as its function); its
+    metrics, and under `interrupted` the count its last progress line gives (k6 has
+    no such metric in its summary)."""
+    summary = tmp_path / "k6.json"
+    script = tmp_path / "script.js"
+    script.write_text(
+        "import http from 'k6/http';\nimport { check, sleep } from 'k6';\n"
+        + head
+        + f"export const options = {{ scenarios: {{ s: {json.dumps(options)} }} }};\n"
+        + f"export default function () {{\n{body}\n}}\n"
+        + "export function handleSummary(data) {\n"
+        + f"  return {{ '{summary}': JSON.stringify(data) }};\n"
+        + "}\n"
+    )
+    proc = subprocess.run(
+        [K6, "run", "--no-usage-report", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+        env={**os.environ, "GOMAXPROCS": "1"},
+    )
+    metrics = json.loads(summary.read_text())["metrics"]
+    ends = re.findall(r"(\d+) complete and (\d+) interrupted", proc.stdout + proc.stderr)
+    metrics["interrupted"] = {"values": {"count": int(ends[-1][1])}}
+    return metrics
+
+
+def _k6_count(metrics: dict, name: str, key: str = "count") -> float:
+    return metrics[name]["values"][key] if name in metrics else 0
+
+
+def _surge_report(tmp_path: Path, url: str, load: dict, rest: str, *args: str) -> dict:
+    profile = tmp_path / "p.toml"
+    profile.write_text(
+        f'name = "x"\nbase_url = "{url}"\n[load]\n'
+        + "".join(f"{k} = {_toml(v)}\n" for k, v in load.items())
+        + rest
+    )
+    report = tmp_path / "r.toml"
+    proc = run_surge("run", str(profile), "--report", str(report), *args)
+    assert proc.returncode in (0, 99), proc.stderr
+    return read_report(report)
+
+
+FIVE_STEPS_K6 = """
+  let r = http.get(`${BASE}/`);
+  check(r, { 'status is 200': (x) => x.status === 200 });
+  r = http.get(`${BASE}/status/404`);
+  check(r, { 'status is 404': (x) => x.status === 404 });
+  r = http.get(`${BASE}/status/500`);
+  check(r, { 'status is 200': (x) => x.status === 200 });
+  r = http.get(`${BASE}/`);
+  check(r, { 'status is 200': (x) => x.status === 200, 'ok': (x) => x.status === 200 });
+  r = http.get(`${BASE}/delay/1`);
+  check(r, { 'status is 200': (x) => x.status === 200, 'status is 201': (x) => x.status === 201 });
+"""
+FIVE_STEPS_SURGE = """
+[scenario]
+[[scenario.steps]]
+name = "home"
+path = "/"
+checks = [{ status = 200 }]
+[[scenario.steps]]
+name = "missing"
+path = "/status/404"
+checks = [{ status = 404 }]
+[[scenario.steps]]
+name = "broken"
+path = "/status/500"
+checks = [{ status = 200 }]
+[[scenario.steps]]
+name = "again"
+path = "/"
+checks = [{ status = 200 }, { status = 200, name = "ok" }]
+[[scenario.steps]]
+name = "delay"
+path = "/delay/1"
+checks = [{ status = 200 }, { status = 201 }]
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_flow_goes_on_after_a_failed_step_as_in_k6(shared_sut: str, tmp_path: Path) -> None:
+    """5 steps, a 404 its check expects and a 500: k6 200 reqs, checks 5/7 (71.4%)."""
+    options = {"executor": "shared-iterations", "vus": 2, "iterations": 40}
+    k6 = _k6_metrics(tmp_path, options, FIVE_STEPS_K6, f"const BASE = '{shared_sut}';\n")
+    data = _surge_report(tmp_path, shared_sut, options, FIVE_STEPS_SURGE)
+    s = data["summary"]
+    assert _k6_count(k6, "http_reqs") == s["requests"] == 200
+    assert _k6_count(k6, "http_req_failed", "passes") == s["failed"] == 80
+    assert round(k6["checks"]["values"]["rate"], 3) == round(s["checks_rate"], 3) == 0.714
+    assert _k6_count(k6, "iterations") == s["iterations"] == 40
+    assert {k: v["requests"] for k, v in data["steps"].items()} == dict.fromkeys(
+        ("home", "missing", "broken", "again", "delay"), 40
+    )
+
+
+USERS = ["ann", "bob", "cy", "dee"]
+LOGIN_FLOW_K6 = """
+  const u = USERS[(__VU - 1) % USERS.length];
+  const pw = u === 'bob' ? 'wrong' : 'pw';
+  let r = http.post(`${BASE}/api/login`, JSON.stringify({ username: u, password: pw }),
+                    { headers: { 'content-type': 'application/json' }, tags: { step: 'login' } });
+  const token = r.json('token');
+  const auth = { headers: { authorization: `Bearer ${token}` } };
+  http.get(`${BASE}/api/items`, Object.assign({ tags: { step: 'items' } }, auth));
+  http.get(`${BASE}/api/items/1`, Object.assign({ tags: { step: 'item' } }, auth));
+  http.get(`${BASE}/delay/20`, { tags: { step: 'slow' } });
+"""
+LOGIN_FLOW_SURGE = """
+[scenario]
+data = "users.csv"
+[[scenario.steps]]
+name = "login"
+method = "POST"
+path = "/api/login"
+json = { username = "${data.user}", password = "${data.password}" }
+capture = { token = { json = "token" } }
+[[scenario.steps]]
+name = "items"
+path = "/api/items"
+headers = { authorization = "Bearer ${token}" }
+[[scenario.steps]]
+name = "item"
+path = "/api/items/1"
+headers = { authorization = "Bearer ${token}" }
+[[scenario.steps]]
+name = "slow"
+path = "/delay/20"
+"""
+
+
+@pytest.mark.timeout(120)
+def test_one_user_of_four_with_a_wrong_password_as_in_k6(shared_sut: str, tmp_path: Path) -> None:
+    """k6: 400 requests, 100 per step; the wrong password's 75 refusals are failures."""
+    options = {"executor": "per-vu-iterations", "vus": 4, "iterations": 25}
+    head = f"const BASE = '{shared_sut}';\nconst USERS = {json.dumps(USERS)};\n"
+    k6 = _k6_metrics(tmp_path, options, LOGIN_FLOW_K6, head)
+    (tmp_path / "users.csv").write_text(
+        "user,password\n" + "".join(f"{u},{'wrong' if u == 'bob' else 'pw'}\n" for u in USERS)
+    )
+    data = _surge_report(tmp_path, shared_sut, options, LOGIN_FLOW_SURGE, "--workers", "1")
+    s = data["summary"]
+    assert _k6_count(k6, "http_reqs") == s["requests"] == 400
+    assert _k6_count(k6, "http_req_failed", "passes") == s["failed"] == 75
+    assert {k: v["requests"] for k, v in data["steps"].items()} == dict.fromkeys(
+        ("login", "items", "item", "slow"), 100
+    )
+    assert data["steps"]["items"]["failed"] == 25
+
+
+MAX_DURATION = [
+    ({"executor": "shared-iterations", "vus": 5, "iterations": 1000, "maxDuration": "2s"}, 1000),
+    ({"executor": "per-vu-iterations", "vus": 3, "iterations": 100, "maxDuration": "1s"}, 300),
+]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("options", "total"), MAX_DURATION, ids=["shared", "per-vu"])
+def test_iterations_cut_by_max_duration_are_dropped_as_in_k6(
+    sut, tmp_path: Path, options: dict, total: int
+) -> None:
+    """k6 counts what maxDuration left unstarted in dropped_iterations (done + dropped =
+    the budget, exactly); how many got done is timing: within 5% of k6's."""
+    url = sut("--latency", "50ms")
+    k6 = _k6_metrics(tmp_path, options, f"  http.get('{url}/');")
+    k6_done, k6_dropped = _k6_count(k6, "iterations"), _k6_count(k6, "dropped_iterations")
+    data = _surge_report(tmp_path, url, options, "", "--workers", "1")
+    s = data["summary"]
+    assert k6_done + k6_dropped == s["iterations"] + s["dropped_iterations"] == total
+    assert abs(s["iterations"] - k6_done) <= max(0.05 * k6_done, 3)
+    assert s["dropped_iterations"] > 0.7 * total
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_interrupted_iterations_as_in_k6_with_any_number_of_workers(
+    shared_sut: str, tmp_path: Path, workers: str
+) -> None:
+    """/delay/700, maxDuration 2s, gracefulStop 0: each VU's third iteration (due to end at
+    2.1 s) is interrupted; 300 ms of margin either side, so the counts are exact."""
+    options = {
+        "executor": "shared-iterations",
+        "vus": 3,
+        "iterations": 100,
+        "maxDuration": "2s",
+        "gracefulStop": "0s",
+    }
+    k6 = _k6_metrics(tmp_path, options, f"  http.get('{shared_sut}/delay/700');")
+    endpoint = '[[endpoints]]\npath = "/delay/700"\n'
+    data = _surge_report(tmp_path, shared_sut, options, endpoint, "--workers", workers)
+    s = data["summary"]
+    k6_counts = (_k6_count(k6, n) for n in ("iterations", "interrupted", "dropped_iterations"))
+    assert tuple(k6_counts) == (6, 3, 91)
+    assert (s["iterations"], s["interrupted_iterations"], s["dropped_iterations"]) == (6, 3, 91)
+    assert data["meta"]["workers"] == int(workers)
+
+
+VUS_MAX = [
+    {
+        "executor": "ramping-vus",
+        "startVUs": 0,
+        "stages": [
+            {"duration": "600ms", "target": 3},
+            {"duration": "600ms", "target": 7},
+            {"duration": "600ms", "target": 10},
+        ],
+        "gracefulRampDown": "0s",
+    },
+    {
+        "executor": "constant-arrival-rate",
+        "rate": 50,
+        "timeUnit": "1s",
+        "duration": "1950ms",
+        "preAllocatedVUs": 10,
+    },
+]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("options", VUS_MAX, ids=[o["executor"] for o in VUS_MAX])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_vus_max_from_the_first_interval_as_in_k6(
+    shared_sut: str, tmp_path: Path, options: dict, workers: str
+) -> None:
+    """k6 initialises the stages' maximum (ramping-vus) or preAllocatedVUs (arrival
+    rate) before the first iteration: vus_max is 10 in every interval, min and max."""
+    k6 = _k6_metrics(tmp_path, options, f"  http.get('{shared_sut}/');")
+    endpoint = '[[endpoints]]\npath = "/"\n'
+    data = _surge_report(tmp_path, shared_sut, options, endpoint, "--workers", workers)
+    k6_vus_max = k6["vus_max"]["values"]
+    rows = [r["vus_max"] for r in data["timeline"]]
+    assert (k6_vus_max["min"], k6_vus_max["max"]) == (min(rows), max(rows)) == (10, 10)
+    assert data["summary"]["vus_max"] == 10

@@ -111,6 +111,17 @@ def test_each_vu_gets_its_own_data_row_and_id(tmp_path: Path) -> None:
         ('[[scenario.steps]]\nthink = "2s-1s"\n', "scenario.steps[0].think", "backwards"),
         ('[[scenario.steps]]\nwait = "1s"\n', "scenario.steps[0].wait", "unknown key"),
         ("[scenario]\n", "scenario.steps", "at least one"),
+        ('[[scenario.steps]]\non_failure = "stop"\n', "scenario.steps[0].on_failure", "one of"),
+        (
+            '[scenario]\non_failure = true\n[[scenario.steps]]\npath = "/"\n',
+            "scenario.on_failure",
+            "expected one of 'continue', 'end_iteration', got boolean True",
+        ),
+        (
+            '[[scenario.steps]]\nexpected_statuses = "200-99"\n',
+            "scenario.steps[0].expected_statuses",
+            "bad status range",
+        ),
     ],
 )
 def test_scenario_errors_name_file_line_and_key(body: str, key: str, message: str) -> None:
@@ -214,15 +225,90 @@ async def test_polling_stops_when_its_condition_holds(sut, tmp_path: Path) -> No
     assert it.min >= 250
 
 
-async def test_polling_stops_at_its_limit(sut, tmp_path: Path) -> None:
+@pytest.mark.parametrize("on_failure", ["continue", "end_iteration"])
+async def test_polling_stops_at_its_limit(sut, tmp_path: Path, on_failure: str) -> None:
     url = sut("--job-duration", "60s")
-    result = await _run_flow(
-        url, HEAD + "[scenario]\n" + LOGIN % "token" + POLL % 3, tmp_path, iterations=2, vus=1
-    )
+    text = HEAD + f'[scenario]\non_failure = "{on_failure}"\n' + LOGIN % "token" + POLL % 3
+    result = await _run_flow(url, text, tmp_path, iterations=2, vus=1)
     poll = result.model.figures((("step", "poll"),))
     assert poll.requests == 6
     assert poll.errors == {"until: 3 tries": 2}
-    assert "after" not in result.model.steps()
+    if on_failure == "continue":  # k6's way: the next step runs
+        assert result.model.figures((("step", "after"),)).requests == 2
+    else:
+        assert "after" not in result.model.steps()
+    assert result.model.total.iterations == 2
+
+
+GOES_ON = """
+[[scenario.steps]]
+name = "missing"
+path = "/status/404"
+checks = [{ status = 404 }]
+[[scenario.steps]]
+name = "slow"
+path = "/delay/400"
+[[scenario.steps]]
+name = "last"
+path = "/"
+checks = [{ status = 200 }]
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "last", "failed"),
+    [
+        ("", 6, 12),  # the 404 and the timeout both fail; every step runs
+        ('on_failure = "end_iteration"\n', 0, 6),  # ends at the 404, as before
+    ],
+)
+async def test_a_flow_goes_on_after_a_failed_step(
+    shared_sut: str, tmp_path: Path, extra: str, last: int, failed: int
+) -> None:
+    text = HEAD + 'timeout = "150ms"\n[scenario]\n' + extra + GOES_ON
+    result = await _run_flow(shared_sut, text, tmp_path, iterations=6, vus=2)
+    model = result.model
+    assert model.figures((("step", "missing"),)).status == {404: 6}
+    assert model.total.iterations == 6
+    assert model.figures().failed == failed
+    if last:
+        assert model.figures((("step", "slow"),)).errors == {"timeout": 6}
+        assert model.figures((("step", "last"),)).status == {200: last}
+        assert model.checks() == {"status is 404": (6, 0), "status is 200": (6, 0)}
+    else:
+        assert "slow" not in model.steps() and "last" not in model.steps()
+
+
+async def test_expected_statuses_per_step_and_end_iteration_per_step(
+    shared_sut: str, tmp_path: Path
+) -> None:
+    text = (
+        HEAD
+        + 'timeout = "150ms"\n[scenario]\n'
+        + GOES_ON.replace(
+            "checks = [{ status = 404 }]", 'checks = [{ status = 404 }]\nexpected_statuses = "404"'
+        ).replace('path = "/delay/400"', 'path = "/delay/400"\non_failure = "end_iteration"')
+    )
+    result = await _run_flow(shared_sut, text, tmp_path, iterations=4, vus=2)
+    model = result.model
+    assert model.figures((("step", "missing"),)).failed == 0  # expected here
+    assert model.figures((("step", "slow"),)).failed == 4
+    assert "last" not in model.steps()
+    assert model.figures().failed == 4
+
+
+async def test_a_failed_step_leaves_its_captures_empty_and_the_flow_goes_on(
+    shared_sut: str, tmp_path: Path
+) -> None:
+    # A wrong password: login answers 401, `token` is empty, items is sent and refused.
+    login = LOGIN.replace('password = "p"', 'password = "wrong"')
+    result = await _run_flow(
+        shared_sut, HEAD + "[scenario]\n" + login % "token" + ITEMS, tmp_path, iterations=4, vus=2
+    )
+    model = result.model
+    assert model.figures((("step", "login"),)).errors == {"http 4xx": 4}  # no capture error
+    assert model.figures((("step", "items"),)).status == {401: 4}
+    assert model.checks() == {"status is 200": (0, 4)}
 
 
 async def test_weights_are_honoured_within_a_few_percent(shared_sut: str) -> None:

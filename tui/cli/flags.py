@@ -57,3 +57,21 @@ def add_http_flags(p: Any) -> None:
         type=duration,
         help="each request's deadline, body included (default: the profile's, or 10s)",
     )
+
+
+def add_tls_flags(p: Any) -> None:
+    """--insecure (k6: --insecure-skip-tls-verify), --cacert, --cert, --key, in both clients
+    (Overrides.insecure, .cacert, .cert, .key); the files are checked before the run."""
+    p.add_argument(
+        "--insecure",
+        "--insecure-skip-tls-verify",
+        dest="insecure",
+        action="store_true",
+        default=None,
+        help="do not verify the server's TLS certificate",
+    )
+    p.add_argument(
+        "--cacert", metavar="FILE", help="trust the CAs in this PEM file instead of the system's"
+    )
+    p.add_argument("--cert", metavar="FILE", help="client certificate (PEM) for mutual TLS")
+    p.add_argument("--key", metavar="FILE", help="the client certificate's key (PEM)")

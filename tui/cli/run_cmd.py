@@ -35,7 +35,7 @@ from engine.report.document import (
 )
 from engine.report.summary import progress_line, render_summary
 from tui.cli.argtypes import duration, positive_int
-from tui.cli.flags import add_http_flags, add_load_flags, add_profile_flags
+from tui.cli.flags import add_http_flags, add_load_flags, add_profile_flags, add_tls_flags
 
 
 class BadInput(Exception):
@@ -52,6 +52,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     load.add_argument("--executor", choices=EXECUTORS, help="k6 executor")
     add_load_flags(load)
     add_http_flags(p)
+    add_tls_flags(p)
     load.add_argument("--max-vus", type=positive_int, help="maxVUs of arrival-rate executors")
     load.add_argument("--iterations", type=positive_int, help="total iterations")
     load.add_argument(
@@ -130,6 +131,10 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         client=args.client,
         max_body=args.max_body,
         timeout=args.timeout,
+        insecure=args.insecure,
+        cacert=args.cacert,
+        cert=args.cert,
+        key=args.key,
         workers=args.workers,
         thresholds=thresholds,
     )

@@ -49,6 +49,11 @@ class Budget(ABC):
     def progress(self, done: int) -> float:
         """The share of the budget used, given the iterations done by all VUs."""
 
+    @abstractmethod
+    def unstarted(self, started: list[int]) -> int:
+        """Iterations never started, given each VU's started ones: k6's dropped_iterations
+        when maxDuration ends the executor."""
+
 
 class SharedBudget(Budget):
     """shared-iterations: one pool of iterations that all VUs draw from."""
@@ -66,6 +71,9 @@ class SharedBudget(Budget):
     def progress(self, done: int) -> float:
         return 1 - self.remaining / max(self.total, 1)
 
+    def unstarted(self, started: list[int]) -> int:
+        return max(self.remaining, 0)
+
 
 class PerVuBudget(Budget):
     """per-vu-iterations: every VU runs the same number of iterations."""
@@ -79,6 +87,10 @@ class PerVuBudget(Budget):
 
     def progress(self, done: int) -> float:
         return done / max(self.iterations * self.vus, 1)
+
+    def unstarted(self, started: list[int]) -> int:
+        missing = self.vus - len(started)  # VUs never created started nothing
+        return sum(max(self.iterations - s, 0) for s in started) + missing * self.iterations
 
 
 class ExecutorType(ABC):
