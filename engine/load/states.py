@@ -56,5 +56,10 @@ def workers_lost(failures: list[str]) -> str:
     return "every worker died: " + "; ".join(failures)
 
 
+def checkpoint_reason(elapsed: float) -> str:
+    """The reason a report written while its run still goes carries."""
+    return f"checkpoint: running at {elapsed:.0f}s"
+
+
 def internal_error(error: str) -> str:
     return f"internal error: {error}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import reprlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine.durations import parse_duration
@@ -53,6 +53,13 @@ def table(value: Any, path: KeyPath, *, hint: str = "") -> Mapping[str, Any]:
         wanted = f"a table{f' ({hint})' if hint else ''}"
         raise Invalid(path, f"expected {wanted}, got {describe(value)}")
     return value
+
+
+def known_keys(table: Mapping[str, Any], path: KeyPath, known: Sequence[str]) -> None:
+    """Every key of `table` is one of `known`: a typo is an error, never ignored."""
+    for key in table:
+        if key not in known:
+            raise Invalid((*path, key), f"unknown key (known: {', '.join(known)})")
 
 
 def text(value: Any, path: KeyPath) -> str:

@@ -158,9 +158,7 @@ def parse_header(text: str) -> tuple[str, str]:
 
 
 def _build(doc: Mapping[str, Any], source: str, env: str | None, base_url: str | None) -> Profile:
-    for key in doc:
-        if key not in TOP_KEYS:
-            raise Invalid((key,), f"unknown key (known: {', '.join(TOP_KEYS)})")
+    fields.known_keys(doc, (), TOP_KEYS)
     values = {k: _FIELDS[k](v, (k,)) for k, v in doc.items() if k in _FIELDS}
     envs = _environments(doc.get("environments", {}), ("environments",))
     if env is not None and env not in envs:
@@ -250,9 +248,7 @@ def _endpoints(
 
 def _endpoint(value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]]) -> Endpoint:
     table = fields.table(value, path, hint="[[endpoints]]")
-    for key in table:
-        if key not in ENDPOINT_KEYS:
-            raise Invalid((*path, key), f"unknown key (known: {', '.join(ENDPOINT_KEYS)})")
+    fields.known_keys(table, path, ENDPOINT_KEYS)
     method = http_fields.method(table.get("method", "GET"), (*path, "method"))
     target = http_fields.target(table.get("path", "/"), (*path, "path"))
     headers = http_fields.headers(table.get("headers", {}), (*path, "headers"))

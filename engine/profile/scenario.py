@@ -47,9 +47,7 @@ def parse_scenario(
     value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]], base_dir: Path
 ) -> Scenario:
     table = fields.table(value, path, hint="[scenario]")
-    for key in table:
-        if key not in SCENARIO_KEYS:
-            raise Invalid((*path, key), f"unknown key (known: {', '.join(SCENARIO_KEYS)})")
+    fields.known_keys(table, path, SCENARIO_KEYS)
     data: tuple[dict[str, str], ...] = ()
     if "data" in table:
         file = data_file(fields.text(table["data"], (*path, "data")), base_dir, (*path, "data"))
@@ -117,9 +115,7 @@ def _step(
     on_failure: str = CONTINUE,
 ) -> Step:
     table = fields.table(value, path, hint="[[scenario.steps]]")
-    for key in table:
-        if key not in STEP_KEYS:
-            raise Invalid((*path, key), f"unknown key (known: {', '.join(STEP_KEYS)})")
+    fields.known_keys(table, path, STEP_KEYS)
     method = http_fields.method(table.get("method", "GET"), (*path, "method"))
     raw_path = fields.text(table.get("path", "/"), (*path, "path"))
     http_fields.target(_VAR_SUB.sub("x", raw_path), (*path, "path"))

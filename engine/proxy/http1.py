@@ -24,8 +24,9 @@ HTTP11_TAIL = b" HTTP/1.1\r\n"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 CRLF = b"\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
-# Hop-by-hop headers (RFC 9110 7.6.1) and the ones the proxy itself consumes or sets.
-REQ_SKIP = frozenset(
+# Hop-by-hop headers (RFC 9110 7.6.1; those named in Connection are dropped too, per
+# message), and below, the ones the proxy itself consumes or sets in each direction.
+HOP_BY_HOP = frozenset(
     (
         b"connection",
         b"keep-alive",
@@ -34,23 +35,10 @@ REQ_SKIP = frozenset(
         b"trailer",
         b"transfer-encoding",
         b"upgrade",
-        b"expect",
-        b"content-length",
-        b"x-surge-color",
     )
 )
-RESP_SKIP = frozenset(
-    (
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"x-surge-upstream",
-    )
-)
+REQ_SKIP = HOP_BY_HOP | {b"expect", b"content-length", b"x-surge-color"}
+RESP_SKIP = HOP_BY_HOP | {b"x-surge-upstream"}
 #: Connection options that name no other header, or one the proxy must keep (Host).
 NOT_NAMED = frozenset((b"close", b"keep-alive", b"upgrade", b"host", b""))
 #: RFC 9112 3.2 / RFC 3986 3.2.2: uri-host [":" port]; an IP literal, or a reg-name.

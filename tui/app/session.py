@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.load.run import RunPlan, RunResult, Snapshot
+from engine.load.states import checkpoint_reason
 from engine.profile import Profile
 from engine.profile.plan import Overrides
 from engine.report.document import build_report, write_toml
@@ -130,7 +131,7 @@ class RunSession:
         long run loses at most a minute. The final save replaces it; a discard deletes it."""
         if not self.running or not self.measured:
             return
-        result = self.partial_result(f"checkpoint: running at {self._elapsed():.0f}s")
+        result = self.partial_result(checkpoint_reason(self._elapsed()))
         data = build_report(result)  # on the loop: the model is consistent right now
         self.checkpoint = await asyncio.to_thread(write_toml, data, self.default_path)
 

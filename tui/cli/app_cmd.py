@@ -17,7 +17,7 @@ from engine.profile import ProfileError, load_profile, resolve_profile
 from engine.profile.plan import Overrides
 from engine.report.review import Review
 from tui.app.catalog import user_profile_dir
-from tui.cli.flags import add_load_flags, add_profile_flags
+from tui.cli.flags import add_load_flags, add_profile_flags, load_overrides
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,13 +114,7 @@ def main(argv: Sequence[str]) -> int:
         env=args.env,
         base_url=args.base_url,
         profiles=args.profiles,
-        overrides=Overrides(
-            vus=args.vus,
-            rate=args.rate,
-            duration=args.duration,
-            time_scale=args.time_scale,
-            workers=args.workers,
-        ),
+        overrides=Overrides(**load_overrides(args)),
         report_dir=args.reports,
         keymap=keymap,
     )

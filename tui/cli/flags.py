@@ -21,6 +21,9 @@ def add_profile_flags(p: argparse.ArgumentParser, *, type_help: str) -> None:
     p.add_argument("--base-url", help="override the profile's base URL")
 
 
+LOAD_FLAGS = ("vus", "rate", "duration", "time_scale", "workers")  # Overrides fields too
+
+
 def add_load_flags(group: Any) -> None:
     """--vus, --rate, --duration, --time-scale, --workers, on a parser or a group of it."""
     group.add_argument("--vus", type=positive_int, help="virtual users (preAllocatedVUs if open)")
@@ -42,6 +45,11 @@ def _size(text: str) -> int:
         return parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def load_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The values of the `add_load_flags` flags, under their `Overrides` field names."""
+    return {name: getattr(args, name) for name in LOAD_FLAGS}
 
 
 def add_http_flags(p: Any) -> None:

@@ -23,7 +23,7 @@ from engine.load.controller import Controller
 from engine.load.executors import EXECUTORS
 from engine.load.run import RunPlan, RunResult, Snapshot
 from engine.load.stages import parse_stages
-from engine.load.states import StopReason
+from engine.load.states import StopReason, checkpoint_reason
 from engine.load.thresholds import parse_cli_threshold
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
 from engine.profile.plan import Overrides, build_plan
@@ -35,7 +35,13 @@ from engine.report.document import (
 )
 from engine.report.summary import progress_line, render_summary
 from tui.cli.argtypes import duration, positive_int
-from tui.cli.flags import add_http_flags, add_load_flags, add_profile_flags, add_tls_flags
+from tui.cli.flags import (
+    add_http_flags,
+    add_load_flags,
+    add_profile_flags,
+    add_tls_flags,
+    load_overrides,
+)
 
 
 class BadInput(Exception):
@@ -119,15 +125,12 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     overrides = Overrides(
+        **load_overrides(args),
         executor=args.executor,
         test_type=args.test_type,
-        vus=args.vus,
         max_vus=args.max_vus,
-        rate=args.rate,
-        duration=args.duration,
         iterations=args.iterations,
         stages=stages,
-        time_scale=args.time_scale,
         client=args.client,
         max_body=args.max_body,
         timeout=args.timeout,
@@ -135,7 +138,6 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         cacert=args.cacert,
         cert=args.cert,
         key=args.key,
-        workers=args.workers,
         thresholds=thresholds,
     )
     try:
@@ -208,9 +210,8 @@ async def _checkpoints(controller: Controller, report: str, every: float) -> Non
     the machine dies, what is on disk is a valid report of all but the last minute."""
     while True:
         await asyncio.sleep(every)
-        partial = controller.result(
-            aborted=True, stop_reason=f"checkpoint: running at {controller.model.elapsed:.0f}s"
-        )
+        reason = checkpoint_reason(controller.model.elapsed)
+        partial = controller.result(aborted=True, stop_reason=reason)
         data = build_report(partial)  # on the loop: the model is consistent right now
         with contextlib.suppress(OSError):
             await asyncio.to_thread(write_toml, data, report)
