@@ -40,11 +40,14 @@ class HttpxClient:
         "bytes_in",
         "bytes_out",
         "done_at",
+        "first_at",
         "keep_body",
         "max_body",
+        "opened",
         "sent_at",
         "timeout",
         "upstream",
+        "written_at",
     )
 
     def __init__(
@@ -68,8 +71,10 @@ class HttpxClient:
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
         _count_bytes(self._client, self)
-        self.sent_at = 0.0
-        self.done_at = 0.0
+        # Timed where httpcore writes and reads (_CountingStream), as the wire client
+        # times next to its socket: the send, the first byte back, the last.
+        self.sent_at = self.written_at = self.first_at = self.done_at = 0.0
+        self.opened: tuple[int, int, int] | None = None  # connect phases (us), as wire's
         self.bytes_in = 0  # of the last request, counted by _CountingStream
         self.bytes_out = 0
         self.upstream: str | None = None
@@ -78,7 +83,8 @@ class HttpxClient:
         self.max_body = max_body
 
     async def request(self, req: Prepared) -> Response:
-        self.sent_at = perf_counter()
+        self.sent_at = perf_counter()  # until the first write says when it went out
+        self.written_at = self.first_at = 0.0
         self.bytes_in = self.bytes_out = 0  # one request at a time per VU: these are its
         try:
             async with asyncio.timeout(self.timeout):
@@ -208,7 +214,9 @@ class _CountingBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> httpcore.AsyncNetworkStream:
+        t0 = perf_counter()
         stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        self._counter.opened = (0, int((perf_counter() - t0) * 1e6), 0)  # resolving included
         return _CountingStream(stream, self._counter)
 
     async def connect_unix_socket(
@@ -230,12 +238,19 @@ class _CountingStream(httpcore.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         data = await self._inner.read(max_bytes, timeout)
-        self._counter.bytes_in += len(data)
+        c = self._counter
+        if not c.first_at and data:
+            c.first_at = perf_counter()
+        c.bytes_in += len(data)
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        c = self._counter
+        if not c.written_at:
+            c.sent_at = perf_counter()  # the request's first byte, after any connect
         await self._inner.write(buffer, timeout)
-        self._counter.bytes_out += len(buffer)
+        c.written_at = perf_counter()
+        c.bytes_out += len(buffer)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -248,8 +263,12 @@ class _CountingStream(httpcore.AsyncNetworkStream):
     ) -> httpcore.AsyncNetworkStream:
         # The TLS stream wraps the raw one inside anyio: what is counted from here on is
         # the plaintext (HTTP) inside the records, not the records themselves.
+        t0 = perf_counter()
         stream = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        return _CountingStream(stream, self._counter)
+        c = self._counter
+        blocked, connecting, _ = c.opened or (0, 0, 0)
+        c.opened = (blocked, connecting, int((perf_counter() - t0) * 1e6))
+        return _CountingStream(stream, c)
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)

@@ -9,6 +9,8 @@ socket, so that what is measured is the server and not the generator's code.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import ssl
 from collections.abc import Callable
 from time import perf_counter
@@ -91,6 +93,7 @@ class _Conn(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if not self.got_bytes:  # the head starts here: find the proxy's color tag in C
+            self.client.first_at = perf_counter()  # k6's http_req_waiting ends here
             self.got_bytes = True
             self.head = data  # one read is bounded (the loop's read size): limits apply
             i = data.find(_TAG)  # to a head that spans reads, below
@@ -193,6 +196,7 @@ class _Conn(asyncio.Protocol):
         client.bytes_out += len(data)  # reset per request by WireClient.request
         client.sent_at = perf_counter()
         self.transport.write(data)  # type: ignore[union-attr]
+        client.written_at = perf_counter()  # k6's http_req_sending: the write itself
         return fut
 
     def stream(
@@ -215,8 +219,10 @@ class _Conn(asyncio.Protocol):
         """The stream's next request, from the batch (unless the stream failed meanwhile)."""
         if self.on_response is None:
             return
-        self.client.sent_at = perf_counter()
+        client = self.client
+        client.sent_at = perf_counter()
         self.transport.write(self.stream_data)  # type: ignore[union-attr]
+        client.written_at = perf_counter()
 
     def _fail(self, exc: BaseException) -> None:
         self.on_response = None
@@ -354,11 +360,13 @@ def _bare_response(status: int) -> Response:
 class WireClient:
     """A virtual user's connection to one origin, reconnecting when the server closes it.
 
-    After each request `sent_at`, `done_at`, `bytes_in`, `bytes_out` and `upstream`
-    describe it (the connection writes them), so the caller records timings without
-    another clock read. The byte counts are what went through the socket: nothing
-    out when the connection failed, the head and the body as sent in; over TLS, the
-    HTTP bytes inside the records (asyncio's SSL transport shows no others).
+    After each request `sent_at`, `written_at`, `first_at` (the first byte of the
+    answer), `done_at`, `bytes_in`, `bytes_out` and `upstream` describe it (the
+    connection writes them), so the caller records timings without another clock
+    read; `opened` holds the connect phases (us) of a connection the request opened.
+    The byte counts are what went through the socket: nothing out when the connection
+    failed, the head and the body as sent in; over TLS, the HTTP bytes inside the
+    records (asyncio's SSL transport shows no others).
     """
 
     __slots__ = (
@@ -369,13 +377,16 @@ class WireClient:
         "bytes_out",
         "connect_timeout",
         "done_at",
+        "first_at",
         "host",
         "keep_body",
         "max_body",
+        "opened",
         "port",
         "sent_at",
         "server_hostname",
         "upstream",
+        "written_at",
     )
 
     def __init__(
@@ -401,8 +412,8 @@ class WireClient:
         self._ssl: ssl.SSLContext | None = client_context(options) if https else None
         self._conn: _Conn | None = None
         self.connect_timeout = connect_timeout
-        self.sent_at = 0.0
-        self.done_at = 0.0
+        self.sent_at = self.written_at = self.first_at = self.done_at = 0.0
+        self.opened: tuple[int, int, int] | None = None
         self.bytes_in = 0
         self.bytes_out = 0
         self.upstream: str | None = None
@@ -411,15 +422,28 @@ class WireClient:
         self.max_body = max_body
 
     async def _connect(self) -> _Conn:
+        """Resolve, connect, then the TLS handshake, each timed (k6's http_req_blocked,
+        _connecting, _tls_handshaking): once per connection, off the hot path."""
         loop = asyncio.get_running_loop()
+        t0 = perf_counter()
         async with asyncio.timeout(self.connect_timeout):
-            _, conn = await loop.create_connection(
-                lambda: self._protocol(self),
-                self.host,
-                self.port,
-                ssl=self._ssl,
-                server_hostname=self.server_hostname,
-            )
+            addresses = await _resolve(loop, self.host, self.port)
+            t1 = perf_counter()
+            sock = await _open_socket(loop, addresses)
+            t2 = perf_counter()
+            try:
+                _, conn = await loop.create_connection(
+                    lambda: self._protocol(self),
+                    sock=sock,
+                    ssl=self._ssl,
+                    server_hostname=self.server_hostname,
+                )
+            except BaseException:
+                sock.close()
+                raise
+        t3 = perf_counter()
+        tls = int((t3 - t2) * 1e6) if self._ssl is not None else 0
+        self.opened = (int((t1 - t0) * 1e6), int((t2 - t1) * 1e6), tls)
         self._conn = conn
         return conn
 
@@ -482,6 +506,41 @@ class WireClient:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+async def _resolve(
+    loop: asyncio.AbstractEventLoop, host: str, port: int
+) -> list[tuple[int, int, int, tuple]]:
+    """(family, type, proto, address) to try in order; an IP literal without a lookup
+    (getaddrinfo runs in a thread: a hop per connection for nothing)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return [(fam, kind, proto, addr) for fam, kind, proto, _, addr in infos]
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, (host, port))]
+
+
+async def _open_socket(
+    loop: asyncio.AbstractEventLoop, addresses: list[tuple[int, int, int, tuple]]
+) -> socket.socket:
+    """The first address that accepts a connection; else the last address's error."""
+    error: OSError = OSError(f"no address for {addresses}")
+    for family, kind, proto, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise error
 
 
 def make_ssl_context(insecure: bool) -> ssl.SSLContext:

@@ -104,10 +104,17 @@ class Controller:
         self.started_at = started
         self.state = RunState.RUNNING
         task = asyncio.create_task(self.pool.run())
-        t0 = perf_counter()
         k = 1
         error = None
         try:
+            # Intervals count from the workers' start, not from the spawning of their
+            # processes: every interval is full length and aligned across workers.
+            started = asyncio.create_task(self.pool.started.wait())
+            try:
+                await asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                started.cancel()
+            t0 = perf_counter()
             while not task.done():
                 deadline = t0 + k * self.plan.interval
                 await asyncio.wait([task], timeout=max(deadline - perf_counter(), 0))

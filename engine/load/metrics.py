@@ -24,6 +24,13 @@ HIST_DIGITS = 3
 
 Key = tuple[str, str | None]  # (step, upstream)
 
+# k6's timing breakdown of a request, kept for the whole interval (not per step: six
+# histograms per bucket would multiply memory for little). The first three are spent
+# opening a connection: zero on a reused one, as k6 reports them.
+CONNECT_PHASES = ("http_req_blocked", "http_req_connecting", "http_req_tls_handshaking")
+EXCHANGE_PHASES = ("http_req_sending", "http_req_waiting", "http_req_receiving")
+PHASES = CONNECT_PHASES + EXCHANGE_PHASES
+
 
 def new_histogram() -> HdrHistogram:
     return HdrHistogram(HIST_MIN_US, HIST_MAX_US, HIST_DIGITS)
@@ -49,28 +56,38 @@ def decode_histogram(text: str) -> HdrHistogram:
 
 
 class Bucket:
-    """Figures of one (step, upstream) over one interval."""
+    """Figures of one (step, upstream) over one interval.
+
+    `http_req_duration` is k6's: from the request's first byte sent to the response's
+    last byte, kept as two histograms, expected responses and the others, so
+    `{expected_response:true}` is exact and a run without failures holds one.
+    `latency` is Surge's: from the moment the iteration was due; in a closed model
+    the same figure, so it is kept only for the open model.
+    """
 
     __slots__ = (
         "bytes_in",
         "bytes_out",
         "errors",
+        "expected",
+        "expected_sum",
         "failed",
-        "latency",
-        "latency_sum",
         "requests",
-        "service",
-        "service_sum_",
         "status",
+        "unexpected",
+        "unexpected_sum",
+        "waited",
+        "waited_sum",
     )
 
-    def __init__(self, separate_service: bool = True) -> None:
-        self.latency = new_histogram()
-        # Closed-model runs have latency == service time: one histogram serves both.
-        self.service: HdrHistogram | None = new_histogram() if separate_service else None
+    def __init__(self, separate_latency: bool = True) -> None:
+        self.expected = new_histogram()
+        self.unexpected: HdrHistogram | None = None  # made at the first failed request
+        self.waited: HdrHistogram | None = new_histogram() if separate_latency else None
         # Sums give exact means; HdrHistogram's own mean walks every bucket (~60 ms).
-        self.latency_sum = 0
-        self.service_sum_ = 0
+        self.expected_sum = 0
+        self.unexpected_sum = 0
+        self.waited_sum = 0
         self.requests = 0
         self.failed = 0
         self.status: dict[int, int] = {}
@@ -79,23 +96,42 @@ class Bucket:
         self.bytes_out = 0
 
     @property
-    def service_hist(self) -> HdrHistogram:
-        return self.service if self.service is not None else self.latency
+    def duration(self) -> HdrHistogram:
+        """http_req_duration of every request (a merged copy only when some failed)."""
+        bad = self.unexpected
+        if bad is None or not bad.get_total_count():
+            return self.expected
+        if not self.expected.get_total_count():
+            return bad
+        return merge_histograms((self.expected, bad))
 
     @property
-    def service_sum(self) -> int:
-        return self.service_sum_ if self.service is not None else self.latency_sum
+    def duration_sum(self) -> int:
+        return self.expected_sum + self.unexpected_sum
+
+    @property
+    def latency(self) -> HdrHistogram:
+        return self.waited if self.waited is not None else self.duration
+
+    @property
+    def latency_sum(self) -> int:
+        return self.waited_sum if self.waited is not None else self.duration_sum
 
     def add(self, other: Bucket) -> None:
         """Merge another bucket in (exact: histograms and counters add)."""
-        if other.latency.get_total_count():
-            self.latency.add(other.latency)
-        if self.service is not None:
-            svc = other.service_hist
-            if svc.get_total_count():
-                self.service.add(svc)
-            self.service_sum_ += other.service_sum
-        self.latency_sum += other.latency_sum
+        if other.expected.get_total_count():
+            self.expected.add(other.expected)
+        if other.unexpected is not None and other.unexpected.get_total_count():
+            if self.unexpected is None:
+                self.unexpected = new_histogram()
+            self.unexpected.add(other.unexpected)
+        if self.waited is not None:
+            lat = other.latency
+            if lat.get_total_count():
+                self.waited.add(lat)
+            self.waited_sum += other.latency_sum
+        self.expected_sum += other.expected_sum
+        self.unexpected_sum += other.unexpected_sum
         self.requests += other.requests
         self.failed += other.failed
         for k, v in other.status.items():
@@ -108,9 +144,11 @@ class Bucket:
     def encode(self) -> dict[str, Any]:
         return {
             "latency": encode_histogram(self.latency),
-            "service": encode_histogram(self.service_hist),
+            "expected": encode_histogram(self.expected),
+            "unexpected": encode_histogram(self.unexpected or new_histogram()),
             "latency_sum": self.latency_sum,
-            "service_sum": self.service_sum,
+            "expected_sum": self.expected_sum,
+            "unexpected_sum": self.unexpected_sum,
             "requests": self.requests,
             "failed": self.failed,
             "status": {str(k): v for k, v in self.status.items()},
@@ -121,11 +159,13 @@ class Bucket:
 
     @classmethod
     def decode(cls, data: dict[str, Any]) -> Bucket:
-        b = cls(separate_service=True)
-        b.latency = decode_histogram(data["latency"])
-        b.service = decode_histogram(data["service"])
-        b.latency_sum = data["latency_sum"]
-        b.service_sum_ = data["service_sum"]
+        b = cls(separate_latency=True)
+        b.waited = decode_histogram(data["latency"])
+        b.expected = decode_histogram(data["expected"])
+        b.unexpected = decode_histogram(data["unexpected"])
+        b.waited_sum = data["latency_sum"]
+        b.expected_sum = data["expected_sum"]
+        b.unexpected_sum = data["unexpected_sum"]
         b.requests = data["requests"]
         b.failed = data["failed"]
         b.status = {int(k): v for k, v in data["status"].items()}
@@ -151,6 +191,8 @@ class Interval:
     vus: int = 0
     vus_max: int = 0
     target: float = 0.0  # the executor's target (VUs or iterations/s) at the interval's end
+    phases: dict[str, HdrHistogram] = field(default_factory=dict)  # PHASES, once recorded
+    phase_sums: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: Interval) -> None:
         for key, b in other.buckets.items():
@@ -171,6 +213,12 @@ class Interval:
         self.vus += other.vus
         self.vus_max += other.vus_max
         self.target += other.target
+        for name, h in other.phases.items():
+            mine_h = self.phases.get(name)
+            if mine_h is None:
+                mine_h = self.phases[name] = new_histogram()
+            mine_h.add(h)
+            self.phase_sums[name] = self.phase_sums.get(name, 0) + other.phase_sums[name]
         self.start = min(self.start, other.start)
         self.end = max(self.end, other.end)
 
@@ -188,6 +236,8 @@ class Interval:
             "vus": self.vus,
             "vus_max": self.vus_max,
             "target": self.target,
+            "phases": {k: encode_histogram(h) for k, h in self.phases.items()},
+            "phase_sums": dict(self.phase_sums),
         }
 
     @classmethod
@@ -205,37 +255,47 @@ class Interval:
             vus=data["vus"],
             vus_max=data["vus_max"],
             target=data["target"],
+            phases={k: decode_histogram(v) for k, v in data["phases"].items()},
+            phase_sums=dict(data["phase_sums"]),
         )
 
 
 class _Sink:
-    """A bucket being filled: raw latencies wait in arrays, folded into HDR in bulk.
+    """A bucket being filled: raw values wait in arrays, folded into HDR in bulk.
 
     `HdrHistogram.record_value` is pure Python (~2.3 us a call, the largest single
     cost per request); `array.append` is ~0.1 us, and folding counts each distinct
-    value once (`Counter` runs in C), so a request pays ~0.5 us for its latency.
+    value once (`Counter` runs in C), so a request pays ~0.5 us for its figures.
     """
 
-    __slots__ = ("bucket", "lat", "svc")
+    __slots__ = ("bad", "bucket", "lat", "ok")
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
-        self.lat = array("q")
-        self.svc: array[int] | None = array("q") if bucket.service is not None else None
+        self.ok = array("q")  # http_req_duration of expected responses
+        self.bad = array("q")  # ... of the others
+        self.lat: array[int] | None = array("q") if bucket.waited is not None else None
 
     def fold(self) -> None:
         b = self.bucket
+        ok, bad = self.ok, self.bad
+        if ok:
+            b.requests += len(ok)
+            _fold(b.expected, ok)
+            b.expected_sum += sum(ok)
+            del ok[:]
+        if bad:
+            b.requests += len(bad)
+            if b.unexpected is None:
+                b.unexpected = new_histogram()
+            _fold(b.unexpected, bad)
+            b.unexpected_sum += sum(bad)
+            del bad[:]
         lat = self.lat
         if lat:
-            b.requests += len(lat)
-            _fold(b.latency, lat)
-            b.latency_sum += sum(lat)
+            _fold(b.waited, lat)  # type: ignore[arg-type]
+            b.waited_sum += sum(lat)
             del lat[:]
-        svc = self.svc
-        if svc:
-            _fold(b.service_hist, svc)
-            b.service_sum_ += sum(svc)
-            del svc[:]
 
 
 def _fold(h: HdrHistogram, values: array[int]) -> None:
@@ -247,21 +307,31 @@ def _fold(h: HdrHistogram, values: array[int]) -> None:
 class Recorder:
     """The hot-path sink of one worker; `harvest` hands over an Interval and starts fresh."""
 
-    __slots__ = ("_checks", "_current", "_one_request", "_separate_service", "_sinks")
+    __slots__ = (
+        "_checks",
+        "_current",
+        "_one_request",
+        "_phases",
+        "_reused",
+        "_separate_latency",
+        "_sinks",
+    )
 
     def __init__(
-        self, *, separate_service: bool, one_request: bool = False, start: float = 0.0
+        self, *, separate_latency: bool, one_request: bool = False, start: float = 0.0
     ) -> None:
-        self._separate_service = separate_service
+        self._separate_latency = separate_latency
         # An iteration of one request lasts as long as its latency, and there are as
         # many as requests: derive both at harvest instead of recording them.
         self._one_request = one_request
         self._current = Interval(start, start)
         self._checks = self._current.checks
         self._sinks: dict[Key, _Sink] = {}
+        self._phases: dict[str, array[int]] = {name: array("q") for name in PHASES}
+        self._reused = 0  # requests on a kept-alive connection: connect phases are 0
 
     def _sink(self, key: Key) -> _Sink:
-        b = self._current.buckets[key] = Bucket(self._separate_service)
+        b = self._current.buckets[key] = Bucket(self._separate_latency)
         sink = self._sinks[key] = _Sink(b)
         return sink
 
@@ -270,22 +340,25 @@ class Recorder:
         step: str,
         upstream: str | None,
         latency_us: int,
-        service_us: int,
+        duration_us: int,
         status: int,
         failed: bool,
         bytes_in: int,
         bytes_out: int,
         error: str | None = None,
     ) -> None:
-        """One request; a transport failure has status 0 and its error kind in `error`."""
+        """One request: its latency (from the due time) and http_req_duration (from the
+        send); a transport failure has status 0 and its error kind in `error`."""
         key = (step, upstream)
         sink = self._sinks.get(key) or self._sink(key)
-        sink.lat.append(latency_us)
-        if sink.svc is not None:
-            sink.svc.append(service_us)
         b = sink.bucket
         if failed:
+            sink.bad.append(duration_us)
             b.failed += 1
+        else:
+            sink.ok.append(duration_us)
+        if sink.lat is not None:
+            sink.lat.append(latency_us)
         if error is None:
             st = b.status
             st[status] = st.get(status, 0) + 1
@@ -294,10 +367,43 @@ class Recorder:
         b.bytes_in += bytes_in
         b.bytes_out += bytes_out
 
+    def exchange(self, sending_us: int, waiting_us: int, receiving_us: int) -> None:
+        """The send, wait (time to first byte) and receive of a request on a connection
+        already open; `connected` for the first request on a new one."""
+        ph = self._phases
+        ph["http_req_sending"].append(sending_us)
+        ph["http_req_waiting"].append(waiting_us)
+        ph["http_req_receiving"].append(receiving_us)
+        self._reused += 1
+
+    def connected(self, blocked_us: int, connecting_us: int, tls_us: int) -> None:
+        """The connect phases of the request that opened a connection (before `exchange`)."""
+        ph = self._phases
+        ph["http_req_blocked"].append(blocked_us)
+        ph["http_req_connecting"].append(connecting_us)
+        ph["http_req_tls_handshaking"].append(tls_us)
+        self._reused -= 1
+
     def fold(self) -> None:
-        """Move waiting latencies into the histograms; bounds the arrays between harvests."""
+        """Move waiting values into the histograms; bounds the arrays between harvests."""
         for sink in self._sinks.values():
             sink.fold()
+        cur = self._current
+        reused, self._reused = self._reused, 0
+        for name, values in self._phases.items():
+            zeros = reused if name in CONNECT_PHASES else 0
+            if not values and zeros <= 0:
+                continue
+            h = cur.phases.get(name)
+            if h is None:
+                h = cur.phases[name] = new_histogram()
+                cur.phase_sums[name] = 0
+            if zeros > 0:
+                h.record_value(0, zeros)
+            for v, n in Counter(values).items():
+                h.record_value(v if v > 0 else 0, n)
+            cur.phase_sums[name] += sum(values)
+            del values[:]
 
     def count_error(self, step: str, upstream: str | None, kind: str) -> None:
         """Name a failure of a recorded request: http 5xx, a capture, a poll limit."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
-from engine.load.metrics import Bucket, Interval, Key, merge_histograms
+from engine.load.metrics import PHASES, Bucket, Interval, Key, merge_histograms
 from engine.load.thresholds import COUNTER, GAUGE, RATE, TREND, Threshold
 
 MAX_ROWS = 3600
@@ -69,8 +69,9 @@ class Figures:
     failed: int
     error_rate: float
     rps: float
-    latency: LatencyStats
-    service_time: LatencyStats
+    latency: LatencyStats  # Surge's: from the due time
+    duration: LatencyStats  # k6's http_req_duration: from the send
+    expected: LatencyStats  # http_req_duration{expected_response:true}
     status: dict[int, int]
     errors: dict[str, int]
     bytes_in: int
@@ -84,7 +85,8 @@ class Figures:
             error_rate=b.failed / b.requests if b.requests else 0.0,
             rps=b.requests / seconds if seconds > 0 else 0.0,
             latency=LatencyStats.of(b.latency, b.latency_sum),
-            service_time=LatencyStats.of(b.service_hist, b.service_sum),
+            duration=LatencyStats.of(b.duration, b.duration_sum),
+            expected=LatencyStats.of(b.expected, b.expected_sum),
             status=dict(sorted(b.status.items())),
             errors=dict(sorted(b.errors.items(), key=lambda kv: -kv[1])),
             bytes_in=b.bytes_in,
@@ -106,8 +108,8 @@ class Row:
     p90: float
     p95: float
     p99: float
-    service_p50: float
-    service_p99: float
+    duration_p50: float
+    duration_p99: float
     vus: int
     vus_max: int
     target: float
@@ -132,8 +134,8 @@ class Row:
             p90=max(self.p90, later.p90),
             p95=max(self.p95, later.p95),
             p99=max(self.p99, later.p99),
-            service_p50=max(self.service_p50, later.service_p50),
-            service_p99=max(self.service_p99, later.service_p99),
+            duration_p50=max(self.duration_p50, later.duration_p50),
+            duration_p99=max(self.duration_p99, later.duration_p99),
             vus=later.vus,
             vus_max=max(self.vus_max, later.vus_max),
             target=later.target,
@@ -168,6 +170,8 @@ def bucket_total(buckets: Iterable[Bucket]) -> Bucket:
 
 
 def _matches(key: Key, tags: Sequence[tuple[str, str]]) -> bool:
+    """Whether a (step, upstream) bucket is selected by `tags` (expected_response splits
+    inside a bucket: see `_duration`)."""
     for name, value in tags:
         if name == "step" and key[0] != value:
             return False
@@ -218,7 +222,7 @@ class RunModel:
         b = bucket_total(iv.buckets.values())
         dt = max(iv.end - iv.start, 1e-9)
         lat = b.latency
-        svc = b.service_hist
+        svc = b.duration
         pct = lat.get_percentile_to_value_dict([50, 90, 95, 99]) if b.requests else {}
         return Row(
             t=iv.end,
@@ -231,8 +235,8 @@ class RunModel:
             p90=pct.get(90, 0) / 1000,
             p95=pct.get(95, 0) / 1000,
             p99=pct.get(99, 0) / 1000,
-            service_p50=svc.get_value_at_percentile(50) / 1000 if b.requests else 0.0,
-            service_p99=svc.get_value_at_percentile(99) / 1000 if b.requests else 0.0,
+            duration_p50=svc.get_value_at_percentile(50) / 1000 if b.requests else 0.0,
+            duration_p99=svc.get_value_at_percentile(99) / 1000 if b.requests else 0.0,
             vus=iv.vus,
             vus_max=iv.vus_max,
             target=iv.target,
@@ -270,11 +274,15 @@ class RunModel:
         if kind == TREND:
             if th.metric == "iteration_duration":
                 return trend_value(iv.iteration_duration, iv.iteration_sum, th)
-            svc = th.metric == "service_time"
+            if th.metric in iv.phases:
+                return trend_value(iv.phases[th.metric], iv.phase_sums[th.metric], th)
+            if th.metric in PHASES:
+                return None
             sel = [b for k, b in iv.buckets.items() if _matches(k, tags)]
-            h = merge_histograms((b.service_hist if svc else b.latency) for b in sel)
-            total_us = sum((b.service_sum if svc else b.latency_sum) for b in sel)
-            return trend_value(h, total_us, th)
+            if th.metric == "latency":
+                h = merge_histograms(b.latency for b in sel)
+                return trend_value(h, sum(b.latency_sum for b in sel), th)
+            return trend_value(*_duration(sel, dict(tags).get("expected_response")), th)
         if th.metric == "checks":
             names = [v for n, v in tags if n == "check"]
             sel = [pf for name, pf in iv.checks.items() if not names or name in names]
@@ -284,7 +292,12 @@ class RunModel:
         if kind == RATE:  # http_req_failed
             sel = [b for k, b in iv.buckets.items() if _matches(k, tags)]
             req = sum(b.requests for b in sel)
-            return sum(b.failed for b in sel) / req if req else None
+            failed = sum(b.failed for b in sel)
+            want = dict(tags).get("expected_response")
+            if want is not None:  # k6: failed == not expected, so these are 0 or 1
+                req = req - failed if want == "true" else failed
+                failed = 0 if want == "true" else failed
+            return failed / req if req else None
         if kind == COUNTER:
             count = self._count(th, iv)
             if th.aggregation == "rate":
@@ -305,6 +318,10 @@ class RunModel:
     def _count(th: Threshold, iv: Interval) -> int:
         sel = [b for k, b in iv.buckets.items() if _matches(k, th.tags)]
         if th.metric == "http_reqs":
+            want = th.tag_dict.get("expected_response")
+            if want is not None:
+                failed = sum(b.failed for b in sel)
+                return sum(b.requests for b in sel) - failed if want == "true" else failed
             return sum(b.requests for b in sel)
         if th.metric == "data_received":
             return sum(b.bytes_in for b in sel)
@@ -353,6 +370,16 @@ class RunModel:
 
     def passed(self) -> bool:
         return all(s.ok for s in self.states)
+
+
+def _duration(sel: Sequence[Bucket], expected: str | None) -> tuple[HdrHistogram, int]:
+    """http_req_duration of the selected buckets, of all requests or, with the
+    expected_response tag, of the expected ones ("true") or the others ("false")."""
+    if expected == "true":
+        return merge_histograms(b.expected for b in sel), sum(b.expected_sum for b in sel)
+    if expected == "false":
+        return merge_histograms(b.unexpected for b in sel), sum(b.unexpected_sum for b in sel)
+    return merge_histograms(b.duration for b in sel), sum(b.duration_sum for b in sel)
 
 
 def trend_value(h: HdrHistogram, total_us: int, th: Threshold) -> float | None:

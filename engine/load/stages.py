@@ -90,7 +90,8 @@ def arrival_time(
     """When the n-th iteration (0-based) is due, or None if the stages end first.
 
     The inverse of `arrivals_until`: iteration n starts when n iterations have
-    accumulated, so a constant 10/s starts one at 0.0, 0.1, 0.2, ...
+    accumulated, so a constant 10/s starts one at 0.0, 0.1, 0.2, ... and, as k6 does,
+    one at the schedule's very end (10/s for 1 s: 11).
     """
     return ArrivalTable(start_rate, stages, time_unit).time_of(n)
 
@@ -113,6 +114,9 @@ class ArrivalTable:
             seg = (ra + rb) / 2 * d
             segs.append((done, done + seg - 1e-12, t0, d, ra, rb))
             done += seg
+        if segs:  # the schedule's end is inclusive, as in k6: 50/s for 5 s starts 251
+            done, _, t0, d, ra, rb = segs[-1]
+            segs[-1] = (done, done + (ra + rb) / 2 * d + 1e-9, t0, d, ra, rb)
         self._segs = segs
         self._k = 0
 

@@ -20,9 +20,14 @@ TREND, RATE, COUNTER, GAUGE = "trend", "rate", "counter", "gauge"
 
 # Metric name -> kind. Trends are in milliseconds, data counters in bytes, like k6.
 METRICS: dict[str, str] = {
-    "http_req_duration": TREND,  # latency from the scheduled start (== k6's in closed models)
-    "latency": TREND,
-    "service_time": TREND,  # from the actual send: what k6 calls http_req_duration
+    "http_req_duration": TREND,  # k6's: from the first byte sent to the last byte received
+    "latency": TREND,  # Surge's: from the moment the iteration was due (open model's wait in)
+    "http_req_blocked": TREND,  # k6's timing breakdown, of the whole run (no tags)
+    "http_req_connecting": TREND,
+    "http_req_tls_handshaking": TREND,
+    "http_req_sending": TREND,
+    "http_req_waiting": TREND,
+    "http_req_receiving": TREND,
     "iteration_duration": TREND,
     "http_req_failed": RATE,
     "checks": RATE,
@@ -42,7 +47,18 @@ AGGREGATIONS: dict[str, frozenset[str]] = {
     GAUGE: frozenset({"value", "min", "max"}),
 }
 
-TAGS: dict[str, str] = {"step": "step", "name": "step", "upstream": "upstream", "check": "check"}
+TAGS: dict[str, str] = {
+    "step": "step",
+    "name": "step",
+    "upstream": "upstream",
+    "check": "check",
+    "expected_response": "expected_response",
+}
+# Metrics whose figures are kept per (step, upstream) and so take those tags.
+TAGGED = frozenset({"http_req_duration", "latency", "http_req_failed", "http_reqs"})
+TAGGED |= {"data_received", "data_sent", "checks"}
+# Names of reports and profiles before format 2, and what they are now.
+RENAMED = {"service_time": "http_req_duration"}
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -98,6 +114,12 @@ def parse_key(key: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     if not m:
         raise ConfigError(key, "not a metric key (expected e.g. http_req_duration{step:login})")
     metric, raw_tags = m.group(1), m.group(2)
+    if metric in RENAMED:
+        raise ConfigError(
+            key,
+            f"{metric} is now {RENAMED[metric]} (k6's meaning: from the request's send); "
+            "latency is the figure from the due time",
+        )
     if metric not in METRICS:
         known = ", ".join(sorted(METRICS))
         raise ConfigError(key, f"unknown metric {metric!r} (known: {known})")
@@ -113,6 +135,19 @@ def parse_key(key: str) -> tuple[str, tuple[tuple[str, str], ...]]:
             tags.append((TAGS[name], value))
     if any(t == "check" for t, _ in tags) and metric != "checks":
         raise ConfigError(key, "the check tag applies only to the checks metric")
+    if tags and metric not in TAGGED:
+        raise ConfigError(key, f"{metric} is kept for the whole run: it takes no tags")
+    for name, value in tags:
+        if name != "expected_response":
+            continue
+        if value not in ("true", "false"):
+            raise ConfigError(key, f"expected_response is true or false, got {value!r}")
+        if metric not in ("http_req_duration", "http_reqs", "http_req_failed"):
+            raise ConfigError(
+                key,
+                "the expected_response tag applies to http_req_duration, http_reqs "
+                "and http_req_failed",
+            )
     return metric, tuple(tags)
 
 

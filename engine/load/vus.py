@@ -15,8 +15,11 @@ from engine.load.run import WorkPlan
 
 
 class Client(Protocol):
-    sent_at: float
-    done_at: float
+    sent_at: float  # the request's first byte went out
+    written_at: float  # ... its last (k6's http_req_sending between the two)
+    first_at: float  # the answer's first byte came in (http_req_waiting ends)
+    done_at: float  # ... its last (http_req_receiving ends)
+    opened: tuple[int, int, int] | None  # blocked, connecting, TLS (us) of a new connection
     bytes_in: int  # of the last request: what came in (head and body as sent)
     bytes_out: int  # of the last request: what went out (0 when it never connected)
     upstream: str | None  # the proxy's x-surge-upstream tag of the last response

@@ -9,9 +9,10 @@ Two models, as in k6:
 - closed (constant-vus, ramping-vus, *-iterations): each VU loops over
   iterations; latency == service time.
 - open (*-arrival-rate): a scheduler releases iterations at their due times; a
-  due iteration with no free VU (and none left to start below maxVUs) waits in a
-  backlog and its wait counts in its latency (coordinated omission corrected).
-  Only iterations still waiting when the schedule ends are `dropped_iterations`.
+  due iteration with no free VU (and none left to start below maxVUs) is dropped
+  then, as k6 does (`dropped_iterations`). With `queue` it waits in a backlog
+  instead and its wait counts in its `latency` (wrk2's coordinated-omission
+  correction); only what still waits when the schedule ends is dropped.
 
 One class of ~580 lines on purpose: the closed and open loops, the request path and
 the scenario flow share the worker's hot state (budgets, backlog, recorder, status
@@ -114,7 +115,7 @@ class Worker:
 
     def _new_recorder(self) -> Recorder:
         return Recorder(
-            separate_service=self.cfg.open_model, one_request=self.plan.scenario is None
+            separate_latency=self.cfg.open_model, one_request=self.plan.scenario is None
         )
 
     # ---------------------------------------------------------------- commands
@@ -290,6 +291,13 @@ class Worker:
         failed = not (status < 600 and (ok or self._ok_status)[status])
         upstream = client.upstream
         rec.record(req.name, upstream, lat, svc, status, failed, client.bytes_in, client.bytes_out)
+        if client.opened is not None:
+            rec.connected(*client.opened)
+            client.opened = None
+        sent, written, first = client.sent_at, client.written_at, client.first_at
+        rec.exchange(
+            int((written - sent) * 1e6), int((first - written) * 1e6), int((done - first) * 1e6)
+        )
         if failed:
             rec.count_error(req.name, upstream, f"http {status // 100}xx")
         if checks:
@@ -328,11 +336,22 @@ class Worker:
         client, rec, ok, running = vu.client, self.recorder, self._ok_status, self._running
         name, out = req.name, len(req.wire)
 
+        exchange = rec.exchange
+
         def on_response(status: int) -> bool:
-            us = int((client.done_at - client.sent_at) * 1e6)
+            sent, written, first, done = (
+                client.sent_at,
+                client.written_at,
+                client.first_at,
+                client.done_at,
+            )
+            us = int((done - sent) * 1e6)
             failed = not (status < 600 and ok[status])
             upstream = client.upstream
             rec.record(name, upstream, us, us, status, failed, client.bytes_in, out)
+            exchange(
+                int((written - sent) * 1e6), int((first - written) * 1e6), int((done - first) * 1e6)
+            )
             if failed:
                 rec.count_error(name, upstream, f"http {status // 100}xx")
             vu.iterations += 1
@@ -515,6 +534,7 @@ class Worker:
         for _ in range(cfg.pre_allocated_vus):
             vu = self._new_vu()
             vu.task = asyncio.create_task(self._open_vu(vu, None))
+        await asyncio.sleep(0)  # each VU waits in `_idle` before the first (0 s) is due
         clock = self.clock
         running = self._running
         dispatch = self._dispatch
@@ -557,6 +577,8 @@ class Worker:
         elif len(self._vus) < self.cfg.max_vus:
             vu = self._new_vu()
             vu.task = asyncio.create_task(self._open_vu(vu, due))
+        elif not self.cfg.queue:
+            self.recorder.dropped()  # k6: no free VU at the due time, dropped now
         else:
             if len(self._backlog) >= self._max_backlog:
                 # Waited longer than the bound allows: dropped now, so memory stays

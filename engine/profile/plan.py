@@ -44,6 +44,7 @@ class Overrides:
     time_scale: float | None = None
     client: str | None = None
     workers: int | None = None
+    queue: bool | None = None  # --queue: arrival rate waits for a free VU instead of dropping
     max_body: int | None = None  # --max-body: body bytes kept for checks
     timeout: float | None = None  # --timeout: the whole request's deadline, body included
     insecure: bool | None = None  # --insecure / --insecure-skip-tls-verify
@@ -55,6 +56,18 @@ class Overrides:
 
 
 def choose_executor(profile: Profile, o: Overrides) -> ExecutorConfig:
+    return _with_queue(_choose(profile, o), o.queue)
+
+
+def _with_queue(cfg: ExecutorConfig, queue: bool | None) -> ExecutorConfig:
+    if queue is None:
+        return cfg
+    if not cfg.open_model:
+        raise ConfigError("--queue", "applies only to arrival-rate executors")
+    return replace(cfg, queue=queue)
+
+
+def _choose(profile: Profile, o: Overrides) -> ExecutorConfig:
     flags = any(
         v is not None for v in (o.executor, o.iterations, o.stages, o.duration, o.rate, o.vus)
     )

@@ -87,7 +87,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("rps", ("rps",), "higher", PER_S, gated=True),
     Figure("error rate", ("error_rate",), "lower", RATIO, gated=True),
     *_latency("latency", "latency_ms", gated=True),
-    *_latency("service time", "service_time_ms", gated=False),
+    *_latency("http_req_duration", "http_req_duration_ms", gated=False),
     Figure("iterations", ("iterations",), None, COUNT, total_only=True),
     Figure("dropped iterations", ("dropped_iterations",), "lower", COUNT, total_only=True),
     Figure("iteration p95", ("iteration_duration_ms", "p95"), "lower", MS, total_only=True),
@@ -278,6 +278,8 @@ def meta_warnings(
         if diff:
             out.append(f"different executor options: {diff}")
     for name, meta in zip(names, (base, new), strict=True):
+        for note in meta.get("notes") or ():  # e.g. read from an older format
+            out.append(f"{name} report {note}")
         if meta.get("aborted"):
             reason = meta.get("stop_reason") or meta.get("error") or "no reason recorded"
             out.append(f"{name} run was aborted ({reason})")

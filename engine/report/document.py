@@ -21,7 +21,11 @@ from engine.load.metrics import Bucket, encode_histogram
 from engine.load.model import Figures, LatencyStats, bucket_total
 from engine.load.run import RunResult
 
-FORMAT = 1
+# Format 2: http_req_duration is k6's (from the send; format 1's `service_time`), and
+# `latency` the figure from the due time (format 1's http_req_duration). Format 1
+# reports are read and upgraded in memory (`upgrade`), with a note saying so.
+FORMAT = 2
+_READS = (1, 2)
 
 
 class ReportError(ValueError):
@@ -36,17 +40,22 @@ def _figures(f: Figures) -> dict[str, Any]:
         "rps": round(f.rps, 3),
         "data_received_bytes": f.bytes_in,
         "data_sent_bytes": f.bytes_out,
+        "http_req_duration_ms": f.duration.as_dict(),
+        "http_req_duration_expected_ms": f.expected.as_dict(),  # {expected_response:true}
         "latency_ms": f.latency.as_dict(),
-        "service_time_ms": f.service_time.as_dict(),
         "status": {str(k): v for k, v in f.status.items()},
         "errors": dict(f.errors),
     }
 
 
-def _histograms(b: Bucket) -> dict[str, str]:
+def _histograms(b: Bucket) -> dict[str, Any]:
     return {
         "latency": encode_histogram(b.latency),
-        "service_time": encode_histogram(b.service_hist),
+        "http_req_duration": encode_histogram(b.duration),
+        "http_req_duration_expected": encode_histogram(b.expected),
+        "latency_sum_us": b.latency_sum,
+        "http_req_duration_sum_us": b.duration_sum,
+        "http_req_duration_expected_sum_us": b.expected_sum,
     }
 
 
@@ -86,6 +95,8 @@ def build_report(result: RunResult) -> dict[str, Any]:
         iteration_duration_ms=_stats(total.iteration_duration, total.iteration_sum),
         vus_max=max((r.vus_max for r in model.timeline), default=0),
     )
+    for name, h in total.phases.items():  # k6's timing breakdown
+        summary[f"{name}_ms"] = _stats(h, total.phase_sums[name])
     if model.checks_rate() is not None:
         summary["checks_rate"] = round(model.checks_rate() or 0.0, 6)
     if result.breaking_point_rps is not None:
@@ -207,12 +218,67 @@ def read_report(path: str | Path) -> dict[str, Any]:
     meta = data.get("meta")
     if not isinstance(meta, dict) or "format" not in meta or "summary" not in data:
         raise ReportError(f"{path}: not a Surge report (no [meta] format or [summary])")
-    if meta["format"] != FORMAT:
+    if meta["format"] not in _READS:
         raise ReportError(
             f"{path}: report format {meta['format']!r} is not supported by this Surge "
-            f"(reads format {FORMAT}); upgrade Surge to read it"
+            f"(reads formats {', '.join(map(str, _READS))}); upgrade Surge to read it"
         )
+    return upgrade(data)
+
+
+FORMAT_1_NOTE = (
+    "written in format 1: its http_req_duration was the latency from the due time "
+    "(now `latency`) and its service_time is now http_req_duration (k6's meaning); "
+    "no {expected_response:true} split"
+)
+_RENAMED_1 = {"service_time_ms": "http_req_duration_ms"}
+_RENAMED_HIST_1 = {
+    "service_time": "http_req_duration",
+    "service_time_sum_us": "http_req_duration_sum_us",
+}
+_RENAMED_ROW_1 = {"service_p50": "duration_p50", "service_p99": "duration_p99"}
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """A format 1 report as format 2, in memory; `meta.upgraded_from` and a note say so
+    (compare and merge print it). The metric names changed meaning, not the figures."""
+    meta = data["meta"]
+    if meta.get("format") != 1:
+        return data
+    sections = [data.get("summary")]
+    for key in ("steps", "upstreams"):
+        table = data.get(key)
+        if isinstance(table, Mapping):
+            sections.extend(table.values())
+    for section in sections:
+        _rename(section, _RENAMED_1)
+    hists = data.get("histograms")
+    if isinstance(hists, Mapping):
+        _rename(hists.get("total"), _RENAMED_HIST_1)
+        for key in ("steps", "upstreams"):
+            table = hists.get(key)
+            for section in table.values() if isinstance(table, Mapping) else ():
+                _rename(section, _RENAMED_HIST_1)
+    for row in data.get("timeline") or ():
+        _rename(row, _RENAMED_ROW_1)
+    for th in data.get("thresholds") or ():
+        if isinstance(th, dict) and isinstance(th.get("metric"), str):
+            name = th["metric"]
+            if name.startswith("http_req_duration"):
+                th["metric"] = "latency" + name[len("http_req_duration") :]
+            elif name.startswith("service_time"):
+                th["metric"] = "http_req_duration" + name[len("service_time") :]
+    meta["format"] = FORMAT
+    meta["upgraded_from"] = 1
+    meta["notes"] = [*meta.get("notes", []), FORMAT_1_NOTE]
     return data
+
+
+def _rename(table: Any, names: Mapping[str, str]) -> None:
+    if isinstance(table, dict):
+        for old, new in names.items():
+            if old in table and new not in table:
+                table[new] = table.pop(old)
 
 
 def load_report(path: str | Path) -> dict[str, Any]:

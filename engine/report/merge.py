@@ -38,32 +38,46 @@ from engine.report.document import FORMAT, ReportError, is_number
 # Timeline columns: counters add across parallel runs, percentiles keep the worst.
 _ROW_SUM = ("requests", "failed", "rps", "vus", "vus_max", "target", "iterations", "dropped")
 _ROW_SUM += ("bytes_in", "bytes_out")
-_ROW_MAX = ("t", "dt", "p50", "p90", "p95", "p99", "service_p50", "service_p99")
+_ROW_MAX = ("t", "dt", "p50", "p90", "p95", "p99", "duration_p50", "duration_p99")
 
 
 @dataclass
 class Hists:
-    """One section's latency and service-time histograms, with exact sums for the mean."""
+    """One section's histograms (latency, http_req_duration and its expected responses'
+    part), with exact sums for the mean. `expected` is None once an input lacks it (a
+    format 1 report): then the merged report has no {expected_response:true} figure."""
 
     latency: HdrHistogram = field(default_factory=new_histogram)
     latency_sum: int = 0
-    service: HdrHistogram = field(default_factory=new_histogram)
-    service_sum: int = 0
+    duration: HdrHistogram = field(default_factory=new_histogram)
+    duration_sum: int = 0
+    expected: HdrHistogram | None = field(default_factory=new_histogram)
+    expected_sum: int = 0
 
     def add(self, other: Hists) -> None:
-        for mine, theirs in ((self.latency, other.latency), (self.service, other.service)):
+        for mine, theirs in ((self.latency, other.latency), (self.duration, other.duration)):
             if theirs.get_total_count():
                 mine.add(theirs)
         self.latency_sum += other.latency_sum
-        self.service_sum += other.service_sum
+        self.duration_sum += other.duration_sum
+        if self.expected is None or other.expected is None:
+            self.expected = None
+        else:
+            if other.expected.get_total_count():
+                self.expected.add(other.expected)
+            self.expected_sum += other.expected_sum
 
     def encode(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "latency": encode_histogram(self.latency),
-            "service_time": encode_histogram(self.service),
+            "http_req_duration": encode_histogram(self.duration),
             "latency_sum_us": self.latency_sum,
-            "service_time_sum_us": self.service_sum,
+            "http_req_duration_sum_us": self.duration_sum,
         }
+        if self.expected is not None:
+            out["http_req_duration_expected"] = encode_histogram(self.expected)
+            out["http_req_duration_expected_sum_us"] = self.expected_sum
+        return out
 
 
 @dataclass
@@ -230,12 +244,22 @@ def _add(section: _Section, figures: Any, hist_table: Any, where: str) -> None:
 def decode_hists(table: Mapping[str, Any], figures: Mapping[str, Any], where: str) -> Hists:
     """A section's histograms as written (by a run or a merge); ReportError names `where`."""
     latency = _decode(table.get("latency"), f"{where}.latency")
-    service = _decode(table.get("service_time"), f"{where}.service_time")
+    duration = _decode(table.get("http_req_duration"), f"{where}.http_req_duration")
+    expected = None
+    expected_sum = 0
+    if "http_req_duration_expected" in table:
+        key = "http_req_duration_expected"
+        expected = _decode(table.get(key), f"{where}.{key}")
+        expected_sum = _exact_sum(table, f"{key}_sum_us", expected, figures, f"{key}_ms")
     return Hists(
         latency=latency,
         latency_sum=_exact_sum(table, "latency_sum_us", latency, figures, "latency_ms"),
-        service=service,
-        service_sum=_exact_sum(table, "service_time_sum_us", service, figures, "service_time_ms"),
+        duration=duration,
+        duration_sum=_exact_sum(
+            table, "http_req_duration_sum_us", duration, figures, "http_req_duration_ms"
+        ),
+        expected=expected,
+        expected_sum=expected_sum,
     )
 
 
@@ -324,8 +348,13 @@ def _figures(section: _Section, seconds: float) -> dict[str, Any]:
         "rps": round(requests / seconds, 3) if seconds > 0 else 0.0,
         "data_received_bytes": _count(parts, "data_received_bytes"),
         "data_sent_bytes": _count(parts, "data_sent_bytes"),
+        "http_req_duration_ms": LatencyStats.of(h.duration, h.duration_sum).as_dict(),
+        **(
+            {"http_req_duration_expected_ms": LatencyStats.of(h.expected, h.expected_sum).as_dict()}
+            if h.expected is not None
+            else {}
+        ),
         "latency_ms": LatencyStats.of(h.latency, h.latency_sum).as_dict(),
-        "service_time_ms": LatencyStats.of(h.service, h.service_sum).as_dict(),
         "status": dict(sorted(status.items(), key=lambda kv: _status_order(kv[0]))),
         "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])),
     }
@@ -499,10 +528,18 @@ def _observe(th: Threshold, m: _Merged) -> float | None:
         return None
     if th.kind == TREND:
         h = section.hists
-        svc = th.metric == "service_time"
-        return trend_value(
-            h.service if svc else h.latency, h.service_sum if svc else h.latency_sum, th
-        )
+        if th.metric == "latency":
+            return trend_value(h.latency, h.latency_sum, th)
+        if th.metric != "http_req_duration":
+            raise _NotExact  # the timing breakdown has no histograms in a report
+        want = th.tag_dict.get("expected_response")
+        if want is None:
+            return trend_value(h.duration, h.duration_sum, th)
+        if want == "true" and h.expected is not None:
+            return trend_value(h.expected, h.expected_sum, th)
+        raise _NotExact
+    if "expected_response" in th.tag_dict:
+        raise _NotExact
     figs = _figures(section, m.seconds)
     if th.kind == RATE:  # http_req_failed
         return figs["failed"] / figs["requests"] if figs["requests"] else None
@@ -516,8 +553,8 @@ def _observe(th: Threshold, m: _Merged) -> float | None:
 
 def _select(th: Threshold, m: _Merged) -> _Section | None:
     """A report keeps steps and upstreams apart, not their cross product."""
-    tags = dict(th.tags)
-    if len(tags) != len(th.tags) or len(tags) > 1:
+    tags = {k: v for k, v in th.tags if k != "expected_response"}
+    if len(tags) != len([k for k, _ in th.tags if k != "expected_response"]) or len(tags) > 1:
         raise _NotExact
     if "step" in tags:
         return m.steps.get(tags["step"])

@@ -155,10 +155,14 @@ def _figures(summary: Mapping[str, Any], hist_table: Any, where: str) -> Figures
     if isinstance(hist_table, Mapping):
         h = decode_hists(hist_table, summary, where)
         latency = LatencyStats.of(h.latency, h.latency_sum)
-        service = LatencyStats.of(h.service, h.service_sum)
+        duration = LatencyStats.of(h.duration, h.duration_sum)
+        expected = (
+            LatencyStats.of(h.expected, h.expected_sum) if h.expected is not None else duration
+        )
     else:  # trimmed by hand or made elsewhere: the tables' own (rounded) figures
         latency = stats_of(summary.get("latency_ms"))
-        service = stats_of(summary.get("service_time_ms"))
+        duration = stats_of(summary.get("http_req_duration_ms"))
+        expected = stats_of(summary.get("http_req_duration_expected_ms", {}))
     requests, failed = _int(summary.get("requests")), _int(summary.get("failed"))
     status = summary.get("status")
     errors = summary.get("errors")
@@ -168,7 +172,8 @@ def _figures(summary: Mapping[str, Any], hist_table: Any, where: str) -> Figures
         error_rate=failed / requests if requests else 0.0,
         rps=number(summary.get("rps")),
         latency=latency,
-        service_time=service,
+        duration=duration,
+        expected=expected,
         status={
             int(k): _int(v)
             for k, v in (status.items() if isinstance(status, Mapping) else ())

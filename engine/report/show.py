@@ -13,10 +13,20 @@ from typing import Any
 import plotext as plt
 
 from engine.errors import ConfigError
+from engine.load.metrics import PHASES
 from engine.report.compare import Comparison, Row, format_change, format_tolerance, format_value
 from engine.report.document import is_number, number, stats_of
 from engine.report.review import executor_of, threshold_state
-from engine.report.summary import Paint, fmt_bytes, fmt_ms, line, tick_label, trend
+from engine.report.summary import (
+    Paint,
+    fmt_bytes,
+    fmt_ms,
+    http_lines,
+    latency_note,
+    line,
+    tick_label,
+    trend,
+)
 
 PLOT_HEIGHT = 12
 
@@ -39,6 +49,16 @@ def render_report(report: Mapping[str, Any], *, color: bool = False) -> str:
     out.append(f"  {paint('█ TOTAL RESULTS', '1')}")
     out.append("")
     out.extend(_total_block(report, number(meta.get("duration_s")), paint))
+    s = report["summary"]
+    options = meta.get("executor_options")
+    note = latency_note(
+        stats_of(s.get("latency_ms")),
+        stats_of(s.get("http_req_duration_ms")),
+        number(s.get("dropped_iterations")),
+        options if isinstance(options, Mapping) else {},
+    )
+    if note:
+        out.append(f"    {paint('⚠ ' + note, '33')}")
     steps: Mapping[str, Any] = report.get("steps", {})
     upstreams: Mapping[str, Any] = report.get("upstreams", {})
     parts = [(f"step {s}", f) for s, f in steps.items() if len(steps) > 1]
@@ -102,12 +122,20 @@ def _total_block(report: Mapping[str, Any], seconds: float, paint: Paint) -> lis
     s: Mapping[str, Any] = report["summary"]
     per_s = max(seconds, 1e-9)
     lines = _checks_lines(report.get("checks", {}), paint)
-    lines.append(line("http_req_duration (latency)", trend(stats_of(s.get("latency_ms")))))
-    lines.append(line("service_time", trend(stats_of(s.get("service_time_ms")))))
     requests, failed = number(s.get("requests")), number(s.get("failed"))
-    rate = number(s.get("error_rate"))
-    lines.append(line("http_req_failed", f"{rate:.2%} {failed:.0f} out of {requests:.0f}"))
-    lines.append(line("http_reqs", f"{requests:.0f} {number(s.get('rps')):.1f}/s"))
+    expected = s.get("http_req_duration_expected_ms")
+    phases = {k: stats_of(s[f"{k}_ms"]) for k in PHASES if f"{k}_ms" in s}
+    lines.extend(
+        http_lines(
+            stats_of(s.get("http_req_duration_ms")),
+            stats_of(expected) if expected is not None else None,
+            stats_of(s.get("latency_ms")),
+            phases,
+            failed,
+            requests,
+            number(s.get("rps")),
+        )
+    )
     if "iteration_duration_ms" in s:
         lines.append(line("iteration_duration", trend(stats_of(s.get("iteration_duration_ms")))))
     iterations = number(s.get("iterations"))

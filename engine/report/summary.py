@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from engine.load.metrics import PHASES
 from engine.load.model import Figures, LatencyStats, RunModel
 from engine.load.run import RunResult, Snapshot
 
@@ -87,7 +90,11 @@ def render_summary(result: RunResult, *, color: bool = False) -> str:
         out.append("")
     out.append(f"  {paint('█ TOTAL RESULTS', '1')}")
     out.append("")
-    out.extend(_figures_block(model, model.figures(), result.duration, paint))
+    totals = model.figures()
+    out.extend(_figures_block(model, totals, result.duration, paint))
+    note = latency_note(totals.latency, totals.duration, model.total.dropped, cfg.options())
+    if note:
+        out.append(f"    {paint('⚠ ' + note, '33')}")
     if result.breaking_point_rps is not None:
         out.append(line("breaking_point_rps", f"{result.breaking_point_rps:.1f}/s"))
     for title, tags in (
@@ -120,11 +127,9 @@ def _figures_block(model: RunModel, f: Figures, seconds: float, paint: Paint) ->
         lines.append(line("checks", f"{p / total:.2%} {p} out of {total}"))
         for name, (ok, bad) in checks.items():
             lines.append(f"      {paint.ok(bad == 0)} {name}: {ok}/{ok + bad}")
-    lines.append(line("http_req_duration (latency)", trend(f.latency)))
-    lines.append(line("service_time", trend(f.service_time)))
-    lines.append(line("http_req_failed", f"{f.error_rate:.2%} {f.failed} out of {f.requests}"))
-    lines.append(line("http_reqs", f"{f.requests} {f.rps:.1f}/s"))
     total = model.total
+    phases = {k: LatencyStats.of(h, total.phase_sums[k]) for k, h in total.phases.items()}
+    lines.extend(http_lines(f.duration, f.expected, f.latency, phases, f.failed, f.requests, f.rps))
     lines.append(
         line(
             "iteration_duration",
@@ -156,6 +161,57 @@ def _figures_block(model: RunModel, f: Figures, seconds: float, paint: Paint) ->
     if f.errors:
         lines.append(line("errors", "  ".join(f"{k}: {v}" for k, v in f.errors.items())))
     return lines
+
+
+def http_lines(
+    duration: LatencyStats,
+    expected: LatencyStats | None,
+    latency: LatencyStats,
+    phases: Mapping[str, LatencyStats],
+    failed: float,
+    requests: float,
+    rps: float,
+) -> list[str]:
+    """k6's http_req_* lines in k6's order, then Surge's own `latency`; shared by the live
+    summary and `surge report show`."""
+
+    def phase(name: str) -> list[str]:
+        return [line(name, trend(phases[name]))] if name in phases else []
+
+    out = [*phase(PHASES[0]), *phase(PHASES[1])]
+    out.append(line("http_req_duration", trend(duration)))
+    if expected is not None:
+        out.append(line("  { expected_response:true }", trend(expected)))
+    rate = failed / requests if requests else 0.0
+    out.append(line("http_req_failed", f"{rate:.2%} {failed:.0f} out of {requests:.0f}"))
+    for name in PHASES[5], PHASES[3], PHASES[2], PHASES[4]:  # receiving .. waiting
+        out.extend(phase(name))
+    out.append(line("http_reqs", f"{requests:.0f} {rps:.1f}/s"))
+    out.append(line("latency (from due time)", trend(latency)))
+    return out
+
+
+def latency_note(
+    latency: LatencyStats, duration: LatencyStats, dropped: float, options: Mapping[str, object]
+) -> str | None:
+    """Why `latency` and http_req_duration differ, or what was dropped, in plain words."""
+    if "preAllocatedVUs" not in options:
+        return None  # a closed model: the two are one figure
+    max_vus = options.get("maxVUs")
+    if options.get("queue"):
+        if latency.p95 > duration.p95 * 1.1 + 1:
+            return (
+                f"iterations waited for a free VU (queue, maxVUs {max_vus}): latency p95 "
+                f"{fmt_ms(latency.p95)} counts the wait, http_req_duration p95 "
+                f"{fmt_ms(duration.p95)} does not"
+            )
+        return None
+    if dropped:
+        return (
+            f"{dropped:.0f} iterations dropped: no free VU at their due time (maxVUs "
+            f"{max_vus}); raise maxVUs, or queue them (--queue) to measure the wait"
+        )
+    return None
 
 
 def progress_line(s: Snapshot) -> str:

@@ -98,7 +98,7 @@ def test_window_figures_are_exact_differences_of_the_cumulative_model() -> None:
     model = RunModel()
 
     def interval(n_green: int, t: float) -> None:
-        rec = Recorder(separate_service=False, start=t - 1)
+        rec = Recorder(separate_latency=False, start=t - 1)
         for i in range(n_green):
             rec.record("home", "green", 1000 + i, 1000 + i, 200, i % 10 == 0, 10, 10)
         rec.record("home", "blue", 500, 500, 200, False, 10, 10)

@@ -172,16 +172,19 @@ def _toml(v: object) -> str:
     return json.dumps(v)
 
 
-def _k6_metrics(tmp_path: Path, options: dict, body: str, head: str = "") -> dict:
+def _k6_metrics(
+    tmp_path: Path, options: dict, body: str, head: str = "", thresholds: dict | None = None
+) -> dict:
     """Run a k6 script (one scenario `s` of `options`, `body` as its function); its
-    metrics, and under `interrupted` the count its last progress line gives (k6 has
-    no such metric in its summary)."""
+    metrics, under `interrupted` the count its last progress line gives (k6 has no such
+    metric in its summary) and under `exit_code` its exit code (99: thresholds failed)."""
     summary = tmp_path / "k6.json"
     script = tmp_path / "script.js"
+    extra = f", thresholds: {json.dumps(thresholds)}" if thresholds else ""
     script.write_text(
         "import http from 'k6/http';\nimport { check, sleep } from 'k6';\n"
         + head
-        + f"export const options = {{ scenarios: {{ s: {json.dumps(options)} }} }};\n"
+        + f"export const options = {{ scenarios: {{ s: {json.dumps(options)} }}{extra} }};\n"
         + f"export default function () {{\n{body}\n}}\n"
         + "export function handleSummary(data) {\n"
         + f"  return {{ '{summary}': JSON.stringify(data) }};\n"
@@ -192,12 +195,13 @@ def _k6_metrics(tmp_path: Path, options: dict, body: str, head: str = "") -> dic
         capture_output=True,
         text=True,
         timeout=90,
-        check=True,
         env={**os.environ, "GOMAXPROCS": "1"},
     )
+    assert proc.returncode in (0, 99), proc.stderr
     metrics = json.loads(summary.read_text())["metrics"]
     ends = re.findall(r"(\d+) complete and (\d+) interrupted", proc.stdout + proc.stderr)
     metrics["interrupted"] = {"values": {"count": int(ends[-1][1])}}
+    metrics["exit_code"] = proc.returncode
     return metrics
 
 
@@ -408,3 +412,107 @@ def test_vus_max_from_the_first_interval_as_in_k6(
     rows = [r["vus_max"] for r in data["timeline"]]
     assert (k6_vus_max["min"], k6_vus_max["max"]) == (min(rows), max(rows)) == (10, 10)
     assert data["summary"]["vus_max"] == 10
+
+
+# ------------------------------------------------- arrival rates at k6's boundaries
+ARRIVALS = [
+    # k6 starts one iteration at 0 s and one at the schedule's very end: 50/s for 5 s is
+    # 251, and the ramp 0 -> 100/s over 4 s then 2 s at 100/s accrues 400.
+    (
+        {
+            "executor": "constant-arrival-rate",
+            "rate": 50,
+            "timeUnit": "1s",
+            "duration": "5s",
+            "preAllocatedVUs": 10,
+        },
+        251,
+    ),
+    (
+        {
+            "executor": "ramping-arrival-rate",
+            "startRate": 0,
+            "timeUnit": "1s",
+            "preAllocatedVUs": 10,
+            "stages": [{"duration": "4s", "target": 100}, {"duration": "2s", "target": 100}],
+        },
+        400,
+    ),
+]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("options", "total"), ARRIVALS, ids=["constant", "ramping"])
+def test_arrival_rates_start_as_many_iterations_as_k6(
+    shared_sut: str, tmp_path: Path, options: dict, total: int
+) -> None:
+    """Surge's count is exact; k6's last iteration races its own end (its timer and its
+    deadline fire at the same instant), so k6 may start one fewer."""
+    k6 = _k6_metrics(tmp_path, options, f"  http.get('{shared_sut}/');")
+    endpoint = '[[endpoints]]\npath = "/"\n'
+    data = _surge_report(tmp_path, shared_sut, options, endpoint, "--workers", "1")
+    s = data["summary"]
+    assert _k6_count(k6, "iterations") in (total - 1, total)
+    assert (s["iterations"], s["dropped_iterations"]) == (total, 0)
+    assert k6["vus_max"]["values"]["max"] == s["vus_max"] == 10
+
+
+DROPPING = {
+    "executor": "ramping-arrival-rate",
+    "startRate": 0,
+    "timeUnit": "1s",
+    "preAllocatedVUs": 2,
+    "maxVUs": 2,
+    "stages": [{"duration": "4s", "target": 100}, {"duration": "2s", "target": 100}],
+}
+DROPPING_THRESHOLDS = {
+    "http_req_duration": ["p(95)<200"],
+    "dropped_iterations": ["count<210"],
+}
+
+
+@pytest.mark.timeout(120)
+def test_no_free_vu_drops_the_iteration_as_k6_does(sut, tmp_path: Path) -> None:
+    """2 VUs against 50 ms answers hold 40/s of a ramp to 100/s: k6 drops the rest as they
+    fall due, and judges http_req_duration from the send (p95 ~52 ms: passes) and
+    dropped_iterations (~220: fails). Surge does the same by default."""
+    url = sut("--latency", "50ms")
+    k6 = _k6_metrics(tmp_path, DROPPING, f"  http.get('{url}/');", thresholds=DROPPING_THRESHOLDS)
+    rest = '[[endpoints]]\npath = "/"\n[thresholds]\n' + "".join(
+        f"{k} = {json.dumps(v)}\n" for k, v in DROPPING_THRESHOLDS.items()
+    )
+    report = tmp_path / "r.toml"
+    profile = tmp_path / "p.toml"
+    profile.write_text(
+        f'name = "x"\nbase_url = "{url}"\n[load]\n'
+        + "".join(f"{k} = {_toml(v)}\n" for k, v in DROPPING.items())
+        + rest
+    )
+    proc = run_surge("run", str(profile), "--report", str(report), "--workers", "1")
+    assert proc.returncode == k6["exit_code"] == 99, proc.stderr
+    data = read_report(report)
+    s = data["summary"]
+    k6_done, k6_dropped = _k6_count(k6, "iterations"), _k6_count(k6, "dropped_iterations")
+    assert k6_done + k6_dropped in (399, 400)
+    assert s["iterations"] + s["dropped_iterations"] == 400
+    assert abs(s["iterations"] - k6_done) <= 0.05 * k6_done, (s["iterations"], k6_done)
+    k6_verdicts = {
+        (metric, expr): res["ok"]
+        for metric, m in k6.items()
+        if isinstance(m, dict)
+        for expr, res in m.get("thresholds", {}).items()
+    }
+    surge_verdicts = {(t["metric"], t["expression"]): t["ok"] for t in data["thresholds"]}
+    assert (
+        surge_verdicts
+        == k6_verdicts
+        == {
+            ("http_req_duration", "p(95)<200"): True,
+            ("dropped_iterations", "count<210"): False,
+        }
+    )
+    # Dropped as they fall due: from the second the ramp passes 40/s, not all at the end.
+    rows = [r["dropped"] for r in data["timeline"]]
+    assert sum(1 for d in rows if d > 0) >= 4, rows
+    assert max(rows) < 0.5 * s["dropped_iterations"], rows
+    assert s["latency_ms"]["p95"] < 200  # nothing waited: latency is the service time too

@@ -250,9 +250,9 @@ def _synthetic(values_us: list[int], name: str) -> dict[str, Any]:
         h.record_value(v)
     stats = LatencyStats.of(h, sum(values_us)).as_dict()
     figures = {"requests": len(values_us), "failed": 0, "latency_ms": stats}
-    figures |= {"service_time_ms": stats, "status": {"200": len(values_us)}, "errors": {}}
-    hist = {"latency": encode_histogram(h), "service_time": encode_histogram(h)}
-    hist |= {"latency_sum_us": sum(values_us), "service_time_sum_us": sum(values_us)}
+    figures |= {"http_req_duration_ms": stats, "status": {"200": len(values_us)}, "errors": {}}
+    hist = {"latency": encode_histogram(h), "http_req_duration": encode_histogram(h)}
+    hist |= {"latency_sum_us": sum(values_us), "http_req_duration_sum_us": sum(values_us)}
     return {
         "meta": {"format": FORMAT, "name": name, "duration_s": 1.0, "aborted": False},
         "summary": figures | {"iterations": len(values_us)},
@@ -327,7 +327,8 @@ def test_show_prints_the_summary_and_the_timeline_plots(runs: Runs) -> None:
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "█ THRESHOLDS" in out and "✗ 'min<25' min=" in out
-    assert "█ TOTAL RESULTS" in out and "http_req_duration (latency)" in out
+    assert "█ TOTAL RESULTS" in out and "http_req_duration......" in out
+    assert "{ expected_response:true }" in out and "latency (from due time)" in out
     assert "█ STEP HOME" in out and "█ UPSTREAM BLUE" in out
     assert f"constant-vus: {VUS} VUs for 3.5s" in out
     for title in ("latency (log scale)", "throughput", "errors", "virtual users"):
@@ -422,7 +423,7 @@ def test_a_future_report_is_one_line_and_no_traceback_end_to_end(
     assert proc.returncode == 2
     assert proc.stderr == (
         f"surge: error: {bad}: report format 99 is not supported by this Surge "
-        f"(reads format {FORMAT}); upgrade Surge to read it\n"
+        f"(reads formats 1, {FORMAT}); upgrade Surge to read it\n"
     )
 
 

@@ -50,7 +50,8 @@ async def test_a_saved_report_reopens_with_the_figures_its_run_ended_with(
     assert opened.totals.requests == ran.totals.requests > 50
     for stat in ("min", "p50", "p90", "p95", "p99", "p99_9", "max"):
         assert getattr(opened.totals.latency, stat) == getattr(ran.totals.latency, stat), stat
-        assert getattr(opened.totals.service_time, stat) == getattr(ran.totals.service_time, stat)
+        assert getattr(opened.totals.duration, stat) == getattr(ran.totals.duration, stat)
+        assert getattr(opened.totals.expected, stat) == getattr(ran.totals.expected, stat)
     assert opened.totals.latency.mean == pytest.approx(ran.totals.latency.mean, abs=1e-3)
     assert opened.totals.error_rate == ran.totals.error_rate
     assert opened.totals.status == ran.totals.status
@@ -111,7 +112,7 @@ def test_a_report_without_histograms_shows_its_tables_figures() -> None:
     [
         (None, "no such file"),
         ("this is = = not toml", "damaged TOML"),
-        ("[meta]\nformat = 2\n[summary]\nrequests = 1\n", "report format 2 is not supported"),
+        ("[meta]\nformat = 3\n[summary]\nrequests = 1\n", "report format 3 is not supported"),
         (
             "[meta]\nformat = 1\n[summary]\nrequests = 1\n[histograms.total]\nlatency = 'xx'\n",
             "damaged histogram",

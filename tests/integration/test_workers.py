@@ -92,7 +92,7 @@ def test_arrival_schedules_are_dealt_not_divided() -> None:
         while (t := pacer.due(n)) is not None:
             times.append(t)
             n += 1
-    assert sorted(times) == [arrival_time(7, (Stage(1, 7),), k, 1.0) for k in range(7)]
+    assert sorted(times) == [arrival_time(7, (Stage(1, 7),), k, 1.0) for k in range(8)]
 
 
 def test_no_more_workers_than_vus() -> None:
@@ -117,8 +117,22 @@ async def test_two_workers_report_what_one_would(shared_sut: str) -> None:
         assert r.model.total.iterations == 300
         assert r.model.figures().status == {200: 300}
     rate = await Controller(_plan(shared_sut + "/", 2, rate=100.0, duration=1.0)).run()
-    assert rate.model.figures().requests == 100
+    assert rate.model.figures().requests == 101  # 0 s to 1 s inclusive, as k6
     assert rate.model.total.dropped == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_every_interval_is_full_length_and_aligned_with_any_workers(
+    shared_sut: str, workers: int
+) -> None:
+    """Intervals count from the workers' start, not from spawning their processes: the
+    first is as long as the rest, each ends on a multiple of the interval."""
+    plan = _plan(shared_sut + "/", workers, vus=2, duration=2.0)
+    rows = (await Controller(plan).run()).model.timeline
+    assert len(rows) == 4, [(r.t, r.dt) for r in rows]
+    for k, row in enumerate(rows, start=1):
+        assert row.t == pytest.approx(0.5 * k, abs=0.06), (k, row.t)
+        assert row.dt == pytest.approx(0.5, abs=0.06), (k, row.dt)
 
 
 async def test_commands_reach_every_worker(shared_sut: str) -> None:

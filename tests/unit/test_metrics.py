@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 
-from engine.load.metrics import Bucket, Interval, Recorder, new_histogram
+import pytest
+
+from engine.load.metrics import PHASES, Bucket, Interval, Recorder, new_histogram
 from engine.load.model import LatencyStats, RunModel
 from engine.load.thresholds import parse_threshold
 
@@ -19,12 +21,12 @@ def _record(rec: Recorder, values: list[int], step: str = "a", upstream: str | N
 def test_merged_intervals_equal_one_interval_of_all_values() -> None:
     rng = random.Random(1)
     values = [rng.randint(50, 500_000) for _ in range(20_000)]
-    one = Recorder(separate_service=True)
+    one = Recorder(separate_latency=True)
     _record(one, values)
     whole = one.harvest(1.0, vus=2, vus_max=2, target=2)
     parts = []
     for chunk in (values[:7000], values[7000:]):
-        rec = Recorder(separate_service=True)
+        rec = Recorder(separate_latency=True)
         _record(rec, chunk)
         parts.append(rec.harvest(1.0, vus=1, vus_max=1, target=1))
     merged = Interval(0.0, 0.0)
@@ -34,27 +36,76 @@ def test_merged_intervals_equal_one_interval_of_all_values() -> None:
     for attr in ("requests", "failed", "status", "bytes_in", "bytes_out", "latency_sum"):
         assert getattr(a, attr) == getattr(b, attr), attr
     assert LatencyStats.of(a.latency, a.latency_sum) == LatencyStats.of(b.latency, b.latency_sum)
-    assert LatencyStats.of(a.service_hist, a.service_sum) == LatencyStats.of(
-        b.service_hist, b.service_sum
+    assert LatencyStats.of(a.duration, a.duration_sum) == LatencyStats.of(
+        b.duration, b.duration_sum
+    )
+    assert LatencyStats.of(a.expected, a.expected_sum) == LatencyStats.of(
+        b.expected, b.expected_sum
     )
     assert whole.checks == merged.checks
     assert (whole.iterations, whole.vus, whole.target) == (merged.iterations, 2, 2)
 
 
 def test_closed_model_buckets_share_one_histogram_for_both_timings() -> None:
-    rec = Recorder(separate_service=False)
+    rec = Recorder(separate_latency=False)
     rec.record("a", None, 1000, 1000, 200, False, 1, 1)
     b = rec.harvest(1.0, vus=1, vus_max=1, target=1).buckets[("a", None)]
-    assert b.service is None and b.service_hist is b.latency
+    assert b.waited is None and b.unexpected is None and b.latency is b.expected
     c = Bucket()
     c.add(b)
-    assert c.service_hist.get_total_count() == 1
+    assert c.duration.get_total_count() == c.latency.get_total_count() == 1
+
+
+def test_expected_response_splits_http_req_duration_as_k6_tags_it() -> None:
+    """9 fast answers that pass and 1 slow failure: {expected_response:true} leaves it out."""
+    rec = Recorder(separate_latency=True)
+    for _ in range(9):
+        rec.record("a", None, 2000, 1000, 200, False, 1, 1)
+    rec.record("a", None, 900_000, 800_000, 503, True, 1, 1)
+    model = RunModel(
+        tuple(
+            parse_threshold(key, expr)
+            for key, expr in (
+                ("http_req_duration", "max<100"),
+                ("http_req_duration{expected_response:true}", "max<100"),
+                ("http_req_duration{expected_response:false}", "min>700"),
+                ("latency", "max>850"),
+                ("http_reqs{expected_response:true}", "count==9"),
+                ("http_req_failed{expected_response:false}", "rate==1"),
+            )
+        )
+    )
+    model.add(rec.harvest(1.0, vus=1, vus_max=1, target=1))
+    ok = [s.ok for s in model.evaluate(final=True)]
+    assert ok == [False, True, True, True, True, True]
+    f = model.figures()
+    assert (f.duration.max, f.expected.max, f.latency.max) == (
+        pytest.approx(800, rel=1e-3),
+        pytest.approx(1.0, rel=1e-3),
+        pytest.approx(900, rel=1e-3),
+    )
+
+
+def test_the_timing_breakdown_counts_reused_connections_as_zero_connect_time() -> None:
+    rec = Recorder(separate_latency=False)
+    rec.connected(5, 300, 700)
+    rec.exchange(10, 900, 40)
+    for _ in range(3):
+        rec.exchange(10, 500, 40)
+    iv = Interval.decode(rec.harvest(1.0, vus=1, vus_max=1, target=1).encode())
+    assert {k: h.get_total_count() for k, h in iv.phases.items()} == {k: 4 for k in PHASES}
+    assert iv.phases["http_req_connecting"].get_max_value() == 300
+    assert iv.phases["http_req_connecting"].get_value_at_percentile(50) == 0
+    assert iv.phase_sums["http_req_waiting"] == 900 + 3 * 500
+    model = RunModel((parse_threshold("http_req_waiting", "avg<0.6"),))
+    model.add(iv)
+    assert model.evaluate(final=True)[0].observed == pytest.approx(0.6)
 
 
 def test_model_memory_is_bounded_by_downsampling_the_timeline() -> None:
     model = RunModel((parse_threshold("http_req_duration", "p(95)<5 over 3s"),))
     for i in range(5000):
-        rec = Recorder(separate_service=False, start=float(i))
+        rec = Recorder(separate_latency=False, start=float(i))
         rec.record("a", None, 1000, 1000, 200, False, 1, 1)
         model.add(rec.harvest(float(i + 1), vus=1, vus_max=1, target=1))
     assert len(model.timeline) <= 3600
@@ -68,7 +119,7 @@ def test_window_threshold_fails_on_a_sustained_breach_and_stays_failed() -> None
     lat_ms = [1, 1, 1, 50, 50, 50, 1, 1, 1, 1]
     verdicts = []
     for i, ms in enumerate(lat_ms):
-        rec = Recorder(separate_service=False, start=float(i))
+        rec = Recorder(separate_latency=False, start=float(i))
         for _ in range(10):
             rec.record("a", None, ms * 1000, ms * 1000, 200, False, 1, 1)
         model.add(rec.harvest(float(i + 1), vus=1, vus_max=1, target=1))
@@ -83,7 +134,7 @@ def test_window_threshold_fails_on_a_sustained_breach_and_stays_failed() -> None
 def test_cumulative_threshold_can_recover() -> None:
     model = RunModel((parse_threshold("http_req_failed", "rate<0.5"),))
     for i, failed in enumerate((True, False, False)):
-        rec = Recorder(separate_service=False, start=float(i))
+        rec = Recorder(separate_latency=False, start=float(i))
         rec.record("a", None, 10, 10, 500 if failed else 200, failed, 1, 1)
         model.add(rec.harvest(float(i + 1), vus=1, vus_max=1, target=1))
         model.evaluate()

@@ -94,9 +94,9 @@ def test_arrivals_until_integrates_the_rate(start, stages, t, count) -> None:
 
 def test_arrival_times_of_a_constant_rate_are_evenly_spaced() -> None:
     stages = (Stage(1, 10),)
-    times = [arrival_time(10, stages, n, 1.0) for n in range(11)]
-    assert times[:10] == pytest.approx([n / 10 for n in range(10)])
-    assert times[10] is None  # 10 iterations in one second, then the stage ends
+    times = [arrival_time(10, stages, n, 1.0) for n in range(12)]
+    assert times[:11] == pytest.approx([n / 10 for n in range(11)])
+    assert times[11] is None  # as in k6: 0.0 to 1.0 inclusive, 11 iterations, then the end
 
 
 def test_arrival_times_of_a_ramp_follow_the_square_root() -> None:

@@ -25,7 +25,8 @@ from engine.load.thresholds import parse_cli_threshold, parse_threshold, parse_t
         ),
         ("http_req_duration", "avg<200", "http_req_duration", (), "avg", None, "<", 200, None),
         ("http_req_duration", "med>=1", "http_req_duration", (), "med", None, ">=", 1, None),
-        ("service_time", "max < 3000", "service_time", (), "max", None, "<", 3000, None),
+        ("latency", "max < 3000", "latency", (), "max", None, "<", 3000, None),
+        ("http_req_waiting", "p(90)<5", "http_req_waiting", (), "p", 90.0, "<", 5, None),
         ("http_req_failed", "rate<0.01", "http_req_failed", (), "rate", None, "<", 0.01, None),
         ("checks", "rate>0.99", "checks", (), "rate", None, ">", 0.99, None),
         ("http_reqs", "count>100", "http_reqs", (), "count", None, ">", 100, None),
@@ -92,6 +93,10 @@ def test_grammar(key, expr, metric, tags, agg, pct, op, bound, window) -> None:
         ("http_req_duration", "p(101)<1", "outside 0..100"),
         ("http_req_duration", "p(95)<1 over soon", "bad window"),
         ("http_req_duration{check:a}", "p(95)<1", "only to the checks metric"),
+        ("service_time", "p(95)<1", "now http_req_duration"),
+        ("http_req_waiting{step:a}", "p(95)<1", "takes no tags"),
+        ("latency{expected_response:true}", "p(95)<1", "applies to http_req_duration"),
+        ("http_req_duration{expected_response:yes}", "p(95)<1", "true or false"),
     ],
 )
 def test_grammar_errors_name_the_problem(key: str, expr: str, message: str) -> None:

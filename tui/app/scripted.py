@@ -77,7 +77,7 @@ def scripted_interval(
     n = int(rps * dt_s)
     names = step_names(plan)
     checks = check_names(plan)
-    rec = Recorder(separate_service=cfg.open_model, start=t0)
+    rec = Recorder(separate_latency=cfg.open_model, start=t0)
     peak = max(planned_target(plan, t1), 1.0)
     base_us = 1500 + 2500 * min(target / peak, 2.0)
     share = green() if green is not None else None

@@ -21,11 +21,11 @@ def add_profile_flags(p: argparse.ArgumentParser, *, type_help: str) -> None:
     p.add_argument("--base-url", help="override the profile's base URL")
 
 
-LOAD_FLAGS = ("vus", "rate", "duration", "time_scale", "workers")  # Overrides fields too
+LOAD_FLAGS = ("vus", "rate", "duration", "time_scale", "workers", "queue")  # Overrides fields too
 
 
 def add_load_flags(group: Any) -> None:
-    """--vus, --rate, --duration, --time-scale, --workers, on a parser or a group of it."""
+    """--vus, --rate, --duration, --time-scale, --workers, --queue, on a parser or a group."""
     group.add_argument("--vus", type=positive_int, help="virtual users (preAllocatedVUs if open)")
     group.add_argument("--rate", type=positive, help="iterations per second (open model)")
     group.add_argument("--duration", type=duration, help="e.g. 30s, 1m30s")
@@ -36,6 +36,13 @@ def add_load_flags(group: Any) -> None:
         "--workers",
         type=workers,
         help="engine processes (default: one per core, less one for a target on this machine)",
+    )
+    group.add_argument(
+        "--queue",
+        action="store_true",
+        default=None,
+        help="arrival rate: a due iteration with no free VU waits for one (its wait counted "
+        "in latency) instead of being dropped as k6 drops it",
     )
 
 

@@ -56,12 +56,14 @@ _NAMES = {
     "startRate": "start_rate",
     "preAllocatedVUs": "pre_allocated_vus",
     "maxVUs": "max_vus",
+    "queue": "queue",  # Surge's own (arrival rate): wait for a free VU instead of dropping
 }
 _SNAKE = {v: v for v in _NAMES.values()}
 
 _DURATIONS = {"duration", "max_duration", "graceful_ramp_down", "graceful_stop", "time_unit"}
 _INTS = {"vus", "iterations", "start_vus", "pre_allocated_vus", "max_vus"}
 _FLOATS = {"rate", "start_rate"}
+_BOOLS = {"queue"}
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class ExecutorConfig:
     start_rate: float = 0.0
     pre_allocated_vus: int = 0
     max_vus: int = 0
+    # Arrival rate with no free VU at an iteration's due time: k6 drops it (False); with
+    # `queue` it waits for the next free VU and the wait is in `latency` (wrk2's model).
+    queue: bool = False
 
     @property
     def kind(self) -> ExecutorType:
@@ -201,6 +206,10 @@ def _convert(key: str, field: str, raw: Any) -> Any:
     if field in _INTS:
         if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
             raise ConfigError(key, f"expected a whole number >= 0, got {raw!r}")
+        return raw
+    if field in _BOOLS:
+        if not isinstance(raw, bool):
+            raise ConfigError(key, f"expected true or false, got {raw!r}")
         return raw
     if field in _FLOATS:
         if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 class ConstantArrivalRate(OpenType):
     name = "constant-arrival-rate"
-    accepts = frozenset({"rate", "time_unit", "duration", "pre_allocated_vus", "max_vus"})
+    accepts = frozenset({"rate", "time_unit", "duration", "pre_allocated_vus", "max_vus", "queue"})
     required = frozenset({"rate", "duration", "pre_allocated_vus"})
 
     def shape(self, cfg: ExecutorConfig) -> Shape:

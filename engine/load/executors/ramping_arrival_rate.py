@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 class RampingArrivalRate(OpenType, StagedType):
     name = "ramping-arrival-rate"
-    accepts = frozenset({"start_rate", "time_unit", "stages", "pre_allocated_vus", "max_vus"})
+    accepts = frozenset(
+        {"start_rate", "time_unit", "stages", "pre_allocated_vus", "max_vus", "queue"}
+    )
     required = frozenset({"stages", "pre_allocated_vus"})
     first = 1
 

@@ -6,6 +6,7 @@ In this process (`LocalPool`), in worker processes (`ProcessPool`); another kind
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 
 import psutil
@@ -43,6 +44,9 @@ class Pool(ABC):
     cpu: list[float]  # each worker's CPU over the last interval, percent of one core
     scale: float
     stop_reason: str | None
+    # Set by `run` once the workers' clocks run (processes spawned and told to start):
+    # the Controller's intervals count from then, so the first is as long as the rest.
+    started: asyncio.Event
 
     @property
     @abstractmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import psutil
@@ -20,6 +21,7 @@ class LocalPool(Pool):
         self.failures: list[str] = []
         self._proc = psutil.Process(os.getpid())
         self.cpu: list[float] = [0.0]
+        self.started = asyncio.Event()
 
     @property
     def size(self) -> int:
@@ -56,6 +58,7 @@ class LocalPool(Pool):
 
     async def run(self) -> None:
         cpu_of(self._proc)
+        self.started.set()  # the worker's clock starts as its run does, in this same step
         await self.worker.run()
 
     async def harvest(self) -> Interval:

@@ -153,6 +153,7 @@ class ProcessPool(Pool):
         self._paused = False
         self._ending: msg.Stop | msg.Abort | None = None
         self._all_done: asyncio.Event | None = None
+        self.started = asyncio.Event()
 
     @property
     def size(self) -> int:
@@ -213,6 +214,7 @@ class ProcessPool(Pool):
             await asyncio.gather(*(r.ready for r in self._remotes if r.ready is not None))
             # One message, so no request goes out between "start" and a pause.
             self._send(msg.Start(self._paused, self.scale, self._ending))
+            self.started.set()
             await self._all_done.wait()
         finally:
             await self.close()
