@@ -26,6 +26,15 @@ THRESHOLDS = {
     "http_req_duration": ["p(95)<2", "p(95)<500", "avg<1000", "max>1"],
     "checks": ["rate>0.95", "rate>0.85"],
     "iterations": ["count>=200"],
+    # k6's tags and timing breakdown, against a server answering in 5 ms.
+    "http_req_duration{expected_response:true}": ["p(95)<500", "max<1"],
+    "http_reqs{expected_response:true}": ["count==180"],
+    "http_req_waiting": ["med>4", "med<2"],
+    "http_req_receiving": ["avg<5"],
+    "http_req_sending": ["avg<5"],
+    "http_req_connecting": ["max<1000"],
+    "http_req_blocked": ["max<1000"],
+    "http_req_tls_handshaking": ["max==0"],
 }
 
 
@@ -61,7 +70,7 @@ def _surge_profile(url: str) -> str:
         "checks = [{ status = 200 }]",
         "[thresholds]",
     ]
-    lines += [f"{k} = {json.dumps(v)}" for k, v in THRESHOLDS.items()]
+    lines += [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in THRESHOLDS.items()]
     return "\n".join(lines) + "\n"
 
 
