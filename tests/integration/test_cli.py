@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.report.document import read_report
+from engine.report.export import summary_data
 from tests.conftest import ROOT, run_surge, surge_cmd
 
 
@@ -50,6 +52,26 @@ def test_passing_thresholds_exit_0_and_write_a_report(shared_sut: str, tmp_path:
     assert [t["ok"] for t in data["thresholds"]] == [True, True]
     assert data["timeline"] and data["histograms"]["total"]["latency"]
     assert not list(report.parent.glob(".*"))  # no temp file left behind
+
+
+def test_json_outputs_read_back_to_what_the_report_holds(shared_sut: str, tmp_path: Path) -> None:
+    """`--json` prints the summary as JSON; `--summary-export` and `report export --format
+    k6` write k6's format, the same file from the run and from its saved report."""
+    report, export = tmp_path / "run.toml", tmp_path / "k6.json"
+    proc = run_surge(
+        "run", shared_sut + "/", "--iterations", "40", "--vus", "2", "--json",
+        "--report", str(report), "--summary-export", str(export),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    data = read_report(report)
+    assert printed == summary_data(data)
+    assert printed["summary"]["requests"] == 40
+    from_run = json.loads(export.read_text())
+    assert from_run["metrics"]["http_reqs"]["count"] == 40
+    again = run_surge("report", "export", str(report), "--format", "k6")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == from_run
 
 
 def test_failing_threshold_exits_99(shared_sut: str) -> None:

@@ -83,8 +83,17 @@ def test_same_inputs_same_verdicts_as_k6(sut, tmp_path: Path) -> None:
     summary = tmp_path / "k6.json"
     script = tmp_path / "script.js"
     script.write_text(_k6_script(k6_url, summary))
+    k6_export = tmp_path / "k6-export.json"
     k6 = subprocess.run(
-        [K6, "run", "--quiet", "--no-usage-report", str(script)],
+        [
+            K6,
+            "run",
+            "--quiet",
+            "--no-usage-report",
+            "--summary-export",
+            str(k6_export),
+            str(script),
+        ],
         capture_output=True,
         text=True,
         timeout=90,
@@ -99,7 +108,10 @@ def test_same_inputs_same_verdicts_as_k6(sut, tmp_path: Path) -> None:
     profile = tmp_path / "crosscheck.toml"
     profile.write_text(_surge_profile(surge_url))
     report = tmp_path / "surge.toml"
-    surge = run_surge("run", str(profile), "--report", str(report))
+    surge_export = tmp_path / "surge-export.json"
+    surge = run_surge(
+        "run", str(profile), "--report", str(report), "--summary-export", str(surge_export)
+    )
     data = read_report(report)
     surge_verdicts = {(t["metric"], t["expression"]): t["ok"] for t in data["thresholds"]}
 
@@ -110,6 +122,27 @@ def test_same_inputs_same_verdicts_as_k6(sut, tmp_path: Path) -> None:
     k6_failed = k6_data["metrics"]["http_req_failed"]["values"]["passes"]
     assert (data["summary"]["requests"], data["summary"]["failed"]) == (k6_reqs, k6_failed)
     assert data["checks"]["status is 200"] == {"passes": 180, "fails": 20}
+    _same_summary_export(json.loads(k6_export.read_text()), json.loads(surge_export.read_text()))
+
+
+def _same_summary_export(k6: dict, surge: dict) -> None:
+    """k6's --summary-export file and Surge's: the same metric keys, counts, threshold
+    verdicts and checks (with k6's ids), so a script written for k6 reads either."""
+    assert set(k6["metrics"]) - {"vus", "vus_max"} <= set(surge["metrics"])
+    for name, counts in (
+        ("http_reqs", ("count",)),
+        ("iterations", ("count",)),
+        ("http_req_failed", ("passes", "fails", "value")),
+        ("checks", ("passes", "fails", "value")),
+        ("data_received", ("count",)),
+    ):
+        for key in counts:
+            assert surge["metrics"][name][key] == k6["metrics"][name][key], (name, key)
+    for name, metric in k6["metrics"].items():
+        assert set(surge["metrics"][name]) == set(metric), name  # the same value keys
+        if "thresholds" in metric:
+            assert surge["metrics"][name]["thresholds"] == metric["thresholds"], name
+    assert surge["root_group"] == k6["root_group"]
 
 
 EXECUTORS = [

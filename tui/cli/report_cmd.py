@@ -9,6 +9,7 @@ ReportError, which `surge` turns into exit code 2 and one line.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -23,6 +24,7 @@ from engine.report.compare import (
 )
 from engine.report.document import ReportError, load_report, write_toml
 from engine.report.export import summary_json, timeline_csv
+from engine.report.k6_summary import summary_export
 from engine.report.merge import merge_reports, merge_warnings
 from engine.report.review import read_review
 from engine.report.show import render_comparison, render_plots, render_report
@@ -64,9 +66,11 @@ def register(sub: Any) -> None:
     merge.add_argument("-o", "--output", required=True, metavar="OUT", help="the merged report")
     merge.set_defaults(func=cmd_merge)
 
-    export = actions.add_parser("export", help="the summary as JSON or the timeline as CSV")
+    export = actions.add_parser(
+        "export", help="the summary as JSON (Surge's or k6's summary-export) or the timeline as CSV"
+    )
     export.add_argument("file")
-    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("--format", choices=("json", "k6", "csv"), default="json")
     export.add_argument("-o", "--output", metavar="OUT", help="a file instead of stdout")
     export.set_defaults(func=cmd_export)
 
@@ -150,7 +154,12 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     report = load_report(args.file)
-    text = summary_json(report) if args.format == "json" else timeline_csv(report)
+    if args.format == "json":
+        text = summary_json(report)
+    elif args.format == "k6":
+        text = json.dumps(summary_export(report), indent=2) + "\n"
+    else:
+        text = timeline_csv(report)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")

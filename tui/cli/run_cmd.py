@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from engine import serve
@@ -33,6 +35,8 @@ from engine.report.document import (
     write_report_or_fallback,
     write_toml,
 )
+from engine.report.export import summary_json
+from engine.report.k6_summary import summary_export
 from engine.report.summary import progress_line, render_summary
 from tui.cli.argtypes import duration, positive_int
 from tui.cli.flags import (
@@ -72,6 +76,14 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help='repeatable, e.g. "http_req_duration:p(95)<500"',
     )
     p.add_argument("--report", metavar="FILE", help="write a TOML report (also on Ctrl+C)")
+    p.add_argument(
+        "--summary-export",
+        metavar="FILE",
+        help="the end summary as JSON in k6's --summary-export format (also on Ctrl+C)",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the summary as JSON on stdout, not as text"
+    )
     p.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
     p.add_argument("--method", default="GET", help="ad-hoc URL only")
     p.add_argument("--body", help="ad-hoc URL only: the request body")
@@ -219,8 +231,9 @@ async def _checkpoints(controller: Controller, report: str, every: float) -> Non
 
 def cmd_run(args: argparse.Namespace) -> int:
     plan = plan_from_args(args)
-    if args.report and (why := unwritable(args.report)):
-        raise BadInput(f"--report {args.report}: {why}")
+    for flag, path in (("--report", args.report), ("--summary-export", args.summary_export)):
+        if path and (why := unwritable(path)):
+            raise BadInput(f"{flag} {path}: {why}")
     progress = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     with asyncio.Runner(loop_factory=serve.new_event_loop) as runner:
         result = runner.run(
@@ -228,6 +241,17 @@ def cmd_run(args: argparse.Namespace) -> int:
                 plan, progress=progress, report=args.report, checkpoint=args.checkpoint_every
             )
         )
-    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    print(render_summary(result, color=color))
+    data = build_report(result) if args.summary_export or args.json else None
+    if args.summary_export and data is not None:
+        try:
+            Path(args.summary_export).write_text(json.dumps(summary_export(data), indent=2) + "\n")
+        except OSError as exc:
+            print(
+                f"  surge: warning: --summary-export {args.summary_export}: {exc}", file=sys.stderr
+            )
+    if args.json and data is not None:
+        print(summary_json(data), end="")
+    else:
+        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        print(render_summary(result, color=color))
     return result.exit_code
