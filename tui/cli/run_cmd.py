@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from engine.load.run import RunPlan, RunResult, Snapshot
 from engine.load.stages import parse_stages
 from engine.load.states import StopReason, checkpoint_reason
 from engine.load.thresholds import parse_cli_threshold
+from engine.outputs import Output, parse_out
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.report.document import (
@@ -83,6 +85,14 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--json", action="store_true", help="print the summary as JSON on stdout, not as text"
+    )
+    p.add_argument(
+        "--out",
+        action="append",
+        default=[],
+        metavar="KIND=WHERE",
+        help="repeatable: json=FILE (a JSON object per interval, then the summary) or "
+        "prometheus=HOST:PORT[,linger=5s] (a live scrape endpoint)",
     )
     p.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
     p.add_argument("--method", default="GET", help="ad-hoc URL only")
@@ -169,7 +179,12 @@ CHECKPOINT_S = 60.0  # a long run rewrites its report this often: a power cut lo
 
 
 async def run_headless(
-    plan: RunPlan, *, progress: bool, report: str | None, checkpoint: float = CHECKPOINT_S
+    plan: RunPlan,
+    *,
+    progress: bool,
+    report: str | None,
+    checkpoint: float = CHECKPOINT_S,
+    outputs: Sequence[Output] = (),
 ) -> RunResult:
     out = sys.stderr
 
@@ -179,16 +194,20 @@ async def run_headless(
             out.flush()
 
     def show(s: Snapshot) -> None:
+        for output in outputs:
+            output.interval(s, controller.model)
         if progress:
             say("\r\x1b[2K" + progress_line(s))
 
     controller = Controller(plan, on_snapshot=show)
     loop = asyncio.get_running_loop()
     signals = 0
+    quit_now = asyncio.Event()  # a signal after the run: stop lingering
 
     def interrupt(reason: StopReason) -> None:
         nonlocal signals
         signals += 1
+        quit_now.set()
         if signals == 1:
             say(f"\n  {reason}: stopping gracefully (Ctrl+C again aborts)...\n")
             controller.stop(reason)
@@ -204,17 +223,37 @@ async def run_headless(
     saver = asyncio.create_task(_checkpoints(controller, report, checkpoint)) if report else None
     try:
         result = await controller.run()
+        if saver is not None:
+            saver.cancel()
+        if progress:
+            say("\n")
+        if report:
+            path, problem = write_report_or_fallback(result, report)
+            say(f"  surge: warning: {problem}\n" if problem else f"  report written to {path}\n")
+        if outputs:
+            await _finish_outputs(outputs, build_report(result), quit_now)
     finally:
         if saver is not None:
             saver.cancel()
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
-    if progress:
-        say("\n")
-    if report:
-        path, problem = write_report_or_fallback(result, report)
-        say(f"  surge: warning: {problem}\n" if problem else f"  report written to {path}\n")
+        for output in outputs:
+            output.close()
     return result
+
+
+async def _finish_outputs(
+    outputs: Sequence[Output], data: dict[str, Any], quit_now: asyncio.Event
+) -> None:
+    """The final figures to each output, then its linger (a scrape endpoint serving them a
+    few seconds more), cut short by Ctrl+C."""
+    for output in outputs:
+        output.finish(data)
+    lingering = [asyncio.create_task(o.linger()) for o in outputs]
+    stop = asyncio.create_task(quit_now.wait())
+    await asyncio.wait([asyncio.gather(*lingering), stop], return_when=asyncio.FIRST_COMPLETED)
+    for task in (*lingering, stop):
+        task.cancel()
 
 
 async def _checkpoints(controller: Controller, report: str, every: float) -> None:
@@ -235,10 +274,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         if path and (why := unwritable(path)):
             raise BadInput(f"{flag} {path}: {why}")
     progress = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    outputs = [parse_out(spec) for spec in args.out]
+    for i, output in enumerate(outputs):
+        try:
+            output.start()
+        except ConfigError:
+            for started in outputs[:i]:
+                started.close()
+            raise
     with asyncio.Runner(loop_factory=serve.new_event_loop) as runner:
         result = runner.run(
             run_headless(
-                plan, progress=progress, report=args.report, checkpoint=args.checkpoint_every
+                plan,
+                progress=progress,
+                report=args.report,
+                checkpoint=args.checkpoint_every,
+                outputs=outputs,
             )
         )
     data = build_report(result) if args.summary_export or args.json else None
