@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class ConfigError(ValueError):
     """A bad option value; `key` is the option's name as the user wrote it."""
@@ -11,6 +14,12 @@ class ConfigError(ValueError):
         super().__init__(f"{shown}: {message}")
         self.key = key
         self.message = message
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """ " (did you mean 'vus'?)" for the closest of `choices` to a mistyped `word`, or ""."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # Named error kinds, counted, never shown as tracebacks (a SUT failure is data).

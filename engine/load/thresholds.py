@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.durations import parse_duration
-from engine.errors import ConfigError
+from engine.errors import ConfigError, did_you_mean
 
 TREND, RATE, COUNTER, GAUGE = "trend", "rate", "counter", "gauge"
 
@@ -122,7 +122,8 @@ def parse_key(key: str) -> tuple[str, tuple[tuple[str, str], ...]]:
         )
     if metric not in METRICS:
         known = ", ".join(sorted(METRICS))
-        raise ConfigError(key, f"unknown metric {metric!r} (known: {known})")
+        hint = did_you_mean(metric, METRICS)
+        raise ConfigError(key, f"unknown metric {metric!r}{hint} (known: {known})")
     tags: list[tuple[str, str]] = []
     if raw_tags is not None:
         for part in raw_tags.split(","):

@@ -24,7 +24,7 @@ from engine.deploy.strategies import (
     Strategy,
     Switch,
 )
-from engine.errors import ConfigError
+from engine.errors import ConfigError, did_you_mean
 from engine.profile import fields
 from engine.profile.fields import Invalid, describe
 from engine.profile.locate import KeyPath, format_key
@@ -114,7 +114,8 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
             continue
         if any(name in keys for keys in _STRATEGY_KEYS.values()):
             raise Invalid((*path, name), f"does not apply to strategy {strategy!r}")
-        raise Invalid((*path, name), f"unknown key (known: {', '.join(allowed)})")
+        hint = did_you_mean(name, allowed)
+        raise Invalid((*path, name), f"unknown key{hint} (known: {', '.join(allowed)})")
     for color in COLORS:
         if color not in table:
             hint = 'required: a list of upstream URLs, e.g. ["http://127.0.0.1:8081"]'

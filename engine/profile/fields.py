@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine.durations import parse_duration
+from engine.errors import did_you_mean
 from engine.profile.locate import KeyPath
 
 
@@ -59,7 +60,8 @@ def known_keys(table: Mapping[str, Any], path: KeyPath, known: Sequence[str]) ->
     """Every key of `table` is one of `known`: a typo is an error, never ignored."""
     for key in table:
         if key not in known:
-            raise Invalid((*path, key), f"unknown key (known: {', '.join(known)})")
+            hint = did_you_mean(key, known)
+            raise Invalid((*path, key), f"unknown key{hint} (known: {', '.join(known)})")
 
 
 def text(value: Any, path: KeyPath) -> str:

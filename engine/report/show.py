@@ -19,6 +19,7 @@ from engine.report.document import is_number, number, stats_of
 from engine.report.review import executor_of, threshold_state
 from engine.report.summary import (
     Paint,
+    failure_banner,
     fmt_bytes,
     fmt_ms,
     http_lines,
@@ -41,7 +42,18 @@ def render_report(report: Mapping[str, Any], *, color: bool = False) -> str:
     """A saved report in the same look as the summary at the end of `surge run`."""
     paint = Paint(color)
     meta: Mapping[str, Any] = report.get("meta", {})
-    out = [*_header(meta, paint), ""]
+    out = _header(meta, paint)
+    s = report["summary"]
+    errors = s.get("errors")
+    banner = failure_banner(
+        number(s.get("requests")),
+        number(s.get("failed")),
+        {str(k): number(v) for k, v in errors.items()} if isinstance(errors, Mapping) else {},
+        str(meta.get("target", "")),
+    )
+    if banner:
+        out.append(f"    {paint('⚠ ' + banner, '1;31')}")
+    out.append("")
     thresholds = [t for t in report.get("thresholds", []) if isinstance(t, Mapping)]
     if thresholds:
         out.extend(_thresholds(thresholds, paint))
@@ -49,7 +61,6 @@ def render_report(report: Mapping[str, Any], *, color: bool = False) -> str:
     out.append(f"  {paint('█ TOTAL RESULTS', '1')}")
     out.append("")
     out.extend(_total_block(report, number(meta.get("duration_s")), paint))
-    s = report["summary"]
     options = meta.get("executor_options")
     note = latency_note(
         stats_of(s.get("latency_ms")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from engine.load.metrics import PHASES
 from engine.load.model import Figures, LatencyStats, RunModel
@@ -68,6 +69,10 @@ def render_summary(result: RunResult, *, color: bool = False) -> str:
         out.append(f"    {paint('error: ' + result.error, '31')}")
     for failure in result.failures:
         out.append(f"    {paint('worker failed: ' + failure, '31')}")
+    totals = model.figures()
+    banner = failure_banner(totals.requests, totals.failed, totals.errors, plan.work.base_url)
+    if banner:
+        out.append(f"    {paint('⚠ ' + banner, '1;31')}")
     cpu = f"{result.workers} worker{'s' if result.workers > 1 else ''}, busiest at "
     cpu += f"{result.cpu_percent_max:.0f}% CPU"
     if result.cpu_percent_max > CPU_WARN:
@@ -90,7 +95,6 @@ def render_summary(result: RunResult, *, color: bool = False) -> str:
         out.append("")
     out.append(f"  {paint('█ TOTAL RESULTS', '1')}")
     out.append("")
-    totals = model.figures()
     out.extend(_figures_block(model, totals, result.duration, paint))
     note = latency_note(totals.latency, totals.duration, model.total.dropped, cfg.options())
     if note:
@@ -191,6 +195,22 @@ def http_lines(
     return out
 
 
+def failure_banner(
+    requests: float, failed: float, errors: Mapping[str, float], target: str
+) -> str | None:
+    """Said first when most requests failed: "all 212,988 requests failed: connection
+    refused at 127.0.0.1:1" (k6 exits 0 then too, unless a threshold says otherwise)."""
+    if not requests or failed < requests / 2:
+        return None
+    kinds = sorted(errors.items(), key=lambda kv: -kv[1])
+    why = ", ".join(f"{kind} ({n:,.0f})" for kind, n in kinds[:3]) if len(kinds) > 1 else ""
+    if len(kinds) == 1:
+        why = kinds[0][0]
+    where = urlsplit(target).netloc or target
+    share = "all" if failed == requests else f"{failed / requests:.0%} of"
+    return f"{share} {requests:,.0f} requests failed{': ' + why if why else ''} at {where}"
+
+
 def latency_note(
     latency: LatencyStats, duration: LatencyStats, dropped: float, options: Mapping[str, object]
 ) -> str | None:
@@ -214,17 +234,29 @@ def latency_note(
     return None
 
 
-def progress_line(s: Snapshot) -> str:
-    """One line, rewritten in place each interval on a terminal."""
+def progress_line(s: Snapshot, width: int = 200) -> str:
+    """One line, rewritten in place each interval on a terminal: at most `width - 1`
+    columns (a line that wraps cannot be rewritten in place, and piles up), the least
+    needed parts dropped first. The finished run's line shows no CPU (its workers are
+    gone: 0% would mislead)."""
     r = s.row
     bad = sum(1 for t in s.thresholds if not t.ok)
-    th = f"  thresholds ✗{bad}" if bad else ""
     state = "" if s.state == "running" else f" [{s.state}]"
-    return (
-        f"{s.elapsed:6.1f}s {s.progress:4.0%}{state}  {r.rps:8.1f} req/s  "
-        f"p95 {fmt_ms(r.p95):>8}  errors {r.error_rate:6.2%}  VUs {r.vus:>4}/{r.vus_max:<4}"
-        f"  cpu {s.cpu_percent:3.0f}%{' ⚠' if s.cpu_percent > CPU_WARN else ''}{th}"
-    )
+    parts = [
+        f"{s.elapsed:6.1f}s {s.progress:4.0%}{state}",
+        f"{r.rps:8.1f} req/s",
+        f"p95 {fmt_ms(r.p95):>8}",
+        f"errors {r.error_rate:6.2%}",
+        f"thresholds ✗{bad}" if bad else "",
+        f"VUs {r.vus:>4}/{r.vus_max:<4}",
+        ""
+        if s.state == "finished"
+        else f"cpu {s.cpu_percent:3.0f}%{' ⚠' if s.cpu_percent > CPU_WARN else ''}",
+    ]
+    parts = [p for p in parts if p]
+    while len(parts) > 1 and len("  ".join(parts)) > width - 1:
+        parts.pop()  # the least needed is last
+    return "  ".join(parts)[: max(width - 1, 1)]
 
 
 def tick_label(ms: float) -> str:

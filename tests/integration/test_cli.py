@@ -184,3 +184,19 @@ def test_profile_with_a_test_type_runs_against_the_demo_server(shared_sut: str) 
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "(smoke test)" in proc.stdout
+
+
+def test_a_refused_target_is_said_first_counts_no_data_sent_and_exits_0() -> None:
+    """As k6: no threshold, no failure exit; but the summary says it before anything."""
+    proc = run_surge("run", "http://127.0.0.1:1/", "-u", "2", "-d", "1s", "-q")
+    assert proc.returncode == 0, proc.stderr
+    head = proc.stdout.splitlines()[:4]
+    assert any("⚠ all " in line and "requests failed: connection refused at 127.0.0.1:1" in line
+               for line in head), head  # fmt: skip
+    assert "data_sent.......................: 0 B" in proc.stdout
+
+
+def test_a_mistyped_flag_is_answered_with_the_closest_one() -> None:
+    proc = run_surge("run", "http://127.0.0.1:9/", "--vsu", "3")
+    assert proc.returncode == 2
+    assert "unrecognized arguments: --vsu 3 (did you mean '--vus'?)" in proc.stderr

@@ -17,11 +17,12 @@ from engine.profile import ProfileError, load_profile, resolve_profile
 from engine.profile.plan import Overrides
 from engine.report.review import Review
 from tui.app.catalog import user_profile_dir
+from tui.cli.argtypes import SuggestingParser
 from tui.cli.flags import add_load_flags, add_profile_flags, load_overrides
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = SuggestingParser(
         prog="surge",
         usage="surge [PROFILE] [--type TYPE] [--start] [--env NAME] [--profiles DIR] "
         "[--base-url URL] [load options]",

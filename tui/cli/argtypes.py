@@ -6,6 +6,7 @@ import argparse
 import math
 
 from engine.durations import parse_duration
+from engine.errors import did_you_mean
 from engine.limits import MAX_TIME_SCALE, MAX_WORKERS
 
 
@@ -52,3 +53,18 @@ def workers(text: str) -> int:
     if value > MAX_WORKERS:
         raise argparse.ArgumentTypeError(f"at most {MAX_WORKERS}, got {value}")
     return value
+
+
+class SuggestingParser(argparse.ArgumentParser):
+    """argparse, with "did you mean --vus?" for a mistyped flag (Python 3.14 has it
+    built in; 3.11 does not). Subcommand parsers are made of the same class."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        parsed, extras = super().parse_known_args(args, namespace)
+        for extra in extras:
+            if extra.startswith("-") and self._subparsers is None:
+                flag = extra.split("=", 1)[0]
+                hint = did_you_mean(flag, self._option_string_actions)
+                if hint:
+                    self.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+        return parsed, extras

@@ -26,9 +26,11 @@ LOAD_FLAGS = ("vus", "rate", "duration", "time_scale", "workers", "queue")  # Ov
 
 def add_load_flags(group: Any) -> None:
     """--vus, --rate, --duration, --time-scale, --workers, --queue, on a parser or a group."""
-    group.add_argument("--vus", type=positive_int, help="virtual users (preAllocatedVUs if open)")
+    group.add_argument(
+        "-u", "--vus", type=positive_int, help="virtual users (preAllocatedVUs if open); default 10"
+    )
     group.add_argument("--rate", type=positive, help="iterations per second (open model)")
-    group.add_argument("--duration", type=duration, help="e.g. 30s, 1m30s")
+    group.add_argument("-d", "--duration", type=duration, help="e.g. 30s, 1m30s; default 10s")
     group.add_argument(
         "--time-scale", type=time_scale, help="multiply test-type shape durations (0..1000]"
     )

@@ -16,6 +16,7 @@ from engine.exit_codes import EXIT_BAD_INPUT, EXIT_ERROR
 from engine.profile import ProfileError
 from engine.report.document import ReportError
 from tui.cli import demo, proxy_cmd, report_cmd, run_cmd, sut_cmd
+from tui.cli.argtypes import SuggestingParser
 from tui.cli.run_cmd import BadInput
 
 # `surge COMMAND ...`; anything else opens the app (`surge [PROFILE] [flags]`).
@@ -23,7 +24,7 @@ COMMANDS = ("run", "demo", "sut", "report", "proxy", "weights")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="surge",
         description="Interactive terminal load tester and blue/green traffic console.",
         epilog="Without a command, surge opens the live console: surge [PROFILE] [--type TYPE] "

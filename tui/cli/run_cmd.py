@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -66,7 +67,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     add_http_flags(p)
     add_tls_flags(p)
     load.add_argument("--max-vus", type=positive_int, help="maxVUs of arrival-rate executors")
-    load.add_argument("--iterations", type=positive_int, help="total iterations")
+    load.add_argument(
+        "-i", "--iterations", type=positive_int, help="total iterations (shared-iterations)"
+    )
     load.add_argument(
         "--stages", help='e.g. "30s:50,1m:50,30s:0" (targets: VUs, or rates with --rate)'
     )
@@ -106,12 +109,37 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         "--progress",
         choices=("auto", "always", "never"),
         default="auto",
-        help="the live progress line on stderr (auto: only on a terminal)",
+        help="the live progress line on stderr (auto, the default: only on a terminal)",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress line (as --progress never)"
     )
 
 
+EXAMPLES = """\
+examples:
+  surge run http://127.0.0.1:8080/ -u 20 -d 30s        20 VUs for 30 s (constant-vus)
+  surge run http://127.0.0.1:8080/ --rate 500 -d 1m     500 iterations/s (constant-arrival-rate)
+  surge run http://127.0.0.1:8080/ -i 1000 -u 10        1,000 iterations over 10 VUs
+  surge run shop.toml --type stress --report r.toml     a test type on a profile, a report
+  surge run shop.toml --threshold "http_req_duration:p(95)<300" --summary-export k6.json
+
+defaults: constant-vus, 10 VUs for 10 s; the wire client; one worker process per core
+(less one for a target on this machine); --timeout 10s; --max-body 1MiB.
+
+exit codes: 0 passed; 99 a threshold failed (as k6); 2 bad input (one line naming file,
+line and key); 1 anything else (stopped, aborted, a crash). A run against a target that
+refuses every request exits 0 unless a threshold says otherwise, as k6 does.
+"""
+
+
 def register(sub: Any) -> None:
-    run = sub.add_parser("run", help="run a load test headless (CI, SSH one-liners)")
+    run = sub.add_parser(
+        "run",
+        help="run a load test headless (CI, SSH one-liners)",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)
 
@@ -197,7 +225,7 @@ async def run_headless(
         for output in outputs:
             output.interval(s, controller.model)
         if progress:
-            say("\r\x1b[2K" + progress_line(s))
+            say("\r\x1b[2K" + progress_line(s, shutil.get_terminal_size().columns))
 
     controller = Controller(plan, on_snapshot=show)
     loop = asyncio.get_running_loop()
@@ -273,7 +301,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for flag, path in (("--report", args.report), ("--summary-export", args.summary_export)):
         if path and (why := unwritable(path)):
             raise BadInput(f"{flag} {path}: {why}")
-    progress = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    progress = not args.quiet and (
+        args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    )
     outputs = [parse_out(spec) for spec in args.out]
     for i, output in enumerate(outputs):
         try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.durations import parse_duration
-from engine.errors import ConfigError
+from engine.errors import ConfigError, did_you_mean
 from engine.limits import (
     MAX_DURATION_S,
     MAX_ITERATIONS,
@@ -130,8 +130,9 @@ class ExecutorConfig:
         """Validate a k6-style options table; ConfigError names the offending option."""
         executor = options.get("executor", CONSTANT_VUS)
         if executor not in EXECUTORS:
+            hint = did_you_mean(str(executor), EXECUTORS)
             raise ConfigError(
-                "executor", f"unknown executor {executor!r} (known: {', '.join(EXECUTORS)})"
+                "executor", f"unknown executor {executor!r}{hint} (known: {', '.join(EXECUTORS)})"
             )
         accepts, required = TYPES[executor].accepts, TYPES[executor].required
         values: dict[str, Any] = {"executor": executor}
@@ -142,8 +143,9 @@ class ExecutorConfig:
             field = _NAMES.get(key) or _SNAKE.get(key)
             if field is None or (field not in accepts and field != "graceful_stop"):
                 allowed = sorted(k for k, f in _NAMES.items() if f in accepts | {"graceful_stop"})
+                hint = did_you_mean(key, allowed)
                 raise ConfigError(
-                    key, f"not an option of {executor} (options: {', '.join(allowed)})"
+                    key, f"not an option of {executor}{hint} (options: {', '.join(allowed)})"
                 )
             if field in seen:
                 raise ConfigError(key, "given twice")
