@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.report.summary import fmt_bytes, fmt_ms
+from engine.report.text import fmt_bytes, fmt_ms
 
 Better = Literal["lower", "higher"] | None
 Direction = Literal["better", "worse", "same", "changed"]

@@ -1,7 +1,7 @@
-"""A saved report as text: the summary in `surge run`'s look, timeline plots, comparisons.
+"""A report's timeline as plots, and two reports' comparison, as text.
 
 Shared by `surge report show/compare` and the app's summary screen, so both read
-a report the same way.
+a report the same way (the summary itself is engine/report/summary.py).
 """
 
 from __future__ import annotations
@@ -12,22 +12,9 @@ from typing import Any
 
 import plotext as plt
 
-from engine.errors import ConfigError
-from engine.load.metrics import PHASES
 from engine.report.compare import Comparison, Row, format_change, format_tolerance, format_value
-from engine.report.document import is_number, number, stats_of
-from engine.report.review import executor_of, threshold_state
-from engine.report.summary import (
-    Paint,
-    failure_banner,
-    fmt_bytes,
-    fmt_ms,
-    http_lines,
-    latency_note,
-    line,
-    tick_label,
-    trend,
-)
+from engine.report.document import is_number, number
+from engine.report.text import Paint, tick_label
 
 PLOT_HEIGHT = 12
 
@@ -36,163 +23,6 @@ LATENCY_PLOT_HEIGHT = 16  # four legend rows must leave room for the lines
 
 
 _DIRECTION_COLORS = {"better": "32", "worse": "31", "changed": "33", "same": "2"}
-
-
-def render_report(report: Mapping[str, Any], *, color: bool = False) -> str:
-    """A saved report in the same look as the summary at the end of `surge run`."""
-    paint = Paint(color)
-    meta: Mapping[str, Any] = report.get("meta", {})
-    out = _header(meta, paint)
-    s = report["summary"]
-    errors = s.get("errors")
-    banner = failure_banner(
-        number(s.get("requests")),
-        number(s.get("failed")),
-        {str(k): number(v) for k, v in errors.items()} if isinstance(errors, Mapping) else {},
-        str(meta.get("target", "")),
-    )
-    if banner:
-        out.append(f"    {paint('⚠ ' + banner, '1;31')}")
-    out.append("")
-    thresholds = [t for t in report.get("thresholds", []) if isinstance(t, Mapping)]
-    if thresholds:
-        out.extend(_thresholds(thresholds, paint))
-        out.append("")
-    out.append(f"  {paint('█ TOTAL RESULTS', '1')}")
-    out.append("")
-    out.extend(_total_block(report, number(meta.get("duration_s")), paint))
-    options = meta.get("executor_options")
-    note = latency_note(
-        stats_of(s.get("latency_ms")),
-        stats_of(s.get("http_req_duration_ms")),
-        number(s.get("dropped_iterations")),
-        options if isinstance(options, Mapping) else {},
-    )
-    if note:
-        out.append(f"    {paint('⚠ ' + note, '33')}")
-    steps: Mapping[str, Any] = report.get("steps", {})
-    upstreams: Mapping[str, Any] = report.get("upstreams", {})
-    parts = [(f"step {s}", f) for s, f in steps.items() if len(steps) > 1]
-    parts += [(f"upstream {u}", f) for u, f in upstreams.items()]
-    for title, figs in parts:
-        if isinstance(figs, Mapping):
-            out.extend(["", f"  {paint('█ ' + title.upper(), '1')}", _section_line(figs)])
-    out.append("")
-    return "\n".join(out)
-
-
-def _header(meta: Mapping[str, Any], paint: Paint) -> list[str]:
-    out = [f"  {paint('surge', '1')} {meta.get('name', '?')} → {meta.get('target', '?')}"]
-    kind = f" ({meta['test_type']} test)" if meta.get("test_type") else ""
-    out.append(f"    {_describe_executor(meta)}{kind}")
-    ran = f"    started {meta.get('start', '?')}, ran {number(meta.get('duration_s')):g}s"
-    out.append(ran + (", " + paint("aborted", "33") if meta.get("aborted") else ""))
-    sources = meta.get("merged_from")
-    if isinstance(sources, list) and sources:
-        out.append(f"    merged from {len(sources)} runs: {', '.join(map(str, sources))}")
-    if meta.get("stop_reason"):
-        out.append(f"    {paint('stopped: ' + str(meta['stop_reason']), '33')}")
-    if meta.get("error"):
-        out.append(f"    {paint('error: ' + str(meta['error']), '31')}")
-    return out
-
-
-def _describe_executor(meta: Mapping[str, Any]) -> str:
-    """The run's own words for its load; a report from elsewhere just names the executor."""
-    executor = executor_of(meta)
-    if executor is not None:
-        return executor.describe()
-    return str(meta.get("executor", "unknown executor"))
-
-
-def _thresholds(entries: Sequence[Mapping[str, Any]], paint: Paint) -> list[str]:
-    out = [f"  {paint('█ THRESHOLDS', '1')}"]
-    for key in dict.fromkeys(str(t.get("metric", "?")) for t in entries):
-        out.extend(["", f"    {key}"])
-        for t in entries:
-            if str(t.get("metric", "?")) != key:
-                continue
-            note = " (abortOnFail)" if t.get("abort_on_fail") else ""
-            if t.get("recomputed") is False:
-                note += " (verdict kept from the merged runs)"
-            expr = t.get("expression", "?")
-            ok = t.get("ok") is True
-            out.append(f"    {paint.ok(ok)} '{expr}' {_observed(t)}{note}")
-    return out
-
-
-def _observed(entry: Mapping[str, Any]) -> str:
-    """As the live summary words it (p(95)=12.3ms), by parsing the threshold again."""
-    try:
-        return threshold_state(entry).describe_observed()
-    except ConfigError:
-        return str(entry.get("observed"))
-
-
-def _total_block(report: Mapping[str, Any], seconds: float, paint: Paint) -> list[str]:
-    s: Mapping[str, Any] = report["summary"]
-    per_s = max(seconds, 1e-9)
-    lines = _checks_lines(report.get("checks", {}), paint)
-    requests, failed = number(s.get("requests")), number(s.get("failed"))
-    expected = s.get("http_req_duration_expected_ms")
-    phases = {k: stats_of(s[f"{k}_ms"]) for k in PHASES if f"{k}_ms" in s}
-    lines.extend(
-        http_lines(
-            stats_of(s.get("http_req_duration_ms")),
-            stats_of(expected) if expected is not None else None,
-            stats_of(s.get("latency_ms")),
-            phases,
-            failed,
-            requests,
-            number(s.get("rps")),
-        )
-    )
-    if "iteration_duration_ms" in s:
-        lines.append(line("iteration_duration", trend(stats_of(s.get("iteration_duration_ms")))))
-    iterations = number(s.get("iterations"))
-    lines.append(line("iterations", f"{iterations:.0f} {iterations / per_s:.1f}/s"))
-    for key in ("dropped_iterations", "interrupted_iterations"):
-        if number(s.get(key)):
-            lines.append(line(key, f"{number(s.get(key)):.0f}"))
-    lines.append(line("vus_max", f"{number(s.get('vus_max')):.0f}"))
-    for name, key in (("data_received", "data_received_bytes"), ("data_sent", "data_sent_bytes")):
-        n = number(s.get(key))
-        lines.append(line(name, f"{fmt_bytes(n)} {fmt_bytes(n / per_s)}/s"))
-    for key in ("status", "errors"):
-        table = s.get(key)
-        if isinstance(table, Mapping) and table:
-            lines.append(line(key, "  ".join(f"{k}: {v}" for k, v in table.items())))
-    if is_number(s.get("breaking_point_rps")):
-        lines.append(line("breaking_point_rps", f"{number(s.get('breaking_point_rps')):.1f}/s"))
-    return lines
-
-
-def _checks_lines(checks: Any, paint: Paint) -> list[str]:
-    if not isinstance(checks, Mapping) or not checks:
-        return []
-    counts = {
-        name: (number(pf.get("passes")), number(pf.get("fails")))
-        for name, pf in checks.items()
-        if isinstance(pf, Mapping)
-    }
-    passed = sum(p for p, _ in counts.values())
-    total = passed + sum(f for _, f in counts.values())
-    lines = [
-        line("checks", f"{passed / total if total else 0:.2%} {passed:.0f} out of {total:.0f}")
-    ]
-    for name, (ok, bad) in counts.items():
-        lines.append(f"      {paint.ok(bad == 0)} {name}: {ok:.0f}/{ok + bad:.0f}")
-    return lines
-
-
-def _section_line(f: Mapping[str, Any]) -> str:
-    lat = stats_of(f.get("latency_ms"))
-    return line(
-        "http_reqs",
-        f"{number(f.get('requests')):.0f} {number(f.get('rps')):.1f}/s  "
-        f"failed {number(f.get('error_rate')):.2%}  "
-        f"p50={fmt_ms(lat.p50)} p95={fmt_ms(lat.p95)} p99={fmt_ms(lat.p99)}",
-    )
 
 
 def render_plots(timeline: Sequence[Any], *, width: int, color: bool = False) -> str:

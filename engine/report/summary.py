@@ -1,198 +1,135 @@
-"""The end-of-run summary and the live progress line, as text (k6's spirit)."""
+"""The end-of-run summary and the live progress line, as text.
+
+The summary is rendered from a report, so the one printed at the end of `surge run`,
+the app's summary screen and `surge report show` of the saved file read alike. Laid
+out as k6's end summary groups it (HTTP, EXECUTION, NETWORK), with every trend as a
+row of one table (avg, min, med, p90, p95, p99, p99.9, max in ms), per step and per
+upstream, then oha's status distribution and response-time histogram; every line fits
+77 columns, so nothing is cut at 80x24 and nothing wraps at 160x48.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
-from engine.load.metrics import PHASES
-from engine.load.model import Figures, LatencyStats, RunModel
+from hdrh.histogram import HdrHistogram
+
+from engine.errors import ConfigError
+from engine.load.metrics import PHASES, decode_histogram
+from engine.load.model import LatencyStats
 from engine.load.run import RunResult, Snapshot
+from engine.report.document import build_report, is_number, number, stats_of
+from engine.report.review import executor_of, threshold_state
+from engine.report.text import CPU_WARN, Paint, fmt_bytes, fmt_ms, line, ms_cell, tick_label
 
-_DOTS = 32
-CPU_WARN = 90.0
+__all__ = [
+    "CPU_WARN",
+    "Paint",
+    "failure_banner",
+    "fmt_bytes",
+    "fmt_ms",
+    "latency_note",
+    "progress_line",
+    "render_report",
+    "render_summary",
+    "tick_label",
+]
 
-
-def fmt_ms(ms: float) -> str:
-    if ms >= 1000:
-        return f"{ms / 1000:.2f}s"
-    if ms >= 100:
-        return f"{ms:.0f}ms"
-    if ms >= 1:
-        return f"{ms:.2f}ms"
-    return f"{ms * 1000:.0f}µs"
-
-
-def fmt_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def line(name: str, value: str) -> str:
-    return f"    {name}{'.' * max(_DOTS - len(name), 2)}: {value}"
-
-
-def trend(stats: LatencyStats) -> str:
-    s = stats
-    return (
-        f"avg={fmt_ms(s.mean)} min={fmt_ms(s.min)} med={fmt_ms(s.p50)} p(90)={fmt_ms(s.p90)} "
-        f"p(95)={fmt_ms(s.p95)} p(99)={fmt_ms(s.p99)} max={fmt_ms(s.max)}"
-    )
-
-
-class Paint:
-    def __init__(self, color: bool) -> None:
-        self.color = color
-
-    def __call__(self, text: str, code: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
-
-    def ok(self, ok: bool) -> str:
-        return self("✓", "32") if ok else self("✗", "31")
+NAME = 25  # the name column of the tables
+CELL = 5  # a figure's column, plus one space: 8 of them and a name fit 77 columns
+STATS = (("avg", "mean"), ("min", "min"), ("med", "p50"), ("p90", "p90"))
+STATS += (("p95", "p95"), ("p99", "p99"), ("p99.9", "p99_9"), ("max", "max"))
+HISTOGRAM_ROWS = 10
+BAR = 30  # the longest bar: a status row then fits 77 columns
 
 
 def render_summary(result: RunResult, *, color: bool = False) -> str:
-    model = result.model
+    """The end summary of a run: its report, rendered."""
+    return render_report(build_report(result), color=color)
+
+
+def render_report(report: Mapping[str, Any], *, color: bool = False) -> str:
     paint = Paint(color)
-    out: list[str] = []
-    plan = result.plan
-    cfg = plan.work.executor
-    out.append(f"  {paint('surge', '1')} {plan.name} → {plan.work.base_url}")
-    kind = f" ({plan.test_type} test)" if plan.test_type else ""
-    out.append(f"    {cfg.describe()}{kind}")
-    if result.stop_reason:
-        out.append(f"    {paint('stopped: ' + result.stop_reason, '33')}")
-    if result.error:
-        out.append(f"    {paint('error: ' + result.error, '31')}")
-    for failure in result.failures:
-        out.append(f"    {paint('worker failed: ' + failure, '31')}")
-    totals = model.figures()
-    banner = failure_banner(totals.requests, totals.failed, totals.errors, plan.work.base_url)
-    if banner:
-        out.append(f"    {paint('⚠ ' + banner, '1;31')}")
-    cpu = f"{result.workers} worker{'s' if result.workers > 1 else ''}, busiest at "
-    cpu += f"{result.cpu_percent_max:.0f}% CPU"
-    if result.cpu_percent_max > CPU_WARN:
-        cpu += " ⚠ saturated: latency includes the generator's own delay; add --workers"
-        cpu = paint(cpu, "33")
-    out.append(f"    {cpu}")
-    out.append("")
-    if model.states:
-        out.append(f"  {paint('█ THRESHOLDS', '1')}")
-        for key in dict.fromkeys(s.threshold.key for s in model.states):
-            out.append("")
-            out.append(f"    {key}")
-            for s in model.states:
-                if s.threshold.key == key:
-                    note = " (abortOnFail)" if s.threshold.abort_on_fail else ""
-                    out.append(
-                        f"    {paint.ok(s.ok)} '{s.threshold.expression}' "
-                        f"{s.describe_observed()}{note}"
-                    )
-        out.append("")
-    out.append(f"  {paint('█ TOTAL RESULTS', '1')}")
-    out.append("")
-    out.extend(_figures_block(model, totals, result.duration, paint))
-    note = latency_note(totals.latency, totals.duration, model.total.dropped, cfg.options())
+    meta: Mapping[str, Any] = report.get("meta", {})
+    s: Mapping[str, Any] = report["summary"]
+    seconds = max(number(meta.get("duration_s")), 1e-9)
+    out = _header(report, paint)
+    thresholds = [t for t in report.get("thresholds", []) if isinstance(t, Mapping)]
+    if thresholds:
+        out.extend(["", *_thresholds(thresholds, paint)])
+    out.extend(["", f"  {paint('█ TOTAL RESULTS', '1')}"])
+    if checks := _checks_lines(report.get("checks", {}), paint):
+        out.extend(["", *checks])
+    out.extend(["", *_http_block(s, seconds, paint)])
+    out.extend(["", *_execution_block(s, seconds, paint)])
+    out.extend(["", *_network_block(s, seconds, paint)])
+    options = meta.get("executor_options")
+    note = latency_note(
+        stats_of(s.get("latency_ms")),
+        stats_of(s.get("http_req_duration_ms")),
+        number(s.get("dropped_iterations")),
+        options if isinstance(options, Mapping) else {},
+    )
     if note:
-        out.append(f"    {paint('⚠ ' + note, '33')}")
-    if result.breaking_point_rps is not None:
-        out.append(line("breaking_point_rps", f"{result.breaking_point_rps:.1f}/s"))
-    for title, tags in (
-        *((f"step {s}", (("step", s),)) for s in model.steps() if len(model.steps()) > 1),
-        *((f"upstream {u}", (("upstream", u),)) for u in model.upstreams()),
-    ):
-        f = model.figures(tags)
-        out.append("")
-        out.append(f"  {paint('█ ' + title.upper(), '1')}")
-        out.append(
-            line(
-                "http_reqs",
-                f"{f.requests} {f.rps:.1f}/s  failed {f.error_rate:.2%}  "
-                f"p50={fmt_ms(f.latency.p50)} p95={fmt_ms(f.latency.p95)} "
-                f"p99={fmt_ms(f.latency.p99)}",
-            )
-        )
-        if f.errors:
-            out.append(line("errors", "  ".join(f"{k}: {v}" for k, v in f.errors.items())))
+        out.extend(["", f"    {paint('⚠ ' + note, '33')}"])
+    steps: Mapping[str, Any] = report.get("steps", {})
+    if len(steps) > 1:
+        out.extend(["", *_sections_table("STEPS", steps, seconds, paint)])
+    upstreams: Mapping[str, Any] = report.get("upstreams", {})
+    if upstreams:
+        out.extend(["", *_sections_table("UPSTREAMS", upstreams, seconds, paint)])
+    out.extend(["", *_status_block(s, paint)])
+    if histogram := _response_histogram(report, paint):
+        out.extend(["", *histogram])
     out.append("")
     return "\n".join(out)
 
 
-def _figures_block(model: RunModel, f: Figures, seconds: float, paint: Paint) -> list[str]:
-    lines = []
-    checks = model.checks()
-    if checks:
-        p = sum(v[0] for v in checks.values())
-        total = p + sum(v[1] for v in checks.values())
-        lines.append(line("checks", f"{p / total:.2%} {p} out of {total}"))
-        for name, (ok, bad) in checks.items():
-            lines.append(f"      {paint.ok(bad == 0)} {name}: {ok}/{ok + bad}")
-    total = model.total
-    phases = {k: LatencyStats.of(h, total.phase_sums[k]) for k, h in total.phases.items()}
-    lines.extend(http_lines(f.duration, f.expected, f.latency, phases, f.failed, f.requests, f.rps))
-    lines.append(
-        line(
-            "iteration_duration",
-            trend(LatencyStats.of(total.iteration_duration, total.iteration_sum)),
-        )
+# ------------------------------------------------------------------- header
+def _header(report: Mapping[str, Any], paint: Paint) -> list[str]:
+    meta: Mapping[str, Any] = report.get("meta", {})
+    s: Mapping[str, Any] = report["summary"]
+    out = [f"  {paint('surge', '1')} {meta.get('name', '?')} → {meta.get('target', '?')}"]
+    kind = f" ({meta['test_type']} test)" if meta.get("test_type") else ""
+    out.append(f"    {_describe_executor(meta)}{kind}")
+    ran = f"    started {meta.get('start', '?')}, ran {number(meta.get('duration_s')):g}s"
+    out.append(ran + (", " + paint("aborted", "33") if meta.get("aborted") else ""))
+    sources = meta.get("merged_from")
+    if isinstance(sources, list) and sources:
+        out.append(f"    merged from {len(sources)} runs: {', '.join(map(str, sources))}")
+    if meta.get("stop_reason"):
+        out.append(f"    {paint('stopped: ' + str(meta['stop_reason']), '33')}")
+    if meta.get("error"):
+        out.append(f"    {paint('error: ' + str(meta['error']), '31')}")
+    for failure in meta.get("worker_failures") or ():
+        out.append(f"    {paint('worker failed: ' + str(failure), '31')}")
+    errors = s.get("errors")
+    banner = failure_banner(
+        number(s.get("requests")),
+        number(s.get("failed")),
+        {str(k): number(v) for k, v in errors.items()} if isinstance(errors, Mapping) else {},
+        str(meta.get("target", "")),
     )
-    lines.append(
-        line("iterations", f"{total.iterations} {total.iterations / max(seconds, 1e-9):.1f}/s")
-    )
-    if total.dropped:
-        lines.append(line("dropped_iterations", str(total.dropped)))
-    if total.interrupted:
-        lines.append(line("interrupted_iterations", str(total.interrupted)))
-    vus_max = max((r.vus_max for r in model.timeline), default=0)
-    lines.append(line("vus_max", str(vus_max)))
-    lines.append(
-        line(
-            "data_received",
-            f"{fmt_bytes(f.bytes_in)} {fmt_bytes(f.bytes_in / max(seconds, 1e-9))}/s",
-        )
-    )
-    lines.append(
-        line(
-            "data_sent", f"{fmt_bytes(f.bytes_out)} {fmt_bytes(f.bytes_out / max(seconds, 1e-9))}/s"
-        )
-    )
-    if f.status:
-        lines.append(line("status", "  ".join(f"{k}: {v}" for k, v in f.status.items())))
-    if f.errors:
-        lines.append(line("errors", "  ".join(f"{k}: {v}" for k, v in f.errors.items())))
-    return lines
-
-
-def http_lines(
-    duration: LatencyStats,
-    expected: LatencyStats | None,
-    latency: LatencyStats,
-    phases: Mapping[str, LatencyStats],
-    failed: float,
-    requests: float,
-    rps: float,
-) -> list[str]:
-    """k6's http_req_* lines in k6's order, then Surge's own `latency`; shared by the live
-    summary and `surge report show`."""
-
-    def phase(name: str) -> list[str]:
-        return [line(name, trend(phases[name]))] if name in phases else []
-
-    out = [*phase(PHASES[0]), *phase(PHASES[1])]
-    out.append(line("http_req_duration", trend(duration)))
-    if expected is not None:
-        out.append(line("  { expected_response:true }", trend(expected)))
-    rate = failed / requests if requests else 0.0
-    out.append(line("http_req_failed", f"{rate:.2%} {failed:.0f} out of {requests:.0f}"))
-    for name in PHASES[5], PHASES[3], PHASES[2], PHASES[4]:  # receiving .. waiting
-        out.extend(phase(name))
-    out.append(line("http_reqs", f"{requests:.0f} {rps:.1f}/s"))
-    out.append(line("latency (from due time)", trend(latency)))
+    if banner:
+        out.append(f"    {paint('⚠ ' + banner, '1;31')}")
+    workers, cpu = number(meta.get("workers")), number(meta.get("cpu_percent_max"))
+    if workers > 0:
+        text = f"{workers:.0f} worker{'s' if workers > 1 else ''}, busiest at {cpu:.0f}% CPU"
+        if cpu > CPU_WARN:
+            text = paint(f"{text} ⚠ saturated: latency includes Surge's delay", "33")
+        out.append(f"    {text}")
     return out
+
+
+def _describe_executor(meta: Mapping[str, Any]) -> str:
+    """The run's own words for its load; a report from elsewhere just names the executor."""
+    executor = executor_of(meta)
+    if executor is not None:
+        return executor.describe()
+    return str(meta.get("executor", "unknown executor"))
 
 
 def failure_banner(
@@ -211,6 +148,193 @@ def failure_banner(
     return f"{share} {requests:,.0f} requests failed{': ' + why if why else ''} at {where}"
 
 
+# --------------------------------------------------------------- thresholds
+def _thresholds(entries: Sequence[Mapping[str, Any]], paint: Paint) -> list[str]:
+    out = [f"  {paint('█ THRESHOLDS', '1')}"]
+    for key in dict.fromkeys(str(t.get("metric", "?")) for t in entries):
+        out.extend(["", f"    {key}"])
+        for t in entries:
+            if str(t.get("metric", "?")) != key:
+                continue
+            note = " (abortOnFail)" if t.get("abort_on_fail") else ""
+            if t.get("recomputed") is False:
+                note += " (verdict kept from the merged runs)"
+            expr = t.get("expression", "?")
+            out.append(f"    {paint.ok(t.get('ok') is True)} '{expr}' {_observed(t)}{note}")
+    return out
+
+
+def _observed(entry: Mapping[str, Any]) -> str:
+    """As k6 words it (p(95)=12.3ms), by parsing the threshold again."""
+    try:
+        return threshold_state(entry).describe_observed()
+    except ConfigError:
+        return str(entry.get("observed"))
+
+
+# ------------------------------------------------------------ total results
+def _checks_lines(checks: Any, paint: Paint) -> list[str]:
+    if not isinstance(checks, Mapping) or not checks:
+        return []
+    counts = {
+        name: (number(pf.get("passes")), number(pf.get("fails")))
+        for name, pf in checks.items()
+        if isinstance(pf, Mapping)
+    }
+    passed = sum(p for p, _ in counts.values())
+    total = passed + sum(f for _, f in counts.values())
+    lines = [
+        line("checks", f"{passed / total if total else 0:.2%} {passed:.0f} out of {total:.0f}")
+    ]
+    for name, (ok, bad) in counts.items():
+        lines.append(f"      {paint.ok(bad == 0)} {name}: {ok:.0f}/{ok + bad:.0f}")
+    return lines
+
+
+def _table_head(title: str, paint: Paint) -> str:
+    cells = "".join(f"{label:>{CELL}} " for label, _ in STATS)
+    return f"    {paint(title, '1')}{' (ms)'.ljust(NAME - len(title))}{cells}".rstrip()
+
+
+def _trend_row(name: str, table: Any, has_data: bool) -> str:
+    stats = stats_of(table) if isinstance(table, Mapping) and has_data else None
+    cells = "".join(
+        f"{ms_cell(getattr(stats, key) if stats else None):>{CELL}} " for _, key in STATS
+    )
+    return f"    {name:<{NAME}}{cells}".rstrip()
+
+
+def _http_block(s: Mapping[str, Any], seconds: float, paint: Paint) -> list[str]:
+    requests, failed = number(s.get("requests")), number(s.get("failed"))
+    rows = [_table_head("HTTP", paint)]
+    rows.append(_trend_row("http_req_duration", s.get("http_req_duration_ms"), requests > 0))
+    if "http_req_duration_expected_ms" in s:
+        ok = requests - failed > 0
+        rows.append(_trend_row("{expected_response:true}", s["http_req_duration_expected_ms"], ok))
+    for name in PHASES:
+        if f"{name}_ms" in s:
+            rows.append(_trend_row(name, s[f"{name}_ms"], requests > 0))
+    rows.append(_trend_row("latency (from due time)", s.get("latency_ms"), requests > 0))
+    rate = failed / requests if requests else 0.0
+    rows.append(line("http_req_failed", f"{rate:.2%} {failed:,.0f} out of {requests:,.0f}"))
+    rows.append(line("http_reqs", f"{requests:,.0f} {requests / seconds:,.1f}/s"))
+    return rows
+
+
+def _execution_block(s: Mapping[str, Any], seconds: float, paint: Paint) -> list[str]:
+    iterations = number(s.get("iterations"))
+    rows = [_table_head("EXECUTION", paint)]
+    rows.append(_trend_row("iteration_duration", s.get("iteration_duration_ms"), iterations > 0))
+    rows.append(line("iterations", f"{iterations:,.0f} {iterations / seconds:,.1f}/s"))
+    for key in ("dropped_iterations", "interrupted_iterations"):
+        if number(s.get(key)):
+            rows.append(line(key, f"{number(s.get(key)):,.0f}"))
+    rows.append(line("vus_max", f"{number(s.get('vus_max')):.0f}"))
+    if is_number(s.get("breaking_point_rps")):
+        rows.append(line("breaking_point_rps", f"{number(s.get('breaking_point_rps')):.1f}/s"))
+    return rows
+
+
+def _network_block(s: Mapping[str, Any], seconds: float, paint: Paint) -> list[str]:
+    rows = [f"    {paint('NETWORK', '1')}"]
+    for name, key in (("data_received", "data_received_bytes"), ("data_sent", "data_sent_bytes")):
+        n = number(s.get(key))
+        rows.append(line(name, f"{fmt_bytes(n)} {fmt_bytes(n / seconds)}/s"))
+    return rows
+
+
+def _sections_table(
+    title: str, sections: Mapping[str, Any], seconds: float, paint: Paint
+) -> list[str]:
+    """Per step or per upstream: requests, rate, failures and latency percentiles."""
+    head = f"{'reqs':>8} {'req/s':>7} {'failed':>7} " + "".join(
+        f"{label:>{CELL}} " for label in ("p50", "p95", "p99", "max")
+    )
+    rows = [f"  {paint('█ ' + title, '1')}", "", f"    {'(ms)':<{NAME}}{head}".rstrip()]
+    for name, f in sections.items():
+        if not isinstance(f, Mapping):
+            continue
+        requests = number(f.get("requests"))
+        lat = stats_of(f.get("latency_ms")) if requests else None
+        cells = "".join(
+            f"{ms_cell(getattr(lat, k) if lat else None):>{CELL}} "
+            for k in ("p50", "p95", "p99", "max")
+        )
+        label = name if len(name) < NAME else name[: NAME - 2] + "…"
+        rows.append(
+            f"    {label:<{NAME}}{requests:>8,.0f} {requests / seconds:>7,.1f} "
+            f"{number(f.get('error_rate')):>7.2%} {cells}".rstrip()
+        )
+    return rows
+
+
+def _status_block(s: Mapping[str, Any], paint: Paint) -> list[str]:
+    """oha's status code distribution, then the named errors, largest first."""
+    status = s.get("status") if isinstance(s.get("status"), Mapping) else {}
+    errors = s.get("errors") if isinstance(s.get("errors"), Mapping) else {}
+    total = number(s.get("requests"))
+    rows = [f"  {paint('█ STATUS AND ERRORS', '1')}", ""]
+    if not status and not errors:
+        rows.append("    –")
+        return rows
+    for code, n in status.items():
+        n = number(n)
+        bar = _bar(n, total)
+        ok = str(code).startswith(("2", "3"))
+        rows.append(f"    {paint(str(code).ljust(NAME), '32' if ok else '31')}{n:>8,.0f} "
+                    f"{n / total if total else 0:>7.1%}  {bar}".rstrip())  # fmt: skip
+    for kind, n in sorted(errors.items(), key=lambda kv: -number(kv[1])):
+        label = str(kind) if len(str(kind)) < NAME else str(kind)[: NAME - 2] + "…"
+        share = f"{number(n) / total:>7.1%}" if total else ""
+        rows.append(f"    {paint(label.ljust(NAME), '31')}{number(n):>8,.0f} {share}".rstrip())
+    return rows
+
+
+def _bar(n: float, most: float) -> str:
+    share = n / most if most else 0.0
+    return "■" * round(BAR * share) if math.isfinite(share) and share > 0 else ""
+
+
+def _response_histogram(report: Mapping[str, Any], paint: Paint) -> list[str]:
+    """oha's response-time histogram of http_req_duration: ten bins, linear, or
+    logarithmic when the slowest is over ten times the fastest."""
+    hists = report.get("histograms")
+    total = hists.get("total") if isinstance(hists, Mapping) else None
+    text = total.get("http_req_duration") if isinstance(total, Mapping) else None
+    if not isinstance(text, str):
+        return []
+    try:
+        h = decode_histogram(text)
+    except Exception:  # a damaged histogram: the tables above still stand
+        return []
+    if not h.get_total_count():
+        return []
+    rows = [f"  {paint('█ RESPONSE TIME HISTOGRAM', '1')} (http_req_duration, ms)", ""]
+    counts = histogram_bins(h, HISTOGRAM_ROWS)
+    most = max(n for _, n in counts) or 1
+    for upper_ms, n in counts:
+        rows.append(f"    {ms_cell(upper_ms):>6} [{n:>8,}] {_bar(n, most)}".rstrip())
+    return rows
+
+
+def histogram_bins(h: HdrHistogram, bins: int) -> list[tuple[float, int]]:
+    """(upper bound in ms, count) for `bins` bins from the fastest to the slowest."""
+    lo, hi = h.get_min_value(), h.get_max_value()
+    if hi <= lo:
+        return [(hi / 1000, h.get_total_count())]
+    if lo > 0 and hi / lo > 10:
+        edges = [lo * (hi / lo) ** ((i + 1) / bins) for i in range(bins)]
+    else:
+        edges = [lo + (hi - lo) * (i + 1) / bins for i in range(bins)]
+    out = [0] * bins
+    for item in h.get_recorded_iterator():
+        value = item.value_iterated_to
+        i = next((k for k, edge in enumerate(edges) if value <= edge), bins - 1)
+        out[i] += item.count_at_value_iterated_to
+    return [(edge / 1000, n) for edge, n in zip(edges, out, strict=True)]
+
+
+# ---------------------------------------------------------------- plain words
 def latency_note(
     latency: LatencyStats, duration: LatencyStats, dropped: float, options: Mapping[str, object]
 ) -> str | None:
@@ -257,12 +381,3 @@ def progress_line(s: Snapshot, width: int = 200) -> str:
     while len(parts) > 1 and len("  ".join(parts)) > width - 1:
         parts.pop()  # the least needed is last
     return "  ".join(parts)[: max(width - 1, 1)]
-
-
-def tick_label(ms: float) -> str:
-    """Round tick values need no decimals: 1ms, 20ms, 500µs, 2s."""
-    if ms >= 1000:
-        return f"{ms / 1000:g}s"
-    if ms >= 1:
-        return f"{ms:g}ms"
-    return f"{ms * 1000:g}µs"

@@ -401,7 +401,7 @@ async def test_an_unreachable_target_and_an_abort_on_fail_threshold_say_why(
         assert any("connection refused" in n.message for n in app._notifications)
         verdict = text_of(app, "#verdict")
         assert "FAILED" in verdict and "abortOnFail" in verdict and "exit code 99" in verdict
-        assert "connection refused: " in text_of(app, "#summary-text")
+        assert "requests failed: connection refused at 127.0.0.1:9" in text_of(app, "#summary-text")
         assert len(factory.last.model.timeline) == 1  # stopped after the first interval
 
 

@@ -22,7 +22,7 @@ from engine.profile.plan import Overrides, build_plan
 from engine.report.compare import compare
 from engine.report.document import ReportError, load_report, write_report
 from engine.report.review import read_review, review_report, review_result
-from engine.report.show import render_report
+from engine.report.summary import render_report
 from tests.report_fixtures import BASE, NEW, fixtures
 
 THRESHOLDS = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -175,7 +176,8 @@ async def test_a_broken_capture_shows_as_401s_of_the_next_step(
     from engine.report.summary import render_summary
 
     text = render_summary(result)
-    assert "STEP ITEMS" in text and "http 4xx: 10" in text
+    assert "█ STEPS" in text and re.search(r"^\s+items\s+\d+\s", text, re.M)
+    assert re.search(r"^\s+http 4xx\s+10\s", text, re.M), text
 
 
 async def test_a_failed_capture_ends_the_iteration(shared_sut: str, tmp_path: Path) -> None:

@@ -27,8 +27,8 @@ from engine.report.export import summary_json, timeline_csv
 from engine.report.k6_summary import summary_export
 from engine.report.merge import merge_reports, merge_warnings
 from engine.report.review import read_review
-from engine.report.show import render_comparison, render_plots, render_report
-from engine.report.summary import fmt_ms
+from engine.report.show import render_comparison, render_plots
+from engine.report.summary import fmt_ms, render_report
 
 MAX_PLOT_WIDTH = 160
 

@@ -22,8 +22,7 @@ from textual.widgets import Footer, Header, Static
 
 from engine.report.compare import compare
 from engine.report.review import Review
-from engine.report.show import render_report
-from engine.report.summary import fmt_ms, render_summary
+from engine.report.summary import fmt_ms, render_report, render_summary
 from tui.app.screens.modals import SaveModal
 from tui.app.screens.open_report import ReportModal
 from tui.app.session import REPORT_DIR, RunSession
