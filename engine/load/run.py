@@ -16,7 +16,7 @@ from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
 from engine.load.model import Figures, Row, RunModel, ThresholdState
 from engine.load.scenario import Scenario
-from engine.load.states import RunState
+from engine.load.states import Ending, RunState, ending_of
 from engine.load.thresholds import Threshold
 
 
@@ -99,6 +99,10 @@ class RunResult:
     cpu_percent_max: float = 0.0
     workers: int = 1
     failures: list[str] = field(default_factory=list)
+
+    @property
+    def ending(self) -> Ending:
+        return ending_of(self.aborted, self.stop_reason, self.error)
 
     @property
     def exit_code(self) -> int:

@@ -40,6 +40,44 @@ class StopReason(StrEnum):
 _NATURAL = frozenset({StopReason.DURATION, StopReason.MAX_DURATION, StopReason.ITERATIONS})
 
 
+class Ending(StrEnum):
+    """How a run ended: the one set of words the summary, the app's header, the report
+    (`meta.ended`) and compare all use; each has its exit code (engine/exit_codes.py)."""
+
+    FINISHED = "finished"
+    STOPPED = "stopped by you"
+    SIGNALLED = "stopped by a signal"
+    ABORTED = "aborted"
+    THRESHOLD_ABORT = "aborted by a threshold"
+    BREAKING_POINT = "stopped at its breaking point"
+    WORKER_LOST = "a worker was lost"
+    CRASHED = "crashed"
+
+
+_STOPPED_BY_YOU = frozenset({StopReason.USER_STOP, StopReason.INTERRUPTED, StopReason.QUIT})
+_SIGNALLED = frozenset({StopReason.TERMINATED, StopReason.HUNG_UP})
+
+
+def ending_of(aborted: bool, stop_reason: str | None, error: str | None) -> Ending:
+    """The ending a run's flags and stop reason add up to."""
+    reason = stop_reason or ""
+    if error is not None or reason.startswith("internal error"):
+        return Ending.CRASHED
+    if reason.startswith("every worker died"):
+        return Ending.WORKER_LOST
+    if not aborted:
+        return Ending.FINISHED
+    if reason.startswith("threshold "):
+        return Ending.THRESHOLD_ABORT
+    if reason.startswith("breaking point"):
+        return Ending.BREAKING_POINT
+    if reason in _STOPPED_BY_YOU:
+        return Ending.STOPPED
+    if reason in _SIGNALLED:
+        return Ending.SIGNALLED
+    return Ending.ABORTED
+
+
 def is_natural(reason: str | None) -> bool:
     return reason is None or reason in _NATURAL
 

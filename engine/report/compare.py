@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from engine.load.states import ending_of
 from engine.report.text import fmt_bytes, fmt_ms
 
 Better = Literal["lower", "higher"] | None
@@ -282,8 +283,25 @@ def meta_warnings(
             out.append(f"{name} report {note}")
         if meta.get("aborted"):
             reason = meta.get("stop_reason") or meta.get("error") or "no reason recorded"
-            out.append(f"{name} run was aborted ({reason})")
+            out.append(f"{name} run {ended_words(meta)} ({reason})")
     return out
+
+
+def ended_words(meta: Mapping[str, Any]) -> str:
+    """How a report's run ended, in the words of engine.load.states.Ending (reports from
+    before `meta.ended` get them from their aborted flag and stop reason)."""
+    ended = meta.get("ended")
+    if isinstance(ended, str) and ended:
+        return ended
+    reason = meta.get("stop_reason")
+    error = meta.get("error")
+    return str(
+        ending_of(
+            bool(meta.get("aborted")),
+            reason if isinstance(reason, str) else None,
+            error if isinstance(error, str) else None,
+        )
+    )
 
 
 def _option_changes(a: Any, b: Any) -> str:

@@ -78,6 +78,7 @@ def build_report(result: RunResult) -> dict[str, Any]:
         "duration_s": round(result.duration, 3),
         "interval_s": plan.interval,
         "aborted": result.aborted,
+        "ended": str(result.ending),  # engine.load.states.Ending: the words users read
         "cpu_percent_max": round(result.cpu_percent_max, 1),
         "workers": result.workers,
     }

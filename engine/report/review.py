@@ -22,6 +22,7 @@ from engine.load.executors import ExecutorConfig
 from engine.load.model import Figures, LatencyStats, Row, ThresholdState
 from engine.load.run import RunResult
 from engine.load.thresholds import parse_threshold
+from engine.report.compare import ended_words
 from engine.report.document import (
     ReportError,
     build_report,
@@ -46,6 +47,7 @@ class Review:
     thresholds: tuple[ThresholdState, ...]
     timeline: tuple[Row, ...]
     stop_reason: str | None
+    ended: str  # engine.load.states.Ending: how the run ended, in the words users read
     result: RunResult | None = None  # the run itself, when it ran in this process
     saved: Mapping[str, Any] | None = None  # the report as read from `source`
     source: Path | None = None
@@ -79,6 +81,7 @@ def review_result(result: RunResult) -> Review:
         thresholds=tuple(model.states),
         timeline=tuple(model.timeline),
         stop_reason=result.stop_reason,
+        ended=str(result.ending),
         result=result,
     )
 
@@ -106,6 +109,7 @@ def review_report(data: Mapping[str, Any], source: Path | None = None) -> Review
         ),
         timeline=tuple(row_of(r) for r in data.get("timeline", []) if isinstance(r, Mapping)),
         stop_reason=str(meta["stop_reason"]) if meta.get("stop_reason") else None,
+        ended=ended_words(meta),
         saved=data,
         source=source,
     )

@@ -21,6 +21,8 @@ from engine.errors import ConfigError
 from engine.load.metrics import PHASES, decode_histogram
 from engine.load.model import LatencyStats
 from engine.load.run import RunResult, Snapshot
+from engine.load.states import Ending
+from engine.report.compare import ended_words
 from engine.report.document import build_report, is_number, number, stats_of
 from engine.report.review import executor_of, threshold_state
 from engine.report.text import CPU_WARN, Paint, fmt_bytes, fmt_ms, line, ms_cell, tick_label
@@ -96,7 +98,8 @@ def _header(report: Mapping[str, Any], paint: Paint) -> list[str]:
     kind = f" ({meta['test_type']} test)" if meta.get("test_type") else ""
     out.append(f"    {_describe_executor(meta)}{kind}")
     ran = f"    started {meta.get('start', '?')}, ran {number(meta.get('duration_s')):g}s"
-    out.append(ran + (", " + paint("aborted", "33") if meta.get("aborted") else ""))
+    ended = ended_words(meta)
+    out.append(ran + ("" if ended == Ending.FINISHED else ", " + paint(ended, "33")))
     sources = meta.get("merged_from")
     if isinstance(sources, list) and sources:
         out.append(f"    merged from {len(sources)} runs: {', '.join(map(str, sources))}")

@@ -513,7 +513,7 @@ def _report(**parts: Any) -> dict[str, Any]:
         (
             _report(),
             _report(meta={"aborted": True, "stop_reason": "interrupted (Ctrl+C)"}),
-            ["NEW run was aborted (interrupted (Ctrl+C))"],
+            ["NEW run stopped by you (interrupted (Ctrl+C))"],
         ),
         (
             _report(steps={"a": _figs(1.0), "b": _figs(1.0)}),

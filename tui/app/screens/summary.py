@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from engine.load.states import Ending
 from engine.report.compare import compare
 from engine.report.review import Review
 from engine.report.summary import fmt_ms, render_report, render_summary
@@ -35,8 +36,14 @@ def verdict(review: Review) -> Text:
     states = review.thresholds
     failed = sum(1 for s in states if not s.ok)
     out = Text()
+    finished = review.ended == Ending.FINISHED
     if failed:
         out.append(f"✗ FAILED: {failed} of {len(states)} thresholds", style="bold red")
+        if not finished:
+            out.append(f" · {review.ended.upper()}", style="bold yellow")
+    elif not finished:
+        held = f": all {len(states)} thresholds held so far" if states else ""
+        out.append(f"■ {review.ended.upper()}{held}", style="bold yellow")
     elif states:
         out.append(f"✓ PASSED: all {len(states)} thresholds held", style="bold green")
     else:
@@ -46,11 +53,8 @@ def verdict(review: Review) -> Text:
         f"  · {t.requests:,} req, p95 {fmt_ms(t.latency.p95)}, "
         f"p99 {fmt_ms(t.latency.p99)}, {t.error_rate:.2%} errors"
     )
-    if review.stop_reason:
-        reason = review.stop_reason
-        if not reason.startswith(("stopped", "aborted")):
-            reason = f"stopped: {reason}"
-        out.append(f"  · {reason}", style="yellow")
+    if review.stop_reason and not finished:
+        out.append(f"  · {review.stop_reason}", style="yellow")
     if review.exit_code is not None:
         out.append(f"  · exit code {review.exit_code}", style="dim")
     return out
