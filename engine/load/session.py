@@ -1,0 +1,65 @@
+"""A VU's HTTP state beyond its one connection: its cookie jar, and the clients of the
+other origins its redirects led to.
+
+A redirect to another scheme, host or port needs another connection; the VU keeps one
+client per origin it met, at most MAX_ORIGINS besides its own (the least recently used
+is closed), so a chain across many hosts cannot pile up sockets.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from engine.http.cookies import Jar
+from engine.http.redirects import origin
+
+if TYPE_CHECKING:
+    from engine.load.vus import Client
+
+MAX_ORIGINS = 8
+
+
+class Session:
+    """`home` is the VU's own client (the base URL's origin); `client_for` the one for
+    any URL, made on first use by `make(origin_url)`."""
+
+    __slots__ = ("_home_origin", "_make", "_others", "home", "jar")
+
+    def __init__(self, home: Client, base_url: str, make: Callable[[str], Client]) -> None:
+        self.home = home
+        self.jar = Jar()
+        self._home_origin = origin(base_url)
+        self._make = make
+        self._others: OrderedDict[tuple[str, str, int], Client] = OrderedDict()
+
+    def client_for(self, url: str) -> Client:
+        """The client that reaches `url`'s origin (ValueError on a bad port)."""
+        key = origin(url)
+        if key == self._home_origin:
+            return self.home
+        client = self._others.get(key)
+        if client is not None:
+            self._others.move_to_end(key)
+            return client
+        if len(self._others) >= MAX_ORIGINS:
+            _, oldest = self._others.popitem(last=False)
+            oldest.close()
+        scheme, host, port = key
+        client = self._others[key] = self._make(f"{scheme}://{_netloc(host)}:{port}")
+        return client
+
+    @property
+    def others(self) -> int:
+        """How many other origins' clients are open."""
+        return len(self._others)
+
+    def close(self) -> None:
+        for client in self._others.values():
+            client.close()
+        self._others.clear()
+
+
+def _netloc(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
