@@ -7,6 +7,7 @@ started here with its own config on a free port (`return 302`, `add_header Set-C
 | 50 GETs of a 302 to a 200                         | 100 http_reqs, final status 200 |
 | a chain of 12 redirects                           | stops after 10 hops: 11 requests|
 | the cookie jar at the start of each iteration     | empty                           |
+| a user's Cookie header, a hop, a later request    | first request only; jar appended|
 
 Surge runs each case with both clients; counts and check results must be k6's exactly.
 """
@@ -62,6 +63,10 @@ http {{
             return 200 "set\\n";
         }}
         location = /cookie {{ return 200 "cookie=[$http_cookie]\\n"; }}
+        location = /to-cookie {{
+            add_header Set-Cookie "h=1; Path=/" always;
+            return 302 /cookie;
+        }}
     }}
 }}
 """
@@ -211,3 +216,31 @@ def test_the_jar_is_empty_at_the_start_of_each_iteration_as_in_k6(
         assert _k6_count(k6, "http_reqs") == s["requests"] == 15
         assert _checks(k6) == _surge_checks(data) == (10, 0)
         assert data["checks"]["empty"] == {"passes": 5, "fails": 0}
+
+
+@pytest.mark.timeout(120)
+def test_a_users_cookie_header_is_kept_as_k6_keeps_it(nginx: str, tmp_path: Path) -> None:
+    """k6 sends a user's Cookie header on the request it is given, with the jar's cookies
+    appended ("u=1; n=1"), but not on that request's redirect hops (only the jar's)."""
+    options = {"executor": "shared-iterations", "vus": 1, "iterations": 3}
+    mine = "{ headers: { Cookie: 'u=1' } }"
+    k6 = _k6_metrics(
+        tmp_path,
+        options,
+        f"  let r = http.get('{nginx}/to-cookie', {mine});\n"
+        "  check(r, { 'hop': (x) => x.body.includes('cookie=[h=1]') });\n"
+        f"  http.get('{nginx}/set');\n"
+        f"  r = http.get('{nginx}/cookie', {mine});\n"
+        "  check(r, { 'appended': (x) => x.body.includes('cookie=[u=1; h=1; n=1]') });",
+    )
+    rest = (
+        "[scenario]\n"
+        '[[scenario.steps]]\nname = "hop"\npath = "/to-cookie"\nheaders = { Cookie = "u=1" }\n'
+        'checks = [{ body_contains = "cookie=[h=1]", name = "hop" }]\n'
+        '[[scenario.steps]]\nname = "set"\npath = "/set"\n'
+        '[[scenario.steps]]\nname = "later"\npath = "/cookie"\nheaders = { Cookie = "u=1" }\n'
+        'checks = [{ body_contains = "cookie=[u=1; h=1; n=1]", name = "appended" }]\n'
+    )
+    for data in _both(tmp_path, nginx, options, rest):
+        assert _k6_count(k6, "http_reqs") == data["summary"]["requests"] == 12
+        assert _checks(k6) == _surge_checks(data) == (6, 0)

@@ -156,6 +156,16 @@ async def test_a_302_to_a_200_counts_two_requests_and_both_hops_bytes(client: st
 
 
 @pytest.mark.parametrize("client", CLIENTS)
+async def test_each_hop_is_judged_by_the_expected_statuses(client: str) -> None:
+    """Only 200 expected: the 302 hop is a failed request, the final 200 is not."""
+    async with Site() as site:
+        body = 'expected_statuses = "200"\n' + endpoint("/login")
+        result = await run(plan_of(site.url, body, 5, client=client))
+    f = result.model.figures()
+    assert (f.requests, f.failed, f.errors) == (10, 5, {"http 3xx": 5})
+
+
+@pytest.mark.parametrize("client", CLIENTS)
 @pytest.mark.parametrize(("limit", "requests"), [(None, 11), (12, 13), (3, 4), (0, 1)])
 async def test_a_chain_of_12_stops_after_max_redirects(
     client: str, limit: int | None, requests: int
