@@ -73,13 +73,20 @@ class _Response:
 
 class Jar:
     """One VU's cookies. `any` is False while the jar is empty, so a request pays one
-    attribute read when no cookie was ever set."""
+    attribute read when no cookie was ever set; the CookieJar itself (~0.7 KB) is made
+    on the first Set-Cookie, so 100,000 VUs that never get one cost nothing here."""
 
-    __slots__ = ("_jar", "any")
+    __slots__ = ("_cookiejar", "any")
 
     def __init__(self) -> None:
-        self._jar = CookieJar(DefaultCookiePolicy())
+        self._cookiejar: CookieJar | None = None
         self.any = False
+
+    @property
+    def _jar(self) -> CookieJar:
+        if self._cookiejar is None:
+            self._cookiejar = CookieJar(DefaultCookiePolicy())
+        return self._cookiejar
 
     def clear(self) -> None:
         """Empty the jar (k6: at the start of each iteration)."""
@@ -123,4 +130,4 @@ class Jar:
         return prepare(req.name, req.method, req.url, headers, req.body)
 
     def __len__(self) -> int:
-        return len(self._jar)
+        return 0 if self._cookiejar is None else len(self._cookiejar)

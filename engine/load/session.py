@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from engine.http.cookies import Jar
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from engine.load.vus import Client
 
 MAX_ORIGINS = 8
+_home_origin = lru_cache(maxsize=16)(origin)  # one tuple for every VU of a plan
 
 
 class Session:
@@ -30,35 +32,38 @@ class Session:
     def __init__(self, home: Client, base_url: str, make: Callable[[str], Client]) -> None:
         self.home = home
         self.jar = Jar()
-        self._home_origin = origin(base_url)
+        self._home_origin = _home_origin(base_url)
         self._make = make
-        self._others: OrderedDict[tuple[str, str, int], Client] = OrderedDict()
+        self._others: OrderedDict[tuple[str, str, int], Client] | None = None  # made on use
 
     def client_for(self, url: str) -> Client:
         """The client that reaches `url`'s origin (ValueError on a bad port)."""
         key = origin(url)
         if key == self._home_origin:
             return self.home
-        client = self._others.get(key)
+        others = self._others
+        if others is None:
+            others = self._others = OrderedDict()
+        client = others.get(key)
         if client is not None:
-            self._others.move_to_end(key)
+            others.move_to_end(key)
             return client
-        if len(self._others) >= MAX_ORIGINS:
-            _, oldest = self._others.popitem(last=False)
+        if len(others) >= MAX_ORIGINS:
+            _, oldest = others.popitem(last=False)
             oldest.close()
         scheme, host, port = key
-        client = self._others[key] = self._make(f"{scheme}://{_netloc(host)}:{port}")
+        client = others[key] = self._make(f"{scheme}://{_netloc(host)}:{port}")
         return client
 
     @property
     def others(self) -> int:
         """How many other origins' clients are open."""
-        return len(self._others)
+        return len(self._others or ())
 
     def close(self) -> None:
-        for client in self._others.values():
+        for client in (self._others or {}).values():
             client.close()
-        self._others.clear()
+        self._others = None
 
 
 def _netloc(host: str) -> str:

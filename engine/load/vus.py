@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from engine.http.request import Prepared
@@ -62,7 +63,7 @@ def make_vu(index: int, plan: WorkPlan) -> VU:
     """A VU with its client for the base URL and a session for cookies and the other
     origins redirects lead to."""
     client = make_client(plan)
-    return VU(index, client, Session(client, plan.base_url, lambda url: make_client(plan, url)))
+    return VU(index, client, Session(client, plan.base_url, partial(make_client, plan)))
 
 
 def make_client(plan: WorkPlan, base_url: str | None = None) -> Client:
