@@ -20,6 +20,8 @@ from engine.load.controller import Controller
 from engine.load.run import RunResult
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
+from engine.report.document import read_report
+from tests.conftest import run_surge
 
 CLIENTS = ("wire", "httpx")
 
@@ -304,3 +306,29 @@ async def test_a_location_that_is_not_http_fails_the_hop_as_in_k6(client: str) -
     f = result.model.figures()
     assert (f.requests, f.failed, f.status, f.errors) == (4, 2, {302: 2}, {"bad redirect": 2})
     assert result.model.checks() == {"status is 302": (0, 2)}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_an_arrival_rate_run_follows_each_iteration_s_redirect(client: str) -> None:
+    async with Site() as site:
+        text = f'name = "r"\nbase_url = "{site.url}"\n' + endpoint("/login")
+        o = Overrides(rate=20.0, duration=1.0, vus=2, max_vus=4, workers=1, client=client)
+        result = await run(build_plan(parse_profile(text, "r.toml"), o, interval=0.5))
+    f = result.model.figures()
+    iterations = result.model.total.iterations
+    assert 15 <= iterations <= 21 and f.requests == 2 * iterations
+    assert f.status == {302: iterations, 200: iterations}
+
+
+async def test_max_redirects_on_the_command_line_with_worker_processes(tmp_path) -> None:
+    async with Site() as site:
+        report = tmp_path / "r.toml"
+        args = ("run", f"{site.url}/login", "--iterations", "4", "--workers", "2")
+        proc = await asyncio.to_thread(
+            run_surge, *args, "--max-redirects", "0", "--report", str(report)
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert read_report(report)["summary"]["requests"] == 4
+        proc = await asyncio.to_thread(run_surge, *args, "--report", str(report))
+    assert read_report(report)["summary"]["requests"] == 8
+    assert site.paths().count("/page") == 4
