@@ -1,8 +1,10 @@
-"""The httpx path (`client = "httpx"`): HTTP/2, redirects, cookies, TLS options.
+"""The httpx path (`client = "httpx"`): HTTP/2, TLS options.
 
 Slower by two orders of magnitude under concurrency (docs/ARCHITECTURE.md), so only where a
 profile asks for what the wire client does not speak. One AsyncClient per VU, as
-the wire client keeps one connection per VU.
+the wire client keeps one connection per VU. Redirects and cookies are the worker's, as
+for the wire client (engine/load/follow.py): httpx follows none and keeps no cookie, so
+both clients count each hop and send the same cookies.
 
 Bytes are counted where httpcore reads and writes its network stream (`_CountingStream`),
 so `data_sent` and `data_received` are the HTTP bytes that went out and came in (heads,
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from time import perf_counter
 from typing import Any
 
@@ -66,7 +69,8 @@ class HttpxClient:
         self._client = httpx.AsyncClient(
             http2=http2,
             verify=_verify(tls or TlsOptions(insecure=insecure)),
-            follow_redirects=True,
+            follow_redirects=False,
+            cookies=CookieJar(_NoCookies()),
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
@@ -145,6 +149,16 @@ class HttpxClient:
         except RuntimeError:
             return
         self._closing = loop.create_task(self._client.aclose())
+
+
+class _NoCookies(DefaultCookiePolicy):
+    """httpx's client-level jar keeps nothing and sends nothing: the VU's jar does."""
+
+    def set_ok(self, cookie: object, request: object) -> bool:
+        return False
+
+    def return_ok(self, cookie: object, request: object) -> bool:
+        return False
 
 
 def _unwrap(exc: httpx.ConnectError) -> BaseException:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from engine.http.body import DEFAULT_MAX_BODY, MAX_HEAD, BodySink, HeaderTooLarge
+from engine.http.redirects import REDIRECTS, head_response
 from engine.http.request import Prepared
 from engine.http.response import Response
 from engine.http.tls import TlsOptions, client_context
@@ -155,6 +156,12 @@ class _Conn(asyncio.Protocol):
         if status < 200 and status != 101:
             return  # interim (100 Continue, 103 Early Hints): never the answer
         client.bytes_in = self.bytes_in
+        if status in REDIRECTS and client.redirects:
+            # Rare: the worker follows it, so its Location and Set-Cookie are read again
+            # from the saved head; a stream ends here and hands this response back.
+            self.on_response = None
+            self._complete(head_response(status, self.head))
+            return
         on_response = self.on_response
         if on_response is None:
             self._complete(_BARE.get(status) or _bare_response(status))
@@ -383,6 +390,7 @@ class WireClient:
         "max_body",
         "opened",
         "port",
+        "redirects",
         "sent_at",
         "server_hostname",
         "upstream",
@@ -399,10 +407,13 @@ class WireClient:
         full: bool = True,
         keep_body: bool = True,
         max_body: int = DEFAULT_MAX_BODY,
+        redirects: bool = True,
     ) -> None:
         """`full=False` when nothing reads headers or bodies: a cheaper parse;
         `keep_body=False` when headers are read but no body (status and header checks).
-        `tls` beats `insecure` (kept for callers that only turn verification off)."""
+        `tls` beats `insecure` (kept for callers that only turn verification off).
+        `redirects`: the caller follows redirects, so a 3xx ends a stream and comes with
+        its headers even without `full`."""
         parts = urlsplit(base_url)
         https = parts.scheme == "https"
         options = tls if tls is not None else TlsOptions(insecure=insecure)
@@ -420,6 +431,7 @@ class WireClient:
         self._protocol = _FullConn if full else _Conn
         self.keep_body = keep_body
         self.max_body = max_body
+        self.redirects = redirects
 
     async def _connect(self) -> _Conn:
         """Resolve, connect, then the TLS handshake, each timed (k6's http_req_blocked,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from engine.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_THRESHOLDS
 from engine.http.body import DEFAULT_MAX_BODY
+from engine.http.redirects import DEFAULT_MAX_REDIRECTS
 from engine.http.request import Prepared
 from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
@@ -42,6 +43,7 @@ class WorkPlan:
     scenario: Scenario | None = None  # a flow of steps instead of weighted requests
     headers: tuple[tuple[str, str], ...] = ()  # the profile's, for scenario steps
     max_body: int = DEFAULT_MAX_BODY  # body bytes kept for checks (decoded); the rest dropped
+    max_redirects: int = DEFAULT_MAX_REDIRECTS  # hops followed per request (a step may say)
     # Worker `offset` of `stride` workers: VU ids interleave, and in the open model
     # this worker runs the schedule's iterations offset, offset + stride, ...
     offset: int = 0

@@ -119,6 +119,7 @@ class Step:
     tries, "continue" runs the next step (k6's way: the failure is counted, the
     checks judge the response) or "end_iteration" ends the pass (Surge's old way).
     `expected_statuses` replaces the profile's for this step (k6's responseCallback).
+    `max_redirects` replaces the plan's for this step (k6's `redirects` parameter).
     """
 
     name: str
@@ -132,6 +133,7 @@ class Step:
     poll: Poll | None = None
     on_failure: str = CONTINUE
     expected_statuses: tuple[tuple[int, int], ...] | None = None  # None: the profile's
+    max_redirects: int | None = None  # k6's per-request `redirects`; None: the plan's
 
     @property
     def static(self) -> bool:

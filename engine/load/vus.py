@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from engine.http.request import Prepared
@@ -12,6 +13,7 @@ from engine.http.tls import TlsOptions
 from engine.http.wire import SendBatch
 from engine.load.checks import needs_body
 from engine.load.run import WorkPlan
+from engine.load.session import Session
 
 
 class Client(Protocol):
@@ -36,11 +38,22 @@ class Client(Protocol):
 
 
 class VU:
-    __slots__ = ("busy", "client", "index", "iterations", "over_since", "task", "values", "wake")
+    __slots__ = (
+        "busy",
+        "client",
+        "index",
+        "iterations",
+        "over_since",
+        "session",
+        "task",
+        "values",
+        "wake",
+    )
 
-    def __init__(self, index: int, client: Client) -> None:
+    def __init__(self, index: int, client: Client, session: Session) -> None:
         self.index = index
-        self.client = client
+        self.client = client  # the base URL's; another origin's while a redirect hop runs
+        self.session = session
         self.task: asyncio.Task[None] | None = None
         self.wake: asyncio.Future[float | None] | None = None
         self.busy = False
@@ -49,14 +62,23 @@ class VU:
         self.values: dict[str, str] = {}
 
 
-def make_client(plan: WorkPlan) -> Client:
+def make_vu(index: int, plan: WorkPlan) -> VU:
+    """A VU with its client for the base URL and a session for cookies and the other
+    origins redirects lead to."""
+    client = make_client(plan)
+    return VU(index, client, Session(client, plan.base_url, partial(make_client, plan)))
+
+
+def make_client(plan: WorkPlan, base_url: str | None = None) -> Client:
+    """A client for `base_url` (default: the plan's), as the plan asks for."""
+    base_url = base_url or plan.base_url
     keep_body = reads_body(plan)
     tls = TlsOptions(plan.insecure, plan.cacert, plan.cert, plan.key)
     if plan.client == "httpx":
         from engine.http.httpx_client import HttpxClient
 
         return HttpxClient(
-            plan.base_url,
+            base_url,
             connect_timeout=plan.connect_timeout,
             timeout=plan.timeout,
             tls=tls,
@@ -68,10 +90,11 @@ def make_client(plan: WorkPlan) -> Client:
     # Headers and bodies are parsed only when a check or a scenario reads them.
     full = plan.scenario is not None or any(plan.checks)
     return WireClient(
-        plan.base_url,
+        base_url,
         connect_timeout=plan.connect_timeout,
         tls=tls,
         full=full,
+        redirects=plan.max_redirects > 0,
         keep_body=keep_body,
         max_body=plan.max_body,
     )

@@ -26,20 +26,22 @@ import contextlib
 import random
 from bisect import bisect
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 
 from engine.errors import classify
+from engine.http.redirects import REDIRECTS
 from engine.http.request import Prepared, RequestError
 from engine.http.response import Response
 from engine.http.wire import SendBatch
 from engine.load.checks import Check, body_cut_note, evaluate_checks
+from engine.load.follow import Answer, follow
 from engine.load.metrics import Interval, Recorder
 from engine.load.pacing import Pacer, RunClock, remaining
 from engine.load.run import WorkPlan
 from engine.load.scenario import END_ITERATION
 from engine.load.states import StopReason
-from engine.load.vus import VU, make_client
+from engine.load.vus import VU, make_vu
 
 # How early the scheduler may release an iteration. Event-loop timers fire up to a
 # millisecond late; waking a millisecond early and releasing then keeps the
@@ -101,6 +103,8 @@ class Worker:
             self._cum_weights.append(total)
         self._checks = plan.checks or ((),) * len(plan.requests)
         self._batch = SendBatch()
+        self._max_redirects = plan.max_redirects
+        self._hops = 0  # redirect hops since the last harvest, outside scenarios
         self._scenario = plan.scenario
         self._static_steps: list[Prepared | None] = [
             step.prepare(plan.base_url, plan.headers, {}) if step.static else None
@@ -170,12 +174,16 @@ class Worker:
     def harvest(self) -> Interval:
         busy = sum(1 for vu in self._vus if vu.busy)
         vus = busy if self.cfg.open_model else min(self._active, len(self._vus))
-        return self.recorder.harvest(
+        interval = self.recorder.harvest(
             perf_counter() - self.clock.t0,
             vus=vus,
             vus_max=max(len(self._vus), self._vus_max_floor),
             target=self.target(),
         )
+        if self._hops:  # one-request iterations are derived from requests: a chain is one
+            interval.iterations -= self._hops
+            self._hops = 0
+        return interval
 
     def progress(self) -> float:
         planned = self.cfg.planned_duration
@@ -204,6 +212,7 @@ class Worker:
                 if vu.task is not None and not vu.task.done():
                     vu.task.cancel()
                 vu.client.close()
+                vu.session.close()
 
     async def _drain(self) -> None:
         tasks = [vu.task for vu in self._vus if vu.task is not None and not vu.task.done()]
@@ -260,19 +269,26 @@ class Worker:
         checks: tuple[Check, ...],
         due: float | None,
         ok: list[bool] | None = None,
+        redirects: int | None = None,
+        answer: Response | None = None,
     ) -> tuple[Response | None, str | None, bool]:
         """Send, time and record one request: (response, upstream, failed).
 
         The response is None after a transport error. Latency runs from `due` (the
         scheduled start, open model) when given and past, else from now. `ok` is a
-        step's own expected statuses (else the plan's).
+        step's own expected statuses (else the plan's). A redirect is followed for
+        up to `redirects` hops (else the plan's max_redirects), each hop recorded as a
+        request, and the last response is the one checked and returned. `answer`: the
+        response a stream already got (it ended on a redirect), recorded, not sent.
         """
         rec = self.recorder
+        if vu.session.jar.any:
+            req = vu.session.jar.with_cookies(req)
         client = vu.client
         start = perf_counter()
         begin = due if due is not None and due < start else start
         try:
-            resp = await client.request(req)
+            resp = answer if answer is not None else await client.request(req)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a SUT-side failure is data, never a crash
@@ -300,6 +316,19 @@ class Worker:
         )
         if failed:
             rec.count_error(req.name, upstream, f"http {status // 100}xx")
+        if self._scenario is not None:
+            vu.session.jar.store(req.url, resp)  # later steps send them
+        if status in REDIRECTS and (
+            limit := self._max_redirects if redirects is None else redirects
+        ):
+            resp, upstream, failed = await self._follow(
+                vu, req, (resp, upstream, failed), ok, limit
+            )
+            if resp is None:  # a hop failed (recorded): so do the checks
+                for check in checks:
+                    rec.check(check.name, False)
+                return None, None, True
+            lat = int((perf_counter() - begin) * 1e6)  # a duration check: the whole chain
         if checks:
             results = evaluate_checks(checks, resp, lat / 1e6)
             for check, ok in zip(checks, results, strict=True):
@@ -307,6 +336,22 @@ class Worker:
             if resp.cut_at is not None and (note := body_cut_note(checks, resp, results)):
                 rec.count_error(req.name, upstream, note)  # "body over max_body (N bytes kept)"
         return resp, upstream, failed
+
+    async def _follow(
+        self, vu: VU, req: Prepared, answer: Answer, ok: list[bool] | None, limit: int
+    ) -> Answer:
+        """engine/load/follow.py's loop, each hop through `_request` (recorded, not followed)."""
+
+        def fail(hop: Prepared, exc: Exception) -> None:  # a Location that cannot be followed
+            now = perf_counter()
+            self._record_failure(hop, (), exc, now, now, 0, 0)
+
+        def send(hop: Prepared) -> Awaitable[Answer]:
+            if self._scenario is None:
+                self._hops += 1
+            return self._request(vu, hop, (), None, ok, 0)
+
+        return await follow(vu, req, answer, limit, send, fail, flow=self._scenario is not None)
 
     def _record_failure(
         self,
@@ -370,7 +415,7 @@ class Worker:
             vu.iterations += 1
             return
         try:
-            await fut
+            resp = await fut
         except asyncio.CancelledError:
             client.drop()
             raise
@@ -381,6 +426,11 @@ class Worker:
                 self._record_failure(
                     req, (), exc, client.sent_at, client.sent_at, client.bytes_in, len(req.wire)
                 )
+            vu.iterations += 1
+            return
+        if resp.status in REDIRECTS and self._max_redirects:  # ended on it, not recorded
+            client.bytes_out = len(req.wire)
+            await self._request(vu, req, (), None, answer=resp)
             vu.iterations += 1
 
     async def _flow(self, vu: VU, begin: float) -> None:
@@ -398,6 +448,7 @@ class Worker:
         values["iter"] = str(vu.iterations)
         first: float | None = begin
         rec = self.recorder
+        vu.session.jar.clear()  # each iteration starts with no cookies, as in k6
         for step, static, ok in zip(scenario.steps, self._static_steps, self._step_ok, strict=True):
             tries = 0
             while True:
@@ -406,7 +457,9 @@ class Worker:
                 except RequestError as exc:  # a value that would break framing: not sent
                     rec.count_error(step.name, None, f"bad request: {exc.key}")
                     return
-                resp, upstream, failed = await self._request(vu, req, step.checks, first, ok)
+                resp, upstream, failed = await self._request(
+                    vu, req, step.checks, first, ok, step.max_redirects
+                )
                 first = None
                 if failed:
                     if step.on_failure == END_ITERATION:
@@ -436,7 +489,7 @@ class Worker:
                 await asyncio.sleep(lo if lo == hi else self._rng.uniform(lo, hi))
 
     def _new_vu(self) -> VU:
-        vu = VU(len(self._vus), make_client(self.plan))
+        vu = make_vu(len(self._vus), self.plan)
         if self._scenario is not None:
             vu_id = vu.index * self.plan.stride + self.plan.offset + 1
             row = self._scenario.row_for(vu_id)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from engine.errors import ConfigError
 from engine.http.body import parse_size
+from engine.http.redirects import MAX_REDIRECTS
 from engine.http.request import header_problem
 from engine.http.tls import TLS_KEYS, TlsFileError, TlsOptions, check
 from engine.load.checks import Check, parse_check
@@ -122,6 +123,11 @@ def max_body(value: Any, path: KeyPath) -> int:
         return parse_size(value)
     except ValueError as exc:
         raise Invalid(path, str(exc)) from None
+
+
+def max_redirects(value: Any, path: KeyPath) -> int:
+    """`max_redirects`: redirects followed per request (k6's maxRedirects; 0: none)."""
+    return fields.integer(value, path, 0, MAX_REDIRECTS)
 
 
 def tls_files(doc: Mapping[str, Any], folder: Path, insecure: bool) -> dict[str, str]:

@@ -63,6 +63,7 @@ class Profile:
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)
     workers: int | None = None
     max_body: int | None = None  # body bytes kept for checks; None: the engine's default
+    max_redirects: int | None = None  # redirects followed per request; None: k6's 10
     endpoints: tuple[Endpoint, ...] = ()
     thresholds: tuple[Threshold, ...] = ()
     load: ExecutorConfig | None = None

@@ -15,6 +15,7 @@ from urllib.parse import SplitResult, urlsplit
 from engine.addresses import is_loopback
 from engine.errors import ConfigError
 from engine.http.body import DEFAULT_MAX_BODY
+from engine.http.redirects import DEFAULT_MAX_REDIRECTS
 from engine.http.request import Prepared, RequestError, prepare
 from engine.http.tls import TlsFileError, TlsOptions, check
 from engine.load import executors as ex
@@ -47,6 +48,7 @@ class Overrides:
     queue: bool | None = None  # --queue: arrival rate waits for a free VU instead of dropping
     max_body: int | None = None  # --max-body: body bytes kept for checks
     timeout: float | None = None  # --timeout: the whole request's deadline, body included
+    max_redirects: int | None = None  # --max-redirects: hops followed per request (0: none)
     insecure: bool | None = None  # --insecure / --insecure-skip-tls-verify
     cacert: str | None = None  # --cacert FILE; the TLS files beat the profile's
     cert: str | None = None  # --cert FILE
@@ -175,6 +177,7 @@ def build_plan(
         scenario=profile.scenario,
         headers=profile.headers,
         max_body=_first(o.max_body, profile.max_body, DEFAULT_MAX_BODY),
+        max_redirects=_first(o.max_redirects, profile.max_redirects, DEFAULT_MAX_REDIRECTS),
     )
     thresholds = o.thresholds if o.replace_thresholds else (*profile.thresholds, *o.thresholds)
     return RunPlan(

@@ -38,6 +38,7 @@ STEP_KEYS = (
     "until",
     "on_failure",
     "expected_statuses",
+    "max_redirects",
 )
 POLL_KEYS = ("tries", "every")
 CAPTURE_KINDS = ("json", "header", "regex")
@@ -139,6 +140,9 @@ def _step(
             table["expected_statuses"], (*path, "expected_statuses")
         )
         if "expected_statuses" in table
+        else None,
+        max_redirects=http_fields.max_redirects(table["max_redirects"], (*path, "max_redirects"))
+        if "max_redirects" in table
         else None,
     )
     for where, template in (

@@ -18,7 +18,7 @@ from engine.profile.plan import Overrides
 from engine.report.review import Review
 from tui.app.catalog import user_profile_dir
 from tui.cli.argtypes import SuggestingParser
-from tui.cli.flags import add_load_flags, add_profile_flags, load_overrides
+from tui.cli.flags import add_load_flags, add_profile_flags, add_redirect_flag, load_overrides
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--profiles", action="append", default=[], metavar="DIR", help="more profiles (repeatable)"
     )
     add_load_flags(p.add_argument_group("load options (prefill the picker's form)"))
+    add_redirect_flag(p)
     p.add_argument(
         "--reports", default="reports", metavar="DIR", help="where reports are saved by default"
     )

@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from engine.http.body import parse_size
+from engine.http.redirects import MAX_REDIRECTS
 from engine.load.testtypes import ALIASES, TEST_TYPES
 from tui.cli.argtypes import duration, positive, positive_int, time_scale, workers
 
@@ -21,7 +22,8 @@ def add_profile_flags(p: argparse.ArgumentParser, *, type_help: str) -> None:
     p.add_argument("--base-url", help="override the profile's base URL")
 
 
-LOAD_FLAGS = ("vus", "rate", "duration", "time_scale", "workers", "queue")  # Overrides fields too
+# Overrides fields too; --max-redirects (add_redirect_flag) travels with them to both commands.
+LOAD_FLAGS = ("vus", "rate", "duration", "time_scale", "workers", "queue", "max_redirects")
 
 
 def add_load_flags(group: Any) -> None:
@@ -56,13 +58,36 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _redirects(text: str) -> int:
+    """argparse type for --max-redirects: 0..MAX_REDIRECTS."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_REDIRECTS:
+        raise argparse.ArgumentTypeError(f"expected 0..{MAX_REDIRECTS}, got {value}")
+    return value
+
+
+def add_redirect_flag(p: Any) -> None:
+    """--max-redirects N (k6's flag and maxRedirects option): Overrides.max_redirects."""
+    p.add_argument(
+        "--max-redirects",
+        type=_redirects,
+        metavar="N",
+        help="redirects followed per request (default: the profile's, or 10 as k6; 0: none)",
+    )
+
+
 def load_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The values of the `add_load_flags` flags, under their `Overrides` field names."""
     return {name: getattr(args, name) for name in LOAD_FLAGS}
 
 
 def add_http_flags(p: Any) -> None:
-    """--max-body, --timeout: bounds on each response (Overrides.max_body, .timeout)."""
+    """--max-body, --timeout: bounds on each response (Overrides.max_body, .timeout);
+    --max-redirects."""
+    add_redirect_flag(p)
     p.add_argument(
         "--max-body",
         type=_size,

@@ -7,7 +7,7 @@ have. Starting is refused (with a notification) until all of it is valid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -291,6 +291,7 @@ class PickerScreen(Screen[None]):
             test_type=None if self.test_type == CUSTOM else self.test_type,
             thresholds=thresholds,
         )
+        o = replace(o, max_redirects=self.choice.overrides.max_redirects)  # --max-redirects
         self.cfg = None
         if self.profile is not None and not errors:
             try:

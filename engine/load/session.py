@@ -1,0 +1,70 @@
+"""A VU's HTTP state beyond its one connection: its cookie jar, and the clients of the
+other origins its redirects led to.
+
+A redirect to another scheme, host or port needs another connection; the VU keeps one
+client per origin it met, at most MAX_ORIGINS besides its own (the least recently used
+is closed), so a chain across many hosts cannot pile up sockets.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from engine.http.cookies import Jar
+from engine.http.redirects import origin
+
+if TYPE_CHECKING:
+    from engine.load.vus import Client
+
+MAX_ORIGINS = 8
+_home_origin = lru_cache(maxsize=16)(origin)  # one tuple for every VU of a plan
+
+
+class Session:
+    """`home` is the VU's own client (the base URL's origin); `client_for` the one for
+    any URL, made on first use by `make(origin_url)`."""
+
+    __slots__ = ("_home_origin", "_make", "_others", "home", "jar")
+
+    def __init__(self, home: Client, base_url: str, make: Callable[[str], Client]) -> None:
+        self.home = home
+        self.jar = Jar()
+        self._home_origin = _home_origin(base_url)
+        self._make = make
+        self._others: OrderedDict[tuple[str, str, int], Client] | None = None  # made on use
+
+    def client_for(self, url: str) -> Client:
+        """The client that reaches `url`'s origin (ValueError on a bad port)."""
+        key = origin(url)
+        if key == self._home_origin:
+            return self.home
+        others = self._others
+        if others is None:
+            others = self._others = OrderedDict()
+        client = others.get(key)
+        if client is not None:
+            others.move_to_end(key)
+            return client
+        if len(others) >= MAX_ORIGINS:
+            _, oldest = others.popitem(last=False)
+            oldest.close()
+        scheme, host, port = key
+        client = others[key] = self._make(f"{scheme}://{_netloc(host)}:{port}")
+        return client
+
+    @property
+    def others(self) -> int:
+        """How many other origins' clients are open."""
+        return len(self._others or ())
+
+    def close(self) -> None:
+        for client in (self._others or {}).values():
+            client.close()
+        self._others = None
+
+
+def _netloc(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,246 @@
+"""Redirects and cookies against the real k6, on the same real server: Debian's nginx,
+started here with its own config on a free port (`return 302`, `add_header Set-Cookie`).
+
+| case                                              | k6 (1.1)                        |
+|---------------------------------------------------|---------------------------------|
+| login sets a cookie and redirects (302) to a page | follows, sends the cookie: 10/10|
+| 50 GETs of a 302 to a 200                         | 100 http_reqs, final status 200 |
+| a chain of 12 redirects                           | stops after 10 hops: 11 requests|
+| the cookie jar at the start of each iteration     | empty                           |
+| a user's Cookie header, a hop, a later request    | first request only; jar appended|
+
+Surge runs each case with both clients; counts and check results must be k6's exactly.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_k6_crosscheck import K6, _k6_count, _k6_metrics, _surge_report
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+CLIENTS = ("wire", "httpx")
+
+CHAIN = "".join(f"        location = /r/{n} {{ return 302 /r/{n - 1}; }}\n" for n in range(1, 13))
+CONF = """\
+worker_processes 1;
+daemon off;
+master_process off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    default_type text/plain;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    absolute_redirect off;
+    server {{
+        listen 127.0.0.1:{port};
+        location = /login {{
+            add_header Set-Cookie "sid=s3cret; Path=/" always;
+            return 302 /page;
+        }}
+        location = /page {{
+            if ($cookie_sid = "s3cret") {{ return 200 "welcome\\n"; }}
+            return 403 "no cookie\\n";
+        }}
+        location = /start {{ return 302 /done; }}
+        location = /done {{ return 200 "done\\n"; }}
+{chain}        location = /r/0 {{ return 200 "end\\n"; }}
+        location = /set {{
+            add_header Set-Cookie "n=1; Path=/" always;
+            return 200 "set\\n";
+        }}
+        location = /cookie {{ return 200 "cookie=[$http_cookie]\\n"; }}
+        location = /to-cookie {{
+            add_header Set-Cookie "h=1; Path=/" always;
+            return 302 /cookie;
+        }}
+    }}
+}}
+"""
+
+pytestmark = [
+    pytest.mark.skipif(not Path(NGINX).exists(), reason="needs nginx (Debian's package)"),
+    pytest.mark.skipif(not Path(K6).exists(), reason="needs the k6 binary"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def nginx(tmp_path: Path) -> Iterator[str]:
+    """nginx on a free loopback port with CONF; its URL. Stopped afterwards."""
+    folder = tmp_path / "nginx"
+    folder.mkdir()
+    port = _free_port()
+    conf = folder / "nginx.conf"
+    conf.write_text(CONF.format(dir=folder, port=port, chain=CHAIN))
+    argv = [NGINX, "-e", str(folder / "error.log"), "-p", str(folder), "-c", str(conf)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"nginx did not start: {proc.stderr.read()!r}") from None
+            time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _checks(k6: dict) -> tuple[int, int]:
+    values = k6["checks"]["values"]
+    return values["passes"], values["fails"]
+
+
+def _surge_checks(data: dict) -> tuple[int, int]:
+    return (
+        sum(c["passes"] for c in data["checks"].values()),
+        sum(c["fails"] for c in data["checks"].values()),
+    )
+
+
+def _both(tmp_path: Path, url: str, options: dict, rest: str) -> list[dict]:
+    """Surge's report with each client."""
+    return [
+        _surge_report(tmp_path, url, options, rest, "--client", client, "--workers", "1")
+        for client in CLIENTS
+    ]
+
+
+@pytest.mark.timeout(120)
+def test_login_sets_a_cookie_and_redirects_to_the_page_as_in_k6(nginx: str, tmp_path: Path) -> None:
+    options = {"executor": "shared-iterations", "vus": 1, "iterations": 10}
+    k6 = _k6_metrics(
+        tmp_path,
+        options,
+        f"  const r = http.get('{nginx}/login');\n"
+        "  check(r, { 'status is 200': (x) => x.status === 200,"
+        " 'welcome': (x) => x.body.includes('welcome') });",
+    )
+    rest = (
+        '[[endpoints]]\npath = "/login"\n'
+        'checks = [{ status = 200 }, { body_contains = "welcome", name = "welcome" }]\n'
+    )
+    for data in _both(tmp_path, nginx, options, rest):
+        s = data["summary"]
+        assert _k6_count(k6, "http_reqs") == s["requests"] == 20
+        assert _k6_count(k6, "http_req_failed", "passes") == s["failed"] == 0
+        assert _k6_count(k6, "iterations") == s["iterations"] == 10
+        assert _checks(k6) == _surge_checks(data) == (20, 0)
+
+
+@pytest.mark.timeout(120)
+def test_fifty_gets_of_a_302_to_a_200_are_100_requests_as_in_k6(nginx: str, tmp_path: Path) -> None:
+    options = {"executor": "shared-iterations", "vus": 2, "iterations": 50}
+    k6 = _k6_metrics(
+        tmp_path,
+        options,
+        f"  const r = http.get('{nginx}/start');\n"
+        "  check(r, { 'status is 200': (x) => x.status === 200 });",
+    )
+    rest = '[[endpoints]]\npath = "/start"\nchecks = [{ status = 200 }]\n'
+    for data in _both(tmp_path, nginx, options, rest):
+        s = data["summary"]
+        assert _k6_count(k6, "http_reqs") == s["requests"] == 100
+        assert _k6_count(k6, "iterations") == s["iterations"] == 50
+        assert _checks(k6) == _surge_checks(data) == (50, 0)
+    bare = _surge_report(tmp_path, nginx, options, '[[endpoints]]\npath = "/start"\n')
+    assert bare["summary"]["requests"] == 100  # no checks: the wire client's streaming path
+
+
+@pytest.mark.timeout(120)
+def test_a_chain_of_12_stops_after_10_redirects_as_in_k6(nginx: str, tmp_path: Path) -> None:
+    options = {"executor": "shared-iterations", "vus": 1, "iterations": 5}
+    k6 = _k6_metrics(
+        tmp_path,
+        options,
+        f"  const r = http.get('{nginx}/r/12');\n"
+        "  check(r, { 'status is 302': (x) => x.status === 302 });",
+    )
+    rest = '[[endpoints]]\npath = "/r/12"\nchecks = [{ status = 302 }]\n'
+    for data in _both(tmp_path, nginx, options, rest):
+        s = data["summary"]
+        assert _k6_count(k6, "http_reqs") == s["requests"] == 55  # 1 + 10 hops, 5 times
+        assert _k6_count(k6, "iterations") == s["iterations"] == 5
+        assert _checks(k6) == _surge_checks(data) == (5, 0)
+
+
+@pytest.mark.timeout(120)
+def test_the_jar_is_empty_at_the_start_of_each_iteration_as_in_k6(
+    nginx: str, tmp_path: Path
+) -> None:
+    options = {"executor": "shared-iterations", "vus": 1, "iterations": 5}
+    k6 = _k6_metrics(
+        tmp_path,
+        options,
+        f"  let r = http.get('{nginx}/cookie');\n"
+        "  check(r, { 'empty': (x) => x.body.includes('cookie=[]') });\n"
+        f"  http.get('{nginx}/set');\n"
+        f"  r = http.get('{nginx}/cookie');\n"
+        "  check(r, { 'set': (x) => x.body.includes('cookie=[n=1]') });",
+    )
+    rest = (
+        "[scenario]\n"
+        '[[scenario.steps]]\nname = "before"\npath = "/cookie"\n'
+        'checks = [{ body_contains = "cookie=[]", name = "empty" }]\n'
+        '[[scenario.steps]]\nname = "set"\npath = "/set"\n'
+        '[[scenario.steps]]\nname = "after"\npath = "/cookie"\n'
+        'checks = [{ body_contains = "cookie=[n=1]", name = "set" }]\n'
+    )
+    for data in _both(tmp_path, nginx, options, rest):
+        s = data["summary"]
+        assert _k6_count(k6, "http_reqs") == s["requests"] == 15
+        assert _checks(k6) == _surge_checks(data) == (10, 0)
+        assert data["checks"]["empty"] == {"passes": 5, "fails": 0}
+
+
+@pytest.mark.timeout(120)
+def test_a_users_cookie_header_is_kept_as_k6_keeps_it(nginx: str, tmp_path: Path) -> None:
+    """k6 sends a user's Cookie header on the request it is given, with the jar's cookies
+    appended ("u=1; n=1"), but not on that request's redirect hops (only the jar's)."""
+    options = {"executor": "shared-iterations", "vus": 1, "iterations": 3}
+    mine = "{ headers: { Cookie: 'u=1' } }"
+    k6 = _k6_metrics(
+        tmp_path,
+        options,
+        f"  let r = http.get('{nginx}/to-cookie', {mine});\n"
+        "  check(r, { 'hop': (x) => x.body.includes('cookie=[h=1]') });\n"
+        f"  http.get('{nginx}/set');\n"
+        f"  r = http.get('{nginx}/cookie', {mine});\n"
+        "  check(r, { 'appended': (x) => x.body.includes('cookie=[u=1; h=1; n=1]') });",
+    )
+    rest = (
+        "[scenario]\n"
+        '[[scenario.steps]]\nname = "hop"\npath = "/to-cookie"\nheaders = { Cookie = "u=1" }\n'
+        'checks = [{ body_contains = "cookie=[h=1]", name = "hop" }]\n'
+        '[[scenario.steps]]\nname = "set"\npath = "/set"\n'
+        '[[scenario.steps]]\nname = "later"\npath = "/cookie"\nheaders = { Cookie = "u=1" }\n'
+        'checks = [{ body_contains = "cookie=[u=1; h=1; n=1]", name = "appended" }]\n'
+    )
+    for data in _both(tmp_path, nginx, options, rest):
+        assert _k6_count(k6, "http_reqs") == data["summary"]["requests"] == 12
+        assert _checks(k6) == _surge_checks(data) == (6, 0)
