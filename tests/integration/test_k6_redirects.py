@@ -8,6 +8,7 @@ started here with its own config on a free port (`return 302`, `add_header Set-C
 | a chain of 12 redirects                           | stops after 10 hops: 11 requests|
 | the cookie jar at the start of each iteration     | empty                           |
 | a user's Cookie header, a hop, a later request    | first request only; jar appended|
+| 200 GETs of a 1-byte file                         | data_received: heads and bodies |
 
 Surge runs each case with both clients; counts and check results must be k6's exactly.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_k6_crosscheck import K6, _k6_count, _k6_metrics, _surge_report
+from tests.integration.test_k6_crosscheck import _k6_count, _k6_metrics, _surge_report
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CLIENTS = ("wire", "httpx")
@@ -38,6 +39,7 @@ error_log {dir}/error.log warn;
 events {{ worker_connections 256; }}
 http {{
     access_log off;
+    log_format bytes '$request_length $bytes_sent';
     default_type text/plain;
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
@@ -63,6 +65,10 @@ http {{
             return 200 "set\\n";
         }}
         location = /cookie {{ return 200 "cookie=[$http_cookie]\\n"; }}
+        location = /one-byte {{
+            access_log {dir}/bytes.log bytes;
+            return 200 "x";
+        }}
         location = /to-cookie {{
             add_header Set-Cookie "h=1; Path=/" always;
             return 302 /cookie;
@@ -70,11 +76,6 @@ http {{
     }}
 }}
 """
-
-pytestmark = [
-    pytest.mark.skipif(not Path(NGINX).exists(), reason="needs nginx (Debian's package)"),
-    pytest.mark.skipif(not Path(K6).exists(), reason="needs the k6 binary"),
-]
 
 
 def _free_port() -> int:
@@ -86,6 +87,7 @@ def _free_port() -> int:
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[str]:
     """nginx on a free loopback port with CONF; its URL. Stopped afterwards."""
+    assert Path(NGINX).exists(), "nginx missing: make test installs it (scripts/install-tools.sh)"
     folder = tmp_path / "nginx"
     folder.mkdir()
     port = _free_port()
@@ -244,3 +246,32 @@ def test_a_users_cookie_header_is_kept_as_k6_keeps_it(nginx: str, tmp_path: Path
     for data in _both(tmp_path, nginx, options, rest):
         assert _k6_count(k6, "http_reqs") == data["summary"]["requests"] == 12
         assert _checks(k6) == _surge_checks(data) == (6, 0)
+
+
+def _logged(log: Path) -> tuple[int, int]:
+    """nginx's own count of what it read and wrote ($request_length, $bytes_sent); the
+    log is emptied for the next tool."""
+    rows = [tuple(map(int, line.split())) for line in log.read_text().splitlines()]
+    log.write_text("")
+    return sum(r[0] for r in rows), sum(r[1] for r in rows)
+
+
+@pytest.mark.timeout(120)
+def test_bytes_of_200_gets_of_a_1_byte_file_as_k6_counts_them(nginx: str, tmp_path: Path) -> None:
+    """data_received is what nginx wrote (heads and bodies), exactly as k6 counts it, in both
+    clients; data_sent is what nginx read (k6's requests are longer: its User-Agent)."""
+    log = tmp_path / "nginx" / "bytes.log"
+    options = {"executor": "shared-iterations", "vus": 2, "iterations": 200}
+    k6 = _k6_metrics(tmp_path, options, f"  http.get('{nginx}/one-byte');")
+    k6_read, k6_written = _logged(log)
+    assert _k6_count(k6, "data_received") == k6_written
+    assert _k6_count(k6, "data_sent") == k6_read
+    for client in CLIENTS:
+        data = _surge_report(
+            tmp_path, nginx, options, '[[endpoints]]\npath = "/one-byte"\n', "--client", client
+        )
+        read, written = _logged(log)
+        s = data["summary"]
+        assert s["requests"] == 200
+        assert s["data_received_bytes"] == written == _k6_count(k6, "data_received"), client
+        assert s["data_sent_bytes"] == read, client
