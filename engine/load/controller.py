@@ -45,14 +45,10 @@ class Controller:
         self.plan = plan
         self.on_snapshot = on_snapshot
         per_worker = math.ceil(plan.work.executor.peak_vus / max(plan.workers, 1))
-        if why := fd_shortfall(per_worker):
+        if plan.cluster is None and (why := fd_shortfall(per_worker)):  # else: other machines
             raise ConfigError("vus", why)
         self.model = RunModel(plan.thresholds)
-        self.pool: Pool = (
-            LocalPool(plan.work)
-            if plan.workers == 1 and plan.in_process
-            else ProcessPool(plan.work, plan.workers, log=plan.worker_log)
-        )
+        self.pool: Pool = _pool(plan)
         self.state = RunState.READY
         self.aborted = False
         self.stop_reason: str | None = None
@@ -165,12 +161,15 @@ class Controller:
             cpu_percent_max=self._cpu_max,
             workers=self.pool.size,
             failures=list(self.pool.failures),
+            cluster=describe() if (describe := getattr(self.pool, "describe", None)) else None,
         )
 
     def _interval(self, iv: Interval, *, join_last: bool = False) -> None:
         row = self.model.add(iv, join_last=join_last)
         states = self.model.evaluate()
         elapsed = self.model.elapsed
+        if self.pool.lost and self.plan.on_worker_loss == "abort" and not self.aborted:
+            self.abort(workers_lost(self.pool.failures, every=False))
         if self.state in (RunState.RUNNING, RunState.PAUSED):
             for s in states:
                 th = s.threshold
@@ -227,6 +226,17 @@ class Controller:
         self.last_snapshot = snap
         if self.on_snapshot is not None:
             self.on_snapshot(snap)
+
+
+def _pool(plan: RunPlan) -> Pool:
+    if plan.cluster is not None:
+        from engine.load.pools.ray_pool import RayPool, import_ray
+
+        import_ray()  # without Ray: how to install it, exit 2, before anything starts
+        return RayPool(plan.work, plan.workers, plan.cluster)
+    if plan.workers == 1 and plan.in_process:
+        return LocalPool(plan.work)
+    return ProcessPool(plan.work, plan.workers, log=plan.worker_log)
 
 
 def _has_data(iv: Interval) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_THRESHOLDS
 from engine.http.body import DEFAULT_MAX_BODY
@@ -64,6 +65,9 @@ class RunPlan:
     workers: int = 1
     in_process: bool = True  # one worker in this loop; False = worker processes always
     worker_log: str | None = None  # worker processes' stderr goes here (the app's screen is fd 2)
+    # `ray://HOST:PORT` or "auto": the workers as Ray actors (engine/load/pools/ray_pool.py)
+    cluster: str | None = None
+    on_worker_loss: str = "continue"  # or "abort": a lost worker ends the run at once
 
     @property
     def breakpoint(self) -> bool:
@@ -101,6 +105,7 @@ class RunResult:
     cpu_percent_max: float = 0.0
     workers: int = 1
     failures: list[str] = field(default_factory=list)
+    cluster: dict[str, Any] | None = None  # where each worker ran (a Ray cluster's nodes)
 
     @property
     def ending(self) -> Ending:

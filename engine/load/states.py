@@ -63,7 +63,7 @@ def ending_of(aborted: bool, stop_reason: str | None, error: str | None) -> Endi
     reason = stop_reason or ""
     if error is not None or reason.startswith("internal error"):
         return Ending.CRASHED
-    if reason.startswith("every worker died"):
+    if reason.startswith(("every worker died", "a worker was lost")):
         return Ending.WORKER_LOST
     if not aborted:
         return Ending.FINISHED
@@ -90,8 +90,9 @@ def breaking_point(what: str) -> str:
     return f"breaking point: {what}"
 
 
-def workers_lost(failures: list[str]) -> str:
-    return "every worker died: " + "; ".join(failures)
+def workers_lost(failures: list[str], *, every: bool = True) -> str:
+    """Why a run ended over lost workers: all of them, or one (on_worker_loss = "abort")."""
+    return ("every worker died: " if every else "a worker was lost: ") + "; ".join(failures)
 
 
 def checkpoint_reason(elapsed: float) -> str:

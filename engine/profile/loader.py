@@ -49,6 +49,7 @@ TOP_KEYS = (
     "key",
     "expected_statuses",
     "workers",
+    "on_worker_loss",
     "max_body",
     "max_redirects",
     "endpoints",
@@ -270,6 +271,12 @@ def _client(value: Any, path: KeyPath) -> str:
     return value
 
 
+def _on_worker_loss(value: Any, path: KeyPath) -> str:
+    if fields.text(value, path) not in ("continue", "abort"):
+        raise Invalid(path, f'expected "continue" or "abort", got {value!r}')
+    return value
+
+
 def _base_url(value: Any, path: KeyPath) -> str:
     try:
         return http_fields.http_base(fields.text(value, path))
@@ -375,6 +382,7 @@ _FIELDS: dict[str, Callable[[Any, KeyPath], Any]] = {
     "max_body": http_fields.max_body,
     "max_redirects": http_fields.max_redirects,
     "workers": fields.at_most(fields.whole, MAX_WORKERS),
+    "on_worker_loss": _on_worker_loss,
     "thresholds": _thresholds,
     "load": _load,
     "deploy": _deploy,

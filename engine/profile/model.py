@@ -62,6 +62,7 @@ class Profile:
     key: str | None = None
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)
     workers: int | None = None
+    on_worker_loss: str = "continue"  # or "abort": a worker (or a Ray node) lost ends the run
     max_body: int | None = None  # body bytes kept for checks; None: the engine's default
     max_redirects: int | None = None  # redirects followed per request; None: k6's 10
     endpoints: tuple[Endpoint, ...] = ()

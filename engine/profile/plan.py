@@ -45,6 +45,7 @@ class Overrides:
     time_scale: float | None = None
     client: str | None = None
     workers: int | None = None
+    cluster: str | None = None  # --cluster ray://HOST:PORT | auto: the workers as Ray actors
     queue: bool | None = None  # --queue: arrival rate waits for a free VU instead of dropping
     max_body: int | None = None  # --max-body: body bytes kept for checks
     timeout: float | None = None  # --timeout: the whole request's deadline, body included
@@ -188,7 +189,9 @@ def build_plan(
         test_type=resolve(o.test_type).name if o.test_type else None,
         environment=profile.environment,
         interval=interval,
-        workers=o.workers or profile.workers or default_workers(base),
+        workers=o.workers or profile.workers or (0 if o.cluster else default_workers(base)),
+        cluster=o.cluster,
+        on_worker_loss=profile.on_worker_loss,
         in_process=in_process,
     )
 

@@ -84,6 +84,8 @@ def build_report(result: RunResult) -> dict[str, Any]:
     }
     if result.failures:
         meta["worker_failures"] = result.failures
+    if result.cluster:
+        meta["cluster"] = result.cluster
     if result.stop_reason:
         meta["stop_reason"] = result.stop_reason
     if result.error:

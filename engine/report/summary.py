@@ -120,11 +120,22 @@ def _header(report: Mapping[str, Any], paint: Paint) -> list[str]:
         out.append(f"    {paint('⚠ ' + banner, '1;31')}")
     workers, cpu = number(meta.get("workers")), number(meta.get("cpu_percent_max"))
     if workers > 0:
-        text = f"{workers:.0f} worker{'s' if workers > 1 else ''}, busiest at {cpu:.0f}% CPU"
+        text = f"{workers:.0f} worker{'s' if workers > 1 else ''}"
+        text += _on_cluster(meta.get("cluster")) + f", busiest at {cpu:.0f}% CPU"
         if cpu > CPU_WARN:
             text = paint(f"{text} ⚠ saturated: latency includes Surge's delay", "33")
         out.append(f"    {text}")
     return out
+
+
+def _on_cluster(cluster: Any) -> str:
+    """ " on 2 Ray nodes (clock offsets within 3.9 ms)" for a run on a Ray cluster."""
+    if not isinstance(cluster, Mapping):
+        return ""
+    nodes = int(number(cluster.get("nodes")))
+    workers = [w for w in cluster.get("workers") or () if isinstance(w, Mapping)]
+    offset = max((abs(number(w.get("clock_offset_ms"))) for w in workers), default=0.0)
+    return f" on {nodes} Ray node{'s' if nodes != 1 else ''} (clock offsets within {offset:.1f} ms)"
 
 
 def _describe_executor(meta: Mapping[str, Any]) -> str:

@@ -23,7 +23,8 @@ def add_profile_flags(p: argparse.ArgumentParser, *, type_help: str) -> None:
 
 
 # Overrides fields too; --max-redirects (add_redirect_flag) travels with them to both commands.
-LOAD_FLAGS = ("vus", "rate", "duration", "time_scale", "workers", "queue", "max_redirects")
+LOAD_FLAGS = ("vus", "rate", "duration", "time_scale", "workers", "cluster", "queue")
+LOAD_FLAGS += ("max_redirects",)
 
 
 def add_load_flags(group: Any) -> None:
@@ -42,12 +43,26 @@ def add_load_flags(group: Any) -> None:
         help="engine processes (default: one per core, less one for a target on this machine)",
     )
     group.add_argument(
+        "--cluster",
+        metavar="ray://HOST:PORT|auto",
+        type=_cluster,
+        help="the workers as Ray actors on a cluster (auto: a local Ray, started and stopped "
+        "here); --workers of them, or one per CPU the cluster offers. Needs surge[ray]",
+    )
+    group.add_argument(
         "--queue",
         action="store_true",
         default=None,
         help="arrival rate: a due iteration with no free VU waits for one (its wait counted "
         "in latency) instead of being dropped as k6 drops it",
     )
+
+
+def _cluster(text: str) -> str:
+    """argparse type for --cluster: `auto` or a Ray address (`ray://HOST:PORT`)."""
+    if text == "auto" or text.startswith("ray://"):
+        return text
+    raise argparse.ArgumentTypeError(f"expected ray://HOST:PORT or auto, got {text!r}")
 
 
 def _size(text: str) -> int:

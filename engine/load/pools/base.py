@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 
 import psutil
 
+from engine.load import messages as msg
 from engine.load.metrics import Interval
 
 
@@ -84,3 +85,41 @@ class Pool(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+
+class RemotePool(Pool):
+    """A pool whose workers are away (processes, Ray actors): each command is a message
+    to all of them; pause and an ending given before the start are folded into it."""
+
+    _paused: bool = False
+    _ending: msg.Stop | msg.Abort | None = None
+    _target: float = 0.0
+
+    @abstractmethod
+    def _send(self, command: msg.Command) -> None:
+        """To every worker still running."""
+
+    def pause(self) -> None:
+        self._paused = True
+        self._send(msg.Pause())
+
+    def resume(self) -> None:
+        self._paused = False
+        self._send(msg.Resume())
+
+    def set_scale(self, scale: float) -> None:
+        self.scale = max(scale, 0.001)
+        self._send(msg.Scale(self.scale))
+
+    def stop(self, reason: str) -> None:
+        self.stop_reason = self.stop_reason or reason
+        self._ending = self._ending or msg.Stop(reason)
+        self._send(msg.Stop(reason))
+
+    def abort(self, reason: str) -> None:
+        self.stop_reason = self.stop_reason or reason
+        self._ending = msg.Abort(reason)
+        self._send(msg.Abort(reason))
+
+    def target(self) -> float:
+        return self._target

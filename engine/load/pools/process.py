@@ -21,7 +21,8 @@ import psutil
 
 from engine.load import messages as msg
 from engine.load.metrics import Interval
-from engine.load.pools.base import Pool, cpu_of, merge
+from engine.load.pools.base import RemotePool, cpu_of, merge
+from engine.load.pools.remote import apply_command, apply_start
 from engine.load.run import WorkPlan
 from engine.load.split import split_plan
 from engine.load.states import StopReason
@@ -83,28 +84,12 @@ async def _serve(conn: Connection, plan: WorkPlan) -> None:
                 return
             match cmd:
                 case msg.Start() if not started.done():
-                    if cmd.paused:
-                        worker.pause()
-                    if cmd.scale != 1.0:
-                        worker.set_scale(cmd.scale)
-                    match cmd.ending:
-                        case msg.Stop(reason=reason):
-                            worker.stop(reason)
-                        case msg.Abort(reason=reason):
-                            worker.abort(reason)
+                    apply_start(worker, cmd)
                     started.set_result(None)
                 case msg.Harvest():
                     reply(final=False)
-                case msg.Pause():
-                    worker.pause()
-                case msg.Resume():
-                    worker.resume()
-                case msg.Scale(scale=scale):
-                    worker.set_scale(scale)
-                case msg.Stop(reason=reason):
-                    worker.stop(reason)
-                case msg.Abort(reason=reason):
-                    worker.abort(reason)
+                case _:
+                    apply_command(worker, cmd)
 
     loop.add_reader(conn.fileno(), on_message)
     conn.send(msg.Ready())
@@ -137,7 +122,7 @@ class _Remote:
         self.progress = 0.0
 
 
-class ProcessPool(Pool):
+class ProcessPool(RemotePool):
     """N worker processes (spawned: safe beside threads and a running UI)."""
 
     def __init__(self, plan: WorkPlan, workers: int, *, log: str | None = None) -> None:
@@ -167,31 +152,6 @@ class ProcessPool(Pool):
             if not r.done:
                 with contextlib.suppress(OSError, ValueError):
                     r.conn.send(command)
-
-    def pause(self) -> None:
-        self._paused = True
-        self._send(msg.Pause())
-
-    def resume(self) -> None:
-        self._paused = False
-        self._send(msg.Resume())
-
-    def set_scale(self, scale: float) -> None:
-        self.scale = max(scale, 0.001)
-        self._send(msg.Scale(self.scale))
-
-    def stop(self, reason: str) -> None:
-        self.stop_reason = self.stop_reason or reason
-        self._ending = self._ending or msg.Stop(reason)
-        self._send(msg.Stop(reason))
-
-    def abort(self, reason: str) -> None:
-        self.stop_reason = self.stop_reason or reason
-        self._ending = msg.Abort(reason)
-        self._send(msg.Abort(reason))
-
-    def target(self) -> float:
-        return self._target
 
     def progress(self) -> float:
         live = [r.progress for r in self._remotes]
