@@ -14,6 +14,7 @@ import plotext as plt
 
 from engine.errors import ConfigError
 from engine.report.compare import Comparison, Row, format_change, format_tolerance, format_value
+from engine.report.deploy_section import render_deploy
 from engine.report.document import is_number, number, stats_of
 from engine.report.review import executor_of, threshold_state
 from engine.report.summary import Paint, fmt_bytes, fmt_ms, line, tick_label, trend
@@ -46,6 +47,8 @@ def render_report(report: Mapping[str, Any], *, color: bool = False) -> str:
     for title, figs in parts:
         if isinstance(figs, Mapping):
             out.extend(["", f"  {paint('█ ' + title.upper(), '1')}", _section_line(figs)])
+    if deploy := render_deploy(report.get("deploy"), paint):
+        out.extend(["", *deploy])
     out.append("")
     return "\n".join(out)
 

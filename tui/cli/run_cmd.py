@@ -18,6 +18,8 @@ from dataclasses import replace
 from typing import Any
 
 from engine import serve
+from engine.deploy.driver import DeployDriver
+from engine.deploy.record import rollout_exit_code
 from engine.errors import ConfigError
 from engine.load.controller import Controller
 from engine.load.executors import EXECUTORS
@@ -27,13 +29,15 @@ from engine.load.states import StopReason, checkpoint_reason
 from engine.load.thresholds import parse_cli_threshold
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
 from engine.profile.plan import Overrides, build_plan
+from engine.report.deploy_section import deploy_table, render_deploy
 from engine.report.document import (
     build_report,
     unwritable,
     write_report_or_fallback,
     write_toml,
 )
-from engine.report.summary import progress_line, render_summary
+from engine.report.summary import Paint, progress_line, render_summary
+from tui.cli import rollout
 from tui.cli.argtypes import duration, positive_int
 from tui.cli.flags import (
     add_http_flags,
@@ -117,8 +121,8 @@ def load_target(args: argparse.Namespace) -> Profile:
     return profile
 
 
-def plan_from_args(args: argparse.Namespace) -> RunPlan:
-    profile = load_target(args)
+def plan_from_args(args: argparse.Namespace, profile: Profile | None = None) -> RunPlan:
+    profile = profile or load_target(args)
     try:
         stages = parse_stages(args.stages) if args.stages is not None else None
         thresholds = tuple(parse_cli_threshold(t) for t in args.threshold)
@@ -157,7 +161,12 @@ CHECKPOINT_S = 60.0  # a long run rewrites its report this often: a power cut lo
 
 
 async def run_headless(
-    plan: RunPlan, *, progress: bool, report: str | None, checkpoint: float = CHECKPOINT_S
+    plan: RunPlan,
+    *,
+    progress: bool,
+    report: str | None,
+    checkpoint: float = CHECKPOINT_S,
+    deploy: DeployDriver | None = None,
 ) -> RunResult:
     out = sys.stderr
 
@@ -167,6 +176,8 @@ async def run_headless(
             out.flush()
 
     def show(s: Snapshot) -> None:
+        if deploy is not None:
+            deploy.observe(controller.model)
         if progress:
             say("\r\x1b[2K" + progress_line(s))
 
@@ -189,7 +200,13 @@ async def run_headless(
 
     for sig, reason in STOP_SIGNALS.items():
         loop.add_signal_handler(sig, interrupt, reason)
-    saver = asyncio.create_task(_checkpoints(controller, report, checkpoint)) if report else None
+    saver = (
+        asyncio.create_task(_checkpoints(controller, report, checkpoint, deploy))
+        if report
+        else None
+    )
+    if deploy is not None:
+        deploy.start()
     try:
         result = await controller.run()
     finally:
@@ -197,37 +214,57 @@ async def run_headless(
             saver.cancel()
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
+        if deploy is not None:  # the run's end, a signal or a crash: on_exit applies
+            await deploy.finish()
     if progress:
         say("\n")
     if report:
-        path, problem = write_report_or_fallback(result, report)
+        record = deploy.final if deploy is not None else None
+        path, problem = write_report_or_fallback(result, report, record)
         say(f"  surge: warning: {problem}\n" if problem else f"  report written to {path}\n")
     return result
 
 
-async def _checkpoints(controller: Controller, report: str, every: float) -> None:
+async def _checkpoints(
+    controller: Controller, report: str, every: float, deploy: DeployDriver | None = None
+) -> None:
     """Rewrite the report every `every` seconds while the run goes, marked aborted: if
     the machine dies, what is on disk is a valid report of all but the last minute."""
     while True:
         await asyncio.sleep(every)
         reason = checkpoint_reason(controller.model.elapsed)
         partial = controller.result(aborted=True, stop_reason=reason)
-        data = build_report(partial)  # on the loop: the model is consistent right now
+        record = deploy.record() if deploy is not None else None
+        data = build_report(partial, record)  # on the loop: the model is consistent right now
         with contextlib.suppress(OSError):
             await asyncio.to_thread(write_toml, data, report)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    plan = plan_from_args(args)
+    profile = load_target(args)
+    plan = plan_from_args(args, profile)
     if args.report and (why := unwritable(args.report)):
         raise BadInput(f"--report {args.report}: {why}")
     progress = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     with asyncio.Runner(loop_factory=serve.new_event_loop) as runner:
+        deploy = rollout.driver_for_run(profile)
         result = runner.run(
             run_headless(
-                plan, progress=progress, report=args.report, checkpoint=args.checkpoint_every
+                plan,
+                progress=progress,
+                report=args.report,
+                checkpoint=args.checkpoint_every,
+                deploy=deploy,
             )
         )
+    return finish_summary(result, deploy)
+
+
+def finish_summary(result: RunResult, deploy: DeployDriver | None) -> int:
+    """The summary (with the rollout's section) on stdout; the exit code, rollout included."""
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     print(render_summary(result, color=color))
-    return result.exit_code
+    record = deploy.final if deploy is not None else None
+    if record is not None:
+        print("\n".join(render_deploy(deploy_table(record), Paint(color))) + "\n")
+    return rollout_exit_code(result.exit_code, record)

@@ -1,0 +1,54 @@
+"""From a profile's `[deploy]` table to a driver steering the router it names.
+
+One place, so `surge run PROFILE`, the app and `surge demo` attach to the same router
+the same way: Surge's proxy on `admin_port`, HAProxy on its runtime API socket,
+Envoy on its admin socket (`socket`, or the path `surge router start` uses).
+"""
+
+from __future__ import annotations
+
+from engine.deploy.driver import DeployDriver, EventHook
+from engine.deploy.routers import Router, SurgeProxyRouter
+from engine.deploy.smoke import SmokeTarget
+from engine.deploy.strategies import Strategy
+from engine.profile import Profile
+from engine.profile.deploy import DeployPlan
+
+__all__ = ["make_router", "profile_driver"]
+
+
+def make_router(plan: DeployPlan) -> Router:
+    """The router a `[deploy]` table names, with its connection settings."""
+    if plan.router == "haproxy":
+        from engine.deploy.routers.haproxy import HaproxyRouter, default_socket
+
+        return HaproxyRouter(plan.socket or str(default_socket(plan.proxy_port)), plan.backend)
+    if plan.router == "envoy":
+        from engine.deploy.routers.envoy import EnvoyRouter, default_admin_socket
+
+        return EnvoyRouter(plan.socket or str(default_admin_socket(plan.proxy_port)))
+    return SurgeProxyRouter(f"http://127.0.0.1:{plan.admin_port}")
+
+
+def profile_driver(
+    profile: Profile,
+    *,
+    strategy: Strategy | None = None,
+    router: Router | None = None,
+    proxy_url: str | None = None,
+    autostart: bool = False,
+    on_event: EventHook | None = None,
+) -> DeployDriver:
+    """A driver for the profile's rollout; the smoke run goes to the router's public port
+    (`proxy_url`, default 127.0.0.1:proxy_port) on the profile's first GET path."""
+    plan = profile.deploy
+    assert plan is not None, "the profile has no [deploy] table"
+    url = proxy_url or f"http://127.0.0.1:{plan.proxy_port}"
+    return DeployDriver(
+        strategy or plan.build(),
+        router or make_router(plan),
+        autostart=autostart,
+        smoke_target=SmokeTarget.for_profile(profile, url),
+        on_exit=plan.on_exit,
+        on_event=on_event,
+    )
