@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/surge demo
 
 test: $(STAMP)
+	bash scripts/install-tools.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports

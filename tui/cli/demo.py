@@ -15,13 +15,12 @@ import asyncio
 from typing import Any
 
 from engine.deploy.driver import DeployDriver, EventHook
-from engine.deploy.routers import SurgeProxyRouter
 from engine.deploy.setup import profile_driver
 from engine.deploy.strategies import Linear, Manual, Strategy, Switch
 from engine.profile import Profile, load_profile
 from engine.profile.plan import Overrides, build_plan
 from profiles import SHIPPED
-from tui.cli.demo_stack import FLAWS, DemoStack
+from tui.cli.demo_stack import FLAWS, ROUTERS, DemoStack
 from tui.cli.rollout import announce, print_event
 
 PROFILE = SHIPPED / "demo.toml"
@@ -45,6 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="what is wrong with green: latency (40 ms vs blue's 5 ms), errors (10%%), none",
     )
     p.add_argument("--strategy", choices=DEMO_STRATEGIES, default="canary", help="rollout")
+    p.add_argument(
+        "--router",
+        choices=ROUTERS,
+        default="surge",
+        help="what steers traffic: surge proxy (default), haproxy (Debian's), envoy (PyPI's)",
+    )
     p.add_argument(
         "--time-scale", type=float, default=None, help="shape speed-up (default: the profile's)"
     )
@@ -88,7 +93,7 @@ def demo_driver(
     return profile_driver(
         profile,
         strategy=demo_strategy(profile, strategy),
-        router=SurgeProxyRouter(stack.admin_url),
+        router=stack.router(),
         proxy_url=stack.proxy_url,
         autostart=autostart,
         on_event=on_event,
@@ -96,10 +101,10 @@ def demo_driver(
 
 
 def main(args: argparse.Namespace) -> int:
-    with DemoStack(args.green_flaw) as stack:
+    with DemoStack(args.green_flaw, router=args.router) as stack:
         print(
             f"  demo: blue {stack.blue_url}, green {stack.green_url} ({args.green_flaw} flaw), "
-            f"proxy {stack.proxy_url} (admin {stack.admin_url}); {args.strategy} rollout",
+            f"{args.router} {stack.proxy_url} (admin {stack.admin_url}); {args.strategy} rollout",
             flush=True,
         )
         if args.headless:

