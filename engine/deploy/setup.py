@@ -24,9 +24,15 @@ def make_router(plan: DeployPlan) -> Router:
 
         return HaproxyRouter(plan.socket or str(default_socket(plan.proxy_port)), plan.backend)
     if plan.router == "envoy":
-        from engine.deploy.routers.envoy import EnvoyRouter, default_admin_socket
+        from engine.deploy.routers import launch
+        from engine.deploy.routers.envoy import EnvoyRouter
 
-        return EnvoyRouter(plan.socket or str(default_admin_socket(plan.proxy_port)))
+        # the endpoint files `surge router start envoy` wrote, for discovery and rolling
+        setup = launch.envoy_setup(
+            plan.blue, plan.green, listen_port=plan.proxy_port, admin_socket=plan.socket
+        )
+        endpoints = {c: setup.endpoints_path(c) for c in setup.pools}
+        return EnvoyRouter(setup.admin_socket, pools=setup.pools, endpoints=endpoints)
     return SurgeProxyRouter(f"http://127.0.0.1:{plan.admin_port}")
 
 

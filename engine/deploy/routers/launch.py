@@ -8,12 +8,19 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
+from engine.deploy.routers.envoy import (
+    EnvoyProcess,
+    EnvoyRouter,
+    default_admin_socket,
+    write_endpoints,
+)
+from engine.deploy.routers.envoy_config import EnvoySetup, render_bootstrap
 from engine.deploy.routers.haproxy import HaproxyProcess, HaproxyRouter, default_socket, router_dir
 from engine.deploy.routers.haproxy_config import HaproxySetup, render_config
 from engine.deploy.routers.pools import instances, server_weights
 from engine.deploy.strategies import ALL_BLUE, Weights
 
-__all__ = ["free_port", "haproxy_setup", "start_haproxy"]
+__all__ = ["envoy_setup", "free_port", "haproxy_setup", "start_envoy", "start_haproxy"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -53,3 +60,35 @@ def start_haproxy(
     process = HaproxyProcess(config, setup.socket).start()
     names = {c: [i.name for i in pool] for c, pool in setup.pools.items()}
     return process, HaproxyRouter(setup.socket, setup.backend, names)
+
+
+def envoy_setup(
+    blue: Sequence[str],
+    green: Sequence[str],
+    *,
+    listen_port: int,
+    admin_socket: str | None = None,
+    folder: Path | None = None,
+    weights: Weights = ALL_BLUE,
+) -> EnvoySetup:
+    folder = folder or router_dir() / f"envoy-{listen_port}"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return EnvoySetup(
+        listen_host="127.0.0.1",
+        listen_port=listen_port,
+        admin_socket=admin_socket or str(default_admin_socket(listen_port)),
+        folder=str(folder),
+        pools={"blue": instances("blue", blue), "green": instances("green", green)},
+        weights=weights.as_dict(),
+    )
+
+
+def start_envoy(setup: EnvoySetup) -> tuple[EnvoyProcess, EnvoyRouter]:
+    """Write the endpoint files and the bootstrap into `setup.folder`, start envoy."""
+    for color, pool in setup.pools.items():
+        write_endpoints(setup.endpoints_path(color), color, pool)
+    config = Path(setup.folder) / "envoy.json"
+    config.write_text(render_bootstrap(setup), encoding="utf-8")
+    process = EnvoyProcess(setup, config).start()
+    endpoints = {c: setup.endpoints_path(c) for c in setup.pools}
+    return process, EnvoyRouter(setup.admin_socket, pools=setup.pools, endpoints=endpoints)
