@@ -25,6 +25,7 @@ from collections.abc import Callable
 from time import monotonic
 from typing import Any
 
+from engine.deploy.discovery import DiscoverySync
 from engine.deploy.marks import ColorLive, Mark, mark_of
 from engine.deploy.record import VERDICTS, build_record, outcome_of, step_row
 from engine.deploy.routers import Router, RouterError, SurgeProxyRouter
@@ -93,6 +94,8 @@ class DeployDriver:
         self.rows: list[StepRow] = []  # every judged window, for the report's [deploy]
         self.exited = False  # Surge ended mid-rollout and applied on_exit
         self.final: DeployRecord | None = None  # the record `finish()` made
+        self.discovery: list[DiscoverySync] = []  # registries keeping the router's pools
+        self.instances: dict[str, dict[str, int]] = {}  # per-instance figures at the end
         self.clock = clock
         self.events: list[Event] = []
         self.live: dict[str, deque[ColorLive]] = {c: deque(maxlen=HISTORY) for c in COLORS}
@@ -110,6 +113,7 @@ class DeployDriver:
         self._window_weights = self.strategy.weights
         self._dirty = False
         self._task: asyncio.Task[None] | None = None
+        self._discovery_tasks: list[asyncio.Task[None]] = []
 
     # -- what the UI reads --------------------------------------------------------------
 
@@ -169,7 +173,24 @@ class DeployDriver:
     # -- commands -----------------------------------------------------------------------
 
     def start(self) -> Decision:
+        self._start_discovery()
         return self._apply(self.strategy.start(self.clock()))
+
+    def _start_discovery(self) -> None:
+        """Registries are watched from the rollout's start (needs the running loop)."""
+        if not self.discovery or self._discovery_tasks:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._discovery_tasks = [loop.create_task(d.start()) for d in self.discovery]
+
+    def note(self, kind: EventKind, message: str) -> None:
+        """An event of the pool's own (discovery), logged and hooked like the strategy's."""
+        event = Event(kind, self.clock(), message)
+        self.events.append(event)
+        self._record((event,))
 
     def pause(self) -> Decision:
         return self._apply(self.strategy.pause(self.clock()))
@@ -279,6 +300,10 @@ class DeployDriver:
             await self._task
 
     async def aclose(self) -> None:
+        for d in self.discovery:
+            await d.aclose()
+        for t in self._discovery_tasks:
+            t.cancel()
         if self.smoke is not None:
             await self.smoke.aclose()
         with contextlib.suppress(Exception):
@@ -317,6 +342,13 @@ class DeployDriver:
     async def finish(self) -> DeployRecord | None:
         """`leave()`, wait for the router to take it, close; the record for the report."""
         self.leave()
+        if self.router is not None:
+            with contextlib.suppress(Exception):
+                await self.flush()
+                self.instances = {
+                    name: {"requests": s.requests, "errors": s.errors}
+                    for name, s in (await self.router.instance_stats()).items()
+                }
         await self.aclose()
         self.final = self.record()
         return self.final
@@ -343,6 +375,7 @@ class DeployDriver:
             steps=self.rows,
             events=((e.at - self._t0, e) for e in self.events),
             notes=notes,
+            instances=self.instances,
         )
 
     # -- for a log line -----------------------------------------------------------------

@@ -82,6 +82,7 @@ def build_record(
     steps: Iterable[StepRow],
     events: Iterable[tuple[float, Event]],
     notes: Iterable[str] = (),
+    instances: Mapping[str, Mapping[str, int]] | None = None,
 ) -> DeployRecord:
     return DeployRecord(
         strategy=strategy,
@@ -95,6 +96,7 @@ def build_record(
         steps=tuple(steps),
         events=tuple(DeployEventRow(at, e.kind.value, e.message) for at, e in events),
         notes=tuple(notes),
+        instances={k: dict(v) for k, v in (instances or {}).items()},
     )
 
 

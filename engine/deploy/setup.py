@@ -7,14 +7,18 @@ Envoy on its admin socket (`socket`, or the path `surge router start` uses).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from engine.deploy.discovery import DiscoverySync
 from engine.deploy.driver import DeployDriver, EventHook
 from engine.deploy.routers import Router, SurgeProxyRouter
 from engine.deploy.smoke import SmokeTarget
 from engine.deploy.strategies import Strategy
+from engine.discovery import StaticSource, is_registry, parse_source
 from engine.profile import Profile
 from engine.profile.deploy import DeployPlan
 
-__all__ = ["make_router", "profile_driver"]
+__all__ = ["attach_discovery", "make_router", "profile_driver"]
 
 
 def make_router(plan: DeployPlan) -> Router:
@@ -28,12 +32,17 @@ def make_router(plan: DeployPlan) -> Router:
         from engine.deploy.routers.envoy import EnvoyRouter
 
         # the endpoint files `surge router start envoy` wrote, for discovery and rolling
+        static = {c: () if any(map(is_registry, urls)) else urls for c, urls in _pools(plan)}
         setup = launch.envoy_setup(
-            plan.blue, plan.green, listen_port=plan.proxy_port, admin_socket=plan.socket
+            static["blue"], static["green"], listen_port=plan.proxy_port, admin_socket=plan.socket
         )
         endpoints = {c: setup.endpoints_path(c) for c in setup.pools}
         return EnvoyRouter(setup.admin_socket, pools=setup.pools, endpoints=endpoints)
     return SurgeProxyRouter(f"http://127.0.0.1:{plan.admin_port}")
+
+
+def _pools(plan: DeployPlan) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return (("blue", plan.blue), ("green", plan.green))
 
 
 def profile_driver(
@@ -50,7 +59,7 @@ def profile_driver(
     plan = profile.deploy
     assert plan is not None, "the profile has no [deploy] table"
     url = proxy_url or f"http://127.0.0.1:{plan.proxy_port}"
-    return DeployDriver(
+    driver = DeployDriver(
         strategy or plan.build(),
         router or make_router(plan),
         autostart=autostart,
@@ -58,3 +67,17 @@ def profile_driver(
         on_exit=plan.on_exit,
         on_event=on_event,
     )
+    attach_discovery(driver, plan.blue, plan.green)
+    return driver
+
+
+def attach_discovery(driver: DeployDriver, blue: Sequence[str], green: Sequence[str]) -> None:
+    """A registry pool is kept up to date in the router by the driver (HAProxy, Envoy);
+    Surge's proxy watches its registries itself (`surge proxy --green srv://...`)."""
+    router = driver.router
+    if router is None or isinstance(router, SurgeProxyRouter):
+        return
+    for color, values in (("blue", blue), ("green", green)):
+        source = parse_source(list(values), color)
+        if not isinstance(source, StaticSource):
+            driver.discovery.append(DiscoverySync(router, color, source, driver.note))

@@ -24,6 +24,7 @@ from engine.deploy.strategies import (
     Strategy,
     Switch,
 )
+from engine.discovery import is_registry, parse_source
 from engine.errors import ConfigError
 from engine.profile import fields
 from engine.profile.fields import Invalid, describe
@@ -151,7 +152,11 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
     if socket is not None and router == "surge":
         raise Invalid((*path, "socket"), 'applies to router = "haproxy" or "envoy"')
     backend = fields.name(table.get("backend", "surge"), (*path, "backend"))
-    if strategy.startswith("rolling") and len(green) != len(blue):
+    if any(is_registry(u) for u in (*blue, *green)):
+        if strategy.startswith("rolling"):
+            message = f"{strategy} counts instances: give URLs, not a registry"
+            raise Invalid((*path, "strategy"), message)
+    elif strategy.startswith("rolling") and len(green) != len(blue):
         raise Invalid(
             (*path, "green"),
             f"{strategy} replaces instances one for one: need {len(blue)} green URLs "
@@ -250,9 +255,18 @@ def _analysis(t: Mapping[str, Any], interval: float, path: KeyPath) -> Analysis:
 
 
 def _urls(value: Any, path: KeyPath) -> tuple[str, ...]:
-    """Upstream origins (the proxy's own rule, `parse_http_origin`), each listed once."""
+    """Upstream origins (the proxy's own rule, `parse_http_origin`), each listed once;
+    or one registry (`srv://RESOLVER:PORT/NAME`, `srv:///NAME`, `file:///PATH`)."""
     if isinstance(value, str):
         value = [value]
+    if isinstance(value, list | tuple) and any(
+        isinstance(v, str) and is_registry(v) for v in value
+    ):
+        try:
+            parse_source(list(value), format_key(path))
+        except ConfigError as exc:
+            raise Invalid(path, exc.message) from None
+        return tuple(value)
     if not isinstance(value, list | tuple) or not value:
         raise Invalid(path, f"expected a non-empty list of URLs, got {describe(value)}")
     out: list[str] = []

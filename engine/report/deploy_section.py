@@ -113,6 +113,7 @@ class DeployRecord:
     steps: tuple[StepRow, ...] = ()
     events: tuple[DeployEventRow, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    instances: dict[str, dict[str, int]] = field(default_factory=dict)  # the router's counts
 
     @property
     def rolled_back(self) -> bool:
@@ -136,6 +137,8 @@ def deploy_table(record: DeployRecord) -> dict[str, Any]:
     }
     if record.notes:
         table["notes"] = list(record.notes)
+    if record.instances:
+        table["instances"] = {name: dict(v) for name, v in record.instances.items()}
     return table
 
 
@@ -194,6 +197,15 @@ def render_deploy(table: Any, paint: Paint | None = None) -> list[str]:
     notes = table.get("notes")
     if isinstance(notes, list):
         out.extend(f"    note: {n}" for n in notes)
+    instances = table.get("instances")
+    if isinstance(instances, Mapping) and instances:
+        out.append("    instances (the router's own counts):")
+        for name, v in instances.items():
+            v = v if isinstance(v, Mapping) else {}
+            out.append(
+                f"      {name}: {int(_num(v.get('requests')))} requests, "
+                f"{int(_num(v.get('errors')))} errors"
+            )
     steps = _steps(table)
     if steps:
         out.append("")

@@ -77,5 +77,9 @@ class Router(ABC):
         """Per-color figures from the router's own counters."""
         return RouterStats()
 
+    async def instance_stats(self) -> dict[str, ColorStats]:
+        """Per-instance figures from the router's own counters, by instance name."""
+        return {}
+
     async def aclose(self) -> None:
         return None

@@ -139,6 +139,22 @@ class EnvoyRouter(Router):
         colors = {c: ColorStats(r, e) for c, (r, e) in acc.items()}
         return RouterStats(colors, "envoy /stats (upstream_rq_total, upstream_rq_5xx)")
 
+    async def instance_stats(self) -> dict[str, ColorStats]:
+        """From `/clusters` (`COLOR::HOST:PORT::rq_total::N`), named as the pools name them."""
+        try:
+            text = (await self._client.get("/clusters")).text
+        except (httpx.HTTPError, OSError) as exc:
+            raise RouterError(f"envoy admin: {exc or type(exc).__name__}") from exc
+        names = {(c, i.address): i.name for c, pool in self.pools.items() for i in pool}
+        acc: dict[str, list[int]] = {}
+        for line in text.splitlines():
+            parts = line.split("::")
+            if len(parts) != 4 or parts[2] not in ("rq_total", "rq_error"):
+                continue
+            name = names.get((parts[0], parts[1]), f"{parts[0]}-{parts[1]}")
+            acc.setdefault(name, [0, 0])[0 if parts[2] == "rq_total" else 1] = int(parts[3])
+        return {n: ColorStats(r, e) for n, (r, e) in acc.items()}
+
     async def aclose(self) -> None:
         await self._client.aclose()
 

@@ -194,6 +194,17 @@ class HaproxyRouter(Router):
                 raise RouterError(f"haproxy: del server {backend}/{name}: {answer.strip()}")
         self._sent.pop(name, None)
 
+    async def instance_stats(self) -> dict[str, ColorStats]:
+        rows = parse_stat(await self.api.command(f"show stat {self.backend} 4 -1"))
+        return {
+            r["svname"]: ColorStats(
+                _int(r.get("stot")),
+                _int(r.get("hrsp_5xx")) + _int(r.get("econ")) + _int(r.get("eresp")),
+            )
+            for r in rows
+            if r.get("pxname") == self.backend and r.get("svname")
+        }
+
     async def stats(self) -> RouterStats:
         rows = parse_stat(await self.api.command(f"show stat {self.backend} 4 -1"))
         acc: dict[str, list[float]] = {}

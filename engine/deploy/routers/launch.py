@@ -17,10 +17,34 @@ from engine.deploy.routers.envoy import (
 from engine.deploy.routers.envoy_config import EnvoySetup, render_bootstrap
 from engine.deploy.routers.haproxy import HaproxyProcess, HaproxyRouter, default_socket, router_dir
 from engine.deploy.routers.haproxy_config import HaproxySetup, render_config
-from engine.deploy.routers.pools import instances, server_weights
+from engine.deploy.routers.pools import Instance, instances, server_weights
 from engine.deploy.strategies import ALL_BLUE, Weights
 
-__all__ = ["envoy_setup", "free_port", "haproxy_setup", "start_envoy", "start_haproxy"]
+__all__ = [
+    "envoy_setup",
+    "free_port",
+    "haproxy_setup",
+    "resolve_pool",
+    "start_envoy",
+    "start_haproxy",
+]
+
+
+def resolve_pool(values: Sequence[str]) -> tuple[list[str], bool]:
+    """A pool as URLs now: a registry (srv://, file://) is looked up once. The flag says
+    it came from a registry (its instances are then named by address)."""
+    import asyncio
+
+    from engine.discovery import StaticSource, parse_source
+    from engine.discovery.resolve import resolve
+
+    if not values:
+        return [], False
+    source = parse_source(list(values))
+    if isinstance(source, StaticSource):
+        return list(values), False
+    found = asyncio.run(resolve(source))
+    return [t.url for t in found.targets], True
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -28,6 +52,15 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def _pools(blue: Sequence[str], green: Sequence[str]) -> dict[str, list[Instance]]:
+    """Each color's instances; a registry's pool is resolved now and named by address."""
+    out = {}
+    for color, values in (("blue", blue), ("green", green)):
+        urls, discovered = resolve_pool(values)
+        out[color] = instances(color, urls, by_address=discovered)
+    return out
 
 
 def haproxy_setup(
@@ -39,7 +72,7 @@ def haproxy_setup(
     backend: str = "surge",
     weights: Weights = ALL_BLUE,
 ) -> HaproxySetup:
-    pools = {"blue": instances("blue", blue), "green": instances("green", green)}
+    pools = _pools(blue, green)
     names = {c: [i.name for i in pool] for c, pool in pools.items()}
     return HaproxySetup(
         listen_host="127.0.0.1",
@@ -78,7 +111,7 @@ def envoy_setup(
         listen_port=listen_port,
         admin_socket=admin_socket or str(default_admin_socket(listen_port)),
         folder=str(folder),
-        pools={"blue": instances("blue", blue), "green": instances("green", green)},
+        pools=_pools(blue, green),
         weights=weights.as_dict(),
     )
 

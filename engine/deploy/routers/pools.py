@@ -13,7 +13,14 @@ from urllib.parse import urlsplit
 
 from engine.deploy.strategies import InService, Weights
 
-__all__ = ["MAX_SERVER_WEIGHT", "Instance", "color_of", "instances", "server_weights"]
+__all__ = [
+    "MAX_SERVER_WEIGHT",
+    "Instance",
+    "color_of",
+    "instance_name",
+    "instances",
+    "server_weights",
+]
 
 MAX_SERVER_WEIGHT = 256  # HAProxy's bound on a server's weight
 
@@ -37,13 +44,22 @@ def color_of(name: str) -> str:
     return name.split("-", 1)[0]
 
 
-def instances(color: str, urls: Sequence[str]) -> list[Instance]:
-    """`http://HOST:PORT` origins as named instances, in order (index = position)."""
+def instances(color: str, urls: Sequence[str], *, by_address: bool = False) -> list[Instance]:
+    """`http://HOST:PORT` origins as named instances, in order: `blue-0` (index =
+    position, what rolling strategies count), or `blue-HOST:PORT` for a pool a registry
+    gave (`by_address`), whose members come and go."""
     out = []
     for i, url in enumerate(urls):
         parts = urlsplit(url)
-        out.append(Instance(color, f"{color}-{i}", parts.hostname or "127.0.0.1", parts.port or 80))
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        name = instance_name(color, host, port) if by_address else f"{color}-{i}"
+        out.append(Instance(color, name, host, port))
     return out
+
+
+def instance_name(color: str, host: str, port: int) -> str:
+    """A discovered instance's name: the color, then its address (HAProxy allows : and .)."""
+    return f"{color}-{host}:{port}"
 
 
 def server_weights(

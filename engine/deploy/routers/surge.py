@@ -81,5 +81,16 @@ class SurgeProxyRouter(Router):
         }
         return RouterStats(colors, "surge proxy /stats")
 
+    async def instance_stats(self) -> dict[str, ColorStats]:
+        try:
+            data = await self.admin.get("/instances")
+        except (httpx.HTTPError, OSError) as exc:
+            raise RouterError(f"proxy admin: {exc or type(exc).__name__}") from exc
+        return {
+            f"{i['color']}-{i['index']}": ColorStats(int(i["requests"]), int(i["failures"]))
+            for i in data
+            if isinstance(i, Mapping)
+        }
+
     async def aclose(self) -> None:
         await self.admin.aclose()

@@ -49,6 +49,12 @@ class EventKind(StrEnum):
     RESUMED = "resumed"
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled back"
+    # the pool's own events (service discovery), logged beside the strategy's
+    INSTANCE_ADDED = "instance added"
+    INSTANCE_DRAINED = "instance drained"
+    INSTANCE_REMOVED = "instance removed"
+    REGISTRY_UNREACHABLE = "registry unreachable"
+    REGISTRY_BACK = "registry back"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,200 @@
+"""Service discovery against a real DNS server (dnsmasq) and a real router: a green
+pool of 3 becomes 4, then 2, while load runs through HAProxy, and no request is lost.
+
+Instances leave the registry first and are stopped only once Surge has drained and
+removed them from the router, as a deregistration does in Consul or Kubernetes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.deploy.discovery import DiscoverySync
+from engine.deploy.routers.haproxy import HaproxyRouter, haproxy_binary
+from engine.deploy.routers.launch import free_port, haproxy_setup, start_haproxy
+from engine.deploy.strategies import EventKind, Weights
+from engine.discovery import FileSource, PoolWatcher, SrvSource, Target
+from engine.load.controller import Controller
+from engine.profile import adhoc_profile
+from engine.profile.plan import Overrides, build_plan
+from tests.conftest import spawn_sut
+from tests.integration.dns import DOMAIN, Dnsmasq
+from tests.integration.routers import require
+
+
+@pytest.fixture
+def dnsmasq() -> Iterator[Dnsmasq]:
+    server = Dnsmasq()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def suts() -> Iterator[Callable[[int], list[tuple[int, object]]]]:
+    procs: list = []
+
+    def start(n: int) -> list[tuple[int, object]]:
+        out = []
+        for _ in range(n):
+            proc, url = spawn_sut("--color", "green")
+            procs.append(proc)
+            out.append((int(url.rsplit(":", 1)[1]), proc))
+        return out
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+async def until(check: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await _value(check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def _value(v: object) -> object:
+    return await v if asyncio.iscoroutine(v) else v
+
+
+def test_srv_pool_of_3_becomes_4_then_2_under_load_without_losing_a_request(
+    dnsmasq: Dnsmasq, suts: Callable[[int], list[tuple[int, object]]], tmp_path: Path
+) -> None:
+    require("haproxy", haproxy_binary())
+    green = suts(4)
+    ports = [p for p, _ in green]
+    blue_proc, blue_url = spawn_sut("--color", "blue")
+    dnsmasq.serve({"green": ports[:3]})
+    port = free_port()
+    setup = haproxy_setup(
+        [blue_url],
+        [dnsmasq.url("green")],
+        listen_port=port,
+        socket_path=str(tmp_path / "h.sock"),
+        weights=Weights(0, 100),
+    )
+    names = sorted(i.name for i in setup.pools["green"])
+    assert names == sorted(f"green-127.0.0.1:{p}" for p in ports[:3])
+    haproxy, router = start_haproxy(setup, tmp_path / "haproxy.cfg")
+    events: list[tuple[EventKind, str]] = []
+    plan = build_plan(
+        adhoc_profile(f"http://127.0.0.1:{port}/"),
+        Overrides(executor="constant-arrival-rate", rate=100, duration=9.0),
+    )
+
+    async def scenario() -> tuple[Controller, dict[str, int]]:
+        await router.set_weights(Weights(0, 100))
+        sync = DiscoverySync(
+            router,
+            "green",
+            SrvSource(dnsmasq.name("green"), "127.0.0.1", dnsmasq.port),
+            lambda kind, message: events.append((kind, message)),
+        )
+        known = tuple(Target("127.0.0.1", p) for p in ports[:3])
+        await sync.start(known)
+        controller = Controller(plan)
+        load = asyncio.create_task(controller.run())
+        await asyncio.sleep(1.5)
+        dnsmasq.serve({"green": ports})  # 3 -> 4
+        fourth = f"green-127.0.0.1:{ports[3]}"
+
+        async def fourth_serves() -> bool:
+            return (await router.instance_stats()).get(fourth, None) is not None and (
+                await router.instance_stats()
+            )[fourth].requests > 20
+
+        await until(fourth_serves, 8, "the 4th instance to take traffic")
+        dnsmasq.serve({"green": ports[:2]})  # 4 -> 2
+        gone = {f"green-127.0.0.1:{p}" for p in ports[2:]}
+
+        async def removed() -> bool:
+            return not gone & set(await router.instance_stats())
+
+        await until(removed, 8, "the 2 instances to be drained and removed")
+        for _, proc in green[2:]:  # only now do they stop
+            proc.kill()  # type: ignore[attr-defined]
+        await load
+        per_instance = {k: v.requests for k, v in (await router.instance_stats()).items()}
+        await sync.aclose()
+        return controller, per_instance
+
+    try:
+        controller, per_instance = asyncio.run(scenario())
+    finally:
+        haproxy.stop()
+        blue_proc.kill()
+    totals = controller.model.figures()
+    print("discovery:", totals.requests, "requests,", totals.failed, "failed;", per_instance)
+    print("events:", *events, sep="\n  ")
+    assert totals.requests >= 850 and totals.failed == 0  # no request lost to a change
+    kinds = [k for k, _ in events]
+    assert kinds.count(EventKind.INSTANCE_ADDED) == 1
+    assert kinds.count(EventKind.INSTANCE_DRAINED) == 2
+    assert kinds.count(EventKind.INSTANCE_REMOVED) == 2
+    assert set(per_instance) >= {f"green-127.0.0.1:{p}" for p in ports[:2]}
+    # the two that stayed took the rest, evenly (round robin): about half of 900 minus
+    # what the others served before they went
+    first, second = (per_instance[f"green-127.0.0.1:{p}"] for p in ports[:2])
+    assert first > 250 and abs(first - second) <= 2, per_instance
+
+
+def test_an_unreachable_registry_keeps_the_last_good_pool_and_says_so(dnsmasq: Dnsmasq) -> None:
+    dnsmasq.serve({"green": [9001, 9002]})
+    watcher = PoolWatcher(SrvSource(dnsmasq.name("green"), "127.0.0.1", dnsmasq.port))
+
+    async def looks() -> tuple[object, object, object]:
+        first, wait = await watcher.look()
+        assert wait == 1.0  # dnsmasq's TTL of 1 s, within the bounds
+        dnsmasq.stop()
+        down, _ = await watcher.look()
+        dnsmasq.serve({"green": [9001]})
+        back, _ = await watcher.look()
+        return first, down, back
+
+    first, down, back = asyncio.run(looks())
+    assert [t.port for t in first.targets] == [9001, 9002]  # type: ignore[attr-defined]
+    assert down.error and "keeping the last good pool of 2" in down.error  # type: ignore[attr-defined]
+    assert [t.port for t in down.targets] == [9001, 9002]  # type: ignore[attr-defined]
+    assert back.error is None and [t.port for t in back.change.removed] == [9002]  # type: ignore[attr-defined]
+
+
+def test_a_file_sd_pool_is_watched_by_mtime(tmp_path: Path) -> None:
+    path = tmp_path / "targets.json"
+    path.write_text(json.dumps([{"targets": ["127.0.0.1:9001"], "labels": {"env": "x"}}]))
+    watcher = PoolWatcher(FileSource(str(path)))
+
+    async def looks() -> list[object]:
+        out = [(await watcher.look())[0]]
+        out.append((await watcher.look())[0])  # unchanged mtime: not even parsed
+        path.write_text(json.dumps([{"targets": ["127.0.0.1:9001", "127.0.0.1:9002"]}]))
+        os.utime(path, (time.time() + 5, time.time() + 5))
+        out.append((await watcher.look())[0])
+        path.write_text("not json")
+        os.utime(path, (time.time() + 10, time.time() + 10))
+        out.append((await watcher.look())[0])
+        return out
+
+    first, same, grown, broken = asyncio.run(looks())
+    assert [t.port for t in first.change.added] == [9001]  # type: ignore[attr-defined]
+    assert not same.change  # type: ignore[attr-defined]
+    assert [t.port for t in grown.change.added] == [9002]  # type: ignore[attr-defined]
+    assert broken.error and len(broken.targets) == 2  # type: ignore[attr-defined]
+
+
+def test_srv_names_resolve_through_dnsmasq_to_addresses(dnsmasq: Dnsmasq) -> None:
+    dnsmasq.serve({"blue": [8081], "green": [8082, 8083]})
+    from engine.deploy.routers.launch import resolve_pool
+
+    urls, discovered = resolve_pool([dnsmasq.url("green")])
+    assert discovered and urls == ["http://127.0.0.1:8082", "http://127.0.0.1:8083"]
+    assert DOMAIN in dnsmasq.name("blue")
+    assert HaproxyRouter  # the router the first test drives
