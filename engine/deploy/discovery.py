@@ -17,7 +17,8 @@ from collections.abc import Callable
 from engine.deploy.routers import Router, RouterError
 from engine.deploy.routers.pools import instance_name
 from engine.deploy.strategies import EventKind
-from engine.discovery import PoolWatcher, Resolved, Source, Target
+from engine.discovery import Source, Target
+from engine.discovery.watcher import PoolWatcher, Resolved
 
 __all__ = ["DRAIN_TIMEOUT_S", "DiscoverySync"]
 

@@ -7,6 +7,8 @@ and a watched file in Prometheus's file_sd JSON (`file:///path/targets.json`). A
 mtime changes) and reports what appeared and what went; a source that cannot be read
 keeps the last good pool and says so. Stands alone (no router, load engine or
 profile), so `surge proxy` runs it in its own process as the deploy driver does.
+The package's face is light (sources and diffs); dnspython loads with
+`engine.discovery.watcher` / `.resolve`, only where a registry is used.
 """
 
 from __future__ import annotations
@@ -21,13 +23,10 @@ from engine.discovery.sources import (
     is_registry,
     parse_source,
 )
-from engine.discovery.watcher import PoolWatcher, Resolved
 
 __all__ = [
     "FileSource",
     "PoolChange",
-    "PoolWatcher",
-    "Resolved",
     "Source",
     "SrvSource",
     "StaticSource",

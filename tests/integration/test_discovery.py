@@ -20,7 +20,8 @@ from engine.deploy.discovery import DiscoverySync
 from engine.deploy.routers.haproxy import HaproxyRouter, haproxy_binary
 from engine.deploy.routers.launch import free_port, haproxy_setup, start_haproxy
 from engine.deploy.strategies import EventKind, Weights
-from engine.discovery import FileSource, PoolWatcher, SrvSource, Target
+from engine.discovery import FileSource, SrvSource, Target
+from engine.discovery.watcher import PoolWatcher
 from engine.load.controller import Controller
 from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides, build_plan
@@ -198,3 +199,57 @@ def test_srv_names_resolve_through_dnsmasq_to_addresses(dnsmasq: Dnsmasq) -> Non
     assert discovered and urls == ["http://127.0.0.1:8082", "http://127.0.0.1:8083"]
     assert DOMAIN in dnsmasq.name("blue")
     assert HaproxyRouter  # the router the first test drives
+
+
+def test_surge_proxy_follows_an_srv_pool_of_3_to_4_to_2_under_load(
+    dnsmasq: Dnsmasq, suts: Callable[[int], list[tuple[int, object]]]
+) -> None:
+    from engine.proxy import Proxy, ProxyConfig
+
+    green = suts(4)
+    ports = [p for p, _ in green]
+    blue_proc, blue_url = spawn_sut("--color", "blue")
+    dnsmasq.serve({"green": ports[:3]})
+    config = ProxyConfig(blue=(blue_url,), green=(dnsmasq.url("green"),), weights=(0, 100))
+
+    def serving(proxy: Proxy) -> dict[int, dict]:
+        return {
+            int(i["url"].rsplit(":", 1)[1]): i for i in proxy.instances() if i["color"] == "green"
+        }
+
+    async def scenario() -> tuple[Controller, dict[int, dict]]:
+        async with Proxy(config) as proxy:
+            assert sorted(serving(proxy)) == sorted(ports[:3])  # found before it listens
+            plan = build_plan(
+                adhoc_profile(f"{proxy.url}/"),
+                Overrides(executor="constant-arrival-rate", rate=100, duration=7.0),
+            )
+            controller = Controller(plan)
+            load = asyncio.create_task(controller.run())
+            await asyncio.sleep(1.5)
+            dnsmasq.serve({"green": ports})  # 3 -> 4
+            await until(lambda: serving(proxy).get(ports[3], {}).get("requests", 0) > 20, 8, "4th")
+            dnsmasq.serve({"green": ports[:2]})  # 4 -> 2
+
+            def drained() -> bool:
+                s = serving(proxy)
+                return all(
+                    not s[p]["in_service"] and s[p]["connections"] == s[p]["idle"]
+                    for p in ports[2:]
+                )
+
+            await until(drained, 8, "the 2 instances to drain")
+            for _, proc in green[2:]:
+                proc.kill()  # type: ignore[attr-defined]
+            await load
+            return controller, serving(proxy)
+
+    try:
+        controller, final = asyncio.run(scenario())
+    finally:
+        blue_proc.kill()
+    totals = controller.model.figures()
+    print("surge proxy discovery:", totals.requests, "requests,", totals.failed, "failed")
+    assert totals.requests >= 650 and totals.failed == 0
+    assert [final[p]["in_service"] for p in ports] == [True, True, False, False]
+    assert all(final[p]["requests"] > 0 for p in ports)
