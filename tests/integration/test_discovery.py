@@ -113,14 +113,14 @@ def test_srv_pool_of_3_becomes_4_then_2_under_load_without_losing_a_request(
                 await router.instance_stats()
             )[fourth].requests > 20
 
-        await until(fourth_serves, 8, "the 4th instance to take traffic")
+        await until(fourth_serves, 15, f"the 4th instance to take traffic; events {events}")
         dnsmasq.serve({"green": ports[:2]})  # 4 -> 2
         gone = {f"green-127.0.0.1:{p}" for p in ports[2:]}
 
         async def removed() -> bool:
             return not gone & set(await router.instance_stats())
 
-        await until(removed, 8, "the 2 instances to be drained and removed")
+        await until(removed, 15, f"the 2 instances to be drained and removed; events {events}")
         for _, proc in green[2:]:  # only now do they stop
             proc.kill()  # type: ignore[attr-defined]
         await load
@@ -136,9 +136,10 @@ def test_srv_pool_of_3_becomes_4_then_2_under_load_without_losing_a_request(
     totals = controller.model.figures()
     print("discovery:", totals.requests, "requests,", totals.failed, "failed;", per_instance)
     print("events:", *events, sep="\n  ")
-    assert totals.requests >= 850 and totals.failed == 0  # no request lost to a change
+    # no request lost to a change
+    assert totals.requests >= 850 and totals.failed == 0, (totals.errors, events)
     kinds = [k for k, _ in events]
-    assert kinds.count(EventKind.INSTANCE_ADDED) == 1
+    assert kinds.count(EventKind.INSTANCE_ADDED) == 1, events
     assert kinds.count(EventKind.INSTANCE_DRAINED) == 2
     assert kinds.count(EventKind.INSTANCE_REMOVED) == 2
     assert set(per_instance) >= {f"green-127.0.0.1:{p}" for p in ports[:2]}

@@ -39,6 +39,7 @@ __all__ = [
 
 API_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 10.0
+DEL_TIMEOUT_S = 5.0
 
 
 def router_dir() -> Path:
@@ -186,12 +187,19 @@ class HaproxyRouter(Router):
         return sum(_int(r.get("scur")) for r in rows if r.get("svname") == name)
 
     async def remove_instance(self, color: str, name: str) -> None:
+        """Maintenance, then `del server`; HAProxy refuses while idle connections to the
+        server linger, so it is asked again (every 0.1 s, for DEL_TIMEOUT_S at most)."""
         for backend in (self.backend, f"{self.backend}_{color}"):
             await self.api.command(f"set server {backend}/{name} state maint")
-            await self.api.command(f"shutdown sessions server {backend}/{name}")
-            answer = await self.api.command(f"del server {backend}/{name}")
-            if "deleted" not in answer.lower():
-                raise RouterError(f"haproxy: del server {backend}/{name}: {answer.strip()}")
+            deadline = time.monotonic() + DEL_TIMEOUT_S
+            while True:
+                answer = await self.api.command(f"del server {backend}/{name}")
+                if "deleted" in answer.lower() or "no such server" in answer.lower():
+                    break
+                if time.monotonic() > deadline:
+                    raise RouterError(f"haproxy: del server {backend}/{name}: {answer.strip()}")
+                await self.api.command(f"shutdown sessions server {backend}/{name}")
+                await asyncio.sleep(0.1)
         self._sent.pop(name, None)
 
     async def instance_stats(self) -> dict[str, ColorStats]:

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from engine.report.compare import compare
+from engine.report.deploy_section import DeployRecord, deploy_table, render_deploy
 from engine.report.review import Review
 from engine.report.show import render_report
 from engine.report.summary import fmt_ms, render_summary
@@ -57,9 +58,12 @@ def verdict(review: Review) -> Text:
     return out
 
 
-def summary_text(review: Review) -> Text:
+def summary_text(review: Review, deploy: DeployRecord | None = None) -> Text:
+    """The run's summary; with the rollout that went with it (`[deploy]`), its section."""
     if review.result is not None:
         plain = render_summary(review.result, color=False)
+        if deploy is not None:
+            plain += "\n" + "\n".join(render_deploy(deploy_table(deploy))) + "\n"
     else:
         plain = render_report(review.report, color=False)
     text = Text(plain)
@@ -116,7 +120,8 @@ class SummaryScreen(Screen[None]):
             with Vertical(id="summary-left"):
                 yield ComparisonPanel(id="comparison")
                 with VerticalScroll(id="summary-text-box"):
-                    yield Static(summary_text(self.review), id="summary-text")
+                    deploy = self.session.deploy_record() if self.session is not None else None
+                    yield Static(summary_text(self.review, deploy), id="summary-text")
             with Vertical(id="summary-plots"):
                 yield LatencyPlot(id="summary-latency")
                 yield ThroughputPlot(id="summary-rate")

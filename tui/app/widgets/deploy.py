@@ -250,8 +250,9 @@ class DeployPanel(Vertical):
         self.set_class(compact, "-compact")
         inner = self.size.width  # the content's width, inside the border
         strategy = getattr(d.strategy, "name", "rollout")
-        router = getattr(d, "router_name", "surge")
-        self.border_title = f"deploy: {strategy} via {router} · {status_line(d)}"
+        router = getattr(d, "router_name", "surge")  # Surge's own proxy is the default: unnamed
+        via = f" via {router}" if router not in ("surge", "none") else ""
+        self.border_title = f"deploy: {strategy}{via} · {status_line(d)}"
         bar = self.query_one("#deploy-bar", Static)
         width = max(self.size.width - 4, 40)
         phase = str(d.phase.value)
