@@ -1,6 +1,7 @@
 """`surge` on the command line: `run` (headless), `sut` (the demo server), and the app.
 
-Exit codes: 0 passed, 99 thresholds failed (as k6), 2 bad input, 1 anything else.
+Exit codes: 0 passed, 99 thresholds failed (as k6), 2 bad input, 3 a rollout rolled
+back (headless), 1 anything else.
 Bad input is one line naming the culprit, never a traceback.
 """
 
