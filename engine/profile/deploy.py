@@ -152,6 +152,12 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
     if socket is not None and router == "surge":
         raise Invalid((*path, "socket"), 'applies to router = "haproxy" or "envoy"')
     backend = fields.name(table.get("backend", "surge"), (*path, "backend"))
+    if sticky and router != "surge":
+        message = (
+            f"{router} cannot move cookie-pinned clients on a rollback; "
+            "pin clients with the x-surge-color header instead (README: Routers)"
+        )
+        raise Invalid((*path, "sticky"), message)
     if any(is_registry(u) for u in (*blue, *green)):
         if strategy.startswith("rolling"):
             message = f"{strategy} counts instances: give URLs, not a registry"
