@@ -254,3 +254,75 @@ def test_surge_proxy_follows_an_srv_pool_of_3_to_4_to_2_under_load(
     assert totals.requests >= 650 and totals.failed == 0
     assert [final[p]["in_service"] for p in ports] == [True, True, False, False]
     assert all(final[p]["requests"] > 0 for p in ports)
+
+
+def test_surge_run_keeps_haproxy_in_step_with_the_registry_and_records_it(
+    dnsmasq: Dnsmasq, suts: Callable[[int], list[tuple[int, object]]], tmp_path: Path
+) -> None:
+    import subprocess
+
+    from engine.report.document import load_report
+    from tests.conftest import ROOT, surge_cmd
+
+    require("haproxy", haproxy_binary())
+    green = suts(3)
+    ports = [p for p, _ in green]
+    blue_proc, blue_url = spawn_sut("--color", "blue")
+    dnsmasq.serve({"green": ports[:2]})
+    port = free_port()
+    sock = tmp_path / "h.sock"
+    setup = haproxy_setup(
+        [blue_url], [dnsmasq.url("green")], listen_port=port, socket_path=str(sock)
+    )
+    haproxy, router = start_haproxy(setup, tmp_path / "haproxy.cfg")
+    profile = tmp_path / "p.toml"
+    profile.write_text(
+        f"""
+name = "discovered"
+base_url = "http://127.0.0.1:{port}"
+[[endpoints]]
+path = "/"
+[deploy]
+router = "haproxy"
+socket = "{sock}"
+blue = ["{blue_url}"]
+green = "{dnsmasq.url("green")}"
+proxy_port = {port}
+strategy = "canary"
+steps = [50, 100]
+interval = "60s"
+""",
+        encoding="utf-8",
+    )
+    report = tmp_path / "r.toml"
+    proc = subprocess.Popen(
+        surge_cmd(
+            "run", str(profile), "--rate", "100", "--duration", "5s", "--report", str(report)
+        ),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        asyncio.run(until(lambda: _green_weight(router), 15, "the rollout's first step"))
+        dnsmasq.serve({"green": ports})  # a third green instance registers
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        haproxy.stop()
+        blue_proc.kill()
+    assert proc.returncode == 0, out + err
+    third = f"green-127.0.0.1:{ports[2]}"
+    assert f"instance added: {third}" in out
+    deploy = load_report(report)["deploy"]
+    assert deploy["outcome"] == "stopped" and deploy["final_weights"] == [100, 0]
+    assert any(e["kind"] == "instance added" and third in e["message"] for e in deploy["events"])
+    assert deploy["instances"][third]["requests"] > 0 and deploy["instances"][third]["errors"] == 0
+
+
+async def _green_weight(router: HaproxyRouter) -> bool:
+    state = await router.api.command("show servers state surge")
+    weights = [int(line.split()[7]) for line in state.splitlines()[1:] if "green-" in line]
+    return bool(weights) and all(w > 0 for w in weights)
