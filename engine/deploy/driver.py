@@ -2,14 +2,19 @@
 
 `DeployDriver` is the glue between three things that each know nothing of the others:
 the pure strategy (engine.deploy.strategies), the run model the Controller fills (cumulative
-histograms per (step, upstream)), and the proxy's admin API. It is stepped once per
-snapshot, on the loop that runs the Controller, so it needs no lock with the model.
+histograms per (step, upstream)), and a router (engine.deploy.routers: Surge's proxy,
+HAProxy or Envoy). It is stepped once per snapshot, on the loop that runs the
+Controller, so it needs no lock with the model.
 
 Each color's window is the cumulative model now minus at the window's start
 (engine.deploy.marks says why).
 
-Weights go to the proxy in the background (`PUT /weights`, `PUT /instances`): a command
-returns at once, and a burst of changes sends only the latest state.
+Weights go to the router in the background (`Router.set_weights`, `set_in_service`): a
+command returns at once, and a burst of changes sends only the latest state.
+
+It also keeps what the report's `[deploy]` holds (engine.deploy.record): a row per
+judged window at the weights that window ran at, every event (the registries' too,
+through `note`), and at the end (`finish`) the outcome after `on_exit`.
 
 While a decision says `smoke`, green is judged on a smoke run's requests
 (engine.deploy.smoke), since the load test sends green nothing then.
