@@ -39,8 +39,10 @@ class DiscoverySync:
         note: Note,
         *,
         drain_timeout: float = DRAIN_TIMEOUT_S,
+        apply: bool = True,
     ) -> None:
         self.router = router
+        self.apply = apply  # False: the router follows the registry itself (surge proxy)
         self.color = color
         self.note = note
         self.drain_timeout = drain_timeout
@@ -67,14 +69,24 @@ class DiscoverySync:
         if not first and not resolved.change:
             self.note(EventKind.REGISTRY_BACK, f"{self.color}: {what} answers again")
             return
+        if first:
+            names = ", ".join(self.name(t) for t in resolved.targets) or "none"
+            self.note(EventKind.POOL_FOUND, f"{self.color} from {what}: {names}")
+        if not self.apply:  # only on record: the router applies the change itself
+            for target in () if first else resolved.change.added:
+                self.note(EventKind.INSTANCE_ADDED, f"{self.name(target)} ({what})")
+            for target in resolved.change.removed:
+                self.note(EventKind.INSTANCE_DRAINED, f"{self.name(target)}: gone from {what}")
+            return
         for target in resolved.change.added:
             name = self.name(target)
             try:
-                await self.router.add_instance(self.color, name, target.address)
+                added = await self.router.add_instance(self.color, name, target.address)
             except RouterError as exc:
                 self.note(EventKind.REGISTRY_UNREACHABLE, f"{self.color}: {exc}")
                 continue
-            self.note(EventKind.INSTANCE_ADDED, f"{name} ({what})")
+            if added:  # (the router may have had it already: started from the registry)
+                self.note(EventKind.INSTANCE_ADDED, f"{name} ({what})")
         for target in resolved.change.removed:
             name = self.name(target)
             try:

@@ -73,11 +73,14 @@ def profile_driver(
 
 def attach_discovery(driver: DeployDriver, blue: Sequence[str], green: Sequence[str]) -> None:
     """A registry pool is kept up to date in the router by the driver (HAProxy, Envoy);
-    Surge's proxy watches its registries itself (`surge proxy --green srv://...`)."""
+    Surge's proxy watches its registries itself (`surge proxy --green srv://...`), so
+    for it the driver only watches the same registry to put the changes on record."""
     router = driver.router
-    if router is None or isinstance(router, SurgeProxyRouter):
+    if router is None:
         return
+    apply = not isinstance(router, SurgeProxyRouter)  # the proxy follows them itself
     for color, values in (("blue", blue), ("green", green)):
         source = parse_source(list(values), color)
         if not isinstance(source, StaticSource):
-            driver.discovery.append(DiscoverySync(router, color, source, driver.note))
+            sync = DiscoverySync(router, color, source, driver.note, apply=apply)
+            driver.discovery.append(sync)

@@ -318,7 +318,10 @@ interval = "60s"
     assert f"instance added: {third}" in out
     deploy = load_report(report)["deploy"]
     assert deploy["outcome"] == "stopped" and deploy["final_weights"] == [100, 0]
-    assert any(e["kind"] == "instance added" and third in e["message"] for e in deploy["events"])
+    added = [e["message"] for e in deploy["events"] if e["kind"] == "instance added"]
+    assert len(added) == 1 and third in added[0], deploy["events"]  # the 2 it started with:
+    found = [e["message"] for e in deploy["events"] if e["kind"] == "pool found"]
+    assert len(found) == 1 and all(f"127.0.0.1:{p}" in found[0] for p in ports[:2])
     assert deploy["instances"][third]["requests"] > 0 and deploy["instances"][third]["errors"] == 0
 
 
@@ -326,3 +329,68 @@ async def _green_weight(router: HaproxyRouter) -> bool:
     state = await router.api.command("show servers state surge")
     weights = [int(line.split()[7]) for line in state.splitlines()[1:] if "green-" in line]
     return bool(weights) and all(w > 0 for w in weights)
+
+
+def test_surge_proxy_cli_follows_the_registry_and_surge_run_records_it(
+    dnsmasq: Dnsmasq, suts: Callable[[int], list[tuple[int, object]]], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from engine.report.document import load_report
+    from tests.conftest import ROOT, surge_cmd
+
+    green = suts(2)
+    ports = [p for p, _ in green]
+    blue_proc, blue_url = spawn_sut("--color", "blue")
+    dnsmasq.serve({"green": ports[:1]})
+    proxy = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli.proxy_cmd", "--listen", "127.0.0.1:0", "--admin",
+         "127.0.0.1:0", "--blue", blue_url, "--green", dnsmasq.url("green"), "--weights", "50:50"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proxy.stdout is not None
+        line = proxy.stdout.readline()
+        while "listening on" not in line:
+            assert line, "surge proxy did not start"
+            line = proxy.stdout.readline()
+        words = line.replace("(", " ").replace(")", " ").split()
+        url, admin = words[words.index("on") + 1], words[words.index("admin") + 1]
+        profile = tmp_path / "p.toml"
+        profile.write_text(
+            f"""
+name = "proxy-discovered"
+base_url = "{url}"
+[[endpoints]]
+path = "/"
+[deploy]
+blue = ["{blue_url}"]
+green = "{dnsmasq.url("green")}"
+proxy_port = {url.rsplit(":", 1)[1]}
+admin_port = {admin.rsplit(":", 1)[1]}
+strategy = "canary"
+steps = [50, 100]
+interval = "60s"
+""",
+            encoding="utf-8",
+        )
+        report = tmp_path / "r.toml"
+        args = ("run", str(profile), "--rate", "50", "--duration", "4s", "--report", str(report))
+        run = subprocess.Popen(
+            surge_cmd(*args), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        time.sleep(1.5)  # the run has started and looked the pool up (bounded: 4 s run)
+        dnsmasq.serve({"green": ports})
+        out, err = run.communicate(timeout=60)
+        assert run.returncode == 0, out + err
+    finally:
+        proxy.terminate()
+        proxy_out = proxy.communicate(timeout=10)[0]
+        blue_proc.kill()
+    second = f"127.0.0.1:{ports[1]}"
+    assert f"green: + {second}" in proxy_out  # the proxy's own log line
+    deploy = load_report(report)["deploy"]
+    added = [e["message"] for e in deploy["events"] if e["kind"] == "instance added"]
+    assert len(added) == 1 and second in added[0], deploy["events"]
+    assert deploy["instances"]["green-1"]["requests"] > 0  # the proxy's index for it

@@ -61,8 +61,9 @@ class Router(ABC):
     async def set_in_service(self, in_service: InService) -> None:
         """Which instances of each color take new requests (rolling strategies)."""
 
-    async def add_instance(self, color: str, name: str, address: str) -> None:
-        """A new instance (`host:port`) of `color` takes traffic (service discovery)."""
+    async def add_instance(self, color: str, name: str, address: str) -> bool:
+        """A new instance (`host:port`) of `color` takes traffic (service discovery);
+        False when the router already had it."""
         raise RouterError(f"{self.kind}: adding instances is not supported")
 
     async def drain_instance(self, color: str, name: str) -> None:

@@ -109,13 +109,14 @@ class EnvoyRouter(Router):
             keep = set(getattr(in_service, color, ()))
             self._write(color, [inst for i, inst in enumerate(pool) if i in keep])
 
-    async def add_instance(self, color: str, name: str, address: str) -> None:
+    async def add_instance(self, color: str, name: str, address: str) -> bool:
         host, _, port = address.rpartition(":")
         pool = self.pools.setdefault(color, [])
         if any(i.name == name for i in pool):
-            return
+            return False
         pool.append(Instance(color, name, host, int(port)))
         self._write(color, pool)
+        return True
 
     async def drain_instance(self, color: str, name: str) -> None:
         pool = self.pools.get(color, [])

@@ -159,10 +159,10 @@ class HaproxyRouter(Router):
         self.in_service = in_service
         await self._reweigh()
 
-    async def add_instance(self, color: str, name: str, address: str) -> None:
+    async def add_instance(self, color: str, name: str, address: str) -> bool:
         names = await self._servers()
         if name in names.setdefault(color, []):
-            return
+            return False
         for backend in (self.backend, f"{self.backend}_{color}"):
             weight = 0 if backend == self.backend else 1
             answer = await self.api.command(
@@ -173,6 +173,7 @@ class HaproxyRouter(Router):
             await self.api.command(f"enable server {backend}/{name}")
         names[color].append(name)
         await self._reweigh()
+        return True
 
     async def drain_instance(self, color: str, name: str) -> None:
         names = await self._servers()

@@ -50,6 +50,7 @@ class EventKind(StrEnum):
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled back"
     # the pool's own events (service discovery), logged beside the strategy's
+    POOL_FOUND = "pool found"
     INSTANCE_ADDED = "instance added"
     INSTANCE_DRAINED = "instance drained"
     INSTANCE_REMOVED = "instance removed"
