@@ -380,9 +380,15 @@ interval = "60s"
         run = subprocess.Popen(
             surge_cmd(*args), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        time.sleep(1.5)  # the run has started and looked the pool up (bounded: 4 s run)
+        assert run.stdout is not None
+        seen = []
+        for line in run.stdout:  # each event is printed as it happens
+            seen.append(line)
+            if "pool found" in line:  # the driver has looked the registry up once
+                break
         dnsmasq.serve({"green": ports})
         out, err = run.communicate(timeout=60)
+        out = "".join(seen) + out
         assert run.returncode == 0, out + err
     finally:
         proxy.terminate()
