@@ -10,6 +10,7 @@ of requests on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 import subprocess
@@ -49,23 +50,25 @@ Started = tuple[Any, Router, str]
 @pytest.fixture(params=["haproxy", "envoy"])
 def router_in_front(
     request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[[str, str], Started]]:
+) -> Iterator[Callable[..., Started]]:
     """A factory for the router under test in front of blue and green (`.kind` says which)."""
     kind = request.param
     require(kind, haproxy_binary() if kind == "haproxy" else envoy_binary())
     procs: list[Any] = []
 
-    def start(blue: str, green: str) -> Started:
+    def start(blue: str | list[str], green: str | list[str]) -> Started:
+        blue = [blue] if isinstance(blue, str) else blue
+        green = [green] if isinstance(green, str) else green
         port = free_port()
         if kind == "haproxy":
             setup = haproxy_setup(
-                [blue], [green], listen_port=port, socket_path=str(tmp_path / "h.sock")
+                blue, green, listen_port=port, socket_path=str(tmp_path / "h.sock")
             )
             proc, router = start_haproxy(setup, tmp_path / "haproxy.cfg")
         else:
             esetup = envoy_setup(
-                [blue],
-                [green],
+                blue,
+                green,
                 listen_port=port,
                 admin_socket=str(tmp_path / "e.sock"),
                 folder=tmp_path / "envoy",
@@ -80,7 +83,7 @@ def router_in_front(
 
 
 def test_canary_weights_are_the_measured_shares(
-    sut: Callable[..., str], router_in_front: Callable[[str, str], Started], tmp_path: Path
+    sut: Callable[..., str], router_in_front: Callable[..., Started], tmp_path: Path
 ) -> None:
     _, router, url = router_in_front(sut("--color", "blue"), sut("--color", "green"))
     mode = stat.S_IMODE(os.stat(socket_of(router)).st_mode)
@@ -114,7 +117,7 @@ def socket_of(router: Router) -> str:
 
 
 def test_header_rule_sends_green_only_whatever_the_weights(
-    sut: Callable[..., str], router_in_front: Callable[[str, str], Started]
+    sut: Callable[..., str], router_in_front: Callable[..., Started]
 ) -> None:
     url = router_in_front(sut("--color", "blue"), sut("--color", "green"))[2]
 
@@ -128,7 +131,7 @@ def test_header_rule_sends_green_only_whatever_the_weights(
 
 
 def test_a_green_instance_killed_mid_step_is_seen_as_green_errors(
-    router_in_front: Callable[[str, str], Started],
+    router_in_front: Callable[..., Started],
 ) -> None:
     from tests.conftest import spawn_sut
 
@@ -200,7 +203,7 @@ max_p99_ratio = 4.0
 @pytest.mark.parametrize(("flaw", "outcome"), [("errors", "rolled_back"), ("none", "promoted")])
 def test_surge_run_drives_a_canary_through_the_router(
     sut: Callable[..., str],
-    router_in_front: Callable[[str, str], Started],
+    router_in_front: Callable[..., Started],
     tmp_path: Path,
     flaw: str,
     outcome: str,
@@ -242,7 +245,7 @@ def test_surge_run_drives_a_canary_through_the_router(
 @pytest.mark.parametrize(("flaw", "outcome"), [("errors", "rolled_back"), ("none", "promoted")])
 def test_switch_smokes_green_through_the_routers_header_rule(
     sut: Callable[..., str],
-    router_in_front: Callable[[str, str], Started],
+    router_in_front: Callable[..., Started],
     tmp_path: Path,
     flaw: str,
     outcome: str,
@@ -271,3 +274,45 @@ def test_switch_smokes_green_through_the_routers_header_rule(
     assert smoke["weights"] == [100, 0]  # green took none of the load while smoked
     assert smoke["green"]["requests"] >= 10 and smoke["blue"]["requests"] > 0
     assert smoke["verdict"] == ("failed" if flaw == "errors" else "passed")
+
+
+def test_rolling_replaces_instances_one_by_one_through_the_router(
+    sut: Callable[..., str], router_in_front: Callable[..., Started], tmp_path: Path
+) -> None:
+    """Two blue instances replaced by two green ones, one per second: the router takes
+    instances out of service (HAProxy: weight 0; Envoy: the endpoint file) and at the
+    end only green answers."""
+    blue = [sut("--color", "blue") for _ in range(2)]
+    green = [sut("--color", "green") for _ in range(2)]
+    _, router, url = router_in_front(blue, green)
+    port = int(url.rsplit(":", 1)[1])
+    path = tmp_path / "rolling.toml"
+    path.write_text(
+        f"""
+name = "rolling"
+base_url = "{url}"
+[[endpoints]]
+path = "/"
+[deploy]
+router = "{router.kind}"
+socket = "{socket_of(router)}"
+blue = {json.dumps(blue)}
+green = {json.dumps(green)}
+proxy_port = {port}
+strategy = "rolling"
+batch_size = 1
+interval = "1s"
+""",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        surge_cmd("run", str(path), "--rate", "50", "--duration", "4s"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "promoted: every instance replaced" in proc.stdout, proc.stdout
+    c = counts(asyncio.run(load(url, 40)))
+    assert set(c) == {"green"} and c["green"] == (40, 0), c
