@@ -32,3 +32,19 @@ async def test_quit_mid_rollout_rolls_back_and_the_report_says_stopped(profiles:
     deploy = load_report(saved[-1])["deploy"]
     assert deploy["outcome"] == "stopped" and deploy["final_weights"] == [100, 0]
     assert deploy["on_exit"] == "rollback"
+
+
+async def test_an_engine_crash_mid_rollout_still_leaves_the_router_at_blue(profiles: Path) -> None:
+    from tui.app.scripted import ScriptedFactory
+
+    slow = Canary(Analysis(interval=1000.0, min_requests=10), steps=[10, 100])
+    rig = Rig(slow, intervals=3)
+    rig.factory = ScriptedFactory(intervals=3, fail="engine broke", green=rig.green)
+    app = rig.app(profiles)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")  # the run crashes at once: the error dialog, no run screen
+        await until(pilot, lambda: rig.driver is not None and rig.driver.final is not None)
+    driver = rig.driver
+    assert driver is not None and driver.final is not None
+    assert driver.weights == Weights(100, 0)
+    assert driver.final.outcome.value == "stopped"
