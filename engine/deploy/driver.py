@@ -292,8 +292,13 @@ class DeployDriver:
                 if in_service is not None:
                     await self.router.set_in_service(in_service)
             except (RouterError, OSError) as exc:
-                self._admin_error = str(exc) or type(exc).__name__
+                error = str(exc) or type(exc).__name__
+                if error != self._admin_error:  # once per new error, not per retry
+                    self.note(EventKind.ROUTER_ERROR, f"weights {weights} not applied: {error}")
+                self._admin_error = error
                 return
+            if self._admin_error is not None:
+                self.note(EventKind.ROUTER_BACK, f"router took weights {weights}")
             self.applied = weights
             self._admin_error = None
 

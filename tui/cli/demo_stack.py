@@ -110,7 +110,7 @@ class DemoStack:
         if self.router_kind == "surge":
             return SurgeProxyRouter(self.admin_url)
         assert self._router is not None
-        return self._router
+        return self._router.fresh()
 
     def _spawn(self, command: str, *args: str) -> str:
         port = ("--port", "0") if command == "sut" else ()

@@ -82,5 +82,9 @@ class Router(ABC):
         """Per-instance figures from the router's own counters, by instance name."""
         return {}
 
+    def fresh(self) -> Router:
+        """A new client for the same router, for the next driver (each closes its own)."""
+        return self
+
     async def aclose(self) -> None:
         return None

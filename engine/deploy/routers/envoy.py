@@ -83,6 +83,9 @@ class EnvoyRouter(Router):
     def describe(self) -> str:
         return f"envoy (admin {self.admin_socket})"
 
+    def fresh(self) -> EnvoyRouter:
+        return EnvoyRouter(self.admin_socket, pools=self.pools, endpoints=self.endpoints)
+
     async def _post(self, path: str, params: Mapping[str, str]) -> str:
         try:
             resp = await self._client.post(path, params=dict(params))

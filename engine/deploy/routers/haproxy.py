@@ -126,6 +126,9 @@ class HaproxyRouter(Router):
     def describe(self) -> str:
         return f"haproxy (runtime API {self.api.socket}, backend {self.backend})"
 
+    def fresh(self) -> HaproxyRouter:
+        return HaproxyRouter(self.api.socket, self.backend, self.names)
+
     async def _servers(self) -> dict[str, list[str]]:
         """The backend's servers by color, read once from `show stat` when not given."""
         if self.names is None:

@@ -56,6 +56,8 @@ class EventKind(StrEnum):
     INSTANCE_REMOVED = "instance removed"
     REGISTRY_UNREACHABLE = "registry unreachable"
     REGISTRY_BACK = "registry back"
+    ROUTER_ERROR = "router error"  # the router refused weights or could not be reached
+    ROUTER_BACK = "router back"
 
 
 @dataclass(frozen=True)

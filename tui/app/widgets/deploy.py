@@ -41,6 +41,10 @@ _MARKS: dict[EventKind, tuple[str, str]] = {
     EventKind.RESUMED: ("▶", ""),
     EventKind.PROMOTED: ("★", "bold green"),
     EventKind.ROLLED_BACK: ("↩", "bold red"),
+    EventKind.INSTANCE_ADDED: ("+", "green"),
+    EventKind.INSTANCE_DRAINED: ("-", "yellow"),
+    EventKind.REGISTRY_UNREACHABLE: ("!", "bold red"),
+    EventKind.ROUTER_ERROR: ("!", "bold red"),
 }
 
 
