@@ -187,3 +187,36 @@ def test_profile_keys_for_routers_and_on_exit() -> None:
 def test_bad_router_keys_name_the_key(extra: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_deploy({**BASE, **extra})
+
+
+async def test_a_router_error_is_an_event_once_and_its_recovery_too() -> None:
+    from engine.deploy.routers import Router, RouterError
+
+    class Flaky(Router):
+        kind = "flaky"
+
+        def __init__(self) -> None:
+            self.fail = True
+
+        def describe(self) -> str:
+            return "flaky"
+
+        async def set_weights(self, weights) -> None:  # type: ignore[no-untyped-def]
+            if self.fail:
+                raise RouterError("connection refused")
+
+        async def set_in_service(self, in_service) -> None:  # type: ignore[no-untyped-def]
+            return None
+
+    router = Flaky()
+    driver = DeployDriver(Canary(Analysis(interval=60.0), steps=[20, 50]), router)
+    driver.start()
+    await driver.flush()
+    driver.promote()
+    await driver.flush()
+    router.fail = False
+    driver.rollback()
+    await driver.flush()
+    kinds = [e.kind for e in driver.events]
+    assert kinds.count(EventKind.ROUTER_ERROR) == 1 and kinds.count(EventKind.ROUTER_BACK) == 1
+    assert driver.error is None
