@@ -56,6 +56,7 @@ ON_EXIT = ("rollback", "keep")
 PERCENTILE_NOTE = "per-color percentiles from Surge's own load (the x-surge-upstream header)"
 
 EventHook = Callable[[float, Event, StepRow | None], None]
+FiguresOf = Callable[[Any, str, float], Mark]
 
 
 class DeployDriver:
@@ -86,6 +87,7 @@ class DeployDriver:
         smoke_target: SmokeTarget | None = None,
         on_exit: str = "rollback",
         on_event: EventHook | None = None,
+        figures_of: FiguresOf = mark_of,
     ) -> None:
         if on_exit not in ON_EXIT:
             raise ValueError(f"on_exit must be one of {', '.join(ON_EXIT)}, got {on_exit!r}")
@@ -96,6 +98,9 @@ class DeployDriver:
         self.router: Router | None = router
         self.on_exit = on_exit
         self.on_event = on_event  # `surge run` prints each event (and judged window) as it comes
+        self.figures_of = (
+            figures_of  # each color's cumulative Mark: the run model's, or the router's
+        )
         self.rows: list[StepRow] = []  # every judged window, for the report's [deploy]
         self.exited = False  # Surge ended mid-rollout and applied on_exit
         self.final: DeployRecord | None = None  # the record `finish()` made
@@ -163,7 +168,7 @@ class DeployDriver:
         now = self.clock()
         t = now - self._t0
         for color in COLORS:
-            mark = mark_of(model, color, t)
+            mark = self.figures_of(model, color, t)
             delta = mark.since(self._marks[color])
             if delta.t > 0:
                 self.live[color].append(ColorLive.of(t, delta))
@@ -310,6 +315,8 @@ class DeployDriver:
             await self._task
 
     async def aclose(self) -> None:
+        if hasattr(self.figures_of, "aclose"):
+            await self.figures_of.aclose()
         for d in self.discovery:
             await d.aclose()
         for t in self._discovery_tasks:
@@ -367,7 +374,7 @@ class DeployDriver:
         """The rollout so far for the report's [deploy] (None if it never started)."""
         if self.phase is Phase.READY and not self.events:
             return None
-        notes = [PERCENTILE_NOTE]
+        notes = [getattr(self.figures_of, "note", PERCENTILE_NOTE)]
         if self.exited and self.on_exit == "keep":
             notes.append(
                 f"surge exited mid-rollout: router left at {self.weights} (on_exit = keep)"

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from engine.deploy.discovery import DiscoverySync
 from engine.deploy.driver import DeployDriver, EventHook
+from engine.deploy.router_figures import RouterFigures
 from engine.deploy.routers import Router, SurgeProxyRouter
 from engine.deploy.smoke import SmokeTarget
 from engine.deploy.strategies import Strategy
@@ -59,13 +60,16 @@ def profile_driver(
     plan = profile.deploy
     assert plan is not None, "the profile has no [deploy] table"
     url = proxy_url or f"http://127.0.0.1:{plan.proxy_port}"
+    router = router or make_router(plan)
+    extra = {"figures_of": RouterFigures(router)} if plan.figures == "router" else {}
     driver = DeployDriver(
         strategy or plan.build(),
-        router or make_router(plan),
+        router,
         autostart=autostart,
         smoke_target=SmokeTarget.for_profile(profile, url),
         on_exit=plan.on_exit,
         on_event=on_event,
+        **extra,
     )
     attach_discovery(driver, plan.blue, plan.green)
     return driver

@@ -41,7 +41,9 @@ _COMMON_KEYS = (
     "socket",
     "backend",
     "on_exit",
+    "figures",
 )
+FIGURES = ("load", "router")
 ROUTERS = ("surge", "haproxy", "envoy")
 ON_EXIT = ("rollback", "keep")
 _ANALYSIS_KEYS = (
@@ -80,6 +82,7 @@ class DeployPlan:
     socket: str | None = None  # haproxy's runtime API / envoy's admin Unix socket
     backend: str = "surge"  # haproxy: the backend whose servers are blue* and green*
     on_exit: str = "rollback"  # what a router is left at when Surge ends mid-rollout
+    figures: str = "load"  # judge on Surge's own load, or on the router's counters
 
     def build(self) -> Strategy:
         o = self.options
@@ -148,6 +151,7 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
     options = _options(table, strategy, path)
     router = _choice(table.get("router", "surge"), (*path, "router"), ROUTERS)
     on_exit = _choice(table.get("on_exit", "rollback"), (*path, "on_exit"), ON_EXIT)
+    figures = _choice(table.get("figures", "load"), (*path, "figures"), FIGURES)
     socket = fields.text(table["socket"], (*path, "socket")) if "socket" in table else None
     if socket is not None and router == "surge":
         raise Invalid((*path, "socket"), 'applies to router = "haproxy" or "envoy"')
@@ -183,6 +187,7 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         socket=socket,
         backend=backend,
         on_exit=on_exit,
+        figures=figures,
     )
 
 

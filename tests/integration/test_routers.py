@@ -316,3 +316,49 @@ interval = "1s"
     assert "promoted: every instance replaced" in proc.stdout, proc.stdout
     c = counts(asyncio.run(load(url, 40)))
     assert set(c) == {"green"} and c["green"] == (40, 0), c
+
+
+def test_the_routers_counters_judge_green_when_load_does_not_pass_through_surge(
+    sut: Callable[..., str], router_in_front: Callable[..., Started]
+) -> None:
+    """`figures = "router"`: users' traffic (here a load Surge does not read) goes
+    through the router; the canary is judged on the router's own 5xx counts."""
+    from engine.deploy.driver import DeployDriver
+    from engine.deploy.router_figures import RouterFigures
+    from engine.deploy.strategies import Analysis, Canary, Phase
+    from engine.load.controller import Controller
+    from engine.profile import adhoc_profile
+    from engine.profile.plan import Overrides, build_plan
+
+    blue, green = sut("--color", "blue"), sut("--color", "green", "--error-rate", "0.2")
+    _, router, url = router_in_front(blue, green)
+    analysis = Analysis(interval=1.0, min_requests=10, max_p99_ratio=None)
+    figures = RouterFigures(router)
+    driver = DeployDriver(Canary(analysis, steps=[30, 100]), router, figures_of=figures)
+    plan = build_plan(
+        adhoc_profile(url + "/"),
+        Overrides(executor="constant-arrival-rate", rate=100, duration=4.0),
+    )
+
+    async def users() -> None:
+        def judge(_: object) -> None:
+            driver.observe(None)  # the run's own figures are not read at all
+            if driver.strategy.done:
+                controller.stop("rollout over")
+
+        controller = Controller(plan, on_snapshot=judge)
+        driver.start()
+        await controller.run()
+        await driver.finish()
+
+    asyncio.run(users())
+    assert driver.phase is Phase.ROLLED_BACK, [e.message for e in driver.events]
+    record = driver.final
+    assert record is not None
+    # the counters are polled in the background: a first window may be too quiet
+    judged = next(r for r in record.steps if r.verdict != "inconclusive")
+    assert judged.verdict == "failed" and "success rate" in judged.reason
+    green_window = judged.green
+    assert green_window.requests >= 10 and 0.1 < green_window.error_rate < 0.3
+    assert green_window.p99_ms == 0.0  # no percentiles from a router's counters
+    assert "figures from the router" in record.notes[0]
