@@ -170,6 +170,8 @@ def test_profile_keys_for_routers_and_on_exit() -> None:
         "surge",
     )
     assert parse_deploy(BASE).router == "surge" and parse_deploy(BASE).on_exit == "rollback"
+    assert parse_deploy(BASE).figures == "load"
+    assert parse_deploy({**BASE, "figures": "router"}).figures == "router"
     analysis = parse_deploy({**BASE, "max_inconclusive": 5}).options["analysis"]
     assert analysis.max_inconclusive == 5
     assert Analysis().max_inconclusive == 3
@@ -182,6 +184,7 @@ def test_profile_keys_for_routers_and_on_exit() -> None:
         ({"on_exit": "promote"}, "deploy.on_exit: expected one of rollback, keep"),
         ({"socket": "/tmp/x.sock"}, 'deploy.socket: applies to router = "haproxy" or "envoy"'),
         ({"max_inconclusive": -1}, "deploy.max_inconclusive"),
+        ({"figures": "guess"}, "deploy.figures: expected one of load, router"),
     ],
 )
 def test_bad_router_keys_name_the_key(extra: dict, message: str) -> None:
