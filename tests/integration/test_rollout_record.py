@@ -48,8 +48,8 @@ strategy = "canary"
 steps = [20, 50, 100]
 interval = "{interval}"
 min_requests = 10
-max_p99_ms = 30
-max_p99_ratio = 4.0
+max_p99_ms = 500   # loose: these tests judge success rates, not a busy machine's tail
+max_p99_ratio = 50.0
 on_exit = "{on_exit}"
 """,
         encoding="utf-8",

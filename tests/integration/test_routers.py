@@ -40,9 +40,11 @@ from tests.integration.routers import counts, load, require
 STEPS = [10, 25, 50]
 # HAProxy's round robin is exact over any window: 1,000 requests, within 1 point.
 # Envoy picks each request's cluster at random: over 1,000 requests at 50% a share's
-# standard deviation is 1.6 points, so "within 3 points" would miss one run in 17;
-# 4,000 requests (0.8 points) make a miss a 1-in-5,000 event.
-TOLERANCE = {"haproxy": (1000, 1.0), "envoy": (4000, 3.0)}
+# standard deviation is 1.6 points, so "within 3 points" would miss one run in 17.
+# Measured, Envoy's picks spread more than independent draws would (a 25% share over
+# 4,000 requests: 23.9-28.2% across 10 runs, a 1.1-point deviation instead of 0.7), so
+# the test sends 8,000 per step.
+TOLERANCE = {"haproxy": (1000, 1.0), "envoy": (8000, 3.0)}
 
 Started = tuple[Any, Router, str]
 
@@ -192,8 +194,8 @@ blue = ["{blue}"]
 green = ["{green}"]
 proxy_port = {port}
 {how}min_requests = 10
-max_p99_ms = 30
-max_p99_ratio = 4.0
+max_p99_ms = 500
+max_p99_ratio = 50.0
 """,
         encoding="utf-8",
     )
