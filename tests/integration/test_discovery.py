@@ -68,12 +68,15 @@ async def _value(v: object) -> object:
 
 
 def test_srv_pool_of_3_becomes_4_then_2_under_load_without_losing_a_request(
-    dnsmasq: Dnsmasq, suts: Callable[[int], list[tuple[int, object]]], tmp_path: Path
+    dnsmasq: Dnsmasq,
+    suts: Callable[[int], list[tuple[int, object]]],
+    sut: Callable[..., str],
+    tmp_path: Path,
 ) -> None:
     require("haproxy", haproxy_binary())
     green = suts(4)
     ports = [p for p, _ in green]
-    blue_proc, blue_url = spawn_sut("--color", "blue")
+    blue_url = sut("--color", "blue")
     dnsmasq.serve({"green": ports[:3]})
     port = free_port()
     setup = haproxy_setup(
@@ -132,7 +135,6 @@ def test_srv_pool_of_3_becomes_4_then_2_under_load_without_losing_a_request(
         controller, per_instance = asyncio.run(scenario())
     finally:
         haproxy.stop()
-        blue_proc.kill()
     totals = controller.model.figures()
     print("discovery:", totals.requests, "requests,", totals.failed, "failed;", per_instance)
     print("events:", *events, sep="\n  ")
@@ -203,13 +205,13 @@ def test_srv_names_resolve_through_dnsmasq_to_addresses(dnsmasq: Dnsmasq) -> Non
 
 
 def test_surge_proxy_follows_an_srv_pool_of_3_to_4_to_2_under_load(
-    dnsmasq: Dnsmasq, suts: Callable[[int], list[tuple[int, object]]]
+    dnsmasq: Dnsmasq, suts: Callable[[int], list[tuple[int, object]]], sut: Callable[..., str]
 ) -> None:
     from engine.proxy import Proxy, ProxyConfig
 
     green = suts(4)
     ports = [p for p, _ in green]
-    blue_proc, blue_url = spawn_sut("--color", "blue")
+    blue_url = sut("--color", "blue")
     dnsmasq.serve({"green": ports[:3]})
     config = ProxyConfig(blue=(blue_url,), green=(dnsmasq.url("green"),), weights=(0, 100))
 
@@ -245,10 +247,7 @@ def test_surge_proxy_follows_an_srv_pool_of_3_to_4_to_2_under_load(
             await load
             return controller, serving(proxy)
 
-    try:
-        controller, final = asyncio.run(scenario())
-    finally:
-        blue_proc.kill()
+    controller, final = asyncio.run(scenario())
     totals = controller.model.figures()
     print("surge proxy discovery:", totals.requests, "requests,", totals.failed, "failed")
     assert totals.requests >= 650 and totals.failed == 0
@@ -257,7 +256,10 @@ def test_surge_proxy_follows_an_srv_pool_of_3_to_4_to_2_under_load(
 
 
 def test_surge_run_keeps_haproxy_in_step_with_the_registry_and_records_it(
-    dnsmasq: Dnsmasq, suts: Callable[[int], list[tuple[int, object]]], tmp_path: Path
+    dnsmasq: Dnsmasq,
+    suts: Callable[[int], list[tuple[int, object]]],
+    sut: Callable[..., str],
+    tmp_path: Path,
 ) -> None:
     import subprocess
 
@@ -267,7 +269,7 @@ def test_surge_run_keeps_haproxy_in_step_with_the_registry_and_records_it(
     require("haproxy", haproxy_binary())
     green = suts(3)
     ports = [p for p, _ in green]
-    blue_proc, blue_url = spawn_sut("--color", "blue")
+    blue_url = sut("--color", "blue")
     dnsmasq.serve({"green": ports[:2]})
     port = free_port()
     sock = tmp_path / "h.sock"
@@ -312,7 +314,6 @@ interval = "60s"
         if proc.poll() is None:
             proc.kill()
         haproxy.stop()
-        blue_proc.kill()
     assert proc.returncode == 0, out + err
     third = f"green-127.0.0.1:{ports[2]}"
     assert f"instance added: {third}" in out
@@ -332,7 +333,10 @@ async def _green_weight(router: HaproxyRouter) -> bool:
 
 
 def test_surge_proxy_cli_follows_the_registry_and_surge_run_records_it(
-    dnsmasq: Dnsmasq, suts: Callable[[int], list[tuple[int, object]]], tmp_path: Path
+    dnsmasq: Dnsmasq,
+    suts: Callable[[int], list[tuple[int, object]]],
+    sut: Callable[..., str],
+    tmp_path: Path,
 ) -> None:
     import subprocess
     import sys
@@ -342,7 +346,7 @@ def test_surge_proxy_cli_follows_the_registry_and_surge_run_records_it(
 
     green = suts(2)
     ports = [p for p, _ in green]
-    blue_proc, blue_url = spawn_sut("--color", "blue")
+    blue_url = sut("--color", "blue")
     dnsmasq.serve({"green": ports[:1]})
     proxy = subprocess.Popen(
         [sys.executable, "-m", "tui.cli.proxy_cmd", "--listen", "127.0.0.1:0", "--admin",
@@ -393,7 +397,6 @@ interval = "60s"
     finally:
         proxy.terminate()
         proxy_out = proxy.communicate(timeout=10)[0]
-        blue_proc.kill()
     second = f"127.0.0.1:{ports[1]}"
     assert f"green: + {second}" in proxy_out  # the proxy's own log line
     deploy = load_report(report)["deploy"]
