@@ -10,8 +10,9 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     OK = 0
-    ERROR = 1  # the run was aborted or crashed; also a rollback, a regression, a failed call
+    ERROR = 1  # the run was aborted or crashed; also a regression, a failed call
     BAD_INPUT = 2  # bad flags, a bad profile or report: one line names file, line and key
+    ROLLED_BACK = 3  # a headless run's rollout was rolled back (a failed threshold's 99 wins)
     THRESHOLDS = 99  # as k6: at least one threshold failed
 
 
@@ -19,4 +20,5 @@ EXIT_OK = ExitCode.OK
 EXIT_ERROR = ExitCode.ERROR
 EXIT_BAD_INPUT = ExitCode.BAD_INPUT
 EXIT_THRESHOLDS = ExitCode.THRESHOLDS
+EXIT_ROLLED_BACK = ExitCode.ROLLED_BACK
 EXIT_REGRESSION = ExitCode.ERROR  # `surge report compare --fail-on-regression`

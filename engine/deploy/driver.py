@@ -2,14 +2,19 @@
 
 `DeployDriver` is the glue between three things that each know nothing of the others:
 the pure strategy (engine.deploy.strategies), the run model the Controller fills (cumulative
-histograms per (step, upstream)), and the proxy's admin API. It is stepped once per
-snapshot, on the loop that runs the Controller, so it needs no lock with the model.
+histograms per (step, upstream)), and a router (engine.deploy.routers: Surge's proxy,
+HAProxy or Envoy). It is stepped once per snapshot, on the loop that runs the
+Controller, so it needs no lock with the model.
 
 Each color's window is the cumulative model now minus at the window's start
 (engine.deploy.marks says why).
 
-Weights go to the proxy in the background (`PUT /weights`, `PUT /instances`): a command
-returns at once, and a burst of changes sends only the latest state.
+Weights go to the router in the background (`Router.set_weights`, `set_in_service`): a
+command returns at once, and a burst of changes sends only the latest state.
+
+It also keeps what the report's `[deploy]` holds (engine.deploy.record): a row per
+judged window at the weights that window ran at, every event (the registries' too,
+through `note`), and at the end (`finish`) the outcome after `on_exit`.
 
 While a decision says `smoke`, green is judged on a smoke run's requests
 (engine.deploy.smoke), since the load test sends green nothing then.
@@ -19,15 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import datetime as dt
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from time import monotonic
 from typing import Any
 
-import httpx
-
+from engine.deploy.discovery import DiscoverySync
 from engine.deploy.marks import ColorLive, Mark, mark_of
+from engine.deploy.record import VERDICTS, build_record, outcome_of, step_row
+from engine.deploy.routers import Router, RouterError, SurgeProxyRouter
+from engine.deploy.routers.surge import ADMIN_TOKEN_ENV, AdminClient
 from engine.deploy.smoke import SmokeRun, SmokeTarget
 from engine.deploy.strategies import (
     COLORS,
@@ -40,44 +47,16 @@ from engine.deploy.strategies import (
     Strategy,
     Weights,
 )
+from engine.report.deploy_section import DeployRecord, StepRow
 
-__all__ = ["DeployDriver"]
+__all__ = ["ADMIN_TOKEN_ENV", "ON_EXIT", "AdminClient", "DeployDriver"]
 
 HISTORY = 600  # per-color points kept for the plots (one per snapshot)
-ADMIN_TIMEOUT_S = 5.0
-ADMIN_TOKEN_ENV = "SURGE_ADMIN_TOKEN"
+ON_EXIT = ("rollback", "keep")
+PERCENTILE_NOTE = "per-color percentiles from Surge's own load (the x-surge-upstream header)"
 
-
-# --------------------------------------------------------------------------- driver
-
-
-class AdminClient:
-    """The proxy's admin API over httpx; proxy environment variables are ignored on purpose.
-
-    The bearer token is `token`, else SURGE_ADMIN_TOKEN (what `surge proxy` reads too).
-    """
-
-    def __init__(
-        self, admin_url: str, timeout: float = ADMIN_TIMEOUT_S, token: str | None = None
-    ) -> None:
-        self.admin_url = admin_url.rstrip("/")
-        token = token if token is not None else os.environ.get(ADMIN_TOKEN_ENV) or None
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.AsyncClient(timeout=timeout, trust_env=False, headers=headers)
-
-    async def put(self, path: str, body: Mapping[str, Any]) -> Any:
-        resp = await self._client.put(self.admin_url + path, json=dict(body))
-        if resp.status_code != 200:
-            raise RuntimeError(f"PUT {path}: {resp.status_code} {resp.text.strip()}")
-        return resp.json()
-
-    async def get(self, path: str) -> Any:
-        resp = await self._client.get(self.admin_url + path)
-        resp.raise_for_status()
-        return resp.json()
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+EventHook = Callable[[float, Event, StepRow | None], None]
+FiguresOf = Callable[[Any, str, float], Mark]
 
 
 class DeployDriver:
@@ -101,15 +80,32 @@ class DeployDriver:
     def __init__(
         self,
         strategy: Strategy,
-        admin: AdminClient | str | None,
+        router: Router | AdminClient | str | None,
         *,
         clock: Callable[[], float] = monotonic,
         autostart: bool = False,
         smoke_target: SmokeTarget | None = None,
+        on_exit: str = "rollback",
+        on_event: EventHook | None = None,
+        figures_of: FiguresOf = mark_of,
     ) -> None:
+        if on_exit not in ON_EXIT:
+            raise ValueError(f"on_exit must be one of {', '.join(ON_EXIT)}, got {on_exit!r}")
         self.strategy = strategy
         self.autostart = autostart  # the app starts the rollout with the run (surge demo)
-        self.admin = AdminClient(admin) if isinstance(admin, str) else admin
+        if isinstance(router, str | AdminClient):
+            router = SurgeProxyRouter(router)
+        self.router: Router | None = router
+        self.on_exit = on_exit
+        self.on_event = on_event  # `surge run` prints each event (and judged window) as it comes
+        self.figures_of = (
+            figures_of  # each color's cumulative Mark: the run model's, or the router's
+        )
+        self.rows: list[StepRow] = []  # every judged window, for the report's [deploy]
+        self.exited = False  # Surge ended mid-rollout and applied on_exit
+        self.final: DeployRecord | None = None  # the record `finish()` made
+        self.discovery: list[DiscoverySync] = []  # registries keeping the router's pools
+        self.instances: dict[str, dict[str, int]] = {}  # per-instance figures at the end
         self.clock = clock
         self.events: list[Event] = []
         self.live: dict[str, deque[ColorLive]] = {c: deque(maxlen=HISTORY) for c in COLORS}
@@ -121,8 +117,13 @@ class DeployDriver:
         self._marks: dict[str, Mark] = {c: Mark() for c in COLORS}
         self._window_base: dict[str, Mark] = dict(self._marks)
         self._t0 = clock()
+        self._started_at = dt.datetime.now(dt.UTC)
+        self._window_marks: dict[str, Mark] = dict(self._marks)
+        self._window_t0 = 0.0
+        self._window_weights = self.strategy.weights
         self._dirty = False
         self._task: asyncio.Task[None] | None = None
+        self._discovery_tasks: list[asyncio.Task[None]] = []
 
     # -- what the UI reads --------------------------------------------------------------
 
@@ -167,20 +168,39 @@ class DeployDriver:
         now = self.clock()
         t = now - self._t0
         for color in COLORS:
-            mark = mark_of(model, color, t)
+            mark = self.figures_of(model, color, t)
             delta = mark.since(self._marks[color])
             if delta.t > 0:
                 self.live[color].append(ColorLive.of(t, delta))
             self._marks[color] = mark
-            self.window[color] = mark.since(self._window_base[color]).figures()
+            self._window_marks[color] = mark.since(self._window_base[color])
+            self.window[color] = self._window_marks[color].figures()
         if self.smoking and self.smoke is not None:
-            self.window["green"] = self.smoke.figures()
+            self._window_marks["green"] = self.smoke.window_mark()
+            self.window["green"] = self._window_marks["green"].figures()
         return self._apply(self.strategy.step(now, self.window))
 
     # -- commands -----------------------------------------------------------------------
 
     def start(self) -> Decision:
+        self._start_discovery()
         return self._apply(self.strategy.start(self.clock()))
+
+    def _start_discovery(self) -> None:
+        """Registries are watched from the rollout's start (needs the running loop)."""
+        if not self.discovery or self._discovery_tasks:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._discovery_tasks = [loop.create_task(d.start()) for d in self.discovery]
+
+    def note(self, kind: EventKind, message: str) -> None:
+        """An event of the pool's own (discovery), logged and hooked like the strategy's."""
+        event = Event(kind, self.clock(), message)
+        self.events.append(event)
+        self._record((event,))
 
     def pause(self) -> Decision:
         return self._apply(self.strategy.pause(self.clock()))
@@ -216,15 +236,32 @@ class DeployDriver:
 
     def _apply(self, d: Decision) -> Decision:
         self.events.extend(d.events)
+        self._record(d.events)
         if d.new_window:
             self._window_base = dict(self._marks)
+            self._window_marks = {c: Mark() for c in COLORS}
+            self._window_t0 = self.clock() - self._t0
             self.window = {c: ColorFigures() for c in COLORS}
             if self.smoke is not None:
                 self.smoke.new_window()
         self._follow_smoke(d.smoke)
         if d.changed or (self.applied is None and self.phase is not Phase.READY):
             self._schedule()
+        if d.new_window:
+            self._window_weights = self.weights
         return d
+
+    def _record(self, events: tuple[Event, ...]) -> None:
+        """A row per judged window (its figures, at the weights it ran at); hook each event."""
+        for e in events:
+            at = e.at - self._t0
+            row = None
+            if e.kind in VERDICTS:
+                window = max(0.0, at - self._window_t0)
+                row = step_row(e, at, self._window_weights, window, self._window_marks)
+                self.rows.append(row)
+            if self.on_event is not None:
+                self.on_event(at, e, row)
 
     def _follow_smoke(self, wanted: bool) -> None:
         """Every decision while smoking is a heartbeat for the sender; any other stops it."""
@@ -238,7 +275,7 @@ class DeployDriver:
 
     def _schedule(self) -> None:
         self._dirty = True
-        if self.admin is None:
+        if self.router is None:
             self.applied = self.weights
             return
         if self._task is None or self._task.done():
@@ -250,18 +287,23 @@ class DeployDriver:
 
     async def _sync(self) -> None:
         """Send the latest state until nothing changed meanwhile; the last write wins."""
-        assert self.admin is not None
+        assert self.router is not None
         while self._dirty:
             self._dirty = False
             weights = self.weights
             in_service = self.strategy.in_service
             try:
-                await self.admin.put("/weights", weights.as_dict())
+                await self.router.set_weights(weights)
                 if in_service is not None:
-                    await self.admin.put("/instances", in_service.as_dict())
-            except (httpx.HTTPError, RuntimeError, OSError) as exc:
-                self._admin_error = f"proxy admin: {exc or type(exc).__name__}"
+                    await self.router.set_in_service(in_service)
+            except (RouterError, OSError) as exc:
+                error = str(exc) or type(exc).__name__
+                if error != self._admin_error:  # once per new error, not per retry
+                    self.note(EventKind.ROUTER_ERROR, f"weights {weights} not applied: {error}")
+                self._admin_error = error
                 return
+            if self._admin_error is not None:
+                self.note(EventKind.ROUTER_BACK, f"router took weights {weights}")
             self.applied = weights
             self._admin_error = None
 
@@ -273,12 +315,85 @@ class DeployDriver:
             await self._task
 
     async def aclose(self) -> None:
+        if hasattr(self.figures_of, "aclose"):
+            await self.figures_of.aclose()
+        for d in self.discovery:
+            await d.aclose()
+        for t in self._discovery_tasks:
+            t.cancel()
         if self.smoke is not None:
             await self.smoke.aclose()
         with contextlib.suppress(Exception):
             await self.flush()
-        if self.admin is not None:
-            await self.admin.aclose()
+        if self.router is not None:
+            await self.router.aclose()
+
+    # -- the end, and the record ----------------------------------------------------------
+
+    @property
+    def router_name(self) -> str:
+        return "none" if self.router is None else self.router.kind
+
+    def describe_router(self) -> str:
+        return (
+            "no router (weights are only shown)" if self.router is None else self.router.describe()
+        )
+
+    def leave(self) -> Decision | None:
+        """Surge is ending (the run's end, q, Ctrl+C, SIGTERM, a crash): a rollout still
+        going leaves the router as `on_exit` says: 100% blue (rollback) or as it is (keep).
+        Returns the decision taken (the weights still have to reach the router: `finish`)."""
+        if self.exited or self.strategy.done or self.phase is Phase.READY:
+            return None
+        self.exited = True
+        if self.smoke is not None:
+            self.smoke.stop()
+        if self.on_exit == "rollback":
+            return self.rollback_for_exit()
+        return None
+
+    def rollback_for_exit(self) -> Decision:
+        reason = "surge exited mid-rollout: router back to 100% blue (on_exit = rollback)"
+        return self._apply(self.strategy.rollback(self.clock(), reason))
+
+    async def finish(self) -> DeployRecord | None:
+        """`leave()`, wait for the router to take it, close; the record for the report."""
+        self.leave()
+        if self.router is not None:
+            with contextlib.suppress(Exception):
+                await self.flush()
+                self.instances = {
+                    name: {"requests": s.requests, "errors": s.errors}
+                    for name, s in (await self.router.instance_stats()).items()
+                }
+        await self.aclose()
+        self.final = self.record()
+        return self.final
+
+    def record(self) -> DeployRecord | None:
+        """The rollout so far for the report's [deploy] (None if it never started)."""
+        if self.phase is Phase.READY and not self.events:
+            return None
+        notes = [getattr(self.figures_of, "note", PERCENTILE_NOTE)]
+        if self.exited and self.on_exit == "keep":
+            notes.append(
+                f"surge exited mid-rollout: router left at {self.weights} (on_exit = keep)"
+            )
+        if self._admin_error:
+            notes.append(f"router error: {self._admin_error}")
+        return build_record(
+            strategy=self.strategy.name,
+            router=self.describe_router(),
+            started=self._started_at,
+            ended=dt.datetime.now(dt.UTC),
+            outcome=outcome_of(self.phase, self.exited),
+            weights=self.weights,
+            on_exit=self.on_exit,
+            steps=self.rows,
+            events=((e.at - self._t0, e) for e in self.events),
+            notes=notes,
+            instances=self.instances,
+        )
 
     # -- for a log line -----------------------------------------------------------------
 

@@ -143,9 +143,12 @@ class SmokeRun:
 
     def figures(self) -> ColorFigures:
         """The current window's figures, as the analysis reads them."""
+        return self.window_mark().figures()
+
+    def window_mark(self) -> Mark:
+        """The current window as a Mark (its percentiles go into the report's step rows)."""
         with self._lock:
-            mark = Mark(0.0, self._requests, self._failed, dict(nonzero_counts(self._histogram)))
-        return mark.figures()
+            return Mark(0.0, self._requests, self._failed, dict(nonzero_counts(self._histogram)))
 
     def new_window(self) -> None:
         with self._lock:

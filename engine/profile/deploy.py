@@ -24,12 +24,28 @@ from engine.deploy.strategies import (
     Strategy,
     Switch,
 )
+from engine.discovery import is_registry, parse_source
 from engine.errors import ConfigError, did_you_mean
 from engine.profile import fields
 from engine.profile.fields import Invalid, describe
 from engine.profile.locate import KeyPath, format_key
 
-_COMMON_KEYS = ("blue", "green", "proxy_port", "admin_port", "strategy", "sticky")
+_COMMON_KEYS = (
+    "blue",
+    "green",
+    "proxy_port",
+    "admin_port",
+    "strategy",
+    "sticky",
+    "router",
+    "socket",
+    "backend",
+    "on_exit",
+    "figures",
+)
+FIGURES = ("load", "router")
+ROUTERS = ("surge", "haproxy", "envoy")
+ON_EXIT = ("rollback", "keep")
 _ANALYSIS_KEYS = (
     "min_requests",
     "min_success_rate",
@@ -38,6 +54,7 @@ _ANALYSIS_KEYS = (
     "p99_floor_ms",
     "max_success_drop",
     "failure_limit",
+    "max_inconclusive",
 )
 _BOUND_KEYS = ("min_success_rate", "max_p99_ms", "max_p99_ratio", "max_success_drop")
 _STRATEGY_KEYS: dict[str, tuple[str, ...]] = {
@@ -61,6 +78,11 @@ class DeployPlan:
     admin_port: int = 8001
     sticky: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    router: str = "surge"  # which load balancer the rollout steers (ROUTERS)
+    socket: str | None = None  # haproxy's runtime API / envoy's admin Unix socket
+    backend: str = "surge"  # haproxy: the backend whose servers are blue* and green*
+    on_exit: str = "rollback"  # what a router is left at when Surge ends mid-rollout
+    figures: str = "load"  # judge on Surge's own load, or on the router's counters
 
     def build(self) -> Strategy:
         o = self.options
@@ -128,7 +150,24 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         raise Invalid((*path, "admin_port"), f"must differ from proxy_port ({proxy_port})")
     sticky = fields.flag(table.get("sticky", False), (*path, "sticky"))
     options = _options(table, strategy, path)
-    if strategy.startswith("rolling") and len(green) != len(blue):
+    router = _choice(table.get("router", "surge"), (*path, "router"), ROUTERS)
+    on_exit = _choice(table.get("on_exit", "rollback"), (*path, "on_exit"), ON_EXIT)
+    figures = _choice(table.get("figures", "load"), (*path, "figures"), FIGURES)
+    socket = fields.text(table["socket"], (*path, "socket")) if "socket" in table else None
+    if socket is not None and router == "surge":
+        raise Invalid((*path, "socket"), 'applies to router = "haproxy" or "envoy"')
+    backend = fields.name(table.get("backend", "surge"), (*path, "backend"))
+    if sticky and router != "surge":
+        message = (
+            f"{router} cannot move cookie-pinned clients on a rollback; "
+            "pin clients with the x-surge-color header instead (README: Routers)"
+        )
+        raise Invalid((*path, "sticky"), message)
+    if any(is_registry(u) for u in (*blue, *green)):
+        if strategy.startswith("rolling"):
+            message = f"{strategy} counts instances: give URLs, not a registry"
+            raise Invalid((*path, "strategy"), message)
+    elif strategy.startswith("rolling") and len(green) != len(blue):
         raise Invalid(
             (*path, "green"),
             f"{strategy} replaces instances one for one: need {len(blue)} green URLs "
@@ -137,7 +176,26 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
     if "batch_size" in options and options["batch_size"] > len(blue):
         message = f"must be 1..{len(blue)} (the instances per color)"
         raise Invalid((*path, "batch_size"), message)
-    return DeployPlan(blue, green, strategy, proxy_port, admin_port, sticky, options)
+    return DeployPlan(
+        blue,
+        green,
+        strategy,
+        proxy_port,
+        admin_port,
+        sticky,
+        options,
+        router=router,
+        socket=socket,
+        backend=backend,
+        on_exit=on_exit,
+        figures=figures,
+    )
+
+
+def _choice(value: Any, path: KeyPath, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise Invalid(path, f"expected one of {', '.join(allowed)}, got {describe(value)}")
+    return str(value)
 
 
 def _options(t: Mapping[str, Any], strategy: str, path: KeyPath) -> dict[str, Any]:
@@ -202,13 +260,25 @@ def _analysis(t: Mapping[str, Any], interval: float, path: KeyPath) -> Analysis:
         max_p99_ratio=bound("max_p99_ratio", fields.positive, d.max_p99_ratio),
         p99_floor_ms=bound("p99_floor_ms", fields.positive, d.p99_floor_ms) or 0.0,
         max_success_drop=bound("max_success_drop", fields.fraction, d.max_success_drop),
+        max_inconclusive=fields.integer(
+            t.get("max_inconclusive", d.max_inconclusive), (*path, "max_inconclusive"), 0, 1000
+        ),
     )
 
 
 def _urls(value: Any, path: KeyPath) -> tuple[str, ...]:
-    """Upstream origins (the proxy's own rule, `parse_http_origin`), each listed once."""
+    """Upstream origins (the proxy's own rule, `parse_http_origin`), each listed once;
+    or one registry (`srv://RESOLVER:PORT/NAME`, `srv:///NAME`, `file:///PATH`)."""
     if isinstance(value, str):
         value = [value]
+    if isinstance(value, list | tuple) and any(
+        isinstance(v, str) and is_registry(v) for v in value
+    ):
+        try:
+            parse_source(list(value), format_key(path))
+        except ConfigError as exc:
+            raise Invalid(path, exc.message) from None
+        return tuple(value)
     if not isinstance(value, list | tuple) or not value:
         raise Invalid(path, f"expected a non-empty list of URLs, got {describe(value)}")
     out: list[str] = []

@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.addresses import is_loopback, parse_http_origin
 from engine.deploy.strategies import ALL_BLUE, COLORS, Weights
+from engine.discovery import is_registry, parse_source
 from engine.errors import ConfigError
 
 __all__ = ["ProxyConfig", "check_weights", "parse_weights"]
@@ -59,6 +60,12 @@ class ProxyConfig:
     header_timeout: float = 10.0
     #: Required (`Authorization: Bearer ...`) when set; must be set off loopback.
     admin_token: str | None = field(default=None, repr=False)
+
+    def registry(self, color: str) -> str | None:
+        """The color's registry (srv:// or file://), when its pool is not a URL list."""
+        urls = getattr(self, color)
+        return urls[0] if urls and is_registry(urls[0]) else None
+
     upstreams: Mapping[str, tuple[tuple[str, int], ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -72,6 +79,10 @@ class ProxyConfig:
             if not urls:
                 raise ConfigError(f"--{color}", "at least one upstream URL is required")
             object.__setattr__(self, color, urls)
+            if any(is_registry(u) for u in urls):  # found at start (engine.proxy.discovery)
+                parse_source(urls, f"--{color}")
+                resolved[color] = ()
+                continue
             resolved[color] = tuple(parse_http_origin(u, f"--{color}") for u in urls)
         object.__setattr__(self, "upstreams", resolved)
         object.__setattr__(self, "weights", check_weights(*self.weights, key="--weights"))

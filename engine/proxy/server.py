@@ -96,13 +96,14 @@ class Proxy:
         self.closing = False
         self.groups: list[ColorGroup] = []
         for color in COLORS:
-            urls = getattr(config, color)
+            urls = () if config.registry(color) else getattr(config, color)
             insts = [
                 Instance(self, color, i, url, addr)
                 for i, (url, addr) in enumerate(zip(urls, config.upstreams[color], strict=True))
             ]
             self.groups.append(ColorGroup(color, insts))
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.discoveries: list[Any] = []  # engine.proxy.discovery.ProxyDiscovery, per registry
         self._server: Acceptor | None = None
         self._admin: Acceptor | None = None
         self.port = config.port
@@ -145,11 +146,26 @@ class Proxy:
             name=name + " admin",
         )
         self.spawn(self._sweep())
+        await self._start_discovery()
+
+    async def _start_discovery(self) -> None:
+        """Pools given as a registry are looked up before the proxy says it listens."""
+        for color in COLORS:
+            if (registry := self.config.registry(color)) is None:
+                continue
+            from engine.discovery import parse_source
+            from engine.proxy.discovery import ProxyDiscovery
+
+            watch = ProxyDiscovery(self, color, parse_source([registry], f"--{color}"))
+            self.discoveries.append(watch)
+            await watch.start()
 
     async def close(self) -> None:
         if self._server is None or self.closing:
             return
         self.closing = True
+        for watch in self.discoveries:
+            await watch.aclose()
         for acceptor in (self._server, self._admin):
             if acceptor is not None:
                 acceptor.close()

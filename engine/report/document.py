@@ -20,6 +20,7 @@ from engine import __version__
 from engine.load.metrics import Bucket, encode_histogram
 from engine.load.model import Figures, LatencyStats, bucket_total
 from engine.load.run import RunResult
+from engine.report.deploy_section import DeployRecord, deploy_table
 
 # Format 2: http_req_duration is k6's (from the send; format 1's `service_time`), and
 # `latency` the figure from the due time (format 1's http_req_duration). Format 1
@@ -59,7 +60,8 @@ def _histograms(b: Bucket) -> dict[str, Any]:
     }
 
 
-def build_report(result: RunResult) -> dict[str, Any]:
+def build_report(result: RunResult, deploy: DeployRecord | None = None) -> dict[str, Any]:
+    """The report of a run; `deploy`, the rollout that went with it, as `[deploy]`."""
     plan, model = result.plan, result.model
     cfg = plan.work.executor
     total = model.total
@@ -139,6 +141,8 @@ def build_report(result: RunResult) -> dict[str, Any]:
             for u in model.upstreams()
         },
     }
+    if deploy is not None:
+        report["deploy"] = deploy_table(deploy)
     return report
 
 
@@ -146,8 +150,8 @@ def _stats(h: Any, total_us: int) -> dict[str, float]:
     return LatencyStats.of(h, total_us).as_dict()
 
 
-def write_report(result: RunResult, path: str | Path) -> Path:
-    return write_toml(build_report(result), path)
+def write_report(result: RunResult, path: str | Path, deploy: DeployRecord | None = None) -> Path:
+    return write_toml(build_report(result, deploy), path)
 
 
 def unwritable(path: str | Path) -> str | None:
@@ -168,10 +172,12 @@ def unwritable(path: str | Path) -> str | None:
     return None
 
 
-def write_report_or_fallback(result: RunResult, path: str | Path) -> tuple[Path, str | None]:
+def write_report_or_fallback(
+    result: RunResult, path: str | Path, deploy: DeployRecord | None = None
+) -> tuple[Path, str | None]:
     """Write the report; if that fails (the folder went away, the disk filled), write it
     in the current folder or the temp folder instead and say so: a run is never lost."""
-    data = build_report(result)
+    data = build_report(result, deploy)
     wanted = Path(path)
     try:
         return write_toml(data, wanted), None

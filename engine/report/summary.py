@@ -23,6 +23,7 @@ from engine.load.model import LatencyStats
 from engine.load.run import RunResult, Snapshot
 from engine.load.states import Ending
 from engine.report.compare import ended_words
+from engine.report.deploy_section import render_deploy
 from engine.report.document import build_report, is_number, number, stats_of
 from engine.report.review import executor_of, threshold_state
 from engine.report.text import CPU_WARN, Paint, fmt_bytes, fmt_ms, line, ms_cell, tick_label
@@ -86,6 +87,8 @@ def render_report(report: Mapping[str, Any], *, color: bool = False) -> str:
     out.extend(["", *_status_block(s, paint)])
     if histogram := _response_histogram(report, paint):
         out.extend(["", *histogram])
+    if deploy := render_deploy(report.get("deploy"), paint):
+        out.extend(["", *deploy])
     out.append("")
     return "\n".join(out)
 

@@ -75,7 +75,7 @@ def test_installed_surge_runs_the_shipped_profiles_from_any_folder(
     assert str(ROOT) not in probe.stdout and "site-packages" in probe.stdout, probe.stderr
 
     demo = run(installed, elsewhere, "demo", "--headless", "--time-scale", "0.002")
-    assert demo.returncode in (0, 99), demo.stderr
+    assert demo.returncode in (0, 3, 99), demo.stderr  # 3: the flawed green rolled back
     assert "deploy" in demo.stdout and "UPSTREAM" in demo.stdout
 
     server = subprocess.Popen(

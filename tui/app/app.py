@@ -14,7 +14,7 @@ import datetime as dt
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App
@@ -32,6 +32,9 @@ from tui.app.screens.picker import CUSTOM, PickerChoice, PickerScreen
 from tui.app.screens.run import RunScreen
 from tui.app.screens.summary import SummaryScreen
 from tui.app.session import REPORT_DIR, RunSession
+
+if TYPE_CHECKING:
+    from engine.deploy.driver import DeployDriver
 
 SHUTDOWN_TIMEOUT_S = 20.0
 CHECKPOINT_S = 60.0  # a running run is written to its report path this often
@@ -214,7 +217,10 @@ class SurgeApp(App[int]):
         if self.discarded or session is None or not session.unsaved or not session.controller:
             return None
         result = session.result or session.partial_result(why)
-        path, problem = write_report_or_fallback(result, session.default_path)
+        if session.deploy is not None and session.deploy.final is None:
+            leave_router(session.deploy)
+        deploy = session.deploy_record()
+        path, problem = write_report_or_fallback(result, session.default_path, deploy)
         session.saved_to = path
         return problem or f"the unsaved run was written to {path}"
 
@@ -245,6 +251,8 @@ class SurgeApp(App[int]):
             await session.wait_result(SHUTDOWN_TIMEOUT_S)
             if session.result is not None:
                 self.exit_code = session.result.exit_code
+        if session is not None and session.deploy is not None and session.deploy.final is None:
+            await session.deploy.finish()  # q, Ctrl+C, SIGTERM mid-rollout: on_exit applies
         if save and session is not None and session.measured:
             path = session.default_path
             try:
@@ -254,6 +262,12 @@ class SurgeApp(App[int]):
                 self.push_screen(ErrorModal("Could not save", f"{path}: {exc.strerror or exc}"))
                 return
         self.exit(self.exit_code)
+
+
+def leave_router(deploy: DeployDriver) -> None:
+    """After a crash, with no loop left: on_exit still reaches the router (bounded)."""
+    with contextlib.suppress(Exception):
+        asyncio.run(asyncio.wait_for(deploy.finish(), SHUTDOWN_TIMEOUT_S))
 
 
 def make_app(

@@ -80,7 +80,7 @@ def engine_controller(plan: RunPlan, on_snapshot: Callable[[Snapshot], None]) ->
 
 
 def profile_deploy(setup: RunSetup) -> DeployDriver | None:
-    """A profile's `[deploy]` plan, driven through its proxy's admin port on this machine.
+    """A profile's `[deploy]` plan, driven through the router it names on this machine.
 
     The rollout waits for the user (D starts it); `surge demo` passes its own factory,
     which starts at once. A smoke run goes to the proxy's public port, on the profile's
@@ -89,8 +89,6 @@ def profile_deploy(setup: RunSetup) -> DeployDriver | None:
     plan = setup.profile.deploy
     if plan is None:
         return None
-    from engine.deploy.driver import DeployDriver
-    from engine.deploy.smoke import SmokeTarget
+    from engine.deploy.setup import profile_driver
 
-    smoke = SmokeTarget.for_profile(setup.profile, f"http://127.0.0.1:{plan.proxy_port}")
-    return DeployDriver(plan.build(), f"http://127.0.0.1:{plan.admin_port}", smoke_target=smoke)
+    return profile_driver(setup.profile)

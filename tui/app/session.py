@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from textual.worker import Worker
 
     from engine.deploy.driver import DeployDriver
+    from engine.report.deploy_section import DeployRecord
     from tui.app.control import RunControl
 
 REPORT_DIR = Path("reports")
@@ -117,7 +118,7 @@ class RunSession:
         if result is None:
             result = self.partial_result(f"partial: saved while running at {self._elapsed():.0f}s")
         # Built on this loop (the model may still be changing), written in a thread.
-        data = build_report(result)
+        data = build_report(result, self.deploy_record())
         written = await asyncio.to_thread(write_toml, data, path)
         if result is self.result:
             self.saved_to = written
@@ -132,8 +133,14 @@ class RunSession:
         if not self.running or not self.measured:
             return
         result = self.partial_result(checkpoint_reason(self._elapsed()))
-        data = build_report(result)  # on the loop: the model is consistent right now
+        data = build_report(result, self.deploy_record())  # on the loop: the model is consistent
         self.checkpoint = await asyncio.to_thread(write_toml, data, self.default_path)
+
+    def deploy_record(self) -> DeployRecord | None:
+        """The rollout for the report's [deploy]: as it ended, or as it stands."""
+        if self.deploy is None:
+            return None
+        return self.deploy.final or self.deploy.record()
 
     def drop_checkpoint(self) -> None:
         """The user discarded the run: its checkpoint goes too."""

@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import sys
 from typing import Any
 
-from engine.deploy.driver import DeployDriver
-from engine.deploy.smoke import SmokeTarget
+from engine.deploy.driver import DeployDriver, EventHook
+from engine.deploy.setup import profile_driver
 from engine.deploy.strategies import Linear, Manual, Strategy, Switch
-from engine.load.controller import Controller
-from engine.load.run import RunResult
 from engine.profile import Profile, load_profile
 from engine.profile.plan import Overrides, build_plan
-from engine.report.summary import render_summary
 from profiles import SHIPPED
-from tui.cli.demo_stack import FLAWS, DemoStack
+from tui.cli.demo_stack import FLAWS, ROUTERS, DemoStack
+from tui.cli.rollout import announce, print_event
 
 PROFILE = SHIPPED / "demo.toml"
 DEMO_STRATEGIES = ("canary", "linear", "switch", "manual")
@@ -49,11 +45,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--strategy", choices=DEMO_STRATEGIES, default="canary", help="rollout")
     p.add_argument(
+        "--router",
+        choices=ROUTERS,
+        default="surge",
+        help="what steers traffic: surge proxy (default), haproxy (Debian's), envoy (PyPI's)",
+    )
+    p.add_argument(
         "--time-scale", type=float, default=None, help="shape speed-up (default: the profile's)"
     )
     p.add_argument(
         "--headless", action="store_true", help="no console: print the rollout and the summary"
     )
+    p.add_argument("--report", metavar="FILE", help="--headless: write the TOML report here")
 
 
 def demo_strategy(profile: Profile, name: str) -> Strategy:
@@ -79,47 +82,49 @@ def demo_profile(proxy_url: str) -> Profile:
 
 
 def demo_driver(
-    stack: DemoStack, profile: Profile, strategy: str, *, autostart: bool = False
+    stack: DemoStack,
+    profile: Profile,
+    strategy: str,
+    *,
+    autostart: bool = False,
+    on_event: EventHook | None = None,
 ) -> DeployDriver:
     """The demo's rollout through the stack's proxy, smoking on the profile's own path."""
-    smoke = SmokeTarget.for_profile(profile, stack.proxy_url)
-    return DeployDriver(
-        demo_strategy(profile, strategy), stack.admin_url, autostart=autostart, smoke_target=smoke
+    return profile_driver(
+        profile,
+        strategy=demo_strategy(profile, strategy),
+        router=stack.router(),
+        proxy_url=stack.proxy_url,
+        autostart=autostart,
+        on_event=on_event,
     )
 
 
 def main(args: argparse.Namespace) -> int:
-    with DemoStack(args.green_flaw) as stack:
+    with DemoStack(args.green_flaw, router=args.router) as stack:
         print(
             f"  demo: blue {stack.blue_url}, green {stack.green_url} ({args.green_flaw} flaw), "
-            f"proxy {stack.proxy_url} (admin {stack.admin_url}); {args.strategy} rollout",
+            f"{args.router} {stack.proxy_url} (admin {stack.admin_url}); {args.strategy} rollout",
             flush=True,
         )
         if args.headless:
-            return headless(stack, args.strategy, args.time_scale)
+            return headless(stack, args.strategy, args.time_scale, args.report)
         return console(stack, args.strategy, args.time_scale)
 
 
-def headless(stack: DemoStack, strategy: str, time_scale: float | None) -> int:
+def headless(
+    stack: DemoStack, strategy: str, time_scale: float | None, report: str | None = None
+) -> int:
+    """`surge run` semantics: each rollout event as it happens, then the summary with the
+    rollout's section; a rolled-back green exits EXIT_ROLLED_BACK (99 wins)."""
+    from tui.cli.run_cmd import finish_summary, run_headless
+
     profile = demo_profile(stack.proxy_url)
     plan = build_plan(profile, Overrides(test_type="average", time_scale=time_scale))
-    driver = demo_driver(stack, profile, strategy)
-
-    async def run() -> RunResult:
-        controller = Controller(plan, on_snapshot=lambda s: driver.observe(controller.model))
-        driver.start()
-        try:
-            return await controller.run()
-        finally:
-            await driver.aclose()
-
-    result = asyncio.run(run())
-    for e in driver.events:
-        print(f"  deploy {e.at - driver.events[0].at:6.1f}s  {e.kind.value}: {e.message}")
-    print(f"  deploy: {driver.phase.value}, weights {driver.weights}", flush=True)
-    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    print(render_summary(result, color=color))
-    return result.exit_code
+    driver = demo_driver(stack, profile, strategy, on_event=print_event)
+    announce(driver)
+    result = asyncio.run(run_headless(plan, progress=False, report=report, deploy=driver))
+    return finish_summary(result, driver)
 
 
 def console(stack: DemoStack, strategy: str, time_scale: float | None) -> int:

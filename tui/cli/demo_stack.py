@@ -11,8 +11,13 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
-__all__ = ["FLAWS", "DemoStack"]
+from engine.deploy.routers import Router, SurgeProxyRouter
+
+__all__ = ["FLAWS", "ROUTERS", "DemoStack"]
+
+ROUTERS = ("surge", "haproxy", "envoy")
 
 #: What is wrong with green in the demo: the `surge sut` flags that make it so.
 FLAWS: dict[str, tuple[str, ...]] = {
@@ -34,9 +39,16 @@ class DemoStack:
     script on PATH.
     """
 
-    def __init__(self, green_flaw: str = "latency", *, weights: str = "100:0") -> None:
+    def __init__(
+        self, green_flaw: str = "latency", *, weights: str = "100:0", router: str = "surge"
+    ) -> None:
         if green_flaw not in FLAWS:
             raise ValueError(f"green flaw must be one of {', '.join(FLAWS)}, got {green_flaw!r}")
+        if router not in ROUTERS:
+            raise ValueError(f"router must be one of {', '.join(ROUTERS)}, got {router!r}")
+        self.router_kind = router
+        self.router_process: Any = None  # HaproxyProcess / EnvoyProcess for those routers
+        self._router: Router | None = None
         self.green_flaw = green_flaw
         self.weights = weights
         self.procs: list[subprocess.Popen[str]] = []
@@ -57,6 +69,9 @@ class DemoStack:
         self.blue_url = self._spawn("sut", "--color", "blue", *BLUE_ARGS).split()[-1]
         green = ("--color", "green", *FLAWS[self.green_flaw])
         self.green_url = self._spawn("sut", *green).split()[-1]
+        if self.router_kind != "surge":
+            self._start_router()
+            return
         line = self._spawn(
             "proxy",
             "--listen",
@@ -74,6 +89,28 @@ class DemoStack:
         words = line.replace("(", " ").replace(")", " ").split()
         self.proxy_url = words[words.index("on") + 1]
         self.admin_url = words[words.index("admin") + 1]
+
+    def _start_router(self) -> None:
+        """HAProxy or Envoy in front, with the config `surge router start` writes."""
+        from engine.deploy.routers import launch
+
+        port = launch.free_port()
+        if self.router_kind == "haproxy":
+            setup = launch.haproxy_setup([self.blue_url], [self.green_url], listen_port=port)
+            self.router_process, self._router = launch.start_haproxy(setup)
+            self.admin_url = f"unix:{setup.socket}"
+        else:
+            esetup = launch.envoy_setup([self.blue_url], [self.green_url], listen_port=port)
+            self.router_process, self._router = launch.start_envoy(esetup)
+            self.admin_url = f"unix:{esetup.admin_socket}"
+        self.proxy_url = f"http://127.0.0.1:{port}"
+
+    def router(self) -> Router:
+        """A client for the stack's router (a new one each time: each driver closes its own)."""
+        if self.router_kind == "surge":
+            return SurgeProxyRouter(self.admin_url)
+        assert self._router is not None
+        return self._router.fresh()
 
     def _spawn(self, command: str, *args: str) -> str:
         port = ("--port", "0") if command == "sut" else ()
@@ -97,6 +134,9 @@ class DemoStack:
         return [p.pid for p in self.procs]
 
     def stop(self) -> None:
+        if self.router_process is not None:
+            self.router_process.stop()
+            self.router_process = None
         for p in self.procs:
             if p.poll() is None:
                 p.terminate()

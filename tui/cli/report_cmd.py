@@ -22,6 +22,7 @@ from engine.report.compare import (
     compare,
     parse_tolerance,
 )
+from engine.report.deploy_section import render_deploy_pair
 from engine.report.document import ReportError, load_report, write_toml
 from engine.report.export import summary_json, timeline_csv
 from engine.report.k6_summary import summary_export
@@ -121,6 +122,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base, new = load_report(args.base), load_report(args.new)
     result = compare(base, new, args.tolerance)
     print(render_comparison(result, args.base, args.new, color=use_color()))
+    if rollouts := render_deploy_pair(base.get("deploy"), new.get("deploy")):
+        print("\n" + "\n".join(rollouts))
     if args.fail_on_regression and result.regressed:
         return EXIT_REGRESSION
     return EXIT_OK

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from engine import serve
+from engine.deploy.driver import DeployDriver
+from engine.deploy.record import rollout_exit_code
 from engine.errors import ConfigError
 from engine.load.controller import Controller
 from engine.load.executors import EXECUTORS
@@ -32,6 +34,7 @@ from engine.load.thresholds import parse_cli_threshold
 from engine.outputs import Output, parse_out
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
 from engine.profile.plan import Overrides, build_plan
+from engine.report.deploy_section import deploy_table, render_deploy
 from engine.report.document import (
     build_report,
     unwritable,
@@ -40,7 +43,8 @@ from engine.report.document import (
 )
 from engine.report.export import summary_json
 from engine.report.k6_summary import summary_export
-from engine.report.summary import progress_line, render_summary
+from engine.report.summary import Paint, progress_line, render_summary
+from tui.cli import rollout
 from tui.cli.argtypes import duration, positive_int
 from tui.cli.flags import (
     add_http_flags,
@@ -127,9 +131,10 @@ examples:
 defaults: constant-vus, 10 VUs for 10 s; the wire client; one worker process per core
 (less one for a target on this machine); --timeout 10s; --max-body 1MiB.
 
-exit codes: 0 passed; 99 a threshold failed (as k6); 2 bad input (one line naming file,
-line and key); 1 anything else (stopped, aborted, a crash). A run against a target that
-refuses every request exits 0 unless a threshold says otherwise, as k6 does.
+exit codes: 0 passed; 99 a threshold failed (as k6); 3 a rollout rolled back; 2 bad input
+(one line naming file, line and key); 1 anything else (stopped, aborted, a crash). A run
+against a target that refuses every request exits 0 unless a threshold says otherwise,
+as k6 does.
 """
 
 
@@ -167,8 +172,8 @@ def load_target(args: argparse.Namespace) -> Profile:
     return profile
 
 
-def plan_from_args(args: argparse.Namespace) -> RunPlan:
-    profile = load_target(args)
+def plan_from_args(args: argparse.Namespace, profile: Profile | None = None) -> RunPlan:
+    profile = profile or load_target(args)
     try:
         stages = parse_stages(args.stages) if args.stages is not None else None
         thresholds = tuple(parse_cli_threshold(t) for t in args.threshold)
@@ -213,6 +218,7 @@ async def run_headless(
     report: str | None,
     checkpoint: float = CHECKPOINT_S,
     outputs: Sequence[Output] = (),
+    deploy: DeployDriver | None = None,
 ) -> RunResult:
     out = sys.stderr
 
@@ -224,6 +230,8 @@ async def run_headless(
     def show(s: Snapshot) -> None:
         for output in outputs:
             output.interval(s, controller.model)
+        if deploy is not None:
+            deploy.observe(controller.model)
         if progress:
             say("\r\x1b[2K" + progress_line(s, shutil.get_terminal_size().columns))
 
@@ -248,21 +256,30 @@ async def run_headless(
 
     for sig, reason in STOP_SIGNALS.items():
         loop.add_signal_handler(sig, interrupt, reason)
-    saver = asyncio.create_task(_checkpoints(controller, report, checkpoint)) if report else None
+    saver = (
+        asyncio.create_task(_checkpoints(controller, report, checkpoint, deploy))
+        if report
+        else None
+    )
+    if deploy is not None:
+        deploy.start()
     try:
-        result = await controller.run()
-        if saver is not None:
-            saver.cancel()
+        try:
+            result = await controller.run()
+        finally:
+            if saver is not None:
+                saver.cancel()
+            if deploy is not None:  # the run's end, a signal or a crash: on_exit applies
+                await deploy.finish()
         if progress:
             say("\n")
+        record = deploy.final if deploy is not None else None
         if report:
-            path, problem = write_report_or_fallback(result, report)
+            path, problem = write_report_or_fallback(result, report, record)
             say(f"  surge: warning: {problem}\n" if problem else f"  report written to {path}\n")
         if outputs:
-            await _finish_outputs(outputs, build_report(result), quit_now)
+            await _finish_outputs(outputs, build_report(result, record), quit_now)
     finally:
-        if saver is not None:
-            saver.cancel()
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
         for output in outputs:
@@ -284,20 +301,24 @@ async def _finish_outputs(
         task.cancel()
 
 
-async def _checkpoints(controller: Controller, report: str, every: float) -> None:
+async def _checkpoints(
+    controller: Controller, report: str, every: float, deploy: DeployDriver | None = None
+) -> None:
     """Rewrite the report every `every` seconds while the run goes, marked aborted: if
     the machine dies, what is on disk is a valid report of all but the last minute."""
     while True:
         await asyncio.sleep(every)
         reason = checkpoint_reason(controller.model.elapsed)
         partial = controller.result(aborted=True, stop_reason=reason)
-        data = build_report(partial)  # on the loop: the model is consistent right now
+        record = deploy.record() if deploy is not None else None
+        data = build_report(partial, record)  # on the loop: the model is consistent right now
         with contextlib.suppress(OSError):
             await asyncio.to_thread(write_toml, data, report)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    plan = plan_from_args(args)
+    profile = load_target(args)
+    plan = plan_from_args(args, profile)
     for flag, path in (("--report", args.report), ("--summary-export", args.summary_export)):
         if path and (why := unwritable(path)):
             raise BadInput(f"{flag} {path}: {why}")
@@ -313,6 +334,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 started.close()
             raise
     with asyncio.Runner(loop_factory=serve.new_event_loop) as runner:
+        deploy = rollout.driver_for_run(profile)
         result = runner.run(
             run_headless(
                 plan,
@@ -320,9 +342,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 report=args.report,
                 checkpoint=args.checkpoint_every,
                 outputs=outputs,
+                deploy=deploy,
             )
         )
-    data = build_report(result) if args.summary_export or args.json else None
+    record = deploy.final if deploy is not None else None
+    data = build_report(result, record) if args.summary_export or args.json else None
     if args.summary_export and data is not None:
         try:
             Path(args.summary_export).write_text(json.dumps(summary_export(data), indent=2) + "\n")
@@ -332,7 +356,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
     if args.json and data is not None:
         print(summary_json(data), end="")
-    else:
-        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        print(render_summary(result, color=color))
-    return result.exit_code
+        return rollout_exit_code(result.exit_code, record)
+    return finish_summary(result, deploy)
+
+
+def finish_summary(result: RunResult, deploy: DeployDriver | None) -> int:
+    """The summary (with the rollout's section) on stdout; the exit code, rollout included."""
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    print(render_summary(result, color=color))
+    record = deploy.final if deploy is not None else None
+    if record is not None:
+        print("\n".join(render_deploy(deploy_table(record), Paint(color))) + "\n")
+    return rollout_exit_code(result.exit_code, record)

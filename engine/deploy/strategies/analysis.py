@@ -38,7 +38,10 @@ class Analysis:
     The comparison with blue is skipped while blue has too few requests to compare
     (e.g. during a smoke run at 0% green, blue still serves; at 100% green it does
     not). `p99_floor_ms` keeps sub-millisecond loopback noise from failing a 2x ratio:
-    green's p99 is compared with max(blue p99, floor) * ratio.
+    green's p99 is compared with max(blue p99, floor) * ratio. `max_inconclusive`
+    bounds how many windows in a row a step may stay inconclusive (too few green
+    requests): one more counts as a failed analysis, so a green that takes no traffic
+    (a router that never sends it any) cannot hold a rollout forever.
     """
 
     interval: float = 60.0
@@ -48,12 +51,15 @@ class Analysis:
     max_p99_ratio: float | None = 2.0
     p99_floor_ms: float = 5.0
     max_success_drop: float | None = 0.01
+    max_inconclusive: int = 3
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.interval) and self.interval > 0):
             raise ValueError(f"interval must be > 0, got {self.interval!r}")
         if self.min_requests < 1:
             raise ValueError(f"min_requests must be >= 1, got {self.min_requests!r}")
+        if self.max_inconclusive < 0:
+            raise ValueError(f"max_inconclusive must be >= 0, got {self.max_inconclusive!r}")
 
 
 class Verdict(NamedTuple):
@@ -96,3 +102,19 @@ def judge(analysis: Analysis, figures: FiguresByColor | None) -> Verdict:
         return Verdict(EventKind.ANALYSIS_FAILED, "; ".join(problems))
     summary = f"green {green.requests} requests, success {rate:.2%}, p99 {green.p99_ms:.1f} ms"
     return Verdict(EventKind.ANALYSIS_PASSED, ", ".join([summary, *notes]))
+
+
+def escalate(analysis: Analysis, verdict: Verdict, streak: int) -> tuple[Verdict, int]:
+    """Count inconclusive windows in a row; past `max_inconclusive` one is a failure.
+
+    Returns the verdict to act on and the new streak (reset by any conclusive window,
+    and by the escalated failure itself, so the next window starts counting again).
+    """
+    if verdict.outcome is not EventKind.ANALYSIS_INCONCLUSIVE:
+        return verdict, 0
+    streak += 1
+    if streak <= analysis.max_inconclusive:
+        return verdict, streak
+    limit = analysis.max_inconclusive
+    reason = f"inconclusive {streak} windows in a row (max_inconclusive {limit}): {verdict.reason}"
+    return Verdict(EventKind.ANALYSIS_FAILED, reason), 0

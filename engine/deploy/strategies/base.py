@@ -49,6 +49,15 @@ class EventKind(StrEnum):
     RESUMED = "resumed"
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled back"
+    # the pool's own events (service discovery), logged beside the strategy's
+    POOL_FOUND = "pool found"
+    INSTANCE_ADDED = "instance added"
+    INSTANCE_DRAINED = "instance drained"
+    INSTANCE_REMOVED = "instance removed"
+    REGISTRY_UNREACHABLE = "registry unreachable"
+    REGISTRY_BACK = "registry back"
+    ROUTER_ERROR = "router error"  # the router refused weights or could not be reached
+    ROUTER_BACK = "router back"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.deploy.strategies.analysis import Analysis, FiguresByColor, judge
+from engine.deploy.strategies.analysis import Analysis, FiguresByColor, escalate, judge
 from engine.deploy.strategies.base import Decision, Event, EventKind, Strategy
 
 
@@ -14,12 +14,14 @@ class Stepwise(Strategy):
     """Strategies that move through steps, each judged by an analysis window.
 
     A passed analysis enters the next step; a failed one counts towards
-    `failure_limit`, which rolls back; an inconclusive one holds the step.
+    `failure_limit`, which rolls back; an inconclusive one holds the step, at most
+    `analysis.max_inconclusive` windows in a row (then it counts as failed).
     """
 
     interval: float
     failure_limit: int
     failures: int
+    inconclusive: int = 0  # inconclusive windows in a row
 
     def _enter(self, now: float, index: int, lead: Event | None) -> Decision:
         raise NotImplementedError
@@ -27,7 +29,7 @@ class Stepwise(Strategy):
     def _judge_step(
         self, now: float, analysis: Analysis, figures: FiguresByColor | None
     ) -> Decision:
-        verdict = judge(analysis, figures)
+        verdict, self.inconclusive = escalate(analysis, judge(analysis, figures), self.inconclusive)
         event = Event(verdict.outcome, now, verdict.reason, self.step_index)
         if verdict.outcome is EventKind.ANALYSIS_PASSED:
             return self._enter(now, self.step_index + 1, event)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import ClassVar
 
-from engine.deploy.strategies.analysis import Analysis, FiguresByColor, judge
+from engine.deploy.strategies.analysis import Analysis, FiguresByColor, escalate, judge
 from engine.deploy.strategies.base import (
     Decision,
     Event,
@@ -23,7 +23,8 @@ class Switch(Strategy):
     During the smoke run blue keeps 100% of the traffic and the driver sends test
     requests to green with `x-surge-color: green` (`Decision.smoke`). A passed smoke
     switches; a failed one rolls back (green never took traffic); an inconclusive one
-    smokes another window. `rollback()` is the instant switch back, also after promotion.
+    smokes another window (at most `max_inconclusive` in a row, then it fails).
+    `rollback()` is the instant switch back, also after promotion.
     """
 
     name: ClassVar[str] = "switch"
@@ -31,6 +32,7 @@ class Switch(Strategy):
     def __init__(self, smoke: Analysis | None = None) -> None:
         super().__init__()
         self.smoke = smoke
+        self.inconclusive = 0  # smoke windows in a row too quiet to judge
 
     def _begin(self, now: float) -> Decision:
         if self.smoke is None:
@@ -41,7 +43,9 @@ class Switch(Strategy):
 
     def _tick(self, now: float, figures: FiguresByColor | None) -> Decision:
         assert self.smoke is not None
-        verdict = judge(self.smoke, figures)
+        verdict, self.inconclusive = escalate(
+            self.smoke, judge(self.smoke, figures), self.inconclusive
+        )
         event = Event(verdict.outcome, now, verdict.reason, 0)
         if verdict.outcome is EventKind.ANALYSIS_PASSED:
             decision = self.promote(now, "smoke passed: switched to green")

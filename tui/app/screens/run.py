@@ -213,7 +213,11 @@ class RunScreen(Screen[None]):
         """The whole run; the controller calls back once per interval."""
         controller = self.session.controller
         assert controller is not None
-        result = await controller.run()
+        try:
+            result = await controller.run()
+        finally:
+            if self.session.deploy is not None:  # the load is over: on_exit applies
+                await self.session.deploy.finish()
         self.session.result = result
         self.post_message(RunFinished(result))
         return result

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Header, Static
 
 from engine.load.states import Ending
 from engine.report.compare import compare
+from engine.report.deploy_section import DeployRecord, deploy_table, render_deploy
 from engine.report.review import Review
 from engine.report.summary import fmt_ms, render_report, render_summary
 from tui.app.screens.modals import SaveModal
@@ -60,9 +61,12 @@ def verdict(review: Review) -> Text:
     return out
 
 
-def summary_text(review: Review) -> Text:
+def summary_text(review: Review, deploy: DeployRecord | None = None) -> Text:
+    """The run's summary; with the rollout that went with it (`[deploy]`), its section."""
     if review.result is not None:
         plain = render_summary(review.result, color=False)
+        if deploy is not None:
+            plain += "\n" + "\n".join(render_deploy(deploy_table(deploy))) + "\n"
     else:
         plain = render_report(review.report, color=False)
     text = Text(plain)
@@ -119,7 +123,8 @@ class SummaryScreen(Screen[None]):
             with Vertical(id="summary-left"):
                 yield ComparisonPanel(id="comparison")
                 with VerticalScroll(id="summary-text-box"):
-                    yield Static(summary_text(self.review), id="summary-text")
+                    deploy = self.session.deploy_record() if self.session is not None else None
+                    yield Static(summary_text(self.review, deploy), id="summary-text")
             with Vertical(id="summary-plots"):
                 yield LatencyPlot(id="summary-latency")
                 yield ThroughputPlot(id="summary-rate")

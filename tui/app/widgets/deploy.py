@@ -41,6 +41,10 @@ _MARKS: dict[EventKind, tuple[str, str]] = {
     EventKind.RESUMED: ("▶", ""),
     EventKind.PROMOTED: ("★", "bold green"),
     EventKind.ROLLED_BACK: ("↩", "bold red"),
+    EventKind.INSTANCE_ADDED: ("+", "green"),
+    EventKind.INSTANCE_DRAINED: ("-", "yellow"),
+    EventKind.REGISTRY_UNREACHABLE: ("!", "bold red"),
+    EventKind.ROUTER_ERROR: ("!", "bold red"),
 }
 
 
@@ -250,7 +254,9 @@ class DeployPanel(Vertical):
         self.set_class(compact, "-compact")
         inner = self.size.width  # the content's width, inside the border
         strategy = getattr(d.strategy, "name", "rollout")
-        self.border_title = f"deploy: {strategy} · {status_line(d)}"
+        router = getattr(d, "router_name", "surge")  # Surge's own proxy is the default: unnamed
+        via = f" via {router}" if router not in ("surge", "none") else ""
+        self.border_title = f"deploy: {strategy}{via} · {status_line(d)}"
         bar = self.query_one("#deploy-bar", Static)
         width = max(self.size.width - 4, 40)
         phase = str(d.phase.value)

@@ -1,0 +1,108 @@
+"""What a rollout leaves on record: its judged windows as rows, its end as an outcome.
+
+Pure functions from the driver's state to the report's values
+(engine.report.deploy_section), so the same record is written by `surge run`, the
+app and `surge demo`, and read back by `surge report show` and `compare`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+from engine.deploy.marks import Mark
+from engine.deploy.strategies import Event, EventKind, Phase, Weights
+from engine.exit_codes import EXIT_ROLLED_BACK, EXIT_THRESHOLDS
+from engine.report.deploy_section import (
+    ColorWindow,
+    DeployEventRow,
+    DeployRecord,
+    Outcome,
+    StepRow,
+)
+
+__all__ = [
+    "VERDICTS",
+    "build_record",
+    "color_window",
+    "outcome_of",
+    "rollout_exit_code",
+    "step_row",
+]
+
+VERDICTS: dict[EventKind, str] = {
+    EventKind.ANALYSIS_PASSED: "passed",
+    EventKind.ANALYSIS_FAILED: "failed",
+    EventKind.ANALYSIS_INCONCLUSIVE: "inconclusive",
+}
+
+
+def color_window(mark: Mark) -> ColorWindow:
+    pct = mark.percentiles((50.0, 95.0, 99.0))
+    return ColorWindow(mark.requests, mark.failed, pct[50.0], pct[95.0], pct[99.0])
+
+
+def step_row(
+    event: Event, at_s: float, weights: Weights, window_s: float, marks: Mapping[str, Mark]
+) -> StepRow:
+    """A verdict event and the window it judged (the weights that window ran at)."""
+    return StepRow(
+        at_s=at_s,
+        step=event.step,
+        blue_weight=weights.blue,
+        green_weight=weights.green,
+        window_s=window_s,
+        blue=color_window(marks.get("blue", Mark())),
+        green=color_window(marks.get("green", Mark())),
+        verdict=VERDICTS[event.kind],
+        reason=event.message,
+    )
+
+
+def outcome_of(phase: Phase, exited: bool) -> Outcome:
+    """`exited`: Surge ended mid-rollout and applied `on_exit` (so not the analysis' doing)."""
+    if exited:
+        return Outcome.STOPPED
+    if phase is Phase.PROMOTED:
+        return Outcome.PROMOTED
+    if phase is Phase.ROLLED_BACK:
+        return Outcome.ROLLED_BACK
+    return Outcome.RUNNING
+
+
+def build_record(
+    *,
+    strategy: str,
+    router: str,
+    started: dt.datetime,
+    ended: dt.datetime,
+    outcome: Outcome,
+    weights: Weights,
+    on_exit: str,
+    steps: Iterable[StepRow],
+    events: Iterable[tuple[float, Event]],
+    notes: Iterable[str] = (),
+    instances: Mapping[str, Mapping[str, int]] | None = None,
+) -> DeployRecord:
+    return DeployRecord(
+        strategy=strategy,
+        router=router,
+        start=started.replace(microsecond=0).isoformat(),
+        end=ended.replace(microsecond=0).isoformat(),
+        outcome=outcome,
+        blue_weight=weights.blue,
+        green_weight=weights.green,
+        on_exit=on_exit,
+        steps=tuple(steps),
+        events=tuple(DeployEventRow(at, e.kind.value, e.message) for at, e in events),
+        notes=tuple(notes),
+        instances={k: dict(v) for k, v in (instances or {}).items()},
+    )
+
+
+def rollout_exit_code(run_code: int, record: DeployRecord | None) -> int:
+    """A headless run's exit code with its rollout: a failed threshold's 99 wins, then a
+    rollback, then whatever the run itself said (0, or 1 for an aborted run)."""
+    if run_code == EXIT_THRESHOLDS or record is None or not record.rolled_back:
+        return run_code
+    return EXIT_ROLLED_BACK

@@ -1,0 +1,90 @@
+"""The interface every router implements, and the values it deals in."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from engine.deploy.strategies import InService, Weights
+
+__all__ = ["ColorStats", "Router", "RouterError", "RouterStats"]
+
+
+class RouterError(RuntimeError):
+    """A router refused a command or could not be reached; the driver shows it, in red."""
+
+
+@dataclass(frozen=True)
+class ColorStats:
+    """What a router's own counters say of one color (cumulative since it started).
+
+    Routers count responses and errors, and some a mean time; none keeps a histogram
+    Surge can read, so percentiles per color come from Surge's own load (the
+    `x-surge-upstream` header), and these serve where load does not pass through Surge.
+    """
+
+    requests: int = 0
+    errors: int = 0  # 5xx answers, including the ones the router made itself
+    mean_ms: float | None = None
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True)
+class RouterStats:
+    colors: dict[str, ColorStats] = field(default_factory=dict)
+    source: str = ""  # where the figures come from, e.g. "haproxy show stat"
+
+
+class Router(ABC):
+    """One load balancer in front of blue and green: the commands a rollout needs.
+
+    Instances are named by color and index (`blue0`, `green1`, ...): the server name a
+    router puts in `x-surge-upstream` starts with the color, so Surge's clients split
+    every figure by color whichever router answered.
+    """
+
+    kind: ClassVar[str] = "router"
+
+    @abstractmethod
+    def describe(self) -> str:
+        """For the deploy panel and the report: which router, and where."""
+
+    @abstractmethod
+    async def set_weights(self, weights: Weights) -> None:
+        """Share traffic between the colors; applies to the next request."""
+
+    @abstractmethod
+    async def set_in_service(self, in_service: InService) -> None:
+        """Which instances of each color take new requests (rolling strategies)."""
+
+    async def add_instance(self, color: str, name: str, address: str) -> bool:
+        """A new instance (`host:port`) of `color` takes traffic (service discovery);
+        False when the router already had it."""
+        raise RouterError(f"{self.kind}: adding instances is not supported")
+
+    async def drain_instance(self, color: str, name: str) -> None:
+        """No new requests for the instance; requests in flight finish."""
+        raise RouterError(f"{self.kind}: draining instances is not supported")
+
+    async def remove_instance(self, color: str, name: str) -> None:
+        """Forget a drained instance."""
+        raise RouterError(f"{self.kind}: removing instances is not supported")
+
+    async def stats(self) -> RouterStats:
+        """Per-color figures from the router's own counters."""
+        return RouterStats()
+
+    async def instance_stats(self) -> dict[str, ColorStats]:
+        """Per-instance figures from the router's own counters, by instance name."""
+        return {}
+
+    def fresh(self) -> Router:
+        """A new client for the same router, for the next driver (each closes its own)."""
+        return self
+
+    async def aclose(self) -> None:
+        return None

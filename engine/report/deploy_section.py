@@ -1,0 +1,256 @@
+"""A report's `[deploy]` section: what a rollout did, step by step, and how it ended.
+
+The values (`DeployRecord` and its rows) live here, in the reports package, because a
+report must be readable without the deploy driver (engine.report never imports
+engine.deploy); the driver fills them in. Three jobs, one per function group: the TOML
+table (`deploy_table`), the text of `surge report show` and `surge run`
+(`render_deploy`), and two rollouts side by side for `compare` (`render_deploy_pair`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from engine.report.text import Paint, fmt_ms
+
+__all__ = [
+    "ColorWindow",
+    "DeployEventRow",
+    "DeployRecord",
+    "Outcome",
+    "StepRow",
+    "deploy_table",
+    "render_deploy",
+    "render_deploy_pair",
+    "render_step",
+]
+
+
+class Outcome(StrEnum):
+    PROMOTED = "promoted"
+    ROLLED_BACK = "rolled_back"
+    STOPPED = "stopped"  # Surge ended mid-rollout; `on_exit` says what the router was left at
+    RUNNING = "running"  # a report written while the rollout still went (partial, checkpoint)
+
+
+_OUTCOME_COLORS = {"promoted": "32", "rolled_back": "31", "stopped": "33", "running": "33"}
+
+
+@dataclass(frozen=True)
+class ColorWindow:
+    """One color over one analysis window."""
+
+    requests: int = 0
+    failed: int = 0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+
+    @property
+    def error_rate(self) -> float:
+        return self.failed / self.requests if self.requests else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "failed": self.failed,
+            "error_rate": round(self.error_rate, 6),
+            "p50_ms": round(self.p50_ms, 3),
+            "p95_ms": round(self.p95_ms, 3),
+            "p99_ms": round(self.p99_ms, 3),
+        }
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One judged window: when, at which weights, each color's figures, the verdict."""
+
+    at_s: float  # seconds since the rollout started
+    step: int | None
+    blue_weight: int
+    green_weight: int
+    window_s: float
+    blue: ColorWindow
+    green: ColorWindow
+    verdict: str  # "passed", "failed" or "inconclusive"
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "at_s": round(self.at_s, 3),
+            "weights": [self.blue_weight, self.green_weight],
+            "window_s": round(self.window_s, 3),
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "blue": self.blue.as_dict(),
+            "green": self.green.as_dict(),
+        }
+        if self.step is not None:
+            row["step"] = self.step
+        return row
+
+
+@dataclass(frozen=True)
+class DeployEventRow:
+    at_s: float
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class DeployRecord:
+    strategy: str
+    router: str
+    start: str  # ISO 8601, UTC
+    end: str
+    outcome: Outcome
+    blue_weight: int
+    green_weight: int
+    on_exit: str = "rollback"
+    steps: tuple[StepRow, ...] = ()
+    events: tuple[DeployEventRow, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    instances: dict[str, dict[str, int]] = field(default_factory=dict)  # the router's counts
+
+    @property
+    def rolled_back(self) -> bool:
+        return self.outcome is Outcome.ROLLED_BACK
+
+
+def deploy_table(record: DeployRecord) -> dict[str, Any]:
+    """The `[deploy]` table of a report."""
+    table: dict[str, Any] = {
+        "strategy": record.strategy,
+        "router": record.router,
+        "start": record.start,
+        "end": record.end,
+        "outcome": record.outcome.value,
+        "final_weights": [record.blue_weight, record.green_weight],
+        "on_exit": record.on_exit,
+        "steps": [s.as_dict() for s in record.steps],
+        "events": [
+            {"at_s": round(e.at_s, 3), "kind": e.kind, "message": e.message} for e in record.events
+        ],
+    }
+    if record.notes:
+        table["notes"] = list(record.notes)
+    if record.instances:
+        table["instances"] = {name: dict(v) for name, v in record.instances.items()}
+    return table
+
+
+# ----------------------------------------------------------------------- reading back
+
+
+def _num(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _weights(value: Any) -> str:
+    if isinstance(value, list) and len(value) == 2:
+        return f"{int(_num(value[0]))}:{int(_num(value[1]))}"
+    return "?"
+
+
+def _color(c: Any) -> str:
+    c = c if isinstance(c, Mapping) else {}
+    return (
+        f"{int(_num(c.get('requests')))} req {_num(c.get('error_rate')):.2%} err "
+        f"p50 {fmt_ms(_num(c.get('p50_ms')))} p95 {fmt_ms(_num(c.get('p95_ms')))} "
+        f"p99 {fmt_ms(_num(c.get('p99_ms')))}"
+    )
+
+
+def render_step(row: Mapping[str, Any]) -> str:
+    """One step row on one line: what `surge run` prints as each window is judged."""
+    return (
+        f"{_num(row.get('at_s')):6.1f}s  {_weights(row.get('weights'))}  "
+        f"{row.get('verdict', '?')!s:<12} window {_num(row.get('window_s')):.1f}s  "
+        f"blue {_color(row.get('blue'))} | green {_color(row.get('green'))}  "
+        f"— {row.get('reason', '')}"
+    )
+
+
+def _steps(table: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    steps = table.get("steps")
+    return [s for s in steps if isinstance(s, Mapping)] if isinstance(steps, list) else []
+
+
+def render_deploy(table: Any, paint: Paint | None = None) -> list[str]:
+    """The `[deploy]` section as text lines ([] when the report has none)."""
+    if not isinstance(table, Mapping):
+        return []
+    paint = paint or Paint(False)
+    outcome = str(table.get("outcome", "?"))
+    out = [
+        f"  {paint('█ DEPLOY', '1')}",
+        "",
+        f"    {table.get('strategy', '?')} through {table.get('router', '?')}: "
+        f"{paint(outcome.replace('_', ' '), _OUTCOME_COLORS.get(outcome, '0'))}, "
+        f"final weights {_weights(table.get('final_weights'))} (blue:green)",
+        f"    from {table.get('start', '?')} to {table.get('end', '?')}, "
+        f"on_exit = {table.get('on_exit', '?')}",
+    ]
+    notes = table.get("notes")
+    if isinstance(notes, list):
+        out.extend(f"    note: {n}" for n in notes)
+    instances = table.get("instances")
+    if isinstance(instances, Mapping) and instances:
+        out.append("    instances (the router's own counts):")
+        for name, v in instances.items():
+            v = v if isinstance(v, Mapping) else {}
+            out.append(
+                f"      {name}: {int(_num(v.get('requests')))} requests, "
+                f"{int(_num(v.get('errors')))} errors"
+            )
+    steps = _steps(table)
+    if steps:
+        out.append("")
+        out.extend(f"    {render_step(s)}" for s in steps)
+    events = table.get("events")
+    if isinstance(events, list):
+        wanted = [
+            e for e in events if isinstance(e, Mapping) and "analysis" not in str(e.get("kind"))
+        ]
+        if wanted:
+            out.append("")
+            out.extend(
+                f"    {_num(e.get('at_s')):6.1f}s  {e.get('kind', '?')}: {e.get('message', '')}"
+                for e in wanted
+            )
+    return out
+
+
+def _summary(table: Any) -> dict[str, str]:
+    if not isinstance(table, Mapping):
+        return {"rollout": "none"}
+    steps = _steps(table)
+    verdicts = [str(s.get("verdict")) for s in steps]
+    last_green = steps[-1].get("green") if steps else None
+    return {
+        "rollout": f"{table.get('strategy', '?')} via {table.get('router', '?')}",
+        "outcome": str(table.get("outcome", "?")).replace("_", " "),
+        "final weights": _weights(table.get("final_weights")),
+        "windows judged": str(len(steps)),
+        "passed/failed/inconcl.": (
+            f"{verdicts.count('passed')}/{verdicts.count('failed')}/"
+            f"{verdicts.count('inconclusive')}"
+        ),
+        "last green window": _color(last_green) if last_green else "-",
+    }
+
+
+def render_deploy_pair(base: Any, new: Any, paint: Paint | None = None) -> list[str]:
+    """Two rollouts side by side ([] when neither report has one)."""
+    if not isinstance(base, Mapping) and not isinstance(new, Mapping):
+        return []
+    paint = paint or Paint(False)
+    a, b = _summary(base), _summary(new)
+    keys: Sequence[str] = list(dict.fromkeys([*a, *b]))
+    out = [f"  {paint('█ DEPLOY', '1')}", f"    {'':<24}{'base':<44}new"]
+    for k in keys:
+        out.append(f"    {k:<24}{a.get(k, '-'):<44}{b.get(k, '-')}")
+    return out

@@ -1,0 +1,50 @@
+"""Quitting the console mid-rollout: the router is left as `on_exit` says, and the
+saved report keeps the rollout (outcome `stopped`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.deploy.strategies import Analysis, Canary, Phase, Weights
+from engine.report.document import load_report
+from tests.app.test_app import SIZE, profiles, start_run, until
+from tests.app.test_deploy_panel import Rig
+
+__all__ = ["profiles"]  # the fixture
+
+
+async def test_quit_mid_rollout_rolls_back_and_the_report_says_stopped(profiles: Path) -> None:
+    slow = Canary(Analysis(interval=1000.0, min_requests=10), steps=[10, 100])
+    rig = Rig(slow, intervals=3)
+    app = rig.app(profiles)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(pilot, rig.factory)
+        driver = rig.driver
+        assert driver is not None
+        await until(pilot, lambda: driver.weights == Weights(90, 10))
+        await pilot.press("q")
+        await pilot.press("q")  # save and quit
+        await until(pilot, lambda: driver.final is not None)
+    assert driver.phase is Phase.ROLLED_BACK and driver.weights == Weights(100, 0)
+    assert driver.exited and app.return_code in (0, None)
+    saved = sorted((profiles.parent / "reports").glob("*.toml"))
+    assert saved, "the run was not saved"
+    deploy = load_report(saved[-1])["deploy"]
+    assert deploy["outcome"] == "stopped" and deploy["final_weights"] == [100, 0]
+    assert deploy["on_exit"] == "rollback"
+
+
+async def test_an_engine_crash_mid_rollout_still_leaves_the_router_at_blue(profiles: Path) -> None:
+    from tui.app.scripted import ScriptedFactory
+
+    slow = Canary(Analysis(interval=1000.0, min_requests=10), steps=[10, 100])
+    rig = Rig(slow, intervals=3)
+    rig.factory = ScriptedFactory(intervals=3, fail="engine broke", green=rig.green)
+    app = rig.app(profiles)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")  # the run crashes at once: the error dialog, no run screen
+        await until(pilot, lambda: rig.driver is not None and rig.driver.final is not None)
+    driver = rig.driver
+    assert driver is not None and driver.final is not None
+    assert driver.weights == Weights(100, 0)
+    assert driver.final.outcome.value == "stopped"

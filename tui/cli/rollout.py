@@ -1,0 +1,44 @@
+"""A rollout beside a headless run (`surge run PROFILE` with `[deploy]`, `surge demo
+--headless`): each event printed as it happens, the record and exit code at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from engine.deploy.driver import DeployDriver
+from engine.deploy.setup import profile_driver
+from engine.deploy.strategies import Event
+from engine.profile import Profile
+from engine.report.deploy_section import StepRow, render_step
+
+__all__ = ["announce", "driver_for_run", "print_event"]
+
+
+def print_event(at: float, event: Event, row: StepRow | None) -> None:
+    """One line per event on stdout, as it happens: a judged window with its figures."""
+    text = (
+        render_step(row.as_dict())
+        if row is not None
+        else (f"{at:6.1f}s  {event.kind.value}: {event.message}")
+    )
+    with contextlib.suppress(OSError, ValueError):  # the terminal may be gone (SIGHUP)
+        sys.stdout.write(f"  deploy {text}\n")
+        sys.stdout.flush()
+
+
+def announce(driver: DeployDriver) -> None:
+    print(
+        f"  deploy: {driver.strategy.name} rollout through {driver.describe_router()}, "
+        f"on_exit = {driver.on_exit}",
+        flush=True,
+    )
+
+
+def driver_for_run(profile: Profile) -> DeployDriver | None:
+    """`surge run PROFILE`: the profile's `[deploy]` rollout, attached to its router."""
+    if profile.deploy is None:
+        return None
+    driver = profile_driver(profile, on_event=print_event)
+    announce(driver)
+    return driver
