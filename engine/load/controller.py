@@ -220,6 +220,7 @@ class Controller:
             scale=self.pool.scale,
             cpu_percent=cpu,
             worker_cpu=tuple(self.pool.cpu),
+            worker_nodes=self.pool.nodes(),
             failures=tuple(self.pool.failures),
             stop_reason=self.stop_reason,
         )

@@ -88,6 +88,7 @@ class Snapshot:
     scale: float
     cpu_percent: float  # the busiest worker's; above 90% the generator measures itself
     worker_cpu: tuple[float, ...] = ()
+    worker_nodes: tuple[str, ...] = ()  # each worker's machine on a Ray cluster, else ()
     failures: tuple[str, ...] = ()
     stop_reason: str | None = None
 

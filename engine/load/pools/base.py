@@ -86,6 +86,10 @@ class Pool(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    def nodes(self) -> tuple[str, ...]:
+        """Each worker's machine, for a pool that spans several; () on this one alone."""
+        return ()
+
 
 class RemotePool(Pool):
     """A pool whose workers are away (processes, Ray actors): each command is a message

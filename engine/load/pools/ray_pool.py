@@ -223,6 +223,9 @@ class RayPool(RemotePool):
         self._target = merged.target
         return merged
 
+    def nodes(self) -> tuple[str, ...]:
+        return tuple(i.host or i.node[:8] for i in self.infos)
+
     def describe(self) -> dict[str, Any]:
         """`[meta.cluster]` of the report: where each worker ran and what it did."""
         return {

@@ -278,7 +278,9 @@ class RunScreen(Screen[None]):
         self.query_one(ChecksList).show(s.checks)
         self.query_one(StatusTable).show(s.totals)
         self._update_steps()
-        self.query_one(CpuIndicator).show(s.cpu_percent, max(len(s.worker_cpu), 1))
+        self.query_one(CpuIndicator).show(
+            s.cpu_percent, max(len(s.worker_cpu), 1), s.worker_nodes, s.worker_cpu
+        )
         self._tell(s)
         self._changed()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -19,7 +21,14 @@ class CpuIndicator(Static):
         self.update(text, layout=text.cell_len != self._width)  # width: auto
         self._width = text.cell_len
 
-    def show(self, cpu: float | None, workers: int = 1) -> None:
+    def show(
+        self,
+        cpu: float | None,
+        workers: int = 1,
+        nodes: Sequence[str] = (),
+        per_worker: Sequence[float] = (),
+    ) -> None:
+        """`nodes` (a Ray cluster's, one per worker) adds the busiest CPU of each machine."""
         if cpu is None:
             self._put(Text("CPU –", style="dim"))
             self.set_class(False, "-warning")
@@ -27,6 +36,12 @@ class CpuIndicator(Static):
         hot = cpu > CPU_WARN
         self.set_class(hot, "-warning")
         label = f"{workers} workers " if workers > 1 else ""
+        if nodes:
+            busiest: dict[str, float] = {}
+            for node, c in zip(nodes, per_worker, strict=False):
+                busiest[node] = max(busiest.get(node, 0.0), c)
+            each = ", ".join(f"{node} {c:.0f}%" for node, c in busiest.items())
+            label = f"{workers} workers on {len(busiest)} nodes ({each}) "
         if hot:
             self._put(Text(f"⚠ {label}CPU {cpu:.0f}%: generator saturated", style="bold"))
         else:
