@@ -8,6 +8,7 @@ import asyncio
 import os
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,23 @@ async def test_a_killed_actor_is_reported_and_the_others_finish(
     assert result.model.figures().requests > before  # the survivor went on
     assert 2.5 < result.duration < 8
     assert result.ending == Ending.FINISHED  # on_worker_loss = "continue"
+
+
+async def test_on_worker_loss_abort_ends_the_run_when_an_actor_is_lost(
+    cluster: str, shared_sut: str
+) -> None:
+    plan = replace(
+        _plan(shared_sut + "/", 2, cluster, vus=4, duration=30.0), on_worker_loss="abort"
+    )
+    seen: list = []
+    controller = Controller(plan, seen.append)
+    task = asyncio.create_task(controller.run())
+    await _seen(seen, 2)
+    ray.kill(controller.pool._actors[0])  # type: ignore[attr-defined]
+    result = await asyncio.wait_for(task, 30)
+    assert result.ending == Ending.WORKER_LOST
+    assert result.stop_reason and result.stop_reason.startswith("a worker was lost: worker 0")
+    assert result.duration < 10 and result.exit_code == 1
 
 
 async def test_an_abort_on_fail_threshold_stops_every_actor(cluster: str, sut) -> None:
