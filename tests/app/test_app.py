@@ -340,8 +340,16 @@ async def test_x_aborts_then_r_runs_again_and_n_goes_back_in_80_by_24(profiles: 
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         assert factory.last.calls == [("abort", "aborted by user")]
         assert "aborted by user" in text_of(app, "#verdict")
+        # 80x24: the text gets the body (it had 5 rows beside the plots); g shows the plots
+        assert app.screen.query_one("#summary-text-box").region.height >= 15
+        await pilot.press("g")
+        await pilot.pause()
         assert app.screen.query_one("#summary-latency").region.height >= 5
-        assert app.screen.query_one("#summary-text-box").region.height >= 5
+        assert app.screen.query_one("#summary-latency").region.width >= 78
+        assert app.screen.query_one("#summary-text-box").region.height == 0
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.screen.query_one("#summary-text-box").region.height >= 15
         await pilot.press("r")  # unsaved: asks first
         assert isinstance(app.screen, UnsavedModal)
         await pilot.press("d")

@@ -154,7 +154,11 @@ async def test_report_open_compare_starts_overlaid_in_80_by_24_without_colour(
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         screen = summary(pilot)
         assert screen.query_one(ComparisonPanel).region.height >= 7
-        assert all(plot.region.height >= 5 for plot in plots(screen))
+        # with a base overlaid the text keeps its pane (it used to vanish); g: the plots
+        assert screen.query_one("#summary-text-box").region.height >= 5
+        await pilot.press("g")
+        await pilot.pause()
+        assert all(plot.region.height >= 5 and plot.region.width >= 78 for plot in plots(screen))
         latency = plots(screen)[0]
         assert latency.border_title == "latency (log)  •p50 +p90 xp95 #p99"
         assert latency.border_subtitle == "%p95 (base) @p99 (base)"  # markers of their own

@@ -89,12 +89,14 @@ class SummaryScreen(Screen[None]):
 
         review: Review
 
+    # Short words: at 80 columns every key must fit in the footer beside ^p palette.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("w", "save", "Save report", id="summary.save"),
-        Binding("r", "again", "Run again", id="summary.again"),
-        Binding("n", "new", "New run", id="summary.new"),
-        Binding("o", "open", "Open report", id="summary.open"),
+        Binding("w", "save", "Save", id="summary.save"),
+        Binding("r", "again", "Again", id="summary.again"),
+        Binding("n", "new", "New", id="summary.new"),
+        Binding("o", "open", "Open", id="summary.open"),
         Binding("c", "compare", "Compare", id="summary.compare"),
+        Binding("g", "plots", "Plots", id="summary.plots"),
         Binding("q", "app.quit", "Quit", id="summary.quit"),
     ]
 
@@ -201,6 +203,13 @@ class SummaryScreen(Screen[None]):
 
         title = f"Compare {label(self.review)} with a base report"
         self.app.push_screen(ReportModal(title, self.report_dir, self.review.source), chosen)
+
+    def action_plots(self) -> None:
+        """Narrow: the text or the plots, each on the whole body; wide: plots shown or not.
+
+        At 80x24 the plots beside or under the summary left it five rows; each gets the
+        whole body instead, and `g` switches."""
+        self.toggle_class("-plots")
 
     async def action_again(self) -> None:
         await self.app.run_action("new_run(True)")

@@ -17,6 +17,7 @@ with markers of its own without, and named "(base)" on the bottom border.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from time import monotonic
 
@@ -115,6 +116,7 @@ class TimePlot(PlotextPlot):
     LEGEND: tuple[tuple[str, str], ...] = ()  # (label, colour) per series, in plot order
     BASE_LABELS: tuple[str, ...] = ()  # the series a base run also draws
     TITLE = ""
+    SHORT_TITLE = ""  # the title when the whole legend would not fit on the border
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -134,7 +136,12 @@ class TimePlot(PlotextPlot):
             self._drawn_at = -math.inf  # empty axes: the first data still draws at once
 
     def on_resize(self) -> None:
-        """Thinning depends on the width: redraw at the new size (soon, not per event)."""
+        """Thinning depends on the width: redraw at the new size (soon, not per event).
+
+        The legend too: on a narrow plot it takes its short words, so every series
+        keeps its name (`p50 p90 p95 p99`, never `p5…`)."""
+        self.border_title = self.legend_title()
+        self.border_subtitle = self.base_legend_title()
         self._redraw_within(REDRAW_S)
 
     @property
@@ -151,10 +158,20 @@ class TimePlot(PlotextPlot):
         """The title and the (label, colour) of each series, in plot order."""
         return self.TITLE, self.LEGEND
 
+    def short_title(self) -> str:
+        return self.SHORT_TITLE or self.legend()[0]
+
     def legend_title(self) -> str:
+        """The title and every series' key; on a narrow border the short title, or none."""
         title, series = self.legend()
         parts = [self._key(i, label, color) for i, (label, color) in enumerate(series)]
-        return f"{title}  " + " ".join(parts) if parts else title
+        keys = " ".join(parts)
+        room = self.size.width - 4  # the corners and a space each side
+        for head in (title, self.short_title(), ""):
+            text = f"{head}  {keys}" if head and keys else head or keys
+            if room <= 0 or _plain_len(text) <= room:
+                return text
+        return keys
 
     def base_legend_title(self) -> str:
         """The base run's series, on the bottom border: the top one is full already."""
@@ -243,6 +260,7 @@ class TimePlot(PlotextPlot):
 
 class LatencyPlot(TimePlot):
     TITLE = "latency (log)"
+    SHORT_TITLE = "latency"
     LEGEND = (("p50", GREEN), ("p90", CYAN), ("p95", YELLOW), ("p99", RED))
     BASE_LABELS = ("p95", "p99")  # the tails a comparison judges; eight lines would blur
     one_label_per_row = False  # True for plots that may get only a few rows (deploy panel)
@@ -282,12 +300,18 @@ class LatencyPlot(TimePlot):
                 self.series(i, [r.t for r in base], _log_ms(base, label), color, base=True)
 
 
+def _plain_len(markup: str) -> int:
+    """A border title's width on screen: its Textual markup tags take no columns."""
+    return len(re.sub(r"\[[^\]]*\]", "", markup))
+
+
 def _log_ms(rows: Sequence[Row], column: str) -> list[float]:
     return [math.log10(max(getattr(r, column), 1e-3)) for r in rows]
 
 
 class ThroughputPlot(TimePlot):
     TITLE = "requests/s, errors % (right)"
+    SHORT_TITLE = "req/s, err % (right)"
     LEGEND = (("req/s", BLUE), ("errors", RED))
     BASE_LABELS = ("req/s", "errors")
 
@@ -326,6 +350,9 @@ class LoadPlot(TimePlot):
         if self.open_model:
             return "iterations/s", (("achieved", MAGENTA), ("target", GREY))
         return self.TITLE, self.LEGEND
+
+    def short_title(self) -> str:
+        return "iter/s" if self.open_model else self.TITLE
 
     def set_open_model(self, open_model: bool) -> None:
         self.open_model = open_model
