@@ -44,11 +44,11 @@ class SurgeApp(App[int]):
     CSS_PATH = "surge.tcss"
     TITLE = "Surge"
     # Not priority: screens show their own quit key (^q on the picker, where q is typed
-    # into fields; q elsewhere). ctrl+c quits too (through the same question) unless a
-    # text field has focus, where it copies.
+    # into fields; q elsewhere). ctrl+c is k6's and `surge run`'s: the first stops a run
+    # gracefully and saves it, a second quits (unless a text field has focus: it copies).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False),
-        Binding("ctrl+c", "quit", "Quit", id="app.interrupt", show=False),
+        Binding("ctrl+c", "interrupt", "Stop, then quit", id="app.interrupt", show=False),
     ]
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
         (0, "-narrow"),
@@ -87,6 +87,7 @@ class SurgeApp(App[int]):
         self.discarded = False
         self.checkpoint_s = CHECKPOINT_S
         self.exit_code = 0
+        self.interrupted = False  # Ctrl+C stopped the run: its report is saved when it ends
 
     def on_mount(self) -> None:
         # SIGTERM and SIGHUP (an SSH session that drops) stop the run and keep its report.
@@ -134,6 +135,24 @@ class SurgeApp(App[int]):
         if self.quitting or self.session is None or not isinstance(self.screen, RunScreen):
             return
         self.switch_screen(self.summary(review_result(message.result)))
+        if self.interrupted:
+            self.interrupted = False
+            self.save_interrupted(self.session)
+
+    @work(group="save", exit_on_error=False)
+    async def save_interrupted(self, session: RunSession) -> None:
+        """The run Ctrl+C stopped, saved to its default path: nothing is lost to a Ctrl+C."""
+        if not session.unsaved:
+            return
+        path = session.default_path
+        try:
+            await session.save(path, session.result)
+        except OSError as exc:
+            self.push_screen(ErrorModal("Could not save", f"{path}: {exc.strerror or exc}"))
+            return
+        self.notify(f"report saved to {path}; Ctrl+C again quits", title="Saved")
+        if isinstance(self.screen, SummaryScreen):
+            self.screen.show_saved()
 
     def on_run_crashed(self, message: RunCrashed) -> None:
         self.exit_code = 1
@@ -218,13 +237,35 @@ class SurgeApp(App[int]):
         session.saved_to = path
         return problem or f"the unsaved run was written to {path}"
 
+    def action_interrupt(self) -> None:
+        """Ctrl+C, as in k6 and `surge run`: the first stops a running run gracefully (its
+        report saved when it ends), a second quits, saving what is unsaved. Never a dialog:
+        a Ctrl+C that opened and closed one left the run going."""
+        session = self.session
+        if self.quitting:
+            return
+        running = session is not None and session.running and session.controller is not None
+        if running and not self.interrupted and session is not None:
+            assert session.controller is not None
+            self.interrupted = True
+            session.controller.stop(StopReason.INTERRUPTED)
+            self.notify(
+                "stopping gracefully; the report is saved when the run ends. "
+                "Ctrl+C again quits at once (saved too).",
+                title="Ctrl+C",
+                timeout=8,
+            )
+            return
+        reason = StopReason.INTERRUPTED_TWICE if running else StopReason.QUIT
+        self.shutdown(save=True, reason=reason)
+
     async def action_quit(self) -> None:
         """Quit without losing anything: ask when a measured run is unsaved."""
         if self.quitting or isinstance(self.screen, UnsavedModal):
             return
         session = self.session
         if session is None or not session.started:
-            self.exit(self.exit_code)
+            self.exit(0)
             return
         if not session.unsaved:
             self.shutdown(save=False)
@@ -233,7 +274,10 @@ class SurgeApp(App[int]):
 
     @work(group="shutdown", exclusive=True, exit_on_error=False)
     async def shutdown(self, save: bool, reason: StopReason = StopReason.QUIT) -> None:
-        """Stop the run and its worker processes, wait for them, save if asked, exit."""
+        """Stop the run and its worker processes, wait for them, save if asked, exit.
+
+        The console exits 0 when the user quits (the runs' verdicts are in their reports
+        and on screen); stopped by a signal, it exits with the run's code, as `surge run`."""
         session = self.session
         self.quitting = True
         self.discarded = not save  # the user said so: nothing is saved behind their back
@@ -253,7 +297,7 @@ class SurgeApp(App[int]):
                 self.quitting = False
                 self.push_screen(ErrorModal("Could not save", f"{path}: {exc.strerror or exc}"))
                 return
-        self.exit(self.exit_code)
+        self.exit(self.exit_code if reason in _STOP_SIGNALS.values() else 0)
 
 
 def make_app(
