@@ -27,6 +27,7 @@ from engine.report.review import Review, review_result
 from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
 from tui.app.control import ControllerFactory, DeployFactory, engine_controller, profile_deploy
 from tui.app.messages import RunCrashed, RunFinished, RunRequested
+from tui.app.probe import Probe, tcp_probe
 from tui.app.screens.modals import ErrorModal, UnsavedModal
 from tui.app.screens.picker import CUSTOM, PickerChoice, PickerScreen
 from tui.app.screens.run import RunScreen
@@ -69,8 +70,10 @@ class SurgeApp(App[int]):
         deploy_factory: DeployFactory | None = None,
         review: Review | None = None,
         base: Review | None = None,
+        probe: Probe | None = None,
     ) -> None:
         super().__init__()
+        self.probe = probe  # checks a target before a run (None: a stand-in sends nothing)
         self.review = review  # a saved report to open on (its summary over the picker)
         self.base = base
         self.deploy_factory = deploy_factory or profile_deploy
@@ -98,7 +101,7 @@ class SurgeApp(App[int]):
         self.set_interval(self.checkpoint_s, self._checkpoint)
         if self.keymap:
             self.set_keymap(self.keymap)
-        picker = PickerScreen(self.entries, self.choice)
+        picker = PickerScreen(self.entries, self.choice, self.probe)
         self.push_screen(picker)
         if self.skip_picker:
             # The picker validates and builds the plan exactly as if enter were pressed;
@@ -114,13 +117,24 @@ class SurgeApp(App[int]):
         return SummaryScreen(review, session, base=base, report_dir=self.report_dir)
 
     def on_summary_screen_report_opened(self, message: SummaryScreen.ReportOpened) -> None:
-        """The report takes the summary's place; a run shown there stays in the session,
-        so quitting still asks before it is lost."""
-        self.switch_screen(self.summary(message.review))
+        """The report takes the summary's place; an unsaved run shown there is asked
+        about first (save or discard), as `r`, `n` and quitting ask."""
+        session = self.session
+
+        def show() -> None:
+            if session is not None and session.unsaved:
+                self.session = None  # discarded: nothing left to ask about
+            self.switch_screen(self.summary(message.review))
+
+        showing_run = isinstance(self.screen, SummaryScreen) and self.screen.session is not None
+        if session is None or not session.unsaved or not showing_run or session.running:
+            self.switch_screen(self.summary(message.review))
+            return
+        self._ask_unsaved(session, quitting=False, then=show)
 
     def on_run_requested(self, message: RunRequested) -> None:
         self.session = RunSession(message.setup, started_at=self.now(), report_dir=self.report_dir)
-        self.session.deploy = self.deploy_factory(message.setup)
+        self.session.deploy = self.deploy_factory(message.setup) if message.deploy else None
         screen = RunScreen(
             self.session, self.controller_factory, autostart=message.autostart, now=self.now
         )
@@ -317,6 +331,7 @@ def make_app(
     deploy_factory: DeployFactory | None = None,
     review: Review | None = None,
     base: Review | None = None,
+    probe: Probe | None = None,
 ) -> SurgeApp:
     """The app as `surge [PROFILE] [--type T] [--start]` opens it; tests inject a controller.
 
@@ -324,6 +339,8 @@ def make_app(
     something is wrong); without --type that runs what `surge run PROFILE` runs.
     With a `review` (`surge report open FILE [--compare BASE]`) it opens on that
     report's summary, `base` overlaid; `n` goes to the picker beneath.
+    The real engine's target is probed before each run (tui.app.probe); a stand-in
+    controller's is not, unless the test passes a `probe`.
     """
     extra = [Path(p) for p in profiles]
     dirs = profile_dirs(extra) if search_default_dirs else extra
@@ -348,4 +365,5 @@ def make_app(
         deploy_factory=deploy_factory,
         review=review,
         base=base,
+        probe=probe or (tcp_probe if controller_factory is engine_controller else None),
     )

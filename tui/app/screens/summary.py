@@ -23,11 +23,12 @@ from textual.widgets import Footer, Header, Static
 from engine.load.states import Ending
 from engine.report.compare import compare
 from engine.report.review import Review
-from engine.report.summary import fmt_ms, render_report, render_summary
+from engine.report.summary import render_report, render_summary
 from tui.app.screens.modals import SaveModal
 from tui.app.screens.open_report import ReportModal
 from tui.app.session import REPORT_DIR, RunSession
 from tui.app.widgets.comparison import ComparisonPanel
+from tui.app.widgets.figures import ms_or_none
 from tui.app.widgets.plots import LatencyPlot, LoadPlot, ThroughputPlot, TimePlot
 
 
@@ -50,8 +51,8 @@ def verdict(review: Review) -> Text:
         out.append("✓ done (no thresholds)", style="bold")
     t = review.totals
     out.append(
-        f"  · {t.requests:,} req, p95 {fmt_ms(t.latency.p95)}, "
-        f"p99 {fmt_ms(t.latency.p99)}, {t.error_rate:.2%} errors"
+        f"  · {t.requests:,} req, p95 {ms_or_none(t.latency.p95, t.requests)}, "
+        f"p99 {ms_or_none(t.latency.p99, t.requests)}, {t.error_rate:.2%} errors"
     )
     if review.stop_reason and not finished:
         out.append(f"  · {review.stop_reason}", style="yellow")

@@ -365,6 +365,15 @@ class LoadPlot(TimePlot):
             return [r.iterations / r.dt if r.dt > 0 else 0.0 for r in rows]
         return [float(r.vus) for r in rows]
 
+    def achieved_at(self, rows: Sequence[Row]) -> list[float]:
+        """Where an achieved figure belongs in time. A rate is the interval's mean and the
+        target is read at its end: the mean belongs at the interval's middle (on a ramp
+        it equals the target there); at the end it trailed the target by an interval's
+        climb. A VU count is read at the end, like its target."""
+        if self.open_model:
+            return [max(r.t - r.dt / 2, 0.0) for r in rows]
+        return [r.t for r in rows]
+
     def draw_rows(self, rows: Sequence[Row]) -> None:
         plt = self.plt
         xs = [r.t for r in rows]
@@ -375,9 +384,9 @@ class LoadPlot(TimePlot):
         plt.ylim(0, top)
         ticks = [0.0, top / 2, top]
         plt.yticks(ticks, [count_label(t) for t in ticks])
-        self.series(0, xs, achieved, MAGENTA, worst=False)
+        self.series(0, self.achieved_at(rows), achieved, MAGENTA, worst=False)
         self.series(1, xs, targets, GREY, worst=False)
-        self.series(0, [r.t for r in self.base], base, MAGENTA, worst=False, base=True)
+        self.series(0, self.achieved_at(self.base), base, MAGENTA, worst=False, base=True)
 
 
 class ShapePreview(PlotextPlot):
