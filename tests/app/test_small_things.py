@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from textual.widget import Widget
 
 from tests.app.test_app import SIZE, new_app, profiles
@@ -55,3 +56,22 @@ def test_the_achieved_rate_is_drawn_mid_interval_where_its_mean_belongs() -> Non
     rows = [SimpleNamespace(t=1.0, dt=1.0), SimpleNamespace(t=2.0, dt=1.0)]
     assert LoadPlot(open_model=True).achieved_at(rows) == [0.5, 1.5]  # type: ignore[arg-type]
     assert LoadPlot(open_model=False).achieved_at(rows) == [1.0, 2.0]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("right", "ticks"),
+    [
+        (10, [0, 5, 10]),
+        (15, [0, 5, 10, 15]),
+        (24, [0, 10, 20]),
+        (48, [0, 15, 30, 45]),
+        (100, [0, 30, 60, 90]),
+        (3600, [0, 900, 1800, 2700, 3600]),
+    ],
+)
+def test_time_ticks_are_round_clock_times(right: float, ticks: list[float]) -> None:
+    from engine.durations import clock
+    from tui.app.widgets.plots import time_ticks
+
+    assert time_ticks(right) == ticks
+    assert all(clock(t).endswith(("0", "5")) for t in ticks)  # 0:15, never 0:11

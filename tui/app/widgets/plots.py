@@ -73,6 +73,21 @@ def nice_ceiling(value: float) -> float:
     return 10 ** (exp + 1)
 
 
+# Steps of a time axis, in seconds: each reads as a round clock time (0:05, 0:30, 2:00).
+_TIME_STEPS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
+
+
+def time_ticks(right: float, most: int = 5) -> list[float]:
+    """Round clock times from 0 to `right`, at most `most` of them (quarters of 48 s read
+    0:12 0:24 0:36 but quarters of 15 s read 0:04 0:08 0:11): a step from _TIME_STEPS."""
+    if right <= 0:
+        return [0.0]
+    step = next((s for s in _TIME_STEPS if right / s <= most - 1), None)
+    if step is None:
+        step = math.ceil(right / (most - 1) / 3600) * 3600
+    return [float(k * step) for k in range(int(right // step) + 1)]
+
+
 def count_label(value: float) -> str:
     if value >= 1_000_000:
         return f"{value / 1_000_000:g}M"
@@ -249,7 +264,7 @@ class TimePlot(PlotextPlot):
         else:
             self._x_max = max(self._x_max, nice_ceiling(max(last_t, 10.0)))
         plt.xlim(0, self._x_max)
-        ticks = [self._x_max * i / 4 for i in range(5)]
+        ticks = time_ticks(self._x_max)
         plt.xticks(ticks, [clock(t) for t in ticks])
         self.draw_rows(self._rows)
         self.refresh()
@@ -428,7 +443,7 @@ class ShapePreview(PlotextPlot):
         top = nice_ceiling(max(max(ys), 1.0) * 1.05)
         right = max(xs[-1], 1.0)
         plt.xlim(0, right)
-        xticks = [right * i / 4 for i in range(5)]
+        xticks = time_ticks(right)
         plt.xticks(xticks, [clock(t) for t in xticks])
         plt.ylim(0, top)
         ticks = [0.0, top / 2, top]
