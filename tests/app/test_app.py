@@ -324,7 +324,7 @@ async def test_steering_keys_while_the_run_goes_on(profiles: Path) -> None:
         assert "report saved to" in text_of(app, "#saved")
         await pilot.press("q")  # saved: no question asked
         await until(pilot, lambda: not app.is_running)
-    assert app.return_value == 1  # stopped early, as `surge run` after Ctrl+C
+    assert app.return_value == 0  # the user quit the console (the report says "stopped")
 
 
 async def test_x_aborts_then_r_runs_again_and_n_goes_back_in_80_by_24(profiles: Path) -> None:
@@ -340,8 +340,16 @@ async def test_x_aborts_then_r_runs_again_and_n_goes_back_in_80_by_24(profiles: 
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         assert factory.last.calls == [("abort", "aborted by user")]
         assert "aborted by user" in text_of(app, "#verdict")
+        # 80x24: the text gets the body (it had 5 rows beside the plots); g shows the plots
+        assert app.screen.query_one("#summary-text-box").region.height >= 15
+        await pilot.press("g")
+        await pilot.pause()
         assert app.screen.query_one("#summary-latency").region.height >= 5
-        assert app.screen.query_one("#summary-text-box").region.height >= 5
+        assert app.screen.query_one("#summary-latency").region.width >= 78
+        assert app.screen.query_one("#summary-text-box").region.height == 0
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.screen.query_one("#summary-text-box").region.height >= 15
         await pilot.press("r")  # unsaved: asks first
         assert isinstance(app.screen, UnsavedModal)
         await pilot.press("d")
@@ -457,7 +465,7 @@ async def test_quit_asks_escape_keeps_running_and_q_twice_saves_and_quits(
     assert factory.last.calls == [("abort", "quit")]
     data = read_report(profiles.parent / "reports" / "shop-smoke-20250101-120000.toml")
     assert data["meta"]["aborted"] is True and data["summary"]["requests"] > 0
-    assert app.return_value == 1
+    assert app.return_value == 0  # the user quit: the console exits 0
 
 
 async def test_sigterm_stops_the_run_and_saves_its_report(profiles: Path) -> None:
@@ -659,3 +667,39 @@ async def test_a_real_run_through_the_app_saves_a_report_that_parses(
     assert [t["ok"] for t in data["thresholds"]] == [True]
     assert app.return_value == 0
     assert not workers(me), "quitting leaves no worker process behind"
+
+
+async def test_ctrl_c_stops_the_run_saves_it_and_a_second_ctrl_c_quits_with_0(
+    profiles: Path,
+) -> None:
+    """k6's and `surge run`'s Ctrl+C: never the quit dialog (it toggled, the run went on)."""
+    factory = ScriptedFactory(intervals=3, hold=True)
+    app = new_app(profiles, factory)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(pilot, factory, snapshots=1)
+        await pilot.press("ctrl+c")
+        assert not isinstance(app.screen, UnsavedModal)
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        assert factory.last.calls == [("stop", "interrupted (Ctrl+C)")]
+        path = profiles.parent / "reports" / "shop-smoke-20250101-120000.toml"
+        await until(pilot, lambda: "report saved to" in text_of(app, "#saved"))
+        data = read_report(path)
+        assert data["meta"]["stop_reason"] == "interrupted (Ctrl+C)"
+        assert data["summary"]["requests"] > 0
+        assert app.is_running
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: not app.is_running)
+    assert app.return_value == 0
+
+
+async def test_ctrl_c_twice_while_running_saves_the_aborted_run(profiles: Path) -> None:
+    factory = ScriptedFactory(intervals=3, hold=True)
+    app = new_app(profiles, factory)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(pilot, factory, snapshots=1)
+        await pilot.press("ctrl+c", "ctrl+c")
+        await until(pilot, lambda: not app.is_running)
+    assert [c[0] for c in factory.last.calls][:1] == ["stop"]
+    data = read_report(profiles.parent / "reports" / "shop-smoke-20250101-120000.toml")
+    assert data["summary"]["requests"] > 0
+    assert app.return_value == 0

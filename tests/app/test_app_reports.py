@@ -154,7 +154,11 @@ async def test_report_open_compare_starts_overlaid_in_80_by_24_without_colour(
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         screen = summary(pilot)
         assert screen.query_one(ComparisonPanel).region.height >= 7
-        assert all(plot.region.height >= 5 for plot in plots(screen))
+        # with a base overlaid the text keeps its pane (it used to vanish); g: the plots
+        assert screen.query_one("#summary-text-box").region.height >= 5
+        await pilot.press("g")
+        await pilot.pause()
+        assert all(plot.region.height >= 5 and plot.region.width >= 78 for plot in plots(screen))
         latency = plots(screen)[0]
         assert latency.border_title == "latency (log)  •p50 +p90 xp95 #p99"
         assert latency.border_subtitle == "%p95 (base) @p99 (base)"  # markers of their own
@@ -186,10 +190,36 @@ async def test_a_bad_report_is_a_notification_and_the_dialog_stays(
         assert summary(pilot).base is None
 
 
+async def test_o_on_an_unsaved_run_asks_first_then_the_report_takes_its_place(
+    profiles: Path, reports: Path
+) -> None:
+    """`o` asks before an unsaved run's summary gives way (escape keeps it; d discards)."""
+    factory = ScriptedFactory(intervals=2, hold=True)
+    app = new_app(profiles, factory)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(pilot, factory)
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        run_summary = app.screen
+        await pilot.press("o", "enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "UnsavedModal")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is run_summary)
+        await pilot.press("o", "enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "UnsavedModal")
+        await pilot.press("d")
+        await until(
+            pilot, lambda: isinstance(app.screen, SummaryScreen) and app.screen is not run_summary
+        )
+        assert summary(pilot).review.source is not None and app.session is None
+        await pilot.press("q")  # discarded: nothing to ask about
+        await until(pilot, lambda: not app.is_running)
+
+
 async def test_a_run_s_summary_opens_a_report_and_quit_still_asks_about_the_run(
     profiles: Path, reports: Path
 ) -> None:
-    """The run's summary gives way to the report; the unsaved run is not forgotten."""
+    """Saved first when `o` asks, the run's summary gives way to the report."""
     factory = ScriptedFactory(intervals=2, hold=True)
     app = new_app(profiles, factory)  # its reports folder is `reports`
     async with app.run_test(size=SIZE) as pilot:
@@ -202,12 +232,13 @@ async def test_a_run_s_summary_opens_a_report_and_quit_still_asks_about_the_run(
         assert screen.base.source == reports / NEW.name and screen.session is not None
         assert screen.query_one(ComparisonPanel).border_title == "against base shop-new.toml"
         await pilot.press("o", "enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "UnsavedModal")
+        await pilot.press("w")  # save it first, then the report
         await until(
             pilot, lambda: isinstance(app.screen, SummaryScreen) and app.screen is not screen
         )
         assert summary(pilot).session is None
-        await pilot.press("q")
-        assert "UnsavedModal" in type(app.screen).__name__
+        assert app.session is not None and app.session.saved_to is not None
 
 
 def test_report_open_reads_both_reports_before_taking_the_terminal(

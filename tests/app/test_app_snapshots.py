@@ -150,3 +150,70 @@ async def test_run_screen_with_deploy_panel(tmp_path: Path, request: pytest.Fixt
     assert svg == DEPLOY_BASELINE.read_text(encoding="utf-8"), (
         f"the deploy panel changed: look at it, then --snapshot-update ({DEPLOY_BASELINE})"
     )
+
+
+# 80x24 (the project's smallest) and 160x48: every screen must be usable at both.
+SIZES = [(80, 24), (160, 48)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_run_screen_at(
+    snap_compare: Snap, app: tuple[SurgeApp, ScriptedFactory], size: tuple[int, int]
+) -> None:
+    surge, factory = app
+
+    async def run_before(pilot: Pilot) -> None:
+        await to_run(pilot, factory)
+        await steady(pilot)
+
+    assert snap_compare(surge, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_summary_at(
+    snap_compare: Snap, app: tuple[SurgeApp, ScriptedFactory], size: tuple[int, int]
+) -> None:
+    """At 80x24 the text pane scrolled to the HTTP table: every figure of it in the picture."""
+    surge, factory = app
+
+    async def run_before(pilot: Pilot) -> None:
+        await to_run(pilot, factory)
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, SummaryScreen))
+        if size == (80, 24):
+            pilot.app.screen.query_one("#summary-text-box").scroll_to(y=16, animate=False)
+        await steady(pilot)
+
+    assert snap_compare(surge, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_demo_screen_at(
+    tmp_path: Path, request: pytest.FixtureRequest, size: tuple[int, int]
+) -> None:
+    """The run screen with a rollout (the demo's screen), mid-rollout, at both sizes."""
+    from tests.app.test_deploy_panel import Rig, canary
+
+    baseline = DEPLOY_BASELINE.with_name(f"deploy_panel_{size[0]}x{size[1]}.svg")
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "shop.toml").write_text(SHOP)
+    rig = Rig(canary(), intervals=5, delay=0.15)
+    surge = make_app(
+        search_default_dirs=False,
+        profiles=[folder],
+        controller_factory=rig.factory,
+        deploy_factory=rig.deploy,
+        report_dir=tmp_path / "reports",
+        now=lambda: NOW,
+    )
+    async with surge.run_test(size=size) as pilot:
+        await to_run(pilot, rig.factory, elapsed=5)
+        await steady(pilot)
+        await pilot.pause(0.5)
+        svg = _normalized(surge.export_screenshot())
+    if request.config.getoption("--snapshot-update", default=False) or not baseline.exists():
+        baseline.write_text(svg, encoding="utf-8")
+    assert svg == baseline.read_text(encoding="utf-8"), (
+        f"the demo screen changed: look at it, then --snapshot-update ({baseline})"
+    )

@@ -27,6 +27,7 @@ from engine.report.review import Review, review_result
 from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
 from tui.app.control import ControllerFactory, DeployFactory, engine_controller, profile_deploy
 from tui.app.messages import RunCrashed, RunFinished, RunRequested
+from tui.app.probe import Probe, tcp_probe
 from tui.app.screens.modals import ErrorModal, UnsavedModal
 from tui.app.screens.picker import CUSTOM, PickerChoice, PickerScreen
 from tui.app.screens.run import RunScreen
@@ -47,11 +48,11 @@ class SurgeApp(App[int]):
     CSS_PATH = "surge.tcss"
     TITLE = "Surge"
     # Not priority: screens show their own quit key (^q on the picker, where q is typed
-    # into fields; q elsewhere). ctrl+c quits too (through the same question) unless a
-    # text field has focus, where it copies.
+    # into fields; q elsewhere). ctrl+c is k6's and `surge run`'s: the first stops a run
+    # gracefully and saves it, a second quits (unless a text field has focus: it copies).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False),
-        Binding("ctrl+c", "quit", "Quit", id="app.interrupt", show=False),
+        Binding("ctrl+c", "interrupt", "Stop, then quit", id="app.interrupt", show=False),
     ]
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
         (0, "-narrow"),
@@ -72,8 +73,10 @@ class SurgeApp(App[int]):
         deploy_factory: DeployFactory | None = None,
         review: Review | None = None,
         base: Review | None = None,
+        probe: Probe | None = None,
     ) -> None:
         super().__init__()
+        self.probe = probe  # checks a target before a run (None: a stand-in sends nothing)
         self.review = review  # a saved report to open on (its summary over the picker)
         self.base = base
         self.deploy_factory = deploy_factory or profile_deploy
@@ -90,6 +93,7 @@ class SurgeApp(App[int]):
         self.discarded = False
         self.checkpoint_s = CHECKPOINT_S
         self.exit_code = 0
+        self.interrupted = False  # Ctrl+C stopped the run: its report is saved when it ends
 
     def on_mount(self) -> None:
         # SIGTERM and SIGHUP (an SSH session that drops) stop the run and keep its report.
@@ -100,7 +104,7 @@ class SurgeApp(App[int]):
         self.set_interval(self.checkpoint_s, self._checkpoint)
         if self.keymap:
             self.set_keymap(self.keymap)
-        picker = PickerScreen(self.entries, self.choice)
+        picker = PickerScreen(self.entries, self.choice, self.probe)
         self.push_screen(picker)
         if self.skip_picker:
             # The picker validates and builds the plan exactly as if enter were pressed;
@@ -116,13 +120,24 @@ class SurgeApp(App[int]):
         return SummaryScreen(review, session, base=base, report_dir=self.report_dir)
 
     def on_summary_screen_report_opened(self, message: SummaryScreen.ReportOpened) -> None:
-        """The report takes the summary's place; a run shown there stays in the session,
-        so quitting still asks before it is lost."""
-        self.switch_screen(self.summary(message.review))
+        """The report takes the summary's place; an unsaved run shown there is asked
+        about first (save or discard), as `r`, `n` and quitting ask."""
+        session = self.session
+
+        def show() -> None:
+            if session is not None and session.unsaved:
+                self.session = None  # discarded: nothing left to ask about
+            self.switch_screen(self.summary(message.review))
+
+        showing_run = isinstance(self.screen, SummaryScreen) and self.screen.session is not None
+        if session is None or not session.unsaved or not showing_run or session.running:
+            self.switch_screen(self.summary(message.review))
+            return
+        self._ask_unsaved(session, quitting=False, then=show)
 
     def on_run_requested(self, message: RunRequested) -> None:
         self.session = RunSession(message.setup, started_at=self.now(), report_dir=self.report_dir)
-        self.session.deploy = self.deploy_factory(message.setup)
+        self.session.deploy = self.deploy_factory(message.setup) if message.deploy else None
         screen = RunScreen(
             self.session, self.controller_factory, autostart=message.autostart, now=self.now
         )
@@ -137,6 +152,24 @@ class SurgeApp(App[int]):
         if self.quitting or self.session is None or not isinstance(self.screen, RunScreen):
             return
         self.switch_screen(self.summary(review_result(message.result)))
+        if self.interrupted:
+            self.interrupted = False
+            self.save_interrupted(self.session)
+
+    @work(group="save", exit_on_error=False)
+    async def save_interrupted(self, session: RunSession) -> None:
+        """The run Ctrl+C stopped, saved to its default path: nothing is lost to a Ctrl+C."""
+        if not session.unsaved:
+            return
+        path = session.default_path
+        try:
+            await session.save(path, session.result)
+        except OSError as exc:
+            self.push_screen(ErrorModal("Could not save", f"{path}: {exc.strerror or exc}"))
+            return
+        self.notify(f"report saved to {path}; Ctrl+C again quits", title="Saved")
+        if isinstance(self.screen, SummaryScreen):
+            self.screen.show_saved()
 
     def on_run_crashed(self, message: RunCrashed) -> None:
         self.exit_code = 1
@@ -224,13 +257,35 @@ class SurgeApp(App[int]):
         session.saved_to = path
         return problem or f"the unsaved run was written to {path}"
 
+    def action_interrupt(self) -> None:
+        """Ctrl+C, as in k6 and `surge run`: the first stops a running run gracefully (its
+        report saved when it ends), a second quits, saving what is unsaved. Never a dialog:
+        a Ctrl+C that opened and closed one left the run going."""
+        session = self.session
+        if self.quitting:
+            return
+        running = session is not None and session.running and session.controller is not None
+        if running and not self.interrupted and session is not None:
+            assert session.controller is not None
+            self.interrupted = True
+            session.controller.stop(StopReason.INTERRUPTED)
+            self.notify(
+                "stopping gracefully; the report is saved when the run ends. "
+                "Ctrl+C again quits at once (saved too).",
+                title="Ctrl+C",
+                timeout=8,
+            )
+            return
+        reason = StopReason.INTERRUPTED_TWICE if running else StopReason.QUIT
+        self.shutdown(save=True, reason=reason)
+
     async def action_quit(self) -> None:
         """Quit without losing anything: ask when a measured run is unsaved."""
         if self.quitting or isinstance(self.screen, UnsavedModal):
             return
         session = self.session
         if session is None or not session.started:
-            self.exit(self.exit_code)
+            self.exit(0)
             return
         if not session.unsaved:
             self.shutdown(save=False)
@@ -239,7 +294,10 @@ class SurgeApp(App[int]):
 
     @work(group="shutdown", exclusive=True, exit_on_error=False)
     async def shutdown(self, save: bool, reason: StopReason = StopReason.QUIT) -> None:
-        """Stop the run and its worker processes, wait for them, save if asked, exit."""
+        """Stop the run and its worker processes, wait for them, save if asked, exit.
+
+        The console exits 0 when the user quits (the runs' verdicts are in their reports
+        and on screen); stopped by a signal, it exits with the run's code, as `surge run`."""
         session = self.session
         self.quitting = True
         self.discarded = not save  # the user said so: nothing is saved behind their back
@@ -261,7 +319,7 @@ class SurgeApp(App[int]):
                 self.quitting = False
                 self.push_screen(ErrorModal("Could not save", f"{path}: {exc.strerror or exc}"))
                 return
-        self.exit(self.exit_code)
+        self.exit(self.exit_code if reason in _STOP_SIGNALS.values() else 0)
 
 
 def leave_router(deploy: DeployDriver) -> None:
@@ -287,6 +345,7 @@ def make_app(
     deploy_factory: DeployFactory | None = None,
     review: Review | None = None,
     base: Review | None = None,
+    probe: Probe | None = None,
 ) -> SurgeApp:
     """The app as `surge [PROFILE] [--type T] [--start]` opens it; tests inject a controller.
 
@@ -294,6 +353,8 @@ def make_app(
     something is wrong); without --type that runs what `surge run PROFILE` runs.
     With a `review` (`surge report open FILE [--compare BASE]`) it opens on that
     report's summary, `base` overlaid; `n` goes to the picker beneath.
+    The real engine's target is probed before each run (tui.app.probe); a stand-in
+    controller's is not, unless the test passes a `probe`.
     """
     extra = [Path(p) for p in profiles]
     dirs = profile_dirs(extra) if search_default_dirs else extra
@@ -318,4 +379,5 @@ def make_app(
         deploy_factory=deploy_factory,
         review=review,
         base=base,
+        probe=probe or (tcp_probe if controller_factory is engine_controller else None),
     )

@@ -52,3 +52,4 @@ class RunRequested(Message):
 
     setup: RunSetup
     autostart: bool = True
+    deploy: bool = True  # False: the profile's proxy admin API did not answer, no panel

@@ -16,6 +16,7 @@ from engine.exit_codes import EXIT_BAD_INPUT
 from engine.profile import ProfileError, load_profile, resolve_profile
 from engine.profile.plan import Overrides
 from engine.report.review import Review
+from profiles import names as shipped_names
 from tui.app.catalog import user_profile_dir
 from tui.cli.argtypes import SuggestingParser
 from tui.cli.flags import add_load_flags, add_profile_flags, add_redirect_flag, load_overrides
@@ -95,7 +96,11 @@ def main(argv: Sequence[str]) -> int:
     if args.profile is not None:
         args.profile = str(resolve_profile(args.profile))
         if not Path(args.profile).is_file():
-            return fail(f"{args.profile}: no such profile file (or a command: run, sut, report)")
+            shipped = ", ".join(shipped_names())
+            return fail(
+                f"{args.profile}: no such profile file "
+                f"(a shipped one: {shipped}; or a command: run, sut, demo, report)"
+            )
         try:
             load_profile(args.profile, env=args.env, base_url=args.base_url)
         except ProfileError as exc:

@@ -101,9 +101,10 @@ def demo_driver(
 
 
 def main(args: argparse.Namespace) -> int:
+    flaw = "no" if args.green_flaw == "none" else args.green_flaw
     with DemoStack(args.green_flaw, router=args.router) as stack:
         print(
-            f"  demo: blue {stack.blue_url}, green {stack.green_url} ({args.green_flaw} flaw), "
+            f"  demo: blue {stack.blue_url}, green {stack.green_url} ({flaw} flaw), "
             f"{args.router} {stack.proxy_url} (admin {stack.admin_url}); {args.strategy} rollout",
             flush=True,
         )

@@ -44,6 +44,7 @@ from engine.report.document import (
 from engine.report.export import summary_json
 from engine.report.k6_summary import summary_export
 from engine.report.summary import Paint, progress_line, render_summary
+from profiles import names as shipped_names
 from tui.cli import rollout
 from tui.cli.argtypes import duration, positive_int
 from tui.cli.flags import (
@@ -165,7 +166,10 @@ def load_target(args: argparse.Namespace) -> Profile:
             raise BadInput(str(exc)) from None
     path = resolve_profile(target)
     if not path.exists():
-        raise BadInput(f"{target}: no such profile file (or give a URL: http://...)")
+        shipped = ", ".join(shipped_names())
+        raise BadInput(
+            f"{target}: no such profile file (a shipped one: {shipped}; or a URL: http://...)"
+        )
     profile = load_profile(path, env=args.env, base_url=args.base_url)
     if headers:
         profile = replace(profile, headers=(*profile.headers, *headers))

@@ -36,8 +36,9 @@ class Stepwise(Strategy):
         if verdict.outcome is EventKind.ANALYSIS_FAILED:
             self.failures += 1
             if self.failures >= self.failure_limit:
+                failed = "analysis" if self.failures == 1 else "analyses"
                 decision = self.rollback(
-                    now, f"{self.failures} failed analyses (limit {self.failure_limit})"
+                    now, f"{self.failures} failed {failed} (limit {self.failure_limit})"
                 )
                 return replace(decision, events=(event, *decision.events))
         self._wait_for(now, self.interval)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
@@ -20,15 +20,24 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
+from engine.durations import clock
 from engine.errors import ConfigError
 from engine.load.executors import EXECUTORS, ExecutorConfig
 from engine.load.testtypes import TEST_TYPES, preview, resolve
 from engine.profile import Profile, ProfileError
 from engine.profile.plan import Overrides, build_plan, choose_executor, default_workers
 from tui.app.catalog import ProfileEntry, load_entry
-from tui.app.form import FIELDS, field_for, field_texts, make_overrides, parse_fields
+from tui.app.form import (
+    FIELDS,
+    field_for,
+    field_texts,
+    fit_duration,
+    make_overrides,
+    parse_fields,
+)
 from tui.app.goal import goal_text, parse_goal
 from tui.app.messages import RunRequested
+from tui.app.probe import Probe, check_target
 from tui.app.session import RunSetup
 from tui.app.widgets.plots import ShapePreview
 
@@ -92,15 +101,24 @@ class PickerScreen(Screen[None]):
         Binding("ctrl+q", "app.quit", "Quit", id="picker.quit"),
     ]
 
-    def __init__(self, entries: list[ProfileEntry], choice: PickerChoice | None = None) -> None:
+    def __init__(
+        self,
+        entries: list[ProfileEntry],
+        choice: PickerChoice | None = None,
+        probe: Probe | None = None,
+    ) -> None:
+        """`probe`: how a target is checked before a run (None: not at all, for a stand-in
+        controller that sends no traffic)."""
         super().__init__()
         self.entries = entries
         self.choice = choice or PickerChoice()
+        self.probe = probe
         self.entry: ProfileEntry | None = None
         self.profile: Profile | None = None
         self.test_type = self._initial_type()
         self.cfg: ExecutorConfig | None = None
         self.errors: dict[str, str] = {}
+        self.scaled_to: float | None = None  # the duration a test type was scaled to
         self._said: dict[str, str] = {}
         self._previewed: tuple[object, ...] = ()
 
@@ -131,7 +149,9 @@ class PickerScreen(Screen[None]):
                         id="goal", soft_wrap=True, show_line_numbers=False, tab_behavior="focus"
                     )
                     yield Static("", id="goal-error", classes="field-error", markup=False)
-            with VerticalScroll(id="picker-right"):
+            # Not a focus stop of its own (Tab landed there with nothing to show it): its
+            # fields scroll it when they take the focus.
+            with VerticalScroll(id="picker-right", can_focus=False):
                 types = OptionList(
                     *(Option(type_prompt(n), id=n) for n in (*TEST_TYPES, CUSTOM)), id="types"
                 )
@@ -264,7 +284,7 @@ class PickerScreen(Screen[None]):
             "vus": str(p.vus) if p.vus is not None else "10",
             "rate": f"{p.rate:g}" if p.rate is not None else "none: closed model",
             "max_vus": str(p.max_vus) if p.max_vus is not None else "auto",
-            "duration": "from the type",
+            "duration": "the type's (or scales it)",
             "time_scale": f"{p.time_scale:g}",
             "workers": str(p.workers or default_workers(p.base_url)),
         }
@@ -293,6 +313,18 @@ class PickerScreen(Screen[None]):
         )
         o = replace(o, max_redirects=self.choice.overrides.max_redirects)  # --max-redirects
         self.cfg = None
+        self.scaled_to = None
+        if self.profile is not None and not errors:
+            profile = self.profile
+            try:
+                fitted = fit_duration(o, lambda x: choose_executor(profile, x).planned_duration)
+                if fitted is not o:
+                    self.scaled_to = o.duration
+                    o = fitted
+            except ValueError as exc:
+                errors["duration"] = str(exc)
+            except ConfigError as exc:
+                errors[field_for(exc.key) or "form"] = str(exc)
         if self.profile is not None and not errors:
             try:
                 self.cfg = choose_executor(self.profile, o)
@@ -321,6 +353,11 @@ class PickerScreen(Screen[None]):
                 if o is not None and o.executor and self.test_type != CUSTOM
                 else ""
             )
+            if o is not None and self.scaled_to is not None and o.time_scale is not None:
+                note = (
+                    f"  (scaled to the duration {clock(self.scaled_to)}: "
+                    f"time scale {o.time_scale:.3g})"
+                )
             self._say("#plan-describe", self.cfg.describe() + note, hide=False)
         else:
             if self._previewed:
@@ -365,4 +402,23 @@ class PickerScreen(Screen[None]):
             self.notify(str(exc), title="Cannot start", severity="error")
             return
         setup = RunSetup(self.profile, plan, o, self.entry.path)
-        self.post_message(RunRequested(setup, autostart))
+        if self.probe is None:
+            self.post_message(RunRequested(setup, autostart))
+        else:
+            self._say("#e-form", "checking the target…")
+            self.check_then_start(setup, autostart)
+
+    @work(group="probe", exclusive=True, exit_on_error=False)
+    async def check_then_start(self, setup: RunSetup, autostart: bool) -> None:
+        """A connect to the target first (off the UI's way, a second at most): a target
+        that is not there is said, with what to start, instead of run against."""
+        assert self.probe is not None
+        found = await check_target(setup.profile, setup.profile_path, self.probe)
+        if found.problem is not None:
+            self._say("#e-form", found.problem)
+            self.notify(found.problem, title="The target does not answer", severity="error")
+            return
+        self._say("#e-form", "")
+        if found.deploy_note is not None:
+            self.notify(found.deploy_note, title="No deploy panel", severity="warning")
+        self.post_message(RunRequested(setup, autostart, deploy=found.deploy))

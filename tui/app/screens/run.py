@@ -29,6 +29,7 @@ from engine.load.run import RunResult, Snapshot
 from engine.load.states import RunState, StopReason
 from engine.report.summary import CPU_WARN
 from tui.app.control import ControllerFactory
+from tui.app.layout import fit_footer
 from tui.app.messages import RunCrashed, RunFinished, SnapshotReceived
 from tui.app.screens.modals import SaveModal, TargetModal
 from tui.app.session import RunSession
@@ -50,6 +51,10 @@ SATURATED_REDRAW_S = 3.0
 MIN_SCALE = 0.1
 STEERABLE = ("pause", "resume", "nudge", "target", "stop", "abort", "save")
 DEPLOY_ACTIONS = ("deploy_toggle", "deploy_promote", "deploy_rollback", "deploy_nudge")
+# Paired keys share one footer entry (`+- ±10%`): at 80 columns, with a rollout, the
+# footer must still hold D, P and R.
+SCALE_KEYS = Binding.Group("±10%", compact=True)
+GREEN_KEYS = Binding.Group("green ∓10%", compact=True)
 
 
 class RunScreen(Screen[None]):
@@ -58,8 +63,15 @@ class RunScreen(Screen[None]):
         Binding("escape", "back", "Back", id="run.back"),
         Binding("p", "pause", "Pause", id="run.pause"),
         Binding("p", "resume", "Resume", id="run.resume"),
-        Binding("plus,equals_sign", "nudge(1)", "+10%", key_display="+", id="run.raise"),
-        Binding("minus", "nudge(-1)", "-10%", key_display="-", id="run.lower"),
+        Binding(
+            "plus,equals_sign",
+            "nudge(1)",
+            "+10%",
+            key_display="+",
+            id="run.raise",
+            group=SCALE_KEYS,
+        ),
+        Binding("minus", "nudge(-1)", "-10%", key_display="-", id="run.lower", group=SCALE_KEYS),
         Binding("t", "target", "Target", id="run.target"),
         Binding("s", "stop", "Stop", id="run.stop"),
         Binding("x", "abort", "Abort", id="run.abort"),
@@ -74,6 +86,7 @@ class RunScreen(Screen[None]):
             "Green -10%",
             key_display="[",
             id="run.green_down",
+            group=GREEN_KEYS,
         ),
         Binding(
             "right_square_bracket",
@@ -81,6 +94,7 @@ class RunScreen(Screen[None]):
             "Green +10%",
             key_display="]",
             id="run.green_up",
+            group=GREEN_KEYS,
         ),
     ]
 
@@ -128,6 +142,10 @@ class RunScreen(Screen[None]):
                 yield StatusTable(id="statuses")
                 yield StepTable(id="steps")
         yield Footer()
+
+    def on_resize(self) -> None:
+        """At 80 columns a rollout's D, P and R need the footer's room: w leaves it."""
+        fit_footer(self, spare=("run.save",) if self.session.deploy is not None else ())
 
     def on_mount(self) -> None:
         setup = self.session.setup

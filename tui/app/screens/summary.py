@@ -24,11 +24,12 @@ from engine.load.states import Ending
 from engine.report.compare import compare
 from engine.report.deploy_section import DeployRecord, deploy_table, render_deploy
 from engine.report.review import Review
-from engine.report.summary import fmt_ms, render_report, render_summary
+from engine.report.summary import render_report, render_summary
 from tui.app.screens.modals import SaveModal
 from tui.app.screens.open_report import ReportModal
 from tui.app.session import REPORT_DIR, RunSession
 from tui.app.widgets.comparison import ComparisonPanel
+from tui.app.widgets.figures import ms_or_none
 from tui.app.widgets.plots import LatencyPlot, LoadPlot, ThroughputPlot, TimePlot
 
 
@@ -51,8 +52,8 @@ def verdict(review: Review) -> Text:
         out.append("✓ done (no thresholds)", style="bold")
     t = review.totals
     out.append(
-        f"  · {t.requests:,} req, p95 {fmt_ms(t.latency.p95)}, "
-        f"p99 {fmt_ms(t.latency.p99)}, {t.error_rate:.2%} errors"
+        f"  · {t.requests:,} req, p95 {ms_or_none(t.latency.p95, t.requests)}, "
+        f"p99 {ms_or_none(t.latency.p99, t.requests)}, {t.error_rate:.2%} errors"
     )
     if review.stop_reason and not finished:
         out.append(f"  · {review.stop_reason}", style="yellow")
@@ -93,12 +94,14 @@ class SummaryScreen(Screen[None]):
 
         review: Review
 
+    # Short words: at 80 columns every key must fit in the footer beside ^p palette.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("w", "save", "Save report", id="summary.save"),
-        Binding("r", "again", "Run again", id="summary.again"),
-        Binding("n", "new", "New run", id="summary.new"),
-        Binding("o", "open", "Open report", id="summary.open"),
+        Binding("w", "save", "Save", id="summary.save"),
+        Binding("r", "again", "Again", id="summary.again"),
+        Binding("n", "new", "New", id="summary.new"),
+        Binding("o", "open", "Open", id="summary.open"),
         Binding("c", "compare", "Compare", id="summary.compare"),
+        Binding("g", "plots", "Plots", id="summary.plots"),
         Binding("q", "app.quit", "Quit", id="summary.quit"),
     ]
 
@@ -206,6 +209,13 @@ class SummaryScreen(Screen[None]):
 
         title = f"Compare {label(self.review)} with a base report"
         self.app.push_screen(ReportModal(title, self.report_dir, self.review.source), chosen)
+
+    def action_plots(self) -> None:
+        """Narrow: the text or the plots, each on the whole body; wide: plots shown or not.
+
+        At 80x24 the plots beside or under the summary left it five rows; each gets the
+        whole body instead, and `g` switches."""
+        self.toggle_class("-plots")
 
     async def action_again(self) -> None:
         await self.app.run_action("new_run(True)")

@@ -50,6 +50,8 @@ _MARKS: dict[EventKind, tuple[str, str]] = {
 
 def weight_bar(blue: int, green: int, width: int, phase: str, applied: Any = None) -> Text:
     """`blue 90% ████████░ 10% green`, with the phase; `applied` differs while a PUT is out."""
+    if width - 22 - len(phase) < 10:
+        phase = ""  # a narrow panel: the border title says the phase already
     label_w = 22 + len(phase)
     cells = max(width - label_w, 10)
     g = round(cells * green / 100)
@@ -58,7 +60,8 @@ def weight_bar(blue: int, green: int, width: int, phase: str, applied: Any = Non
     text.append("█" * (cells - g), style=BLUE)
     text.append("█" * g, style=GREEN)
     text.append(f" {green:>3}% green", style=f"bold {GREEN}")
-    text.append(f"  {phase}", style="bold")
+    if phase:
+        text.append(f"  {phase}", style="bold")
     if applied is not None and tuple(applied) != (blue, green):
         text.append(" (sending)", style="dim")
     return text
@@ -128,7 +131,9 @@ def timeline_text(
         return text
     for i, e in enumerate(shown):
         mark, style = _MARKS.get(e.kind, ("·", ""))
-        step = "" if e.step is None or compact else f"step {e.step + 1} "
+        # A step's own message names it already (`step 1/4: green 10%`): not twice.
+        named = e.message.startswith("step ")
+        step = "" if e.step is None or compact or named else f"step {e.step + 1}: "
         text.append(f"{mark} ", style=style)
         text.append(f"{e.kind.value}: " if compact else f"{e.kind.value:<21} ", style=style)
         text.append(f"{step}{e.message}")
@@ -223,6 +228,9 @@ class DeployPanel(Vertical):
     DeployPanel.-compact #deploy-timeline {
         height: 3;
     }
+    DeployPanel.-compact #deploy-banner {
+        height: auto;  /* the outcome wraps rather than lose its reason */
+    }
     """
 
     def __init__(self, driver: Any, *, id: str | None = None) -> None:
@@ -258,7 +266,7 @@ class DeployPanel(Vertical):
         via = f" via {router}" if router not in ("surge", "none") else ""
         self.border_title = f"deploy: {strategy}{via} · {status_line(d)}"
         bar = self.query_one("#deploy-bar", Static)
-        width = max(self.size.width - 4, 40)
+        width = max(inner - 2, 20)
         phase = str(d.phase.value)
         bar.update(weight_bar(d.weights.blue, d.weights.green, width, phase, d.applied))
         self.border_subtitle = d.error or ""
@@ -294,9 +302,9 @@ class DeployPanel(Vertical):
             return
         promoted = last.kind is EventKind.PROMOTED
         self.banner = (
-            f"PROMOTED: green takes 100% ({last.message})"
+            f"PROMOTED: green takes 100% · {last.message}"
             if promoted
-            else f"ROLLED BACK: blue takes 100% ({last.message})"
+            else f"ROLLED BACK: blue takes 100% · {last.message}"
         )
         banner.update(Text(self.banner))
         banner.set_classes("-promoted" if promoted else "-rolled-back")

@@ -11,9 +11,18 @@ from engine.load.run import Snapshot
 from engine.report.summary import fmt_bytes, fmt_ms
 from tui.app.widgets.panel import Panel
 
+NO_DATA = "–"  # as the end summary writes a figure with no data
+
+
+def ms_or_none(ms: float, measured: int) -> str:
+    """A latency, or `–` when nothing was measured (paused: `p50 0µs` read as a latency)."""
+    return fmt_ms(ms) if measured else NO_DATA
+
 
 def figures_table(snapshot: Snapshot | None, timeline: Sequence[Row]) -> Table:
-    table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
+    # One space left of each column, none right: at 80 columns the side panel has 34,
+    # which `latency p99  16.72ms  16.72ms` needs without an ellipsis.
+    table = Table(box=None, padding=(0, 0, 0, 1), expand=True, show_edge=False)
     table.add_column("", no_wrap=True, style="bold")
     table.add_column("now", justify="right", no_wrap=True)
     table.add_column("run", justify="right", no_wrap=True)
@@ -27,11 +36,16 @@ def figures_table(snapshot: Snapshot | None, timeline: Sequence[Row]) -> Table:
     dt = max(r.dt, 1e-9)
     table.add_row("req/s", f"{r.rps:,.1f}", f"{f.rps:,.1f}")
     # Surge's latency (from the due time), then k6's http_req_duration (from the send).
-    table.add_row("latency p50", fmt_ms(r.p50), fmt_ms(f.latency.p50))
-    table.add_row("latency p95", fmt_ms(r.p95), fmt_ms(f.latency.p95))
-    table.add_row("latency p99", fmt_ms(r.p99), fmt_ms(f.latency.p99))
-    table.add_row("duration p99", fmt_ms(r.duration_p99), fmt_ms(f.duration.p99))
-    table.add_row("errors", f"{r.error_rate:.2%}", f"{f.error_rate:.2%}")
+    now, run = r.requests, f.requests
+    table.add_row("latency p50", ms_or_none(r.p50, now), ms_or_none(f.latency.p50, run))
+    table.add_row("latency p95", ms_or_none(r.p95, now), ms_or_none(f.latency.p95, run))
+    table.add_row("latency p99", ms_or_none(r.p99, now), ms_or_none(f.latency.p99, run))
+    table.add_row("duration p99", ms_or_none(r.duration_p99, now), ms_or_none(f.duration.p99, run))
+    table.add_row(
+        "errors",
+        f"{r.error_rate:.2%}" if now else NO_DATA,
+        f"{f.error_rate:.2%}" if run else NO_DATA,
+    )
     table.add_row("requests", f"{r.requests:,}", f"{f.requests:,}")
     table.add_row("iterations", f"{r.iterations:,}", f"{iterations:,}")
     table.add_row("dropped", f"{r.dropped:,}", f"{dropped:,}")

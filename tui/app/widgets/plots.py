@@ -17,6 +17,7 @@ with markers of its own without, and named "(base)" on the bottom border.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from time import monotonic
 
@@ -72,6 +73,21 @@ def nice_ceiling(value: float) -> float:
     return 10 ** (exp + 1)
 
 
+# Steps of a time axis, in seconds: each reads as a round clock time (0:05, 0:30, 2:00).
+_TIME_STEPS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
+
+
+def time_ticks(right: float, most: int = 5) -> list[float]:
+    """Round clock times from 0 to `right`, at most `most` of them (quarters of 48 s read
+    0:12 0:24 0:36 but quarters of 15 s read 0:04 0:08 0:11): a step from _TIME_STEPS."""
+    if right <= 0:
+        return [0.0]
+    step = next((s for s in _TIME_STEPS if right / s <= most - 1), None)
+    if step is None:
+        step = math.ceil(right / (most - 1) / 3600) * 3600
+    return [float(k * step) for k in range(int(right // step) + 1)]
+
+
 def count_label(value: float) -> str:
     if value >= 1_000_000:
         return f"{value / 1_000_000:g}M"
@@ -115,6 +131,7 @@ class TimePlot(PlotextPlot):
     LEGEND: tuple[tuple[str, str], ...] = ()  # (label, colour) per series, in plot order
     BASE_LABELS: tuple[str, ...] = ()  # the series a base run also draws
     TITLE = ""
+    SHORT_TITLE = ""  # the title when the whole legend would not fit on the border
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -134,7 +151,12 @@ class TimePlot(PlotextPlot):
             self._drawn_at = -math.inf  # empty axes: the first data still draws at once
 
     def on_resize(self) -> None:
-        """Thinning depends on the width: redraw at the new size (soon, not per event)."""
+        """Thinning depends on the width: redraw at the new size (soon, not per event).
+
+        The legend too: on a narrow plot it takes its short words, so every series
+        keeps its name (`p50 p90 p95 p99`, never `p5…`)."""
+        self.border_title = self.legend_title()
+        self.border_subtitle = self.base_legend_title()
         self._redraw_within(REDRAW_S)
 
     @property
@@ -151,10 +173,20 @@ class TimePlot(PlotextPlot):
         """The title and the (label, colour) of each series, in plot order."""
         return self.TITLE, self.LEGEND
 
+    def short_title(self) -> str:
+        return self.SHORT_TITLE or self.legend()[0]
+
     def legend_title(self) -> str:
+        """The title and every series' key; on a narrow border the short title, or none."""
         title, series = self.legend()
         parts = [self._key(i, label, color) for i, (label, color) in enumerate(series)]
-        return f"{title}  " + " ".join(parts) if parts else title
+        keys = " ".join(parts)
+        room = self.size.width - 4  # the corners and a space each side
+        for head in (title, self.short_title(), ""):
+            text = f"{head}  {keys}" if head and keys else head or keys
+            if room <= 0 or _plain_len(text) <= room:
+                return text
+        return keys
 
     def base_legend_title(self) -> str:
         """The base run's series, on the bottom border: the top one is full already."""
@@ -232,7 +264,7 @@ class TimePlot(PlotextPlot):
         else:
             self._x_max = max(self._x_max, nice_ceiling(max(last_t, 10.0)))
         plt.xlim(0, self._x_max)
-        ticks = [self._x_max * i / 4 for i in range(5)]
+        ticks = time_ticks(self._x_max)
         plt.xticks(ticks, [clock(t) for t in ticks])
         self.draw_rows(self._rows)
         self.refresh()
@@ -243,9 +275,10 @@ class TimePlot(PlotextPlot):
 
 class LatencyPlot(TimePlot):
     TITLE = "latency (log)"
+    SHORT_TITLE = "latency"
     LEGEND = (("p50", GREEN), ("p90", CYAN), ("p95", YELLOW), ("p99", RED))
     BASE_LABELS = ("p95", "p99")  # the tails a comparison judges; eight lines would blur
-    one_label_per_row = False  # True for plots that may get only a few rows (deploy panel)
+    one_label_per_row = False  # kept for callers: every latency plot now has one label a row
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -272,8 +305,9 @@ class LatencyPlot(TimePlot):
                 }
             )
             # ...if each gets a row of its own: plotext picks among labels that share a
-            # row arbitrarily (differently from one process to the next).
-            if not self.one_label_per_row or len(finer) <= max(self.size.height - 3, 1):
+            # row arbitrarily (differently from one process to the next), which at 80x24
+            # (a plot of 4 rows) made the run screen differ between two runs.
+            if len(finer) <= max(self.size.height - 3, 1):
                 ticks = finer
         plt.yticks(ticks, [tick_label(10**t) for t in ticks])
         for i, (label, color) in enumerate(self.LEGEND):
@@ -282,12 +316,18 @@ class LatencyPlot(TimePlot):
                 self.series(i, [r.t for r in base], _log_ms(base, label), color, base=True)
 
 
+def _plain_len(markup: str) -> int:
+    """A border title's width on screen: its Textual markup tags take no columns."""
+    return len(re.sub(r"\[[^\]]*\]", "", markup))
+
+
 def _log_ms(rows: Sequence[Row], column: str) -> list[float]:
     return [math.log10(max(getattr(r, column), 1e-3)) for r in rows]
 
 
 class ThroughputPlot(TimePlot):
     TITLE = "requests/s, errors % (right)"
+    SHORT_TITLE = "req/s, err % (right)"
     LEGEND = (("req/s", BLUE), ("errors", RED))
     BASE_LABELS = ("req/s", "errors")
 
@@ -327,6 +367,9 @@ class LoadPlot(TimePlot):
             return "iterations/s", (("achieved", MAGENTA), ("target", GREY))
         return self.TITLE, self.LEGEND
 
+    def short_title(self) -> str:
+        return "iter/s" if self.open_model else self.TITLE
+
     def set_open_model(self, open_model: bool) -> None:
         self.open_model = open_model
         if self.is_mounted:
@@ -338,6 +381,15 @@ class LoadPlot(TimePlot):
             return [r.iterations / r.dt if r.dt > 0 else 0.0 for r in rows]
         return [float(r.vus) for r in rows]
 
+    def achieved_at(self, rows: Sequence[Row]) -> list[float]:
+        """Where an achieved figure belongs in time. A rate is the interval's mean and the
+        target is read at its end: the mean belongs at the interval's middle (on a ramp
+        it equals the target there); at the end it trailed the target by an interval's
+        climb. A VU count is read at the end, like its target."""
+        if self.open_model:
+            return [max(r.t - r.dt / 2, 0.0) for r in rows]
+        return [r.t for r in rows]
+
     def draw_rows(self, rows: Sequence[Row]) -> None:
         plt = self.plt
         xs = [r.t for r in rows]
@@ -348,9 +400,9 @@ class LoadPlot(TimePlot):
         plt.ylim(0, top)
         ticks = [0.0, top / 2, top]
         plt.yticks(ticks, [count_label(t) for t in ticks])
-        self.series(0, xs, achieved, MAGENTA, worst=False)
+        self.series(0, self.achieved_at(rows), achieved, MAGENTA, worst=False)
         self.series(1, xs, targets, GREY, worst=False)
-        self.series(0, [r.t for r in self.base], base, MAGENTA, worst=False, base=True)
+        self.series(0, self.achieved_at(self.base), base, MAGENTA, worst=False, base=True)
 
 
 class ShapePreview(PlotextPlot):
@@ -391,7 +443,7 @@ class ShapePreview(PlotextPlot):
         top = nice_ceiling(max(max(ys), 1.0) * 1.05)
         right = max(xs[-1], 1.0)
         plt.xlim(0, right)
-        xticks = [right * i / 4 for i in range(5)]
+        xticks = time_ticks(right)
         plt.xticks(xticks, [clock(t) for t in xticks])
         plt.ylim(0, top)
         ticks = [0.0, top / 2, top]

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from rich.table import Table
 
 from engine.load.model import Figures
-from engine.report.summary import fmt_ms
+from tui.app.widgets.figures import ms_or_none
 from tui.app.widgets.panel import Panel
 
 
@@ -18,7 +18,8 @@ def steps_table(steps: Mapping[str, Figures]) -> Table:
     table.add_column("p95", justify="right", no_wrap=True)
     table.add_column("err", justify="right", no_wrap=True)
     for name, f in steps.items():
-        table.add_row(name, f"{f.rps:,.1f}", fmt_ms(f.latency.p95), f"{f.error_rate:.1%}")
+        p95 = ms_or_none(f.latency.p95, f.requests)
+        table.add_row(name, f"{f.rps:,.1f}", p95, f"{f.error_rate:.1%}")
     return table
 
 
