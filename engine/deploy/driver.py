@@ -18,6 +18,11 @@ through `note`), and at the end (`finish`) the outcome after `on_exit`.
 
 While a decision says `smoke`, green is judged on a smoke run's requests
 (engine.deploy.smoke), since the load test sends green nothing then.
+
+With a `fleet` (colors given as recipes), every change also moves the instances
+Surge runs (engine.deploy.fleet): the strategy is held while they start, a batch that
+fails its health check rolls the rollout back, and blue is kept `scale_down_delay`
+seconds after a promotion.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from time import monotonic
 from typing import Any
 
 from engine.deploy.discovery import DiscoverySync
+from engine.deploy.fleet import Fleet, HealthError, Wanted, wanted
 from engine.deploy.marks import ColorLive, Mark, mark_of
 from engine.deploy.record import VERDICTS, build_record, outcome_of, step_row
 from engine.deploy.routers import Router, RouterError, SurgeProxyRouter
@@ -88,6 +94,9 @@ class DeployDriver:
         on_exit: str = "rollback",
         on_event: EventHook | None = None,
         figures_of: FiguresOf = mark_of,
+        fleet: Fleet | None = None,
+        canary_instances: int = 1,
+        scale_down_delay: float = 0.0,
     ) -> None:
         if on_exit not in ON_EXIT:
             raise ValueError(f"on_exit must be one of {', '.join(ON_EXIT)}, got {on_exit!r}")
@@ -124,6 +133,17 @@ class DeployDriver:
         self._dirty = False
         self._task: asyncio.Task[None] | None = None
         self._discovery_tasks: list[asyncio.Task[None]] = []
+        # recipes: the instances Surge starts and stops (engine.deploy.fleet)
+        self.fleet = fleet
+        self.counts = {c: 0 for c in COLORS}
+        self.canary_instances = canary_instances
+        self.scale_down_delay = scale_down_delay
+        self.promoted_at: float | None = None
+        self._converging = False  # a fleet move is under way: the strategy waits
+        self._closing = False
+        if fleet is not None:
+            fleet.on_change = self.note
+            self.counts = {c: r.instances for c, r in fleet.launcher.recipes.items()}
 
     # -- what the UI reads --------------------------------------------------------------
 
@@ -178,7 +198,42 @@ class DeployDriver:
         if self.smoking and self.smoke is not None:
             self._window_marks["green"] = self.smoke.window_mark()
             self.window["green"] = self._window_marks["green"].figures()
+        if self.fleet is not None:
+            if self._converging:  # instances starting or stopping: the step waits for them
+                return Decision(self.weights, self.phase, in_service=self.strategy.in_service)
+            if self._scale_down_due():
+                self._schedule()
         return self._apply(self.strategy.step(now, self.window))
+
+    # -- instances (recipes) -------------------------------------------------------------
+
+    def wanted(self) -> Wanted:
+        """The instances the strategy's state calls for now (engine.deploy.fleet.wanted)."""
+        keep = self.promoted_at is not None and (
+            self.clock() < self.promoted_at + self.scale_down_delay
+        )
+        return wanted(
+            self.strategy, self.counts, canary_instances=self.canary_instances, keep_blue=keep
+        )
+
+    def _scale_down_due(self) -> bool:
+        """Promoted, the delay over, and blue still running: time to stop it."""
+        assert self.fleet is not None
+        return (
+            self.promoted_at is not None
+            and not self.wanted().blue
+            and bool(self.fleet.running("blue"))
+        )
+
+    async def prepare(self) -> None:
+        """Before the load: start blue's instances and register them (recipes only).
+        Raises HealthError when one never becomes healthy."""
+        if self.fleet is None:
+            return
+        commands = "; ".join(self.fleet.launcher.commands())
+        self.note(EventKind.INSTANCE_STARTED, f"starting instances: {commands}")
+        await self.fleet.converge(self.wanted(), self.weights)
+        self.applied = self.weights
 
     # -- commands -----------------------------------------------------------------------
 
@@ -237,6 +292,8 @@ class DeployDriver:
     def _apply(self, d: Decision) -> Decision:
         self.events.extend(d.events)
         self._record(d.events)
+        if self.promoted_at is None and d.phase is Phase.PROMOTED:
+            self.promoted_at = self.clock()
         if d.new_window:
             self._window_base = dict(self._marks)
             self._window_marks = {c: Mark() for c in COLORS}
@@ -244,9 +301,9 @@ class DeployDriver:
             self.window = {c: ColorFigures() for c in COLORS}
             if self.smoke is not None:
                 self.smoke.new_window()
-        self._follow_smoke(d.smoke)
         if d.changed or (self.applied is None and self.phase is not Phase.READY):
             self._schedule()
+        self._follow_smoke(d.smoke and not self._converging)
         if d.new_window:
             self._window_weights = self.weights
         return d
@@ -283,18 +340,22 @@ class DeployDriver:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 return  # no loop (a plain unit test): flush() sends it
+            self._converging = self.fleet is not None and not self._closing
             self._task = loop.create_task(self._sync())
 
     async def _sync(self) -> None:
         """Send the latest state until nothing changed meanwhile; the last write wins."""
         assert self.router is not None
+        if self.fleet is not None and not self._closing:
+            await self._sync_fleet()
+            return
         while self._dirty:
             self._dirty = False
             weights = self.weights
             in_service = self.strategy.in_service
             try:
                 await self.router.set_weights(weights)
-                if in_service is not None:
+                if in_service is not None and self.fleet is None:  # a fleet registers its own
                     await self.router.set_in_service(in_service)
             except (RouterError, OSError) as exc:
                 error = str(exc) or type(exc).__name__
@@ -307,6 +368,35 @@ class DeployDriver:
             self.applied = weights
             self._admin_error = None
 
+    async def _sync_fleet(self) -> None:
+        """Move the instances (and with them the weights) until the state stops changing;
+        a failed health check rolls the rollout back, which moves them again."""
+        assert self.fleet is not None
+        self._converging = True
+        try:
+            started = False
+            while self._dirty:
+                self._dirty = False
+                weights = self.weights
+                try:
+                    started = await self.fleet.converge(self.wanted(), weights) or started
+                except HealthError as exc:
+                    self.note(EventKind.INSTANCE_UNHEALTHY, str(exc))
+                    self._apply(self.strategy.rollback(self.clock(), f"health check failed: {exc}"))
+                    continue
+                except (RouterError, OSError) as exc:
+                    error = str(exc) or type(exc).__name__
+                    if error != self._admin_error:
+                        self.note(EventKind.ROUTER_ERROR, f"weights {weights} not applied: {error}")
+                    self._admin_error = error
+                    return
+                self.applied = weights
+                self._admin_error = None
+        finally:
+            self._converging = False
+        # the step's wait (and its analysis window, and a smoke run) begins now
+        self._apply(self.strategy.hold(self.clock()))
+
     async def flush(self) -> None:
         """Wait until the proxy has the current weights (or failed to take them)."""
         if self._dirty and (self._task is None or self._task.done()):
@@ -315,6 +405,13 @@ class DeployDriver:
             await self._task
 
     async def aclose(self) -> None:
+        if self.fleet is not None:  # every instance stops, whatever else fails
+            self._closing = True
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+            await self.fleet.aclose()
         if hasattr(self.figures_of, "aclose"):
             await self.figures_of.aclose()
         for d in self.discovery:
@@ -357,7 +454,14 @@ class DeployDriver:
         return self._apply(self.strategy.rollback(self.clock(), reason))
 
     async def finish(self) -> DeployRecord | None:
-        """`leave()`, wait for the router to take it, close; the record for the report."""
+        """`leave()`, wait for the router to take it, close; the record for the report.
+        With a fleet, the instances are not moved any more: they all stop."""
+        if self.fleet is not None:
+            self._closing = True
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
         self.leave()
         if self.router is not None:
             with contextlib.suppress(Exception):
