@@ -125,13 +125,20 @@ class Fleet:
         self.peak = max(self.peak, len(running))
         if starts:
             await self._await_health(starts)
-            for inst in starts:
-                await self.router.add_instance(inst.color, inst.name, inst.address)
-                self.serving[inst.name] = inst
-                self._say(
-                    EventKind.INSTANCE_STARTED,
-                    f"{inst.name} started on {inst.address} (pid {inst.pid}, log {inst.log})",
-                )
+        # the new ones, and any a router error kept from registering last time
+        joining = [
+            i
+            for i in list(running.values())
+            if i.index in want.of(i.color) and i.name not in self.serving
+        ]
+        for inst in joining:
+            await self.router.add_instance(inst.color, inst.name, inst.address)
+            self.serving[inst.name] = inst
+            self._say(
+                EventKind.INSTANCE_STARTED,
+                f"{inst.name} serving on {inst.address} (pid {inst.pid}, log {inst.log})",
+            )
+        if joining:
             self._note()
         await self.router.set_weights(weights)
         stops = [i for i in list(running.values()) if i.index not in want.of(i.color)]

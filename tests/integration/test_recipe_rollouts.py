@@ -31,7 +31,14 @@ from engine.deploy.instances import Launcher
 from engine.deploy.marks import Mark
 from engine.deploy.recipe import Health, Recipe
 from engine.deploy.routers import SurgeProxyRouter
-from engine.deploy.strategies import Phase, Rolling, RollingWithAdditionalBatch, Strategy, Switch
+from engine.deploy.strategies import (
+    Linear,
+    Phase,
+    Rolling,
+    RollingWithAdditionalBatch,
+    Strategy,
+    Switch,
+)
 from tests.conftest import ROOT, surge_cmd
 
 SUT = (sys.executable, "-m", "tui.cli.sut_cmd", "--port", "{port}", "--color")
@@ -141,13 +148,19 @@ async def roll(
     tmp_path: Path,
     *,
     scale_down_delay: float = 0.0,
+    canary_instances: int = 1,
     until: float = 30.0,
 ) -> Rolled:
     """Blue up, the rollout to its end (and the scale-down after it), under load."""
     router = SurgeProxyRouter(admin_url)
     fleet = Fleet(Launcher(recipes, tmp_path / "logs"), router, drain_s=0.2)
     driver = DeployDriver(
-        strategy, router, fleet=fleet, figures_of=no_figures, scale_down_delay=scale_down_delay
+        strategy,
+        router,
+        fleet=fleet,
+        figures_of=no_figures,
+        scale_down_delay=scale_down_delay,
+        canary_instances=canary_instances,
     )
     statuses: Counter[int] = Counter()
     stop = asyncio.Event()
@@ -211,6 +224,21 @@ async def test_a_batch_that_never_becomes_healthy_rolls_back(
     assert "green-0 not healthy after 1s" in reasons
     assert pids_of(tmp_path, "green") and not any(map(alive, pids_of(tmp_path, "green")))
     assert len(pids_of(tmp_path, "blue")) == 3  # blue-0 was restarted: its pid file rewritten
+    assert set(r.statuses) == {200}, r.statuses
+
+
+async def test_a_canary_starts_its_instances_and_grows_green_with_its_weight(
+    tmp_path: Path, proxy: tuple[str, str]
+) -> None:
+    """4 per color, green +25% a step: 1 green instance (canary_instances) at 25%, 2 at
+    50%, 3 at 75%, all 4 at promotion; blue keeps all 4 until then, and then stops."""
+    proxy_url, admin_url = proxy
+    recipes = {"blue": app(tmp_path, instances=4), "green": app(tmp_path, instances=4)}
+    r = await roll(Linear(25, 0.3), recipes, admin_url, proxy_url, tmp_path)
+    assert r.driver.phase is Phase.PROMOTED and r.running["blue"] == []
+    assert r.driver.fleet is not None
+    steps = [(c.blue, c.green) for c in r.driver.fleet.history]
+    assert steps == [(4, 0), (4, 1), (4, 2), (4, 3), (4, 4), (0, 4)], steps
     assert set(r.statuses) == {200}, r.statuses
 
 
