@@ -36,7 +36,8 @@ from time import monotonic
 from typing import Any
 
 from engine.deploy.discovery import DiscoverySync
-from engine.deploy.fleet import Fleet, HealthError, Wanted, wanted
+from engine.deploy.fleet import Fleet
+from engine.deploy.fleet_steering import FleetSteering
 from engine.deploy.marks import ColorLive, Mark, mark_of
 from engine.deploy.record import VERDICTS, build_record, outcome_of, step_row
 from engine.deploy.routers import Router, RouterError, SurgeProxyRouter
@@ -65,7 +66,7 @@ EventHook = Callable[[float, Event, StepRow | None], None]
 FiguresOf = Callable[[Any, str, float], Mark]
 
 
-class DeployDriver:
+class DeployDriver(FleetSteering):
     """Owns a strategy for one run: judges windows, moves weights, keeps the log for the UI.
 
     Every method is synchronous and cheap so a key press or a snapshot handler can
@@ -133,17 +134,7 @@ class DeployDriver:
         self._dirty = False
         self._task: asyncio.Task[None] | None = None
         self._discovery_tasks: list[asyncio.Task[None]] = []
-        # recipes: the instances Surge starts and stops (engine.deploy.fleet)
-        self.fleet = fleet
-        self.counts = {c: 0 for c in COLORS}
-        self.canary_instances = canary_instances
-        self.scale_down_delay = scale_down_delay
-        self.promoted_at: float | None = None
-        self._converging = False  # a fleet move is under way: the strategy waits
-        self._closing = False
-        if fleet is not None:
-            fleet.on_change = self.note
-            self.counts = {c: r.instances for c, r in fleet.launcher.recipes.items()}
+        self._init_fleet(fleet, canary_instances, scale_down_delay)
 
     # -- what the UI reads --------------------------------------------------------------
 
@@ -204,36 +195,6 @@ class DeployDriver:
             if self._scale_down_due():
                 self._schedule()
         return self._apply(self.strategy.step(now, self.window))
-
-    # -- instances (recipes) -------------------------------------------------------------
-
-    def wanted(self) -> Wanted:
-        """The instances the strategy's state calls for now (engine.deploy.fleet.wanted)."""
-        keep = self.promoted_at is not None and (
-            self.clock() < self.promoted_at + self.scale_down_delay
-        )
-        return wanted(
-            self.strategy, self.counts, canary_instances=self.canary_instances, keep_blue=keep
-        )
-
-    def _scale_down_due(self) -> bool:
-        """Promoted, the delay over, and blue still running: time to stop it."""
-        assert self.fleet is not None
-        return (
-            self.promoted_at is not None
-            and not self.wanted().blue
-            and bool(self.fleet.running("blue"))
-        )
-
-    async def prepare(self) -> None:
-        """Before the load: start blue's instances and register them (recipes only).
-        Raises HealthError when one never becomes healthy."""
-        if self.fleet is None:
-            return
-        commands = "; ".join(self.fleet.launcher.commands())
-        self.note(EventKind.INSTANCE_STARTED, f"starting instances: {commands}")
-        await self.fleet.converge(self.wanted(), self.weights)
-        self.applied = self.weights
 
     # -- commands -----------------------------------------------------------------------
 
@@ -368,35 +329,6 @@ class DeployDriver:
             self.applied = weights
             self._admin_error = None
 
-    async def _sync_fleet(self) -> None:
-        """Move the instances (and with them the weights) until the state stops changing;
-        a failed health check rolls the rollout back, which moves them again."""
-        assert self.fleet is not None
-        self._converging = True
-        try:
-            started = False
-            while self._dirty:
-                self._dirty = False
-                weights = self.weights
-                try:
-                    started = await self.fleet.converge(self.wanted(), weights) or started
-                except HealthError as exc:
-                    self.note(EventKind.INSTANCE_UNHEALTHY, str(exc))
-                    self._apply(self.strategy.rollback(self.clock(), f"health check failed: {exc}"))
-                    continue
-                except (RouterError, OSError) as exc:
-                    error = str(exc) or type(exc).__name__
-                    if error != self._admin_error:
-                        self.note(EventKind.ROUTER_ERROR, f"weights {weights} not applied: {error}")
-                    self._admin_error = error
-                    return
-                self.applied = weights
-                self._admin_error = None
-        finally:
-            self._converging = False
-        # the step's wait (and its analysis window, and a smoke run) begins now
-        self._apply(self.strategy.hold(self.clock()))
-
     async def flush(self) -> None:
         """Wait until the proxy has the current weights (or failed to take them)."""
         if self._dirty and (self._task is None or self._task.done()):
@@ -406,11 +338,7 @@ class DeployDriver:
 
     async def aclose(self) -> None:
         if self.fleet is not None:  # every instance stops, whatever else fails
-            self._closing = True
-            if self._task is not None and not self._task.done():
-                self._task.cancel()
-                with contextlib.suppress(BaseException):
-                    await self._task
+            await self._stop_moves()
             await self.fleet.aclose()
         if hasattr(self.figures_of, "aclose"):
             await self.figures_of.aclose()
@@ -457,11 +385,7 @@ class DeployDriver:
         """`leave()`, wait for the router to take it, close; the record for the report.
         With a fleet, the instances are not moved any more: they all stop."""
         if self.fleet is not None:
-            self._closing = True
-            if self._task is not None and not self._task.done():
-                self._task.cancel()
-                with contextlib.suppress(BaseException):
-                    await self._task
+            await self._stop_moves()
         self.leave()
         if self.router is not None:
             with contextlib.suppress(Exception):
