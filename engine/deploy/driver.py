@@ -262,7 +262,11 @@ class DeployDriver(FleetSteering):
             self.window = {c: ColorFigures() for c in COLORS}
             if self.smoke is not None:
                 self.smoke.new_window()
-        if d.changed or (self.applied is None and self.phase is not Phase.READY):
+        if (
+            d.changed
+            or (self.applied is None and self.phase is not Phase.READY)
+            or self._fleet_behind()
+        ):
             self._schedule()
         self._follow_smoke(d.smoke and not self._converging)
         if d.new_window:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from engine.deploy.fleet import Fleet, HealthError, Wanted, wanted
 from engine.deploy.routers import RouterError
-from engine.deploy.strategies import COLORS, Decision, EventKind, Strategy, Weights
+from engine.deploy.strategies import COLORS, Decision, EventKind, Phase, Strategy, Weights
 
 __all__ = ["FleetSteering"]
 
@@ -72,6 +72,17 @@ class FleetSteering:
             self.strategy, self.counts, canary_instances=self.canary_instances, keep_blue=keep
         )
 
+    def _fleet_behind(self) -> bool:
+        """The running instances differ from what the strategy's state wants (a switch's
+        start changes no weight, yet wants the whole green set): a move is due."""
+        if self.fleet is None or self._closing:
+            return False
+        want = self.wanted()
+        return any(
+            tuple(i.index for i in self.fleet.running(c)) != tuple(sorted(want.of(c)))
+            for c in COLORS
+        )
+
     def _scale_down_due(self) -> bool:
         """Promoted, the delay over, and blue still running: time to stop it."""
         assert self.fleet is not None
@@ -104,6 +115,10 @@ class FleetSteering:
                     await self.fleet.converge(self.wanted(), weights)
                 except HealthError as exc:
                     self.note(EventKind.INSTANCE_UNHEALTHY, str(exc))
+                    if self.strategy.phase is Phase.ROLLED_BACK:  # the last good state failed
+                        self._admin_error = f"instances did not start: {exc}"
+                        self._dirty = False
+                        return
                     self._apply(self.strategy.rollback(self.clock(), f"health check failed: {exc}"))
                     continue
                 except (RouterError, OSError) as exc:

@@ -31,7 +31,9 @@ from engine.deploy.instances import Launcher
 from engine.deploy.marks import Mark
 from engine.deploy.recipe import Health, Recipe
 from engine.deploy.routers import SurgeProxyRouter
+from engine.deploy.smoke import SmokeTarget
 from engine.deploy.strategies import (
+    Analysis,
     Linear,
     Phase,
     Rolling,
@@ -245,36 +247,70 @@ async def test_a_canary_starts_its_instances_and_grows_green_with_its_weight(
 async def test_blue_green_keeps_blue_until_promotion_plus_the_delay(
     tmp_path: Path, proxy: tuple[str, str]
 ) -> None:
-    """The whole green set starts beside blue; blue keeps running scale_down_delay after
-    the switch, then stops."""
+    """The whole green set starts beside blue and is smoke-tested (only once it serves:
+    the smoke passes); blue keeps running scale_down_delay after the switch, then stops."""
     proxy_url, admin_url = proxy
     recipes = {"blue": app(tmp_path, instances=2), "green": app(tmp_path, instances=2)}
     router = SurgeProxyRouter(admin_url)
     fleet = Fleet(Launcher(recipes, tmp_path / "logs"), router, drain_s=0.1)
+    smoke = Analysis(interval=1.0, min_requests=10, max_inconclusive=5)
     driver = DeployDriver(
-        Switch(), router, fleet=fleet, figures_of=no_figures, scale_down_delay=1.5
+        Switch(smoke),
+        router,
+        fleet=fleet,
+        figures_of=no_figures,
+        scale_down_delay=1.5,
+        smoke_target=SmokeTarget(proxy_url + "/"),
     )
     try:
         await driver.prepare()
-        driver.start()
-        await driver.flush()
-        assert driver.phase is Phase.PROMOTED
         blue = pids_of(tmp_path, "blue")
+        driver.start()
+        deadline = time.monotonic() + 20
+        while driver.phase is not Phase.PROMOTED and time.monotonic() < deadline:
+            driver.observe(None)
+            assert driver.phase is not Phase.ROLLED_BACK, [e.message for e in driver.events]
+            await asyncio.sleep(0.05)
+        assert driver.phase is Phase.PROMOTED
         assert len(blue) == 2 and all(map(alive, blue))
+        await driver.flush()
         assert len(fleet.running("green")) == 2 and fleet.peak == 4
         async with httpx.AsyncClient(trust_env=False) as client:
             answers = {(await client.get(proxy_url + "/")).text for _ in range(8)}
         assert answers == {"green-0", "green-1"}  # switched: blue serves nothing, but runs
-        deadline = time.monotonic() + 10
+        assert all(map(alive, blue))
         while fleet.running("blue") and time.monotonic() < deadline:
             driver.observe(None)
             await asyncio.sleep(0.05)
         await driver.flush()
-        assert time.monotonic() - driver.promoted_at >= 1.5
+        assert driver.promoted_at is not None and time.monotonic() - driver.promoted_at >= 1.5
         assert not any(map(alive, blue)) and len(fleet.running("green")) == 2
     finally:
         await driver.aclose()
     assert not any(map(alive, pids_of(tmp_path, "green")))
+
+
+async def test_the_proxy_takes_new_instances_by_post_and_refuses_bad_ones(
+    proxy: tuple[str, str],
+) -> None:
+    _, admin_url = proxy
+    async with httpx.AsyncClient(trust_env=False) as client:
+        added = await client.post(
+            admin_url + "/instances", json={"color": "green", "url": "http://127.0.0.1:9"}
+        )
+        again = await client.post(
+            admin_url + "/instances", json={"color": "green", "url": "http://127.0.0.1:9"}
+        )
+        bad = await client.post(
+            admin_url + "/instances", json={"color": "red", "url": "http://127.0.0.1:9"}
+        )
+        path = await client.post(
+            admin_url + "/instances", json={"color": "blue", "url": "http://127.0.0.1:9/x"}
+        )
+    assert added.status_code == 200 and added.json()["index"] == 0
+    assert again.json()["index"] == 0  # an address in service is not added twice
+    assert bad.status_code == 400 and "unknown color" in bad.json()["error"]
+    assert path.status_code == 400
 
 
 def test_sigterm_mid_rollout_leaves_no_instance_running(
