@@ -46,7 +46,8 @@ from tests.conftest import ROOT, surge_cmd
 SUT = (sys.executable, "-m", "tui.cli.sut_cmd", "--port", "{port}", "--color")
 
 # The small app: answers / and /health, writes its pid to PIDS/{instance}.pid; with
-# --never-healthy it writes the pid and never listens.
+# --never-healthy it writes the pid and never listens; with --errors it answers 500
+# (but to /health).
 APP = textwrap.dedent(
     """
     import http.server, os, sys
@@ -60,7 +61,8 @@ APP = textwrap.dedent(
         protocol_version = "HTTP/1.1"
         def do_GET(self):
             body = name.encode()
-            self.send_response(200)
+            failing = "--errors" in sys.argv and self.path != "/health"
+            self.send_response(500 if failing else 200)
             self.send_header("content-length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -311,6 +313,66 @@ async def test_the_proxy_takes_new_instances_by_post_and_refuses_bad_ones(
     assert again.json()["index"] == 0  # an address in service is not added twice
     assert bad.status_code == 400 and "unknown color" in bad.json()["error"]
     assert path.status_code == 400
+
+
+def test_a_failed_analysis_rolls_surge_run_back_and_stops_green(
+    tmp_path: Path, proxy: tuple[str, str]
+) -> None:
+    """`surge run PROFILE`: green answers 500 (its health aside), the first window with a
+    green instance fails, the rollout rolls back (exit 3), blue runs again in full, no
+    green process is left, and each instance's log is beside the report."""
+    proxy_url, admin_url = proxy
+    script = tmp_path / "app.py"
+    script.write_text(APP)
+    (tmp_path / "pids").mkdir()
+    command = [sys.executable, str(script), "{port}", "{instance}", str(tmp_path / "pids")]
+    profile = tmp_path / "p.toml"
+    profile.write_text(
+        textwrap.dedent(
+            f"""
+            name = "recipes"
+            base_url = "{proxy_url}"
+            [load]
+            executor = "constant-vus"
+            vus = 2
+            duration = "6s"
+            [deploy]
+            strategy = "rolling"
+            interval = "1s"
+            min_requests = 10
+            min_success_rate = 0.99
+            proxy_port = {proxy_url.rsplit(":", 1)[1]}
+            admin_port = {admin_url.rsplit(":", 1)[1]}
+            [deploy.blue]
+            command = {command!r}
+            instances = 2
+            [deploy.green]
+            command = {[*command, "--errors"]!r}
+            instances = 2
+            health = {{ path = "/health", timeout = "5s" }}
+            """
+        ).replace("'", '"')
+    )
+    report = tmp_path / "out" / "run.toml"
+    report.parent.mkdir()
+    env = {**os.environ, "NO_COLOR": "1"}
+    done = subprocess.run(
+        surge_cmd("run", str(profile), "--quiet", "--report", str(report)),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 3, out
+    assert "rolled back: 1 failed analyses (limit 1)" in out, out
+    assert "instance stopped: green-0 stopped" in out, out
+    green = pids_of(tmp_path, "green")
+    assert green and not any(map(alive, green)), out
+    assert not any(map(alive, pids_of(tmp_path, "blue")))  # the run's end stopped blue too
+    logs = sorted(p.name for p in (tmp_path / "out" / "run-instances").glob("*.log"))
+    assert logs == ["blue-0.log", "blue-1.log", "green-0.log"], logs
 
 
 def test_sigterm_mid_rollout_leaves_no_instance_running(
