@@ -18,6 +18,11 @@ through `note`), and at the end (`finish`) the outcome after `on_exit`.
 
 While a decision says `smoke`, green is judged on a smoke run's requests
 (engine.deploy.smoke), since the load test sends green nothing then.
+
+With a `fleet` (colors given as recipes), every change also moves the instances
+Surge runs (engine.deploy.fleet): the strategy is held while they start, a batch that
+fails its health check rolls the rollout back, and blue is kept `scale_down_delay`
+seconds after a promotion.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from time import monotonic
 from typing import Any
 
 from engine.deploy.discovery import DiscoverySync
+from engine.deploy.fleet import Fleet
+from engine.deploy.fleet_steering import FleetSteering
 from engine.deploy.marks import ColorLive, Mark, mark_of
 from engine.deploy.record import VERDICTS, build_record, outcome_of, step_row
 from engine.deploy.routers import Router, RouterError, SurgeProxyRouter
@@ -59,7 +66,7 @@ EventHook = Callable[[float, Event, StepRow | None], None]
 FiguresOf = Callable[[Any, str, float], Mark]
 
 
-class DeployDriver:
+class DeployDriver(FleetSteering):
     """Owns a strategy for one run: judges windows, moves weights, keeps the log for the UI.
 
     Every method is synchronous and cheap so a key press or a snapshot handler can
@@ -88,6 +95,9 @@ class DeployDriver:
         on_exit: str = "rollback",
         on_event: EventHook | None = None,
         figures_of: FiguresOf = mark_of,
+        fleet: Fleet | None = None,
+        canary_instances: int = 1,
+        scale_down_delay: float = 0.0,
     ) -> None:
         if on_exit not in ON_EXIT:
             raise ValueError(f"on_exit must be one of {', '.join(ON_EXIT)}, got {on_exit!r}")
@@ -124,6 +134,7 @@ class DeployDriver:
         self._dirty = False
         self._task: asyncio.Task[None] | None = None
         self._discovery_tasks: list[asyncio.Task[None]] = []
+        self._init_fleet(fleet, canary_instances, scale_down_delay)
 
     # -- what the UI reads --------------------------------------------------------------
 
@@ -178,6 +189,11 @@ class DeployDriver:
         if self.smoking and self.smoke is not None:
             self._window_marks["green"] = self.smoke.window_mark()
             self.window["green"] = self._window_marks["green"].figures()
+        if self.fleet is not None:
+            if self._converging:  # instances starting or stopping: the step waits for them
+                return Decision(self.weights, self.phase, in_service=self.strategy.in_service)
+            if self._scale_down_due():
+                self._schedule()
         return self._apply(self.strategy.step(now, self.window))
 
     # -- commands -----------------------------------------------------------------------
@@ -237,6 +253,8 @@ class DeployDriver:
     def _apply(self, d: Decision) -> Decision:
         self.events.extend(d.events)
         self._record(d.events)
+        if self.promoted_at is None and d.phase is Phase.PROMOTED:
+            self.promoted_at = self.clock()
         if d.new_window:
             self._window_base = dict(self._marks)
             self._window_marks = {c: Mark() for c in COLORS}
@@ -244,9 +262,13 @@ class DeployDriver:
             self.window = {c: ColorFigures() for c in COLORS}
             if self.smoke is not None:
                 self.smoke.new_window()
-        self._follow_smoke(d.smoke)
-        if d.changed or (self.applied is None and self.phase is not Phase.READY):
+        if (
+            d.changed
+            or (self.applied is None and self.phase is not Phase.READY)
+            or self._fleet_behind()
+        ):
             self._schedule()
+        self._follow_smoke(d.smoke and not self._converging)
         if d.new_window:
             self._window_weights = self.weights
         return d
@@ -283,18 +305,22 @@ class DeployDriver:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 return  # no loop (a plain unit test): flush() sends it
+            self._converging = self.fleet is not None and not self._closing
             self._task = loop.create_task(self._sync())
 
     async def _sync(self) -> None:
         """Send the latest state until nothing changed meanwhile; the last write wins."""
         assert self.router is not None
+        if self.fleet is not None and not self._closing:
+            await self._sync_fleet()
+            return
         while self._dirty:
             self._dirty = False
             weights = self.weights
             in_service = self.strategy.in_service
             try:
                 await self.router.set_weights(weights)
-                if in_service is not None:
+                if in_service is not None and self.fleet is None:  # a fleet registers its own
                     await self.router.set_in_service(in_service)
             except (RouterError, OSError) as exc:
                 error = str(exc) or type(exc).__name__
@@ -315,6 +341,9 @@ class DeployDriver:
             await self._task
 
     async def aclose(self) -> None:
+        if self.fleet is not None:  # every instance stops, whatever else fails
+            await self._stop_moves()
+            await self.fleet.aclose()
         if hasattr(self.figures_of, "aclose"):
             await self.figures_of.aclose()
         for d in self.discovery:
@@ -357,7 +386,10 @@ class DeployDriver:
         return self._apply(self.strategy.rollback(self.clock(), reason))
 
     async def finish(self) -> DeployRecord | None:
-        """`leave()`, wait for the router to take it, close; the record for the report."""
+        """`leave()`, wait for the router to take it, close; the record for the report.
+        With a fleet, the instances are not moved any more: they all stop."""
+        if self.fleet is not None:
+            await self._stop_moves()
         self.leave()
         if self.router is not None:
             with contextlib.suppress(Exception):

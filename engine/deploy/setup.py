@@ -8,9 +8,13 @@ Envoy on its admin socket (`socket`, or the path `surge router start` uses).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from engine.deploy.discovery import DiscoverySync
 from engine.deploy.driver import DeployDriver, EventHook
+from engine.deploy.fleet import Fleet
+from engine.deploy.instances import Launcher
 from engine.deploy.router_figures import RouterFigures
 from engine.deploy.routers import Router, SurgeProxyRouter
 from engine.deploy.smoke import SmokeTarget
@@ -54,14 +58,23 @@ def profile_driver(
     proxy_url: str | None = None,
     autostart: bool = False,
     on_event: EventHook | None = None,
+    log_dir: Path | None = None,
 ) -> DeployDriver:
     """A driver for the profile's rollout; the smoke run goes to the router's public port
-    (`proxy_url`, default 127.0.0.1:proxy_port) on the profile's first GET path."""
+    (`proxy_url`, default 127.0.0.1:proxy_port) on the profile's first GET path. Colors
+    given as recipes get a fleet: their instances' logs go to `log_dir` (default
+    engine.deploy.instances.default_log_dir)."""
     plan = profile.deploy
     assert plan is not None, "the profile has no [deploy] table"
     url = proxy_url or f"http://127.0.0.1:{plan.proxy_port}"
     router = router or make_router(plan)
-    extra = {"figures_of": RouterFigures(router)} if plan.figures == "router" else {}
+    extra: dict[str, Any] = (
+        {"figures_of": RouterFigures(router)} if plan.figures == "router" else {}
+    )
+    if plan.recipes:  # Surge starts the instances itself (engine.deploy.instances)
+        extra["fleet"] = Fleet(Launcher(dict(plan.recipes), log_dir), router)
+        extra["canary_instances"] = plan.canary_instances
+        extra["scale_down_delay"] = plan.scale_down_delay
     driver = DeployDriver(
         strategy or plan.build(),
         router,
@@ -71,7 +84,8 @@ def profile_driver(
         on_event=on_event,
         **extra,
     )
-    attach_discovery(driver, plan.blue, plan.green)
+    if not plan.recipes:  # a recipe's instances are registered by the fleet itself
+        attach_discovery(driver, plan.blue, plan.green)
     return driver
 
 

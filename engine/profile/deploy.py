@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.addresses import parse_http_origin
+from engine.deploy.recipe import Recipe
 from engine.deploy.strategies import (
     COLORS,
     STRATEGIES,
@@ -29,6 +30,7 @@ from engine.errors import ConfigError, did_you_mean
 from engine.profile import fields
 from engine.profile.fields import Invalid, describe
 from engine.profile.locate import KeyPath, format_key
+from engine.profile.recipe import parse_recipe
 
 _COMMON_KEYS = (
     "blue",
@@ -57,10 +59,19 @@ _ANALYSIS_KEYS = (
     "max_inconclusive",
 )
 _BOUND_KEYS = ("min_success_rate", "max_p99_ms", "max_p99_ratio", "max_success_drop")
+_RECIPE_KEYS = ("scale_down_delay",)  # only with colors given as recipes
 _STRATEGY_KEYS: dict[str, tuple[str, ...]] = {
-    "switch": ("smoke", "smoke_duration", *_ANALYSIS_KEYS),
-    "canary": ("steps", "step_weight", "max_weight", "interval", *_ANALYSIS_KEYS),
-    "linear": ("percent", "every", *_ANALYSIS_KEYS),
+    "switch": ("smoke", "smoke_duration", *_ANALYSIS_KEYS, *_RECIPE_KEYS),
+    "canary": (
+        "steps",
+        "step_weight",
+        "max_weight",
+        "interval",
+        "canary_instances",
+        *_ANALYSIS_KEYS,
+        *_RECIPE_KEYS,
+    ),
+    "linear": ("percent", "every", "canary_instances", *_ANALYSIS_KEYS, *_RECIPE_KEYS),
     "rolling": ("batch_size", "interval", *_ANALYSIS_KEYS),
     "rolling-with-additional-batch": ("batch_size", "interval", *_ANALYSIS_KEYS),
     "manual": ("step",),
@@ -83,6 +94,15 @@ class DeployPlan:
     backend: str = "surge"  # haproxy: the backend whose servers are blue* and green*
     on_exit: str = "rollback"  # what a router is left at when Surge ends mid-rollout
     figures: str = "load"  # judge on Surge's own load, or on the router's counters
+    # colors given as tables: Surge starts their instances (engine.deploy.instances)
+    recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    canary_instances: int = 1  # green instances a canary starts with (recipes)
+    scale_down_delay: float = 0.0  # seconds blue keeps running after a promotion (recipes)
+
+    def instances(self, color: str) -> int:
+        """How many instances the color has: its recipe's, else its URLs."""
+        recipe = self.recipes.get(color)
+        return recipe.instances if recipe is not None else len(getattr(self, color))
 
     def build(self) -> Strategy:
         o = self.options
@@ -104,7 +124,7 @@ class DeployPlan:
         if self.strategy in ("rolling", "rolling-with-additional-batch"):
             cls = Rolling if self.strategy == "rolling" else RollingWithAdditionalBatch
             return cls(
-                len(self.blue),
+                self.instances("blue"),
                 o.get("batch_size", 1),
                 o["interval"],
                 analysis=analysis,
@@ -142,8 +162,20 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         if color not in table:
             hint = 'required: a list of upstream URLs, e.g. ["http://127.0.0.1:8081"]'
             raise Invalid((*path, color), hint)
-    blue = _urls(table["blue"], (*path, "blue"))
-    green = _urls(table["green"], (*path, "green"))
+    recipes = {
+        c: parse_recipe(table[c], (*path, c)) for c in COLORS if isinstance(table[c], Mapping)
+    }
+    if len(recipes) == 1:
+        (given,) = recipes
+        other = "green" if given == "blue" else "blue"
+        message = f"give {other} as a recipe too: Surge replaces instances it started itself"
+        raise Invalid((*path, other), message)
+    blue = () if recipes else _urls(table["blue"], (*path, "blue"))
+    green = () if recipes else _urls(table["green"], (*path, "green"))
+    counts = {c: r.instances for c, r in recipes.items()} or {
+        "blue": len(blue),
+        "green": len(green),
+    }
     proxy_port = fields.port(table.get("proxy_port", 8000), (*path, "proxy_port"))
     admin_port = fields.port(table.get("admin_port", 8001), (*path, "admin_port"))
     if proxy_port == admin_port and proxy_port != 0:
@@ -167,15 +199,17 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         if strategy.startswith("rolling"):
             message = f"{strategy} counts instances: give URLs, not a registry"
             raise Invalid((*path, "strategy"), message)
-    elif strategy.startswith("rolling") and len(green) != len(blue):
+    elif strategy.startswith("rolling") and counts["green"] != counts["blue"]:
+        what = "instances" if recipes else "URLs"
         raise Invalid(
-            (*path, "green"),
-            f"{strategy} replaces instances one for one: need {len(blue)} green URLs "
-            f"(as many as blue), got {len(green)}",
+            (*path, "green", "instances") if recipes else (*path, "green"),
+            f"{strategy} replaces instances one for one: need {counts['blue']} green {what} "
+            f"(as many as blue), got {counts['green']}",
         )
-    if "batch_size" in options and options["batch_size"] > len(blue):
-        message = f"must be 1..{len(blue)} (the instances per color)"
+    if "batch_size" in options and options["batch_size"] > counts["blue"]:
+        message = f"must be 1..{counts['blue']} (the instances per color)"
         raise Invalid((*path, "batch_size"), message)
+    canary_instances, scale_down_delay = _recipe_options(table, path, recipes, counts["green"])
     return DeployPlan(
         blue,
         green,
@@ -189,7 +223,26 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         backend=backend,
         on_exit=on_exit,
         figures=figures,
+        recipes=recipes,
+        canary_instances=canary_instances,
+        scale_down_delay=scale_down_delay,
     )
+
+
+def _recipe_options(
+    table: Mapping[str, Any], path: KeyPath, recipes: Mapping[str, Recipe], green: int
+) -> tuple[int, float]:
+    """`canary_instances` and `scale_down_delay` count instances Surge starts: recipes only."""
+    for name in ("canary_instances", "scale_down_delay"):
+        if name in table and not recipes:
+            raise Invalid((*path, name), "applies when blue and green are recipes (tables)")
+    canary = fields.integer(table.get("canary_instances", 1), (*path, "canary_instances"), 1, 64)
+    if canary > green:
+        raise Invalid((*path, "canary_instances"), f"must be 1..{green} (green's instances)")
+    delay = 0.0
+    if "scale_down_delay" in table:
+        delay = fields.seconds(table["scale_down_delay"], (*path, "scale_down_delay"))
+    return canary, delay
 
 
 def _choice(value: Any, path: KeyPath, allowed: tuple[str, ...]) -> str:

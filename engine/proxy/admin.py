@@ -32,7 +32,7 @@ MAX_ADMINS = 64
 #: The documented methods per route; anything else is a 405 with `Allow`.
 ROUTES: dict[str, tuple[str, ...]] = {
     "/weights": ("GET", "PUT"),
-    "/instances": ("GET", "PUT"),
+    "/instances": ("GET", "PUT", "POST"),
     "/stats": ("GET",),
     "/": ("GET",),
 }
@@ -56,7 +56,8 @@ class AdminConnection(asyncio.Protocol):
     """Plain JSON over HTTP/1.1 on its own address, so no route can clash with the SUT's.
 
     GET /weights, PUT /weights {"blue": 90, "green": 10}, GET /instances,
-    PUT /instances {"blue": [0, 1], "green": [0]} (which are in service), GET /stats.
+    PUT /instances {"blue": [0, 1], "green": [0]} (which are in service),
+    POST /instances {"color": "green", "url": "http://127.0.0.1:8083"} (a new one), GET /stats.
     `head_state`, `ticks` and `seen` are read by the proxy's sweep (timeouts).
     """
 
@@ -147,7 +148,7 @@ class AdminConnection(asyncio.Protocol):
             return 404, {"error": f"no route {path}", "routes": sorted(ROUTES)}
         if method not in ROUTES[path]:
             return 405, {"error": f"{method} not allowed on {path}"}
-        if self.body or self.parser.get_method() == b"PUT":
+        if self.body or self.parser.get_method() in (b"PUT", b"POST"):
             ctype = h.get(b"content-type", [b""])[0].split(b";", 1)[0].strip().lower()
             if ctype != b"application/json":
                 return 415, {"error": "the body must be Content-Type: application/json"}
@@ -175,6 +176,10 @@ class AdminConnection(asyncio.Protocol):
                 if unknown or len(data) != 2:
                     return 400, {"error": 'expected {"blue": N, "green": M}'}
                 return 200, proxy.set_weights(data["blue"], data["green"]).as_dict()
+            if method == "POST":
+                if set(data) != {"color", "url"}:
+                    return 400, {"error": 'expected {"color": "green", "url": "http://HOST:PORT"}'}
+                return 200, proxy.add_instance(data["color"], data["url"]).as_dict()
             proxy.set_in_service(data)
             return 200, proxy.instances()
         except ConfigError as exc:

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine import serve
-from engine.addresses import url_of
+from engine.addresses import parse_http_origin, url_of
 from engine.deploy.strategies import COLORS, Weights
 from engine.errors import TIMEOUT, ConfigError
 from engine.proxy.accept import Acceptor, listen
@@ -240,6 +240,23 @@ class Proxy:
         for insts, wanted in plan:
             for inst in insts:
                 inst.in_service = inst.index in wanted
+
+    def add_instance(self, color: Any, url: Any) -> Instance:
+        """A new instance of `color` joins its round robin (instances Surge started from a
+        recipe); an address already in service is not added twice. Indexes only grow, as
+        with discovery, so `GET /instances` and rolling indexes stay stable."""
+        if color not in COLORS:
+            raise ConfigError("color", f"unknown color {color!r} (blue or green)")
+        if not isinstance(url, str):
+            raise ConfigError("url", "expected an upstream URL such as http://127.0.0.1:8081")
+        addr = parse_http_origin(url, "url")
+        group = self.groups[COLORS.index(color)]
+        for inst in group.instances:
+            if (inst.host, inst.port) == addr and inst.in_service:
+                return inst
+        inst = Instance(self, color, len(group.instances), url, addr)
+        group.instances.append(inst)
+        return inst
 
     def instances(self) -> list[dict[str, Any]]:
         return [inst.as_dict() for g in self.groups for inst in g.instances]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from pathlib import Path
 
 from engine.deploy.driver import DeployDriver
 from engine.deploy.setup import profile_driver
@@ -33,12 +34,19 @@ def announce(driver: DeployDriver) -> None:
         f"on_exit = {driver.on_exit}",
         flush=True,
     )
+    if driver.fleet is not None:  # what Surge will run, before it runs it
+        for line in driver.fleet.launcher.commands():
+            print(f"  deploy: starts {line} (logs in {driver.fleet.launcher.log_dir})", flush=True)
 
 
-def driver_for_run(profile: Profile) -> DeployDriver | None:
-    """`surge run PROFILE`: the profile's `[deploy]` rollout, attached to its router."""
+def driver_for_run(profile: Profile, report: str | None = None) -> DeployDriver | None:
+    """`surge run PROFILE`: the profile's `[deploy]` rollout, attached to its router.
+    Instances started from recipes log beside the report (REPORT-instances/)."""
     if profile.deploy is None:
         return None
-    driver = profile_driver(profile, on_event=print_event)
+    log_dir = None
+    if report:
+        log_dir = Path(report).parent / f"{Path(report).stem}-instances"
+    driver = profile_driver(profile, on_event=print_event, log_dir=log_dir)
     announce(driver)
     return driver

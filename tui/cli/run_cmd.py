@@ -23,8 +23,10 @@ from typing import Any
 
 from engine import serve
 from engine.deploy.driver import DeployDriver
+from engine.deploy.instances import HealthError
 from engine.deploy.record import rollout_exit_code
 from engine.errors import ConfigError
+from engine.exit_codes import EXIT_ERROR
 from engine.load.controller import Controller
 from engine.load.executors import EXECUTORS
 from engine.load.run import RunPlan, RunResult, Snapshot
@@ -265,10 +267,11 @@ async def run_headless(
         if report
         else None
     )
-    if deploy is not None:
-        deploy.start()
     try:
         try:
+            if deploy is not None:
+                await deploy.prepare()  # recipes: blue's instances start before the load
+                deploy.start()
             result = await controller.run()
         finally:
             if saver is not None:
@@ -338,17 +341,21 @@ def cmd_run(args: argparse.Namespace) -> int:
                 started.close()
             raise
     with asyncio.Runner(loop_factory=serve.new_event_loop) as runner:
-        deploy = rollout.driver_for_run(profile)
-        result = runner.run(
-            run_headless(
-                plan,
-                progress=progress,
-                report=args.report,
-                checkpoint=args.checkpoint_every,
-                outputs=outputs,
-                deploy=deploy,
+        deploy = rollout.driver_for_run(profile, args.report)
+        try:
+            result = runner.run(
+                run_headless(
+                    plan,
+                    progress=progress,
+                    report=args.report,
+                    checkpoint=args.checkpoint_every,
+                    outputs=outputs,
+                    deploy=deploy,
+                )
             )
-        )
+        except HealthError as exc:  # blue's own instances never served: nothing to deploy to
+            print(f"surge: error: blue's instances did not start: {exc}", file=sys.stderr)
+            return EXIT_ERROR
     record = deploy.final if deploy is not None else None
     data = build_report(result, record) if args.summary_export or args.json else None
     if args.summary_export and data is not None:

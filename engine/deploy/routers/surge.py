@@ -37,6 +37,12 @@ class AdminClient:
             raise RuntimeError(f"PUT {path}: {resp.status_code} {resp.text.strip()}")
         return resp.json()
 
+    async def post(self, path: str, body: Mapping[str, Any]) -> Any:
+        resp = await self._client.post(self.admin_url + path, json=dict(body))
+        if resp.status_code != 200:
+            raise RuntimeError(f"POST {path}: {resp.status_code} {resp.text.strip()}")
+        return resp.json()
+
     async def get(self, path: str) -> Any:
         resp = await self._client.get(self.admin_url + path)
         resp.raise_for_status()
@@ -53,6 +59,7 @@ class SurgeProxyRouter(Router):
 
     def __init__(self, admin: AdminClient | str) -> None:
         self.admin = AdminClient(admin) if isinstance(admin, str) else admin
+        self._indexes: dict[str, tuple[str, int]] = {}  # added instances: name -> (color, index)
 
     def describe(self) -> str:
         return f"surge proxy (admin {self.admin.admin_url})"
@@ -68,6 +75,36 @@ class SurgeProxyRouter(Router):
 
     async def set_in_service(self, in_service: InService) -> None:
         await self._put("/instances", in_service.as_dict())
+
+    async def add_instance(self, color: str, name: str, address: str) -> bool:
+        """POST /instances; the proxy names instances by index, so the name is kept here."""
+        try:
+            data = await self.admin.post("/instances", {"color": color, "url": f"http://{address}"})
+        except (httpx.HTTPError, RuntimeError, OSError) as exc:
+            raise RouterError(f"proxy admin: {exc or type(exc).__name__}") from exc
+        known = name in self._indexes
+        self._indexes[name] = (color, int(data["index"]))
+        return not known
+
+    async def drain_instance(self, color: str, name: str) -> None:
+        """Out of service (PUT /instances with the others of its color); in flight finishes."""
+        if name not in self._indexes:
+            raise RouterError(f"proxy admin: no instance {name} added")
+        _, index = self._indexes[name]
+        try:
+            listed = await self.admin.get("/instances")
+        except (httpx.HTTPError, OSError) as exc:
+            raise RouterError(f"proxy admin: {exc or type(exc).__name__}") from exc
+        keep = [
+            int(i["index"])
+            for i in listed
+            if i["color"] == color and i["in_service"] and int(i["index"]) != index
+        ]
+        await self._put("/instances", {color: keep})
+
+    async def remove_instance(self, color: str, name: str) -> None:
+        """The proxy keeps a drained instance listed, out of service (its index stays)."""
+        self._indexes.pop(name, None)
 
     async def stats(self) -> RouterStats:
         try:

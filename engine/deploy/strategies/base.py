@@ -56,6 +56,10 @@ class EventKind(StrEnum):
     INSTANCE_REMOVED = "instance removed"
     REGISTRY_UNREACHABLE = "registry unreachable"
     REGISTRY_BACK = "registry back"
+    # instances Surge starts from a recipe (engine.deploy.fleet)
+    INSTANCE_STARTED = "instance started"
+    INSTANCE_STOPPED = "instance stopped"
+    INSTANCE_UNHEALTHY = "instance unhealthy"
     ROUTER_ERROR = "router error"  # the router refused weights or could not be reached
     ROUTER_BACK = "router back"
 
@@ -156,6 +160,14 @@ class Strategy:
         self._due = now + self._wait
         event = Event(EventKind.RESUMED, now, "resumed", self.step_index)
         return self._decision((event,), new_window=True)
+
+    def hold(self, now: float) -> Decision:
+        """Restart the current wait in full: the driver held the step while its instances
+        started (engine.deploy.fleet), so its window begins when they serve."""
+        if self.phase is not Phase.RUNNING or self._due is None:
+            return self._decision(())
+        self._due = now + self._wait
+        return self._decision((), new_window=True)
 
     def promote(self, now: float, reason: str = "promoted by operator") -> Decision:
         if self.phase is Phase.PROMOTED:
