@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import SplitResult, urlsplit
 
@@ -18,6 +19,7 @@ from engine.http.body import DEFAULT_MAX_BODY
 from engine.http.redirects import DEFAULT_MAX_REDIRECTS
 from engine.http.request import Prepared, RequestError, prepare
 from engine.http.tls import TlsFileError, TlsOptions, check
+from engine.limits import MAX_TIME_SCALE
 from engine.load import executors as ex
 from engine.load.executors import ExecutorConfig
 from engine.load.run import RunPlan, WorkPlan
@@ -60,6 +62,34 @@ class Overrides:
 
 def choose_executor(profile: Profile, o: Overrides) -> ExecutorConfig:
     return _with_queue(_choose(profile, o), o.queue)
+
+
+def fit_duration(o: Overrides, planned: Callable[[Overrides], float]) -> Overrides:
+    """A duration for a test type is honoured by scaling the type's shape to it.
+
+    A test type's stages have their own lengths (an average test is 48 s at the demo's
+    time scale), so the engine gives a duration to no test type but smoke; the form and
+    `surge run` turn it into the time scale that makes the shape last that long. `planned` is the
+    shape's length for given overrides (the picker and `surge run` ask the engine). ValueError when
+    the time scale is filled in too: two answers to one question.
+    """
+    if o.test_type is None or o.executor is not None or o.duration is None:
+        return o
+    natural = planned(replace(o, duration=None, time_scale=1.0))
+    if natural <= 0 or planned(o) == o.duration:
+        return o  # the type takes a duration itself (smoke): given as is
+    if o.time_scale is not None:
+        raise ValueError("a test type is scaled by its duration or by a time scale: give one")
+    # Stages have floors (a ramp lasts at least a second), so the length is not linear
+    # in the scale: bisect for the scale whose shape lasts the duration (or the nearest).
+    lo, hi = 1e-6, MAX_TIME_SCALE
+    for _ in range(60):
+        mid = math.sqrt(lo * hi)
+        if planned(replace(o, duration=None, time_scale=mid)) < o.duration:
+            lo = mid
+        else:
+            hi = mid
+    return replace(o, duration=None, time_scale=hi)
 
 
 def _with_queue(cfg: ExecutorConfig, queue: bool | None) -> ExecutorConfig:

@@ -10,11 +10,10 @@ import pytest
 from textual.widgets import Input
 
 from engine.load.testtypes import TEST_TYPES
-from engine.profile.plan import Overrides
+from engine.profile.plan import Overrides, fit_duration
 from profiles import SHIPPED
 from tests.app.test_app import NOW, SHOP, new_app, profiles, text_of, until
 from tui.app.app import make_app
-from tui.app.form import fit_duration
 from tui.app.probe import address, tcp_probe
 from tui.app.screens.picker import PickerScreen
 from tui.app.screens.run import RunScreen

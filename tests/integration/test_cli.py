@@ -201,3 +201,19 @@ def test_a_mistyped_flag_is_answered_with_the_closest_one() -> None:
     proc = run_surge("run", "http://127.0.0.1:9/", "--vsu", "3")
     assert proc.returncode == 2
     assert "unrecognized arguments: --vsu 3 (did you mean '--vus'?)" in proc.stderr
+
+
+def test_a_duration_for_a_test_type_scales_its_shape(shared_sut: str, tmp_path: Path) -> None:
+    """As in the console's form: `--type average -d 4s` runs the average shape in 4 s."""
+    report = tmp_path / "r.toml"
+    proc = run_surge(
+        "run", shared_sut + "/", "--type", "average", "-d", "4s", "-u", "2", "-q",
+        "--report", str(report),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    meta = read_report(report)["meta"]
+    assert meta["test_type"] == "average" and 3.8 <= meta["duration_s"] <= 5.0
+    both = run_surge("run", shared_sut + "/", "--type", "average", "-d", "2s", "--time-scale", "2")
+    assert (
+        both.returncode == 2 and "--duration: a test type is scaled by its duration" in both.stderr
+    )

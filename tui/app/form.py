@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from engine.durations import parse_duration
 from engine.load.thresholds import Threshold
@@ -117,25 +117,6 @@ def make_overrides(
         thresholds=thresholds,
         replace_thresholds=True,
     )
-
-
-def fit_duration(o: Overrides, planned: Callable[[Overrides], float]) -> Overrides:
-    """A duration for a test type is honoured by scaling the type's shape to it.
-
-    A test type's stages have their own lengths (an average test is 48 s at the demo's
-    time scale), so the engine gives a duration to no test type but smoke; the form
-    turns it into the time scale that makes the shape last that long. `planned` is the
-    shape's length for given overrides (the picker asks the engine). ValueError when
-    the time scale is filled in too: two answers to one question.
-    """
-    if o.test_type is None or o.executor is not None or o.duration is None:
-        return o
-    natural = planned(replace(o, duration=None, time_scale=1.0))
-    if natural <= 0 or planned(o) == o.duration:
-        return o  # the type takes a duration itself (smoke): given as is
-    if o.time_scale is not None:
-        raise ValueError("a test type is scaled by its duration or by a time scale: give one")
-    return replace(o, duration=None, time_scale=o.duration / natural)
 
 
 def _int(value: float | int | None) -> int | None:

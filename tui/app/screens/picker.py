@@ -25,13 +25,18 @@ from engine.errors import ConfigError
 from engine.load.executors import EXECUTORS, ExecutorConfig
 from engine.load.testtypes import TEST_TYPES, preview, resolve
 from engine.profile import Profile, ProfileError
-from engine.profile.plan import Overrides, build_plan, choose_executor, default_workers
+from engine.profile.plan import (
+    Overrides,
+    build_plan,
+    choose_executor,
+    default_workers,
+    fit_duration,
+)
 from tui.app.catalog import ProfileEntry, load_entry
 from tui.app.form import (
     FIELDS,
     field_for,
     field_texts,
-    fit_duration,
     make_overrides,
     parse_fields,
 )
