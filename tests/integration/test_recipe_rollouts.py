@@ -366,7 +366,7 @@ def test_a_failed_analysis_rolls_surge_run_back_and_stops_green(
     )
     out = done.stdout + done.stderr
     assert done.returncode == 3, out
-    assert "rolled back: 1 failed analyses (limit 1)" in out, out
+    assert "rolled back: 1 failed analysis (limit 1)" in out, out
     assert "instance stopped: green-0 stopped" in out, out
     green = pids_of(tmp_path, "green")
     assert green and not any(map(alive, green)), out
