@@ -157,7 +157,6 @@ class RunScreen(Screen[None]):
         self._show_status()
         if self.session.deploy is not None:
             self.query_one("#load-plot").display = False  # the deploy panel needs the room
-            self.query_one("#latency-plot", LatencyPlot).one_label_per_row = True  # short now
         if self.autostart:
             self.action_begin()
         else:

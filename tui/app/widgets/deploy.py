@@ -162,7 +162,6 @@ class ColorLatency(LatencyPlot):
     """One color's own latency (p50, p99) per snapshot."""
 
     LEGEND = (("p50", GREEN), ("p99", RED))
-    one_label_per_row = True
 
     def __init__(self, color: str, *, id: str | None = None) -> None:
         self.color = color

@@ -278,7 +278,6 @@ class LatencyPlot(TimePlot):
     SHORT_TITLE = "latency"
     LEGEND = (("p50", GREEN), ("p90", CYAN), ("p95", YELLOW), ("p99", RED))
     BASE_LABELS = ("p95", "p99")  # the tails a comparison judges; eight lines would blur
-    one_label_per_row = False  # kept for callers: every latency plot now has one label a row
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
