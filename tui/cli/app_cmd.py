@@ -96,10 +96,12 @@ def main(argv: Sequence[str]) -> int:
     if args.profile is not None:
         args.profile = str(resolve_profile(args.profile))
         if not Path(args.profile).is_file():
+            from tui.cli.main import COMMANDS  # main dispatches here: imported when needed
+
             shipped = ", ".join(shipped_names())
             return fail(
                 f"{args.profile}: no such profile file "
-                f"(a shipped one: {shipped}; or a command: run, sut, demo, report)"
+                f"(a shipped one: {shipped}; or a command: {', '.join(COMMANDS)})"
             )
         try:
             load_profile(args.profile, env=args.env, base_url=args.base_url)
