@@ -308,7 +308,9 @@ interval = "1s"
         encoding="utf-8",
     )
     proc = subprocess.run(
-        surge_cmd("run", str(path), "--rate", "50", "--duration", "4s"),
+        # Four steps of at least a second each: 8 s of load leaves room for a step that
+        # needs a second window on a busy machine (4 s did not, once).
+        surge_cmd("run", str(path), "--rate", "50", "--duration", "8s"),
         cwd=ROOT,
         capture_output=True,
         text=True,

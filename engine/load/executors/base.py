@@ -170,6 +170,10 @@ class IterationsType(ClosedType):
     def planned_duration(self, cfg: ExecutorConfig) -> float:
         return cfg.max_duration
 
+    def validate(self, cfg: ExecutorConfig) -> None:
+        if cfg.max_duration <= 0:
+            raise ConfigError("maxDuration", "must be positive")
+
     def total_iterations(self, cfg: ExecutorConfig) -> int:
         return cfg.iterations
 

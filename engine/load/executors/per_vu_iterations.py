@@ -19,6 +19,7 @@ class PerVuIterations(IterationsType):
             raise ConfigError("vus", "must be at least 1")
         if cfg.iterations < 1:
             raise ConfigError("iterations", "must be at least 1")
+        super().validate(cfg)
 
     def total_iterations(self, cfg: ExecutorConfig) -> int:
         return cfg.iterations * cfg.vus

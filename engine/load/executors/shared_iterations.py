@@ -22,6 +22,7 @@ class SharedIterations(IterationsType):
             raise ConfigError("iterations", "must be at least 1")
         if cfg.iterations < cfg.vus:
             raise ConfigError("iterations", f"must be at least vus ({cfg.vus}), as in k6")
+        super().validate(cfg)
 
     def budget(self, cfg: ExecutorConfig) -> Budget:
         return SharedBudget(cfg.iterations)
