@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -88,3 +89,14 @@ class Router(ABC):
 
     async def aclose(self) -> None:
         return None
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a router process, SIGKILL it after 5 s: HAProxy's and Envoy's own stop."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

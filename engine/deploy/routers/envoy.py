@@ -23,7 +23,7 @@ from typing import ClassVar
 
 import httpx
 
-from engine.deploy.routers.base import ColorStats, Router, RouterError, RouterStats
+from engine.deploy.routers.base import ColorStats, Router, RouterError, RouterStats, stop_process
 from engine.deploy.routers.envoy_config import RUNTIME_PREFIX, EnvoySetup, endpoints_json
 from engine.deploy.routers.haproxy import router_dir
 from engine.deploy.routers.pools import Instance
@@ -207,11 +207,5 @@ class EnvoyProcess:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from engine.deploy.routers.base import ColorStats, Router, RouterError, RouterStats
+from engine.deploy.routers.base import ColorStats, Router, RouterError, RouterStats, stop_process
 from engine.deploy.routers.pools import color_of, server_weights
 from engine.deploy.strategies import ALL_BLUE, COLORS, InService, Weights
 
@@ -284,13 +284,7 @@ class HaproxyProcess:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     def __enter__(self) -> HaproxyProcess:
