@@ -36,7 +36,7 @@ from time import monotonic
 from typing import Any
 
 from engine.deploy.discovery import DiscoverySync
-from engine.deploy.fleet import Fleet
+from engine.deploy.fleet import BASELINE, Fleet
 from engine.deploy.fleet_steering import FleetSteering
 from engine.deploy.marks import ColorLive, Mark, mark_of
 from engine.deploy.record import VERDICTS, build_record, outcome_of, step_row
@@ -118,13 +118,15 @@ class DeployDriver(FleetSteering):
         self.instances: dict[str, dict[str, int]] = {}  # per-instance figures at the end
         self.clock = clock
         self.events: list[Event] = []
-        self.live: dict[str, deque[ColorLive]] = {c: deque(maxlen=HISTORY) for c in COLORS}
-        self.window: dict[str, ColorFigures] = {c: ColorFigures() for c in COLORS}
+        # the colors judged: blue and green, and a canary's baseline when it has one
+        self.judged = (*COLORS, BASELINE) if _has_baseline(fleet) else COLORS
+        self.live: dict[str, deque[ColorLive]] = {c: deque(maxlen=HISTORY) for c in self.judged}
+        self.window: dict[str, ColorFigures] = {c: ColorFigures() for c in self.judged}
         self.applied: Weights | None = None  # what the proxy last acknowledged
         self.smoke = SmokeRun(smoke_target) if smoke_target is not None else None
         self.smoking = False  # the last decision asked for a smoke run
         self._admin_error: str | None = None
-        self._marks: dict[str, Mark] = {c: Mark() for c in COLORS}
+        self._marks: dict[str, Mark] = {c: Mark() for c in self.judged}
         self._window_base: dict[str, Mark] = dict(self._marks)
         self._t0 = clock()
         self._started_at = dt.datetime.now(dt.UTC)
@@ -178,7 +180,7 @@ class DeployDriver(FleetSteering):
         """Once per snapshot: refresh each color's figures, then let the strategy decide."""
         now = self.clock()
         t = now - self._t0
-        for color in COLORS:
+        for color in self.judged:
             mark = self.figures_of(model, color, t)
             delta = mark.since(self._marks[color])
             if delta.t > 0:
@@ -257,9 +259,9 @@ class DeployDriver(FleetSteering):
             self.promoted_at = self.clock()
         if d.new_window:
             self._window_base = dict(self._marks)
-            self._window_marks = {c: Mark() for c in COLORS}
+            self._window_marks = {c: Mark() for c in self.judged}
             self._window_t0 = self.clock() - self._t0
-            self.window = {c: ColorFigures() for c in COLORS}
+            self.window = {c: ColorFigures() for c in self.judged}
             if self.smoke is not None:
                 self.smoke.new_window()
         if (
@@ -437,3 +439,7 @@ class DeployDriver(FleetSteering):
             EventKind.ANALYSIS_INCONCLUSIVE,
         )
         return [e for e in self.events if e.kind in kinds]
+
+
+def _has_baseline(fleet: Fleet | None) -> bool:
+    return fleet is not None and BASELINE in fleet.launcher.recipes

@@ -33,10 +33,24 @@ from engine.deploy.routers import Router
 from engine.deploy.routers.base import wait_drained
 from engine.deploy.strategies import COLORS, EventKind, Phase, Strategy, Switch, Weights
 
-__all__ = ["DRAIN_S", "Capacity", "Fleet", "HealthError", "Wanted", "wanted"]
+__all__ = [
+    "BASELINE",
+    "DRAIN_S",
+    "Capacity",
+    "Fleet",
+    "HealthError",
+    "Wanted",
+    "wanted",
+    "with_baseline",
+]
 
 DRAIN_S = 0.5  # the wait after a drain when the router cannot count requests in flight
 DRAIN_TIMEOUT_S = 30.0  # the longest a drained instance's requests in flight are waited for
+#: A fresh instance of blue's recipe beside a canary, in green's pool with a canary
+#: instance's share, its answers tagged apart (`x-surge-upstream: baseline`), so green is
+#: judged against the current version at the same age, not against long-running blue.
+BASELINE = "baseline"
+FLEET_COLORS = (*COLORS, BASELINE)
 
 
 @dataclass(frozen=True)
@@ -45,9 +59,10 @@ class Wanted:
 
     blue: tuple[int, ...]
     green: tuple[int, ...]
+    baseline: tuple[int, ...] = ()
 
     def of(self, color: str) -> tuple[int, ...]:
-        return self.blue if color == "blue" else self.green
+        return self.baseline if color == BASELINE else self.blue if color == "blue" else self.green
 
 
 @dataclass(frozen=True)
@@ -57,10 +72,11 @@ class Capacity:
     at: float
     blue: int
     green: int
+    baseline: int = 0
 
     @property
     def serving(self) -> int:
-        return self.blue + self.green
+        return self.blue + self.green + self.baseline
 
 
 def wanted(
@@ -69,12 +85,13 @@ def wanted(
     *,
     canary_instances: int = 1,
     keep_blue: bool = False,
+    baseline: bool = False,
 ) -> Wanted:
     """What should run now. Rolling: exactly the in-service sets. Before the start and
     after a rollback: all of blue. Promoted: all of green, and blue too while
     `keep_blue` (scale_down_delay). A switch in progress (its smoke run): both full
     sets. A canary, linear or manual rollout: all of blue, and green grown with its
-    weight, never below `canary_instances`."""
+    weight, never below `canary_instances`, and the baseline beside them when asked."""
     blue, green = range(counts["blue"]), range(counts["green"])
     if strategy.in_service is not None:
         return Wanted(strategy.in_service.blue, strategy.in_service.green)
@@ -87,7 +104,21 @@ def wanted(
         return Wanted(tuple(blue), tuple(green))
     share = math.ceil(len(green) * strategy.weights.green / 100)
     n = max(min(canary_instances, len(green)), min(share, len(green)))
-    return Wanted(tuple(blue), tuple(range(n)))
+    return Wanted(tuple(blue), tuple(range(n)), (0,) if baseline and n else ())
+
+
+def with_baseline(weights: Weights, green: int, baseline: int) -> Weights:
+    """The router's weights with a baseline in green's pool: the pool shares its weight
+    equally among its instances, so it gets green's share scaled up by the baseline's
+    instances, and each canary instance keeps the share the strategy gave it."""
+    if not (green and baseline and weights.green):
+        return weights
+    return Weights.green_percent(min(100, round(weights.green * (green + baseline) / green)))
+
+
+def _pool(color: str) -> str:
+    """The router's pool an instance joins: the baseline's is green's."""
+    return "green" if color == BASELINE else color
 
 
 class Fleet:
@@ -124,7 +155,8 @@ class Fleet:
         running = self.launcher.running
         starts = [
             self.launcher.start(c, i)
-            for c in COLORS
+            for c in FLEET_COLORS
+            if c in self.launcher.recipes
             for i in want.of(c)
             if f"{c}-{i}" not in running
         ]
@@ -138,7 +170,8 @@ class Fleet:
             if i.index in want.of(i.color) and i.name not in self.serving
         ]
         for inst in joining:
-            await self.router.add_instance(inst.color, inst.name, inst.address)
+            tag = BASELINE if inst.color == BASELINE else None
+            await self.router.add_instance(_pool(inst.color), inst.name, inst.address, tag)
             self.serving[inst.name] = inst
             self._say(
                 EventKind.INSTANCE_STARTED,
@@ -146,19 +179,19 @@ class Fleet:
             )
         if joining:
             self._note()
-        await self.router.set_weights(weights)
+        await self.router.set_weights(self.shares(weights))
         stops = [i for i in list(running.values()) if i.index not in want.of(i.color)]
         drained = []
         for inst in stops:
             if self.serving.pop(inst.name, None) is not None:
-                await self.router.drain_instance(inst.color, inst.name)
+                await self.router.drain_instance(_pool(inst.color), inst.name)
                 drained.append(inst.name)
         if stops:
             self._note()
         if drained:
             await wait_drained(self.router, drained, self.drain_timeout, self.drain_s)
         for inst in stops:
-            await self.router.remove_instance(inst.color, inst.name)
+            await self.router.remove_instance(_pool(inst.color), inst.name)
             await self.launcher.stop(inst)
             self._say(EventKind.INSTANCE_STOPPED, f"{inst.name} stopped (pid {inst.pid})")
         return bool(starts)
@@ -177,9 +210,14 @@ class Fleet:
                 raise problem
         raise failed[0]
 
+    def shares(self, weights: Weights) -> Weights:
+        """What the router is told: the strategy's weights, a baseline's share added."""
+        n = {c: sum(1 for i in self.serving.values() if i.color == c) for c in FLEET_COLORS}
+        return with_baseline(weights, n["green"], n[BASELINE])
+
     def _note(self) -> None:
-        counts = {c: sum(1 for i in self.serving.values() if i.color == c) for c in COLORS}
-        self.history.append(Capacity(self.clock(), counts["blue"], counts["green"]))
+        n = {c: sum(1 for i in self.serving.values() if i.color == c) for c in FLEET_COLORS}
+        self.history.append(Capacity(self.clock(), n["blue"], n["green"], n[BASELINE]))
 
     def _say(self, kind: EventKind, text: str) -> None:
         if self.on_change is not None:

@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.deploy.fleet import Fleet, HealthError, Wanted, wanted
+from engine.deploy.fleet import BASELINE, FLEET_COLORS, Fleet, HealthError, Wanted, wanted
 from engine.deploy.routers import RouterError
 from engine.deploy.strategies import COLORS, Decision, EventKind, Phase, Strategy, Weights
 from engine.report.deploy_section import FleetRow
@@ -74,7 +74,11 @@ class FleetSteering:
             self.clock() < self.promoted_at + self.scale_down_delay
         )
         return wanted(
-            self.strategy, self.counts, canary_instances=self.canary_instances, keep_blue=keep
+            self.strategy,
+            self.counts,
+            canary_instances=self.canary_instances,
+            keep_blue=keep,
+            baseline=self.fleet is not None and BASELINE in self.fleet.launcher.recipes,
         )
 
     def _fleet_behind(self) -> bool:
@@ -85,7 +89,7 @@ class FleetSteering:
         want = self.wanted()
         return any(
             tuple(i.index for i in self.fleet.running(c)) != tuple(sorted(want.of(c)))
-            for c in COLORS
+            for c in FLEET_COLORS
         )
 
     def _scale_down_due(self) -> bool:

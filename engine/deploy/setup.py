@@ -8,12 +8,13 @@ Envoy on its admin socket (`socket`, or the path `surge router start` uses).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from engine.deploy.discovery import DiscoverySync
 from engine.deploy.driver import DeployDriver, EventHook
-from engine.deploy.fleet import Fleet
+from engine.deploy.fleet import BASELINE, Fleet
 from engine.deploy.instances import Launcher
 from engine.deploy.router_figures import RouterFigures
 from engine.deploy.routers import Router, SurgeProxyRouter
@@ -72,7 +73,10 @@ def profile_driver(
         {"figures_of": RouterFigures(router)} if plan.figures == "router" else {}
     )
     if plan.recipes:  # Surge starts the instances itself (engine.deploy.instances)
-        extra["fleet"] = Fleet(Launcher(dict(plan.recipes), log_dir), router)
+        recipes = dict(plan.recipes)
+        if plan.baseline:  # one more of blue's, beside the canary
+            recipes[BASELINE] = replace(recipes["blue"], instances=1)
+        extra["fleet"] = Fleet(Launcher(recipes, log_dir), router)
         extra["canary_instances"] = plan.canary_instances
         extra["scale_down_delay"] = plan.scale_down_delay
     driver = DeployDriver(

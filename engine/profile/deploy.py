@@ -68,10 +68,18 @@ _STRATEGY_KEYS: dict[str, tuple[str, ...]] = {
         "max_weight",
         "interval",
         "canary_instances",
+        "baseline",
         *_ANALYSIS_KEYS,
         *_RECIPE_KEYS,
     ),
-    "linear": ("percent", "every", "canary_instances", *_ANALYSIS_KEYS, *_RECIPE_KEYS),
+    "linear": (
+        "percent",
+        "every",
+        "canary_instances",
+        "baseline",
+        *_ANALYSIS_KEYS,
+        *_RECIPE_KEYS,
+    ),
     "rolling": ("batch_size", "interval", *_ANALYSIS_KEYS),
     "rolling-with-additional-batch": ("batch_size", "interval", *_ANALYSIS_KEYS),
     "manual": ("step",),
@@ -98,6 +106,7 @@ class DeployPlan:
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
     canary_instances: int = 1  # green instances a canary starts with (recipes)
     scale_down_delay: float = 0.0  # seconds blue keeps running after a promotion (recipes)
+    baseline: bool = False  # a fresh blue instance beside the canary, judged against (recipes)
 
     def instances(self, color: str) -> int:
         """How many instances the color has: its recipe's, else its URLs."""
@@ -210,6 +219,7 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         message = f"must be 1..{counts['blue']} (the instances per color)"
         raise Invalid((*path, "batch_size"), message)
     canary_instances, scale_down_delay = _recipe_options(table, path, recipes, counts["green"])
+    baseline = _baseline(table, path, recipes, router, figures)
     return DeployPlan(
         blue,
         green,
@@ -226,7 +236,29 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         recipes=recipes,
         canary_instances=canary_instances,
         scale_down_delay=scale_down_delay,
+        baseline=baseline,
     )
+
+
+def _baseline(
+    table: Mapping[str, Any],
+    path: KeyPath,
+    recipes: Mapping[str, Recipe],
+    router: str,
+    figures: str,
+) -> bool:
+    """`baseline = true`: Surge starts the instance (recipes), tags its answers apart
+    (Surge's proxy: HAProxy and Envoy tag by pool), and judges it on its own load."""
+    if not fields.flag(table.get("baseline", False), (*path, "baseline")):
+        return False
+    if not recipes:
+        raise Invalid((*path, "baseline"), "applies when blue and green are recipes (tables)")
+    if router != "surge":
+        message = f'needs router = "surge" ({router} tags answers by pool, not by instance)'
+        raise Invalid((*path, "baseline"), message)
+    if figures != "load":
+        raise Invalid((*path, "baseline"), 'needs figures = "load" (its own requests, apart)')
+    return True
 
 
 def _recipe_options(

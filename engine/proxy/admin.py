@@ -57,7 +57,8 @@ class AdminConnection(asyncio.Protocol):
 
     GET /weights, PUT /weights {"blue": 90, "green": 10}, GET /instances,
     PUT /instances {"blue": [0, 1], "green": [0]} (which are in service),
-    POST /instances {"color": "green", "url": "http://127.0.0.1:8083"} (a new one), GET /stats.
+    POST /instances {"color": "green", "url": "http://127.0.0.1:8083"} (a new one; with
+    "tag": "baseline", its answers say `x-surge-upstream: baseline`), GET /stats.
     `head_state`, `ticks` and `seen` are read by the proxy's sweep (timeouts).
     """
 
@@ -177,9 +178,10 @@ class AdminConnection(asyncio.Protocol):
                     return 400, {"error": 'expected {"blue": N, "green": M}'}
                 return 200, proxy.set_weights(data["blue"], data["green"]).as_dict()
             if method == "POST":
-                if set(data) != {"color", "url"}:
+                if not {"color", "url"} <= set(data) <= {"color", "url", "tag"}:
                     return 400, {"error": 'expected {"color": "green", "url": "http://HOST:PORT"}'}
-                return 200, proxy.add_instance(data["color"], data["url"]).as_dict()
+                inst = proxy.add_instance(data["color"], data["url"], data.get("tag"))
+                return 200, inst.as_dict()
             proxy.set_in_service(data)
             return 200, proxy.instances()
         except ConfigError as exc:

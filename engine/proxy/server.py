@@ -26,6 +26,7 @@ responses).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,6 +42,8 @@ from engine.proxy.exchange import Exchange
 from engine.proxy.http1 import local_response, own_authorities
 from engine.proxy.routing import SmoothWeighted
 from engine.proxy.upstreams import ColorGroup, ColorStats, Instance
+
+_TAG = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 __all__ = ["Proxy", "serve_forever"]
 
@@ -241,20 +244,24 @@ class Proxy:
             for inst in insts:
                 inst.in_service = inst.index in wanted
 
-    def add_instance(self, color: Any, url: Any) -> Instance:
+    def add_instance(self, color: Any, url: Any, tag: Any = None) -> Instance:
         """A new instance of `color` joins its round robin (instances Surge started from a
         recipe); an address already in service is not added twice. Indexes only grow, as
-        with discovery, so `GET /instances` and rolling indexes stay stable."""
+        with discovery, so `GET /instances` and rolling indexes stay stable. A `tag` is what
+        its answers' `x-surge-upstream` says instead of the color: a canary's baseline is
+        in green's pool, so it gets a canary's share, yet its figures stay its own."""
         if color not in COLORS:
             raise ConfigError("color", f"unknown color {color!r} (blue or green)")
         if not isinstance(url, str):
             raise ConfigError("url", "expected an upstream URL such as http://127.0.0.1:8081")
+        if tag is not None and not (isinstance(tag, str) and _TAG.fullmatch(tag)):
+            raise ConfigError("tag", f"expected a short lowercase name, got {tag!r}")
         addr = parse_http_origin(url, "url")
         group = self.groups[COLORS.index(color)]
         for inst in group.instances:
             if (inst.host, inst.port) == addr and inst.in_service:
                 return inst
-        inst = Instance(self, color, len(group.instances), url, addr)
+        inst = Instance(self, color, len(group.instances), url, addr, tag)
         group.instances.append(inst)
         return inst
 

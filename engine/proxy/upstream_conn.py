@@ -228,7 +228,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.status = status
         group = self.inst.proxy.groups[ex.color]
-        parts = [b"HTTP/1.1 %d %s\r\n" % (status, self.reason), self.head, group.color_line]
+        parts = [b"HTTP/1.1 %d %s\r\n" % (status, self.reason), self.head, self.inst.tag_line]
         if ex.set_cookie:
             parts.append(group.cookie_line)
         if ex.head_only or status in (204, 304):

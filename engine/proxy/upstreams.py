@@ -70,15 +70,25 @@ class Instance:
         "proxy",
         "requests",
         "stats",
+        "tag",
+        "tag_line",
         "url",
         "waiters",
     )
 
     def __init__(
-        self, proxy: Proxy, color: str, index: int, url: str, addr: tuple[str, int]
+        self,
+        proxy: Proxy,
+        color: str,
+        index: int,
+        url: str,
+        addr: tuple[str, int],
+        tag: str | None = None,
     ) -> None:
         self.proxy = proxy
         self.color = color
+        self.tag = tag  # what x-surge-upstream says of its answers, when not the color
+        self.tag_line = b"x-surge-upstream: " + (tag or color).encode() + CRLF
         self.index = index
         self.url = url
         self.host, self.port = addr
@@ -106,6 +116,7 @@ class Instance:
             "connections": self.conns,
             "idle": len(self.idle),
             "in_flight": self.in_flight,
+            "tag": self.tag,
             "last_error": self.last_error,
         }
 
@@ -227,13 +238,12 @@ async def probe(host: str, port: int, timeout: float) -> bool:
 class ColorGroup:
     """One color's instances, balanced round-robin over the healthy, in-service ones."""
 
-    __slots__ = ("color_line", "cookie_line", "instances", "name", "rr")
+    __slots__ = ("cookie_line", "instances", "name", "rr")
 
     def __init__(self, name: str, instances: list[Instance]) -> None:
         self.name = name
         self.instances = instances
         self.rr = 0
-        self.color_line = b"x-surge-upstream: " + name.encode() + CRLF
         self.cookie_line = (
             b"set-cookie: surge_color=" + name.encode() + b"; Path=/; HttpOnly; SameSite=Lax\r\n"
         )

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tomllib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -346,43 +347,50 @@ async def test_the_proxy_takes_new_instances_by_post_and_refuses_bad_ones(
     assert path.status_code == 400
 
 
-def test_a_failed_analysis_rolls_surge_run_back_and_stops_green(
-    tmp_path: Path, proxy: tuple[str, str]
-) -> None:
-    """`surge run PROFILE`: green answers 500 (its health aside), the first window with a
-    green instance fails, the rollout rolls back (exit 3), blue runs again in full, no
-    green process is left, and each instance's log is beside the report."""
+def recipe_profile(tmp_path: Path, proxy: tuple[str, str], deploy: str, *, instances: int) -> Path:
+    """A profile for `surge run`: 2 VUs for 6 s through the proxy, the small app as both
+    colors' recipe (green answering 500 but to /health), 1 s windows of 10 requests."""
     proxy_url, admin_url = proxy
     script = tmp_path / "app.py"
     script.write_text(APP)
     (tmp_path / "pids").mkdir()
     command = [sys.executable, str(script), "{port}", "{instance}", str(tmp_path / "pids")]
     profile = tmp_path / "p.toml"
-    profile.write_text(
-        textwrap.dedent(
-            f"""
-            name = "recipes"
-            base_url = "{proxy_url}"
-            [load]
-            executor = "constant-vus"
-            vus = 2
-            duration = "6s"
-            [deploy]
-            strategy = "rolling"
-            interval = "1s"
-            min_requests = 10
-            min_success_rate = 0.99
-            proxy_port = {proxy_url.rsplit(":", 1)[1]}
-            admin_port = {admin_url.rsplit(":", 1)[1]}
-            [deploy.blue]
-            command = {command!r}
-            instances = 2
-            [deploy.green]
-            command = {[*command, "--errors"]!r}
-            instances = 2
-            health = {{ path = "/health", timeout = "5s" }}
-            """
-        ).replace("'", '"')
+    head = f"""
+        name = "recipes"
+        base_url = "{proxy_url}"
+        [load]
+        executor = "constant-vus"
+        vus = 2
+        duration = "6s"
+        [deploy]
+        interval = "1s"
+        min_requests = 10
+        proxy_port = {proxy_url.rsplit(":", 1)[1]}
+        admin_port = {admin_url.rsplit(":", 1)[1]}
+        """
+    colors = f"""
+        [deploy.blue]
+        command = {command!r}
+        instances = {instances}
+        [deploy.green]
+        command = {[*command, "--errors"]!r}
+        instances = {instances}
+        health = {{ path = "/health", timeout = "5s" }}
+        """
+    text = textwrap.dedent(head) + deploy + "\n" + textwrap.dedent(colors)
+    profile.write_text(text.replace("'", '"'))
+    return profile
+
+
+def test_a_failed_analysis_rolls_surge_run_back_and_stops_green(
+    tmp_path: Path, proxy: tuple[str, str]
+) -> None:
+    """`surge run PROFILE`: green answers 500 (its health aside), the first window with a
+    green instance fails, the rollout rolls back (exit 3), blue runs again in full, no
+    green process is left, and each instance's log is beside the report."""
+    profile = recipe_profile(
+        tmp_path, proxy, 'strategy = "rolling"\nmin_success_rate = 0.99', instances=2
     )
     report = tmp_path / "out" / "run.toml"
     report.parent.mkdir()
@@ -404,6 +412,40 @@ def test_a_failed_analysis_rolls_surge_run_back_and_stops_green(
     assert not any(map(alive, pids_of(tmp_path, "blue")))  # the run's end stopped blue too
     logs = sorted(p.name for p in (tmp_path / "out" / "run-instances").glob("*.log"))
     assert logs == ["blue-0.log", "blue-1.log", "green-0.log"], logs
+    # what it cost: blue-0 drained (1 serving), green-0 in, then blue-0 again beside both
+    fleet = tomllib.loads(report.read_text())["deploy"]["fleet"]
+    assert (fleet["peak_instances"], fleet["lowest_serving"]) == (3, 1), fleet
+    serving = [(c["blue"], c["green"]) for c in fleet["capacity"]]
+    assert serving[:3] == [(2, 0), (1, 0), (1, 1)], serving
+
+
+def test_a_baseline_starts_with_the_canary_and_green_is_judged_against_it(
+    tmp_path: Path, proxy: tuple[str, str]
+) -> None:
+    """`baseline = true`: a fresh blue instance starts beside green-0, takes the canary's
+    share under its own tag, the window judges green against it ("baseline's"), and it
+    stops with the canary at the rollback, leaving no process."""
+    deploy = 'strategy = "canary"\nsteps = [50, 100]\nbaseline = true\nmin_success_rate = 0.5'
+    profile = recipe_profile(tmp_path, proxy, deploy, instances=1)
+    report = tmp_path / "run.toml"
+    done = subprocess.run(
+        surge_cmd("run", str(profile), "--quiet", "--report", str(report)),
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 3, out
+    assert "baseline: 1 x" in out  # announced with the other commands
+    assert "baseline-0 serving on" in out and "instance stopped: baseline-0 stopped" in out
+    assert "vs baseline's 100.00%" in out, out  # green's 0% next to the baseline's 100%
+    baseline = pids_of(tmp_path, "baseline")
+    assert len(baseline) == 1 and not any(map(alive, baseline + pids_of(tmp_path, "green")))
+    data = tomllib.loads(report.read_text())
+    by_upstream = {u: v["requests"] for u, v in data["upstreams"].items()}
+    assert by_upstream.get("baseline", 0) >= 10, by_upstream  # its answers, tagged apart
 
 
 def test_sigterm_mid_rollout_leaves_no_instance_running(

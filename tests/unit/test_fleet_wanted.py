@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from engine.deploy.fleet import Wanted, wanted
-from engine.deploy.strategies import Analysis, Canary, Linear, Manual, Rolling, Switch
+from engine.deploy.fleet import Wanted, wanted, with_baseline
+from engine.deploy.strategies import (
+    Analysis,
+    Canary,
+    Linear,
+    Manual,
+    Rolling,
+    Switch,
+    Weights,
+)
 
 COUNTS = {"blue": 4, "green": 4}
 
@@ -60,3 +68,34 @@ def test_hold_restarts_the_wait_and_the_window() -> None:
     assert d.new_window and s.due == 1.8
     assert s.step(1.5).events == ()  # still held
     assert s.step(1.8).events
+
+
+def test_a_baseline_runs_beside_the_canary_and_goes_with_it() -> None:
+    s = Canary(Analysis(interval=1.0), steps=[10, 100])
+    assert wanted(s, COUNTS, baseline=True).baseline == ()  # not before the start
+    s.start(0.0)
+    assert wanted(s, COUNTS, baseline=True) == Wanted((0, 1, 2, 3), (0,), (0,))
+    assert wanted(s, COUNTS).baseline == ()  # only when asked
+    s.promote(1.0)
+    assert wanted(s, COUNTS, baseline=True).baseline == ()
+    s = Canary(Analysis(interval=1.0), steps=[10, 100])
+    s.start(0.0)
+    s.rollback(0.5)
+    assert wanted(s, COUNTS, baseline=True).baseline == ()
+
+
+@pytest.mark.parametrize(
+    ("green_weight", "green", "baseline", "router_green"),
+    [
+        (10, 1, 1, 20),  # one canary, one baseline: 10% each
+        (25, 2, 1, 38),  # two canaries share 25%, the baseline gets one's share (12.5%)
+        (60, 1, 1, 100),  # capped: blue can give no more
+        (10, 1, 0, 10),  # no baseline serving: the strategy's weights as they are
+        (0, 1, 1, 0),  # rolled back: nothing to green's pool
+    ],
+)
+def test_the_baseline_gets_a_canary_instances_share(
+    green_weight: int, green: int, baseline: int, router_green: int
+) -> None:
+    weights = Weights.green_percent(green_weight)
+    assert with_baseline(weights, green, baseline) == Weights.green_percent(router_green)

@@ -147,3 +147,17 @@ def test_canary_keys_of_recipes() -> None:
     assert err.key == "deploy.canary_instances" and "recipes" in err.message
     err = error(text.replace("canary_instances = 2", "canary_instances = 3"))
     assert "1..2" in err.message
+
+
+def test_a_baseline_needs_recipes_and_surges_proxy() -> None:
+    base = 'name = "t"\nbase_url = "http://127.0.0.1:8080"\n[deploy]\nstrategy = "canary"\n'
+    colors = f"[deploy.blue]\ncommand = {CMD}\n[deploy.green]\ncommand = {CMD}\n"
+    plan = parse_profile(base + "baseline = true\n" + colors, "p.toml").deploy
+    assert plan is not None and plan.baseline
+    err = error(base + 'baseline = true\nrouter = "haproxy"\n' + colors)
+    assert (err.line, err.key) == (5, "deploy.baseline") and 'router = "surge"' in err.message
+    urls = 'blue = ["http://127.0.0.1:1"]\ngreen = ["http://127.0.0.1:2"]\n'
+    err = error(base + "baseline = true\n" + urls)
+    assert err.key == "deploy.baseline" and "recipes" in err.message
+    err = error(base.replace("canary", "rolling") + "baseline = true\n" + colors)
+    assert err.key == "deploy.baseline" and "does not apply to strategy 'rolling'" in err.message

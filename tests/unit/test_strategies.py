@@ -76,6 +76,38 @@ def kinds(decision: Any) -> list[EventKind]:
             EventKind.ANALYSIS_PASSED,
             "",
         ),
+        # With a baseline, green is judged against it, not against long-running blue:
+        # slow next to a fresh blue instance (60 ms) is fine, next to blue (20 ms) is not.
+        (
+            A,
+            {**SLOW, "baseline": ColorFigures(100, 0, 60.0)},
+            EventKind.ANALYSIS_PASSED,
+            "vs baseline (100 requests, p99 60.0 ms)",
+        ),
+        (
+            A,
+            {**FLAWED, "baseline": ColorFigures(100, 0, 22.0)},
+            EventKind.ANALYSIS_FAILED,
+            "success rate 90.00% < 95.00%",
+        ),
+        (
+            A,
+            {"blue": ColorFigures(100, 0, 5.0), "green": GOOD["green"], "baseline": BLUE_OK},
+            EventKind.ANALYSIS_PASSED,
+            "vs baseline",
+        ),
+        (
+            A,
+            {**SLOW, "baseline": ColorFigures(100, 0, 20.0)},
+            EventKind.ANALYSIS_FAILED,
+            "p99 90.0 ms > 2x baseline's 20.0 ms",
+        ),
+        (
+            A,
+            {**GOOD, "baseline": ColorFigures(2, 0, 1.0)},
+            EventKind.ANALYSIS_PASSED,
+            "baseline too quiet to compare",
+        ),
         # Blue too quiet to compare (e.g. a smoke run at 100% green): fixed bounds only.
         (
             A,

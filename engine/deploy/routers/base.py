@@ -66,9 +66,12 @@ class Router(ABC):
     async def set_in_service(self, in_service: InService) -> None:
         """Which instances of each color take new requests (rolling strategies)."""
 
-    async def add_instance(self, color: str, name: str, address: str) -> bool:
+    async def add_instance(
+        self, color: str, name: str, address: str, tag: str | None = None
+    ) -> bool:
         """A new instance (`host:port`) of `color` takes traffic (service discovery);
-        False when the router already had it."""
+        False when the router already had it. A `tag` names its answers instead of the
+        color (`x-surge-upstream`), so its figures stay apart (a canary's baseline)."""
         raise RouterError(f"{self.kind}: adding instances is not supported")
 
     async def drain_instance(self, color: str, name: str) -> None:

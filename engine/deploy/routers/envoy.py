@@ -113,7 +113,11 @@ class EnvoyRouter(Router):
             keep = set(getattr(in_service, color, ()))
             self._write(color, [inst for i, inst in enumerate(pool) if i in keep])
 
-    async def add_instance(self, color: str, name: str, address: str) -> bool:
+    async def add_instance(
+        self, color: str, name: str, address: str, tag: str | None = None
+    ) -> bool:
+        if tag is not None:  # answers are tagged by pool here: a tag would be lost
+            raise RouterError("envoy: tagged instances (a baseline) need router = surge")
         host, _, port = address.rpartition(":")
         pool = self.pools.setdefault(color, [])
         if any(i.name == name for i in pool):

@@ -162,7 +162,11 @@ class HaproxyRouter(Router):
         self.in_service = in_service
         await self._reweigh()
 
-    async def add_instance(self, color: str, name: str, address: str) -> bool:
+    async def add_instance(
+        self, color: str, name: str, address: str, tag: str | None = None
+    ) -> bool:
+        if tag is not None:  # answers are tagged by pool here: a tag would be lost
+            raise RouterError("haproxy: tagged instances (a baseline) need router = surge")
         names = await self._servers()
         if name in names.setdefault(color, []):
             return False

@@ -76,10 +76,15 @@ class SurgeProxyRouter(Router):
     async def set_in_service(self, in_service: InService) -> None:
         await self._put("/instances", in_service.as_dict())
 
-    async def add_instance(self, color: str, name: str, address: str) -> bool:
+    async def add_instance(
+        self, color: str, name: str, address: str, tag: str | None = None
+    ) -> bool:
         """POST /instances; the proxy names instances by index, so the name is kept here."""
+        body = {"color": color, "url": f"http://{address}"}
+        if tag is not None:
+            body["tag"] = tag
         try:
-            data = await self.admin.post("/instances", {"color": color, "url": f"http://{address}"})
+            data = await self.admin.post("/instances", body)
         except (httpx.HTTPError, RuntimeError, OSError) as exc:
             raise RouterError(f"proxy admin: {exc or type(exc).__name__}") from exc
         known = name in self._indexes

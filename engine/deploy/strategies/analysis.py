@@ -1,4 +1,5 @@
-"""Judging green over one analysis window: against fixed bounds, then against blue."""
+"""Judging green over one analysis window: against fixed bounds, then against blue, or
+against the baseline when the rollout runs one (a fresh instance of blue's version)."""
 
 from __future__ import annotations
 
@@ -82,22 +83,26 @@ def judge(analysis: Analysis, figures: FiguresByColor | None) -> Verdict:
         problems.append(f"success rate {rate:.2%} < {analysis.min_success_rate:.2%}")
     if analysis.max_p99_ms is not None and green.p99_ms > analysis.max_p99_ms:
         problems.append(f"p99 {green.p99_ms:.1f} ms > {analysis.max_p99_ms:g} ms")
-    blue = (figures or {}).get("blue")
+    # a baseline (a fresh instance of blue's version beside the canary) when there is one
+    against = "baseline" if "baseline" in (figures or {}) else "blue"
+    ref = (figures or {}).get(against)
     notes: list[str] = []
-    if blue is not None and blue.requests >= analysis.min_requests:
-        blue_rate = blue.success_rate or 0.0
+    if ref is not None and ref.requests >= analysis.min_requests:
+        ref_rate = ref.success_rate or 0.0
         drop = analysis.max_success_drop
-        if drop is not None and rate < blue_rate - drop:
-            problems.append(f"success rate {rate:.2%} vs blue's {blue_rate:.2%}")
+        if drop is not None and rate < ref_rate - drop:
+            problems.append(f"success rate {rate:.2%} vs {against}'s {ref_rate:.2%}")
         ratio = analysis.max_p99_ratio
         if ratio is not None:
-            bound = max(blue.p99_ms, analysis.p99_floor_ms) * ratio
+            bound = max(ref.p99_ms, analysis.p99_floor_ms) * ratio
             if green.p99_ms > bound:
                 problems.append(
-                    f"p99 {green.p99_ms:.1f} ms > {ratio:g}x blue's {blue.p99_ms:.1f} ms"
+                    f"p99 {green.p99_ms:.1f} ms > {ratio:g}x {against}'s {ref.p99_ms:.1f} ms"
                 )
+        if against == "baseline":
+            notes.append(f"vs baseline ({ref.requests} requests, p99 {ref.p99_ms:.1f} ms)")
     elif analysis.max_p99_ratio is not None or analysis.max_success_drop is not None:
-        notes.append("blue too quiet to compare")
+        notes.append(f"{against} too quiet to compare")
     if problems:
         return Verdict(EventKind.ANALYSIS_FAILED, "; ".join(problems))
     summary = f"green {green.requests} requests, success {rate:.2%}, p99 {green.p99_ms:.1f} ms"
