@@ -17,7 +17,7 @@ differs. `strategy_for` and `render_table` are pure; `measure` runs one strategy
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from time import monotonic
 
 from engine.deploy.driver import DeployDriver
@@ -34,13 +34,16 @@ from engine.deploy.strategies import (
     Switch,
 )
 from engine.load.controller import Controller
+from engine.load.executors import ExecutorConfig
 from engine.load.run import RunPlan
+from engine.load.stages import Stage
 from engine.load.states import StopReason
 from engine.profile.deploy import DeployPlan
 
 __all__ = [
     "COMPARED",
     "CompareRow",
+    "held_longer",
     "measure",
     "render_table",
     "strategy_for",
@@ -51,6 +54,21 @@ COMPARED = ("rolling", "rolling-with-additional-batch", "bluegreen", "canary", "
 ALIASES = {"switch": "bluegreen", "blue-green": "bluegreen"}
 CANARY_STEPS = (10, 25, 50, 100)  # when the profile's own strategy is no canary
 LINEAR_PERCENT = 25
+MAX_ROLLOUT_S = 300.0  # a strategy's rollout is cut (unfinished) past this
+
+
+def held_longer(cfg: ExecutorConfig, extra: float) -> ExecutorConfig:
+    """The load's shape with its peak held `extra` seconds longer, so a rollout that
+    outlasts the (scaled) shape still runs under load; the run stops when the rollout
+    settles. A staged shape gets a hold at its peak target right where it first reaches
+    it; a constant one a longer duration; iteration counts stay as they are."""
+    if cfg.stages:
+        peak = max(range(len(cfg.stages)), key=lambda i: cfg.stages[i].target)
+        hold = Stage(extra, cfg.stages[peak].target)
+        return replace(cfg, stages=(*cfg.stages[: peak + 1], hold, *cfg.stages[peak + 1 :]))
+    if cfg.duration > 0:
+        return replace(cfg, duration=cfg.duration + extra)
+    return cfg
 
 
 def strategy_for(plan: DeployPlan, name: str) -> Strategy:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.deploy.compare import CompareRow, render_table, strategy_for
+from engine.deploy.compare import CompareRow, held_longer, render_table, strategy_for
 from engine.deploy.strategies import Canary, Linear, Rolling, RollingWithAdditionalBatch, Switch
+from engine.load.executors import ExecutorConfig
+from engine.load.stages import Stage
 from engine.profile.deploy import parse_deploy
 
 RECIPE = {"command": ["app", "--port", "{port}"], "instances": 3}
@@ -60,3 +62,15 @@ def test_the_table_has_a_row_per_strategy_with_its_figures() -> None:
     assert "5 (0.5%)" in lines[2] and "8.2 ms" in lines[2]
     assert "| canary   | unfinished |      – |" in lines[3]
     assert len({len(line) for line in lines}) == 1  # aligned columns
+
+
+def test_the_load_holds_its_peak_longer_for_a_rollout_that_outlasts_it() -> None:
+    staged = ExecutorConfig(
+        executor="ramping-arrival-rate", stages=(Stage(3, 200), Stage(18, 200), Stage(3, 0))
+    )
+    held = held_longer(staged, 60)
+    assert held.stages == (Stage(3, 200), Stage(60, 200), Stage(18, 200), Stage(3, 0))
+    assert held.planned_duration == staged.planned_duration + 60
+    assert held_longer(ExecutorConfig(duration=10), 5).duration == 15
+    counted = ExecutorConfig(executor="shared-iterations", iterations=100)
+    assert held_longer(counted, 5) == counted  # a count is not stretched

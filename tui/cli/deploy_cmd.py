@@ -21,7 +21,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine.deploy.compare import ALIASES, COMPARED, CompareRow, measure, render_table
+from engine.deploy.compare import (
+    ALIASES,
+    COMPARED,
+    MAX_ROLLOUT_S,
+    CompareRow,
+    held_longer,
+    measure,
+    render_table,
+)
 from engine.deploy.recipe import Recipe
 from engine.deploy.routers import SurgeProxyRouter
 from engine.deploy.routers.base import stop_process
@@ -30,6 +38,7 @@ from engine.exit_codes import EXIT_OK
 from engine.profile import Profile, load_profile, resolve_profile
 from engine.profile.plan import Overrides, build_plan
 from profiles import SHIPPED
+from tui.cli.argtypes import duration
 from tui.cli.demo_stack import BLUE_ARGS, FLAWS, ROOT, START_TIMEOUT_S, _readline
 from tui.cli.rollout import print_event
 from tui.cli.run_cmd import BadInput
@@ -74,6 +83,14 @@ def register(sub: Any) -> None:
         type=float,
         default=None,
         help="load shape speed-up (default: the profile's)",
+    )
+    compare.add_argument(
+        "--max-rollout",
+        type=duration,
+        default=MAX_ROLLOUT_S,
+        metavar="DURATION",
+        help="the load's peak is held up to this much longer, for a rollout that outlasts "
+        "the shape; one still going then is cut (default 5m)",
     )
     compare.add_argument("--json", metavar="FILE", help="also write the rows as JSON here")
     compare.add_argument("--verbose", action="store_true", help="print every rollout event")
@@ -157,6 +174,8 @@ def compare_one(name: str, profile: Profile, args: argparse.Namespace, folder: P
         assert here.deploy is not None
         test_type = args.test_type or (None if profile.load is not None else "average")
         plan = build_plan(here, Overrides(test_type=test_type, time_scale=args.time_scale))
+        work = replace(plan.work, executor=held_longer(plan.work.executor, args.max_rollout))
+        plan = replace(plan, work=work)
         driver = profile_driver(
             here,
             strategy=strategy_for(here.deploy, name),
