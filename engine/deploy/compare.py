@@ -11,40 +11,35 @@ what the strategy cost and risked (docs/ARCHITECTURE.md, "Comparing strategies")
 
 Strategies are built here from one `[deploy]` table's analysis (interval, bounds,
 failure limit), so they are judged alike: only the way traffic and instances move
-differs. `strategy_for` and `render_table` are pure; `measure` runs one strategy.
+differs. This module is pure (and light, for the command line's start);
+engine/deploy/compare_run.py runs one strategy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from time import monotonic
+from typing import TYPE_CHECKING
 
-from engine.deploy.driver import DeployDriver
-from engine.deploy.marks import Mark, mark_of
 from engine.deploy.strategies import (
     Analysis,
     Canary,
-    EventKind,
     Linear,
-    Phase,
     Rolling,
     RollingWithAdditionalBatch,
     Strategy,
     Switch,
 )
-from engine.load.controller import Controller
 from engine.load.executors import ExecutorConfig
-from engine.load.run import RunPlan
 from engine.load.stages import Stage
-from engine.load.states import StopReason
-from engine.profile.deploy import DeployPlan
+
+if TYPE_CHECKING:
+    from engine.profile.deploy import DeployPlan
 
 __all__ = [
     "COMPARED",
     "CompareRow",
     "held_longer",
-    "measure",
     "render_table",
     "strategy_for",
 ]
@@ -169,65 +164,3 @@ def render_table(rows: Sequence[CompareRow]) -> list[str]:
         ("-" * (w + 1) + ":") if i in right else ("-" * (w + 2)) for i, w in enumerate(widths)
     )
     return [line(HEADERS), rule + "|", *(line(c) for c in cells)]
-
-
-def all_upstreams(model: object, t: float) -> Mark:
-    """Every request of the load, whichever color (or the router itself) answered."""
-    return mark_of(model, None, t)
-
-
-async def measure(
-    name: str,
-    driver: DeployDriver,
-    plan: RunPlan,
-    *,
-    on_settled: Callable[[], None] | None = None,
-) -> CompareRow:
-    """Blue up, then the load and the rollout together until the rollout settles (the
-    load stops then) or the load's shape ends (the rollout is then unfinished)."""
-    end: dict[str, Mark] = {}
-    controller: Controller
-
-    def show(_snapshot: object) -> None:
-        model = controller.model
-        driver.observe(model)
-        if "all" not in end and driver.settled:
-            end["all"] = all_upstreams(model, monotonic())
-            end["green"] = mark_of(model, "green", monotonic())
-            controller.stop(StopReason.ROLLOUT_ENDED)
-            if on_settled is not None:
-                on_settled()
-
-    controller = Controller(plan, on_snapshot=show)
-    try:
-        await driver.prepare()
-        t0 = driver.clock()
-        driver.start()
-        await controller.run()
-        settled = "all" in end
-        if not settled:  # the shape ended first: what the load saw until then
-            end["all"] = all_upstreams(controller.model, monotonic())
-            end["green"] = mark_of(controller.model, "green", monotonic())
-        phase = driver.phase
-        ended = next(
-            (e.at for e in driver.events if e.kind in (EventKind.PROMOTED, EventKind.ROLLED_BACK)),
-            None,
-        )
-        row = driver.fleet_row()
-    finally:
-        await driver.finish()
-    outcome = (
-        phase.value if settled and phase in (Phase.PROMOTED, Phase.ROLLED_BACK) else ("unfinished")
-    )
-    figures = end["all"]
-    return CompareRow(
-        strategy=name,
-        outcome=outcome,
-        seconds=None if ended is None or not settled else ended - t0,
-        peak_instances=row.peak if row else 0,
-        lowest_serving=row.lowest if row else 0,
-        green_requests=end["green"].requests,
-        requests=figures.requests,
-        errors=figures.failed,
-        p99_ms=figures.percentiles((99.0,))[99.0],
-    )

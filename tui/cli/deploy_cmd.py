@@ -27,16 +27,13 @@ from engine.deploy.compare import (
     MAX_ROLLOUT_S,
     CompareRow,
     held_longer,
-    measure,
     render_table,
+    strategy_for,
 )
 from engine.deploy.recipe import Recipe
-from engine.deploy.routers import SurgeProxyRouter
 from engine.deploy.routers.base import stop_process
-from engine.deploy.setup import profile_driver
 from engine.exit_codes import EXIT_OK
 from engine.profile import Profile, load_profile, resolve_profile
-from engine.profile.plan import Overrides, build_plan
 from profiles import SHIPPED
 from tui.cli.argtypes import duration
 from tui.cli.demo_stack import BLUE_ARGS, FLAWS, ROOT, START_TIMEOUT_S, _readline
@@ -167,7 +164,10 @@ def empty_proxy(folder: Path) -> Iterator[tuple[str, str]]:
 
 
 def compare_one(name: str, profile: Profile, args: argparse.Namespace, folder: Path) -> CompareRow:
-    from engine.deploy.compare import strategy_for
+    from engine.deploy.compare_run import measure
+    from engine.deploy.routers import SurgeProxyRouter
+    from engine.deploy.setup import profile_driver
+    from engine.profile.plan import Overrides, build_plan
 
     with empty_proxy(folder) as (proxy_url, admin_url):
         here = replace(profile, base_url=proxy_url)
