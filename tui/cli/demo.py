@@ -134,6 +134,7 @@ def headless(
 def console(stack: DemoStack, strategy: str, time_scale: float | None) -> int:
     from tui.app.app import make_app
     from tui.app.session import RunSetup
+    from tui.cli.app_cmd import run_app
 
     def deploy_factory(setup: RunSetup) -> DeployDriver:
         return demo_driver(stack, setup.profile, strategy, autostart=True)
@@ -147,4 +148,4 @@ def console(stack: DemoStack, strategy: str, time_scale: float | None) -> int:
         overrides=Overrides(time_scale=time_scale),
         deploy_factory=deploy_factory,
     )
-    return int(app.run() or 0)
+    return run_app(app)
