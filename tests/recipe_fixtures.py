@@ -21,7 +21,7 @@ __all__ = ["APP", "alive", "app", "app_command", "pids_of", "proxy"]
 
 # The small app: answers / and /health, writes its pid to PIDS/{instance}.pid and says
 # SAID on stdout (its log); with --never-healthy it writes the pid and never listens;
-# with --errors it answers 500 (but to /health).
+# with --errors it answers 500 (but to /health); /slow answers after 1.5 s.
 SAID = "app {name} up on port {port}"
 APP = textwrap.dedent(
     f"""
@@ -36,6 +36,9 @@ APP = textwrap.dedent(
     class H(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         def do_GET(self):
+            if self.path == "/slow":
+                import time
+                time.sleep(1.5)
             body = name.encode()
             failing = "--errors" in sys.argv and self.path != "/health"
             self.send_response(500 if failing else 200)

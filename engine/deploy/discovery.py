@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 
 from engine.deploy.routers import Router, RouterError
+from engine.deploy.routers.base import wait_drained
 from engine.deploy.routers.pools import instance_name
 from engine.deploy.strategies import EventKind
 from engine.discovery import Source, Target
@@ -23,7 +23,6 @@ from engine.discovery.watcher import PoolWatcher, Resolved
 __all__ = ["DRAIN_TIMEOUT_S", "DiscoverySync"]
 
 DRAIN_TIMEOUT_S = 30.0
-DRAIN_POLL_S = 0.1
 
 Note = Callable[[EventKind, str], None]
 
@@ -101,15 +100,7 @@ class DiscoverySync:
             task.add_done_callback(self._tasks.discard)
 
     async def _remove_when_idle(self, name: str) -> None:
-        sessions = getattr(self.router, "sessions", None)
-        deadline = time.monotonic() + self.drain_timeout
-        while sessions is not None and time.monotonic() < deadline:
-            try:
-                if await sessions(name) == 0:
-                    break
-            except RouterError:
-                break
-            await asyncio.sleep(DRAIN_POLL_S)
+        await wait_drained(self.router, [name], self.drain_timeout, fallback=0.0)
         try:
             await self.router.remove_instance(self.color, name)
         except RouterError as exc:

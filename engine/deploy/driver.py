@@ -425,6 +425,7 @@ class DeployDriver(FleetSteering):
             events=((e.at - self._t0, e) for e in self.events),
             notes=notes,
             instances=self.instances,
+            fleet=self.fleet_row(),
         )
 
     # -- for a log line -----------------------------------------------------------------

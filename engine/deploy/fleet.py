@@ -10,8 +10,10 @@ order that keeps the router honest:
    router ever sees it;
 2. register the new ones with the router (`Router.add_instance`), then set the weights:
    a color never gets a share before an instance of it serves;
-3. drain the ones no longer wanted (`Router.drain_instance`: no new requests), give
-   requests in flight `drain_s` to finish, remove them, stop their processes.
+3. drain the ones no longer wanted (`Router.drain_instance`: no new requests), wait
+   until the router counts none of their requests in flight (`Router.in_flight`, at
+   most `drain_timeout`; `drain_s` for a router that cannot count), remove them, stop
+   their processes.
 
 So a plain rolling step that takes a blue batch out only drains (capacity dips by a
 batch), the additional batch's first move only starts, and a rollback restarts blue
@@ -28,11 +30,13 @@ from time import monotonic
 
 from engine.deploy.instances import HealthError, Instance, Launcher
 from engine.deploy.routers import Router
+from engine.deploy.routers.base import wait_drained
 from engine.deploy.strategies import COLORS, EventKind, Phase, Strategy, Switch, Weights
 
 __all__ = ["DRAIN_S", "Capacity", "Fleet", "HealthError", "Wanted", "wanted"]
 
-DRAIN_S = 0.5  # requests in flight on a drained instance finish within this (loopback)
+DRAIN_S = 0.5  # the wait after a drain when the router cannot count requests in flight
+DRAIN_TIMEOUT_S = 30.0  # the longest a drained instance's requests in flight are waited for
 
 
 @dataclass(frozen=True)
@@ -95,12 +99,14 @@ class Fleet:
         router: Router,
         *,
         drain_s: float = DRAIN_S,
+        drain_timeout: float = DRAIN_TIMEOUT_S,
         clock: Callable[[], float] = monotonic,
         on_change: Callable[[EventKind, str], None] | None = None,
     ) -> None:
         self.launcher = launcher
         self.router = router
         self.drain_s = drain_s
+        self.drain_timeout = drain_timeout
         self.clock = clock
         self.on_change = on_change  # one line per instance started or stopped, for the log
         self.serving: dict[str, Instance] = {}  # registered with the router, in service
@@ -142,12 +148,15 @@ class Fleet:
             self._note()
         await self.router.set_weights(weights)
         stops = [i for i in list(running.values()) if i.index not in want.of(i.color)]
+        drained = []
         for inst in stops:
             if self.serving.pop(inst.name, None) is not None:
                 await self.router.drain_instance(inst.color, inst.name)
+                drained.append(inst.name)
         if stops:
             self._note()
-            await asyncio.sleep(self.drain_s)
+        if drained:
+            await wait_drained(self.router, drained, self.drain_timeout, self.drain_s)
         for inst in stops:
             await self.router.remove_instance(inst.color, inst.name)
             await self.launcher.stop(inst)

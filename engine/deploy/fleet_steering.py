@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from engine.deploy.fleet import Fleet, HealthError, Wanted, wanted
 from engine.deploy.routers import RouterError
 from engine.deploy.strategies import COLORS, Decision, EventKind, Phase, Strategy, Weights
+from engine.report.deploy_section import FleetRow
 
 __all__ = ["FleetSteering"]
 
@@ -37,6 +38,7 @@ class FleetSteering:
     if TYPE_CHECKING:  # the driver's, used here
         strategy: Strategy
         clock: Callable[[], float]
+        _t0: float
         applied: Weights | None
         _dirty: bool
         _admin_error: str | None
@@ -44,6 +46,9 @@ class FleetSteering:
 
         @property
         def weights(self) -> Weights: ...
+
+        @property
+        def phase(self) -> Phase: ...
 
         def note(self, kind: EventKind, message: str) -> None: ...
 
@@ -91,6 +96,24 @@ class FleetSteering:
             and not self.wanted().blue
             and bool(self.fleet.running("blue"))
         )
+
+    @property
+    def settled(self) -> bool:
+        """The rollout is over and so are its moves: promoted or rolled back, no instance
+        starting or stopping, and blue gone after a promotion (its scale-down delay)."""
+        if not self.strategy.done or self._converging:
+            return False
+        if self.fleet is None:
+            return True
+        return not (self.phase is Phase.PROMOTED and self.fleet.running("blue"))
+
+    def fleet_row(self) -> FleetRow | None:
+        """The rollout's resource cost for the report: peak instances, serving history."""
+        if self.fleet is None:
+            return None
+        t0 = self._t0
+        moves = tuple((c.at - t0, c.blue, c.green) for c in self.fleet.history)
+        return FleetRow(self.fleet.peak, moves)
 
     async def prepare(self) -> None:
         """Before the load: start blue's instances and register them (recipes only).

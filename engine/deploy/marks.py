@@ -75,12 +75,13 @@ def nonzero_counts(h: HdrHistogram) -> Iterable[tuple[int, int]]:
     return ((i, counts[i]) for i in range(lo, hi + 1) if counts[i])
 
 
-def mark_of(model: Any, color: str, t: float) -> Mark:
-    """A color's cumulative figures from a RunModel (duck-typed: `model.total.buckets`)."""
+def mark_of(model: Any, color: str | None, t: float) -> Mark:
+    """A color's cumulative figures from a RunModel (duck-typed: `model.total.buckets`);
+    every upstream's for `None`."""
     requests = failed = 0
     counts: dict[int, int] = {}
     for (_step, upstream), b in model.total.buckets.items():
-        if upstream != color:
+        if color is not None and upstream != color:
             continue
         requests += b.requests
         failed += b.failed

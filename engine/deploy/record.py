@@ -17,6 +17,7 @@ from engine.report.deploy_section import (
     ColorWindow,
     DeployEventRow,
     DeployRecord,
+    FleetRow,
     Outcome,
     StepRow,
 )
@@ -83,6 +84,7 @@ def build_record(
     events: Iterable[tuple[float, Event]],
     notes: Iterable[str] = (),
     instances: Mapping[str, Mapping[str, int]] | None = None,
+    fleet: FleetRow | None = None,
 ) -> DeployRecord:
     return DeployRecord(
         strategy=strategy,
@@ -97,6 +99,7 @@ def build_record(
         events=tuple(DeployEventRow(at, e.kind.value, e.message) for at, e in events),
         notes=tuple(notes),
         instances={k: dict(v) for k, v in (instances or {}).items()},
+        fleet=fleet,
     )
 
 

@@ -30,6 +30,7 @@ class StopReason(StrEnum):
     QUIT = "quit"
     CANCELLED = "cancelled"
     CONTROLLER_GONE = "controller gone"
+    ROLLOUT_ENDED = "rollout ended"  # surge deploy compare: the load ends with the rollout
 
     @property
     def natural(self) -> bool:

@@ -105,8 +105,15 @@ class Instance:
             "failures": self.failures,
             "connections": self.conns,
             "idle": len(self.idle),
+            "in_flight": self.in_flight,
             "last_error": self.last_error,
         }
+
+    @property
+    def in_flight(self) -> int:
+        """Requests on their way to or from it: busy connections, and those waiting for one
+        (a drain is over when this is 0)."""
+        return max(0, self.conns - len(self.idle)) + len(self.waiters)
 
     # -- pool ---------------------------------------------------------------------------
 

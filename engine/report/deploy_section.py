@@ -20,6 +20,7 @@ __all__ = [
     "ColorWindow",
     "DeployEventRow",
     "DeployRecord",
+    "FleetRow",
     "Outcome",
     "StepRow",
     "deploy_table",
@@ -114,10 +115,33 @@ class DeployRecord:
     events: tuple[DeployEventRow, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
     instances: dict[str, dict[str, int]] = field(default_factory=dict)  # the router's counts
+    fleet: FleetRow | None = None  # instances Surge started from recipes
 
     @property
     def rolled_back(self) -> bool:
         return self.outcome is Outcome.ROLLED_BACK
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    """What a rollout over recipes cost: the most instances running at once, and every
+    change of the serving set (seconds since the rollout started, blue and green)."""
+
+    peak: int
+    capacity: tuple[tuple[float, int, int], ...] = ()
+
+    @property
+    def lowest(self) -> int:
+        return min((b + g for _, b, g in self.capacity), default=0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "peak_instances": self.peak,
+            "lowest_serving": self.lowest,
+            "capacity": [
+                {"at_s": round(at, 3), "blue": b, "green": g} for at, b, g in self.capacity
+            ],
+        }
 
 
 def deploy_table(record: DeployRecord) -> dict[str, Any]:
@@ -139,6 +163,8 @@ def deploy_table(record: DeployRecord) -> dict[str, Any]:
         table["notes"] = list(record.notes)
     if record.instances:
         table["instances"] = {name: dict(v) for name, v in record.instances.items()}
+    if record.fleet is not None:
+        table["fleet"] = record.fleet.as_dict()
     return table
 
 
@@ -206,6 +232,7 @@ def render_deploy(table: Any, paint: Paint | None = None) -> list[str]:
                 f"      {name}: {int(_num(v.get('requests')))} requests, "
                 f"{int(_num(v.get('errors')))} errors"
             )
+    out.extend(_render_fleet(table.get("fleet")))
     steps = _steps(table)
     if steps:
         out.append("")
@@ -224,12 +251,31 @@ def render_deploy(table: Any, paint: Paint | None = None) -> list[str]:
     return out
 
 
+def _render_fleet(fleet: Any) -> list[str]:
+    """`instances: peak 4, lowest serving 3; serving 3+0 → 3+1 → ...` (blue+green)."""
+    if not isinstance(fleet, Mapping):
+        return []
+    moves = [c for c in fleet.get("capacity", ()) if isinstance(c, Mapping)]
+    path = " → ".join(f"{int(_num(c.get('blue')))}+{int(_num(c.get('green')))}" for c in moves)
+    return [
+        f"    instances: peak {int(_num(fleet.get('peak_instances')))}, lowest serving "
+        f"{int(_num(fleet.get('lowest_serving')))}; serving (blue+green) {path or '–'}"
+    ]
+
+
 def _summary(table: Any) -> dict[str, str]:
     if not isinstance(table, Mapping):
         return {"rollout": "none"}
     steps = _steps(table)
     verdicts = [str(s.get("verdict")) for s in steps]
     last_green = steps[-1].get("green") if steps else None
+    fleet = table.get("fleet")
+    fleet = fleet if isinstance(fleet, Mapping) else {}
+    cost = (
+        {"peak/lowest instances": f"{fleet.get('peak_instances')}/{fleet.get('lowest_serving')}"}
+        if fleet
+        else {}
+    )
     return {
         "rollout": f"{table.get('strategy', '?')} via {table.get('router', '?')}",
         "outcome": str(table.get("outcome", "?")).replace("_", " "),
@@ -240,6 +286,7 @@ def _summary(table: Any) -> dict[str, str]:
             f"{verdicts.count('inconclusive')}"
         ),
         "last green window": _color(last_green) if last_green else "-",
+        **cost,
     }
 
 

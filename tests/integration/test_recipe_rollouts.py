@@ -24,13 +24,15 @@ import httpx
 import pytest
 
 from engine.deploy.driver import DeployDriver
-from engine.deploy.fleet import Fleet
+from engine.deploy.fleet import Fleet, Wanted
 from engine.deploy.instances import Launcher
 from engine.deploy.marks import Mark
 from engine.deploy.recipe import Recipe
 from engine.deploy.routers import SurgeProxyRouter
 from engine.deploy.smoke import SmokeTarget
 from engine.deploy.strategies import (
+    ALL_BLUE,
+    ALL_GREEN,
     Analysis,
     Linear,
     Phase,
@@ -219,6 +221,32 @@ async def test_blue_green_keeps_blue_until_promotion_plus_the_delay(
     finally:
         await driver.aclose()
     assert not any(map(alive, pids_of(tmp_path, "green")))
+
+
+async def test_a_drained_instance_finishes_its_requests_in_flight_before_it_stops(
+    tmp_path: Path, proxy: tuple[str, str]
+) -> None:
+    """A request 1.5 s long is on blue-0 when the fleet moves to green: the drain waits for
+    it (the proxy counts it in flight), so it gets its answer, and only then blue-0 stops."""
+    proxy_url, admin_url = proxy
+    recipes = {"blue": app(tmp_path, instances=1), "green": app(tmp_path, instances=1)}
+    router = SurgeProxyRouter(admin_url)
+    fleet = Fleet(Launcher(recipes, tmp_path / "logs"), router, drain_s=0.0)
+    try:
+        await fleet.converge(Wanted((0,), ()), ALL_BLUE)
+        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
+            slow = asyncio.create_task(client.get(proxy_url + "/slow"))
+            while not (await router.in_flight(["blue-0"]) or {}).get("blue-0"):
+                await asyncio.sleep(0.02)
+            blue = fleet.running("blue")[0]
+            await fleet.converge(Wanted((), (0,)), ALL_GREEN)
+            assert slow.done()  # the move waited for it
+            answer = await slow
+        assert (answer.status_code, answer.text) == (200, "blue-0")
+        assert not blue.alive and [i.name for i in fleet.running("green")] == ["green-0"]
+    finally:
+        await fleet.aclose()
+        await router.aclose()
 
 
 async def test_the_proxy_takes_new_instances_by_post_and_refuses_bad_ones(

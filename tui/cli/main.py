@@ -16,12 +16,12 @@ from engine.errors import ConfigError
 from engine.exit_codes import EXIT_BAD_INPUT, EXIT_ERROR
 from engine.profile import ProfileError
 from engine.report.document import ReportError
-from tui.cli import demo, proxy_cmd, report_cmd, router_cmd, run_cmd, sut_cmd
+from tui.cli import demo, deploy_cmd, proxy_cmd, report_cmd, router_cmd, run_cmd, sut_cmd
 from tui.cli.argtypes import SuggestingParser
 from tui.cli.run_cmd import BadInput
 
 # `surge COMMAND ...`; anything else opens the app (`surge [PROFILE] [flags]`).
-COMMANDS = ("run", "demo", "sut", "report", "proxy", "weights", "router")
+COMMANDS = ("run", "demo", "sut", "report", "proxy", "weights", "router", "deploy")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         "[--start] [--env NAME] [--profiles DIR] [--base-url URL] (surge PROFILE --help).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (run_cmd, demo, sut_cmd, report_cmd, proxy_cmd, router_cmd):
+    for command in (run_cmd, demo, sut_cmd, report_cmd, proxy_cmd, router_cmd, deploy_cmd):
         command.register(sub)
     return parser
 

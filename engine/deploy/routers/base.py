@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from engine.deploy.strategies import InService, Weights
 
-__all__ = ["ColorStats", "Router", "RouterError", "RouterStats"]
+__all__ = ["ColorStats", "Router", "RouterError", "RouterStats", "wait_drained"]
+
+DRAIN_POLL_S = 0.05
 
 
 class RouterError(RuntimeError):
@@ -75,6 +79,11 @@ class Router(ABC):
         """Forget a drained instance."""
         raise RouterError(f"{self.kind}: removing instances is not supported")
 
+    async def in_flight(self, names: list[str]) -> dict[str, int] | None:
+        """Requests in flight on each named instance (a drain waits for 0); None when the
+        router cannot say, and the fleet then waits a fixed time instead."""
+        return None
+
     async def stats(self) -> RouterStats:
         """Per-color figures from the router's own counters."""
         return RouterStats()
@@ -91,8 +100,28 @@ class Router(ABC):
         return None
 
 
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM a router process, SIGKILL it after 5 s: HAProxy's and Envoy's own stop."""
+async def wait_drained(router: Router, names: list[str], timeout: float, fallback: float) -> bool:
+    """Until the drained instances have nothing in flight (True), or `timeout` (False).
+    A router that cannot count them gets `fallback` seconds instead (None from
+    `in_flight`), and so does one whose count fails (the drain goes on regardless)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            counts = await router.in_flight(names)
+        except RouterError:
+            counts = None
+        if counts is None:
+            await asyncio.sleep(min(fallback, max(0.0, deadline - time.monotonic())))
+            return False
+        if not any(counts.values()):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(DRAIN_POLL_S)
+
+
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM a router process, SIGKILL it after 5 s (HAProxy, Envoy, the compare proxy)."""
     if proc.poll() is None:
         proc.terminate()
         try:

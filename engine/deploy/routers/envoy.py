@@ -75,6 +75,7 @@ class EnvoyRouter(Router):
         self.admin_socket = admin_socket
         self.pools = {c: list(v) for c, v in (pools or {}).items()}
         self.endpoints = dict(endpoints or {})  # color -> the EDS file Envoy watches
+        self._drained: dict[tuple[str, str], str] = {}  # (color, address) -> name, after drain
         transport = httpx.AsyncHTTPTransport(uds=admin_socket)
         self._client = httpx.AsyncClient(
             transport=transport, base_url="http://envoy-admin", timeout=ADMIN_TIMEOUT_S
@@ -123,6 +124,7 @@ class EnvoyRouter(Router):
 
     async def drain_instance(self, color: str, name: str) -> None:
         pool = self.pools.get(color, [])
+        self._drained.update({(color, i.address): i.name for i in pool if i.name == name})
         self.pools[color] = [i for i in pool if i.name != name]
         self._write(color, self.pools[color])
 
@@ -143,21 +145,32 @@ class EnvoyRouter(Router):
         colors = {c: ColorStats(r, e) for c, (r, e) in acc.items()}
         return RouterStats(colors, "envoy /stats (upstream_rq_total, upstream_rq_5xx)")
 
-    async def instance_stats(self) -> dict[str, ColorStats]:
-        """From `/clusters` (`COLOR::HOST:PORT::rq_total::N`), named as the pools name them."""
+    async def _clusters(self, wanted: tuple[str, ...]) -> dict[str, dict[str, int]]:
+        """`/clusters` lines (`COLOR::HOST:PORT::STAT::N`): the wanted stats per instance,
+        named as the pools name them (a drained one by its address, as Envoy has it)."""
         try:
             text = (await self._client.get("/clusters")).text
         except (httpx.HTTPError, OSError) as exc:
             raise RouterError(f"envoy admin: {exc or type(exc).__name__}") from exc
         names = {(c, i.address): i.name for c, pool in self.pools.items() for i in pool}
-        acc: dict[str, list[int]] = {}
+        names.update(self._drained)
+        acc: dict[str, dict[str, int]] = {}
         for line in text.splitlines():
             parts = line.split("::")
-            if len(parts) != 4 or parts[2] not in ("rq_total", "rq_error"):
+            if len(parts) != 4 or parts[2] not in wanted:
                 continue
             name = names.get((parts[0], parts[1]), f"{parts[0]}-{parts[1]}")
-            acc.setdefault(name, [0, 0])[0 if parts[2] == "rq_total" else 1] = int(parts[3])
-        return {n: ColorStats(r, e) for n, (r, e) in acc.items()}
+            acc.setdefault(name, {})[parts[2]] = int(parts[3])
+        return acc
+
+    async def instance_stats(self) -> dict[str, ColorStats]:
+        acc = await self._clusters(("rq_total", "rq_error"))
+        return {n: ColorStats(v.get("rq_total", 0), v.get("rq_error", 0)) for n, v in acc.items()}
+
+    async def in_flight(self, names: list[str]) -> dict[str, int] | None:
+        """`rq_active` of each host in `/clusters` (0 once Envoy has let it go)."""
+        acc = await self._clusters(("rq_active",))
+        return {n: acc.get(n, {}).get("rq_active", 0) for n in names}
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -186,9 +186,14 @@ class HaproxyRouter(Router):
         for backend in (self.backend, f"{self.backend}_{color}"):
             await self.api.command(f"set server {backend}/{name} state drain")
 
-    async def sessions(self, name: str) -> int:
+    async def in_flight(self, names: list[str]) -> dict[str, int] | None:
+        """`scur` of `show stat`: the sessions each server serves now."""
         rows = parse_stat(await self.api.command(f"show stat {self.backend} 4 -1"))
-        return sum(_int(r.get("scur")) for r in rows if r.get("svname") == name)
+        current = {n: 0 for n in names}
+        for r in rows:
+            if r.get("svname") in current:
+                current[r["svname"]] += _int(r.get("scur"))
+        return current
 
     async def remove_instance(self, color: str, name: str) -> None:
         """Maintenance, then `del server`; HAProxy refuses while idle connections to the

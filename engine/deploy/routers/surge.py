@@ -106,6 +106,15 @@ class SurgeProxyRouter(Router):
         """The proxy keeps a drained instance listed, out of service (its index stays)."""
         self._indexes.pop(name, None)
 
+    async def in_flight(self, names: list[str]) -> dict[str, int] | None:
+        """From GET /instances: busy connections and waiters of each instance."""
+        try:
+            listed = await self.admin.get("/instances")
+        except (httpx.HTTPError, OSError) as exc:
+            raise RouterError(f"proxy admin: {exc or type(exc).__name__}") from exc
+        by_index = {(i["color"], int(i["index"])): int(i.get("in_flight", 0)) for i in listed}
+        return {n: by_index.get(self._indexes[n], 0) for n in names if n in self._indexes}
+
     async def stats(self) -> RouterStats:
         try:
             data = await self.admin.get("/stats")

@@ -1,0 +1,187 @@
+"""`surge deploy compare PROFILE`: every strategy against the same instances and load.
+
+For each strategy in turn: a fresh `surge proxy` with empty pools on free loopback
+ports, the profile's blue instances started from its recipes (the shipped demo profile,
+whose colors are URLs, gets the demo server as its recipes: `--instances` of each, green
+with `--green-flaw`), the load shape through the proxy and the rollout, until the
+rollout settles (engine.deploy.compare). Then one table, and `--json FILE` for the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from engine.deploy.compare import ALIASES, COMPARED, CompareRow, measure, render_table
+from engine.deploy.recipe import Recipe
+from engine.deploy.routers import SurgeProxyRouter
+from engine.deploy.routers.base import stop_process
+from engine.deploy.setup import profile_driver
+from engine.exit_codes import EXIT_OK
+from engine.profile import Profile, load_profile, resolve_profile
+from engine.profile.plan import Overrides, build_plan
+from profiles import SHIPPED
+from tui.cli.demo_stack import BLUE_ARGS, FLAWS, ROOT, START_TIMEOUT_S, _readline
+from tui.cli.rollout import print_event
+from tui.cli.run_cmd import BadInput
+
+DEMO = SHIPPED / "demo.toml"
+DEMO_INSTANCES = 3
+
+
+def register(sub: Any) -> None:
+    deploy = sub.add_parser("deploy", help="deployment strategies: compare them side by side")
+    actions = deploy.add_subparsers(dest="deploy_command", metavar="ACTION", required=True)
+    compare = actions.add_parser(
+        "compare",
+        help="run each strategy against the same instances and load, one after the other",
+        description="Each strategy's rollout from fresh blue instances to its end, under the "
+        "profile's load shape: time, peak instances, lowest serving count, requests the new "
+        "version served, users' errors and p99.",
+    )
+    compare.add_argument("profile", help="a profile whose [deploy] colors are recipes, or demo")
+    compare.add_argument(
+        "--strategies",
+        default=",".join(COMPARED),
+        help=f"comma-separated, in order (default {','.join(COMPARED)})",
+    )
+    compare.add_argument(
+        "--green-flaw",
+        choices=tuple(FLAWS),
+        default="none",
+        help="the demo profile only: what is wrong with green (none, latency, errors)",
+    )
+    compare.add_argument(
+        "--instances",
+        type=int,
+        default=DEMO_INSTANCES,
+        help=f"the demo profile only: instances of each color (default {DEMO_INSTANCES})",
+    )
+    compare.add_argument(
+        "--type", dest="test_type", help="test type of the load (default: average)"
+    )
+    compare.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help="load shape speed-up (default: the profile's)",
+    )
+    compare.add_argument("--json", metavar="FILE", help="also write the rows as JSON here")
+    compare.add_argument("--verbose", action="store_true", help="print every rollout event")
+    compare.set_defaults(func=cmd_compare)
+
+
+def strategies_of(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    known = (*COMPARED, *ALIASES)
+    for n in names:
+        if n not in known:
+            raise BadInput(f"--strategies: unknown strategy {n!r} (one of {', '.join(COMPARED)})")
+    if not names:
+        raise BadInput("--strategies: name at least one")
+    return [ALIASES.get(n, n) for n in names]
+
+
+def demo_recipes(green_flaw: str, instances: int) -> dict[str, Recipe]:
+    """The demo server as both colors' recipe: the stack `surge demo` runs, N of each."""
+    sut = (sys.executable, "-m", "tui.cli.sut_cmd", "--port", "{port}", "--color")
+    return {
+        "blue": Recipe((*sut, "blue", *BLUE_ARGS), instances, workdir=str(ROOT), stop_grace=2.0),
+        "green": Recipe(
+            (*sut, "green", *FLAWS[green_flaw]), instances, workdir=str(ROOT), stop_grace=2.0
+        ),
+    }
+
+
+def with_recipes(profile: Profile, args: argparse.Namespace) -> Profile:
+    plan = profile.deploy
+    if plan is None:
+        raise BadInput(f"{profile.source}: no [deploy] table (blue and green)")
+    if plan.recipes:
+        return profile
+    if Path(profile.source).resolve() != DEMO.resolve():
+        raise BadInput(
+            f"{profile.source}: [deploy] blue and green must be recipes (tables with a command):"
+            " the comparison starts and stops the instances itself"
+        )
+    if not 1 <= args.instances <= 16:
+        raise BadInput(f"--instances: expected 1..16, got {args.instances}")
+    recipes = demo_recipes(args.green_flaw, args.instances)
+    return replace(profile, deploy=replace(plan, blue=(), green=(), recipes=recipes))
+
+
+@contextmanager
+def empty_proxy(folder: Path) -> Iterator[tuple[str, str]]:
+    """`surge proxy` on free loopback ports with empty pools (file:// registries holding
+    `[]`): the fleet adds every instance. Yields (proxy URL, admin URL)."""
+    empty = folder / "empty.json"
+    empty.write_text("[]")
+    registry = f"file://{empty}"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "tui.cli.proxy_cmd", "--listen", "127.0.0.1:0"),
+            *("--admin", "127.0.0.1:0", "--blue", registry, "--green", registry),
+        ],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = _readline(proc, START_TIMEOUT_S)
+        if "listening on" not in line:
+            raise RuntimeError(f"surge proxy did not start: {line.strip()!r}")
+        words = line.replace("(", " ").replace(")", " ").split()
+        yield words[words.index("on") + 1], words[words.index("admin") + 1]
+    finally:
+        stop_process(proc)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def compare_one(name: str, profile: Profile, args: argparse.Namespace, folder: Path) -> CompareRow:
+    from engine.deploy.compare import strategy_for
+
+    with empty_proxy(folder) as (proxy_url, admin_url):
+        here = replace(profile, base_url=proxy_url)
+        assert here.deploy is not None
+        test_type = args.test_type or (None if profile.load is not None else "average")
+        plan = build_plan(here, Overrides(test_type=test_type, time_scale=args.time_scale))
+        driver = profile_driver(
+            here,
+            strategy=strategy_for(here.deploy, name),
+            router=SurgeProxyRouter(admin_url),
+            proxy_url=proxy_url,
+            on_event=print_event if args.verbose else None,
+            log_dir=folder / name,
+        )
+        return asyncio.run(measure(name, driver, plan))
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    names = strategies_of(args.strategies)
+    path = resolve_profile(args.profile)
+    if not path.exists():
+        raise BadInput(f"{args.profile}: no such profile file")
+    profile = with_recipes(load_profile(path), args)
+    rows: list[CompareRow] = []
+    with tempfile.TemporaryDirectory(prefix="surge-compare-") as tmp:
+        for name in names:
+            print(f"  compare: {name}...", file=sys.stderr, flush=True)
+            row = compare_one(name, profile, args, Path(tmp))
+            rows.append(row)
+            print(f"  compare: {name}: {row.outcome}", file=sys.stderr, flush=True)
+    print("\n".join(render_table(rows)))
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.as_dict() for r in rows], indent=2) + "\n")
+    return EXIT_OK
