@@ -16,6 +16,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
+from engine.deploy.driver import DeployDriver
 from engine.report.review import read_review
 from tests.app.test_app import NOW, SHOP, until
 from tests.conftest import ROOT
@@ -217,3 +218,48 @@ async def test_demo_screen_at(
     assert svg == baseline.read_text(encoding="utf-8"), (
         f"the demo screen changed: look at it, then --snapshot-update ({baseline})"
     )
+
+
+RECIPES = """
+[deploy]
+strategy = "rolling"
+admin_port = 9  # never asked: the dialog only shows what would start
+
+[deploy.blue]
+command = ["my-app", "--port", "{port}", "--name", "{instance}"]
+instances = 3
+
+[deploy.green]
+command = ["my-app", "--port", "{port}", "--name", "{instance}", "--version", "2"]
+instances = 3
+"""
+
+
+def test_start_instances_dialog_at_80x24(snap_compare: Snap, tmp_path: Path) -> None:
+    """A profile whose colors are recipes: the commands, where their logs go, Start/Cancel."""
+    from engine.deploy.setup import profile_driver
+    from tui.app.screens.start_instances import StartInstancesModal
+    from tui.app.session import RunSetup
+
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "shop.toml").write_text(SHOP + RECIPES)
+
+    def deploy(setup: RunSetup) -> DeployDriver:
+        return profile_driver(setup.profile, log_dir=Path("/var/tmp/surge/instances"))
+
+    surge = make_app(
+        search_default_dirs=False,
+        profiles=[folder],
+        controller_factory=ScriptedFactory(intervals=1, hold=True),
+        deploy_factory=deploy,
+        report_dir=tmp_path / "reports",
+        now=lambda: NOW,
+    )
+
+    async def run_before(pilot: Pilot) -> None:
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: isinstance(pilot.app.screen, StartInstancesModal))
+        await steady(pilot)
+
+    assert snap_compare(surge, terminal_size=(80, 24), run_before=run_before)

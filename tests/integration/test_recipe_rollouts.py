@@ -18,19 +18,17 @@ import textwrap
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from engine.deploy.driver import DeployDriver
 from engine.deploy.fleet import Fleet, Wanted
 from engine.deploy.instances import Launcher
 from engine.deploy.marks import Mark
-from engine.deploy.recipe import Health, Recipe
+from engine.deploy.recipe import Recipe
 from engine.deploy.routers import SurgeProxyRouter
 from engine.deploy.smoke import SmokeTarget
 from engine.deploy.strategies import (
@@ -45,87 +43,15 @@ from engine.deploy.strategies import (
     Switch,
 )
 from tests.conftest import ROOT, surge_cmd
+from tests.recipe_fixtures import alive, app, app_command, pids_of, proxy
+
+__all__ = ["proxy"]  # the fixture
 
 SUT = (sys.executable, "-m", "tui.cli.sut_cmd", "--port", "{port}", "--color")
-
-# The small app: answers / and /health, writes its pid to PIDS/{instance}.pid; with
-# --never-healthy it writes the pid and never listens; with --errors it answers 500
-# (but to /health); /slow answers after 1.5 s.
-APP = textwrap.dedent(
-    """
-    import http.server, os, sys
-    port, name, pids = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    with open(os.path.join(pids, name + ".pid"), "w") as f:
-        f.write(str(os.getpid()))
-    if "--never-healthy" in sys.argv:
-        import time
-        time.sleep(120)
-    class H(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        def do_GET(self):
-            if self.path == "/slow":
-                import time
-                time.sleep(1.5)
-            body = name.encode()
-            failing = "--errors" in sys.argv and self.path != "/health"
-            self.send_response(500 if failing else 200)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        def log_message(self, *a):
-            pass
-    http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
-    """
-)
 
 
 def no_figures(model: object, color: str, t: float) -> Mark:
     return Mark()
-
-
-@pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """`surge proxy` with empty pools (file_sd registries holding `[]`): the rollout adds
-    every instance itself. Yields (proxy URL, admin URL)."""
-    empty = tmp_path / "empty.json"
-    empty.write_text("[]")
-    proc = subprocess.Popen(
-        [
-            *surge_cmd("proxy", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"),
-            *("--blue", f"file://{empty}", "--green", f"file://{empty}"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    words = proc.stdout.readline().replace("(", " ").replace(")", " ").split()
-    try:
-        yield words[words.index("on") + 1], words[words.index("admin") + 1]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def app(tmp_path: Path, *extra: str, instances: int = 3, timeout: float = 5.0) -> Recipe:
-    script = tmp_path / "app.py"
-    script.write_text(APP)
-    pids = tmp_path / "pids"
-    pids.mkdir(exist_ok=True)
-    command = (sys.executable, str(script), "{port}", "{instance}", str(pids), *extra)
-    return Recipe(command, instances, Health("/health", timeout), stop_grace=2.0)
-
-
-def pids_of(tmp_path: Path, color: str) -> list[int]:
-    return [int(p.read_text()) for p in sorted((tmp_path / "pids").glob(f"{color}-*.pid"))]
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 async def load(url: str, stop: asyncio.Event, statuses: Counter[int]) -> None:
@@ -351,10 +277,7 @@ def recipe_profile(tmp_path: Path, proxy: tuple[str, str], deploy: str, *, insta
     """A profile for `surge run`: 2 VUs for 6 s through the proxy, the small app as both
     colors' recipe (green answering 500 but to /health), 1 s windows of 10 requests."""
     proxy_url, admin_url = proxy
-    script = tmp_path / "app.py"
-    script.write_text(APP)
-    (tmp_path / "pids").mkdir()
-    command = [sys.executable, str(script), "{port}", "{instance}", str(tmp_path / "pids")]
+    command = app_command(tmp_path)
     profile = tmp_path / "p.toml"
     head = f"""
         name = "recipes"
@@ -454,10 +377,7 @@ def test_sigterm_mid_rollout_leaves_no_instance_running(
     """`surge run PROFILE` with recipes, SIGTERM once green instances run: every
     instance it started is gone when it exits."""
     proxy_url, admin_url = proxy
-    script = tmp_path / "app.py"
-    script.write_text(APP)
-    (tmp_path / "pids").mkdir()
-    command = [sys.executable, str(script), "{port}", "{instance}", str(tmp_path / "pids")]
+    command = app_command(tmp_path)
     admin_port = admin_url.rsplit(":", 1)[1]
     proxy_port = proxy_url.rsplit(":", 1)[1]
     profile = tmp_path / "p.toml"

@@ -94,6 +94,7 @@ class SurgeApp(App[int]):
         self.checkpoint_s = CHECKPOINT_S
         self.exit_code = 0
         self.interrupted = False  # Ctrl+C stopped the run: its report is saved when it ends
+        self.instances_confirmed: set[tuple[str, ...]] = set()  # recipes' commands accepted
 
     def on_mount(self) -> None:
         # SIGTERM and SIGHUP (an SSH session that drops) stop the run and keep its report.
@@ -139,7 +140,11 @@ class SurgeApp(App[int]):
         self.session = RunSession(message.setup, started_at=self.now(), report_dir=self.report_dir)
         self.session.deploy = self.deploy_factory(message.setup) if message.deploy else None
         screen = RunScreen(
-            self.session, self.controller_factory, autostart=message.autostart, now=self.now
+            self.session,
+            self.controller_factory,
+            autostart=message.autostart,
+            now=self.now,
+            confirmed=self.instances_confirmed,
         )
         if isinstance(self.screen, RunScreen | SummaryScreen):
             self.switch_screen(screen)
@@ -247,6 +252,9 @@ class SurgeApp(App[int]):
         """After the app has ended, however it ended (a crash included): a measured run
         that was not saved is written now, so no run is lost. Synchronous: no loop left."""
         session = self.session
+        if session is not None and instances_left(session.deploy):
+            assert session.deploy is not None
+            leave_router(session.deploy)  # SIGTERM, the grace, SIGKILL: before atexit's SIGKILL
         if self.discarded or session is None or not session.unsaved or not session.controller:
             return None
         result = session.result or session.partial_result(why)
@@ -284,6 +292,9 @@ class SurgeApp(App[int]):
         if self.quitting or isinstance(self.screen, UnsavedModal):
             return
         session = self.session
+        if session is not None and not session.started and instances_left(session.deploy):
+            self.shutdown(save=False)  # instances starting before the run: they stop first
+            return
         if session is None or not session.started:
             self.exit(0)
             return
@@ -320,6 +331,12 @@ class SurgeApp(App[int]):
                 self.push_screen(ErrorModal("Could not save", f"{path}: {exc.strerror or exc}"))
                 return
         self.exit(self.exit_code if reason in _STOP_SIGNALS.values() else 0)
+
+
+def instances_left(deploy: DeployDriver | None) -> bool:
+    """Instances Surge started from recipes still run, and no `finish()` stopped them."""
+    fleet = None if deploy is None or deploy.final is not None else deploy.fleet
+    return fleet is not None and bool(fleet.launcher.running)
 
 
 def leave_router(deploy: DeployDriver) -> None:

@@ -11,6 +11,7 @@ import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.exit_codes import EXIT_BAD_INPUT
 from engine.profile import ProfileError, load_profile, resolve_profile
@@ -20,6 +21,9 @@ from profiles import names as shipped_names
 from tui.app.catalog import user_profile_dir
 from tui.cli.argtypes import SuggestingParser
 from tui.cli.flags import add_load_flags, add_profile_flags, add_redirect_flag, load_overrides
+
+if TYPE_CHECKING:
+    from tui.app.app import SurgeApp
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,14 +83,18 @@ def open_review(review: Review, base: Review | None, report_dir: str) -> int:
         return fail(str(exc))
     from tui.app.app import make_app
 
-    app = make_app(review=review, base=base, report_dir=report_dir, keymap=keymap)
+    return run_app(make_app(review=review, base=base, report_dir=report_dir, keymap=keymap))
+
+
+def run_app(app: SurgeApp) -> int:
+    """Run the console; however it ends (a crash, a signal, a lost terminal), the measured
+    run is kept and the instances it started from recipes are stopped."""
     try:
-        code = int(app.run() or 0)
-    finally:  # a crash, a signal, a lost terminal: the measured run is kept
+        return int(app.run() or 0)
+    finally:
         said = app.save_if_lost("the app ended before the run was saved")
         if said is not None:
             print(f"surge: {said}", file=sys.stderr)
-    return code
 
 
 def main(argv: Sequence[str]) -> int:
@@ -127,4 +135,4 @@ def main(argv: Sequence[str]) -> int:
         report_dir=args.reports,
         keymap=keymap,
     )
-    return int(app.run() or 0)
+    return run_app(app)

@@ -1,6 +1,7 @@
 """`surge demo`: the main job on embedded defaults, with nothing outside this machine.
 
-Starts a blue and a green demo server (green with a chosen flaw) behind `surge proxy`,
+Starts a blue and a green demo server (green with a chosen flaw) behind `surge proxy`
+(the servers from recipes, through the launcher every recipe's instances go through),
 then opens the live console on profiles/demo.toml: an average-load test through the
 proxy with the deploy panel open and the rollout already going. `q` leaves the app and
 the stack stops with it (a context manager: no process is left, whatever happens).
@@ -108,6 +109,8 @@ def main(args: argparse.Namespace) -> int:
             f"{args.router} {stack.proxy_url} (admin {stack.admin_url}); {args.strategy} rollout",
             flush=True,
         )
+        assert stack.launcher is not None
+        print(f"  demo: the servers' output goes to {stack.launcher.log_dir}", flush=True)
         if args.headless:
             return headless(stack, args.strategy, args.time_scale, args.report)
         return console(stack, args.strategy, args.time_scale)
@@ -131,6 +134,7 @@ def headless(
 def console(stack: DemoStack, strategy: str, time_scale: float | None) -> int:
     from tui.app.app import make_app
     from tui.app.session import RunSetup
+    from tui.cli.app_cmd import run_app
 
     def deploy_factory(setup: RunSetup) -> DeployDriver:
         return demo_driver(stack, setup.profile, strategy, autostart=True)
@@ -144,4 +148,4 @@ def console(stack: DemoStack, strategy: str, time_scale: float | None) -> int:
         overrides=Overrides(time_scale=time_scale),
         deploy_factory=deploy_factory,
     )
-    return int(app.run() or 0)
+    return run_app(app)

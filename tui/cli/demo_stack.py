@@ -1,18 +1,27 @@
 """The local blue/green stack of `surge demo`: two demo servers and the proxy, as processes.
 
-`DemoStack` starts blue and green `surge sut` processes and a proxy in front of them on
-free loopback ports, reading each "listening on" line (no sleeps), and stops all of them
-whatever happens.
+`DemoStack` starts blue and green `surge sut` from recipes, with the launcher every
+recipe's instances go through (engine.deploy.instances: a free loopback port, a health
+wait, SIGTERM then SIGKILL, a log file each), and a proxy in front of them, reading its
+"listening on" line (no sleeps); it stops all of them whatever happens.
+
+The launcher is async and the stack is entered both from plain code (`surge demo`,
+before the app's loop exists) and from a running loop (scripts/screenshots.py), so
+the launcher runs on a loop of the stack's own, in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from engine.deploy.instances import Instance, Launcher
+from engine.deploy.recipe import Health, Recipe
 from engine.deploy.routers import Router, SurgeProxyRouter
 
 __all__ = ["FLAWS", "ROUTERS", "DemoStack"]
@@ -29,6 +38,18 @@ BLUE_ARGS = ("--latency", "5ms")
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def sut_recipe(color: str, flags: tuple[str, ...]) -> Recipe:
+    """One demo server of `color`: `surge sut` with `flags`, as the launcher starts it."""
+    command = (sys.executable, "-m", "tui.cli.sut_cmd", "--port", "{port}", "--color", color)
+    return Recipe(
+        (*command, *flags),
+        health=Health("/health", START_TIMEOUT_S),
+        workdir=str(ROOT),
+        stop_grace=STOP_TIMEOUT_S,
+    )
 
 
 class DemoStack:
@@ -52,6 +73,10 @@ class DemoStack:
         self.green_flaw = green_flaw
         self.weights = weights
         self.procs: list[subprocess.Popen[str]] = []
+        self.launcher: Launcher | None = None
+        self.instances: list[Instance] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self.blue_url = self.green_url = self.proxy_url = self.admin_url = ""
 
     def __enter__(self) -> DemoStack:
@@ -66,9 +91,16 @@ class DemoStack:
         self.stop()
 
     def start(self) -> None:
-        self.blue_url = self._spawn("sut", "--color", "blue", *BLUE_ARGS).split()[-1]
-        green = ("--color", "green", *FLAWS[self.green_flaw])
-        self.green_url = self._spawn("sut", *green).split()[-1]
+        recipes = {
+            "blue": sut_recipe("blue", BLUE_ARGS),
+            "green": sut_recipe("green", FLAWS[self.green_flaw]),
+        }
+        self.launcher = Launcher(recipes)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.instances = self._call(self._start_suts(self.launcher))
+        self.blue_url, self.green_url = (f"http://{i.address}" for i in self.instances)
         if self.router_kind != "surge":
             self._start_router()
             return
@@ -89,6 +121,18 @@ class DemoStack:
         words = line.replace("(", " ").replace(")", " ").split()
         self.proxy_url = words[words.index("on") + 1]
         self.admin_url = words[words.index("admin") + 1]
+
+    @staticmethod
+    async def _start_suts(launcher: Launcher) -> list[Instance]:
+        """Blue and green at once, each answering its health check (HealthError if not)."""
+        started = [launcher.start(color, 0) for color in ("blue", "green")]
+        await asyncio.gather(*(launcher.wait_healthy(i) for i in started))
+        return started
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run on the stack's loop and wait (its launcher's client lives on that loop)."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def _start_router(self) -> None:
         """HAProxy or Envoy in front, with the config `surge router start` writes."""
@@ -113,9 +157,8 @@ class DemoStack:
         return self._router.fresh()
 
     def _spawn(self, command: str, *args: str) -> str:
-        port = ("--port", "0") if command == "sut" else ()
         proc = subprocess.Popen(
-            [sys.executable, "-m", f"tui.cli.{command}_cmd", *port, *args],
+            [sys.executable, "-m", f"tui.cli.{command}_cmd", *args],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -131,7 +174,7 @@ class DemoStack:
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in self.procs]
+        return [i.pid for i in self.instances] + [p.pid for p in self.procs]
 
     def stop(self) -> None:
         if self.router_process is not None:
@@ -149,6 +192,14 @@ class DemoStack:
             if p.stdout is not None:
                 p.stdout.close()
         self.procs.clear()
+        if self._loop is not None:
+            if self.launcher is not None:  # SIGTERM, then SIGKILL after the grace
+                self._call(self.launcher.aclose())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if self._thread is not None:
+                self._thread.join()
+            self._loop.close()
+            self._loop = None
 
 
 def _readline(proc: subprocess.Popen[str], timeout: float) -> str:

@@ -36,7 +36,7 @@ from engine.exit_codes import EXIT_OK
 from engine.profile import Profile, load_profile, resolve_profile
 from profiles import SHIPPED
 from tui.cli.argtypes import duration
-from tui.cli.demo_stack import BLUE_ARGS, FLAWS, ROOT, START_TIMEOUT_S, _readline
+from tui.cli.demo_stack import BLUE_ARGS, FLAWS, ROOT, START_TIMEOUT_S, _readline, sut_recipe
 from tui.cli.rollout import print_event
 from tui.cli.run_cmd import BadInput
 
@@ -107,12 +107,9 @@ def strategies_of(text: str) -> list[str]:
 
 def demo_recipes(green_flaw: str, instances: int) -> dict[str, Recipe]:
     """The demo server as both colors' recipe: the stack `surge demo` runs, N of each."""
-    sut = (sys.executable, "-m", "tui.cli.sut_cmd", "--port", "{port}", "--color")
     return {
-        "blue": Recipe((*sut, "blue", *BLUE_ARGS), instances, workdir=str(ROOT), stop_grace=2.0),
-        "green": Recipe(
-            (*sut, "green", *FLAWS[green_flaw]), instances, workdir=str(ROOT), stop_grace=2.0
-        ),
+        "blue": replace(sut_recipe("blue", BLUE_ARGS), instances=instances),
+        "green": replace(sut_recipe("green", FLAWS[green_flaw]), instances=instances),
     }
 
 

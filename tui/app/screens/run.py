@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
+from engine.deploy.fleet import Fleet
 from engine.deploy.strategies import EventKind, Phase
 from engine.load.model import ThresholdState
 from engine.load.run import RunResult, Snapshot
@@ -31,7 +32,9 @@ from engine.report.summary import CPU_WARN
 from tui.app.control import ControllerFactory
 from tui.app.layout import fit_footer
 from tui.app.messages import RunCrashed, RunFinished, SnapshotReceived
+from tui.app.screens.instance_logs import InstanceLogScreen
 from tui.app.screens.modals import SaveModal, TargetModal
+from tui.app.screens.start_instances import StartInstancesModal
 from tui.app.session import RunSession
 from tui.app.widgets.checks import ChecksList
 from tui.app.widgets.cpu import CpuIndicator
@@ -80,6 +83,7 @@ class RunScreen(Screen[None]):
         Binding("D", "deploy_toggle", "Rollout", id="run.deploy"),
         Binding("P", "deploy_promote", "Promote", id="run.promote"),
         Binding("R", "deploy_rollback", "Rollback", id="run.rollback"),
+        Binding("L", "instances", "Logs", id="run.instances"),
         Binding(
             "left_square_bracket",
             "deploy_nudge(-1)",
@@ -105,9 +109,14 @@ class RunScreen(Screen[None]):
         *,
         autostart: bool = True,
         now: Callable[[], dt.datetime] = dt.datetime.now,
+        confirmed: set[tuple[str, ...]] | None = None,
     ) -> None:
+        """`confirmed`: the app's record of the instance commands the user accepted this
+        session (asked once per profile, see StartInstancesModal)."""
         super().__init__()
         self.session = session
+        self.confirmed = confirmed if confirmed is not None else set()
+        self._preparing = False
         self.factory = factory
         self.autostart = autostart
         self.now = now
@@ -144,8 +153,12 @@ class RunScreen(Screen[None]):
         yield Footer()
 
     def on_resize(self) -> None:
-        """At 80 columns a rollout's D, P and R need the footer's room: w leaves it."""
-        fit_footer(self, spare=("run.save",) if self.session.deploy is not None else ())
+        """At 80 columns a rollout's D, P and R need the footer's room: w leaves it (and t,
+        for the L of a rollout's instances); the keys still work."""
+        spare = ("run.save",) if self.session.deploy is not None else ()
+        if self._fleet is not None:
+            spare += ("run.target",)
+        fit_footer(self, spare=spare)
 
     def on_mount(self) -> None:
         setup = self.session.setup
@@ -179,6 +192,8 @@ class RunScreen(Screen[None]):
             return state == RunState.READY
         if action in DEPLOY_ACTIONS:
             return self._deploy_allowed(action)
+        if action == "instances":
+            return self._fleet is not None
         if state == RunState.READY and action in STEERABLE:
             return False  # hidden until the run starts
         if action == "pause":  # p is Pause while running, Resume while paused
@@ -212,9 +227,36 @@ class RunScreen(Screen[None]):
         banner.set_class(warning, "-warning")
 
     # ----------------------------------------------------------------- running
+    @property
+    def _fleet(self) -> Fleet | None:
+        """The instances Surge runs for this rollout (colors given as recipes), if any."""
+        deploy = self.session.deploy
+        return None if deploy is None else deploy.fleet
+
     def action_begin(self) -> None:
-        if self.session.started:
+        """Start the run; with recipes, blue's instances first (asked once per profile)."""
+        if self.session.started or self._preparing:
             return
+        deploy, fleet = self.session.deploy, self._fleet
+        if deploy is None or fleet is None or fleet.launcher.running:
+            self._begin()
+            return
+        key = (self.session.setup.profile.name, *fleet.launcher.commands())
+
+        def started(ok: bool | None) -> None:
+            self._preparing = False
+            if getattr(self.app, "quitting", False):
+                return  # the app's shutdown stops the instances
+            if not ok:  # cancelled, or a health check failed: nothing runs, back to the picker
+                self.app.pop_screen()
+                return
+            self.confirmed.add(key)
+            self._begin()
+
+        self._preparing = True
+        self.app.push_screen(StartInstancesModal(deploy, ask=key not in self.confirmed), started)
+
+    def _begin(self) -> None:
         self.session.started_at = self.now()
         self.session.controller = self.factory(self.session.setup.plan, self._on_snapshot)
         self.session.worker = self.run_engine()
@@ -483,6 +525,10 @@ class RunScreen(Screen[None]):
         if self.session.deploy is not None:
             self.session.deploy.rollback()
             self._show_deploy()
+
+    def action_instances(self) -> None:
+        if self._fleet is not None:
+            self.app.push_screen(InstanceLogScreen(self._fleet))
 
     def action_deploy_nudge(self, direction: int) -> None:
         if self.session.deploy is not None:
