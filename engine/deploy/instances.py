@@ -29,17 +29,13 @@ from time import monotonic
 
 import httpx
 
-from engine.deploy.recipe import Recipe
+from engine.deploy.recipe import HealthError, Recipe
 
 __all__ = ["HealthError", "Instance", "Launcher", "default_log_dir", "free_port"]
 
 HEALTH_POLL_S = 0.1
 HEALTH_REQUEST_S = 2.0
 _LAUNCHERS: weakref.WeakSet[Launcher] = weakref.WeakSet()
-
-
-class HealthError(RuntimeError):
-    """An instance exited or never answered its health check before its deadline."""
 
 
 def free_port() -> int:

@@ -10,10 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["PLACEHOLDERS", "Health", "Recipe"]
+__all__ = ["PLACEHOLDERS", "Health", "HealthError", "Recipe"]
 
 #: What `command`, `env` and `workdir` may name; filled in per instance.
 PLACEHOLDERS = ("port", "instance")
+
+
+class HealthError(RuntimeError):
+    """An instance exited or never answered its health check before its deadline (here,
+    not in the launcher, so the command line can catch it without loading httpx)."""
 
 
 @dataclass(frozen=True)

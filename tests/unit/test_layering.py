@@ -26,3 +26,17 @@ def test_engine_imports_no_textual() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_command_line_starts_without_the_deploy_driver_or_httpx() -> None:
+    """`surge run --help` and `surge run URL` start fast: the driver, the routers' clients
+    (httpx) and DNS load only for a run with [deploy], a demo or a comparison."""
+    code = (
+        "import sys\n"
+        "import tui.cli.main as m\n"
+        "m.build_parser()\n"
+        "heavy = ('httpx', 'dns', 'engine.deploy.driver', 'engine.deploy.routers', 'textual')\n"
+        "print(sorted(n for n in sys.modules if n.startswith(heavy)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr

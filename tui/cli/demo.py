@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.deploy.driver import DeployDriver, EventHook
-from engine.deploy.setup import profile_driver
 from engine.deploy.strategies import Linear, Manual, Strategy, Switch
 from engine.profile import Profile, load_profile
 from engine.profile.plan import Overrides, build_plan
 from profiles import SHIPPED
 from tui.cli.demo_stack import FLAWS, ROUTERS, DemoStack
-from tui.cli.rollout import announce, print_event
+
+if TYPE_CHECKING:  # the driver (httpx, the routers) loads when a demo starts
+    from engine.deploy.driver import DeployDriver, EventHook
 
 PROFILE = SHIPPED / "demo.toml"
 DEMO_STRATEGIES = ("canary", "linear", "switch", "manual")
@@ -91,6 +91,8 @@ def demo_driver(
     on_event: EventHook | None = None,
 ) -> DeployDriver:
     """The demo's rollout through the stack's proxy, smoking on the profile's own path."""
+    from engine.deploy.setup import profile_driver
+
     return profile_driver(
         profile,
         strategy=demo_strategy(profile, strategy),
@@ -121,6 +123,7 @@ def headless(
 ) -> int:
     """`surge run` semantics: each rollout event as it happens, then the summary with the
     rollout's section; a rolled-back green exits EXIT_ROLLED_BACK (99 wins)."""
+    from tui.cli.rollout import announce, print_event
     from tui.cli.run_cmd import finish_summary, run_headless
 
     profile = demo_profile(stack.proxy_url)

@@ -18,11 +18,13 @@ import sys
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from engine.deploy.instances import Instance, Launcher
 from engine.deploy.recipe import Health, Recipe
-from engine.deploy.routers import Router, SurgeProxyRouter
+
+if TYPE_CHECKING:  # httpx and the routers load when a stack starts, not with the CLI
+    from engine.deploy.instances import Instance, Launcher
+    from engine.deploy.routers import Router
 
 __all__ = ["FLAWS", "ROUTERS", "DemoStack"]
 
@@ -95,6 +97,8 @@ class DemoStack:
             "blue": sut_recipe("blue", BLUE_ARGS),
             "green": sut_recipe("green", FLAWS[self.green_flaw]),
         }
+        from engine.deploy.instances import Launcher
+
         self.launcher = Launcher(recipes)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -152,6 +156,8 @@ class DemoStack:
     def router(self) -> Router:
         """A client for the stack's router (a new one each time: each driver closes its own)."""
         if self.router_kind == "surge":
+            from engine.deploy.routers import SurgeProxyRouter
+
             return SurgeProxyRouter(self.admin_url)
         assert self._router is not None
         return self._router.fresh()

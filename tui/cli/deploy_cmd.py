@@ -31,13 +31,11 @@ from engine.deploy.compare import (
     strategy_for,
 )
 from engine.deploy.recipe import Recipe
-from engine.deploy.routers.base import stop_process
 from engine.exit_codes import EXIT_OK
 from engine.profile import Profile, load_profile, resolve_profile
 from profiles import SHIPPED
 from tui.cli.argtypes import duration
 from tui.cli.demo_stack import BLUE_ARGS, FLAWS, ROOT, START_TIMEOUT_S, _readline, sut_recipe
-from tui.cli.rollout import print_event
 from tui.cli.run_cmd import BadInput
 
 DEMO = SHIPPED / "demo.toml"
@@ -134,6 +132,8 @@ def with_recipes(profile: Profile, args: argparse.Namespace) -> Profile:
 def empty_proxy(folder: Path) -> Iterator[tuple[str, str]]:
     """`surge proxy` on free loopback ports with empty pools (file:// registries holding
     `[]`): the fleet adds every instance. Yields (proxy URL, admin URL)."""
+    from engine.deploy.routers.base import stop_process
+
     empty = folder / "empty.json"
     empty.write_text("[]")
     registry = f"file://{empty}"
@@ -165,6 +165,7 @@ def compare_one(name: str, profile: Profile, args: argparse.Namespace, folder: P
     from engine.deploy.routers import SurgeProxyRouter
     from engine.deploy.setup import profile_driver
     from engine.profile.plan import Overrides, build_plan
+    from tui.cli.rollout import print_event
 
     with empty_proxy(folder) as (proxy_url, admin_url):
         here = replace(profile, base_url=proxy_url)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.deploy.driver import DeployDriver
-from engine.deploy.setup import profile_driver
 from engine.deploy.strategies import Event
-from engine.profile import Profile
 from engine.report.deploy_section import StepRow, render_step
+
+if TYPE_CHECKING:  # loaded by driver_for_run, for a profile with [deploy] only
+    from engine.deploy.driver import DeployDriver
+    from engine.profile import Profile
 
 __all__ = ["announce", "driver_for_run", "print_event"]
 
@@ -44,6 +46,8 @@ def driver_for_run(profile: Profile, report: str | None = None) -> DeployDriver 
     Instances started from recipes log beside the report (REPORT-instances/)."""
     if profile.deploy is None:
         return None
+    from engine.deploy.setup import profile_driver
+
     log_dir = None
     if report:
         log_dir = Path(report).parent / f"{Path(report).stem}-instances"

@@ -14,7 +14,6 @@ import signal
 import sys
 from typing import Any
 
-from engine.deploy.routers.base import RouterError
 from engine.exit_codes import EXIT_ERROR, EXIT_OK
 from engine.profile import load_profile, resolve_profile
 from tui.cli.run_cmd import BadInput
@@ -47,6 +46,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     if plan is None:
         raise BadInput(f"{path}: no [deploy] table (blue and green pools)")
     from engine.deploy.routers import launch
+    from engine.deploy.routers.base import RouterError
 
     try:
         if args.kind == "haproxy":

@@ -19,11 +19,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import serve
-from engine.deploy.driver import DeployDriver
-from engine.deploy.instances import HealthError
+from engine.deploy.recipe import HealthError
 from engine.deploy.record import rollout_exit_code
 from engine.errors import ConfigError
 from engine.exit_codes import EXIT_ERROR
@@ -48,6 +47,9 @@ from engine.report.k6_summary import summary_export
 from engine.report.summary import Paint, progress_line, render_summary
 from profiles import names as shipped_names
 from tui.cli import rollout
+
+if TYPE_CHECKING:  # the driver (httpx, the routers) loads only for a run with [deploy]
+    from engine.deploy.driver import DeployDriver
 from tui.cli.argtypes import duration, positive_int
 from tui.cli.flags import (
     add_http_flags,
