@@ -261,15 +261,6 @@ async def test_a_hostile_h2_server_is_counted_as_errors(mode: str, kind: str) ->
     assert f.errors == {kind: 8}
 
 
-def test_the_profile_key_and_the_flags_reach_the_plan() -> None:
-    base = 'name = "x"\nbase_url = "https://127.0.0.1:1"\n[[endpoints]]\npath = "/"\n'
-    for line, want in (("", None), ("http2 = true\n", True), ("http2 = false\n", False)):
-        profile = parse_profile(line + base, "p.toml")
-        assert build_plan(profile, Overrides(workers=1)).work.http2 is want
-        flagged = build_plan(profile, Overrides(workers=1, http2=False))
-        assert flagged.work.http2 is False
-
-
 async def test_http2_required_over_cleartext_against_an_http1_server_fails_fast() -> None:
     """The HTTP/1.1 answer to the h2 preface is a protocol error at once, not a timeout."""
     async with Counting() as srv:
