@@ -78,7 +78,8 @@ class HttpxClient:
         # Timed where httpcore writes and reads (_CountingStream), as the wire client
         # times next to its socket: the send, the first byte back, the last.
         self.sent_at = self.written_at = self.first_at = self.done_at = 0.0
-        self.opened: tuple[int, int, int] | None = None  # connect phases (us), as wire's
+        # Connect phases (us) and protocol of a new connection, as wire's.
+        self.opened: tuple[int, int, int, str] | None = None
         self.bytes_in = 0  # of the last request, counted by _CountingStream
         self.bytes_out = 0
         self.upstream: str | None = None
@@ -230,7 +231,8 @@ class _CountingBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         t0 = perf_counter()
         stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        self._counter.opened = (0, int((perf_counter() - t0) * 1e6), 0)  # resolving included
+        connecting = int((perf_counter() - t0) * 1e6)  # resolving included
+        self._counter.opened = (0, connecting, 0, "HTTP/1.1")
         return _CountingStream(stream, self._counter)
 
     async def connect_unix_socket(
@@ -280,8 +282,11 @@ class _CountingStream(httpcore.AsyncNetworkStream):
         t0 = perf_counter()
         stream = await self._inner.start_tls(ssl_context, server_hostname, timeout)
         c = self._counter
-        blocked, connecting, _ = c.opened or (0, 0, 0)
-        c.opened = (blocked, connecting, int((perf_counter() - t0) * 1e6))
+        blocked, connecting, _, _ = c.opened or (0, 0, 0, "")
+        ssl_object = stream.get_extra_info("ssl_object")
+        h2 = ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2"
+        proto = "HTTP/2.0" if h2 else "HTTP/1.1"
+        c.opened = (blocked, connecting, int((perf_counter() - t0) * 1e6), proto)
         return _CountingStream(stream, c)
 
     def get_extra_info(self, info: str) -> Any:

@@ -99,11 +99,14 @@ def _reason(exc: BaseException) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def client_context(opts: TlsOptions, roots: str | None = None) -> ssl.SSLContext:
+def client_context(
+    opts: TlsOptions, roots: str | None = None, alpn: tuple[str, ...] = ()
+) -> ssl.SSLContext:
     """A client context for `opts`, shared by a process's connections of those options.
 
     `roots` is a CA file used when no `cacert` is given (httpx passes certifi's, its own
-    default; the wire client uses the system's). Raises TlsFileError like `check`.
+    default; the wire client uses the system's). `alpn`: the protocols offered, in order
+    of preference (the wire client's; httpx sets its own). Raises TlsFileError like `check`.
     """
     cafile = opts.cacert or roots
     try:
@@ -120,4 +123,6 @@ def client_context(opts: TlsOptions, roots: str | None = None) -> ssl.SSLContext
         except (ssl.SSLError, OSError):
             check(opts)
             raise
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
     return ctx

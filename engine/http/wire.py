@@ -19,21 +19,12 @@ from urllib.parse import urlsplit
 import httptools
 
 from engine.http.body import DEFAULT_MAX_BODY, MAX_HEAD, BodySink, HeaderTooLarge
+from engine.http.errors import ConnectionClosed, NoHttp2, ProtocolError
+from engine.http.h2_conn import H2Conn
 from engine.http.redirects import REDIRECTS, head_response
 from engine.http.request import Prepared
 from engine.http.response import Response
 from engine.http.tls import TlsOptions, client_context
-
-
-class ProtocolError(Exception):
-    """The server spoke something that is not HTTP/1.1."""
-
-    kind = "protocol"
-
-
-class ConnectionClosed(ConnectionResetError):
-    """The server closed the connection before the response was complete."""
-
 
 # The proxy's color header, in any case: its tail is the same in "-upstream:" and
 # "-Upstream:", so one search per response finds either, then the name is checked.
@@ -43,7 +34,7 @@ _END_OF_HEAD = b"\r\n\r\n"
 
 
 class _Conn(asyncio.Protocol):
-    """One keep-alive connection; at most one request in flight.
+    """One HTTP/1.1 keep-alive connection; at most one request in flight.
 
     This base keeps the status, the upstream tag and byte counts only: no header
     or body callbacks from the parser (each is a Python call per header), for
@@ -51,6 +42,8 @@ class _Conn(asyncio.Protocol):
     counts go straight into the owning client, which the caller reads: no copying
     per request.
     """
+
+    PROTO = "HTTP/1.1"
 
     __slots__ = (
         "_head_done",
@@ -193,6 +186,10 @@ class _Conn(asyncio.Protocol):
             self.close()
 
     # ours
+    def submit(self, req: Prepared) -> asyncio.Future[Response]:
+        """`send` the request's HTTP/1.1 bytes (the interface H2Conn shares)."""
+        return self.send(req.wire)
+
     def send(self, data: bytes) -> asyncio.Future[Response]:
         fut = self._loop.create_future()
         self.fut = fut
@@ -327,6 +324,34 @@ class _FullConn(_Conn):
         self._complete(resp)
 
 
+class _Negotiation(asyncio.Protocol):
+    """Stands in until TLS has agreed on a protocol (ALPN), then hands the transport to
+    the connection that speaks it: H2Conn for `h2`, else the client's HTTP/1.1 one. The
+    switch happens in `connection_made`, before any byte of the server's is read (asyncio
+    and uvloop both call it first). `conn` stays None when HTTP/2 was required and not
+    agreed; `alpn` says what was."""
+
+    def __init__(self, client: WireClient) -> None:
+        self.client = client
+        self.conn: _Conn | H2Conn | None = None
+        self.alpn: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        ssl_object = transport.get_extra_info("ssl_object")
+        self.alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+        client = self.client
+        if self.alpn == "h2":
+            conn: _Conn | H2Conn = H2Conn(client)
+        elif client.http2:
+            transport.close()
+            return
+        else:
+            conn = client._protocol(client)
+        transport.set_protocol(conn)
+        conn.connection_made(transport)
+        self.conn = conn
+
+
 class SendBatch:
     """The requests streaming connections queued while their responses were parsed.
 
@@ -356,6 +381,8 @@ class SendBatch:
             conn.resend()
 
 
+H2_ALPN = ("h2", "http/1.1")
+H1_ALPN = ("http/1.1",)
 _BARE: dict[int, Response] = {}
 
 
@@ -370,7 +397,8 @@ class WireClient:
     After each request `sent_at`, `written_at`, `first_at` (the first byte of the
     answer), `done_at`, `bytes_in`, `bytes_out` and `upstream` describe it (the
     connection writes them), so the caller records timings without another clock
-    read; `opened` holds the connect phases (us) of a connection the request opened.
+    read; `opened` holds the connect phases (us) of a connection the request opened, and
+    its protocol as k6's `proto` tag names it ("HTTP/1.1", "HTTP/2.0").
     The byte counts are what went through the socket: nothing out when the connection
     failed, the head and the body as sent in; over TLS, the HTTP bytes inside the
     records (asyncio's SSL transport shows no others).
@@ -386,6 +414,7 @@ class WireClient:
         "done_at",
         "first_at",
         "host",
+        "http2",
         "keep_body",
         "max_body",
         "opened",
@@ -408,23 +437,28 @@ class WireClient:
         keep_body: bool = True,
         max_body: int = DEFAULT_MAX_BODY,
         redirects: bool = True,
+        http2: bool | None = None,
     ) -> None:
         """`full=False` when nothing reads headers or bodies: a cheaper parse;
         `keep_body=False` when headers are read but no body (status and header checks).
         `tls` beats `insecure` (kept for callers that only turn verification off).
         `redirects`: the caller follows redirects, so a 3xx ends a stream and comes with
-        its headers even without `full`."""
+        its headers even without `full`. `http2`: None speaks HTTP/2 where TLS agrees on it
+        (ALPN offers h2 and http/1.1), True requires it (over http://: h2c with prior
+        knowledge), False offers only http/1.1."""
         parts = urlsplit(base_url)
         https = parts.scheme == "https"
         options = tls if tls is not None else TlsOptions(insecure=insecure)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or (443 if https else 80)
         self.server_hostname = self.host if https else None
-        self._ssl: ssl.SSLContext | None = client_context(options) if https else None
-        self._conn: _Conn | None = None
+        self.http2 = http2
+        alpn = H1_ALPN if http2 is False else H2_ALPN
+        self._ssl: ssl.SSLContext | None = client_context(options, alpn=alpn) if https else None
+        self._conn: _Conn | H2Conn | None = None
         self.connect_timeout = connect_timeout
         self.sent_at = self.written_at = self.first_at = self.done_at = 0.0
-        self.opened: tuple[int, int, int] | None = None
+        self.opened: tuple[int, int, int, str] | None = None
         self.bytes_in = 0
         self.bytes_out = 0
         self.upstream: str | None = None
@@ -433,9 +467,10 @@ class WireClient:
         self.max_body = max_body
         self.redirects = redirects
 
-    async def _connect(self) -> _Conn:
+    async def _connect(self) -> _Conn | H2Conn:
         """Resolve, connect, then the TLS handshake, each timed (k6's http_req_blocked,
-        _connecting, _tls_handshaking): once per connection, off the hot path."""
+        _connecting, _tls_handshaking): once per connection, off the hot path. Over TLS
+        the handshake picks the protocol (_Negotiation) unless only HTTP/1.1 is offered."""
         loop = asyncio.get_running_loop()
         t0 = perf_counter()
         async with asyncio.timeout(self.connect_timeout):
@@ -444,8 +479,8 @@ class WireClient:
             sock = await _open_socket(loop, addresses)
             t2 = perf_counter()
             try:
-                _, conn = await loop.create_connection(
-                    lambda: self._protocol(self),
+                _, proto = await loop.create_connection(
+                    self._factory(),
                     sock=sock,
                     ssl=self._ssl,
                     server_hostname=self.server_hostname,
@@ -454,10 +489,20 @@ class WireClient:
                 sock.close()
                 raise
         t3 = perf_counter()
+        conn = proto.conn if isinstance(proto, _Negotiation) else proto
+        if conn is None:
+            raise NoHttp2(f"HTTP/2 required; the server's ALPN chose {proto.alpn or 'nothing'}")
         tls = int((t3 - t2) * 1e6) if self._ssl is not None else 0
-        self.opened = (int((t1 - t0) * 1e6), int((t2 - t1) * 1e6), tls)
+        self.opened = (int((t1 - t0) * 1e6), int((t2 - t1) * 1e6), tls, conn.PROTO)
         self._conn = conn
         return conn
+
+    def _factory(self) -> Callable[[], asyncio.Protocol]:
+        if self._ssl is not None and self.http2 is not False:
+            return lambda: _Negotiation(self)
+        if self.http2:
+            return lambda: H2Conn(self)  # http:// with HTTP/2 required: h2c, prior knowledge
+        return lambda: self._protocol(self)
 
     def stream(
         self, data: bytes, on_response: Callable[[int], bool], batch: SendBatch
@@ -465,8 +510,8 @@ class WireClient:
         """`_Conn.stream` on the live connection, or None when there is none: then
         `request()` connects."""
         conn = self._conn
-        if conn is None or conn.closed or self._protocol is not _Conn:
-            return None  # headers and bodies are read (_FullConn): one request at a time
+        if conn is None or conn.closed or type(conn) is not _Conn:
+            return None  # headers and bodies read (_FullConn), or HTTP/2: one at a time
         return conn.stream(data, on_response, batch)
 
     def stale(self) -> bool:
@@ -483,7 +528,7 @@ class WireClient:
         conn = self._conn
         if conn is not None and not conn.closed:
             try:
-                return await conn.send(req.wire)
+                return await conn.submit(req)
             except ConnectionError:
                 if not self.stale():
                     raise
@@ -492,7 +537,7 @@ class WireClient:
                 raise
         conn = await self._connect()
         try:
-            return await conn.send(req.wire)
+            return await conn.submit(req)
         except BaseException:
             conn.abort(asyncio.CancelledError())
             raise

@@ -193,6 +193,7 @@ class Interval:
     target: float = 0.0  # the executor's target (VUs or iterations/s) at the interval's end
     phases: dict[str, HdrHistogram] = field(default_factory=dict)  # PHASES, once recorded
     phase_sums: dict[str, int] = field(default_factory=dict)
+    protocols: dict[str, int] = field(default_factory=dict)  # connections opened, by `proto`
 
     def add(self, other: Interval) -> None:
         for key, b in other.buckets.items():
@@ -219,6 +220,8 @@ class Interval:
                 mine_h = self.phases[name] = new_histogram()
             mine_h.add(h)
             self.phase_sums[name] = self.phase_sums.get(name, 0) + other.phase_sums[name]
+        for proto, n in other.protocols.items():
+            self.protocols[proto] = self.protocols.get(proto, 0) + n
         self.start = min(self.start, other.start)
         self.end = max(self.end, other.end)
 
@@ -238,6 +241,7 @@ class Interval:
             "target": self.target,
             "phases": {k: encode_histogram(h) for k, h in self.phases.items()},
             "phase_sums": dict(self.phase_sums),
+            "protocols": dict(self.protocols),
         }
 
     @classmethod
@@ -257,6 +261,7 @@ class Interval:
             target=data["target"],
             phases={k: decode_histogram(v) for k, v in data["phases"].items()},
             phase_sums=dict(data["phase_sums"]),
+            protocols=dict(data["protocols"]),
         )
 
 
@@ -376,8 +381,11 @@ class Recorder:
         ph["http_req_receiving"].append(receiving_us)
         self._reused += 1
 
-    def connected(self, blocked_us: int, connecting_us: int, tls_us: int) -> None:
-        """The connect phases of the request that opened a connection (before `exchange`)."""
+    def connected(self, blocked_us: int, connecting_us: int, tls_us: int, proto: str) -> None:
+        """The connect phases of the request that opened a connection (before `exchange`),
+        and the protocol it speaks (k6's `proto`: "HTTP/1.1", "HTTP/2.0")."""
+        protocols = self._current.protocols
+        protocols[proto] = protocols.get(proto, 0) + 1
         ph = self._phases
         ph["http_req_blocked"].append(blocked_us)
         ph["http_req_connecting"].append(connecting_us)

@@ -45,6 +45,8 @@ class WorkPlan:
     headers: tuple[tuple[str, str], ...] = ()  # the profile's, for scenario steps
     max_body: int = DEFAULT_MAX_BODY  # body bytes kept for checks (decoded); the rest dropped
     max_redirects: int = DEFAULT_MAX_REDIRECTS  # hops followed per request (a step may say)
+    # HTTP/2: None where TLS agrees on it (ALPN), True required, False never (http/1.1 only).
+    http2: bool | None = None
     # Worker `offset` of `stride` workers: VU ids interleave, and in the open model
     # this worker runs the schedule's iterations offset, offset + stride, ...
     offset: int = 0

@@ -21,7 +21,7 @@ class Client(Protocol):
     written_at: float  # ... its last (k6's http_req_sending between the two)
     first_at: float  # the answer's first byte came in (http_req_waiting ends)
     done_at: float  # ... its last (http_req_receiving ends)
-    opened: tuple[int, int, int] | None  # blocked, connecting, TLS (us) of a new connection
+    opened: tuple[int, int, int, str] | None  # blocked, connecting, TLS (us), proto: a new one
     bytes_in: int  # of the last request: what came in (head and body as sent)
     bytes_out: int  # of the last request: what went out (0 when it never connected)
     upstream: str | None  # the proxy's x-surge-upstream tag of the last response
@@ -95,6 +95,7 @@ def make_client(plan: WorkPlan, base_url: str | None = None) -> Client:
         tls=tls,
         full=full,
         redirects=plan.max_redirects > 0,
+        http2=plan.http2,
         keep_body=keep_body,
         max_body=plan.max_body,
     )

@@ -65,6 +65,7 @@ class Profile:
     on_worker_loss: str = "continue"  # or "abort": a worker (or a Ray node) lost ends the run
     max_body: int | None = None  # body bytes kept for checks; None: the engine's default
     max_redirects: int | None = None  # redirects followed per request; None: k6's 10
+    http2: bool | None = None  # true: HTTP/2 required; false: HTTP/1.1 only; None: by ALPN
     endpoints: tuple[Endpoint, ...] = ()
     thresholds: tuple[Threshold, ...] = ()
     load: ExecutorConfig | None = None

@@ -52,6 +52,7 @@ class Overrides:
     max_body: int | None = None  # --max-body: body bytes kept for checks
     timeout: float | None = None  # --timeout: the whole request's deadline, body included
     max_redirects: int | None = None  # --max-redirects: hops followed per request (0: none)
+    http2: bool | None = None  # --http2 (required) / --http1 (never); None: the profile's
     insecure: bool | None = None  # --insecure / --insecure-skip-tls-verify
     cacert: str | None = None  # --cacert FILE; the TLS files beat the profile's
     cert: str | None = None  # --cert FILE
@@ -209,6 +210,7 @@ def build_plan(
         headers=profile.headers,
         max_body=_first(o.max_body, profile.max_body, DEFAULT_MAX_BODY),
         max_redirects=_first(o.max_redirects, profile.max_redirects, DEFAULT_MAX_REDIRECTS),
+        http2=o.http2 if o.http2 is not None else profile.http2,
     )
     thresholds = o.thresholds if o.replace_thresholds else (*profile.thresholds, *o.thresholds)
     return RunPlan(

@@ -84,6 +84,8 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> dict[
         "cpu_percent_max": round(result.cpu_percent_max, 1),
         "workers": result.workers,
     }
+    if total.protocols:  # k6's `proto` tag, of the connections the run opened
+        meta["proto"] = ", ".join(sorted(total.protocols))
     if result.failures:
         meta["worker_failures"] = result.failures
     if result.cluster:

@@ -68,7 +68,7 @@ def render_report(report: Mapping[str, Any], *, color: bool = False) -> str:
         out.extend(["", *checks])
     out.extend(["", *_http_block(s, seconds, paint)])
     out.extend(["", *_execution_block(s, seconds, paint)])
-    out.extend(["", *_network_block(s, seconds, paint)])
+    out.extend(["", *_network_block(s, seconds, paint, meta.get("proto"))])
     options = meta.get("executor_options")
     note = latency_note(
         stats_of(s.get("latency_ms")),
@@ -252,11 +252,13 @@ def _execution_block(s: Mapping[str, Any], seconds: float, paint: Paint) -> list
     return rows
 
 
-def _network_block(s: Mapping[str, Any], seconds: float, paint: Paint) -> list[str]:
+def _network_block(s: Mapping[str, Any], seconds: float, paint: Paint, proto: Any) -> list[str]:
     rows = [f"    {paint('NETWORK', '1')}"]
     for name, key in (("data_received", "data_received_bytes"), ("data_sent", "data_sent_bytes")):
         n = number(s.get(key))
         rows.append(line(name, f"{fmt_bytes(n)} {fmt_bytes(n / seconds)}/s"))
+    if proto and proto != "HTTP/1.1":  # said when HTTP/2 was spoken; 1.1 goes without saying
+        rows.append(line("proto", str(proto)))
     return rows
 
 

@@ -15,49 +15,24 @@ Surge runs each case with both clients; counts and check results must be k6's ex
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.nginx import HEAD, LOGIN, free_port, running
 from tests.integration.test_k6_crosscheck import _k6_count, _k6_metrics, _surge_report
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CLIENTS = ("wire", "httpx")
 
 CHAIN = "".join(f"        location = /r/{n} {{ return 302 /r/{n - 1}; }}\n" for n in range(1, 13))
-CONF = """\
-worker_processes 1;
-daemon off;
-master_process off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
+CONF = (
+    HEAD
+    + """\
     log_format bytes '$request_length $bytes_sent';
-    default_type text/plain;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    absolute_redirect off;
     server {{
         listen 127.0.0.1:{port};
-        location = /login {{
-            add_header Set-Cookie "sid=s3cret; Path=/" always;
-            return 302 /page;
-        }}
-        location = /page {{
-            if ($cookie_sid = "s3cret") {{ return 200 "welcome\\n"; }}
-            return 403 "no cookie\\n";
-        }}
-        location = /start {{ return 302 /done; }}
+{login}        location = /start {{ return 302 /done; }}
         location = /done {{ return 200 "done\\n"; }}
 {chain}        location = /r/0 {{ return 200 "end\\n"; }}
         location = /set {{
@@ -76,41 +51,17 @@ http {{
     }}
 }}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+)
 
 
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[str]:
     """nginx on a free loopback port with CONF; its URL. Stopped afterwards."""
-    assert Path(NGINX).exists(), "nginx missing: make test installs it (scripts/install-tools.sh)"
     folder = tmp_path / "nginx"
     folder.mkdir()
-    port = _free_port()
-    conf = folder / "nginx.conf"
-    conf.write_text(CONF.format(dir=folder, port=port, chain=CHAIN))
-    argv = [NGINX, "-e", str(folder / "error.log"), "-p", str(folder), "-c", str(conf)]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"nginx did not start: {proc.stderr.read()!r}") from None
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    port = free_port()
+    with running(folder, CONF.format(dir=folder, port=port, chain=CHAIN, login=LOGIN), [port]):
+        yield f"http://127.0.0.1:{port}"
 
 
 def _checks(k6: dict) -> tuple[int, int]:

@@ -88,7 +88,7 @@ def test_expected_response_splits_http_req_duration_as_k6_tags_it() -> None:
 
 def test_the_timing_breakdown_counts_reused_connections_as_zero_connect_time() -> None:
     rec = Recorder(separate_latency=False)
-    rec.connected(5, 300, 700)
+    rec.connected(5, 300, 700, "HTTP/1.1")
     rec.exchange(10, 900, 40)
     for _ in range(3):
         rec.exchange(10, 500, 40)
@@ -97,6 +97,7 @@ def test_the_timing_breakdown_counts_reused_connections_as_zero_connect_time() -
     assert iv.phases["http_req_connecting"].get_max_value() == 300
     assert iv.phases["http_req_connecting"].get_value_at_percentile(50) == 0
     assert iv.phase_sums["http_req_waiting"] == 900 + 3 * 500
+    assert iv.protocols == {"HTTP/1.1": 1}
     model = RunModel((parse_threshold("http_req_waiting", "avg<0.6"),))
     model.add(iv)
     assert model.evaluate(final=True)[0].observed == pytest.approx(0.6)

@@ -101,8 +101,25 @@ def load_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_http_flags(p: Any) -> None:
     """--max-body, --timeout: bounds on each response (Overrides.max_body, .timeout);
-    --max-redirects."""
+    --max-redirects; --http2 / --http1 (Overrides.http2)."""
     add_redirect_flag(p)
+    versions = p.add_mutually_exclusive_group()
+    versions.add_argument(
+        "--http2",
+        dest="http2",
+        action="store_const",
+        const=True,
+        default=None,
+        help="require HTTP/2 (https: a server whose ALPN does not pick h2 is an error per "
+        "request; http://: h2c with prior knowledge). Default: HTTP/2 where TLS agrees on it",
+    )
+    versions.add_argument(
+        "--http1",
+        dest="http2",
+        action="store_const",
+        const=False,
+        help="HTTP/1.1 only (TLS offers no h2)",
+    )
     p.add_argument(
         "--max-body",
         type=_size,

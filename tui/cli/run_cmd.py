@@ -197,6 +197,7 @@ def plan_from_args(args: argparse.Namespace, profile: Profile | None = None) -> 
         client=args.client,
         max_body=args.max_body,
         timeout=args.timeout,
+        http2=args.http2,
         insecure=args.insecure,
         cacert=args.cacert,
         cert=args.cert,
