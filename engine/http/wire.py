@@ -12,7 +12,6 @@ import asyncio
 import ipaddress
 import socket
 import ssl
-import threading
 from collections.abc import Callable
 from time import perf_counter
 from urllib.parse import urlsplit
@@ -43,7 +42,7 @@ _TAG_NAME = b"x-surge-upstream:"
 _END_OF_HEAD = b"\r\n\r\n"
 
 
-class _Conn(asyncio.BufferedProtocol):
+class _Conn(asyncio.Protocol):
     """One keep-alive connection; at most one request in flight.
 
     This base keeps the status, the upstream tag and byte counts only: no header
@@ -58,8 +57,6 @@ class _Conn(asyncio.BufferedProtocol):
         "_headers",
         "_loop",
         "_parser",
-        "_raw",
-        "_view",
         "batch",
         "bytes_in",
         "client",
@@ -88,58 +85,41 @@ class _Conn(asyncio.BufferedProtocol):
         self.on_response: Callable[[int], bool] | None = None
         self.stream_data = b""
         self.batch: SendBatch | None = None
-        self._raw, self._view = _read_buffer()
 
-    # asyncio.BufferedProtocol
+    # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         # asyncio.get_running_loop() costs a getpid() syscall per call: ask once.
         self._loop = asyncio.get_running_loop()
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._view
-
-    def buffer_updated(self, nbytes: int) -> None:
-        """The loop read `nbytes` into the thread's read buffer: parse them in place.
-
-        Nothing is kept of them but the head (a copy, bounded): the next read reuses the
-        buffer. A body nobody reads is only counted and stepped over by the parser.
-        """
-        data = self._view[:nbytes]
+    def data_received(self, data: bytes) -> None:
         if not self.got_bytes:  # the head starts here: find the proxy's color tag in C
             self.client.first_at = perf_counter()  # k6's http_req_waiting ends here
             self.got_bytes = True
-            raw = self._raw
-            end = raw.find(_END_OF_HEAD, 0, min(nbytes, MAX_HEAD + 4))
+            self.head = data  # one read is bounded (the loop's read size)
+            end = data.find(_END_OF_HEAD, 0, MAX_HEAD + 4)
             if end < 0:
-                end = nbytes  # a head that spans reads: its limit is checked below
-                self.head = bytes(data)
+                end = len(data)
             else:
-                end += 4
-                self.head = self._head_done = bytes(data[:end])
-            i = raw.find(_TAG, 0, end)  # in the head only: a large body holds lookalikes
+                self._head_done = data
+            # Searched in the head only: a large body holds lookalikes, and scanning
+            # 100 KB of it per response cost 75 us. Limits apply to a head that spans
+            # reads, below.
+            i = data.find(_TAG, 0, end)
             while i >= 0:  # almost always once: the tag, or no "pstream:" at all
-                if i >= 9 and raw[i - 9 : i + 8].lower() == _TAG_NAME:
-                    stop = raw.find(b"\r", i, end)
-                    self.client.upstream = raw[i + 8 : stop].strip().decode("latin-1")
+                if i >= 9 and data[i - 9 : i + 8].lower() == _TAG_NAME:
+                    stop = data.find(b"\r", i)
+                    self.client.upstream = data[i + 8 : stop].strip().decode("latin-1")
                     break
-                i = raw.find(_TAG, i + 1, end)
+                i = data.find(_TAG, i + 1, end)
         elif self.head is not self._head_done and self._head_too_large(data):
             return  # a response of more than one chunk: once per response, not per chunk
-        self.bytes_in += nbytes
+        self.bytes_in += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(ProtocolError(f"bad HTTP response: {exc}"))
             self.close()
-
-    def data_received(self, data: bytes) -> None:
-        """Bytes handed in whole (tests, a loop without buffered reads): through the buffer."""
-        size = len(self._view)
-        for start in range(0, len(data), size):
-            chunk = data[start : start + size]
-            self._view[: len(chunk)] = chunk
-            self.buffer_updated(len(chunk))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -148,7 +128,7 @@ class _Conn(asyncio.BufferedProtocol):
             return
         self._fail(exc if isinstance(exc, OSError) else ConnectionClosed("connection closed"))
 
-    def _head_too_large(self, data: memoryview) -> bool:
+    def _head_too_large(self, data: bytes) -> bool:
         """Grow `head` while it has no end; past MAX_HEAD fail the request and close."""
         head = self.head
         if _END_OF_HEAD not in head:
@@ -382,22 +362,6 @@ class SendBatch:
         self._scheduled = False
         for conn in conns:
             conn.resend()
-
-
-_READ_SIZE = 256 * 1024  # per read: uvloop's own for a plain Protocol (its 64 KiB over TLS)
-_buffers = threading.local()
-
-
-def _read_buffer() -> tuple[bytearray, memoryview]:
-    """The thread's read buffer, which all its connections share: a loop reads into it
-    and the protocol parses it before the next read, so one suffices (a buffer per
-    connection would be 256 KiB per VU)."""
-    try:
-        return _buffers.pair
-    except AttributeError:
-        raw = bytearray(_READ_SIZE)
-        _buffers.pair = (raw, memoryview(raw))
-        return _buffers.pair
 
 
 _BARE: dict[int, Response] = {}
