@@ -10,6 +10,14 @@ uvloop + httptools loop Surge is built on, without and with one HDR record per
 request (the ceiling for a Python generator here). Then the open-model checks: Surge
 at --rate 20000 (achieved rate vs target) and at --rate 2000 (p50 latency).
 
+    python bench/throughput.py --matrix [--rows 12b-http,1m-https,...] [--rounds 1]
+
+The matrix instead: bodies of 12 B, 100 KB and 1 MB (files nginx serves) over HTTP/1.1,
+HTTPS (HTTP/1.1 only: that server offers no h2) and HTTP/2 over TLS; per row the C
+reference (wrk; h2load for HTTP/2), Surge, k6, autocannon (HTTP/1.1 only) and hey, 10
+connections each (--connections), with nginx's CPU beside them (near 100%: the
+server is the row's limit). h2load comes from Debian's nghttp2-client.
+
 The machine is shared: before each run the script waits for a quiet moment, measures
 the CPU other processes used during the run ("others' CPU", in % of one core) and
 re-runs a disturbed run, keeping the least disturbed (--quiet-below, --settle-max,
