@@ -12,7 +12,6 @@ import asyncio
 import ipaddress
 import socket
 import ssl
-import threading
 from collections.abc import Callable
 from time import perf_counter
 from urllib.parse import urlsplit
@@ -43,17 +42,14 @@ _TAG_NAME = b"x-surge-upstream:"
 _END_OF_HEAD = b"\r\n\r\n"
 
 
-class _Conn(asyncio.BaseProtocol):
+class _Conn(asyncio.Protocol):
     """One keep-alive connection; at most one request in flight.
 
     This base keeps the status, the upstream tag and byte counts only: no header
     or body callbacks from the parser (each is a Python call per header), for
     runs that check nothing. `_FullConn` keeps headers and body too. Timings and
     counts go straight into the owning client, which the caller reads: no copying
-    per request. After a large response it reads in place (`_InPlaceConn`).
-
-    Not an `asyncio.Protocol` subclass, though it is one by its methods: uvloop would
-    then never hand it buffered reads, even as an `_InPlaceConn`.
+    per request.
     """
 
     __slots__ = (
@@ -97,37 +93,27 @@ class _Conn(asyncio.BaseProtocol):
         self._loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
-        if not self.got_bytes:
-            self._head_starts(data)
+        if not self.got_bytes:  # the head starts here: find the proxy's color tag in C
+            self.client.first_at = perf_counter()  # k6's http_req_waiting ends here
+            self.got_bytes = True
+            self.head = data  # one read is bounded (the loop's read size)
+            end = data.find(_END_OF_HEAD, 0, MAX_HEAD + 4)
+            if end < 0:
+                end = len(data)
+            else:
+                self._head_done = data
+            # Searched in the head only: a large body holds lookalikes, and scanning
+            # 100 KB of it per response cost 75 us. Limits apply to a head that spans
+            # reads, below.
+            i = data.find(_TAG, 0, end)
+            while i >= 0:  # almost always once: the tag, or no "pstream:" at all
+                if i >= 9 and data[i - 9 : i + 8].lower() == _TAG_NAME:
+                    stop = data.find(b"\r", i)
+                    self.client.upstream = data[i + 8 : stop].strip().decode("latin-1")
+                    break
+                i = data.find(_TAG, i + 1, end)
         elif self.head is not self._head_done and self._head_too_large(data):
             return  # a response of more than one chunk: once per response, not per chunk
-        self._feed(data)
-
-    def eof_received(self) -> None:
-        return None  # asyncio.Protocol's: the transport closes itself
-
-    def _head_starts(self, data: bytes) -> None:
-        """The first bytes of a response: when its first byte came, the proxy's color tag
-        (found in C, in the head only: a large body holds lookalikes, and scanning 100 KB
-        of it cost 75 us a response). `data` is one read, so bounded: the header limit
-        applies to a head that spans reads (`_head_too_large`)."""
-        self.client.first_at = perf_counter()  # k6's http_req_waiting ends here
-        self.got_bytes = True
-        self.head = data
-        end = data.find(_END_OF_HEAD, 0, MAX_HEAD + 4)
-        if end < 0:
-            end = len(data)
-        else:
-            self._head_done = data
-        i = data.find(_TAG, 0, end)
-        while i >= 0:  # almost always once: the tag, or no "pstream:" at all
-            if i >= 9 and data[i - 9 : i + 8].lower() == _TAG_NAME:
-                stop = data.find(b"\r", i)
-                self.client.upstream = data[i + 8 : stop].strip().decode("latin-1")
-                break
-            i = data.find(_TAG, i + 1, end)
-
-    def _feed(self, data: bytes | memoryview) -> None:
         self.bytes_in += len(data)
         try:
             self._parser.feed_data(data)
@@ -142,7 +128,7 @@ class _Conn(asyncio.BaseProtocol):
             return
         self._fail(exc if isinstance(exc, OSError) else ConnectionClosed("connection closed"))
 
-    def _head_too_large(self, data: bytes | memoryview) -> bool:
+    def _head_too_large(self, data: bytes) -> bool:
         """Grow `head` while it has no end; past MAX_HEAD fail the request and close."""
         head = self.head
         if _END_OF_HEAD not in head:
@@ -178,8 +164,6 @@ class _Conn(asyncio.BaseProtocol):
         if status < 200 and status != 101:
             return  # interim (100 Continue, 103 Early Hints): never the answer
         client.bytes_in = self.bytes_in
-        if self.bytes_in >= _IN_PLACE_FROM and type(self) is _Conn:
-            self._read_in_place()
         if status in REDIRECTS and client.redirects:
             # Rare: the worker follows it, so its Location and Set-Cookie are read again
             # from the saved head; a stream ends here and hands this response back.
@@ -215,13 +199,6 @@ class _Conn(asyncio.BaseProtocol):
             fut.set_result(resp)
         if not self._parser.should_keep_alive():
             self.close()
-
-    def _read_in_place(self) -> None:
-        """Large responses here: from now on the loop reads into the thread's buffer
-        rather than into a new bytes object per read (and, over TLS, a join of them)."""
-        self.__class__ = _InPlaceConn
-        if self.transport is not None:
-            self.transport.set_protocol(self)  # the loop reads the protocol's kind again
 
     # ours
     def send(self, data: bytes) -> asyncio.Future[Response]:
@@ -281,31 +258,6 @@ class _Conn(asyncio.BaseProtocol):
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
-
-
-class _InPlaceConn(_Conn, asyncio.BufferedProtocol):
-    """A bare connection whose responses are large (>= _IN_PLACE_FROM bytes): reads land in
-    the thread's buffer and are parsed there; only a response's head is copied out.
-
-    Not the default: the buffered path costs a Python call more per read, which on a
-    small response cost 12% more CPU per request (bench/README.md); on 100 KB - 1 MB
-    bodies the copies it saves were 5-20% of the CPU.
-    """
-
-    __slots__ = ()
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return _read_buffer()[1]
-
-    def buffer_updated(self, nbytes: int) -> None:
-        raw, view = _read_buffer()
-        data = view[:nbytes]
-        if not self.got_bytes:
-            end = raw.find(_END_OF_HEAD, 0, min(nbytes, MAX_HEAD + 4))
-            self._head_starts(bytes(data[: end + 4 if end >= 0 else MAX_HEAD + 4]))
-        elif self.head is not self._head_done and self._head_too_large(data):
-            return
-        self._feed(data)
 
 
 class _Probe:
@@ -410,23 +362,6 @@ class SendBatch:
         self._scheduled = False
         for conn in conns:
             conn.resend()
-
-
-_IN_PLACE_FROM = 64 * 1024  # a response this large turns its connection to in-place reads
-_READ_SIZE = 256 * 1024  # per read: uvloop's own for a plain Protocol (64 KiB over TLS)
-_buffers = threading.local()
-
-
-def _read_buffer() -> tuple[bytearray, memoryview]:
-    """The thread's read buffer, shared by its in-place connections: a loop reads into
-    it and the protocol parses it before the next read, so one suffices (one per
-    connection would be 256 KiB per VU)."""
-    try:
-        return _buffers.pair
-    except AttributeError:
-        raw = bytearray(_READ_SIZE)
-        _buffers.pair = (raw, memoryview(raw))
-        return _buffers.pair
 
 
 _BARE: dict[int, Response] = {}
