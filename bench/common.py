@@ -216,9 +216,9 @@ class Nginx:
     `/` (12 bytes) and `files/NAME` for the BODIES (`file_url`). The certificate is
     self-signed: clients skip verification.
 
-        A context manager: stopped on exit whatever happens (exceptions, Ctrl+C).
-        It runs in its own session so that Ctrl+C in the terminal reaches only us,
-        and we stop it in order.
+    A context manager: stopped on exit whatever happens (exceptions, Ctrl+C).
+    It runs in its own session so that Ctrl+C in the terminal reaches only us,
+    and we stop it in order.
     """
 
     def __init__(self) -> None:
@@ -243,10 +243,13 @@ class Nginx:
             locations=locations,
         )
 
+    def base_url(self, scheme: str) -> str:
+        """`/` (12 bytes) on the "http", "https" or "h2" server."""
+        return {"http": self.url, "https": self.tls_url, "h2": self.h2_url}[scheme]
+
     def file_url(self, scheme: str, name: str) -> str:
         """The URL of body `name` (a BODIES key) on the "http", "https" or "h2" server."""
-        base = {"http": self.url, "https": self.tls_url, "h2": self.h2_url}[scheme]
-        return f"{base}files/{name}"
+        return f"{self.base_url(scheme)}files/{name}"
 
     def __enter__(self) -> Nginx:
         ensure_apt({"nginx": "nginx", "openssl": "openssl"})

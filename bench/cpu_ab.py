@@ -55,9 +55,7 @@ def main() -> int:
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     runs: dict[str, list[float]] = {name: [] for name in trees}
     with Nginx() as nginx:
-        url = nginx.file_url(args.scheme, args.body) if args.body else nginx.url
-        if args.scheme == "https" and not args.body:
-            url = nginx.tls_url
+        url = nginx.file_url(args.scheme, args.body) if args.body else nginx.base_url(args.scheme)
         for r in range(args.rounds):
             order = list(trees.items()) if r % 2 == 0 else list(trees.items())[::-1]
             for name, tree in order:

@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         with Nginx() as nginx:
-            url = nginx.file_url(args.scheme, args.body or "12b")
-            if args.body is None and args.scheme == "http":
-                url = nginx.url
+            url = (
+                nginx.file_url(args.scheme, args.body) if args.body else nginx.base_url(args.scheme)
+            )
             argv_ = [str(surge_binary()), "run", url, *load, "--duration", f"{args.duration}s"]
             argv_ += {"http": [], "https": ["--insecure"], "h2": ["--insecure", "--http2"]}[
                 args.scheme
