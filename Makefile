@@ -38,8 +38,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The 12-byte table and the open-model checks, then the matrix (bodies x protocols).
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/throughput.py --matrix
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

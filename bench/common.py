@@ -139,6 +139,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The matrix's bodies: name in the URL -> size. 12 B is "hello world\n", as `/` returns.
+BODIES = {"12b": 12, "100k": 100 * 1024, "1m": 1024 * 1024}
+
+# TLS: 1.3 with one cipher suite for every client. Left to the clients, Go's (k6, hey)
+# pick AES-128-GCM and OpenSSL's (wrk, Surge) AES-256-GCM, and nginx's encryption is the
+# limit of most TLS rows: at 99% of its core it served hey 8.2k and wrk 5.9k 100 KB
+# responses a second. The server's work must not depend on who asks. (nginx 1.22 also
+# offers only TLS 1.0-1.2 by default.)
+#
+# Every server answers `/` with the 12-byte text and serves the files under /files/
+# (sendfile on: nginx's cheapest way to send a file, so the server is the last to tire).
+NGINX_LOCATIONS = """\
+        location / {{ return 200 "hello world\\n"; }}
+        location /files/ {{ alias {dir}/www/; }}"""
+
 NGINX_CONF = """\
 worker_processes 1;
 daemon off;
@@ -151,21 +166,55 @@ http {{
     default_type text/plain;
     keepalive_requests 1000000;
     keepalive_timeout 300s;
+    sendfile on;
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
+    ssl_certificate {dir}/cert.pem;
+    ssl_certificate_key {dir}/key.pem;
+    ssl_protocols TLSv1.3;
+    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;
+    http2_max_requests 1000000;
     server {{
         listen 127.0.0.1:{port} backlog=4096;
-        location / {{ return 200 "hello world\\n"; }}
+{locations}
+    }}
+    server {{
+        listen 127.0.0.1:{tls_port} ssl backlog=4096;
+{locations}
+    }}
+    server {{
+        listen 127.0.0.1:{h2_port} ssl http2 backlog=4096;
+{locations}
     }}
 }}
 """
 
 
+def make_files(dir: Path) -> None:
+    """The bodies of BODIES under dir/www, and a self-signed certificate for 127.0.0.1."""
+    dir.chmod(0o755)  # nginx's worker runs as nobody when we are root: it must read www/
+    www = dir / "www"
+    www.mkdir()
+    for name, size in BODIES.items():
+        (www / name).write_bytes(b"hello world\n" if size == 12 else os.urandom(size))
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(dir / "key.pem"), "-out", str(dir / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
 class Nginx:
-    """nginx, one worker, pinned to SERVER_CORE, on a free loopback port.
+    """nginx, one worker, pinned to SERVER_CORE, on free loopback ports.
+
+    `url` is plain HTTP/1.1, `tls_url` HTTPS with HTTP/1.1 only (no ALPN h2 offered, so
+    every client speaks HTTP/1.1 there), `h2_url` HTTPS offering h2 by ALPN; each serves
+    `/` (12 bytes) and `files/NAME` for the BODIES (`file_url`). The certificate is
+    self-signed: clients skip verification.
 
     A context manager: stopped on exit whatever happens (exceptions, Ctrl+C).
     It runs in its own session so that Ctrl+C in the terminal reaches only us,
@@ -175,16 +224,36 @@ class Nginx:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="surge-bench-nginx-"))
         self.port = free_port()
+        self.tls_port = free_port()
+        self.h2_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}/"
+        self.tls_url = f"https://127.0.0.1:{self.tls_port}/"
+        self.h2_url = f"https://127.0.0.1:{self.h2_port}/"
 
     role = ""  # how the start-up log line names it ("reverse proxy")
 
     def config(self) -> str:
-        return NGINX_CONF.format(dir=self.dir, port=self.port)
+        locations = NGINX_LOCATIONS.format(dir=self.dir)
+        return NGINX_CONF.format(
+            dir=self.dir,
+            port=self.port,
+            tls_port=self.tls_port,
+            h2_port=self.h2_port,
+            locations=locations,
+        )
+
+    def base_url(self, scheme: str) -> str:
+        """`/` (12 bytes) on the "http", "https" or "h2" server."""
+        return {"http": self.url, "https": self.tls_url, "h2": self.h2_url}[scheme]
+
+    def file_url(self, scheme: str, name: str) -> str:
+        """The URL of body `name` (a BODIES key) on the "http", "https" or "h2" server."""
+        return f"{self.base_url(scheme)}files/{name}"
 
     def __enter__(self) -> Nginx:
-        ensure_apt({"nginx": "nginx"})
+        ensure_apt({"nginx": "nginx", "openssl": "openssl"})
+        make_files(self.dir)
         conf = self.dir / "nginx.conf"
         conf.write_text(self.config())
         nginx = which("nginx") or "nginx"

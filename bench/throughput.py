@@ -10,6 +10,14 @@ uvloop + httptools loop Surge is built on, without and with one HDR record per
 request (the ceiling for a Python generator here). Then the open-model checks: Surge
 at --rate 20000 (achieved rate vs target) and at --rate 2000 (p50 latency).
 
+    python bench/throughput.py --matrix [--rows 12b-http,1m-https,...] [--rounds 1]
+
+The matrix instead: bodies of 12 B, 100 KB and 1 MB (files nginx serves) over HTTP/1.1,
+HTTPS (HTTP/1.1 only: that server offers no h2) and HTTP/2 over TLS; per row the C
+reference (wrk; h2load for HTTP/2), Surge, k6, autocannon (HTTP/1.1 only) and hey, 10
+connections each (--connections), with nginx's CPU beside them (near 100%: the
+server is the row's limit). h2load comes from Debian's nghttp2-client.
+
 The machine is shared: before each run the script waits for a quiet moment, measures
 the CPU other processes used during the run ("others' CPU", in % of one core) and
 re-runs a disturbed run, keeping the least disturbed (--quiet-below, --settle-max,
@@ -32,14 +40,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
+    BODIES,
     GENERATOR_CORE,
     Nginx,
     OtherLoad,
@@ -77,6 +87,7 @@ class Result:
     note: str = ""
     extra: dict[str, float] = field(default_factory=dict)
     other_load: float = 0.0  # % of a core used by other processes during the run
+    server_cpu: float = 0.0  # % of a core nginx used during the run (100: nginx is the limit)
 
 
 @dataclass
@@ -90,6 +101,7 @@ class Ctx:
     quiet_below: float = 25.0
     settle_max: float = 30.0
     retries: int = 2
+    scheme: str = "http"  # "https" (HTTP/1.1 over TLS) or "h2" (HTTP/2 over TLS): the matrix
 
     def measured(self, fn: Callable[[], Result]) -> Result:
         """Run fn on a quiet machine, noting how busy others made it.
@@ -101,9 +113,12 @@ class Ctx:
         for attempt in range(self.retries + 1):
             if self.settle_max > 0:
                 wait_quiet(self.nginx, self.quiet_below, self.settle_max)
+            t0, cpu0 = time.monotonic(), self.nginx.cpu_seconds()
             with OtherLoad(self.nginx) as load:
                 r = fn()
             r.other_load = load.percent
+            wall = time.monotonic() - t0
+            r.server_cpu = (self.nginx.cpu_seconds() - cpu0) / wall * 100 if wall else 0.0
             if best is None or r.other_load < best.other_load:
                 best = r
             if r.other_load <= self.quiet_below:
@@ -161,6 +176,7 @@ def surge_report(c: Ctx, args: list[str], name: str, timeout: float) -> dict:
     report = c.tmp / f"{name}.toml"
     report.unlink(missing_ok=True)
     argv = [str(c.bins["surge"]), "run", c.url, *args, "--workers", "1"]
+    argv += {"http": [], "https": ["--insecure"], "h2": ["--insecure", "--http2"]}[c.scheme]
     argv += ["--progress", "never", "--report", str(report)]
     _run(argv, timeout, env={"NO_COLOR": "1"})
     return tomllib.loads(report.read_text())
@@ -176,7 +192,7 @@ def run_surge(c: Ctx) -> Result:
 
 def run_autocannon(c: Ctx) -> Result:
     argv = [str(c.bins["autocannon"]), "-c", str(c.connections), "-d", str(c.duration), "-j"]
-    out = _run([*argv, c.url], c.duration + 60)
+    out = _run([*argv, c.url], c.duration + 60, env={"NODE_TLS_REJECT_UNAUTHORIZED": "0"})
     start = out.find("{")
     if start < 0:
         raise ToolFailed(f"no JSON in autocannon output: {out[-300:]!r}")
@@ -187,7 +203,8 @@ def run_autocannon(c: Ctx) -> Result:
 
 
 def run_hey(c: Ctx) -> Result:
-    argv = ["hey", "-c", str(c.connections), "-z", f"{c.duration}s", c.url]
+    argv = ["hey", "-c", str(c.connections), "-z", f"{c.duration}s"]
+    argv += [*(["-h2"] if c.scheme == "h2" else []), c.url]  # hey skips verification itself
     out = _run(argv, c.duration + 60, env={"GOMAXPROCS": "1"})
     rps = _float(r"Requests/sec:\s*([\d.]+)", out, "Requests/sec")
     errors = sum(
@@ -205,6 +222,8 @@ K6_SCRIPT = """\
 import http from 'k6/http';
 export const options = {
   scenarios: { load: { executor: 'constant-vus', vus: %(vus)d, duration: '%(duration)ds' } },
+  insecureSkipTLSVerify: true,
+  discardResponseBodies: true,
 };
 export default function () { http.get(__ENV.URL); }
 export function handleSummary(data) { return { [__ENV.OUT]: JSON.stringify(data) }; }
@@ -212,6 +231,8 @@ export function handleSummary(data) { return { [__ENV.OUT]: JSON.stringify(data)
 
 
 def run_k6(c: Ctx) -> Result:
+    """k6 drops bodies (`discardResponseBodies`, as Surge does when nothing reads them);
+    over TLS it speaks h2 wherever nginx offers it by ALPN (the "h2" rows only)."""
     script = c.tmp / "k6.js"
     script.write_text(K6_SCRIPT % {"vus": c.connections, "duration": c.duration})
     out_file = c.tmp / "k6-summary.json"
@@ -225,6 +246,16 @@ def run_k6(c: Ctx) -> Result:
     failed = metrics.get("http_req_failed", {})
     fvalues = failed.get("values", failed)
     return Result("k6", float(values["rate"]), int(fvalues.get("passes", 0)))
+
+
+def run_h2load(c: Ctx) -> Result:
+    """nghttp2's h2load, one thread, one stream in flight per connection (as a VU)."""
+    argv = ["h2load", "-t1", f"-c{c.connections}", "-m1", f"-D{c.duration}", c.url]
+    out = _run(argv, c.duration + 60)
+    rps = _float(r"finished in [\d.]+\w*, ([\d.]+) req/s", out, "req/s")
+    m = re.search(r"(\d+) failed, (\d+) errored, (\d+) timeout", out)
+    errors = sum(int(g) for g in m.groups()) if m else 0
+    return Result("h2load", rps, errors)
 
 
 LOCUSTFILE = """\
@@ -300,6 +331,7 @@ RUNNERS: dict[str, Callable[[Ctx], Result]] = {
     "hey": run_hey,
     "k6": run_k6,
     "locust": run_locust,
+    "h2load": run_h2load,
     "floor": lambda c: _run_floor(c, record=False),
     "floor-hdr": lambda c: _run_floor(c, record=True),
 }
@@ -311,6 +343,8 @@ RUNNERS: dict[str, Callable[[Ctx], Result]] = {
 def install(tools: list[str]) -> dict[str, Path]:
     bins: dict[str, Path] = {"surge": surge_binary()}
     apt = {t: t for t in ("wrk", "hey") if t in tools}
+    if "h2load" in tools:
+        apt["h2load"] = "nghttp2-client"
     ensure_apt({"nginx": "nginx", **apt})
     if "autocannon" in tools:
         bins["autocannon"] = ensure_autocannon()
@@ -341,6 +375,8 @@ def versions(bins: dict[str, Path], tools: list[str]) -> dict[str, str]:
         out["wrk"] = first_line(["wrk", "--version"], r"wrk \S*?(\d[\w.\-+]*)")
     if "hey" in tools:
         out["hey"] = first_line(["dpkg-query", "-W", "-f=${Version}", "hey"])
+    if "h2load" in tools:
+        out["h2load"] = first_line(["h2load", "--version"], r"nghttp2/(\S+)")
     if "autocannon" in tools:
         pkg = bins["autocannon"].parents[1] / "autocannon" / "package.json"
         out["autocannon"] = json.loads(pkg.read_text()).get("version", "?")
@@ -458,18 +494,165 @@ def open_model(c: Ctx, duration: int) -> list[str]:
     return lines
 
 
+def run_one(c: Ctx, tool: str) -> Result:
+    """One measured run of `tool` against `c.url`; a failure is a Result with a note."""
+    try:
+        r = c.measured(lambda: RUNNERS[tool](c))
+    except (ToolFailed, subprocess.TimeoutExpired, OSError, KeyError) as exc:
+        log(f"{tool} failed: {exc}")
+        return Result(tool, note=str(exc)[:200])
+    extra = f" {r.extra}" if r.extra else ""
+    log(
+        f"{tool}: {fmt_int(r.rps)} req/s, errors {r.errors}, others' CPU {r.other_load:.0f}%, "
+        f"nginx CPU {r.server_cpu:.0f}%{extra}"
+    )
+    return r
+
+
+# --- the matrix: bodies x protocols ---------------------------------------------------
+
+MATRIX_TOOLS = ("wrk", "h2load", "surge", "k6", "autocannon", "hey")
+MATRIX_CONNECTIONS = 10  # as the issue's side-by-side table (10 VUs)
+BODY_LABELS = {"12b": "12 B", "100k": "100 KB", "1m": "1 MB"}
+SCHEME_LABELS = {"http": "HTTP/1.1", "https": "HTTPS (1.1)", "h2": "HTTP/2 (TLS)"}
+NO_H2 = "n/a (no h2 client on this branch)"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the matrix: a body (a BODIES key) over one protocol."""
+
+    body: str
+    scheme: str  # "http", "https" (HTTP/1.1 over TLS) or "h2"
+
+    @property
+    def reference(self) -> str:
+        """The row's C reference: wrk speaks no HTTP/2, h2load is nghttp2's."""
+        return "h2load" if self.scheme == "h2" else "wrk"
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        rest = (
+            ("surge", "k6", "hey") if self.scheme == "h2" else ("surge", "k6", "autocannon", "hey")
+        )
+        return (self.reference, *rest)
+
+    @property
+    def label(self) -> str:
+        return f"{BODY_LABELS[self.body]}, {SCHEME_LABELS[self.scheme]}"
+
+
+MATRIX_ROWS = tuple(Row(b, s) for s in ("http", "https", "h2") for b in BODIES)
+
+
+def surge_speaks_h2(bins: dict[str, Path]) -> bool:
+    out = subprocess.run([str(bins["surge"]), "run", "--help"], capture_output=True, text=True)
+    return "--http2" in out.stdout
+
+
+def run_matrix(c: Ctx, rows: tuple[Row, ...], tools: list[str], rounds: int) -> dict:
+    """{(row, tool): [Result per round]}; rounds interleave, every row in turn."""
+    h2 = surge_speaks_h2(c.bins)
+    results: dict[tuple[Row, str], list[Result]] = {}
+    for rnd in range(rounds):
+        for row in rows:
+            cell = replace(c, url=c.nginx.file_url(row.scheme, row.body), scheme=row.scheme)
+            for t in (t for t in row.tools if t in tools):
+                log(f"round {rnd + 1}/{rounds}: {row.label}: {t} ({c.duration} s)")
+                if t == "surge" and row.scheme == "h2" and not h2:
+                    r = Result(t, note=NO_H2)
+                else:
+                    r = run_one(cell, t)
+                results.setdefault((row, t), []).append(r)
+                if not answers(c.nginx.url):
+                    raise RuntimeError("nginx died during the benchmark")
+    return results
+
+
+def fmt_k(x: float) -> str:
+    return f"{x / 1000:.1f}k" if x >= 1000 else f"{x:.0f}"
+
+
+def matrix_table(results: dict, rows: tuple[Row, ...], tools: list[str]) -> str:
+    cols = [t for t in MATRIX_TOOLS if t in tools]
+    head = ["body, protocol", *(LABELS.get(t, t) for t in cols)]
+    head += ["nginx CPU (ref / Surge)", "others' CPU", "errors"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "--:|" * (len(head) - 1)]
+    for row in rows:
+        ref = _median(results.get((row, row.reference), []))
+        cells = [row.label]
+        for t in cols:
+            runs = results.get((row, t))
+            med = _median(runs or [])
+            if not runs:
+                cells.append("-")
+            elif med is None:
+                cells.append(NO_H2 if runs[0].note == NO_H2 else "failed")
+            elif t == row.reference or not ref:
+                cells.append(fmt_k(med))
+            else:
+                cells.append(f"{fmt_k(med)} ({med / ref:.2f}x)")
+        every = [r for t in cols for r in results.get((row, t), [])]
+
+        def nginx_cpu(t: str, row: Row = row) -> str:
+            runs = [r for r in results.get((row, t), []) if r.rps is not None]
+            return f"{max(r.server_cpu for r in runs):.0f}%" if runs else "-"
+
+        cells.append(f"{nginx_cpu(row.reference)} / {nginx_cpu('surge')}")
+        cells.append(f"{max((r.other_load for r in every), default=0):.0f}%")
+        cells.append(str(sum(r.errors or 0 for r in every)))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def matrix_verdicts(results: dict, rows: tuple[Row, ...]) -> list[str]:
+    """Per row: does Surge lead k6, autocannon and hey; the small response against wrk."""
+    out = []
+    for row in rows:
+        surge = _median(results.get((row, "surge"), []))
+        if surge is None:
+            continue
+        peers = {t: _median(results.get((row, t), [])) for t in row.tools[2:]}
+        peers = {t: v for t, v in peers.items() if v}
+        if not peers:
+            continue
+        best = max(peers, key=peers.__getitem__)
+        r = surge / peers[best]
+        word = "leads" if r > 1 else "BEHIND"
+        line = f"- {row.label}: Surge {word} (best peer {best}: Surge / {best} = {r:.2f})"
+        ref = _median(results.get((row, row.reference), []))
+        if ref:
+            line += f"; Surge / {row.reference} = {surge / ref:.2f}"
+            if row == Row("12b", "http"):
+                line += f" (target >= 0.9: {'ok' if surge / ref >= 0.9 else 'MISSED'})"
+        ref_runs = [x for x in results.get((row, row.reference), []) if x.rps is not None]
+        if ref_runs and max(x.server_cpu for x in ref_runs) >= 90:
+            line += "; nginx near 100% of its core: the server is this row's limit"
+        out.append(line)
+    return out
+
+
 # --- main ---------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=int, default=5, help="seconds per generator (default 5)")
-    p.add_argument("--connections", type=int, default=50, help="connections / VUs (default 50)")
+    p.add_argument("--connections", type=int, help="connections / VUs (default 50; the matrix: 10)")
     p.add_argument("--rounds", type=int, default=1, help="run every tool N times; median")
     p.add_argument(
         "--tools",
-        default=",".join(TOOLS + REFERENCES),
-        help=f"subset of {','.join(TOOLS + REFERENCES)} (default: all)",
+        help=f"subset of {','.join(TOOLS + REFERENCES)} (default: all; the matrix: "
+        f"{','.join(MATRIX_TOOLS)})",
+    )
+    p.add_argument(
+        "--matrix",
+        action="store_true",
+        help="instead of the table: bodies of 12 B, 100 KB, 1 MB over HTTP/1.1, HTTPS, HTTP/2",
+    )
+    p.add_argument(
+        "--rows",
+        help="matrix rows to run, e.g. 12b-http,1m-https (bodies 12b 100k 1m; http https h2)",
     )
     p.add_argument("--open-duration", type=int, default=10, help="seconds per open-model run")
     p.add_argument("--no-open", action="store_true", help="skip the open-model checks")
@@ -485,10 +668,19 @@ def main(argv: list[str] | None = None) -> int:
         "--retries", type=int, default=2, help="re-run a run others disturbed, N times (2)"
     )
     args = p.parse_args(argv)
-    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
-    unknown = set(tools) - set(TOOLS) - set(REFERENCES)
+    known = MATRIX_TOOLS if args.matrix else TOOLS + REFERENCES
+    tools = [t.strip() for t in (args.tools or ",".join(known)).split(",") if t.strip()]
+    unknown = set(tools) - set(known)
     if unknown:
         p.error(f"unknown tools: {', '.join(sorted(unknown))}")
+    if args.connections is None:
+        args.connections = MATRIX_CONNECTIONS if args.matrix else 50
+    rows = MATRIX_ROWS
+    if args.rows:
+        wanted = {r.strip() for r in args.rows.split(",")}
+        rows = tuple(r for r in MATRIX_ROWS if f"{r.body}-{r.scheme}" in wanted)
+        if len(rows) != len(wanted):
+            p.error(f"unknown rows in {args.rows}")
 
     stop_cleanly_on_signals()
     check_cores()
@@ -502,32 +694,24 @@ def main(argv: list[str] | None = None) -> int:
             c = Ctx(url, args.duration, args.connections, Path(tmp), bins, nginx)
             c.quiet_below, c.settle_max = args.quiet_below, args.settle_max
             c.retries = args.retries
-            for rnd in range(args.rounds):
+            if args.matrix:
+                matrix = run_matrix(c, rows, tools, args.rounds)
+            for rnd in range(args.rounds if not args.matrix else 0):
                 for t in tools:
                     log(f"round {rnd + 1}/{args.rounds}: {t} ({args.duration} s)")
-                    try:
-                        r = c.measured(lambda t=t: RUNNERS[t](c))
-                    except (ToolFailed, subprocess.TimeoutExpired, OSError, KeyError) as exc:
-                        r = Result(t, note=str(exc)[:200])
-                        log(f"{t} failed: {exc}")
-                    else:
-                        extra = f" {r.extra}" if r.extra else ""
-                        log(
-                            f"{t}: {fmt_int(r.rps)} req/s, errors {r.errors}, "
-                            f"others' CPU {r.other_load:.0f}%{extra}"
-                        )
-                    results[t].append(r)
+                    results[t].append(run_one(c, t))
                     if not answers(url):
                         raise RuntimeError("nginx died during the benchmark")
-            if not args.no_open:
+            if not args.no_open and not args.matrix:
                 log("open model: --rate 20000, then --rate 2000")
                 open_lines = open_model(c, args.open_duration)
     except KeyboardInterrupt:
         log("interrupted; nginx stopped")
         return 130
 
-    md = [
-        f"Closed model: {args.connections} connections, {args.duration} s per tool"
+    setup = (
+        f"{args.connections} connections, {args.duration} s per "
+        + ("cell" if args.matrix else "tool")
         + (
             f", median of {args.rounds} interleaved rounds (others' CPU: the worst round)"
             if args.rounds > 1
@@ -535,12 +719,28 @@ def main(argv: list[str] | None = None) -> int:
         )
         + f"; nginx {server} (1 worker) on core 0, generator on core 1; {cpu_model()}, "
         f'{os.cpu_count()} cores. "others\' CPU": CPU time used by other processes '
-        "(and the host's steal) during the run, in % of one core: high means noisy.",
-        "",
-        table(results, vers, tools),
-        "",
-        *verdicts(results, tools),
-    ]
+        "(and the host's steal) during the run, in % of one core: high means noisy."
+    )
+    if args.matrix:
+        md = [
+            f"Matrix: {setup} Cells: requests/s (ratio to the row's C reference, wrk or "
+            "h2load); nginx CPU in % of its one core during the reference's and Surge's "
+            "runs (near 100%: nginx, not the generator, is the limit).",
+            "",
+            matrix_table(matrix, rows, tools),
+            "",
+            *matrix_verdicts(matrix, rows),
+            "",
+            "Versions: " + ", ".join(f"{LABELS.get(t, t)} {vers.get(t, '?')}" for t in tools),
+        ]
+    else:
+        md = [
+            f"Closed model: {setup}",
+            "",
+            table(results, vers, tools),
+            "",
+            *verdicts(results, tools),
+        ]
     if open_lines:
         md += ["", "Open model (Surge, --workers 1, on core 1):", "", *open_lines]
     text = "\n".join(md)

@@ -89,14 +89,22 @@ class _Conn(asyncio.Protocol):
         if not self.got_bytes:  # the head starts here: find the proxy's color tag in C
             self.client.first_at = perf_counter()  # k6's http_req_waiting ends here
             self.got_bytes = True
-            self.head = data  # one read is bounded (the loop's read size): limits apply
-            i = data.find(_TAG)  # to a head that spans reads, below
+            self.head = data  # one read is bounded (the loop's read size)
+            end = data.find(_END_OF_HEAD, 0, MAX_HEAD + 4)
+            if end < 0:
+                end = len(data)
+            else:
+                self._head_done = data
+            # Searched in the head only: a large body holds lookalikes, and scanning
+            # 100 KB of it per response cost 75 us. Limits apply to a head that spans
+            # reads, below.
+            i = data.find(_TAG, 0, end)
             while i >= 0:  # almost always once: the tag, or no "pstream:" at all
                 if i >= 9 and data[i - 9 : i + 8].lower() == _TAG_NAME:
-                    end = data.find(b"\r", i)
-                    self.client.upstream = data[i + 8 : end].strip().decode("latin-1")
+                    stop = data.find(b"\r", i)
+                    self.client.upstream = data[i + 8 : stop].strip().decode("latin-1")
                     break
-                i = data.find(_TAG, i + 1)
+                i = data.find(_TAG, i + 1, end)
         elif self.head is not self._head_done and self._head_too_large(data):
             return  # a response of more than one chunk: once per response, not per chunk
         self.bytes_in += len(data)

@@ -240,3 +240,39 @@ def tls_files(tmp_path: Any) -> dict[str, Any]:
     out["server_ctx"] = server_ctx
     out["dir"] = tmp_path
     return out
+
+
+# ------------------------------------------------------------- large bodies
+
+
+BIG = b"HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n" + b"x" * 300_000
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+async def test_large_bodies_nobody_reads_are_counted_whole(
+    tls: bool, tls_files: dict[str, Any]
+) -> None:
+    """The bare connection (no body callbacks) steps over bodies that span many reads and
+    counts every byte of each, over TLS too."""
+    from engine.http.wire import WireClient
+
+    server_ctx = tls_files["server_ctx"]() if tls else None
+    async with Counting(BIG, ssl_context=server_ctx) as srv:
+        opts = TlsOptions(cacert=tls_files["ca"]) if tls else None
+        c = WireClient(srv.url, tls=opts, full=False)
+        req = prepare("x", "GET", srv.url + "/", (), None)
+        for _ in range(6):
+            resp = await c.request(req)
+            assert resp.status == 200
+            assert c.bytes_in == len(BIG)
+        c.close()
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_200_gets_of_a_large_body_receive_every_byte(client: str) -> None:
+    async with Counting(BIG) as srv:
+        result = await run(_plan(srv.url, client, 200))
+    f = result.model.figures()
+    assert f.status == {200: 200}
+    assert f.bytes_in == 200 * len(BIG) == srv.sent

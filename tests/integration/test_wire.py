@@ -34,6 +34,16 @@ def test_the_color_tag_is_found_in_any_case_and_behind_lookalikes(
     assert client.upstream == color
 
 
+@pytest.mark.parametrize(("head", "color"), [(b"x-surge-upstream: blue\r\n", "blue"), (b"", None)])
+def test_the_color_tag_is_read_from_the_head_never_the_body(head: bytes, color: str | None) -> None:
+    body = b"x-surge-upstream: green\r\n" * 4
+    client = WireClient("http://127.0.0.1:9/", full=False)
+    conn = _Conn(client)
+    length = f"Content-Length: {len(body)}\r\n".encode()
+    conn.data_received(b"HTTP/1.1 200 OK\r\n" + length + head + b"\r\n" + body)
+    assert client.upstream == color
+
+
 # ------------------------------------------------- RFC 9112 reading, fed directly
 
 
