@@ -3,7 +3,6 @@ load and the rollout together until the rollout settles, and its row."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from time import monotonic
 
 from engine.deploy.compare import CompareRow
@@ -22,13 +21,7 @@ def all_upstreams(model: object, t: float) -> Mark:
     return mark_of(model, None, t)
 
 
-async def measure(
-    name: str,
-    driver: DeployDriver,
-    plan: RunPlan,
-    *,
-    on_settled: Callable[[], None] | None = None,
-) -> CompareRow:
+async def measure(name: str, driver: DeployDriver, plan: RunPlan) -> CompareRow:
     """Blue up, then the load and the rollout together until the rollout settles (the
     load stops then) or the load's shape ends (the rollout is then unfinished)."""
     end: dict[str, Mark] = {}
@@ -41,8 +34,6 @@ async def measure(
             end["all"] = all_upstreams(model, monotonic())
             end["green"] = mark_of(model, "green", monotonic())
             controller.stop(StopReason.ROLLOUT_ENDED)
-            if on_settled is not None:
-                on_settled()
 
     controller = Controller(plan, on_snapshot=show)
     try:
@@ -62,9 +53,8 @@ async def measure(
         row = driver.fleet_row()
     finally:
         await driver.finish()
-    outcome = (
-        phase.value if settled and phase in (Phase.PROMOTED, Phase.ROLLED_BACK) else ("unfinished")
-    )
+    over = settled and phase in (Phase.PROMOTED, Phase.ROLLED_BACK)
+    outcome = phase.value if over else "unfinished"
     figures = end["all"]
     return CompareRow(
         strategy=name,

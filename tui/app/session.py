@@ -71,6 +71,7 @@ class RunSession:
     saved_to: Path | None = None
     deploy: DeployDriver | None = None  # a blue/green rollout driven alongside the run
     checkpoint: Path | None = None  # where a running run's minute-by-minute copy is
+    dropped: bool = False  # discarded: no checkpoint may be left
 
     @property
     def started(self) -> bool:
@@ -130,11 +131,15 @@ class RunSession:
     async def write_checkpoint(self) -> None:
         """The run so far, to its default report path, marked aborted: a power cut in a
         long run loses at most a minute. The final save replaces it; a discard deletes it."""
-        if not self.running or not self.measured:
+        if not self.running or not self.measured or self.dropped:
             return
         result = self.partial_result(checkpoint_reason(self._elapsed()))
         data = build_report(result, self.deploy_record())  # on the loop: the model is consistent
-        self.checkpoint = await asyncio.to_thread(write_toml, data, self.default_path)
+        written = await asyncio.to_thread(write_toml, data, self.default_path)
+        if self.dropped:  # discarded while the file was being written: it goes too
+            written.unlink(missing_ok=True)
+            return
+        self.checkpoint = written
 
     def deploy_record(self) -> DeployRecord | None:
         """The rollout for the report's [deploy]: as it ended, or as it stands."""
@@ -143,7 +148,8 @@ class RunSession:
         return self.deploy.final or self.deploy.record()
 
     def drop_checkpoint(self) -> None:
-        """The user discarded the run: its checkpoint goes too."""
+        """The user discarded the run: its checkpoint goes too (and one being written)."""
+        self.dropped = True
         if self.checkpoint is not None and self.saved_to is None:
             self.checkpoint.unlink(missing_ok=True)
         self.checkpoint = None

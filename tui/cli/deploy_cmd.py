@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -182,7 +183,45 @@ def compare_one(name: str, profile: Profile, args: argparse.Namespace, folder: P
             on_event=print_event if args.verbose else None,
             log_dir=folder / name,
         )
-        return asyncio.run(measure(name, driver, plan))
+        try:
+            return asyncio.run(_unless_signalled(measure(name, driver, plan)))
+        finally:  # asyncio leaves them at SIG_DFL: the way out between strategies again
+            for sig in SIGNALS:
+                signal.signal(sig, _interrupt)
+
+
+async def _unless_signalled(run: Coroutine[Any, Any, CompareRow]) -> CompareRow:
+    """SIGTERM or SIGHUP while a strategy runs cancels it at an await, so its `finally`
+    stops its instances (none is started but not yet registered), then ends as Ctrl+C."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    signalled: list[int] = []
+
+    def cancel(sig: int) -> None:
+        signalled.append(sig)
+        task.cancel()
+
+    for sig in SIGNALS:
+        loop.add_signal_handler(sig, cancel, sig)
+    try:
+        return await run
+    except asyncio.CancelledError:
+        if signalled:
+            raise KeyboardInterrupt(signal.Signals(signalled[0]).name) from None
+        raise
+    finally:
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    """Between strategies, SIGTERM and SIGHUP end a comparison as Ctrl+C does, so the
+    proxy is stopped on the way out (the default action would leave it running)."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -192,12 +231,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise BadInput(f"{args.profile}: no such profile file")
     profile = with_recipes(load_profile(path), args)
     rows: list[CompareRow] = []
-    with tempfile.TemporaryDirectory(prefix="surge-compare-") as tmp:
-        for name in names:
-            print(f"  compare: {name}...", file=sys.stderr, flush=True)
-            row = compare_one(name, profile, args, Path(tmp))
-            rows.append(row)
-            print(f"  compare: {name}: {row.outcome}", file=sys.stderr, flush=True)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in SIGNALS}
+    try:
+        with tempfile.TemporaryDirectory(prefix="surge-compare-") as tmp:
+            for name in names:
+                print(f"  compare: {name}...", file=sys.stderr, flush=True)
+                row = compare_one(name, profile, args, Path(tmp))
+                rows.append(row)
+                print(f"  compare: {name}: {row.outcome}", file=sys.stderr, flush=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print("\n".join(render_table(rows)))
     if args.json:
         Path(args.json).write_text(json.dumps([r.as_dict() for r in rows], indent=2) + "\n")
