@@ -5,7 +5,6 @@ and the console's recipe tests (tests/app/test_app_recipes.py).
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import psutil
 import pytest
 
 from engine.deploy.recipe import Health, Recipe
-from tests.conftest import ROOT, surge_cmd
+from tui.cli.deploy_cmd import empty_proxy
 
 __all__ = ["APP", "alive", "app", "app_command", "pids_of", "proxy"]
 
@@ -54,27 +53,10 @@ APP = textwrap.dedent(
 
 @pytest.fixture
 def proxy(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """`surge proxy` with empty pools (file_sd registries holding `[]`): the rollout adds
-    every instance itself. Yields (proxy URL, admin URL)."""
-    empty = tmp_path / "empty.json"
-    empty.write_text("[]")
-    proc = subprocess.Popen(
-        [
-            *surge_cmd("proxy", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"),
-            *("--blue", f"file://{empty}", "--green", f"file://{empty}"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    words = proc.stdout.readline().replace("(", " ").replace(")", " ").split()
-    try:
-        yield words[words.index("on") + 1], words[words.index("admin") + 1]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    """`surge proxy` with empty pools, as `surge deploy compare` starts it: the rollout
+    adds every instance itself. Yields (proxy URL, admin URL)."""
+    with empty_proxy(tmp_path) as urls:
+        yield urls
 
 
 def app_command(tmp_path: Path, *extra: str) -> list[str]:

@@ -15,7 +15,8 @@ import argparse
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from engine.deploy.strategies import Linear, Manual, Strategy, Switch
+from engine.deploy.compare import strategy_for
+from engine.deploy.strategies import Manual, Strategy
 from engine.profile import Profile, load_profile
 from engine.profile.plan import Overrides, build_plan
 from profiles import SHIPPED
@@ -61,21 +62,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def demo_strategy(profile: Profile, name: str) -> Strategy:
-    """The profile's canary, or another strategy with the same analysis bounds.
+    """The profile's canary, or another strategy with the same analysis bounds, as
+    `surge deploy compare` builds them (engine.deploy.compare.strategy_for).
 
     The switch smokes green first (judged on the same bounds, over one interval), so
     a flawed green is rolled back before it takes any of the load.
     """
     assert profile.deploy is not None
-    canary = profile.deploy.build()
-    analysis = profile.deploy.options.get("analysis")
-    if name == "linear":
-        return Linear(25, analysis.interval if analysis else 5.0, analysis)
-    if name == "switch":
-        return Switch(analysis)
     if name == "manual":
         return Manual(10)
-    return canary
+    return strategy_for(profile.deploy, name)
 
 
 def demo_profile(proxy_url: str) -> Profile:
