@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from engine.load.states import ending_of
+from engine.load.steering import steering_words
+from engine.report.document import steering_of
 from engine.report.text import fmt_bytes, fmt_ms
 
 Better = Literal["lower", "higher"] | None
@@ -284,6 +286,8 @@ def meta_warnings(
         if meta.get("aborted"):
             reason = meta.get("stop_reason") or meta.get("error") or "no reason recorded"
             out.append(f"{name} run {ended_words(meta)} ({reason})")
+        if steered := steering_words(steering_of(meta)):  # its figures are not its shape's
+            out.append(f"{name} was steered by hand: {', '.join(steered)}")
     return out
 
 

@@ -24,8 +24,9 @@ from engine.load.run import RunResult, Snapshot
 from engine.load.states import Ending
 from engine.report.compare import ended_words
 from engine.report.deploy_section import render_deploy
-from engine.report.document import build_report, is_number, number, stats_of
+from engine.report.document import build_report, is_number, number, stats_of, steering_of
 from engine.report.review import executor_of, threshold_state
+from engine.report.steering_section import shape_lines, steering_section
 from engine.report.text import CPU_WARN, Paint, fmt_bytes, fmt_ms, line, ms_cell, tick_label
 
 __all__ = [
@@ -60,6 +61,8 @@ def render_report(report: Mapping[str, Any], *, color: bool = False) -> str:
     s: Mapping[str, Any] = report["summary"]
     seconds = max(number(meta.get("duration_s")), 1e-9)
     out = _header(report, paint)
+    if steered := steering_section(meta, _unit(meta), paint):
+        out.extend(["", *steered])
     thresholds = [t for t in report.get("thresholds", []) if isinstance(t, Mapping)]
     if thresholds:
         out.extend(["", *_thresholds(thresholds, paint)])
@@ -99,7 +102,7 @@ def _header(report: Mapping[str, Any], paint: Paint) -> list[str]:
     s: Mapping[str, Any] = report["summary"]
     out = [f"  {paint('surge', '1')} {meta.get('name', '?')} → {meta.get('target', '?')}"]
     kind = f" ({meta['test_type']} test)" if meta.get("test_type") else ""
-    out.append(f"    {_describe_executor(meta)}{kind}")
+    out.extend(shape_lines(f"{_describe_executor(meta)}{kind}", steering_of(meta)))
     ran = f"    started {meta.get('start', '?')}, ran {number(meta.get('duration_s')):g}s"
     ended = ended_words(meta)
     out.append(ran + ("" if ended == Ending.FINISHED else ", " + paint(ended, "33")))
@@ -147,6 +150,11 @@ def _describe_executor(meta: Mapping[str, Any]) -> str:
     if executor is not None:
         return executor.describe()
     return str(meta.get("executor", "unknown executor"))
+
+
+def _unit(meta: Mapping[str, Any]) -> str:
+    executor = executor_of(meta)
+    return "iters/s" if executor is not None and executor.open_model else "VUs"
 
 
 def failure_banner(

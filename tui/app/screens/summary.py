@@ -153,7 +153,8 @@ class SummaryScreen(Screen[None]):
         """Both runs edge to edge: the x axis ends where the longer one does."""
         length = max(self.review.length, self.base.length if self.base is not None else 0.0)
         for plot in self.query("#summary-plots > TimePlot").results(TimePlot):
-            plot.show(self.review.timeline, length)
+            marks = [e.t for e in self.review.steering if e.bends]
+            plot.show(self.review.timeline, length, marks=marks)
 
     def show_base(self, base: Review) -> None:
         """Overlay `base` on the plots and judge this run against it as `surge report
