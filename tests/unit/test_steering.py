@@ -30,6 +30,7 @@ from engine.report.merge import merge_reports
 from engine.report.review import read_review
 from engine.report.summary import render_report
 from tests.report_fixtures import BASE, NEW
+from tui.cli import main as cli
 
 STEERED = (
     SteeringEvent(3.2, Steer.PAUSE),
@@ -161,3 +162,16 @@ def test_merge_keeps_every_inputs_steering_on_one_time_axis_with_its_source() ->
     again = merge_reports([merged, load_report(BASE)], ["ab.toml", "c.toml"])
     assert steering_of(again["meta"]) == events  # an input's own sources are kept
     assert "100 at 0:04 (b.toml)" in " ".join(render_report(merged).split())
+
+
+def test_report_show_lists_the_commands_and_marks_them_on_its_plots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    path = write_toml(steered(NEW), tmp_path / "steered.toml")
+    assert cli.main(["report", "show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert SAID in " ".join(out.split()) and "0:09  target 240 → 50 iters/s" in out
+    assert out.count("seconds (│ steered by hand)") == 4  # every chart says what │ is
+    assert cli.main(["report", "show", str(NEW)]) == 0
+    assert "steered" not in capsys.readouterr().out

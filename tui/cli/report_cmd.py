@@ -23,7 +23,7 @@ from engine.report.compare import (
     parse_tolerance,
 )
 from engine.report.deploy_section import render_deploy_pair
-from engine.report.document import ReportError, load_report, write_toml
+from engine.report.document import ReportError, load_report, steering_of, write_toml
 from engine.report.export import summary_json, timeline_csv
 from engine.report.k6_summary import summary_export
 from engine.report.merge import merge_reports, merge_warnings
@@ -108,7 +108,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(render_report(report, color=color))
     if not args.no_plots:
         width = min(shutil.get_terminal_size((100, 24)).columns, MAX_PLOT_WIDTH)
-        print(render_plots(report.get("timeline", []), width=width, color=color))
+        marks = [e.t for e in steering_of(report["meta"]) if e.bends]
+        print(render_plots(report.get("timeline", []), width=width, color=color, marks=marks))
     return EXIT_OK
 
 
