@@ -16,7 +16,7 @@ from engine.report.document import steering_of
 from engine.report.text import Paint
 
 WIDTH = 77  # the summary's lines fit 80 columns
-MOST_NAMED = 4  # more events than this: the shape line counts them, the section names them
+MOST_NAMED = 4  # more changes than this: the shape line counts them, the section names them
 _NBSP = "\u00a0"  # keeps "240 at 0:05" on one line when the shape line wraps
 
 
