@@ -27,7 +27,8 @@ async def test_pause_and_two_new_targets_are_in_the_summary_the_plots_and_the_re
     profile.write_text(
         f'name = "steer"\nbase_url = "{shared_sut}"\n\n[[endpoints]]\nname = "home"\npath = "/"\n'
     )
-    overrides = Overrides(executor="constant-arrival-rate", rate=200.0, duration=5.0, workers=1)
+    # Long enough never to end by itself on a busy machine: `s` ends it.
+    overrides = Overrides(executor="constant-arrival-rate", rate=200.0, duration=60.0, workers=1)
     app = make_app(
         profile,
         start=True,
@@ -46,17 +47,18 @@ async def test_pause_and_two_new_targets_are_in_the_summary_the_plots_and_the_re
         await until(pilot, lambda: screen.snapshots_seen >= paused_at + 2)  # 2 s
         await pilot.press("p")
         for value in ("240", "50"):
-            seen = screen.snapshots_seen
             await pilot.press("t")
             assert isinstance(app.screen, TargetModal)
             now = str(app.screen.query(Label)[1].content)
             assert re.match(r"Now [\d,]+(\.\d)? iterations/s;", now), now  # never 66.7355
             await pilot.press(*value, "enter")
             assert isinstance(app.screen, RunScreen)
+            seen = screen.snapshots_seen  # the plots draw the new mark with the next one
             await until(pilot, lambda seen=seen: screen.snapshots_seen > seen)
         marks = [len(p.marks) for p in screen.query("#run-plots > TimePlot").results(TimePlot)]
         assert marks == [4, 4, 4]  # pause, resume, 240, 50 on every plot
 
+        await pilot.press("s")
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen), timeout=30)
         summary = " ".join(text_of(app, "#summary-text").split())
         said = rf"up to 200 iters/s .*, steered by hand: paused {CLOCK}-{CLOCK}, 240 at {CLOCK}, "
@@ -75,7 +77,7 @@ async def test_pause_and_two_new_targets_are_in_the_summary_the_plots_and_the_re
         await until(pilot, lambda: not app.is_running)
 
     steering = read_report(target)["meta"]["steering"]
-    assert [e["what"] for e in steering] == ["pause", "resume", "target", "target"]
-    assert [(e.get("from"), e.get("to")) for e in steering[2:]] == [(200, 240), (240, 50)]
+    assert [e["what"] for e in steering] == ["pause", "resume", "target", "target", "stop"]
+    assert [(e.get("from"), e.get("to")) for e in steering[2:4]] == [(200, 240), (240, 50)]
     t = [e["t"] for e in steering]
     assert t == sorted(t) and t[1] - t[0] >= 1.5  # paused for two intervals
