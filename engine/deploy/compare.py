@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from engine.deploy.strategies import (
+    RENAMED,
     Analysis,
     Canary,
     Linear,
@@ -46,7 +47,7 @@ __all__ = [
 
 #: What `--strategies` may name, in the default order of the table.
 COMPARED = ("rolling", "rolling-with-additional-batch", "bluegreen", "canary", "linear")
-ALIASES = {"switch": "bluegreen", "blue-green": "bluegreen"}
+ALIASES = {**RENAMED, "blue-green": "bluegreen"}
 CANARY_STEPS = (10, 25, 50, 100)  # when the profile's own strategy is no canary
 LINEAR_PERCENT = 25
 MAX_ROLLOUT_S = 300.0  # a strategy's rollout is cut (unfinished) past this

@@ -30,6 +30,7 @@ from engine.report.merge import merge_reports, merge_warnings
 from engine.report.review import read_review
 from engine.report.show import render_comparison, render_plots
 from engine.report.summary import fmt_ms, render_report
+from tui.cli.argtypes import said
 
 MAX_PLOT_WIDTH = 160
 
@@ -137,7 +138,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         raise ReportError("merge needs two or more reports (runs made at the same time)")
     reports = [load_report(f) for f in args.files]
     for warning in merge_warnings(reports, args.files):
-        print(f"surge: warning: {warning}", file=sys.stderr)
+        print(said(args, "warning", warning), file=sys.stderr)
     merged = merge_reports(reports, args.files)
     try:
         path = write_toml(merged, args.output)
