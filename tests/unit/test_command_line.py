@@ -129,3 +129,28 @@ def test_weights_in_words() -> None:
     words = weights_words({"blue": 90, "green": 10}, instances)
     assert words == "blue 90% (2 instances, 1 unhealthy), green 10% (1 instance)"
     assert weights_words({"blue": 90, "green": 10}, None) == "blue 90%, green 10%"
+
+
+@pytest.mark.parametrize(
+    ("command", "default"),
+    [
+        (["proxy"], "--weights B:G         e.g. 90:10 (default 100:0)"),
+        (["sut"], "--port PORT           port to bind; 0 picks a free port (default 8080)"),
+        (["weights"], "--admin ADDR         the proxy's admin API (default 127.0.0.1:8001)"),
+        (["demo"], "(default latency)"),
+        (["report", "export"], "(default json)"),
+    ],
+)
+def test_help_gives_defaults_and_an_example(
+    capsys: pytest.CaptureFixture[str], command: list[str], default: str
+) -> None:
+    code, out, _ = run(capsys, *command, "--help")
+    assert code == 0 and default in out
+    assert f"\nexample: surge {' '.join(command)} " in out
+
+
+def test_client_help_says_what_each_speaks(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "run", "--help")
+    client = " ".join(out.split("  --client {wire,httpx}\n", 1)[1].split("\n  -", 1)[0].split())
+    assert "wire (the default: Surge's own, HTTP/1.1 and h2" in client
+    assert "httpx (the httpx library: HTTP/1.1 and h2" in client

@@ -133,3 +133,24 @@ def tell_notes(args: argparse.Namespace, profile: Profile) -> Profile:
     for note in profile.notes:
         print(said(args, "note", note), file=sys.stderr)
     return profile
+
+
+class WithDefaults(argparse.HelpFormatter):
+    """--help that gives each flag's default (unless its help already says it or there is
+    none) and keeps an example (text starting "example") as written, unwrapped."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("example"):
+            return indent + text
+        return super()._fill_text(text, width, indent)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or default in (None, False, [], argparse.SUPPRESS)
+            or "default" in text
+        ):
+            return text
+        return f"{text} (default %(default)s)"

@@ -21,6 +21,7 @@ from engine.deploy.strategies import RENAMED, Manual, Strategy
 from engine.profile import Profile, load_profile
 from engine.profile.plan import Overrides, build_plan
 from profiles import SHIPPED
+from tui.cli.argtypes import WithDefaults
 from tui.cli.demo_stack import FLAWS, ROUTERS, DemoStack
 
 if TYPE_CHECKING:  # the driver (httpx, the routers) loads when a demo starts
@@ -34,6 +35,8 @@ def register(sub: Any) -> None:
     demo = sub.add_parser(
         "demo",
         help="blue and green demo servers behind surge proxy, a load test and a canary rollout",
+        epilog="example: surge demo --green-flaw errors --strategy linear --headless",
+        formatter_class=WithDefaults,
     )
     add_arguments(demo)
     demo.set_defaults(func=main)

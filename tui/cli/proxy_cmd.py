@@ -25,7 +25,7 @@ from engine.durations import parse_duration
 from engine.errors import ConfigError
 from engine.exit_codes import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
 from engine.proxy import ProxyConfig, parse_weights, serve_forever
-from tui.cli.argtypes import said
+from tui.cli.argtypes import WithDefaults, said
 from tui.cli.servers import serve_from_args, standalone
 
 TOKEN_ENV = "SURGE_ADMIN_TOKEN"
@@ -48,6 +48,9 @@ def register(sub: Any) -> None:
             "weight (exact shares), tags every response with x-surge-upstream, and "
             "exposes GET/PUT /weights, GET/PUT /instances and GET /stats on --admin."
         ),
+        epilog="example: surge proxy --blue http://127.0.0.1:8081 --green "
+        "http://127.0.0.1:8082 --weights 90:10",
+        formatter_class=WithDefaults,
     )
     add_arguments(p)
     p.set_defaults(func=cmd_proxy)
@@ -56,16 +59,17 @@ def register(sub: Any) -> None:
         "weights",
         help="show or set a running proxy's blue:green weights",
         description="With B:G, set the weights (e.g. 90:10); without, print them. Either way "
-        "it prints what the proxy now has, in words: blue 90%% (2 instances), green 10%% "
+        "it prints what the proxy now has, in words: blue 90% (2 instances), green 10% "
         "(1 instance).",
         epilog="example: surge weights 90:10 --admin 127.0.0.1:8001",
+        formatter_class=WithDefaults,
     )
     w.add_argument("weights", nargs="?", metavar="B:G", help="e.g. 90:10; omit to read")
     w.add_argument(
         "--admin",
         default="127.0.0.1:8001",
         metavar="ADDR",
-        help="the proxy's admin API (default 127.0.0.1:8001)",
+        help="the proxy's admin API",
     )
     w.add_argument(
         "--json", action="store_true", help='the admin API\'s raw answer: {"blue": 90, "green": 10}'

@@ -30,7 +30,7 @@ from engine.report.merge import merge_reports, merge_warnings
 from engine.report.review import read_review
 from engine.report.show import render_comparison, render_plots
 from engine.report.summary import fmt_ms, render_report
-from tui.cli.argtypes import said
+from tui.cli.argtypes import WithDefaults, said
 
 MAX_PLOT_WIDTH = 160
 
@@ -69,10 +69,18 @@ def register(sub: Any) -> None:
     merge.set_defaults(func=cmd_merge)
 
     export = actions.add_parser(
-        "export", help="the summary as JSON (Surge's or k6's summary-export) or the timeline as CSV"
+        "export",
+        help="the summary as JSON (Surge's or k6's summary-export) or the timeline as CSV",
+        epilog="example: surge report export run.toml --format k6 -o summary.json",
+        formatter_class=WithDefaults,
     )
-    export.add_argument("file")
-    export.add_argument("--format", choices=("json", "k6", "csv"), default="json")
+    export.add_argument("file", help="a report written by `surge run --report`")
+    export.add_argument(
+        "--format",
+        choices=("json", "k6", "csv"),
+        default="json",
+        help="json: Surge's summary; k6: k6's --summary-export; csv: the timeline",
+    )
     export.add_argument("-o", "--output", metavar="OUT", help="a file instead of stdout")
     export.set_defaults(func=cmd_export)
 
