@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -251,7 +252,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print("\n".join(render_table(rows)))
+    print("\n".join(render_table(rows, shutil.get_terminal_size().columns)))
     if args.json:
         Path(args.json).write_text(json.dumps([r.as_dict() for r in rows], indent=2) + "\n")
     return EXIT_OK

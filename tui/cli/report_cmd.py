@@ -154,8 +154,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
         raise ReportError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
     s = merged["summary"]
     print(
-        f"  merged {len(reports)} reports into {path}: {s['requests']} requests, "
-        f"{s['rps']:.1f}/s, p95 {fmt_ms(s['latency_ms']['p95'])}, "
+        f"  merged {len(reports)} reports into {path}: {s['requests']:,} requests, "
+        f"{s['rps']:,.1f}/s, p95 {fmt_ms(s['latency_ms']['p95'])}, "
         f"p99 {fmt_ms(s['latency_ms']['p99'])}, errors {s['error_rate']:.2%}"
     )
     return EXIT_OK

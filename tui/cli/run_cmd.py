@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -35,7 +34,6 @@ from engine.load.thresholds import parse_cli_threshold
 from engine.outputs import Output, parse_out
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
 from engine.profile.plan import Overrides, build_plan, choose_executor, fit_duration
-from engine.report.deploy_section import deploy_table, render_deploy
 from engine.report.document import (
     build_report,
     unwritable,
@@ -44,9 +42,10 @@ from engine.report.document import (
 )
 from engine.report.export import summary_json
 from engine.report.k6_summary import summary_export
-from engine.report.summary import Paint, progress_line, render_summary
+from engine.report.summary import Paint, render_report, verdict_line
 from profiles import names as shipped_names
 from tui.cli import rollout
+from tui.cli.progress import Progress
 
 if TYPE_CHECKING:  # the driver (httpx, the routers) loads only for a run with [deploy]
     from engine.deploy.driver import DeployDriver
@@ -292,6 +291,7 @@ async def run_headless(
     deploy: DeployDriver | None = None,
 ) -> RunResult:
     out = sys.stderr
+    live = Progress(out) if progress else None
 
     def say(text: str) -> None:
         with contextlib.suppress(OSError, ValueError):  # the terminal may be gone (SIGHUP)
@@ -303,8 +303,8 @@ async def run_headless(
             output.interval(s, controller.model)
         if deploy is not None:
             deploy.observe(controller.model)
-        if progress:
-            say("\r\x1b[2K" + progress_line(s, shutil.get_terminal_size().columns))
+        if live is not None and (text := live.text(s)):
+            say(text)
 
     controller = Controller(plan, on_snapshot=show)
     loop = asyncio.get_running_loop()
@@ -343,8 +343,8 @@ async def run_headless(
                 saver.cancel()
             if deploy is not None:  # the run's end, a signal or a crash: on_exit applies
                 await deploy.finish()
-        if progress:
-            say("\n")
+        if live is not None:
+            say(live.end())
         record = deploy.final if deploy is not None else None
         if report:
             path, problem = write_report_or_fallback(result, report, record)
@@ -440,10 +440,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def finish_summary(result: RunResult, deploy: DeployDriver | None) -> int:
-    """The summary (with the rollout's section) on stdout; the exit code, rollout included."""
+    """The summary (with the rollout's section) on stdout, then the verdict as its last
+    line; the exit code, rollout included."""
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    print(render_summary(result, color=color))
     record = deploy.final if deploy is not None else None
-    if record is not None:
-        print("\n".join(render_deploy(deploy_table(record), Paint(color))) + "\n")
-    return rollout_exit_code(result.exit_code, record)
+    report = build_report(result, record)
+    code = rollout_exit_code(result.exit_code, record)
+    print(render_report(report, color=color))
+    print(verdict_line(report, code, Paint(color)))
+    return code
