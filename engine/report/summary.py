@@ -403,7 +403,9 @@ def verdict_line(report: Mapping[str, Any], exit_code: int, paint: Paint | None 
         metrics = ", ".join(dict.fromkeys(str(t.get("metric", "?")) for t in failed))
         parts = [f"{len(failed)} of {len(thresholds)} thresholds failed ({metrics})"]
     else:
-        parts = [f"all {len(thresholds)} thresholds held" if thresholds else "no thresholds"]
+        n = len(thresholds)
+        held = f"all {n} thresholds held" if n > 1 else "the threshold held"
+        parts = [held if thresholds else "no thresholds"]
     deploy = report.get("deploy")
     if isinstance(deploy, Mapping):
         parts.append(f"rollout {str(deploy.get('outcome', '?')).replace('_', ' ')}")

@@ -110,7 +110,7 @@ def test_strategy_names_on_the_command_line(capsys: pytest.CaptureFixture[str]) 
     args = build_parser().parse_args(["demo", "--strategy", "switch"])
     assert args.strategy == "bluegreen"
     assert capsys.readouterr().err == (
-        "surge demo: note: --strategy: 'switch' is now called 'bluegreen'\n"
+        "surge demo: note: --strategy: 'switch' is now called 'bluegreen' (still read, for now)\n"
     )
     assert strategies_of("canary,switch") == ["canary", "bluegreen"]
     with pytest.raises(BadInput, match=r"unknown strategy 'bluegren' \(did you mean 'bluegreen'"):

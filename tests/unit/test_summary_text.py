@@ -122,6 +122,7 @@ def test_saturated_only_when_the_generator_held_the_run_back(
     [
         ([], None, "finished", 0, "verdict: no thresholds; exit code 0"),
         ([{"metric": "a", "ok": True}] * 2, None, "finished", 0, "all 2 thresholds held"),
+        ([{"metric": "a", "ok": True}], None, "finished", 0, "verdict: the threshold held;"),
         (
             [{"metric": "http_req_duration", "ok": False}, {"metric": "b", "ok": True}],
             {"outcome": "rolled_back"},

@@ -17,7 +17,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from engine.deploy.compare import strategy_for
-from engine.deploy.strategies import RENAMED, Manual, Strategy
+from engine.deploy.strategies import RENAMED, Manual, Strategy, strategy_name
 from engine.profile import Profile, load_profile
 from engine.profile.plan import Overrides, build_plan
 from profiles import SHIPPED
@@ -73,9 +73,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _strategy(text: str) -> str:
     """argparse type for --strategy: an old name ("switch") read as today's, with a note."""
-    name, renamed = RENAMED.get(text, text), text in RENAMED
-    if renamed:
-        print(f"surge demo: note: --strategy: {text!r} is now called {name!r}", file=sys.stderr)
+    if text not in RENAMED:
+        return text  # argparse's choices judge it
+    name, note = strategy_name(text)
+    print(f"surge demo: note: --strategy: {note}", file=sys.stderr)
     return name
 
 
