@@ -9,6 +9,7 @@ table (`deploy_table`), the text of `surge report show` and `surge run`
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -192,15 +193,22 @@ def _color(c: Any) -> str:
 
 
 STEP_INDENT = " " * 10  # a step's further lines, under its first one's text
-STEP_WIDTH = 80 - 14  # the further lines' text: within 80 columns, the summary's indent too
+STEP_WIDTH = 80 - 10  # the further lines' text, after STEP_INDENT
 
 
 def render_step(row: Mapping[str, Any]) -> str:
     """One judged window, as `surge run` prints it when it is judged: its time, weights,
-    verdict and window, then each color's figures and the reason on lines of their own,
-    so each fits 80 columns."""
-    said = f"— {row['reason']}" if row.get("reason") else ""
-    reason = textwrap.wrap(said, STEP_WIDTH, break_long_words=False, break_on_hyphens=False)
+    verdict and window, then each color's figures and the reason (a problem a line) on
+    lines of their own, so each fits 80 columns."""
+    # one problem (or a note, "vs baseline (...)") a line, kept whole where it fits
+    parts = re.split(r"; |, (?=vs )", str(row.get("reason") or ""))
+    reason = [
+        line
+        for i, part in enumerate(p for p in parts if p)
+        for line in textwrap.wrap(
+            ("— " if i == 0 else "  ") + part, STEP_WIDTH, break_long_words=False
+        )
+    ]
     lines = [
         f"{_num(row.get('at_s')):6.1f}s  {_weights(row.get('weights'))}  "
         f"{row.get('verdict', '?')!s} (window {_num(row.get('window_s')):.1f}s)",
