@@ -233,11 +233,11 @@ def render_deploy(table: Any, paint: Paint | None = None) -> list[str]:
     out = [
         f"  {paint('█ DEPLOY', '1')}",
         "",
-        f"    {table.get('strategy', '?')} through {table.get('router', '?')}: "
-        f"{paint(outcome.replace('_', ' '), _OUTCOME_COLORS.get(outcome, '0'))}, "
-        f"final weights {_weights(table.get('final_weights'))} (blue:green)",
-        f"    from {table.get('start', '?')} to {table.get('end', '?')}, "
+        f"    {table.get('strategy', '?')} through {table.get('router', '?')}:",
+        f"    {paint(outcome.replace('_', ' '), _OUTCOME_COLORS.get(outcome, '0'))}, "
+        f"final weights {_weights(table.get('final_weights'))} (blue:green), "
         f"on_exit = {table.get('on_exit', '?')}",
+        f"    from {table.get('start', '?')} to {table.get('end', '?')}",
     ]
     notes = table.get("notes")
     if isinstance(notes, list):
