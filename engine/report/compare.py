@@ -351,9 +351,9 @@ def format_value(value: float, unit: str) -> str:
     if unit == MS:
         return fmt_ms(value)
     if unit == PER_S:
-        return f"{value:.1f}/s"
+        return f"{value:,.1f}/s"
     if unit == RATIO:
         return f"{value:.2%}"
     if unit == BYTES:
         return fmt_bytes(value)
-    return f"{value:.0f}"
+    return f"{value:,.0f}"
