@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -95,13 +96,20 @@ class SurgeApp(App[int]):
         self.exit_code = 0
         self.interrupted = False  # Ctrl+C stopped the run: its report is saved when it ends
         self.instances_confirmed: set[tuple[str, ...]] = set()  # recipes' commands accepted
+        # Called on the main thread by SIGTERM/SIGHUP, whatever the loop is doing (the
+        # console's exit watchdog: tui.app.watchdog); tests leave it None.
+        self.on_stop_signal: Callable[[StopReason], object] | None = None
+        self._old_handlers: dict[signal.Signals, object] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def on_mount(self) -> None:
         # SIGTERM and SIGHUP (an SSH session that drops) stop the run and keep its report.
-        loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         for sig, reason in _STOP_SIGNALS.items():
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self._signalled, reason)
+            with contextlib.suppress(ValueError):  # not the main thread: no signals here
+                self._old_handlers[sig] = signal.signal(
+                    sig, functools.partial(self._on_stop_signal, reason)
+                )
         self.set_interval(self.checkpoint_s, self._checkpoint)
         if self.keymap:
             self.set_keymap(self.keymap)
@@ -243,6 +251,29 @@ class SurgeApp(App[int]):
         session = self.session
         if session is not None and session.running and not self.quitting:
             self.run_worker(session.write_checkpoint(), group="checkpoint", exit_on_error=False)
+
+    def _on_stop_signal(self, reason: StopReason, _signum: int, _frame: object) -> None:
+        """A Python-level handler, not the loop's: it runs even while the main thread is
+        blocked in Textual's driver (a lost terminal), so the watchdog is always armed."""
+        if self.on_stop_signal is not None:
+            self.on_stop_signal(reason)
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the app has ended
+                self._loop.call_soon_threadsafe(self._signalled, reason)
+
+    def on_unmount(self) -> None:
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._old_handlers.clear()
+
+    def stop_grace(self) -> float:
+        """The longest stop grace of the instances this console started and still runs."""
+        session = self.session
+        if session is None or not instances_left(session.deploy):
+            return 0.0
+        assert session.deploy is not None and session.deploy.fleet is not None
+        running = session.deploy.fleet.launcher.running.values()
+        return max((inst.recipe.stop_grace for inst in running), default=0.0)
 
     def _signalled(self, reason: StopReason) -> None:
         if not self.quitting:

@@ -7,6 +7,7 @@ profile or a flag is one line on stderr and exit code 2, as with `surge run`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from engine.profile.plan import Overrides
 from engine.report.review import Review
 from profiles import names as shipped_names
 from tui.app.catalog import user_profile_dir
+from tui.app.watchdog import ExitWatchdog
 from tui.cli.argtypes import SuggestingParser
 from tui.cli.flags import add_load_flags, add_profile_flags, add_redirect_flag, load_overrides
 
@@ -88,13 +90,18 @@ def open_review(review: Review, base: Review | None, report_dir: str) -> int:
 
 def run_app(app: SurgeApp) -> int:
     """Run the console; however it ends (a crash, a signal, a lost terminal), the measured
-    run is kept and the instances it started from recipes are stopped."""
+    run is kept and the instances it started from recipes are stopped. After SIGTERM or
+    SIGHUP the process ends within the watchdog's deadline, even if Textual cannot."""
+    app.on_stop_signal = ExitWatchdog(
+        save=app.save_if_lost, grace=app.stop_grace, code=lambda: app.exit_code
+    ).arm
     try:
         return int(app.run() or 0)
     finally:
         said = app.save_if_lost("the app ended before the run was saved")
         if said is not None:
-            print(f"surge: {said}", file=sys.stderr)
+            with contextlib.suppress(OSError):  # the terminal may be gone
+                print(f"surge: {said}", file=sys.stderr)
 
 
 def main(argv: Sequence[str]) -> int:
