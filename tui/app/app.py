@@ -75,9 +75,11 @@ class SurgeApp(App[int]):
         review: Review | None = None,
         base: Review | None = None,
         probe: Probe | None = None,
+        admin_url: str | None = None,
     ) -> None:
         super().__init__()
         self.probe = probe  # checks a target before a run (None: a stand-in sends nothing)
+        self.admin_url = admin_url  # the rollout's admin API, if not the profile's admin_port
         self.review = review  # a saved report to open on (its summary over the picker)
         self.base = base
         self.deploy_factory = deploy_factory or profile_deploy
@@ -113,7 +115,7 @@ class SurgeApp(App[int]):
         self.set_interval(self.checkpoint_s, self._checkpoint)
         if self.keymap:
             self.set_keymap(self.keymap)
-        picker = PickerScreen(self.entries, self.choice, self.probe)
+        picker = PickerScreen(self.entries, self.choice, self.probe, self.admin_url)
         self.push_screen(picker)
         if self.skip_picker:
             # The picker validates and builds the plan exactly as if enter were pressed;
@@ -394,6 +396,7 @@ def make_app(
     review: Review | None = None,
     base: Review | None = None,
     probe: Probe | None = None,
+    admin_url: str | None = None,
 ) -> SurgeApp:
     """The app as `surge [PROFILE] [--type T] [--start]` opens it; tests inject a controller.
 
@@ -402,7 +405,9 @@ def make_app(
     With a `review` (`surge report open FILE [--compare BASE]`) it opens on that
     report's summary, `base` overlaid; `n` goes to the picker beneath.
     The real engine's target is probed before each run (tui.app.probe); a stand-in
-    controller's is not, unless the test passes a `probe`.
+    controller's is not, unless the test passes a `probe`. `admin_url`: the proxy
+    admin API a `deploy_factory`'s rollout uses (`surge demo`'s), probed instead of the
+    profile's `admin_port`.
     """
     extra = [Path(p) for p in profiles]
     dirs = profile_dirs(extra) if search_default_dirs else extra
@@ -428,4 +433,5 @@ def make_app(
         review=review,
         base=base,
         probe=probe or (tcp_probe if controller_factory is engine_controller else None),
+        admin_url=admin_url,
     )

@@ -111,13 +111,16 @@ class PickerScreen(Screen[None]):
         entries: list[ProfileEntry],
         choice: PickerChoice | None = None,
         probe: Probe | None = None,
+        admin_url: str | None = None,
     ) -> None:
         """`probe`: how a target is checked before a run (None: not at all, for a stand-in
-        controller that sends no traffic)."""
+        controller that sends no traffic); `admin_url`: the proxy admin API the run's
+        rollout will use, when not the profile's `admin_port` (`surge demo`)."""
         super().__init__()
         self.entries = entries
         self.choice = choice or PickerChoice()
         self.probe = probe
+        self.admin_url = admin_url
         self.entry: ProfileEntry | None = None
         self.profile: Profile | None = None
         self.test_type = self._initial_type()
@@ -418,7 +421,9 @@ class PickerScreen(Screen[None]):
         """A connect to the target first (off the UI's way, a second at most): a target
         that is not there is said, with what to start, instead of run against."""
         assert self.probe is not None
-        found = await check_target(setup.profile, setup.profile_path, self.probe)
+        found = await check_target(
+            setup.profile, setup.profile_path, self.probe, admin_url=self.admin_url
+        )
         if found.problem is not None:
             self._say("#e-form", found.problem)
             self.notify(found.problem, title="The target does not answer", severity="error")
