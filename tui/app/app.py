@@ -22,10 +22,11 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from engine.load.states import StopReason
+from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides
 from engine.report.document import write_report_or_fallback
 from engine.report.review import Review, review_result
-from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
+from tui.app.catalog import ProfileEntry, is_url, load_catalog, profile_dirs
 from tui.app.control import ControllerFactory, DeployFactory, engine_controller, profile_deploy
 from tui.app.messages import RunCrashed, RunFinished, RunRequested
 from tui.app.probe import Probe, tcp_probe
@@ -398,10 +399,11 @@ def make_app(
     probe: Probe | None = None,
     admin_url: str | None = None,
 ) -> SurgeApp:
-    """The app as `surge [PROFILE] [--type T] [--start]` opens it; tests inject a controller.
+    """The app as `surge [PROFILE|URL] [--type T] [--start]` opens it; tests inject a controller.
 
-    With a PROFILE the picker is skipped (it still validates, and stays up if
-    something is wrong); without --type that runs what `surge run PROFILE` runs.
+    With a PROFILE (or a URL: one endpoint, as `surge run URL`) the picker is skipped (it
+    still validates, and stays up if something is wrong); without --type that runs what
+    `surge run PROFILE` runs.
     With a `review` (`surge report open FILE [--compare BASE]`) it opens on that
     report's summary, `base` overlaid; `n` goes to the picker beneath.
     The real engine's target is probed before each run (tui.app.probe); a stand-in
@@ -411,11 +413,15 @@ def make_app(
     """
     extra = [Path(p) for p in profiles]
     dirs = profile_dirs(extra) if search_default_dirs else extra
-    first = Path(profile) if profile is not None else None
+    url = str(profile) if isinstance(profile, str) and is_url(profile) else None
+    first = Path(profile) if profile is not None and url is None else None
     entries = load_catalog(dirs, first=first, base_url=base_url)
+    if url is not None:  # what `surge run URL` runs (a ProfileError when the URL is bad)
+        entries.insert(0, ProfileEntry(None, adhoc_profile(url)))
     choice = PickerChoice(
         profile_path=first,
-        test_type=test_type or (CUSTOM if first is not None else None),
+        url=url,
+        test_type=test_type or (CUSTOM if profile is not None else None),
         env=env,
         base_url=base_url,
         overrides=overrides or Overrides(),
@@ -423,7 +429,7 @@ def make_app(
     return SurgeApp(
         entries,
         choice,
-        skip_picker=first is not None,
+        skip_picker=profile is not None,
         autostart=start,
         controller_factory=controller_factory,
         report_dir=Path(report_dir),

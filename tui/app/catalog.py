@@ -14,6 +14,11 @@ from pathlib import Path
 from engine.profile import Profile, ProfileError, discover_profiles, load_profile
 
 
+def is_url(target: str) -> bool:
+    """`surge URL` and `surge run URL`: an ad-hoc test of one endpoint, not a profile file."""
+    return target.startswith(("http://", "https://"))
+
+
 def user_profile_dir() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "surge" / "profiles"
@@ -26,13 +31,17 @@ def profile_dirs(extra: Sequence[Path] = ()) -> list[Path]:
 
 @dataclass(frozen=True)
 class ProfileEntry:
-    path: Path
+    """A profile file as listed; `path` None for one from a URL (`surge URL`)."""
+
+    path: Path | None
     profile: Profile | None
     error: str | None = None
 
     @property
     def name(self) -> str:
-        return self.profile.name if self.profile is not None else self.path.name
+        if self.profile is not None or self.path is None:
+            return self.profile.name if self.profile is not None else "?"
+        return self.path.name
 
 
 def short_error(exc: ProfileError, path: Path) -> str:

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.exit_codes import EXIT_BAD_INPUT
-from engine.profile import ProfileError, load_profile, resolve_profile
+from engine.profile import ProfileError, adhoc_profile, load_profile, resolve_profile
 from engine.profile.plan import Overrides
 from engine.report.review import Review
 from profiles import names as shipped_names
-from tui.app.catalog import user_profile_dir
+from tui.app.catalog import is_url, user_profile_dir
 from tui.app.watchdog import ExitWatchdog
 from tui.cli.argtypes import SuggestingParser
 from tui.cli.flags import add_load_flags, add_profile_flags, add_redirect_flag, load_overrides
@@ -31,13 +31,18 @@ if TYPE_CHECKING:
 def build_parser() -> argparse.ArgumentParser:
     p = SuggestingParser(
         prog="surge",
-        usage="surge [PROFILE] [--type TYPE] [--start] [--env NAME] [--profiles DIR] "
+        usage="surge [PROFILE|URL] [--type TYPE] [--start] [--env NAME] [--profiles DIR] "
         "[--base-url URL] [load options]",
         description="Open the live console. Without PROFILE, a picker lists the profiles in "
         "./profiles, the config folder and --profiles DIR. Commands: surge run|sut|demo|report "
         "(surge --help).",
     )
-    p.add_argument("profile", nargs="?", help="a profile file: skip the picker")
+    p.add_argument(
+        "profile",
+        nargs="?",
+        metavar="PROFILE|URL",
+        help="a profile file, or a URL for an ad-hoc test (as surge run URL): skip the picker",
+    )
     p.add_argument("--start", action="store_true", help="begin the run at once (needs PROFILE)")
     add_profile_flags(
         p, type_help="test type (default with PROFILE: the profile's own [load], as `surge run`)"
@@ -108,7 +113,12 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if args.start and args.profile is None:
         return fail("--start needs a PROFILE to run")
-    if args.profile is not None:
+    if args.profile is not None and is_url(args.profile):
+        try:  # the profile `surge run URL` runs; the console builds it again
+            adhoc_profile(args.profile)
+        except ProfileError as exc:
+            return fail(str(exc))
+    elif args.profile is not None:
         args.profile = str(resolve_profile(args.profile))
         if not Path(args.profile).is_file():
             from tui.cli.main import COMMANDS  # main dispatches here: imported when needed

@@ -56,6 +56,7 @@ class PickerChoice:
     """What the command line preselects (`surge PROFILE --type T --env E ...`)."""
 
     profile_path: Path | None = None
+    url: str | None = None  # `surge URL`: the ad-hoc profile listed first, preselected
     test_type: str | None = None
     env: str | None = None
     base_url: str | None = None
@@ -67,7 +68,7 @@ def profile_prompt(entry: ProfileEntry) -> Text:
     out = Text()
     p = entry.profile
     if p is None:
-        out.append(f"✗ {entry.path.name}", style="bold red")
+        out.append(f"✗ {entry.name}", style="bold red")
         out.append(f"\n  {entry.error}", style="red")
         return out
     out.append(p.name, style="bold")
@@ -208,11 +209,13 @@ class PickerScreen(Screen[None]):
         if self.choice.profile_path is not None:
             wanted = self.choice.profile_path.resolve()
             index = next(
-                (i for i, e in enumerate(self.entries) if e.path.resolve() == wanted), index
+                (i for i, e in enumerate(self.entries) if e.path and e.path.resolve() == wanted),
+                index,
             )
         profiles.highlighted = index
         self._use_entry(self.entries[index], env=self.choice.env)
-        (types if self.choice.profile_path is not None else profiles).focus()
+        chosen = self.choice.profile_path is not None or self.choice.url is not None
+        (types if chosen else profiles).focus()
 
     # ------------------------------------------------------------------ events
     @on(OptionList.OptionHighlighted, "#profiles")
@@ -244,7 +247,7 @@ class PickerScreen(Screen[None]):
         if self.entry is None or self.profile is None:
             return
         env = str(event.value) or None
-        if env == self.profile.environment:
+        if env == self.profile.environment or self.entry.path is None:
             return
         entry = load_entry(self.entry.path, env=env, base_url=self.choice.base_url)
         if entry.profile is None:
@@ -267,7 +270,7 @@ class PickerScreen(Screen[None]):
     def _use_entry(self, entry: ProfileEntry, env: str | None = None) -> None:
         self.entry = entry
         self.profile = entry.profile
-        if entry.profile is not None and env:
+        if entry.profile is not None and entry.path is not None and env:
             loaded = load_entry(entry.path, env=env, base_url=self.choice.base_url)
             if loaded.profile is None:
                 self.notify(loaded.error or "cannot load", title="Environment", severity="error")
