@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.profile import Profile, ProfileError, discover_profiles, load_profile
+from profiles import SHIPPED
 
 
 def is_url(target: str) -> bool:
@@ -25,8 +26,9 @@ def user_profile_dir() -> Path:
 
 
 def profile_dirs(extra: Sequence[Path] = ()) -> list[Path]:
-    """Search order: the project's ./profiles, then the user's own, then --profiles."""
-    return [Path("profiles"), user_profile_dir(), *extra]
+    """Search order: the project's ./profiles, then the user's own, then --profiles, then
+    the shipped ones (wherever `surge` starts, as `surge run example` finds them)."""
+    return [Path("profiles"), user_profile_dir(), *extra, SHIPPED]
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,11 @@ def load_catalog(
     dirs: Sequence[Path], *, first: Path | None = None, base_url: str | None = None
 ) -> list[ProfileEntry]:
     """Every profile found, `first` (a profile named on the command line) at the top."""
-    paths = discover_profiles(dirs)
+    paths, seen = [], set()
+    for path in discover_profiles(dirs):  # ./profiles in a checkout is the shipped folder
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            paths.append(path)
     if first is not None:
         resolved = first.resolve()
         paths = [first, *(p for p in paths if p.resolve() != resolved)]

@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         usage="surge [PROFILE|URL] [--type TYPE] [--start] [--env NAME] [--profiles DIR] "
         "[--base-url URL] [load options]",
         description="Open the live console. Without PROFILE, a picker lists the profiles in "
-        "./profiles, the config folder and --profiles DIR. Commands: surge run|sut|demo|report "
-        "(surge --help).",
+        "./profiles, the config folder, --profiles DIR and the shipped ones. Commands: surge "
+        "run|sut|demo|report (surge --help).",
     )
     p.add_argument(
         "profile",

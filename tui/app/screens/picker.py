@@ -24,7 +24,7 @@ from engine.durations import clock
 from engine.errors import ConfigError
 from engine.load.executors import EXECUTORS, ExecutorConfig
 from engine.load.testtypes import TEST_TYPES, preview, resolve
-from engine.profile import Profile, ProfileError
+from engine.profile import Profile, ProfileError, http_fields
 from engine.profile.plan import (
     Overrides,
     build_plan,
@@ -128,6 +128,7 @@ class PickerScreen(Screen[None]):
         self.cfg: ExecutorConfig | None = None
         self.errors: dict[str, str] = {}
         self.scaled_to: float | None = None  # the duration a test type was scaled to
+        self.base_url: str | None = None  # the base-URL field, checked as a profile's is
         self._said: dict[str, str] = {}
         self._previewed: tuple[object, ...] = ()
 
@@ -170,6 +171,10 @@ class PickerScreen(Screen[None]):
                 yield Static("", id="plan-describe", markup=False)
                 with Vertical(id="form") as form:
                     form.border_title = "4 load (empty = from the profile and the type)"
+                    with Horizontal(classes="field"):
+                        yield Label("base URL", classes="field-label")
+                        yield Input(id="f-base_url", compact=True)
+                    yield Static("", id="e-base_url", classes="field-error", markup=False)
                     with Horizontal(classes="field"):
                         yield Label("executor", classes="field-label")
                         yield Select(
@@ -301,6 +306,7 @@ class PickerScreen(Screen[None]):
         }
         for key, hint in hints.items():
             self.query_one(f"#f-{key}", Input).placeholder = hint
+        self.query_one("#f-base_url", Input).placeholder = p.base_url
         self.sub_title = f"{p.name} → {p.base_url}"
 
     def _field_text(self, key: str) -> str:
@@ -323,6 +329,12 @@ class PickerScreen(Screen[None]):
             thresholds=thresholds,
         )
         o = replace(o, max_redirects=self.choice.overrides.max_redirects)  # --max-redirects
+        self.base_url = None
+        if text := self._field_text("base_url").strip():
+            try:  # the rule a profile's base_url and --base-url follow
+                self.base_url = http_fields.http_base(text)
+            except ValueError as exc:
+                errors["base_url"] = f"bad base URL: {exc}"
         self.cfg = None
         self.scaled_to = None
         if self.profile is not None and not errors:
@@ -347,10 +359,10 @@ class PickerScreen(Screen[None]):
     def validate(self) -> Overrides | None:
         """Check everything, show each problem where it is, redraw the preview."""
         o = self.overrides()
-        for key in ("executor", "form", *(f.key for f in FIELDS)):
+        for key in ("executor", "form", "base_url", *(f.key for f in FIELDS)):
             self._say(f"#e-{key}", self.errors.get(key, ""))
-        for f in FIELDS:
-            self.query_one(f"#f-{f.key}", Input).set_class(f.key in self.errors, "-invalid")
+        for key in ("base_url", *(f.key for f in FIELDS)):
+            self.query_one(f"#f-{key}", Input).set_class(key in self.errors, "-invalid")
         self._say("#goal-error", self.errors.get("goal", ""))
         preview_plot = self.query_one("#preview", ShapePreview)
         if self.cfg is not None:
@@ -407,12 +419,15 @@ class PickerScreen(Screen[None]):
         if o is None:
             self.notify("fix the marked fields first", title="Cannot start", severity="error")
             return
+        profile = self.profile
+        if self.base_url is not None:  # aimed elsewhere from the picker
+            profile = replace(profile, base_url=self.base_url)
         try:
-            plan = build_plan(self.profile, o, interval=1.0, in_process=False)
+            plan = build_plan(profile, o, interval=1.0, in_process=False)
         except (ConfigError, ProfileError) as exc:
             self.notify(str(exc), title="Cannot start", severity="error")
             return
-        setup = RunSetup(self.profile, plan, o, self.entry.path)
+        setup = RunSetup(profile, plan, o, self.entry.path)
         if self.probe is None:
             self.post_message(RunRequested(setup, autostart))
         else:
