@@ -13,7 +13,9 @@ import contextlib
 import datetime as dt
 import functools
 import signal
+import sys
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -374,9 +376,20 @@ def instances_left(deploy: DeployDriver | None) -> bool:
 
 
 def leave_router(deploy: DeployDriver) -> None:
-    """After a crash, with no loop left: on_exit still reaches the router (bounded)."""
-    with contextlib.suppress(Exception):
-        asyncio.run(asyncio.wait_for(deploy.finish(), SHUTDOWN_TIMEOUT_S))
+    """After the app's loop has ended (a crash, a lost terminal): on_exit still reaches
+    the router, bounded. On a thread of its own, so a caller that still runs a loop (an
+    async test, the exit watchdog) cannot skip it; a stop that fails is said on stderr."""
+
+    async def finish() -> None:
+        await asyncio.wait_for(deploy.finish(), SHUTDOWN_TIMEOUT_S)
+
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="surge-leave-router") as pool:
+            pool.submit(lambda: asyncio.run(finish())).result()
+    except Exception as exc:  # said, not raised: the report is written next
+        with contextlib.suppress(OSError):  # the terminal may be gone
+            why = str(exc) or type(exc).__name__
+            print(f"surge: the router's graceful stop failed: {why}", file=sys.stderr)
 
 
 def make_app(
