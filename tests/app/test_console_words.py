@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.text import Text
 
+from tests.app.screen_text import screen_text
+from tests.app.test_app import new_app, profiles, start_run, until
 from tui.app.app import leave_router
+from tui.app.screens.summary import SummaryScreen, held_words
+from tui.app.scripted import ScriptedFactory
+from tui.app.widgets.figures import in_ms
+from tui.app.widgets.phrases import fit_phrases
+
+__all__ = ["profiles"]
 
 
 class FakeDeploy:
@@ -32,3 +42,50 @@ async def test_leave_router_runs_even_from_a_caller_with_a_running_loop() -> Non
 def test_a_router_stop_that_fails_is_said_on_stderr(capsys: pytest.CaptureFixture[Any]) -> None:
     leave_router(FakeDeploy(RuntimeError("admin API gone")))  # type: ignore[arg-type]
     assert "surge: the router's graceful stop failed: admin API gone" in capsys.readouterr().err
+
+
+def test_a_latency_is_in_ms_on_every_screen_as_the_thresholds_write_it() -> None:
+    assert [in_ms(x) for x in (0.071, 4.927, 17.5, 1234.0)] == [
+        "0.071ms",
+        "4.93ms",
+        "17.50ms",
+        "1,234ms",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("n", "words"), [(1, "the 1 threshold held"), (2, "all 2 thresholds held")]
+)
+def test_thresholds_held_agrees_in_number(n: int, words: str) -> None:
+    assert held_words(n) == words
+
+
+def test_phrases_wrap_between_phrases_never_inside_one() -> None:
+    phrases = [Text("■ STOPPED BY YOU: all 2 thresholds held so far"), Text("720 req")]
+    phrases += [Text("latency p95 4.93ms, p99 17.52ms"), Text("0.69% errors")]
+    lines = fit_phrases(phrases, 78).plain.splitlines()
+    assert lines == [
+        "■ STOPPED BY YOU: all 2 thresholds held so far · 720 req",
+        "latency p95 4.93ms, p99 17.52ms · 0.69% errors",
+    ]
+
+
+async def test_the_summary_header_at_80_columns_keeps_each_phrase_whole(
+    profiles: Path,
+) -> None:
+    """One unit (ms) and one label (latency) for the header's p95, the stop said once,
+    and a line broken only between phrases."""
+    factory = ScriptedFactory(intervals=3, hold=True)
+    app = new_app(profiles, factory)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_run(pilot, factory, snapshots=2)
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        screen = screen_text(app)
+    head = "\n".join(screen.splitlines()[1:4])
+    assert "STOPPED BY YOU" in head and "stopped by user" not in head
+    assert "latency p95 " in head and "µs" not in head
+    for phrase in ("latency p95", "exit code 1"):
+        assert any(phrase in line for line in head.splitlines()), head
+    p99 = next(line for line in head.splitlines() if "p99" in line)
+    assert p99.split("p99 ", 1)[1][:1].isdigit(), head  # `p99` and its figure on one line
