@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.text import Text
 
+from engine.load.executors import ExecutorConfig
+from engine.load.states import RunState, StopReason
+from engine.report.summary import progress_line
 from tests.app.screen_text import screen_text
 from tests.app.test_app import new_app, profiles, start_run, until
+from tests.unit.test_summary_text import _snapshot
 from tui.app.app import leave_router
 from tui.app.screens.summary import SummaryScreen, held_words
 from tui.app.scripted import ScriptedFactory
 from tui.app.widgets.figures import in_ms
 from tui.app.widgets.phrases import fit_phrases
+from tui.app.widgets.progress import status_text
 
 __all__ = ["profiles"]
 
@@ -89,3 +95,20 @@ async def test_the_summary_header_at_80_columns_keeps_each_phrase_whole(
         assert any(phrase in line for line in head.splitlines()), head
     p99 = next(line for line in head.splitlines() if "p99" in line)
     assert p99.split("p99 ", 1)[1][:1].isdigit(), head  # `p99` and its figure on one line
+
+
+@pytest.mark.parametrize(
+    ("reason", "said"),
+    [
+        (StopReason.INTERRUPTED, "interrupted (Ctrl+C)"),
+        (StopReason.USER_STOP, "stopped by user"),
+        (StopReason.DURATION, "finished"),
+        (None, "finished"),
+    ],
+)
+def test_a_run_stopped_early_is_not_said_finished(reason: StopReason | None, said: str) -> None:
+    """The headless progress line and the run screen's status say the same word."""
+    snap = replace(_snapshot(RunState.FINISHED), stop_reason=reason)
+    assert f"[{said}]" in progress_line(snap, 200)
+    cfg = ExecutorConfig(vus=1, duration=5.0)
+    assert status_text(snap, cfg, RunState.FINISHED).plain.startswith(f"■ {said} ")
