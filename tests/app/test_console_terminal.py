@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -170,3 +171,30 @@ def test_a_killed_terminal_keeps_the_report_and_leaves_no_process(
     assert data["summary"]["requests"] > 0
     if where == "mid-run":
         assert data["meta"]["stop_reason"] == "terminal hung up (SIGHUP)"
+
+
+@pytest.mark.parametrize(
+    ("env", "coloured"),
+    [
+        ("TERM=dumb", False),
+        ("NO_COLOR=1 TERM=xterm-256color", False),
+        ("TERM=xterm-256color", True),
+    ],
+)
+def test_no_color_and_a_dumb_terminal_get_no_colour(
+    tmp_path: Path, tmux: Tmux, env: str, coloured: bool
+) -> None:
+    """Not even grey: Textual's NO_COLOR filter alone still sends 24-bit greys."""
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "plain.toml").write_text(PROFILE.format(url="http://127.0.0.1:9"))
+    command = (
+        f"cd {shlex.quote(str(tmp_path))} && env PYTHONPATH={shlex.quote(str(ROOT))} {env} "
+        f"{shlex.quote(sys.executable)} -m tui.cli --profiles {shlex.quote(str(folder))}"
+    )
+    tmux("new-session", "-d", "-s", "console", "-x", "100", "-y", "30", command)
+    tmux.wait_for(lambda s: "1 profile" in s and "^q Quit" in s, "the picker")
+    cells = tmux("capture-pane", "-p", "-e", "-t", "console")  # with each cell's SGR
+    colours = re.findall(r"\x1b\[[0-9;]*(?:38|48);[25];[0-9;]*m", cells)
+    assert bool(colours) is coloured, colours[:3]
+    tmux("send-keys", "-t", "console", "C-q")

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
+import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.filter import LineFilter, Monochrome, NoColor
 
 from engine.load.states import StopReason
 from engine.profile import adhoc_profile
@@ -80,6 +82,8 @@ class SurgeApp(App[int]):
         probe: Probe | None = None,
         admin_url: str | None = None,
     ) -> None:
+        # Before App.__init__, which takes NO_COLOR out of the environment.
+        self.colourless = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
         super().__init__()
         self.probe = probe  # checks a target before a run (None: a stand-in sends nothing)
         self.admin_url = admin_url  # the rollout's admin API, if not the profile's admin_port
@@ -106,6 +110,14 @@ class SurgeApp(App[int]):
         self.on_stop_signal: Callable[[StopReason], object] | None = None
         self._old_handlers: dict[signal.Signals, object] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """NO_COLOR and TERM=dumb: no colour at all (Textual's own NO_COLOR filter only
+        turns colours grey, still sent as 24-bit colours); bold and reverse stay."""
+        filters = super().get_line_filters()
+        if not self.colourless:
+            return filters
+        return [*(f for f in filters if not isinstance(f, Monochrome)), NoColor()]
 
     def on_mount(self) -> None:
         # SIGTERM and SIGHUP (an SSH session that drops) stop the run and keep its report.
