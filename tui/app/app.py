@@ -24,6 +24,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.filter import LineFilter, Monochrome, NoColor
+from textual.screen import ModalScreen
 
 from engine.load.states import StopReason
 from engine.profile import adhoc_profile
@@ -34,6 +35,7 @@ from tui.app.catalog import ProfileEntry, is_url, load_catalog, profile_dirs
 from tui.app.control import ControllerFactory, DeployFactory, engine_controller, profile_deploy
 from tui.app.messages import RunCrashed, RunFinished, RunRequested
 from tui.app.probe import Probe, tcp_probe
+from tui.app.screens.help import HelpScreen
 from tui.app.screens.modals import ErrorModal, UnsavedModal
 from tui.app.screens.picker import CUSTOM, PickerChoice, PickerScreen
 from tui.app.screens.run import RunScreen
@@ -59,6 +61,8 @@ class SurgeApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False),
         Binding("ctrl+c", "interrupt", "Stop, then quit", id="app.interrupt", show=False),
+        # Every screen's keys, those its footer has no room for at 80 columns included.
+        Binding("question_mark", "help", "Keys", key_display="?", id="app.help"),
     ]
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
         (0, "-narrow"),
@@ -138,6 +142,15 @@ class SurgeApp(App[int]):
             self.call_after_refresh(picker.action_start, self.autostart)
         if self.review is not None:
             self.push_screen(self.summary(self.review, base=self.base))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, ModalScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "help":
+            return not isinstance(self.screen, ModalScreen)
+        return True
 
     # ------------------------------------------------------------- screen flow
     def summary(self, review: Review, base: Review | None = None) -> SummaryScreen:

@@ -41,6 +41,7 @@ from tui.app.form import (
     parse_fields,
 )
 from tui.app.goal import goal_text, parse_goal
+from tui.app.layout import fit_footer
 from tui.app.messages import RunRequested
 from tui.app.probe import Probe, check_target
 from tui.app.session import RunSetup
@@ -197,6 +198,9 @@ class PickerScreen(Screen[None]):
                         yield Static("", id=f"e-{f.key}", classes="field-error", markup=False)
                     yield Static("", id="e-form", classes="field-error", markup=False)
         yield Footer()
+
+    def on_resize(self) -> None:
+        fit_footer(self)  # at 80 columns `? Keys` must not be cut by `^p palette`
 
     def on_mount(self) -> None:
         self.sub_title = "pick a profile, a goal, a test type and a load"

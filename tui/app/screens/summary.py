@@ -25,6 +25,7 @@ from engine.report.compare import compare
 from engine.report.deploy_section import DeployRecord, deploy_table, render_deploy
 from engine.report.review import Review
 from engine.report.summary import render_report, render_summary
+from tui.app.layout import fit_footer
 from tui.app.screens.modals import SaveModal
 from tui.app.screens.open_report import ReportModal
 from tui.app.session import REPORT_DIR, RunSession
@@ -150,6 +151,9 @@ class SummaryScreen(Screen[None]):
                 yield ThroughputPlot(id="summary-rate")
                 yield LoadPlot(open_model=self.review.open_model, id="summary-load")
         yield Footer()
+
+    def on_resize(self) -> None:
+        fit_footer(self)  # at 80 columns `? Keys` must not be cut by `^p palette`
 
     def on_mount(self) -> None:
         review = self.review
