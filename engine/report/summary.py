@@ -21,7 +21,7 @@ from engine.errors import ConfigError
 from engine.load.metrics import PHASES, decode_histogram
 from engine.load.model import LatencyStats
 from engine.load.run import RunResult, Snapshot
-from engine.load.states import Ending, state_label
+from engine.load.states import Ending, StopReason, state_label
 from engine.report.compare import ended_words
 from engine.report.deploy_section import render_deploy
 from engine.report.document import build_report, is_number, number, stats_of
@@ -106,7 +106,7 @@ def _header(report: Mapping[str, Any], paint: Paint) -> list[str]:
     sources = meta.get("merged_from")
     if isinstance(sources, list) and sources:
         out.append(f"    merged from {len(sources)} runs: {', '.join(map(str, sources))}")
-    if meta.get("stop_reason"):
+    if meta.get("stop_reason") and meta["stop_reason"] != StopReason.USER_STOP:  # said once
         out.append(f"    {paint('stopped: ' + str(meta['stop_reason']), '33')}")
     if meta.get("error"):
         out.append(f"    {paint('error: ' + str(meta['error']), '31')}")

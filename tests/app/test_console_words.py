@@ -13,7 +13,7 @@ from engine.load.executors import ExecutorConfig
 from engine.load.states import RunState, StopReason
 from engine.report.summary import progress_line
 from tests.app.screen_text import screen_text
-from tests.app.test_app import new_app, profiles, start_run, until
+from tests.app.test_app import new_app, profiles, start_run, text_of, until
 from tests.unit.test_summary_text import _snapshot
 from tui.app.app import leave_router
 from tui.app.screens.summary import SummaryScreen, held_words
@@ -112,3 +112,15 @@ def test_a_run_stopped_early_is_not_said_finished(reason: StopReason | None, sai
     assert f"[{said}]" in progress_line(snap, 200)
     cfg = ExecutorConfig(vus=1, duration=5.0)
     assert status_text(snap, cfg, RunState.FINISHED).plain.startswith(f"■ {said} ")
+
+
+async def test_the_summary_text_says_a_stop_by_the_user_once(profiles: Path) -> None:
+    """`ran 3s, stopped by you` and then `stopped: stopped by user` said it twice."""
+    factory = ScriptedFactory(intervals=3, hold=True)
+    app = new_app(profiles, factory)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await start_run(pilot, factory, snapshots=1)
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        text = text_of(app, "#summary-text")
+    assert "stopped by you" in text and "stopped by user" not in text
