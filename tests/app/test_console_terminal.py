@@ -75,6 +75,24 @@ def tmux() -> Iterator[Tmux]:
     t("kill-server")
 
 
+def console_command(
+    cwd: Path,
+    *args: str,
+    env: str = "TERM=xterm-256color",
+    pid_file: Path | None = None,
+    rc: Path | None = None,
+) -> str:
+    """The shell line tmux runs: this checkout's console in `cwd`; `pid_file` gets its pid
+    (the shell execs it), `rc` its exit code."""
+    q = shlex.quote
+    line = f"cd {q(str(cwd))} && "
+    if pid_file is not None:
+        line += f"echo $$ > {q(str(pid_file))} && exec "
+    line += f"env PYTHONPATH={q(str(ROOT))} {env} {q(sys.executable)} -m tui.cli "
+    line += " ".join(q(a) for a in args)
+    return line + (f"; echo $? > {q(str(rc))}" if rc is not None else "")
+
+
 def test_ctrl_c_stops_gracefully_saves_and_a_second_quits_with_0(
     tmp_path: Path, sut: Callable[..., str], tmux: Tmux
 ) -> None:
@@ -83,11 +101,8 @@ def test_ctrl_c_stops_gracefully_saves_and_a_second_quits_with_0(
     profile.write_text(PROFILE.format(url=url))
     reports = tmp_path / "reports"
     rc = tmp_path / "rc"
-    env = f"PYTHONPATH={shlex.quote(str(ROOT))} TERM=xterm-256color"
-    command = (
-        f"cd {shlex.quote(str(tmp_path))} && env {env} {shlex.quote(sys.executable)} -m tui.cli "
-        f"{shlex.quote(str(profile))} --start --workers 1 --reports {shlex.quote(str(reports))}"
-        f"; echo $? > {shlex.quote(str(rc))}"
+    command = console_command(
+        tmp_path, str(profile), "--start", "--workers", "1", "--reports", str(reports), rc=rc
     )
     tmux("new-session", "-d", "-s", "console", "-x", "100", "-y", "30", command)
     tmux.wait_for(lambda s: "● running" in s and "req/s" in s, "the run to start")
@@ -142,11 +157,15 @@ def test_a_killed_terminal_keeps_the_report_and_leaves_no_process(
     profile.write_text(PROFILE.format(url=url).replace('"5m"', f'"{duration}"'))
     reports = tmp_path / "reports"
     pid_file = tmp_path / "pid"
-    env = f"PYTHONPATH={shlex.quote(str(ROOT))} TERM=xterm-256color"
-    command = (
-        f"cd {shlex.quote(str(tmp_path))} && echo $$ > {shlex.quote(str(pid_file))} && "
-        f"exec env {env} {shlex.quote(sys.executable)} -m tui.cli {shlex.quote(str(profile))} "
-        f"--start --workers 1 --reports {shlex.quote(str(reports))}"
+    command = console_command(
+        tmp_path,
+        str(profile),
+        "--start",
+        "--workers",
+        "1",
+        "--reports",
+        str(reports),
+        pid_file=pid_file,
     )
     tmux("new-session", "-d", "-s", "console", "-x", "100", "-y", "30", command)
     if where == "mid-run":
@@ -188,10 +207,7 @@ def test_no_color_and_a_dumb_terminal_get_no_colour(
     folder = tmp_path / "profiles"
     folder.mkdir()
     (folder / "plain.toml").write_text(PROFILE.format(url="http://127.0.0.1:9"))
-    command = (
-        f"cd {shlex.quote(str(tmp_path))} && env PYTHONPATH={shlex.quote(str(ROOT))} {env} "
-        f"{shlex.quote(sys.executable)} -m tui.cli --profiles {shlex.quote(str(folder))}"
-    )
+    command = console_command(tmp_path, "--profiles", str(folder), env=env)
     tmux("new-session", "-d", "-s", "console", "-x", "100", "-y", "30", command)
     tmux.wait_for(lambda s: "1 profile" in s and "^q Quit" in s, "the picker")
     cells = tmux("capture-pane", "-p", "-e", "-t", "console")  # with each cell's SGR
