@@ -41,9 +41,9 @@ class ProfileEntry:
 
     @property
     def name(self) -> str:
-        if self.profile is not None or self.path is None:
-            return self.profile.name if self.profile is not None else "?"
-        return self.path.name
+        if self.profile is not None:
+            return self.profile.name
+        return self.path.name if self.path is not None else "?"
 
 
 def short_error(exc: ProfileError, path: Path) -> str:
