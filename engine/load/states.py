@@ -83,6 +83,14 @@ def is_natural(reason: str | None) -> bool:
     return reason is None or reason in _NATURAL
 
 
+def state_label(state: RunState, stop_reason: str | None) -> str:
+    """The state as a progress line says it: a run Ctrl+C (or anything) ended early is not
+    `finished` but its reason, e.g. `interrupted (Ctrl+C)`."""
+    if state is RunState.FINISHED and not is_natural(stop_reason):
+        return str(stop_reason)
+    return str(state)
+
+
 def threshold_abort(key: str, expression: str) -> str:
     return f"threshold {key}: {expression} failed (abortOnFail)"
 

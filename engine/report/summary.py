@@ -21,7 +21,7 @@ from engine.errors import ConfigError
 from engine.load.metrics import PHASES, decode_histogram
 from engine.load.model import LatencyStats
 from engine.load.run import RunResult, Snapshot
-from engine.load.states import Ending
+from engine.load.states import Ending, StopReason, state_label
 from engine.report.compare import ended_words
 from engine.report.deploy_section import render_deploy
 from engine.report.document import build_report, is_number, number, stats_of, steering_of
@@ -110,7 +110,7 @@ def _header(report: Mapping[str, Any], paint: Paint) -> list[str]:
     sources = meta.get("merged_from")
     if isinstance(sources, list) and sources:
         out.append(f"    merged from {len(sources)} runs: {', '.join(map(str, sources))}")
-    if meta.get("stop_reason"):
+    if meta.get("stop_reason") and meta["stop_reason"] != StopReason.USER_STOP:  # said once
         out.append(f"    {paint('stopped: ' + str(meta['stop_reason']), '33')}")
     if meta.get("error"):
         out.append(f"    {paint('error: ' + str(meta['error']), '31')}")
@@ -431,7 +431,7 @@ def progress_line(s: Snapshot, width: int = 200) -> str:
     gone: 0% would mislead)."""
     r = s.row
     bad = sum(1 for t in s.thresholds if not t.ok)
-    state = "" if s.state == "running" else f" [{s.state}]"
+    state = "" if s.state == "running" else f" [{state_label(s.state, s.stop_reason)}]"
     parts = [
         f"{s.elapsed:6.1f}s {s.progress:4.0%}{state}",
         f"{r.rps:9,.1f} req/s",

@@ -310,7 +310,8 @@ async def test_steering_keys_while_the_run_goes_on(profiles: Path) -> None:
         await pilot.press("s")
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         assert c.calls[-1] == ("stop", "stopped by user")
-        assert "· stopped by user" in text_of(app, "#verdict")
+        verdict = text_of(app, "#verdict")
+        assert "STOPPED BY YOU" in verdict and "stopped by user" not in verdict  # said once
         summary = text_of(app, "#summary-text")
         assert "TOTAL RESULTS" in summary and "http_reqs" in summary
         assert "not saved yet" in text_of(app, "#saved")

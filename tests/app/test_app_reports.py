@@ -82,7 +82,7 @@ async def test_a_report_opens_on_the_summary_screen_over_the_picker(reports: Pat
         screen = summary(pilot)
         assert screen.review.source == reports / NEW.name
         assert "FAILED: 1 of 2 thresholds" in text_of(app, "#verdict")
-        figures = "671 req, p95 6.46ms, p99 6.61ms, 0.75% errors"
+        figures = "671 req · latency p95 6.46ms, p99 6.61ms · 0.75% errors"
         assert figures in text_of(app, "#verdict")
         assert "exit code" not in text_of(app, "#verdict")  # a report keeps none
         text = text_of(app, "#summary-text")

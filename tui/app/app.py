@@ -11,23 +11,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
+import os
 import signal
+import sys
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.filter import LineFilter, Monochrome, NoColor
+from textual.screen import ModalScreen
 
 from engine.load.states import StopReason
+from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides
 from engine.report.document import write_report_or_fallback
 from engine.report.review import Review, review_result
-from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
+from tui.app.catalog import ProfileEntry, is_url, load_catalog, profile_dirs
 from tui.app.control import ControllerFactory, DeployFactory, engine_controller, profile_deploy
 from tui.app.messages import RunCrashed, RunFinished, RunRequested
 from tui.app.probe import Probe, tcp_probe
+from tui.app.screens.help import HelpScreen
 from tui.app.screens.modals import ErrorModal, UnsavedModal
 from tui.app.screens.picker import CUSTOM, PickerChoice, PickerScreen
 from tui.app.screens.run import RunScreen
@@ -53,6 +61,8 @@ class SurgeApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False),
         Binding("ctrl+c", "interrupt", "Stop, then quit", id="app.interrupt", show=False),
+        # Every screen's keys, those its footer has no room for at 80 columns included.
+        Binding("question_mark", "help", "Keys", key_display="?", id="app.help"),
     ]
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
         (0, "-narrow"),
@@ -74,9 +84,13 @@ class SurgeApp(App[int]):
         review: Review | None = None,
         base: Review | None = None,
         probe: Probe | None = None,
+        admin_url: str | None = None,
     ) -> None:
+        # Before App.__init__, which takes NO_COLOR out of the environment.
+        self.colourless = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
         super().__init__()
         self.probe = probe  # checks a target before a run (None: a stand-in sends nothing)
+        self.admin_url = admin_url  # the rollout's admin API, if not the profile's admin_port
         self.review = review  # a saved report to open on (its summary over the picker)
         self.base = base
         self.deploy_factory = deploy_factory or profile_deploy
@@ -95,17 +109,32 @@ class SurgeApp(App[int]):
         self.exit_code = 0
         self.interrupted = False  # Ctrl+C stopped the run: its report is saved when it ends
         self.instances_confirmed: set[tuple[str, ...]] = set()  # recipes' commands accepted
+        # Called on the main thread by SIGTERM/SIGHUP, whatever the loop is doing (the
+        # console's exit watchdog: tui.app.watchdog); tests leave it None.
+        self.on_stop_signal: Callable[[StopReason], object] | None = None
+        self._old_handlers: dict[signal.Signals, object] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """NO_COLOR and TERM=dumb: no colour at all (Textual's own NO_COLOR filter only
+        turns colours grey, still sent as 24-bit colours); bold and reverse stay."""
+        filters = super().get_line_filters()
+        if not self.colourless:
+            return filters
+        return [*(f for f in filters if not isinstance(f, Monochrome)), NoColor()]
 
     def on_mount(self) -> None:
         # SIGTERM and SIGHUP (an SSH session that drops) stop the run and keep its report.
-        loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         for sig, reason in _STOP_SIGNALS.items():
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self._signalled, reason)
+            with contextlib.suppress(ValueError):  # not the main thread: no signals here
+                self._old_handlers[sig] = signal.signal(
+                    sig, functools.partial(self._on_stop_signal, reason)
+                )
         self.set_interval(self.checkpoint_s, self._checkpoint)
         if self.keymap:
             self.set_keymap(self.keymap)
-        picker = PickerScreen(self.entries, self.choice, self.probe)
+        picker = PickerScreen(self.entries, self.choice, self.probe, self.admin_url)
         self.push_screen(picker)
         if self.skip_picker:
             # The picker validates and builds the plan exactly as if enter were pressed;
@@ -113,6 +142,15 @@ class SurgeApp(App[int]):
             self.call_after_refresh(picker.action_start, self.autostart)
         if self.review is not None:
             self.push_screen(self.summary(self.review, base=self.base))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, ModalScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "help":
+            return not isinstance(self.screen, ModalScreen)
+        return True
 
     # ------------------------------------------------------------- screen flow
     def summary(self, review: Review, base: Review | None = None) -> SummaryScreen:
@@ -244,6 +282,29 @@ class SurgeApp(App[int]):
         if session is not None and session.running and not self.quitting:
             self.run_worker(session.write_checkpoint(), group="checkpoint", exit_on_error=False)
 
+    def _on_stop_signal(self, reason: StopReason, _signum: int, _frame: object) -> None:
+        """A Python-level handler, not the loop's: it runs even while the main thread is
+        blocked in Textual's driver (a lost terminal), so the watchdog is always armed."""
+        if self.on_stop_signal is not None:
+            self.on_stop_signal(reason)
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the app has ended
+                self._loop.call_soon_threadsafe(self._signalled, reason)
+
+    def on_unmount(self) -> None:
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._old_handlers.clear()
+
+    def stop_grace(self) -> float:
+        """The longest stop grace of the instances this console started and still runs."""
+        session = self.session
+        if session is None or not instances_left(session.deploy):
+            return 0.0
+        assert session.deploy is not None and session.deploy.fleet is not None
+        running = session.deploy.fleet.launcher.running.values()
+        return max((inst.recipe.stop_grace for inst in running), default=0.0)
+
     def _signalled(self, reason: StopReason) -> None:
         if not self.quitting:
             self.shutdown(save=True, reason=reason)
@@ -340,9 +401,20 @@ def instances_left(deploy: DeployDriver | None) -> bool:
 
 
 def leave_router(deploy: DeployDriver) -> None:
-    """After a crash, with no loop left: on_exit still reaches the router (bounded)."""
-    with contextlib.suppress(Exception):
-        asyncio.run(asyncio.wait_for(deploy.finish(), SHUTDOWN_TIMEOUT_S))
+    """After the app's loop has ended (a crash, a lost terminal): on_exit still reaches
+    the router, bounded. On a thread of its own, so a caller that still runs a loop (an
+    async test, the exit watchdog) cannot skip it; a stop that fails is said on stderr."""
+
+    async def finish() -> None:
+        await asyncio.wait_for(deploy.finish(), SHUTDOWN_TIMEOUT_S)
+
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="surge-leave-router") as pool:
+            pool.submit(lambda: asyncio.run(finish())).result()
+    except Exception as exc:  # said, not raised: the report is written next
+        with contextlib.suppress(OSError):  # the terminal may be gone
+            why = str(exc) or type(exc).__name__
+            print(f"surge: the router's graceful stop failed: {why}", file=sys.stderr)
 
 
 def make_app(
@@ -363,23 +435,31 @@ def make_app(
     review: Review | None = None,
     base: Review | None = None,
     probe: Probe | None = None,
+    admin_url: str | None = None,
 ) -> SurgeApp:
-    """The app as `surge [PROFILE] [--type T] [--start]` opens it; tests inject a controller.
+    """The app as `surge [PROFILE|URL] [--type T] [--start]` opens it; tests inject a controller.
 
-    With a PROFILE the picker is skipped (it still validates, and stays up if
-    something is wrong); without --type that runs what `surge run PROFILE` runs.
+    With a PROFILE (or a URL: one endpoint, as `surge run URL`) the picker is skipped (it
+    still validates, and stays up if something is wrong); without --type that runs what
+    `surge run PROFILE` runs.
     With a `review` (`surge report open FILE [--compare BASE]`) it opens on that
     report's summary, `base` overlaid; `n` goes to the picker beneath.
     The real engine's target is probed before each run (tui.app.probe); a stand-in
-    controller's is not, unless the test passes a `probe`.
+    controller's is not, unless the test passes a `probe`. `admin_url`: the proxy
+    admin API a `deploy_factory`'s rollout uses (`surge demo`'s), probed instead of the
+    profile's `admin_port`.
     """
     extra = [Path(p) for p in profiles]
     dirs = profile_dirs(extra) if search_default_dirs else extra
-    first = Path(profile) if profile is not None else None
+    url = str(profile) if isinstance(profile, str) and is_url(profile) else None
+    first = Path(profile) if profile is not None and url is None else None
     entries = load_catalog(dirs, first=first, base_url=base_url)
+    if url is not None:  # what `surge run URL` runs (a ProfileError when the URL is bad)
+        entries.insert(0, ProfileEntry(None, adhoc_profile(url)))
     choice = PickerChoice(
         profile_path=first,
-        test_type=test_type or (CUSTOM if first is not None else None),
+        url=url,
+        test_type=test_type or (CUSTOM if profile is not None else None),
         env=env,
         base_url=base_url,
         overrides=overrides or Overrides(),
@@ -387,7 +467,7 @@ def make_app(
     return SurgeApp(
         entries,
         choice,
-        skip_picker=first is not None,
+        skip_picker=profile is not None,
         autostart=start,
         controller_factory=controller_factory,
         report_dir=Path(report_dir),
@@ -397,4 +477,5 @@ def make_app(
         review=review,
         base=base,
         probe=probe or (tcp_probe if controller_factory is engine_controller else None),
+        admin_url=admin_url,
     )

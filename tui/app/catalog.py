@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.profile import Profile, ProfileError, discover_profiles, load_profile
+from profiles import SHIPPED
+
+
+def is_url(target: str) -> bool:
+    """`surge URL` and `surge run URL`: an ad-hoc test of one endpoint, not a profile file."""
+    return target.startswith(("http://", "https://"))
 
 
 def user_profile_dir() -> Path:
@@ -20,19 +26,24 @@ def user_profile_dir() -> Path:
 
 
 def profile_dirs(extra: Sequence[Path] = ()) -> list[Path]:
-    """Search order: the project's ./profiles, then the user's own, then --profiles."""
-    return [Path("profiles"), user_profile_dir(), *extra]
+    """Search order: the project's ./profiles, then the user's own, then --profiles, then
+    the shipped ones (wherever `surge` starts, as `surge run example` finds them)."""
+    return [Path("profiles"), user_profile_dir(), *extra, SHIPPED]
 
 
 @dataclass(frozen=True)
 class ProfileEntry:
-    path: Path
+    """A profile file as listed; `path` None for one from a URL (`surge URL`)."""
+
+    path: Path | None
     profile: Profile | None
     error: str | None = None
 
     @property
     def name(self) -> str:
-        return self.profile.name if self.profile is not None else self.path.name
+        if self.profile is not None:
+            return self.profile.name
+        return self.path.name if self.path is not None else "?"
 
 
 def short_error(exc: ProfileError, path: Path) -> str:
@@ -52,7 +63,11 @@ def load_catalog(
     dirs: Sequence[Path], *, first: Path | None = None, base_url: str | None = None
 ) -> list[ProfileEntry]:
     """Every profile found, `first` (a profile named on the command line) at the top."""
-    paths = discover_profiles(dirs)
+    paths, seen = [], set()
+    for path in discover_profiles(dirs):  # ./profiles in a checkout is the shipped folder
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            paths.append(path)
     if first is not None:
         resolved = first.resolve()
         paths = [first, *(p for p in paths if p.resolve() != resolved)]

@@ -36,8 +36,19 @@ def address(url: str) -> tuple[str, int]:
 
 async def tcp_probe(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str | None:
     """Connect and close: None when something listens, else why not, in a few words."""
+    return await _connect(asyncio.open_connection(host, port), timeout)
+
+
+async def unix_probe(path: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """The same for a Unix socket (HAProxy's runtime API, Envoy's admin)."""
+    return await _connect(asyncio.open_unix_connection(path), timeout)
+
+
+async def _connect(
+    opening: Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]], timeout: float
+) -> str | None:
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        _, writer = await asyncio.wait_for(opening, timeout)
     except TimeoutError:
         return f"no answer within {timeout:g}s"
     except ConnectionRefusedError:
@@ -68,9 +79,11 @@ class Reachability:
 
 
 async def check_target(
-    profile: Profile, path: Path | None, probe: Probe = tcp_probe
+    profile: Profile, path: Path | None, probe: Probe = tcp_probe, admin_url: str | None = None
 ) -> Reachability:
-    """The run's target, then (for a profile with a [deploy] table) its proxy's admin API."""
+    """The run's target, then (for a profile with a [deploy] table) its proxy's admin API:
+    `admin_url` when the caller knows the one the run will use (`surge demo` starts its
+    proxy on a free port), else the profile's `admin_port`."""
     host, port = address(profile.base_url)
     why = await probe(host, port)
     if why is not None:
@@ -82,12 +95,15 @@ async def check_target(
     plan = profile.deploy
     if plan is None:
         return Reachability()
-    admin = ("127.0.0.1", plan.admin_port)
-    why = await probe(*admin)
+    admin = admin_url or f"http://127.0.0.1:{plan.admin_port}"
+    if admin.startswith("unix:"):
+        where = admin.removeprefix("unix:")
+        why = await unix_probe(where)
+    else:
+        admin_host, admin_port = address(admin)
+        where = f"{admin_host}:{admin_port}"
+        why = await probe(admin_host, admin_port)
     if why is None:
         return Reachability()
-    note = (
-        f"no proxy admin API on {admin[0]}:{admin[1]} ({why}): "
-        "the run goes without the deploy panel"
-    )
+    note = f"no proxy admin API on {where} ({why}): the run goes without the deploy panel"
     return Reachability(deploy=False, deploy_note=note)

@@ -7,6 +7,7 @@ profile or a flag is one line on stderr and exit code 2, as with `surge run`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -14,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.exit_codes import EXIT_BAD_INPUT
-from engine.profile import ProfileError, load_profile, resolve_profile
+from engine.profile import ProfileError, adhoc_profile, load_profile, resolve_profile
 from engine.profile.plan import Overrides
 from engine.report.review import Review
 from profiles import names as shipped_names
-from tui.app.catalog import user_profile_dir
+from tui.app.catalog import is_url, user_profile_dir
+from tui.app.watchdog import ExitWatchdog
 from tui.cli.argtypes import SuggestingParser, tell_notes
 from tui.cli.flags import add_load_flags, add_profile_flags, add_redirect_flag, load_overrides
 
@@ -29,13 +31,18 @@ if TYPE_CHECKING:
 def build_parser() -> argparse.ArgumentParser:
     p = SuggestingParser(
         prog="surge",
-        usage="surge [PROFILE] [--type TYPE] [--start] [--env NAME] [--profiles DIR] "
+        usage="surge [PROFILE|URL] [--type TYPE] [--start] [--env NAME] [--profiles DIR] "
         "[--base-url URL] [load options]",
         description="Open the live console. Without PROFILE, a picker lists the profiles in "
-        "./profiles, the config folder and --profiles DIR. Commands: surge run|sut|demo|report "
-        "(surge --help).",
+        "./profiles, the config folder, --profiles DIR and the shipped ones. Commands: surge "
+        "run|sut|demo|report (surge --help).",
     )
-    p.add_argument("profile", nargs="?", help="a profile file: skip the picker")
+    p.add_argument(
+        "profile",
+        nargs="?",
+        metavar="PROFILE|URL",
+        help="a profile file, or a URL for an ad-hoc test (as surge run URL): skip the picker",
+    )
     p.add_argument("--start", action="store_true", help="begin the run at once (needs PROFILE)")
     add_profile_flags(
         p, type_help="test type (default with PROFILE: the profile's own [load], as `surge run`)"
@@ -88,20 +95,30 @@ def open_review(review: Review, base: Review | None, report_dir: str) -> int:
 
 def run_app(app: SurgeApp) -> int:
     """Run the console; however it ends (a crash, a signal, a lost terminal), the measured
-    run is kept and the instances it started from recipes are stopped."""
+    run is kept and the instances it started from recipes are stopped. After SIGTERM or
+    SIGHUP the process ends within the watchdog's deadline, even if Textual cannot."""
+    app.on_stop_signal = ExitWatchdog(
+        save=app.save_if_lost, grace=app.stop_grace, code=lambda: app.exit_code
+    ).arm
     try:
         return int(app.run() or 0)
     finally:
         said = app.save_if_lost("the app ended before the run was saved")
         if said is not None:
-            print(f"surge: {said}", file=sys.stderr)
+            with contextlib.suppress(OSError):  # the terminal may be gone
+                print(f"surge: {said}", file=sys.stderr)
 
 
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if args.start and args.profile is None:
         return fail("--start needs a PROFILE to run")
-    if args.profile is not None:
+    if args.profile is not None and is_url(args.profile):
+        try:  # the profile `surge run URL` runs; the console builds it again
+            adhoc_profile(args.profile)
+        except ProfileError as exc:
+            return fail(str(exc))
+    elif args.profile is not None:
         args.profile = str(resolve_profile(args.profile))
         if not Path(args.profile).is_file():
             from tui.cli.main import COMMANDS  # main dispatches here: imported when needed

@@ -26,6 +26,7 @@ from tui.cli.demo_stack import FLAWS, ROUTERS, DemoStack
 
 if TYPE_CHECKING:  # the driver (httpx, the routers) loads when a demo starts
     from engine.deploy.driver import DeployDriver, EventHook
+    from tui.app.app import SurgeApp
 
 PROFILE = SHIPPED / "demo.toml"
 DEMO_STRATEGIES = ("canary", "linear", "bluegreen", "manual")
@@ -150,14 +151,20 @@ def headless(
 
 
 def console(stack: DemoStack, strategy: str, time_scale: float | None) -> int:
+    from tui.cli.app_cmd import run_app
+
+    return run_app(demo_app(stack, strategy, time_scale))
+
+
+def demo_app(stack: DemoStack, strategy: str, time_scale: float | None) -> SurgeApp:
+    """The console on the demo profile through the stack's proxy, the rollout going."""
     from tui.app.app import make_app
     from tui.app.session import RunSetup
-    from tui.cli.app_cmd import run_app
 
     def deploy_factory(setup: RunSetup) -> DeployDriver:
         return demo_driver(stack, setup.profile, strategy, autostart=True)
 
-    app = make_app(
+    return make_app(
         PROFILE,
         test_type="average",
         start=True,
@@ -165,5 +172,5 @@ def console(stack: DemoStack, strategy: str, time_scale: float | None) -> int:
         search_default_dirs=False,
         overrides=Overrides(time_scale=time_scale),
         deploy_factory=deploy_factory,
+        admin_url=stack.admin_url,  # the probe checks the proxy the rollout really uses
     )
-    return run_app(app)

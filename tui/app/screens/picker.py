@@ -24,7 +24,7 @@ from engine.durations import clock
 from engine.errors import ConfigError
 from engine.load.executors import EXECUTORS, ExecutorConfig
 from engine.load.testtypes import TEST_TYPES, preview, resolve
-from engine.profile import Profile, ProfileError
+from engine.profile import Profile, ProfileError, http_fields
 from engine.profile.plan import (
     Overrides,
     build_plan,
@@ -41,6 +41,7 @@ from tui.app.form import (
     parse_fields,
 )
 from tui.app.goal import goal_text, parse_goal
+from tui.app.layout import fit_footer
 from tui.app.messages import RunRequested
 from tui.app.probe import Probe, check_target
 from tui.app.session import RunSetup
@@ -56,6 +57,7 @@ class PickerChoice:
     """What the command line preselects (`surge PROFILE --type T --env E ...`)."""
 
     profile_path: Path | None = None
+    url: str | None = None  # `surge URL`: the ad-hoc profile listed first, preselected
     test_type: str | None = None
     env: str | None = None
     base_url: str | None = None
@@ -67,7 +69,7 @@ def profile_prompt(entry: ProfileEntry) -> Text:
     out = Text()
     p = entry.profile
     if p is None:
-        out.append(f"✗ {entry.path.name}", style="bold red")
+        out.append(f"✗ {entry.name}", style="bold red")
         out.append(f"\n  {entry.error}", style="red")
         return out
     out.append(p.name, style="bold")
@@ -111,19 +113,23 @@ class PickerScreen(Screen[None]):
         entries: list[ProfileEntry],
         choice: PickerChoice | None = None,
         probe: Probe | None = None,
+        admin_url: str | None = None,
     ) -> None:
         """`probe`: how a target is checked before a run (None: not at all, for a stand-in
-        controller that sends no traffic)."""
+        controller that sends no traffic); `admin_url`: the proxy admin API the run's
+        rollout will use, when not the profile's `admin_port` (`surge demo`)."""
         super().__init__()
         self.entries = entries
         self.choice = choice or PickerChoice()
         self.probe = probe
+        self.admin_url = admin_url
         self.entry: ProfileEntry | None = None
         self.profile: Profile | None = None
         self.test_type = self._initial_type()
         self.cfg: ExecutorConfig | None = None
         self.errors: dict[str, str] = {}
         self.scaled_to: float | None = None  # the duration a test type was scaled to
+        self.base_url: str | None = None  # the base-URL field, checked as a profile's is
         self._said: dict[str, str] = {}
         self._previewed: tuple[object, ...] = ()
 
@@ -167,6 +173,10 @@ class PickerScreen(Screen[None]):
                 with Vertical(id="form") as form:
                     form.border_title = "4 load (empty = from the profile and the type)"
                     with Horizontal(classes="field"):
+                        yield Label("base URL", classes="field-label")
+                        yield Input(id="f-base_url", compact=True)
+                    yield Static("", id="e-base_url", classes="field-error", markup=False)
+                    with Horizontal(classes="field"):
                         yield Label("executor", classes="field-label")
                         yield Select(
                             [(AUTO, AUTO), *((e, e) for e in EXECUTORS)],
@@ -189,6 +199,9 @@ class PickerScreen(Screen[None]):
                     yield Static("", id="e-form", classes="field-error", markup=False)
         yield Footer()
 
+    def on_resize(self) -> None:
+        fit_footer(self)  # at 80 columns `? Keys` must not be cut by `^p palette`
+
     def on_mount(self) -> None:
         self.sub_title = "pick a profile, a goal, a test type and a load"
         for key, text in field_texts(self.choice.overrides).items():
@@ -205,11 +218,13 @@ class PickerScreen(Screen[None]):
         if self.choice.profile_path is not None:
             wanted = self.choice.profile_path.resolve()
             index = next(
-                (i for i, e in enumerate(self.entries) if e.path.resolve() == wanted), index
+                (i for i, e in enumerate(self.entries) if e.path and e.path.resolve() == wanted),
+                index,
             )
         profiles.highlighted = index
         self._use_entry(self.entries[index], env=self.choice.env)
-        (types if self.choice.profile_path is not None else profiles).focus()
+        chosen = self.choice.profile_path is not None or self.choice.url is not None
+        (types if chosen else profiles).focus()
 
     # ------------------------------------------------------------------ events
     @on(OptionList.OptionHighlighted, "#profiles")
@@ -241,7 +256,7 @@ class PickerScreen(Screen[None]):
         if self.entry is None or self.profile is None:
             return
         env = str(event.value) or None
-        if env == self.profile.environment:
+        if env == self.profile.environment or self.entry.path is None:
             return
         entry = load_entry(self.entry.path, env=env, base_url=self.choice.base_url)
         if entry.profile is None:
@@ -264,7 +279,7 @@ class PickerScreen(Screen[None]):
     def _use_entry(self, entry: ProfileEntry, env: str | None = None) -> None:
         self.entry = entry
         self.profile = entry.profile
-        if entry.profile is not None and env:
+        if entry.profile is not None and entry.path is not None and env:
             loaded = load_entry(entry.path, env=env, base_url=self.choice.base_url)
             if loaded.profile is None:
                 self.notify(loaded.error or "cannot load", title="Environment", severity="error")
@@ -295,6 +310,7 @@ class PickerScreen(Screen[None]):
         }
         for key, hint in hints.items():
             self.query_one(f"#f-{key}", Input).placeholder = hint
+        self.query_one("#f-base_url", Input).placeholder = p.base_url
         self.sub_title = f"{p.name} → {p.base_url}"
 
     def _field_text(self, key: str) -> str:
@@ -317,6 +333,12 @@ class PickerScreen(Screen[None]):
             thresholds=thresholds,
         )
         o = replace(o, max_redirects=self.choice.overrides.max_redirects)  # --max-redirects
+        self.base_url = None
+        if text := self._field_text("base_url").strip():
+            try:  # the rule a profile's base_url and --base-url follow
+                self.base_url = http_fields.http_base(text)
+            except ValueError as exc:
+                errors["base_url"] = f"bad base URL: {exc}"
         self.cfg = None
         self.scaled_to = None
         if self.profile is not None and not errors:
@@ -341,10 +363,10 @@ class PickerScreen(Screen[None]):
     def validate(self) -> Overrides | None:
         """Check everything, show each problem where it is, redraw the preview."""
         o = self.overrides()
-        for key in ("executor", "form", *(f.key for f in FIELDS)):
+        for key in ("executor", "form", "base_url", *(f.key for f in FIELDS)):
             self._say(f"#e-{key}", self.errors.get(key, ""))
-        for f in FIELDS:
-            self.query_one(f"#f-{f.key}", Input).set_class(f.key in self.errors, "-invalid")
+        for key in ("base_url", *(f.key for f in FIELDS)):
+            self.query_one(f"#f-{key}", Input).set_class(key in self.errors, "-invalid")
         self._say("#goal-error", self.errors.get("goal", ""))
         preview_plot = self.query_one("#preview", ShapePreview)
         if self.cfg is not None:
@@ -401,12 +423,15 @@ class PickerScreen(Screen[None]):
         if o is None:
             self.notify("fix the marked fields first", title="Cannot start", severity="error")
             return
+        profile = self.profile
+        if self.base_url is not None:  # aimed elsewhere from the picker
+            profile = replace(profile, base_url=self.base_url)
         try:
-            plan = build_plan(self.profile, o, interval=1.0, in_process=False)
+            plan = build_plan(profile, o, interval=1.0, in_process=False)
         except (ConfigError, ProfileError) as exc:
             self.notify(str(exc), title="Cannot start", severity="error")
             return
-        setup = RunSetup(self.profile, plan, o, self.entry.path)
+        setup = RunSetup(profile, plan, o, self.entry.path)
         if self.probe is None:
             self.post_message(RunRequested(setup, autostart))
         else:
@@ -418,7 +443,9 @@ class PickerScreen(Screen[None]):
         """A connect to the target first (off the UI's way, a second at most): a target
         that is not there is said, with what to start, instead of run against."""
         assert self.probe is not None
-        found = await check_target(setup.profile, setup.profile_path, self.probe)
+        found = await check_target(
+            setup.profile, setup.profile_path, self.probe, admin_url=self.admin_url
+        )
         if found.problem is not None:
             self._say("#e-form", found.problem)
             self.notify(found.problem, title="The target does not answer", severity="error")

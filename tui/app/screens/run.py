@@ -84,6 +84,7 @@ class RunScreen(Screen[None]):
         Binding("P", "deploy_promote", "Promote", id="run.promote"),
         Binding("R", "deploy_rollback", "Rollback", id="run.rollback"),
         Binding("L", "instances", "Logs", id="run.instances"),
+        Binding("v", "side", "Panels", id="run.side"),
         Binding(
             "left_square_bracket",
             "deploy_nudge(-1)",
@@ -152,13 +153,29 @@ class RunScreen(Screen[None]):
                 yield StepTable(id="steps")
         yield Footer()
 
+    HELP = (
+        "At 80x24 the side panel scrolls: v brings its next part into view (thresholds, "
+        "checks, statuses, steps, figures); Tab, then PageDown, scrolls it too."
+    )
+    SIDE_PARTS = ("#thresholds", "#checks", "#statuses", "#steps", "#figures")
+    _side = -1  # the part `v` showed last
+
     def on_resize(self) -> None:
-        """At 80 columns a rollout's D, P and R need the footer's room: w leaves it (and t,
-        for the L of a rollout's instances); the keys still work."""
-        spare = ("run.save",) if self.session.deploy is not None else ()
+        """At 80 columns a rollout's D, P and R need the footer's room: t, x and v leave it
+        (and the ±10% keys, for the L of a rollout's instances); the keys still work and
+        `?` lists them. w Save stays."""
+        spare: tuple[str, ...] = ()
+        if self.session.deploy is not None:
+            spare = ("run.target", "run.abort", "run.side")
         if self._fleet is not None:
-            spare += ("run.target",)
+            spare += ("run.raise", "run.lower")
         fit_footer(self, spare=spare)
+
+    def action_side(self) -> None:
+        """The side panel's next part at its top (checks, statuses, steps at 80x24)."""
+        self._side = (self._side + 1) % len(self.SIDE_PARTS)
+        part = self.query_one(self.SIDE_PARTS[self._side])
+        self.query_one("#run-side").scroll_to_widget(part, top=True, animate=False)
 
     def on_mount(self) -> None:
         setup = self.session.setup

@@ -20,46 +20,64 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from engine.load.states import Ending
+from engine.load.states import Ending, StopReason
 from engine.report.compare import compare
 from engine.report.deploy_section import DeployRecord, deploy_table, render_deploy
 from engine.report.review import Review
 from engine.report.summary import render_report, render_summary
+from tui.app.layout import fit_footer
 from tui.app.screens.modals import SaveModal
 from tui.app.screens.open_report import ReportModal
 from tui.app.session import REPORT_DIR, RunSession
 from tui.app.widgets.comparison import ComparisonPanel
 from tui.app.widgets.figures import ms_or_none
+from tui.app.widgets.phrases import Phrases
 from tui.app.widgets.plots import LatencyPlot, LoadPlot, ThroughputPlot, TimePlot
 
 
-def verdict(review: Review) -> Text:
-    """Pass or fail, then the headline figures: one line, alike for a run and its report."""
+def verdict(review: Review) -> list[Text]:
+    """Pass or fail, then the headline figures, as phrases: alike for a run and its report.
+    Latency in ms, labelled, as the summary's tables below it (one unit on the screen)."""
     states = review.thresholds
     failed = sum(1 for s in states if not s.ok)
-    out = Text()
     finished = review.ended == Ending.FINISHED
+    n = len(states)
     if failed:
-        out.append(f"✗ FAILED: {failed} of {len(states)} thresholds", style="bold red")
+        head = Text(f"✗ FAILED: {failed} of {plural(n, 'threshold')}", style="bold red")
         if not finished:
-            out.append(f" · {review.ended.upper()}", style="bold yellow")
+            head.append(f" · {review.ended.upper()}", style="bold yellow")
     elif not finished:
-        held = f": all {len(states)} thresholds held so far" if states else ""
-        out.append(f"■ {review.ended.upper()}{held}", style="bold yellow")
+        held = f": {held_words(n)} so far" if states else ""
+        head = Text(f"■ {review.ended.upper()}{held}", style="bold yellow")
     elif states:
-        out.append(f"✓ PASSED: all {len(states)} thresholds held", style="bold green")
+        head = Text(f"✓ PASSED: {held_words(n)}", style="bold green")
     else:
-        out.append("✓ done (no thresholds)", style="bold")
+        head = Text("✓ done (no thresholds)", style="bold")
     t = review.totals
-    out.append(
-        f"  · {t.requests:,} req, p95 {ms_or_none(t.latency.p95, t.requests)}, "
-        f"p99 {ms_or_none(t.latency.p99, t.requests)}, {t.error_rate:.2%} errors"
-    )
-    if review.stop_reason and not finished:
-        out.append(f"  · {review.stop_reason}", style="yellow")
+    out = [
+        head,
+        Text(f"{t.requests:,} req"),
+        Text(
+            f"latency p95 {ms_or_none(t.latency.p95, t.requests)}, "
+            f"p99 {ms_or_none(t.latency.p99, t.requests)}"
+        ),
+        Text(f"{t.error_rate:.2%} errors"),
+    ]
+    # "STOPPED BY YOU · stopped by user" said it twice: a reason the ending says is left out
+    if review.stop_reason and not finished and review.stop_reason != StopReason.USER_STOP:
+        out.append(Text(review.stop_reason, style="yellow"))
     if review.exit_code is not None:
-        out.append(f"  · exit code {review.exit_code}", style="dim")
+        out.append(Text(f"exit code {review.exit_code}", style="dim"))
     return out
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def held_words(n: int) -> str:
+    """`the 1 threshold held`, `all 3 thresholds held` (not `all 1 thresholds`)."""
+    return "the 1 threshold held" if n == 1 else f"all {n} thresholds held"
 
 
 def summary_text(review: Review, deploy: DeployRecord | None = None) -> Text:
@@ -120,7 +138,7 @@ class SummaryScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
-        yield Static(verdict(self.review), id="verdict")
+        yield Phrases(verdict(self.review), id="verdict")
         yield Static("", id="saved")
         with Container(id="summary-body"):
             with Vertical(id="summary-left"):
@@ -133,6 +151,9 @@ class SummaryScreen(Screen[None]):
                 yield ThroughputPlot(id="summary-rate")
                 yield LoadPlot(open_model=self.review.open_model, id="summary-load")
         yield Footer()
+
+    def on_resize(self) -> None:
+        fit_footer(self)  # at 80 columns `? Keys` must not be cut by `^p palette`
 
     def on_mount(self) -> None:
         review = self.review

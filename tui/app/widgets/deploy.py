@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from engine.deploy.strategies import Event, EventKind, Phase
-from engine.report.summary import fmt_ms
+from tui.app.widgets.figures import in_ms
 from tui.app.widgets.panel import Panel
 from tui.app.widgets.plots import BLUE, GREEN, RED, LatencyPlot
 
@@ -81,7 +81,7 @@ def color_table(live: Sequence[Any], window: Any) -> Text:
         return Text(f"no traffic now\n\n{win}")
     return Text(
         f"{last.rps:>7,.1f} req/s   err {last.error_rate:.2%}\n"
-        f"p50 {fmt_ms(last.p50)}  p95 {fmt_ms(last.p95)}  p99 {fmt_ms(last.p99)}\n"
+        f"p50 {in_ms(last.p50)}  p95 {in_ms(last.p95)}  p99 {in_ms(last.p99)}\n"
         f"{win}"
     )
 
@@ -92,7 +92,7 @@ def smoke_table(driver: Any, window: Any, compact: bool) -> Text:
     if smoke is None:
         return Text("green: smoke run has no target" if compact else "smoke run: no target")
     err = window.failed / window.requests if window.requests else 0.0
-    figures = f"{window.requests:,} req  err {err:.1%}  p99 {fmt_ms(window.p99_ms)}"
+    figures = f"{window.requests:,} req  err {err:.1%}  p99 {in_ms(window.p99_ms)}"
     if compact:
         return Text(f"green smoke {figures}")
     failure = smoke.last_failure
@@ -105,9 +105,7 @@ def color_line(color: str, live: Sequence[Any], window: Any) -> Text:
     last = live[-1] if live else None
     if last is None or not last.requests:
         return Text(f"{color:<5} no traffic now  window {window.requests:,} req")
-    return Text(
-        f"{color:<5} {last.rps:>6,.0f}/s  err {last.error_rate:.1%}  p99 {fmt_ms(last.p99)}"
-    )
+    return Text(f"{color:<5} {last.rps:>6,.0f}/s  err {last.error_rate:.1%}  p99 {in_ms(last.p99)}")
 
 
 def clipped(text: Text, width: int) -> Text:

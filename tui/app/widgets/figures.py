@@ -8,15 +8,23 @@ from rich.table import Table
 
 from engine.load.model import Row
 from engine.load.run import Snapshot
-from engine.report.summary import fmt_bytes, fmt_ms
+from engine.report.summary import fmt_bytes
 from tui.app.widgets.panel import Panel
 
 NO_DATA = "–"  # as the end summary writes a figure with no data
 
 
+def in_ms(ms: float) -> str:
+    """A latency always in ms, as the thresholds and the summary's tables write it: one
+    unit on a screen (`p95 71µs` beside `p(95)=0.071ms` read as two figures)."""
+    if ms >= 100:
+        return f"{ms:,.0f}ms"
+    return f"{ms:.2f}ms" if ms >= 1 else f"{ms:.3f}ms"
+
+
 def ms_or_none(ms: float, measured: int) -> str:
-    """A latency, or `–` when nothing was measured (paused: `p50 0µs` read as a latency)."""
-    return fmt_ms(ms) if measured else NO_DATA
+    """A latency, or `–` when nothing was measured (paused: `p50 0ms` read as a latency)."""
+    return in_ms(ms) if measured else NO_DATA
 
 
 def figures_table(snapshot: Snapshot | None, timeline: Sequence[Row]) -> Table:

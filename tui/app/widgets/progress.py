@@ -12,7 +12,7 @@ from textual.widgets import Static
 from engine.durations import clock
 from engine.load.executors import ExecutorConfig
 from engine.load.run import Snapshot
-from engine.load.states import RunState
+from engine.load.states import RunState, state_label
 
 BAR = 16
 _STATE_MARKS = {
@@ -33,6 +33,8 @@ def status_text(
     snapshot: Snapshot | None, cfg: ExecutorConfig, state: RunState, scale: float = 1.0
 ) -> Text:
     mark, style = _STATE_MARKS.get(state, (state, ""))
+    if state is RunState.FINISHED and snapshot is not None:  # not `finished` after a Ctrl+C
+        mark = f"■ {state_label(state, snapshot.stop_reason)}"
     out = Text()
     out.append(mark, style=style)
     progress = snapshot.progress if snapshot is not None else 0.0
