@@ -31,6 +31,7 @@ from engine.http.tls import TlsOptions, client_context
 _TAG = b"pstream:"
 _TAG_NAME = b"x-surge-upstream:"
 _END_OF_HEAD = b"\r\n\r\n"
+_HEAD_METHOD = b"HEAD "
 
 
 class _Conn(asyncio.Protocol):
@@ -199,6 +200,8 @@ class _Conn(asyncio.Protocol):
         return self.send(req.wire)
 
     def send(self, data: bytes) -> asyncio.Future[Response]:
+        if data.startswith(_HEAD_METHOD):
+            self._expect_no_body()
         fut = self._loop.create_future()
         self.fut = fut
         self.got_bytes = False
@@ -232,9 +235,18 @@ class _Conn(asyncio.Protocol):
         if self.on_response is None:
             return
         client = self.client
+        if self.stream_data.startswith(_HEAD_METHOD):
+            self._expect_no_body()
         client.sent_at = perf_counter()
         self.transport.write(self.stream_data)  # type: ignore[union-attr]
         client.written_at = perf_counter()
+
+    def _expect_no_body(self) -> None:
+        """The answer to a HEAD has no body, whatever its Content-Length says (RFC 9110
+        9.3.2). httptools cannot be told so (its on_headers_complete's result is ignored),
+        so a parser of its own reads this answer and ends it with its head (_HeadReply)."""
+        reply = _HeadReply(self)
+        reply.parser = self._parser = httptools.HttpResponseParser(reply)
 
     def _fail(self, exc: BaseException) -> None:
         self.on_response = None
@@ -282,6 +294,38 @@ class _Probe:
             self.whole = True
 
 
+class _HeadReply:
+    """The parser's callbacks for the answer to a HEAD: headers go to the connection, and
+    the final head ends the response there (interim 1xx heads are skipped as usual). The
+    connection then gets a fresh parser: this one would wait for the announced body."""
+
+    __slots__ = ("conn", "on_header", "parser")
+
+    def __init__(self, conn: _Conn) -> None:
+        self.conn = conn
+        self.parser: httptools.HttpResponseParser | None = None
+        # Headers are kept only where the connection keeps them (_FullConn).
+        self.on_header = getattr(conn, "on_header", None) or _ignore_header
+
+    def on_headers_complete(self) -> None:
+        conn, parser = self.conn, self.parser
+        status = parser.get_status_code()  # type: ignore[union-attr]
+        if status < 200 and status != 101:
+            conn._headers = []  # interim: its headers are not the answer's
+            return
+        conn.on_message_complete()  # reads this parser's status and keep-alive
+        # The next request's parser; a streamed HEAD's goes out later (SendBatch) and
+        # takes its own then.
+        conn._parser = httptools.HttpResponseParser(conn)
+
+    def on_message_complete(self) -> None:
+        pass  # an interim head, or a final one already ended above
+
+
+def _ignore_header(name: bytes, value: bytes) -> None:
+    pass
+
+
 class _FullConn(_Conn):
     """Keeps headers and body, for checks, captures and scenario flows.
 
@@ -327,7 +371,7 @@ class _FullConn(_Conn):
         if sink is None:
             resp = Response(status, self._headers)
         else:
-            resp = Response(status, self._headers, sink.body(), sink.kept if sink.over else None)
+            resp = sink.response(status, self._headers)
         self._headers = []
         self._complete(resp)
 

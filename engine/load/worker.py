@@ -34,12 +34,12 @@ from engine.http.redirects import REDIRECTS
 from engine.http.request import Prepared, RequestError
 from engine.http.response import Response
 from engine.http.wire import SendBatch
-from engine.load.checks import Check, body_cut_note, evaluate_checks
+from engine.load.checks import Check, bind_checks, body_note, evaluate_checks
 from engine.load.follow import Answer, follow
 from engine.load.metrics import Interval, Recorder
 from engine.load.pacing import Pacer, RunClock, remaining
 from engine.load.run import WorkPlan
-from engine.load.scenario import END_ITERATION
+from engine.load.scenario import END_ITERATION, Template
 from engine.load.states import StopReason
 from engine.load.vus import VU, make_vu
 
@@ -333,8 +333,8 @@ class Worker:
             results = evaluate_checks(checks, resp, lat / 1e6)
             for check, ok in zip(checks, results, strict=True):
                 rec.check(check.name, ok)
-            if resp.cut_at is not None and (note := body_cut_note(checks, resp, results)):
-                rec.count_error(req.name, upstream, note)  # "body over max_body (N bytes kept)"
+            if note := body_note(checks, resp, results):  # a body cut, or not decoded
+                rec.count_error(req.name, upstream, note)
         return resp, upstream, failed
 
     async def _follow(
@@ -449,8 +449,13 @@ class Worker:
         first: float | None = begin
         rec = self.recorder
         vu.session.jar.clear()  # each iteration starts with no cookies, as in k6
+
+        def render(text: str) -> str:  # a check value's placeholders, as a path's
+            return Template.compile(text).render(values)
+
         for step, static, ok in zip(scenario.steps, self._static_steps, self._step_ok, strict=True):
             tries = 0
+            checks = bind_checks(step.checks, render)
             while True:
                 try:
                     req = static or step.prepare(self.plan.base_url, self.plan.headers, values)
@@ -458,7 +463,7 @@ class Worker:
                     rec.count_error(step.name, None, f"bad request: {exc.key}")
                     return
                 resp, upstream, failed = await self._request(
-                    vu, req, step.checks, first, ok, step.max_redirects
+                    vu, req, checks, first, ok, step.max_redirects
                 )
                 first = None
                 if failed:
@@ -475,7 +480,10 @@ class Worker:
                         return
                     values[capture.name] = value
                 poll = step.poll
-                if poll is None or poll.until.evaluate(resp, 0.0):
+                if poll is None:
+                    break
+                until = poll.until.bind(render) if poll.until.templated else poll.until
+                if until.evaluate(resp, 0.0):
                     break
                 tries += 1
                 if tries >= poll.tries:
