@@ -136,12 +136,6 @@ class HttpxClient:
     def drop(self) -> None:
         pass
 
-    def in_flight_since(self) -> float | None:
-        return None  # request() holds its own deadline (asyncio.timeout)
-
-    def expire(self) -> None:
-        pass
-
     def close(self) -> None:
         try:
             loop = asyncio.get_running_loop()

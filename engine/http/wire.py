@@ -460,6 +460,7 @@ class WireClient:
         "_conn",
         "_protocol",
         "_ssl",
+        "_timer",
         "bytes_in",
         "bytes_out",
         "connect_timeout",
@@ -474,6 +475,7 @@ class WireClient:
         "redirects",
         "sent_at",
         "server_hostname",
+        "timeout",
         "upstream",
         "written_at",
     )
@@ -490,6 +492,7 @@ class WireClient:
         max_body: int = DEFAULT_MAX_BODY,
         redirects: bool = True,
         http2: bool | None = None,
+        timeout: float | None = None,
     ) -> None:
         """`full=False` when nothing reads headers or bodies: a cheaper parse;
         `keep_body=False` when headers are read but no body (status and header checks).
@@ -497,7 +500,8 @@ class WireClient:
         `redirects`: the caller follows redirects, so a 3xx ends a stream and comes with
         its headers even without `full`. `http2`: None speaks HTTP/2 where TLS agrees on it
         (ALPN offers h2 and http/1.1), True requires it (over http://: h2c with prior
-        knowledge), False offers only http/1.1."""
+        knowledge), False offers only http/1.1. `timeout`: each request's deadline from its
+        send, body included (None: none)."""
         parts = urlsplit(base_url)
         https = parts.scheme == "https"
         options = tls if tls is not None else TlsOptions(insecure=insecure)
@@ -518,6 +522,8 @@ class WireClient:
         self.keep_body = keep_body
         self.max_body = max_body
         self.redirects = redirects
+        self.timeout = timeout
+        self._timer: asyncio.TimerHandle | None = None
 
     async def _connect(self) -> _Conn | H2Conn:
         """Resolve, connect, then the TLS handshake, each timed (k6's http_req_blocked,
@@ -564,6 +570,8 @@ class WireClient:
         conn = self._conn
         if conn is None or conn.closed or type(conn) is not _Conn:
             return None  # headers and bodies read (_FullConn), or HTTP/2: one at a time
+        if self._timer is None:
+            self._arm(conn._loop)
         return conn.stream(data, on_response, batch)
 
     def stale(self) -> bool:
@@ -579,6 +587,8 @@ class WireClient:
         self.bytes_in = self.bytes_out = 0  # a refused connection sent and got nothing
         conn = self._conn
         if conn is not None and not conn.closed:
+            if self._timer is None:
+                self._arm(conn._loop)
             try:
                 return await conn.submit(req)
             except ConnectionError:
@@ -588,6 +598,8 @@ class WireClient:
                 self.drop()
                 raise
         conn = await self._connect()
+        if self._timer is None:
+            self._arm(conn._loop)
         try:
             return await conn.submit(req)
         except BaseException:
@@ -599,19 +611,31 @@ class WireClient:
         if self._conn is not None:
             self._conn.abort(asyncio.CancelledError())
 
-    def in_flight_since(self) -> float | None:
-        """When the request now in flight was sent, for the timeout sweep."""
+    def _arm(self, loop: asyncio.AbstractEventLoop, after: float | None = None) -> None:
+        """The deadline timer: at most one per client, never later than the deadline of the
+        request in flight. A request that starts while it is armed (at an earlier request's
+        deadline) costs nothing; when it fires before this request's deadline it moves to
+        it. So a timeout fires at its deadline (the loop's lateness only), with no timer
+        made and cancelled per request and no periodic sweep over every VU."""
+        if self.timeout is not None:
+            delay = self.timeout if after is None else after
+            self._timer = loop.call_at(loop.time() + delay, self._deadline, loop)
+
+    def _deadline(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
         conn = self._conn
         if conn is None or conn.fut is None:
-            return None
-        return self.sent_at
-
-    def expire(self) -> None:
-        """Time out the request in flight; the sweep calls this, not a timer per request."""
-        if self._conn is not None:
-            self._conn.abort(TimeoutError("request timed out"))
+            return  # idle: the next request arms it again
+        left = self.sent_at + self.timeout - perf_counter()  # type: ignore[operator]
+        if left > 0:
+            self._arm(loop, left)  # a later request is in flight: its own deadline
+        else:
+            conn.abort(TimeoutError("request timed out"))
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -49,6 +49,7 @@ from engine.load.vus import VU, make_vu
 # service time (never less), so nothing is hidden.
 _SLACK_S = 0.001
 _GOVERNOR_TICK_S = 0.01
+_FOLD_TICK_S = 0.1
 # Due iterations waiting for a free VU: at most this many seconds of the peak rate
 # (and 100,000); beyond it the oldest is counted as dropped.
 BACKLOG_SECONDS = 10.0
@@ -198,7 +199,7 @@ class Worker:
         if self.paused:  # paused before it started: the schedule waits from the start
             self.clock.pause()
         self.recorder = self._new_recorder()
-        sweeper = asyncio.create_task(self._sweep_timeouts())
+        folder = asyncio.create_task(self._fold())
         try:
             if self.cfg.open_model:
                 driver = asyncio.create_task(self._run_open())
@@ -207,7 +208,7 @@ class Worker:
             await driver
             await self._drain()
         finally:
-            sweeper.cancel()
+            folder.cancel()
             for vu in self._vus:
                 if vu.task is not None and not vu.task.done():
                     vu.task.cancel()
@@ -237,18 +238,12 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), min(left, 0.25))
 
-    async def _sweep_timeouts(self) -> None:
-        """Time out stuck requests, and fold recorded latencies so they wait at most a tick."""
-        timeout = self.plan.timeout
-        tick = min(max(timeout / 10, 0.01), 0.1)
+    async def _fold(self) -> None:
+        """Fold recorded latencies into histograms, so raw values wait at most a tick.
+        (Timeouts are each client's: a timer at the request's deadline.)"""
         while True:
-            await asyncio.sleep(tick)
+            await asyncio.sleep(_FOLD_TICK_S)
             self.recorder.fold()
-            limit = perf_counter() - timeout
-            for vu in self._vus:
-                since = vu.client.in_flight_since()
-                if since is not None and since < limit:
-                    vu.client.expire()
 
     # ---------------------------------------------------------- one iteration
     async def _iteration(self, vu: VU, due: float | None) -> None:
@@ -310,6 +305,7 @@ class Worker:
         if client.opened is not None:
             rec.connected(*client.opened)
             client.opened = None
+            rec.opened_iteration(svc, lat)  # its iteration lasted the connect too
         sent, written, first = client.sent_at, client.written_at, client.first_at
         rec.exchange(
             int((written - sent) * 1e6), int((first - written) * 1e6), int((done - first) * 1e6)
