@@ -9,11 +9,14 @@ gunicorn, with both clients, and the real k6 on the same server where it is chea
 | zstd (nginx, a precompressed file)              | (decoded as Surge's other codings)|
 | a coding nobody decodes (compress)              | an error kind of its own, named   |
 | `${vu}` in a check's value                      | (k6's checks are code)            |
+| thresholds on tagged metrics (`{name:s418}`)    | each in --summary-export          |
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +29,9 @@ from engine.load.controller import Controller
 from engine.load.run import RunResult
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
+from tests.conftest import run_surge
 from tests.integration.nginx import HEAD, free_port, running
-from tests.integration.test_k6_crosscheck import _k6_count, _k6_metrics
+from tests.integration.test_k6_crosscheck import K6, _k6_count, _k6_metrics
 
 CLIENTS = ("wire", "httpx")
 JSON_DOC = b'{"coding": "ok", "pad": "' + b"x" * 4000 + b'"}'
@@ -207,3 +211,50 @@ async def test_a_check_value_takes_the_variables_a_path_does(httpbin: str) -> No
     )
     result = await _run(_profile(httpbin, rest))
     assert result.model.checks() == {"user": (20, 0), "iter": (20, 0), "body": (20, 0)}
+
+
+TAGGED = {
+    "http_reqs{name:s418}": ["count>5"],
+    "http_req_failed{name:s418}": ["rate<0.1"],
+    "http_req_duration{name:s418}": ["p(95)<500"],
+    "data_sent{name:s418}": ["count>=0"],
+}
+
+
+@pytest.mark.timeout(120)
+def test_tagged_thresholds_are_in_the_summary_export_as_k6_writes_them(
+    nginx: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "tagged.js"
+    script.write_text(
+        "import http from 'k6/http';\n"
+        "export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 1,"
+        f" iterations: 10 }} }}, thresholds: {json.dumps(TAGGED)} }};\n"
+        "export default function () {\n"
+        f"  http.get('{nginx}/file.txt', {{ tags: {{ name: 's418' }} }});\n"
+        f"  http.get('{nginx}/none');\n"
+        "}\n"
+    )
+    k6_export = tmp_path / "k6.json"
+    subprocess.run(
+        [K6, "run", "--no-usage-report", "-q", "--summary-export", str(k6_export), str(script)],
+        check=True,
+        capture_output=True,
+        timeout=90,
+    )
+    profile = tmp_path / "tagged.toml"
+    profile.write_text(
+        _profile(nginx, "", iterations=10).replace("vus = 2", "vus = 1")
+        + '[scenario]\n[[scenario.steps]]\nname = "s418"\npath = "/file.txt"\n'
+        + '[[scenario.steps]]\nname = "other"\npath = "/none"\n[thresholds]\n'
+        + "".join(f"{json.dumps(k)} = {json.dumps(v)}\n" for k, v in TAGGED.items())
+    )
+    surge_export = tmp_path / "surge.json"
+    proc = run_surge("run", str(profile), "-q", "--summary-export", str(surge_export))
+    assert proc.returncode == 0, proc.stderr
+    k6, surge = (json.loads(p.read_text())["metrics"] for p in (k6_export, surge_export))
+    for key in TAGGED:
+        assert set(surge[key]) == set(k6[key]), key  # the same value keys, thresholds too
+        assert surge[key]["thresholds"] == k6[key]["thresholds"] == {TAGGED[key][0]: False}
+    assert surge["http_reqs{name:s418}"]["count"] == k6["http_reqs{name:s418}"]["count"] == 10
+    assert surge["http_req_failed{name:s418}"]["passes"] == 0
