@@ -10,6 +10,7 @@ gunicorn, with both clients, and the real k6 on the same server where it is chea
 | a coding nobody decodes (compress)              | an error kind of its own, named   |
 | `${vu}` in a check's value                      | (k6's checks are code)            |
 | thresholds on tagged metrics (`{name:s418}`)    | each in --summary-export          |
+| a poll out of tries (its answers 200)           | not in http_req_failed            |
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from engine.load.controller import Controller
 from engine.load.run import RunResult
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
+from engine.report.summary import render_summary
 from tests.conftest import run_surge
 from tests.integration.nginx import HEAD, free_port, running
 from tests.integration.test_k6_crosscheck import K6, _k6_count, _k6_metrics
@@ -258,3 +260,21 @@ def test_tagged_thresholds_are_in_the_summary_export_as_k6_writes_them(
         assert surge[key]["thresholds"] == k6[key]["thresholds"] == {TAGGED[key][0]: False}
     assert surge["http_reqs{name:s418}"]["count"] == k6["http_reqs{name:s418}"]["count"] == 10
     assert surge["http_req_failed{name:s418}"]["passes"] == 0
+
+
+async def test_a_poll_out_of_tries_is_named_apart_from_failed_requests(nginx: str) -> None:
+    """k6 would count neither poll's 200s as failed; the summary says why its errors
+    outnumber http_req_failed."""
+    rest = (
+        '[scenario]\n[[scenario.steps]]\nname = "wait"\npath = "/file.txt"\n'
+        'until = { body_contains = "never", tries = 2, every = "1ms" }\n'
+        '[[scenario.steps]]\nname = "gone"\npath = "/missing"\n'
+    )
+    result = await _run(_profile(nginx, rest, iterations=5).replace("vus = 2", "vus = 1"))
+    f = result.model.figures()
+    assert (f.requests, f.failed) == (15, 5)
+    assert f.errors == {"until: 2 tries": 5, "http 4xx": 5}
+    lines = render_summary(result).splitlines()
+    until = next(line for line in lines if "until: 2 tries" in line)
+    http = next(line for line in lines if "http 4xx" in line)
+    assert until.endswith("(not in http_req_failed)") and "http_req_failed" not in http

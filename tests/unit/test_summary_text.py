@@ -63,3 +63,11 @@ def test_the_progress_line_never_wraps(width: int) -> None:
 
 def test_the_finished_line_has_no_cpu_of_gone_workers() -> None:
     assert "cpu" not in progress_line(_snapshot(RunState.FINISHED), 200)
+
+
+def test_the_banner_names_only_kinds_counted_in_http_req_failed() -> None:
+    """A poll out of tries is not a failed request: it never explains the failures."""
+    errors = {"http 5xx": 60, "until: 3 tries": 80, "capture token": 5}
+    assert failure_banner(100, 60, errors, "http://127.0.0.1:1/") == (
+        "60% of 100 requests failed: http 5xx at 127.0.0.1:1"
+    )
