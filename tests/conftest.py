@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -76,31 +74,3 @@ def run_surge(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[st
     return subprocess.run(
         surge_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
     )
-
-
-@pytest.fixture(scope="session")
-def httpbin() -> Iterator[str]:
-    """The real httpbin (PyPI) under gunicorn on a free loopback port: an application nobody
-    here wrote, for HTTP semantics (HEAD, br, 204). Stopped at the end of the session."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    argv = [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "httpbin:app"]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"gunicorn did not start: {proc.stderr!r}") from None
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
