@@ -304,8 +304,10 @@ class _HeadReply:
     def __init__(self, conn: _Conn) -> None:
         self.conn = conn
         self.parser: httptools.HttpResponseParser | None = None
-        # Headers are kept only where the connection keeps them (_FullConn).
-        self.on_header = getattr(conn, "on_header", None) or _ignore_header
+        # Headers are kept only where the connection keeps them (_FullConn); unset, the
+        # parser makes no call per header.
+        if isinstance(conn, _FullConn):
+            self.on_header = conn.on_header
 
     def on_headers_complete(self) -> None:
         conn, parser = self.conn, self.parser
@@ -320,10 +322,6 @@ class _HeadReply:
 
     def on_message_complete(self) -> None:
         pass  # an interim head, or a final one already ended above
-
-
-def _ignore_header(name: bytes, value: bytes) -> None:
-    pass
 
 
 class _FullConn(_Conn):
