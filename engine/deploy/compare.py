@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from engine.deploy.strategies import (
+    RENAMED,
     Analysis,
     Canary,
     Linear,
@@ -46,7 +47,7 @@ __all__ = [
 
 #: What `--strategies` may name, in the default order of the table.
 COMPARED = ("rolling", "rolling-with-additional-batch", "bluegreen", "canary", "linear")
-ALIASES = {"switch": "bluegreen", "blue-green": "bluegreen"}
+ALIASES = {**RENAMED, "blue-green": "bluegreen"}
 CANARY_STEPS = (10, 25, 50, 100)  # when the profile's own strategy is no canary
 LINEAR_PERCENT = 25
 MAX_ROLLOUT_S = 300.0  # a strategy's rollout is cut (unfinished) past this
@@ -125,24 +126,27 @@ HEADERS = (
     "strategy",
     "outcome",
     "time",
-    "peak inst.",
-    "min serving",
+    "peak/min inst.",
     "green reqs",
     "requests",
     "errors",
     "p99",
 )
+RIGHT = frozenset(HEADERS[2:])  # figures: right-aligned
+TABLE_WIDTH = 80
 
 
-def render_table(rows: Sequence[CompareRow]) -> list[str]:
-    """A plain-text table (a Markdown table too: the README shows it as printed)."""
+def render_table(rows: Sequence[CompareRow], width: int = TABLE_WIDTH) -> list[str]:
+    """A plain-text table (a Markdown table too: the README shows it as printed), at most
+    `width` columns: columns that do not fit go on into a second table below, the
+    strategy repeated first in it. "peak/min inst.": the most instances running at once,
+    the fewest serving."""
     cells = [
         (
             r.strategy,
             r.outcome,
             "–" if r.seconds is None else f"{r.seconds:.1f} s",
-            str(r.peak_instances),
-            str(r.lowest_serving),
+            f"{r.peak_instances}/{r.lowest_serving}",
             f"{r.green_requests:,}",
             f"{r.requests:,}",
             f"{r.errors:,} ({r.error_rate:.1%})",
@@ -151,16 +155,33 @@ def render_table(rows: Sequence[CompareRow]) -> list[str]:
         for r in rows
     ]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(HEADERS)]
-    right = {2, 3, 4, 5, 6, 7, 8}
+    groups: list[list[int]] = [[0]]
+    for i in range(1, len(HEADERS)):
+        group = groups[-1]
+        if len(group) > 1 and sum(widths[j] + 3 for j in (*group, i)) + 1 > width:
+            groups.append([0])
+        groups[-1].append(i)
+    out: list[str] = []
+    for group in groups:
+        out.extend([""] if out else [])
+        out.extend(_table([[row[i] for i in group] for row in cells], group, widths))
+    return out
+
+
+def _table(
+    cells: Sequence[Sequence[str]], columns: Sequence[int], widths: Sequence[int]
+) -> list[str]:
+    """The columns (indices into HEADERS) as one Markdown table."""
+    right = [HEADERS[i] in RIGHT for i in columns]
+    sizes = [widths[i] for i in columns]
 
     def line(values: Sequence[str]) -> str:
         padded = (
-            v.rjust(w) if i in right else v.ljust(w)
-            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+            v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, sizes, right, strict=True)
         )
         return "| " + " | ".join(padded) + " |"
 
     rule = "|" + "|".join(
-        ("-" * (w + 1) + ":") if i in right else ("-" * (w + 2)) for i, w in enumerate(widths)
+        ("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in zip(sizes, right, strict=True)
     )
-    return [line(HEADERS), rule + "|", *(line(c) for c in cells)]
+    return [line([HEADERS[i] for i in columns]), rule + "|", *(line(c) for c in cells)]

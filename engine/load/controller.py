@@ -2,7 +2,8 @@
 
 Plain Python with no UI knowledge: the headless CLI and the Textual app drive the
 very same object. Commands (pause, resume, scale, stop, abort) are plain method
-calls that take effect at once; snapshots go to a callback once per interval.
+calls that take effect at once, each on record in `steering` (the report's
+`[[meta.steering]]`); snapshots go to a callback once per interval.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from engine.errors import ConfigError
 from engine.limits import fd_shortfall
 from engine.load.metrics import Interval, merge_histograms
 from engine.load.model import Row, RunModel, ThresholdState
+from engine.load.pacing import RunClock
 from engine.load.pools import LocalPool, Pool, ProcessPool
 from engine.load.run import RunPlan, RunResult, Snapshot
 from engine.load.states import (
@@ -30,6 +32,7 @@ from engine.load.states import (
     threshold_abort,
     workers_lost,
 )
+from engine.load.steering import Steer, SteeringLog
 
 BREAKPOINT_ERROR_RATE = 0.05
 BREAKPOINT_P95_FACTOR = 10.0
@@ -57,25 +60,47 @@ class Controller:
         self._cpu_max = 0.0
         self.last_snapshot: Snapshot | None = None
         self.started_at = dt.datetime.now(dt.UTC)
+        self._shape = plan.work.executor.kind.shape(plan.work.executor)
+        self._clock: RunClock | None = None  # the workers' run time: pauses excluded
+        self.steering = SteeringLog(self._since_start)
+
+    def _since_start(self) -> float:
+        """Seconds since the workers started, pauses included: the plots' time axis."""
+        return perf_counter() - self._clock.t0 if self._clock is not None else 0.0
+
+    def planned_target(self) -> float:
+        """The shape's target now (VUs or iterations/s), before any scale: read from the
+        plan at the workers' run time, not from the last interval (a second command in one
+        interval would otherwise build on a stale figure)."""
+        return self._shape.at(self._clock.elapsed() if self._clock is not None else 0.0)
 
     # ---------------------------------------------------------------- commands
     def pause(self) -> None:
         if self.state is RunState.RUNNING:
             self.pool.pause()
             self.state = RunState.PAUSED
+            if self._clock is not None:
+                self._clock.pause()
+            self.steering.add(Steer.PAUSE)
 
     def resume(self) -> None:
         if self.state is RunState.PAUSED:
             self.pool.resume()
             self.state = RunState.RUNNING
+            if self._clock is not None:
+                self._clock.resume()
+            self.steering.add(Steer.RESUME)
 
     def set_scale(self, scale: float) -> None:
         """Multiply the planned target (VUs or rate) by `scale` from now on."""
+        before, base = self.pool.scale, self.planned_target()
         self.pool.set_scale(scale)
+        if self.pool.scale != before:
+            self.steering.add(Steer.TARGET, base * before, base * self.pool.scale)
 
     def set_target(self, value: float) -> None:
         """Make the current target `value` (VUs or iterations/s), keeping the shape."""
-        base = self.pool.target() / self.pool.scale if self.pool.scale else 0.0
+        base = self.planned_target()
         if base > 0:
             self.set_scale(value / base)
 
@@ -86,6 +111,7 @@ class Controller:
             self.aborted = True
             self.stop_reason = reason
             self.pool.stop(reason)
+            self.steering.stopped(reason)
 
     def abort(self, reason: str = StopReason.USER_ABORT) -> None:
         """At once: in-flight iterations are interrupted."""
@@ -93,6 +119,7 @@ class Controller:
         self.stop_reason = self.stop_reason or reason
         self.state = RunState.STOPPING
         self.pool.abort(reason)
+        self.steering.stopped(reason, abort=True)
 
     # ----------------------------------------------------------------- running
     async def run(self) -> RunResult:
@@ -110,7 +137,10 @@ class Controller:
                 await asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED)
             finally:
                 started.cancel()
-            t0 = perf_counter()
+            self._clock = RunClock()
+            if self.state is RunState.PAUSED:  # paused while the workers spawned
+                self._clock.pause()
+            t0 = self._clock.t0
             while not task.done():
                 deadline = t0 + k * self.plan.interval
                 await asyncio.wait([task], timeout=max(deadline - perf_counter(), 0))
@@ -162,6 +192,7 @@ class Controller:
             workers=self.pool.size,
             failures=list(self.pool.failures),
             cluster=describe() if (describe := getattr(self.pool, "describe", None)) else None,
+            steering=tuple(self.steering.events),
         )
 
     def _interval(self, iv: Interval, *, join_last: bool = False) -> None:

@@ -19,6 +19,7 @@ from engine.load.executors import ExecutorConfig
 from engine.load.model import Figures, Row, RunModel, ThresholdState
 from engine.load.scenario import Scenario
 from engine.load.states import Ending, RunState, ending_of
+from engine.load.steering import SteeringEvent
 from engine.load.thresholds import Threshold
 
 
@@ -109,6 +110,7 @@ class RunResult:
     workers: int = 1
     failures: list[str] = field(default_factory=list)
     cluster: dict[str, Any] | None = None  # where each worker ran (a Ray cluster's nodes)
+    steering: tuple[SteeringEvent, ...] = ()  # pause, resume, new targets, stops by hand
 
     @property
     def ending(self) -> Ending:

@@ -15,7 +15,6 @@ from engine.addresses import parse_http_origin
 from engine.deploy.recipe import Recipe
 from engine.deploy.strategies import (
     COLORS,
-    STRATEGIES,
     Analysis,
     Canary,
     Linear,
@@ -24,6 +23,7 @@ from engine.deploy.strategies import (
     RollingWithAdditionalBatch,
     Strategy,
     Switch,
+    strategy_name,
 )
 from engine.discovery import is_registry, parse_source
 from engine.errors import ConfigError, did_you_mean
@@ -61,7 +61,7 @@ _ANALYSIS_KEYS = (
 _BOUND_KEYS = ("min_success_rate", "max_p99_ms", "max_p99_ratio", "max_success_drop")
 _RECIPE_KEYS = ("scale_down_delay",)  # only with colors given as recipes
 _STRATEGY_KEYS: dict[str, tuple[str, ...]] = {
-    "switch": ("smoke", "smoke_duration", *_ANALYSIS_KEYS, *_RECIPE_KEYS),
+    "bluegreen": ("smoke", "smoke_duration", *_ANALYSIS_KEYS, *_RECIPE_KEYS),
     "canary": (
         "steps",
         "step_weight",
@@ -107,6 +107,7 @@ class DeployPlan:
     canary_instances: int = 1  # green instances a canary starts with (recipes)
     scale_down_delay: float = 0.0  # seconds blue keeps running after a promotion (recipes)
     baseline: bool = False  # a fresh blue instance beside the canary, judged against (recipes)
+    notes: tuple[tuple[KeyPath, str], ...] = ()  # what was read but is spelled differently now
 
     def instances(self, color: str) -> int:
         """How many instances the color has: its recipe's, else its URLs."""
@@ -117,7 +118,7 @@ class DeployPlan:
         o = self.options
         analysis: Analysis | None = o.get("analysis")
         limit = int(o.get("failure_limit", 1))
-        if self.strategy == "switch":
+        if self.strategy == "bluegreen":
             return Switch(analysis if o.get("smoke") else None)
         if self.strategy == "canary":
             assert analysis is not None
@@ -155,10 +156,11 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
     """Validate a `[deploy]` table found at `path`; errors are `Invalid` at the culprit's path."""
     if not isinstance(table, Mapping):
         raise Invalid(path or ("deploy",), f"expected a table, got {describe(table)}")
-    strategy = table.get("strategy", "canary")
-    if strategy not in STRATEGIES:
-        message = f"unknown strategy {strategy!r} (one of {', '.join(STRATEGIES)})"
-        raise Invalid((*path, "strategy"), message)
+    at = (*path, "strategy")
+    try:
+        strategy, renamed = strategy_name(fields.text(table.get("strategy", "canary"), at))
+    except ValueError as exc:
+        raise Invalid(at, str(exc)) from None
     allowed = (*_COMMON_KEYS, *_STRATEGY_KEYS[strategy])
     for name in table:
         if name in allowed:
@@ -237,6 +239,7 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         canary_instances=canary_instances,
         scale_down_delay=scale_down_delay,
         baseline=baseline,
+        notes=((at, renamed),) if renamed else (),
     )
 
 
@@ -318,11 +321,11 @@ def _options(t: Mapping[str, Any], strategy: str, path: KeyPath) -> dict[str, An
     elif strategy.startswith("rolling"):
         o["batch_size"] = fields.integer(t.get("batch_size", 1), at("batch_size"), 1, 1000)
         o["interval"] = interval = fields.seconds(t.get("interval", "1m"), at("interval"))
-    else:  # switch
+    else:  # bluegreen
         o["smoke"] = fields.flag(t.get("smoke", False), at("smoke"))
         interval = fields.seconds(t.get("smoke_duration", "30s"), at("smoke_duration"))
     wants_analysis = strategy == "canary" or (
-        (strategy == "switch" and o["smoke"]) or any(k in t for k in _BOUND_KEYS)
+        (strategy == "bluegreen" and o["smoke"]) or any(k in t for k in _BOUND_KEYS)
     )
     if wants_analysis:
         o["analysis"] = _analysis(t, interval, path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +100,17 @@ def parse_profile(
     """Validate profile text; `base_url` (--base-url) beats the environment's and the file's."""
     doc = decode_toml(text, source)
     try:
-        return _build(doc, source, env, base_url)
+        profile = _build(doc, source, env, base_url)
     except Invalid as exc:
         line = find_line(text, exc.path) if exc.locate else None
         raise ProfileError(source, line, format_key(exc.path), exc.message) from None
+    if profile.deploy is None or not profile.deploy.notes:
+        return profile
+    notes = tuple(
+        str(ProfileError(source, find_line(text, path), format_key(path), message))
+        for path, message in profile.deploy.notes
+    )
+    return replace(profile, notes=notes)
 
 
 def adhoc_profile(

@@ -74,6 +74,8 @@ class Profile:
     scenario: Scenario | None = None
     # Excluded from hashing: a plan holds mappings, which cannot hash.
     deploy: DeployPlan | None = field(default=None, hash=False)
+    # Lines to show the user: an old spelling read ("file:line: key: what it is now").
+    notes: tuple[str, ...] = ()
 
 
 def _one_line(text: str) -> str:

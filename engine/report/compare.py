@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from engine.load.states import ending_of
+from engine.load.steering import steering_words
+from engine.report.document import steering_of
 from engine.report.text import fmt_bytes, fmt_ms
 
 Better = Literal["lower", "higher"] | None
@@ -284,6 +286,8 @@ def meta_warnings(
         if meta.get("aborted"):
             reason = meta.get("stop_reason") or meta.get("error") or "no reason recorded"
             out.append(f"{name} run {ended_words(meta)} ({reason})")
+        if steered := steering_words(steering_of(meta)):  # its figures are not its shape's
+            out.append(f"{name} was steered by hand: {', '.join(steered)}")
     return out
 
 
@@ -347,9 +351,9 @@ def format_value(value: float, unit: str) -> str:
     if unit == MS:
         return fmt_ms(value)
     if unit == PER_S:
-        return f"{value:.1f}/s"
+        return f"{value:,.1f}/s"
     if unit == RATIO:
         return f"{value:.2%}"
     if unit == BYTES:
         return fmt_bytes(value)
-    return f"{value:.0f}"
+    return f"{value:,.0f}"

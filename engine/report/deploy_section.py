@@ -9,6 +9,8 @@ table (`deploy_table`), the text of `surge report show` and `surge run`
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -184,20 +186,37 @@ def _weights(value: Any) -> str:
 def _color(c: Any) -> str:
     c = c if isinstance(c, Mapping) else {}
     return (
-        f"{int(_num(c.get('requests')))} req {_num(c.get('error_rate')):.2%} err "
+        f"{int(_num(c.get('requests'))):>7,} req {_num(c.get('error_rate')):>7.2%} err "
         f"p50 {fmt_ms(_num(c.get('p50_ms')))} p95 {fmt_ms(_num(c.get('p95_ms')))} "
         f"p99 {fmt_ms(_num(c.get('p99_ms')))}"
     )
 
 
+STEP_INDENT = " " * 10  # a step's further lines, under its first one's text
+STEP_WIDTH = 80 - 10  # the further lines' text, after STEP_INDENT
+
+
 def render_step(row: Mapping[str, Any]) -> str:
-    """One step row on one line: what `surge run` prints as each window is judged."""
-    return (
+    """One judged window, as `surge run` prints it when it is judged: its time, weights,
+    verdict and window, then each color's figures and the reason (a problem a line) on
+    lines of their own, so each fits 80 columns."""
+    # one problem (or a note, "vs baseline (...)") a line, kept whole where it fits
+    parts = re.split(r"; |, (?=vs )", str(row.get("reason") or ""))
+    reason = [
+        line
+        for i, part in enumerate(p for p in parts if p)
+        for line in textwrap.wrap(
+            ("— " if i == 0 else "  ") + part, STEP_WIDTH, break_long_words=False
+        )
+    ]
+    lines = [
         f"{_num(row.get('at_s')):6.1f}s  {_weights(row.get('weights'))}  "
-        f"{row.get('verdict', '?')!s:<12} window {_num(row.get('window_s')):.1f}s  "
-        f"blue {_color(row.get('blue'))} | green {_color(row.get('green'))}  "
-        f"— {row.get('reason', '')}"
-    )
+        f"{row.get('verdict', '?')!s} (window {_num(row.get('window_s')):.1f}s)",
+        f"blue  {_color(row.get('blue'))}",
+        f"green {_color(row.get('green'))}",
+        *reason,
+    ]
+    return f"\n{STEP_INDENT}".join(lines)
 
 
 def _steps(table: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -214,11 +233,11 @@ def render_deploy(table: Any, paint: Paint | None = None) -> list[str]:
     out = [
         f"  {paint('█ DEPLOY', '1')}",
         "",
-        f"    {table.get('strategy', '?')} through {table.get('router', '?')}: "
-        f"{paint(outcome.replace('_', ' '), _OUTCOME_COLORS.get(outcome, '0'))}, "
-        f"final weights {_weights(table.get('final_weights'))} (blue:green)",
-        f"    from {table.get('start', '?')} to {table.get('end', '?')}, "
+        f"    {table.get('strategy', '?')} through {table.get('router', '?')}:",
+        f"    {paint(outcome.replace('_', ' '), _OUTCOME_COLORS.get(outcome, '0'))}, "
+        f"final weights {_weights(table.get('final_weights'))} (blue:green), "
         f"on_exit = {table.get('on_exit', '?')}",
+        f"    from {table.get('start', '?')} to {table.get('end', '?')}",
     ]
     notes = table.get("notes")
     if isinstance(notes, list):
@@ -229,14 +248,14 @@ def render_deploy(table: Any, paint: Paint | None = None) -> list[str]:
         for name, v in instances.items():
             v = v if isinstance(v, Mapping) else {}
             out.append(
-                f"      {name}: {int(_num(v.get('requests')))} requests, "
-                f"{int(_num(v.get('errors')))} errors"
+                f"      {name}: {int(_num(v.get('requests'))):,} requests, "
+                f"{int(_num(v.get('errors'))):,} errors"
             )
     out.extend(_render_fleet(table.get("fleet")))
     steps = _steps(table)
     if steps:
         out.append("")
-        out.extend(f"    {render_step(s)}" for s in steps)
+        out.extend(line for s in steps for line in f"    {render_step(s)}".splitlines())
     events = table.get("events")
     if isinstance(events, list):
         wanted = [

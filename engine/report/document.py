@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from engine import __version__
 from engine.load.metrics import Bucket, encode_histogram
 from engine.load.model import Figures, LatencyStats, bucket_total
 from engine.load.run import RunResult
+from engine.load.steering import SteeringEvent
 from engine.report.deploy_section import DeployRecord, deploy_table
 
 # Format 2: http_req_duration is k6's (from the send; format 1's `service_time`), and
@@ -94,6 +95,8 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> dict[
         meta["stop_reason"] = result.stop_reason
     if result.error:
         meta["error"] = result.error
+    if result.steering:
+        meta["steering"] = steering_tables(result.steering)
     summary = _figures(model.figures())
     summary.update(
         iterations=total.iterations,
@@ -146,6 +149,26 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> dict[
     if deploy is not None:
         report["deploy"] = deploy_table(deploy)
     return report
+
+
+def steering_tables(events: Sequence[SteeringEvent]) -> list[dict[str, Any]]:
+    """`[[meta.steering]]`: t, what, from, to (and run, in a merged report)."""
+    return [e.as_table() for e in events]
+
+
+def steering_of(meta: Mapping[str, Any], where: str = "report") -> tuple[SteeringEvent, ...]:
+    """A report's steering by hand, oldest first; none in reports from before it was kept.
+    ReportError naming the entry for a damaged one."""
+    entries = meta.get("steering", [])
+    if not isinstance(entries, list):
+        raise ReportError(f"{where}: not a valid report (meta.steering is not a list)")
+    out = []
+    for i, entry in enumerate(entries):
+        try:
+            out.append(SteeringEvent.of_table(entry))
+        except ValueError as exc:
+            raise ReportError(f"{where}: meta.steering[{i}]: {exc}") from None
+    return tuple(sorted(out, key=lambda e: e.t))
 
 
 def _stats(h: Any, total_us: int) -> dict[str, float]:
@@ -324,6 +347,7 @@ def load_report(path: str | Path) -> dict[str, Any]:
     for key in ("thresholds", "timeline"):
         if key in data and not isinstance(data[key], list):
             raise ReportError(f"{path}: not a valid report ({key} is not a list)")
+    steering_of(data.get("meta", {}), str(path))
     return data
 
 

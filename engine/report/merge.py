@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +33,7 @@ from engine.load.metrics import decode_histogram, encode_histogram, new_histogra
 from engine.load.model import LatencyStats, trend_value
 from engine.load.thresholds import COUNTER, GAUGE, RATE, TREND, Threshold, parse_threshold
 from engine.report.compare import meta_warnings
-from engine.report.document import FORMAT, ReportError, is_number
+from engine.report.document import FORMAT, ReportError, is_number, steering_of, steering_tables
 
 # Timeline columns: counters add across parallel runs, percentiles keep the worst.
 _ROW_SUM = ("requests", "failed", "rps", "vus", "vus_max", "target", "iterations", "dropped")
@@ -458,6 +458,14 @@ def _meta(
         if notes:
             meta[key] = "; ".join(notes)
     meta["merged_from"] = list(labels)
+    meta.pop("steering", None)
+    steered = [
+        e if e.run else replace(e, run=label)
+        for m, label in zip(metas, labels, strict=True)
+        for e in steering_of(m, label)
+    ]
+    if steered:  # each input's commands, on one time axis (the runs ran together)
+        meta["steering"] = steering_tables(sorted(steered, key=lambda e: e.t))
     return meta
 
 

@@ -21,6 +21,7 @@ from engine.errors import ConfigError
 from engine.load.executors import ExecutorConfig
 from engine.load.model import Figures, LatencyStats, Row, ThresholdState
 from engine.load.run import RunResult
+from engine.load.steering import SteeringEvent
 from engine.load.thresholds import parse_threshold
 from engine.report.compare import ended_words
 from engine.report.document import (
@@ -30,6 +31,7 @@ from engine.report.document import (
     load_report,
     number,
     stats_of,
+    steering_of,
 )
 from engine.report.merge import decode_hists
 
@@ -48,6 +50,7 @@ class Review:
     timeline: tuple[Row, ...]
     stop_reason: str | None
     ended: str  # engine.load.states.Ending: how the run ended, in the words users read
+    steering: tuple[SteeringEvent, ...] = ()  # `[[meta.steering]]`: marks on its plots
     result: RunResult | None = None  # the run itself, when it ran in this process
     saved: Mapping[str, Any] | None = None  # the report as read from `source`
     source: Path | None = None
@@ -82,6 +85,7 @@ def review_result(result: RunResult) -> Review:
         timeline=tuple(model.timeline),
         stop_reason=result.stop_reason,
         ended=str(result.ending),
+        steering=result.steering,
         result=result,
     )
 
@@ -110,6 +114,7 @@ def review_report(data: Mapping[str, Any], source: Path | None = None) -> Review
         timeline=tuple(row_of(r) for r in data.get("timeline", []) if isinstance(r, Mapping)),
         stop_reason=str(meta["stop_reason"]) if meta.get("stop_reason") else None,
         ended=ended_words(meta),
+        steering=steering_of(meta, where),
         saved=data,
         source=source,
     )

@@ -25,19 +25,27 @@ LATENCY_PLOT_HEIGHT = 16  # four legend rows must leave room for the lines
 _DIRECTION_COLORS = {"better": "32", "worse": "31", "changed": "33", "same": "2"}
 
 
-def render_plots(timeline: Sequence[Any], *, width: int, color: bool = False) -> str:
-    """Four stacked charts of the timeline: latency percentiles, rate, errors, VUs."""
+def render_plots(
+    timeline: Sequence[Any], *, width: int, color: bool = False, marks: Sequence[float] = ()
+) -> str:
+    """Four stacked charts of the timeline: latency percentiles, rate, errors, VUs; `marks`
+    (when the run was steered by hand) as vertical lines on each."""
     rows = [r for r in timeline if isinstance(r, Mapping) and is_number(r.get("t"))]
     if not rows:
         return "  (no timeline to plot)"
     t = [number(r["t"]) for r in rows]
     charts = [
-        _latency_chart(rows, width, color),
-        _chart("throughput (requests/s)", t, {"rps": _col(rows, "rps")}, width, color),
+        _latency_chart(rows, width, color, marks),
+        _chart("throughput (requests/s)", t, {"rps": _col(rows, "rps")}, width, color, marks),
         _chart(
-            "errors (% of requests)", t, {"errors": _col(rows, "error_rate", 100)}, width, color
+            "errors (% of requests)",
+            t,
+            {"errors": _col(rows, "error_rate", 100)},
+            width,
+            color,
+            marks,
         ),
-        _chart("virtual users", t, {"vus": _col(rows, "vus")}, width, color),
+        _chart("virtual users", t, {"vus": _col(rows, "vus")}, width, color, marks),
     ]
     text = "\n".join(charts)
     return text if color else plt.uncolorize(text)
@@ -48,9 +56,14 @@ def _col(rows: Sequence[Mapping[str, Any]], key: str, scale: float = 1.0) -> lis
 
 
 def _chart(
-    title: str, x: list[float], series: Mapping[str, list[float]], width: int, color: bool
+    title: str,
+    x: list[float],
+    series: Mapping[str, list[float]],
+    width: int,
+    color: bool,
+    marks: Sequence[float],
 ) -> str:
-    _start(title, width, color)
+    _start(title, width, color, marks=marks)
     for name, y in series.items():
         plt.plot(x, y, label=name, marker="braille")
     top = max((v for y in series.values() for v in y), default=0.0)
@@ -58,13 +71,15 @@ def _chart(
     return plt.build()
 
 
-def _latency_chart(rows: Sequence[Mapping[str, Any]], width: int, color: bool) -> str:
+def _latency_chart(
+    rows: Sequence[Mapping[str, Any]], width: int, color: bool, marks: Sequence[float]
+) -> str:
     """log10(ms) on a linear axis labelled in ms: tails and medians both stay readable.
 
     plotext's own log scale mislabels sub-unit values and breaks on zeros; intervals
     without requests (all percentiles 0) are left out instead.
     """
-    _start("latency (log scale)", width, color, LATENCY_PLOT_HEIGHT)
+    _start("latency (log scale)", width, color, LATENCY_PLOT_HEIGHT, marks)
     live = [r for r in rows if number(r.get("requests")) > 0]
     values: list[float] = []
     for key in ("p50", "p90", "p95", "p99"):
@@ -98,13 +113,21 @@ def log_ticks(lo: float, hi: float) -> list[float]:
     return [*below[-1:], *inside, *above[:1]]
 
 
-def _start(title: str, width: int, color: bool, height: int = PLOT_HEIGHT) -> None:
+def _start(
+    title: str,
+    width: int,
+    color: bool,
+    height: int = PLOT_HEIGHT,
+    marks: Sequence[float] = (),
+) -> None:
     """A fresh plotext figure; "pro" keeps the terminal's own background, unlike the default."""
     plt.clear_figure()
     plt.theme("pro" if color else "clear")
     plt.plotsize(max(width, 40), height)
     plt.title(title)
-    plt.xlabel("seconds")
+    plt.xlabel("seconds" + (" (│ steered by hand)" if marks else ""))
+    for t in dict.fromkeys(marks):
+        plt.vline(t, "orange")
 
 
 def render_comparison(

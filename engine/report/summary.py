@@ -24,8 +24,9 @@ from engine.load.run import RunResult, Snapshot
 from engine.load.states import Ending
 from engine.report.compare import ended_words
 from engine.report.deploy_section import render_deploy
-from engine.report.document import build_report, is_number, number, stats_of
+from engine.report.document import build_report, is_number, number, stats_of, steering_of
 from engine.report.review import executor_of, threshold_state
+from engine.report.steering_section import shape_lines, steering_section
 from engine.report.text import CPU_WARN, Paint, fmt_bytes, fmt_ms, line, ms_cell, tick_label
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "render_report",
     "render_summary",
     "tick_label",
+    "verdict_line",
 ]
 
 NAME = 25  # the name column of the tables
@@ -60,6 +62,8 @@ def render_report(report: Mapping[str, Any], *, color: bool = False) -> str:
     s: Mapping[str, Any] = report["summary"]
     seconds = max(number(meta.get("duration_s")), 1e-9)
     out = _header(report, paint)
+    if steered := steering_section(meta, _unit(meta), paint):
+        out.extend(["", *steered])
     thresholds = [t for t in report.get("thresholds", []) if isinstance(t, Mapping)]
     if thresholds:
         out.extend(["", *_thresholds(thresholds, paint)])
@@ -99,7 +103,7 @@ def _header(report: Mapping[str, Any], paint: Paint) -> list[str]:
     s: Mapping[str, Any] = report["summary"]
     out = [f"  {paint('surge', '1')} {meta.get('name', '?')} → {meta.get('target', '?')}"]
     kind = f" ({meta['test_type']} test)" if meta.get("test_type") else ""
-    out.append(f"    {_describe_executor(meta)}{kind}")
+    out.extend(shape_lines(f"{_describe_executor(meta)}{kind}", steering_of(meta)))
     ran = f"    started {meta.get('start', '?')}, ran {number(meta.get('duration_s')):g}s"
     ended = ended_words(meta)
     out.append(ran + ("" if ended == Ending.FINISHED else ", " + paint(ended, "33")))
@@ -125,10 +129,25 @@ def _header(report: Mapping[str, Any], paint: Paint) -> list[str]:
     if workers > 0:
         text = f"{workers:.0f} worker{'s' if workers > 1 else ''}"
         text += _on_cluster(meta.get("cluster")) + f", busiest at {cpu:.0f}% CPU"
-        if cpu > CPU_WARN:
+        if cpu > CPU_WARN and generator_limited(meta, s):
             text = paint(f"{text} ⚠ saturated: latency includes Surge's delay", "33")
         out.append(f"    {text}")
     return out
+
+
+def generator_limited(meta: Mapping[str, Any], s: Mapping[str, Any]) -> bool:
+    """Did Surge itself hold the run back? Only an open model has a target rate to fall
+    short of: more than 1% of its due iterations dropped (no VU free in time), or, with
+    --queue, iterations that waited. A closed model at 100% CPU on a fast local target is
+    just a generator going flat out."""
+    options = meta.get("executor_options")
+    if not isinstance(options, Mapping) or "preAllocatedVUs" not in options:
+        return False
+    dropped, iterations = number(s.get("dropped_iterations")), number(s.get("iterations"))
+    if dropped > 0.01 * (dropped + iterations):
+        return True
+    waited = stats_of(s.get("latency_ms")).p95 > stats_of(s.get("http_req_duration_ms")).p95 * 1.1
+    return bool(options.get("queue")) and waited
 
 
 def _on_cluster(cluster: Any) -> str:
@@ -147,6 +166,11 @@ def _describe_executor(meta: Mapping[str, Any]) -> str:
     if executor is not None:
         return executor.describe()
     return str(meta.get("executor", "unknown executor"))
+
+
+def _unit(meta: Mapping[str, Any]) -> str:
+    executor = executor_of(meta)
+    return "iters/s" if executor is not None and executor.open_model else "VUs"
 
 
 def failure_banner(
@@ -202,10 +226,10 @@ def _checks_lines(checks: Any, paint: Paint) -> list[str]:
     passed = sum(p for p, _ in counts.values())
     total = passed + sum(f for _, f in counts.values())
     lines = [
-        line("checks", f"{passed / total if total else 0:.2%} {passed:.0f} out of {total:.0f}")
+        line("checks", f"{passed / total if total else 0:.2%} {passed:,.0f} out of {total:,.0f}")
     ]
     for name, (ok, bad) in counts.items():
-        lines.append(f"      {paint.ok(bad == 0)} {name}: {ok:.0f}/{ok + bad:.0f}")
+        lines.append(f"      {paint.ok(bad == 0)} {name}: {ok:,.0f}/{ok + bad:,.0f}")
     return lines
 
 
@@ -247,9 +271,9 @@ def _execution_block(s: Mapping[str, Any], seconds: float, paint: Paint) -> list
     for key in ("dropped_iterations", "interrupted_iterations"):
         if number(s.get(key)):
             rows.append(line(key, f"{number(s.get(key)):,.0f}"))
-    rows.append(line("vus_max", f"{number(s.get('vus_max')):.0f}"))
+    rows.append(line("vus_max", f"{number(s.get('vus_max')):,.0f}"))
     if is_number(s.get("breaking_point_rps")):
-        rows.append(line("breaking_point_rps", f"{number(s.get('breaking_point_rps')):.1f}/s"))
+        rows.append(line("breaking_point_rps", f"{number(s.get('breaking_point_rps')):,.1f}/s"))
     return rows
 
 
@@ -375,10 +399,33 @@ def latency_note(
         return None
     if dropped:
         return (
-            f"{dropped:.0f} iterations dropped: no free VU at their due time (maxVUs "
+            f"{dropped:,.0f} iterations dropped: no free VU at their due time (maxVUs "
             f"{max_vus}); raise maxVUs, or queue them (--queue) to measure the wait"
         )
     return None
+
+
+def verdict_line(report: Mapping[str, Any], exit_code: int, paint: Paint | None = None) -> str:
+    """The headless output's last line, as k6 ends with its thresholds: what held or
+    failed, the rollout's outcome, how the run ended if not by itself, the exit code."""
+    paint = paint or Paint(False)
+    thresholds = [t for t in report.get("thresholds", []) if isinstance(t, Mapping)]
+    failed = [t for t in thresholds if not t.get("ok")]
+    if failed:
+        metrics = ", ".join(dict.fromkeys(str(t.get("metric", "?")) for t in failed))
+        parts = [f"{len(failed)} of {len(thresholds)} thresholds failed ({metrics})"]
+    else:
+        n = len(thresholds)
+        held = f"all {n} thresholds held" if n > 1 else "the threshold held"
+        parts = [held if thresholds else "no thresholds"]
+    deploy = report.get("deploy")
+    if isinstance(deploy, Mapping):
+        parts.append(f"rollout {str(deploy.get('outcome', '?')).replace('_', ' ')}")
+    ended = ended_words(report.get("meta", {}))
+    if ended != Ending.FINISHED:
+        parts.append(f"run {ended}")
+    words = f"{', '.join(parts)}; exit code {exit_code}"
+    return f"{paint('verdict:', '1')} {paint(words, '32' if exit_code == 0 else '31')}"
 
 
 def progress_line(s: Snapshot, width: int = 200) -> str:
@@ -391,7 +438,7 @@ def progress_line(s: Snapshot, width: int = 200) -> str:
     state = "" if s.state == "running" else f" [{s.state}]"
     parts = [
         f"{s.elapsed:6.1f}s {s.progress:4.0%}{state}",
-        f"{r.rps:8.1f} req/s",
+        f"{r.rps:9,.1f} req/s",
         f"p95 {fmt_ms(r.p95):>8}",
         f"errors {r.error_rate:6.2%}",
         f"thresholds ✗{bad}" if bad else "",

@@ -253,5 +253,5 @@ def test_report_open_reads_both_reports_before_taking_the_terminal(
     missing = tmp_path / "missing.toml"
     assert cli.main(["report", "open", str(NEW), "--compare", str(missing)]) == 2
     err = capsys.readouterr().err
-    assert err == f"surge: error: {missing}: no such file\n"
+    assert err == f"surge report: error: {missing}: no such file\n"
     assert len(opened) == 1

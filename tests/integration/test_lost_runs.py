@@ -123,7 +123,7 @@ def test_a_report_path_that_cannot_be_written_fails_before_the_run(
         (tmp_path / "plain").write_text("not a folder")
     out = run_surge("run", "http://127.0.0.1:9/", "--report", str(target), "--duration", "1s")
     assert out.returncode == 2
-    assert out.stderr.startswith("surge: error: --report") and out.stderr.count("\n") == 1
+    assert out.stderr.startswith("surge run: error: --report") and out.stderr.count("\n") == 1
     assert "http_reqs" not in out.stdout  # nothing ran
 
 
@@ -213,7 +213,7 @@ def test_a_deeply_nested_report_is_one_line(tmp_path: Path) -> None:
     deep.write_text("x = " + "[" * 3000 + "]" * 3000 + "\n")
     out = run_surge("report", "show", str(deep))
     assert out.returncode == 2
-    assert out.stderr == f"surge: error: {deep}: not a valid report (nested too deeply)\n"
+    assert out.stderr == f"surge report: error: {deep}: not a valid report (nested too deeply)\n"
 
 
 def test_merge_refuses_a_report_whose_histogram_does_not_hold_its_requests(

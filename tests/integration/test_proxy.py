@@ -708,13 +708,14 @@ def test_surge_proxy_and_surge_weights_from_a_shell(sut: Callable[..., str]) -> 
 
         put = weights("30:70")
         assert put.returncode == 0, put.stderr
-        assert json.loads(put.stdout) == {"blue": 30, "green": 70}
-        shown = weights()
+        assert put.stdout == "now blue 30% (1 instance), green 70% (1 instance)\n"
+        shown = weights("--json")
         assert shown.returncode == 0 and json.loads(shown.stdout) == {"blue": 30, "green": 70}
+        assert weights().stdout == "blue 30% (1 instance), green 70% (1 instance)\n"
         seen = Counter(r.color for r in asyncio.run(hammer(url, 100, conns=2)))
         assert seen == {"blue": 30, "green": 70}
         bad = weights("30:x")
-        assert bad.returncode == 2 and "surge: error: weights" in bad.stderr
+        assert bad.returncode == 2 and "surge weights: error: weights" in bad.stderr
         # Idle keep-alive connections (client and admin) must not hold up a SIGTERM.
         idle += [_keep_alive_socket(url), _keep_alive_socket(admin_url, "/weights")]
     finally:

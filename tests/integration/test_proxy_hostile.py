@@ -342,10 +342,13 @@ async def test_admin_token_is_required_when_set_and_sent_by_the_tools() -> None:
 
         done = [
             await asyncio.to_thread(weights, "20:80", "--admin-token", token),
-            await asyncio.to_thread(weights, env={"SURGE_ADMIN_TOKEN": token}),
+            await asyncio.to_thread(weights, "--json", env={"SURGE_ADMIN_TOKEN": token}),
             await asyncio.to_thread(weights, "1:1"),
         ]
-        assert done[0].returncode == 0 and json.loads(done[0].stdout) == {"blue": 20, "green": 80}
+        assert (
+            done[0].returncode == 0
+            and done[0].stdout == "now blue 20% (1 instance), green 80% (1 instance)\n"
+        )
         assert done[1].returncode == 0 and json.loads(done[1].stdout) == {"blue": 20, "green": 80}
         assert done[2].returncode == 1 and "Bearer" in done[2].stderr
         assert p.weights == Weights(20, 80)

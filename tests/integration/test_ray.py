@@ -169,5 +169,5 @@ def test_without_ray_cluster_says_how_to_install_it_and_exits_2(tmp_path: Path) 
         env={**os.environ, "PYTHONPATH": f"{fake.parent}:{ROOT}"},
     )  # fmt: skip
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"surge: error: --cluster: {INSTALL}"
+    assert proc.stderr.strip() == f"surge run: error: --cluster: {INSTALL}"
     assert "pip install 'surge[ray]'" in INSTALL

@@ -417,7 +417,7 @@ def test_damaged_and_future_reports_exit_2_with_one_line(
     err = capsys.readouterr().err
     assert code == 2, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("surge: error: "), err
+    assert len(lines) == 1 and lines[0].startswith("surge report: error: "), err
     assert message in lines[0] and str(bad) in lines[0]
     assert not (tmp_path / "out.toml").exists()
 
@@ -429,7 +429,7 @@ def test_a_future_report_is_one_line_and_no_traceback_end_to_end(
     proc = _surge("report", "compare", runs.fast_a, bad, "--fail-on-regression")
     assert proc.returncode == 2
     assert proc.stderr == (
-        f"surge: error: {bad}: report format 99 is not supported by this Surge "
+        f"surge report: error: {bad}: report format 99 is not supported by this Surge "
         f"(reads formats 1, {FORMAT}); upgrade Surge to read it\n"
     )
 

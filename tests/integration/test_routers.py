@@ -169,7 +169,7 @@ CANARY = """strategy = "canary"
 steps = [20, 50, 100]
 interval = "1s"
 """
-SWITCH = """strategy = "switch"
+SWITCH = """strategy = "bluegreen"
 smoke = true
 smoke_duration = "1s"
 """
@@ -270,7 +270,7 @@ def test_switch_smokes_green_through_the_routers_header_rule(
     expected = EXIT_ROLLED_BACK if outcome == "rolled_back" else 0
     assert proc.returncode == expected, proc.stdout + proc.stderr
     deploy = load_report(report)["deploy"]
-    assert deploy["outcome"] == outcome and deploy["strategy"] == "switch"
+    assert deploy["outcome"] == outcome and deploy["strategy"] == "bluegreen"
     # the first window may be too quiet (the sender process starting): inconclusive
     smoke = next(r for r in deploy["steps"] if r["verdict"] != "inconclusive")
     assert smoke["weights"] == [100, 0]  # green took none of the load while smoked

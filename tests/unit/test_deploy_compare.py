@@ -56,12 +56,27 @@ def test_the_table_has_a_row_per_strategy_with_its_figures() -> None:
         CompareRow("rolling", "promoted", 12.34, 4, 2, 900, 1000, 5, 8.25),
         CompareRow("canary", "unfinished", None, 4, 3, 10, 200, 0, 1.0),
     ]
-    lines = render_table(rows)
+    lines = render_table(rows, width=200)
     assert lines[0].startswith("| strategy") and set(lines[1]) <= {"|", "-", ":"}
-    assert "| rolling  | promoted   | 12.3 s |" in lines[2]
+    assert "| rolling  | promoted   | 12.3 s |            4/2 |" in lines[2]
     assert "5 (0.5%)" in lines[2] and "8.2 ms" in lines[2]
     assert "| canary   | unfinished |      – |" in lines[3]
     assert len({len(line) for line in lines}) == 1  # aligned columns
+
+
+def test_the_table_fits_80_columns_going_on_below() -> None:
+    """Every strategy's name is long enough that the nine figures cannot share 80
+    columns: the ones that do not fit go on in a second table, the strategy first."""
+    rows = [
+        CompareRow("rolling-with-additional-batch", "rolled back", 12.1, 4, 2, 400, 2299, 40, 17.3),
+        CompareRow("bluegreen", "promoted", 6.0, 6, 3, 195, 1099, 0, 14.7),
+    ]
+    lines = render_table(rows)
+    assert max(len(line) for line in lines) <= 80
+    first, second = "\n".join(lines).split("\n\n")
+    assert first.startswith("| strategy ") and second.startswith("| strategy ")
+    for figure in ("12.1 s", "4/2", "400", "2,299", "40 (1.7%)", "17.3 ms"):
+        assert figure in first + second
 
 
 def test_the_load_holds_its_peak_longer_for_a_rollout_that_outlasts_it() -> None:

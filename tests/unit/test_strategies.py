@@ -437,8 +437,9 @@ URLS = {"blue": ["http://127.0.0.1:8081"], "green": ["http://127.0.0.1:8082"]}
         ({**URLS, "green": ["http://h:99999"]}, "deploy.green[0]", "bad URL"),
         ({**URLS, "green": ["http://h:1/api"]}, "deploy.green[0]", "without path or query"),
         ({**URLS, "strategy": "yolo"}, "deploy.strategy", "unknown strategy 'yolo'"),
+        ({**URLS, "strategy": "cannary"}, "deploy.strategy", "(did you mean 'canary'?)"),
         ({**URLS, "colour": 1}, "deploy.colour", "unknown key"),
-        ({**URLS, "strategy": "switch", "percent": 10}, "deploy.percent", "does not apply"),
+        ({**URLS, "strategy": "bluegreen", "percent": 10}, "deploy.percent", "does not apply"),
         ({**URLS, "proxy_port": "80"}, "deploy.proxy_port", "integer 0..65535"),
         ({**URLS, "admin_port": 8000}, "deploy.admin_port", "must differ"),
         ({**URLS, "sticky": "yes"}, "deploy.sticky", "true or false"),
@@ -479,8 +480,8 @@ def test_parse_deploy_errors_name_the_key(table: dict[str, Any], key: str, messa
     [
         ({}, Canary, Weights(90, 10)),
         ({"steps": [1, 5, 25, 50, 100], "interval": "30s"}, Canary, Weights(99, 1)),
-        ({"strategy": "switch"}, Switch, ALL_GREEN),
-        ({"strategy": "switch", "smoke": True, "smoke_duration": "10s"}, Switch, ALL_BLUE),
+        ({"strategy": "bluegreen"}, Switch, ALL_GREEN),
+        ({"strategy": "bluegreen", "smoke": True, "smoke_duration": "10s"}, Switch, ALL_BLUE),
         ({"strategy": "linear", "percent": 10, "every": "1m"}, Linear, Weights(90, 10)),
         ({"strategy": "rolling", "interval": 5}, Rolling, ALL_BLUE),
         (
@@ -499,6 +500,16 @@ def test_parse_deploy_builds_each_strategy(
     strategy = plan.build()
     assert type(strategy) is cls
     assert strategy.start(0).weights == first
+
+
+def test_switch_is_read_as_bluegreen_with_a_note() -> None:
+    """One name per strategy (bluegreen); a profile's old `switch` still runs, noted."""
+    plan = parse_deploy({**URLS, "strategy": "switch", "smoke": True})
+    assert plan.strategy == "bluegreen" and type(plan.build()) is Switch
+    assert plan.notes == (
+        (("deploy", "strategy"), "'switch' is now called 'bluegreen' (still read, for now)"),
+    )
+    assert parse_deploy({**URLS, "strategy": "bluegreen"}).notes == ()
 
 
 def test_parse_deploy_analysis_options() -> None:

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import fcntl
+import io
+import os
+import struct
+import termios
+from dataclasses import replace
+
 import pytest
 
 from engine.load.model import Figures, LatencyStats, Row
 from engine.load.run import Snapshot
 from engine.load.states import RunState
-from engine.report.summary import failure_banner, progress_line
+from engine.report.compare import PER_S, format_value
+from engine.report.deploy_section import render_deploy, render_step
+from engine.report.summary import (
+    failure_banner,
+    generator_limited,
+    progress_line,
+    render_report,
+    verdict_line,
+)
+from tui.cli.progress import Progress
 
 
 @pytest.mark.parametrize(
@@ -63,6 +79,107 @@ def test_the_progress_line_never_wraps(width: int) -> None:
 
 def test_the_finished_line_has_no_cpu_of_gone_workers() -> None:
     assert "cpu" not in progress_line(_snapshot(RunState.FINISHED), 200)
+
+
+def test_counts_have_thousands_separators() -> None:
+    """`152,770.1 req/s`, `requests 367,161`, `blue 32,845 req`, as k6 prints them."""
+    snap = _snapshot(RunState.RUNNING)
+    assert "41,234.5 req/s" in progress_line(replace(snap, row=replace(snap.row, rps=41234.5)))
+    assert format_value(367161, "count") == "367,161"
+    assert format_value(152770.1, PER_S) == "152,770.1/s"
+    color = {"requests": 32845, "error_rate": 0.0, "p50_ms": 1, "p95_ms": 2, "p99_ms": 3}
+    step = {"at_s": 5, "weights": [90, 10], "verdict": "passed", "blue": color, "green": color}
+    assert "blue   32,845 req" in render_step(step)
+    deploy = {"strategy": "canary", "instances": {"blue-0": {"requests": 45824, "errors": 1200}}}
+    assert "      blue-0: 45,824 requests, 1,200 errors" in render_deploy(deploy)
+
+
+OPEN = {"preAllocatedVUs": 10, "rate": 1000, "timeUnit": "1s"}
+
+
+@pytest.mark.parametrize(
+    ("options", "summary", "limited"),
+    [
+        ({"vus": 10, "duration": "10s"}, {"iterations": 500_000}, False),  # closed: flat out
+        (OPEN, {"iterations": 10_000, "dropped_iterations": 0}, False),  # kept up
+        (OPEN, {"iterations": 9_000, "dropped_iterations": 1_000}, True),  # fell short
+        (OPEN, {"iterations": 9_995, "dropped_iterations": 5}, False),  # within 1%
+    ],
+)
+def test_saturated_only_when_the_generator_held_the_run_back(
+    options: dict, summary: dict, limited: bool
+) -> None:
+    assert generator_limited({"executor_options": options}, summary) is limited
+    report = {
+        "meta": {"workers": 1, "cpu_percent_max": 100.0, "executor_options": options},
+        "summary": summary,
+    }
+    assert ("saturated" in render_report(report)) is limited
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "deploy", "ended", "code", "expected"),
+    [
+        ([], None, "finished", 0, "verdict: no thresholds; exit code 0"),
+        ([{"metric": "a", "ok": True}] * 2, None, "finished", 0, "all 2 thresholds held"),
+        ([{"metric": "a", "ok": True}], None, "finished", 0, "verdict: the threshold held;"),
+        (
+            [{"metric": "http_req_duration", "ok": False}, {"metric": "b", "ok": True}],
+            {"outcome": "rolled_back"},
+            "finished",
+            99,
+            "verdict: 1 of 2 thresholds failed (http_req_duration), rollout rolled back; "
+            "exit code 99",
+        ),
+        ([], {"outcome": "promoted"}, "stopped", 1, "rollout promoted, run stopped; exit code 1"),
+    ],
+)
+def test_the_verdict_line(
+    thresholds: list, deploy: dict | None, ended: str, code: int, expected: str
+) -> None:
+    report = {"meta": {"ended": ended}, "summary": {}, "thresholds": thresholds}
+    if deploy:
+        report["deploy"] = deploy
+    line = verdict_line(report, code)
+    assert line.startswith("verdict: ") and expected in line and "\n" not in line
+
+
+def test_progress_into_a_pipe_is_a_plain_line_every_ten_seconds() -> None:
+    live = Progress(io.StringIO())
+    snap = _snapshot(RunState.RUNNING)
+    texts = {t: live.text(replace(snap, elapsed=float(t))) for t in range(1, 26)}
+    assert [t for t, text in texts.items() if text] == [1, 11, 21]
+    assert all("\r" not in text and text.endswith("\n") for text in texts.values() if text)
+    assert live.end() == ""
+
+
+def test_progress_on_a_60_column_terminal_fits_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The width is the terminal's where the line goes (stderr), whatever stdout is."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 60, 0, 0))
+    with os.fdopen(follower, "w") as terminal:
+        text = Progress(terminal).text(_snapshot(RunState.RUNNING))
+    os.close(leader)
+    assert text.startswith("\r\x1b[2K") and "req/s" in text
+    assert len(text.removeprefix("\r\x1b[2K")) <= 59
+
+
+def test_a_judged_window_fits_80_columns() -> None:
+    """The worst case: seven-digit counts, every error, a long reason; under `surge
+    run`'s "  deploy " and in the summary's DEPLOY section alike."""
+    color = {"requests": 1_234_567, "error_rate": 1.0, "p50_ms": 12345.6, "p99_ms": 999.9}
+    reason = "p99 40.1 ms > 35 ms; p99 40.1 ms > 3x blue's 5.0 ms; success rate 90.00% < 99.00%"
+    row = {"at_s": 1234.5, "weights": [75, 25], "verdict": "inconclusive", "window_s": 5}
+    row |= {"blue": color, "green": color, "reason": reason}
+    printed = ("  deploy " + render_step(row)).splitlines()
+    assert printed[0] == "  deploy 1234.5s  75:25  inconclusive (window 5.0s)"
+    assert printed[1].split()[:2] == ["blue", "1,234,567"]
+    assert printed[2].split()[:2] == ["green", "1,234,567"]
+    first, *more = reason.split("; ")
+    assert [line.strip() for line in printed[3:]] == [f"— {first}", *more]  # a problem a line
+    summary = render_deploy({"strategy": "canary", "steps": [row]})
+    assert max(len(line) for line in [*printed, *summary]) <= 80
 
 
 def test_the_banner_names_only_kinds_counted_in_http_req_failed() -> None:

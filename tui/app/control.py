@@ -19,6 +19,7 @@ from engine.load.controller import Controller
 from engine.load.model import RunModel
 from engine.load.run import RunPlan, RunResult, Snapshot
 from engine.load.states import RunState
+from engine.load.steering import SteeringLog
 
 if TYPE_CHECKING:
     from engine.deploy.driver import DeployDriver
@@ -31,6 +32,7 @@ class RunControl(Protocol):
     plan: RunPlan
     state: RunState
     model: RunModel
+    steering: SteeringLog  # the commands below, on record
 
     async def run(self) -> RunResult: ...
     def pause(self) -> None: ...

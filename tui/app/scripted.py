@@ -19,6 +19,7 @@ from engine.load.metrics import Interval, Recorder
 from engine.load.model import Row, RunModel
 from engine.load.run import RunPlan, RunResult, Snapshot
 from engine.load.states import RunState, StopReason
+from engine.load.steering import Steer, SteeringLog
 
 FIXED_START = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -149,6 +150,7 @@ class ScriptedController:
         self._running.set()
         self._halt = asyncio.Event()
         self._cpu_max = 0.0
+        self.steering = SteeringLog(lambda: self.model.elapsed)  # scripted time
 
     # ---------------------------------------------------------------- commands
     def pause(self) -> None:
@@ -156,22 +158,30 @@ class ScriptedController:
         if self.state == RunState.RUNNING:
             self.state = RunState.PAUSED
             self._running.clear()
+            self.steering.add(Steer.PAUSE)
 
     def resume(self) -> None:
         self.calls.append(("resume",))
         if self.state == RunState.PAUSED:
             self.state = RunState.RUNNING
             self._running.set()
+            self.steering.add(Steer.RESUME)
 
     def set_scale(self, scale: float) -> None:
         self.calls.append(("set_scale", round(scale, 6)))
-        self.scale = max(scale, 0.001)
+        self._rescale(max(scale, 0.001))
 
     def set_target(self, value: float) -> None:
         self.calls.append(("set_target", value))
         base = planned_target(self.plan, self.model.elapsed)
         if base > 0:
-            self.scale = value / base
+            self._rescale(value / base)
+
+    def _rescale(self, scale: float) -> None:
+        base = planned_target(self.plan, self.model.elapsed)
+        if scale != self.scale:
+            self.steering.add(Steer.TARGET, base * self.scale, base * scale)
+        self.scale = scale
 
     def stop(self, reason: str = StopReason.USER_STOP) -> None:
         self.calls.append(("stop", reason))
@@ -181,6 +191,7 @@ class ScriptedController:
             self.stop_reason = reason
             self._halt.set()
             self._running.set()
+            self.steering.stopped(reason)
 
     def abort(self, reason: str = StopReason.USER_ABORT) -> None:
         self.calls.append(("abort", reason))
@@ -189,6 +200,7 @@ class ScriptedController:
         self.state = RunState.STOPPING
         self._halt.set()
         self._running.set()
+        self.steering.stopped(reason, abort=True)
 
     def finish(self) -> None:
         """End a held run as if its shape had reached the end (not a user's stop)."""
@@ -235,6 +247,7 @@ class ScriptedController:
             error=error,
             cpu_percent_max=self._cpu_max,
             workers=self.plan.workers,
+            steering=tuple(self.steering.events),
         )
 
     def _emit(self, row: Row, k: int) -> None:

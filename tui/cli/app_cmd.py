@@ -19,7 +19,7 @@ from engine.profile.plan import Overrides
 from engine.report.review import Review
 from profiles import names as shipped_names
 from tui.app.catalog import user_profile_dir
-from tui.cli.argtypes import SuggestingParser
+from tui.cli.argtypes import SuggestingParser, tell_notes
 from tui.cli.flags import add_load_flags, add_profile_flags, add_redirect_flag, load_overrides
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def main(argv: Sequence[str]) -> int:
                 f"(a shipped one: {shipped}; or a command: {', '.join(COMMANDS)})"
             )
         try:
-            load_profile(args.profile, env=args.env, base_url=args.base_url)
+            tell_notes(args, load_profile(args.profile, env=args.env, base_url=args.base_url))
         except ProfileError as exc:
             return fail(str(exc))
     for folder in args.profiles:

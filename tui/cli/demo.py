@@ -17,24 +17,27 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from engine.deploy.compare import strategy_for
-from engine.deploy.strategies import Manual, Strategy
+from engine.deploy.strategies import RENAMED, Manual, Strategy, strategy_name
 from engine.exit_codes import EXIT_BAD_INPUT
 from engine.profile import Profile, load_profile
 from engine.profile.plan import Overrides, build_plan
 from profiles import SHIPPED
+from tui.cli.argtypes import WithDefaults
 from tui.cli.demo_stack import FLAWS, ROUTERS, DemoStack
 
 if TYPE_CHECKING:  # the driver (httpx, the routers) loads when a demo starts
     from engine.deploy.driver import DeployDriver, EventHook
 
 PROFILE = SHIPPED / "demo.toml"
-DEMO_STRATEGIES = ("canary", "linear", "switch", "manual")
+DEMO_STRATEGIES = ("canary", "linear", "bluegreen", "manual")
 
 
 def register(sub: Any) -> None:
     demo = sub.add_parser(
         "demo",
         help="blue and green demo servers behind surge proxy, a load test and a canary rollout",
+        epilog="example: surge demo --green-flaw errors --strategy linear --headless",
+        formatter_class=WithDefaults,
     )
     add_arguments(demo)
     demo.set_defaults(func=main)
@@ -47,7 +50,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="latency",
         help="what is wrong with green: latency (40 ms vs blue's 5 ms), errors (10%%), none",
     )
-    p.add_argument("--strategy", choices=DEMO_STRATEGIES, default="canary", help="rollout")
+    p.add_argument(
+        "--strategy",
+        type=_strategy,
+        choices=DEMO_STRATEGIES,
+        default="canary",
+        help="the rollout (default canary: 10, 25, 50, 100%% of traffic, judged every 5 s)",
+    )
     p.add_argument(
         "--router",
         choices=ROUTERS,
@@ -63,11 +72,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", metavar="FILE", help="--headless: write the TOML report here")
 
 
+def _strategy(text: str) -> str:
+    """argparse type for --strategy: an old name ("switch") read as today's, with a note."""
+    if text not in RENAMED:
+        return text  # argparse's choices judge it
+    name, note = strategy_name(text)
+    print(f"surge demo: note: --strategy: {note}", file=sys.stderr)
+    return name
+
+
 def demo_strategy(profile: Profile, name: str) -> Strategy:
     """The profile's canary, or another strategy with the same analysis bounds, as
     `surge deploy compare` builds them (engine.deploy.compare.strategy_for).
 
-    The switch smokes green first (judged on the same bounds, over one interval), so
+    Blue/green smokes green first (judged on the same bounds, over one interval), so
     a flawed green is rolled back before it takes any of the load.
     """
     assert profile.deploy is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,10 +33,11 @@ from engine.deploy.compare import (
     strategy_for,
 )
 from engine.deploy.recipe import Recipe
+from engine.deploy.strategies import strategy_name
 from engine.exit_codes import EXIT_OK
 from engine.profile import Profile, load_profile, resolve_profile
 from profiles import SHIPPED
-from tui.cli.argtypes import duration
+from tui.cli.argtypes import duration, tell_notes
 from tui.cli.demo_stack import BLUE_ARGS, FLAWS, ROOT, START_TIMEOUT_S, _readline, sut_recipe
 from tui.cli.run_cmd import BadInput
 
@@ -62,8 +64,9 @@ def register(sub: Any) -> None:
     compare.add_argument(
         "--green-flaw",
         choices=tuple(FLAWS),
-        default="none",
-        help="the demo profile only: what is wrong with green (none, latency, errors)",
+        default="latency",
+        help="the demo profile only: what is wrong with green: latency (the default, as "
+        "surge demo's), errors, none",
     )
     compare.add_argument(
         "--instances",
@@ -94,14 +97,21 @@ def register(sub: Any) -> None:
 
 
 def strategies_of(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    known = (*COMPARED, *ALIASES)
-    for n in names:
-        if n not in known:
-            raise BadInput(f"--strategies: unknown strategy {n!r} (one of {', '.join(COMPARED)})")
+    """The names `--strategies` gives, as the current names ("switch" read, with a note)."""
+    names = []
+    for given in (n.strip() for n in text.split(",") if n.strip()):
+        try:
+            name, renamed = strategy_name(given, COMPARED)
+        except ValueError as exc:
+            if given not in ALIASES:
+                raise BadInput(f"--strategies: {exc}") from None
+            name, renamed = ALIASES[given], None
+        if renamed:
+            print(f"surge deploy: note: --strategies: {renamed}", file=sys.stderr)
+        names.append(name)
     if not names:
         raise BadInput("--strategies: name at least one")
-    return [ALIASES.get(n, n) for n in names]
+    return names
 
 
 def demo_recipes(green_flaw: str, instances: int) -> dict[str, Recipe]:
@@ -229,7 +239,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     path = resolve_profile(args.profile)
     if not path.exists():
         raise BadInput(f"{args.profile}: no such profile file")
-    profile = with_recipes(load_profile(path), args)
+    profile = with_recipes(tell_notes(args, load_profile(path)), args)
     rows: list[CompareRow] = []
     previous = {sig: signal.signal(sig, _interrupt) for sig in SIGNALS}
     try:
@@ -242,7 +252,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print("\n".join(render_table(rows)))
+    print("\n".join(render_table(rows, shutil.get_terminal_size().columns)))
     if args.json:
         Path(args.json).write_text(json.dumps([r.as_dict() for r in rows], indent=2) + "\n")
     return EXIT_OK

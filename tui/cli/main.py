@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from engine.errors import ConfigError
 from engine.exit_codes import EXIT_BAD_INPUT, EXIT_ERROR
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Without a command, surge opens the live console: surge [PROFILE] [--type TYPE] "
         "[--start] [--env NAME] [--profiles DIR] [--base-url URL] (surge PROFILE --help).",
     )
+    parser.add_argument("--version", action="version", version=f"surge {surge_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in (run_cmd, demo, sut_cmd, report_cmd, proxy_cmd, router_cmd, deploy_cmd):
         command.register(sub)
@@ -42,7 +44,16 @@ def wants_app(parser: argparse.ArgumentParser, argv: Sequence[str]) -> bool:
     if not argv:
         return True
     first = argv[0]
-    return first not in COMMANDS and first not in ("-h", "--help")
+    return first not in COMMANDS and first not in ("-h", "--help", "--version")
+
+
+def surge_version() -> str:
+    """The installed distribution's version (pyproject.toml's), or "unknown" from a bare
+    checkout."""
+    try:
+        return metadata.version("surge")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args))
     except (BadInput, ProfileError, ConfigError, ReportError) as exc:
-        print(f"surge: error: {exc}", file=sys.stderr)
+        print(f"surge {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return EXIT_ERROR

@@ -25,6 +25,7 @@ from engine.durations import parse_duration
 from engine.errors import ConfigError
 from engine.exit_codes import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
 from engine.proxy import ProxyConfig, parse_weights, serve_forever
+from tui.cli.argtypes import WithDefaults, said
 from tui.cli.servers import serve_from_args, standalone
 
 TOKEN_ENV = "SURGE_ADMIN_TOKEN"
@@ -47,6 +48,9 @@ def register(sub: Any) -> None:
             "weight (exact shares), tags every response with x-surge-upstream, and "
             "exposes GET/PUT /weights, GET/PUT /instances and GET /stats on --admin."
         ),
+        epilog="example: surge proxy --blue http://127.0.0.1:8081 --green "
+        "http://127.0.0.1:8082 --weights 90:10",
+        formatter_class=WithDefaults,
     )
     add_arguments(p)
     p.set_defaults(func=cmd_proxy)
@@ -54,10 +58,22 @@ def register(sub: Any) -> None:
     w = sub.add_parser(
         "weights",
         help="show or set a running proxy's blue:green weights",
-        description="With B:G, set the weights (e.g. 90:10); without, print them.",
+        description="With B:G, set the weights (e.g. 90:10); without, print them. Either way "
+        "it prints what the proxy now has, in words: blue 90% (2 instances), green 10% "
+        "(1 instance).",
+        epilog="example: surge weights 90:10 --admin 127.0.0.1:8001",
+        formatter_class=WithDefaults,
     )
     w.add_argument("weights", nargs="?", metavar="B:G", help="e.g. 90:10; omit to read")
-    w.add_argument("--admin", default="127.0.0.1:8001", metavar="ADDR", help="the proxy's admin")
+    w.add_argument(
+        "--admin",
+        default="127.0.0.1:8001",
+        metavar="ADDR",
+        help="the proxy's admin API",
+    )
+    w.add_argument(
+        "--json", action="store_true", help='the admin API\'s raw answer: {"blue": 90, "green": 10}'
+    )
     w.add_argument("--admin-token", metavar="TOKEN", help=TOKEN_HELP)
     w.add_argument("--timeout", type=float, default=5.0, help=argparse.SUPPRESS)
     w.set_defaults(func=cmd_weights)
@@ -142,21 +158,50 @@ def _split_urls(text: str) -> tuple[str, ...]:
 
 def cmd_weights(args: argparse.Namespace) -> int:
     host, port = parse_host_port(args.admin, "--admin")
-    url = f"{url_of(host, port)}/weights"
+    base = url_of(host, port)
+    url = f"{base}/weights"
     body = None
     if args.weights is not None:
         weights = parse_weights(args.weights, "weights")
         body = json.dumps(weights.as_dict()).encode()
-    status, payload = admin_request(url, body, timeout=args.timeout, token=admin_token(args))
+    token = admin_token(args)
+    status, payload = admin_request(url, body, timeout=args.timeout, token=token)
     if status is None:
-        print(f"surge: error: cannot reach the proxy admin at {url}: {payload}", file=sys.stderr)
+        reach = f"cannot reach the proxy admin at {url}: {payload}"
+        print(said(args, "error", reach), file=sys.stderr)
         return EXIT_ERROR
     if status != 200:
         message = payload.get("error") if isinstance(payload, dict) else payload
-        print(f"surge: error: the proxy refused: {message}", file=sys.stderr)
+        print(said(args, "error", f"the proxy refused: {message}"), file=sys.stderr)
         return EXIT_BAD_INPUT if status == 400 else EXIT_ERROR
-    print(json.dumps(payload), flush=True)
+    if args.json:
+        print(json.dumps(payload), flush=True)
+        return EXIT_OK
+    status, instances = admin_request(f"{base}/instances", None, timeout=args.timeout, token=token)
+    words = weights_words(payload, instances if status == 200 else None)
+    print(f"{'now ' if body is not None else ''}{words}", flush=True)
     return EXIT_OK
+
+
+def weights_words(weights: Any, instances: Any) -> str:
+    """`blue 90% (2 instances), green 10% (1 instance, 1 unhealthy)`: what the router now
+    has, from GET /weights and GET /instances (None: the counts are left out)."""
+    parts = []
+    for color in ("blue", "green"):
+        share = weights.get(color, 0) if isinstance(weights, dict) else 0
+        text = f"{color} {share}%"
+        if isinstance(instances, list):
+            serving = [
+                i
+                for i in instances
+                if isinstance(i, dict) and i.get("color") == color and i.get("in_service")
+            ]
+            n = len(serving)
+            unhealthy = sum(1 for i in serving if not i.get("healthy"))
+            text += f" ({n} instance{'' if n == 1 else 's'}"
+            text += f", {unhealthy} unhealthy)" if unhealthy else ")"
+        parts.append(text)
+    return ", ".join(parts)
 
 
 def admin_request(

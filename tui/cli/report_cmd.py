@@ -23,13 +23,14 @@ from engine.report.compare import (
     parse_tolerance,
 )
 from engine.report.deploy_section import render_deploy_pair
-from engine.report.document import ReportError, load_report, write_toml
+from engine.report.document import ReportError, load_report, steering_of, write_toml
 from engine.report.export import summary_json, timeline_csv
 from engine.report.k6_summary import summary_export
 from engine.report.merge import merge_reports, merge_warnings
 from engine.report.review import read_review
 from engine.report.show import render_comparison, render_plots
 from engine.report.summary import fmt_ms, render_report
+from tui.cli.argtypes import WithDefaults, said
 
 MAX_PLOT_WIDTH = 160
 
@@ -68,10 +69,18 @@ def register(sub: Any) -> None:
     merge.set_defaults(func=cmd_merge)
 
     export = actions.add_parser(
-        "export", help="the summary as JSON (Surge's or k6's summary-export) or the timeline as CSV"
+        "export",
+        help="the summary as JSON (Surge's or k6's summary-export) or the timeline as CSV",
+        epilog="example: surge report export run.toml --format k6 -o summary.json",
+        formatter_class=WithDefaults,
     )
-    export.add_argument("file")
-    export.add_argument("--format", choices=("json", "k6", "csv"), default="json")
+    export.add_argument("file", help="a report written by `surge run --report`")
+    export.add_argument(
+        "--format",
+        choices=("json", "k6", "csv"),
+        default="json",
+        help="json: Surge's summary; k6: k6's --summary-export; csv: the timeline",
+    )
     export.add_argument("-o", "--output", metavar="OUT", help="a file instead of stdout")
     export.set_defaults(func=cmd_export)
 
@@ -108,7 +117,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(render_report(report, color=color))
     if not args.no_plots:
         width = min(shutil.get_terminal_size((100, 24)).columns, MAX_PLOT_WIDTH)
-        print(render_plots(report.get("timeline", []), width=width, color=color))
+        marks = [e.t for e in steering_of(report["meta"]) if e.bends]
+        print(render_plots(report.get("timeline", []), width=width, color=color, marks=marks))
     return EXIT_OK
 
 
@@ -137,7 +147,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         raise ReportError("merge needs two or more reports (runs made at the same time)")
     reports = [load_report(f) for f in args.files]
     for warning in merge_warnings(reports, args.files):
-        print(f"surge: warning: {warning}", file=sys.stderr)
+        print(said(args, "warning", warning), file=sys.stderr)
     merged = merge_reports(reports, args.files)
     try:
         path = write_toml(merged, args.output)
@@ -145,8 +155,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
         raise ReportError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
     s = merged["summary"]
     print(
-        f"  merged {len(reports)} reports into {path}: {s['requests']} requests, "
-        f"{s['rps']:.1f}/s, p95 {fmt_ms(s['latency_ms']['p95'])}, "
+        f"  merged {len(reports)} reports into {path}: {s['requests']:,} requests, "
+        f"{s['rps']:,.1f}/s, p95 {fmt_ms(s['latency_ms']['p95'])}, "
         f"p99 {fmt_ms(s['latency_ms']['p99'])}, errors {s['error_rate']:.2%}"
     )
     return EXIT_OK

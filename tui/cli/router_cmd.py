@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.exit_codes import EXIT_ERROR, EXIT_OK
 from engine.profile import load_profile, resolve_profile
+from tui.cli.argtypes import said, tell_notes
 from tui.cli.run_cmd import BadInput
 
 ROUTER_KINDS = ("haproxy", "envoy")
@@ -41,7 +42,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     path = resolve_profile(args.profile)
     if not path.exists():
         raise BadInput(f"{args.profile}: no such profile file")
-    profile = load_profile(path)
+    profile = tell_notes(args, load_profile(path))
     plan = profile.deploy
     if plan is None:
         raise BadInput(f"{path}: no [deploy] table (blue and green pools)")
@@ -78,7 +79,7 @@ def cmd_start(args: argparse.Namespace) -> int:
             what = f"admin {esetup.admin_socket}"
             url = f"http://127.0.0.1:{esetup.listen_port}"
     except RouterError as exc:
-        print(f"surge: error: {exc}", file=sys.stderr)
+        print(said(args, "error", str(exc)), file=sys.stderr)
         return EXIT_ERROR
     print(
         f"  {args.kind} listening on {url} ({what}; config {process.config}); "
@@ -89,7 +90,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, _interrupt)
         assert process.proc is not None
         process.proc.wait()
-        print(f"surge: error: {args.kind} exited", file=sys.stderr)
+        print(said(args, "error", f"{args.kind} exited"), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_OK

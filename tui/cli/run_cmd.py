@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -35,7 +34,6 @@ from engine.load.thresholds import parse_cli_threshold
 from engine.outputs import Output, parse_out
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
 from engine.profile.plan import Overrides, build_plan, choose_executor, fit_duration
-from engine.report.deploy_section import deploy_table, render_deploy
 from engine.report.document import (
     build_report,
     unwritable,
@@ -44,13 +42,14 @@ from engine.report.document import (
 )
 from engine.report.export import summary_json
 from engine.report.k6_summary import summary_export
-from engine.report.summary import Paint, progress_line, render_summary
+from engine.report.summary import Paint, render_report, verdict_line
 from profiles import names as shipped_names
 from tui.cli import rollout
+from tui.cli.progress import Progress
 
 if TYPE_CHECKING:  # the driver (httpx, the routers) loads only for a run with [deploy]
     from engine.deploy.driver import DeployDriver
-from tui.cli.argtypes import duration, positive_int
+from tui.cli.argtypes import Foreign, duration, positive_int, said, tell_notes
 from tui.cli.flags import (
     add_http_flags,
     add_load_flags,
@@ -106,10 +105,17 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="repeatable: json=FILE (a JSON object per interval, then the summary) or "
         "prometheus=HOST:PORT[,linger=5s] (a live scrape endpoint)",
     )
-    p.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
+    p.add_argument(
+        "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="repeatable"
+    )
     p.add_argument("--method", default="GET", help="ad-hoc URL only")
     p.add_argument("--body", help="ad-hoc URL only: the request body")
-    p.add_argument("--client", choices=("wire", "httpx"), help="wire (fast) or httpx (HTTP/2)")
+    p.add_argument(
+        "--client",
+        choices=("wire", "httpx"),
+        help="wire (the default: Surge's own, HTTP/1.1 and h2, the fastest) or httpx (the "
+        "httpx library: HTTP/1.1 and h2, a second opinion)",
+    )
     p.add_argument("--interval", type=duration, default=1.0, help=argparse.SUPPRESS)
     p.add_argument(
         "--checkpoint-every", type=duration, default=CHECKPOINT_S, help=argparse.SUPPRESS
@@ -121,8 +127,39 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="the live progress line on stderr (auto, the default: only on a terminal)",
     )
     p.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress line (as --progress never)"
+        "-q", "--quiet", action="store_true", help="no progress line (as --progress never; k6's -q)"
     )
+    for flag, answer in FOREIGN_FLAGS.items():
+        p.add_argument(flag, action=Foreign, said=answer)
+
+
+# oha's and hey's flags, answered with the Surge flag that does the same.
+FOREIGN_FLAGS = {
+    "-c": "oha's connections (hey's workers): use -u/--vus",
+    "-n": "oha's and hey's request count: use -i/--iterations",
+    "-z": "oha's and hey's duration: use -d/--duration",
+    "-m": "oha's and hey's method: use --method",
+}
+
+
+def foreign_rate(args: Sequence[str]) -> str | None:
+    """`-q 100` is oha's rate (hey's per worker), not k6's --quiet: say so before argparse
+    takes the number for the target."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return None
+        value = args[i + 1] if arg == "-q" and i + 1 < len(args) else arg[2:]
+        if arg.startswith("-q") and _is_number(value):
+            return f"-q is k6's --quiet here; oha's -q {value} (a rate) is --rate {value}"
+    return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 EXAMPLES = """\
@@ -132,6 +169,9 @@ examples:
   surge run http://127.0.0.1:8080/ -i 1000 -u 10        1,000 iterations over 10 VUs
   surge run shop.toml --type stress --report r.toml     a test type on a profile, a report
   surge run shop.toml --threshold "http_req_duration:p(95)<300" --summary-export k6.json
+
+from oha and hey: -c is -u/--vus, -n is -i/--iterations, -z is -d/--duration, -m is
+--method, -q N (a rate) is --rate N; -H is --header, as curl's.
 
 defaults: constant-vus, 10 VUs for 10 s; the wire client; one worker process per core
 (less one for a target on this machine); --timeout 10s; --max-body 1MiB.
@@ -146,6 +186,7 @@ as k6 does.
 def register(sub: Any) -> None:
     run = sub.add_parser(
         "run",
+        precheck=foreign_rate,
         help="run a load test headless (CI, SSH one-liners)",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -170,14 +211,30 @@ def load_target(args: argparse.Namespace) -> Profile:
             raise BadInput(str(exc)) from None
     path = resolve_profile(target)
     if not path.exists():
+        if looks_like_address(target):
+            raise BadInput(
+                f"{target}: no such profile; as a URL it needs a scheme: http://{target}"
+            )
         shipped = ", ".join(shipped_names())
         raise BadInput(
             f"{target}: no such profile file (a shipped one: {shipped}; or a URL: http://...)"
         )
-    profile = load_profile(path, env=args.env, base_url=args.base_url)
+    profile = tell_notes(args, load_profile(path, env=args.env, base_url=args.base_url))
     if headers:
         profile = replace(profile, headers=(*profile.headers, *headers))
     return profile
+
+
+def looks_like_address(target: str) -> bool:
+    """`127.0.0.1:8080/`, `localhost:8080`, `example.com/api`: an address without its
+    scheme (as oha and curl take it), not a profile's name or path."""
+    host = target.split("/", 1)[0]
+    if not host or target.endswith(".toml") or "://" in target:
+        return False
+    name, _, port = host.partition(":")
+    if not name or name.startswith("."):
+        return False
+    return port.isdigit() or name == "localhost" or "." in name
 
 
 def plan_from_args(args: argparse.Namespace, profile: Profile | None = None) -> RunPlan:
@@ -234,6 +291,7 @@ async def run_headless(
     deploy: DeployDriver | None = None,
 ) -> RunResult:
     out = sys.stderr
+    live = Progress(out) if progress else None
 
     def say(text: str) -> None:
         with contextlib.suppress(OSError, ValueError):  # the terminal may be gone (SIGHUP)
@@ -245,8 +303,8 @@ async def run_headless(
             output.interval(s, controller.model)
         if deploy is not None:
             deploy.observe(controller.model)
-        if progress:
-            say("\r\x1b[2K" + progress_line(s, shutil.get_terminal_size().columns))
+        if live is not None and (text := live.text(s)):
+            say(text)
 
     controller = Controller(plan, on_snapshot=show)
     loop = asyncio.get_running_loop()
@@ -285,12 +343,14 @@ async def run_headless(
                 saver.cancel()
             if deploy is not None:  # the run's end, a signal or a crash: on_exit applies
                 await deploy.finish()
-        if progress:
-            say("\n")
+        if live is not None:
+            say(live.end())
         record = deploy.final if deploy is not None else None
         if report:
             path, problem = write_report_or_fallback(result, report, record)
-            say(f"  surge: warning: {problem}\n" if problem else f"  report written to {path}\n")
+            say(
+                f"  surge run: warning: {problem}\n" if problem else f"  report written to {path}\n"
+            )
         if outputs:
             await _finish_outputs(outputs, build_report(result, record), quit_now)
     finally:
@@ -361,7 +421,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 )
             )
         except HealthError as exc:  # blue's own instances never served: nothing to deploy to
-            print(f"surge: error: blue's instances did not start: {exc}", file=sys.stderr)
+            print(said(args, "error", f"blue's instances did not start: {exc}"), file=sys.stderr)
             return EXIT_ERROR
     record = deploy.final if deploy is not None else None
     data = build_report(result, record) if args.summary_export or args.json else None
@@ -370,7 +430,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             Path(args.summary_export).write_text(json.dumps(summary_export(data), indent=2) + "\n")
         except OSError as exc:
             print(
-                f"  surge: warning: --summary-export {args.summary_export}: {exc}", file=sys.stderr
+                "  " + said(args, "warning", f"--summary-export {args.summary_export}: {exc}"),
+                file=sys.stderr,
             )
     if args.json and data is not None:
         print(summary_json(data), end="")
@@ -379,10 +440,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def finish_summary(result: RunResult, deploy: DeployDriver | None) -> int:
-    """The summary (with the rollout's section) on stdout; the exit code, rollout included."""
+    """The summary (with the rollout's section) on stdout, then the verdict as its last
+    line; the exit code, rollout included."""
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    print(render_summary(result, color=color))
     record = deploy.final if deploy is not None else None
-    if record is not None:
-        print("\n".join(render_deploy(deploy_table(record), Paint(color))) + "\n")
-    return rollout_exit_code(result.exit_code, record)
+    report = build_report(result, record)
+    code = rollout_exit_code(result.exit_code, record)
+    print(render_report(report, color=color))
+    print(verdict_line(report, code, Paint(color)))
+    return code

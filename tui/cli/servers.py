@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from engine.exit_codes import EXIT_BAD_INPUT
+from tui.cli.argtypes import said
 
 __all__ = ["serve_from_args", "standalone"]
 
@@ -24,6 +25,7 @@ def standalone(prog: str, add_arguments: Callable[[argparse.ArgumentParser], Non
 
     def main(cmd: Callable[[argparse.Namespace], int], argv: list[str] | None = None) -> int:
         parser = argparse.ArgumentParser(prog=prog)
+        parser.set_defaults(command=prog.removeprefix("surge "))
         add_arguments(parser)
         return cmd(parser.parse_args(argv))
 
@@ -39,6 +41,6 @@ def serve_from_args(
     try:
         cfg = build(args)
     except ValueError as exc:
-        print(f"surge: error: {exc}", file=sys.stderr)
+        print(said(args, "error", str(exc)), file=sys.stderr)
         return EXIT_BAD_INPUT
     return serve(cfg)

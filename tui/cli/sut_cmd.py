@@ -14,6 +14,7 @@ from typing import Any
 from engine.durations import parse_duration
 from engine.sut import ENDPOINTS, EndpointOverride, Latency, SutConfig
 from engine.sut.config import check_rate, parse_stall
+from tui.cli.argtypes import WithDefaults
 from tui.cli.servers import serve_from_args, standalone
 
 __all__ = ["add_arguments", "cmd_sut", "config_from_args", "register"]
@@ -21,7 +22,14 @@ __all__ = ["add_arguments", "cmd_sut", "config_from_args", "register"]
 
 def register(sub: Any) -> None:
     """Add `sut` to `surge`'s subparsers."""
-    p = sub.add_parser("sut", help="serve the embedded demo system under test")
+    p = sub.add_parser(
+        "sut",
+        help="serve the embedded demo system under test",
+        description="The demo server: /, /health, /echo, /status/CODE, /delay/MS and a small "
+        "JSON API, with latency, errors and stalls injected on demand.",
+        epilog="example: surge sut --port 8081 --color green --latency 40ms --error-rate 0.1",
+        formatter_class=WithDefaults,
+    )
     add_arguments(p)
     p.set_defaults(func=cmd_sut)
 

@@ -29,6 +29,8 @@ A driver, in short (the proxy's admin API or `Proxy` object on the other side):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from engine.deploy.strategies.analysis import Analysis, ColorFigures, Verdict, judge
 from engine.deploy.strategies.base import (
     ALL_BLUE,
@@ -52,11 +54,13 @@ from engine.deploy.strategies.progressive import (
 )
 from engine.deploy.strategies.rolling import Rolling, RollingWithAdditionalBatch, rolling_plan
 from engine.deploy.strategies.switch import Switch
+from engine.errors import did_you_mean
 
 __all__ = [
     "ALL_BLUE",
     "ALL_GREEN",
     "COLORS",
+    "RENAMED",
     "STRATEGIES",
     "Analysis",
     "Canary",
@@ -79,6 +83,7 @@ __all__ = [
     "judge",
     "linear_steps",
     "rolling_plan",
+    "strategy_name",
 ]
 
 
@@ -86,3 +91,17 @@ __all__ = [
 STRATEGIES: tuple[str, ...] = tuple(
     cls.name for cls in (Switch, Canary, Linear, Rolling, RollingWithAdditionalBatch, Manual)
 )
+# Old names still read, each with a note: bluegreen was `switch` (the seed's and Argo's
+# word won: one name everywhere).
+RENAMED = {"switch": Switch.name}
+
+
+def strategy_name(given: str, known: Sequence[str] = STRATEGIES) -> tuple[str, str | None]:
+    """`given` as the current name, and a note when it was an old one; ValueError with
+    "did you mean" for an unknown one."""
+    if given in RENAMED:
+        return RENAMED[given], f"{given!r} is now called {RENAMED[given]!r} (still read, for now)"
+    if given not in known:
+        hint = did_you_mean(given, known)
+        raise ValueError(f"unknown strategy {given!r}{hint} (one of {', '.join(known)})")
+    return given, None

@@ -100,12 +100,12 @@ def judge(analysis: Analysis, figures: FiguresByColor | None) -> Verdict:
                     f"p99 {green.p99_ms:.1f} ms > {ratio:g}x {against}'s {ref.p99_ms:.1f} ms"
                 )
         if against == "baseline":
-            notes.append(f"vs baseline ({ref.requests} requests, p99 {ref.p99_ms:.1f} ms)")
+            notes.append(f"vs baseline ({ref.requests:,} requests, p99 {ref.p99_ms:.1f} ms)")
     elif analysis.max_p99_ratio is not None or analysis.max_success_drop is not None:
         notes.append(f"{against} too quiet to compare")
     if problems:
         return Verdict(EventKind.ANALYSIS_FAILED, "; ".join(problems))
-    summary = f"green {green.requests} requests, success {rate:.2%}, p99 {green.p99_ms:.1f} ms"
+    summary = f"green {green.requests:,} requests, success {rate:.2%}, p99 {green.p99_ms:.1f} ms"
     return Verdict(EventKind.ANALYSIS_PASSED, ", ".join([summary, *notes]))
 
 

@@ -1,4 +1,4 @@
-"""Blue/green switch: all traffic to green at once, after an optional smoke run."""
+"""Blue/green (`bluegreen`): all traffic to green at once, after an optional smoke run."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class Switch(Strategy):
     `rollback()` is the instant switch back, also after promotion.
     """
 
-    name: ClassVar[str] = "switch"
+    name: ClassVar[str] = "bluegreen"
 
     def __init__(self, smoke: Analysis | None = None) -> None:
         super().__init__()

@@ -17,6 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from engine.load.steering import fmt_target
+
 
 class UnsavedModal(ModalScreen[str | None]):
     """Asked before an unsaved run would be lost: on quit (`q` again saves and quits),
@@ -133,8 +135,9 @@ class TargetModal(ModalScreen[float | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label(f"New target ({self.unit})", classes="dialog-title")
-            yield Label(f"Now {self.current:g} {self.unit}; the shape keeps its form around it.")
-            yield Input(placeholder=f"{self.current:g}", id="target-value")
+            now = fmt_target(self.current)  # 66.7, not 66.7355
+            yield Label(f"Now {now} {self.unit}; the shape keeps its form around it.")
+            yield Input(placeholder=now.replace(",", ""), id="target-value")
             yield Static("", id="target-error", classes="field-error", markup=False)
 
     def on_mount(self) -> None:

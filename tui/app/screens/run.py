@@ -328,8 +328,9 @@ class RunScreen(Screen[None]):
             planned = 0.0  # maxDuration is a cap, not a length: let the axis grow
         # A saturated generator shares its core with this display: redraw less then.
         every = SATURATED_REDRAW_S if s.cpu_percent > CPU_WARN else REDRAW_S
+        marks = self._marks()
         for plot in self.query("#run-plots > TimePlot").results(TimePlot):
-            plot.show(message.timeline, planned, every)
+            plot.show(message.timeline, planned, every, marks)
         if self.session.deploy is not None:
             self._show_deploy()
         self.query_one(FiguresPanel).show(s, message.timeline)
@@ -342,6 +343,12 @@ class RunScreen(Screen[None]):
         )
         self._tell(s)
         self._changed()
+
+    def _marks(self) -> tuple[float, ...]:
+        """When the run was steered by hand: lines on the plots."""
+        controller = self.session.controller
+        events = controller.steering.events if controller is not None else ()
+        return tuple(e.t for e in events if e.bends)
 
     def _tell(self, s: Snapshot) -> None:
         """Say once, on screen, what the user must know: why it stopped, a dead target."""

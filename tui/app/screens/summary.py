@@ -152,8 +152,9 @@ class SummaryScreen(Screen[None]):
     def _plot(self) -> None:
         """Both runs edge to edge: the x axis ends where the longer one does."""
         length = max(self.review.length, self.base.length if self.base is not None else 0.0)
+        marks = [e.t for e in self.review.steering if e.bends]  # steered by hand
         for plot in self.query("#summary-plots > TimePlot").results(TimePlot):
-            plot.show(self.review.timeline, length)
+            plot.show(self.review.timeline, length, marks=marks)
 
     def show_base(self, base: Review) -> None:
         """Overlay `base` on the plots and judge this run against it as `surge report

@@ -12,6 +12,9 @@ ms, because plotext's own log scale breaks on repeated builds.
 A plot may also draw a base run (`set_base`, a saved report to compare with) on
 the same axes, time aligned from each run's start: dotted and dimmed in colour,
 with markers of its own without, and named "(base)" on the bottom border.
+
+Steering by hand (a pause, a new target) is marked by a vertical line at its time
+(`show(..., marks=...)`), so a bend in the lines reads as the user's, not the system's.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ RED = "#eb5a5a"
 BLUE = "#6496ff"
 MAGENTA = "#c86ee6"
 GREY = "#c8c8c8"
+ORANGE = "#e68c3c"  # steering marks: no series has it
 _COLOR_MARKER = "braille"
 _MONO_MARKERS = ("•", "+", "x", "#")
 _BASE_COLOR_MARKER = "·"  # character resolution: a dotted line beside the braille ones
@@ -142,6 +146,7 @@ class TimePlot(PlotextPlot):
         self._pending: Timer | None = None
         self._y_max: dict[str, float] = {}
         self.base: Sequence[Row] = ()
+        self.marks: Sequence[float] = ()  # run times of steering by hand
 
     def on_mount(self) -> None:
         self.border_title = self.legend_title()
@@ -205,10 +210,17 @@ class TimePlot(PlotextPlot):
         line = "┄" if base else "━"
         return f"[{dimmed(color) if base else color}]{line}[/] {label}"
 
-    def show(self, rows: Sequence[Row], planned: float = 0.0, every: float = REDRAW_S) -> None:
+    def show(
+        self,
+        rows: Sequence[Row],
+        planned: float = 0.0,
+        every: float = REDRAW_S,
+        marks: Sequence[float] = (),
+    ) -> None:
         """New data; drawn now if the last draw is `every` seconds old, else then."""
         self._rows = rows
         self._planned = planned
+        self.marks = marks
         self._redraw_within(every)
 
     def _redraw_within(self, every: float) -> None:
@@ -266,6 +278,8 @@ class TimePlot(PlotextPlot):
         plt.xlim(0, self._x_max)
         ticks = time_ticks(self._x_max)
         plt.xticks(ticks, [clock(t) for t in ticks])
+        for t in dict.fromkeys(self.marks):  # under the series, which draw over them
+            plt.vline(t, color=rgb(ORANGE))
         self.draw_rows(self._rows)
         self.refresh()
 
