@@ -36,6 +36,23 @@ TOO_MANY_FILES = "too many open files: raise `ulimit -n`"
 NO_LOCAL_PORTS = "out of local ports: fewer connections, or widen net.ipv4.ip_local_port_range"
 
 
+# Kinds counted beside a request that did not fail itself, so http_req_failed leaves them
+# out (as k6 would: its status was expected): a poll out of tries, a capture not found, a
+# body not kept whole or not decoded; and a request never sent (its values broke framing).
+NOT_FAILED_PREFIXES = (
+    "until: ",
+    "capture ",
+    "body over max_body",
+    "content-encoding ",
+    "bad request: ",
+)
+
+
+def in_http_req_failed(kind: str) -> bool:
+    """Whether the requests an error kind names are counted in http_req_failed."""
+    return not kind.startswith(NOT_FAILED_PREFIXES)
+
+
 def classify(exc: BaseException) -> str:
     """The error kind of a transport failure, as users name it.
 

@@ -2,14 +2,21 @@
 
 Whatever a server sends, a VU holds at most `max_body` bytes of a body (counted after
 decoding, so a gzip bomb is bounded too) and at most `MAX_HEAD` bytes of a head; the
-rest is counted and dropped. Decoding is zlib's (gzip, deflate); `br` is left as sent
-(no brotli package is installed), so a check on it fails rather than guesses.
+rest is counted and dropped. Decoding is zlib's (gzip, deflate), brotli's (br) and
+zstandard's (zstd); a body in any other coding, or one that does not decode, is kept as
+nothing and named (`BodySink.undecodable`), so its checks fail with a reason, not silently.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
+from typing import Protocol
+
+import brotli
+import zstandard
+
+from engine.http.response import Response
 
 DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB, the default of `max_body` / `--max-body`
 MAX_HEAD = 64 * 1024  # status line and headers together; beyond: "header too large"
@@ -56,64 +63,165 @@ def over_note(kept: int) -> str:
     return f"body over max_body ({kept} bytes kept)"
 
 
+class _Decoder(Protocol):
+    def decode(self, data: bytes, room: int) -> bytes:
+        """The next decoded bytes, at most `room` of them (more are not wanted: the body is
+        over its limit then); ValueError when the data is not in the coding."""
+        ...
+
+
+class _Zlib:
+    """gzip, x-gzip, deflate: zlib's, raw deflate too (as some servers send it)."""
+
+    __slots__ = ("_dec", "_raw_deflate")
+
+    def __init__(self, encoding: str) -> None:
+        self._raw_deflate = encoding == "deflate"
+        self._dec: zlib._Decompress | None = None  # made at the first byte (deflate sniffs)
+
+    def decode(self, data: bytes, room: int) -> bytes:
+        dec = self._dec
+        if dec is None:
+            if self._raw_deflate and not _zlib_wrapped(data):
+                dec = zlib.decompressobj(-zlib.MAX_WBITS)
+            else:
+                dec = zlib.decompressobj(32 + zlib.MAX_WBITS)  # gzip or zlib, by the header
+            self._dec = dec
+        try:
+            # A small compressed chunk cannot expand past `room` (the rest waits, unread).
+            return dec.decompress(dec.unconsumed_tail + data, room)
+        except zlib.error as exc:
+            raise ValueError(str(exc)) from None
+
+
+class _Brotli:
+    """br (RFC 7932), brotli's own output limit bounding what one chunk expands into."""
+
+    __slots__ = ("_dec",)
+
+    def __init__(self) -> None:
+        self._dec = brotli.Decompressor()
+
+    def decode(self, data: bytes, room: int) -> bytes:
+        try:
+            return self._dec.process(data, output_buffer_limit=room)
+        except brotli.error as exc:
+            raise ValueError(str(exc)) from None
+
+
+class _Full(Exception):
+    """Raised by _Capped to stop zstandard's writer once the body has all it may keep."""
+
+
+class _Capped:
+    """zstandard's stream_writer's destination: takes up to `room` bytes, then stops it."""
+
+    __slots__ = ("out", "room")
+
+    def __init__(self) -> None:
+        self.out: list[bytes] = []
+        self.room = 0
+
+    def write(self, data: bytes) -> int:
+        self.out.append(bytes(data))
+        self.room -= len(data)
+        if self.room < 0:
+            raise _Full
+        return len(data)
+
+
+class _Zstd:
+    """zstd (RFC 8878). Its decompressobj has no output limit, so the writer API with a
+    destination that stops it: at most one write (128 KiB) past the limit is made."""
+
+    __slots__ = ("_sink", "_writer")
+
+    def __init__(self) -> None:
+        self._sink = _Capped()
+        self._writer = zstandard.ZstdDecompressor().stream_writer(self._sink, write_size=65536)
+
+    def decode(self, data: bytes, room: int) -> bytes:
+        sink = self._sink
+        sink.room = room
+        try:
+            self._writer.write(data)
+        except _Full:
+            pass
+        except zstandard.ZstdError as exc:
+            raise ValueError(str(exc)) from None
+        out = b"".join(sink.out)
+        sink.out = []
+        return out
+
+
+def _decoder(encoding: str | None) -> _Decoder | None:
+    """The decoder of a Content-Encoding; None for identity; KeyError for one Surge cannot
+    decode (another name, or several codings stacked)."""
+    if encoding is None or encoding == "identity":
+        return None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        return _Zlib(encoding)
+    if encoding == "br":
+        return _Brotli()
+    if encoding == "zstd":
+        return _Zstd()
+    raise KeyError(encoding)
+
+
 class BodySink:
-    """Collects one body: decoded with zlib when asked, kept up to `limit` bytes.
+    """Collects one body: decoded when its Content-Encoding says so, kept up to `limit` bytes.
 
     `feed` takes the bytes as they came off the wire; past the limit nothing more is
-    decoded or kept (decompression is capped by `max_length`, so one small compressed
-    chunk cannot expand past the limit either). `over` says the body was cut.
+    decoded or kept (each decoder is capped, so one small compressed chunk cannot expand
+    past the limit either). `over` says the body was cut; `undecodable` names a coding
+    Surge does not decode, or one the body did not decode in (then nothing is kept).
     """
 
-    __slots__ = ("_decoder", "_encoding", "_left", "_parts", "kept", "over")
+    __slots__ = ("_coding", "_decoder", "_left", "_parts", "kept", "over", "undecodable")
 
     def __init__(self, limit: int, encoding: str | None = None) -> None:
         self._left = limit
         self._parts: list[bytes] = []
-        self._encoding = (encoding or "").strip().lower() or None
-        self._decoder: zlib._Decompress | None = None  # made at the first byte (deflate sniffs)
         self.kept = 0
         self.over = False
+        self.undecodable: str | None = None
+        coding = self._coding = (encoding or "").strip().lower() or None
+        try:
+            self._decoder = _decoder(coding)
+        except KeyError:
+            self._decoder = None
+            self.undecodable = coding
 
     def feed(self, data: bytes) -> None:
-        if self.over or not data:
+        if self.over or self.undecodable is not None or not data:
             return
-        enc = self._encoding
-        if enc in ("gzip", "x-gzip", "deflate"):
-            data = self._decode(data)
-            if self.over:
+        dec = self._decoder
+        if dec is not None:
+            try:
+                # One byte past the limit at most: enough to know the body is over it.
+                data = dec.decode(data, self._left + 1)
+            except ValueError:
+                self.undecodable = f"{self._coding} (corrupt)"
+                self._parts, self.kept = [], 0
                 return
         left = self._left
         if len(data) > left:
             data = data[:left]
             self.over = True
+            self._decoder = None  # drops the input it still holds with it
         if data:
             self._parts.append(data)
             self._left = left - len(data)
             self.kept += len(data)
 
-    def _decode(self, data: bytes) -> bytes:
-        dec = self._decoder
-        if dec is None:
-            if self._encoding == "deflate" and not _zlib_wrapped(data):
-                dec = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send
-            else:
-                dec = zlib.decompressobj(32 + zlib.MAX_WBITS)  # gzip or zlib, by the header
-            self._decoder = dec
-        try:
-            # At most one byte past the limit: enough to know the body is over it, and a
-            # small compressed chunk cannot expand into more (the rest waits, unread).
-            out = dec.decompress(dec.unconsumed_tail + data, self._left + 1)
-        except zlib.error:
-            self._encoding = None  # not what it claimed: keep nothing more, checks fail
-            self.over = True
-            return b""
-        if len(out) > self._left:
-            self._decoder = None  # drops the unconsumed input with it
-        return out
-
     def body(self) -> bytes:
         parts = self._parts
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def response(self, status: int, headers: list[tuple[bytes, bytes]]) -> Response:
+        """The response with this body, as every client returns it."""
+        cut_at = self.kept if self.over else None
+        return Response(status, headers, self.body(), cut_at, self.undecodable)
 
 
 def _zlib_wrapped(data: bytes) -> bool:

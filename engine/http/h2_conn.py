@@ -235,7 +235,7 @@ class H2Conn(asyncio.Protocol):
         if sink is None:
             resp = Response(self._status, headers)
         else:
-            resp = Response(self._status, headers, sink.body(), sink.kept if sink.over else None)
+            resp = sink.response(self._status, headers)
         fut, self.fut = self.fut, None
         if fut is not None and not fut.done():
             fut.set_result(resp)

@@ -125,9 +125,7 @@ class HttpxClient:
         self.upstream = r.headers.get("x-surge-upstream")
         if sink is None:
             return Response(r.status_code, list(r.headers.raw))
-        return Response(
-            r.status_code, list(r.headers.raw), sink.body(), sink.kept if sink.over else None
-        )
+        return sink.response(r.status_code, list(r.headers.raw))
 
     def stream(self, data: bytes, on_response: object, batch: object) -> None:
         return None
@@ -136,12 +134,6 @@ class HttpxClient:
         return False
 
     def drop(self) -> None:
-        pass
-
-    def in_flight_since(self) -> float | None:
-        return None  # request() holds its own deadline (asyncio.timeout)
-
-    def expire(self) -> None:
         pass
 
     def close(self) -> None:

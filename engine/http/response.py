@@ -15,6 +15,8 @@ class Response:
     # Set when the body passed max_body: only this many (decoded) bytes were kept, so a
     # check that needs the whole body cannot pass (engine/http/body.py).
     cut_at: int | None = None
+    # The Content-Encoding the body came in when Surge could not decode it (nothing kept).
+    undecodable: str | None = None
 
     def header(self, name: str) -> str | None:
         """First value of a header, case-insensitively; decoded lazily (hot path stays raw)."""

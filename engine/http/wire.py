@@ -31,6 +31,7 @@ from engine.http.tls import TlsOptions, client_context
 _TAG = b"pstream:"
 _TAG_NAME = b"x-surge-upstream:"
 _END_OF_HEAD = b"\r\n\r\n"
+_HEAD_METHOD = b"HEAD "
 
 
 class _Conn(asyncio.Protocol):
@@ -199,6 +200,8 @@ class _Conn(asyncio.Protocol):
         return self.send(req.wire)
 
     def send(self, data: bytes) -> asyncio.Future[Response]:
+        if data.startswith(_HEAD_METHOD):
+            self._expect_no_body()
         fut = self._loop.create_future()
         self.fut = fut
         self.got_bytes = False
@@ -232,9 +235,18 @@ class _Conn(asyncio.Protocol):
         if self.on_response is None:
             return
         client = self.client
+        if self.stream_data.startswith(_HEAD_METHOD):
+            self._expect_no_body()
         client.sent_at = perf_counter()
         self.transport.write(self.stream_data)  # type: ignore[union-attr]
         client.written_at = perf_counter()
+
+    def _expect_no_body(self) -> None:
+        """The answer to a HEAD has no body, whatever its Content-Length says (RFC 9110
+        9.3.2). httptools cannot be told so (its on_headers_complete's result is ignored),
+        so a parser of its own reads this answer and ends it with its head (_HeadReply)."""
+        reply = _HeadReply(self)
+        reply.parser = self._parser = httptools.HttpResponseParser(reply)
 
     def _fail(self, exc: BaseException) -> None:
         self.on_response = None
@@ -282,6 +294,36 @@ class _Probe:
             self.whole = True
 
 
+class _HeadReply:
+    """The parser's callbacks for the answer to a HEAD: headers go to the connection, and
+    the final head ends the response there (interim 1xx heads are skipped as usual). The
+    connection then gets a fresh parser: this one would wait for the announced body."""
+
+    __slots__ = ("conn", "on_header", "parser")
+
+    def __init__(self, conn: _Conn) -> None:
+        self.conn = conn
+        self.parser: httptools.HttpResponseParser | None = None
+        # Headers are kept only where the connection keeps them (_FullConn); unset, the
+        # parser makes no call per header.
+        if isinstance(conn, _FullConn):
+            self.on_header = conn.on_header
+
+    def on_headers_complete(self) -> None:
+        conn, parser = self.conn, self.parser
+        status = parser.get_status_code()  # type: ignore[union-attr]
+        if status < 200 and status != 101:
+            conn._headers = []  # interim: its headers are not the answer's
+            return
+        conn.on_message_complete()  # reads this parser's status and keep-alive
+        # The next request's parser; a streamed HEAD's goes out later (SendBatch) and
+        # takes its own then.
+        conn._parser = httptools.HttpResponseParser(conn)
+
+    def on_message_complete(self) -> None:
+        pass  # an interim head, or a final one already ended above
+
+
 class _FullConn(_Conn):
     """Keeps headers and body, for checks, captures and scenario flows.
 
@@ -327,7 +369,7 @@ class _FullConn(_Conn):
         if sink is None:
             resp = Response(status, self._headers)
         else:
-            resp = Response(status, self._headers, sink.body(), sink.kept if sink.over else None)
+            resp = sink.response(status, self._headers)
         self._headers = []
         self._complete(resp)
 
@@ -416,6 +458,7 @@ class WireClient:
         "_conn",
         "_protocol",
         "_ssl",
+        "_timer",
         "bytes_in",
         "bytes_out",
         "connect_timeout",
@@ -430,6 +473,7 @@ class WireClient:
         "redirects",
         "sent_at",
         "server_hostname",
+        "timeout",
         "upstream",
         "written_at",
     )
@@ -446,6 +490,7 @@ class WireClient:
         max_body: int = DEFAULT_MAX_BODY,
         redirects: bool = True,
         http2: bool | None = None,
+        timeout: float | None = None,
     ) -> None:
         """`full=False` when nothing reads headers or bodies: a cheaper parse;
         `keep_body=False` when headers are read but no body (status and header checks).
@@ -453,7 +498,8 @@ class WireClient:
         `redirects`: the caller follows redirects, so a 3xx ends a stream and comes with
         its headers even without `full`. `http2`: None speaks HTTP/2 where TLS agrees on it
         (ALPN offers h2 and http/1.1), True requires it (over http://: h2c with prior
-        knowledge), False offers only http/1.1."""
+        knowledge), False offers only http/1.1. `timeout`: each request's deadline from its
+        send, body included (None: none)."""
         parts = urlsplit(base_url)
         https = parts.scheme == "https"
         options = tls if tls is not None else TlsOptions(insecure=insecure)
@@ -474,6 +520,8 @@ class WireClient:
         self.keep_body = keep_body
         self.max_body = max_body
         self.redirects = redirects
+        self.timeout = timeout
+        self._timer: asyncio.TimerHandle | None = None
 
     async def _connect(self) -> _Conn | H2Conn:
         """Resolve, connect, then the TLS handshake, each timed (k6's http_req_blocked,
@@ -520,6 +568,8 @@ class WireClient:
         conn = self._conn
         if conn is None or conn.closed or type(conn) is not _Conn:
             return None  # headers and bodies read (_FullConn), or HTTP/2: one at a time
+        if self._timer is None:
+            self._arm(conn._loop)
         return conn.stream(data, on_response, batch)
 
     def stale(self) -> bool:
@@ -535,6 +585,8 @@ class WireClient:
         self.bytes_in = self.bytes_out = 0  # a refused connection sent and got nothing
         conn = self._conn
         if conn is not None and not conn.closed:
+            if self._timer is None:
+                self._arm(conn._loop)
             try:
                 return await conn.submit(req)
             except ConnectionError:
@@ -544,6 +596,8 @@ class WireClient:
                 self.drop()
                 raise
         conn = await self._connect()
+        if self._timer is None:
+            self._arm(conn._loop)
         try:
             return await conn.submit(req)
         except BaseException:
@@ -555,19 +609,31 @@ class WireClient:
         if self._conn is not None:
             self._conn.abort(asyncio.CancelledError())
 
-    def in_flight_since(self) -> float | None:
-        """When the request now in flight was sent, for the timeout sweep."""
+    def _arm(self, loop: asyncio.AbstractEventLoop, after: float | None = None) -> None:
+        """The deadline timer: at most one per client, never later than the deadline of the
+        request in flight. A request that starts while it is armed (at an earlier request's
+        deadline) costs nothing; when it fires before this request's deadline it moves to
+        it. So a timeout fires at its deadline (the loop's lateness only), with no timer
+        made and cancelled per request and no periodic sweep over every VU."""
+        if self.timeout is not None:
+            delay = self.timeout if after is None else after
+            self._timer = loop.call_at(loop.time() + delay, self._deadline, loop)
+
+    def _deadline(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
         conn = self._conn
         if conn is None or conn.fut is None:
-            return None
-        return self.sent_at
-
-    def expire(self) -> None:
-        """Time out the request in flight; the sweep calls this, not a timer per request."""
-        if self._conn is not None:
-            self._conn.abort(TimeoutError("request timed out"))
+            return  # idle: the next request arms it again
+        left = self.sent_at + self.timeout - perf_counter()  # type: ignore[operator]
+        if left > 0:
+            self._arm(loop, left)  # a later request is in flight: its own deadline
+        else:
+            conn.abort(TimeoutError("request timed out"))
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -61,6 +61,8 @@ class Check:
     expected: Any = field(default=None, hash=False)
     needle: bytes = b""
     limit_s: float = 0.0
+    # Its value holds `${...}` placeholders (a scenario step's variables): `bind` per pass.
+    templated: bool = False
 
     def evaluate(self, response: Response, duration_s: float) -> bool:
         """True if the response passes; False, never an exception, for anything odd."""
@@ -72,6 +74,26 @@ class Check:
             return self._judge(response, duration_s)
         except Exception:  # a check must never take a VU down
             return False
+
+    @property
+    def value_key(self) -> str:
+        """The profile's key that holds the value (`equals`, `contains`, `body_contains`)."""
+        return BODY_CONTAINS if self.kind == BODY_CONTAINS else self.op
+
+    def texts(self) -> tuple[str, ...]:
+        """The strings of its value, where placeholders may be (the profile checks them)."""
+        if self.kind == BODY_CONTAINS:
+            return (self.needle.decode(),)
+        if self.op == "exists":
+            return ()
+        return tuple(_strings(self.expected))
+
+    def bind(self, render: Callable[[str], str]) -> Check:
+        """This check with its value's placeholders filled in by `render` (one pass's
+        variables); its name stays as written, so every pass counts under one name."""
+        if self.kind == BODY_CONTAINS:
+            return replace(self, needle=render(self.needle.decode()).encode(), templated=False)
+        return replace(self, expected=_render(self.expected, render), templated=False)
 
     def judge_json(self, doc: Any) -> bool:
         """The json check on an already-parsed body, so several checks parse it once."""
@@ -105,16 +127,17 @@ def needs_body(check: Check) -> bool:
     return check.kind in (BODY_CONTAINS, JSON)
 
 
-def body_cut_note(
-    checks: Iterable[Check], response: Response, results: Iterable[bool]
-) -> str | None:
-    """Why checks failed when the body passed max_body: "body over max_body (N bytes
-    kept)", for the failures' error counts; None when no body check failed on a cut body."""
-    if response.cut_at is None:
+def body_note(checks: Iterable[Check], response: Response, results: Iterable[bool]) -> str | None:
+    """Why checks failed on a body Surge did not have whole, for the failures' error
+    counts: "body over max_body (N bytes kept)" or "content-encoding X not decoded";
+    None when no body check failed, or the body was whole."""
+    if response.cut_at is None and response.undecodable is None:
         return None
     for check, ok in zip(checks, results, strict=False):
         if not ok and needs_body(check):
-            return over_note(response.cut_at)
+            if response.undecodable is not None:
+                return f"content-encoding {response.undecodable} not decoded"
+            return over_note(response.cut_at)  # type: ignore[arg-type]
     return None
 
 
@@ -135,6 +158,34 @@ def evaluate_checks(checks: Iterable[Check], response: Response, duration_s: flo
     return out
 
 
+def bind_checks(checks: tuple[Check, ...], render: Callable[[str], str]) -> tuple[Check, ...]:
+    """`checks` with their placeholders filled in (the same tuple when none has any)."""
+    if not any(c.templated for c in checks):
+        return checks
+    return tuple(c.bind(render) if c.templated else c for c in checks)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+
+
+def _render(value: Any, render: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return render(value)
+    if isinstance(value, list):
+        return [_render(v, render) for v in value]
+    if isinstance(value, dict):
+        return {k: _render(v, render) for k, v in value.items()}
+    return value
+
+
 def parse_check(table: Mapping[str, Any]) -> Check:
     """One inline table of an endpoint's `checks` array; ConfigError names the bad key."""
     if not isinstance(table, Mapping):
@@ -148,6 +199,8 @@ def parse_check(table: Mapping[str, Any]) -> Check:
     check = _BUILDERS[kind](table, option)
     if name is not None:
         check = replace(check, name=name)
+    if any("${" in text for text in check.texts()):
+        check = replace(check, templated=True)
     return check
 
 

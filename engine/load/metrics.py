@@ -309,6 +309,19 @@ def _fold(h: HdrHistogram, values: array[int]) -> None:
         record(v if v > 0 else 1, n)
 
 
+def _replace(h: HdrHistogram, pairs: list[tuple[int, int]]) -> HdrHistogram:
+    """`h` (a fresh merge, ours to change) with one count of each pair's first value moved
+    to its second, as `_fold` records them: taken off with a negative count (hdrh adds a
+    count as given), then the minimum found again, since a value taken off may have been
+    it. Walking the histogram instead costs ~40 ms of the loop's time, per harvest."""
+    for old, new in pairs:
+        h.record_value(old if old > 0 else 1, -1)
+        h.record_value(new if new > 0 else 1)
+    if h.get_total_count():
+        h.min_value = h.get_value_at_percentile(0)  # the first value still counted
+    return h
+
+
 class Recorder:
     """The hot-path sink of one worker; `harvest` hands over an Interval and starts fresh."""
 
@@ -316,6 +329,7 @@ class Recorder:
         "_checks",
         "_current",
         "_one_request",
+        "_opened",
         "_phases",
         "_reused",
         "_separate_latency",
@@ -334,6 +348,7 @@ class Recorder:
         self._sinks: dict[Key, _Sink] = {}
         self._phases: dict[str, array[int]] = {name: array("q") for name in PHASES}
         self._reused = 0  # requests on a kept-alive connection: connect phases are 0
+        self._opened: list[tuple[int, int]] = []  # see opened_iteration
 
     def _sink(self, key: Key) -> _Sink:
         b = self._current.buckets[key] = Bucket(self._separate_latency)
@@ -431,6 +446,13 @@ class Recorder:
         cur.iteration_duration.record_value(duration_us if duration_us > 0 else 1)
         cur.iteration_sum += duration_us
 
+    def opened_iteration(self, duration_us: int, iteration_us: int) -> None:
+        """A one-request iteration that opened its connection lasted its connect too (k6's
+        iteration_duration does), not only its request's duration: at harvest it counts
+        `iteration_us` in place of `duration_us`. (The open model's latency has it already.)"""
+        if self._one_request and not self._separate_latency:
+            self._opened.append((duration_us, iteration_us))
+
     def interrupted(self, n: int = 1) -> None:
         self._current.interrupted += n
 
@@ -447,6 +469,10 @@ class Recorder:
             cur.iteration_duration = merge_histograms(b.latency for b in buckets)
             cur.iteration_sum = sum(b.latency_sum for b in buckets)
             cur.iterations = sum(b.requests for b in buckets)
+            if self._opened:
+                cur.iteration_duration = _replace(cur.iteration_duration, self._opened)
+                cur.iteration_sum += sum(it - d for d, it in self._opened)
+                self._opened = []
         self._current = Interval(now, now)
         self._checks = self._current.checks
         self._sinks = {}

@@ -34,12 +34,12 @@ from engine.http.redirects import REDIRECTS
 from engine.http.request import Prepared, RequestError
 from engine.http.response import Response
 from engine.http.wire import SendBatch
-from engine.load.checks import Check, body_cut_note, evaluate_checks
+from engine.load.checks import Check, bind_checks, body_note, evaluate_checks
 from engine.load.follow import Answer, follow
 from engine.load.metrics import Interval, Recorder
 from engine.load.pacing import Pacer, RunClock, remaining
 from engine.load.run import WorkPlan
-from engine.load.scenario import END_ITERATION
+from engine.load.scenario import END_ITERATION, Template
 from engine.load.states import StopReason
 from engine.load.vus import VU, make_vu
 
@@ -49,6 +49,7 @@ from engine.load.vus import VU, make_vu
 # service time (never less), so nothing is hidden.
 _SLACK_S = 0.001
 _GOVERNOR_TICK_S = 0.01
+_FOLD_TICK_S = 0.1
 # Due iterations waiting for a free VU: at most this many seconds of the peak rate
 # (and 100,000); beyond it the oldest is counted as dropped.
 BACKLOG_SECONDS = 10.0
@@ -198,7 +199,7 @@ class Worker:
         if self.paused:  # paused before it started: the schedule waits from the start
             self.clock.pause()
         self.recorder = self._new_recorder()
-        sweeper = asyncio.create_task(self._sweep_timeouts())
+        folder = asyncio.create_task(self._fold())
         try:
             if self.cfg.open_model:
                 driver = asyncio.create_task(self._run_open())
@@ -207,7 +208,7 @@ class Worker:
             await driver
             await self._drain()
         finally:
-            sweeper.cancel()
+            folder.cancel()
             for vu in self._vus:
                 if vu.task is not None and not vu.task.done():
                     vu.task.cancel()
@@ -237,18 +238,12 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), min(left, 0.25))
 
-    async def _sweep_timeouts(self) -> None:
-        """Time out stuck requests, and fold recorded latencies so they wait at most a tick."""
-        timeout = self.plan.timeout
-        tick = min(max(timeout / 10, 0.01), 0.1)
+    async def _fold(self) -> None:
+        """Fold recorded latencies into histograms, so raw values wait at most a tick.
+        (Timeouts are each client's: a timer at the request's deadline.)"""
         while True:
-            await asyncio.sleep(tick)
+            await asyncio.sleep(_FOLD_TICK_S)
             self.recorder.fold()
-            limit = perf_counter() - timeout
-            for vu in self._vus:
-                since = vu.client.in_flight_since()
-                if since is not None and since < limit:
-                    vu.client.expire()
 
     # ---------------------------------------------------------- one iteration
     async def _iteration(self, vu: VU, due: float | None) -> None:
@@ -310,6 +305,7 @@ class Worker:
         if client.opened is not None:
             rec.connected(*client.opened)
             client.opened = None
+            rec.opened_iteration(svc, lat)  # its iteration lasted the connect too
         sent, written, first = client.sent_at, client.written_at, client.first_at
         rec.exchange(
             int((written - sent) * 1e6), int((first - written) * 1e6), int((done - first) * 1e6)
@@ -333,8 +329,8 @@ class Worker:
             results = evaluate_checks(checks, resp, lat / 1e6)
             for check, ok in zip(checks, results, strict=True):
                 rec.check(check.name, ok)
-            if resp.cut_at is not None and (note := body_cut_note(checks, resp, results)):
-                rec.count_error(req.name, upstream, note)  # "body over max_body (N bytes kept)"
+            if note := body_note(checks, resp, results):  # a body cut, or not decoded
+                rec.count_error(req.name, upstream, note)
         return resp, upstream, failed
 
     async def _follow(
@@ -449,8 +445,13 @@ class Worker:
         first: float | None = begin
         rec = self.recorder
         vu.session.jar.clear()  # each iteration starts with no cookies, as in k6
+
+        def render(text: str) -> str:  # a check value's placeholders, as a path's
+            return Template.compile(text).render(values)
+
         for step, static, ok in zip(scenario.steps, self._static_steps, self._step_ok, strict=True):
             tries = 0
+            checks = bind_checks(step.checks, render)
             while True:
                 try:
                     req = static or step.prepare(self.plan.base_url, self.plan.headers, values)
@@ -458,7 +459,7 @@ class Worker:
                     rec.count_error(step.name, None, f"bad request: {exc.key}")
                     return
                 resp, upstream, failed = await self._request(
-                    vu, req, step.checks, first, ok, step.max_redirects
+                    vu, req, checks, first, ok, step.max_redirects
                 )
                 first = None
                 if failed:
@@ -475,7 +476,10 @@ class Worker:
                         return
                     values[capture.name] = value
                 poll = step.poll
-                if poll is None or poll.until.evaluate(resp, 0.0):
+                if poll is None:
+                    break
+                until = poll.until.bind(render) if poll.until.templated else poll.until
+                if until.evaluate(resp, 0.0):
                     break
                 tries += 1
                 if tries >= poll.tries:

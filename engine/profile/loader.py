@@ -26,7 +26,7 @@ from engine.profile.fields import Invalid, describe
 from engine.profile.http_fields import METHODS
 from engine.profile.locate import KeyPath, decode_toml, find_line, format_key
 from engine.profile.model import Endpoint, Profile, ProfileError
-from engine.profile.scenario import parse_scenario
+from engine.profile.scenario import check_templates, parse_scenario
 
 CLIENTS = ("wire", "httpx")
 ENV_KEYS = ("base_url", "headers", "vus", "rate", "max_vus", "description")
@@ -266,6 +266,10 @@ def _endpoint(value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, st
     body, headers = http_fields.body(table, path, headers, profile_headers)
     weight = fields.positive(table.get("weight", 1.0), (*path, "weight"))
     checks = http_fields.checks(table.get("checks", []), (*path, "checks"))
+    for where, template in check_templates(((*path, "checks", i), c) for i, c in enumerate(checks)):
+        if template.names:  # an endpoint has no variables: a check would compare the text
+            message = f"unknown variable ${{{template.names[0]}}} (variables are a [scenario]'s)"
+            raise Invalid(where, message)
     name = fields.name(table["name"], (*path, "name")) if "name" in table else f"{method} {target}"
     return Endpoint(name, method, target, headers, body, weight, checks)
 

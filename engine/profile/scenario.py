@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.load.checks import parse_check
+from engine.load.checks import Check, parse_check
 from engine.load.scenario import (
     BUILTINS,
     CONTINUE,
@@ -149,12 +149,24 @@ def _step(
         (("path",), step.path),
         *((("headers", k), t) for k, t in step.headers),
         *([((body_key,), step.body)] if step.body is not None else []),
+        *check_templates((("checks", i), c) for i, c in enumerate(step.checks)),
+        *check_templates([(("until",), step.poll.until)] if step.poll else []),
     ):
         for name in template.names:
             if name not in known:
                 hint = _hint(known)
                 raise Invalid((*path, *where), f"unknown variable ${{{name}}} (known: {hint})")
     return step
+
+
+def check_templates(
+    located: Iterable[tuple[KeyPath, Check]],
+) -> Iterator[tuple[KeyPath, Template]]:
+    """Each check value's placeholders, under the key that holds it: a check's value takes
+    the variables a path does (`equals = "u${vu}"`)."""
+    for where, check in located:
+        for text in check.texts():
+            yield (*where, check.value_key), Template.compile(text)
 
 
 _VAR_SUB = re.compile(r"\$\{[^}]*\}")

@@ -60,10 +60,13 @@ def summary_export(report: Mapping[str, Any]) -> dict[str, Any]:
             metrics[name] = {"value": values[-1], "min": min(values), "max": max(values)}
     for th in report.get("thresholds") or ():
         if isinstance(th, Mapping) and isinstance(th.get("metric"), str):
-            entry = metrics.get(th["metric"]) or _submetric(report, th["metric"])
-            if entry is not None:
-                metrics[th["metric"]] = entry
-                entry.setdefault("thresholds", {})[str(th.get("expression"))] = not th.get("ok")
+            # k6 writes every metric a threshold names, tagged ones too; what no table of
+            # the report holds (checks{step:...}) keeps the value the threshold judged.
+            entry = metrics.get(th["metric"]) or _submetric(report, th["metric"], seconds)
+            if entry is None:
+                entry = _observed(th["metric"], number(th.get("observed")), seconds)
+            metrics[th["metric"]] = entry
+            entry.setdefault("thresholds", {})[str(th.get("expression"))] = not th.get("ok")
     return {"metrics": metrics, "root_group": _root_group(checks)}
 
 
@@ -84,7 +87,7 @@ def _rate(passes: int, fails: int) -> dict[str, float]:
     return {"passes": passes, "fails": fails, "value": passes / total if total else 0.0}
 
 
-def _submetric(report: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+def _submetric(report: Mapping[str, Any], key: str, seconds: float) -> dict[str, Any] | None:
     """A threshold's `metric{step:NAME}`, `{upstream:NAME}` (that section's figures) or
     `{expected_response:BOOL}` on a count (k6 lists every submetric a threshold names)."""
     try:
@@ -105,7 +108,30 @@ def _submetric(report: Mapping[str, Any], key: str) -> dict[str, Any] | None:
     if metric == "http_req_failed":
         requests, failed = int(number(section.get("requests"))), int(number(section.get("failed")))
         return _rate(failed, requests - failed)
+    counter = _COUNTERS.get(metric)
+    if counter is not None and is_number(section.get(counter)):
+        return {"count": section[counter], "rate": section[counter] / seconds}
     return None
+
+
+def _observed(key: str, observed: float, seconds: float) -> dict[str, Any]:
+    """A threshold's metric no table holds, from the value the threshold judged: a counter
+    as k6 writes one (an upstream that got nothing: count 0), anything else its value."""
+    try:
+        metric = parse_key(key)[0]
+    except ValueError:
+        metric = key
+    if metric in _COUNTERS or metric in ("iterations", "dropped_iterations"):
+        return {"count": observed, "rate": observed / seconds}
+    return {"value": observed}
+
+
+# k6's counters a step's or an upstream's section holds -> the key it has them under.
+_COUNTERS = {
+    "http_reqs": "requests",
+    "data_received": "data_received_bytes",
+    "data_sent": "data_sent_bytes",
+}
 
 
 def _expected_counts(

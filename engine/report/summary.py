@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from hdrh.histogram import HdrHistogram
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, in_http_req_failed
 from engine.load.metrics import PHASES, decode_histogram
 from engine.load.model import LatencyStats
 from engine.load.run import RunResult, Snapshot
@@ -180,7 +180,8 @@ def failure_banner(
     refused at 127.0.0.1:1" (k6 exits 0 then too, unless a threshold says otherwise)."""
     if not requests or failed < requests / 2:
         return None
-    kinds = sorted(errors.items(), key=lambda kv: -kv[1])
+    failures = {k: n for k, n in errors.items() if in_http_req_failed(k)}
+    kinds = sorted(failures.items(), key=lambda kv: -kv[1])
     why = ", ".join(f"{kind} ({n:,.0f})" for kind, n in kinds[:3]) if len(kinds) > 1 else ""
     if len(kinds) == 1:
         why = kinds[0][0]
@@ -329,7 +330,10 @@ def _status_block(s: Mapping[str, Any], paint: Paint) -> list[str]:
     for kind, n in sorted(errors.items(), key=lambda kv: -number(kv[1])):
         label = str(kind) if len(str(kind)) < NAME else str(kind)[: NAME - 2] + "…"
         share = f"{number(n) / total:>7.1%}" if total else ""
-        rows.append(f"    {paint(label.ljust(NAME), '31')}{number(n):>8,.0f} {share}".rstrip())
+        aside = "" if in_http_req_failed(str(kind)) else "  (not in http_req_failed)"
+        rows.append(
+            f"    {paint(label.ljust(NAME), '31')}{number(n):>8,.0f} {share}{aside}".rstrip()
+        )
     return rows
 
 

@@ -60,7 +60,16 @@ def running(folder: Path, conf: str, ports: Iterable[int]) -> Iterator[None]:
     path.write_text(conf)
     argv = [NGINX, "-e", str(folder / "error.log"), "-p", str(folder), "-c", str(path)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
+    with serving(proc, ports, "nginx"):
+        yield
+
+
+@contextlib.contextmanager
+def serving(
+    proc: subprocess.Popen[bytes], ports: Iterable[int], name: str, seconds: float = 10.0
+) -> Iterator[None]:
+    """A server process, once every one of `ports` on 127.0.0.1 accepts; stopped after."""
+    deadline = time.monotonic() + seconds
     for port in ports:
         while True:
             try:
@@ -69,7 +78,7 @@ def running(folder: Path, conf: str, ports: Iterable[int]) -> Iterator[None]:
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     proc.kill()
-                    raise RuntimeError(f"nginx did not start: {proc.stderr!r}") from None
+                    raise RuntimeError(f"{name} did not start: {proc.stderr!r}") from None
                 time.sleep(0.05)
     try:
         yield

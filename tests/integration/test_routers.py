@@ -366,3 +366,26 @@ def test_the_routers_counters_judge_green_when_load_does_not_pass_through_surge(
     assert green_window.requests >= 10 and 0.1 < green_window.error_rate < 0.3
     assert green_window.p99_ms == 0.0  # no percentiles from a router's counters
     assert "figures from the router" in record.notes[0]
+
+
+def test_envoy_without_its_extra_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """`surge[envoy]` not installed (its package shadowed, no envoy on PATH): the demo says
+    which command needs what in one line, before starting anything; no traceback."""
+    shadow = tmp_path / "envoy"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        surge_cmd("demo", "--router", "envoy", "--headless"),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert (
+        proc.stderr
+        == "surge demo: --router envoy: envoy is not installed: pip install 'surge[envoy]'\n"
+    )
+    assert proc.stdout == ""

@@ -102,3 +102,17 @@ async def test_the_timing_breakdown_adds_up_to_http_req_duration(
     parts = mean["http_req_sending"] + mean["http_req_waiting"] + mean["http_req_receiving"]
     assert duration == pytest.approx(parts, abs=1.0)
     assert [s.ok for s in result.model.evaluate(final=True)] == [True, False, True]
+
+
+async def test_iteration_duration_includes_the_connect_as_k6s_does(
+    tls_files: dict[str, Any],
+) -> None:
+    """One-request iterations: the two that opened a (TLS) connection lasted that too."""
+    async with Slow(ssl_context=tls_files["server_ctx"]()) as srv:
+        result = await _run(srv.url, "wire", TlsOptions(cacert=tls_files["ca"]))
+    total = result.model.total
+    sums = total.phase_sums
+    connect = sums["http_req_connecting"] + sums["http_req_tls_handshaking"]
+    assert connect > 0 and total.iterations == 20
+    durations = sum(b.duration_sum for b in total.buckets.values())
+    assert total.iteration_sum - durations >= connect

@@ -11,6 +11,7 @@ import pytest
 
 from engine.errors import classify
 from engine.http.body import HeaderTooLarge
+from engine.http.request import prepare
 from engine.http.wire import ConnectionClosed, ProtocolError, WireClient, _Conn, _FullConn
 from tests.unit.test_response_fuzz import FakeTransport
 
@@ -132,3 +133,58 @@ def test_error_kinds_name_the_generators_own_limits() -> None:
     assert classify(OSError(errno.EADDRNOTAVAIL, "x")).startswith("out of local ports")
     assert classify(ConnectionRefusedError()) == "connection refused"
     assert classify(ProtocolError("bad")) == "protocol"
+
+
+# --------------------------------------------------- the deadline: a timer, not a sweep
+
+
+async def _answers_once() -> tuple[asyncio.Server, str, asyncio.Event]:
+    """A loopback server that answers the first request and never the second; the event
+    is set when the second has arrived."""
+    second = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await reader.readuntil(b"\r\n\r\n")
+        second.set()
+        await reader.read()  # silent until the client gives up
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/", second
+
+
+async def test_a_timeout_is_a_timer_at_the_requests_own_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One timer per client: armed at the first request's deadline, it moves to the
+    deadline of the request in flight when it fires, and times that one out there (not at
+    the next tick of a sweep over every VU)."""
+    loop = asyncio.get_running_loop()
+    timers: list[float] = []
+    call_at = loop.call_at
+
+    def spy(when: float, callback: object, *args: object) -> asyncio.TimerHandle:
+        timers.append(when)
+        return call_at(when, callback, *args)  # type: ignore[arg-type]
+
+    server, url, second = await _answers_once()
+    client = WireClient(url, full=False, timeout=0.3)
+    req = prepare("r", "GET", url, [], None)
+    async with server:
+        assert (await client.request(req)).status == 200
+        first_deadline = client.sent_at + 0.3
+        await asyncio.sleep(0.1)  # the next request goes out a third of a timeout later
+        monkeypatch.setattr(loop, "call_at", spy)
+        pending = asyncio.create_task(client.request(req))
+        await second.wait()
+        # Still the first request's timer: nothing was made for this one.
+        assert timers == []
+        second_deadline = client.sent_at + 0.3  # perf_counter and loop.time() are one clock
+        assert abs(client._timer.when() - first_deadline) < 0.002  # type: ignore[union-attr]
+        with pytest.raises(TimeoutError):
+            await pending
+        client.close()
+    # Fired at the first deadline, it moved to the second request's own deadline.
+    assert len(timers) == 1 and abs(timers[0] - second_deadline) < 0.002

@@ -103,6 +103,20 @@ def test_the_timing_breakdown_counts_reused_connections_as_zero_connect_time() -
     assert model.evaluate(final=True)[0].observed == pytest.approx(0.6)
 
 
+def test_a_one_request_iteration_that_connected_lasts_its_connect_too() -> None:
+    """k6's iteration_duration includes the connect; http_req_duration does not."""
+    rec = Recorder(separate_latency=False, one_request=True)
+    for duration in (1000, 1000, 2000):
+        rec.record("a", None, duration, duration, 200, False, 10, 10)
+    rec.opened_iteration(1000, 6000)  # the first request opened the connection: +5 ms
+    iv = rec.harvest(1.0, vus=1, vus_max=1, target=1)
+    assert iv.iterations == 3 and iv.iteration_duration.get_total_count() == 3
+    assert iv.iteration_sum == 6000 + 1000 + 2000
+    assert iv.iteration_duration.get_min_value() == 1000
+    assert 5990 <= iv.iteration_duration.get_max_value() <= 6010
+    assert iv.buckets[("a", None)].duration.get_max_value() < 2010  # the request's own
+
+
 def test_model_memory_is_bounded_by_downsampling_the_timeline() -> None:
     model = RunModel((parse_threshold("http_req_duration", "p(95)<5 over 3s"),))
     for i in range(5000):

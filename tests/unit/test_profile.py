@@ -17,6 +17,7 @@ from engine.errors import ConfigError
 from engine.http.response import Response
 from engine.load.checks import Check, evaluate_checks, parse_check
 from engine.load.executors import CONSTANT_ARRIVAL_RATE, RAMPING_VUS
+from engine.load.scenario import Template
 from engine.profile import (
     Endpoint,
     Profile,
@@ -802,3 +803,57 @@ def test_parse_header(text: str, pair: tuple[str, str]) -> None:
 def test_parse_header_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_header(text)
+
+
+# ------------------------------------------------------- check-value placeholders
+
+STEP = '[scenario]\n[[scenario.steps]]\npath = "/u/${vu}"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "name"),
+    [
+        (
+            HEAD + STEP + 'checks = [{ header = "X", equals = "u${user}" }]\n',
+            6,
+            "scenario.steps[0].checks[0].equals",
+            "user",
+        ),
+        (
+            HEAD
+            + STEP
+            + 'checks = [\n  { status = 200 },\n  { body_contains = "${vu}-${x}" },\n]\n',
+            8,
+            "scenario.steps[0].checks[1].body_contains",
+            "x",
+        ),
+        (
+            HEAD + STEP + 'until = { json = "a", equals = ["${iter}", "${nope}"] }\n',
+            6,
+            "scenario.steps[0].until.equals",
+            "nope",
+        ),
+        (
+            HEAD + '[[endpoints]]\npath = "/"\nchecks = [{ header = "X", contains = "${vu}" }]\n',
+            5,
+            "endpoints[0].checks[0].contains",
+            "vu",
+        ),
+    ],
+)
+def test_an_unknown_variable_in_a_check_value_is_refused_naming_line_and_key(
+    text: str, line: int, key: str, name: str
+) -> None:
+    err = profile_error(text)
+    assert (err.line, err.key) == (line, key)
+    assert f"unknown variable ${{{name}}}" in str(err)
+
+
+def test_check_values_with_known_variables_are_bound_per_pass() -> None:
+    text = HEAD + STEP + 'checks = [{ json = "u", equals = ["u${vu}", 1, { i = "${iter}" }] }]\n'
+    (check,) = parse_profile(text, "p.toml").scenario.steps[0].checks  # type: ignore[union-attr]
+    assert check.templated and check.name == 'json u == ["u${vu}", 1, {"i": "${iter}"}]'
+    values = {"vu": "3", "iter": "7"}
+    bound = check.bind(lambda t: Template.compile(t).render(values))
+    assert bound.expected == ["u3", 1, {"i": "7"}] and not bound.templated
+    assert bound.name == check.name  # every pass counts under one name

