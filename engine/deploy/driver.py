@@ -113,6 +113,7 @@ class DeployDriver(FleetSteering):
         )
         self.rows: list[StepRow] = []  # every judged window, for the report's [deploy]
         self.exited = False  # Surge ended mid-rollout and applied on_exit
+        self.load_ended = False  # ... because the load ran out before the verdict
         self.final: DeployRecord | None = None  # the record `finish()` made
         self.discovery: list[DiscoverySync] = []  # registries keeping the router's pools
         self.instances: dict[str, dict[str, int]] = {}  # per-instance figures at the end
@@ -370,29 +371,36 @@ class DeployDriver(FleetSteering):
             "no router (weights are only shown)" if self.router is None else self.router.describe()
         )
 
-    def leave(self) -> Decision | None:
+    def leave(self, *, load_ended: bool = False) -> Decision | None:
         """Surge is ending (the run's end, q, Ctrl+C, SIGTERM, a crash): a rollout still
         going leaves the router as `on_exit` says: 100% blue (rollback) or as it is (keep).
-        Returns the decision taken (the weights still have to reach the router: `finish`)."""
+        `load_ended`: the load ran to its end first (the rollout is `unfinished`, not
+        `stopped`). Returns the decision taken (the weights still have to reach the
+        router: `finish`)."""
         if self.exited or self.strategy.done or self.phase is Phase.READY:
             return None
         self.exited = True
+        self.load_ended = load_ended
         if self.smoke is not None:
             self.smoke.stop()
         if self.on_exit == "rollback":
             return self.rollback_for_exit()
         return None
 
+    @property
+    def _why_exited(self) -> str:
+        return "the load ended before the verdict" if self.load_ended else "surge exited"
+
     def rollback_for_exit(self) -> Decision:
-        reason = "surge exited mid-rollout: router back to 100% blue (on_exit = rollback)"
+        reason = f"{self._why_exited} mid-rollout: router back to 100% blue (on_exit = rollback)"
         return self._apply(self.strategy.rollback(self.clock(), reason))
 
-    async def finish(self) -> DeployRecord | None:
+    async def finish(self, *, load_ended: bool = False) -> DeployRecord | None:
         """`leave()`, wait for the router to take it, close; the record for the report.
         With a fleet, the instances are not moved any more: they all stop."""
         if self.fleet is not None:
             await self._stop_moves()
-        self.leave()
+        self.leave(load_ended=load_ended)
         if self.router is not None:
             with contextlib.suppress(Exception):
                 await self.flush()
@@ -411,7 +419,7 @@ class DeployDriver(FleetSteering):
         notes = [getattr(self.figures_of, "note", PERCENTILE_NOTE)]
         if self.exited and self.on_exit == "keep":
             notes.append(
-                f"surge exited mid-rollout: router left at {self.weights} (on_exit = keep)"
+                f"{self._why_exited} mid-rollout: router left at {self.weights} (on_exit = keep)"
             )
         if self._admin_error:
             notes.append(f"router error: {self._admin_error}")
@@ -420,7 +428,7 @@ class DeployDriver(FleetSteering):
             router=self.describe_router(),
             started=self._started_at,
             ended=dt.datetime.now(dt.UTC),
-            outcome=outcome_of(self.phase, self.exited),
+            outcome=outcome_of(self.phase, self.exited, self.load_ended),
             weights=self.weights,
             on_exit=self.on_exit,
             steps=self.rows,

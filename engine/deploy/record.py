@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 
 from engine.deploy.marks import Mark
 from engine.deploy.strategies import Event, EventKind, Phase, Weights
-from engine.exit_codes import EXIT_ROLLED_BACK, EXIT_THRESHOLDS
 from engine.report.deploy_section import (
     ColorWindow,
     DeployEventRow,
@@ -20,6 +19,7 @@ from engine.report.deploy_section import (
     FleetRow,
     Outcome,
     StepRow,
+    rollout_exit_code,
 )
 
 __all__ = [
@@ -60,10 +60,11 @@ def step_row(
     )
 
 
-def outcome_of(phase: Phase, exited: bool) -> Outcome:
-    """`exited`: Surge ended mid-rollout and applied `on_exit` (so not the analysis' doing)."""
+def outcome_of(phase: Phase, exited: bool, load_ended: bool = False) -> Outcome:
+    """`exited`: Surge ended mid-rollout and applied `on_exit` (so not the analysis' doing);
+    `load_ended`: because the load ran out before the verdict, not the user or a signal."""
     if exited:
-        return Outcome.STOPPED
+        return Outcome.UNFINISHED if load_ended else Outcome.STOPPED
     if phase is Phase.PROMOTED:
         return Outcome.PROMOTED
     if phase is Phase.ROLLED_BACK:
@@ -101,11 +102,3 @@ def build_record(
         instances={k: dict(v) for k, v in (instances or {}).items()},
         fleet=fleet,
     )
-
-
-def rollout_exit_code(run_code: int, record: DeployRecord | None) -> int:
-    """A headless run's exit code with its rollout: a failed threshold's 99 wins, then a
-    rollback, then whatever the run itself said (0, or 1 for an aborted run)."""
-    if run_code == EXIT_THRESHOLDS or record is None or not record.rolled_back:
-        return run_code
-    return EXIT_ROLLED_BACK

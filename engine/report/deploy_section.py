@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from engine.exit_codes import EXIT_ROLLED_BACK, EXIT_THRESHOLDS, EXIT_UNFINISHED
 from engine.report.text import Paint, fmt_ms
 
 __all__ = [
@@ -27,17 +28,27 @@ __all__ = [
     "render_deploy",
     "render_deploy_pair",
     "render_step",
+    "rollout_exit_code",
 ]
 
 
 class Outcome(StrEnum):
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled_back"
-    STOPPED = "stopped"  # Surge ended mid-rollout; `on_exit` says what the router was left at
+    STOPPED = "stopped"  # the user or a signal ended Surge mid-rollout; `on_exit` applied
+    UNFINISHED = "unfinished"  # the load ended before the rollout's verdict; `on_exit` applied
     RUNNING = "running"  # a report written while the rollout still went (partial, checkpoint)
 
 
-_OUTCOME_COLORS = {"promoted": "32", "rolled_back": "31", "stopped": "33", "running": "33"}
+_OUTCOME_COLORS = {
+    "promoted": "32",
+    "rolled_back": "31",
+    "stopped": "33",
+    "unfinished": "31",
+    "running": "33",
+}
+# A headless run's exit code by its rollout's outcome (README: "Exit codes").
+_OUTCOME_EXIT = {Outcome.ROLLED_BACK: EXIT_ROLLED_BACK, Outcome.UNFINISHED: EXIT_UNFINISHED}
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,15 @@ class DeployRecord:
     @property
     def rolled_back(self) -> bool:
         return self.outcome is Outcome.ROLLED_BACK
+
+
+def rollout_exit_code(run_code: int, record: DeployRecord | None) -> int:
+    """A headless run's exit code with its rollout: a failed threshold's 99 wins, then a
+    rollback (3), then a rollout the load ended before its verdict (4, not a pass), then
+    whatever the run itself said (0, or 1 for a run stopped or aborted)."""
+    if run_code == EXIT_THRESHOLDS or record is None:
+        return run_code
+    return _OUTCOME_EXIT.get(record.outcome, run_code)
 
 
 @dataclass(frozen=True)

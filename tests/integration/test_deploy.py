@@ -157,7 +157,8 @@ def test_headless_demo_exits_and_leaves_no_process() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode in (0, 3, 99), err  # 3: green rolled back (EXIT_ROLLED_BACK)
+    # 3: green rolled back; 4: the 5 s load ended before a verdict (README: "Exit codes")
+    assert proc.returncode in (0, 3, 4, 99), err
     assert "deploy" in out and "UPSTREAM" in out
     assert children, "the demo started no servers"
     left = [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]

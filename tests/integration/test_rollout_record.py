@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.exit_codes import EXIT_ROLLED_BACK
+from engine.exit_codes import EXIT_ROLLED_BACK, EXIT_UNFINISHED
 from engine.report.document import load_report
 from tests.conftest import ROOT, surge_cmd
 from tui.cli.demo_stack import DemoStack
@@ -84,7 +84,9 @@ def test_flawed_green_is_rolled_back_on_record_and_by_exit_code(tmp_path: Path) 
     # each judged window printed as it happened, then the section in the summary
     assert "deploy    " in proc.stdout and "failed" in proc.stdout
     assert "█ DEPLOY" in proc.stdout and "rolled back" in proc.stdout
-    deploy = load_report(report)["deploy"]
+    data = load_report(report)
+    deploy = data["deploy"]
+    assert data["meta"]["exit_code"] == EXIT_ROLLED_BACK
     assert deploy["outcome"] == "rolled_back" and deploy["final_weights"] == [100, 0]
     assert deploy["strategy"] == "canary" and "surge proxy" in deploy["router"]
     first = deploy["steps"][0]
@@ -162,6 +164,24 @@ def test_sigterm_mid_rollout_leaves_the_router_as_on_exit_says(
                 proc.kill()
         assert proc.returncode == 1, out + err  # stopped: not a rollback, not a pass
         assert weights(stack) == left
-    deploy = load_report(report)["deploy"]
+    data = load_report(report)
+    deploy = data["deploy"]
+    assert data["meta"]["exit_code"] == 1
     assert deploy["outcome"] == "stopped" and deploy["on_exit"] == on_exit
     assert deploy["final_weights"] == [left["blue"], left["green"]]
+
+
+def test_a_load_that_ends_before_the_verdict_leaves_the_rollout_unfinished_not_passed(
+    tmp_path: Path,
+) -> None:
+    """2 s of load for a 30 s window: no verdict, so not a pass (exit 4, on record)."""
+    with DemoStack("none") as stack:
+        report = tmp_path / "r.toml"
+        proc = run(write_profile(tmp_path, stack, interval="30s"), report, "2s")
+        assert proc.returncode == EXIT_UNFINISHED, proc.stdout + proc.stderr
+        assert weights(stack) == {"blue": 100, "green": 0}  # on_exit = rollback
+    data = load_report(report)
+    assert data["meta"]["exit_code"] == EXIT_UNFINISHED
+    assert data["deploy"]["outcome"] == "unfinished" and data["deploy"]["steps"] == []
+    assert "the load ended before the verdict" in proc.stdout
+    assert "unfinished" in proc.stdout

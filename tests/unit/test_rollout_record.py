@@ -20,7 +20,13 @@ from engine.deploy.strategies import (
     Switch,
 )
 from engine.errors import ConfigError
-from engine.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_ROLLED_BACK, EXIT_THRESHOLDS
+from engine.exit_codes import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_ROLLED_BACK,
+    EXIT_THRESHOLDS,
+    EXIT_UNFINISHED,
+)
 from engine.profile import parse_deploy
 from engine.report.deploy_section import (
     ColorWindow,
@@ -72,6 +78,9 @@ def test_a_smoke_too_quiet_to_judge_fails_after_max_inconclusive() -> None:
         (EXIT_ERROR, Outcome.ROLLED_BACK, EXIT_ROLLED_BACK),
         (EXIT_OK, Outcome.PROMOTED, EXIT_OK),
         (EXIT_ERROR, Outcome.STOPPED, EXIT_ERROR),
+        (EXIT_OK, Outcome.STOPPED, EXIT_OK),
+        (EXIT_OK, Outcome.UNFINISHED, EXIT_UNFINISHED),  # the load ended first: not a pass
+        (EXIT_THRESHOLDS, Outcome.UNFINISHED, EXIT_THRESHOLDS),  # 99 > 4
         (EXIT_OK, None, EXIT_OK),
     ],
 )
@@ -82,6 +91,7 @@ def test_exit_code_with_a_rollout(run_code: int, outcome: Outcome | None, expect
 
 def test_outcome_of_an_exit_mid_rollout_is_stopped_whatever_the_phase() -> None:
     assert outcome_of(Phase.ROLLED_BACK, exited=True) is Outcome.STOPPED
+    assert outcome_of(Phase.ROLLED_BACK, exited=True, load_ended=True) is Outcome.UNFINISHED
     assert outcome_of(Phase.ROLLED_BACK, exited=False) is Outcome.ROLLED_BACK
     assert outcome_of(Phase.PROMOTED, exited=False) is Outcome.PROMOTED
     assert outcome_of(Phase.RUNNING, exited=False) is Outcome.RUNNING
@@ -156,6 +166,17 @@ def test_leave_mid_rollout_applies_on_exit() -> None:
         assert (record.blue_weight, record.green_weight) == weights
     never = DeployDriver(Canary(Analysis(interval=60.0), steps=[20]), None)
     assert never.leave() is None and never.record() is None
+
+
+def test_a_rollout_the_load_ended_before_its_verdict_is_unfinished() -> None:
+    driver = DeployDriver(Canary(Analysis(interval=60.0), steps=[20]), None)
+    driver.start()
+    driver.leave(load_ended=True)
+    record = driver.record()
+    assert record is not None and record.outcome is Outcome.UNFINISHED
+    assert (record.blue_weight, record.green_weight) == (100, 0)
+    assert "the load ended before the verdict" in record.events[-1].message
+    assert rollout_exit_code(EXIT_OK, record) == EXIT_UNFINISHED
 
 
 BASE = {"blue": ["http://127.0.0.1:8081"], "green": ["http://127.0.0.1:8082"]}

@@ -30,7 +30,7 @@ from engine.load.controller import Controller
 from engine.load.executors import EXECUTORS
 from engine.load.run import RunPlan, RunResult, Snapshot
 from engine.load.stages import parse_stages
-from engine.load.states import StopReason, checkpoint_reason
+from engine.load.states import Ending, StopReason, checkpoint_reason
 from engine.load.thresholds import parse_cli_threshold
 from engine.outputs import Output, parse_out
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
@@ -136,8 +136,9 @@ examples:
 defaults: constant-vus, 10 VUs for 10 s; the wire client; one worker process per core
 (less one for a target on this machine); --timeout 10s; --max-body 1MiB.
 
-exit codes: 0 passed; 99 a threshold failed (as k6); 3 a rollout rolled back; 2 bad input
-(one line naming file, line and key); 1 anything else (stopped, aborted, a crash). A run
+exit codes: 0 passed; 99 a threshold failed (as k6); 3 a rollout rolled back; 4 the load
+ended before the rollout's verdict; 2 bad input (one line naming file, line and key);
+1 anything else (stopped, aborted, a crash). A run
 against a target that refuses every request exits 0 unless a threshold says otherwise,
 as k6 does.
 """
@@ -222,6 +223,9 @@ STOP_SIGNALS = {
     signal.SIGHUP: StopReason.HUNG_UP,
 }
 CHECKPOINT_S = 60.0  # a long run rewrites its report this often: a power cut loses less
+# The load ran out by itself (not the user, a signal or a failure): a rollout still going
+# then is `unfinished` (exit 4), not a pass.
+LOAD_ENDINGS = frozenset({Ending.FINISHED, Ending.BREAKING_POINT, Ending.THRESHOLD_ABORT})
 
 
 async def run_headless(
@@ -274,6 +278,7 @@ async def run_headless(
         if report
         else None
     )
+    result: RunResult | None = None
     try:
         try:
             if deploy is not None:
@@ -284,7 +289,7 @@ async def run_headless(
             if saver is not None:
                 saver.cancel()
             if deploy is not None:  # the run's end, a signal or a crash: on_exit applies
-                await deploy.finish()
+                await deploy.finish(load_ended=result is not None and result.ending in LOAD_ENDINGS)
         if progress:
             say("\n")
         record = deploy.final if deploy is not None else None
