@@ -40,7 +40,7 @@ from engine.deploy.fleet import BASELINE, Fleet
 from engine.deploy.fleet_steering import FleetSteering
 from engine.deploy.marks import ColorLive, Mark, mark_of
 from engine.deploy.record import VERDICTS, build_record, outcome_of, step_row
-from engine.deploy.routers import Router, RouterError, SurgeProxyRouter
+from engine.deploy.routers import InstanceCounts, Router, RouterError, SurgeProxyRouter
 from engine.deploy.routers.surge import ADMIN_TOKEN_ENV, AdminClient
 from engine.deploy.smoke import SmokeRun, SmokeTarget
 from engine.deploy.strategies import (
@@ -116,14 +116,16 @@ class DeployDriver(FleetSteering):
         self.load_ended = False  # ... because the load ran out before the verdict
         self.final: DeployRecord | None = None  # the record `finish()` made
         self.discovery: list[DiscoverySync] = []  # registries keeping the router's pools
-        self.instances: dict[str, dict[str, int]] = {}  # per-instance figures at the end
+        self.instances: dict[str, dict[str, int]] = {}  # this run's per-instance counts
+        self._instances_base: dict[str, InstanceCounts] = {}  # the router's, before the load
         self.clock = clock
         self.events: list[Event] = []
         # the colors judged: blue and green, and a canary's baseline when it has one
         self.judged = (*COLORS, BASELINE) if _has_baseline(fleet) else COLORS
         self.live: dict[str, deque[ColorLive]] = {c: deque(maxlen=HISTORY) for c in self.judged}
         self.window: dict[str, ColorFigures] = {c: ColorFigures() for c in self.judged}
-        self.applied: Weights | None = None  # what the proxy last acknowledged
+        self._applied: Weights | None = None
+        self._applied_at = -1.0  # the clock when the router last acknowledged weights
         self.smoke = SmokeRun(smoke_target) if smoke_target is not None else None
         self.smoking = False  # the last decision asked for a smoke run
         self._admin_error: str | None = None
@@ -148,6 +150,16 @@ class DeployDriver(FleetSteering):
     @property
     def weights(self) -> Weights:
         return self.strategy.weights
+
+    @property
+    def applied(self) -> Weights | None:
+        """The weights the router last acknowledged (None: none yet)."""
+        return self._applied
+
+    @applied.setter
+    def applied(self, weights: Weights | None) -> None:
+        self._applied = weights
+        self._applied_at = self.clock()
 
     @property
     def manual(self) -> bool:
@@ -200,6 +212,14 @@ class DeployDriver(FleetSteering):
         return self._apply(self.strategy.step(now, self.window))
 
     # -- commands -----------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Before the load: recipes' instances start (FleetSteering), and the router's
+        per-instance counters are read, so the record gives this run's counts only."""
+        await super().prepare()
+        if self.router is not None:
+            with contextlib.suppress(RouterError, OSError):
+                self._instances_base = await self.router.instance_stats()
 
     def start(self) -> Decision:
         self._start_discovery()
@@ -392,7 +412,7 @@ class DeployDriver(FleetSteering):
         return "the load ended before the verdict" if self.load_ended else "surge exited"
 
     def rollback_for_exit(self) -> Decision:
-        reason = f"{self._why_exited} mid-rollout: router back to 100% blue (on_exit = rollback)"
+        reason = f"{self._why_exited} mid-rollout: back to 100% blue (on_exit = rollback)"
         return self._apply(self.strategy.rollback(self.clock(), reason))
 
     async def finish(self, *, load_ended: bool = False) -> DeployRecord | None:
@@ -404,13 +424,26 @@ class DeployDriver(FleetSteering):
         if self.router is not None:
             with contextlib.suppress(Exception):
                 await self.flush()
+            if not self.confirmed and self.phase is not Phase.READY:
+                last = self.applied if self.applied is not None else "none"
+                self.note(
+                    EventKind.ROUTER_ERROR,
+                    f"the end's weights {self.weights} not applied "
+                    f"({self._admin_error or 'no answer'}); last confirmed: {last}",
+                )
+            with contextlib.suppress(Exception):
                 self.instances = {
-                    name: {"requests": s.requests, "errors": s.errors}
-                    for name, s in (await self.router.instance_stats()).items()
+                    name: now.since(self._instances_base.get(name, InstanceCounts())).as_dict()
+                    for name, now in (await self.router.instance_stats()).items()
                 }
         await self.aclose()
         self.final = self.record()
         return self.final
+
+    @property
+    def confirmed(self) -> bool:
+        """The router has the weights the rollout is at (without a router: nothing to ask)."""
+        return self.router is None or self.applied == self.weights
 
     def record(self) -> DeployRecord | None:
         """The rollout so far for the report's [deploy] (None if it never started)."""
@@ -420,6 +453,8 @@ class DeployDriver(FleetSteering):
         if self.exited and self.on_exit == "keep":
             notes.append(
                 f"{self._why_exited} mid-rollout: router left at {self.weights} (on_exit = keep)"
+                if self.confirmed
+                else f"{self._why_exited} mid-rollout (on_exit = keep)"
             )
         if self._admin_error:
             notes.append(f"router error: {self._admin_error}")
@@ -428,14 +463,15 @@ class DeployDriver(FleetSteering):
             router=self.describe_router(),
             started=self._started_at,
             ended=dt.datetime.now(dt.UTC),
-            outcome=outcome_of(self.phase, self.exited, self.load_ended),
-            weights=self.weights,
+            outcome=outcome_of(self.phase, self.exited, self.load_ended, self.confirmed),
+            weights=self.weights if self.router is None else self.applied,
             on_exit=self.on_exit,
             steps=self.rows,
             events=((e.at - self._t0, e) for e in self.events),
             notes=notes,
             instances=self.instances,
             fleet=self.fleet_row(),
+            unconfirmed_after=None if self.confirmed else self._applied_at - self._t0,
         )
 
     # -- for a log line -----------------------------------------------------------------

@@ -383,3 +383,29 @@ def test_smoke_target_is_the_profiles_first_get_behind_the_proxy() -> None:
     assert bare.url == "http://127.0.0.1:9/"
     with pytest.raises(ValueError, match="rate"):
         SmokeTarget("http://127.0.0.1:9/", rate=0)
+
+
+def test_a_rollback_the_proxy_was_gone_for_is_on_record_as_failed_not_done(
+    sut: Callable[..., str],
+) -> None:
+    """The proxy takes the first step, then goes away: the rollback it never took is not
+    'rolled back', and the record keeps the weights it last confirmed."""
+    blue = sut("--color", "blue")
+
+    async def main() -> DeployDriver:
+        async with Proxy(ProxyConfig(blue=(blue,), green=(blue,))) as proxy:
+            driver = DeployDriver(canary(), proxy.admin_url)
+            driver.start()
+            await driver.flush()
+            assert driver.applied == Weights(80, 20)
+        driver.rollback()
+        await driver.finish()
+        return driver
+
+    driver = asyncio.run(main())
+    record = driver.final
+    assert record is not None and record.outcome.value == "router_failed"
+    assert (record.blue_weight, record.green_weight) == (80, 20)
+    kinds = [e.kind for e in record.events]
+    assert "rollback not applied" in kinds and "rolled back" not in kinds
+    assert "not applied" in record.events[-1].message

@@ -10,6 +10,7 @@ import pytest
 from engine.deploy.driver import DeployDriver
 from engine.deploy.marks import Mark
 from engine.deploy.record import outcome_of, rollout_exit_code
+from engine.deploy.routers import Router, RouterError
 from engine.deploy.strategies import (
     ALL_BLUE,
     Analysis,
@@ -18,6 +19,7 @@ from engine.deploy.strategies import (
     EventKind,
     Phase,
     Switch,
+    Weights,
 )
 from engine.errors import ConfigError
 from engine.exit_codes import (
@@ -214,7 +216,6 @@ def test_bad_router_keys_name_the_key(extra: dict, message: str) -> None:
 
 
 async def test_a_router_error_is_an_event_once_and_its_recovery_too() -> None:
-    from engine.deploy.routers import Router, RouterError
 
     class Flaky(Router):
         kind = "flaky"
@@ -244,3 +245,56 @@ async def test_a_router_error_is_an_event_once_and_its_recovery_too() -> None:
     kinds = [e.kind for e in driver.events]
     assert kinds.count(EventKind.ROUTER_ERROR) == 1 and kinds.count(EventKind.ROUTER_BACK) == 1
     assert driver.error is None
+
+
+class Unsure(Router):
+    """A router that answers until `down` is set, then refuses every command."""
+
+    kind = "unsure"
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def describe(self) -> str:
+        return "unsure"
+
+    async def set_weights(self, weights: Weights) -> None:
+        if self.down:
+            raise RouterError("connection refused")
+
+    async def set_in_service(self, in_service: object) -> None:
+        return None
+
+
+async def test_a_rollback_the_router_never_took_is_a_failure_not_a_rollback() -> None:
+    router = Unsure()
+    driver = DeployDriver(Canary(Analysis(interval=60.0), steps=[20, 50]), router)
+    driver.start()
+    await driver.flush()
+    assert driver.applied == Weights(80, 20)
+    router.down = True
+    driver.rollback()
+    record = await driver.finish()
+    assert record is not None and record.outcome is Outcome.ROUTER_FAILED
+    assert (record.blue_weight, record.green_weight) == (80, 20)  # the last it confirmed
+    assert rollout_exit_code(EXIT_OK, record) == EXIT_ERROR
+    assert rollout_exit_code(EXIT_THRESHOLDS, record) == EXIT_THRESHOLDS
+    table = deploy_table(record)
+    kinds = [e["kind"] for e in table["events"]]
+    assert "rollback not applied" in kinds and "rolled back" not in kinds
+    assert "not applied" in table["events"][-1]["message"]
+    text = "\n".join(render_deploy(table))
+    assert "router failed" in text and "rolled back" not in text
+    assert "final weights 80:20" in text
+
+
+async def test_weights_no_router_ever_confirmed_are_not_on_record() -> None:
+    router = Unsure()
+    router.down = True
+    driver = DeployDriver(Canary(Analysis(interval=60.0), steps=[20]), router)
+    driver.start()
+    record = await driver.finish(load_ended=True)
+    assert record is not None and record.outcome is Outcome.ROUTER_FAILED
+    table = deploy_table(record)
+    assert "final_weights" not in table
+    assert "final weights unknown" in "\n".join(render_deploy(table))

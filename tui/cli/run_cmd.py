@@ -353,7 +353,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 started.close()
             raise
     with asyncio.Runner(loop_factory=serve.new_event_loop) as runner:
-        deploy = rollout.driver_for_run(profile, args.report)
+        try:
+            deploy = runner.run(rollout.driver_for_run(profile, args.report))
+        except rollout.Unreachable as exc:  # before any load: nothing to report
+            for output in outputs:
+                output.close()
+            raise BadInput(str(exc)) from None
         try:
             result = runner.run(
                 run_headless(

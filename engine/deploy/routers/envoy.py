@@ -23,7 +23,14 @@ from typing import ClassVar
 
 import httpx
 
-from engine.deploy.routers.base import ColorStats, Router, RouterError, RouterStats, stop_process
+from engine.deploy.routers.base import (
+    ColorStats,
+    InstanceCounts,
+    Router,
+    RouterError,
+    RouterStats,
+    stop_process,
+)
 from engine.deploy.routers.envoy_config import RUNTIME_PREFIX, EnvoySetup, endpoints_json
 from engine.deploy.routers.haproxy import router_dir
 from engine.deploy.routers.pools import Instance
@@ -98,6 +105,16 @@ class EnvoyRouter(Router):
             raise RouterError(f"envoy admin {path}: {resp.status_code} {resp.text.strip()}")
         return resp.text
 
+    async def check(self) -> None:
+        try:
+            resp = await self._client.get("/ready")
+        except (httpx.HTTPError, OSError) as exc:
+            raise RouterError(
+                f"envoy admin {self.admin_socket}: {exc or type(exc).__name__}"
+            ) from exc
+        if resp.status_code != 200:
+            raise RouterError(f"envoy admin /ready: {resp.status_code} {resp.text.strip()}")
+
     async def set_weights(self, weights: Weights) -> None:
         params = {f"{RUNTIME_PREFIX}.{c}": str(w) for c, w in weights.as_dict().items()}
         await self._post("/runtime_modify", params)
@@ -167,9 +184,16 @@ class EnvoyRouter(Router):
             acc.setdefault(name, {})[parts[2]] = int(parts[3])
         return acc
 
-    async def instance_stats(self) -> dict[str, ColorStats]:
-        acc = await self._clusters(("rq_total", "rq_error"))
-        return {n: ColorStats(v.get("rq_total", 0), v.get("rq_error", 0)) for n, v in acc.items()}
+    async def instance_stats(self) -> dict[str, InstanceCounts]:
+        """`rq_total`, `rq_error` (5xx answers; Envoy counts upstream resets there too) and
+        `cx_connect_fail` of each host."""
+        acc = await self._clusters(("rq_total", "rq_error", "cx_connect_fail"))
+        return {
+            n: InstanceCounts(
+                v.get("rq_total", 0), v.get("rq_error", 0), v.get("cx_connect_fail", 0)
+            )
+            for n, v in acc.items()
+        }
 
     async def in_flight(self, names: list[str]) -> dict[str, int] | None:
         """`rq_active` of each host in `/clusters` (0 once Envoy has let it go)."""
