@@ -117,7 +117,8 @@ class DeployDriver(FleetSteering):
         self.final: DeployRecord | None = None  # the record `finish()` made
         self.discovery: list[DiscoverySync] = []  # registries keeping the router's pools
         self.instances: dict[str, dict[str, int]] = {}  # this run's per-instance counts
-        self._instances_base: dict[str, InstanceCounts] = {}  # the router's, before the load
+        self._instances_base: dict[str, InstanceCounts] | None = None  # the router's at start
+        self._base_task: asyncio.Task[None] | None = None
         self.clock = clock
         self.events: list[Event] = []
         # the colors judged: blue and green, and a canary's baseline when it has one
@@ -217,12 +218,20 @@ class DeployDriver(FleetSteering):
         """Before the load: recipes' instances start (FleetSteering), and the router's
         per-instance counters are read, so the record gives this run's counts only."""
         await super().prepare()
+        await self._snapshot_instances()
+
+    async def _snapshot_instances(self) -> None:
+        self._instances_base = {}
         if self.router is not None:
             with contextlib.suppress(RouterError, OSError):
                 self._instances_base = await self.router.instance_stats()
 
     def start(self) -> Decision:
         self._start_discovery()
+        # without prepare() (the console), the instances' counts are the rollout's own
+        if self._instances_base is None and self._base_task is None:
+            with contextlib.suppress(RuntimeError):  # no running loop: a plain unit test
+                self._base_task = asyncio.get_running_loop().create_task(self._snapshot_instances())
         return self._apply(self.strategy.start(self.clock()))
 
     def _start_discovery(self) -> None:
@@ -357,11 +366,14 @@ class DeployDriver(FleetSteering):
             self._admin_error = None
 
     async def flush(self) -> None:
-        """Wait until the proxy has the current weights (or failed to take them)."""
+        """Wait until the proxy has the current weights (or failed to take them), and the
+        instances' counts at the rollout's start are read."""
         if self._dirty and (self._task is None or self._task.done()):
             self._schedule()
         if self._task is not None:
             await self._task
+        if self._base_task is not None:
+            await self._base_task
 
     async def aclose(self) -> None:
         if self.fleet is not None:  # every instance stops, whatever else fails
@@ -371,8 +383,9 @@ class DeployDriver(FleetSteering):
             await self.figures_of.aclose()
         for d in self.discovery:
             await d.aclose()
-        for t in self._discovery_tasks:
-            t.cancel()
+        for t in (*self._discovery_tasks, self._base_task):
+            if t is not None:
+                t.cancel()
         if self.smoke is not None:
             await self.smoke.aclose()
         with contextlib.suppress(Exception):
@@ -432,8 +445,9 @@ class DeployDriver(FleetSteering):
                     f"({self._admin_error or 'no answer'}); last confirmed: {last}",
                 )
             with contextlib.suppress(Exception):
+                base = self._instances_base or {}
                 self.instances = {
-                    name: now.since(self._instances_base.get(name, InstanceCounts())).as_dict()
+                    name: now.since(base.get(name, InstanceCounts())).as_dict()
                     for name, now in (await self.router.instance_stats()).items()
                 }
         await self.aclose()

@@ -409,3 +409,27 @@ def test_a_rollback_the_proxy_was_gone_for_is_on_record_as_failed_not_done(
     kinds = [e.kind for e in record.events]
     assert "rollback not applied" in kinds and "rolled back" not in kinds
     assert "not applied" in record.events[-1].message
+
+
+def test_a_rollout_started_without_prepare_counts_only_its_own_instance_requests() -> None:
+    """The console starts a rollout without `prepare()`: the proxy's per-instance counts
+    are still the rollout's own, not every request since the proxy started."""
+    with DemoStack("none") as stack:
+
+        async def once(seconds: float) -> tuple[int, dict[str, dict[str, int]]]:
+            profile = demo_profile(stack.proxy_url)
+            plan = build_plan(
+                profile, Overrides(executor="constant-arrival-rate", rate=100, duration=seconds)
+            )
+            driver = DeployDriver(canary(), stack.admin_url)
+            controller = Controller(plan, on_snapshot=lambda _: driver.observe(controller.model))
+            driver.start()
+            await driver.flush()  # the first step's weights and the counts at the start
+            result = await controller.run()
+            record = await driver.finish()
+            assert record is not None
+            return result.model.figures().requests, record.instances
+
+        asyncio.run(once(1.0))
+        sent, instances = asyncio.run(once(1.5))
+    assert sent > 0 and sum(v["requests"] for v in instances.values()) == sent

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.deploy.routers import Router
-from engine.deploy.routers.envoy import envoy_binary
-from engine.deploy.routers.haproxy import haproxy_binary
+from engine.deploy.routers import Router, RouterError
+from engine.deploy.routers.envoy import EnvoyRouter, envoy_binary
+from engine.deploy.routers.haproxy import HaproxyRouter, haproxy_binary
 from engine.deploy.routers.launch import (
     envoy_setup,
     free_port,
@@ -366,3 +366,21 @@ def test_the_routers_counters_judge_green_when_load_does_not_pass_through_surge(
     assert green_window.requests >= 10 and 0.1 < green_window.error_rate < 0.3
     assert green_window.p99_ms == 0.0  # no percentiles from a router's counters
     assert "figures from the router" in record.notes[0]
+
+
+def test_check_says_whether_the_router_answers_before_a_rollout(
+    sut: Callable[..., str], router_in_front: Callable[..., Started], tmp_path: Path
+) -> None:
+    """`surge run` asks before any load: the running router answers; the same router
+    kind on a socket nothing listens on is a RouterError naming that socket."""
+    _, router, _ = router_in_front(sut("--color", "blue"), sut("--color", "green"))
+    nothing = str(tmp_path / "nothing.sock")
+    gone = HaproxyRouter(nothing) if router.kind == "haproxy" else EnvoyRouter(nothing)
+
+    async def main() -> None:
+        await router.check()
+        with pytest.raises(RouterError, match=nothing):
+            await gone.check()
+        await gone.aclose()
+
+    asyncio.run(main())
