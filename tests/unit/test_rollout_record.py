@@ -215,38 +215,6 @@ def test_bad_router_keys_name_the_key(extra: dict, message: str) -> None:
         parse_deploy({**BASE, **extra})
 
 
-async def test_a_router_error_is_an_event_once_and_its_recovery_too() -> None:
-
-    class Flaky(Router):
-        kind = "flaky"
-
-        def __init__(self) -> None:
-            self.fail = True
-
-        def describe(self) -> str:
-            return "flaky"
-
-        async def set_weights(self, weights) -> None:  # type: ignore[no-untyped-def]
-            if self.fail:
-                raise RouterError("connection refused")
-
-        async def set_in_service(self, in_service) -> None:  # type: ignore[no-untyped-def]
-            return None
-
-    router = Flaky()
-    driver = DeployDriver(Canary(Analysis(interval=60.0), steps=[20, 50]), router)
-    driver.start()
-    await driver.flush()
-    driver.promote()
-    await driver.flush()
-    router.fail = False
-    driver.rollback()
-    await driver.flush()
-    kinds = [e.kind for e in driver.events]
-    assert kinds.count(EventKind.ROUTER_ERROR) == 1 and kinds.count(EventKind.ROUTER_BACK) == 1
-    assert driver.error is None
-
-
 class Unsure(Router):
     """A router that answers until `down` is set, then refuses every command."""
 
@@ -264,6 +232,22 @@ class Unsure(Router):
 
     async def set_in_service(self, in_service: object) -> None:
         return None
+
+
+async def test_a_router_error_is_an_event_once_and_its_recovery_too() -> None:
+    router = Unsure()
+    router.down = True
+    driver = DeployDriver(Canary(Analysis(interval=60.0), steps=[20, 50]), router)
+    driver.start()
+    await driver.flush()
+    driver.promote()
+    await driver.flush()
+    router.down = False
+    driver.rollback()
+    await driver.flush()
+    kinds = [e.kind for e in driver.events]
+    assert kinds.count(EventKind.ROUTER_ERROR) == 1 and kinds.count(EventKind.ROUTER_BACK) == 1
+    assert driver.error is None
 
 
 async def test_a_rollback_the_router_never_took_is_a_failure_not_a_rollback() -> None:

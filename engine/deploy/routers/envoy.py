@@ -94,9 +94,11 @@ class EnvoyRouter(Router):
     def fresh(self) -> EnvoyRouter:
         return EnvoyRouter(self.admin_socket, pools=self.pools, endpoints=self.endpoints)
 
-    async def _post(self, path: str, params: Mapping[str, str]) -> str:
+    async def _admin(self, method: str, path: str, params: Mapping[str, str] | None = None) -> str:
+        """One admin call's text; RouterError when Envoy does not answer (naming the
+        socket) or refuses (naming the path)."""
         try:
-            resp = await self._client.post(path, params=dict(params))
+            resp = await self._client.request(method, path, params=dict(params or {}))
         except (httpx.HTTPError, OSError) as exc:
             raise RouterError(
                 f"envoy admin {self.admin_socket}: {exc or type(exc).__name__}"
@@ -106,18 +108,11 @@ class EnvoyRouter(Router):
         return resp.text
 
     async def check(self) -> None:
-        try:
-            resp = await self._client.get("/ready")
-        except (httpx.HTTPError, OSError) as exc:
-            raise RouterError(
-                f"envoy admin {self.admin_socket}: {exc or type(exc).__name__}"
-            ) from exc
-        if resp.status_code != 200:
-            raise RouterError(f"envoy admin /ready: {resp.status_code} {resp.text.strip()}")
+        await self._admin("GET", "/ready")
 
     async def set_weights(self, weights: Weights) -> None:
         params = {f"{RUNTIME_PREFIX}.{c}": str(w) for c, w in weights.as_dict().items()}
-        await self._post("/runtime_modify", params)
+        await self._admin("POST", "/runtime_modify", params)
 
     def _write(self, color: str, pool: Sequence[Instance]) -> None:
         path = self.endpoints.get(color)
@@ -153,14 +148,11 @@ class EnvoyRouter(Router):
         return None  # gone from the endpoint file at drain; Envoy forgets it itself
 
     async def stats(self) -> RouterStats:
-        try:
-            resp = await self._client.get(
-                "/stats", params={"filter": r"^cluster\.\w+\.upstream_rq_(total|5xx)$"}
-            )
-        except (httpx.HTTPError, OSError) as exc:
-            raise RouterError(f"envoy admin: {exc or type(exc).__name__}") from exc
+        text = await self._admin(
+            "GET", "/stats", {"filter": r"^cluster\.\w+\.upstream_rq_(total|5xx)$"}
+        )
         acc: dict[str, list[int]] = {}
-        for cluster, kind, value in _STAT.findall(resp.text):
+        for cluster, kind, value in _STAT.findall(text):
             if cluster in self.pools or not self.pools:
                 acc.setdefault(cluster, [0, 0])[0 if kind == "total" else 1] = int(value)
         colors = {c: ColorStats(r, e) for c, (r, e) in acc.items()}
@@ -169,10 +161,7 @@ class EnvoyRouter(Router):
     async def _clusters(self, wanted: tuple[str, ...]) -> dict[str, dict[str, int]]:
         """`/clusters` lines (`COLOR::HOST:PORT::STAT::N`): the wanted stats per instance,
         named as the pools name them (a drained one by its address, as Envoy has it)."""
-        try:
-            text = (await self._client.get("/clusters")).text
-        except (httpx.HTTPError, OSError) as exc:
-            raise RouterError(f"envoy admin: {exc or type(exc).__name__}") from exc
+        text = await self._admin("GET", "/clusters")
         names = {(c, i.address): i.name for c, pool in self.pools.items() for i in pool}
         names.update(self._drained)
         acc: dict[str, dict[str, int]] = {}
