@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     ERROR = 1  # the run was aborted or crashed; also a regression, a failed call
     BAD_INPUT = 2  # bad flags, a bad profile or report: one line names file, line and key
     ROLLED_BACK = 3  # a headless run's rollout was rolled back (a failed threshold's 99 wins)
+    UNFINISHED = 4  # a headless run's load ended before its rollout's verdict (99, 3 win)
     THRESHOLDS = 99  # as k6: at least one threshold failed
 
 
@@ -21,4 +22,5 @@ EXIT_ERROR = ExitCode.ERROR
 EXIT_BAD_INPUT = ExitCode.BAD_INPUT
 EXIT_THRESHOLDS = ExitCode.THRESHOLDS
 EXIT_ROLLED_BACK = ExitCode.ROLLED_BACK
+EXIT_UNFINISHED = ExitCode.UNFINISHED
 EXIT_REGRESSION = ExitCode.ERROR  # `surge report compare --fail-on-regression`

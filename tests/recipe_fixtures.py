@@ -26,8 +26,9 @@ APP = textwrap.dedent(
     f"""
     import http.server, os, sys
     port, name, pids = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    with open(os.path.join(pids, name + ".pid"), "w") as f:
+    with open(os.path.join(pids, name + ".tmp"), "w") as f:  # whole, or not there at all
         f.write(str(os.getpid()))
+    os.replace(os.path.join(pids, name + ".tmp"), os.path.join(pids, name + ".pid"))
     print({SAID!r}.format(name=name, port=port), flush=True)
     if "--never-healthy" in sys.argv:
         import time

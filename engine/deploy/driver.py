@@ -40,7 +40,7 @@ from engine.deploy.fleet import BASELINE, Fleet
 from engine.deploy.fleet_steering import FleetSteering
 from engine.deploy.marks import ColorLive, Mark, mark_of
 from engine.deploy.record import VERDICTS, build_record, outcome_of, step_row
-from engine.deploy.routers import Router, RouterError, SurgeProxyRouter
+from engine.deploy.routers import InstanceCounts, Router, RouterError, SurgeProxyRouter
 from engine.deploy.routers.surge import ADMIN_TOKEN_ENV, AdminClient
 from engine.deploy.smoke import SmokeRun, SmokeTarget
 from engine.deploy.strategies import (
@@ -113,16 +113,20 @@ class DeployDriver(FleetSteering):
         )
         self.rows: list[StepRow] = []  # every judged window, for the report's [deploy]
         self.exited = False  # Surge ended mid-rollout and applied on_exit
+        self.load_ended = False  # ... because the load ran out before the verdict
         self.final: DeployRecord | None = None  # the record `finish()` made
         self.discovery: list[DiscoverySync] = []  # registries keeping the router's pools
-        self.instances: dict[str, dict[str, int]] = {}  # per-instance figures at the end
+        self.instances: dict[str, dict[str, int]] = {}  # this run's per-instance counts
+        self._instances_base: dict[str, InstanceCounts] | None = None  # the router's at start
+        self._base_task: asyncio.Task[None] | None = None
         self.clock = clock
         self.events: list[Event] = []
         # the colors judged: blue and green, and a canary's baseline when it has one
         self.judged = (*COLORS, BASELINE) if _has_baseline(fleet) else COLORS
         self.live: dict[str, deque[ColorLive]] = {c: deque(maxlen=HISTORY) for c in self.judged}
         self.window: dict[str, ColorFigures] = {c: ColorFigures() for c in self.judged}
-        self.applied: Weights | None = None  # what the proxy last acknowledged
+        self._applied: Weights | None = None
+        self._applied_at = -1.0  # the clock when the router last acknowledged weights
         self.smoke = SmokeRun(smoke_target) if smoke_target is not None else None
         self.smoking = False  # the last decision asked for a smoke run
         self._admin_error: str | None = None
@@ -147,6 +151,16 @@ class DeployDriver(FleetSteering):
     @property
     def weights(self) -> Weights:
         return self.strategy.weights
+
+    @property
+    def applied(self) -> Weights | None:
+        """The weights the router last acknowledged (None: none yet)."""
+        return self._applied
+
+    @applied.setter
+    def applied(self, weights: Weights | None) -> None:
+        self._applied = weights
+        self._applied_at = self.clock()
 
     @property
     def manual(self) -> bool:
@@ -200,8 +214,24 @@ class DeployDriver(FleetSteering):
 
     # -- commands -----------------------------------------------------------------------
 
+    async def prepare(self) -> None:
+        """Before the load: recipes' instances start (FleetSteering), and the router's
+        per-instance counters are read, so the record gives this run's counts only."""
+        await super().prepare()
+        await self._snapshot_instances()
+
+    async def _snapshot_instances(self) -> None:
+        self._instances_base = {}
+        if self.router is not None:
+            with contextlib.suppress(RouterError, OSError):
+                self._instances_base = await self.router.instance_stats()
+
     def start(self) -> Decision:
         self._start_discovery()
+        # without prepare() (the console), the instances' counts are the rollout's own
+        if self._instances_base is None and self._base_task is None:
+            with contextlib.suppress(RuntimeError):  # no running loop: a plain unit test
+                self._base_task = asyncio.get_running_loop().create_task(self._snapshot_instances())
         return self._apply(self.strategy.start(self.clock()))
 
     def _start_discovery(self) -> None:
@@ -336,11 +366,14 @@ class DeployDriver(FleetSteering):
             self._admin_error = None
 
     async def flush(self) -> None:
-        """Wait until the proxy has the current weights (or failed to take them)."""
+        """Wait until the proxy has the current weights (or failed to take them), and the
+        instances' counts at the rollout's start are read."""
         if self._dirty and (self._task is None or self._task.done()):
             self._schedule()
         if self._task is not None:
             await self._task
+        if self._base_task is not None:
+            await self._base_task
 
     async def aclose(self) -> None:
         if self.fleet is not None:  # every instance stops, whatever else fails
@@ -350,8 +383,9 @@ class DeployDriver(FleetSteering):
             await self.figures_of.aclose()
         for d in self.discovery:
             await d.aclose()
-        for t in self._discovery_tasks:
-            t.cancel()
+        for t in (*self._discovery_tasks, self._base_task):
+            if t is not None:
+                t.cancel()
         if self.smoke is not None:
             await self.smoke.aclose()
         with contextlib.suppress(Exception):
@@ -370,39 +404,60 @@ class DeployDriver(FleetSteering):
             "no router (weights are only shown)" if self.router is None else self.router.describe()
         )
 
-    def leave(self) -> Decision | None:
+    def leave(self, *, load_ended: bool = False) -> Decision | None:
         """Surge is ending (the run's end, q, Ctrl+C, SIGTERM, a crash): a rollout still
         going leaves the router as `on_exit` says: 100% blue (rollback) or as it is (keep).
-        Returns the decision taken (the weights still have to reach the router: `finish`)."""
+        `load_ended`: the load ran to its end first (the rollout is `unfinished`, not
+        `stopped`). Returns the decision taken (the weights still have to reach the
+        router: `finish`)."""
         if self.exited or self.strategy.done or self.phase is Phase.READY:
             return None
         self.exited = True
+        self.load_ended = load_ended
         if self.smoke is not None:
             self.smoke.stop()
         if self.on_exit == "rollback":
             return self.rollback_for_exit()
         return None
 
+    @property
+    def _why_exited(self) -> str:
+        return "the load ended before the verdict" if self.load_ended else "surge exited"
+
     def rollback_for_exit(self) -> Decision:
-        reason = "surge exited mid-rollout: router back to 100% blue (on_exit = rollback)"
+        reason = f"{self._why_exited} mid-rollout: back to 100% blue (on_exit = rollback)"
         return self._apply(self.strategy.rollback(self.clock(), reason))
 
-    async def finish(self) -> DeployRecord | None:
+    async def finish(self, *, load_ended: bool = False) -> DeployRecord | None:
         """`leave()`, wait for the router to take it, close; the record for the report.
         With a fleet, the instances are not moved any more: they all stop."""
         if self.fleet is not None:
             await self._stop_moves()
-        self.leave()
+        self.leave(load_ended=load_ended)
         if self.router is not None:
             with contextlib.suppress(Exception):
                 await self.flush()
+            if not self.confirmed and self.phase is not Phase.READY:
+                last = self.applied if self.applied is not None else "none"
+                self.note(
+                    EventKind.ROUTER_ERROR,
+                    f"the end's weights {self.weights} not applied "
+                    f"({self._admin_error or 'no answer'}); last confirmed: {last}",
+                )
+            with contextlib.suppress(Exception):
+                base = self._instances_base or {}
                 self.instances = {
-                    name: {"requests": s.requests, "errors": s.errors}
-                    for name, s in (await self.router.instance_stats()).items()
+                    name: now.since(base.get(name, InstanceCounts())).as_dict()
+                    for name, now in (await self.router.instance_stats()).items()
                 }
         await self.aclose()
         self.final = self.record()
         return self.final
+
+    @property
+    def confirmed(self) -> bool:
+        """The router has the weights the rollout is at (without a router: nothing to ask)."""
+        return self.router is None or self.applied == self.weights
 
     def record(self) -> DeployRecord | None:
         """The rollout so far for the report's [deploy] (None if it never started)."""
@@ -411,7 +466,9 @@ class DeployDriver(FleetSteering):
         notes = [getattr(self.figures_of, "note", PERCENTILE_NOTE)]
         if self.exited and self.on_exit == "keep":
             notes.append(
-                f"surge exited mid-rollout: router left at {self.weights} (on_exit = keep)"
+                f"{self._why_exited} mid-rollout: router left at {self.weights} (on_exit = keep)"
+                if self.confirmed
+                else f"{self._why_exited} mid-rollout (on_exit = keep)"
             )
         if self._admin_error:
             notes.append(f"router error: {self._admin_error}")
@@ -420,14 +477,15 @@ class DeployDriver(FleetSteering):
             router=self.describe_router(),
             started=self._started_at,
             ended=dt.datetime.now(dt.UTC),
-            outcome=outcome_of(self.phase, self.exited),
-            weights=self.weights,
+            outcome=outcome_of(self.phase, self.exited, self.load_ended, self.confirmed),
+            weights=self.weights if self.router is None else self.applied,
             on_exit=self.on_exit,
             steps=self.rows,
             events=((e.at - self._t0, e) for e in self.events),
             notes=notes,
             instances=self.instances,
             fleet=self.fleet_row(),
+            unconfirmed_after=None if self.confirmed else self._applied_at - self._t0,
         )
 
     # -- for a log line -----------------------------------------------------------------

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 
 from engine.deploy.marks import Mark
 from engine.deploy.strategies import Event, EventKind, Phase, Weights
-from engine.exit_codes import EXIT_ROLLED_BACK, EXIT_THRESHOLDS
 from engine.report.deploy_section import (
     ColorWindow,
     DeployEventRow,
@@ -20,6 +19,7 @@ from engine.report.deploy_section import (
     FleetRow,
     Outcome,
     StepRow,
+    rollout_exit_code,
 )
 
 __all__ = [
@@ -60,15 +60,29 @@ def step_row(
     )
 
 
-def outcome_of(phase: Phase, exited: bool) -> Outcome:
-    """`exited`: Surge ended mid-rollout and applied `on_exit` (so not the analysis' doing)."""
+def outcome_of(
+    phase: Phase, exited: bool, load_ended: bool = False, confirmed: bool = True
+) -> Outcome:
+    """`exited`: Surge ended mid-rollout and applied `on_exit` (so not the analysis' doing);
+    `load_ended`: because the load ran out before the verdict, not the user or a signal;
+    `confirmed`: the router took the weights the rollout ended at (else nothing it says
+    of the end happened: a failure, whatever the strategy decided)."""
+    if not confirmed and (exited or phase in (Phase.PROMOTED, Phase.ROLLED_BACK)):
+        return Outcome.ROUTER_FAILED
     if exited:
-        return Outcome.STOPPED
+        return Outcome.UNFINISHED if load_ended else Outcome.STOPPED
     if phase is Phase.PROMOTED:
         return Outcome.PROMOTED
     if phase is Phase.ROLLED_BACK:
         return Outcome.ROLLED_BACK
     return Outcome.RUNNING
+
+
+# A decision the router never took is on record as such, not as what it meant to do.
+NOT_APPLIED = {
+    EventKind.ROLLED_BACK: "rollback not applied",
+    EventKind.PROMOTED: "promotion not applied",
+}
 
 
 def build_record(
@@ -78,34 +92,34 @@ def build_record(
     started: dt.datetime,
     ended: dt.datetime,
     outcome: Outcome,
-    weights: Weights,
+    weights: Weights | None,
     on_exit: str,
     steps: Iterable[StepRow],
     events: Iterable[tuple[float, Event]],
     notes: Iterable[str] = (),
     instances: Mapping[str, Mapping[str, int]] | None = None,
     fleet: FleetRow | None = None,
+    unconfirmed_after: float | None = None,
 ) -> DeployRecord:
+    """`unconfirmed_after`: the router took no weights after this time (seconds, as the
+    events' `at`); a promotion or rollback decided later is recorded as not applied."""
+
+    def kind(at: float, e: Event) -> str:
+        late = unconfirmed_after is not None and at > unconfirmed_after
+        return NOT_APPLIED[e.kind] if late and e.kind in NOT_APPLIED else e.kind.value
+
     return DeployRecord(
         strategy=strategy,
         router=router,
         start=started.replace(microsecond=0).isoformat(),
         end=ended.replace(microsecond=0).isoformat(),
         outcome=outcome,
-        blue_weight=weights.blue,
-        green_weight=weights.green,
+        blue_weight=weights.blue if weights is not None else None,
+        green_weight=weights.green if weights is not None else None,
         on_exit=on_exit,
         steps=tuple(steps),
-        events=tuple(DeployEventRow(at, e.kind.value, e.message) for at, e in events),
+        events=tuple(DeployEventRow(at, kind(at, e), e.message) for at, e in events),
         notes=tuple(notes),
         instances={k: dict(v) for k, v in (instances or {}).items()},
         fleet=fleet,
     )
-
-
-def rollout_exit_code(run_code: int, record: DeployRecord | None) -> int:
-    """A headless run's exit code with its rollout: a failed threshold's 99 wins, then a
-    rollback, then whatever the run itself said (0, or 1 for an aborted run)."""
-    if run_code == EXIT_THRESHOLDS or record is None or not record.rolled_back:
-        return run_code
-    return EXIT_ROLLED_BACK

@@ -19,6 +19,7 @@ import profiles
 from engine.errors import ConfigError
 from engine.limits import MAX_RATE, MAX_TIME_SCALE, MAX_VUS, MAX_WORKERS
 from engine.load.executors import ExecutorConfig
+from engine.load.testtypes import resolve
 from engine.load.thresholds import Threshold, parse_key, parse_thresholds
 from engine.profile import fields, http_fields
 from engine.profile.deploy import DeployPlan, deploy_plan
@@ -40,6 +41,7 @@ TOP_KEYS = (
     "rate",
     "max_vus",
     "time_scale",
+    "test_type",
     "duration",
     "client",
     "timeout",
@@ -191,6 +193,8 @@ def _build(doc: Mapping[str, Any], source: str, env: str | None, base_url: str |
         values["scenario"] = parse_scenario(
             doc["scenario"], ("scenario",), headers, Path(source).parent
         )
+    if "test_type" in values and "load" in values:
+        raise Invalid(("test_type",), "give test_type (a shape) or [load] (an executor), not both")
     return Profile(source=source, environment=env, environments=tuple(envs), **values)
 
 
@@ -282,6 +286,14 @@ def _client(value: Any, path: KeyPath) -> str:
     if fields.text(value, path) not in CLIENTS:
         raise Invalid(path, f"unknown client {value!r} (known: {', '.join(CLIENTS)})")
     return value
+
+
+def _test_type(value: Any, path: KeyPath) -> str:
+    """A test type's canonical name (an alias such as "load" is read as "average")."""
+    try:
+        return resolve(fields.text(value, path)).name
+    except ValueError as exc:
+        raise Invalid(path, str(exc)) from None
 
 
 def _on_worker_loss(value: Any, path: KeyPath) -> str:
@@ -386,6 +398,7 @@ _FIELDS: dict[str, Callable[[Any, KeyPath], Any]] = {
     "rate": fields.at_most(fields.positive, MAX_RATE),
     "max_vus": fields.at_most(fields.whole, MAX_VUS),
     "time_scale": fields.at_most(fields.positive, MAX_TIME_SCALE),
+    "test_type": _test_type,
     "duration": fields.seconds,
     "client": _client,
     "timeout": fields.seconds,

@@ -52,6 +52,7 @@ class Profile:
     rate: float | None = None
     max_vus: int | None = None
     time_scale: float = 1.0
+    test_type: str | None = None  # the type run when --type is not given (not with [load])
     duration: float | None = None
     client: str = "wire"
     timeout: float = 10.0

@@ -1,8 +1,9 @@
 """From a profile and the user's overrides to a RunPlan: which executor, which load.
 
 Precedence, most specific first: an explicit `--executor` or load flags, then a
-test type (`--type`), then the profile's `[load]` table, then a default
-(constant VUs for the profile's duration). Shared by the CLI and the app.
+test type (`--type`), then the profile's `[load]` table or `test_type` (`average` for
+a profile with `[deploy]` and neither: its rollout needs the profile's own load),
+then a default (constant VUs for the profile's duration). Shared by the CLI and the app.
 """
 
 from __future__ import annotations
@@ -65,6 +66,23 @@ def choose_executor(profile: Profile, o: Overrides) -> ExecutorConfig:
     return _with_queue(_choose(profile, o), o.queue)
 
 
+def run_test_type(profile: Profile, o: Overrides) -> str | None:
+    """The test type a run uses: `--type`, else (no load flag given) the profile's
+    `test_type`, else `average` for a rollout without `[load]`: a canary paced by the
+    profile's `rate`/`vus` and `time_scale`, not by 10 VUs for 10 s."""
+    if o.test_type is not None or _load_flags(o):
+        return o.test_type
+    if profile.test_type is not None:
+        return profile.test_type
+    return "average" if profile.deploy is not None and profile.load is None else None
+
+
+def _load_flags(o: Overrides) -> bool:
+    return any(
+        v is not None for v in (o.executor, o.iterations, o.stages, o.duration, o.rate, o.vus)
+    )
+
+
 def fit_duration(o: Overrides, planned: Callable[[Overrides], float]) -> Overrides:
     """A duration for a test type is honoured by scaling the type's shape to it.
 
@@ -102,19 +120,17 @@ def _with_queue(cfg: ExecutorConfig, queue: bool | None) -> ExecutorConfig:
 
 
 def _choose(profile: Profile, o: Overrides) -> ExecutorConfig:
-    flags = any(
-        v is not None for v in (o.executor, o.iterations, o.stages, o.duration, o.rate, o.vus)
-    )
-    if o.test_type is not None and o.executor is None:
+    test_type = run_test_type(profile, o)
+    if test_type is not None and o.executor is None:
         cfg = executor_for(
-            o.test_type,
+            test_type,
             vus=o.vus if o.vus is not None else profile.vus,
             rate=o.rate if o.rate is not None else profile.rate,
             max_vus=o.max_vus if o.max_vus is not None else profile.max_vus,
             time_scale=o.time_scale if o.time_scale is not None else profile.time_scale,
         )
         return _with_duration(cfg, o.duration)
-    if not flags and profile.load is not None:
+    if not _load_flags(o) and profile.load is not None:
         return profile.load
     return _from_flags(profile, o)
 
@@ -185,8 +201,9 @@ def default_workers(base_url: str) -> int:
 def build_plan(
     profile: Profile, o: Overrides, *, interval: float = 1.0, in_process: bool = True
 ) -> RunPlan:
-    if o.test_type is not None:
-        resolve(o.test_type)  # a clear error before anything else
+    test_type = run_test_type(profile, o)
+    if test_type is not None:
+        resolve(test_type)  # a clear error before anything else
     cfg = choose_executor(profile, o)
     base = profile.base_url
     requests = tuple(_endpoint_request(profile, i) for i in range(len(profile.endpoints)))
@@ -218,7 +235,7 @@ def build_plan(
         source=profile.source,
         work=work,
         thresholds=tuple(thresholds),
-        test_type=resolve(o.test_type).name if o.test_type else None,
+        test_type=resolve(test_type).name if test_type else None,
         environment=profile.environment,
         interval=interval,
         workers=o.workers or profile.workers or (0 if o.cluster else default_workers(base)),

@@ -279,6 +279,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.ex = None
         ex.up = None
         self.inst.stats.status[self.status // 100] += 1
+        if self.status >= 500:
+            self.inst.status_5xx += 1
         reusable = keep and self.keep and not self.closed
         self._reset()
         if self.paused:

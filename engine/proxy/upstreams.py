@@ -70,6 +70,7 @@ class Instance:
         "proxy",
         "requests",
         "stats",
+        "status_5xx",
         "tag",
         "tag_line",
         "url",
@@ -99,7 +100,8 @@ class Instance:
         self.conns = 0  # open or opening
         self.waiters: deque[Exchange] = deque()
         self.requests = 0
-        self.failures = 0
+        self.failures = 0  # refused, reset, timed out or cut short: no whole answer
+        self.status_5xx = 0  # whole answers with a 5xx status, from the instance itself
         self.last_error: str | None = None
         self.stats: ColorStats = proxy.stats[color]
         self._probe: asyncio.Task[None] | None = None
@@ -113,6 +115,7 @@ class Instance:
             "in_service": self.in_service,
             "requests": self.requests,
             "failures": self.failures,
+            "status_5xx": self.status_5xx,
             "connections": self.conns,
             "idle": len(self.idle),
             "in_flight": self.in_flight,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from engine.exit_codes import EXIT_ERROR, EXIT_ROLLED_BACK, EXIT_THRESHOLDS, EXIT_UNFINISHED
 from engine.report.text import Paint, fmt_ms
 
 __all__ = [
@@ -29,17 +30,33 @@ __all__ = [
     "render_deploy",
     "render_deploy_pair",
     "render_step",
+    "rollout_exit_code",
 ]
 
 
 class Outcome(StrEnum):
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled_back"
-    STOPPED = "stopped"  # Surge ended mid-rollout; `on_exit` says what the router was left at
+    STOPPED = "stopped"  # the user or a signal ended Surge mid-rollout; `on_exit` applied
+    UNFINISHED = "unfinished"  # the load ended before the rollout's verdict; `on_exit` applied
+    ROUTER_FAILED = "router_failed"  # the router never took the final weights (notes: why)
     RUNNING = "running"  # a report written while the rollout still went (partial, checkpoint)
 
 
-_OUTCOME_COLORS = {"promoted": "32", "rolled_back": "31", "stopped": "33", "running": "33"}
+_OUTCOME_COLORS = {
+    "promoted": "32",
+    "rolled_back": "31",
+    "stopped": "33",
+    "unfinished": "31",
+    "router_failed": "31",
+    "running": "33",
+}
+# A headless run's exit code by its rollout's outcome (README: "Exit codes").
+_OUTCOME_EXIT = {
+    Outcome.ROUTER_FAILED: EXIT_ERROR,
+    Outcome.ROLLED_BACK: EXIT_ROLLED_BACK,
+    Outcome.UNFINISHED: EXIT_UNFINISHED,
+}
 
 
 @dataclass(frozen=True)
@@ -110,18 +127,29 @@ class DeployRecord:
     start: str  # ISO 8601, UTC
     end: str
     outcome: Outcome
-    blue_weight: int
-    green_weight: int
+    blue_weight: int | None  # the router's confirmed weights at the end (None: it confirmed none)
+    green_weight: int | None
     on_exit: str = "rollback"
     steps: tuple[StepRow, ...] = ()
     events: tuple[DeployEventRow, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
-    instances: dict[str, dict[str, int]] = field(default_factory=dict)  # the router's counts
+    # the router's counts per instance over this run: requests, status_5xx, connection_errors
+    instances: dict[str, dict[str, int]] = field(default_factory=dict)
     fleet: FleetRow | None = None  # instances Surge started from recipes
 
     @property
     def rolled_back(self) -> bool:
         return self.outcome is Outcome.ROLLED_BACK
+
+
+def rollout_exit_code(run_code: int, record: DeployRecord | None) -> int:
+    """A headless run's exit code with its rollout: a failed threshold's 99 wins, then a
+    router that never took the final weights (1), a rollback (3), a rollout the load
+    ended before its verdict (4, not a pass), then whatever the run itself said (0, or
+    1 for a run stopped or aborted)."""
+    if run_code == EXIT_THRESHOLDS or record is None:
+        return run_code
+    return _OUTCOME_EXIT.get(record.outcome, run_code)
 
 
 @dataclass(frozen=True)
@@ -154,13 +182,14 @@ def deploy_table(record: DeployRecord) -> dict[str, Any]:
         "start": record.start,
         "end": record.end,
         "outcome": record.outcome.value,
-        "final_weights": [record.blue_weight, record.green_weight],
         "on_exit": record.on_exit,
         "steps": [s.as_dict() for s in record.steps],
         "events": [
             {"at_s": round(e.at_s, 3), "kind": e.kind, "message": e.message} for e in record.events
         ],
     }
+    if record.blue_weight is not None and record.green_weight is not None:
+        table["final_weights"] = [record.blue_weight, record.green_weight]
     if record.notes:
         table["notes"] = list(record.notes)
     if record.instances:
@@ -181,6 +210,12 @@ def _weights(value: Any) -> str:
     if isinstance(value, list) and len(value) == 2:
         return f"{int(_num(value[0]))}:{int(_num(value[1]))}"
     return "?"
+
+
+def _final_weights(table: Mapping[str, Any]) -> str:
+    if "final_weights" not in table:
+        return "unknown (the router confirmed none)"
+    return f"{_weights(table.get('final_weights'))} (blue:green)"
 
 
 def _color(c: Any) -> str:
@@ -235,7 +270,7 @@ def render_deploy(table: Any, paint: Paint | None = None) -> list[str]:
         "",
         f"    {table.get('strategy', '?')} through {table.get('router', '?')}:",
         f"    {paint(outcome.replace('_', ' '), _OUTCOME_COLORS.get(outcome, '0'))}, "
-        f"final weights {_weights(table.get('final_weights'))} (blue:green), "
+        f"final weights {_final_weights(table)}, "
         f"on_exit = {table.get('on_exit', '?')}",
         f"    from {table.get('start', '?')} to {table.get('end', '?')}",
     ]
@@ -244,13 +279,11 @@ def render_deploy(table: Any, paint: Paint | None = None) -> list[str]:
         out.extend(f"    note: {n}" for n in notes)
     instances = table.get("instances")
     if isinstance(instances, Mapping) and instances:
-        out.append("    instances (the router's own counts):")
-        for name, v in instances.items():
-            v = v if isinstance(v, Mapping) else {}
-            out.append(
-                f"      {name}: {int(_num(v.get('requests'))):,} requests, "
-                f"{int(_num(v.get('errors'))):,} errors"
-            )
+        out.append("    instances (the router's own counts, this run):")
+        out.extend(
+            f"      {name}: {_instance(v if isinstance(v, Mapping) else {})}"
+            for name, v in instances.items()
+        )
     out.extend(_render_fleet(table.get("fleet")))
     steps = _steps(table)
     if steps:
@@ -268,6 +301,17 @@ def render_deploy(table: Any, paint: Paint | None = None) -> list[str]:
                 for e in wanted
             )
     return out
+
+
+def _instance(v: Mapping[str, Any]) -> str:
+    """`1,234 requests, 5 5xx, 0 connection errors` (older reports: `N errors`)."""
+    text = f"{int(_num(v.get('requests'))):,} requests"
+    if "status_5xx" not in v:
+        return f"{text}, {int(_num(v.get('errors'))):,} errors"
+    return (
+        f"{text}, {int(_num(v.get('status_5xx'))):,} 5xx, "
+        f"{int(_num(v.get('connection_errors'))):,} connection errors"
+    )
 
 
 def _render_fleet(fleet: Any) -> list[str]:

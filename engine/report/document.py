@@ -21,7 +21,7 @@ from engine.load.metrics import Bucket, encode_histogram
 from engine.load.model import Figures, LatencyStats, bucket_total
 from engine.load.run import RunResult
 from engine.load.steering import SteeringEvent
-from engine.report.deploy_section import DeployRecord, deploy_table
+from engine.report.deploy_section import DeployRecord, deploy_table, rollout_exit_code
 
 # Format 2: http_req_duration is k6's (from the send; format 1's `service_time`), and
 # `latency` the figure from the due time (format 1's http_req_duration). Format 1
@@ -82,6 +82,7 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> dict[
         "interval_s": plan.interval,
         "aborted": result.aborted,
         "ended": str(result.ending),  # engine.load.states.Ending: the words users read
+        "exit_code": rollout_exit_code(result.exit_code, deploy),  # as `surge run` exits
         "cpu_percent_max": round(result.cpu_percent_max, 1),
         "workers": result.workers,
     }

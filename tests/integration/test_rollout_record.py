@@ -12,13 +12,15 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from engine.exit_codes import EXIT_ROLLED_BACK
+from engine.exit_codes import EXIT_ROLLED_BACK, EXIT_UNFINISHED
 from engine.report.document import load_report
 from tests.conftest import ROOT, surge_cmd
+from tests.integration.nginx import free_port
 from tui.cli.demo_stack import DemoStack
 
 
@@ -84,7 +86,9 @@ def test_flawed_green_is_rolled_back_on_record_and_by_exit_code(tmp_path: Path) 
     # each judged window printed as it happened, then the section in the summary
     assert "deploy    " in proc.stdout and "failed" in proc.stdout
     assert "█ DEPLOY" in proc.stdout and "rolled back" in proc.stdout
-    deploy = load_report(report)["deploy"]
+    data = load_report(report)
+    deploy = data["deploy"]
+    assert data["meta"]["exit_code"] == EXIT_ROLLED_BACK
     assert deploy["outcome"] == "rolled_back" and deploy["final_weights"] == [100, 0]
     assert deploy["strategy"] == "canary" and "surge proxy" in deploy["router"]
     first = deploy["steps"][0]
@@ -162,6 +166,95 @@ def test_sigterm_mid_rollout_leaves_the_router_as_on_exit_says(
                 proc.kill()
         assert proc.returncode == 1, out + err  # stopped: not a rollback, not a pass
         assert weights(stack) == left
-    deploy = load_report(report)["deploy"]
+    data = load_report(report)
+    deploy = data["deploy"]
+    assert data["meta"]["exit_code"] == 1
     assert deploy["outcome"] == "stopped" and deploy["on_exit"] == on_exit
     assert deploy["final_weights"] == [left["blue"], left["green"]]
+
+
+def test_a_load_that_ends_before_the_verdict_leaves_the_rollout_unfinished_not_passed(
+    tmp_path: Path,
+) -> None:
+    """2 s of load for a 30 s window: no verdict, so not a pass (exit 4, on record)."""
+    with DemoStack("none") as stack:
+        report = tmp_path / "r.toml"
+        proc = run(write_profile(tmp_path, stack, interval="30s"), report, "2s")
+        assert proc.returncode == EXIT_UNFINISHED, proc.stdout + proc.stderr
+        assert weights(stack) == {"blue": 100, "green": 0}  # on_exit = rollback
+    data = load_report(report)
+    assert data["meta"]["exit_code"] == EXIT_UNFINISHED
+    assert data["deploy"]["outcome"] == "unfinished" and data["deploy"]["steps"] == []
+    assert "the load ended before the verdict" in proc.stdout
+    assert "unfinished" in proc.stdout
+
+
+def test_a_rollout_does_not_start_when_its_router_or_its_target_does_not_answer(
+    tmp_path: Path, sut: Callable[..., str]
+) -> None:
+    """Nothing on the admin port: one line naming the router, exit 2, no load, no report
+    (it once said "rolled back: router back to 100% blue" of a router that was never
+    there). A target that refuses is named likewise; without [deploy] it is run as k6
+    would, every refusal counted."""
+    target = sut("--color", "blue")
+    nobody = free_port()
+    profile, report = tmp_path / "p.toml", tmp_path / "r.toml"
+
+    def write(base_url: str, deploy: bool = True) -> None:
+        table = f"""
+[deploy]
+blue = ["{target}"]
+green = ["{target}"]
+admin_port = {nobody}
+strategy = "canary"
+steps = [50, 100]
+"""
+        profile.write_text(
+            f'name = "p"\nbase_url = "{base_url}"\n' + (table if deploy else ""),
+            encoding="utf-8",
+        )
+
+    write(target)
+    proc = run(profile, report, "2s")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert f"router surge proxy (admin http://127.0.0.1:{nobody}) does not answer" in line
+    assert "deploy" not in proc.stdout and not report.exists()
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    write(dead)
+    proc = run(profile, report, "2s")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert f"target {dead} does not answer (connection refused)" in line
+    assert not report.exists()
+
+    write(dead, deploy=False)
+    proc = run(profile, report, "1s")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert load_report(report)["summary"]["failed"] > 0
+
+
+def test_instance_counts_are_this_run_s_with_5xx_and_connection_errors_apart(
+    tmp_path: Path,
+) -> None:
+    """Two runs through one proxy: the second's [deploy.instances] adds up to its own
+    requests (not both runs'), and green's injected 500s are its 5xx, exactly as many
+    as Surge counted failed on green, with no connection error."""
+    with DemoStack("errors") as stack:
+        profile = write_profile(tmp_path, stack, interval="30s")
+        text = profile.read_text(encoding="utf-8").replace("[20, 50, 100]", "[50, 100]")
+        profile.write_text(text, encoding="utf-8")
+        first, second = tmp_path / "first.toml", tmp_path / "second.toml"
+        assert run(profile, first, "1s").returncode == EXIT_UNFINISHED
+        proc = run(profile, second, "2s")
+        assert proc.returncode == EXIT_UNFINISHED, proc.stdout + proc.stderr
+    data = load_report(second)
+    instances = data["deploy"]["instances"]
+    assert set(instances) == {"blue-0", "green-0"}
+    assert sum(v["requests"] for v in instances.values()) == data["summary"]["requests"]
+    green, blue = instances["green-0"], instances["blue-0"]
+    assert green["status_5xx"] == data["upstreams"]["green"]["failed"] > 0
+    assert blue["status_5xx"] == 0
+    assert green["connection_errors"] == blue["connection_errors"] == 0
+    assert f"green-0: {green['requests']:,} requests, {green['status_5xx']:,} 5xx" in proc.stdout

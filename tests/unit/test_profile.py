@@ -16,7 +16,12 @@ import profiles
 from engine.errors import ConfigError
 from engine.http.response import Response
 from engine.load.checks import Check, evaluate_checks, parse_check
-from engine.load.executors import CONSTANT_ARRIVAL_RATE, RAMPING_VUS
+from engine.load.executors import (
+    CONSTANT_ARRIVAL_RATE,
+    CONSTANT_VUS,
+    RAMPING_ARRIVAL_RATE,
+    RAMPING_VUS,
+)
 from engine.load.scenario import Template
 from engine.profile import (
     Endpoint,
@@ -34,6 +39,7 @@ from engine.profile import (
     resolve_profile,
 )
 from engine.profile.locate import _line_map
+from engine.profile.plan import Overrides, build_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
@@ -62,6 +68,7 @@ def profile_error(text: str, **kwargs: Any) -> ProfileError:
         ("bad_check.toml", None, 8, "endpoints[0].checks[1].contains", "json check"),
         ("bad_duration.toml", None, 3, "timeout", "not a duration"),
         ("unknown_env.toml", "prod", 4, "environments", "known: staging, dev"),
+        ("unknown_test_type.toml", None, 4, "test_type", "unknown test type 'avrage'"),
     ],
 )
 def test_each_failure_names_file_line_and_key(
@@ -79,7 +86,7 @@ def test_each_failure_names_file_line_and_key(
 
 
 def test_every_failure_mode_has_a_fixture_and_no_fixture_loads() -> None:
-    assert len(list(FIXTURES.glob("*.toml"))) == 10
+    assert len(list(FIXTURES.glob("*.toml"))) == 11
     for path in FIXTURES.glob("*.toml"):
         with pytest.raises(ProfileError):
             load_profile(path, env="prod" if path.name == "unknown_env.toml" else None)
@@ -96,6 +103,13 @@ def test_every_failure_mode_has_a_fixture_and_no_fixture_loads() -> None:
         (HEAD + "rate = -1\n", 3, "rate"),
         (HEAD + "time_scale = 0\n", 3, "time_scale"),
         (HEAD + 'client = "curl"\n', 3, "client"),
+        (HEAD + "test_type = 3\n", 3, "test_type"),
+        (
+            HEAD
+            + "test_type = 'stress'\n[load]\nexecutor = 'constant-vus'\nvus = 1\nduration = '1s'\n",
+            3,
+            "test_type",
+        ),
         (HEAD + 'insecure = "yes"\n', 3, "insecure"),
         (HEAD + 'connect_timeout = "0s"\n', 3, "connect_timeout"),
         (HEAD + 'expected_statuses = "200-99"\n', 3, "expected_statuses"),
@@ -654,6 +668,49 @@ def test_load_table_uses_k6_option_names() -> None:
     load = parse_profile(text, "p.toml").load
     assert load is not None
     assert (load.executor, load.peak_vus, load.planned_duration) == (RAMPING_VUS, 5, 15.0)
+
+
+DEPLOY = "[deploy]\nblue = ['http://127.0.0.1:1']\ngreen = ['http://127.0.0.1:2']\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "want_type", "want_executor"),
+    [
+        # the profile's type, an alias read as its canonical name
+        (HEAD + "rate = 40\ntest_type = 'load'\n", Overrides(), "average", RAMPING_ARRIVAL_RATE),
+        # --type beats it; a load flag beats both the profile's type and its default
+        (HEAD + "vus = 4\ntest_type = 'stress'\n", Overrides(test_type="spike"), "spike", None),
+        (HEAD + "test_type = 'stress'\n", Overrides(vus=3, duration=2.0), None, CONSTANT_VUS),
+        # a rollout without [load]: average at the profile's own rate and time scale
+        (HEAD + "rate = 200\ntime_scale = 0.03\n" + DEPLOY, Overrides(), "average", None),
+        (HEAD + "rate = 200\n" + DEPLOY, Overrides(rate=100.0), None, CONSTANT_ARRIVAL_RATE),
+        # with [load], the rollout runs it; without [deploy], the plain default
+        (
+            HEAD + "[load]\nexecutor = 'constant-vus'\nduration = '1s'\n" + DEPLOY,
+            Overrides(),
+            None,
+            CONSTANT_VUS,
+        ),
+        (HEAD, Overrides(), None, CONSTANT_VUS),
+    ],
+)
+def test_the_run_s_test_type_comes_from_type_then_flags_then_the_profile(
+    text: str, overrides: Overrides, want_type: str | None, want_executor: str | None
+) -> None:
+    plan = build_plan(parse_profile(text, "p.toml"), overrides)
+    assert plan.test_type == want_type
+    if want_executor is not None:
+        assert plan.work.executor.executor == want_executor
+
+
+def test_a_rollout_profile_without_load_runs_its_own_rate_and_time_scale() -> None:
+    """The demo's canary (4 steps of 5 s) fits inside the load that judges it: not the
+    default 10 VUs for 10 s at whatever rate they reach."""
+    plan = build_plan(load_profile(ROOT / "profiles" / "demo.toml"), Overrides())
+    cfg = plan.work.executor
+    assert (plan.test_type, cfg.executor) == ("average", RAMPING_ARRIVAL_RATE)
+    assert max(s.target for s in cfg.stages) == 200
+    assert 60 <= cfg.planned_duration <= 80  # 40 minutes at time_scale 0.03
 
 
 def test_deploy_and_scenario_tables_are_parsed() -> None:

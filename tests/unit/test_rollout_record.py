@@ -10,6 +10,7 @@ import pytest
 from engine.deploy.driver import DeployDriver
 from engine.deploy.marks import Mark
 from engine.deploy.record import outcome_of, rollout_exit_code
+from engine.deploy.routers import Router, RouterError
 from engine.deploy.strategies import (
     ALL_BLUE,
     Analysis,
@@ -18,9 +19,16 @@ from engine.deploy.strategies import (
     EventKind,
     Phase,
     Switch,
+    Weights,
 )
 from engine.errors import ConfigError
-from engine.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_ROLLED_BACK, EXIT_THRESHOLDS
+from engine.exit_codes import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_ROLLED_BACK,
+    EXIT_THRESHOLDS,
+    EXIT_UNFINISHED,
+)
 from engine.profile import parse_deploy
 from engine.report.deploy_section import (
     ColorWindow,
@@ -72,6 +80,9 @@ def test_a_smoke_too_quiet_to_judge_fails_after_max_inconclusive() -> None:
         (EXIT_ERROR, Outcome.ROLLED_BACK, EXIT_ROLLED_BACK),
         (EXIT_OK, Outcome.PROMOTED, EXIT_OK),
         (EXIT_ERROR, Outcome.STOPPED, EXIT_ERROR),
+        (EXIT_OK, Outcome.STOPPED, EXIT_OK),
+        (EXIT_OK, Outcome.UNFINISHED, EXIT_UNFINISHED),  # the load ended first: not a pass
+        (EXIT_THRESHOLDS, Outcome.UNFINISHED, EXIT_THRESHOLDS),  # 99 > 4
         (EXIT_OK, None, EXIT_OK),
     ],
 )
@@ -82,6 +93,7 @@ def test_exit_code_with_a_rollout(run_code: int, outcome: Outcome | None, expect
 
 def test_outcome_of_an_exit_mid_rollout_is_stopped_whatever_the_phase() -> None:
     assert outcome_of(Phase.ROLLED_BACK, exited=True) is Outcome.STOPPED
+    assert outcome_of(Phase.ROLLED_BACK, exited=True, load_ended=True) is Outcome.UNFINISHED
     assert outcome_of(Phase.ROLLED_BACK, exited=False) is Outcome.ROLLED_BACK
     assert outcome_of(Phase.PROMOTED, exited=False) is Outcome.PROMOTED
     assert outcome_of(Phase.RUNNING, exited=False) is Outcome.RUNNING
@@ -158,6 +170,17 @@ def test_leave_mid_rollout_applies_on_exit() -> None:
     assert never.leave() is None and never.record() is None
 
 
+def test_a_rollout_the_load_ended_before_its_verdict_is_unfinished() -> None:
+    driver = DeployDriver(Canary(Analysis(interval=60.0), steps=[20]), None)
+    driver.start()
+    driver.leave(load_ended=True)
+    record = driver.record()
+    assert record is not None and record.outcome is Outcome.UNFINISHED
+    assert (record.blue_weight, record.green_weight) == (100, 0)
+    assert "the load ended before the verdict" in record.events[-1].message
+    assert rollout_exit_code(EXIT_OK, record) == EXIT_UNFINISHED
+
+
 BASE = {"blue": ["http://127.0.0.1:8081"], "green": ["http://127.0.0.1:8082"]}
 
 
@@ -192,34 +215,70 @@ def test_bad_router_keys_name_the_key(extra: dict, message: str) -> None:
         parse_deploy({**BASE, **extra})
 
 
+class Unsure(Router):
+    """A router that answers until `down` is set, then refuses every command."""
+
+    kind = "unsure"
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def describe(self) -> str:
+        return "unsure"
+
+    async def set_weights(self, weights: Weights) -> None:
+        if self.down:
+            raise RouterError("connection refused")
+
+    async def set_in_service(self, in_service: object) -> None:
+        return None
+
+
 async def test_a_router_error_is_an_event_once_and_its_recovery_too() -> None:
-    from engine.deploy.routers import Router, RouterError
-
-    class Flaky(Router):
-        kind = "flaky"
-
-        def __init__(self) -> None:
-            self.fail = True
-
-        def describe(self) -> str:
-            return "flaky"
-
-        async def set_weights(self, weights) -> None:  # type: ignore[no-untyped-def]
-            if self.fail:
-                raise RouterError("connection refused")
-
-        async def set_in_service(self, in_service) -> None:  # type: ignore[no-untyped-def]
-            return None
-
-    router = Flaky()
+    router = Unsure()
+    router.down = True
     driver = DeployDriver(Canary(Analysis(interval=60.0), steps=[20, 50]), router)
     driver.start()
     await driver.flush()
     driver.promote()
     await driver.flush()
-    router.fail = False
+    router.down = False
     driver.rollback()
     await driver.flush()
     kinds = [e.kind for e in driver.events]
     assert kinds.count(EventKind.ROUTER_ERROR) == 1 and kinds.count(EventKind.ROUTER_BACK) == 1
     assert driver.error is None
+
+
+async def test_a_rollback_the_router_never_took_is_a_failure_not_a_rollback() -> None:
+    router = Unsure()
+    driver = DeployDriver(Canary(Analysis(interval=60.0), steps=[20, 50]), router)
+    driver.start()
+    await driver.flush()
+    assert driver.applied == Weights(80, 20)
+    router.down = True
+    driver.rollback()
+    record = await driver.finish()
+    assert record is not None and record.outcome is Outcome.ROUTER_FAILED
+    assert (record.blue_weight, record.green_weight) == (80, 20)  # the last it confirmed
+    assert rollout_exit_code(EXIT_OK, record) == EXIT_ERROR
+    assert rollout_exit_code(EXIT_THRESHOLDS, record) == EXIT_THRESHOLDS
+    table = deploy_table(record)
+    kinds = [e["kind"] for e in table["events"]]
+    assert "rollback not applied" in kinds and "rolled back" not in kinds
+    assert "not applied" in table["events"][-1]["message"]
+    text = "\n".join(render_deploy(table))
+    assert "router failed" in text and "rolled back" not in text
+    assert "final weights 80:20" in text
+
+
+async def test_weights_no_router_ever_confirmed_are_not_on_record() -> None:
+    router = Unsure()
+    router.down = True
+    driver = DeployDriver(Canary(Analysis(interval=60.0), steps=[20]), router)
+    driver.start()
+    record = await driver.finish(load_ended=True)
+    assert record is not None and record.outcome is Outcome.ROUTER_FAILED
+    table = deploy_table(record)
+    assert "final_weights" not in table
+    assert "final weights unknown" in "\n".join(render_deploy(table))

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from engine.deploy.routers.base import InstanceCounts
 from engine.deploy.routers.envoy_config import EnvoySetup, endpoints_json, render_bootstrap
 from engine.deploy.routers.haproxy import parse_stat
 from engine.deploy.routers.haproxy_config import HaproxySetup, render_config
@@ -191,3 +192,17 @@ def test_deploy_pools_may_be_registries_but_not_for_rolling() -> None:
         parse_deploy(
             {**BASE, "green": ["http://127.0.0.1:8082"], "router": "haproxy", "sticky": True}
         )
+
+
+def test_instance_counts_since_a_snapshot_and_after_a_restart() -> None:
+    start = InstanceCounts(requests=77_755, status_5xx=5, connection_errors=1)
+    end = InstanceCounts(requests=123_579, status_5xx=9, connection_errors=1)
+    assert end.since(start) == InstanceCounts(45_824, 4, 0)
+    assert end.since(InstanceCounts()) == end  # an instance added during the run
+    restarted = InstanceCounts(requests=10, status_5xx=0, connection_errors=0)
+    assert restarted.since(start) == restarted  # counters went back: all of them are new
+    assert end.since(start).as_dict() == {
+        "requests": 45_824,
+        "status_5xx": 4,
+        "connection_errors": 0,
+    }

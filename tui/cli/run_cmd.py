@@ -29,7 +29,7 @@ from engine.load.controller import Controller
 from engine.load.executors import EXECUTORS
 from engine.load.run import RunPlan, RunResult, Snapshot
 from engine.load.stages import parse_stages
-from engine.load.states import StopReason, checkpoint_reason
+from engine.load.states import Ending, StopReason, checkpoint_reason
 from engine.load.thresholds import parse_cli_threshold
 from engine.outputs import Output, parse_out
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
@@ -176,8 +176,10 @@ from oha and hey: -c is -u/--vus, -n is -i/--iterations, -z is -d/--duration, -m
 defaults: constant-vus, 10 VUs for 10 s; the wire client; one worker process per core
 (less one for a target on this machine); --timeout 10s; --max-body 1MiB.
 
-exit codes: 0 passed; 99 a threshold failed (as k6); 3 a rollout rolled back; 2 bad input
-(one line naming file, line and key); 1 anything else (stopped, aborted, a crash). A run
+exit codes: 0 passed; 99 a threshold failed (as k6); 3 a rollout rolled back; 4 the load
+ended before the rollout's verdict; 2 bad input (one line naming file, line and key);
+1 anything else (stopped, aborted, a crash, a router that did not take the rollout's
+end). A run
 against a target that refuses every request exits 0 unless a threshold says otherwise,
 as k6 does.
 """
@@ -279,6 +281,9 @@ STOP_SIGNALS = {
     signal.SIGHUP: StopReason.HUNG_UP,
 }
 CHECKPOINT_S = 60.0  # a long run rewrites its report this often: a power cut loses less
+# The load ran out by itself (not the user, a signal or a failure): a rollout still going
+# then is `unfinished` (exit 4), not a pass.
+LOAD_ENDINGS = frozenset({Ending.FINISHED, Ending.BREAKING_POINT, Ending.THRESHOLD_ABORT})
 
 
 async def run_headless(
@@ -332,6 +337,7 @@ async def run_headless(
         if report
         else None
     )
+    result: RunResult | None = None
     try:
         try:
             if deploy is not None:
@@ -342,7 +348,7 @@ async def run_headless(
             if saver is not None:
                 saver.cancel()
             if deploy is not None:  # the run's end, a signal or a crash: on_exit applies
-                await deploy.finish()
+                await deploy.finish(load_ended=result is not None and result.ending in LOAD_ENDINGS)
         if live is not None:
             say(live.end())
         record = deploy.final if deploy is not None else None
@@ -408,7 +414,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 started.close()
             raise
     with asyncio.Runner(loop_factory=serve.new_event_loop) as runner:
-        deploy = rollout.driver_for_run(profile, args.report)
+        try:
+            deploy = runner.run(rollout.driver_for_run(profile, args.report))
+        except rollout.Unreachable as exc:  # before any load: nothing to report
+            for output in outputs:
+                output.close()
+            raise BadInput(str(exc)) from None
         try:
             result = runner.run(
                 run_headless(

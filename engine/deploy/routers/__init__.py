@@ -9,7 +9,20 @@ Surge branches on which one it is.
 
 from __future__ import annotations
 
-from engine.deploy.routers.base import ColorStats, Router, RouterError, RouterStats
+from engine.deploy.routers.base import (
+    ColorStats,
+    InstanceCounts,
+    Router,
+    RouterError,
+    RouterStats,
+)
 from engine.deploy.routers.surge import SurgeProxyRouter
 
-__all__ = ["ColorStats", "Router", "RouterError", "RouterStats", "SurgeProxyRouter"]
+__all__ = [
+    "ColorStats",
+    "InstanceCounts",
+    "Router",
+    "RouterError",
+    "RouterStats",
+    "SurgeProxyRouter",
+]

@@ -11,7 +11,14 @@ from typing import Any, ClassVar
 
 from engine.deploy.strategies import InService, Weights
 
-__all__ = ["ColorStats", "Router", "RouterError", "RouterStats", "wait_drained"]
+__all__ = [
+    "ColorStats",
+    "InstanceCounts",
+    "Router",
+    "RouterError",
+    "RouterStats",
+    "wait_drained",
+]
 
 DRAIN_POLL_S = 0.05
 
@@ -39,6 +46,38 @@ class ColorStats:
 
 
 @dataclass(frozen=True)
+class InstanceCounts:
+    """One instance's counters in a router, cumulative since the router started: a run's
+    own are the difference from a snapshot at its start (`since`). A 5xx answer and a
+    connection error (refused, reset, timed out: no whole answer) are counted apart."""
+
+    requests: int = 0
+    status_5xx: int = 0
+    connection_errors: int = 0
+
+    def since(self, base: InstanceCounts) -> InstanceCounts:
+        """The counts added after `base`; all of them if a counter went back (a restart)."""
+        if (
+            self.requests < base.requests
+            or self.status_5xx < base.status_5xx
+            or self.connection_errors < base.connection_errors
+        ):
+            return self
+        return InstanceCounts(
+            self.requests - base.requests,
+            self.status_5xx - base.status_5xx,
+            self.connection_errors - base.connection_errors,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "requests": self.requests,
+            "status_5xx": self.status_5xx,
+            "connection_errors": self.connection_errors,
+        }
+
+
+@dataclass(frozen=True)
 class RouterStats:
     colors: dict[str, ColorStats] = field(default_factory=dict)
     source: str = ""  # where the figures come from, e.g. "haproxy show stat"
@@ -57,6 +96,10 @@ class Router(ABC):
     @abstractmethod
     def describe(self) -> str:
         """For the deploy panel and the report: which router, and where."""
+
+    async def check(self) -> None:
+        """Before a rollout: does the router answer? RouterError says what does not."""
+        return None
 
     @abstractmethod
     async def set_weights(self, weights: Weights) -> None:
@@ -91,8 +134,8 @@ class Router(ABC):
         """Per-color figures from the router's own counters."""
         return RouterStats()
 
-    async def instance_stats(self) -> dict[str, ColorStats]:
-        """Per-instance figures from the router's own counters, by instance name."""
+    async def instance_stats(self) -> dict[str, InstanceCounts]:
+        """Per-instance counters from the router, by instance name (since it started)."""
         return {}
 
     def fresh(self) -> Router:

@@ -23,7 +23,14 @@ from typing import ClassVar
 
 import httpx
 
-from engine.deploy.routers.base import ColorStats, Router, RouterError, RouterStats, stop_process
+from engine.deploy.routers.base import (
+    ColorStats,
+    InstanceCounts,
+    Router,
+    RouterError,
+    RouterStats,
+    stop_process,
+)
 from engine.deploy.routers.envoy_config import RUNTIME_PREFIX, EnvoySetup, endpoints_json
 from engine.deploy.routers.haproxy import router_dir
 from engine.deploy.routers.pools import Instance
@@ -91,9 +98,11 @@ class EnvoyRouter(Router):
     def fresh(self) -> EnvoyRouter:
         return EnvoyRouter(self.admin_socket, pools=self.pools, endpoints=self.endpoints)
 
-    async def _post(self, path: str, params: Mapping[str, str]) -> str:
+    async def _admin(self, method: str, path: str, params: Mapping[str, str] | None = None) -> str:
+        """One admin call's text; RouterError when Envoy does not answer (naming the
+        socket) or refuses (naming the path)."""
         try:
-            resp = await self._client.post(path, params=dict(params))
+            resp = await self._client.request(method, path, params=dict(params or {}))
         except (httpx.HTTPError, OSError) as exc:
             raise RouterError(
                 f"envoy admin {self.admin_socket}: {exc or type(exc).__name__}"
@@ -102,9 +111,12 @@ class EnvoyRouter(Router):
             raise RouterError(f"envoy admin {path}: {resp.status_code} {resp.text.strip()}")
         return resp.text
 
+    async def check(self) -> None:
+        await self._admin("GET", "/ready")
+
     async def set_weights(self, weights: Weights) -> None:
         params = {f"{RUNTIME_PREFIX}.{c}": str(w) for c, w in weights.as_dict().items()}
-        await self._post("/runtime_modify", params)
+        await self._admin("POST", "/runtime_modify", params)
 
     def _write(self, color: str, pool: Sequence[Instance]) -> None:
         path = self.endpoints.get(color)
@@ -140,14 +152,11 @@ class EnvoyRouter(Router):
         return None  # gone from the endpoint file at drain; Envoy forgets it itself
 
     async def stats(self) -> RouterStats:
-        try:
-            resp = await self._client.get(
-                "/stats", params={"filter": r"^cluster\.\w+\.upstream_rq_(total|5xx)$"}
-            )
-        except (httpx.HTTPError, OSError) as exc:
-            raise RouterError(f"envoy admin: {exc or type(exc).__name__}") from exc
+        text = await self._admin(
+            "GET", "/stats", {"filter": r"^cluster\.\w+\.upstream_rq_(total|5xx)$"}
+        )
         acc: dict[str, list[int]] = {}
-        for cluster, kind, value in _STAT.findall(resp.text):
+        for cluster, kind, value in _STAT.findall(text):
             if cluster in self.pools or not self.pools:
                 acc.setdefault(cluster, [0, 0])[0 if kind == "total" else 1] = int(value)
         colors = {c: ColorStats(r, e) for c, (r, e) in acc.items()}
@@ -156,10 +165,7 @@ class EnvoyRouter(Router):
     async def _clusters(self, wanted: tuple[str, ...]) -> dict[str, dict[str, int]]:
         """`/clusters` lines (`COLOR::HOST:PORT::STAT::N`): the wanted stats per instance,
         named as the pools name them (a drained one by its address, as Envoy has it)."""
-        try:
-            text = (await self._client.get("/clusters")).text
-        except (httpx.HTTPError, OSError) as exc:
-            raise RouterError(f"envoy admin: {exc or type(exc).__name__}") from exc
+        text = await self._admin("GET", "/clusters")
         names = {(c, i.address): i.name for c, pool in self.pools.items() for i in pool}
         names.update(self._drained)
         acc: dict[str, dict[str, int]] = {}
@@ -171,9 +177,16 @@ class EnvoyRouter(Router):
             acc.setdefault(name, {})[parts[2]] = int(parts[3])
         return acc
 
-    async def instance_stats(self) -> dict[str, ColorStats]:
-        acc = await self._clusters(("rq_total", "rq_error"))
-        return {n: ColorStats(v.get("rq_total", 0), v.get("rq_error", 0)) for n, v in acc.items()}
+    async def instance_stats(self) -> dict[str, InstanceCounts]:
+        """`rq_total`, `rq_error` (5xx answers; Envoy counts upstream resets there too) and
+        `cx_connect_fail` of each host."""
+        acc = await self._clusters(("rq_total", "rq_error", "cx_connect_fail"))
+        return {
+            n: InstanceCounts(
+                v.get("rq_total", 0), v.get("rq_error", 0), v.get("cx_connect_fail", 0)
+            )
+            for n, v in acc.items()
+        }
 
     async def in_flight(self, names: list[str]) -> dict[str, int] | None:
         """`rq_active` of each host in `/clusters` (0 once Envoy has let it go)."""

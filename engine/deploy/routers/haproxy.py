@@ -23,7 +23,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from engine.deploy.routers.base import ColorStats, Router, RouterError, RouterStats, stop_process
+from engine.deploy.routers.base import (
+    ColorStats,
+    InstanceCounts,
+    Router,
+    RouterError,
+    RouterStats,
+    stop_process,
+)
 from engine.deploy.routers.pools import color_of, server_weights
 from engine.deploy.strategies import ALL_BLUE, COLORS, InService, Weights
 
@@ -154,6 +161,11 @@ class HaproxyRouter(Router):
                 raise RouterError(f"haproxy: {line}: {answer.strip()}")
         self._sent.update(changed)
 
+    async def check(self) -> None:
+        """The runtime API answers, and the backend has blue and green servers."""
+        await self.api.command("show info")
+        await self._servers()
+
     async def set_weights(self, weights: Weights) -> None:
         self.weights = weights
         await self._reweigh()
@@ -215,12 +227,14 @@ class HaproxyRouter(Router):
                 await asyncio.sleep(0.1)
         self._sent.pop(name, None)
 
-    async def instance_stats(self) -> dict[str, ColorStats]:
+    async def instance_stats(self) -> dict[str, InstanceCounts]:
+        """`stot`, `hrsp_5xx`, and connection plus response errors (`econ`, `eresp`)."""
         rows = parse_stat(await self.api.command(f"show stat {self.backend} 4 -1"))
         return {
-            r["svname"]: ColorStats(
+            r["svname"]: InstanceCounts(
                 _int(r.get("stot")),
-                _int(r.get("hrsp_5xx")) + _int(r.get("econ")) + _int(r.get("eresp")),
+                _int(r.get("hrsp_5xx")),
+                _int(r.get("econ")) + _int(r.get("eresp")),
             )
             for r in rows
             if r.get("pxname") == self.backend and r.get("svname")

@@ -8,7 +8,13 @@ from typing import Any, ClassVar
 
 import httpx
 
-from engine.deploy.routers.base import ColorStats, Router, RouterError, RouterStats
+from engine.deploy.routers.base import (
+    ColorStats,
+    InstanceCounts,
+    Router,
+    RouterError,
+    RouterStats,
+)
 from engine.deploy.strategies import InService, Weights
 
 __all__ = ["ADMIN_TOKEN_ENV", "AdminClient", "SurgeProxyRouter"]
@@ -68,6 +74,12 @@ class SurgeProxyRouter(Router):
         try:
             await self.admin.put(path, body)
         except (httpx.HTTPError, RuntimeError, OSError) as exc:
+            raise RouterError(f"proxy admin: {exc or type(exc).__name__}") from exc
+
+    async def check(self) -> None:
+        try:
+            await self.admin.get("/weights")
+        except (httpx.HTTPError, OSError) as exc:
             raise RouterError(f"proxy admin: {exc or type(exc).__name__}") from exc
 
     async def set_weights(self, weights: Weights) -> None:
@@ -132,13 +144,15 @@ class SurgeProxyRouter(Router):
         }
         return RouterStats(colors, "surge proxy /stats")
 
-    async def instance_stats(self) -> dict[str, ColorStats]:
+    async def instance_stats(self) -> dict[str, InstanceCounts]:
         try:
             data = await self.admin.get("/instances")
         except (httpx.HTTPError, OSError) as exc:
             raise RouterError(f"proxy admin: {exc or type(exc).__name__}") from exc
         return {
-            f"{i['color']}-{i['index']}": ColorStats(int(i["requests"]), int(i["failures"]))
+            f"{i['color']}-{i['index']}": InstanceCounts(
+                int(i["requests"]), int(i.get("status_5xx", 0)), int(i["failures"])
+            )
             for i in data
             if isinstance(i, Mapping)
         }

@@ -169,7 +169,7 @@ class Strategy:
         self._due = now + self._wait
         return self._decision((), new_window=True)
 
-    def promote(self, now: float, reason: str = "promoted by operator") -> Decision:
+    def promote(self, now: float, reason: str = "by the operator") -> Decision:
         if self.phase is Phase.PROMOTED:
             return self._decision(())
         before = self._snapshot()
@@ -181,7 +181,7 @@ class Strategy:
         event = Event(EventKind.PROMOTED, now, reason, self.step_index)
         return self._decision((event,), before=before)
 
-    def rollback(self, now: float, reason: str = "rolled back by operator") -> Decision:
+    def rollback(self, now: float, reason: str = "by the operator") -> Decision:
         if self.phase is Phase.ROLLED_BACK:
             return self._decision(())
         before = self._snapshot()
