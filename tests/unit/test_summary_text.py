@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from engine.load.metrics import decode_histogram, encode_histogram, new_histogram
 from engine.load.model import Figures, LatencyStats, Row
 from engine.load.run import Snapshot
 from engine.load.states import RunState
-from engine.report.summary import failure_banner, progress_line
+from engine.report.summary import failure_banner, progress_line, recorded_values
 
 
 @pytest.mark.parametrize(
@@ -63,3 +64,18 @@ def test_the_progress_line_never_wraps(width: int) -> None:
 
 def test_the_finished_line_has_no_cpu_of_gone_workers() -> None:
     assert "cpu" not in progress_line(_snapshot(RunState.FINISHED), 200)
+
+
+@pytest.mark.parametrize("values", [[1], [5, 5, 5], [1, 10, 100, 1_000, 10_000, 3_600_000_000]])
+def test_the_histogram_s_buckets_are_those_hdrh_s_iterator_walks(values: list[int]) -> None:
+    """recorded_values reads the counts array at once; it must give what the (slow)
+    recorded iterator gives, fresh and after an encode/decode as in a saved report."""
+    h = new_histogram()
+    for i, v in enumerate(values):
+        h.record_value(v, i + 1)
+    for hist in (h, decode_histogram(encode_histogram(h))):
+        walked = [
+            (item.value_iterated_to, item.count_at_value_iterated_to)
+            for item in hist.get_recorded_iterator()
+        ]
+        assert recorded_values(hist) == walked
