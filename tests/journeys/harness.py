@@ -63,13 +63,20 @@ needs_terminal = pytest.mark.skipif(
     reason=f"needs tmux and the installed console script {SURGE}",
 )
 
-# remain-on-exit keeps the pane after surge exits, so its exit status and last screen
-# stay readable; tmux-256color is what a user inside tmux has.
+# remain-on-exit keeps the pane and its last screen after surge exits; tmux-256color
+# is what a user inside tmux has.
 CONFIG = """\
 set -g remain-on-exit on
 set -g default-terminal tmux-256color
 set -g history-limit 0
 """
+
+
+# The pane runs surge under sh, which writes its exit status to a file: tmux's own
+# pane_dead_status was seen missing for good under load (the pane process left a zombie,
+# unreaped). `trap : INT` lets sh outlive a Ctrl+C that reaches the process group, and,
+# being a handler rather than an ignore, is not inherited by surge.
+WRAPPER = 'trap : INT; status="$1"; shift; "$0" "$@"; echo $? > "$status"'
 
 
 class Tmux:
@@ -127,6 +134,7 @@ class Journey:
         config.write_text(CONFIG)
         self.tmux = Tmux(f"surge-journey-{os.getpid()}-{self.tag[:8]}", str(config))
         self.starts = 0
+        self.status = root / "status-0"
 
     @property
     def env(self) -> dict[str, str]:
@@ -156,9 +164,11 @@ class Journey:
         env = [f"-e{key}={value}" for key, value in self.env.items()]
         self.starts += 1
         previous, self.tmux.session = self.tmux.session, f"{SESSION}{self.starts}"
+        self.status = self.root / f"status-{self.starts}"
         self.tmux(
             "new-session", "-d", "-s", self.tmux.session, "-x", str(cols), "-y", str(rows),
-            "-c", str(self.folder), *env, str(SURGE), *args,
+            "-c", str(self.folder), *env,
+            "sh", "-c", WRAPPER, str(SURGE), str(self.status), *args,
         )  # fmt: skip
         if self.starts > 1:
             self.tmux("kill-session", "-t", previous)
@@ -187,20 +197,16 @@ class Journey:
         self.tmux("kill-session", "-t", self.tmux.session)
 
     def exit_code(self, timeout: float = 15.0) -> int:
-        """Waits for surge to exit and returns its code (-N: killed by signal N). The pane
-        stays (remain-on-exit); tmux knows the code once it has reaped the process, which
-        can be after the terminal closed."""
+        """Waits for surge to exit and returns its code (128+N: killed by signal N)."""
         deadline = monotonic() + timeout
-        while True:
-            status = self.tmux(
-                "display-message", "-p", "-t", self.tmux.session,
-                "#{pane_dead_status}:#{pane_dead_signal}",
-            ).strip()  # fmt: skip
-            code, _, signal = status.partition(":")
-            if code or signal:
-                return int(code) if code else -int(signal)
-            assert monotonic() < deadline, f"surge did not exit in {timeout:.0f}s:\n{self.screen()}"
+        while not (code := read_status(self.status)):
+            if monotonic() > deadline:
+                pid = self.tmux("display-message", "-p", "-t", self.tmux.session, "#{pane_pid}")
+                raise AssertionError(
+                    f"surge did not exit in {timeout:.0f}s ({state(pid)}):\n{self.screen()}"
+                )
             sleep(POLL_S)
+        return int(code)
 
     def surge(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
         """The installed surge headless, in the journey's folder and environment."""
@@ -253,6 +259,26 @@ def terminal_env() -> dict[str, str]:
     COLUMNS and LINES that a library may have set underneath os.environ (seen under
     pytest), which would pin every app in the terminal to 80x24 whatever its size."""
     return {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+
+
+def read_status(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def state(pid: str) -> str:
+    """A process's state, for a failure's message."""
+    try:
+        proc = psutil.Process(int(pid))
+        parent = proc.parent()
+        return (
+            f"pid {pid} {proc.status()}, {proc.num_threads()} threads, parent "
+            f"{describe(parent) if parent else None}"
+        )
+    except (ValueError, psutil.Error) as exc:
+        return f"pid {pid.strip()}: {exc!r}"
 
 
 def describe(proc: psutil.Process) -> str:

@@ -73,7 +73,7 @@ def test_ctrl_c_twice_quits_at_once_and_saves_what_was_measured(
     journey.keys("C-c")
     journey.wait_for("stopping gracefully", "the first Ctrl+C's notice")
     journey.keys("C-c")
-    assert journey.exit_code(timeout=10) == 0
+    assert journey.exit_code(timeout=20) == 0  # gracefulStop would wait 30 s
     [report] = journey.reports()
     data = read_report(report)
     assert "Ctrl+C" in data["meta"]["stop_reason"]

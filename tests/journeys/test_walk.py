@@ -70,9 +70,10 @@ def test_picker_run_summary_save_open_compare(
     assert journey.exit_code() == 0
 
     journey.start("report", "open", new, "--compare", base, size=size)
-    screen = journey.wait_for("against base", "the saved report, compared")
-
-    assert f"report {new}" in screen and "✓ done" in screen
+    screen = journey.wait_for(
+        lambda s: "against base" in s and f"report {new}" in s, "the saved report, compared"
+    )
+    assert "✓ done" in screen
     journey.keys("q")
     assert journey.exit_code() == 0
 
