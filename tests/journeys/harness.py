@@ -18,7 +18,13 @@ The API, for a test that takes the `journey` fixture (tests/journeys/conftest.py
     journey.exit_code(timeout=10)                 # waits for surge to exit; its code
     journey.surge("report", "compare", a, b)      # the installed surge headless, same env
     journey.files()                               # every file left, relative paths
+    journey.reports()                             # the .toml files in reports/
     journey.processes()                           # this journey's processes still alive
+    journey.leftovers(grace=5)                    # those still alive after the grace
+
+The exit code comes from a file the pane's sh writes when surge ends (128+N: killed by
+signal N); a killed terminal takes sh with it, so after `kill_terminal()` assert with
+`leftovers()` instead.
 
 Each journey has its own folder (`journey.folder`, surge's working directory) with HOME
 and the XDG folders inside it, so everything surge writes is found by `files()`. Every
