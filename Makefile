@@ -23,12 +23,16 @@ $(STAMP): $(RUN_STAMP)
 demo: $(RUN_STAMP)
 	$(BIN)/surge demo
 
+# The suite waits far more than it computes (servers, k6, real terminals): pytest-xdist
+# runs it in TEST_JOBS processes, more than the cores (make test TEST_JOBS=0: one process).
+TEST_JOBS ?= 3
+
 test: $(STAMP)
 	bash scripts/install-tools.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist worksteal
 
 # The fast unit tests alone (seconds): pure functions, parsers, strategies.
 test-fast: $(STAMP)

@@ -11,6 +11,7 @@ upstream, then oha's status distribution and response-time histogram; every line
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -374,11 +375,21 @@ def histogram_bins(h: HdrHistogram, bins: int) -> list[tuple[float, int]]:
     else:
         edges = [lo + (hi - lo) * (i + 1) / bins for i in range(bins)]
     out = [0] * bins
-    for item in h.get_recorded_iterator():
-        value = item.value_iterated_to
-        i = next((k for k, edge in enumerate(edges) if value <= edge), bins - 1)
-        out[i] += item.count_at_value_iterated_to
+    for value, count in recorded_values(h):
+        out[min(bisect_left(edges, value), bins - 1)] += count
     return [(edge / 1000, n) for edge, n in zip(edges, out, strict=True)]
+
+
+def recorded_values(h: HdrHistogram) -> list[tuple[int, int]]:
+    """(value, count) of every bucket that holds a count, as hdrh's recorded iterator
+    gives them, from the counts array at once: the iterator steps through every bucket
+    in Python (0.4 s for one summary of a seconds-long run)."""
+    counts = h.counts[: min(h.counts_len, h.encoder.payload.counts_len)]
+    return [
+        (h.get_highest_equivalent_value(h.get_value_from_index(index)), count)
+        for index, count in enumerate(counts)
+        if count
+    ]
 
 
 # ---------------------------------------------------------------- plain words

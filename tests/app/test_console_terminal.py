@@ -14,7 +14,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 
 from engine.report.document import read_report
 from tests.conftest import ROOT
+from tests.journeys.harness import Tmux
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
@@ -37,35 +37,6 @@ duration = "5m"
 [[endpoints]]
 path = "/"
 """
-
-
-class Tmux:
-    """One detached tmux server of its own (-L), so no user session is ever touched."""
-
-    def __init__(self, socket: str) -> None:
-        self.socket = socket
-
-    def __call__(self, *args: str) -> str:
-        out = subprocess.run(
-            ["tmux", "-L", self.socket, "-f", "/dev/null", *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        return out.stdout
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", "console")
-
-    def wait_for(self, ok: Callable[[str], bool], what: str, timeout: float = 30.0) -> str:
-        deadline = monotonic() + timeout
-        while True:
-            text = self.screen()
-            if ok(text):
-                return text
-            assert monotonic() < deadline, f"timed out waiting for {what}; screen:\n{text}"
-            sleep(0.1)  # polling tmux's screen: there is no event to await across processes
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 
+from engine.load.metrics import decode_histogram, encode_histogram, new_histogram
 from engine.load.model import Figures, LatencyStats, Row
 from engine.load.run import Snapshot
 from engine.load.states import RunState
@@ -20,6 +21,7 @@ from engine.report.summary import (
     failure_banner,
     generator_limited,
     progress_line,
+    recorded_values,
     render_report,
     verdict_line,
 )
@@ -188,3 +190,18 @@ def test_the_banner_names_only_kinds_counted_in_http_req_failed() -> None:
     assert failure_banner(100, 60, errors, "http://127.0.0.1:1/") == (
         "60% of 100 requests failed: http 5xx at 127.0.0.1:1"
     )
+
+
+@pytest.mark.parametrize("values", [[1], [5, 5, 5], [1, 10, 100, 1_000, 10_000, 3_600_000_000]])
+def test_the_histogram_s_buckets_are_those_hdrh_s_iterator_walks(values: list[int]) -> None:
+    """recorded_values reads the counts array at once; it must give what the (slow)
+    recorded iterator gives, fresh and after an encode/decode as in a saved report."""
+    h = new_histogram()
+    for i, v in enumerate(values):
+        h.record_value(v, i + 1)
+    for hist in (h, decode_histogram(encode_histogram(h))):
+        walked = [
+            (item.value_iterated_to, item.count_at_value_iterated_to)
+            for item in hist.get_recorded_iterator()
+        ]
+        assert recorded_values(hist) == walked
