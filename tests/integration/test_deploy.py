@@ -77,6 +77,7 @@ def test_canary_against_slow_green_rolls_back() -> None:
         assert driver.applied == Weights(100, 0)
 
 
+@pytest.mark.serial
 def test_canary_against_good_green_promotes() -> None:
     with DemoStack("none") as stack:
         driver = asyncio.run(rollout(stack, 10.0))

@@ -67,6 +67,7 @@ async def _value(v: object) -> object:
     return await v if asyncio.iscoroutine(v) else v
 
 
+@pytest.mark.serial
 def test_srv_pool_of_3_becomes_4_then_2_under_load_without_losing_a_request(
     dnsmasq: Dnsmasq,
     suts: Callable[[int], list[tuple[int, object]]],
@@ -204,6 +205,7 @@ def test_srv_names_resolve_through_dnsmasq_to_addresses(dnsmasq: Dnsmasq) -> Non
     assert HaproxyRouter  # the router the first test drives
 
 
+@pytest.mark.serial
 def test_surge_proxy_follows_an_srv_pool_of_3_to_4_to_2_under_load(
     dnsmasq: Dnsmasq, suts: Callable[[int], list[tuple[int, object]]], sut: Callable[..., str]
 ) -> None:
