@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import serve
+from engine.addresses import is_url
 from engine.deploy.recipe import HealthError
 from engine.deploy.record import rollout_exit_code
 from engine.errors import ConfigError
@@ -205,7 +206,7 @@ def load_target(args: argparse.Namespace) -> Profile:
         except ValueError as exc:
             raise BadInput(f"--header: {exc}") from None
     target: str = args.target
-    if target.startswith(("http://", "https://")):
+    if is_url(target):
         body = args.body.encode() if args.body is not None else None
         try:
             return adhoc_profile(target, method=args.method.upper(), headers=headers, body=body)
