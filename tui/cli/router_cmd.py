@@ -14,7 +14,7 @@ import signal
 import sys
 from typing import Any
 
-from engine.exit_codes import EXIT_ERROR, EXIT_OK
+from engine.exit_codes import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
 from engine.profile import load_profile, resolve_profile
 from tui.cli.argtypes import said, tell_notes
 from tui.cli.run_cmd import BadInput
@@ -49,6 +49,10 @@ def cmd_start(args: argparse.Namespace) -> int:
     from engine.deploy.routers import launch
     from engine.deploy.routers.base import RouterError
 
+    missing = None if args.config_only else not_installed(args.kind)
+    if missing is not None:  # a missing binary (Envoy is an extra): one line, exit 2
+        print(f"surge router start {args.kind}: {missing}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         if args.kind == "haproxy":
             setup = launch.haproxy_setup(
@@ -96,6 +100,18 @@ def cmd_start(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         process.stop()
+
+
+def not_installed(kind: str) -> str | None:
+    """What to install for `kind`, or None when its binary is there."""
+    if kind == "envoy":
+        from engine.deploy.routers.envoy import NOT_INSTALLED, envoy_binary
+
+        return NOT_INSTALLED if envoy_binary() is None else None
+    from engine.deploy.routers.haproxy import NOT_INSTALLED as HAPROXY_MISSING
+    from engine.deploy.routers.haproxy import haproxy_binary
+
+    return HAPROXY_MISSING if haproxy_binary() is None else None
 
 
 def _interrupt(*_: object) -> None:
