@@ -157,6 +157,15 @@ def test_client_help_says_what_each_speaks(capsys: pytest.CaptureFixture[str]) -
     assert "httpx (the httpx library: HTTP/1.1 and h2" in client
 
 
+def test_run_help_paragraphs_are_filled(capsys: pytest.CaptureFixture[str]) -> None:
+    """The epilog is printed as written: no line ends a few words into its paragraph."""
+    _, out, _ = run(capsys, "run", "--help")
+    epilog = out.split("\nexamples:\n", 1)[1]
+    for para in epilog.split("\n\n"):
+        lines = para.splitlines()
+        assert all(len(line) > 60 for line in lines[:-1] if not line.startswith("  ")), para
+
+
 @pytest.mark.parametrize("url", ["HTTP://127.0.0.1:8080/a", "Https://127.0.0.1:8443/"])
 def test_a_url_is_a_url_in_any_case_for_run_and_the_console(url: str) -> None:
     """One test of "is this a URL" for `surge run URL` and `surge URL`: the scheme's case
