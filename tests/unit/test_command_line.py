@@ -10,6 +10,7 @@ from engine.addresses import is_url
 from tui.cli.deploy_cmd import strategies_of
 from tui.cli.main import build_parser, main
 from tui.cli.proxy_cmd import weights_words
+from tui.cli.router_cmd import then
 from tui.cli.run_cmd import BadInput, load_target
 
 
@@ -174,3 +175,13 @@ def test_a_url_is_a_url_in_any_case_for_run_and_the_console(url: str) -> None:
     args = build_parser().parse_args(["run", url])
     profile = load_target(args)
     assert profile.source == "<url>" and profile.base_url == url.lower().rsplit("/", 1)[0]
+
+
+def test_router_start_says_what_drives_it_next() -> None:
+    """`surge router start haproxy profiles/demo.toml`: the demo's [deploy] names `surge
+    proxy`, so `surge run profiles/demo.toml` would not steer this HAProxy: it says so."""
+    assert then("p.toml", "haproxy", "haproxy") == "Then: surge run p.toml"
+    assert then("profiles/demo.toml", "surge", "haproxy") == (
+        'Then: surge run a copy of profiles/demo.toml with router = "haproxy" in [deploy] '
+        '(it says "surge")'
+    )

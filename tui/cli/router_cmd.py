@@ -87,7 +87,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     print(
         f"  {args.kind} listening on {url} ({what}; config {process.config}); "
-        f"Ctrl+C stops it. Then: surge run {args.profile}",
+        f"Ctrl+C stops it. {then(args.profile, plan.router, args.kind)}",
         flush=True,
     )
     try:
@@ -100,6 +100,17 @@ def cmd_start(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         process.stop()
+
+
+def then(profile: str, router: str, kind: str) -> str:
+    """What to run next: `surge run PROFILE` drives the router its `[deploy]` names, so a
+    profile naming another one (the demo's says "surge") needs that line changed first."""
+    if router == kind:
+        return f"Then: surge run {profile}"
+    return (
+        f'Then: surge run a copy of {profile} with router = "{kind}" in [deploy] '
+        f'(it says "{router}")'
+    )
 
 
 def not_installed(kind: str) -> str | None:
