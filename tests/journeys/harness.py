@@ -9,12 +9,14 @@ The API, for a test that takes the `journey` fixture (tests/journeys/conftest.py
 
     journey.write("profiles/walk.toml", text)     # a file in the journey's folder
     journey.start("--profiles", "p", size=SMALL)  # `surge ARGS` in a fresh 80x24 terminal
+    journey.start("p.toml", env={"NO_COLOR": "1"})  # ... with more environment
     journey.wait_for("● running")                 # screen text (or a predicate), deadline
     journey.keys("C-r")                           # tmux key names: "C-c", "Enter", "q"
     journey.type("reports/a.toml")                # literal text, as typed
     journey.screen()                              # the screen now, one string
     journey.resize(160, 48)                       # the terminal resized
     journey.kill_terminal()                       # the terminal gone (an SSH drop: SIGHUP)
+    journey.send_signal(signal.SIGTERM)           # a signal to surge itself (not its sh)
     journey.exit_code(timeout=10)                 # waits for surge to exit; its code
     journey.surge("report", "compare", a, b)      # the installed surge headless, same env
     journey.files()                               # every file left, relative paths
@@ -44,6 +46,7 @@ import contextlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -161,13 +164,15 @@ class Journey:
         path.write_text(text)
         return path
 
-    def start(self, *args: str, size: tuple[int, int] = SMALL) -> None:
+    def start(
+        self, *args: str, size: tuple[int, int] = SMALL, env: dict[str, str] | None = None
+    ) -> None:
         """`surge ARGS` in a new terminal of `size` (columns, rows), in the journey folder.
 
         Each start opens a session of its own on the same tmux server (the last surge
         must have exited): killing the last session would end the server under the next."""
         cols, rows = size
-        env = [f"-e{key}={value}" for key, value in self.env.items()]
+        env = [f"-e{key}={value}" for key, value in {**self.env, **(env or {})}.items()]
         self.starts += 1
         previous, self.tmux.session = self.tmux.session, f"{SESSION}{self.starts}"
         self.status = self.root / f"status-{self.starts}"
@@ -201,6 +206,20 @@ class Journey:
     def kill_terminal(self) -> None:
         """The terminal gone, as when an SSH session drops: tmux hangs up on surge."""
         self.tmux("kill-session", "-t", self.tmux.session)
+
+    def pid(self, timeout: float = 10.0) -> int:
+        """surge's pid: the child of the pane's sh (sh stays, to write the exit status)."""
+        deadline = monotonic() + timeout
+        while True:
+            pane = self.tmux("display-message", "-p", "-t", self.tmux.session, "#{pane_pid}")
+            with contextlib.suppress(ValueError, psutil.Error):
+                [surge] = psutil.Process(int(pane)).children()
+                return surge.pid
+            assert monotonic() < deadline, f"no surge under the pane's sh (pid {pane.strip()})"
+            sleep(POLL_S)
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        os.kill(self.pid(), sig)
 
     def exit_code(self, timeout: float = 15.0) -> int:
         """Waits for surge to exit and returns its code (128+N: killed by signal N)."""
