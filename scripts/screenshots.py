@@ -1,70 +1,111 @@
-"""Regenerate screenshots/*.svg (picker, run, summary, demo, report-compare) from real app states.
+"""Regenerate screenshots/*.svg from the real commands, as a user runs them.
 
-The picker lists this repository's ./profiles. The run and the summary come from
-a real run of profiles/example.toml (the average-load shape, compressed to
-about 12 s) against the embedded demo server on a free loopback port, driven
-through the app with App.run_test, exactly as a user would see it. demo.svg is
-`surge demo`'s run screen: blue and green servers behind the proxy, the canary
-rollout of a slow green under way in the deploy panel. report-compare.svg is
-`surge report open AFTER --compare BEFORE` on the reports of two real runs of
-the example profile (about 7 s each), the second against a slower, failing server.
+Each shot is the installed `surge` (the console script beside this interpreter) in a
+real terminal (tmux, on a server of its own), saved by Textual's own screenshot
+switch (`TEXTUAL_SCREENSHOT=SECONDS`: the app writes an SVG that many seconds after it
+is ready, then exits). Nothing is staged through a test harness: what the SVG shows
+is what that command shows a user at that moment.
 
-    .venv/bin/python scripts/screenshots.py [--out screenshots] [--only report-compare]
+- picker.svg: `surge` in this repository (its ./profiles and the shipped ones).
+- run.svg, summary.svg: `surge profiles/example.toml --type average --start` against
+  `surge sut` on a free loopback port, the 40-minute shape compressed to about 12 s.
+- demo.svg, demo-80x24.svg: `surge demo` (a slow green, the canary rolling back).
+- report-compare.svg: two headless `surge run` reports of the example profile (the
+  second against a slower, failing server), then `surge report open AFTER --compare BEFORE`.
+
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--only demo]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
+import shlex
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from time import monotonic
+from time import monotonic, sleep
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from engine.deploy.driver import DeployDriver  # noqa: E402
-from engine.load.controller import Controller  # noqa: E402
-from engine.profile import load_profile  # noqa: E402
-from engine.profile.plan import Overrides, build_plan  # noqa: E402
-from engine.report.document import write_report  # noqa: E402
-from engine.report.review import read_review  # noqa: E402
-from tui.app.app import SurgeApp, make_app  # noqa: E402
-from tui.app.screens.run import RunScreen  # noqa: E402
-from tui.app.screens.summary import SummaryScreen  # noqa: E402
-from tui.app.session import RunSetup  # noqa: E402
-from tui.cli.demo import PROFILE as DEMO_PROFILE  # noqa: E402
-from tui.cli.demo import demo_strategy  # noqa: E402
-from tui.cli.demo_stack import DemoStack  # noqa: E402
-
+SURGE = Path(sys.executable).with_name("surge")
 SIZE = (120, 36)
-PROFILE = ROOT / "profiles" / "example.toml"
-TIME_SCALE = 0.005  # the 40-minute average shape in about 12 s
-RUN_SHOT_AT_S = 8.0  # into the hold, after the ramp
+EXAMPLE = ROOT / "profiles" / "example.toml"
+TIME_SCALE = "0.005"  # the 40-minute average shape in about 12 s
+COMPARE_TIME_SCALE = "0.003"  # about 7 s a run
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One command in a terminal of `size`, saved `delay` s after the app is ready."""
+
+    name: str
+    args: tuple[str, ...]
+    delay: int
+    size: tuple[int, int] = SIZE
+    keys: tuple[str, ...] = ()  # sent once the screen shows `ready`
+    ready: str = ""
+
+
+def terminal(shot: Shot, out: Path, cwd: Path) -> None:
+    """Run the shot's command in tmux until Textual has saved the SVG and the app exited."""
+    socket_name = f"surge-shots-{shot.name}"
+    tmux = ["tmux", "-L", socket_name, "-f", "/dev/null"]
+    env = {
+        "TEXTUAL_SCREENSHOT": str(shot.delay),
+        "TEXTUAL_SCREENSHOT_LOCATION": str(out),
+        "TEXTUAL_SCREENSHOT_FILENAME": f"{shot.name}.svg",
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+    }
+    command = " ".join(
+        [*(f"{k}={shlex.quote(v)}" for k, v in env.items()), shlex.quote(str(SURGE))]
+        + [shlex.quote(a) for a in shot.args]
+    )
+    cols, rows = shot.size
+    target = out / f"{shot.name}.svg"
+    target.unlink(missing_ok=True)
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-x", str(cols), "-y", str(rows), "-c", str(cwd), command],
+        check=True,
+    )
+    try:
+        if shot.keys:
+            wait(lambda: shot.ready in screen(tmux), f"{shot.name}: {shot.ready!r}", 30)
+            for key in shot.keys:
+                subprocess.run([*tmux, "send-keys", key], check=True)
+        wait(target.exists, f"{shot.name}.svg", shot.delay + 60)
+        wait(lambda: not alive(tmux), f"{shot.name}: surge to exit", 30)
+    finally:
+        subprocess.run([*tmux, "kill-server"], check=False, capture_output=True)
+
+
+def screen(tmux: list[str]) -> str:
+    out = subprocess.run([*tmux, "capture-pane", "-p"], capture_output=True, text=True)
+    return out.stdout
+
+
+def alive(tmux: list[str]) -> bool:
+    """tmux's session lives while surge does (no remain-on-exit)."""
+    return subprocess.run([*tmux, "has-session"], capture_output=True).returncode == 0
+
+
+def wait(ok: Callable[[], bool], what: str, timeout: float) -> None:
+    deadline = monotonic() + timeout
+    while not ok():
+        if monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        sleep(0.2)  # polling another process's terminal: there is no event to await
 
 
 @contextmanager
 def demo_server(*flags: str) -> Iterator[str]:
-    """`surge sut` on a free port with a little latency (or `flags`), so the plots have a shape."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tui.cli",
-            "sut",
-            "--port",
-            "0",
-            *(flags or ("--latency", "2ms-8ms")),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    """`surge sut` on a free loopback port (or the `--port` in flags)."""
+    args = flags if "--port" in flags else ("--port", "0", *flags)
+    proc = subprocess.Popen([str(SURGE), "sut", *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -76,141 +117,52 @@ def demo_server(*flags: str) -> Iterator[str]:
         proc.wait(timeout=5)
 
 
-async def wait_for(app: SurgeApp, ok: object, timeout: float) -> None:
-    deadline = monotonic() + timeout
-    while not ok():  # type: ignore[operator]
-        if monotonic() > deadline:
-            raise TimeoutError("the app did not get there in time")
-        await asyncio.sleep(0.1)
+def picker(out: Path, _work: Path) -> None:
+    shot = Shot("picker", (), delay=4, keys=("C-t", "Down"), ready="example")
+    terminal(shot, out, ROOT)
 
 
-async def picker(out: Path) -> None:
-    app = make_app(search_default_dirs=False, profiles=[ROOT / "profiles"])
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+t", "down")  # average: the preview shows its shape
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="picker.svg", path=str(out))
+def run_and_summary(out: Path, work: Path) -> None:
+    with demo_server("--latency", "2ms-8ms") as url:
+        args = (str(EXAMPLE), "--type", "average", "--start", "--base-url", url)
+        args += ("--time-scale", TIME_SCALE, "--reports", str(work / "reports"))
+        terminal(Shot("run", args, delay=9), out, work)
+        terminal(Shot("summary", args, delay=20), out, work)
 
 
-async def run_and_summary(out: Path, url: str) -> None:
-    app = make_app(
-        PROFILE,
-        test_type="average",
-        start=True,
-        base_url=url,
-        search_default_dirs=False,
-        overrides=Overrides(time_scale=TIME_SCALE),
-        report_dir=ROOT / "reports",
-    )
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(app, lambda: isinstance(app.screen, RunScreen), 10)
-        screen = app.screen
-        assert isinstance(screen, RunScreen)
-        await wait_for(
-            app,
-            lambda: (
-                screen.session.last is not None and screen.session.last.elapsed >= RUN_SHOT_AT_S
-            ),
-            30,
-        )
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="run.svg", path=str(out))
-        await wait_for(app, lambda: isinstance(app.screen, SummaryScreen), 60)
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="summary.svg", path=str(out))
-        app.exit()
+def demo(out: Path, work: Path) -> None:
+    terminal(Shot("demo", ("demo",), delay=16), out, work)
+    terminal(Shot("demo-80x24", ("demo",), delay=16, size=(80, 24)), out, work)
 
 
-DEMO_SHOT_AT_S = 14.0  # the first window judged, green rolled back, both colors plotted
-
-
-async def demo(out: Path) -> None:
-    with DemoStack("latency") as stack:
-
-        def deploy(setup: RunSetup) -> DeployDriver:
-            strategy = demo_strategy(setup.profile, "canary")
-            return DeployDriver(strategy, stack.admin_url, autostart=True)
-
-        app = make_app(
-            DEMO_PROFILE,
-            test_type="average",
-            start=True,
-            base_url=stack.proxy_url,
-            search_default_dirs=False,
-            report_dir=ROOT / "reports",
-            deploy_factory=deploy,
-        )
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(app, lambda: isinstance(app.screen, RunScreen), 10)
-            screen = app.screen
-            assert isinstance(screen, RunScreen)
-            await wait_for(
-                app,
-                lambda: (
-                    screen.session.last is not None
-                    and screen.session.last.elapsed >= DEMO_SHOT_AT_S
-                ),
-                40,
-            )
-            await pilot.pause(0.5)
-            app.save_screenshot(filename="demo.svg", path=str(out))
-            if screen.session.controller is not None:
-                screen.session.controller.abort("screenshot taken")
-            await screen.session.wait_result(20)
-            # The summary is on its way in: exiting mid-mount races Textual's Header.
-            await wait_for(app, lambda: isinstance(app.screen, SummaryScreen), 10)
-            await pilot.pause(0.2)
-            app.exit()
-
-
-COMPARE_TIME_SCALE = 0.003  # the average shape in about 7 s
 COMPARED = {  # report name -> the demo server's flags for that run
     "example-average-before": ("--latency", "2ms-8ms"),
     "example-average-after": ("--latency", "3ms-12ms", "--error-rate", "0.004"),
 }
 
 
-async def save_run(url: str, report: Path) -> None:
-    plan = build_plan(
-        load_profile(PROFILE, base_url=url),
-        Overrides(test_type="average", time_scale=COMPARE_TIME_SCALE),
-    )
-    write_report(await Controller(plan).run(), report)
-
-
-async def report_compare(out: Path) -> None:
-    """Paths relative to the repository: they are on screen."""
-    reports = Path("reports")
+def report_compare(out: Path, work: Path) -> None:
+    """The reports are written under work/reports: their relative paths are on screen."""
     with socket.socket() as probe:  # one port for both servers: the same target, twice
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
     for name, flags in COMPARED.items():
         with demo_server("--port", port, *flags) as url:
-            await save_run(url, reports / f"{name}.toml")
-    before, after = (reports / f"{name}.toml" for name in COMPARED)
-    app = make_app(
-        search_default_dirs=False,
-        review=read_review(after),
-        base=read_review(before),
-        report_dir=reports,
-    )
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(app, lambda: isinstance(app.screen, SummaryScreen), 10)
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="report-compare.svg", path=str(out))
-        app.exit()
+            subprocess.run(
+                [str(SURGE), "run", str(EXAMPLE), "--type", "average", "--base-url", url,
+                 "--time-scale", COMPARE_TIME_SCALE, "--report", f"reports/{name}.toml"],
+                cwd=work, check=False, capture_output=True,
+            )  # fmt: skip
+    before, after = (f"reports/{name}.toml" for name in COMPARED)
+    shot = Shot("report-compare", ("report", "open", after, "--compare", before), delay=3)
+    terminal(shot, out, work)
 
 
-def summary_shots(out: Path) -> None:
-    with demo_server() as url:
-        asyncio.run(run_and_summary(out, url))
-
-
-SHOTS = {  # --only NAME -> what makes it, and the files it writes
-    "picker": (lambda out: asyncio.run(picker(out)), ("picker",)),
-    "summary": (summary_shots, ("run", "summary")),
-    "demo": (lambda out: asyncio.run(demo(out)), ("demo",)),
-    "report-compare": (lambda out: asyncio.run(report_compare(out)), ("report-compare",)),
+SHOTS: dict[str, Callable[[Path, Path], None]] = {
+    "picker": picker,
+    "summary": run_and_summary,  # run.svg too
+    "demo": demo,  # demo-80x24.svg too
+    "report-compare": report_compare,
 }
 
 
@@ -221,12 +173,11 @@ def main() -> int:
     args = parser.parse_args()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    os.chdir(ROOT)
-    for name in [args.only] if args.only else SHOTS:
-        make, files = SHOTS[name]
-        make(out)
-        for file in files:
-            print(out / f"{file}.svg")
+    with tempfile.TemporaryDirectory(prefix="surge-shots-") as work:
+        for name in [args.only] if args.only else SHOTS:
+            SHOTS[name](out, Path(work))
+    for svg in sorted(out.glob("*.svg")):
+        print(svg)
     return 0
 
 

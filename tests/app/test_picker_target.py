@@ -4,14 +4,17 @@ as a profile's base_url is."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input
 
+from profiles import SHIPPED
 from profiles import names as shipped_names
 from tests.app.test_app import new_app, profiles, text_of, until
 from tui.app.app import make_app
+from tui.app.catalog import load_catalog, profile_dirs
 from tui.app.screens.picker import PickerScreen
 from tui.app.screens.run import RunScreen
 from tui.app.scripted import ScriptedFactory
@@ -33,6 +36,22 @@ async def test_an_empty_folder_lists_the_shipped_profiles(
         listed = [e.path.stem for e in screen.entries if e.path is not None]
         assert sorted(listed) == shipped_names()  # each once
         assert all(e.profile is not None for e in screen.entries)
+
+
+def test_copies_of_the_shipped_profiles_are_listed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pip install .` then `surge` in the checkout: ./profiles holds copies of the
+    installed files, not the same paths; an edited copy is a profile of its own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    shutil.copytree(SHIPPED, tmp_path / "profiles", ignore=shutil.ignore_patterns("*.py*"))
+    edited = tmp_path / "profiles" / "example.toml"
+    edited.write_text(edited.read_text() + "\n# edited\n")
+    entries = load_catalog(profile_dirs())
+    listed = sorted(e.path.stem for e in entries if e.path is not None)
+    assert listed == sorted([*shipped_names(), "example"])
+    assert Path("profiles/example.toml") in [e.path for e in entries]
 
 
 async def test_the_base_url_field_aims_the_run_and_a_bad_one_is_said(profiles: Path) -> None:

@@ -125,7 +125,11 @@ class Tmux:
             sleep(POLL_S)  # polling tmux's screen: there is no event to await across processes
 
     def kill_server(self) -> None:
+        """The server and its socket file (tmux leaves the file in /tmp/tmux-UID)."""
+        socket = self("display-message", "-p", "#{socket_path}").strip()
         self("kill-server")
+        if socket:
+            Path(socket).unlink(missing_ok=True)
 
 
 class Journey:

@@ -59,14 +59,24 @@ def load_entry(path: Path, *, env: str | None = None, base_url: str | None = Non
         return ProfileEntry(path, None, short_error(exc, path))
 
 
+def _identity(path: Path) -> Path | tuple[str, bytes]:
+    try:
+        return (path.name, path.read_bytes())
+    except OSError:  # listed with its error by load_entry
+        return path.resolve()
+
+
 def load_catalog(
     dirs: Sequence[Path], *, first: Path | None = None, base_url: str | None = None
 ) -> list[ProfileEntry]:
     """Every profile found, `first` (a profile named on the command line) at the top."""
     paths, seen = [], set()
-    for path in discover_profiles(dirs):  # ./profiles in a checkout is the shipped folder
-        if path.resolve() not in seen:
-            seen.add(path.resolve())
+    for path in discover_profiles(dirs):
+        # ./profiles in a checkout holds the shipped files (the same files in an editable
+        # install, copies of them in an installed one): one entry for the same bytes.
+        key = _identity(path)
+        if key not in seen:
+            seen.add(key)
             paths.append(path)
     if first is not None:
         resolved = first.resolve()
