@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import spawn_sut
 from tests.journeys.harness import Journey
 
 
@@ -21,13 +20,3 @@ def journey(tmp_path: Path) -> Iterator[Journey]:
     finally:
         walk.close()
     assert not left, "processes left after the journey:\n" + "\n".join(left)
-
-
-@pytest.fixture(scope="module")
-def module_sut() -> Iterator[str]:
-    """One plain `surge sut` for a module's journeys, started by the test (not tagged: the
-    journeys' leftover check never sees it), stopped after the module."""
-    proc, url = spawn_sut()
-    yield url
-    proc.terminate()
-    proc.wait(timeout=5)

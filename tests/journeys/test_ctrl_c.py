@@ -35,9 +35,9 @@ def measuring(screen: str) -> bool:
 
 
 def test_ctrl_c_once_stops_gracefully_and_saves_the_report(
-    journey: Journey, module_sut: str
+    journey: Journey, shared_sut: str
 ) -> None:
-    journey.write("profiles/walk.toml", PROFILE.format(url=module_sut))
+    journey.write("profiles/walk.toml", PROFILE.format(url=shared_sut))
     journey.start(size=SMALL)
     journey.wait_for("walk", "the picker")
     journey.keys("C-r")

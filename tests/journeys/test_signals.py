@@ -41,9 +41,9 @@ def to_summary(journey: Journey, url: str, size: tuple[int, int]) -> None:
 
 
 def test_a_terminal_killed_mid_run_keeps_the_report_and_leaves_no_process(
-    journey: Journey, module_sut: str
+    journey: Journey, shared_sut: str
 ) -> None:
-    journey.write("hup.toml", PROFILE.format(url=module_sut, duration="5m"))
+    journey.write("hup.toml", PROFILE.format(url=shared_sut, duration="5m"))
     journey.start("hup.toml", "--start", "--workers", "1", size=SMALL)
     journey.wait_for(measuring, "a measured interval")
 
@@ -56,9 +56,9 @@ def test_a_terminal_killed_mid_run_keeps_the_report_and_leaves_no_process(
 
 
 def test_a_terminal_killed_at_the_summary_after_a_resize_keeps_the_report(
-    journey: Journey, module_sut: str
+    journey: Journey, shared_sut: str
 ) -> None:
-    to_summary(journey, module_sut, LARGE)
+    to_summary(journey, shared_sut, LARGE)
     journey.resize(*SMALL)
     journey.wait_for(lambda s: max(map(len, s.splitlines())) <= 80, "the summary at 80 columns")
 
@@ -70,9 +70,9 @@ def test_a_terminal_killed_at_the_summary_after_a_resize_keeps_the_report(
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_signal_at_the_picker_ends_surge_within_2s(
-    journey: Journey, module_sut: str, sig: signal.Signals
+    journey: Journey, shared_sut: str, sig: signal.Signals
 ) -> None:
-    journey.write("profiles/hup.toml", PROFILE.format(url=module_sut, duration="2s"))
+    journey.write("profiles/hup.toml", PROFILE.format(url=shared_sut, duration="2s"))
     journey.start(size=SMALL)
     journey.wait_for(lambda s: "hup" in s and "^q Quit" in s, "the picker")
 
@@ -83,9 +83,9 @@ def test_a_signal_at_the_picker_ends_surge_within_2s(
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_signal_at_the_summary_ends_surge_within_2s_and_keeps_the_run(
-    journey: Journey, module_sut: str, sig: signal.Signals
+    journey: Journey, shared_sut: str, sig: signal.Signals
 ) -> None:
-    to_summary(journey, module_sut, LARGE)
+    to_summary(journey, shared_sut, LARGE)
 
     took = signalled(journey, sig)
     assert took < EXIT_S, f"{sig.name} at the summary: surge took {took:.2f}s"

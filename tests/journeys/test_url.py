@@ -10,9 +10,9 @@ pytestmark = needs_terminal
 
 
 def test_surge_url_opens_the_console_on_it_runs_and_saves(
-    journey: Journey, module_sut: str
+    journey: Journey, shared_sut: str
 ) -> None:
-    url = module_sut + "/"
+    url = shared_sut + "/"
     journey.start(url, "-u", "3", "-d", "2s", size=SMALL)
     screen = journey.wait_for("ready: constant-vus: 3 VUs for 2s", "the run, ready to start")
     assert url.rstrip("/") in screen.splitlines()[0]  # the header names the target
