@@ -10,7 +10,7 @@ import re
 import pytest
 
 from engine.report.document import read_report
-from tests.journeys.harness import LARGE, SIZES, Journey, needs_terminal
+from tests.journeys.harness import LARGE, SIZES, SMALL, Journey, needs_terminal
 
 pytestmark = needs_terminal
 
@@ -62,3 +62,11 @@ def test_demo_shows_blue_and_green_rolls_the_canary_back_and_q_ends_it_all(
     assert data["deploy"]["outcome"] == "rolled_back"
     assert data["deploy"]["final_weights"] == [100, 0]
     assert data["meta"]["exit_code"] == 3  # the rollback on record, as `surge run` exits
+
+
+def test_demo_with_its_terminal_killed_leaves_no_process(journey: Journey) -> None:
+    """An SSH drop during the demo: the proxy and both demo servers end with the console."""
+    journey.start("demo", size=SMALL)
+    journey.wait_for(canary_on, "green's canary step with both figures")
+    journey.kill_terminal()
+    assert not journey.leftovers(grace=5.0)
