@@ -25,6 +25,7 @@ demo: $(RUN_STAMP)
 
 # The suite waits far more than it computes (servers, k6, real terminals): pytest-xdist
 # runs it in TEST_JOBS processes, more than the cores (make test TEST_JOBS=0: one process).
+# The tests marked `serial` (counts against k6, deadlines) then run alone, on a quiet machine.
 TEST_JOBS ?= 3
 
 test: $(STAMP)
@@ -32,7 +33,8 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -n $(TEST_JOBS) --dist worksteal
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist worksteal -m "not serial"
+	$(BIN)/pytest -q -m serial
 
 # The fast unit tests alone (seconds): pure functions, parsers, strategies.
 test-fast: $(STAMP)

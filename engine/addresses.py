@@ -12,7 +12,16 @@ from urllib.parse import urlsplit
 
 from engine.errors import ConfigError
 
-__all__ = ["is_loopback", "parse_host_port", "parse_http_origin", "url_of"]
+__all__ = ["is_loopback", "is_url", "parse_host_port", "parse_http_origin", "url_of"]
+
+
+def is_url(target: str) -> bool:
+    """`surge URL` and `surge run URL`: an ad-hoc test of one endpoint, not a profile file.
+
+    One test for the console and the headless run, so both read a target alike; the
+    scheme is case-insensitive (RFC 3986), `HTTP://...` is a URL too.
+    """
+    return target[:8].lower().startswith(("http://", "https://"))
 
 
 def is_loopback(host: str) -> bool:
@@ -31,7 +40,7 @@ def parse_host_port(text: str, key: str, default_host: str = "127.0.0.1") -> tup
     A bad value is a ConfigError naming `key`, the option the user wrote it in.
     """
     raw = text.strip()
-    if raw.startswith(("http://", "https://")):
+    if is_url(raw):
         raw = urlsplit(raw).netloc
     host, sep, port_s = raw.rpartition(":")
     if not sep:

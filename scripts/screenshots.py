@@ -46,8 +46,6 @@ class Shot:
     args: tuple[str, ...]
     delay: int
     size: tuple[int, int] = SIZE
-    keys: tuple[str, ...] = ()  # sent once the screen shows `ready`
-    ready: str = ""
 
 
 def terminal(shot: Shot, out: Path, cwd: Path) -> None:
@@ -73,19 +71,10 @@ def terminal(shot: Shot, out: Path, cwd: Path) -> None:
         check=True,
     )
     try:
-        if shot.keys:
-            wait(lambda: shot.ready in screen(tmux), f"{shot.name}: {shot.ready!r}", 30)
-            for key in shot.keys:
-                subprocess.run([*tmux, "send-keys", key], check=True)
         wait(target.exists, f"{shot.name}.svg", shot.delay + 60)
         wait(lambda: not alive(tmux), f"{shot.name}: surge to exit", 30)
     finally:
         subprocess.run([*tmux, "kill-server"], check=False, capture_output=True)
-
-
-def screen(tmux: list[str]) -> str:
-    out = subprocess.run([*tmux, "capture-pane", "-p"], capture_output=True, text=True)
-    return out.stdout
 
 
 def alive(tmux: list[str]) -> bool:
@@ -118,8 +107,7 @@ def demo_server(*flags: str) -> Iterator[str]:
 
 
 def picker(out: Path, _work: Path) -> None:
-    shot = Shot("picker", (), delay=4, keys=("C-t", "Down"), ready="example")
-    terminal(shot, out, ROOT)
+    terminal(Shot("picker", (), delay=4), out, ROOT)
 
 
 def run_and_summary(out: Path, work: Path) -> None:

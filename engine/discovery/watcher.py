@@ -40,7 +40,13 @@ OnResolved = Callable[[Resolved], Awaitable[None] | None]
 
 
 class PoolWatcher:
-    """Looks up `source` now (`first()`), then again and again in a task (`start()`)."""
+    """Looks up `source` now (`first()`), then again and again in a task (`start()`).
+
+    `aclose()` cannot rely on the cancel alone: on Python 3.11, `asyncio.wait_for` (which
+    dnspython wraps around every DNS read) swallows a cancel that lands just as the answer
+    is in, so the task would look again every TTL and `aclose()` would wait forever. The
+    `closed` flag ends the loop after such a lookup.
+    """
 
     def __init__(self, source: Source, on_change: OnResolved | None = None) -> None:
         self.source = source
@@ -50,6 +56,7 @@ class PoolWatcher:
         self.looks = 0
         self._stamp: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self.closed = False
 
     async def look(self) -> tuple[Resolved, float]:
         """One lookup; the result and how long until the next one."""
@@ -80,9 +87,11 @@ class PoolWatcher:
     async def _run(self) -> None:
         wait = 0.0
         was_error: str | None = self.error
-        while True:
+        while not self.closed:
             await asyncio.sleep(wait)
             resolved, wait = await self.look()
+            if self.closed:  # closed during the lookup, its cancel swallowed (see the class)
+                return
             if resolved.change or resolved.error != was_error:
                 was_error = resolved.error
                 if self.on_change is not None:
@@ -91,6 +100,7 @@ class PoolWatcher:
                         await out
 
     async def aclose(self) -> None:
+        self.closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,11 +4,16 @@ not the profile's `admin_port`."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.app.test_app import until
 from tui.app.screens.run import RunScreen
 from tui.app.widgets.deploy import DeployPanel
 from tui.cli.demo import demo_app
 from tui.cli.demo_stack import DemoStack
+
+# A real stack and a Pilot wait with a deadline: run alone, after the parallel part.
+pytestmark = pytest.mark.serial
 
 
 async def test_the_demo_console_opens_with_its_deploy_panel() -> None:

@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, OptionList
 
 from profiles import SHIPPED
 from profiles import names as shipped_names
-from tests.app.test_app import new_app, profiles, text_of, until
+from tests.app.test_app import SHOP, new_app, profiles, text_of, until
 from tui.app.app import make_app
 from tui.app.catalog import load_catalog, profile_dirs
 from tui.app.screens.picker import PickerScreen
@@ -75,3 +75,39 @@ async def test_the_base_url_field_aims_the_run_and_a_bad_one_is_said(profiles: P
     assert app.session is not None
     assert app.session.setup.profile.base_url == "http://127.0.0.1:8123"
     assert factory.last.plan.work.base_url == "http://127.0.0.1:8123"
+
+
+def highlighted_type(app: object) -> str | None:
+    types = app.screen.query_one("#types", OptionList)  # type: ignore[attr-defined]
+    return types.get_option_at_index(types.highlighted).id
+
+
+@pytest.mark.parametrize(("test_type", "expected"), [(None, "stress"), ("spike", "spike")])
+async def test_the_type_highlighted_is_the_profiles_test_type_until_one_is_picked(
+    profiles: Path, test_type: str | None, expected: str
+) -> None:
+    """What `surge run PROFILE` runs without --type (`test_type`) is what the picker offers;
+    another profile brings its own, until the user picks a type or gave --type."""
+    (profiles / "a-stressed.toml").write_text(
+        SHOP.replace('name = "shop"', 'name = "a-stressed"\ntest_type = "stress"')
+    )
+    app = new_app(profiles, test_type=test_type)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PickerScreen) and screen.entries[0].name == "a-stressed"
+        assert highlighted_type(app) == expected and screen.test_type == expected
+        app.screen.query_one("#profiles", OptionList).focus()
+        await pilot.press("down")  # shop: no test_type of its own
+        await pilot.pause()
+        assert screen.entry is screen.entries[1]
+        assert highlighted_type(app) == (test_type or "smoke") == screen.test_type
+        app.screen.query_one("#types", OptionList).focus()
+        await pilot.press("down")  # the user's pick stays across profiles
+        await pilot.pause()
+        picked = highlighted_type(app)
+        app.screen.query_one("#profiles", OptionList).focus()
+        await pilot.press("up")
+        await pilot.pause()
+        assert screen.entry is screen.entries[0]
+        assert highlighted_type(app) == picked == screen.test_type

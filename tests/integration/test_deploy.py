@@ -77,6 +77,7 @@ def test_canary_against_slow_green_rolls_back() -> None:
         assert driver.applied == Weights(100, 0)
 
 
+@pytest.mark.serial
 def test_canary_against_good_green_promotes() -> None:
     with DemoStack("none") as stack:
         driver = asyncio.run(rollout(stack, 10.0))
@@ -160,6 +161,10 @@ def test_headless_demo_exits_and_leaves_no_process() -> None:
     # 3: green rolled back; 4: the 5 s load ended before a verdict (README: "Exit codes")
     assert proc.returncode in (0, 3, 4, 99), err
     assert "deploy" in out and "UPSTREAM" in out
+    urls = out.splitlines()[:2]  # blue and green, then the rollout and where it goes
+    assert urls[0].startswith("  demo: blue http://127.0.0.1:") and "(errors flaw)" in urls[0]
+    assert urls[1].startswith("  demo: canary rollout through surge on http://127.0.0.1:")
+    assert all(len(line) <= 80 for line in urls), urls
     assert children, "the demo started no servers"
     left = [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
     assert not left

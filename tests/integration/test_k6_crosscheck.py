@@ -42,6 +42,9 @@ def _k6_script(url: str, summary: Path) -> str:
     return f"""
 import http from 'k6/http';
 import {{ check }} from 'k6';
+
+# Counts and timings judged against k6 or a deadline: run alone, after the parallel part.
+pytestmark = pytest.mark.serial
 export const options = {{
   scenarios: {{ s: {{ executor: 'shared-iterations', vus: 4, iterations: 200 }} }},
   thresholds: {json.dumps(THRESHOLDS)},

@@ -23,6 +23,9 @@ import pytest
 from tests.integration.nginx import HEAD, LOGIN, free_port, running
 from tests.integration.test_k6_crosscheck import _k6_count, _k6_metrics, _surge_report
 
+# Counts and timings judged against k6 or a deadline: run alone, after the parallel part.
+pytestmark = pytest.mark.serial
+
 CLIENTS = ("wire", "httpx")
 
 CHAIN = "".join(f"        location = /r/{n} {{ return 302 /r/{n - 1}; }}\n" for n in range(1, 13))

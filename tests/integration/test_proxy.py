@@ -589,6 +589,7 @@ async def test_engine_splits_figures_by_color_and_a_canary_rolls_back_a_flawed_g
         assert "success rate" in outcome.log[-2]
 
 
+@pytest.mark.serial
 async def test_a_canary_promotes_a_good_green() -> None:
     async with suts("blue", "green") as (b, g):
         outcome = await _canary_run(b.url, g.url)

@@ -66,6 +66,7 @@ async def admin_raw(p: Proxy, head: str, body: bytes = b"") -> Resp:
 # --------------------------------------------------------------------------- slow clients
 
 
+@pytest.mark.serial
 async def test_slow_clients_are_closed_in_the_header_timeout_while_real_ones_get_200() -> None:
     """500 clients dribbling a head (a byte each 0.1 s) are all closed within the 1 s header
     timeout (+ one 0.25 s sweep); a real client meanwhile gets only 200s, and many."""

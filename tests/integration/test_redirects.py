@@ -308,6 +308,7 @@ async def test_a_location_that_is_not_http_fails_the_hop_as_in_k6(client: str) -
     assert result.model.checks() == {"status is 302": (0, 2)}
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("client", CLIENTS)
 async def test_an_arrival_rate_run_follows_each_iteration_s_redirect(client: str) -> None:
     async with Site() as site:

@@ -368,15 +368,25 @@ def test_the_routers_counters_judge_green_when_load_does_not_pass_through_surge(
     assert "figures from the router" in record.notes[0]
 
 
-def test_envoy_without_its_extra_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    """`surge[envoy]` not installed (its package shadowed, no envoy on PATH): the demo says
-    which command needs what in one line, before starting anything; no traceback."""
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (("demo", "--router", "envoy", "--headless"), "surge demo: --router envoy"),
+        (("router", "start", "envoy", "profiles/demo.toml"), "surge router start envoy"),
+    ],
+)
+def test_envoy_without_its_extra_is_one_line_and_exit_2(
+    tmp_path: Path, argv: tuple[str, ...], said: str
+) -> None:
+    """`surge[envoy]` not installed (its package shadowed, no envoy on PATH): the demo and
+    `surge router start` say which command needs what in one line, before starting
+    anything; no traceback, exit 2 (bad input, as a missing extra is)."""
     shadow = tmp_path / "envoy"
     shadow.mkdir()
     (shadow / "__init__.py").write_text("raise ImportError('not installed')\n")
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(
-        surge_cmd("demo", "--router", "envoy", "--headless"),
+        surge_cmd(*argv),
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -384,10 +394,7 @@ def test_envoy_without_its_extra_is_one_line_and_exit_2(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2
-    assert (
-        proc.stderr
-        == "surge demo: --router envoy: envoy is not installed: pip install 'surge[envoy]'\n"
-    )
+    assert proc.stderr == f"{said}: envoy is not installed: pip install 'surge[envoy]'\n"
     assert proc.stdout == ""
 
 

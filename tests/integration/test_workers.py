@@ -121,6 +121,7 @@ async def test_two_workers_report_what_one_would(shared_sut: str) -> None:
     assert rate.model.total.dropped == 0
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("workers", [1, 2])
 async def test_every_interval_is_full_length_and_aligned_with_any_workers(
     shared_sut: str, workers: int

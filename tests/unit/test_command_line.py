@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from engine.addresses import is_url
 from tui.cli.deploy_cmd import strategies_of
 from tui.cli.main import build_parser, main
 from tui.cli.proxy_cmd import weights_words
+from tui.cli.router_cmd import then
 from tui.cli.run_cmd import BadInput, load_target
 
 
@@ -154,3 +156,32 @@ def test_client_help_says_what_each_speaks(capsys: pytest.CaptureFixture[str]) -
     client = " ".join(out.split("  --client {wire,httpx}\n", 1)[1].split("\n  -", 1)[0].split())
     assert "wire (the default: Surge's own, HTTP/1.1 and h2" in client
     assert "httpx (the httpx library: HTTP/1.1 and h2" in client
+
+
+def test_run_help_paragraphs_are_filled(capsys: pytest.CaptureFixture[str]) -> None:
+    """The epilog is printed as written: no line ends a few words into its paragraph."""
+    _, out, _ = run(capsys, "run", "--help")
+    epilog = out.split("\nexamples:\n", 1)[1]
+    for para in epilog.split("\n\n"):
+        lines = para.splitlines()
+        assert all(len(line) > 60 for line in lines[:-1] if not line.startswith("  ")), para
+
+
+@pytest.mark.parametrize("url", ["HTTP://127.0.0.1:8080/a", "Https://127.0.0.1:8443/"])
+def test_a_url_is_a_url_in_any_case_for_run_and_the_console(url: str) -> None:
+    """One test of "is this a URL" for `surge run URL` and `surge URL`: the scheme's case
+    does not make either of them look for a profile file."""
+    assert is_url(url) and not is_url("http.toml") and not is_url("profiles/http")
+    args = build_parser().parse_args(["run", url])
+    profile = load_target(args)
+    assert profile.source == "<url>" and profile.base_url == url.lower().rsplit("/", 1)[0]
+
+
+def test_router_start_says_what_drives_it_next() -> None:
+    """`surge router start haproxy profiles/demo.toml`: the demo's [deploy] names `surge
+    proxy`, so `surge run profiles/demo.toml` would not steer this HAProxy: it says so."""
+    assert then("p.toml", "haproxy", "haproxy") == "Then: surge run p.toml"
+    assert then("profiles/demo.toml", "surge", "haproxy") == (
+        'Then: surge run a copy of profiles/demo.toml with router = "haproxy" in [deploy] '
+        '(it says "surge")'
+    )

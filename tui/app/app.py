@@ -26,12 +26,13 @@ from textual.binding import Binding, BindingType
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.screen import ModalScreen
 
+from engine.addresses import is_url
 from engine.load.states import StopReason
 from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides
 from engine.report.document import write_report_or_fallback
 from engine.report.review import Review, review_result
-from tui.app.catalog import ProfileEntry, is_url, load_catalog, profile_dirs
+from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
 from tui.app.control import ControllerFactory, DeployFactory, engine_controller, profile_deploy
 from tui.app.messages import RunCrashed, RunFinished, RunRequested
 from tui.app.probe import Probe, tcp_probe

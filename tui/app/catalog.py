@@ -15,11 +15,6 @@ from engine.profile import Profile, ProfileError, discover_profiles, load_profil
 from profiles import SHIPPED
 
 
-def is_url(target: str) -> bool:
-    """`surge URL` and `surge run URL`: an ad-hoc test of one endpoint, not a profile file."""
-    return target.startswith(("http://", "https://"))
-
-
 def user_profile_dir() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "surge" / "profiles"

@@ -14,12 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.addresses import is_url
 from engine.exit_codes import EXIT_BAD_INPUT
 from engine.profile import ProfileError, adhoc_profile, load_profile, resolve_profile
 from engine.profile.plan import Overrides
 from engine.report.review import Review
 from profiles import names as shipped_names
-from tui.app.catalog import is_url, user_profile_dir
+from tui.app.catalog import user_profile_dir
 from tui.app.watchdog import ExitWatchdog
 from tui.cli.argtypes import SuggestingParser, tell_notes
 from tui.cli.flags import add_load_flags, add_profile_flags, add_redirect_flag, load_overrides

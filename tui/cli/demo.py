@@ -129,9 +129,10 @@ def main(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
     flaw = "no" if args.green_flaw == "none" else args.green_flaw
     with DemoStack(args.green_flaw, router=args.router) as stack:
-        print(
-            f"  demo: blue {stack.blue_url}, green {stack.green_url} ({flaw} flaw), "
-            f"{args.router} {stack.proxy_url} (admin {stack.admin_url}); {args.strategy} rollout",
+        print(  # a line each, within 80 columns: the URLs are not cut by the terminal
+            f"  demo: blue {stack.blue_url}, green {stack.green_url} ({flaw} flaw)\n"
+            f"  demo: {args.strategy} rollout through {args.router} on {stack.proxy_url}\n"
+            f"  demo: {args.router}'s admin {stack.admin_url}",
             flush=True,
         )
         assert stack.launcher is not None

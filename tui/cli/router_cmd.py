@@ -14,7 +14,7 @@ import signal
 import sys
 from typing import Any
 
-from engine.exit_codes import EXIT_ERROR, EXIT_OK
+from engine.exit_codes import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
 from engine.profile import load_profile, resolve_profile
 from tui.cli.argtypes import said, tell_notes
 from tui.cli.run_cmd import BadInput
@@ -49,6 +49,10 @@ def cmd_start(args: argparse.Namespace) -> int:
     from engine.deploy.routers import launch
     from engine.deploy.routers.base import RouterError
 
+    missing = None if args.config_only else not_installed(args.kind)
+    if missing is not None:  # a missing binary (Envoy is an extra): one line, exit 2
+        print(f"surge router start {args.kind}: {missing}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         if args.kind == "haproxy":
             setup = launch.haproxy_setup(
@@ -83,7 +87,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     print(
         f"  {args.kind} listening on {url} ({what}; config {process.config}); "
-        f"Ctrl+C stops it. Then: surge run {args.profile}",
+        f"Ctrl+C stops it. {then(args.profile, plan.router, args.kind)}",
         flush=True,
     )
     try:
@@ -96,6 +100,29 @@ def cmd_start(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         process.stop()
+
+
+def then(profile: str, router: str, kind: str) -> str:
+    """What to run next: `surge run PROFILE` drives the router its `[deploy]` names, so a
+    profile naming another one (the demo's says "surge") needs that line changed first."""
+    if router == kind:
+        return f"Then: surge run {profile}"
+    return (
+        f'Then: surge run a copy of {profile} with router = "{kind}" in [deploy] '
+        f'(it says "{router}")'
+    )
+
+
+def not_installed(kind: str) -> str | None:
+    """What to install for `kind`, or None when its binary is there."""
+    if kind == "envoy":
+        from engine.deploy.routers.envoy import NOT_INSTALLED, envoy_binary
+
+        return NOT_INSTALLED if envoy_binary() is None else None
+    from engine.deploy.routers.haproxy import NOT_INSTALLED as HAPROXY_MISSING
+    from engine.deploy.routers.haproxy import haproxy_binary
+
+    return HAPROXY_MISSING if haproxy_binary() is None else None
 
 
 def _interrupt(*_: object) -> None:

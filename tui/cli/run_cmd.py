@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import serve
+from engine.addresses import is_url
 from engine.deploy.recipe import HealthError
 from engine.deploy.record import rollout_exit_code
 from engine.errors import ConfigError
@@ -179,9 +180,8 @@ defaults: constant-vus, 10 VUs for 10 s; the wire client; one worker process per
 exit codes: 0 passed; 99 a threshold failed (as k6); 3 a rollout rolled back; 4 the load
 ended before the rollout's verdict; 2 bad input (one line naming file, line and key);
 1 anything else (stopped, aborted, a crash, a router that did not take the rollout's
-end). A run
-against a target that refuses every request exits 0 unless a threshold says otherwise,
-as k6 does.
+end). A run against a target that refuses every request exits 0 unless a threshold says
+otherwise, as k6 does.
 """
 
 
@@ -205,7 +205,7 @@ def load_target(args: argparse.Namespace) -> Profile:
         except ValueError as exc:
             raise BadInput(f"--header: {exc}") from None
     target: str = args.target
-    if target.startswith(("http://", "https://")):
+    if is_url(target):
         body = args.body.encode() if args.body is not None else None
         try:
             return adhoc_profile(target, method=args.method.upper(), headers=headers, body=body)

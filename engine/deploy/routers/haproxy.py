@@ -62,6 +62,9 @@ def default_socket(listen_port: int) -> Path:
     return router_dir() / f"haproxy-{listen_port}.sock"
 
 
+NOT_INSTALLED = "haproxy is not installed (Debian: apt-get install haproxy)"
+
+
 def haproxy_binary() -> str | None:
     return shutil.which("haproxy") or next(
         (p for p in ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy") if os.access(p, os.X_OK)),
@@ -271,7 +274,7 @@ class HaproxyProcess:
     def start(self, timeout: float = START_TIMEOUT_S) -> HaproxyProcess:
         binary = haproxy_binary()
         if binary is None:
-            raise RouterError("haproxy is not installed (Debian: apt-get install haproxy)")
+            raise RouterError(NOT_INSTALLED)
         Path(self.socket).unlink(missing_ok=True)
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(

@@ -31,6 +31,7 @@ from engine.profile.plan import (
     choose_executor,
     default_workers,
     fit_duration,
+    run_test_type,
 )
 from tui.app.catalog import ProfileEntry, load_entry
 from tui.app.form import (
@@ -132,6 +133,8 @@ class PickerScreen(Screen[None]):
         self.base_url: str | None = None  # the base-URL field, checked as a profile's is
         self._said: dict[str, str] = {}
         self._previewed: tuple[object, ...] = ()
+        self._type_picked = False  # the user moved in the type list: profiles stop choosing
+        self._type_auto: str | None = None  # the type last highlighted for the profile
 
     def _initial_type(self) -> str:
         if self.choice.test_type == CUSTOM:
@@ -142,6 +145,20 @@ class PickerScreen(Screen[None]):
             except ConfigError:
                 return "smoke"
         return "smoke"
+
+    def _follow_profile_type(self) -> None:
+        """No `--type` and no type picked yet: highlight the type `surge run PROFILE` would
+        run (the profile's `test_type`, `average` for a rollout without `[load]`)."""
+        if self.choice.test_type or self._type_picked or self.profile is None:
+            return
+        try:
+            wanted = resolve(run_test_type(self.profile, Overrides()) or "smoke").name
+        except ConfigError:
+            return
+        self._type_auto = wanted
+        types = self.query_one("#types", OptionList)
+        types.highlighted = types.get_option_index(wanted)
+        self.test_type = wanted
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -207,9 +224,9 @@ class PickerScreen(Screen[None]):
         for key, text in field_texts(self.choice.overrides).items():
             self.query_one(f"#f-{key}", Input).value = text
         types = self.query_one("#types", OptionList)
-        types.highlighted = types.get_option_index(self.test_type)
         profiles = self.query_one("#profiles", OptionList)
         if not self.entries:
+            types.highlighted = types.get_option_index(self.test_type)
             self.query_one("#goal-error", Static).update(
                 "no profiles found in ./profiles, the config folder or --profiles DIR"
             )
@@ -223,6 +240,7 @@ class PickerScreen(Screen[None]):
             )
         profiles.highlighted = index
         self._use_entry(self.entries[index], env=self.choice.env)
+        types.highlighted = types.get_option_index(self.test_type)  # after the profile's
         chosen = self.choice.profile_path is not None or self.choice.url is not None
         (types if chosen else profiles).focus()
 
@@ -243,7 +261,11 @@ class PickerScreen(Screen[None]):
 
     @on(OptionList.OptionHighlighted, "#types")
     def _type_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_index != event.option_list.highlighted:
+            return  # stale: the list's own first highlight, since moved to the profile's type
         self.test_type = event.option.id or "smoke"
+        if self.test_type != self._type_auto:
+            self._type_picked = True
         self.validate()
 
     @on(OptionList.OptionSelected, "#types")
@@ -292,6 +314,7 @@ class PickerScreen(Screen[None]):
         names = self.profile.environments if self.profile else ()
         envs.set_options([("none", ""), *((n, n) for n in names)])
         envs.value = (self.profile.environment or "") if self.profile else ""
+        self._follow_profile_type()
         self._show_profile_defaults()
         self.validate()
 
