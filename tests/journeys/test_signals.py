@@ -68,6 +68,7 @@ def test_a_terminal_killed_at_the_summary_after_a_resize_keeps_the_report(
     assert read_report(report)["summary"]["requests"] > 0
 
 
+@pytest.mark.serial  # a 2 s deadline: judged on a quiet machine
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_signal_at_the_picker_ends_surge_within_2s(
     journey: Journey, shared_sut: str, sig: signal.Signals
@@ -81,6 +82,7 @@ def test_a_signal_at_the_picker_ends_surge_within_2s(
     assert journey.reports() == []  # nothing ran, nothing to keep
 
 
+@pytest.mark.serial  # a 2 s deadline: judged on a quiet machine
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_signal_at_the_summary_ends_surge_within_2s_and_keeps_the_run(
     journey: Journey, shared_sut: str, sig: signal.Signals
