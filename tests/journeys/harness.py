@@ -9,12 +9,14 @@ The API, for a test that takes the `journey` fixture (tests/journeys/conftest.py
 
     journey.write("profiles/walk.toml", text)     # a file in the journey's folder
     journey.start("--profiles", "p", size=SMALL)  # `surge ARGS` in a fresh 80x24 terminal
+    journey.start("p.toml", env={"NO_COLOR": "1"})  # ... with more environment
     journey.wait_for("● running")                 # screen text (or a predicate), deadline
     journey.keys("C-r")                           # tmux key names: "C-c", "Enter", "q"
     journey.type("reports/a.toml")                # literal text, as typed
     journey.screen()                              # the screen now, one string
     journey.resize(160, 48)                       # the terminal resized
     journey.kill_terminal()                       # the terminal gone (an SSH drop: SIGHUP)
+    journey.pid()                                 # surge's own pid (not its sh's)
     journey.exit_code(timeout=10)                 # waits for surge to exit; its code
     journey.surge("report", "compare", a, b)      # the installed surge headless, same env
     journey.files()                               # every file left, relative paths
@@ -148,7 +150,8 @@ class Journey:
 
     @property
     def env(self) -> dict[str, str]:
-        """What surge runs with: the tag, and HOME and XDG inside the journey's folder."""
+        """What surge runs with: the tag, and HOME and XDG inside the journey's folder
+        (TERM is the tmux server's default-terminal)."""
         return {
             TAG: self.tag,
             "HOME": str(self.home),
@@ -156,7 +159,6 @@ class Journey:
             "XDG_STATE_HOME": str(self.home / ".local/state"),
             "XDG_DATA_HOME": str(self.home / ".local/share"),
             "XDG_CACHE_HOME": str(self.home / ".cache"),
-            "TERM": "tmux-256color",
         }
 
     def write(self, relative: str, text: str) -> Path:
@@ -165,20 +167,27 @@ class Journey:
         path.write_text(text)
         return path
 
-    def start(self, *args: str, size: tuple[int, int] = SMALL) -> None:
+    def start(
+        self, *args: str, size: tuple[int, int] = SMALL, env: dict[str, str] | None = None
+    ) -> None:
         """`surge ARGS` in a new terminal of `size` (columns, rows), in the journey folder.
 
         Each start opens a session of its own on the same tmux server (the last surge
-        must have exited): killing the last session would end the server under the next."""
+        must have exited): killing the last session would end the server under the next.
+        `env` adds to the environment; its TERM goes through env(1), since tmux sets the
+        pane's own TERM from default-terminal whatever `-e` says."""
         cols, rows = size
-        env = [f"-e{key}={value}" for key, value in self.env.items()]
+        more = dict(env or {})
+        term = more.pop("TERM", None)
+        program = [str(SURGE)] if term is None else ["env", f"TERM={term}", str(SURGE)]
+        env_flags = [f"-e{key}={value}" for key, value in {**self.env, **more}.items()]
         self.starts += 1
         previous, self.tmux.session = self.tmux.session, f"{SESSION}{self.starts}"
         self.status = self.root / f"status-{self.starts}"
         self.tmux(
             "new-session", "-d", "-s", self.tmux.session, "-x", str(cols), "-y", str(rows),
-            "-c", str(self.folder), *env,
-            "sh", "-c", WRAPPER, str(SURGE), str(self.status), *args,
+            "-c", str(self.folder), *env_flags,
+            "sh", "-c", WRAPPER, program[0], str(self.status), *program[1:], *args,
         )  # fmt: skip
         if self.starts > 1:
             self.tmux("kill-session", "-t", previous)
@@ -205,6 +214,17 @@ class Journey:
     def kill_terminal(self) -> None:
         """The terminal gone, as when an SSH session drops: tmux hangs up on surge."""
         self.tmux("kill-session", "-t", self.tmux.session)
+
+    def pid(self, timeout: float = 10.0) -> int:
+        """surge's pid: the child of the pane's sh (sh stays, to write the exit status)."""
+        deadline = monotonic() + timeout
+        while True:
+            pane = self.tmux("display-message", "-p", "-t", self.tmux.session, "#{pane_pid}")
+            with contextlib.suppress(ValueError, psutil.Error):
+                [surge] = psutil.Process(int(pane)).children()
+                return surge.pid
+            assert monotonic() < deadline, f"no surge under the pane's sh (pid {pane.strip()})"
+            sleep(POLL_S)
 
     def exit_code(self, timeout: float = 15.0) -> int:
         """Waits for surge to exit and returns its code (128+N: killed by signal N)."""

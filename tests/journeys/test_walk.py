@@ -4,7 +4,6 @@ then `surge report open` and `surge report compare` on the two reports it saved.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import pytest
 
@@ -44,9 +43,9 @@ def run_and_save(journey: Journey, start_key: str) -> str:
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_picker_run_summary_save_open_compare(
-    journey: Journey, sut: Callable[..., str], size: tuple[int, int]
+    journey: Journey, shared_sut: str, size: tuple[int, int]
 ) -> None:
-    journey.write("profiles/walk.toml", PROFILE.format(url=sut()))
+    journey.write("profiles/walk.toml", PROFILE.format(url=shared_sut))
     journey.start(size=size)
     journey.wait_for("walk", "the picker listing ./profiles")
 

@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,12 +94,22 @@ def open_review(review: Review, base: Review | None, report_dir: str) -> int:
     return run_app(make_app(review=review, base=base, report_dir=report_dir, keymap=keymap))
 
 
-def run_app(app: SurgeApp) -> int:
+def run_app(app: SurgeApp, also_stop: Callable[[], object] | None = None) -> int:
     """Run the console; however it ends (a crash, a signal, a lost terminal), the measured
     run is kept and the instances it started from recipes are stopped. After SIGTERM or
-    SIGHUP the process ends within the watchdog's deadline, even if Textual cannot."""
+    SIGHUP the process ends within the watchdog's deadline, even if Textual cannot.
+    `also_stop` ends what the caller started for the app (the demo's servers and proxy)
+    on the watchdog's way out too, where the caller's `with` block never exits."""
+
+    def save_and_stop(why: str) -> object:
+        try:
+            return app.save_if_lost(why)
+        finally:
+            if also_stop is not None:
+                also_stop()
+
     app.on_stop_signal = ExitWatchdog(
-        save=app.save_if_lost, grace=app.stop_grace, code=lambda: app.exit_code
+        save=save_and_stop, grace=app.stop_grace, code=lambda: app.exit_code
     ).arm
     try:
         return int(app.run() or 0)

@@ -161,7 +161,8 @@ def headless(
 def console(stack: DemoStack, strategy: str, time_scale: float | None) -> int:
     from tui.cli.app_cmd import run_app
 
-    return run_app(demo_app(stack, strategy, time_scale))
+    # a lost terminal ends the process by the watchdog's os._exit: the stack stops first
+    return run_app(demo_app(stack, strategy, time_scale), also_stop=stack.stop)
 
 
 def demo_app(stack: DemoStack, strategy: str, time_scale: float | None) -> SurgeApp:

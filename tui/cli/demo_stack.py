@@ -75,6 +75,7 @@ class DemoStack:
         self.green_flaw = green_flaw
         self.weights = weights
         self.procs: list[subprocess.Popen[str]] = []
+        self._stop_lock = threading.Lock()
         self.launcher: Launcher | None = None
         self.instances: list[Instance] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -183,6 +184,12 @@ class DemoStack:
         return [i.pid for i in self.instances] + [p.pid for p in self.procs]
 
     def stop(self) -> None:
+        """Idempotent and thread-safe: the console's exit watchdog may stop the stack while
+        the main thread does (the second caller waits, then finds nothing left)."""
+        with self._stop_lock:
+            self._stop()
+
+    def _stop(self) -> None:
         if self.router_process is not None:
             self.router_process.stop()
             self.router_process = None
