@@ -229,6 +229,7 @@ class SmokedRollout:
         await driver.aclose()
 
 
+@pytest.mark.serial
 def test_switch_smokes_a_good_green_through_the_header_then_promotes() -> None:
     with DemoStack("none") as stack:
         rollout = SmokedRollout(stack)

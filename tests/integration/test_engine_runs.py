@@ -43,6 +43,7 @@ async def test_latency_of_a_20ms_server_reads_20_to_22ms(sut) -> None:
     assert 20.0 <= lat.p50 <= 22.0, lat
 
 
+@pytest.mark.serial
 async def test_frozen_server_latency_is_measured_from_the_due_time(sut) -> None:
     """DESIGN's coordinated-omission case: 0.5 s freeze every 2 s, 100 req/s, 10 VUs at most."""
     url = sut("--stall", "0.5s/2s")

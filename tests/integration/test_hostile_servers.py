@@ -182,6 +182,7 @@ BODY_CHECK = '[{ status = 200 }, { body_contains = "hello" }]'
 # ----------------------------------------------------------------- reading right
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("client", CLIENTS)
 @pytest.mark.parametrize("checks", ["[]", BODY_CHECK])
 async def test_interim_1xx_are_skipped_and_every_request_counts_once_as_200(

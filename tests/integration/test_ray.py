@@ -98,6 +98,7 @@ async def test_pause_a_new_rate_and_stop_reach_every_actor(cluster: str, shared_
     assert result.duration < 30
 
 
+@pytest.mark.serial
 async def test_a_killed_actor_is_reported_and_the_others_finish(
     cluster: str, shared_sut: str
 ) -> None:
