@@ -6,6 +6,7 @@ against the demo server through the app and reads back the report it saves.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import signal
@@ -96,6 +97,16 @@ async def until(pilot: Pilot, ok: Callable[[], bool], timeout: float = 10.0) -> 
     await pilot.pause()
 
 
+async def exited(app: SurgeApp, timeout: float = 30.0) -> None:
+    """Wait for the app to end. Not with pilot.pause(): it first waits for every widget to
+    take its pending messages, which a screen torn down by the exit never does (a 30 s
+    WaitForScreenTimeout, seen in CI)."""
+    deadline = monotonic() + timeout
+    while app.is_running:
+        assert monotonic() < deadline, f"the app did not exit; on {app.screen!r}"
+        await asyncio.sleep(0.02)
+
+
 def text_of(app: SurgeApp, selector: str) -> str:
     """What a Static shows, as plain text (tables included)."""
     console = Console(width=200, no_color=True, record=True)
@@ -180,7 +191,7 @@ async def test_bad_input_is_explained_where_it_is_and_blocks_the_start(profiles:
         await pilot.pause()
         assert isinstance(app.screen, PickerScreen) and not factory.made
         await pilot.press("ctrl+q")  # nothing to lose: quits at once
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
     assert app.return_value == 0
 
 
@@ -324,7 +335,7 @@ async def test_steering_keys_while_the_run_goes_on(profiles: Path) -> None:
         assert data["meta"]["test_type"] == "smoke" and data["meta"]["aborted"] is True
         assert "report saved to" in text_of(app, "#saved")
         await pilot.press("q")  # saved: no question asked
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
     assert app.return_value == 0  # the user quit the console (the report says "stopped")
 
 
@@ -427,7 +438,7 @@ async def test_an_engine_crash_is_a_modal_and_quit_d_discards(profiles: Path) ->
         await pilot.press("q")
         assert isinstance(app.screen, UnsavedModal)
         await pilot.press("d")
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
     assert not (profiles.parent / "reports").exists()
 
 
@@ -462,7 +473,7 @@ async def test_quit_asks_escape_keeps_running_and_q_twice_saves_and_quits(
         assert isinstance(app.screen, UnsavedModal)
         assert "run in progress" in text_of(app, "#unsaved-message")
         await pilot.press("q")
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
     assert factory.last.calls == [("abort", "quit")]
     data = read_report(profiles.parent / "reports" / "shop-smoke-20250101-120000.toml")
     assert data["meta"]["aborted"] is True and data["summary"]["requests"] > 0
@@ -475,7 +486,7 @@ async def test_sigterm_stops_the_run_and_saves_its_report(profiles: Path) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await start_run(pilot, factory, snapshots=1)
         os.kill(os.getpid(), signal.SIGTERM)  # the loop's handler, as a real SIGTERM arrives
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
     assert factory.last.calls == [("abort", "terminated (SIGTERM)")]
     data = read_report(profiles.parent / "reports" / "shop-smoke-20250101-120000.toml")
     assert data["meta"]["aborted"] is True and data["summary"]["requests"] > 0
@@ -488,7 +499,7 @@ async def test_an_app_that_ends_unsaved_writes_the_run_on_the_way_out(profiles: 
     async with app.run_test(size=SIZE) as pilot:
         await start_run(pilot, factory, snapshots=1)
         app.exit(1)  # as Textual does on an unhandled exception
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
     said = app.save_if_lost("the app ended before the run was saved")
     path = profiles.parent / "reports" / "shop-smoke-20250101-120000.toml"
     assert said == f"the unsaved run was written to {path}"
@@ -512,7 +523,7 @@ async def test_a_running_run_is_checkpointed_and_a_discard_removes_it(profiles: 
         await pilot.press("q")  # still unsaved: the question is asked
         assert isinstance(app.screen, UnsavedModal)
         await pilot.press("d")
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
     assert not path.exists()
 
 
@@ -524,7 +535,7 @@ async def test_a_run_the_user_discarded_is_not_saved_behind_their_back(profiles:
         await pilot.press("q")
         assert isinstance(app.screen, UnsavedModal)
         await pilot.press("d")
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
     assert app.save_if_lost("gone") is None
     assert not (profiles.parent / "reports").exists()
 
@@ -659,7 +670,7 @@ async def test_a_real_run_through_the_app_saves_a_report_that_parses(
         await pilot.press("enter")
         await until(pilot, lambda: target.exists())
         await pilot.press("q")
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
     data = read_report(target)
     assert data["meta"]["name"] == "live" and data["meta"]["aborted"] is False
     assert data["summary"]["requests"] > 20
@@ -689,7 +700,7 @@ async def test_ctrl_c_stops_the_run_saves_it_and_a_second_ctrl_c_quits_with_0(
         assert data["summary"]["requests"] > 0
         assert app.is_running
         await pilot.press("ctrl+c")
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
     assert app.return_value == 0
 
 
@@ -699,7 +710,7 @@ async def test_ctrl_c_twice_while_running_saves_the_aborted_run(profiles: Path) 
     async with app.run_test(size=SIZE) as pilot:
         await start_run(pilot, factory, snapshots=1)
         await pilot.press("ctrl+c", "ctrl+c")
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
     assert [c[0] for c in factory.last.calls][:1] == ["stop"]
     data = read_report(profiles.parent / "reports" / "shop-smoke-20250101-120000.toml")
     assert data["summary"]["requests"] > 0

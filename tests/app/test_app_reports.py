@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
 from engine.report.review import read_review
-from tests.app.test_app import NOW, SIZE, new_app, profiles, start_run, text_of, until
+from tests.app.test_app import NOW, SIZE, exited, new_app, profiles, start_run, text_of, until
 from tests.report_fixtures import BASE, NEW
 from tui.app.app import SurgeApp, make_app
 from tui.app.screens.open_report import ReportModal
@@ -214,7 +214,7 @@ async def test_o_on_an_unsaved_run_asks_first_then_the_report_takes_its_place(
         )
         assert summary(pilot).review.source is not None and app.session is None
         await pilot.press("q")  # discarded: nothing to ask about
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
 
 
 async def test_a_run_s_summary_opens_a_report_and_quit_still_asks_about_the_run(

@@ -9,7 +9,7 @@ from textual.widgets import Input, Label
 
 from engine.profile.plan import Overrides
 from engine.report.document import read_report
-from tests.app.test_app import SIZE, text_of, until
+from tests.app.test_app import SIZE, exited, text_of, until
 from tui.app.app import make_app
 from tui.app.screens.modals import SaveModal, TargetModal
 from tui.app.screens.run import RunScreen
@@ -74,7 +74,7 @@ async def test_pause_and_two_new_targets_are_in_the_summary_the_plots_and_the_re
         await pilot.press("enter")
         await until(pilot, lambda: target.exists())
         await pilot.press("q")
-        await until(pilot, lambda: not app.is_running)
+        await exited(app)
 
     steering = read_report(target)["meta"]["steering"]
     assert [e["what"] for e in steering] == ["pause", "resume", "target", "target", "stop"]

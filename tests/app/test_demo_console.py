@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.test_app import until
+from tests.app.test_app import exited, until
 from tui.app.screens.run import RunScreen
 from tui.app.widgets.deploy import DeployPanel
 from tui.cli.demo import demo_app
@@ -24,4 +24,4 @@ async def test_the_demo_console_opens_with_its_deploy_panel() -> None:
             await until(pilot, lambda: isinstance(app.screen, RunScreen), timeout=30)
             assert app.screen.query(DeployPanel), [n.message for n in app._notifications]
             app.shutdown(save=False)
-            await until(pilot, lambda: not app.is_running, timeout=30)
+            await exited(app)
