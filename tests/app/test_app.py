@@ -13,10 +13,12 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 from time import monotonic
+from typing import Any
 
 import psutil
 import pytest
 from rich.console import Console
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Select, Static, TextArea
 
@@ -97,7 +99,7 @@ async def until(pilot: Pilot, ok: Callable[[], bool], timeout: float = 10.0) -> 
     await pilot.pause()
 
 
-async def exited(app: SurgeApp, timeout: float = 30.0) -> None:
+async def exited(app: App[Any], timeout: float = 30.0) -> None:
     """Wait for the app to end. Not with pilot.pause(): it first waits for every widget to
     take its pending messages, which a screen torn down by the exit never does (a 30 s
     WaitForScreenTimeout, seen in CI)."""
@@ -105,6 +107,18 @@ async def exited(app: SurgeApp, timeout: float = 30.0) -> None:
     while app.is_running:
         assert monotonic() < deadline, f"the app did not exit; on {app.screen!r}"
         await asyncio.sleep(0.02)
+
+
+async def save_and_quit(pilot: Pilot, target: Path) -> None:
+    """From the summary: `w`, the report's path typed, enter, then `q` until the app ends."""
+    app = pilot.app
+    await pilot.press("w")
+    assert isinstance(app.screen, SaveModal)
+    app.screen.query_one("#save-path", Input).value = str(target)
+    await pilot.press("enter")
+    await until(pilot, lambda: target.exists())
+    await pilot.press("q")
+    await exited(app)
 
 
 def text_of(app: SurgeApp, selector: str) -> str:
@@ -663,14 +677,8 @@ async def test_a_real_run_through_the_app_saves_a_report_that_parses(
         await until(pilot, lambda: screen.snapshots_seen >= 1, timeout=15)
         assert workers(me), "the load runs in a worker process, not in the UI's"
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen), timeout=30)
-        await pilot.press("w")
-        assert isinstance(app.screen, SaveModal)
         target = tmp_path / "reports" / "live.toml"
-        app.screen.query_one("#save-path", Input).value = str(target)
-        await pilot.press("enter")
-        await until(pilot, lambda: target.exists())
-        await pilot.press("q")
-        await exited(app)
+        await save_and_quit(pilot, target)
     data = read_report(target)
     assert data["meta"]["name"] == "live" and data["meta"]["aborted"] is False
     assert data["summary"]["requests"] > 20

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from textual.widgets import Input, Label
+from textual.widgets import Label
 
 from engine.profile.plan import Overrides
 from engine.report.document import read_report
-from tests.app.test_app import SIZE, exited, text_of, until
+from tests.app.test_app import SIZE, save_and_quit, text_of, until
 from tui.app.app import make_app
-from tui.app.screens.modals import SaveModal, TargetModal
+from tui.app.screens.modals import TargetModal
 from tui.app.screens.run import RunScreen
 from tui.app.screens.summary import SummaryScreen
 from tui.app.widgets.plots import TimePlot
@@ -67,14 +67,8 @@ async def test_pause_and_two_new_targets_are_in_the_summary_the_plots_and_the_re
         plots = app.screen.query("#summary-plots > TimePlot").results(TimePlot)
         assert [len(p.marks) for p in plots] == [4, 4, 4]
 
-        await pilot.press("w")
-        assert isinstance(app.screen, SaveModal)
         target = tmp_path / "reports" / "steer.toml"
-        app.screen.query_one("#save-path", Input).value = str(target)
-        await pilot.press("enter")
-        await until(pilot, lambda: target.exists())
-        await pilot.press("q")
-        await exited(app)
+        await save_and_quit(pilot, target)
 
     steering = read_report(target)["meta"]["steering"]
     assert [e["what"] for e in steering] == ["pause", "resume", "target", "target", "stop"]
