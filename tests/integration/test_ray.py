@@ -114,7 +114,7 @@ async def test_a_killed_actor_is_reported_and_the_others_finish(
     assert "lost at" in result.failures[0]
     assert result.model.figures().requests > before  # the survivor went on
     assert 2.5 < result.duration < 8
-    assert result.ending == Ending.FINISHED  # on_worker_loss = "continue"
+    assert result.ending == Ending.FINISHED, result.stop_reason  # on_worker_loss = "continue"
 
 
 async def test_on_worker_loss_abort_ends_the_run_when_an_actor_is_lost(

@@ -208,7 +208,10 @@ class RayPool(RemotePool):
             try:
                 encoded, progress, cpu, stop_reason = call.result()
             except Exception as exc:
-                self._lost(info, exc)
+                # An actor whose run returned while this call was out is killed by
+                # close(): its final figures are in, it finished, it was not lost.
+                if not info.done:
+                    self._lost(info, exc)
                 continue
             info.progress = progress
             self.cpu[info.index] = cpu
