@@ -12,7 +12,7 @@ upper bound; window thresholds ("p(95)<500 over 10s") need per-window histograms
 report keeps, so they keep the inputs' verdicts (ok only if every input passed) and
 say so with `recomputed = false`.
 
-One module of ~540 lines on purpose: every function here reads the same untrusted
+One module on purpose: every function here reads the same untrusted
 report tables and shares one error path (a ConfigError naming the report and key);
 split, each half would need the other's private helpers.
 """
@@ -33,7 +33,16 @@ from engine.load.metrics import decode_histogram, encode_histogram, new_histogra
 from engine.load.model import LatencyStats, trend_value
 from engine.load.thresholds import COUNTER, GAUGE, RATE, TREND, Threshold, parse_threshold
 from engine.report.compare import meta_warnings
-from engine.report.document import FORMAT, ReportError, is_number, steering_of, steering_tables
+from engine.report.model import (
+    FORMAT,
+    Histograms,
+    Meta,
+    Report,
+    ReportError,
+    Section,
+    is_number,
+    parse_report,
+)
 
 # Timeline columns: counters add across parallel runs, percentiles keep the worst.
 _ROW_SUM = ("requests", "failed", "rps", "vus", "vus_max", "target", "iterations", "dropped")
@@ -107,24 +116,23 @@ class _NotExact(Exception):
     """A threshold the merged report cannot judge again (a window, step x upstream)."""
 
 
-def merge_reports(
-    reports: Sequence[Mapping[str, Any]], sources: Sequence[str] | None = None
-) -> dict[str, Any]:
-    """One valid report (passes `read_report`) of runs made at the same time.
+def merge_reports(typed: Sequence[Report], sources: Sequence[str] | None = None) -> Report:
+    """One report of runs made at the same time.
 
     `sources` names the inputs in `meta.merged_from` (file paths from the CLI);
     ReportError names the input whose histograms or counters are damaged.
     """
-    if not reports:
+    if not typed:
         raise ReportError("nothing to merge")
-    labels = list(sources) if sources is not None else [_default_label(r) for r in reports]
-    if len(labels) != len(reports):
+    labels = list(sources) if sources is not None else [r.meta.label for r in typed]
+    if len(labels) != len(typed):
         raise ValueError("one source label per report")
+    reports = [r.table() for r in typed]
     seconds = max(
         _number(_table(r, "meta", lb), "duration_s", lb) for r, lb in _pairs(reports, labels)
     )
     m = _merge(reports, labels, seconds)
-    out: dict[str, Any] = {"meta": _meta(reports, labels, seconds), "summary": m.summary}
+    out: dict[str, Any] = {"meta": _meta(typed, reports, labels, seconds), "summary": m.summary}
     out["thresholds"] = _thresholds(reports, m)
     out["checks"] = m.checks
     out["steps"] = {name: _figures(s, seconds) for name, s in m.steps.items()}
@@ -139,16 +147,16 @@ def merge_reports(
         "steps": {name: s.hists.encode() for name, s in m.steps.items()},
         "upstreams": {name: s.hists.encode() for name, s in m.upstreams.items()},
     }
-    return out
+    return parse_report(out, "the merged report")
 
 
-def merge_warnings(reports: Sequence[Mapping[str, Any]], sources: Sequence[str]) -> list[str]:
+def merge_warnings(reports: Sequence[Report], sources: Sequence[str]) -> list[str]:
     """What makes a merge suspect: different setups, or runs that did not overlap.
 
     Merging assumes parallel runs: throughput is requests over the longest run, so
     runs made one after the other would show more throughput than any of them had.
     """
-    metas = [r.get("meta", {}) for r in reports]
+    metas = [r.meta for r in reports]
     out: list[str] = []
     for meta, source in zip(metas[1:], sources[1:], strict=True):
         out.extend(meta_warnings(metas[0], meta, (sources[0], source)))
@@ -162,25 +170,19 @@ def merge_warnings(reports: Sequence[Mapping[str, Any]], sources: Sequence[str])
     return list(dict.fromkeys(out))
 
 
-def _span(meta: Mapping[str, Any]) -> tuple[float, float] | None:
+def _span(meta: Meta) -> tuple[float, float] | None:
     """(start, end) in epoch seconds, or None when the report does not say."""
     try:
-        start = datetime.fromisoformat(str(meta["start"])).timestamp()
-    except (KeyError, ValueError):
+        start = datetime.fromisoformat(meta.start).timestamp()
+    except ValueError:
         return None
-    duration = meta.get("duration_s")
-    return (start, start + duration) if is_number(duration) else None
+    return (start, start + meta.duration_s)
 
 
 def _pairs(
     reports: Sequence[Mapping[str, Any]], labels: Sequence[str]
 ) -> Iterable[tuple[Mapping[str, Any], str]]:
     return zip(reports, labels, strict=True)
-
-
-def _default_label(report: Mapping[str, Any]) -> str:
-    meta = report.get("meta", {})
-    return f"{meta.get('name', '?')} @ {meta.get('start', '?')}"
 
 
 def _merge(reports: Sequence[Mapping[str, Any]], labels: Sequence[str], seconds: float) -> _Merged:
@@ -227,7 +229,7 @@ def _add(section: _Section, figures: Any, hist_table: Any, where: str) -> None:
         raise ReportError(f"{where}: figures are not a table")
     if not isinstance(hist_table, Mapping):
         raise ReportError(f"{where}: missing (cannot merge exactly without it)")
-    hists = decode_hists(hist_table, figures, where)
+    hists = _decode_hists(hist_table, figures, where)
     requests = figures.get("requests")
     held = hists.latency.get_total_count()
     if is_number(requests) and held != int(requests):
@@ -241,8 +243,14 @@ def _add(section: _Section, figures: Any, hist_table: Any, where: str) -> None:
     section.hists.add(hists)
 
 
-def decode_hists(table: Mapping[str, Any], figures: Mapping[str, Any], where: str) -> Hists:
+def decode_hists(hists: Histograms | None, figures: Section, where: str) -> Hists:
     """A section's histograms as written (by a run or a merge); ReportError names `where`."""
+    if hists is None:
+        raise ReportError(f"{where}: missing")
+    return _decode_hists(hists.table(), figures.table(), where)
+
+
+def _decode_hists(table: Mapping[str, Any], figures: Mapping[str, Any], where: str) -> Hists:
     latency = _decode(table.get("latency"), f"{where}.latency")
     duration = _decode(table.get("http_req_duration"), f"{where}.http_req_duration")
     expected = None
@@ -432,7 +440,10 @@ def _round(value: float) -> float:
 
 
 def _meta(
-    reports: Sequence[Mapping[str, Any]], labels: Sequence[str], seconds: float
+    typed: Sequence[Report],
+    reports: Sequence[Mapping[str, Any]],
+    labels: Sequence[str],
+    seconds: float,
 ) -> dict[str, Any]:
     """The first input's meta (name, target, executor...) with what merging changes."""
     metas = [_table(r, "meta", lb) for r, lb in _pairs(reports, labels)]
@@ -440,7 +451,7 @@ def _meta(
     starts = [str(m["start"]) for m in metas if m.get("start")]
     cpu = [m["cpu_percent_max"] for m in metas if is_number(m.get("cpu_percent_max"))]
     meta.update(
-        format=FORMAT,
+        format=FORMAT,  # what parse_report reads back
         version=__version__,
         duration_s=round(seconds, 3),
         aborted=any(bool(m.get("aborted")) for m in metas),
@@ -461,11 +472,11 @@ def _meta(
     meta.pop("steering", None)
     steered = [
         e if e.run else replace(e, run=label)
-        for m, label in zip(metas, labels, strict=True)
-        for e in steering_of(m, label)
+        for r, label in zip(typed, labels, strict=True)
+        for e in r.meta.steering
     ]
     if steered:  # each input's commands, on one time axis (the runs ran together)
-        meta["steering"] = steering_tables(sorted(steered, key=lambda e: e.t))
+        meta["steering"] = [e.as_table() for e in sorted(steered, key=lambda e: e.t)]
     return meta
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.deploy.strategies import Analysis, Canary, Phase, Weights
-from engine.report.document import load_report
+from engine.report.document import read_report
 from tests.app.test_app import SIZE, profiles, start_run, until
 from tests.app.test_deploy_panel import Rig
 
@@ -29,7 +29,7 @@ async def test_quit_mid_rollout_rolls_back_and_the_report_says_stopped(profiles:
     assert driver.exited and app.return_code in (0, None)
     saved = sorted((profiles.parent / "reports").glob("*.toml"))
     assert saved, "the run was not saved"
-    deploy = load_report(saved[-1])["deploy"]
+    deploy = read_report(saved[-1]).table()["deploy"]
     assert deploy["outcome"] == "stopped" and deploy["final_weights"] == [100, 0]
     assert deploy["on_exit"] == "rollback"
 

@@ -43,6 +43,7 @@ from engine.report.document import (
 )
 from engine.report.export import summary_json
 from engine.report.k6_summary import summary_export
+from engine.report.model import Report
 from engine.report.summary import Paint, render_report, verdict_line
 from profiles import names as shipped_names
 from tui.cli import rollout
@@ -367,9 +368,7 @@ async def run_headless(
     return result
 
 
-async def _finish_outputs(
-    outputs: Sequence[Output], data: dict[str, Any], quit_now: asyncio.Event
-) -> None:
+async def _finish_outputs(outputs: Sequence[Output], data: Report, quit_now: asyncio.Event) -> None:
     """The final figures to each output, then its linger (a scrape endpoint serving them a
     few seconds more), cut short by Ctrl+C."""
     for output in outputs:

@@ -22,7 +22,7 @@ from textual.widgets import Footer, Header, Static
 
 from engine.load.states import Ending, StopReason
 from engine.report.compare import compare
-from engine.report.deploy_section import DeployRecord, deploy_table, render_deploy
+from engine.report.deploy_section import DeployRecord, render_deploy
 from engine.report.review import Review
 from engine.report.summary import render_report, render_summary
 from tui.app.layout import fit_footer
@@ -85,7 +85,7 @@ def summary_text(review: Review, deploy: DeployRecord | None = None) -> Text:
     if review.result is not None:
         plain = render_summary(review.result, color=False)
         if deploy is not None:
-            plain += "\n" + "\n".join(render_deploy(deploy_table(deploy))) + "\n"
+            plain += "\n" + "\n".join(render_deploy(deploy)) + "\n"
     else:
         plain = render_report(review.report, color=False)
     text = Text(plain)
