@@ -18,7 +18,7 @@ from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
 from engine.load.model import Figures, Row, RunModel, ThresholdState
 from engine.load.scenario import Scenario
-from engine.load.states import Ending, RunState, ending_of
+from engine.load.states import Ending, RunState, StopCause, ending_of
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import Threshold
 
@@ -93,7 +93,7 @@ class Snapshot:
     worker_cpu: tuple[float, ...] = ()
     worker_nodes: tuple[str, ...] = ()  # each worker's machine on a Ray cluster, else ()
     failures: tuple[str, ...] = ()
-    stop_reason: str | None = None
+    stop_reason: StopCause | None = None
 
 
 @dataclass
@@ -103,7 +103,7 @@ class RunResult:
     started_at: dt.datetime
     duration: float
     aborted: bool
-    stop_reason: str | None
+    stop_reason: StopCause | None
     breaking_point_rps: float | None = None
     error: str | None = None
     cpu_percent_max: float = 0.0

@@ -83,7 +83,7 @@ def review_result(result: RunResult) -> Review:
         totals=model.figures(),
         thresholds=tuple(model.states),
         timeline=tuple(model.timeline),
-        stop_reason=result.stop_reason,
+        stop_reason=str(result.stop_reason) if result.stop_reason else None,
         ended=str(result.ending),
         steering=result.steering,
         result=result,
