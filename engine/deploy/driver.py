@@ -50,16 +50,16 @@ from engine.deploy.strategies import (
     Event,
     EventKind,
     Manual,
+    OnExit,
     Phase,
     Strategy,
     Weights,
 )
 from engine.report.deploy_section import DeployRecord, StepRow
 
-__all__ = ["ADMIN_TOKEN_ENV", "ON_EXIT", "AdminClient", "DeployDriver"]
+__all__ = ["ADMIN_TOKEN_ENV", "AdminClient", "DeployDriver"]
 
 HISTORY = 600  # per-color points kept for the plots (one per snapshot)
-ON_EXIT = ("rollback", "keep")
 PERCENTILE_NOTE = "per-color percentiles from Surge's own load (the x-surge-upstream header)"
 
 EventHook = Callable[[float, Event, StepRow | None], None]
@@ -92,21 +92,19 @@ class DeployDriver(FleetSteering):
         clock: Callable[[], float] = monotonic,
         autostart: bool = False,
         smoke_target: SmokeTarget | None = None,
-        on_exit: str = "rollback",
+        on_exit: OnExit = OnExit.ROLLBACK,
         on_event: EventHook | None = None,
         figures_of: FiguresOf = mark_of,
         fleet: Fleet | None = None,
         canary_instances: int = 1,
         scale_down_delay: float = 0.0,
     ) -> None:
-        if on_exit not in ON_EXIT:
-            raise ValueError(f"on_exit must be one of {', '.join(ON_EXIT)}, got {on_exit!r}")
         self.strategy = strategy
         self.autostart = autostart  # the app starts the rollout with the run (surge demo)
         if isinstance(router, str | AdminClient):
             router = SurgeProxyRouter(router)
         self.router: Router | None = router
-        self.on_exit = on_exit
+        self.on_exit = OnExit(on_exit)  # ValueError if not one
         self.on_event = on_event  # `surge run` prints each event (and judged window) as it comes
         self.figures_of = (
             figures_of  # each color's cumulative Mark: the run model's, or the router's
@@ -416,7 +414,7 @@ class DeployDriver(FleetSteering):
         self.load_ended = load_ended
         if self.smoke is not None:
             self.smoke.stop()
-        if self.on_exit == "rollback":
+        if self.on_exit is OnExit.ROLLBACK:
             return self.rollback_for_exit()
         return None
 
@@ -464,7 +462,7 @@ class DeployDriver(FleetSteering):
         if self.phase is Phase.READY and not self.events:
             return None
         notes = [getattr(self.figures_of, "note", PERCENTILE_NOTE)]
-        if self.exited and self.on_exit == "keep":
+        if self.exited and self.on_exit is OnExit.KEEP:
             notes.append(
                 f"{self._why_exited} mid-rollout: router left at {self.weights} (on_exit = keep)"
                 if self.confirmed

@@ -22,7 +22,7 @@ from engine.load.metrics import Interval, merge_histograms
 from engine.load.model import Row, RunModel, ThresholdState
 from engine.load.pacing import RunClock
 from engine.load.pools import LocalPool, Pool, ProcessPool
-from engine.load.run import RunPlan, RunResult, Snapshot
+from engine.load.run import OnWorkerLoss, RunPlan, RunResult, Snapshot
 from engine.load.states import (
     RunState,
     StopCause,
@@ -200,7 +200,7 @@ class Controller:
         row = self.model.add(iv, join_last=join_last)
         states = self.model.evaluate()
         elapsed = self.model.elapsed
-        if self.pool.lost and self.plan.on_worker_loss == "abort" and not self.aborted:
+        if self.pool.lost and self.plan.on_worker_loss == OnWorkerLoss.ABORT and not self.aborted:
             self.abort(workers_lost(self.pool.failures, every=False))
         if self.state in (RunState.RUNNING, RunState.PAUSED):
             for s in states:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from engine.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_THRESHOLDS
@@ -23,6 +24,20 @@ from engine.load.steering import SteeringEvent
 from engine.load.thresholds import Threshold
 
 
+class ClientKind(StrEnum):
+    """The VUs' HTTP client."""
+
+    WIRE = "wire"  # Surge's own: HTTP/1.1 and h2, the fastest
+    HTTPX = "httpx"  # the httpx library: a second opinion
+
+
+class OnWorkerLoss(StrEnum):
+    """What a lost worker (a process, a Ray node) does to the run."""
+
+    CONTINUE = "continue"  # the others go on; the report names the loss
+    ABORT = "abort"  # the run ends at once
+
+
 @dataclass(frozen=True)
 class WorkPlan:
     """What one worker runs: plain data, so it can cross to another process or host."""
@@ -33,7 +48,7 @@ class WorkPlan:
     weights: tuple[float, ...] = ()
     checks: tuple[tuple[Check, ...], ...] = ()
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)
-    client: str = "wire"
+    client: ClientKind = ClientKind.WIRE
     timeout: float = 10.0
     connect_timeout: float = 5.0
     insecure: bool = False
@@ -70,7 +85,7 @@ class RunPlan:
     worker_log: str | None = None  # worker processes' stderr goes here (the app's screen is fd 2)
     # `ray://HOST:PORT` or "auto": the workers as Ray actors (engine/load/pools/ray_pool.py)
     cluster: str | None = None
-    on_worker_loss: str = "continue"  # or "abort": a lost worker ends the run at once
+    on_worker_loss: OnWorkerLoss = OnWorkerLoss.CONTINUE
 
     @property
     def breakpoint(self) -> bool:

@@ -12,7 +12,7 @@ from engine.http.response import Response
 from engine.http.tls import TlsOptions
 from engine.http.wire import SendBatch
 from engine.load.checks import needs_body
-from engine.load.run import WorkPlan
+from engine.load.run import ClientKind, WorkPlan
 from engine.load.session import Session
 
 
@@ -48,7 +48,7 @@ class VU:
         "wake",
     )
 
-    def __init__(self, index: int, client: Client, session: Session) -> None:
+    def __init__(self, index: int, client: ClientKind, session: Session) -> None:
         self.index = index
         self.client = client  # the base URL's; another origin's while a redirect hop runs
         self.session = session
@@ -67,12 +67,12 @@ def make_vu(index: int, plan: WorkPlan) -> VU:
     return VU(index, client, Session(client, plan.base_url, partial(make_client, plan)))
 
 
-def make_client(plan: WorkPlan, base_url: str | None = None) -> Client:
+def make_client(plan: WorkPlan, base_url: str | None = None) -> ClientKind:
     """A client for `base_url` (default: the plan's), as the plan asks for."""
     base_url = base_url or plan.base_url
     keep_body = reads_body(plan)
     tls = TlsOptions(plan.insecure, plan.cacert, plan.cert, plan.key)
-    if plan.client == "httpx":
+    if plan.client == ClientKind.HTTPX:
         from engine.http.httpx_client import HttpxClient
 
         return HttpxClient(

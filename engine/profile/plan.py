@@ -23,7 +23,7 @@ from engine.http.tls import TlsFileError, TlsOptions, check
 from engine.limits import MAX_TIME_SCALE
 from engine.load import executors as ex
 from engine.load.executors import ExecutorConfig
-from engine.load.run import RunPlan, WorkPlan
+from engine.load.run import ClientKind, RunPlan, WorkPlan
 from engine.load.stages import Stage
 from engine.load.testtypes import default_max_vus, executor_for, resolve
 from engine.load.thresholds import Threshold
@@ -46,7 +46,7 @@ class Overrides:
     iterations: int | None = None
     stages: tuple[Stage, ...] | None = None
     time_scale: float | None = None
-    client: str | None = None
+    client: ClientKind | None = None
     workers: int | None = None
     cluster: str | None = None  # --cluster ray://HOST:PORT | auto: the workers as Ray actors
     queue: bool | None = None  # --queue: arrival rate waits for a free VU instead of dropping
@@ -216,7 +216,7 @@ def build_plan(
         weights=tuple(e.weight for e in profile.endpoints),
         checks=tuple(e.checks for e in profile.endpoints),
         expected_statuses=profile.expected_statuses,
-        client=o.client or profile.client,
+        client=ClientKind(o.client or profile.client),
         timeout=o.timeout if o.timeout is not None else profile.timeout,
         connect_timeout=profile.connect_timeout,
         insecure=tls.insecure,

@@ -341,7 +341,7 @@ class RunScreen(Screen[None]):
         self.session.last = s
         self.scale = s.scale
         planned = self.session.setup.plan.work.executor.planned_duration
-        if self.session.setup.plan.work.executor.executor.endswith("iterations"):
+        if self.session.setup.plan.work.executor.kind.iteration_based:
             planned = 0.0  # maxDuration is a cap, not a length: let the axis grow
         # A saturated generator shares its core with this display: redraw less then.
         every = SATURATED_REDRAW_S if s.cpu_percent > CPU_WARN else REDRAW_S
