@@ -15,6 +15,7 @@ from engine.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_THRESHOLDS
 from engine.http.body import DEFAULT_MAX_BODY
 from engine.http.redirects import DEFAULT_MAX_REDIRECTS
 from engine.http.request import Prepared
+from engine.http.tls import TlsOptions
 from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
 from engine.load.model import Figures, Row, RunModel, ThresholdState
@@ -51,12 +52,7 @@ class WorkPlan:
     client: ClientKind = ClientKind.WIRE
     timeout: float = 10.0
     connect_timeout: float = 5.0
-    insecure: bool = False
-    # TLS files (absolute paths): a CA bundle instead of the default roots, and a client
-    # certificate with its key (engine/http/tls.py).
-    cacert: str | None = None
-    cert: str | None = None
-    key: str | None = None
+    tls: TlsOptions = field(default_factory=TlsOptions)  # verification, CA bundle, client cert
     scenario: Scenario | None = None  # a flow of steps instead of weighted requests
     headers: tuple[tuple[str, str], ...] = ()  # the profile's, for scenario steps
     max_body: int = DEFAULT_MAX_BODY  # body bytes kept for checks (decoded); the rest dropped

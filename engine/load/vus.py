@@ -9,7 +9,6 @@ from typing import Protocol
 
 from engine.http.request import Prepared
 from engine.http.response import Response
-from engine.http.tls import TlsOptions
 from engine.http.wire import SendBatch
 from engine.load.checks import needs_body
 from engine.load.run import ClientKind, WorkPlan
@@ -48,7 +47,7 @@ class VU:
         "wake",
     )
 
-    def __init__(self, index: int, client: ClientKind, session: Session) -> None:
+    def __init__(self, index: int, client: Client, session: Session) -> None:
         self.index = index
         self.client = client  # the base URL's; another origin's while a redirect hop runs
         self.session = session
@@ -67,11 +66,10 @@ def make_vu(index: int, plan: WorkPlan) -> VU:
     return VU(index, client, Session(client, plan.base_url, partial(make_client, plan)))
 
 
-def make_client(plan: WorkPlan, base_url: str | None = None) -> ClientKind:
+def make_client(plan: WorkPlan, base_url: str | None = None) -> Client:
     """A client for `base_url` (default: the plan's), as the plan asks for."""
     base_url = base_url or plan.base_url
     keep_body = reads_body(plan)
-    tls = TlsOptions(plan.insecure, plan.cacert, plan.cert, plan.key)
     if plan.client == ClientKind.HTTPX:
         from engine.http.httpx_client import HttpxClient
 
@@ -79,7 +77,7 @@ def make_client(plan: WorkPlan, base_url: str | None = None) -> ClientKind:
             base_url,
             connect_timeout=plan.connect_timeout,
             timeout=plan.timeout,
-            tls=tls,
+            tls=plan.tls,
             keep_body=keep_body,
             max_body=plan.max_body,
         )
@@ -90,7 +88,7 @@ def make_client(plan: WorkPlan, base_url: str | None = None) -> ClientKind:
     return WireClient(
         base_url,
         connect_timeout=plan.connect_timeout,
-        tls=tls,
+        tls=plan.tls,
         full=full,
         redirects=plan.max_redirects > 0,
         http2=plan.http2,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import SplitResult, urlsplit
 
@@ -83,15 +82,18 @@ def _load_flags(o: Overrides) -> bool:
     )
 
 
-def fit_duration(o: Overrides, planned: Callable[[Overrides], float]) -> Overrides:
+def fit_duration(profile: Profile, o: Overrides) -> Overrides:
     """A duration for a test type is honoured by scaling the type's shape to it.
 
     A test type's stages have their own lengths (an average test is 48 s at the demo's
     time scale), so the engine gives a duration to no test type but smoke; the form and
-    `surge run` turn it into the time scale that makes the shape last that long. `planned` is the
-    shape's length for given overrides (the picker and `surge run` ask the engine). ValueError when
-    the time scale is filled in too: two answers to one question.
+    `surge run` turn it into the time scale that makes the shape last that long.
+    ValueError when the time scale is filled in too: two answers to one question.
     """
+
+    def planned(x: Overrides) -> float:
+        return choose_executor(profile, x).planned_duration
+
     if o.test_type is None or o.executor is not None or o.duration is None:
         return o
     natural = planned(replace(o, duration=None, time_scale=1.0))
@@ -208,7 +210,6 @@ def build_plan(
     base = profile.base_url
     requests = tuple(_endpoint_request(profile, i) for i in range(len(profile.endpoints)))
     _check_static_steps(profile)
-    tls = _tls(profile, o)
     work = WorkPlan(
         executor=cfg,
         base_url=base,
@@ -219,10 +220,7 @@ def build_plan(
         client=ClientKind(o.client or profile.client),
         timeout=o.timeout if o.timeout is not None else profile.timeout,
         connect_timeout=profile.connect_timeout,
-        insecure=tls.insecure,
-        cacert=tls.cacert,
-        cert=tls.cert,
-        key=tls.key,
+        tls=_tls(profile, o),
         scenario=profile.scenario,
         headers=profile.headers,
         max_body=_first(o.max_body, profile.max_body, DEFAULT_MAX_BODY),

@@ -1,11 +1,13 @@
 """A profile's closed sets are read into their enums (the code matches on members, not
-text), and a value outside the set is still one line naming its key."""
+text), a value outside the set is still one line naming its key, and the plan carries
+its options as the typed values they were built as."""
 
 from __future__ import annotations
 
 import pytest
 
 from engine.deploy.strategies import OnExit
+from engine.http.tls import TlsOptions
 from engine.load.run import ClientKind, OnWorkerLoss
 from engine.profile import ProfileError, parse_profile
 from engine.profile.plan import Overrides, build_plan
@@ -50,3 +52,11 @@ def test_on_exit_outside_its_set_names_its_key() -> None:
         str(err.value)
         == "p.toml:8: deploy.on_exit: expected one of rollback, keep, got string 'stay'"
     )
+
+
+def test_the_plan_carries_the_tls_options_it_checked() -> None:
+    """Built once from the profile and the flags, carried as one value to the clients."""
+    profile = parse_profile("insecure = true\n" + HEAD, "p.toml")
+    assert build_plan(profile, Overrides(duration=1.0)).work.tls == TlsOptions(insecure=True)
+    flags = Overrides(duration=1.0, insecure=False)
+    assert build_plan(profile, flags).work.tls == TlsOptions(insecure=False)
