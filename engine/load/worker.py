@@ -14,7 +14,7 @@ Two models, as in k6:
   instead and its wait counts in its `latency` (wrk2's coordinated-omission
   correction); only what still waits when the schedule ends is dropped.
 
-One class of ~580 lines on purpose: the closed and open loops, the request path and
+One class on purpose: the closed and open loops, the request path and
 the scenario flow share the worker's hot state (budgets, backlog, recorder, status
 table) as attributes; split, each part would reach into the others' privates.
 """

@@ -12,7 +12,7 @@ upper bound; window thresholds ("p(95)<500 over 10s") need per-window histograms
 report keeps, so they keep the inputs' verdicts (ok only if every input passed) and
 say so with `recomputed = false`.
 
-One module of ~540 lines on purpose: every function here reads the same untrusted
+One module on purpose: every function here reads the same untrusted
 report tables and shares one error path (a ConfigError naming the report and key);
 split, each half would need the other's private helpers.
 """
