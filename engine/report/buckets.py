@@ -39,27 +39,24 @@ def read_bucket(table: Mapping[str, Any], figures: Mapping[str, Any], where: str
         return b
     b.expected = read_histogram(table.get(EXPECTED), f"{where}.{EXPECTED}")
     b.expected_sum = exact_sum(table, f"{EXPECTED}_sum_us", b.expected, figures, f"{EXPECTED}_ms")
-    b.unexpected = _less(duration, b.expected, f"{where}.{EXPECTED}")
+    if table.get(EXPECTED) != table.get(key):  # the same text: no request failed
+        b.unexpected = _less(duration, b.expected, f"{where}.{EXPECTED}")
     b.unexpected_sum = duration_sum - b.expected_sum
     return b
 
 
 def _less(whole: HdrHistogram, part: HdrHistogram, where: str) -> HdrHistogram | None:
     """`whole` without the values of `part`, which it holds; None when nothing is left."""
-    damaged = ReportError(f"{where}: holds values http_req_duration does not (damaged or edited)")
-    left = whole.get_total_count() - part.get_total_count()
-    if left < 0:
-        raise damaged
-    if not left or not part.get_total_count():
-        return whole if left else None
     out = new_histogram()
-    for i in range(whole.counts_len):  # ~23k slots, walked only when some requests failed
+    for i in range(whole.counts_len):  # ~23k slots: ~7 ms
         n = whole.counts[i] - part.counts[i]
         if n < 0:
-            raise damaged
+            raise ReportError(
+                f"{where}: holds values http_req_duration does not (damaged or edited)"
+            )
         if n:
             out.record_value(whole.get_value_from_index(i), n)
-    return out
+    return out if out.get_total_count() else None
 
 
 def read_histogram(text: Any, where: str) -> HdrHistogram:

@@ -365,23 +365,24 @@ def _threshold(
     run: _Run,
     model: RunModel,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"metric": metric, "expression": expression}
     try:
         th: Threshold | None = parse_threshold(metric, expression)
     except ConfigError:
         th = None
     view = _view(th, run) if th is not None else None
-    if th is None or view is None:
-        out["ok"] = all(e.get("ok") is True for e in entries)
-        out["observed"] = _worst_observed(th, entries)
-        out["recomputed"] = False
-    else:
-        observed = model.value(th, view, model.elapsed)
-        out["ok"] = th.passes(observed)
-        out["observed"] = round(observed, 6) if observed is not None else "no data"
-        out["recomputed"] = True
-    out["abort_on_fail"] = any(bool(e.get("abort_on_fail")) for e in entries)
-    return dict(sorted(out.items(), key=lambda kv: _THRESHOLD_ORDER.index(kv[0])))
+    if th is not None and view is not None:
+        value = model.value(th, view, model.elapsed)
+        ok, observed = th.passes(value), round(value, 6) if value is not None else "no data"
+    else:  # the inputs' verdicts: ok only if every input passed
+        ok, observed = all(e.get("ok") is True for e in entries), _worst_observed(th, entries)
+    return {
+        "metric": metric,
+        "expression": expression,
+        "ok": ok,
+        "observed": observed,
+        "abort_on_fail": any(bool(e.get("abort_on_fail")) for e in entries),
+        "recomputed": view is not None,
+    }
 
 
 def _view(th: Threshold, run: _Run) -> Interval | None:
@@ -399,9 +400,6 @@ def _view(th: Threshold, run: _Run) -> Interval | None:
     if "upstream" in tags:
         return replace(run.whole, buckets={("", n): b for n, b in run.upstreams.items()})
     return run.whole
-
-
-_THRESHOLD_ORDER = ("metric", "expression", "ok", "observed", "abort_on_fail", "recomputed")
 
 
 def _worst_observed(th: Threshold | None, entries: Sequence[Mapping[str, Any]]) -> Any:

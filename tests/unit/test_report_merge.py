@@ -10,15 +10,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from engine.load.metrics import Interval
 from engine.load.model import RunModel
 from engine.load.run import RunResult
 from engine.load.thresholds import parse_cli_threshold
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, RunPlan, build_plan
-from engine.report.document import build_report
+from engine.report.document import ReportError, build_report, load_report
 from engine.report.merge import merge_reports
 from tests.app.test_app import SHOP
+from tests.report_fixtures import BASE
 from tui.app.scripted import scripted_interval
 
 EXACT = (
@@ -99,3 +102,16 @@ def test_a_merge_is_the_report_of_one_run_of_every_request() -> None:
     kept = {k for k in verdicts if k not in EXACT}
     assert kept == set(KEPT)
     assert [t["recomputed"] for t in merged["thresholds"]] == [t not in kept for t in verdicts]
+
+
+def test_an_expected_part_that_is_not_part_of_http_req_duration_is_refused() -> None:
+    """The failed requests' durations are http_req_duration less its expected part: an
+    edited report where that goes negative is named, never merged into made-up values."""
+    good = load_report(BASE)
+    bad = load_report(BASE)
+    total = bad["histograms"]["total"]
+    total["http_req_duration_expected"] = total["latency"]  # other values, as many
+    with pytest.raises(
+        ReportError, match=r"^b: \[histograms.total\].http_req_duration_expected: holds"
+    ):
+        merge_reports([good, bad], ["a", "b"])
