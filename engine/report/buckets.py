@@ -48,15 +48,17 @@ def read_bucket(table: Mapping[str, Any], figures: Mapping[str, Any], where: str
 def _less(whole: HdrHistogram, part: HdrHistogram, where: str) -> HdrHistogram | None:
     """`whole` without the values of `part`, which it holds; None when nothing is left."""
     out = new_histogram()
-    for i in range(whole.counts_len):  # ~23k slots: ~7 ms
+    first = whole.get_counts_array_index(whole.get_min_value())  # its slots only: ~1 ms
+    for i in range(first, whole.get_counts_array_index(whole.get_max_value()) + 1):
         n = whole.counts[i] - part.counts[i]
-        if n < 0:
-            raise ReportError(
-                f"{where}: holds values http_req_duration does not (damaged or edited)"
-            )
-        if n:
+        if n > 0:
             out.record_value(whole.get_value_from_index(i), n)
-    return out if out.get_total_count() else None
+        elif n < 0:
+            break
+    else:
+        if out.get_total_count() == whole.get_total_count() - part.get_total_count():
+            return out if out.get_total_count() else None
+    raise ReportError(f"{where}: holds values http_req_duration does not (damaged or edited)")
 
 
 def read_histogram(text: Any, where: str) -> HdrHistogram:
