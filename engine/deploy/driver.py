@@ -17,7 +17,7 @@ judged window at the weights that window ran at, every event (the registries' to
 through `note`), and at the end (`finish`) the outcome after `on_exit`.
 
 While a decision says `smoke`, green is judged on a smoke run's requests
-(engine.deploy.smoke), since the load test sends green nothing then.
+(engine.deploy.smoke: a plan on the engine), since the load test sends green nothing then.
 
 With a `fleet` (colors given as recipes), every change also moves the instances
 Surge runs (engine.deploy.fleet): the strategy is held while they start, a batch that
@@ -74,9 +74,9 @@ class DeployDriver(FleetSteering):
     it). A proxy that cannot be reached is reported in `error`, never raised: the load
     test goes on, and the next change tries again.
 
-    While the strategy smokes green (`Decision.smoke`), `smoke` (a SmokeRun: a sender
-    process, started by the first such decision) sends requests to `smoke_target`, and
-    green's window figures are those requests' figures, because the
+    While the strategy smokes green (`Decision.smoke`), `smoke` (a SmokeRun: a plan
+    on the engine's Controller, started by the first such decision) sends requests to
+    `smoke_target`, and green's window figures are those requests' figures, because the
     load test sends green nothing then. Without a target the smoke run cannot send
     anything: `error` says so for as long as it lasts, and green's window stays what the
     load test sent green (requests that carry `x-surge-color: green` themselves), so the
@@ -318,7 +318,7 @@ class DeployDriver(FleetSteering):
                 self.on_event(at, e, row)
 
     def _follow_smoke(self, wanted: bool) -> None:
-        """Every decision while smoking is a heartbeat for the sender; any other stops it."""
+        """Every decision while smoking keeps the smoke run going; any other stops it."""
         self.smoking = wanted
         if self.smoke is None:
             return
