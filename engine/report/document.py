@@ -45,7 +45,7 @@ __all__ = ["FORMAT", "Report", "ReportError", "build_report", "read_report", "wr
 _READS = (1, 2, FORMAT)
 
 
-def _figures(f: Figures) -> dict[str, Any]:
+def section_fields(f: Figures) -> dict[str, Any]:
     """A Section's fields, rounded as the report writes them."""
     return {
         "requests": f.requests,
@@ -66,11 +66,11 @@ def _rounded(stats: LatencyStats) -> LatencyStats:
     return LatencyStats(**stats.as_dict())
 
 
-def _stats(h: Any, total_us: int) -> LatencyStats:
+def rounded_stats(h: Any, total_us: int) -> LatencyStats:
     return _rounded(LatencyStats.of(h, total_us))
 
 
-def _histograms(b: Bucket) -> Histograms:
+def bucket_histograms(b: Bucket) -> Histograms:
     return Histograms(
         latency=encode_histogram(b.latency),
         latency_sum_us=b.latency_sum,
@@ -95,7 +95,7 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         executor_options=cfg.options(),
         test_type=plan.test_type or "",
         environment=plan.environment or "",
-        client=plan.work.client,
+        client=str(plan.work.client),
         start=result.started_at.replace(microsecond=0).isoformat(),
         duration_s=round(result.duration, 3),
         interval_s=plan.interval,
@@ -107,19 +107,19 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         proto=", ".join(sorted(total.protocols)) or None,  # k6's `proto` tag
         worker_failures=tuple(result.failures),
         cluster=Cluster.of(result.cluster) if result.cluster else None,
-        stop_reason=result.stop_reason or None,
+        stop_reason=str(result.stop_reason) if result.stop_reason else None,
         error=result.error or None,
         steering=tuple(result.steering),
     )
     checks_rate = model.checks_rate()
     summary = Summary(
-        **_figures(model.figures()),
+        **section_fields(model.figures()),
         iterations=total.iterations,
         interrupted_iterations=total.interrupted,
         dropped_iterations=total.dropped,
-        iteration_duration=_stats(total.iteration_duration, total.iteration_sum),
+        iteration_duration=rounded_stats(total.iteration_duration, total.iteration_sum),
         vus_max=max((r.vus_max for r in model.timeline), default=0),
-        phases={n: _stats(h, total.phase_sums[n]) for n, h in total.phases.items()},
+        phases={n: rounded_stats(h, total.phase_sums[n]) for n, h in total.phases.items()},
         checks_rate=round(checks_rate, 6) if checks_rate is not None else None,
         breaking_point_rps=(
             round(result.breaking_point_rps, 3) if result.breaking_point_rps is not None else None
@@ -139,23 +139,24 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
             for s in model.states
         ),
         checks={name: Checks(p, f) for name, (p, f) in model.checks().items()},
-        steps={s: Section(**_figures(model.figures((("step", s),)))) for s in model.steps()},
+        steps={s: Section(**section_fields(model.figures((("step", s),)))) for s in model.steps()},
         upstreams={
-            u: Section(**_figures(model.figures((("upstream", u),)))) for u in model.upstreams()
+            u: Section(**section_fields(model.figures((("upstream", u),))))
+            for u in model.upstreams()
         },
         timeline=tuple(model.timeline),
         histograms=ReportHistograms(
             total=replace(
-                _histograms(bucket_total(total.buckets.values())),
+                bucket_histograms(bucket_total(total.buckets.values())),
                 iteration_duration=encode_histogram(total.iteration_duration),
                 iteration_duration_sum_us=total.iteration_sum,
             ),
             steps={
-                s: _histograms(bucket_total(b for k, b in total.buckets.items() if k[0] == s))
+                s: bucket_histograms(bucket_total(b for k, b in total.buckets.items() if k[0] == s))
                 for s in model.steps()
             },
             upstreams={
-                u: _histograms(bucket_total(b for k, b in total.buckets.items() if k[1] == u))
+                u: bucket_histograms(bucket_total(b for k, b in total.buckets.items() if k[1] == u))
                 for u in model.upstreams()
             },
         ),

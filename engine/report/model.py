@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from engine.load.metrics import PHASES
 from engine.load.model import LatencyStats, Row
-from engine.load.states import ending_of
+from engine.load.states import StopCause, ending_of
 from engine.load.steering import SteeringEvent
 from engine.report.deploy_section import (
     ColorWindow,
@@ -439,7 +439,11 @@ class _Reader:
         ended = m.get("ended")
         if not isinstance(ended, str) or not ended:
             ended = str(
-                ending_of(aborted, str(stop) if stop else None, str(error) if error else None)
+                ending_of(
+                    aborted,
+                    StopCause.parse(str(stop)) if stop else None,
+                    str(error) if error else None,
+                )
             )
         options = m.get("executor_options")
         cluster = m.get("cluster")

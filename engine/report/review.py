@@ -2,7 +2,7 @@
 
 The summary screen takes one `Review` whichever way the run reached it, so a
 report opened weeks later shows the figures its run ended with: latency from the
-report's HDR histograms (decoded as `surge report merge` decodes them, so the
+report's HDR histograms (read back as `surge report merge` reads them, so the
 percentiles are the run's own, not copies rounded to a microsecond), threshold
 verdicts and timeline rows as the run wrote them. A report keeps no exit code,
 so a Review read from one has none rather than a guessed one.
@@ -20,8 +20,8 @@ from engine.load.model import Figures, LatencyStats, Row, ThresholdState
 from engine.load.run import RunResult
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import parse_threshold
+from engine.report.buckets import read_bucket
 from engine.report.document import build_report, read_report
-from engine.report.merge import decode_hists
 from engine.report.model import Meta, Report, ReportError, Summary, ThresholdEntry
 
 
@@ -70,7 +70,7 @@ def review_result(result: RunResult) -> Review:
         totals=model.figures(),
         thresholds=tuple(model.states),
         timeline=tuple(model.timeline),
-        stop_reason=result.stop_reason,
+        stop_reason=str(result.stop_reason) if result.stop_reason else None,
         ended=str(result.ending),
         steering=result.steering,
         result=result,
@@ -134,12 +134,10 @@ def _figures(report: Report, where: str) -> Figures:
     latency, duration = s.latency, s.http_req_duration
     expected = s.http_req_duration_expected or LatencyStats()
     if report.histograms is not None:
-        h = decode_hists(report.histograms.total, s, where)
+        h = read_bucket(report.histograms.total, s, where)  # format 1: all requests expected
         latency = LatencyStats.of(h.latency, h.latency_sum)
         duration = LatencyStats.of(h.duration, h.duration_sum)
-        expected = (
-            LatencyStats.of(h.expected, h.expected_sum) if h.expected is not None else duration
-        )
+        expected = LatencyStats.of(h.expected, h.expected_sum)
     return Figures(
         requests=s.requests,
         failed=s.failed,
