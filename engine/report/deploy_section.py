@@ -115,9 +115,9 @@ class StepRow:
 
 @dataclass(frozen=True)
 class DeployEventRow:
-    at_s: float
-    kind: str
-    message: str
+    at_s: float = 0.0
+    kind: str = "?"
+    message: str = ""
 
 
 @dataclass(frozen=True)

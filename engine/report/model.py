@@ -11,8 +11,8 @@ a section without a new format number.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import Field, dataclass, field, fields, is_dataclass, replace
 from typing import Any, TypeVar
 
 from engine.load.metrics import PHASES
@@ -33,6 +33,9 @@ FORMAT = 3
 _STATS = ("min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max")
 _ROW_FIELDS = tuple((f.name, f.type) for f in fields(Row))
 T = TypeVar("T")
+# The report's sections, in the order it writes them; any other is kept in `extra`.
+_KNOWN = ("meta", "summary", "thresholds", "checks", "steps", "upstreams", "timeline")
+_KNOWN += ("histograms", "deploy")
 
 
 class ReportError(ValueError):
@@ -112,21 +115,6 @@ class Section:
     status: Mapping[str, int] = field(default_factory=dict)
     errors: Mapping[str, int] = field(default_factory=dict)
 
-    def table(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "requests": self.requests,
-            "failed": self.failed,
-            "error_rate": self.error_rate,
-            "rps": self.rps,
-            "data_received_bytes": self.data_received_bytes,
-            "data_sent_bytes": self.data_sent_bytes,
-            "http_req_duration_ms": self.http_req_duration.as_dict(),
-        }
-        if self.http_req_duration_expected is not None:  # {expected_response:true}
-            out["http_req_duration_expected_ms"] = self.http_req_duration_expected.as_dict()
-        out["latency_ms"] = self.latency.as_dict()
-        return out | {"status": dict(self.status), "errors": dict(self.errors)}
-
 
 @dataclass(frozen=True)
 class Summary(Section):
@@ -141,36 +129,23 @@ class Summary(Section):
     checks_rate: float | None = None
     breaking_point_rps: float | None = None
 
-    def table(self) -> dict[str, Any]:
-        out = super().table() | {
-            "iterations": self.iterations,
-            "interrupted_iterations": self.interrupted_iterations,
-            "dropped_iterations": self.dropped_iterations,
-            "iteration_duration_ms": self.iteration_duration.as_dict(),
-            "vus_max": self.vus_max,
-        }
-        out |= {f"{name}_ms": stats.as_dict() for name, stats in self.phases.items()}
-        if self.checks_rate is not None:
-            out["checks_rate"] = self.checks_rate
-        if self.breaking_point_rps is not None:
-            out["breaking_point_rps"] = self.breaking_point_rps
-        return out
-
 
 @dataclass(frozen=True)
 class ThresholdEntry:
     """One `[[thresholds]]` verdict; `recomputed` only in a merged report."""
 
-    metric: str
-    expression: str
-    ok: bool
-    observed: float | None  # None: "no data"
+    metric: str = "?"
+    expression: str = "?"
+    ok: bool = False
+    observed: float | None = field(default=None, metadata={"none": "no data"})
     abort_on_fail: bool = False
     recomputed: bool | None = None
 
 
 @dataclass(frozen=True)
 class Checks:
+    """`[checks.NAME]`."""
+
     passes: int = 0
     fails: int = 0
 
@@ -189,11 +164,6 @@ class Histograms:
     http_req_duration_expected_sum_us: int | None = None
     iteration_duration: str | None = None  # the total's only
     iteration_duration_sum_us: int | None = None
-
-    def table(self) -> dict[str, Any]:
-        return {
-            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
-        }
 
 
 @dataclass(frozen=True)
@@ -222,76 +192,52 @@ class Report:
 
     def table(self) -> dict[str, Any]:
         """The report as TOML holds it (and the JSON outputs show it)."""
-        out: dict[str, Any] = {
-            "meta": _meta_table(self.meta),
-            "summary": self.summary.table(),
-        }
-        out["thresholds"] = [_threshold_table(t) for t in self.thresholds]
-        out["checks"] = {n: {"passes": c.passes, "fails": c.fails} for n, c in self.checks.items()}
-        out["steps"] = {n: s.table() for n, s in self.steps.items()}
-        out["upstreams"] = {n: s.table() for n, s in self.upstreams.items()}
-        out["timeline"] = [row_table(r) for r in self.timeline]
-        if self.histograms is not None:
-            h = self.histograms
-            out["histograms"] = {
-                "total": h.total.table() if h.total is not None else {},
-                "steps": {n: s.table() for n, s in h.steps.items()},
-                "upstreams": {n: s.table() for n, s in h.upstreams.items()},
-            }
+        out: dict[str, Any] = {"meta": {"format": FORMAT} | _table(self.meta)}
+        out |= {k: _value(getattr(self, k)) for k in _KNOWN if k not in ("meta", "deploy")}
         if self.deploy is not None:
             out["deploy"] = deploy_table(self.deploy)
-        return out | dict(self.extra)
+        return {k: v for k, v in out.items() if v is not None} | dict(self.extra)
 
 
 # ------------------------------------------------------------------------- writing
 
 
-def _meta_table(m: Meta) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "format": FORMAT,
-        "version": m.version,
-        "name": m.name,
-        "source": m.source,
-        "target": m.target,
-        "executor": m.executor,
-        "executor_options": dict(m.executor_options),
-        "test_type": m.test_type,
-        "environment": m.environment,
-        "client": m.client,
-        "start": m.start,
-        "duration_s": m.duration_s,
-        "interval_s": m.interval_s,
-        "aborted": m.aborted,
-        "ended": m.ended,
-    }
-    if m.exit_code is not None:
-        out["exit_code"] = m.exit_code
-    out |= {"cpu_percent_max": m.cpu_percent_max, "workers": m.workers}
-    optional = {
-        "proto": m.proto,
-        "worker_failures": list(m.worker_failures),
-        "cluster": m.cluster.table if m.cluster is not None else None,
-        "stop_reason": m.stop_reason,
-        "error": m.error,
-        "steering": [e.as_table() for e in m.steering],
-        "merged_from": list(m.merged_from),
-        "upgraded_from": m.upgraded_from,
-        "notes": list(m.notes),
-    }
-    return out | {k: v for k, v in optional.items() if v}
+def _key(f: Field[Any]) -> str:
+    """A field's key in its table: latency figures say their unit."""
+    return f"{f.name}_ms" if "LatencyStats" in str(f.type) and f.name != "phases" else f.name
 
 
-def _threshold_table(t: ThresholdEntry) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "metric": t.metric,
-        "expression": t.expression,
-        "ok": t.ok,
-        "observed": t.observed if t.observed is not None else "no data",
-        "abort_on_fail": t.abort_on_fail,
-    }
-    if t.recomputed is not None:
-        out["recomputed"] = t.recomputed
+def _table(obj: Any) -> dict[str, Any]:
+    """A dataclass's table: None and empty lists left out (TOML has no null); `phases`
+    spread into one `NAME_ms` table each."""
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.name == "phases":
+            out |= {f"{name}_ms": stats.as_dict() for name, stats in value.items()}
+        elif value is None and "none" in f.metadata:
+            out[f.name] = f.metadata["none"]
+        elif value is not None and value != ():
+            out[_key(f)] = _value(value)
     return out
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, LatencyStats):
+        return value.as_dict()
+    if isinstance(value, Row):
+        return row_table(value)
+    if isinstance(value, SteeringEvent):
+        return value.as_table()
+    if isinstance(value, Cluster):
+        return dict(value.table)
+    if is_dataclass(value):
+        return _table(value)
+    if isinstance(value, tuple | list):
+        return [_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _value(v) for k, v in value.items()}
+    return value
 
 
 def row_table(row: Row) -> dict[str, Any]:
@@ -303,40 +249,47 @@ def parse_report(data: Mapping[str, Any], where: str = "report") -> Report:
     """A report's tables (format 2 or 3, a format 1 upgraded) as a Report; ReportError
     names `where` and the key for anything of the wrong shape."""
     r = _Reader(where)
-    meta = r.table(data, "meta")
     summary = data.get("summary")
     if not isinstance(summary, Mapping) or not is_number(summary.get("requests")):
         raise ReportError(f"{where}: not a valid report ([summary] has no requests count)")
     hists = data.get("histograms")
     return Report(
-        meta=r.meta(meta),
-        summary=r.summary(summary),
-        thresholds=tuple(
-            r.threshold(e, f"thresholds[{i}]") for i, e in enumerate(r.seq(data, "thresholds"))
+        meta=r.meta(r.table(data, "meta")),
+        summary=Summary(
+            **r.fill(Summary, summary, "summary"),
+            phases={
+                n: r.stats(summary[f"{n}_ms"], f"summary.{n}_ms")
+                for n in PHASES
+                if f"{n}_ms" in summary
+            },
         ),
-        checks={
-            str(n): Checks(
-                r.whole(pf, "passes", f"checks.{n}"), r.whole(pf, "fails", f"checks.{n}")
-            )
-            for n, pf in r.table(data, "checks").items()
-            if r.is_table(pf, f"checks.{n}")
-        },
-        steps=r.sections(data, "steps"),
-        upstreams=r.sections(data, "upstreams"),
+        thresholds=tuple(
+            ThresholdEntry(**r.fill(ThresholdEntry, e, f"thresholds[{i}]"))
+            for i, e in enumerate(r.seq(data, "thresholds"))
+        ),
+        checks=r.named(Checks, data, "checks"),
+        steps=r.named(Section, data, "steps"),
+        upstreams=r.named(Section, data, "upstreams"),
         timeline=tuple(r.row(x) for x in r.seq(data, "timeline") if isinstance(x, Mapping)),
-        histograms=r.histograms(hists) if isinstance(hists, Mapping) else None,
+        histograms=ReportHistograms(
+            total=Histograms(**r.fill(Histograms, hists["total"], "histograms.total"))
+            if isinstance(hists.get("total"), Mapping)
+            else None,
+            steps=r.named(Histograms, hists, "steps", "histograms."),
+            upstreams=r.named(Histograms, hists, "upstreams", "histograms."),
+        )
+        if isinstance(hists, Mapping)
+        else None,
         deploy=r.deploy(data["deploy"]) if isinstance(data.get("deploy"), Mapping) else None,
         extra={k: v for k, v in data.items() if k not in _KNOWN},
     )
 
 
-_KNOWN = frozenset(
-    ("meta", "summary", "thresholds", "checks", "steps", "upstreams", "timeline")
-) | {"histograms", "deploy"}
-
-
 def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_SKIP = object()
 
 
 class _Reader:
@@ -374,98 +327,65 @@ class _Reader:
         value = self.num(t, key, path)
         return int(value) if math.isfinite(value) else 0
 
-    def opt(self, t: Mapping[str, Any], key: str, path: str, kind: Callable[..., T]) -> T | None:
-        return kind(t, key, path) if key in t else None
-
-    def stats(self, t: Mapping[str, Any], key: str, path: str) -> LatencyStats:
+    def stats(self, value: Any, path: str) -> LatencyStats:
         """A `*_ms` table; zeros when missing (trimmed by hand)."""
-        value = t.get(key)
         if not isinstance(value, Mapping):
             return LatencyStats()
-        return LatencyStats(**{k: self.num(value, k, f"{path}.{key}") for k in _STATS})
+        return LatencyStats(**{k: self.num(value, k, path) for k in _STATS})
 
-    def section(self, t: Mapping[str, Any], path: str) -> dict[str, Any]:
-        """The fields of a Section, to make a Section or a Summary of."""
-        expected = t.get("http_req_duration_expected_ms")
+    def fill(self, cls: type, t: Any, path: str) -> dict[str, Any]:
+        """The fields of dataclass `cls` that table `t` holds, read by their types; one
+        it lacks keeps its default."""
+        self.is_table(t, path)
+        out: dict[str, Any] = {}
+        for f in fields(cls):
+            key, kind = _key(f), str(f.type)
+            if key not in t:
+                continue
+            none = f.metadata.get("none")  # how the table says None ("no data")
+            value = None if none is not None and t[key] == none else self.value(kind, t, key, path)
+            if value is not _SKIP and (value is not None or "None" in kind):
+                out[f.name] = value
+        return out
+
+    def value(self, kind: str, t: Mapping[str, Any], key: str, path: str) -> Any:
+        value, at = t[key], f"{path}.{key}"
+        if kind.startswith("LatencyStats"):
+            return self.stats(value, at) if isinstance(value, Mapping) else None
+        if kind.startswith("int"):
+            return self.whole(t, key, path)
+        if kind.startswith("float"):
+            return self.num(t, key, path)
+        if kind.startswith("bool"):
+            return value if isinstance(value, bool) else None
+        if kind.startswith("str"):
+            return str(value) if value != "" or kind == "str" else None
+        if kind == "Mapping[str, int]":
+            return {str(k): self.whole(value, k, at) for k in self.table(t, key, path)}
+        if kind == "tuple[str, ...]":
+            return tuple(str(x) for x in self.seq(t, key, path + "."))
+        if kind == "Mapping[str, Any]":
+            return value if isinstance(value, Mapping) else {}
+        return _SKIP  # the caller's to read: steering, the cluster, the phases
+
+    def named(
+        self, cls: type[T], data: Mapping[str, Any], key: str, path: str = ""
+    ) -> dict[str, T]:
+        """`[KEY.NAME]` tables, each a `cls`."""
         return {
-            **{
-                k: self.whole(t, k, path)
-                for k in ("requests", "failed", "data_received_bytes", "data_sent_bytes")
-            },
-            "error_rate": self.num(t, "error_rate", path),
-            "rps": self.num(t, "rps", path),
-            "http_req_duration": self.stats(t, "http_req_duration_ms", path),
-            "http_req_duration_expected": (
-                self.stats(t, "http_req_duration_expected_ms", path)
-                if isinstance(expected, Mapping)
-                else None
-            ),
-            "latency": self.stats(t, "latency_ms", path),
-            "status": self.counts(t, "status", path),
-            "errors": self.counts(t, "errors", path),
-        }
-
-    def counts(self, t: Mapping[str, Any], key: str, path: str) -> dict[str, int]:
-        table = t.get(key)
-        if not isinstance(table, Mapping):
-            return {}
-        return {str(k): self.whole(table, k, f"{path}.{key}") for k in table}
-
-    def summary(self, t: Mapping[str, Any]) -> Summary:
-        p = "summary"
-        return Summary(
-            **self.section(t, p),
-            **{
-                k: self.whole(t, k, p)
-                for k in ("iterations", "interrupted_iterations", "dropped_iterations", "vus_max")
-            },
-            iteration_duration=self.stats(t, "iteration_duration_ms", p),
-            phases={n: self.stats(t, f"{n}_ms", p) for n in PHASES if f"{n}_ms" in t},
-            checks_rate=self.opt(t, "checks_rate", p, self.num),
-            breaking_point_rps=self.opt(t, "breaking_point_rps", p, self.num),
-        )
-
-    def sections(self, data: Mapping[str, Any], key: str) -> dict[str, Section]:
-        return {
-            str(n): Section(**self.section(s, f"{key}.{n}"))
-            for n, s in self.table(data, key).items()
-            if self.is_table(s, f"{key}.{n}")
+            str(n): cls(**self.fill(cls, t, f"{path}{key}.{n}"))
+            for n, t in self.table(data, key, path).items()
         }
 
     def meta(self, m: Mapping[str, Any]) -> Meta:
-        text = {k: str(m[k]) for k in _META_TEXT if m.get(k) not in (None, "")}
-        aborted = bool(m.get("aborted"))
-        stop, error = m.get("stop_reason"), m.get("error")
-        ended = m.get("ended")
-        if not isinstance(ended, str) or not ended:
-            ended = str(
-                ending_of(
-                    aborted,
-                    StopCause.parse(str(stop)) if stop else None,
-                    str(error) if error else None,
-                )
-            )
-        options = m.get("executor_options")
+        meta = Meta(**self.fill(Meta, m, "meta"))
+        cause = StopCause.parse(meta.stop_reason) if meta.stop_reason else None
         cluster = m.get("cluster")
-        return Meta(
-            **text,
-            executor_options=options if isinstance(options, Mapping) else {},
-            duration_s=self.num(m, "duration_s", "meta"),
-            interval_s=self.num(m, "interval_s", "meta"),
-            aborted=aborted,
-            ended=ended,
-            exit_code=self.opt(m, "exit_code", "meta", self.whole),
-            cpu_percent_max=self.num(m, "cpu_percent_max", "meta"),
-            workers=self.whole(m, "workers", "meta"),
-            proto=str(m["proto"]) if m.get("proto") else None,
-            worker_failures=tuple(str(f) for f in m.get("worker_failures") or ()),
+        return replace(
+            meta,
+            ended=meta.ended or str(ending_of(meta.aborted, cause, meta.error)),
             cluster=Cluster.of(cluster) if isinstance(cluster, Mapping) else None,
-            stop_reason=str(stop) if stop else None,
-            error=str(error) if error else None,
             steering=self.steering(m),
-            merged_from=tuple(str(s) for s in self.seq(m, "merged_from", "meta.")),
-            upgraded_from=self.opt(m, "upgraded_from", "meta", self.whole),
-            notes=tuple(str(n) for n in self.seq(m, "notes", "meta.")),
         )
 
     def steering(self, m: Mapping[str, Any]) -> tuple[SteeringEvent, ...]:
@@ -480,19 +400,6 @@ class _Reader:
                 raise ReportError(f"{self.where}: meta.steering[{i}]: {exc}") from None
         return tuple(sorted(out, key=lambda e: e.t))
 
-    def threshold(self, e: Any, path: str) -> ThresholdEntry:
-        self.is_table(e, path)
-        observed = e.get("observed")
-        recomputed = e.get("recomputed")
-        return ThresholdEntry(
-            metric=str(e.get("metric", "?")),
-            expression=str(e.get("expression", "?")),
-            ok=e.get("ok") is True,
-            observed=float(observed) if is_number(observed) else None,
-            abort_on_fail=bool(e.get("abort_on_fail")),
-            recomputed=recomputed if isinstance(recomputed, bool) else None,
-        )
-
     def row(self, t: Mapping[str, Any]) -> Row:
         """A timeline row; a missing or non-numeric column reads 0."""
         values = {k: float(t[k]) if is_number(t.get(k)) else 0.0 for k, _ in _ROW_FIELDS}
@@ -503,117 +410,61 @@ class _Reader:
             }
         )
 
-    def histograms(self, h: Mapping[str, Any]) -> ReportHistograms:
-        return ReportHistograms(
-            total=self.hists(h.get("total")),
-            steps={str(n): self.hists(s) for n, s in self.table(h, "steps", "histograms.").items()},
-            upstreams={
-                str(n): self.hists(s) for n, s in self.table(h, "upstreams", "histograms.").items()
-            },
-        )
-
-    def named_hists(self, h: Mapping[str, Any], key: str) -> dict[str, Histograms]:
-        tables = self.table(h, key, "histograms.")
-        return {str(n): x for n, t in tables.items() if (x := self.hists(t)) is not None}
-
-    def hists(self, t: Any) -> Histograms | None:
-        """Kept as written: a missing or damaged histogram is found where it is decoded."""
-        if not isinstance(t, Mapping):
-            return None
-        return Histograms(
-            **{
-                f.name: t[f.name]
-                if isinstance(t.get(f.name), str if not f.name.endswith("_us") else int)
-                and not isinstance(t.get(f.name), bool)
-                else None
-                for f in fields(Histograms)
-            }
-        )
-
     def deploy(self, d: Mapping[str, Any]) -> DeployRecord:
-        p = "deploy"
         try:
             outcome = Outcome(d.get("outcome"))
         except ValueError:
             raise self.fail(f"deploy.outcome {d.get('outcome')!r} is unknown") from None
-        weights = d.get("final_weights")
-        final = (
-            (int(weights[0]), int(weights[1]))
-            if isinstance(weights, list) and len(weights) == 2 and all(map(is_number, weights))
-            else (None, None)
-        )
         fleet = d.get("fleet")
         return DeployRecord(
-            strategy=str(d.get("strategy", "?")),
-            router=str(d.get("router", "?")),
-            start=str(d.get("start", "?")),
-            end=str(d.get("end", "?")),
+            **(
+                {"strategy": "?", "router": "?", "start": "?", "end": "?"}
+                | self.fill(DeployRecord, d, "deploy")
+            ),
             outcome=outcome,
-            blue_weight=final[0],
-            green_weight=final[1],
-            on_exit=str(d.get("on_exit", "?")),
+            **dict(
+                zip(("blue_weight", "green_weight"), self.pair(d, "final_weights"), strict=True)
+            ),
             steps=tuple(
-                self.step(s, f"deploy.steps[{i}]") for i, s in enumerate(self.seq(d, "steps", p))
+                self.step(s, f"deploy.steps[{i}]")
+                for i, s in enumerate(self.seq(d, "steps", "deploy."))
             ),
             events=tuple(
-                DeployEventRow(
-                    self.num(e, "at_s", p), str(e.get("kind", "?")), str(e.get("message", ""))
-                )
-                for e in self.seq(d, "events", "deploy.")
-                if self.is_table(e, "deploy.events")
+                DeployEventRow(**self.fill(DeployEventRow, e, f"deploy.events[{i}]"))
+                for i, e in enumerate(self.seq(d, "events", "deploy."))
             ),
-            notes=tuple(str(n) for n in self.seq(d, "notes", "deploy.")),
             instances={
                 str(n): {str(k): self.whole(v, k, f"deploy.instances.{n}") for k in v}
                 for n, v in self.table(d, "instances", "deploy.").items()
                 if self.is_table(v, f"deploy.instances.{n}")
             },
-            fleet=self.fleet(fleet) if isinstance(fleet, Mapping) else None,
+            fleet=FleetRow(
+                self.whole(fleet, "peak_instances", "deploy.fleet"),
+                tuple(
+                    (self.num(c, "at_s", p), self.whole(c, "blue", p), self.whole(c, "green", p))
+                    for i, c in enumerate(self.seq(fleet, "capacity", "deploy.fleet."))
+                    if self.is_table(c, p := f"deploy.fleet.capacity[{i}]")
+                ),
+            )
+            if isinstance(fleet, Mapping)
+            else None,
         )
+
+    def pair(self, t: Mapping[str, Any], key: str) -> tuple[int, int] | tuple[None, None]:
+        """Blue's and green's weights, `[blue, green]`; (None, None) when not kept."""
+        w = t.get(key)
+        ok = isinstance(w, list) and len(w) == 2 and all(map(is_number, w))
+        return (int(w[0]), int(w[1])) if ok else (None, None)
 
     def step(self, s: Any, p: str) -> StepRow:
-        self.is_table(s, p)
-        weights = s.get("weights")
-        blue, green = (
-            (int(weights[0]), int(weights[1]))
-            if isinstance(weights, list) and len(weights) == 2 and all(map(is_number, weights))
-            else (0, 0)
-        )
+        blue, green = self.pair(s, "weights")
         return StepRow(
-            at_s=self.num(s, "at_s", p),
-            step=self.opt(s, "step", p, self.whole),
-            blue_weight=blue,
-            green_weight=green,
-            window_s=self.num(s, "window_s", p),
-            blue=self.window(s.get("blue"), f"{p}.blue"),
-            green=self.window(s.get("green"), f"{p}.green"),
-            verdict=str(s.get("verdict", "?")),
-            reason=str(s.get("reason") or ""),
-        )
-
-    def window(self, c: Any, p: str) -> ColorWindow:
-        if not isinstance(c, Mapping):
-            return ColorWindow()
-        return ColorWindow(
-            requests=self.whole(c, "requests", p),
-            failed=self.whole(c, "failed", p),
-            **{k: self.num(c, k, p) for k in ("p50_ms", "p95_ms", "p99_ms")},
-        )
-
-    def fleet(self, f: Mapping[str, Any]) -> FleetRow:
-        return FleetRow(
-            peak=self.whole(f, "peak_instances", "deploy.fleet"),
-            capacity=tuple(
-                (
-                    self.num(c, "at_s", "deploy.fleet"),
-                    self.whole(c, "blue", "deploy.fleet"),
-                    self.whole(c, "green", "deploy.fleet"),
-                )
-                for c in self.seq(f, "capacity", "deploy.fleet.")
-                if self.is_table(c, "deploy.fleet.capacity")
+            **(
+                {"at_s": 0.0, "step": None, "window_s": 0.0, "verdict": "?", "reason": ""}
+                | self.fill(StepRow, s, p)
             ),
+            blue_weight=blue or 0,
+            green_weight=green or 0,
+            blue=ColorWindow(**self.fill(ColorWindow, s.get("blue", {}), f"{p}.blue")),
+            green=ColorWindow(**self.fill(ColorWindow, s.get("green", {}), f"{p}.green")),
         )
-
-
-_META_TEXT = ("version", "name", "source", "target", "executor", "test_type")
-_META_TEXT += ("environment", "client", "start")
