@@ -164,10 +164,6 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
     )
 
 
-def write_report(result: RunResult, path: str | Path, deploy: DeployRecord | None = None) -> Path:
-    return write_toml(build_report(result, deploy), path)
-
-
 def unwritable(path: str | Path) -> str | None:
     """Why a report cannot be written at `path`, checked before a run starts, or None."""
     path = Path(path)

@@ -32,49 +32,11 @@ def summary_json(report: Report) -> str:
     return json.dumps(summary_data(report), indent=2, ensure_ascii=False, default=str) + "\n"
 
 
-def read_summary_json(text: str) -> dict[str, Any]:
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError("not a Surge summary: expected a JSON object")
-    return data
-
-
 def timeline_csv(report: Report) -> str:
-    columns = [f.name for f in fields(Row)]
+    """Floats in their shortest round-tripping repr: the CSV reads back to the report."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in map(row_table, report.timeline):
-        writer.writerow([_cell(row.get(c)) for c in columns])
+    writer.writerow(f.name for f in fields(Row))
+    for row in report.timeline:
+        writer.writerow(repr(v) if isinstance(v, float) else v for v in row_table(row).values())
     return out.getvalue()
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def read_timeline_csv(text: str) -> list[dict[str, Any]]:
-    """Numbers come back as int or float exactly as written; an empty cell is absent."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
-        return []
-    rows = []
-    for cells in reader:
-        rows.append({k: _parse(v) for k, v in zip(header, cells, strict=True) if v != ""})
-    return rows
-
-
-def _parse(cell: str) -> Any:
-    if cell in ("true", "false"):
-        return cell == "true"
-    for kind in (int, float):
-        try:
-            return kind(cell)
-        except ValueError:
-            pass
-    return cell

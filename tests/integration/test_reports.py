@@ -10,6 +10,9 @@ for well over 1000 requests, since p99 is judged on no fewer. The load stays lig
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,13 +35,7 @@ from engine.report.compare import (
     parse_tolerance,
 )
 from engine.report.document import FORMAT, ReportError, read_report, write_toml
-from engine.report.export import (
-    read_summary_json,
-    read_timeline_csv,
-    summary_data,
-    summary_json,
-    timeline_csv,
-)
+from engine.report.export import summary_data, summary_json, timeline_csv
 from engine.report.merge import merge_reports, merge_warnings
 from engine.report.model import Meta, Report, Summary, parse_report
 from engine.report.show import log_ticks, render_plots
@@ -297,6 +294,25 @@ def test_merging_a_report_without_histograms_is_a_clear_error() -> None:
 
 
 # ----------------------------------------------------------------------- export
+
+
+def read_summary_json(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    assert isinstance(data, dict), "not a Surge summary: expected a JSON object"
+    return data
+
+
+def read_timeline_csv(text: str) -> list[dict[str, Any]]:
+    """Numbers come back as int or float exactly as written."""
+    rows = list(csv.reader(io.StringIO(text)))
+    return [dict(zip(rows[0], map(_number, cells), strict=True)) for cells in rows[1:]]
+
+
+def _number(cell: str) -> int | float:
+    try:
+        return int(cell)
+    except ValueError:
+        return float(cell)
 
 
 def test_export_round_trips(runs: Runs, tmp_path: Path) -> None:

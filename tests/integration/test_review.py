@@ -21,7 +21,7 @@ from engine.load.thresholds import parse_cli_threshold
 from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.report.compare import compare
-from engine.report.document import ReportError, read_report, write_report
+from engine.report.document import ReportError, build_report, read_report, write_toml
 from engine.report.review import read_review, review_report, review_result
 from engine.report.summary import render_report
 from tests.report_fixtures import BASE, NEW, fixtures
@@ -46,7 +46,7 @@ async def test_a_saved_report_reopens_with_the_figures_its_run_ended_with(
     )
     result = await asyncio.wait_for(Controller(plan).run(), 30)
     ran = review_result(result)
-    opened = read_review(write_report(result, tmp_path / "run.toml"))
+    opened = read_review(write_toml(build_report(result), tmp_path / "run.toml"))
 
     assert opened.totals.requests == ran.totals.requests > 50
     for stat in ("min", "p50", "p90", "p95", "p99", "p99_9", "max"):
