@@ -45,21 +45,21 @@ __all__ = ["FORMAT", "Report", "ReportError", "build_report", "read_report", "wr
 _READS = (1, 2, FORMAT)
 
 
-def section_fields(f: Figures) -> dict[str, Any]:
-    """A Section's fields, rounded as the report writes them."""
-    return {
-        "requests": f.requests,
-        "failed": f.failed,
-        "error_rate": round(f.error_rate, 6),
-        "rps": round(f.rps, 3),
-        "data_received_bytes": f.bytes_in,
-        "data_sent_bytes": f.bytes_out,
-        "http_req_duration": _rounded(f.duration),
-        "http_req_duration_expected": _rounded(f.expected),  # {expected_response:true}
-        "latency": _rounded(f.latency),
-        "status": {str(k): v for k, v in f.status.items()},
-        "errors": dict(f.errors),
-    }
+def section_of(f: Figures) -> Section:
+    """A section's figures, rounded as the report writes them."""
+    return Section(
+        requests=f.requests,
+        failed=f.failed,
+        error_rate=round(f.error_rate, 6),
+        rps=round(f.rps, 3),
+        data_received_bytes=f.bytes_in,
+        data_sent_bytes=f.bytes_out,
+        http_req_duration=_rounded(f.duration),
+        http_req_duration_expected=_rounded(f.expected),  # {expected_response:true}
+        latency=_rounded(f.latency),
+        status={str(k): v for k, v in f.status.items()},
+        errors=dict(f.errors),
+    )
 
 
 def _rounded(stats: LatencyStats) -> LatencyStats:
@@ -100,7 +100,7 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         duration_s=round(result.duration, 3),
         interval_s=plan.interval,
         aborted=result.aborted,
-        ended=str(result.ending),  # engine.load.states.Ending: the words users read
+        ended=result.ending,
         exit_code=rollout_exit_code(result.exit_code, deploy),  # as `surge run` exits
         cpu_percent_max=round(result.cpu_percent_max, 1),
         workers=result.workers,
@@ -113,7 +113,7 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
     )
     checks_rate = model.checks_rate()
     summary = Summary(
-        **section_fields(model.figures()),
+        **vars(section_of(model.figures())),
         iterations=total.iterations,
         interrupted_iterations=total.interrupted,
         dropped_iterations=total.dropped,
@@ -139,11 +139,8 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
             for s in model.states
         ),
         checks={name: Checks(p, f) for name, (p, f) in model.checks().items()},
-        steps={s: Section(**section_fields(model.figures((("step", s),)))) for s in model.steps()},
-        upstreams={
-            u: Section(**section_fields(model.figures((("upstream", u),))))
-            for u in model.upstreams()
-        },
+        steps={s: section_of(model.figures((("step", s),))) for s in model.steps()},
+        upstreams={u: section_of(model.figures((("upstream", u),))) for u in model.upstreams()},
         timeline=tuple(model.timeline),
         histograms=ReportHistograms(
             total=replace(

@@ -29,7 +29,7 @@ from engine.load.model import Figures, Row, RunModel
 from engine.load.thresholds import TREND, Threshold, parse_threshold
 from engine.report.buckets import exact_sum, read_bucket, read_histogram
 from engine.report.compare import meta_warnings
-from engine.report.document import bucket_histograms, rounded_stats, section_fields
+from engine.report.document import bucket_histograms, rounded_stats, section_of
 from engine.report.model import (
     Checks,
     Histograms,
@@ -202,7 +202,7 @@ def _beside(rows: Sequence[Row]) -> Row:
 def _section(b: Bucket, run: _Run, seconds: float) -> Section:
     """A section's figures as a run's report writes them; without the expected
     responses' figures where an input did not keep them."""
-    section = Section(**section_fields(Figures.of(b, seconds)))
+    section = section_of(Figures.of(b, seconds))
     return section if run.split else replace(section, http_req_duration_expected=None)
 
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from engine.load.metrics import PHASES
 from engine.load.model import LatencyStats, Row
-from engine.load.states import StopCause, ending_of
+from engine.load.states import Ending, StopCause, ending_of
 from engine.load.steering import SteeringEvent
 from engine.report.deploy_section import (
     ColorWindow,
@@ -79,7 +79,7 @@ class Meta:
     duration_s: float = 0.0
     interval_s: float = 0.0
     aborted: bool = False
-    ended: str = ""  # engine.load.states.Ending's words (derived for older reports)
+    ended: Ending = Ending.FINISHED  # derived from the flags for a report without it
     exit_code: int | None = None
     cpu_percent_max: float = 0.0
     workers: int = 0
@@ -380,10 +380,13 @@ class _Reader:
     def meta(self, m: Mapping[str, Any]) -> Meta:
         meta = Meta(**self.fill(Meta, m, "meta"))
         cause = StopCause.parse(meta.stop_reason) if meta.stop_reason else None
+        ended = m.get("ended")  # a newer Surge's words for an ending: derived here
         cluster = m.get("cluster")
         return replace(
             meta,
-            ended=meta.ended or str(ending_of(meta.aborted, cause, meta.error)),
+            ended=Ending(ended)
+            if ended in list(Ending)
+            else ending_of(meta.aborted, cause, meta.error),
             cluster=Cluster.of(cluster) if isinstance(cluster, Mapping) else None,
             steering=self.steering(m),
         )

@@ -18,6 +18,7 @@ from engine.errors import ConfigError
 from engine.load.executors import ExecutorConfig
 from engine.load.model import Figures, LatencyStats, Row, ThresholdState
 from engine.load.run import RunResult
+from engine.load.states import Ending
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import parse_threshold
 from engine.report.buckets import read_bucket
@@ -36,7 +37,7 @@ class Review:
     thresholds: tuple[ThresholdState, ...]
     timeline: tuple[Row, ...]
     stop_reason: str | None
-    ended: str  # engine.load.states.Ending: how the run ended, in the words users read
+    ended: Ending  # how the run ended, in the words users read
     steering: tuple[SteeringEvent, ...] = ()  # `[[meta.steering]]`: marks on its plots
     result: RunResult | None = None  # the run itself, when it ran in this process
     saved: Report | None = None  # the report as read from `source`
@@ -71,7 +72,7 @@ def review_result(result: RunResult) -> Review:
         thresholds=tuple(model.states),
         timeline=tuple(model.timeline),
         stop_reason=str(result.stop_reason) if result.stop_reason else None,
-        ended=str(result.ending),
+        ended=result.ending,
         steering=result.steering,
         result=result,
     )
