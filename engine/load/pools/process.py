@@ -14,6 +14,8 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import sys
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -122,6 +124,20 @@ class _Remote:
         self.progress = 0.0
 
 
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with the real stderr.
+
+    The first spawn starts the tracker and hands it sys.stderr's file descriptor;
+    inside a Textual app sys.stderr is a capture object whose fileno() is -1, and the
+    spawn fails ("bad value(s) in fds_to_keep"). Started once with the real stderr,
+    it is reused after (a smoke run spawns its worker from inside the app).
+    """
+    real = sys.__stderr__
+    if real is not None:
+        with contextlib.redirect_stderr(real):
+            resource_tracker.ensure_running()
+
+
 class ProcessPool(RemotePool):
     """N worker processes (spawned: safe beside threads and a running UI)."""
 
@@ -160,6 +176,7 @@ class ProcessPool(RemotePool):
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         ctx = mp.get_context("spawn")
+        _start_resource_tracker()
         self._all_done = asyncio.Event()
         for i, plan in enumerate(self.plans):
             parent, child = ctx.Pipe()
