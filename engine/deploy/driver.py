@@ -425,9 +425,4 @@ class DeployDriver:
     # -- for a log line -----------------------------------------------------------------
 
     def verdicts(self) -> list[Event]:
-        kinds = (
-            EventKind.ANALYSIS_PASSED,
-            EventKind.ANALYSIS_FAILED,
-            EventKind.ANALYSIS_INCONCLUSIVE,
-        )
-        return [e for e in self.events if e.kind in kinds]
+        return [e for e in self.events if e.kind in VERDICTS]

@@ -29,21 +29,19 @@ class Unapplied(Exception):
 
 
 class Mover(Protocol):
-    """Moves instances with the weights (engine.deploy.fleet_mover.FleetMover)."""
+    """Moves instances with the weights (engine.deploy.fleet_mover.FleetMover).
+
+    `move` brings the instances and the router to `weights`, False when the state
+    changed meanwhile (a rollback: go again), or raises RouterError, OSError or
+    Unapplied; `moved` says every move is done; `active`: moves are still wanted.
+    """
 
     @property
-    def active(self) -> bool:
-        """Moves are wanted (Surge is not ending)."""
-        ...
+    def active(self) -> bool: ...
 
-    async def move(self, weights: Weights) -> bool:
-        """Bring the instances and the router to `weights`; False: the state changed
-        meanwhile (a rollback), go again. Raises RouterError, OSError or Unapplied."""
-        ...
+    async def move(self, weights: Weights) -> bool: ...
 
-    def moved(self) -> None:
-        """Every move is done: the step's wait starts now."""
-        ...
+    def moved(self) -> None: ...
 
 
 class RouterSync:
