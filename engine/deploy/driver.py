@@ -39,6 +39,7 @@ from engine.deploy.strategies import (
     Decision,
     Event,
     EventKind,
+    InService,
     Manual,
     Phase,
     Strategy,
@@ -277,7 +278,7 @@ class DeployDriver:
 
     # -- applying -----------------------------------------------------------------------
 
-    def _wanted(self) -> tuple[Weights, tuple[str, ...] | None]:
+    def _wanted(self) -> tuple[Weights, InService | None]:
         return self.weights, self.strategy.in_service
 
     def _apply(self, d: Decision) -> Decision:

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 from engine.deploy.routers import InstanceCounts, Router, RouterError
-from engine.deploy.strategies import EventKind, Weights
+from engine.deploy.strategies import EventKind, InService, Weights
 
 __all__ = ["Mover", "Note", "RouterSync", "Unapplied"]
 
 Note = Callable[[EventKind, str], None]  # an event of the rollout's own, on record
-Want = Callable[[], tuple[Weights, tuple[str, ...] | None]]  # the weights and in-service set now
+Want = Callable[[], tuple[Weights, InService | None]]  # the weights and in-service set now
 
 
 class Unapplied(Exception):
@@ -125,7 +125,7 @@ class RouterSync:
         if mover is not None:
             mover.moved()
 
-    async def _send(self, weights: Weights, in_service: tuple[str, ...] | None) -> None:
+    async def _send(self, weights: Weights, in_service: InService | None) -> None:
         assert self.router is not None
         await self.router.set_weights(weights)
         if in_service is not None and self.mover is None:  # a fleet registers its own
