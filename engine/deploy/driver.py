@@ -41,6 +41,7 @@ from engine.deploy.strategies import (
     EventKind,
     InService,
     Manual,
+    OnExit,
     Phase,
     Strategy,
     Weights,
@@ -48,9 +49,7 @@ from engine.deploy.strategies import (
 from engine.deploy.window_book import WindowBook
 from engine.report.deploy_section import DeployRecord, FleetRow, StepRow
 
-__all__ = ["ON_EXIT", "DeployDriver"]
-
-ON_EXIT = ("rollback", "keep")
+__all__ = ["DeployDriver"]
 
 EventHook = Callable[[float, Event, StepRow | None], None]
 
@@ -78,18 +77,16 @@ class DeployDriver:
         clock: Callable[[], float] = monotonic,
         autostart: bool = False,
         smoke_target: SmokeTarget | None = None,
-        on_exit: str = "rollback",
+        on_exit: OnExit = OnExit.ROLLBACK,
         on_event: EventHook | None = None,
         figures_of: FiguresSource | None = None,
         fleet: Fleet | None = None,
         canary_instances: int = 1,
         scale_down_delay: float = 0.0,
     ) -> None:
-        if on_exit not in ON_EXIT:
-            raise ValueError(f"on_exit must be one of {', '.join(ON_EXIT)}, got {on_exit!r}")
         self.strategy = strategy
         self.autostart = autostart  # the app starts the rollout with the run (surge demo)
-        self.on_exit = on_exit
+        self.on_exit = OnExit(on_exit)  # ValueError if not one
         self.on_event = on_event  # `surge run` prints each event (and judged window) as it comes
         self.clock = clock
         self.events: list[Event] = []
@@ -360,7 +357,7 @@ class DeployDriver:
         self.load_ended = load_ended
         if self.smoke is not None:
             self.smoke.stop()
-        if self.on_exit == "rollback":
+        if self.on_exit is OnExit.ROLLBACK:
             reason = f"{self._why_exited} mid-rollout: back to 100% blue (on_exit = rollback)"
             return self._apply(self.strategy.rollback(self.clock(), reason))
         return None
@@ -399,7 +396,7 @@ class DeployDriver:
         if self.phase is Phase.READY and not self.events:
             return None
         notes = [self.book.source.note]
-        if self.exited and self.on_exit == "keep":
+        if self.exited and self.on_exit is OnExit.KEEP:
             notes.append(
                 f"{self._why_exited} mid-rollout: router left at {self.weights} (on_exit = keep)"
                 if self.confirmed

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.load.run import RunPlan, RunResult, Snapshot
-from engine.load.states import checkpoint_reason
+from engine.load.states import StopCause, StopReason, checkpoint_reason
 from engine.profile import Profile
 from engine.profile.plan import Overrides
 from engine.report.document import build_report, write_toml
@@ -96,7 +96,7 @@ class RunSession:
     def default_path(self) -> Path:
         return default_report_path(self.setup, self.started_at, self.report_dir)
 
-    def partial_result(self, reason: str) -> RunResult:
+    def partial_result(self, reason: StopCause) -> RunResult:
         """What a report of the run so far holds, while the run goes on.
 
         Built from the controller's live model (same loop, so it is consistent at
@@ -117,7 +117,9 @@ class RunSession:
         """Write the report off the UI thread; OSError propagates for the caller to show."""
         result = result or self.result
         if result is None:
-            result = self.partial_result(f"partial: saved while running at {self._elapsed():.0f}s")
+            result = self.partial_result(
+                StopCause(StopReason.PARTIAL, f"saved while running at {self._elapsed():.0f}s")
+            )
         # Built on this loop (the model may still be changing), written in a thread.
         data = build_report(result, self.deploy_record())
         written = await asyncio.to_thread(write_toml, data, path)

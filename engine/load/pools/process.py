@@ -27,7 +27,7 @@ from engine.load.pools.base import RemotePool, cpu_of, merge
 from engine.load.pools.remote import apply_command, apply_start
 from engine.load.run import WorkPlan
 from engine.load.split import split_plan
-from engine.load.states import StopReason
+from engine.load.states import StopCause, StopReason
 from engine.load.worker import Worker
 from engine.serve import new_event_loop
 
@@ -80,7 +80,7 @@ async def _serve(conn: Connection, plan: WorkPlan) -> None:
                 cmd = conn.recv()
             except (EOFError, OSError):  # the Controller is gone: stop at once
                 loop.remove_reader(conn.fileno())
-                worker.abort(StopReason.CONTROLLER_GONE)
+                worker.abort(StopCause(StopReason.CONTROLLER_GONE))
                 if not started.done():
                     started.set_result(None)
                 return
@@ -147,7 +147,7 @@ class ProcessPool(RemotePool):
         self.failures: list[str] = []
         self.cpu: list[float] = [0.0] * len(self.plans)
         self.scale = 1.0
-        self.stop_reason: str | None = None
+        self.stop_reason: StopCause | None = None
         self._remotes: list[_Remote] = []
         self._target = 0.0
         # Commands given while workers are still spawning, replayed at their start.
