@@ -287,8 +287,11 @@ class DeployDriver:
             self.book.new_window(self.clock() - self._t0, self.weights)
             if self.smoke is not None:
                 self.smoke.new_window()
-        behind = self.mover is not None and self.mover.behind()
-        if d.changed or (self.applied is None and self.phase is not Phase.READY) or behind:
+        if (
+            d.changed
+            or (self.applied is None and self.phase is not Phase.READY)
+            or (self.mover is not None and self.mover.behind())
+        ):
             self.sync.schedule()
         self._follow_smoke(d.smoke and not self.moving)
         return d
