@@ -387,14 +387,15 @@ def test_iterations_cut_by_max_duration_are_dropped_as_in_k6(
     sut, tmp_path: Path, options: dict, total: int
 ) -> None:
     """k6 counts what maxDuration left unstarted in dropped_iterations (done + dropped =
-    the budget, exactly); how many got done is timing: within 5% of k6's."""
+    the budget, exactly); how many got done is timing: within 15% of k6's (a 1 s budget
+    of 50 ms iterations on a busy 2-core machine moved Surge's 60 to 54 once)."""
     url = sut("--latency", "50ms")
     k6 = _k6_metrics(tmp_path, options, f"  http.get('{url}/');")
     k6_done, k6_dropped = _k6_count(k6, "iterations"), _k6_count(k6, "dropped_iterations")
     data = _surge_report(tmp_path, url, options, "", "--workers", "1")
     s = data["summary"]
     assert k6_done + k6_dropped == s["iterations"] + s["dropped_iterations"] == total
-    assert abs(s["iterations"] - k6_done) <= max(0.05 * k6_done, 3)
+    assert abs(s["iterations"] - k6_done) <= max(0.15 * k6_done, 3)
     assert s["dropped_iterations"] > 0.7 * total
 
 
