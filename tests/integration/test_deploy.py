@@ -406,6 +406,7 @@ def test_smoke_target_is_the_profiles_first_get_behind_the_proxy() -> None:
     assert dict(request.headers)["authorization"] == "Bearer t"
 
 
+@pytest.mark.serial
 def test_a_smoke_run_is_timed_in_its_worker_not_on_a_stalling_loop(
     sut: Callable[..., str],
 ) -> None:
