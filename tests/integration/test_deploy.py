@@ -24,7 +24,7 @@ import pytest
 from engine.deploy.driver import DeployDriver
 from engine.deploy.marks import Mark, mark_of
 from engine.deploy.routers import SurgeProxyRouter
-from engine.deploy.smoke import SMOKE_IN_FLIGHT, SmokeTarget
+from engine.deploy.smoke import SMOKE_IDLE_S, SMOKE_IN_FLIGHT, SmokeRun, SmokeTarget
 from engine.deploy.strategies import Analysis, Canary, EventKind, Manual, Phase, Switch, Weights
 from engine.load.controller import Controller
 from engine.load.metrics import Recorder
@@ -394,6 +394,56 @@ def test_smoke_target_is_the_profiles_first_get_behind_the_proxy() -> None:
     assert bare.url == "http://127.0.0.1:9/"
     with pytest.raises(ValueError, match="rate"):
         SmokeTarget("http://127.0.0.1:9/", rate=0)
+    plan = target.plan()  # the smoke as the engine runs it: as the load, in a worker process
+    cfg, (request,) = plan.work.executor, plan.work.requests
+    assert (cfg.executor, cfg.rate, cfg.max_vus) == (
+        "constant-arrival-rate",
+        target.rate,
+        SMOKE_IN_FLIGHT,
+    )
+    assert not plan.in_process and (request.method, request.url) == ("GET", target.url)
+    assert dict(request.headers)["x-surge-color"] == "green"
+    assert dict(request.headers)["authorization"] == "Bearer t"
+
+
+@pytest.mark.serial
+def test_a_smoke_run_is_timed_in_its_worker_not_on_a_stalling_loop(
+    sut: Callable[..., str],
+) -> None:
+    """The app's loop stalls while it draws: the smoke's latencies must not (on the loop
+    a 5 ms green read as p99 260-360 ms and a good green was rolled back)."""
+    green = sut("--color", "green", "--latency", "5ms")
+    smoke = SmokeRun(SmokeTarget(green + "/", rate=50))
+
+    async def main() -> None:
+        smoke.keep_alive()
+        await until(lambda: smoke.window_mark().requests > 0, timeout=10.0)
+        smoke.new_window()
+        for _ in range(6):  # 0.3 s stalls, half of the time
+            time.sleep(0.3)
+            smoke.keep_alive()
+            await asyncio.sleep(0.3)
+        await smoke.aclose()
+
+    asyncio.run(main())
+    figures = smoke.figures()
+    assert figures.requests >= 50 and figures.failed == 0
+    assert 5.0 <= figures.p99_ms < 150.0, figures
+
+
+def test_a_smoke_run_nobody_keeps_alive_stops_by_itself(sut: Callable[..., str]) -> None:
+    """No smoke outlives the rollout that wanted it, even without a teardown (the app)."""
+    green = sut("--color", "green")
+    smoke = SmokeRun(SmokeTarget(green + "/", rate=50))
+
+    async def main() -> float:
+        smoke.keep_alive()
+        started = time.monotonic()
+        await until(lambda: not smoke.running, timeout=SMOKE_IDLE_S + 6.0)
+        return time.monotonic() - started
+
+    took = asyncio.run(main())
+    assert took >= SMOKE_IDLE_S and smoke.upstreams["green"] > 0 and smoke.error is None
 
 
 def test_a_rollback_the_proxy_was_gone_for_is_on_record_as_failed_not_done(

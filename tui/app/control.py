@@ -6,12 +6,9 @@ inject a scripted stand-in (tui.app.scripted) and drive every key without traffi
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import replace
-from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -56,27 +53,11 @@ WORKER_LOG = (
 DeployFactory = Callable[["RunSetup"], "DeployDriver | None"]
 
 
-def start_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker with the real stderr.
-
-    Spawning the first worker process starts the tracker and hands it
-    sys.stderr's file descriptor; inside a Textual app sys.stderr is a capture
-    object whose fileno() is -1, and the spawn fails ("bad value(s) in
-    fds_to_keep"). Started here once with the real stderr, it is reused after.
-    """
-    real = sys.__stderr__
-    if real is None:
-        return
-    with contextlib.redirect_stderr(real):
-        resource_tracker.ensure_running()
-
-
 def engine_controller(plan: RunPlan, on_snapshot: Callable[[Snapshot], None]) -> RunControl:
     """The real engine: load runs in worker processes (plans are built with in_process=False).
 
     Their stderr goes to WORKER_LOG, not to the terminal the app draws on.
     """
-    start_resource_tracker()
     WORKER_LOG.parent.mkdir(parents=True, exist_ok=True)
     return Controller(replace(plan, worker_log=str(WORKER_LOG)), on_snapshot=on_snapshot)
 
