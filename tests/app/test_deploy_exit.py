@@ -48,3 +48,20 @@ async def test_an_engine_crash_mid_rollout_still_leaves_the_router_at_blue(profi
     assert driver is not None and driver.final is not None
     assert driver.weights == Weights(100, 0)
     assert driver.final.outcome.value == "stopped"
+
+
+async def test_a_rollout_the_load_ran_out_on_is_unfinished_not_stopped(profiles: Path) -> None:
+    """The run's shape ends before the verdict: the console's record says `unfinished`
+    (exit code 4, as `surge run`), not `stopped` (which is for q, Ctrl+C, a signal)."""
+    slow = Canary(Analysis(interval=1000.0, min_requests=10), steps=[10, 100])
+    rig = Rig(slow, intervals=3)
+    app = rig.app(profiles)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(pilot, rig.factory)
+        driver = rig.driver
+        assert driver is not None
+        await until(pilot, lambda: driver.weights == Weights(90, 10))
+        rig.factory.last.finish()  # the shape's end, not a stop
+        await until(pilot, lambda: driver.final is not None)
+    assert driver.final is not None and driver.final.outcome.value == "unfinished"
+    assert driver.weights == Weights(100, 0)  # on_exit = rollback all the same

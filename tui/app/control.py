@@ -1,7 +1,8 @@
-"""The app's side of engine.Controller: the few methods it calls, and how it gets one.
+"""How the app gets its engine.Controller (and its rollout driver).
 
-The app takes a factory instead of constructing `Controller` itself, so tests
-inject a scripted stand-in (tui.app.scripted) and drive every key without traffic.
+The app takes a factory (engine.session.ControllerFactory) instead of constructing
+`Controller` itself, so tests inject a scripted stand-in (tui.app.scripted) and
+drive every key without traffic.
 """
 
 from __future__ import annotations
@@ -13,40 +14,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing import resource_tracker
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from engine.load.controller import Controller
-from engine.load.model import RunModel
-from engine.load.run import RunPlan, RunResult, Snapshot
-from engine.load.states import RunState
-from engine.load.steering import SteeringLog
+from engine.load.run import RunPlan, Snapshot
+from engine.session import ControllerFactory, RunControl
 
 if TYPE_CHECKING:
     from engine.deploy.driver import DeployDriver
     from tui.app.session import RunSetup
 
 
-class RunControl(Protocol):
-    """What the run screen needs of a controller; engine.Controller is the real one."""
-
-    plan: RunPlan
-    state: RunState
-    model: RunModel
-    steering: SteeringLog  # the commands below, on record
-
-    async def run(self) -> RunResult: ...
-    def pause(self) -> None: ...
-    def resume(self) -> None: ...
-    def set_scale(self, scale: float) -> None: ...
-    def set_target(self, value: float) -> None: ...
-    def stop(self, reason: str = ...) -> None: ...
-    def abort(self, reason: str = ...) -> None: ...
-    def result(
-        self, *, aborted: bool, stop_reason: str | None, error: str | None = None
-    ) -> RunResult: ...
-
-
-ControllerFactory = Callable[[RunPlan, Callable[[Snapshot], None]], RunControl]
 WORKER_LOG = (
     Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     / "surge"
@@ -94,3 +72,6 @@ def profile_deploy(setup: RunSetup) -> DeployDriver | None:
     from engine.deploy.setup import profile_driver
 
     return profile_driver(setup.profile)
+
+
+__all__ = ["ControllerFactory", "DeployFactory", "engine_controller", "profile_deploy"]

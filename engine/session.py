@@ -1,0 +1,351 @@
+"""One run from its start to its report, the same for every front end.
+
+`surge run`, the console, `surge demo`, `surge deploy compare` and the tests start a
+`RunSession`, send it commands and observe its snapshots; the session owns the rest:
+the Controller (made by a factory, so the console's tests script one), the optional
+rollout (prepared, started, fed every snapshot, finished with how the load ended), the
+`--out` outputs, the checkpoints, the stop signals, the final report (or its fallback)
+and the exit code. A feature of a run is added here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from engine.deploy.record import rollout_exit_code
+from engine.load.controller import Controller
+from engine.load.model import RunModel
+from engine.load.run import RunPlan, RunResult, Snapshot
+from engine.load.states import Ending, RunState, StopReason, checkpoint_reason
+from engine.load.steering import SteeringLog
+from engine.outputs import Output
+from engine.report.document import build_report, write_report_or_fallback, write_toml
+
+if TYPE_CHECKING:  # the driver (httpx, the routers) loads only for a run with [deploy]
+    from engine.deploy.driver import DeployDriver
+    from engine.report.deploy_section import DeployRecord
+
+CHECKPOINT_S = 60.0  # a running run is written to its report path this often
+# SIGINT (Ctrl+C), SIGTERM (kill, CI timeouts) and SIGHUP (an SSH session that drops)
+# all stop gracefully and keep the report; a second one of any kind aborts.
+STOP_SIGNALS = {
+    signal.SIGINT: StopReason.INTERRUPTED,
+    signal.SIGTERM: StopReason.TERMINATED,
+    signal.SIGHUP: StopReason.HUNG_UP,
+}
+# The load ran out by itself (not the user, a signal or a failure): a rollout still going
+# then is `unfinished` (exit 4), not `stopped`.
+LOAD_ENDINGS = frozenset({Ending.FINISHED, Ending.BREAKING_POINT, Ending.THRESHOLD_ABORT})
+
+
+class RunControl(Protocol):
+    """What a session needs of a controller; engine.load.Controller is the real one."""
+
+    plan: RunPlan
+    state: RunState
+    model: RunModel
+    steering: SteeringLog  # the commands below, on record
+
+    async def run(self) -> RunResult: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def set_scale(self, scale: float) -> None: ...
+    def set_target(self, value: float) -> None: ...
+    def stop(self, reason: str = ...) -> None: ...
+    def abort(self, reason: str = ...) -> None: ...
+    def result(
+        self, *, aborted: bool, stop_reason: str | None, error: str | None = None
+    ) -> RunResult: ...
+
+
+ControllerFactory = Callable[[RunPlan, Callable[[Snapshot], None]], RunControl]
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    """How a session ended: the run, its rollout's record, where the report went."""
+
+    result: RunResult
+    record: DeployRecord | None
+    report_path: Path | None = None  # the final report (the fallback's, with `problem`)
+    problem: str | None = None  # why the report is not where it was asked to go
+
+    @property
+    def exit_code(self) -> int:
+        """The run's code with the rollout's (engine.deploy.record: 99 wins)."""
+        return rollout_exit_code(self.result.exit_code, self.record)
+
+    def report(self) -> dict[str, Any]:
+        return build_report(self.result, self.record)
+
+
+class RunSession:
+    """One run's lifecycle; front ends call `run()` (or `start()` first), send commands
+    and `observe` snapshots. The rollout is fed every snapshot before any observer."""
+
+    def __init__(
+        self,
+        plan: RunPlan,
+        *,
+        control: ControllerFactory = Controller,
+        deploy: DeployDriver | None = None,
+        prepare: bool = True,
+        start_rollout: bool = True,
+        until_settled: bool = False,
+        outputs: Sequence[Output] = (),
+        report: str | Path | None = None,
+        checkpoint_to: str | Path | None = None,
+        checkpoint_every: float = CHECKPOINT_S,
+        signals: bool = False,
+        on_signal: Callable[[StopReason], None] | None = None,
+    ) -> None:
+        """`prepare`: await the rollout's `prepare()` (recipes' instances) before the load;
+        `start_rollout`: the rollout starts with the load (else a key starts it);
+        `until_settled`: the load stops once the rollout settles (deploy compare);
+        `report`: the final report's path; `checkpoint_to`: where the run so far is
+        rewritten every `checkpoint_every` s; `signals`: SIGINT, SIGTERM and SIGHUP stop
+        gracefully while the session is entered (`async with`), a second one aborts,
+        each told to `on_signal`."""
+        self.plan = plan
+        self.control = control
+        self.deploy = deploy
+        self.prepare = prepare
+        self.start_rollout = start_rollout
+        self.until_settled = until_settled
+        self.outputs = tuple(outputs)
+        self.report = report
+        self.checkpoint_to = None if checkpoint_to is None else Path(checkpoint_to)
+        self.checkpoint_every = checkpoint_every
+        self.signals = signals
+        self.on_signal = on_signal
+        self.observers: list[Callable[[Snapshot], None]] = []
+        self.controller: RunControl | None = None
+        self.rollout_started: float | None = None  # on the driver's clock
+        self.result: RunResult | None = None
+        self.ended: SessionEnd | None = None
+        self.saved_to: Path | None = None  # the whole run's report, once written
+        self.checkpoint: Path | None = None  # the run so far, until the whole run is saved
+        self.dropped = False  # discarded: no checkpoint may be left
+        self._signalled = 0
+        self._quit = asyncio.Event()  # a signal: stop lingering too
+
+    # ------------------------------------------------------------------ state
+    @property
+    def started(self) -> bool:
+        return self.controller is not None
+
+    @property
+    def running(self) -> bool:
+        return self.started and self.result is None
+
+    @property
+    def model(self) -> RunModel:
+        """The run's live model (once started)."""
+        assert self.controller is not None
+        return self.controller.model
+
+    @property
+    def measured(self) -> bool:
+        """True once at least one interval came back: from then on there is data to lose."""
+        return self.controller is not None and bool(self.controller.model.timeline)
+
+    @property
+    def unsaved(self) -> bool:
+        return self.measured and self.saved_to is None
+
+    def observe(self, observer: Callable[[Snapshot], None]) -> None:
+        """`observer` gets every snapshot, on the loop, after the rollout has seen it."""
+        self.observers.append(observer)
+
+    # --------------------------------------------------------------- commands
+    def pause(self) -> None:
+        if self.controller is not None:
+            self.controller.pause()
+
+    def resume(self) -> None:
+        if self.controller is not None:
+            self.controller.resume()
+
+    def set_scale(self, scale: float) -> None:
+        if self.controller is not None:
+            self.controller.set_scale(scale)
+
+    def set_target(self, value: float) -> None:
+        if self.controller is not None:
+            self.controller.set_target(value)
+
+    def stop(self, reason: StopReason = StopReason.USER_STOP) -> None:
+        if self.controller is not None:
+            self.controller.stop(reason)
+
+    def abort(self, reason: StopReason = StopReason.USER_ABORT) -> None:
+        if self.controller is not None:
+            self.controller.abort(reason)
+
+    def interrupt(self, reason: StopReason) -> None:
+        """A stop signal: the first stops gracefully, a second aborts."""
+        self._signalled += 1
+        self._quit.set()
+        if self._signalled == 1:
+            if self.on_signal is not None:
+                self.on_signal(reason)
+            self.stop(reason)
+        else:
+            twice = reason is StopReason.INTERRUPTED
+            self.abort(StopReason.INTERRUPTED_TWICE if twice else StopReason.SIGNALLED_TWICE)
+
+    # ---------------------------------------------------------------- running
+    def start(self) -> RunControl:
+        """The controller, made once; the rollout starts with it (unless a key starts it).
+        `run()` calls it; the console calls it first, to take commands at once."""
+        if self.controller is None:
+            self.controller = self.control(self.plan, self._snapshot)
+        if self.deploy is not None and self.start_rollout and self.rollout_started is None:
+            self.rollout_started = self.deploy.clock()
+            self.deploy.start()
+        return self.controller
+
+    async def run(self) -> SessionEnd:
+        """The whole run: prepare, start, observe, checkpoint; then the rollout finished
+        with how the load ended, and the final report written (or its fallback)."""
+        fresh = self.controller is None
+        if fresh:
+            self.controller = self.control(self.plan, self._snapshot)
+        controller = self.controller
+        done = asyncio.Event()
+        saver = asyncio.create_task(self._checkpoints(done))
+        result: RunResult | None = None
+        try:
+            if fresh and self.prepare and self.deploy is not None:
+                await self.deploy.prepare()  # recipes: blue's instances start before the load
+            self.start()
+            result = await controller.run()
+        finally:
+            done.set()
+            await saver  # a checkpoint being written lands before the final report
+            if self.deploy is not None:  # the run's end, a signal or a crash: on_exit applies
+                ran_out = result is not None and result.ending in LOAD_ENDINGS
+                await self.deploy.finish(load_ended=ran_out)
+        self.result = result
+        record = self.deploy_record()
+        path = problem = None
+        if self.report is not None:
+            path, problem = write_report_or_fallback(result, self.report, record)
+            self.saved_to = path
+        self.ended = SessionEnd(result, record, path, problem)
+        return self.ended
+
+    def _snapshot(self, snapshot: Snapshot) -> None:
+        controller = self.controller
+        assert controller is not None
+        for output in self.outputs:
+            output.interval(snapshot, controller.model)
+        if self.deploy is not None:
+            self.deploy.observe(controller.model)
+            if self.until_settled and self.deploy.settled:
+                controller.stop(StopReason.ROLLOUT_ENDED)
+        for observer in self.observers:
+            observer(snapshot)
+
+    # ---------------------------------------------------------- signals, outputs
+    async def __aenter__(self) -> RunSession:
+        if self.signals:
+            loop = asyncio.get_running_loop()
+            for sig, reason in STOP_SIGNALS.items():
+                loop.add_signal_handler(sig, self.interrupt, reason)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """The outputs get the final figures, then their linger (a scrape endpoint serving
+        them a few seconds more), cut short by a signal; signals are let go after."""
+        try:
+            if self.outputs and self.ended is not None and exc is None:
+                await self._finish_outputs(self.ended.report())
+        finally:
+            if self.signals:
+                loop = asyncio.get_running_loop()
+                for sig in STOP_SIGNALS:
+                    loop.remove_signal_handler(sig)
+            for output in self.outputs:
+                output.close()
+
+    async def _finish_outputs(self, data: dict[str, Any]) -> None:
+        for output in self.outputs:
+            output.finish(data)
+        lingering = [asyncio.create_task(o.linger()) for o in self.outputs]
+        stop = asyncio.create_task(self._quit.wait())
+        await asyncio.wait([asyncio.gather(*lingering), stop], return_when=asyncio.FIRST_COMPLETED)
+        for task in (*lingering, stop):
+            task.cancel()
+
+    # ------------------------------------------------------- reports, checkpoints
+    def deploy_record(self) -> DeployRecord | None:
+        """The rollout for the report's [deploy]: as it ended, or as it stands."""
+        if self.deploy is None:
+            return None
+        return self.deploy.final or self.deploy.record()
+
+    def partial_result(self, reason: str) -> RunResult:
+        """The run so far, marked aborted so nobody mistakes it for a finished run (on the
+        loop: the live model is consistent at the moment of the call)."""
+        assert self.controller is not None
+        return self.controller.result(aborted=True, stop_reason=reason)
+
+    def _elapsed(self) -> float:
+        return self.controller.model.elapsed if self.controller is not None else 0.0
+
+    async def save(self, path: Path, result: RunResult | None = None) -> Path:
+        """The report, written off the loop; of the run so far while it goes on. OSError
+        propagates for the caller to show."""
+        result = result or self.result
+        if result is None:
+            result = self.partial_result(f"partial: saved while running at {self._elapsed():.0f}s")
+        data = build_report(result, self.deploy_record())  # on the loop: the model is consistent
+        written = await asyncio.to_thread(write_toml, data, path)
+        if result is self.result:
+            self.saved_to = written
+            if self.checkpoint is not None and self.checkpoint != written:
+                self.checkpoint.unlink(missing_ok=True)  # the whole run is saved elsewhere
+            self.checkpoint = None
+        return written
+
+    async def _checkpoints(self, done: asyncio.Event) -> None:
+        """Every `checkpoint_every` s while the load goes, a report of it so far, marked
+        aborted: if the machine dies, what is on disk is all but the last interval's."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self.checkpoint_every)
+                return
+            with contextlib.suppress(OSError):
+                await self.write_checkpoint()
+
+    async def write_checkpoint(self) -> None:
+        """The run so far to `checkpoint_to`, unless it was discarded; the final report
+        replaces it, a discard deletes it."""
+        controller, to = self.controller, self.checkpoint_to
+        going = controller is not None and controller.state in (RunState.RUNNING, RunState.PAUSED)
+        if to is None or not going or not self.measured or self.dropped:
+            return
+        result = self.partial_result(checkpoint_reason(self._elapsed()))
+        data = build_report(result, self.deploy_record())
+        written = await asyncio.to_thread(write_toml, data, to)
+        if self.dropped:  # discarded while the file was being written: it goes too
+            written.unlink(missing_ok=True)
+            return
+        self.checkpoint = written
+
+    def drop_checkpoint(self) -> None:
+        """The user discarded the run: its checkpoint goes too (and one being written)."""
+        self.dropped = True
+        if self.checkpoint is not None and self.saved_to is None:
+            self.checkpoint.unlink(missing_ok=True)
+        self.checkpoint = None
