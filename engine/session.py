@@ -14,9 +14,8 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.deploy.record import rollout_exit_code
@@ -43,6 +42,7 @@ STOP_SIGNALS = {
 # The load ran out by itself (not the user, a signal or a failure): a rollout still going
 # then is `unfinished` (exit 4), not `stopped`.
 LOAD_ENDINGS = frozenset({Ending.FINISHED, Ending.BREAKING_POINT, Ending.THRESHOLD_ABORT})
+GOING = frozenset({RunState.RUNNING, RunState.PAUSED})  # checkpoints are taken then
 
 
 class RunControl(Protocol):
@@ -86,57 +86,35 @@ class SessionEnd:
         return build_report(self.result, self.record)
 
 
+@dataclass(eq=False)
 class RunSession:
-    """One run's lifecycle; front ends call `run()` (or `start()` first), send commands
-    and `observe` snapshots. The rollout is fed every snapshot before any observer."""
+    """One run's lifecycle: front ends call `run()` (the console `start()` first, to
+    steer at once), send commands and `observe` snapshots (after the rollout saw them)."""
 
-    def __init__(
-        self,
-        plan: RunPlan,
-        *,
-        control: ControllerFactory = Controller,
-        deploy: DeployDriver | None = None,
-        prepare: bool = True,
-        start_rollout: bool = True,
-        until_settled: bool = False,
-        outputs: Sequence[Output] = (),
-        report: str | Path | None = None,
-        checkpoint_to: str | Path | None = None,
-        checkpoint_every: float = CHECKPOINT_S,
-        signals: bool = False,
-        on_signal: Callable[[StopReason], None] | None = None,
-    ) -> None:
-        """`prepare`: await the rollout's `prepare()` (recipes' instances) before the load;
-        `start_rollout`: the rollout starts with the load (else a key starts it);
-        `until_settled`: the load stops once the rollout settles (deploy compare);
-        `report`: the final report's path; `checkpoint_to`: where the run so far is
-        rewritten every `checkpoint_every` s; `signals`: SIGINT, SIGTERM and SIGHUP stop
-        gracefully while the session is entered (`async with`), a second one aborts,
-        each told to `on_signal`."""
-        self.plan = plan
-        self.control = control
-        self.deploy = deploy
-        self.prepare = prepare
-        self.start_rollout = start_rollout
-        self.until_settled = until_settled
-        self.outputs = tuple(outputs)
-        self.report = report
-        self.checkpoint_to = None if checkpoint_to is None else Path(checkpoint_to)
-        self.checkpoint_every = checkpoint_every
-        self.signals = signals
-        self.on_signal = on_signal
-        self.observers: list[Callable[[Snapshot], None]] = []
-        self.controller: RunControl | None = None
-        self.rollout_started: float | None = None  # on the driver's clock
-        self.result: RunResult | None = None
-        self.ended: SessionEnd | None = None
-        self.saved_to: Path | None = None  # the whole run's report, once written
-        self.checkpoint: Path | None = None  # the run so far, until the whole run is saved
-        self.dropped = False  # discarded: no checkpoint may be left
-        self._signalled = 0
-        self._quit = asyncio.Event()  # a signal: stop lingering too
+    plan: RunPlan
+    _: KW_ONLY
+    control: ControllerFactory = Controller
+    deploy: DeployDriver | None = None
+    prepare: bool = True  # await the rollout's prepare() (recipes' instances) first
+    start_rollout: bool = True  # the rollout starts with the load (else a key starts it)
+    until_settled: bool = False  # the load stops once the rollout settles (deploy compare)
+    outputs: Sequence[Output] = ()  # fed every interval, then the report; closed at the end
+    report: str | Path | None = None  # the final report's file
+    checkpoint_to: Path | None = None  # the run so far, rewritten every checkpoint_every s
+    checkpoint_every: float = CHECKPOINT_S
+    signals: bool = False  # while run() goes, SIGINT, SIGTERM and SIGHUP: interrupt()
+    on_signal: Callable[[StopReason], None] | None = None  # told the first signal
+    on_end: Callable[[SessionEnd], None] | None = None  # told before the outputs linger
+    observers: list[Callable[[Snapshot], None]] = field(default_factory=list, init=False)
+    controller: RunControl | None = field(default=None, init=False)
+    rollout_started: float | None = field(default=None, init=False)  # the driver's clock
+    result: RunResult | None = field(default=None, init=False)
+    saved_to: Path | None = field(default=None, init=False)  # the whole run's report
+    checkpoint: Path | None = field(default=None, init=False)  # until the run is saved
+    dropped: bool = field(default=False, init=False)  # discarded: no checkpoint may stay
+    _signalled: int = field(default=0, init=False)
+    _quit: asyncio.Event = field(default_factory=asyncio.Event, init=False)  # stop lingering
 
-    # ------------------------------------------------------------------ state
     @property
     def started(self) -> bool:
         return self.controller is not None
@@ -146,10 +124,14 @@ class RunSession:
         return self.started and self.result is None
 
     @property
-    def model(self) -> RunModel:
-        """The run's live model (once started)."""
+    def live(self) -> RunControl:
+        """The controller of a started session."""
         assert self.controller is not None
-        return self.controller.model
+        return self.controller
+
+    @property
+    def model(self) -> RunModel:
+        return self.live.model
 
     @property
     def measured(self) -> bool:
@@ -164,47 +146,39 @@ class RunSession:
         """`observer` gets every snapshot, on the loop, after the rollout has seen it."""
         self.observers.append(observer)
 
-    # --------------------------------------------------------------- commands
+    # commands, to a started session (run() or start() made its controller)
     def pause(self) -> None:
-        if self.controller is not None:
-            self.controller.pause()
+        self.live.pause()
 
     def resume(self) -> None:
-        if self.controller is not None:
-            self.controller.resume()
+        self.live.resume()
 
     def set_scale(self, scale: float) -> None:
-        if self.controller is not None:
-            self.controller.set_scale(scale)
+        self.live.set_scale(scale)
 
     def set_target(self, value: float) -> None:
-        if self.controller is not None:
-            self.controller.set_target(value)
+        self.live.set_target(value)
 
     def stop(self, reason: StopReason = StopReason.USER_STOP) -> None:
-        if self.controller is not None:
-            self.controller.stop(reason)
+        self.live.stop(reason)
 
     def abort(self, reason: StopReason = StopReason.USER_ABORT) -> None:
-        if self.controller is not None:
-            self.controller.abort(reason)
+        self.live.abort(reason)
 
     def interrupt(self, reason: StopReason) -> None:
         """A stop signal: the first stops gracefully, a second aborts."""
         self._signalled += 1
         self._quit.set()
-        if self._signalled == 1:
-            if self.on_signal is not None:
-                self.on_signal(reason)
-            self.stop(reason)
-        else:
+        if self._signalled > 1:
             twice = reason is StopReason.INTERRUPTED
             self.abort(StopReason.INTERRUPTED_TWICE if twice else StopReason.SIGNALLED_TWICE)
+            return
+        if self.on_signal is not None:
+            self.on_signal(reason)
+        self.stop(reason)
 
-    # ---------------------------------------------------------------- running
     def start(self) -> RunControl:
-        """The controller, made once; the rollout starts with it (unless a key starts it).
-        `run()` calls it; the console calls it first, to take commands at once."""
+        """The controller, made once; the rollout starts with it (unless a key starts it)."""
         if self.controller is None:
             self.controller = self.control(self.plan, self._snapshot)
         if self.deploy is not None and self.start_rollout and self.rollout_started is None:
@@ -213,24 +187,41 @@ class RunSession:
         return self.controller
 
     async def run(self) -> SessionEnd:
-        """The whole run: prepare, start, observe, checkpoint; then the rollout finished
-        with how the load ended, and the final report written (or its fallback)."""
+        """The whole run, signals taken while it goes; then the outputs get the report and
+        linger (a scrape endpoint serving it a few seconds more; a signal cuts it short)."""
         fresh = self.controller is None
-        if fresh:
-            self.controller = self.control(self.plan, self._snapshot)
-        controller = self.controller
+        controller = self.controller = self.controller or self.control(self.plan, self._snapshot)
+        loop = asyncio.get_running_loop()
+        for sig, reason in STOP_SIGNALS.items() if self.signals else ():
+            loop.add_signal_handler(sig, self.interrupt, reason)
+        try:
+            ended = await self._load(controller, prepare=fresh and self.prepare)
+            if self.on_end is not None:
+                self.on_end(ended)
+            if self.outputs:
+                await self._finish_outputs(ended.report())
+            return ended
+        finally:
+            for sig in STOP_SIGNALS if self.signals else ():
+                loop.remove_signal_handler(sig)
+            for output in self.outputs:
+                output.close()
+
+    async def _load(self, controller: RunControl, *, prepare: bool) -> SessionEnd:
+        """Prepare, start, observe, checkpoint; the rollout finished with how the load
+        ended (a stop, a signal, a crash: on_exit applies); the final report written."""
         done = asyncio.Event()
         saver = asyncio.create_task(self._checkpoints(done))
         result: RunResult | None = None
         try:
-            if fresh and self.prepare and self.deploy is not None:
+            if prepare and self.deploy is not None:
                 await self.deploy.prepare()  # recipes: blue's instances start before the load
             self.start()
             result = await controller.run()
         finally:
             done.set()
             await saver  # a checkpoint being written lands before the final report
-            if self.deploy is not None:  # the run's end, a signal or a crash: on_exit applies
+            if self.deploy is not None:
                 ran_out = result is not None and result.ending in LOAD_ENDINGS
                 await self.deploy.finish(load_ended=ran_out)
         self.result = result
@@ -239,44 +230,17 @@ class RunSession:
         if self.report is not None:
             path, problem = write_report_or_fallback(result, self.report, record)
             self.saved_to = path
-        self.ended = SessionEnd(result, record, path, problem)
-        return self.ended
+        return SessionEnd(result, record, path, problem)
 
     def _snapshot(self, snapshot: Snapshot) -> None:
-        controller = self.controller
-        assert controller is not None
         for output in self.outputs:
-            output.interval(snapshot, controller.model)
+            output.interval(snapshot, self.model)
         if self.deploy is not None:
-            self.deploy.observe(controller.model)
+            self.deploy.observe(self.model)
             if self.until_settled and self.deploy.settled:
-                controller.stop(StopReason.ROLLOUT_ENDED)
+                self.stop(StopReason.ROLLOUT_ENDED)
         for observer in self.observers:
             observer(snapshot)
-
-    # ---------------------------------------------------------- signals, outputs
-    async def __aenter__(self) -> RunSession:
-        if self.signals:
-            loop = asyncio.get_running_loop()
-            for sig, reason in STOP_SIGNALS.items():
-                loop.add_signal_handler(sig, self.interrupt, reason)
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """The outputs get the final figures, then their linger (a scrape endpoint serving
-        them a few seconds more), cut short by a signal; signals are let go after."""
-        try:
-            if self.outputs and self.ended is not None and exc is None:
-                await self._finish_outputs(self.ended.report())
-        finally:
-            if self.signals:
-                loop = asyncio.get_running_loop()
-                for sig in STOP_SIGNALS:
-                    loop.remove_signal_handler(sig)
-            for output in self.outputs:
-                output.close()
 
     async def _finish_outputs(self, data: dict[str, Any]) -> None:
         for output in self.outputs:
@@ -287,7 +251,6 @@ class RunSession:
         for task in (*lingering, stop):
             task.cancel()
 
-    # ------------------------------------------------------- reports, checkpoints
     def deploy_record(self) -> DeployRecord | None:
         """The rollout for the report's [deploy]: as it ended, or as it stands."""
         if self.deploy is None:
@@ -297,20 +260,18 @@ class RunSession:
     def partial_result(self, reason: str) -> RunResult:
         """The run so far, marked aborted so nobody mistakes it for a finished run (on the
         loop: the live model is consistent at the moment of the call)."""
-        assert self.controller is not None
-        return self.controller.result(aborted=True, stop_reason=reason)
+        return self.live.result(aborted=True, stop_reason=reason)
 
-    def _elapsed(self) -> float:
-        return self.controller.model.elapsed if self.controller is not None else 0.0
+    async def _write(self, result: RunResult, path: Path) -> Path:
+        data = build_report(result, self.deploy_record())  # on the loop: the model is consistent
+        return await asyncio.to_thread(write_toml, data, path)
 
     async def save(self, path: Path, result: RunResult | None = None) -> Path:
         """The report, written off the loop; of the run so far while it goes on. OSError
         propagates for the caller to show."""
-        result = result or self.result
-        if result is None:
-            result = self.partial_result(f"partial: saved while running at {self._elapsed():.0f}s")
-        data = build_report(result, self.deploy_record())  # on the loop: the model is consistent
-        written = await asyncio.to_thread(write_toml, data, path)
+        why = f"partial: saved while running at {self.model.elapsed:.0f}s"
+        result = result or self.result or self.partial_result(why)
+        written = await self._write(result, path)
         if result is self.result:
             self.saved_to = written
             if self.checkpoint is not None and self.checkpoint != written:
@@ -331,13 +292,12 @@ class RunSession:
     async def write_checkpoint(self) -> None:
         """The run so far to `checkpoint_to`, unless it was discarded; the final report
         replaces it, a discard deletes it."""
-        controller, to = self.controller, self.checkpoint_to
-        going = controller is not None and controller.state in (RunState.RUNNING, RunState.PAUSED)
-        if to is None or not going or not self.measured or self.dropped:
+        to, controller = self.checkpoint_to, self.controller
+        if to is None or controller is None or controller.state not in GOING or self.dropped:
             return
-        result = self.partial_result(checkpoint_reason(self._elapsed()))
-        data = build_report(result, self.deploy_record())
-        written = await asyncio.to_thread(write_toml, data, to)
+        if not self.measured:
+            return
+        written = await self._write(self.partial_result(checkpoint_reason(self.model.elapsed)), to)
         if self.dropped:  # discarded while the file was being written: it goes too
             written.unlink(missing_ok=True)
             return

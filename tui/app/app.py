@@ -175,13 +175,17 @@ class SurgeApp(App[int]):
         self._ask_unsaved(session, quitting=False, then=show)
 
     def on_run_requested(self, message: RunRequested) -> None:
+        deploy = self.deploy_factory(message.setup) if message.deploy else None
         self.session = ConsoleSession(
-            message.setup,
-            started_at=self.now(),
+            message.setup.plan,
             control=self.controller_factory,
-            deploy=self.deploy_factory(message.setup) if message.deploy else None,
-            report_dir=self.report_dir,
+            deploy=deploy,
+            prepare=False,
+            start_rollout=deploy is not None and deploy.autostart,
             checkpoint_every=self.checkpoint_s,
+            setup=message.setup,
+            started_at=self.now(),
+            report_dir=self.report_dir,
         )
         screen = RunScreen(
             self.session,

@@ -17,12 +17,10 @@ from typing import TYPE_CHECKING
 from engine.load.run import RunPlan, RunResult, Snapshot
 from engine.profile import Profile
 from engine.profile.plan import Overrides
-from engine.session import CHECKPOINT_S, ControllerFactory, RunSession, SessionEnd
+from engine.session import RunSession, SessionEnd
 
 if TYPE_CHECKING:
     from textual.worker import Worker
-
-    from engine.deploy.driver import DeployDriver
 
 REPORT_DIR = Path("reports")
 
@@ -54,37 +52,19 @@ def default_report_path(setup: RunSetup, when: dt.datetime, report_dir: Path = R
     return report_dir / f"{slug(setup.profile.name)}-{setup.type_label}-{stamp}.toml"
 
 
+@dataclass(eq=False, kw_only=True)
 class ConsoleSession(RunSession):
     """The engine's session of one run, and what the console keeps beside it: what was
     chosen, when it started (the default report path), its worker, the last snapshot.
-    Screens come and go; the session stays until the next run."""
+    Screens come and go; the session stays until the next run. `prepare` is False: the
+    start-instances dialog starts a recipe's instances; `start_rollout` only in `surge demo`
+    (D starts it otherwise)."""
 
-    def __init__(
-        self,
-        setup: RunSetup,
-        *,
-        started_at: dt.datetime,
-        control: ControllerFactory,
-        deploy: DeployDriver | None = None,
-        report_dir: Path = REPORT_DIR,
-        checkpoint_every: float = CHECKPOINT_S,
-    ) -> None:
-        """The rollout starts with the run only in `surge demo` (else D starts it); its
-        instances were started by the start-instances dialog, not by `prepare`."""
-        autostart = deploy is not None and deploy.autostart
-        super().__init__(
-            setup.plan,
-            control=control,
-            deploy=deploy,
-            prepare=False,
-            start_rollout=autostart,
-            checkpoint_every=checkpoint_every,
-        )
-        self.setup = setup
-        self.started_at = started_at
-        self.report_dir = report_dir
-        self.worker: Worker[SessionEnd] | None = None
-        self.last: Snapshot | None = None
+    setup: RunSetup
+    started_at: dt.datetime
+    report_dir: Path = REPORT_DIR
+    worker: Worker[SessionEnd] | None = field(default=None, init=False)
+    last: Snapshot | None = field(default=None, init=False)
 
     @property
     def default_path(self) -> Path:

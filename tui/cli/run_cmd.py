@@ -25,9 +25,8 @@ from engine.deploy.recipe import HealthError
 from engine.errors import ConfigError
 from engine.exit_codes import EXIT_ERROR
 from engine.load.executors import EXECUTORS
-from engine.load.run import RunPlan, Snapshot
+from engine.load.run import RunPlan
 from engine.load.stages import parse_stages
-from engine.load.states import StopReason
 from engine.load.thresholds import parse_cli_threshold
 from engine.outputs import Output, parse_out
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
@@ -282,39 +281,31 @@ async def run_headless(
     outputs: Sequence[Output] = (),
     deploy: DeployDriver | None = None,
 ) -> SessionEnd:
-    """The run through its session, said on stderr: progress, a signal, the report."""
+    """The run's session, said on stderr: the progress line, a signal, the report."""
     live = Progress(sys.stderr) if progress else None
 
-    def show(s: Snapshot) -> None:
-        if live is not None and (text := live.text(s)):
-            say(text)
-
-    def told(reason: StopReason) -> None:
-        say(f"\n  {reason}: stopping gracefully (Ctrl+C again aborts)...\n")
+    def ended(end: SessionEnd) -> None:
+        if live is not None:
+            say(live.end())
+        if end.problem:
+            say(f"  surge run: warning: {end.problem}\n")
+        elif report:
+            say(f"  report written to {end.report_path}\n")
 
     session = RunSession(
         plan,
         deploy=deploy,
         outputs=outputs,
         report=report,
-        checkpoint_to=report,
+        checkpoint_to=None if report is None else Path(report),
         checkpoint_every=checkpoint,
         signals=True,
-        on_signal=told,
+        on_signal=lambda why: say(f"\n  {why}: stopping gracefully (Ctrl+C again aborts)...\n"),
+        on_end=ended,
     )
-    session.observe(show)
-    async with session:
-        ended = await session.run()
-        if live is not None:
-            say(live.end())
-        if report:
-            problem = ended.problem
-            say(
-                f"  surge run: warning: {problem}\n"
-                if problem
-                else f"  report written to {ended.report_path}\n"
-            )
-    return ended
+    if live is not None:
+        session.observe(lambda s: say(live.text(s)))
+    return await session.run()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
