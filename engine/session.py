@@ -22,7 +22,7 @@ from engine.deploy.record import rollout_exit_code
 from engine.load.controller import Controller
 from engine.load.model import RunModel
 from engine.load.run import RunPlan, RunResult, Snapshot
-from engine.load.states import Ending, RunState, StopReason, checkpoint_reason
+from engine.load.states import Ending, RunState, StopCause, StopReason, checkpoint_reason
 from engine.load.steering import SteeringLog
 from engine.outputs import Output
 from engine.report.document import build_report, write_report_or_fallback, write_toml
@@ -58,10 +58,10 @@ class RunControl(Protocol):
     def resume(self) -> None: ...
     def set_scale(self, scale: float) -> None: ...
     def set_target(self, value: float) -> None: ...
-    def stop(self, reason: str = ...) -> None: ...
-    def abort(self, reason: str = ...) -> None: ...
+    def stop(self, reason: StopCause | str = ...) -> None: ...
+    def abort(self, reason: StopCause | str = ...) -> None: ...
     def result(
-        self, *, aborted: bool, stop_reason: str | None, error: str | None = None
+        self, *, aborted: bool, stop_reason: StopCause | None, error: str | None = None
     ) -> RunResult: ...
 
 
@@ -257,7 +257,7 @@ class RunSession:
             return None
         return self.deploy.final or self.deploy.record()
 
-    def partial_result(self, reason: str) -> RunResult:
+    def partial_result(self, reason: StopCause) -> RunResult:
         """The run so far, marked aborted so nobody mistakes it for a finished run (on the
         loop: the live model is consistent at the moment of the call)."""
         return self.live.result(aborted=True, stop_reason=reason)
@@ -269,7 +269,7 @@ class RunSession:
     async def save(self, path: Path, result: RunResult | None = None) -> Path:
         """The report, written off the loop; of the run so far while it goes on. OSError
         propagates for the caller to show."""
-        why = f"partial: saved while running at {self.model.elapsed:.0f}s"
+        why = StopCause(StopReason.PARTIAL, f"saved while running at {self.model.elapsed:.0f}s")
         result = result or self.result or self.partial_result(why)
         written = await self._write(result, path)
         if result is self.result:

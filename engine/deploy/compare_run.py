@@ -7,7 +7,7 @@ from time import monotonic
 
 from engine.deploy.compare import CompareRow
 from engine.deploy.driver import DeployDriver
-from engine.deploy.marks import Mark, mark_of
+from engine.deploy.marks import Mark, RunFigures, mark_of
 from engine.deploy.strategies import EventKind, Phase
 from engine.load.run import RunPlan
 from engine.report.deploy_section import FleetRow
@@ -16,7 +16,7 @@ from engine.session import RunSession
 __all__ = ["measure"]
 
 
-def all_upstreams(model: object, t: float) -> Mark:
+def all_upstreams(model: RunFigures, t: float) -> Mark:
     """Every request of the load, whichever color (or the router itself) answered."""
     return mark_of(model, None, t)
 

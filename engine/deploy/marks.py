@@ -12,14 +12,24 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 from hdrh.histogram import HdrHistogram
 
 from engine.deploy.strategies import ColorFigures
-from engine.load.metrics import new_histogram
+from engine.load.metrics import Interval, new_histogram
 
-__all__ = ["ColorLive", "Mark", "mark_of", "nonzero_counts"]
+__all__ = [
+    "ColorLive",
+    "FiguresSource",
+    "Mark",
+    "ModelFigures",
+    "RunFigures",
+    "mark_of",
+    "nonzero_counts",
+]
+
+PERCENTILE_NOTE = "per-color percentiles from Surge's own load (the x-surge-upstream header)"
 
 _TEMPLATE = new_histogram()  # index <-> value arithmetic only; never recorded into
 
@@ -75,9 +85,40 @@ def nonzero_counts(h: HdrHistogram) -> Iterable[tuple[int, int]]:
     return ((i, counts[i]) for i in range(lo, hi + 1) if counts[i])
 
 
-def mark_of(model: Any, color: str | None, t: float) -> Mark:
-    """A color's cumulative figures from a RunModel (duck-typed: `model.total.buckets`);
-    every upstream's for `None`."""
+class RunFigures(Protocol):
+    """What the driver reads of a run: its cumulative figures (engine.load.model.RunModel)."""
+
+    @property
+    def total(self) -> Interval: ...
+
+
+class FiguresSource(Protocol):
+    """Each color's cumulative Mark for the deploy driver: the run's, or a router's counters."""
+
+    @property
+    def note(self) -> str:
+        """Where the figures come from, for the report's `[deploy].notes`."""
+        ...
+
+    def __call__(self, run: RunFigures | None, color: str, t: float) -> Mark: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ModelFigures:
+    """The run's own figures, split by the x-surge-upstream header (the default source)."""
+
+    note = PERCENTILE_NOTE
+
+    def __call__(self, run: RunFigures | None, color: str, t: float) -> Mark:
+        return Mark(t) if run is None else mark_of(run, color, t)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def mark_of(model: RunFigures, color: str | None, t: float) -> Mark:
+    """A color's cumulative figures from a run's model; every upstream's for `None`."""
     requests = failed = 0
     counts: dict[int, int] = {}
     for (_step, upstream), b in model.total.buckets.items():

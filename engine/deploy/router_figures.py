@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
-from engine.deploy.marks import Mark
+from engine.deploy.marks import Mark, RunFigures
 from engine.deploy.routers import Router, RouterError
 
 __all__ = ["RouterFigures"]
 
 
 class RouterFigures:
-    """A `figures_of(model, color, t) -> Mark` for the driver that ignores the model."""
+    """A FiguresSource for the driver that ignores the run's figures."""
 
     def __init__(self, router: Router) -> None:
         self.router = router
@@ -40,7 +39,7 @@ class RouterFigures:
             "windows have requests and errors but no percentiles (latency bounds unjudged)"
         )
 
-    def __call__(self, model: Any, color: str, t: float) -> Mark:
+    def __call__(self, run: RunFigures | None, color: str, t: float) -> Mark:
         self._poll()
         requests, failed = self._now.get(color, (0, 0))
         return Mark(t, requests, failed, {})

@@ -1,36 +1,31 @@
-"""A smoke run: requests to green through the proxy's header override, before green takes traffic.
+"""A smoke run: a short plan on the engine against green, before green takes traffic.
 
 A Switch with `smoke` cannot be judged on the load test's traffic: blue has all the
 weight, so green serves nothing. While a decision says `smoke`, the deploy driver keeps
-a `SmokeRun` going, which sends its own requests through the proxy with
-`x-surge-color: green` at a small fixed rate, and green's entry in the window the
-strategy judges is those requests' figures.
-
-`python -m engine.deploy.smoke` is the sender process (see SmokeRun for why a process).
+a `SmokeRun` going: a constant-arrival-rate `RunPlan` of GETs through the router with
+`x-surge-color: green`, run by the engine's own Controller (a worker process, as the
+load's are), and green's entry in the window the strategy judges is its figures.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
-import subprocess
-import sys
-import threading
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from time import monotonic, perf_counter
+from time import monotonic
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
-from engine.deploy.marks import Mark, nonzero_counts
+from engine.deploy.marks import Mark, mark_of
 from engine.deploy.strategies import ColorFigures
-from engine.load.metrics import new_histogram
+from engine.http.request import prepare
+from engine.load.controller import Controller
+from engine.load.executors import CONSTANT_ARRIVAL_RATE, ExecutorConfig
+from engine.load.run import RunPlan, Snapshot, WorkPlan
 
 if TYPE_CHECKING:
     from engine.profile import Profile
@@ -41,16 +36,17 @@ __all__ = ["SMOKE_IN_FLIGHT", "SmokeRun", "SmokeTarget"]
 # a window of seconds, few enough that a production green does not notice them.
 SMOKE_RATE = 20.0  # requests per second
 SMOKE_TIMEOUT_S = 5.0
-SMOKE_IN_FLIGHT = 10  # a slow green gets no more than this many requests at once
+SMOKE_IN_FLIGHT = 10  # a slow green gets no more than this many requests at once (max VUs)
 SMOKE_MAX_REQUESTS = 2_000  # per window, whatever the window's length
-SMOKE_IDLE_S = 3.0  # the sender stops this long after the driver last said "smoke"
+SMOKE_IDLE_S = 3.0  # the run stops this long after the driver last said "smoke"
+SMOKE_INTERVAL_S = 0.25  # the smoke's snapshots: a window's figures lag by no more
+SMOKE_PLAN_S = 86_400.0  # the plan's length: a smoke run ends when the driver stops it
 SMOKE_HEADER = "x-surge-color"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
 class SmokeTarget:
-    """Where a smoke run sends its requests: a URL on the proxy's public side.
+    """Where a smoke run sends its requests: a URL on the router's public side.
 
     Only GET: a smoke run repeats its request dozens of times against what may be
     production, so it must not create or change anything.
@@ -91,6 +87,36 @@ class SmokeTarget:
         prefix = urlsplit(profile.base_url).path.rstrip("/")
         return cls(proxy_url.rstrip("/") + prefix + "/" + path.lstrip("/"), headers)
 
+    def plan(self) -> RunPlan:
+        """The smoke as the engine runs it: constant arrival rate, at most SMOKE_IN_FLIGHT
+        at once (a slow green shows as a high p99, not as fewer requests), in a worker
+        process whose stderr goes nowhere (the app draws on this one's)."""
+        headers = (*_merged(self.headers, ()), (SMOKE_HEADER, "green"))
+        executor = ExecutorConfig(
+            executor=CONSTANT_ARRIVAL_RATE,
+            rate=self.rate,
+            duration=SMOKE_PLAN_S,
+            pre_allocated_vus=1,
+            max_vus=SMOKE_IN_FLIGHT,
+            graceful_stop=0.0,
+        )
+        parts = urlsplit(self.url)
+        work = WorkPlan(
+            executor=executor,
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            requests=(prepare("smoke", "GET", self.url, headers, None),),
+            timeout=self.timeout,
+            connect_timeout=min(self.timeout, SMOKE_TIMEOUT_S),
+        )
+        return RunPlan(
+            name="smoke",
+            source=self.url,
+            work=work,
+            interval=SMOKE_INTERVAL_S,
+            in_process=False,
+            worker_log=os.devnull,
+        )
+
 
 def _merged(
     base: Iterable[tuple[str, str]], over: Iterable[tuple[str, str]]
@@ -102,44 +128,39 @@ def _merged(
 
 
 class SmokeRun:
-    """Requests to green through the proxy's header override, at a fixed rate, in the background.
+    """The smoke plan, run by a Controller while the driver says "smoke".
 
-    The requests go from a process of their own (`python -m engine.deploy.smoke`, the
-    sender), because their latency is what the analysis judges. Measured in `surge demo`
-    against a 5 ms green (2 cores): timed on the app's event loop, which stalls while it
-    draws, p99 was 260-360 ms and the smoke rolled a good green back; timed in a thread
-    of the app's process, 28-36 ms (the GIL); from the sender, 13-18 ms. The load
-    test's workers are processes for the same reason.
-
-    The sender paces its requests open-model (one every 1/rate s, at most
-    SMOKE_IN_FLIGHT at once), so a slow green shows as a high p99 rather than as fewer
-    requests; one warm-up request before them is not counted. Any status >= 400, a
-    timeout or a refused connection is a failed request, never an exception: a broken
-    green is what the smoke run is there to find.
-
-    Its stdin is a heartbeat: `keep_alive` writes a line, and the sender stops
-    SMOKE_IDLE_S after the last one or at once when stdin closes (`stop`, or this
-    process dying), so no sender outlives the rollout that wanted it, even in the app,
-    which has no teardown hook for a driver. Its stdout is one line per request,
-    stamped with the time it was sent, so a window counts exactly the requests sent in it.
+    Timed where the load is timed (a worker process: on the app's loop, which stalls
+    while it draws, a 5 ms green showed p99 260-360 ms and the smoke rolled a good green
+    back), judged on the same figures (`mark_of` of its run model). Any status >= 400, a
+    timeout or a refused connection is a failed request: a broken green is what the
+    smoke run is there to find. `keep_alive` starts it and keeps it going; it stops
+    SMOKE_IDLE_S after the last call, or at `stop`, so none outlives the rollout that
+    wanted it, even in the app, which has no teardown hook for a driver.
     """
 
     def __init__(self, target: SmokeTarget) -> None:
         self.target = target
-        self.upstreams: Counter[str] = Counter()  # who answered, over the whole smoke run
         self.last_failure: str | None = None
-        self.error: str | None = None  # the sender itself failed
-        self._lock = threading.Lock()
-        self._histogram = new_histogram()
-        self._requests = 0
-        self._failed = 0
-        self._window_start = 0.0  # time.monotonic(), which is the same clock in the sender
-        self._proc: subprocess.Popen[str] | None = None
-        self._reader: threading.Thread | None = None
+        self.error: str | None = None  # the smoke run itself failed
+        self._ended: Counter[str] = Counter()  # answers of smoke runs that ended
+        self._controller: Controller | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._base = Mark()  # the current controller's figures at the window's start
+        self._alive_at = 0.0
+        self._failures: dict[str, int] = {}
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._task is not None and not self._task.done()
+
+    @property
+    def upstreams(self) -> Counter[str]:
+        """Who answered, over the whole smoke run (failures without an answer name none)."""
+        out = Counter(self._ended)
+        if self._controller is not None:
+            out.update(_answers(self._controller))
+        return out
 
     def figures(self) -> ColorFigures:
         """The current window's figures, as the analysis reads them."""
@@ -147,202 +168,81 @@ class SmokeRun:
 
     def window_mark(self) -> Mark:
         """The current window as a Mark (its percentiles go into the report's step rows)."""
-        with self._lock:
-            return Mark(0.0, self._requests, self._failed, dict(nonzero_counts(self._histogram)))
+        return self._mark().since(self._base)
+
+    def _mark(self) -> Mark:
+        c = self._controller
+        return Mark() if c is None else mark_of(c.model, None, 0.0)
 
     def new_window(self) -> None:
-        with self._lock:
-            self._window_start = monotonic()
-            self._histogram.reset()
-            self._requests = self._failed = 0
-        self._tell("window")
+        self._base = self._mark()
+        if self._controller is not None:
+            self._controller.resume()  # paused at a window's max_requests
 
     def keep_alive(self) -> None:
-        """Start the sender if it is not going, and keep it going SMOKE_IDLE_S more."""
-        if self.error is not None:
-            return  # a sender that crashed would crash again, four times a second
-        proc = self._proc
-        if proc is None or proc.poll() is not None or proc.stdin is None or proc.stdin.closed:
-            self._spawn()  # a stopped sender may still be finishing: it ends by itself
-        self._tell("alive")
+        """Start the run if it is not going, and keep it going SMOKE_IDLE_S more."""
+        self._alive_at = monotonic()
+        if self.running or self.error is not None:
+            return  # a run that failed would fail again, four times a second
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing can send
+            loop = asyncio.get_running_loop()
+            self._end()
+            self._controller = Controller(self.target.plan(), on_snapshot=self._snapshot)
+            self._base, self._failures = Mark(), {}
+            self._task = loop.create_task(self._run(self._controller))
 
     def stop(self) -> None:
-        """Close the sender's stdin: it cancels its requests in flight and exits."""
-        proc = self._proc
-        if proc is not None and proc.stdin is not None and not proc.stdin.closed:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
+        """Abort the run: its requests in flight are cancelled."""
+        if self.running and self._controller is not None:
+            self._controller.abort()
 
     async def aclose(self) -> None:
         self.stop()
-        proc, reader = self._proc, self._reader
-        if proc is not None:
-            try:
-                await asyncio.to_thread(proc.wait, SMOKE_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                await asyncio.to_thread(proc.wait)
-        if reader is not None:
-            await asyncio.to_thread(reader.join)
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
-    def _spawn(self) -> None:
-        t = self.target
-        config = {
-            "url": t.url,
-            "headers": list(t.headers),  # on stdin, not argv: headers may hold credentials
-            "rate": t.rate,
-            "timeout": t.timeout,
-            "max_requests": t.max_requests,
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.deploy.smoke"],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self._proc = proc
-        self._reader = threading.Thread(target=self._read, args=(proc,), daemon=True)
-        self._reader.start()
-        self._tell(json.dumps(config))
+    async def _run(self, controller: Controller) -> None:
+        result = await controller.run()
+        if result.error is not None or result.failures:
+            self.error = result.error or "; ".join(result.failures)
 
-    def _tell(self, line: str) -> None:
-        proc = self._proc
-        if proc is None or proc.stdin is None or proc.stdin.closed:
+    def _end(self) -> None:
+        """The ended run's answers stay counted; its figures leave the window."""
+        if self._controller is not None:
+            self._ended.update(_answers(self._controller))
+            self._controller = None
+
+    def _snapshot(self, snap: Snapshot) -> None:
+        """Each smoke interval: stop when the driver went quiet, pause at the window's
+        max_requests, and name the newest kind of failure."""
+        c = self._controller
+        if c is None:
             return
-        try:
-            proc.stdin.write(line + "\n")
-            proc.stdin.flush()
-        except (OSError, ValueError):  # it exited (the reader says why) or was stopped
-            pass
-
-    def _read(self, proc: subprocess.Popen[str]) -> None:
-        """The sender's lines, until it exits: `SENT_AT STATUS MICROS UPSTREAM [FAILURE]`."""
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            try:
-                sent_at, status, micros, upstream, *failure = line.rstrip("\n").split(" ", 4)
-                result = (float(sent_at), int(status), int(micros), upstream, " ".join(failure))
-            except ValueError:
-                continue  # not one of its lines (a library printing): not a request either
-            self._record(*result)
-        proc.stdout.close()
-        code = proc.wait()
-        if code != 0 and proc.stdin is not None and not proc.stdin.closed:
-            self.error = f"smoke sender exited with code {code}"
-
-    def _record(self, sent_at: float, status: int, micros: int, upstream: str, why: str) -> None:
-        failed = status == 0 or status >= 400
-        with self._lock:
-            if status:
-                self.upstreams[upstream] += 1
-            if failed:
-                self.last_failure = why or f"HTTP {status}"
-            if sent_at < self._window_start:
-                return  # sent in an earlier window
-            self._requests += 1
-            self._failed += int(failed)
-            if status:
-                self._histogram.record_value(micros)
+        if monotonic() - self._alive_at > SMOKE_IDLE_S:
+            c.abort()
+        elif self.window_mark().requests >= self.target.max_requests:
+            c.pause()
+        failures = dict(_failures(snap))
+        new = [kind for kind, n in failures.items() if n > self._failures.get(kind, 0)]
+        if new:
+            self.last_failure = new[-1]
+        self._failures = failures
 
 
-class _Heartbeat:
-    """The sender's view of its stdin: how long it may go on, and its window's count."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.deadline = monotonic() + SMOKE_IDLE_S
-        self.sent = 0
-
-    def listen(self) -> None:
-        for line in sys.stdin:
-            with self.lock:
-                self.deadline = monotonic() + SMOKE_IDLE_S
-                if line.strip() == "window":
-                    self.sent = 0
-        with self.lock:
-            self.deadline = 0.0  # stdin closed: stop now
-
-    def may_send(self, limit: int, room: bool) -> bool | None:
-        """True: send one; False: not now (no `room` in flight, or the limit); None: stop."""
-        with self.lock:
-            if monotonic() >= self.deadline:
-                return None
-            if not room or self.sent >= limit:
-                return False
-            self.sent += 1
-            return True
+def _answers(c: Controller) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for (_step, upstream), b in c.model.total.buckets.items():
+        if upstream is not None:
+            out[upstream] += b.requests
+    return out
 
 
-async def _smoke_send(target: SmokeTarget, beat: _Heartbeat) -> None:
-    """The sender's loop: open-model pacing, each answer one line on stdout."""
-    loop = asyncio.get_running_loop()
-    gap = 1.0 / target.rate
-    in_flight: set[asyncio.Task[None]] = set()
-    client = httpx.AsyncClient(
-        timeout=target.timeout,
-        trust_env=False,  # a proxy from the environment would smoke something else
-        headers=[*target.headers, (SMOKE_HEADER, "green")],
-        limits=httpx.Limits(max_connections=SMOKE_IN_FLIGHT),
-    )
-
-    async def one() -> None:
-        sent_at = monotonic()
-        started = perf_counter()
-        try:
-            resp = await client.get(target.url)
-        except Exception as exc:  # any way of not answering is a failed smoke request
-            why = f"{type(exc).__name__}: {exc}".rstrip(": ").replace("\n", " ")
-            print(f"{sent_at:.6f} 0 0 - {why}", flush=True)
-            return
-        micros = max(1, round((perf_counter() - started) * 1e6))
-        upstream = resp.headers.get("x-surge-upstream", "untagged").replace(" ", "_")
-        print(f"{sent_at:.6f} {resp.status_code} {micros} {upstream}", flush=True)
-
-    try:
-        # Unrecorded: a window's p99 is its slowest request or two, and the first one
-        # pays for the connection and for httpx's first use (~40 ms against ~8 ms after).
-        with contextlib.suppress(Exception):
-            await client.get(target.url, timeout=min(target.timeout, 1.0))
-        due = loop.time()
-        while True:
-            go = beat.may_send(target.max_requests, len(in_flight) < SMOKE_IN_FLIGHT)
-            if go is None:
-                break
-            if go:
-                job = loop.create_task(one())
-                in_flight.add(job)
-                job.add_done_callback(in_flight.discard)
-            due = max(due + gap, loop.time())  # after a stall: no burst to catch up
-            await asyncio.sleep(due - loop.time())
-    finally:
-        for job in in_flight:
-            job.cancel()
-        await asyncio.gather(*in_flight, return_exceptions=True)
-        await client.aclose()
-
-
-def smoke_main() -> int:
-    """`python -m engine.deploy.smoke`: a SmokeRun's sender; its config is stdin's first line."""
-    try:
-        c = json.loads(sys.stdin.readline())
-        target = SmokeTarget(
-            c["url"],
-            tuple((str(k), str(v)) for k, v in c["headers"]),
-            float(c["rate"]),
-            float(c["timeout"]),
-            int(c["max_requests"]),
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        print(f"bad smoke config: {exc}", file=sys.stderr)
-        return 2
-    beat = _Heartbeat()
-    threading.Thread(target=beat.listen, daemon=True).start()
-    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
-        asyncio.run(_smoke_send(target, beat))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(smoke_main())
+def _failures(snap: Snapshot) -> Iterable[tuple[str, int]]:
+    """Failed requests by what went wrong: `HTTP 502`, or a transport error's kind."""
+    for status, n in snap.totals.status.items():
+        if status and not 200 <= status <= 399:  # 0: no answer (an error kind below)
+            yield f"HTTP {status}", n
+    for kind, n in snap.totals.errors.items():
+        if not kind.startswith("http "):  # the statuses above, counted by class
+            yield kind, n

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dns.asyncresolver
@@ -116,7 +115,3 @@ def _target(text: object, source: FileSource) -> Target:
     if not port.isdigit() or not 0 < int(port) < 65536 or not host:
         raise RegistryError(f"{source.describe()}: target {text!r} is not host:port")
     return Target(host, int(port))
-
-
-def targets_of(resolutions: Sequence[Resolution]) -> tuple[Target, ...]:
-    return tuple(t for r in resolutions for t in r.targets)

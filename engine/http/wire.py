@@ -672,12 +672,3 @@ async def _open_socket(
             raise
         return sock
     raise error
-
-
-def make_ssl_context(insecure: bool) -> ssl.SSLContext:
-    """A fresh client context with only verification set (engine/http/tls.py has the rest)."""
-    ctx = ssl.create_default_context()
-    if insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx

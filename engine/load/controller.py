@@ -22,12 +22,11 @@ from engine.load.metrics import Interval, merge_histograms
 from engine.load.model import Row, RunModel, ThresholdState
 from engine.load.pacing import RunClock
 from engine.load.pools import LocalPool, Pool, ProcessPool
-from engine.load.run import RunPlan, RunResult, Snapshot
+from engine.load.run import OnWorkerLoss, RunPlan, RunResult, Snapshot
 from engine.load.states import (
     RunState,
+    StopCause,
     StopReason,
-    breaking_point,
-    internal_error,
     is_natural,
     threshold_abort,
     workers_lost,
@@ -54,7 +53,7 @@ class Controller:
         self.pool: Pool = _pool(plan)
         self.state = RunState.READY
         self.aborted = False
-        self.stop_reason: str | None = None
+        self.stop_reason: StopCause | None = None
         self._baseline_p95: float | None = None
         self._last_held_rate: float | None = None
         self._cpu_max = 0.0
@@ -104,22 +103,24 @@ class Controller:
         if base > 0:
             self.set_scale(value / base)
 
-    def stop(self, reason: str = StopReason.USER_STOP) -> None:
+    def stop(self, reason: StopCause | str = StopReason.USER_STOP) -> None:
         """Graceful: no new iterations; in-flight ones get gracefulStop."""
         if self.state in (RunState.RUNNING, RunState.PAUSED, RunState.READY):
+            cause = StopCause.of(reason)
             self.state = RunState.STOPPING
             self.aborted = True
-            self.stop_reason = reason
-            self.pool.stop(reason)
-            self.steering.stopped(reason)
+            self.stop_reason = cause
+            self.pool.stop(cause)
+            self.steering.stopped(cause.kind)
 
-    def abort(self, reason: str = StopReason.USER_ABORT) -> None:
+    def abort(self, reason: StopCause | str = StopReason.USER_ABORT) -> None:
         """At once: in-flight iterations are interrupted."""
+        cause = StopCause.of(reason)
         self.aborted = True
-        self.stop_reason = self.stop_reason or reason
+        self.stop_reason = self.stop_reason or cause
         self.state = RunState.STOPPING
-        self.pool.abort(reason)
-        self.steering.stopped(reason, abort=True)
+        self.pool.abort(cause)
+        self.steering.stopped(cause.kind, abort=True)
 
     # ----------------------------------------------------------------- running
     async def run(self) -> RunResult:
@@ -158,7 +159,7 @@ class Controller:
         except Exception as exc:  # keep what was measured; say what broke
             error = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
-            self.abort(internal_error(error))
+            self.abort(StopCause(StopReason.INTERNAL_ERROR, error))
         if self.pool.lost >= self.pool.size:
             # Nobody left to run the plan: the run ended early, whatever the figures say.
             self.aborted = True
@@ -175,7 +176,7 @@ class Controller:
         return result
 
     def result(
-        self, *, aborted: bool, stop_reason: str | None, error: str | None = None
+        self, *, aborted: bool, stop_reason: StopCause | None, error: str | None = None
     ) -> RunResult:
         """The run as it stands: at its end, or mid-run for a partial report (same loop,
         so the model is consistent at the moment of the call)."""
@@ -199,7 +200,7 @@ class Controller:
         row = self.model.add(iv, join_last=join_last)
         states = self.model.evaluate()
         elapsed = self.model.elapsed
-        if self.pool.lost and self.plan.on_worker_loss == "abort" and not self.aborted:
+        if self.pool.lost and self.plan.on_worker_loss == OnWorkerLoss.ABORT and not self.aborted:
             self.abort(workers_lost(self.pool.failures, every=False))
         if self.state in (RunState.RUNNING, RunState.PAUSED):
             for s in states:
@@ -231,7 +232,7 @@ class Controller:
             elif self._baseline_p95 and p95 > BREAKPOINT_P95_FACTOR * self._baseline_p95:
                 broke = f"p95 {p95:.1f}ms > {BREAKPOINT_P95_FACTOR:g}x its start"
         if broke:
-            self.stop(breaking_point(broke))
+            self.stop(StopCause(StopReason.BREAKING_POINT, broke))
         elif row.requests:
             self._last_held_rate = row.target
 

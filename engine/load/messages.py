@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.load.states import StopCause
+
 
 # ---------------------------------------------------------------- Controller -> worker
 @dataclass(frozen=True)
@@ -39,14 +41,14 @@ class Scale:
 class Stop:
     """Graceful: no new iterations; those in flight get gracefulStop."""
 
-    reason: str
+    reason: StopCause
 
 
 @dataclass(frozen=True)
 class Abort:
     """At once: iterations in flight are interrupted."""
 
-    reason: str
+    reason: StopCause
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class Report:
     interval: bytes
     progress: float
     cpu_percent: float
-    stop_reason: str | None
+    stop_reason: StopCause | None
     final: bool = False
 
 

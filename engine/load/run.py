@@ -8,19 +8,35 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from engine.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_THRESHOLDS
 from engine.http.body import DEFAULT_MAX_BODY
 from engine.http.redirects import DEFAULT_MAX_REDIRECTS
 from engine.http.request import Prepared
+from engine.http.tls import TlsOptions
 from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
 from engine.load.model import Figures, Row, RunModel, ThresholdState
 from engine.load.scenario import Scenario
-from engine.load.states import Ending, RunState, ending_of
+from engine.load.states import Ending, RunState, StopCause, ending_of
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import Threshold
+
+
+class ClientKind(StrEnum):
+    """The VUs' HTTP client."""
+
+    WIRE = "wire"  # Surge's own: HTTP/1.1 and h2, the fastest
+    HTTPX = "httpx"  # the httpx library: a second opinion
+
+
+class OnWorkerLoss(StrEnum):
+    """What a lost worker (a process, a Ray node) does to the run."""
+
+    CONTINUE = "continue"  # the others go on; the report names the loss
+    ABORT = "abort"  # the run ends at once
 
 
 @dataclass(frozen=True)
@@ -33,15 +49,10 @@ class WorkPlan:
     weights: tuple[float, ...] = ()
     checks: tuple[tuple[Check, ...], ...] = ()
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)
-    client: str = "wire"
+    client: ClientKind = ClientKind.WIRE
     timeout: float = 10.0
     connect_timeout: float = 5.0
-    insecure: bool = False
-    # TLS files (absolute paths): a CA bundle instead of the default roots, and a client
-    # certificate with its key (engine/http/tls.py).
-    cacert: str | None = None
-    cert: str | None = None
-    key: str | None = None
+    tls: TlsOptions = field(default_factory=TlsOptions)  # verification, CA bundle, client cert
     scenario: Scenario | None = None  # a flow of steps instead of weighted requests
     headers: tuple[tuple[str, str], ...] = ()  # the profile's, for scenario steps
     max_body: int = DEFAULT_MAX_BODY  # body bytes kept for checks (decoded); the rest dropped
@@ -70,7 +81,7 @@ class RunPlan:
     worker_log: str | None = None  # worker processes' stderr goes here (the app's screen is fd 2)
     # `ray://HOST:PORT` or "auto": the workers as Ray actors (engine/load/pools/ray_pool.py)
     cluster: str | None = None
-    on_worker_loss: str = "continue"  # or "abort": a lost worker ends the run at once
+    on_worker_loss: OnWorkerLoss = OnWorkerLoss.CONTINUE
 
     @property
     def breakpoint(self) -> bool:
@@ -93,7 +104,7 @@ class Snapshot:
     worker_cpu: tuple[float, ...] = ()
     worker_nodes: tuple[str, ...] = ()  # each worker's machine on a Ray cluster, else ()
     failures: tuple[str, ...] = ()
-    stop_reason: str | None = None
+    stop_reason: StopCause | None = None
 
 
 @dataclass
@@ -103,7 +114,7 @@ class RunResult:
     started_at: dt.datetime
     duration: float
     aborted: bool
-    stop_reason: str | None
+    stop_reason: StopCause | None
     breaking_point_rps: float | None = None
     error: str | None = None
     cpu_percent_max: float = 0.0

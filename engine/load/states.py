@@ -1,7 +1,8 @@
-"""A run's states and the reasons it stops: typed, with the words users read as values."""
+"""A run's states and why it stops: typed, with the words users read as values."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -14,8 +15,8 @@ class RunState(StrEnum):
 
 
 class StopReason(StrEnum):
-    """Why a run ended. Reasons with details (a threshold's abortOnFail, a breaking
-    point, an internal error) are the strings made by the functions below."""
+    """The kind of a run's stop cause. A kind without a detail says its value; one with a
+    detail (a threshold, a breaking point, a lost worker) says its words in `_SAID`."""
 
     DURATION = "duration reached"
     MAX_DURATION = "maxDuration reached"
@@ -31,13 +32,64 @@ class StopReason(StrEnum):
     CANCELLED = "cancelled"
     CONTROLLER_GONE = "controller gone"
     ROLLOUT_ENDED = "rollout ended"  # surge deploy compare: the load ends with the rollout
+    # with a detail
+    THRESHOLD = "threshold"  # abortOnFail; the detail `key: expression`
+    BREAKING_POINT = "breaking point"
+    WORKERS_DIED = "every worker died"
+    WORKER_LOST = "a worker was lost"  # on_worker_loss = "abort"
+    CHECKPOINT = "checkpoint"  # a report written while its run still goes
+    PARTIAL = "partial"  # saved by hand while the run goes
+    INTERNAL_ERROR = "internal error"
+    ENGINE_ERROR = "engine error"  # the console's engine worker raised (today: aborted)
+    OTHER = "other"  # the detail is all its words (a front end's own, an old report's)
 
-    @property
-    def natural(self) -> bool:
-        """The plan ran to its end: not a reason worth reporting."""
-        return self in _NATURAL
+
+# The words of a kind with a detail; `{}` is the detail.
+_SAID = {
+    StopReason.THRESHOLD: "threshold {} failed (abortOnFail)",
+    StopReason.BREAKING_POINT: "breaking point: {}",
+    StopReason.WORKERS_DIED: "every worker died: {}",
+    StopReason.WORKER_LOST: "a worker was lost: {}",
+    StopReason.CHECKPOINT: "checkpoint: {}",
+    StopReason.PARTIAL: "partial: {}",
+    StopReason.INTERNAL_ERROR: "internal error: {}",
+    StopReason.ENGINE_ERROR: "engine error: {}",
+    StopReason.OTHER: "{}",
+}
 
 
+@dataclass(frozen=True)
+class StopCause:
+    """Why a run ended: a kind and its detail. Its str() is the text the report
+    (`meta.stop_reason`) and the screens show; `parse` reads that text back."""
+
+    kind: StopReason
+    detail: str = ""
+
+    def __str__(self) -> str:
+        said = _SAID.get(self.kind)
+        return said.format(self.detail) if said else str(self.kind)
+
+    @classmethod
+    def of(cls, reason: StopCause | str) -> StopCause:
+        """A command's reason as a cause: a kind alone, or the caller's own words (OTHER)."""
+        if isinstance(reason, StopCause):
+            return reason
+        return cls(reason) if isinstance(reason, StopReason) else cls(StopReason.OTHER, reason)
+
+    @classmethod
+    def parse(cls, text: str) -> StopCause:
+        """The cause a report's text says; words no kind makes are OTHER."""
+        if text in _BARE:
+            return cls(StopReason(text))
+        for kind, said in _SAID.items():
+            head, tail = said.split("{}")
+            if kind is not StopReason.OTHER and text.startswith(head) and text.endswith(tail):
+                return cls(kind, text[len(head) : len(text) - len(tail)])
+        return cls(StopReason.OTHER, text)
+
+
+_BARE = frozenset(k.value for k in StopReason if k not in _SAID)
 _NATURAL = frozenset({StopReason.DURATION, StopReason.MAX_DURATION, StopReason.ITERATIONS})
 
 
@@ -55,59 +107,49 @@ class Ending(StrEnum):
     CRASHED = "crashed"
 
 
-_STOPPED_BY_YOU = frozenset({StopReason.USER_STOP, StopReason.INTERRUPTED, StopReason.QUIT})
-_SIGNALLED = frozenset({StopReason.TERMINATED, StopReason.HUNG_UP})
-
-
-def ending_of(aborted: bool, stop_reason: str | None, error: str | None) -> Ending:
-    """The ending a run's flags and stop reason add up to."""
-    reason = stop_reason or ""
-    if error is not None or reason.startswith("internal error"):
+def ending_of(aborted: bool, cause: StopCause | None, error: str | None) -> Ending:
+    """The ending a run's flags and stop cause add up to."""
+    kind = cause.kind if cause is not None else None
+    if error is not None or kind is StopReason.INTERNAL_ERROR:
         return Ending.CRASHED
-    if reason.startswith(("every worker died", "a worker was lost")):
+    if kind in (StopReason.WORKERS_DIED, StopReason.WORKER_LOST):
         return Ending.WORKER_LOST
     if not aborted:
         return Ending.FINISHED
-    if reason.startswith("threshold "):
-        return Ending.THRESHOLD_ABORT
-    if reason.startswith("breaking point"):
-        return Ending.BREAKING_POINT
-    if reason in _STOPPED_BY_YOU:
-        return Ending.STOPPED
-    if reason in _SIGNALLED:
-        return Ending.SIGNALLED
+    match kind:
+        case StopReason.THRESHOLD:
+            return Ending.THRESHOLD_ABORT
+        case StopReason.BREAKING_POINT:
+            return Ending.BREAKING_POINT
+        case StopReason.USER_STOP | StopReason.INTERRUPTED | StopReason.QUIT:
+            return Ending.STOPPED
+        case StopReason.TERMINATED | StopReason.HUNG_UP:
+            return Ending.SIGNALLED
     return Ending.ABORTED
 
 
-def is_natural(reason: str | None) -> bool:
-    return reason is None or reason in _NATURAL
+def is_natural(cause: StopCause | None) -> bool:
+    return cause is None or cause.kind in _NATURAL
 
 
-def state_label(state: RunState, stop_reason: str | None) -> str:
+def state_label(state: RunState, cause: StopCause | None) -> str:
     """The state as a progress line says it: a run Ctrl+C (or anything) ended early is not
     `finished` but its reason, e.g. `interrupted (Ctrl+C)`."""
-    if state is RunState.FINISHED and not is_natural(stop_reason):
-        return str(stop_reason)
+    if state is RunState.FINISHED and not is_natural(cause):
+        return str(cause)
     return str(state)
 
 
-def threshold_abort(key: str, expression: str) -> str:
-    return f"threshold {key}: {expression} failed (abortOnFail)"
+def threshold_abort(key: str, expression: str) -> StopCause:
+    return StopCause(StopReason.THRESHOLD, f"{key}: {expression}")
 
 
-def breaking_point(what: str) -> str:
-    return f"breaking point: {what}"
-
-
-def workers_lost(failures: list[str], *, every: bool = True) -> str:
+def workers_lost(failures: list[str], *, every: bool = True) -> StopCause:
     """Why a run ended over lost workers: all of them, or one (on_worker_loss = "abort")."""
-    return ("every worker died: " if every else "a worker was lost: ") + "; ".join(failures)
+    kind = StopReason.WORKERS_DIED if every else StopReason.WORKER_LOST
+    return StopCause(kind, "; ".join(failures))
 
 
-def checkpoint_reason(elapsed: float) -> str:
-    """The reason a report written while its run still goes carries."""
-    return f"checkpoint: running at {elapsed:.0f}s"
-
-
-def internal_error(error: str) -> str:
-    return f"internal error: {error}"
+def checkpoint_reason(elapsed: float) -> StopCause:
+    """The cause a report written while its run still goes carries."""
+    return StopCause(StopReason.CHECKPOINT, f"running at {elapsed:.0f}s")

@@ -149,7 +149,7 @@ class SteeringLog:
     def add(self, what: Steer, from_: float | None = None, to: float | None = None) -> None:
         self.events.append(SteeringEvent(max(self.clock(), 0.0), what, from_, to))
 
-    def stopped(self, reason: str, *, abort: bool = False) -> None:
+    def stopped(self, kind: StopReason, *, abort: bool = False) -> None:
         """A stop or abort, on record when a person gave it."""
-        if reason in BY_HAND:
+        if kind in BY_HAND:
             self.add(Steer.ABORT if abort else Steer.STOP)

@@ -9,10 +9,9 @@ from typing import Protocol
 
 from engine.http.request import Prepared
 from engine.http.response import Response
-from engine.http.tls import TlsOptions
 from engine.http.wire import SendBatch
 from engine.load.checks import needs_body
-from engine.load.run import WorkPlan
+from engine.load.run import ClientKind, WorkPlan
 from engine.load.session import Session
 
 
@@ -71,15 +70,14 @@ def make_client(plan: WorkPlan, base_url: str | None = None) -> Client:
     """A client for `base_url` (default: the plan's), as the plan asks for."""
     base_url = base_url or plan.base_url
     keep_body = reads_body(plan)
-    tls = TlsOptions(plan.insecure, plan.cacert, plan.cert, plan.key)
-    if plan.client == "httpx":
+    if plan.client == ClientKind.HTTPX:
         from engine.http.httpx_client import HttpxClient
 
         return HttpxClient(
             base_url,
             connect_timeout=plan.connect_timeout,
             timeout=plan.timeout,
-            tls=tls,
+            tls=plan.tls,
             keep_body=keep_body,
             max_body=plan.max_body,
         )
@@ -90,7 +88,7 @@ def make_client(plan: WorkPlan, base_url: str | None = None) -> Client:
     return WireClient(
         base_url,
         connect_timeout=plan.connect_timeout,
-        tls=tls,
+        tls=plan.tls,
         full=full,
         redirects=plan.max_redirects > 0,
         http2=plan.http2,

@@ -14,7 +14,7 @@ Two models, as in k6:
   instead and its wait counts in its `latency` (wrk2's coordinated-omission
   correction); only what still waits when the schedule ends is dropped.
 
-One class of ~580 lines on purpose: the closed and open loops, the request path and
+One class on purpose: the closed and open loops, the request path and
 the scenario flow share the worker's hot state (budgets, backlog, recorder, status
 table) as attributes; split, each part would reach into the others' privates.
 """
@@ -40,7 +40,7 @@ from engine.load.metrics import Interval, Recorder
 from engine.load.pacing import Pacer, RunClock, remaining
 from engine.load.run import WorkPlan
 from engine.load.scenario import END_ITERATION, Template
-from engine.load.states import StopReason
+from engine.load.states import StopCause, StopReason
 from engine.load.vus import VU, make_vu
 
 # How early the scheduler may release an iteration. Event-loop timers fire up to a
@@ -76,7 +76,7 @@ class Worker:
         self.recorder = self._new_recorder()
         self.clock = RunClock()
         self.scale = 1.0
-        self.stop_reason: str | None = None
+        self.stop_reason: StopCause | None = None
         self._rng = rng or random.Random()
         self._vus: list[VU] = []
         self._active = 0  # closed model: VUs with index < _active may run
@@ -145,7 +145,7 @@ class Worker:
             self._pacer.rescale(scale, self._next_n, self.clock.elapsed())
         self.scale = scale
 
-    def stop(self, reason: str = "stopped") -> None:
+    def stop(self, reason: StopCause) -> None:
         """Graceful: no new iterations; in-flight ones get gracefulStop to finish."""
         if self._stopping:
             return
@@ -159,7 +159,7 @@ class Worker:
                 vu.wake.set_result(None)
         self._stopped.set()
 
-    def abort(self, reason: str = "aborted") -> None:
+    def abort(self, reason: StopCause) -> None:
         self.stop(reason)
         for vu in self._vus:
             if vu.task is not None and not vu.task.done():
@@ -521,11 +521,11 @@ class Worker:
                 if self._budget is not None:  # maxDuration: what never started is dropped
                     started = [vu.iterations + vu.busy for vu in self._vus]
                     self.recorder.dropped(self._budget.unstarted(started))
-                self.stop(cfg.kind.end_reason)
+                self.stop(StopCause(cfg.kind.end_reason))
                 break
             self._apply_active(self._closed_target(t), iteration_based)
             if iteration_based and self._vus and all(vu.task.done() for vu in self._vus):  # type: ignore[union-attr]
-                self.stop(StopReason.ITERATIONS)
+                self.stop(StopCause(StopReason.ITERATIONS))
                 break
             await asyncio.sleep(_GOVERNOR_TICK_S)
 
@@ -625,7 +625,7 @@ class Worker:
             # most 50 ms so a stop is seen soon even at one iteration a minute.
             await asyncio.sleep(min(max(t - now - _SLACK_S, _SLACK_S), 0.05))
         await self._sleep_run_time(cfg.planned_duration)
-        self.stop(StopReason.DURATION)
+        self.stop(StopCause(StopReason.DURATION))
 
     def _dispatch(self, due: float) -> None:
         if self._idle:

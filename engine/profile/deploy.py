@@ -19,6 +19,7 @@ from engine.deploy.strategies import (
     Canary,
     Linear,
     Manual,
+    OnExit,
     Rolling,
     RollingWithAdditionalBatch,
     Strategy,
@@ -47,7 +48,6 @@ _COMMON_KEYS = (
 )
 FIGURES = ("load", "router")
 ROUTERS = ("surge", "haproxy", "envoy")
-ON_EXIT = ("rollback", "keep")
 _ANALYSIS_KEYS = (
     "min_requests",
     "min_success_rate",
@@ -100,7 +100,7 @@ class DeployPlan:
     router: str = "surge"  # which load balancer the rollout steers (ROUTERS)
     socket: str | None = None  # haproxy's runtime API / envoy's admin Unix socket
     backend: str = "surge"  # haproxy: the backend whose servers are blue* and green*
-    on_exit: str = "rollback"  # what a router is left at when Surge ends mid-rollout
+    on_exit: OnExit = OnExit.ROLLBACK  # what a router is left at when Surge ends mid-rollout
     figures: str = "load"  # judge on Surge's own load, or on the router's counters
     # colors given as tables: Surge starts their instances (engine.deploy.instances)
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
@@ -194,7 +194,7 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
     sticky = fields.flag(table.get("sticky", False), (*path, "sticky"))
     options = _options(table, strategy, path)
     router = _choice(table.get("router", "surge"), (*path, "router"), ROUTERS)
-    on_exit = _choice(table.get("on_exit", "rollback"), (*path, "on_exit"), ON_EXIT)
+    on_exit = OnExit(_choice(table.get("on_exit", "rollback"), (*path, "on_exit"), tuple(OnExit)))
     figures = _choice(table.get("figures", "load"), (*path, "figures"), FIGURES)
     socket = fields.text(table["socket"], (*path, "socket")) if "socket" in table else None
     if socket is not None and router == "surge":

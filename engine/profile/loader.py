@@ -19,6 +19,7 @@ import profiles
 from engine.errors import ConfigError
 from engine.limits import MAX_RATE, MAX_TIME_SCALE, MAX_VUS, MAX_WORKERS
 from engine.load.executors import ExecutorConfig
+from engine.load.run import ClientKind, OnWorkerLoss
 from engine.load.testtypes import resolve
 from engine.load.thresholds import Threshold, parse_key, parse_thresholds
 from engine.profile import fields, http_fields
@@ -29,7 +30,6 @@ from engine.profile.locate import KeyPath, decode_toml, find_line, format_key
 from engine.profile.model import Endpoint, Profile, ProfileError
 from engine.profile.scenario import check_templates, parse_scenario
 
-CLIENTS = ("wire", "httpx")
 ENV_KEYS = ("base_url", "headers", "vus", "rate", "max_vus", "description")
 ENDPOINT_KEYS = ("name", "method", "path", "headers", "body", "json", "weight", "checks")
 TOP_KEYS = (
@@ -282,10 +282,10 @@ def _deploy(value: Any, path: KeyPath) -> DeployPlan:
     return deploy_plan(fields.table(value, path, hint="[deploy]"), path)
 
 
-def _client(value: Any, path: KeyPath) -> str:
-    if fields.text(value, path) not in CLIENTS:
-        raise Invalid(path, f"unknown client {value!r} (known: {', '.join(CLIENTS)})")
-    return value
+def _client(value: Any, path: KeyPath) -> ClientKind:
+    if fields.text(value, path) not in tuple(ClientKind):
+        raise Invalid(path, f"unknown client {value!r} (known: {', '.join(ClientKind)})")
+    return ClientKind(value)
 
 
 def _test_type(value: Any, path: KeyPath) -> str:
@@ -296,10 +296,10 @@ def _test_type(value: Any, path: KeyPath) -> str:
         raise Invalid(path, str(exc)) from None
 
 
-def _on_worker_loss(value: Any, path: KeyPath) -> str:
-    if fields.text(value, path) not in ("continue", "abort"):
+def _on_worker_loss(value: Any, path: KeyPath) -> OnWorkerLoss:
+    if fields.text(value, path) not in tuple(OnWorkerLoss):
         raise Invalid(path, f'expected "continue" or "abort", got {value!r}')
-    return value
+    return OnWorkerLoss(value)
 
 
 def _base_url(value: Any, path: KeyPath) -> str:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
+from engine.load.run import ClientKind, OnWorkerLoss
 from engine.load.scenario import Scenario
 from engine.load.thresholds import Threshold
 
@@ -54,7 +55,7 @@ class Profile:
     time_scale: float = 1.0
     test_type: str | None = None  # the type run when --type is not given (not with [load])
     duration: float | None = None
-    client: str = "wire"
+    client: ClientKind = ClientKind.WIRE
     timeout: float = 10.0
     connect_timeout: float = 5.0
     insecure: bool = False
@@ -63,7 +64,7 @@ class Profile:
     key: str | None = None
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)
     workers: int | None = None
-    on_worker_loss: str = "continue"  # or "abort": a worker (or a Ray node) lost ends the run
+    on_worker_loss: OnWorkerLoss = OnWorkerLoss.CONTINUE
     max_body: int | None = None  # body bytes kept for checks; None: the engine's default
     max_redirects: int | None = None  # redirects followed per request; None: k6's 10
     http2: bool | None = None  # true: HTTP/2 required; false: HTTP/1.1 only; None: by ALPN

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import SplitResult, urlsplit
 
@@ -23,7 +22,7 @@ from engine.http.tls import TlsFileError, TlsOptions, check
 from engine.limits import MAX_TIME_SCALE
 from engine.load import executors as ex
 from engine.load.executors import ExecutorConfig
-from engine.load.run import RunPlan, WorkPlan
+from engine.load.run import ClientKind, RunPlan, WorkPlan
 from engine.load.stages import Stage
 from engine.load.testtypes import default_max_vus, executor_for, resolve
 from engine.load.thresholds import Threshold
@@ -46,7 +45,7 @@ class Overrides:
     iterations: int | None = None
     stages: tuple[Stage, ...] | None = None
     time_scale: float | None = None
-    client: str | None = None
+    client: ClientKind | None = None
     workers: int | None = None
     cluster: str | None = None  # --cluster ray://HOST:PORT | auto: the workers as Ray actors
     queue: bool | None = None  # --queue: arrival rate waits for a free VU instead of dropping
@@ -83,15 +82,18 @@ def _load_flags(o: Overrides) -> bool:
     )
 
 
-def fit_duration(o: Overrides, planned: Callable[[Overrides], float]) -> Overrides:
+def fit_duration(profile: Profile, o: Overrides) -> Overrides:
     """A duration for a test type is honoured by scaling the type's shape to it.
 
     A test type's stages have their own lengths (an average test is 48 s at the demo's
     time scale), so the engine gives a duration to no test type but smoke; the form and
-    `surge run` turn it into the time scale that makes the shape last that long. `planned` is the
-    shape's length for given overrides (the picker and `surge run` ask the engine). ValueError when
-    the time scale is filled in too: two answers to one question.
+    `surge run` turn it into the time scale that makes the shape last that long.
+    ValueError when the time scale is filled in too: two answers to one question.
     """
+
+    def planned(x: Overrides) -> float:
+        return choose_executor(profile, x).planned_duration
+
     if o.test_type is None or o.executor is not None or o.duration is None:
         return o
     natural = planned(replace(o, duration=None, time_scale=1.0))
@@ -208,7 +210,6 @@ def build_plan(
     base = profile.base_url
     requests = tuple(_endpoint_request(profile, i) for i in range(len(profile.endpoints)))
     _check_static_steps(profile)
-    tls = _tls(profile, o)
     work = WorkPlan(
         executor=cfg,
         base_url=base,
@@ -216,13 +217,10 @@ def build_plan(
         weights=tuple(e.weight for e in profile.endpoints),
         checks=tuple(e.checks for e in profile.endpoints),
         expected_statuses=profile.expected_statuses,
-        client=o.client or profile.client,
+        client=ClientKind(o.client or profile.client),
         timeout=o.timeout if o.timeout is not None else profile.timeout,
         connect_timeout=profile.connect_timeout,
-        insecure=tls.insecure,
-        cacert=tls.cacert,
-        cert=tls.cert,
-        key=tls.key,
+        tls=_tls(profile, o),
         scenario=profile.scenario,
         headers=profile.headers,
         max_body=_first(o.max_body, profile.max_body, DEFAULT_MAX_BODY),

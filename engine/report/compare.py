@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.load.states import ending_of
+from engine.load.states import StopCause, ending_of
 from engine.load.steering import steering_words
 from engine.report.document import steering_of
 from engine.report.text import fmt_bytes, fmt_ms
@@ -302,7 +302,7 @@ def ended_words(meta: Mapping[str, Any]) -> str:
     return str(
         ending_of(
             bool(meta.get("aborted")),
-            reason if isinstance(reason, str) else None,
+            StopCause.parse(reason) if isinstance(reason, str) else None,
             error if isinstance(error, str) else None,
         )
     )

@@ -93,7 +93,7 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> dict[
     if result.cluster:
         meta["cluster"] = result.cluster
     if result.stop_reason:
-        meta["stop_reason"] = result.stop_reason
+        meta["stop_reason"] = str(result.stop_reason)
     if result.error:
         meta["error"] = result.error
     if result.steering:

@@ -1,110 +1,72 @@
 """Merging the reports of runs made in parallel (processes, machines) into one report.
 
-Exact where a report keeps enough: HDR histograms add exactly, so the merged
-percentiles are those of one histogram holding every run's values, never an
-average of percentiles (which means nothing). Counters add. Throughput is the
-requests over the longest run, because parallel runs overlap in time. Thresholds
-are judged again on the merged figures with the run's own evaluator.
+Each report is read back into the run's own types (a `Bucket` per section, an
+`Interval` for the whole run, timeline `Row`s) and added as workers' intervals add
+(`Interval.add`): HDR histograms add exactly, so the merged percentiles are those of
+one histogram holding every run's values, never an average of percentiles. Counters
+add. Throughput is the requests over the longest run, because parallel runs overlap
+in time. Thresholds are judged again by the run's own evaluator (`RunModel.value`),
+so a merge judges them as one run of all the requests would.
 
-Approximate where it does not: timeline rows are aligned by index (runs started
-together with one interval) and their percentile columns keep the worst run's, an
-upper bound; window thresholds ("p(95)<500 over 10s") need per-window histograms no
-report keeps, so they keep the inputs' verdicts (ok only if every input passed) and
-say so with `recomputed = false`.
-
-One module of ~540 lines on purpose: every function here reads the same untrusted
-report tables and shares one error path (a ConfigError naming the report and key);
-split, each half would need the other's private helpers.
+Approximate where a report does not keep enough: timeline rows are aligned by index
+(runs started together with one interval) and their percentile columns keep the worst
+run's, an upper bound. Window thresholds ("p(95)<500 over 10s"), the timing breakdown
+(http_req_waiting...) and a step with an upstream need histograms no report keeps, so
+they keep the inputs' verdicts (ok only if every input passed) and say so with
+`recomputed = false`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
-
 from engine import __version__
 from engine.errors import ConfigError
-from engine.load.metrics import decode_histogram, encode_histogram, new_histogram
-from engine.load.model import LatencyStats, trend_value
-from engine.load.thresholds import COUNTER, GAUGE, RATE, TREND, Threshold, parse_threshold
+from engine.load.metrics import PHASES, Bucket, Interval, Key, encode_histogram
+from engine.load.model import Figures, LatencyStats, Row, RunModel
+from engine.load.thresholds import TREND, Threshold, parse_threshold
+from engine.report.buckets import EXPECTED, exact_sum, read_bucket, read_histogram
 from engine.report.compare import meta_warnings
-from engine.report.document import FORMAT, ReportError, is_number, steering_of, steering_tables
+from engine.report.document import (
+    FORMAT,
+    ReportError,
+    _figures,
+    _histograms,
+    is_number,
+    steering_of,
+    steering_tables,
+)
+from engine.report.review import row_of
 
-# Timeline columns: counters add across parallel runs, percentiles keep the worst.
-_ROW_SUM = ("requests", "failed", "rps", "vus", "vus_max", "target", "iterations", "dropped")
-_ROW_SUM += ("bytes_in", "bytes_out")
-_ROW_MAX = ("t", "dt", "p50", "p90", "p95", "p99", "duration_p50", "duration_p99")
-
-
-@dataclass
-class Hists:
-    """One section's histograms (latency, http_req_duration and its expected responses'
-    part), with exact sums for the mean. `expected` is None once an input lacks it (a
-    format 1 report): then the merged report has no {expected_response:true} figure."""
-
-    latency: HdrHistogram = field(default_factory=new_histogram)
-    latency_sum: int = 0
-    duration: HdrHistogram = field(default_factory=new_histogram)
-    duration_sum: int = 0
-    expected: HdrHistogram | None = field(default_factory=new_histogram)
-    expected_sum: int = 0
-
-    def add(self, other: Hists) -> None:
-        for mine, theirs in ((self.latency, other.latency), (self.duration, other.duration)):
-            if theirs.get_total_count():
-                mine.add(theirs)
-        self.latency_sum += other.latency_sum
-        self.duration_sum += other.duration_sum
-        if self.expected is None or other.expected is None:
-            self.expected = None
-        else:
-            if other.expected.get_total_count():
-                self.expected.add(other.expected)
-            self.expected_sum += other.expected_sum
-
-    def encode(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "latency": encode_histogram(self.latency),
-            "http_req_duration": encode_histogram(self.duration),
-            "latency_sum_us": self.latency_sum,
-            "http_req_duration_sum_us": self.duration_sum,
-        }
-        if self.expected is not None:
-            out["http_req_duration_expected"] = encode_histogram(self.expected)
-            out["http_req_duration_expected_sum_us"] = self.expected_sum
-        return out
+_ALL: Key = ("", None)  # the whole run's one bucket
+# Timeline columns of parallel runs: the counters add, these keep the worst run's.
+_ROW_MAX = frozenset(("t", "dt", "p50", "p90", "p95", "p99", "duration_p50", "duration_p99"))
 
 
 @dataclass
-class _Section:
-    """A section (total, a step, an upstream) merged: summed counters and histograms."""
+class _Run:
+    """Reports in the run's own types: the whole run (one bucket, iterations, checks),
+    a Bucket per step and per upstream. `split` is False once an input does not keep the
+    expected responses' http_req_duration (format 1): the merge has no such figure."""
 
-    parts: list[Mapping[str, Any]] = field(default_factory=list)
-    hists: Hists = field(default_factory=Hists)
+    whole: Interval
+    steps: dict[str, Bucket] = field(default_factory=dict)
+    upstreams: dict[str, Bucket] = field(default_factory=dict)
+    split: bool = True
 
-
-@dataclass
-class _Merged:
-    """Everything a threshold may look at, merged."""
-
-    total: _Section
-    steps: dict[str, _Section]
-    upstreams: dict[str, _Section]
-    iteration: HdrHistogram
-    iteration_sum: int
-    summary: dict[str, Any]
-    checks: dict[str, dict[str, int]]
-    timeline: list[dict[str, Any]]
-    seconds: float
-
-
-class _NotExact(Exception):
-    """A threshold the merged report cannot judge again (a window, step x upstream)."""
+    def add(self, other: _Run) -> None:
+        """Exact, as `Interval.add` adds workers' intervals."""
+        self.whole.add(other.whole)
+        for mine, theirs in ((self.steps, other.steps), (self.upstreams, other.upstreams)):
+            for name, b in theirs.items():
+                if name in mine:
+                    mine[name].add(b)
+                else:
+                    mine[name] = b
+        self.split = self.split and other.split
 
 
 def merge_reports(
@@ -123,21 +85,29 @@ def merge_reports(
     seconds = max(
         _number(_table(r, "meta", lb), "duration_s", lb) for r, lb in _pairs(reports, labels)
     )
-    m = _merge(reports, labels, seconds)
-    out: dict[str, Any] = {"meta": _meta(reports, labels, seconds), "summary": m.summary}
-    out["thresholds"] = _thresholds(reports, m)
-    out["checks"] = m.checks
-    out["steps"] = {name: _figures(s, seconds) for name, s in m.steps.items()}
-    out["upstreams"] = {name: _figures(s, seconds) for name, s in m.upstreams.items()}
-    out["timeline"] = m.timeline
+    run, *others = (_read(r, lb) for r, lb in _pairs(reports, labels))
+    for other in others:
+        run.add(other)
+    model = RunModel(total=run.whole, timeline=_timeline(reports), elapsed=seconds)
+    out: dict[str, Any] = {"meta": _meta(reports, labels, seconds)}
+    out["summary"] = _summary(run, model, reports, labels)
+    out["thresholds"] = _thresholds(reports, run, model)
+    out["checks"] = {name: {"passes": p, "fails": f} for name, (p, f) in model.checks().items()}
+    out["steps"] = {n: _section(b, run, seconds) for n, b in sorted(run.steps.items())}
+    out["upstreams"] = {n: _section(b, run, seconds) for n, b in sorted(run.upstreams.items())}
+    out["timeline"] = [
+        {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(r).items()}
+        for r in model.timeline
+    ]
+    whole = run.whole
     out["histograms"] = {
-        "total": m.total.hists.encode()
+        "total": _hist_table(whole.buckets[_ALL], run)
         | {
-            "iteration_duration": encode_histogram(m.iteration),
-            "iteration_duration_sum_us": m.iteration_sum,
+            "iteration_duration": encode_histogram(whole.iteration_duration),
+            "iteration_duration_sum_us": whole.iteration_sum,
         },
-        "steps": {name: s.hists.encode() for name, s in m.steps.items()},
-        "upstreams": {name: s.hists.encode() for name, s in m.upstreams.items()},
+        "steps": {n: _hist_table(b, run) for n, b in sorted(run.steps.items())},
+        "upstreams": {n: _hist_table(b, run) for n, b in sorted(run.upstreams.items())},
     }
     return out
 
@@ -183,116 +153,134 @@ def _default_label(report: Mapping[str, Any]) -> str:
     return f"{meta.get('name', '?')} @ {meta.get('start', '?')}"
 
 
-def _merge(reports: Sequence[Mapping[str, Any]], labels: Sequence[str], seconds: float) -> _Merged:
-    total = _Section()
-    steps: dict[str, _Section] = {}
-    upstreams: dict[str, _Section] = {}
-    iteration, iteration_sum = new_histogram(), 0
-    for report, label in _pairs(reports, labels):
-        summary = _table(report, "summary", label)
-        hists = _table(report, "histograms", label, hint="cannot merge exactly without them")
-        total_h = _table(hists, "total", f"{label}: [histograms]")
-        _add(total, summary, total_h, f"{label}: [histograms.total]")
-        for kind, into in (("steps", steps), ("upstreams", upstreams)):
-            tables = _table(report, kind, label, optional=True)
-            hist_tables = _table(hists, kind, f"{label}: [histograms]", optional=True)
-            for name, figs in tables.items():
-                where = f"{label}: [histograms.{kind}.{name}]"
-                _add(into.setdefault(name, _Section()), figs, hist_tables.get(name), where)
-        it = _decode(total_h.get("iteration_duration"), f"{label}: iteration_duration")
-        if it.get_total_count():
-            iteration.add(it)
-        iteration_sum += _exact_sum(
+def _read(report: Mapping[str, Any], label: str) -> _Run:
+    """One report in the run's types; ReportError names what is missing or damaged."""
+    summary = _table(report, "summary", label)
+    hists = _table(report, "histograms", label, hint="cannot merge exactly without them")
+    total_h = _table(hists, "total", f"{label}: [histograms]")
+    it = read_histogram(total_h.get("iteration_duration"), f"{label}: iteration_duration")
+    at = f"{label}: [summary]"
+    whole = Interval(
+        0.0,
+        0.0,
+        buckets={_ALL: _bucket(summary, total_h, f"{label}: [histograms.total]", at)},
+        iteration_duration=it,
+        iteration_sum=exact_sum(
             total_h, "iteration_duration_sum_us", it, summary, "iteration_duration_ms"
-        )
-    checks = _merge_checks(reports, labels)
-    timeline = _merge_timelines([r.get("timeline") for r in reports])
-    m = _Merged(
-        total=total,
-        steps=dict(sorted(steps.items())),
-        upstreams=dict(sorted(upstreams.items())),
-        iteration=iteration,
-        iteration_sum=iteration_sum,
-        summary={},
-        checks=checks,
-        timeline=timeline,
-        seconds=seconds,
+        ),
+        iterations=_whole(summary, "iterations", at),
+        interrupted=_whole(summary, "interrupted_iterations", at),
+        dropped=_whole(summary, "dropped_iterations", at),
+        checks=_checks(report, label),
+        vus_max=_whole(summary, "vus_max", at),
     )
-    m.summary = _summary(reports, labels, m)
-    return m
+    run = _Run(whole, split=EXPECTED in total_h)
+    for kind, into in (("steps", run.steps), ("upstreams", run.upstreams)):
+        hist_tables = _table(hists, kind, f"{label}: [histograms]", optional=True)
+        for name, figures in _table(report, kind, label, optional=True).items():
+            where = f"{label}: [histograms.{kind}.{name}]"
+            into[name] = _bucket(figures, hist_tables.get(name), where, f"{label}: [{kind}.{name}]")
+            run.split = run.split and EXPECTED in hist_tables[name]
+    return run
 
 
-def _add(section: _Section, figures: Any, hist_table: Any, where: str) -> None:
+def _bucket(figures: Any, hist_table: Any, where: str, figures_where: str) -> Bucket:
+    """A section as the run's Bucket: its histograms, and its counters from its figures."""
     if not isinstance(figures, Mapping):
         raise ReportError(f"{where}: figures are not a table")
     if not isinstance(hist_table, Mapping):
         raise ReportError(f"{where}: missing (cannot merge exactly without it)")
-    hists = decode_hists(hist_table, figures, where)
-    requests = figures.get("requests")
-    held = hists.latency.get_total_count()
-    if is_number(requests) and held != int(requests):
+    b = read_bucket(hist_table, figures, where)
+    b.requests = _whole(figures, "requests", figures_where)
+    b.failed = _whole(figures, "failed", figures_where)
+    b.bytes_in = _whole(figures, "data_received_bytes", figures_where)
+    b.bytes_out = _whole(figures, "data_sent_bytes", figures_where)
+    b.status = {int(k): v for k, v in _counts(figures.get("status")).items() if k.isdigit()}
+    b.errors = _counts(figures.get("errors"))
+    held = b.latency.get_total_count()
+    if "requests" in figures and held != b.requests:
         # Every request is recorded in the latency histogram: a mismatch is a damaged or
         # edited report, and merging it would make percentiles that no run measured.
         raise ReportError(
-            f"{where}: its latency histogram holds {held:,} values for {int(requests):,} "
+            f"{where}: its latency histogram holds {held:,} values for {b.requests:,} "
             "requests (damaged or edited): cannot merge exactly"
         )
-    section.parts.append(figures)
-    section.hists.add(hists)
+    return b
 
 
-def decode_hists(table: Mapping[str, Any], figures: Mapping[str, Any], where: str) -> Hists:
-    """A section's histograms as written (by a run or a merge); ReportError names `where`."""
-    latency = _decode(table.get("latency"), f"{where}.latency")
-    duration = _decode(table.get("http_req_duration"), f"{where}.http_req_duration")
-    expected = None
-    expected_sum = 0
-    if "http_req_duration_expected" in table:
-        key = "http_req_duration_expected"
-        expected = _decode(table.get(key), f"{where}.{key}")
-        expected_sum = _exact_sum(table, f"{key}_sum_us", expected, figures, f"{key}_ms")
-    return Hists(
-        latency=latency,
-        latency_sum=_exact_sum(table, "latency_sum_us", latency, figures, "latency_ms"),
-        duration=duration,
-        duration_sum=_exact_sum(
-            table, "http_req_duration_sum_us", duration, figures, "http_req_duration_ms"
-        ),
-        expected=expected,
-        expected_sum=expected_sum,
-    )
+def _whole(table: Mapping[str, Any], key: str, where: str) -> int:
+    value = table.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ReportError(f"{where}: {key} is not a whole number ({value!r})")
+    return value
 
 
-def _decode(text: Any, where: str) -> HdrHistogram:
-    if not isinstance(text, str):
-        raise ReportError(f"{where}: missing histogram")
-    try:
-        return decode_histogram(text)
-    except Exception as exc:  # hdrh raises its own classes, binascii's and zlib's
-        raise ReportError(f"{where}: damaged histogram ({type(exc).__name__})") from None
+def _counts(table: Any) -> dict[str, int]:
+    """A table of counts (status, errors); what is not a count is left out."""
+    items = table.items() if isinstance(table, Mapping) else ()
+    return {str(k): v for k, v in items if isinstance(v, int) and not isinstance(v, bool)}
 
 
-def _exact_sum(
-    table: Mapping[str, Any],
-    key: str,
-    hist: HdrHistogram,
-    figures: Mapping[str, Any],
-    stats_key: str,
-) -> int:
-    """The exact sum of values (us) for the mean; rebuilt from the mean when absent.
+def _checks(report: Mapping[str, Any], label: str) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for name, pf in _table(report, "checks", label, optional=True).items():
+        if not isinstance(pf, Mapping):
+            raise ReportError(f"{label}: [checks.{name}] is not a table")
+        out[name] = [_whole(pf, "passes", label), _whole(pf, "fails", label)]
+    return out
 
-    Reports written before the sums were kept carry only the mean (ms, 3 decimals),
-    which gives the sum to within half a microsecond per value.
-    """
-    value = table.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    stats = figures.get(stats_key)
-    mean = stats.get("mean") if isinstance(stats, Mapping) else None
-    count = hist.get_total_count()
-    if is_number(mean) and math.isfinite(mean):
-        return round(mean * 1000 * count)
-    return round(hist.get_mean_value() * count) if count else 0
+
+def _timeline(reports: Sequence[Mapping[str, Any]]) -> list[Row]:
+    """Rows of the same interval of parallel runs as one: counts add, percentiles keep
+    the worst run's."""
+    timelines = [r.get("timeline") for r in reports]
+    runs = [
+        [row_of(r) for r in t if isinstance(r, Mapping)] for t in timelines if isinstance(t, list)
+    ]
+    length = max((len(rows) for rows in runs), default=0)
+    return [_beside([rows[i] for rows in runs if i < len(rows)]) for i in range(length)]
+
+
+def _beside(rows: Sequence[Row]) -> Row:
+    pick = {f.name: max if f.name in _ROW_MAX else sum for f in fields(Row)}
+    out = Row(**{name: how(getattr(r, name) for r in rows) for name, how in pick.items()})
+    return replace(out, error_rate=out.failed / out.requests if out.requests else 0.0)
+
+
+def _section(b: Bucket, run: _Run, seconds: float) -> dict[str, Any]:
+    """A section's figures as a run's report writes them."""
+    return _unsplit(_figures(Figures.of(b, seconds)), run, f"{EXPECTED}_ms")
+
+
+def _hist_table(b: Bucket, run: _Run) -> dict[str, Any]:
+    return _unsplit(_histograms(b), run, EXPECTED, f"{EXPECTED}_sum_us")
+
+
+def _unsplit(table: dict[str, Any], run: _Run, *keys: str) -> dict[str, Any]:
+    """Without the expected responses' figures where an input did not keep them."""
+    return table if run.split else {k: v for k, v in table.items() if k not in keys}
+
+
+def _summary(
+    run: _Run, model: RunModel, reports: Sequence[Mapping[str, Any]], labels: Sequence[str]
+) -> dict[str, Any]:
+    whole = run.whole
+    out = _section(whole.buckets[_ALL], run, model.elapsed)
+    out["iterations"] = whole.iterations
+    out["interrupted_iterations"] = whole.interrupted
+    out["dropped_iterations"] = whole.dropped
+    out["iteration_duration_ms"] = LatencyStats.of(
+        whole.iteration_duration, whole.iteration_sum
+    ).as_dict()
+    out["vus_max"] = max((r.vus_max for r in model.timeline), default=whole.vus_max)
+    if model.checks_rate() is not None:
+        out["checks_rate"] = round(model.checks_rate() or 0.0, 6)
+    summaries = [(_table(r, "summary", lb), lb) for r, lb in _pairs(reports, labels)]
+    if all("breaking_point_rps" in s for s, _ in summaries):
+        # Each generator's last rate that held; together, the combined rate that held.
+        points = [_number(s, "breaking_point_rps", lb) for s, lb in summaries]
+        out["breaking_point_rps"] = round(sum(points), 3)
+    return out
 
 
 def _table(
@@ -312,123 +300,6 @@ def _number(table: Mapping[str, Any], key: str, where: str, default: float = 0) 
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ReportError(f"{where}: {key} is not a number ({value!r})")
     return value
-
-
-def _count(parts: Iterable[Mapping[str, Any]], key: str) -> int:
-    total = 0
-    for p in parts:
-        value = p.get(key, 0)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ReportError(f"{key} is not a whole number ({value!r})")
-        total += value
-    return total
-
-
-def _add_maps(maps: Iterable[Any]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for mp in maps:
-        if isinstance(mp, Mapping):
-            for k, v in mp.items():
-                if isinstance(v, int) and not isinstance(v, bool):
-                    out[str(k)] = out.get(str(k), 0) + v
-    return out
-
-
-def _figures(section: _Section, seconds: float) -> dict[str, Any]:
-    """The same keys, in the same order, as a report written by a run."""
-    parts = section.parts
-    requests, failed = _count(parts, "requests"), _count(parts, "failed")
-    status = _add_maps(p.get("status") for p in parts)
-    errors = _add_maps(p.get("errors") for p in parts)
-    h = section.hists
-    return {
-        "requests": requests,
-        "failed": failed,
-        "error_rate": round(failed / requests, 6) if requests else 0.0,
-        "rps": round(requests / seconds, 3) if seconds > 0 else 0.0,
-        "data_received_bytes": _count(parts, "data_received_bytes"),
-        "data_sent_bytes": _count(parts, "data_sent_bytes"),
-        "http_req_duration_ms": LatencyStats.of(h.duration, h.duration_sum).as_dict(),
-        **(
-            {"http_req_duration_expected_ms": LatencyStats.of(h.expected, h.expected_sum).as_dict()}
-            if h.expected is not None
-            else {}
-        ),
-        "latency_ms": LatencyStats.of(h.latency, h.latency_sum).as_dict(),
-        "status": dict(sorted(status.items(), key=lambda kv: _status_order(kv[0]))),
-        "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])),
-    }
-
-
-def _status_order(code: str) -> tuple[int, str]:
-    return (int(code), code) if code.isdigit() else (10**6, code)
-
-
-def _summary(
-    reports: Sequence[Mapping[str, Any]], labels: Sequence[str], m: _Merged
-) -> dict[str, Any]:
-    summaries = [_table(r, "summary", lb) for r, lb in _pairs(reports, labels)]
-    out = _figures(m.total, m.seconds)
-    out["iterations"] = _count(summaries, "iterations")
-    out["interrupted_iterations"] = _count(summaries, "interrupted_iterations")
-    out["dropped_iterations"] = _count(summaries, "dropped_iterations")
-    out["iteration_duration_ms"] = LatencyStats.of(m.iteration, m.iteration_sum).as_dict()
-    peaks = [row.get("vus_max", 0) for row in m.timeline]
-    out["vus_max"] = max(peaks) if peaks else _count(summaries, "vus_max")
-    passes = sum(c["passes"] for c in m.checks.values())
-    fails = sum(c["fails"] for c in m.checks.values())
-    if passes + fails and any("checks_rate" in s for s in summaries):
-        out["checks_rate"] = round(passes / (passes + fails), 6)
-    if summaries and all("breaking_point_rps" in s for s in summaries):
-        # Each generator's last rate that held; together, the combined rate that held.
-        points = [_number(s, "breaking_point_rps", lb) for s, lb in _pairs(summaries, labels)]
-        out["breaking_point_rps"] = round(sum(points), 3)
-    return out
-
-
-def _merge_checks(
-    reports: Sequence[Mapping[str, Any]], labels: Sequence[str]
-) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for report, label in _pairs(reports, labels):
-        for name, pf in _table(report, "checks", label, optional=True).items():
-            if not isinstance(pf, Mapping):
-                raise ReportError(f"{label}: [checks.{name}] is not a table")
-            into = out.setdefault(name, {"passes": 0, "fails": 0})
-            into["passes"] += _count([pf], "passes")
-            into["fails"] += _count([pf], "fails")
-    return dict(sorted(out.items()))
-
-
-def _merge_timelines(timelines: Sequence[Any]) -> list[dict[str, Any]]:
-    rows = [
-        [r for r in t if isinstance(r, Mapping)] if isinstance(t, list) else [] for t in timelines
-    ]
-    length = max((len(r) for r in rows), default=0)
-    return [_merge_rows([r[i] for r in rows if i < len(r)]) for i in range(length)]
-
-
-def _merge_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Rows of the same interval of parallel runs: counts add, percentiles keep the worst."""
-    out: dict[str, Any] = {}
-    for key in dict.fromkeys(k for r in rows for k in r):
-        values = [r[key] for r in rows if is_number(r.get(key))]
-        if not values:
-            out[key] = rows[0].get(key)
-        elif key in _ROW_SUM:
-            out[key] = _round(sum(values))
-        elif key in _ROW_MAX:
-            out[key] = _round(max(values))
-        else:
-            out[key] = values[0]
-    if "error_rate" in out:
-        req, failed = out.get("requests", 0), out.get("failed", 0)
-        out["error_rate"] = _round(failed / req if req else 0.0)
-    return out
-
-
-def _round(value: float) -> float:
-    return round(value, 4) if isinstance(value, float) else value
 
 
 def _meta(
@@ -472,7 +343,9 @@ def _meta(
 # ------------------------------------------------------------------ thresholds
 
 
-def _thresholds(reports: Sequence[Mapping[str, Any]], m: _Merged) -> list[dict[str, Any]]:
+def _thresholds(
+    reports: Sequence[Mapping[str, Any]], run: _Run, model: RunModel
+) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for report in reports:
         entries = report.get("thresholds")
@@ -480,30 +353,53 @@ def _thresholds(reports: Sequence[Mapping[str, Any]], m: _Merged) -> list[dict[s
             if isinstance(entry, Mapping):
                 key = (str(entry.get("metric", "")), str(entry.get("expression", "")))
                 groups.setdefault(key, []).append(entry)
-    return [_threshold(metric, expr, entries, m) for (metric, expr), entries in groups.items()]
+    return [
+        _threshold(metric, expr, entries, run, model) for (metric, expr), entries in groups.items()
+    ]
 
 
 def _threshold(
-    metric: str, expression: str, entries: Sequence[Mapping[str, Any]], m: _Merged
+    metric: str,
+    expression: str,
+    entries: Sequence[Mapping[str, Any]],
+    run: _Run,
+    model: RunModel,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"metric": metric, "expression": expression}
-    th: Threshold | None = None
     try:
-        th = parse_threshold(metric, expression)
-        observed = _observe(th, m)
-    except (ConfigError, _NotExact):
-        out["ok"] = all(e.get("ok") is True for e in entries)
-        out["observed"] = _worst_observed(th, entries)
-        out["recomputed"] = False
-    else:
-        out["ok"] = th.passes(observed)
-        out["observed"] = round(observed, 6) if observed is not None else "no data"
-        out["recomputed"] = True
-    out["abort_on_fail"] = any(bool(e.get("abort_on_fail")) for e in entries)
-    return dict(sorted(out.items(), key=lambda kv: _THRESHOLD_ORDER.index(kv[0])))
+        th: Threshold | None = parse_threshold(metric, expression)
+    except ConfigError:
+        th = None
+    view = _view(th, run) if th is not None else None
+    if th is not None and view is not None:
+        value = model.value(th, view, model.elapsed)
+        ok, observed = th.passes(value), round(value, 6) if value is not None else "no data"
+    else:  # the inputs' verdicts: ok only if every input passed
+        ok, observed = all(e.get("ok") is True for e in entries), _worst_observed(th, entries)
+    return {
+        "metric": metric,
+        "expression": expression,
+        "ok": ok,
+        "observed": observed,
+        "abort_on_fail": any(bool(e.get("abort_on_fail")) for e in entries),
+        "recomputed": view is not None,
+    }
 
 
-_THRESHOLD_ORDER = ("metric", "expression", "ok", "observed", "abort_on_fail", "recomputed")
+def _view(th: Threshold, run: _Run) -> Interval | None:
+    """The whole run with the buckets the threshold's tags select from, or None where a
+    report does not keep what it needs: per-window or timing-breakdown histograms, a
+    step with an upstream (steps and upstreams are kept apart, not crossed), the
+    expected responses' durations of a format 1 report."""
+    tags = th.tag_dict
+    if th.window_s or th.metric in PHASES or ("step" in tags and "upstream" in tags):
+        return None
+    if th.kind == TREND and "expected_response" in tags and not run.split:
+        return None
+    if "step" in tags:
+        return replace(run.whole, buckets={(n, None): b for n, b in run.steps.items()})
+    if "upstream" in tags:
+        return replace(run.whole, buckets={("", n): b for n, b in run.upstreams.items()})
+    return run.whole
 
 
 def _worst_observed(th: Threshold | None, entries: Sequence[Mapping[str, Any]]) -> Any:
@@ -516,81 +412,3 @@ def _worst_observed(th: Threshold | None, entries: Sequence[Mapping[str, Any]]) 
     if th is not None and th.op in (">", ">="):
         return min(values)
     return values[0]
-
-
-def _observe(th: Threshold, m: _Merged) -> float | None:
-    """The threshold's value over the merged run, as the run model would compute it."""
-    if th.window_s:
-        raise _NotExact
-    if th.metric == "iteration_duration":
-        return trend_value(m.iteration, m.iteration_sum, th)
-    if th.kind == GAUGE:
-        return _gauge(th, m.timeline)
-    if th.metric == "checks":
-        return _checks_rate(th, m.checks)
-    if th.metric in ("iterations", "dropped_iterations"):
-        key = "iterations" if th.metric == "iterations" else "dropped_iterations"
-        return _counter(th, float(m.summary.get(key, 0)), m.seconds)
-    section = _select(th, m)
-    if section is None or not section.parts:
-        return None
-    if th.kind == TREND:
-        h = section.hists
-        if th.metric == "latency":
-            return trend_value(h.latency, h.latency_sum, th)
-        if th.metric != "http_req_duration":
-            raise _NotExact  # the timing breakdown has no histograms in a report
-        want = th.tag_dict.get("expected_response")
-        if want is None:
-            return trend_value(h.duration, h.duration_sum, th)
-        if want == "true" and h.expected is not None:
-            return trend_value(h.expected, h.expected_sum, th)
-        raise _NotExact
-    if "expected_response" in th.tag_dict:
-        raise _NotExact
-    figs = _figures(section, m.seconds)
-    if th.kind == RATE:  # http_req_failed
-        return figs["failed"] / figs["requests"] if figs["requests"] else None
-    if th.kind == COUNTER:
-        key = {"http_reqs": "requests", "data_received": "data_received_bytes"}.get(
-            th.metric, "data_sent_bytes"
-        )
-        return _counter(th, float(figs[key]), m.seconds)
-    raise _NotExact
-
-
-def _select(th: Threshold, m: _Merged) -> _Section | None:
-    """A report keeps steps and upstreams apart, not their cross product."""
-    tags = {k: v for k, v in th.tags if k != "expected_response"}
-    if len(tags) != len([k for k, _ in th.tags if k != "expected_response"]) or len(tags) > 1:
-        raise _NotExact
-    if "step" in tags:
-        return m.steps.get(tags["step"])
-    if "upstream" in tags:
-        return m.upstreams.get(tags["upstream"])
-    return m.total
-
-
-def _counter(th: Threshold, count: float, seconds: float) -> float | None:
-    if th.aggregation == "rate":
-        return count / seconds if seconds > 0 else None
-    return count
-
-
-def _gauge(th: Threshold, timeline: Sequence[Mapping[str, Any]]) -> float | None:
-    values = [float(r[th.metric]) for r in timeline if is_number(r.get(th.metric))]
-    if not values:
-        return None
-    if th.aggregation == "min":
-        return min(values)
-    if th.aggregation == "max":
-        return max(values)
-    return values[-1]
-
-
-def _checks_rate(th: Threshold, checks: Mapping[str, Mapping[str, int]]) -> float | None:
-    names = [v for n, v in th.tags if n == "check"]
-    sel = [pf for name, pf in checks.items() if not names or name in names]
-    passed = sum(pf["passes"] for pf in sel)
-    total = passed + sum(pf["fails"] for pf in sel)
-    return passed / total if total else None

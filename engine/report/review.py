@@ -2,7 +2,7 @@
 
 The summary screen takes one `Review` whichever way the run reached it, so a
 report opened weeks later shows the figures its run ended with: latency from the
-report's HDR histograms (decoded as `surge report merge` decodes them, so the
+report's HDR histograms (read back as `surge report merge` reads them, so the
 percentiles are the run's own, not copies rounded to a microsecond), threshold
 verdicts and timeline rows as the run wrote them. A report keeps no exit code,
 so a Review read from one has none rather than a guessed one.
@@ -23,6 +23,7 @@ from engine.load.model import Figures, LatencyStats, Row, ThresholdState
 from engine.load.run import RunResult
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import parse_threshold
+from engine.report.buckets import read_bucket
 from engine.report.compare import ended_words
 from engine.report.document import (
     ReportError,
@@ -33,7 +34,6 @@ from engine.report.document import (
     stats_of,
     steering_of,
 )
-from engine.report.merge import decode_hists
 
 _ROW_FIELDS = tuple((f.name, f.type) for f in fields(Row))
 
@@ -83,7 +83,7 @@ def review_result(result: RunResult) -> Review:
         totals=model.figures(),
         thresholds=tuple(model.states),
         timeline=tuple(model.timeline),
-        stop_reason=result.stop_reason,
+        stop_reason=str(result.stop_reason) if result.stop_reason else None,
         ended=str(result.ending),
         steering=result.steering,
         result=result,
@@ -162,12 +162,10 @@ def _threshold(entry: Any, where: str) -> ThresholdState:
 def _figures(summary: Mapping[str, Any], hist_table: Any, where: str) -> Figures:
     """The totals as the run model gave them; latency exact from the histograms when kept."""
     if isinstance(hist_table, Mapping):
-        h = decode_hists(hist_table, summary, where)
+        h = read_bucket(hist_table, summary, where)  # format 1: all its requests expected
         latency = LatencyStats.of(h.latency, h.latency_sum)
         duration = LatencyStats.of(h.duration, h.duration_sum)
-        expected = (
-            LatencyStats.of(h.expected, h.expected_sum) if h.expected is not None else duration
-        )
+        expected = LatencyStats.of(h.expected, h.expected_sum)
     else:  # trimmed by hand or made elsewhere: the tables' own (rounded) figures
         latency = stats_of(summary.get("latency_ms"))
         duration = stats_of(summary.get("http_req_duration_ms"))

@@ -10,7 +10,7 @@ import pytest
 from rich.text import Text
 
 from engine.load.executors import ExecutorConfig
-from engine.load.states import RunState, StopReason
+from engine.load.states import RunState, StopCause, StopReason
 from engine.report.summary import progress_line
 from tests.app.screen_text import screen_text
 from tests.app.test_app import new_app, profiles, start_run, text_of, until
@@ -111,7 +111,8 @@ async def test_the_summary_header_at_80_columns_keeps_each_phrase_whole(
 )
 def test_a_run_stopped_early_is_not_said_finished(reason: StopReason | None, said: str) -> None:
     """The headless progress line and the run screen's status say the same word."""
-    snap = replace(_snapshot(RunState.FINISHED), stop_reason=reason)
+    cause = StopCause(reason) if reason else None
+    snap = replace(_snapshot(RunState.FINISHED), stop_reason=cause)
     assert f"[{said}]" in progress_line(snap, 200)
     cfg = ExecutorConfig(vus=1, duration=5.0)
     assert status_text(snap, cfg, RunState.FINISHED).plain.startswith(f"■ {said} ")

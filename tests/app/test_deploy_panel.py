@@ -213,7 +213,7 @@ async def test_a_smoke_run_and_its_outcome_fit_80_by_24(
         Switch(analysis),
         autostart=False,
         intervals=100,
-        # 5 scripted seconds a second: the smoke window is 5 s, room for the sender to
+        # 5 scripted seconds a second: the smoke window is 5 s, room for the smoke worker to
         # start (0.5 s, more on a loaded machine) and still be seen smoking
         delay=0.2,
         smoke_target=SmokeTarget(green, rate=50),

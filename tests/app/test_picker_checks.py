@@ -132,19 +132,18 @@ def test_fit_duration_scales_every_type_but_smoke_to_the_duration(name: str) -> 
     profile = load_entry(SHIPPED / "example.toml").profile
     assert profile is not None
     o = Overrides(test_type=name, duration=300.0)
-    fitted = fit_duration(o, lambda x: choose_executor(profile, x).planned_duration)
+    fitted = fit_duration(profile, o)
     assert fitted.duration is None and fitted.time_scale is not None
     assert abs(choose_executor(profile, fitted).planned_duration - 300) < 5
 
 
 def test_smoke_keeps_its_duration() -> None:
-    from engine.profile.plan import choose_executor
     from tui.app.catalog import load_entry
 
     profile = load_entry(SHIPPED / "example.toml").profile
     assert profile is not None
     o = Overrides(test_type="smoke", duration=30.0)
-    assert fit_duration(o, lambda x: choose_executor(profile, x).planned_duration) is o
+    assert fit_duration(profile, o) is o
 
 
 def test_address_takes_the_scheme_default_port() -> None:

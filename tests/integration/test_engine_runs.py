@@ -239,7 +239,7 @@ async def test_abort_on_fail_stops_the_run_early(sut) -> None:
     result = await run(plan)
     assert result.duration < 3
     assert result.exit_code == 99
-    assert "abortOnFail" in (result.stop_reason or "")
+    assert "abortOnFail" in str(result.stop_reason)
 
 
 async def test_responses_are_kept_per_upstream(sut) -> None:
@@ -267,7 +267,7 @@ async def test_breakpoint_stops_at_the_first_failing_threshold(shared_sut: str) 
     assert result.duration < 6.0
     assert result.breaking_point_rps is not None
     assert 0 < result.breaking_point_rps < 500
-    assert "breaking point" in (result.stop_reason or "")
+    assert "breaking point" in str(result.stop_reason)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import httpx
 import psutil
 import pytest
 
-from engine.deploy.driver import AdminClient
+from engine.deploy.routers.surge import AdminClient
 from engine.deploy.strategies import Weights
 from engine.errors import ConfigError
 from engine.proxy import Proxy, ProxyConfig

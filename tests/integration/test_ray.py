@@ -130,7 +130,7 @@ async def test_on_worker_loss_abort_ends_the_run_when_an_actor_is_lost(
     ray.kill(controller.pool._actors[0])  # type: ignore[attr-defined]
     result = await asyncio.wait_for(task, 30)
     assert result.ending == Ending.WORKER_LOST
-    assert result.stop_reason and result.stop_reason.startswith("a worker was lost: worker 0")
+    assert str(result.stop_reason).startswith("a worker was lost: worker 0")
     assert result.duration < 10 and result.exit_code == 1
 
 

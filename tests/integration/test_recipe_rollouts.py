@@ -27,7 +27,7 @@ import pytest
 from engine.deploy.driver import DeployDriver
 from engine.deploy.fleet import Fleet, Wanted
 from engine.deploy.instances import Launcher
-from engine.deploy.marks import Mark
+from engine.deploy.marks import Mark, ModelFigures, RunFigures
 from engine.deploy.recipe import Recipe
 from engine.deploy.routers import SurgeProxyRouter
 from engine.deploy.smoke import SmokeTarget
@@ -50,8 +50,11 @@ __all__ = ["proxy"]  # the fixture
 SUT = (sys.executable, "-m", "tui.cli.sut_cmd", "--port", "{port}", "--color")
 
 
-def no_figures(model: object, color: str, t: float) -> Mark:
-    return Mark()
+class NoFigures(ModelFigures):
+    """Windows with nothing in them: these rollouts are judged on instances, not figures."""
+
+    def __call__(self, run: RunFigures | None, color: str, t: float) -> Mark:
+        return Mark()
 
 
 async def load(url: str, stop: asyncio.Event, statuses: Counter[int]) -> None:
@@ -94,7 +97,7 @@ async def roll(
         strategy,
         router,
         fleet=fleet,
-        figures_of=no_figures,
+        figures_of=NoFigures(),
         scale_down_delay=scale_down_delay,
         canary_instances=canary_instances,
     )
@@ -108,7 +111,7 @@ async def roll(
         deadline = time.monotonic() + until
         while time.monotonic() < deadline:
             driver.observe(None)
-            settled = not driver._converging and driver.strategy.done
+            settled = not driver.moving and driver.strategy.done
             if settled and not (fleet.running("blue") and driver.phase is Phase.PROMOTED):
                 break
             await asyncio.sleep(0.05)
@@ -192,7 +195,7 @@ async def test_blue_green_keeps_blue_until_promotion_plus_the_delay(
         Switch(smoke),
         router,
         fleet=fleet,
-        figures_of=no_figures,
+        figures_of=NoFigures(),
         scale_down_delay=1.5,
         smoke_target=SmokeTarget(proxy_url + "/"),
     )

@@ -271,7 +271,7 @@ def test_switch_smokes_green_through_the_routers_header_rule(
     assert proc.returncode == expected, proc.stdout + proc.stderr
     deploy = load_report(report)["deploy"]
     assert deploy["outcome"] == outcome and deploy["strategy"] == "bluegreen"
-    # the first window may be too quiet (the sender process starting): inconclusive
+    # the first window may be too quiet (the smoke worker starting): inconclusive
     smoke = next(r for r in deploy["steps"] if r["verdict"] != "inconclusive")
     assert smoke["weights"] == [100, 0]  # green took none of the load while smoked
     assert smoke["green"]["requests"] >= 10 and smoke["blue"]["requests"] > 0

@@ -160,7 +160,7 @@ async def test_commands_reach_every_worker(shared_sut: str) -> None:
         await asyncio.sleep(0.05)
     controller.stop("enough")
     result = await asyncio.wait_for(task, 30)
-    assert result.stop_reason == "enough"
+    assert str(result.stop_reason) == "enough"
     assert result.duration < 20
     assert result.model.figures().requests > 0
 

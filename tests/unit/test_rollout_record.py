@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from engine.deploy.driver import DeployDriver
-from engine.deploy.marks import Mark
+from engine.deploy.marks import Mark, ModelFigures, RunFigures
 from engine.deploy.record import outcome_of, rollout_exit_code
 from engine.deploy.routers import Router, RouterError
 from engine.deploy.strategies import (
@@ -137,18 +137,24 @@ def test_deploy_table_and_its_text() -> None:
     assert "none" in "\n".join(render_deploy_pair(None, table))
 
 
+class Fixed(ModelFigures):
+    """80 requests to blue and 20 to green (2 failed) since the start, whenever asked."""
+
+    def __call__(self, run: RunFigures | None, color: str, t: float) -> Mark:
+        return {"blue": Mark(t, 80, 0, {}), "green": Mark(t, 20, 2, {})}[color]
+
+
 def test_driver_records_each_judged_window_at_the_weights_it_ran_at() -> None:
     now = [0.0]
     analysis = Analysis(interval=1.0, min_requests=10, max_p99_ratio=None)
-    driver = DeployDriver(Canary(analysis, steps=[20, 100]), None, clock=lambda: now[0])
+    driver = DeployDriver(
+        Canary(analysis, steps=[20, 100]), None, clock=lambda: now[0], figures_of=Fixed()
+    )
     driver.start()
-
-    driver._marks = {"blue": Mark(1.0, 80, 0, {}), "green": Mark(1.0, 20, 2, {})}
     now[0] = 1.0
     seen = []
     driver.on_event = lambda at, e, row: seen.append((e.kind, row))
-    driver._window_marks = {"blue": Mark(1.0, 80, 0, {}), "green": Mark(1.0, 20, 2, {})}
-    driver._apply(driver.strategy.step(1.0, {"green": ColorFigures(20, 2, 5.0)}))
+    driver.observe(None)
     assert seen[0][0] is EventKind.ANALYSIS_FAILED
     row = seen[0][1]
     assert (row.blue_weight, row.green_weight) == (80, 20) and row.green.failed == 2

@@ -56,7 +56,7 @@ def test_the_log_times_each_command_and_keeps_only_stops_given_by_hand() -> None
     log.add(Steer.RESUME)
     log.add(Steer.TARGET, 200.0, 240.0)
     log.stopped(StopReason.TERMINATED)  # a signal, not a hand
-    log.stopped(threshold_abort("http_req_failed", "rate<0.01"), abort=True)
+    log.stopped(threshold_abort("http_req_failed", "rate<0.01").kind, abort=True)
     log.stopped(StopReason.INTERRUPTED)  # Ctrl+C
     log.stopped(StopReason.INTERRUPTED_TWICE, abort=True)
     assert log.events == [

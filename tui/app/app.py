@@ -27,7 +27,7 @@ from textual.filter import LineFilter, Monochrome, NoColor
 from textual.screen import ModalScreen
 
 from engine.addresses import is_url
-from engine.load.states import StopReason
+from engine.load.states import StopCause, StopReason
 from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides
 from engine.report.document import write_report_or_fallback
@@ -322,7 +322,7 @@ class SurgeApp(App[int]):
             leave_router(session.deploy)  # SIGTERM, the grace, SIGKILL: before atexit's SIGKILL
         if self.discarded or session is None or not session.unsaved or not session.controller:
             return None
-        result = session.result or session.partial_result(why)
+        result = session.result or session.partial_result(StopCause(StopReason.OTHER, why))
         if session.deploy is not None and session.deploy.final is None:
             leave_router(session.deploy)
         deploy = session.deploy_record()

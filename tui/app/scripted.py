@@ -18,7 +18,7 @@ from typing import Any
 from engine.load.metrics import Interval, Recorder
 from engine.load.model import Row, RunModel
 from engine.load.run import RunPlan, RunResult, Snapshot
-from engine.load.states import RunState, StopReason
+from engine.load.states import RunState, StopCause, StopReason, threshold_abort
 from engine.load.steering import Steer, SteeringLog
 
 FIXED_START = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -137,7 +137,7 @@ class ScriptedController:
         self.state = RunState.READY
         self.scale = 1.0
         self.aborted = False
-        self.stop_reason: str | None = None
+        self.stop_reason: StopCause | None = None
         self.calls: list[tuple[Any, ...]] = []
         self.emitted = 0
         self.intervals = intervals
@@ -183,24 +183,25 @@ class ScriptedController:
             self.steering.add(Steer.TARGET, base * self.scale, base * scale)
         self.scale = scale
 
-    def stop(self, reason: str = StopReason.USER_STOP) -> None:
+    def stop(self, reason: StopCause | str = StopReason.USER_STOP) -> None:
         self.calls.append(("stop", reason))
         if self.state in (RunState.RUNNING, RunState.PAUSED, RunState.READY):
             self.state = RunState.STOPPING
             self.aborted = True
-            self.stop_reason = reason
+            self.stop_reason = StopCause.of(reason)
             self._halt.set()
             self._running.set()
-            self.steering.stopped(reason)
+            self.steering.stopped(self.stop_reason.kind)
 
-    def abort(self, reason: str = StopReason.USER_ABORT) -> None:
+    def abort(self, reason: StopCause | str = StopReason.USER_ABORT) -> None:
         self.calls.append(("abort", reason))
         self.aborted = True
-        self.stop_reason = self.stop_reason or reason
+        cause = StopCause.of(reason)
+        self.stop_reason = self.stop_reason or cause
         self.state = RunState.STOPPING
         self._halt.set()
         self._running.set()
-        self.steering.stopped(reason, abort=True)
+        self.steering.stopped(cause.kind, abort=True)
 
     def finish(self) -> None:
         """End a held run as if its shape had reached the end (not a user's stop)."""
@@ -220,7 +221,7 @@ class ScriptedController:
             for s in states:
                 th = s.threshold
                 if not s.ok and th.abort_on_fail and self.model.elapsed >= th.delay_abort_eval_s:
-                    self.abort(f"threshold {th.key}: {th.expression} failed (abortOnFail)")
+                    self.abort(threshold_abort(th.key, th.expression))
                     break
             self._emit(row, k)
         if self.fail is not None:
@@ -235,7 +236,7 @@ class ScriptedController:
         return result
 
     def result(
-        self, *, aborted: bool, stop_reason: str | None, error: str | None = None
+        self, *, aborted: bool, stop_reason: StopCause | None, error: str | None = None
     ) -> RunResult:
         return RunResult(
             plan=self.plan,

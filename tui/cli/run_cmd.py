@@ -30,7 +30,7 @@ from engine.load.stages import parse_stages
 from engine.load.thresholds import parse_cli_threshold
 from engine.outputs import Output, parse_out
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
-from engine.profile.plan import Overrides, build_plan, choose_executor, fit_duration
+from engine.profile.plan import Overrides, build_plan, fit_duration
 from engine.report.document import unwritable
 from engine.report.export import summary_json
 from engine.report.k6_summary import summary_export
@@ -256,7 +256,7 @@ def plan_from_args(args: argparse.Namespace, profile: Profile | None = None) -> 
         thresholds=thresholds,
     )
     try:  # a duration for a test type scales its shape, as the console's form does
-        overrides = fit_duration(overrides, lambda o: choose_executor(profile, o).planned_duration)
+        overrides = fit_duration(profile, overrides)
     except ValueError as exc:
         raise BadInput(f"--duration: {exc}") from None
     try:

@@ -80,6 +80,13 @@ class Phase(StrEnum):
     ROLLED_BACK = "rolled back"
 
 
+class OnExit(StrEnum):
+    """What a router is left at when Surge ends mid-rollout."""
+
+    ROLLBACK = "rollback"  # 100% blue
+    KEEP = "keep"  # as it is
+
+
 @dataclass(frozen=True)
 class InService:
     """Which instance indexes of each color take traffic; order is replacement order."""

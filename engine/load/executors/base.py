@@ -101,7 +101,7 @@ class ExecutorType(ABC):
     required: ClassVar[frozenset[str]] = frozenset()
     open_model: ClassVar[bool] = False
     iteration_based: ClassVar[bool] = False  # ends when its iterations are done
-    end_reason: ClassVar[str] = StopReason.DURATION
+    end_reason: ClassVar[StopReason] = StopReason.DURATION
     first: ClassVar[int] = 0  # open model: schedule slots skipped at the start (k6's ramping: 1)
 
     @abstractmethod

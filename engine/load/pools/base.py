@@ -13,6 +13,7 @@ import psutil
 
 from engine.load import messages as msg
 from engine.load.metrics import Interval
+from engine.load.states import StopCause
 
 
 def one_core(percent: float) -> float:
@@ -44,7 +45,7 @@ class Pool(ABC):
     lost: int = 0  # workers that died before their run ended
     cpu: list[float]  # each worker's CPU over the last interval, percent of one core
     scale: float
-    stop_reason: str | None
+    stop_reason: StopCause | None
     # Set by `run` once the workers' clocks run (processes spawned and told to start):
     # the Controller's intervals count from then, so the first is as long as the rest.
     started: asyncio.Event
@@ -63,10 +64,10 @@ class Pool(ABC):
     def set_scale(self, scale: float) -> None: ...
 
     @abstractmethod
-    def stop(self, reason: str) -> None: ...
+    def stop(self, reason: StopCause) -> None: ...
 
     @abstractmethod
-    def abort(self, reason: str) -> None: ...
+    def abort(self, reason: StopCause) -> None: ...
 
     @abstractmethod
     def target(self) -> float:
@@ -115,12 +116,12 @@ class RemotePool(Pool):
         self.scale = max(scale, 0.001)
         self._send(msg.Scale(self.scale))
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: StopCause) -> None:
         self.stop_reason = self.stop_reason or reason
         self._ending = self._ending or msg.Stop(reason)
         self._send(msg.Stop(reason))
 
-    def abort(self, reason: str) -> None:
+    def abort(self, reason: StopCause) -> None:
         self.stop_reason = self.stop_reason or reason
         self._ending = msg.Abort(reason)
         self._send(msg.Abort(reason))

@@ -10,6 +10,7 @@ import psutil
 from engine.load.metrics import Interval
 from engine.load.pools.base import Pool, cpu_of
 from engine.load.run import WorkPlan
+from engine.load.states import StopCause
 from engine.load.worker import Worker
 
 
@@ -32,7 +33,7 @@ class LocalPool(Pool):
         return self.worker.scale
 
     @property
-    def stop_reason(self) -> str | None:  # type: ignore[override]
+    def stop_reason(self) -> StopCause | None:  # type: ignore[override]
         return self.worker.stop_reason
 
     def pause(self) -> None:
@@ -44,10 +45,10 @@ class LocalPool(Pool):
     def set_scale(self, scale: float) -> None:
         self.worker.set_scale(scale)
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: StopCause) -> None:
         self.worker.stop(reason)
 
-    def abort(self, reason: str) -> None:
+    def abort(self, reason: StopCause) -> None:
         self.worker.abort(reason)
 
     def target(self) -> float:

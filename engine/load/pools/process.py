@@ -14,6 +14,8 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import sys
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -25,7 +27,7 @@ from engine.load.pools.base import RemotePool, cpu_of, merge
 from engine.load.pools.remote import apply_command, apply_start
 from engine.load.run import WorkPlan
 from engine.load.split import split_plan
-from engine.load.states import StopReason
+from engine.load.states import StopCause, StopReason
 from engine.load.worker import Worker
 from engine.serve import new_event_loop
 
@@ -78,7 +80,7 @@ async def _serve(conn: Connection, plan: WorkPlan) -> None:
                 cmd = conn.recv()
             except (EOFError, OSError):  # the Controller is gone: stop at once
                 loop.remove_reader(conn.fileno())
-                worker.abort(StopReason.CONTROLLER_GONE)
+                worker.abort(StopCause(StopReason.CONTROLLER_GONE))
                 if not started.done():
                     started.set_result(None)
                 return
@@ -122,6 +124,20 @@ class _Remote:
         self.progress = 0.0
 
 
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with the real stderr.
+
+    The first spawn starts the tracker and hands it sys.stderr's file descriptor;
+    inside a Textual app sys.stderr is a capture object whose fileno() is -1, and the
+    spawn fails ("bad value(s) in fds_to_keep"). Started once with the real stderr,
+    it is reused after (a smoke run spawns its worker from inside the app).
+    """
+    real = sys.__stderr__
+    if real is not None:
+        with contextlib.redirect_stderr(real):
+            resource_tracker.ensure_running()
+
+
 class ProcessPool(RemotePool):
     """N worker processes (spawned: safe beside threads and a running UI)."""
 
@@ -131,7 +147,7 @@ class ProcessPool(RemotePool):
         self.failures: list[str] = []
         self.cpu: list[float] = [0.0] * len(self.plans)
         self.scale = 1.0
-        self.stop_reason: str | None = None
+        self.stop_reason: StopCause | None = None
         self._remotes: list[_Remote] = []
         self._target = 0.0
         # Commands given while workers are still spawning, replayed at their start.
@@ -160,6 +176,7 @@ class ProcessPool(RemotePool):
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         ctx = mp.get_context("spawn")
+        _start_resource_tracker()
         self._all_done = asyncio.Event()
         for i, plan in enumerate(self.plans):
             parent, child = ctx.Pipe()

@@ -20,6 +20,7 @@ from engine.load import messages as msg
 from engine.load.pools.base import cpu_of
 from engine.load.pools.remote import apply_command, apply_start
 from engine.load.run import WorkPlan
+from engine.load.states import StopCause
 from engine.load.worker import Worker
 
 
@@ -50,7 +51,7 @@ class WorkerActor:
         await self.worker.run()
         return self.worker.harvest().encode()
 
-    async def harvest(self) -> tuple[dict[str, Any], float, float, str | None]:
+    async def harvest(self) -> tuple[dict[str, Any], float, float, StopCause | None]:
         """The interval since the last harvest, progress, CPU (% of a core), stop reason."""
         self._cpu = cpu_of(self._proc, self._cpu)
         iv = self.worker.harvest()

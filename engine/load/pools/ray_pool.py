@@ -24,6 +24,7 @@ from engine.load.metrics import Interval
 from engine.load.pools.base import RemotePool, merge
 from engine.load.run import WorkPlan
 from engine.load.split import split_plan
+from engine.load.states import StopCause
 
 MAX_CLOCK_OFFSET_S = 1.0
 START_MARGIN_S = 0.3  # from sending the start to the agreed instant: every actor has it
@@ -66,7 +67,7 @@ class RayPool(RemotePool):
         self.failures: list[str] = []
         self.cpu: list[float] = [0.0] * len(self.plans)
         self.scale = 1.0
-        self.stop_reason: str | None = None
+        self.stop_reason: StopCause | None = None
         self.started = asyncio.Event()
         self.infos = [ActorInfo(i) for i in range(len(self.plans))]
         self._actors: list[Any] = []

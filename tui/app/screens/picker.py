@@ -365,9 +365,8 @@ class PickerScreen(Screen[None]):
         self.cfg = None
         self.scaled_to = None
         if self.profile is not None and not errors:
-            profile = self.profile
             try:
-                fitted = fit_duration(o, lambda x: choose_executor(profile, x).planned_duration)
+                fitted = fit_duration(self.profile, o)
                 if fitted is not o:
                     self.scaled_to = o.duration
                     o = fitted

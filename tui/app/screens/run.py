@@ -27,7 +27,7 @@ from engine.deploy.fleet import Fleet
 from engine.deploy.strategies import EventKind, Phase
 from engine.load.model import ThresholdState
 from engine.load.run import Snapshot
-from engine.load.states import RunState, StopReason
+from engine.load.states import RunState, StopCause, StopReason
 from engine.report.summary import CPU_WARN
 from engine.session import SessionEnd
 from tui.app.layout import fit_footer
@@ -323,7 +323,7 @@ class RunScreen(Screen[None]):
         self.session.last = s
         self.scale = s.scale
         planned = self.session.setup.plan.work.executor.planned_duration
-        if self.session.setup.plan.work.executor.executor.endswith("iterations"):
+        if self.session.setup.plan.work.executor.kind.iteration_based:
             planned = 0.0  # maxDuration is a cap, not a length: let the axis grow
         # A saturated generator shares its core with this display: redraw less then.
         every = SATURATED_REDRAW_S if s.cpu_percent > CPU_WARN else REDRAW_S
@@ -354,8 +354,8 @@ class RunScreen(Screen[None]):
         if s.stop_reason and "stop" not in self._told:
             self._told.add("stop")
             self._banner(f"stopping: {s.stop_reason}", warning=True)
-            if "threshold" in s.stop_reason or "breaking point" in s.stop_reason:
-                self.notify(s.stop_reason, title="Run stopped", severity="warning", timeout=10)
+            if s.stop_reason.kind in (StopReason.THRESHOLD, StopReason.BREAKING_POINT):
+                self.notify(str(s.stop_reason), title="Run stopped", severity="warning", timeout=10)
         t = s.totals
         if t.requests and not t.status and t.errors and "unreachable" not in self._told:
             self._told.add("unreachable")
@@ -405,7 +405,9 @@ class RunScreen(Screen[None]):
     def _crashed(self, message: RunCrashed) -> None:
         """Keep what was measured as the result; the app shows the error and the summary."""
         if self.session.measured and self.session.result is None:
-            self.session.result = self.session.partial_result(f"engine error: {message.error}")
+            self.session.result = self.session.partial_result(
+                StopCause(StopReason.ENGINE_ERROR, message.error)
+            )
         self._ended = message
         self._changed()
 

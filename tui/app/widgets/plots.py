@@ -383,12 +383,6 @@ class LoadPlot(TimePlot):
     def short_title(self) -> str:
         return "iter/s" if self.open_model else self.TITLE
 
-    def set_open_model(self, open_model: bool) -> None:
-        self.open_model = open_model
-        if self.is_mounted:
-            self.border_title = self.legend_title()
-            self.border_subtitle = self.base_legend_title()
-
     def achieved(self, rows: Sequence[Row]) -> list[float]:
         if self.open_model:
             return [r.iterations / r.dt if r.dt > 0 else 0.0 for r in rows]

@@ -1,0 +1,117 @@
+"""`report merge` of two generators' reports equals the report of one run of all their requests.
+
+Two generators run side by side: interval k of each is what the scripted stand-in
+records (steps, a blue and a green upstream, 500s and timeouts, checks). One run of all
+the requests is the same intervals added as a run adds its workers' (`Interval.add`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from engine.load.metrics import Interval
+from engine.load.model import RunModel
+from engine.load.run import RunResult
+from engine.load.thresholds import parse_cli_threshold
+from engine.profile import parse_profile
+from engine.profile.plan import Overrides, RunPlan, build_plan
+from engine.report.document import ReportError, build_report, load_report
+from engine.report.merge import merge_reports
+from tests.app.test_app import SHOP
+from tests.report_fixtures import BASE
+from tui.app.scripted import scripted_interval
+
+EXACT = (
+    "latency:p(95)<6",
+    "latency{step:items}:avg<5",
+    "http_req_duration:p(99.9)<20",
+    "http_req_duration{expected_response:true}:max<20",
+    "http_req_duration{expected_response:false}:p(90)<20",  # the failed requests alone
+    "http_req_duration{upstream:green}:med<5",
+    "http_req_failed:rate<0.01",
+    "http_req_failed{expected_response:true}:rate<0.01",
+    "http_req_failed{upstream:blue}:rate<0.01",
+    "http_reqs:count>100",
+    "http_reqs{step:home}:rate>10",
+    "http_reqs{expected_response:false}:count<3",
+    "http_reqs{step:checkout}:count>0",  # no such step: 0, as the run counts it
+    "data_received:count>0",
+    "data_sent{upstream:green}:rate>0",
+    "iterations:rate>10",
+    "dropped_iterations:count<1",
+    "iteration_duration:p(95)<10",
+    "checks:rate>0.99",
+    "checks{check:items ok}:rate>0.99",
+    "vus:value>1",
+    "vus_max:max<10",
+)
+# What no report keeps the histograms for: the inputs' verdicts, not recomputed.
+KEPT = (
+    "http_req_duration:p(95)<6 over 2s",
+    "http_req_waiting:p(95)<5",
+    "latency{step:home,upstream:blue}:p(95)<6",
+)
+START = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
+
+
+def _plan() -> RunPlan:
+    thresholds = tuple(parse_cli_threshold(t) for t in EXACT + KEPT)
+    overrides = Overrides(thresholds=thresholds, replace_thresholds=True)
+    return build_plan(parse_profile(SHOP, "shop.toml"), overrides, interval=1.0)
+
+
+def _report(plan: RunPlan, intervals: list[Interval]) -> dict[str, Any]:
+    model = RunModel(plan.thresholds)
+    for iv in intervals:
+        model.add(iv)
+        model.evaluate()
+    model.evaluate(final=True)
+    return build_report(RunResult(plan, model, START, model.elapsed, False, None))
+
+
+def _both(a: Interval, b: Interval) -> Interval:
+    out = Interval(a.start, a.end)
+    out.add(a)
+    out.add(b)
+    return out
+
+
+def _verdicts(report: dict[str, Any]) -> dict[str, tuple[bool, Any]]:
+    return {
+        f"{t['metric']}:{t['expression']}": (t["ok"], t["observed"]) for t in report["thresholds"]
+    }
+
+
+def test_a_merge_is_the_report_of_one_run_of_every_request() -> None:
+    plan = _plan()
+    green = lambda: 30  # noqa: E731  (green's share in percent)
+    one = [scripted_interval(plan, k, 1.0, green=green) for k in range(1, 7)]
+    two = [scripted_interval(plan, k, 1.7, green=green) for k in range(1, 7)]
+    whole = _report(plan, [_both(a, b) for a, b in zip(one, two, strict=True)])
+    merged = merge_reports([_report(plan, one), _report(plan, two)], ["one", "two"])
+
+    for section in ("summary", "steps", "upstreams", "checks"):
+        assert merged[section] == whole[section], section
+    assert set(merged["upstreams"]) == {"blue", "green"}
+    assert merged["summary"]["failed"] > 0  # the failed requests' durations are in play
+    verdicts, want = _verdicts(merged), _verdicts(whole)
+    assert {k: verdicts[k] for k in EXACT} == {k: want[k] for k in EXACT}
+    kept = {k for k in verdicts if k not in EXACT}
+    assert kept == set(KEPT)
+    assert [t["recomputed"] for t in merged["thresholds"]] == [t not in kept for t in verdicts]
+
+
+def test_an_expected_part_that_is_not_part_of_http_req_duration_is_refused() -> None:
+    """The failed requests' durations are http_req_duration less its expected part: an
+    edited report where that goes negative is named, never merged into made-up values."""
+    good = load_report(BASE)
+    bad = load_report(BASE)
+    total = bad["histograms"]["total"]
+    total["http_req_duration_expected"] = total["latency"]  # other values, as many
+    with pytest.raises(
+        ReportError, match=r"^b: \[histograms.total\].http_req_duration_expected: holds"
+    ):
+        merge_reports([good, bad], ["a", "b"])
