@@ -11,36 +11,32 @@ from engine.deploy.marks import Mark, RunFigures, mark_of
 from engine.deploy.strategies import EventKind, Phase
 from engine.load.run import RunPlan
 from engine.report.deploy_section import FleetRow
-from engine.session import RunSession
+from engine.run_session import RunSession
 
 __all__ = ["measure"]
-
-
-def all_upstreams(model: RunFigures, t: float) -> Mark:
-    """Every request of the load, whichever color (or the router itself) answered."""
-    return mark_of(model, None, t)
 
 
 async def measure(name: str, driver: DeployDriver, plan: RunPlan) -> CompareRow:
     """Blue up, then the load and the rollout together until the rollout settles (the
     session stops the load then) or the load's shape ends (the rollout is unfinished)."""
     session = RunSession(plan, deploy=driver, until_settled=True)
-    end: dict[str, Mark] = {}
+    end: dict[str, Mark] = {}  # every request (whichever color answered), green's
     rows: list[FleetRow | None] = [None]  # the fleet as the load ended, before finish()
+
+    def marks(model: RunFigures) -> None:
+        now = monotonic()
+        end.update(all=mark_of(model, None, now), green=mark_of(model, "green", now))
 
     def show(_snapshot: object) -> None:
         rows[0] = driver.fleet_row()
         if "all" not in end and driver.settled:
-            model, now = session.model, monotonic()
-            end.update(all=all_upstreams(model, now), green=mark_of(model, "green", now))
+            marks(session.model)
 
     session.observe(show)
     model = (await session.run()).result.model
     settled = "all" in end
     if not settled:  # the shape ended first: what the load saw until then
-        end.update(
-            all=all_upstreams(model, monotonic()), green=mark_of(model, "green", monotonic())
-        )
+        marks(model)
     # settled: finish() left the phase and the events as they were
     over = settled and driver.phase in (Phase.PROMOTED, Phase.ROLLED_BACK)
     kinds = (EventKind.PROMOTED, EventKind.ROLLED_BACK)

@@ -31,7 +31,7 @@ from engine.load.model import RunModel
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.proxy import Proxy, ProxyConfig
-from engine.session import RunSession
+from engine.run_session import RunSession
 from tests.conftest import ROOT, surge_cmd
 from tui.cli.demo import PROFILE, demo_profile
 from tui.cli.demo_stack import DemoStack

@@ -32,9 +32,9 @@ from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides
 from engine.report.document import write_report_or_fallback
 from engine.report.review import Review, review_result
-from engine.session import CHECKPOINT_S
+from engine.run_session import CHECKPOINT_S, ControllerFactory
 from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
-from tui.app.control import ControllerFactory, DeployFactory, engine_controller, profile_deploy
+from tui.app.control import DeployFactory, engine_controller, profile_deploy
 from tui.app.messages import RunCrashed, RunFinished, RunRequested
 from tui.app.probe import Probe, tcp_probe
 from tui.app.screens.help import HelpScreen

@@ -1,24 +1,21 @@
 """How the app gets its engine.Controller (and its rollout driver).
 
-The app takes a factory (engine.session.ControllerFactory) instead of constructing
+The app takes a factory (engine.run_session.ControllerFactory) instead of constructing
 `Controller` itself, so tests inject a scripted stand-in (tui.app.scripted) and
 drive every key without traffic.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import replace
-from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.load.controller import Controller
 from engine.load.run import RunPlan, Snapshot
-from engine.session import ControllerFactory, RunControl
+from engine.run_session import RunControl
 
 if TYPE_CHECKING:
     from engine.deploy.driver import DeployDriver
@@ -34,27 +31,12 @@ WORKER_LOG = (
 DeployFactory = Callable[["RunSetup"], "DeployDriver | None"]
 
 
-def start_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker with the real stderr.
-
-    Spawning the first worker process starts the tracker and hands it
-    sys.stderr's file descriptor; inside a Textual app sys.stderr is a capture
-    object whose fileno() is -1, and the spawn fails ("bad value(s) in
-    fds_to_keep"). Started here once with the real stderr, it is reused after.
-    """
-    real = sys.__stderr__
-    if real is None:
-        return
-    with contextlib.redirect_stderr(real):
-        resource_tracker.ensure_running()
-
-
 def engine_controller(plan: RunPlan, on_snapshot: Callable[[Snapshot], None]) -> RunControl:
     """The real engine: load runs in worker processes (plans are built with in_process=False).
 
-    Their stderr goes to WORKER_LOG, not to the terminal the app draws on.
+    Their stderr goes to WORKER_LOG, not to the terminal the app draws on (the pool starts
+    multiprocessing's resource tracker with the real stderr: engine/load/pools/process.py).
     """
-    start_resource_tracker()
     WORKER_LOG.parent.mkdir(parents=True, exist_ok=True)
     return Controller(replace(plan, worker_log=str(WORKER_LOG)), on_snapshot=on_snapshot)
 
@@ -72,6 +54,3 @@ def profile_deploy(setup: RunSetup) -> DeployDriver | None:
     from engine.deploy.setup import profile_driver
 
     return profile_driver(setup.profile)
-
-
-__all__ = ["ControllerFactory", "DeployFactory", "engine_controller", "profile_deploy"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from engine.load.run import RunPlan, RunResult, Snapshot
 from engine.profile import Profile
 from engine.profile.plan import Overrides
-from engine.session import RunSession, SessionEnd
+from engine.run_session import RunSession, SessionEnd
 
 if TYPE_CHECKING:
     from textual.worker import Worker

@@ -35,7 +35,7 @@ from engine.report.document import unwritable
 from engine.report.export import summary_json
 from engine.report.k6_summary import summary_export
 from engine.report.summary import Paint, render_report, verdict_line
-from engine.session import CHECKPOINT_S, RunSession, SessionEnd
+from engine.run_session import CHECKPOINT_S, RunSession, SessionEnd
 from profiles import names as shipped_names
 from tui.cli import rollout
 from tui.cli.progress import Progress

@@ -29,7 +29,7 @@ from engine.load.model import ThresholdState
 from engine.load.run import Snapshot
 from engine.load.states import RunState, StopCause, StopReason
 from engine.report.summary import CPU_WARN
-from engine.session import SessionEnd
+from engine.run_session import SessionEnd
 from tui.app.layout import fit_footer
 from tui.app.messages import RunCrashed, RunFinished, SnapshotReceived
 from tui.app.screens.instance_logs import InstanceLogScreen
