@@ -26,12 +26,12 @@ from engine.deploy.marks import Mark, mark_of
 from engine.deploy.routers import SurgeProxyRouter
 from engine.deploy.smoke import SMOKE_IDLE_S, SMOKE_IN_FLIGHT, SmokeRun, SmokeTarget
 from engine.deploy.strategies import Analysis, Canary, EventKind, Manual, Phase, Switch, Weights
-from engine.load.controller import Controller
 from engine.load.metrics import Recorder
 from engine.load.model import RunModel
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.proxy import Proxy, ProxyConfig
+from engine.run_session import RunSession
 from tests.conftest import ROOT, surge_cmd
 from tui.cli.demo import PROFILE, demo_profile
 from tui.cli.demo_stack import DemoStack
@@ -54,16 +54,7 @@ async def rollout(stack: DemoStack, seconds: float) -> DeployDriver:
         profile, Overrides(executor="constant-arrival-rate", rate=150, duration=seconds)
     )
     driver = DeployDriver(canary(), SurgeProxyRouter(stack.admin_url))
-
-    def on_snapshot(_: object) -> None:
-        driver.observe(controller.model)
-        if driver.strategy.done:
-            controller.stop("rollout over")
-
-    controller = Controller(plan, on_snapshot=on_snapshot)
-    driver.start()
-    await controller.run()
-    await driver.aclose()
+    await RunSession(plan, deploy=driver, prepare=False, until_settled=True).run()
     return driver
 
 
@@ -216,20 +207,19 @@ class SmokedRollout:
         )
         driver = self.driver
 
-        def on_snapshot(_: object) -> None:
-            if driver.smoking:
+        smoking = [True]  # a switch smokes from its start
+
+        def on_snapshot(_: object) -> None:  # after the driver saw it, before its weights go
+            if smoking[0]:  # the interval just judged ran while green was smoked
                 load_green = sum(p.requests for p in driver.live["green"])
                 self.load_to_green_while_smoking.append(load_green)
-            driver.observe(controller.model)
-            if driver.strategy.done:
-                if self.proxy_at_verdict is None:
-                    self.proxy_at_verdict = admin_get(self.stack.admin_url, "/stats")
-                controller.stop("rollout over")
+            smoking[0] = driver.smoking
+            if driver.strategy.done and self.proxy_at_verdict is None:
+                self.proxy_at_verdict = admin_get(self.stack.admin_url, "/stats")
 
-        controller = Controller(plan, on_snapshot=on_snapshot)
-        driver.start()
-        await controller.run()
-        await driver.aclose()
+        session = RunSession(plan, deploy=driver, until_settled=True)
+        session.observe(on_snapshot)
+        await session.run()
 
 
 @pytest.mark.serial
@@ -483,13 +473,12 @@ def test_a_rollout_started_without_prepare_counts_only_its_own_instance_requests
                 profile, Overrides(executor="constant-arrival-rate", rate=100, duration=seconds)
             )
             driver = DeployDriver(canary(), SurgeProxyRouter(stack.admin_url))
-            controller = Controller(plan, on_snapshot=lambda _: driver.observe(controller.model))
-            driver.start()
+            session = RunSession(plan, deploy=driver, prepare=False)
+            session.start()
             await driver.flush()  # the first step's weights and the counts at the start
-            result = await controller.run()
-            record = await driver.finish()
-            assert record is not None
-            return result.model.figures().requests, record.instances
+            ended = await session.run()
+            assert ended.record is not None
+            return ended.result.model.figures().requests, ended.record.instances
 
         asyncio.run(once(1.0))
         sent, instances = asyncio.run(once(1.5))
