@@ -9,57 +9,43 @@ from engine.deploy.compare import CompareRow
 from engine.deploy.driver import DeployDriver
 from engine.deploy.marks import Mark, RunFigures, mark_of
 from engine.deploy.strategies import EventKind, Phase
-from engine.load.controller import Controller
 from engine.load.run import RunPlan
-from engine.load.states import StopReason
+from engine.report.deploy_section import FleetRow
+from engine.run_session import RunSession
 
 __all__ = ["measure"]
 
 
-def all_upstreams(model: RunFigures, t: float) -> Mark:
-    """Every request of the load, whichever color (or the router itself) answered."""
-    return mark_of(model, None, t)
-
-
 async def measure(name: str, driver: DeployDriver, plan: RunPlan) -> CompareRow:
     """Blue up, then the load and the rollout together until the rollout settles (the
-    load stops then) or the load's shape ends (the rollout is then unfinished)."""
-    end: dict[str, Mark] = {}
-    controller: Controller
+    session stops the load then) or the load's shape ends (the rollout is unfinished)."""
+    session = RunSession(plan, deploy=driver, until_settled=True)
+    end: dict[str, Mark] = {}  # every request (whichever color answered), green's
+    rows: list[FleetRow | None] = [None]  # the fleet as the load ended, before finish()
+
+    def marks(model: RunFigures) -> None:
+        now = monotonic()
+        end.update(all=mark_of(model, None, now), green=mark_of(model, "green", now))
 
     def show(_snapshot: object) -> None:
-        model = controller.model
-        driver.observe(model)
+        rows[0] = driver.fleet_row()
         if "all" not in end and driver.settled:
-            end["all"] = all_upstreams(model, monotonic())
-            end["green"] = mark_of(model, "green", monotonic())
-            controller.stop(StopReason.ROLLOUT_ENDED)
+            marks(session.model)
 
-    controller = Controller(plan, on_snapshot=show)
-    try:
-        await driver.prepare()
-        t0 = driver.clock()
-        driver.start()
-        await controller.run()
-        settled = "all" in end
-        if not settled:  # the shape ended first: what the load saw until then
-            end["all"] = all_upstreams(controller.model, monotonic())
-            end["green"] = mark_of(controller.model, "green", monotonic())
-        phase = driver.phase
-        ended = next(
-            (e.at for e in driver.events if e.kind in (EventKind.PROMOTED, EventKind.ROLLED_BACK)),
-            None,
-        )
-        row = driver.fleet_row()
-    finally:
-        await driver.finish()
-    over = settled and phase in (Phase.PROMOTED, Phase.ROLLED_BACK)
-    outcome = phase.value if over else "unfinished"
-    figures = end["all"]
+    session.observe(show)
+    model = (await session.run()).result.model
+    settled = "all" in end
+    if not settled:  # the shape ended first: what the load saw until then
+        marks(model)
+    # settled: finish() left the phase and the events as they were
+    over = settled and driver.phase in (Phase.PROMOTED, Phase.ROLLED_BACK)
+    kinds = (EventKind.PROMOTED, EventKind.ROLLED_BACK)
+    at = next((e.at for e in driver.events if e.kind in kinds), None)
+    t0, row, figures = session.rollout_started, rows[0], end["all"]
     return CompareRow(
         strategy=name,
-        outcome=outcome,
-        seconds=None if ended is None or not settled else ended - t0,
+        outcome=driver.phase.value if over else "unfinished",
+        seconds=None if at is None or t0 is None or not settled else at - t0,
         peak_instances=row.peak if row else 0,
         lowest_serving=row.lowest if row else 0,
         green_requests=end["green"].requests,

@@ -39,6 +39,7 @@ from engine.deploy.strategies import (
     Decision,
     Event,
     EventKind,
+    InService,
     Manual,
     OnExit,
     Phase,
@@ -274,7 +275,7 @@ class DeployDriver:
 
     # -- applying -----------------------------------------------------------------------
 
-    def _wanted(self) -> tuple[Weights, tuple[str, ...] | None]:
+    def _wanted(self) -> tuple[Weights, InService | None]:
         return self.weights, self.strategy.in_service
 
     def _apply(self, d: Decision) -> Decision:
@@ -286,8 +287,11 @@ class DeployDriver:
             self.book.new_window(self.clock() - self._t0, self.weights)
             if self.smoke is not None:
                 self.smoke.new_window()
-        behind = self.mover is not None and self.mover.behind()
-        if d.changed or (self.applied is None and self.phase is not Phase.READY) or behind:
+        if (
+            d.changed
+            or (self.applied is None and self.phase is not Phase.READY)
+            or (self.mover is not None and self.mover.behind())
+        ):
             self.sync.schedule()
         self._follow_smoke(d.smoke and not self.moving)
         return d
@@ -422,9 +426,4 @@ class DeployDriver:
     # -- for a log line -----------------------------------------------------------------
 
     def verdicts(self) -> list[Event]:
-        kinds = (
-            EventKind.ANALYSIS_PASSED,
-            EventKind.ANALYSIS_FAILED,
-            EventKind.ANALYSIS_INCONCLUSIVE,
-        )
-        return [e for e in self.events if e.kind in kinds]
+        return [e for e in self.events if e.kind in VERDICTS]

@@ -93,12 +93,11 @@ class RunFigures(Protocol):
 
 
 class FiguresSource(Protocol):
-    """Each color's cumulative Mark for the deploy driver: the run's, or a router's counters."""
+    """Each color's cumulative Mark for the deploy driver: the run's, or a router's
+    counters; `note` says which in the report's `[deploy].notes`."""
 
     @property
-    def note(self) -> str:
-        """Where the figures come from, for the report's `[deploy].notes`."""
-        ...
+    def note(self) -> str: ...
 
     def __call__(self, run: RunFigures | None, color: str, t: float) -> Mark: ...
 

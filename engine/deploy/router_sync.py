@@ -16,12 +16,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 from engine.deploy.routers import InstanceCounts, Router, RouterError
-from engine.deploy.strategies import EventKind, Weights
+from engine.deploy.strategies import EventKind, InService, Weights
 
 __all__ = ["Mover", "Note", "RouterSync", "Unapplied"]
 
 Note = Callable[[EventKind, str], None]  # an event of the rollout's own, on record
-Want = Callable[[], tuple[Weights, tuple[str, ...] | None]]  # the weights and in-service set now
+Want = Callable[[], tuple[Weights, InService | None]]  # the weights and in-service set now
 
 
 class Unapplied(Exception):
@@ -29,21 +29,19 @@ class Unapplied(Exception):
 
 
 class Mover(Protocol):
-    """Moves instances with the weights (engine.deploy.fleet_mover.FleetMover)."""
+    """Moves instances with the weights (engine.deploy.fleet_mover.FleetMover).
+
+    `move` brings the instances and the router to `weights`, False when the state
+    changed meanwhile (a rollback: go again), or raises RouterError, OSError or
+    Unapplied; `moved` says every move is done; `active`: moves are still wanted.
+    """
 
     @property
-    def active(self) -> bool:
-        """Moves are wanted (Surge is not ending)."""
-        ...
+    def active(self) -> bool: ...
 
-    async def move(self, weights: Weights) -> bool:
-        """Bring the instances and the router to `weights`; False: the state changed
-        meanwhile (a rollback), go again. Raises RouterError, OSError or Unapplied."""
-        ...
+    async def move(self, weights: Weights) -> bool: ...
 
-    def moved(self) -> None:
-        """Every move is done: the step's wait starts now."""
-        ...
+    def moved(self) -> None: ...
 
 
 class RouterSync:
@@ -127,7 +125,7 @@ class RouterSync:
         if mover is not None:
             mover.moved()
 
-    async def _send(self, weights: Weights, in_service: tuple[str, ...] | None) -> None:
+    async def _send(self, weights: Weights, in_service: InService | None) -> None:
         assert self.router is not None
         await self.router.set_weights(weights)
         if in_service is not None and self.mover is None:  # a fleet registers its own

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from engine.deploy.discovery import DiscoverySync
 from engine.deploy.driver import DeployDriver, EventHook
@@ -69,16 +68,12 @@ def profile_driver(
     assert plan is not None, "the profile has no [deploy] table"
     url = proxy_url or f"http://127.0.0.1:{plan.proxy_port}"
     router = router or make_router(plan)
-    extra: dict[str, Any] = (
-        {"figures_of": RouterFigures(router)} if plan.figures == "router" else {}
-    )
+    fleet = None
     if plan.recipes:  # Surge starts the instances itself (engine.deploy.instances)
         recipes = dict(plan.recipes)
         if plan.baseline:  # one more of blue's, beside the canary
             recipes[BASELINE] = replace(recipes["blue"], instances=1)
-        extra["fleet"] = Fleet(Launcher(recipes, log_dir), router)
-        extra["canary_instances"] = plan.canary_instances
-        extra["scale_down_delay"] = plan.scale_down_delay
+        fleet = Fleet(Launcher(recipes, log_dir), router)
     driver = DeployDriver(
         strategy or plan.build(),
         router,
@@ -86,7 +81,10 @@ def profile_driver(
         smoke_target=SmokeTarget.for_profile(profile, url),
         on_exit=plan.on_exit,
         on_event=on_event,
-        **extra,
+        figures_of=RouterFigures(router) if plan.figures == "router" else None,
+        fleet=fleet,
+        canary_instances=plan.canary_instances,
+        scale_down_delay=plan.scale_down_delay,
     )
     if not plan.recipes:  # a recipe's instances are registered by the fleet itself
         attach_discovery(driver, plan.blue, plan.green)

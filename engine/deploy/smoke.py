@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from engine.deploy.marks import Mark, mark_of
 from engine.deploy.strategies import ColorFigures
+from engine.errors import ConfigError
 from engine.http.request import prepare
 from engine.load.controller import Controller
 from engine.load.executors import CONSTANT_ARRIVAL_RATE, ExecutorConfig
@@ -37,7 +38,7 @@ __all__ = ["SMOKE_IN_FLIGHT", "SmokeRun", "SmokeTarget"]
 SMOKE_RATE = 20.0  # requests per second
 SMOKE_TIMEOUT_S = 5.0
 SMOKE_IN_FLIGHT = 10  # a slow green gets no more than this many requests at once (max VUs)
-SMOKE_MAX_REQUESTS = 2_000  # per window, whatever the window's length
+SMOKE_MAX_REQUESTS = 2_000  # per window, whatever its length (checked once per snapshot)
 SMOKE_IDLE_S = 3.0  # the run stops this long after the driver last said "smoke"
 SMOKE_INTERVAL_S = 0.25  # the smoke's snapshots: a window's figures lag by no more
 SMOKE_PLAN_S = 86_400.0  # the plan's length: a smoke run ends when the driver stops it
@@ -91,7 +92,7 @@ class SmokeTarget:
         """The smoke as the engine runs it: constant arrival rate, at most SMOKE_IN_FLIGHT
         at once (a slow green shows as a high p99, not as fewer requests), in a worker
         process whose stderr goes nowhere (the app draws on this one's)."""
-        headers = (*_merged(self.headers, ()), (SMOKE_HEADER, "green"))
+        headers = (*self.headers, (SMOKE_HEADER, "green"))
         executor = ExecutorConfig(
             executor=CONSTANT_ARRIVAL_RATE,
             rate=self.rate,
@@ -184,17 +185,24 @@ class SmokeRun:
         self._alive_at = monotonic()
         if self.running or self.error is not None:
             return  # a run that failed would fail again, four times a second
-        with contextlib.suppress(RuntimeError):  # no running loop: nothing can send
+        try:
             loop = asyncio.get_running_loop()
-            self._end()
-            self._controller = Controller(self.target.plan(), on_snapshot=self._snapshot)
-            self._base, self._failures = Mark(), {}
-            self._task = loop.create_task(self._run(self._controller))
+            controller = Controller(self.target.plan(), on_snapshot=self._snapshot)
+        except RuntimeError:  # no running loop: nothing can send
+            return
+        except ConfigError as exc:  # too few file descriptors for its VUs
+            self.error = str(exc)
+            return
+        self._end()
+        self._controller = controller
+        self._base, self._failures = Mark(), {}
+        self._task = loop.create_task(self._run(controller))
 
     def stop(self) -> None:
         """Abort the run: its requests in flight are cancelled."""
-        if self.running and self._controller is not None:
-            self._controller.abort()
+        c = self._controller
+        if self.running and c is not None and not c.aborted:
+            c.abort()
 
     async def aclose(self) -> None:
         self.stop()
@@ -220,7 +228,7 @@ class SmokeRun:
         if c is None:
             return
         if monotonic() - self._alive_at > SMOKE_IDLE_S:
-            c.abort()
+            self.stop()
         elif self.window_mark().requests >= self.target.max_requests:
             c.pause()
         failures = dict(_failures(snap))

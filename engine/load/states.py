@@ -72,10 +72,10 @@ class StopCause:
 
     @classmethod
     def of(cls, reason: StopCause | str) -> StopCause:
-        """A command's reason as a cause: a kind alone, or the caller's own words (OTHER)."""
+        """A command's reason as a cause: a kind alone, or text read as a report's is."""
         if isinstance(reason, StopCause):
             return reason
-        return cls(reason) if isinstance(reason, StopReason) else cls(StopReason.OTHER, reason)
+        return cls(reason) if isinstance(reason, StopReason) else cls.parse(reason)
 
     @classmethod
     def parse(cls, text: str) -> StopCause:

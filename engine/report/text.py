@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from engine.load.model import LatencyStats
-
 CPU_WARN = 90.0
 DOTS = 24  # a `name....: value` line's name column
 
@@ -41,14 +39,6 @@ def ms_cell(ms: float | None) -> str:
 
 def line(name: str, value: str, indent: int = 4) -> str:
     return f"{' ' * indent}{name}{'.' * max(DOTS - len(name), 2)}: {value}"
-
-
-def trend(stats: LatencyStats) -> str:
-    s = stats
-    return (
-        f"avg={fmt_ms(s.mean)} min={fmt_ms(s.min)} med={fmt_ms(s.p50)} p(90)={fmt_ms(s.p90)} "
-        f"p(95)={fmt_ms(s.p95)} p(99)={fmt_ms(s.p99)} max={fmt_ms(s.max)}"
-    )
 
 
 def tick_label(ms: float) -> str:

@@ -3,17 +3,24 @@ saved report keeps the rollout (outcome `stopped`)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+from textual.pilot import Pilot
 
 from engine.deploy.strategies import Analysis, Canary, Phase, Weights
 from engine.report.document import read_report
 from tests.app.test_app import SIZE, profiles, start_run, until
 from tests.app.test_deploy_panel import Rig
+from tui.app.app import SurgeApp
 
 __all__ = ["profiles"]  # the fixture
 
 
-async def test_quit_mid_rollout_rolls_back_and_the_report_says_stopped(profiles: Path) -> None:
+async def cut_short(
+    profiles: Path, end: Callable[[Pilot[int], Rig], Awaitable[object]]
+) -> tuple[Rig, SurgeApp]:
+    """A slow canary at its first step (90/10), then `end` cuts the run short."""
     slow = Canary(Analysis(interval=1000.0, min_requests=10), steps=[10, 100])
     rig = Rig(slow, intervals=3)
     app = rig.app(profiles)
@@ -22,9 +29,20 @@ async def test_quit_mid_rollout_rolls_back_and_the_report_says_stopped(profiles:
         driver = rig.driver
         assert driver is not None
         await until(pilot, lambda: driver.weights == Weights(90, 10))
-        await pilot.press("q")
-        await pilot.press("q")  # save and quit
+        await end(pilot, rig)
         await until(pilot, lambda: driver.final is not None)
+    return rig, app
+
+
+async def save_and_quit(pilot: Pilot[int], _: Rig) -> None:
+    await pilot.press("q")
+    await pilot.press("q")  # save and quit
+
+
+async def test_quit_mid_rollout_rolls_back_and_the_report_says_stopped(profiles: Path) -> None:
+    rig, app = await cut_short(profiles, save_and_quit)
+    driver = rig.driver
+    assert driver is not None
     assert driver.phase is Phase.ROLLED_BACK and driver.weights == Weights(100, 0)
     assert driver.exited and app.return_code in (0, None)
     saved = sorted((profiles.parent / "reports").glob("*.toml"))
@@ -32,6 +50,20 @@ async def test_quit_mid_rollout_rolls_back_and_the_report_says_stopped(profiles:
     deploy = read_report(saved[-1]).table()["deploy"]
     assert deploy["outcome"] == "stopped" and deploy["final_weights"] == [100, 0]
     assert deploy["on_exit"] == "rollback"
+
+
+async def test_a_rollout_the_load_ran_out_on_is_unfinished_not_stopped(profiles: Path) -> None:
+    """The run's shape ends before the verdict: the console's record says `unfinished`
+    (exit code 4, as `surge run`), not `stopped` (which is for q, Ctrl+C, a signal)."""
+
+    async def shape_ends(_: Pilot[int], rig: Rig) -> None:
+        rig.factory.last.finish()  # the shape's end, not a stop
+
+    rig, _ = await cut_short(profiles, shape_ends)
+    driver = rig.driver
+    assert driver is not None and driver.final is not None
+    assert driver.final.outcome.value == "unfinished"
+    assert driver.weights == Weights(100, 0)  # on_exit = rollback all the same
 
 
 async def test_an_engine_crash_mid_rollout_still_leaves_the_router_at_blue(profiles: Path) -> None:

@@ -24,14 +24,14 @@ import pytest
 from engine.deploy.driver import DeployDriver
 from engine.deploy.marks import Mark, mark_of
 from engine.deploy.routers import SurgeProxyRouter
-from engine.deploy.smoke import SMOKE_IN_FLIGHT, SmokeTarget
+from engine.deploy.smoke import SMOKE_IDLE_S, SMOKE_IN_FLIGHT, SmokeRun, SmokeTarget
 from engine.deploy.strategies import Analysis, Canary, EventKind, Manual, Phase, Switch, Weights
-from engine.load.controller import Controller
 from engine.load.metrics import Recorder
 from engine.load.model import RunModel
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.proxy import Proxy, ProxyConfig
+from engine.run_session import RunSession
 from tests.conftest import ROOT, surge_cmd
 from tui.cli.demo import PROFILE, demo_profile
 from tui.cli.demo_stack import DemoStack
@@ -54,16 +54,7 @@ async def rollout(stack: DemoStack, seconds: float) -> DeployDriver:
         profile, Overrides(executor="constant-arrival-rate", rate=150, duration=seconds)
     )
     driver = DeployDriver(canary(), SurgeProxyRouter(stack.admin_url))
-
-    def on_snapshot(_: object) -> None:
-        driver.observe(controller.model)
-        if driver.strategy.done:
-            controller.stop("rollout over")
-
-    controller = Controller(plan, on_snapshot=on_snapshot)
-    driver.start()
-    await controller.run()
-    await driver.aclose()
+    await RunSession(plan, deploy=driver, prepare=False, until_settled=True).run()
     return driver
 
 
@@ -216,20 +207,19 @@ class SmokedRollout:
         )
         driver = self.driver
 
-        def on_snapshot(_: object) -> None:
-            if driver.smoking:
+        smoking = [True]  # a switch smokes from its start
+
+        def on_snapshot(_: object) -> None:  # after the driver saw it, before its weights go
+            if smoking[0]:  # the interval just judged ran while green was smoked
                 load_green = sum(p.requests for p in driver.live["green"])
                 self.load_to_green_while_smoking.append(load_green)
-            driver.observe(controller.model)
-            if driver.strategy.done:
-                if self.proxy_at_verdict is None:
-                    self.proxy_at_verdict = admin_get(self.stack.admin_url, "/stats")
-                controller.stop("rollout over")
+            smoking[0] = driver.smoking
+            if driver.strategy.done and self.proxy_at_verdict is None:
+                self.proxy_at_verdict = admin_get(self.stack.admin_url, "/stats")
 
-        controller = Controller(plan, on_snapshot=on_snapshot)
-        driver.start()
-        await controller.run()
-        await driver.aclose()
+        session = RunSession(plan, deploy=driver, until_settled=True)
+        session.observe(on_snapshot)
+        await session.run()
 
 
 @pytest.mark.serial
@@ -394,6 +384,56 @@ def test_smoke_target_is_the_profiles_first_get_behind_the_proxy() -> None:
     assert bare.url == "http://127.0.0.1:9/"
     with pytest.raises(ValueError, match="rate"):
         SmokeTarget("http://127.0.0.1:9/", rate=0)
+    plan = target.plan()  # the smoke as the engine runs it: as the load, in a worker process
+    cfg, (request,) = plan.work.executor, plan.work.requests
+    assert (cfg.executor, cfg.rate, cfg.max_vus) == (
+        "constant-arrival-rate",
+        target.rate,
+        SMOKE_IN_FLIGHT,
+    )
+    assert not plan.in_process and (request.method, request.url) == ("GET", target.url)
+    assert dict(request.headers)["x-surge-color"] == "green"
+    assert dict(request.headers)["authorization"] == "Bearer t"
+
+
+@pytest.mark.serial
+def test_a_smoke_run_is_timed_in_its_worker_not_on_a_stalling_loop(
+    sut: Callable[..., str],
+) -> None:
+    """The app's loop stalls while it draws: the smoke's latencies must not (on the loop
+    a 5 ms green read as p99 260-360 ms and a good green was rolled back)."""
+    green = sut("--color", "green", "--latency", "5ms")
+    smoke = SmokeRun(SmokeTarget(green + "/", rate=50))
+
+    async def main() -> None:
+        smoke.keep_alive()
+        await until(lambda: smoke.window_mark().requests > 0, timeout=10.0)
+        smoke.new_window()
+        for _ in range(6):  # 0.3 s stalls, half of the time
+            time.sleep(0.3)
+            smoke.keep_alive()
+            await asyncio.sleep(0.3)
+        await smoke.aclose()
+
+    asyncio.run(main())
+    figures = smoke.figures()
+    assert figures.requests >= 50 and figures.failed == 0
+    assert 5.0 <= figures.p99_ms < 150.0, figures
+
+
+def test_a_smoke_run_nobody_keeps_alive_stops_by_itself(sut: Callable[..., str]) -> None:
+    """No smoke outlives the rollout that wanted it, even without a teardown (the app)."""
+    green = sut("--color", "green")
+    smoke = SmokeRun(SmokeTarget(green + "/", rate=50))
+
+    async def main() -> float:
+        smoke.keep_alive()
+        started = time.monotonic()
+        await until(lambda: not smoke.running, timeout=SMOKE_IDLE_S + 6.0)
+        return time.monotonic() - started
+
+    took = asyncio.run(main())
+    assert took >= SMOKE_IDLE_S and smoke.upstreams["green"] > 0 and smoke.error is None
 
 
 def test_a_rollback_the_proxy_was_gone_for_is_on_record_as_failed_not_done(
@@ -433,13 +473,12 @@ def test_a_rollout_started_without_prepare_counts_only_its_own_instance_requests
                 profile, Overrides(executor="constant-arrival-rate", rate=100, duration=seconds)
             )
             driver = DeployDriver(canary(), SurgeProxyRouter(stack.admin_url))
-            controller = Controller(plan, on_snapshot=lambda _: driver.observe(controller.model))
-            driver.start()
+            session = RunSession(plan, deploy=driver, prepare=False)
+            session.start()
             await driver.flush()  # the first step's weights and the counts at the start
-            result = await controller.run()
-            record = await driver.finish()
-            assert record is not None
-            return result.model.figures().requests, record.instances
+            ended = await session.run()
+            assert ended.record is not None
+            return ended.result.model.figures().requests, ended.record.instances
 
         asyncio.run(once(1.0))
         sent, instances = asyncio.run(once(1.5))

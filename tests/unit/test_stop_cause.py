@@ -93,3 +93,4 @@ def test_a_command_takes_a_kind_a_cause_or_words_of_its_own() -> None:
     assert StopCause.of(checkpoint_reason(2)) == checkpoint_reason(2)
     assert StopCause.of("rollout over") == StopCause(StopReason.OTHER, "rollout over")
     assert str(StopCause.of("rollout over")) == "rollout over"
+    assert StopCause.of("interrupted (Ctrl+C)") == StopCause(StopReason.INTERRUPTED)

@@ -32,8 +32,9 @@ from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides
 from engine.report.document import write_report_or_fallback
 from engine.report.review import Review, review_result
+from engine.run_session import CHECKPOINT_S, ControllerFactory
 from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
-from tui.app.control import ControllerFactory, DeployFactory, engine_controller, profile_deploy
+from tui.app.control import DeployFactory, engine_controller, profile_deploy
 from tui.app.messages import RunCrashed, RunFinished, RunRequested
 from tui.app.probe import Probe, tcp_probe
 from tui.app.screens.help import HelpScreen
@@ -41,13 +42,12 @@ from tui.app.screens.modals import ErrorModal, UnsavedModal
 from tui.app.screens.picker import CUSTOM, PickerChoice, PickerScreen
 from tui.app.screens.run import RunScreen
 from tui.app.screens.summary import SummaryScreen
-from tui.app.session import REPORT_DIR, RunSession
+from tui.app.session import REPORT_DIR, ConsoleSession
 
 if TYPE_CHECKING:
     from engine.deploy.driver import DeployDriver
 
 SHUTDOWN_TIMEOUT_S = 20.0
-CHECKPOINT_S = 60.0  # a running run is written to its report path this often
 _STOP_SIGNALS = {signal.SIGTERM: StopReason.TERMINATED, signal.SIGHUP: StopReason.HUNG_UP}
 
 
@@ -103,7 +103,7 @@ class SurgeApp(App[int]):
         self.report_dir = report_dir
         self.now = now
         self.keymap = dict(keymap or {})
-        self.session: RunSession | None = None
+        self.session: ConsoleSession | None = None
         self.quitting = False
         self.discarded = False
         self.checkpoint_s = CHECKPOINT_S
@@ -132,7 +132,6 @@ class SurgeApp(App[int]):
                 self._old_handlers[sig] = signal.signal(
                     sig, functools.partial(self._on_stop_signal, reason)
                 )
-        self.set_interval(self.checkpoint_s, self._checkpoint)
         if self.keymap:
             self.set_keymap(self.keymap)
         picker = PickerScreen(self.entries, self.choice, self.probe, self.admin_url)
@@ -176,11 +175,20 @@ class SurgeApp(App[int]):
         self._ask_unsaved(session, quitting=False, then=show)
 
     def on_run_requested(self, message: RunRequested) -> None:
-        self.session = RunSession(message.setup, started_at=self.now(), report_dir=self.report_dir)
-        self.session.deploy = self.deploy_factory(message.setup) if message.deploy else None
+        deploy = self.deploy_factory(message.setup) if message.deploy else None
+        self.session = ConsoleSession(
+            message.setup.plan,
+            control=self.controller_factory,
+            deploy=deploy,
+            prepare=False,
+            start_rollout=deploy is not None and deploy.autostart,
+            checkpoint_every=self.checkpoint_s,
+            setup=message.setup,
+            started_at=self.now(),
+            report_dir=self.report_dir,
+        )
         screen = RunScreen(
             self.session,
-            self.controller_factory,
             autostart=message.autostart,
             now=self.now,
             confirmed=self.instances_confirmed,
@@ -201,7 +209,7 @@ class SurgeApp(App[int]):
             self.save_interrupted(self.session)
 
     @work(group="save", exit_on_error=False)
-    async def save_interrupted(self, session: RunSession) -> None:
+    async def save_interrupted(self, session: ConsoleSession) -> None:
         """The run Ctrl+C stopped, saved to its default path: nothing is lost to a Ctrl+C."""
         if not session.unsaved:
             return
@@ -245,7 +253,7 @@ class SurgeApp(App[int]):
         self._ask_unsaved(session, quitting=False, then=proceed)
 
     def _ask_unsaved(
-        self, session: RunSession, *, quitting: bool, then: Callable[[], None]
+        self, session: ConsoleSession, *, quitting: bool, then: Callable[[], None]
     ) -> None:
         path = session.default_path
         message = (
@@ -278,11 +286,6 @@ class SurgeApp(App[int]):
         self.push_screen(UnsavedModal(message, path, quitting=quitting), chosen)
 
     # -------------------------------------------------------------------- quit
-    def _checkpoint(self) -> None:
-        session = self.session
-        if session is not None and session.running and not self.quitting:
-            self.run_worker(session.write_checkpoint(), group="checkpoint", exit_on_error=False)
-
     def _on_stop_signal(self, reason: StopReason, _signum: int, _frame: object) -> None:
         """A Python-level handler, not the loop's: it runs even while the main thread is
         blocked in Textual's driver (a lost terminal), so the watchdog is always armed."""
@@ -334,11 +337,10 @@ class SurgeApp(App[int]):
         session = self.session
         if self.quitting:
             return
-        running = session is not None and session.running and session.controller is not None
+        running = session is not None and session.running
         if running and not self.interrupted and session is not None:
-            assert session.controller is not None
             self.interrupted = True
-            session.controller.stop(StopReason.INTERRUPTED)
+            session.stop(StopReason.INTERRUPTED)
             self.notify(
                 "stopping gracefully; the report is saved when the run ends. "
                 "Ctrl+C again quits at once (saved too).",
@@ -376,9 +378,9 @@ class SurgeApp(App[int]):
         self.discarded = not save  # the user said so: nothing is saved behind their back
         if self.discarded and session is not None:
             session.drop_checkpoint()
-        if session is not None and session.running and session.controller is not None:
+        if session is not None and session.running:
             self.notify("stopping the run and its worker processes…", timeout=SHUTDOWN_TIMEOUT_S)
-            session.controller.abort(reason)
+            session.abort(reason)
             await session.wait_result(SHUTDOWN_TIMEOUT_S)
             if session.result is not None:
                 self.exit_code = session.result.exit_code

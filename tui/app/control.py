@@ -1,52 +1,27 @@
-"""The app's side of engine.Controller: the few methods it calls, and how it gets one.
+"""How the app gets its engine.Controller (and its rollout driver).
 
-The app takes a factory instead of constructing `Controller` itself, so tests
-inject a scripted stand-in (tui.app.scripted) and drive every key without traffic.
+The app takes a factory (engine.run_session.ControllerFactory) instead of constructing
+`Controller` itself, so tests inject a scripted stand-in (tui.app.scripted) and
+drive every key without traffic.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import replace
-from multiprocessing import resource_tracker
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from engine.load.controller import Controller
-from engine.load.model import RunModel
-from engine.load.run import RunPlan, RunResult, Snapshot
-from engine.load.states import RunState, StopCause
-from engine.load.steering import SteeringLog
+from engine.load.run import RunPlan, Snapshot
+from engine.run_session import RunControl
 
 if TYPE_CHECKING:
     from engine.deploy.driver import DeployDriver
     from tui.app.session import RunSetup
 
 
-class RunControl(Protocol):
-    """What the run screen needs of a controller; engine.Controller is the real one."""
-
-    plan: RunPlan
-    state: RunState
-    model: RunModel
-    steering: SteeringLog  # the commands below, on record
-
-    async def run(self) -> RunResult: ...
-    def pause(self) -> None: ...
-    def resume(self) -> None: ...
-    def set_scale(self, scale: float) -> None: ...
-    def set_target(self, value: float) -> None: ...
-    def stop(self, reason: StopCause | str = ...) -> None: ...
-    def abort(self, reason: StopCause | str = ...) -> None: ...
-    def result(
-        self, *, aborted: bool, stop_reason: StopCause | None, error: str | None = None
-    ) -> RunResult: ...
-
-
-ControllerFactory = Callable[[RunPlan, Callable[[Snapshot], None]], RunControl]
 WORKER_LOG = (
     Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     / "surge"
@@ -56,27 +31,12 @@ WORKER_LOG = (
 DeployFactory = Callable[["RunSetup"], "DeployDriver | None"]
 
 
-def start_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker with the real stderr.
-
-    Spawning the first worker process starts the tracker and hands it
-    sys.stderr's file descriptor; inside a Textual app sys.stderr is a capture
-    object whose fileno() is -1, and the spawn fails ("bad value(s) in
-    fds_to_keep"). Started here once with the real stderr, it is reused after.
-    """
-    real = sys.__stderr__
-    if real is None:
-        return
-    with contextlib.redirect_stderr(real):
-        resource_tracker.ensure_running()
-
-
 def engine_controller(plan: RunPlan, on_snapshot: Callable[[Snapshot], None]) -> RunControl:
     """The real engine: load runs in worker processes (plans are built with in_process=False).
 
-    Their stderr goes to WORKER_LOG, not to the terminal the app draws on.
+    Their stderr goes to WORKER_LOG, not to the terminal the app draws on (the pool starts
+    multiprocessing's resource tracker with the real stderr: engine/load/pools/process.py).
     """
-    start_resource_tracker()
     WORKER_LOG.parent.mkdir(parents=True, exist_ok=True)
     return Controller(replace(plan, worker_log=str(WORKER_LOG)), on_snapshot=on_snapshot)
 

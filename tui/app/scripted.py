@@ -108,7 +108,7 @@ def scripted_interval(
 
 
 class ScriptedController:
-    """Implements tui.app.control.RunControl; records every command it is given in `calls`.
+    """Implements engine.run_session.RunControl; records every command it is given in `calls`.
 
     `intervals` snapshots are emitted `delay` seconds apart. With `hold`, the run
     then stays "running" until stopped or aborted, so tests can press keys at

@@ -154,8 +154,9 @@ def headless(
     plan = build_plan(profile, Overrides(test_type="average", time_scale=time_scale))
     driver = demo_driver(stack, profile, strategy, on_event=print_event)
     announce(driver)
-    result = asyncio.run(run_headless(plan, progress=False, report=report, deploy=driver))
-    return finish_summary(result, driver)
+    return finish_summary(
+        asyncio.run(run_headless(plan, progress=False, report=report, deploy=driver))
+    )
 
 
 def console(stack: DemoStack, strategy: str, time_scale: float | None) -> int:

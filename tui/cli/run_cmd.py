@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -23,28 +22,20 @@ from typing import TYPE_CHECKING, Any
 from engine import serve
 from engine.addresses import is_url
 from engine.deploy.recipe import HealthError
-from engine.deploy.record import rollout_exit_code
 from engine.errors import ConfigError
 from engine.exit_codes import EXIT_ERROR
-from engine.load.controller import Controller
 from engine.load.executors import EXECUTORS
-from engine.load.run import RunPlan, RunResult, Snapshot
+from engine.load.run import RunPlan
 from engine.load.stages import parse_stages
-from engine.load.states import Ending, StopReason, checkpoint_reason
 from engine.load.thresholds import parse_cli_threshold
 from engine.outputs import Output, parse_out
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
 from engine.profile.plan import Overrides, build_plan, fit_duration
-from engine.report.document import (
-    build_report,
-    unwritable,
-    write_report_or_fallback,
-    write_toml,
-)
+from engine.report.document import unwritable
 from engine.report.export import summary_json
 from engine.report.k6_summary import summary_export
-from engine.report.model import Report
 from engine.report.summary import Paint, render_report, verdict_line
+from engine.run_session import CHECKPOINT_S, RunSession, SessionEnd
 from profiles import names as shipped_names
 from tui.cli import rollout
 from tui.cli.progress import Progress
@@ -274,17 +265,11 @@ def plan_from_args(args: argparse.Namespace, profile: Profile | None = None) -> 
         raise BadInput(str(exc)) from None
 
 
-# SIGINT (Ctrl+C), SIGTERM (kill, CI timeouts) and SIGHUP (an SSH session that drops)
-# all stop gracefully and keep the report; a second one of any kind aborts.
-STOP_SIGNALS = {
-    signal.SIGINT: StopReason.INTERRUPTED,
-    signal.SIGTERM: StopReason.TERMINATED,
-    signal.SIGHUP: StopReason.HUNG_UP,
-}
-CHECKPOINT_S = 60.0  # a long run rewrites its report this often: a power cut loses less
-# The load ran out by itself (not the user, a signal or a failure): a rollout still going
-# then is `unfinished` (exit 4), not a pass.
-LOAD_ENDINGS = frozenset({Ending.FINISHED, Ending.BREAKING_POINT, Ending.THRESHOLD_ABORT})
+def say(text: str) -> None:
+    """On stderr, beside the progress line; the terminal may be gone (SIGHUP)."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
 
 async def run_headless(
@@ -295,104 +280,32 @@ async def run_headless(
     checkpoint: float = CHECKPOINT_S,
     outputs: Sequence[Output] = (),
     deploy: DeployDriver | None = None,
-) -> RunResult:
-    out = sys.stderr
-    live = Progress(out) if progress else None
+) -> SessionEnd:
+    """The run's session, said on stderr: the progress line, a signal, the report."""
+    live = Progress(sys.stderr) if progress else None
 
-    def say(text: str) -> None:
-        with contextlib.suppress(OSError, ValueError):  # the terminal may be gone (SIGHUP)
-            out.write(text)
-            out.flush()
-
-    def show(s: Snapshot) -> None:
-        for output in outputs:
-            output.interval(s, controller.model)
-        if deploy is not None:
-            deploy.observe(controller.model)
-        if live is not None and (text := live.text(s)):
-            say(text)
-
-    controller = Controller(plan, on_snapshot=show)
-    loop = asyncio.get_running_loop()
-    signals = 0
-    quit_now = asyncio.Event()  # a signal after the run: stop lingering
-
-    def interrupt(reason: StopReason) -> None:
-        nonlocal signals
-        signals += 1
-        quit_now.set()
-        if signals == 1:
-            say(f"\n  {reason}: stopping gracefully (Ctrl+C again aborts)...\n")
-            controller.stop(reason)
-        else:
-            controller.abort(
-                StopReason.INTERRUPTED_TWICE
-                if reason is StopReason.INTERRUPTED
-                else StopReason.SIGNALLED_TWICE
-            )
-
-    for sig, reason in STOP_SIGNALS.items():
-        loop.add_signal_handler(sig, interrupt, reason)
-    saver = (
-        asyncio.create_task(_checkpoints(controller, report, checkpoint, deploy))
-        if report
-        else None
-    )
-    result: RunResult | None = None
-    try:
-        try:
-            if deploy is not None:
-                await deploy.prepare()  # recipes: blue's instances start before the load
-                deploy.start()
-            result = await controller.run()
-        finally:
-            if saver is not None:
-                saver.cancel()
-            if deploy is not None:  # the run's end, a signal or a crash: on_exit applies
-                await deploy.finish(load_ended=result is not None and result.ending in LOAD_ENDINGS)
+    def ended(end: SessionEnd) -> None:
         if live is not None:
             say(live.end())
-        record = deploy.final if deploy is not None else None
-        if report:
-            path, problem = write_report_or_fallback(result, report, record)
-            say(
-                f"  surge run: warning: {problem}\n" if problem else f"  report written to {path}\n"
-            )
-        if outputs:
-            await _finish_outputs(outputs, build_report(result, record), quit_now)
-    finally:
-        for sig in STOP_SIGNALS:
-            loop.remove_signal_handler(sig)
-        for output in outputs:
-            output.close()
-    return result
+        if end.problem:
+            say(f"  surge run: warning: {end.problem}\n")
+        elif report:
+            say(f"  report written to {end.report_path}\n")
 
-
-async def _finish_outputs(outputs: Sequence[Output], data: Report, quit_now: asyncio.Event) -> None:
-    """The final figures to each output, then its linger (a scrape endpoint serving them a
-    few seconds more), cut short by Ctrl+C."""
-    for output in outputs:
-        output.finish(data)
-    lingering = [asyncio.create_task(o.linger()) for o in outputs]
-    stop = asyncio.create_task(quit_now.wait())
-    await asyncio.wait([asyncio.gather(*lingering), stop], return_when=asyncio.FIRST_COMPLETED)
-    for task in (*lingering, stop):
-        task.cancel()
-
-
-async def _checkpoints(
-    controller: Controller, report: str, every: float, deploy: DeployDriver | None = None
-) -> None:
-    """Rewrite the report every `every` seconds while the run goes, marked aborted: if
-    the machine dies, what is on disk is a valid report of all but the last minute."""
-    while True:
-        await asyncio.sleep(every)
-        reason = checkpoint_reason(controller.model.elapsed)
-        partial = controller.result(aborted=True, stop_reason=reason)
-        record = deploy.record() if deploy is not None else None
-        data = build_report(partial, record)  # on the loop: the model is consistent right now
-        with contextlib.suppress(OSError):
-            await asyncio.to_thread(write_toml, data, report)
+    session = RunSession(
+        plan,
+        deploy=deploy,
+        outputs=outputs,
+        report=report,
+        checkpoint_to=None if report is None else Path(report),
+        checkpoint_every=checkpoint,
+        signals=True,
+        on_signal=lambda why: say(f"\n  {why}: stopping gracefully (Ctrl+C again aborts)...\n"),
+        on_end=ended,
+    )
+    if live is not None:
+        session.observe(lambda s: say(live.text(s)))
+    return await session.run()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -420,7 +333,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 output.close()
             raise BadInput(str(exc)) from None
         try:
-            result = runner.run(
+            ended = runner.run(
                 run_headless(
                     plan,
                     progress=progress,
@@ -433,8 +346,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except HealthError as exc:  # blue's own instances never served: nothing to deploy to
             print(said(args, "error", f"blue's instances did not start: {exc}"), file=sys.stderr)
             return EXIT_ERROR
-    record = deploy.final if deploy is not None else None
-    data = build_report(result, record) if args.summary_export or args.json else None
+    data = ended.report() if args.summary_export or args.json else None
     if args.summary_export and data is not None:
         try:
             Path(args.summary_export).write_text(json.dumps(summary_export(data), indent=2) + "\n")
@@ -445,17 +357,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
     if args.json and data is not None:
         print(summary_json(data), end="")
-        return rollout_exit_code(result.exit_code, record)
-    return finish_summary(result, deploy)
+        return ended.exit_code
+    return finish_summary(ended)
 
 
-def finish_summary(result: RunResult, deploy: DeployDriver | None) -> int:
+def finish_summary(ended: SessionEnd) -> int:
     """The summary (with the rollout's section) on stdout, then the verdict as its last
     line; the exit code, rollout included."""
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    record = deploy.final if deploy is not None else None
-    report = build_report(result, record)
-    code = rollout_exit_code(result.exit_code, record)
+    report = ended.report()
+    code = ended.exit_code
     print(render_report(report, color=color))
     print(verdict_line(report, code, Paint(color)))
     return code

@@ -26,16 +26,16 @@ from textual.worker import Worker, WorkerState
 from engine.deploy.fleet import Fleet
 from engine.deploy.strategies import EventKind, Phase
 from engine.load.model import ThresholdState
-from engine.load.run import RunResult, Snapshot
+from engine.load.run import Snapshot
 from engine.load.states import RunState, StopCause, StopReason
 from engine.report.summary import CPU_WARN
-from tui.app.control import ControllerFactory
+from engine.run_session import SessionEnd
 from tui.app.layout import fit_footer
 from tui.app.messages import RunCrashed, RunFinished, SnapshotReceived
 from tui.app.screens.instance_logs import InstanceLogScreen
 from tui.app.screens.modals import SaveModal, TargetModal
 from tui.app.screens.start_instances import StartInstancesModal
-from tui.app.session import RunSession
+from tui.app.session import ConsoleSession
 from tui.app.widgets.checks import ChecksList
 from tui.app.widgets.cpu import CpuIndicator
 from tui.app.widgets.deploy import DeployPanel
@@ -105,8 +105,7 @@ class RunScreen(Screen[None]):
 
     def __init__(
         self,
-        session: RunSession,
-        factory: ControllerFactory,
+        session: ConsoleSession,
         *,
         autostart: bool = True,
         now: Callable[[], dt.datetime] = dt.datetime.now,
@@ -118,7 +117,6 @@ class RunScreen(Screen[None]):
         self.session = session
         self.confirmed = confirmed if confirmed is not None else set()
         self._preparing = False
-        self.factory = factory
         self.autostart = autostart
         self.now = now
         self.snapshots_seen = 0
@@ -274,41 +272,25 @@ class RunScreen(Screen[None]):
         self.app.push_screen(StartInstancesModal(deploy, ask=key not in self.confirmed), started)
 
     def _begin(self) -> None:
-        self.session.started_at = self.now()
-        self.session.controller = self.factory(self.session.setup.plan, self._on_snapshot)
+        self.session.observe(self._on_snapshot)
+        self.session.begin(self.now())  # the controller; with `surge demo`, the rollout
         self.session.worker = self.run_engine()
-        deploy = self.session.deploy
-        if deploy is not None and getattr(deploy, "autostart", False):
-            deploy.start()
+        if self.session.rollout_started is not None:
             self._show_deploy()
         self._banner("")
         self._changed()
 
     @work(group="engine", exclusive=True, exit_on_error=False)
-    async def run_engine(self) -> RunResult:
-        """The whole run; the controller calls back once per interval."""
-        controller = self.session.controller
-        assert controller is not None
-        try:
-            result = await controller.run()
-        finally:
-            if self.session.deploy is not None:  # the load is over: on_exit applies
-                await self.session.deploy.finish()
-        self.session.result = result
-        self.post_message(RunFinished(result))
-        return result
+    async def run_engine(self) -> SessionEnd:
+        """The whole run, through the session (which steps the rollout on every snapshot,
+        as of that snapshot, before it reaches the screen: messages may collapse)."""
+        ended = await self.session.run()
+        self.post_message(RunFinished(ended.result))
+        return ended
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
-        """Called by the controller on the engine's side: step the rollout, package and post.
-
-        The rollout is stepped here, not when the message arrives, so it sees the model
-        exactly as of this snapshot and every snapshot (messages may collapse).
-        """
-        controller = self.session.controller
-        assert controller is not None
-        if self.session.deploy is not None:
-            self.session.deploy.observe(controller.model)
-        self.post_message(SnapshotReceived(snapshot, tuple(controller.model.timeline)))
+        """Called on the engine's side: package and post."""
+        self.post_message(SnapshotReceived(snapshot, tuple(self.session.model.timeline)))
 
     def _update_steps(self) -> None:
         """Per-step figures at most every STEP_FIGURES_EVERY_S, the last one always shown.
@@ -435,27 +417,26 @@ class RunScreen(Screen[None]):
             self.app.pop_screen()
 
     def action_pause(self) -> None:
-        if self.session.controller is not None:
-            self.session.controller.pause()
+        if self.session.started:
+            self.session.pause()
             self._banner("paused: p resumes")
             self._changed()
 
     def action_resume(self) -> None:
-        if self.session.controller is not None:
-            self.session.controller.resume()
+        if self.session.started:
+            self.session.resume()
             self._banner("")
             self._changed()
 
     def action_nudge(self, direction: int) -> None:
-        controller = self.session.controller
-        if controller is None:
+        if not self.session.started:
             return
         scale = max(MIN_SCALE, round(self.scale + direction * NUDGE, 6))
         if scale == self.scale:
             self.notify(f"the target is already at its minimum ({MIN_SCALE:.0%} of the plan)")
             return
         self.scale = scale
-        controller.set_scale(scale)
+        self.session.set_scale(scale)
         self._show_status()  # "target ×1.10" at once, not at the next interval
 
     def _unit(self) -> str:
@@ -466,8 +447,7 @@ class RunScreen(Screen[None]):
         current = last.row.target if last is not None else 0.0
 
         def apply(value: float | None) -> None:
-            controller = self.session.controller
-            if value is None or controller is None:
+            if value is None or not self.session.started:
                 return
             base = current / self.scale if self.scale else 0.0
             if base <= 0:
@@ -477,21 +457,21 @@ class RunScreen(Screen[None]):
                     severity="warning",
                 )
                 return
-            controller.set_target(value)
+            self.session.set_target(value)
             self.scale = value / base
             self._show_status()
 
         self.app.push_screen(TargetModal(self._unit(), current), apply)
 
     def action_stop(self) -> None:
-        if self.session.controller is not None:
-            self.session.controller.stop(StopReason.USER_STOP)
+        if self.session.started:
+            self.session.stop(StopReason.USER_STOP)
             self._banner("stopping gracefully: in-flight requests finish (x aborts at once)")
             self._changed()
 
     def action_abort(self) -> None:
-        if self.session.controller is not None:
-            self.session.controller.abort(StopReason.USER_ABORT)
+        if self.session.started:
+            self.session.abort(StopReason.USER_ABORT)
             self._banner("aborting")
             self._changed()
 

@@ -29,7 +29,7 @@ from engine.report.summary import render_report
 from tui.app.layout import fit_footer
 from tui.app.screens.modals import SaveModal
 from tui.app.screens.open_report import ReportModal
-from tui.app.session import REPORT_DIR, RunSession
+from tui.app.session import REPORT_DIR, ConsoleSession
 from tui.app.widgets.comparison import ComparisonPanel
 from tui.app.widgets.figures import ms_or_none
 from tui.app.widgets.phrases import Phrases
@@ -122,7 +122,7 @@ class SummaryScreen(Screen[None]):
     def __init__(
         self,
         review: Review,
-        session: RunSession | None = None,
+        session: ConsoleSession | None = None,
         base: Review | None = None,
         report_dir: Path = REPORT_DIR,
     ) -> None:
