@@ -11,7 +11,6 @@ so a Review read from one has none rather than a guessed one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 from engine.errors import ConfigError
@@ -28,32 +27,51 @@ from engine.report.model import Meta, Report, ReportError, Summary, ThresholdEnt
 
 @dataclass(frozen=True)
 class Review:
-    """What the summary screen shows; `result` or `saved` says which way it came."""
+    """What the summary screen shows: a report (a run's, or read from `source`), its
+    totals and verdicts in the run model's types, and the run when it ran here."""
 
-    name: str
-    type_label: str  # the test type; "custom" when the executor came from elsewhere
-    open_model: bool
+    report: Report  # what `engine.report.compare` judges
     totals: Figures
     thresholds: tuple[ThresholdState, ...]
-    timeline: tuple[Row, ...]
-    stop_reason: str | None
-    ended: Ending  # how the run ended, in the words users read
-    steering: tuple[SteeringEvent, ...] = ()  # `[[meta.steering]]`: marks on its plots
-    result: RunResult | None = None  # the run itself, when it ran in this process
-    saved: Report | None = None  # the report as read from `source`
+    result: RunResult | None = None
     source: Path | None = None
 
-    @cached_property
-    def report(self) -> Report:
-        """What `engine.report.compare` judges; built from a run only when first compared,
-        since building it walks every histogram and timeline row."""
-        if self.saved is not None:
-            return self.saved
-        assert self.result is not None, "a Review holds a run or a report"
-        return build_report(self.result)
+    @property
+    def name(self) -> str:
+        return self.report.meta.name or "?"
+
+    @property
+    def type_label(self) -> str:
+        """The test type; "custom" when the executor came from elsewhere."""
+        return self.report.meta.test_type or "custom"
+
+    @property
+    def open_model(self) -> bool:
+        if self.result is not None:
+            return self.result.plan.work.executor.open_model
+        executor = executor_of(self.report.meta)
+        return executor is not None and executor.open_model
+
+    @property
+    def timeline(self) -> tuple[Row, ...]:
+        return self.report.timeline
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.report.meta.stop_reason
+
+    @property
+    def ended(self) -> Ending:
+        return self.report.meta.ended
+
+    @property
+    def steering(self) -> tuple[SteeringEvent, ...]:
+        """`[[meta.steering]]`: marks on its plots."""
+        return self.report.meta.steering
 
     @property
     def exit_code(self) -> int | None:
+        """A report keeps the code `surge run` exits with, not the console's: None."""
         return self.result.exit_code if self.result is not None else None
 
     @property
@@ -63,19 +81,8 @@ class Review:
 
 
 def review_result(result: RunResult) -> Review:
-    plan, model = result.plan, result.model
-    return Review(
-        name=plan.name,
-        type_label=plan.test_type or "custom",
-        open_model=plan.work.executor.open_model,
-        totals=model.figures(),
-        thresholds=tuple(model.states),
-        timeline=tuple(model.timeline),
-        stop_reason=str(result.stop_reason) if result.stop_reason else None,
-        ended=result.ending,
-        steering=result.steering,
-        result=result,
-    )
+    model = result.model
+    return Review(build_report(result), model.figures(), tuple(model.states), result)
 
 
 def read_review(path: str | Path) -> Review:
@@ -86,22 +93,13 @@ def read_review(path: str | Path) -> Review:
 def review_report(report: Report, source: Path | None = None) -> Review:
     """A read report as a Review; damaged histograms or thresholds are ReportErrors."""
     where = str(source) if source is not None else "report"
-    meta = report.meta
-    executor = executor_of(meta)
     return Review(
-        name=meta.name or "?",
-        type_label=meta.test_type or "custom",
-        open_model=executor is not None and executor.open_model,
-        totals=_figures(report, f"{where}: [histograms.total]"),
-        thresholds=tuple(
+        report,
+        _figures(report, f"{where}: [histograms.total]"),
+        tuple(
             _threshold(entry, f"{where}: thresholds[{i}]")
             for i, entry in enumerate(report.thresholds)
         ),
-        timeline=report.timeline,
-        stop_reason=meta.stop_reason,
-        ended=meta.ended,
-        steering=meta.steering,
-        saved=report,
         source=source,
     )
 

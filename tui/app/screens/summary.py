@@ -8,7 +8,7 @@ the same for either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,7 +23,6 @@ from textual.widgets import Footer, Header, Static
 from engine.load.states import Ending, StopReason
 from engine.report.compare import compare
 from engine.report.deploy_section import DeployRecord
-from engine.report.document import build_report
 from engine.report.review import Review
 from engine.report.summary import render_report
 from tui.app.layout import fit_footer
@@ -83,7 +82,7 @@ def held_words(n: int) -> str:
 
 def summary_text(review: Review, deploy: DeployRecord | None = None) -> Text:
     """The run's summary; with the rollout that went with it (`[deploy]`), its section."""
-    report = build_report(review.result, deploy) if review.result is not None else review.report
+    report = replace(review.report, deploy=deploy) if deploy is not None else review.report
     text = Text(render_report(report, color=False))
     text.highlight_regex("✓", "green")
     text.highlight_regex("✗", "bold red")
