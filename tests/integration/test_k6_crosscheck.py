@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from engine.report.document import read_report
-from engine.report.model import Checks
+from engine.report.model import Checks, Report
 from tests.conftest import run_surge
 
 # Counts and timings judged against k6: run alone, after the parallel part.
@@ -256,7 +256,7 @@ def _k6_count(metrics: dict, name: str, key: str = "count") -> float:
     return metrics[name]["values"][key] if name in metrics else 0
 
 
-def _surge_report(tmp_path: Path, url: str, load: dict, rest: str, *args: str) -> dict:
+def _surge_report(tmp_path: Path, url: str, load: dict, rest: str, *args: str) -> Report:
     profile = tmp_path / "p.toml"
     profile.write_text(
         f'name = "x"\nbase_url = "{url}"\n[load]\n'
