@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from hdrh.histogram import HdrHistogram
 
 from engine.errors import ConfigError, in_http_req_failed
+from engine.load.executors import ExecutorConfig
 from engine.load.metrics import PHASES, decode_histogram
 from engine.load.model import LatencyStats
 from engine.load.run import RunResult, Snapshot
@@ -71,7 +72,7 @@ def render_report(report: Report, *, color: bool = False) -> str:
     out.extend(["", *_http_block(s, seconds, paint)])
     out.extend(["", *_execution_block(s, seconds, paint)])
     out.extend(["", *_network_block(s, seconds, paint, meta.proto)])
-    note = latency_note(s.latency, s.http_req_duration, s.dropped_iterations, meta.executor_options)
+    note = latency_note(s.latency, s.http_req_duration, s.dropped_iterations, executor_of(meta))
     if note:
         out.extend(["", f"    {paint('⚠ ' + note, '33')}"])
     if len(report.steps) > 1:
@@ -121,14 +122,13 @@ def generator_limited(meta: Meta, s: Summary) -> bool:
     short of: more than 1% of its due iterations dropped (no VU free in time), or, with
     --queue, iterations that waited. A closed model at 100% CPU on a fast local target is
     just a generator going flat out."""
-    options = meta.executor_options
-    if "preAllocatedVUs" not in options:
+    executor = executor_of(meta)
+    if executor is None or not executor.open_model:
         return False
     dropped, iterations = s.dropped_iterations, s.iterations
     if dropped > 0.01 * (dropped + iterations):
         return True
-    waited = s.latency.p95 > s.http_req_duration.p95 * 1.1
-    return bool(options.get("queue")) and waited
+    return executor.queue and s.latency.p95 > s.http_req_duration.p95 * 1.1
 
 
 def _on_cluster(cluster: Cluster | None) -> str:
@@ -361,13 +361,13 @@ def recorded_values(h: HdrHistogram) -> list[tuple[int, int]]:
 
 # ---------------------------------------------------------------- plain words
 def latency_note(
-    latency: LatencyStats, duration: LatencyStats, dropped: float, options: Mapping[str, object]
+    latency: LatencyStats, duration: LatencyStats, dropped: float, executor: ExecutorConfig | None
 ) -> str | None:
     """Why `latency` and http_req_duration differ, or what was dropped, in plain words."""
-    if "preAllocatedVUs" not in options:
+    if executor is None or not executor.open_model:
         return None  # a closed model: the two are one figure
-    max_vus = options.get("maxVUs")
-    if options.get("queue"):
+    max_vus = executor.max_vus
+    if executor.queue:
         if latency.p95 > duration.p95 * 1.1 + 1:
             return (
                 f"iterations waited for a free VU (queue, maxVUs {max_vus}): latency p95 "

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 
+from engine.load.executors import ExecutorConfig
 from engine.load.metrics import decode_histogram, encode_histogram, new_histogram
 from engine.load.model import Figures, LatencyStats, Row
 from engine.load.run import Snapshot
@@ -28,6 +29,7 @@ from engine.report.model import Meta, Report, Summary, ThresholdEntry
 from engine.report.summary import (
     failure_banner,
     generator_limited,
+    latency_note,
     progress_line,
     recorded_values,
     render_report,
@@ -110,13 +112,18 @@ def _record(**fields: object) -> DeployRecord:
     return DeployRecord(**{"strategy": "canary", "outcome": Outcome.PROMOTED, **empty, **fields})
 
 
-OPEN = {"preAllocatedVUs": 10, "rate": 1000, "timeUnit": "1s"}
+OPEN = {"executor": "constant-arrival-rate", "rate": 1000, "timeUnit": "1s", "duration": "10s"}
+OPEN |= {"preAllocatedVUs": 10}
 
 
 @pytest.mark.parametrize(
     ("options", "summary", "limited"),
     [
-        ({"vus": 10, "duration": "10s"}, {"iterations": 500_000}, False),  # closed: flat out
+        (
+            {"executor": "constant-vus", "vus": 10, "duration": "10s"},
+            {"iterations": 500_000},
+            False,  # closed: flat out
+        ),
         (OPEN, {"iterations": 10_000, "dropped_iterations": 0}, False),  # kept up
         (OPEN, {"iterations": 9_000, "dropped_iterations": 1_000}, True),  # fell short
         (OPEN, {"iterations": 9_995, "dropped_iterations": 5}, False),  # within 1%
@@ -220,3 +227,21 @@ def test_the_histogram_s_buckets_are_those_hdrh_s_iterator_walks(values: list[in
             for item in hist.get_recorded_iterator()
         ]
         assert recorded_values(hist) == walked
+
+
+@pytest.mark.parametrize(
+    ("options", "p95s", "dropped", "said"),
+    [
+        ({"executor": "constant-vus", "vus": 2, "duration": "1s"}, (9, 1), 5, None),
+        (OPEN | {"maxVUs": 20}, (2, 2), 7, "7 iterations dropped: no free VU at their due time"),
+        (OPEN | {"queue": True}, (30, 2), 0, "iterations waited for a free VU (queue, maxVUs 10)"),
+        (OPEN | {"queue": True}, (2.1, 2), 0, None),  # waited no more than noise
+    ],
+)
+def test_the_latency_note_reads_the_executor(
+    options: dict, p95s: tuple[float, float], dropped: int, said: str | None
+) -> None:
+    executor = ExecutorConfig.from_options(options)
+    latency, duration = (LatencyStats(p95=p) for p in p95s)
+    note = latency_note(latency, duration, dropped, executor)
+    assert note == said if said is None else note is not None and note.startswith(said)
