@@ -109,6 +109,7 @@ class RunSession:
     controller: RunControl | None = field(default=None, init=False)
     rollout_started: float | None = field(default=None, init=False)  # the driver's clock
     result: RunResult | None = field(default=None, init=False)
+    ended: SessionEnd | None = field(default=None, init=False)  # once run() returned
     saved_to: Path | None = field(default=None, init=False)  # the whole run's report
     checkpoint: Path | None = field(default=None, init=False)  # until the run is saved
     dropped: bool = field(default=False, init=False)  # discarded: no checkpoint may stay
@@ -230,7 +231,8 @@ class RunSession:
         if self.report is not None:
             path, problem = write_report_or_fallback(result, self.report, record)
             self.saved_to = path
-        return SessionEnd(result, record, path, problem)
+        self.ended = SessionEnd(result, record, path, problem)
+        return self.ended
 
     def _snapshot(self, snapshot: Snapshot) -> None:
         for output in self.outputs:

@@ -1,18 +1,23 @@
-"""Quitting the console mid-rollout: the router is left as `on_exit` says, and the
-saved report keeps the rollout (outcome `stopped`)."""
+"""A console rollout's end: quitting mid-rollout leaves the router as `on_exit` says and
+the report keeps it (`stopped`); the load's own end makes it `unfinished`; a signal exits
+with the rollout's code, as `surge run` does."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
 
 from engine.deploy.strategies import Analysis, Canary, Phase, Weights
+from engine.exit_codes import EXIT_ROLLED_BACK
 from engine.report.document import load_report
-from tests.app.test_app import SIZE, profiles, start_run, until
-from tests.app.test_deploy_panel import Rig
+from tests.app.test_app import SIZE, exited, profiles, start_run, until
+from tests.app.test_deploy_panel import Rig, canary
 from tui.app.app import SurgeApp
+from tui.app.screens.summary import SummaryScreen
 
 __all__ = ["profiles"]  # the fixture
 
@@ -80,3 +85,20 @@ async def test_an_engine_crash_mid_rollout_still_leaves_the_router_at_blue(profi
     assert driver is not None and driver.final is not None
     assert driver.weights == Weights(100, 0)
     assert driver.final.outcome.value == "stopped"
+
+
+async def test_a_signal_after_a_rolled_back_run_exits_as_surge_run_does(profiles: Path) -> None:
+    """SIGTERM on the summary of a run whose green rolled back: exit code 3 (the rollout's,
+    by rollout_exit_code, as `surge run`'s), not the load's 0."""
+    rig = Rig(canary(max_p99_ms=1.0), intervals=12)  # scripted green is 3x slower than 1 ms
+    app = rig.app(profiles)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(pilot, rig.factory)
+        driver = rig.driver
+        assert driver is not None
+        await until(pilot, lambda: driver.phase is Phase.ROLLED_BACK)
+        rig.factory.last.finish()  # the shape's end
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        os.kill(os.getpid(), signal.SIGTERM)  # the loop's handler, as a real SIGTERM arrives
+        await exited(app)
+    assert app.return_value == EXIT_ROLLED_BACK

@@ -52,7 +52,8 @@ _STOP_SIGNALS = {signal.SIGTERM: StopReason.TERMINATED, signal.SIGHUP: StopReaso
 
 
 class SurgeApp(App[int]):
-    """The app returns the last run's exit code (0, 99 thresholds failed, 1 stopped early)."""
+    """The app returns the last run's exit code (0, 99 thresholds failed, 1 stopped early,
+    a rollout's 3 or 4), when a signal ended it; quitting by hand exits 0."""
 
     CSS_PATH = "surge.tcss"
     TITLE = "Surge"
@@ -199,8 +200,10 @@ class SurgeApp(App[int]):
             self.push_screen(screen)
 
     def on_run_finished(self, message: RunFinished) -> None:
-        """From the run screen; ignored while a dialog is over it (it re-posts on resume)."""
-        self.exit_code = message.result.exit_code
+        """From the run screen; ignored while a dialog is over it (it re-posts on resume).
+        The exit code is the session's, the rollout's included, as `surge run` exits."""
+        ended = self.session.ended if self.session is not None else None
+        self.exit_code = message.result.exit_code if ended is None else ended.exit_code
         if self.quitting or self.session is None or not isinstance(self.screen, RunScreen):
             return
         self.switch_screen(self.summary(review_result(message.result)))
@@ -382,8 +385,8 @@ class SurgeApp(App[int]):
             self.notify("stopping the run and its worker processes…", timeout=SHUTDOWN_TIMEOUT_S)
             session.abort(reason)
             await session.wait_result(SHUTDOWN_TIMEOUT_S)
-            if session.result is not None:
-                self.exit_code = session.result.exit_code
+            if session.ended is not None:
+                self.exit_code = session.ended.exit_code
         if session is not None and session.deploy is not None and session.deploy.final is None:
             await session.deploy.finish()  # q, Ctrl+C, SIGTERM mid-rollout: on_exit applies
         if save and session is not None and session.measured:
