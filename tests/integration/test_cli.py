@@ -68,6 +68,8 @@ def test_json_outputs_read_back_to_what_the_report_holds(shared_sut: str, tmp_pa
     printed = json.loads(proc.stdout)
     data = read_report(report)
     assert printed == summary_data(data)
+    written = tomllib.loads(report.read_text())  # the JSON is the report as written
+    assert printed == {k: v for k, v in written.items() if k not in ("timeline", "histograms")}
     assert printed["summary"]["requests"] == 40
     from_run = json.loads(export.read_text())
     assert from_run["metrics"]["http_reqs"]["count"] == 40
