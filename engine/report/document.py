@@ -95,7 +95,7 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         executor_options=cfg.options(),
         test_type=plan.test_type or "",
         environment=plan.environment or "",
-        client=str(plan.work.client),
+        client=plan.work.client,
         start=result.started_at.replace(microsecond=0).isoformat(),
         duration_s=round(result.duration, 3),
         interval_s=plan.interval,

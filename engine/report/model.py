@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from engine.load.metrics import PHASES
 from engine.load.model import LatencyStats, Row
+from engine.load.run import ClientKind
 from engine.load.states import Ending, StopCause, ending_of
 from engine.load.steering import SteeringEvent
 from engine.report.deploy_section import (
@@ -74,7 +75,7 @@ class Meta:
     executor_options: Mapping[str, Any] = field(default_factory=dict)
     test_type: str = ""
     environment: str = ""
-    client: str = ""
+    client: ClientKind | None = None  # None: a report that does not say (or a newer kind)
     start: str = ""
     duration_s: float = 0.0
     interval_s: float = 0.0
@@ -381,6 +382,7 @@ class _Reader:
         meta = Meta(**self.fill(Meta, m, "meta"))
         cause = StopCause.parse(meta.stop_reason) if meta.stop_reason else None
         ended = m.get("ended")  # a newer Surge's words for an ending: derived here
+        client = m.get("client")
         cluster = m.get("cluster")
         return replace(
             meta,
@@ -389,6 +391,7 @@ class _Reader:
             else ending_of(meta.aborted, cause, meta.error),
             cluster=Cluster.of(cluster) if isinstance(cluster, Mapping) else None,
             steering=self.steering(m),
+            client=ClientKind(client) if client in list(ClientKind) else None,
         )
 
     def steering(self, m: Mapping[str, Any]) -> tuple[SteeringEvent, ...]:
