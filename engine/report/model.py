@@ -422,15 +422,15 @@ class _Reader:
         except ValueError:
             raise self.fail(f"deploy.outcome {d.get('outcome')!r} is unknown") from None
         fleet = d.get("fleet")
+        blue, green = self.pair(d, "final_weights")
         return DeployRecord(
             **(
                 {"strategy": "?", "router": "?", "start": "?", "end": "?"}
                 | self.fill(DeployRecord, d, "deploy")
             ),
             outcome=outcome,
-            **dict(
-                zip(("blue_weight", "green_weight"), self.pair(d, "final_weights"), strict=True)
-            ),
+            blue_weight=blue,
+            green_weight=green,
             steps=tuple(
                 self.step(s, f"deploy.steps[{i}]")
                 for i, s in enumerate(self.seq(d, "steps", "deploy."))
