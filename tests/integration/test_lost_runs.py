@@ -81,10 +81,10 @@ def test_a_signal_stops_the_run_and_keeps_a_report(
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 1
-    data = read_report(report).table()
-    assert data["meta"]["aborted"] is True
-    assert data["meta"]["stop_reason"] == reason
-    assert data["summary"]["requests"] > 0
+    data = read_report(report)
+    assert data.meta.aborted is True
+    assert data.meta.stop_reason == reason
+    assert data.summary.requests > 0
     assert "http_reqs" in out
 
 
@@ -105,10 +105,10 @@ def test_a_long_run_rewrites_its_report_while_it_runs(shared_sut: str, tmp_path:
                 proc.wait(timeout=0.1)
         assert report.exists(), "no checkpoint written while the run went on"
         assert proc.poll() is None, "the run ended before its checkpoint was looked at"
-        data = read_report(report).table()
-        assert data["meta"]["aborted"] is True
-        assert data["meta"]["stop_reason"].startswith("checkpoint: running at")
-        assert data["summary"]["requests"] > 0
+        data = read_report(report)
+        assert data.meta.aborted is True
+        assert str(data.meta.stop_reason).startswith("checkpoint: running at")
+        assert data.summary.requests > 0
     finally:
         proc.kill()
         proc.wait(timeout=10)
@@ -160,7 +160,7 @@ def test_a_report_that_fails_at_the_end_is_written_next_to_the_summary(
     fallback = list(tmp_path.glob("surge-report-*.toml"))
     assert len(fallback) == 1, err
     assert f"wrote {fallback[0]} instead" in err
-    assert read_report(fallback[0]).table()["summary"]["requests"] > 0
+    assert read_report(fallback[0]).summary.requests > 0
 
 
 async def test_interrupted_iterations_on_the_interval_grid_are_counted(silent_server: str) -> None:
