@@ -109,7 +109,6 @@ class SurgeApp(App[int]):
         self.discarded = False
         self.checkpoint_s = CHECKPOINT_S
         self.exit_code = 0
-        self.interrupted = False  # Ctrl+C stopped the run: its report is saved when it ends
         self.instances_confirmed: set[tuple[str, ...]] = set()  # recipes' commands accepted
         # Called on the main thread by SIGTERM/SIGHUP, whatever the loop is doing (the
         # console's exit watchdog: tui.app.watchdog); tests leave it None.
@@ -207,24 +206,9 @@ class SurgeApp(App[int]):
         if self.quitting or self.session is None or not isinstance(self.screen, RunScreen):
             return
         self.switch_screen(self.summary(review_result(message.result)))
-        if self.interrupted:
-            self.interrupted = False
-            self.save_interrupted(self.session)
-
-    @work(group="save", exit_on_error=False)
-    async def save_interrupted(self, session: ConsoleSession) -> None:
-        """The run Ctrl+C stopped, saved to its default path: nothing is lost to a Ctrl+C."""
-        if not session.unsaved:
-            return
-        path = session.default_path
-        try:
-            await session.save(path, session.result)
-        except OSError as exc:
-            self.push_screen(ErrorModal("Could not save", f"{path}: {exc.strerror or exc}"))
-            return
-        self.notify(f"report saved to {path}; Ctrl+C again quits", title="Saved")
-        if isinstance(self.screen, SummaryScreen):
-            self.screen.show_saved()
+        if ended is not None and ended.report_path is not None:  # Ctrl+C: the session saved it
+            saved = ended.problem or f"report saved to {ended.report_path}"
+            self.notify(f"{saved}; Ctrl+C again quits", title="Saved")
 
     def on_run_crashed(self, message: RunCrashed) -> None:
         self.exit_code = 1
@@ -341,8 +325,8 @@ class SurgeApp(App[int]):
         if self.quitting:
             return
         running = session is not None and session.running
-        if running and not self.interrupted and session is not None:
-            self.interrupted = True
+        if running and session is not None and session.report is None:
+            session.report = session.default_path  # the session writes it when the run ends
             session.stop(StopReason.INTERRUPTED)
             self.notify(
                 "stopping gracefully; the report is saved when the run ends. "
