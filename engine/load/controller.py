@@ -60,7 +60,6 @@ class Controller:
         self._baseline_p95: float | None = None
         self._last_held_rate: float | None = None
         self._cpu_max = 0.0
-        self.last_snapshot: Snapshot | None = None
         self.started_at = self.now()
         self._shape = plan.work.executor.kind.shape(plan.work.executor)
         self._clock: RunClock | None = None  # the workers' run time: pauses excluded
@@ -264,7 +263,6 @@ class Controller:
             failures=tuple(self.pool.failures),
             stop_reason=self.stop_reason,
         )
-        self.last_snapshot = snap
         if self.on_snapshot is not None:
             self.on_snapshot(snap)
 
