@@ -25,7 +25,7 @@ from engine.deploy.recipe import HealthError
 from engine.errors import ConfigError
 from engine.exit_codes import EXIT_ERROR
 from engine.load.executors import EXECUTORS
-from engine.load.run import RunPlan
+from engine.load.run import ClientKind, RunPlan
 from engine.load.stages import parse_stages
 from engine.load.thresholds import parse_cli_threshold
 from engine.outputs import Output, parse_out
@@ -105,7 +105,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--body", help="ad-hoc URL only: the request body")
     p.add_argument(
         "--client",
-        choices=("wire", "httpx"),
+        choices=[c.value for c in ClientKind],
         help="wire (the default: Surge's own, HTTP/1.1 and h2, the fastest) or httpx (the "
         "httpx library: HTTP/1.1 and h2, a second opinion)",
     )
