@@ -66,6 +66,7 @@ class Controller:
         self.steering = SteeringLog(self._since_start)
 
     def now(self) -> dt.datetime:
+        """The run's start time (a scripted run has a fixed one)."""
         return dt.datetime.now(dt.UTC)
 
     def _since_start(self) -> float:

@@ -373,7 +373,7 @@ class SurgeApp(App[int]):
                 self.exit_code = session.ended.exit_code
         if session is not None and session.deploy is not None and session.deploy.final is None:
             await session.deploy.finish()  # q, Ctrl+C, SIGTERM mid-rollout: on_exit applies
-        if save and session is not None and session.measured:
+        if save and session is not None and session.unsaved:  # saved already: not again
             path = session.default_path
             try:
                 await session.save(path, session.result)
