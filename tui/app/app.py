@@ -32,7 +32,7 @@ from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides
 from engine.report.document import write_report_or_fallback
 from engine.report.review import Review, review_result
-from engine.run_session import CHECKPOINT_S, ControllerFactory
+from engine.run_session import CHECKPOINT_S, STOP_SIGNALS, ControllerFactory
 from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
 from tui.app.control import DeployFactory, engine_controller, profile_deploy
 from tui.app.messages import RunCrashed, RunFinished, RunRequested
@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     from engine.deploy.driver import DeployDriver
 
 SHUTDOWN_TIMEOUT_S = 20.0
-_STOP_SIGNALS = {signal.SIGTERM: StopReason.TERMINATED, signal.SIGHUP: StopReason.HUNG_UP}
+# The session's stop signals but SIGINT: Ctrl+C is a key in the console (action_interrupt).
+_STOP_SIGNALS = {s: reason for s, reason in STOP_SIGNALS.items() if s is not signal.SIGINT}
 
 
 class SurgeApp(App[int]):
