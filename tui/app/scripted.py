@@ -1,7 +1,7 @@
 """The engine's Controller over scripted workers: deterministic intervals, no sockets, no processes.
 
-It feeds synthetic but plausible Intervals through the engine's real RunModel
-(thresholds, checks, per-step figures, summary and report all work), so the
+It feeds synthetic but plausible Intervals through the engine's real Controller and
+RunModel (commands, thresholds, checks, per-step figures, summary and report), so the
 app's tests, its snapshot tests and its offline screenshots exercise every
 screen exactly as a real run would, in a fraction of a second and identically
 every time.
