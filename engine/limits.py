@@ -43,6 +43,22 @@ def _show(value: float) -> str:
 FD_MARGIN = 64  # files a worker needs besides its VUs' sockets (pipes, logs, /proc)
 
 
+def fd_limit(*, raise_soft: bool = False) -> int | None:
+    """RLIMIT_NOFILE's soft limit (None where there is none); optionally raised to the hard one."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if raise_soft and soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
 def fd_shortfall(connections: int) -> str | None:
     """Why this process cannot hold `connections` sockets, naming the fix, or None.
 
@@ -50,18 +66,8 @@ def fd_shortfall(connections: int) -> str | None:
     are told to): a run that would fail every connect with EMFILE is refused before it
     starts, instead of spinning through errors nobody can read.
     """
-    try:
-        import resource
-    except ImportError:  # not on this platform: let the run say it
-        return None
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    if soft == resource.RLIM_INFINITY or connections + FD_MARGIN <= soft:
+    soft = fd_limit(raise_soft=True)
+    if soft is None or connections + FD_MARGIN <= soft:
         return None
     return (
         f"{connections:,} VUs need as many open connections, but a process may open "

@@ -41,7 +41,7 @@ def scripted_report(scale: float, started: dt.datetime) -> Report:
     )
     plan = build_plan(parse_profile(SHOP, "shop.toml"), overrides, interval=1.0)
     controller = ScriptedController(plan, intervals=12)
-    controller.scale = scale  # the run's own load, not steering by hand
+    controller.scripted.scale = scale  # the run's own load, not steering by hand
     result = asyncio.run(controller.run())
     return build_report(replace(result, started_at=started))
 

@@ -16,6 +16,7 @@ from typing import Protocol
 import brotli
 import zstandard
 
+from engine.errors import HEADER_TOO_LARGE
 from engine.http.response import Response
 
 DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB, the default of `max_body` / `--max-body`
@@ -55,7 +56,7 @@ def parse_size(value: object) -> int:
 class HeaderTooLarge(Exception):
     """The response head passed MAX_HEAD without ending: the connection is dropped."""
 
-    kind = "header too large"
+    kind = HEADER_TOO_LARGE
 
 
 def over_note(kept: int) -> str:

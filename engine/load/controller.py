@@ -43,25 +43,31 @@ class Controller:
         self,
         plan: RunPlan,
         on_snapshot: Callable[[Snapshot], None] | None = None,
+        pool: Pool | None = None,
     ) -> None:
+        """`pool`: the workers, if not the plan's (the console's tests script one)."""
         self.plan = plan
         self.on_snapshot = on_snapshot
         per_worker = math.ceil(plan.work.executor.peak_vus / max(plan.workers, 1))
-        if plan.cluster is None and (why := fd_shortfall(per_worker)):  # else: other machines
+        local = pool is None and plan.cluster is None  # else: other machines, or none
+        if local and (why := fd_shortfall(per_worker)):
             raise ConfigError("vus", why)
         self.model = RunModel(plan.thresholds)
-        self.pool: Pool = _pool(plan)
+        self.pool: Pool = pool or _pool(plan)
         self.state = RunState.READY
         self.aborted = False
         self.stop_reason: StopCause | None = None
         self._baseline_p95: float | None = None
         self._last_held_rate: float | None = None
         self._cpu_max = 0.0
-        self.last_snapshot: Snapshot | None = None
-        self.started_at = dt.datetime.now(dt.UTC)
+        self.started_at = self.now()
         self._shape = plan.work.executor.kind.shape(plan.work.executor)
         self._clock: RunClock | None = None  # the workers' run time: pauses excluded
         self.steering = SteeringLog(self._since_start)
+
+    def now(self) -> dt.datetime:
+        """The run's start time (a scripted run has a fixed one)."""
+        return dt.datetime.now(dt.UTC)
 
     def _since_start(self) -> float:
         """Seconds since the workers started, pauses included: the plots' time axis."""
@@ -124,8 +130,7 @@ class Controller:
 
     # ----------------------------------------------------------------- running
     async def run(self) -> RunResult:
-        started = dt.datetime.now(dt.UTC)
-        self.started_at = started
+        self.started_at = self.now()
         self.state = RunState.RUNNING
         task = asyncio.create_task(self.pool.run())
         k = 1
@@ -143,8 +148,7 @@ class Controller:
                 self._clock.pause()
             t0 = self._clock.t0
             while not task.done():
-                deadline = t0 + k * self.plan.interval
-                await asyncio.wait([task], timeout=max(deadline - perf_counter(), 0))
+                await self._tick(task, t0 + k * self.plan.interval)
                 if task.done():
                     break
                 k += 1
@@ -174,6 +178,10 @@ class Controller:
         result = self.result(aborted=self.aborted, stop_reason=self.stop_reason, error=error)
         self._emit(self.model.timeline[-1] if self.model.timeline else None)
         return result
+
+    async def _tick(self, task: asyncio.Task[None], deadline: float) -> None:
+        """Until the next interval is due, or the workers are done."""
+        await asyncio.wait([task], timeout=max(deadline - perf_counter(), 0))
 
     def result(
         self, *, aborted: bool, stop_reason: StopCause | None, error: str | None = None
@@ -256,7 +264,6 @@ class Controller:
             failures=tuple(self.pool.failures),
             stop_reason=self.stop_reason,
         )
-        self.last_snapshot = snap
         if self.on_snapshot is not None:
             self.on_snapshot(snap)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
@@ -246,37 +246,32 @@ class _Locator:
                 self.pos += 1
 
     def _array(self, path: KeyPath, depth: int) -> None:
+        def element(index: int) -> None:
+            self._mark((*path, index), self.line)
+            self._value((*path, index), depth)
+
+        self._items("]", element)
+
+    def _inline_table(self, path: KeyPath, depth: int) -> None:
+        self._items("}", lambda _: self._key_value(path, depth))
+
+    def _items(self, closer: str, item: Callable[[int], None]) -> None:
+        """An array's or inline table's items up to `closer`, comma-separated, each read by
+        `item(index)`; a character no item takes is stepped over, so the scan always ends."""
         self.pos += 1
         index = 0
         while self.pos < len(self.text):
             self._skip_blank()
             ch = self._peek()
-            if ch in ("]", ""):
+            if ch in (closer, ""):
                 self.pos += 1 if ch else 0
                 return
             if ch == ",":
                 self.pos += 1
                 continue
             start = self.pos
-            self._mark((*path, index), self.line)
-            self._value((*path, index), depth)
+            item(index)
             index += 1
-            if self.pos == start:
-                self._step()
-
-    def _inline_table(self, path: KeyPath, depth: int) -> None:
-        self.pos += 1
-        while self.pos < len(self.text):
-            self._skip_blank()
-            ch = self._peek()
-            if ch in ("}", ""):
-                self.pos += 1 if ch else 0
-                return
-            if ch == ",":
-                self.pos += 1
-                continue
-            start = self.pos
-            self._key_value(path, depth)
             if self.pos == start:
                 self._step()
 

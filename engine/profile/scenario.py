@@ -40,7 +40,6 @@ STEP_KEYS = (
     "expected_statuses",
     "max_redirects",
 )
-POLL_KEYS = ("tries", "every")
 CAPTURE_KINDS = ("json", "header", "regex")
 
 

@@ -71,7 +71,6 @@ class Acceptor:
         self.make_room = make_room
         self.name = name
         self.loop = asyncio.get_running_loop()
-        self.exhausted = 0  # accept failures for lack of resources, ever
         self.closed = False
         self._unlogged = 0
         self._logged_at = -LOG_EVERY_S
@@ -108,7 +107,6 @@ class Acceptor:
 
     def _exhausted(self, exc: OSError) -> None:
         """Stop reading the listener for a moment (no spin), make room, say so once a second."""
-        self.exhausted += 1
         self._unlogged += 1
         freed = self.make_room()
         now = time.monotonic()

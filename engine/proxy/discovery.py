@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from engine.discovery import Source, Target
+from engine.discovery import Source
 from engine.discovery.watcher import PoolWatcher, Resolved
 from engine.proxy.upstreams import Instance
 
@@ -28,7 +28,6 @@ class ProxyDiscovery:
         self.proxy = proxy
         self.color = color
         self.watcher = PoolWatcher(source, self._changed)
-        self.retired: set[Target] = set()
 
     async def start(self) -> None:
         """First lookup before the proxy says it listens; then watch."""

@@ -34,6 +34,7 @@ from engine import serve
 from engine.addresses import parse_http_origin, url_of
 from engine.deploy.strategies import COLORS, Weights
 from engine.errors import TIMEOUT, ConfigError
+from engine.limits import fd_limit
 from engine.proxy.accept import Acceptor, listen
 from engine.proxy.admin import MAX_ADMINS, AdminConnection
 from engine.proxy.client import ClientConnection
@@ -50,22 +51,6 @@ __all__ = ["Proxy", "serve_forever"]
 SWEEP_INTERVAL = 0.25
 #: Descriptors kept free beyond the upstream pools: listeners, probes, the loop, logs.
 FD_SPARE = 64 + MAX_ADMINS
-
-
-def fd_limit(*, raise_soft: bool = False) -> int | None:
-    """RLIMIT_NOFILE's soft limit (None where there is none); optionally raised to the hard one."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return None
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if raise_soft and soft != hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    return None if soft == resource.RLIM_INFINITY else soft
 
 
 def client_capacity(config: ProxyConfig, limit: int | None) -> int:

@@ -46,7 +46,6 @@ class HttpProtocol(asyncio.Protocol):
         "_closing",
         "_conns",
         "_ctype",
-        "_keep_alive",
         "_mode",
         "_parser",
         "_paused",
@@ -69,7 +68,6 @@ class HttpProtocol(asyncio.Protocol):
         self._ctype: bytes | None = None
         self._auth: bytes | None = None
         self._mode = 0
-        self._keep_alive = True
         self._too_large = False
 
     # -- asyncio.Protocol ----------------------------------------------------------
@@ -140,7 +138,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         p = self._parser
-        self._keep_alive = ka = p.should_keep_alive()
+        ka = p.should_keep_alive()
         self._mode = 2 if not ka else (1 if p.get_http_version() == "1.0" else 0)
 
     def on_body(self, body: bytes) -> None:

@@ -712,6 +712,27 @@ async def test_ctrl_c_stops_the_run_saves_it_and_a_second_ctrl_c_quits_with_0(
     assert app.return_value == 0
 
 
+async def test_ctrl_c_on_a_run_whose_report_folder_cannot_be_written_saves_it_elsewhere(
+    profiles: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session writes the Ctrl+C'd run as `surge run` does: where it cannot go, a
+    fallback in the current folder, said in the notice (it was an error dialog, no file)."""
+    (profiles.parent / "reports").write_text("a file where the reports folder should be")
+    monkeypatch.chdir(profiles.parent)
+    factory = ScriptedFactory(intervals=3, hold=True)
+    app = new_app(profiles, factory)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_run(pilot, factory, snapshots=1)
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        fallback = profiles.parent / "surge-report-20250101T120000Z.toml"
+        await until(pilot, lambda: any("could not write" in n.message for n in app._notifications))
+        assert read_report(fallback)["meta"]["stop_reason"] == "interrupted (Ctrl+C)"
+        assert f"report saved to {fallback}" in text_of(app, "#saved")
+        await pilot.press("ctrl+c")
+        await exited(app)
+
+
 async def test_ctrl_c_twice_while_running_saves_the_aborted_run(profiles: Path) -> None:
     factory = ScriptedFactory(intervals=3, hold=True)
     app = new_app(profiles, factory)

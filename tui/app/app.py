@@ -32,7 +32,7 @@ from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides
 from engine.report.document import write_report_or_fallback
 from engine.report.review import Review, review_result
-from engine.run_session import CHECKPOINT_S, ControllerFactory
+from engine.run_session import CHECKPOINT_S, STOP_SIGNALS, ControllerFactory
 from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
 from tui.app.control import DeployFactory, engine_controller, profile_deploy
 from tui.app.messages import RunCrashed, RunFinished, RunRequested
@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     from engine.deploy.driver import DeployDriver
 
 SHUTDOWN_TIMEOUT_S = 20.0
-_STOP_SIGNALS = {signal.SIGTERM: StopReason.TERMINATED, signal.SIGHUP: StopReason.HUNG_UP}
+# The session's stop signals but SIGINT: Ctrl+C is a key in the console (action_interrupt).
+_STOP_SIGNALS = {s: reason for s, reason in STOP_SIGNALS.items() if s is not signal.SIGINT}
 
 
 class SurgeApp(App[int]):
@@ -109,7 +110,6 @@ class SurgeApp(App[int]):
         self.discarded = False
         self.checkpoint_s = CHECKPOINT_S
         self.exit_code = 0
-        self.interrupted = False  # Ctrl+C stopped the run: its report is saved when it ends
         self.instances_confirmed: set[tuple[str, ...]] = set()  # recipes' commands accepted
         # Called on the main thread by SIGTERM/SIGHUP, whatever the loop is doing (the
         # console's exit watchdog: tui.app.watchdog); tests leave it None.
@@ -207,24 +207,9 @@ class SurgeApp(App[int]):
         if self.quitting or self.session is None or not isinstance(self.screen, RunScreen):
             return
         self.switch_screen(self.summary(review_result(message.result)))
-        if self.interrupted:
-            self.interrupted = False
-            self.save_interrupted(self.session)
-
-    @work(group="save", exit_on_error=False)
-    async def save_interrupted(self, session: ConsoleSession) -> None:
-        """The run Ctrl+C stopped, saved to its default path: nothing is lost to a Ctrl+C."""
-        if not session.unsaved:
-            return
-        path = session.default_path
-        try:
-            await session.save(path, session.result)
-        except OSError as exc:
-            self.push_screen(ErrorModal("Could not save", f"{path}: {exc.strerror or exc}"))
-            return
-        self.notify(f"report saved to {path}; Ctrl+C again quits", title="Saved")
-        if isinstance(self.screen, SummaryScreen):
-            self.screen.show_saved()
+        if ended is not None and ended.report_path is not None:  # Ctrl+C: the session saved it
+            saved = ended.problem or f"report saved to {ended.report_path}"
+            self.notify(f"{saved}; Ctrl+C again quits", title="Saved")
 
     def on_run_crashed(self, message: RunCrashed) -> None:
         self.exit_code = 1
@@ -341,8 +326,8 @@ class SurgeApp(App[int]):
         if self.quitting:
             return
         running = session is not None and session.running
-        if running and not self.interrupted and session is not None:
-            self.interrupted = True
+        if running and session is not None and session.report is None:
+            session.report = session.default_path  # the session writes it when the run ends
             session.stop(StopReason.INTERRUPTED)
             self.notify(
                 "stopping gracefully; the report is saved when the run ends. "
@@ -389,7 +374,7 @@ class SurgeApp(App[int]):
                 self.exit_code = session.ended.exit_code
         if session is not None and session.deploy is not None and session.deploy.final is None:
             await session.deploy.finish()  # q, Ctrl+C, SIGTERM mid-rollout: on_exit applies
-        if save and session is not None and session.measured:
+        if save and session is not None and session.unsaved:  # saved already: not again
             path = session.default_path
             try:
                 await session.save(path, session.result)

@@ -1,7 +1,7 @@
-"""A scripted stand-in for engine.Controller: deterministic intervals, no sockets, no processes.
+"""The engine's Controller over scripted workers: deterministic intervals, no sockets, no processes.
 
-It feeds synthetic but plausible Intervals through the engine's real RunModel
-(thresholds, checks, per-step figures, summary and report all work), so the
+It feeds synthetic but plausible Intervals through the engine's real Controller and
+RunModel (commands, thresholds, checks, per-step figures, summary and report), so the
 app's tests, its snapshot tests and its offline screenshots exercise every
 screen exactly as a real run would, in a fraction of a second and identically
 every time.
@@ -13,13 +13,14 @@ import asyncio
 import datetime as dt
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from engine.load.controller import Controller
 from engine.load.metrics import Interval, Recorder
-from engine.load.model import Row, RunModel
-from engine.load.run import RunPlan, RunResult, Snapshot
-from engine.load.states import RunState, StopCause, StopReason, threshold_abort
-from engine.load.steering import Steer, SteeringLog
+from engine.load.pools import Pool
+from engine.load.run import RunPlan, Snapshot
+from engine.load.states import StopCause, StopReason
 
 FIXED_START = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -31,14 +32,14 @@ def planned_target(plan: RunPlan, t: float) -> float:
 
 
 def step_names(plan: RunPlan) -> list[str]:
-    scenario = getattr(plan.work, "scenario", None)
+    scenario = plan.work.scenario
     if scenario is not None:
         return [s.name for s in scenario.steps] or ["default"]
     return [r.name for r in plan.work.requests] or ["default"]
 
 
 def check_names(plan: RunPlan) -> list[list[str]]:
-    scenario = getattr(plan.work, "scenario", None)
+    scenario = plan.work.scenario
     if scenario is not None:
         return [[c.name for c in s.checks] for s in scenario.steps]
     per = plan.work.checks or ((),) * len(plan.work.requests)
@@ -107,170 +108,166 @@ def scripted_interval(
     return rec.harvest(t1, vus=vus, vus_max=vus_max, target=target)
 
 
-class ScriptedController:
-    """Implements engine.run_session.RunControl; records every command it is given in `calls`.
+@dataclass(frozen=True)
+class Script:
+    """What a scripted run plays: `intervals` snapshots, `delay` seconds apart (none
+    while paused). With `hold`, the run then stays "running" until stopped or aborted,
+    so tests can press keys at leisure; without it, it finishes by itself like a run
+    reaching its end. `error` and `fail` play the two ways a run goes wrong: a target
+    that does not answer (counted, the run goes on) and an engine that breaks (the
+    Controller's run raises). `green`: green's share now, to split requests by color."""
 
-    `intervals` snapshots are emitted `delay` seconds apart. With `hold`, the run
-    then stays "running" until stopped or aborted, so tests can press keys at
-    leisure; without it, it finishes by itself like a run reaching its end.
-    `error` and `fail` play the two ways a run goes wrong: a target that does not
-    answer (counted, the run goes on) and an engine that breaks (run() raises).
-    """
+    intervals: int = 10
+    delay: float = 0.0
+    hold: bool = False
+    cpu: Callable[[int], float] = lambda k: 30.0 + (k * 13) % 20
+    error: str | None = None
+    fail: str | None = None
+    green: Callable[[], int] | None = None
+
+
+class ScriptedPool(Pool):
+    """Workers that are a script: interval k is `scripted_interval(k)`; the engine's
+    Controller runs over it."""
+
+    def __init__(self, plan: RunPlan, script: Script) -> None:
+        self.plan = plan
+        self.script = script
+        self.k = 0  # intervals given
+        self.scale = 1.0
+        self.cpu = [0.0]
+        self.failures: list[str] = []
+        self.stop_reason: StopCause | None = None
+        self.started = asyncio.Event()
+        self._running = asyncio.Event()
+        self._running.set()
+        self._halt = asyncio.Event()
+
+    @property
+    def size(self) -> int:
+        return self.plan.workers
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def set_scale(self, scale: float) -> None:
+        self.scale = max(scale, 0.001)
+
+    def stop(self, reason: StopCause) -> None:
+        self.finish()
+
+    def abort(self, reason: StopCause) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        self._halt.set()
+        self._running.set()
+
+    def target(self) -> float:
+        return planned_target(self.plan, self.k * self.plan.interval) * self.scale
+
+    def progress(self) -> float:
+        planned = self.plan.work.executor.planned_duration
+        return min(self.k * self.plan.interval / planned, 1.0) if planned > 0 else 1.0
+
+    async def run(self) -> None:
+        self.started.set()
+        await self._halt.wait()
+
+    async def due(self) -> None:
+        """Until the next interval is due; never once the script is spent or halted."""
+        await asyncio.sleep(self.script.delay)
+        await self._running.wait()
+        if self._halt.is_set() or self.k >= self.script.intervals:
+            await asyncio.Future()
+
+    async def harvest(self) -> Interval:
+        t = self.k * self.plan.interval
+        if self._halt.is_set():  # the last harvest, after the run
+            if self.script.fail is not None:
+                raise RuntimeError(self.script.fail)
+            return Interval(t, t)
+        self.k += 1
+        self.cpu = [self.script.cpu(self.k)]
+        if self.k >= self.script.intervals and not self.script.hold:
+            self._halt.set()
+        script = self.script
+        return scripted_interval(self.plan, self.k, self.scale, script.error, script.green)
+
+    async def close(self) -> None:
+        pass
+
+
+class ScriptedController(Controller):
+    """The engine's Controller over a ScriptedPool, on the script's clock (its intervals,
+    FIXED_START); records every command it is given in `calls`. Keyword arguments: a
+    Script's."""
 
     def __init__(
         self,
         plan: RunPlan,
         on_snapshot: Callable[[Snapshot], None] | None = None,
-        *,
-        intervals: int = 10,
-        delay: float = 0.0,
-        hold: bool = False,
-        cpu: Callable[[int], float] | None = None,
-        error: str | None = None,
-        fail: str | None = None,
-        green: Callable[[], int] | None = None,
+        **script: Any,
     ) -> None:
-        self.plan = plan
-        self.green = green  # green's share now, to split requests by color (deploy tests)
-        self.on_snapshot = on_snapshot
-        self.model = RunModel(plan.thresholds)
-        self.state = RunState.READY
-        self.scale = 1.0
-        self.aborted = False
-        self.stop_reason: StopCause | None = None
+        self.scripted = ScriptedPool(plan, Script(**script))
+        super().__init__(plan, self._count, pool=self.scripted)
+        self.told = on_snapshot
         self.calls: list[tuple[Any, ...]] = []
         self.emitted = 0
-        self.intervals = intervals
-        self.delay = delay
-        self.hold = hold
-        self.cpu = cpu or (lambda k: 30.0 + (k * 13) % 20)
-        self.error = error  # every request fails with this kind: an unreachable target
-        self.fail = fail  # run() raises RuntimeError(fail) after the scripted intervals
-        self._running = asyncio.Event()
-        self._running.set()
-        self._halt = asyncio.Event()
-        self._cpu_max = 0.0
-        self.steering = SteeringLog(lambda: self.model.elapsed)  # scripted time
+        self._inside = 0  # a command that runs another (set_target) is one call on record
 
-    # ---------------------------------------------------------------- commands
+    def _count(self, snapshot: Snapshot) -> None:
+        self.emitted += 1
+        if self.told is not None:
+            self.told(snapshot)
+
+    def now(self) -> dt.datetime:
+        return FIXED_START
+
+    def _since_start(self) -> float:
+        return self.model.elapsed
+
+    def planned_target(self) -> float:
+        return planned_target(self.plan, self.model.elapsed)
+
+    async def _tick(self, task: asyncio.Task[None], deadline: float) -> None:
+        due = asyncio.ensure_future(self.scripted.due())
+        await asyncio.wait([task, due], return_when=asyncio.FIRST_COMPLETED)
+        due.cancel()
+
+    def _call(self, name: str, *args: Any) -> None:
+        if not self._inside:
+            self.calls.append((name, *(round(a, 6) if isinstance(a, float) else a for a in args)))
+        self._inside += 1
+        try:
+            getattr(Controller, name)(self, *args)
+        finally:
+            self._inside -= 1
+
     def pause(self) -> None:
-        self.calls.append(("pause",))
-        if self.state == RunState.RUNNING:
-            self.state = RunState.PAUSED
-            self._running.clear()
-            self.steering.add(Steer.PAUSE)
+        self._call("pause")
 
     def resume(self) -> None:
-        self.calls.append(("resume",))
-        if self.state == RunState.PAUSED:
-            self.state = RunState.RUNNING
-            self._running.set()
-            self.steering.add(Steer.RESUME)
+        self._call("resume")
 
     def set_scale(self, scale: float) -> None:
-        self.calls.append(("set_scale", round(scale, 6)))
-        self._rescale(max(scale, 0.001))
+        self._call("set_scale", scale)
 
     def set_target(self, value: float) -> None:
-        self.calls.append(("set_target", value))
-        base = planned_target(self.plan, self.model.elapsed)
-        if base > 0:
-            self._rescale(value / base)
-
-    def _rescale(self, scale: float) -> None:
-        base = planned_target(self.plan, self.model.elapsed)
-        if scale != self.scale:
-            self.steering.add(Steer.TARGET, base * self.scale, base * scale)
-        self.scale = scale
+        self._call("set_target", value)
 
     def stop(self, reason: StopCause | str = StopReason.USER_STOP) -> None:
-        self.calls.append(("stop", reason))
-        if self.state in (RunState.RUNNING, RunState.PAUSED, RunState.READY):
-            self.state = RunState.STOPPING
-            self.aborted = True
-            self.stop_reason = StopCause.of(reason)
-            self._halt.set()
-            self._running.set()
-            self.steering.stopped(self.stop_reason.kind)
+        self._call("stop", reason)
 
     def abort(self, reason: StopCause | str = StopReason.USER_ABORT) -> None:
-        self.calls.append(("abort", reason))
-        self.aborted = True
-        cause = StopCause.of(reason)
-        self.stop_reason = self.stop_reason or cause
-        self.state = RunState.STOPPING
-        self._halt.set()
-        self._running.set()
-        self.steering.stopped(cause.kind, abort=True)
+        self._call("abort", reason)
 
     def finish(self) -> None:
         """End a held run as if its shape had reached the end (not a user's stop)."""
-        self._halt.set()
-
-    # ----------------------------------------------------------------- running
-    async def run(self) -> RunResult:
-        self.state = RunState.RUNNING
-        for k in range(1, self.intervals + 1):
-            await asyncio.sleep(self.delay)
-            await self._running.wait()
-            if self._halt.is_set():
-                break
-            iv = scripted_interval(self.plan, k, self.scale, self.error, self.green)
-            row = self.model.add(iv)
-            states = self.model.evaluate()
-            for s in states:
-                th = s.threshold
-                if not s.ok and th.abort_on_fail and self.model.elapsed >= th.delay_abort_eval_s:
-                    self.abort(threshold_abort(th.key, th.expression))
-                    break
-            self._emit(row, k)
-        if self.fail is not None:
-            raise RuntimeError(self.fail)
-        if self.hold:
-            await self._halt.wait()
-        self.model.evaluate(final=True)
-        self.state = RunState.FINISHED
-        result = self.result(aborted=self.aborted, stop_reason=self.stop_reason)
-        if self.model.timeline:
-            self._emit(self.model.timeline[-1], len(self.model.timeline))
-        return result
-
-    def result(
-        self, *, aborted: bool, stop_reason: StopCause | None, error: str | None = None
-    ) -> RunResult:
-        return RunResult(
-            plan=self.plan,
-            model=self.model,
-            started_at=FIXED_START,
-            duration=self.model.elapsed,
-            aborted=aborted,
-            stop_reason=stop_reason,
-            error=error,
-            cpu_percent_max=self._cpu_max,
-            workers=self.plan.workers,
-            steering=tuple(self.steering.events),
-        )
-
-    def _emit(self, row: Row, k: int) -> None:
-        cpu = self.cpu(k)
-        self._cpu_max = max(self._cpu_max, cpu)
-        planned = self.plan.work.executor.planned_duration
-        snap = Snapshot(
-            elapsed=self.model.elapsed,
-            state=self.state,
-            progress=min(self.model.elapsed / planned, 1.0) if planned > 0 else 1.0,
-            row=row,
-            totals=self.model.figures(),
-            thresholds=tuple(self.model.states),
-            checks=self.model.checks(),
-            scale=self.scale,
-            cpu_percent=cpu,
-            worker_cpu=(cpu,),
-            stop_reason=self.stop_reason,
-        )
-        self.emitted += 1
-        if self.on_snapshot is not None:
-            self.on_snapshot(snap)
+        self.scripted.finish()
 
 
 class ScriptedFactory:

@@ -171,6 +171,10 @@ class IterationsType(ClosedType):
         return cfg.max_duration
 
     def validate(self, cfg: ExecutorConfig) -> None:
+        if cfg.vus < 1:
+            raise ConfigError("vus", "must be at least 1")
+        if cfg.iterations < 1:
+            raise ConfigError("iterations", "must be at least 1")
         if cfg.max_duration <= 0:
             raise ConfigError("maxDuration", "must be positive")
 

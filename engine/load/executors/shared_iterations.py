@@ -16,13 +16,9 @@ class SharedIterations(IterationsType):
     name = "shared-iterations"
 
     def validate(self, cfg: ExecutorConfig) -> None:
-        if cfg.vus < 1:
-            raise ConfigError("vus", "must be at least 1")
-        if cfg.iterations < 1:
-            raise ConfigError("iterations", "must be at least 1")
+        super().validate(cfg)
         if cfg.iterations < cfg.vus:
             raise ConfigError("iterations", f"must be at least vus ({cfg.vus}), as in k6")
-        super().validate(cfg)
 
     def budget(self, cfg: ExecutorConfig) -> Budget:
         return SharedBudget(cfg.iterations)

@@ -128,3 +128,11 @@ class RemotePool(Pool):
 
     def target(self) -> float:
         return self._target
+
+    def _merge(self, parts: list[Interval]) -> Interval:
+        """The workers' intervals as one (empty without any); its target is the pool's."""
+        if not parts:
+            return Interval(0.0, 0.0)
+        merged = merge(parts)
+        self._target = merged.target
+        return merged

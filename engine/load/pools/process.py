@@ -261,11 +261,7 @@ class ProcessPool(RemotePool):
             if r.final is not None:
                 parts.append(r.final)
                 r.final = None
-        if not parts:
-            return Interval(0.0, 0.0)
-        merged = merge(parts)
-        self._target = merged.target
-        return merged
+        return self._merge(parts)
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()

@@ -32,7 +32,6 @@ class WorkerActor:
         self.worker = Worker(plan)
         self._proc = psutil.Process(os.getpid())
         self._cpu = 0.0
-        self._started = False
 
     async def hello(self) -> dict[str, Any]:
         """Where it runs, and its clock now (for the Controller's offset estimate)."""
@@ -46,7 +45,6 @@ class WorkerActor:
         if delay > 0:
             await asyncio.sleep(delay)
         apply_start(self.worker, start)
-        self._started = True
         cpu_of(self._proc)
         await self.worker.run()
         return self.worker.harvest().encode()

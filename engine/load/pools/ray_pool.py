@@ -21,7 +21,7 @@ from typing import Any
 from engine.errors import ConfigError
 from engine.load import messages as msg
 from engine.load.metrics import Interval
-from engine.load.pools.base import RemotePool, merge
+from engine.load.pools.base import RemotePool
 from engine.load.run import WorkPlan
 from engine.load.split import split_plan
 from engine.load.states import StopCause
@@ -221,11 +221,7 @@ class RayPool(RemotePool):
             parts.append(self._count(info, Interval.decode(encoded)))
         parts.extend(self._finals)
         self._finals = []
-        if not parts:
-            return Interval(0.0, 0.0)
-        merged = merge(parts)
-        self._target = merged.target
-        return merged
+        return self._merge(parts)
 
     def nodes(self) -> tuple[str, ...]:
         return tuple(i.host or i.node[:8] for i in self.infos)
