@@ -10,14 +10,13 @@ import os
 import tempfile
 import tomllib
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from engine import __version__
-from engine.load.metrics import Bucket, encode_histogram
+from engine.load.metrics import Bucket, Interval, encode_histogram
 from engine.load.model import Figures, LatencyStats, bucket_total
 from engine.load.run import RunResult
 from engine.report.deploy_section import DeployRecord, rollout_exit_code
@@ -70,7 +69,8 @@ def rounded_stats(h: Any, total_us: int) -> LatencyStats:
     return _rounded(LatencyStats.of(h, total_us))
 
 
-def bucket_histograms(b: Bucket) -> Histograms:
+def bucket_histograms(b: Bucket, whole: Interval | None = None) -> Histograms:
+    """A section's histograms; the whole run's (`whole`) add its iterations' durations."""
     return Histograms(
         latency=encode_histogram(b.latency),
         latency_sum_us=b.latency_sum,
@@ -78,6 +78,8 @@ def bucket_histograms(b: Bucket) -> Histograms:
         http_req_duration_sum_us=b.duration_sum,
         http_req_duration_expected=encode_histogram(b.expected),
         http_req_duration_expected_sum_us=b.expected_sum,
+        iteration_duration=encode_histogram(whole.iteration_duration) if whole else None,
+        iteration_duration_sum_us=whole.iteration_sum if whole else None,
     )
 
 
@@ -143,11 +145,7 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         upstreams={u: section_of(model.figures((("upstream", u),))) for u in model.upstreams()},
         timeline=tuple(model.timeline),
         histograms=ReportHistograms(
-            total=replace(
-                bucket_histograms(bucket_total(total.buckets.values())),
-                iteration_duration=encode_histogram(total.iteration_duration),
-                iteration_duration_sum_us=total.iteration_sum,
-            ),
+            total=bucket_histograms(bucket_total(total.buckets.values()), total),
             steps={
                 s: bucket_histograms(bucket_total(b for k, b in total.buckets.items() if k[0] == s))
                 for s in model.steps()

@@ -24,7 +24,7 @@ from datetime import datetime
 
 from engine import __version__
 from engine.errors import ConfigError
-from engine.load.metrics import PHASES, Bucket, Interval, Key, encode_histogram
+from engine.load.metrics import PHASES, Bucket, Interval, Key
 from engine.load.model import Figures, Row, RunModel
 from engine.load.thresholds import TREND, Threshold, parse_threshold
 from engine.report.buckets import exact_sum, read_bucket, read_histogram
@@ -96,11 +96,7 @@ def merge_reports(reports: Sequence[Report], sources: Sequence[str] | None = Non
         upstreams={n: _section(b, run, seconds) for n, b in sorted(run.upstreams.items())},
         timeline=tuple(model.timeline),
         histograms=ReportHistograms(
-            total=replace(
-                _hists(whole.buckets[_ALL], run),
-                iteration_duration=encode_histogram(whole.iteration_duration),
-                iteration_duration_sum_us=whole.iteration_sum,
-            ),
+            total=_hists(whole.buckets[_ALL], run, whole),
             steps={n: _hists(b, run) for n, b in sorted(run.steps.items())},
             upstreams={n: _hists(b, run) for n, b in sorted(run.upstreams.items())},
         ),
@@ -206,8 +202,8 @@ def _section(b: Bucket, run: _Run, seconds: float) -> Section:
     return section if run.split else replace(section, http_req_duration_expected=None)
 
 
-def _hists(b: Bucket, run: _Run) -> Histograms:
-    h = bucket_histograms(b)
+def _hists(b: Bucket, run: _Run, whole: Interval | None = None) -> Histograms:
+    h = bucket_histograms(b, whole)
     if run.split:
         return h
     return replace(h, http_req_duration_expected=None, http_req_duration_expected_sum_us=None)
