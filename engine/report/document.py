@@ -17,7 +17,7 @@ import tomli_w
 
 from engine import __version__
 from engine.load.metrics import Bucket, Interval, encode_histogram
-from engine.load.model import Figures, LatencyStats, bucket_total
+from engine.load.model import Figures, LatencyStats, RunModel, bucket_total
 from engine.load.run import RunResult
 from engine.report.deploy_section import DeployRecord, rollout_exit_code
 from engine.report.model import (
@@ -83,6 +83,25 @@ def bucket_histograms(b: Bucket, whole: Interval | None = None) -> Histograms:
     )
 
 
+def summary_of(
+    section: Section, whole: Interval, model: RunModel, vus_max: int, breaking_point: float | None
+) -> Summary:
+    """`[summary]`, of a run or a merge: the whole run's section and its iterations; the
+    timeline's highest vus_max (`vus_max` without one)."""
+    checks_rate = model.checks_rate()
+    return Summary(
+        **vars(section),
+        iterations=whole.iterations,
+        interrupted_iterations=whole.interrupted,
+        dropped_iterations=whole.dropped,
+        iteration_duration=rounded_stats(whole.iteration_duration, whole.iteration_sum),
+        vus_max=max((r.vus_max for r in model.timeline), default=vus_max),
+        phases={n: rounded_stats(h, whole.phase_sums[n]) for n, h in whole.phases.items()},
+        checks_rate=round(checks_rate, 6) if checks_rate is not None else None,
+        breaking_point_rps=round(breaking_point, 3) if breaking_point is not None else None,
+    )
+
+
 def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Report:
     """The report of a run; `deploy`, the rollout that went with it, as `[deploy]`."""
     plan, model = result.plan, result.model
@@ -113,23 +132,9 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         error=result.error or None,
         steering=tuple(result.steering),
     )
-    checks_rate = model.checks_rate()
-    summary = Summary(
-        **vars(section_of(model.figures())),
-        iterations=total.iterations,
-        interrupted_iterations=total.interrupted,
-        dropped_iterations=total.dropped,
-        iteration_duration=rounded_stats(total.iteration_duration, total.iteration_sum),
-        vus_max=max((r.vus_max for r in model.timeline), default=0),
-        phases={n: rounded_stats(h, total.phase_sums[n]) for n, h in total.phases.items()},
-        checks_rate=round(checks_rate, 6) if checks_rate is not None else None,
-        breaking_point_rps=(
-            round(result.breaking_point_rps, 3) if result.breaking_point_rps is not None else None
-        ),
-    )
     return Report(
         meta=meta,
-        summary=summary,
+        summary=summary_of(section_of(model.figures()), total, model, 0, result.breaking_point_rps),
         thresholds=tuple(
             ThresholdEntry(
                 metric=s.threshold.key,

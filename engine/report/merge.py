@@ -29,7 +29,7 @@ from engine.load.model import Figures, Row, RunModel
 from engine.load.thresholds import TREND, Threshold, parse_threshold
 from engine.report.buckets import exact_sum, read_bucket, read_histogram
 from engine.report.compare import meta_warnings
-from engine.report.document import bucket_histograms, rounded_stats, section_of
+from engine.report.document import bucket_histograms, section_of, summary_of
 from engine.report.model import (
     Checks,
     Histograms,
@@ -211,21 +211,11 @@ def _hists(b: Bucket, run: _Run, whole: Interval | None = None) -> Histograms:
 
 def _summary(run: _Run, model: RunModel, reports: Sequence[Report]) -> Summary:
     whole = run.whole
-    checks_rate = model.checks_rate()
+    section = _section(whole.buckets[_ALL], run, model.elapsed)
+    # Each generator's last rate that held; together, the combined rate that held.
     points = [r.summary.breaking_point_rps for r in reports]
-    return Summary(
-        **vars(_section(whole.buckets[_ALL], run, model.elapsed)),
-        iterations=whole.iterations,
-        interrupted_iterations=whole.interrupted,
-        dropped_iterations=whole.dropped,
-        iteration_duration=rounded_stats(whole.iteration_duration, whole.iteration_sum),
-        vus_max=max((r.vus_max for r in model.timeline), default=whole.vus_max),
-        checks_rate=round(checks_rate, 6) if checks_rate is not None else None,
-        # Each generator's last rate that held; together, the combined rate that held.
-        breaking_point_rps=(
-            round(sum(p for p in points if p is not None), 3) if None not in points else None
-        ),
-    )
+    point = sum(p for p in points if p is not None) if None not in points else None
+    return summary_of(section, whole, model, whole.vus_max, point)
 
 
 def _meta(reports: Sequence[Report], labels: Sequence[str], seconds: float) -> Meta:
