@@ -180,8 +180,5 @@ class ErrorModal(ModalScreen[None]):
                 yield Button("Close (esc)", id="error-close", variant="primary")
 
     @on(Button.Pressed, "#error-close")
-    def _close(self) -> None:
-        self.dismiss(None)
-
     def action_close(self) -> None:
         self.dismiss(None)

@@ -97,6 +97,16 @@ def type_prompt(name: str) -> Text:
     return out
 
 
+def form_field(
+    label: str, key: str, widget: Input | Select[str], error: bool = True
+) -> ComposeResult:
+    """A labelled field `#f-KEY` and the line `#e-KEY` under it that says what is wrong."""
+    widget.id = f"f-{key}"
+    yield Horizontal(Label(label, classes="field-label"), widget, classes="field")
+    if error:
+        yield Static("", id=f"e-{key}", classes="field-error", markup=False)
+
+
 class PickerScreen(Screen[None]):
     """Chooses a profile, a goal, a test type and a load; posts RunRequested on start."""
 
@@ -189,30 +199,14 @@ class PickerScreen(Screen[None]):
                 yield Static("", id="plan-describe", markup=False)
                 with Vertical(id="form") as form:
                     form.border_title = "4 load (empty = from the profile and the type)"
-                    with Horizontal(classes="field"):
-                        yield Label("base URL", classes="field-label")
-                        yield Input(id="f-base_url", compact=True)
-                    yield Static("", id="e-base_url", classes="field-error", markup=False)
-                    with Horizontal(classes="field"):
-                        yield Label("executor", classes="field-label")
-                        yield Select(
-                            [(AUTO, AUTO), *((e, e) for e in EXECUTORS)],
-                            value=AUTO,
-                            allow_blank=False,
-                            compact=True,
-                            id="f-executor",
-                        )
-                    yield Static("", id="e-executor", classes="field-error", markup=False)
-                    with Horizontal(classes="field"):
-                        yield Label("environment", classes="field-label")
-                        yield Select(
-                            [("none", "")], value="", allow_blank=False, compact=True, id="f-env"
-                        )
+                    yield from form_field("base URL", "base_url", Input(compact=True))
+                    executors = [(AUTO, AUTO), *((e, e) for e in EXECUTORS)]
+                    executor = Select(executors, value=AUTO, allow_blank=False, compact=True)
+                    yield from form_field("executor", "executor", executor)
+                    envs = Select([("none", "")], value="", allow_blank=False, compact=True)
+                    yield from form_field("environment", "env", envs, error=False)
                     for f in FIELDS:
-                        with Horizontal(classes="field"):
-                            yield Label(f.label, classes="field-label")
-                            yield Input(id=f"f-{f.key}", compact=True)
-                        yield Static("", id=f"e-{f.key}", classes="field-error", markup=False)
+                        yield from form_field(f.label, f.key, Input(compact=True))
                     yield Static("", id="e-form", classes="field-error", markup=False)
         yield Footer()
 
@@ -290,11 +284,8 @@ class PickerScreen(Screen[None]):
 
     @on(Select.Changed, "#f-executor")
     @on(Input.Changed)
-    def _form_changed(self) -> None:
-        self.validate()
-
     @on(TextArea.Changed, "#goal")
-    def _goal_changed(self) -> None:
+    def _form_changed(self) -> None:
         self.validate()
 
     # ----------------------------------------------------------------- helpers

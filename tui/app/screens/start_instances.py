@@ -82,6 +82,7 @@ class StartInstancesModal(ModalScreen[bool]):
             return self.stage is Stage.ASKING
         return self.stage is not Stage.STARTING  # a start is bounded by the health timeout
 
+    @on(Button.Pressed, "#instances-start")
     def action_start(self) -> None:
         if self.stage is not Stage.ASKING:
             return
@@ -132,17 +133,10 @@ class StartInstancesModal(ModalScreen[bool]):
         widget.update(text)
         widget.display = bool(str(text))
 
+    @on(Button.Pressed, "#instances-cancel")
     async def action_cancel(self) -> None:
         if self.stage is Stage.STARTING:
             return
         if self.stage is Stage.ASKING:
             await self.driver.aclose()  # nothing started: only its clients close
         self.dismiss(False)
-
-    @on(Button.Pressed, "#instances-start")
-    def _start(self) -> None:
-        self.action_start()
-
-    @on(Button.Pressed, "#instances-cancel")
-    async def _cancel(self) -> None:
-        await self.action_cancel()
