@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from engine.durations import parse_duration
 from engine.sut import ENDPOINTS, EndpointOverride, Latency, SutConfig
@@ -18,6 +18,8 @@ from tui.cli.argtypes import WithDefaults
 from tui.cli.servers import serve_from_args, standalone
 
 __all__ = ["add_arguments", "cmd_sut", "config_from_args", "register"]
+
+T = TypeVar("T")
 
 
 def register(sub: Any) -> None:
@@ -87,46 +89,41 @@ def _pairs(items: list[str] | None, flag: str) -> Iterator[tuple[str, str]]:
         yield name, value.strip()
 
 
+def _named(flag: str, parse: Callable[[Any], T], value: object) -> T:
+    """`parse(value)`; its ValueError says the flag (and the endpoint) first."""
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ValueError(f"{flag}: {exc}") from None
+
+
+def _error_rate(value: float | str) -> float:
+    return check_rate(value, "error rate")
+
+
 def config_from_args(args: argparse.Namespace) -> SutConfig:
     """Turn parsed flags into a SutConfig; every bad value is a ValueError naming its flag."""
     try:
         port = int(str(args.port))
     except ValueError:
         raise ValueError(f"--port: not an integer: {args.port!r}") from None
-    try:
-        latency = Latency.parse(args.latency if args.latency is not None else "0")
-    except ValueError as exc:
-        raise ValueError(f"--latency: {exc}") from None
-    try:
-        rate = check_rate(args.error_rate if args.error_rate is not None else 0, "error rate")
-    except ValueError as exc:
-        raise ValueError(f"--error-rate: {exc}") from None
-    stall = None
-    if args.stall:
-        try:
-            stall = parse_stall(args.stall)
-        except ValueError as exc:
-            raise ValueError(f"--stall: {exc}") from None
-    lat_ov: dict[str, Latency] = {}
-    for name, value in _pairs(args.endpoint_latency, "--endpoint-latency"):
-        try:
-            lat_ov[name] = Latency.parse(value)
-        except ValueError as exc:
-            raise ValueError(f"--endpoint-latency {name}: {exc}") from None
-    err_ov: dict[str, float] = {}
-    for name, value in _pairs(args.endpoint_errors, "--endpoint-errors"):
-        try:
-            err_ov[name] = check_rate(value, "error rate")
-        except ValueError as exc:
-            raise ValueError(f"--endpoint-errors {name}: {exc}") from None
+    latency = _named("--latency", Latency.parse, "0" if args.latency is None else args.latency)
+    rate = _named("--error-rate", _error_rate, 0 if args.error_rate is None else args.error_rate)
+    stall = _named("--stall", parse_stall, args.stall) if args.stall else None
+    lat_ov = {
+        name: _named(f"--endpoint-latency {name}", Latency.parse, value)
+        for name, value in _pairs(args.endpoint_latency, "--endpoint-latency")
+    }
+    err_ov = {
+        name: _named(f"--endpoint-errors {name}", _error_rate, value)
+        for name, value in _pairs(args.endpoint_errors, "--endpoint-errors")
+    }
     endpoints = {
         name: EndpointOverride(lat_ov.get(name), err_ov.get(name))
         for name in sorted(set(lat_ov) | set(err_ov))
     }
-    try:
-        job_duration = parse_duration(args.job_duration if args.job_duration is not None else 2.0)
-    except ValueError as exc:
-        raise ValueError(f"--job-duration: {exc}") from None
+    job = 2.0 if args.job_duration is None else args.job_duration
+    job_duration = _named("--job-duration", parse_duration, job)
     # What is left to check (host, port range, color) SutConfig explains by itself.
     return SutConfig(
         host=args.host,
