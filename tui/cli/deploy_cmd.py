@@ -197,7 +197,7 @@ def compare_one(name: str, profile: Profile, args: argparse.Namespace, folder: P
             return asyncio.run(_unless_signalled(measure(name, driver, plan)))
         finally:  # asyncio leaves them at SIG_DFL: the way out between strategies again
             for sig in SIGNALS:
-                signal.signal(sig, _interrupt)
+                signal.signal(sig, as_ctrl_c)
 
 
 async def _unless_signalled(run: Coroutine[Any, Any, CompareRow]) -> CompareRow:
@@ -228,9 +228,9 @@ async def _unless_signalled(run: Coroutine[Any, Any, CompareRow]) -> CompareRow:
 SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-def _interrupt(signum: int, _frame: object) -> None:
-    """Between strategies, SIGTERM and SIGHUP end a comparison as Ctrl+C does, so the
-    proxy is stopped on the way out (the default action would leave it running)."""
+def as_ctrl_c(signum: int, _frame: object) -> None:
+    """A SIGTERM or SIGHUP ends a comparison (between strategies) or `surge router` as
+    Ctrl+C does, so the proxy or router is stopped on the way out (the default would not)."""
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -241,7 +241,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise BadInput(f"{args.profile}: no such profile file")
     profile = with_recipes(tell_notes(args, load_profile(path)), args)
     rows: list[CompareRow] = []
-    previous = {sig: signal.signal(sig, _interrupt) for sig in SIGNALS}
+    previous = {sig: signal.signal(sig, as_ctrl_c) for sig in SIGNALS}
     try:
         with tempfile.TemporaryDirectory(prefix="surge-compare-") as tmp:
             for name in names:

@@ -17,6 +17,7 @@ from typing import Any
 from engine.exit_codes import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
 from engine.profile import load_profile, resolve_profile
 from tui.cli.argtypes import said, tell_notes
+from tui.cli.deploy_cmd import as_ctrl_c
 from tui.cli.run_cmd import BadInput
 
 ROUTER_KINDS = ("haproxy", "envoy")
@@ -91,7 +92,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGTERM, as_ctrl_c)
         assert process.proc is not None
         process.proc.wait()
         print(said(args, "error", f"{args.kind} exited"), file=sys.stderr)
@@ -123,8 +124,3 @@ def not_installed(kind: str) -> str | None:
     from engine.deploy.routers.haproxy import haproxy_binary
 
     return HAPROXY_MISSING if haproxy_binary() is None else None
-
-
-def _interrupt(*_: object) -> None:
-    """SIGTERM stops the router as Ctrl+C does."""
-    raise KeyboardInterrupt
