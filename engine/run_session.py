@@ -16,7 +16,7 @@ import signal
 from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.deploy.record import rollout_exit_code
 from engine.load.controller import Controller
@@ -26,6 +26,7 @@ from engine.load.states import Ending, RunState, StopCause, StopReason, checkpoi
 from engine.load.steering import SteeringLog
 from engine.outputs import Output
 from engine.report.document import build_report, write_report_or_fallback, write_toml
+from engine.report.model import Report
 
 if TYPE_CHECKING:  # the driver (httpx, the routers) loads only for a run with [deploy]
     from engine.deploy.driver import DeployDriver
@@ -82,7 +83,7 @@ class SessionEnd:
         """The run's code with the rollout's (engine.deploy.record: 99 wins)."""
         return rollout_exit_code(self.result.exit_code, self.record)
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> Report:
         return build_report(self.result, self.record)
 
 
@@ -244,7 +245,7 @@ class RunSession:
         for observer in self.observers:
             observer(snapshot)
 
-    async def _finish_outputs(self, data: dict[str, Any]) -> None:
+    async def _finish_outputs(self, data: Report) -> None:
         for output in self.outputs:
             output.finish(data)
         lingering = [asyncio.create_task(o.linger()) for o in self.outputs]

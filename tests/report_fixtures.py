@@ -14,12 +14,12 @@ import asyncio
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from engine.load.thresholds import parse_cli_threshold
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.report.document import build_report, write_toml
+from engine.report.model import Report
 from tests.app.test_app import SHOP
 from tui.app.scripted import FIXED_START, ScriptedController
 
@@ -31,7 +31,7 @@ NEW = FOLDER / "shop-new.toml"
 THRESHOLDS = ("latency:p(95)<6", "http_req_failed:rate<0.05")
 
 
-def scripted_report(scale: float, started: dt.datetime) -> dict[str, Any]:
+def scripted_report(scale: float, started: dt.datetime) -> Report:
     """The average-load shape (12 s) at `scale` times the profile's rate."""
     overrides = Overrides(
         test_type="average",
@@ -46,7 +46,7 @@ def scripted_report(scale: float, started: dt.datetime) -> dict[str, Any]:
     return build_report(replace(result, started_at=started))
 
 
-def fixtures() -> dict[Path, dict[str, Any]]:
+def fixtures() -> dict[Path, Report]:
     return {
         BASE: scripted_report(1.0, FIXED_START),
         NEW: scripted_report(1.3, FIXED_START + dt.timedelta(days=7)),

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import Any
 
 from engine.errors import ConfigError
 from engine.load.model import RunModel
 from engine.load.run import Snapshot
+from engine.report.model import Report
 
 
 class Output(ABC):
@@ -22,7 +21,7 @@ class Output(ABC):
     def interval(self, snapshot: Snapshot, model: RunModel) -> None: ...
 
     @abstractmethod
-    def finish(self, report: Mapping[str, Any]) -> None:
+    def finish(self, report: Report) -> None:
         """The run's final figures (the report, as written)."""
 
     async def linger(self) -> None:  # noqa: B027 - most outputs have nothing to wait for

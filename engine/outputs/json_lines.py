@@ -25,6 +25,7 @@ from engine.load.model import Row, RunModel
 from engine.load.run import Snapshot
 from engine.outputs.base import Output
 from engine.report.export import summary_data
+from engine.report.model import Report
 
 
 class JsonLinesOutput(Output):
@@ -50,7 +51,7 @@ class JsonLinesOutput(Output):
             self._write({"type": "interval", **asdict(pending)})
         self._pending = row
 
-    def finish(self, report: Mapping[str, Any]) -> None:
+    def finish(self, report: Report) -> None:
         if self._pending is not None:
             self._write({"type": "interval", **asdict(self._pending)})
             self._pending = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
@@ -31,6 +31,7 @@ from engine.load.metrics import merge_histograms
 from engine.load.model import RunModel
 from engine.load.run import Snapshot
 from engine.outputs.base import Output
+from engine.report.model import Report
 
 # Upper bounds of the latency histograms, in seconds (then +Inf).
 BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -130,7 +131,7 @@ class PrometheusOutput(Output):
             )
         yield ok
 
-    def finish(self, report: Mapping[str, Any]) -> None:
+    def finish(self, report: Report) -> None:
         """The last interval already holds the run's totals; nothing to add."""
 
     async def linger(self) -> None:

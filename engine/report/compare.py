@@ -1,6 +1,6 @@
 """Comparing two reports: every figure side by side, its change, and a verdict.
 
-Pure functions over report dicts (as `read_report` returns them), so the rules can
+Pure functions over typed reports (as `read_report` returns them), so the rules can
 be table-tested and the CLI and the app show the same judgement.
 
 The rules, and why:
@@ -32,9 +32,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.load.states import StopCause, ending_of
 from engine.load.steering import steering_words
-from engine.report.document import steering_of
+from engine.report.model import Meta, Report, Section
 from engine.report.text import fmt_bytes, fmt_ms
 
 Better = Literal["lower", "higher"] | None
@@ -51,7 +50,7 @@ _MEANINGFUL_META = ("executor", "target", "test_type", "client", "environment")
 
 @dataclass(frozen=True)
 class Figure:
-    """One comparable figure: where it lives in a report section and how to judge it."""
+    """One comparable figure: its attribute path in a report Section, how to judge it."""
 
     name: str
     path: tuple[str, ...]
@@ -68,14 +67,14 @@ class Figure:
         return requests * self.tail >= MIN_TAIL_SAMPLES
 
 
-def _latency(prefix: str, key: str, gated: bool) -> list[Figure]:
+def _latency(prefix: str, attr: str, gated: bool) -> list[Figure]:
     names = (("mean", "mean"), ("p50", "p50"), ("p90", "p90"), ("p95", "p95"))
     names += (("p99", "p99"), ("p99.9", "p99_9"), ("max", "max"))
     tails = {"p95": 0.05, "p99": 0.01}
     return [
         Figure(
             f"{prefix} {label}",
-            (key, field),
+            (attr, field),
             "lower",
             MS,
             gated=gated and label in tails,
@@ -89,11 +88,11 @@ FIGURES: tuple[Figure, ...] = (
     Figure("requests", ("requests",), None, COUNT),
     Figure("rps", ("rps",), "higher", PER_S, gated=True),
     Figure("error rate", ("error_rate",), "lower", RATIO, gated=True),
-    *_latency("latency", "latency_ms", gated=True),
-    *_latency("http_req_duration", "http_req_duration_ms", gated=False),
+    *_latency("latency", "latency", gated=True),
+    *_latency("http_req_duration", "http_req_duration", gated=False),
     Figure("iterations", ("iterations",), None, COUNT, total_only=True),
     Figure("dropped iterations", ("dropped_iterations",), "lower", COUNT, total_only=True),
-    Figure("iteration p95", ("iteration_duration_ms", "p95"), "lower", MS, total_only=True),
+    Figure("iteration p95", ("iteration_duration", "p95"), "lower", MS, total_only=True),
     Figure("checks", ("checks_rate",), "higher", RATIO, total_only=True),
     Figure("vus max", ("vus_max",), None, COUNT, total_only=True),
     Figure("data received", ("data_received_bytes",), None, BYTES),
@@ -153,13 +152,11 @@ class Comparison:
         return text
 
 
-def compare(
-    base: Mapping[str, Any], new: Mapping[str, Any], tolerance: float = DEFAULT_TOLERANCE
-) -> Comparison:
+def compare(base: Report, new: Report, tolerance: float = DEFAULT_TOLERANCE) -> Comparison:
     """Judge NEW against BASE, section by section (total, then shared steps, upstreams)."""
     if tolerance < 0:
         raise ValueError(f"tolerance must not be negative, got {tolerance}")
-    warnings = meta_warnings(base.get("meta", {}), new.get("meta", {}))
+    warnings = meta_warnings(base.meta, new.meta)
     rows: list[Row] = []
     same_as_total = _same_as_total(base, new)
     base_sections = {k: v for k, v in sections(base).items() if k not in same_as_total}
@@ -176,42 +173,29 @@ def compare(
     return Comparison(tuple(rows), tuple(warnings), tolerance)
 
 
-def sections(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """Section name -> figures table: "total", then "step NAME", then "upstream NAME"."""
-    out: dict[str, Mapping[str, Any]] = {}
-    summary = report.get("summary")
-    if isinstance(summary, Mapping):
-        out["total"] = summary
-    for kind, key in (("step", "steps"), ("upstream", "upstreams")):
-        table = report.get(key)
-        if isinstance(table, Mapping):
-            for name, figs in table.items():
-                if isinstance(figs, Mapping):
-                    out[f"{kind} {name}"] = figs
+def sections(report: Report) -> dict[str, Section]:
+    """Section name -> figures: "total", then "step NAME", then "upstream NAME"."""
+    out: dict[str, Section] = {"total": report.summary}
+    out.update({f"step {name}": figs for name, figs in report.steps.items()})
+    out.update({f"upstream {name}": figs for name, figs in report.upstreams.items()})
     return out
 
 
-def _same_as_total(base: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
+def _same_as_total(base: Report, new: Report) -> set[str]:
     """A lone step (or upstream) in both reports is the total again: listing it twice
     would only double every line and every regression in the verdict."""
     out = set()
-    for kind, key in (("step", "steps"), ("upstream", "upstreams")):
-        b, n = base.get(key), new.get(key)
-        if (
-            isinstance(b, Mapping)
-            and isinstance(n, Mapping)
-            and len(b) == 1
-            and b.keys() == n.keys()
-        ):
+    for kind, b, n in (
+        ("step", base.steps, new.steps),
+        ("upstream", base.upstreams, new.upstreams),
+    ):
+        if len(b) == 1 and b.keys() == n.keys():
             out.add(f"{kind} {next(iter(b))}")
     return out
 
 
-def _section_rows(
-    section: str, base: Mapping[str, Any], new: Mapping[str, Any], tolerance: float
-) -> Iterator[Row]:
-    counts = [_lookup(base, ("requests",)), _lookup(new, ("requests",))]
-    requests = None if None in counts else min(c for c in counts if c is not None)
+def _section_rows(section: str, base: Section, new: Section, tolerance: float) -> Iterator[Row]:
+    requests = min(base.requests, new.requests)
     for fig in FIGURES:
         if fig.total_only and section != "total":
             continue
@@ -224,16 +208,12 @@ def _section_rows(
         yield Row(section, fig.name, b, n, change, direction, regression, fig.unit, note)
 
 
-def _lookup(table: Mapping[str, Any], path: tuple[str, ...]) -> float | None:
-    """None for a missing or non-numeric figure: a hand-edited report skips a row, no crash."""
-    value: Any = table
-    for key in path:
-        if not isinstance(value, Mapping) or key not in value:
-            return None
-        value = value[key]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+def _lookup(section: Section, path: tuple[str, ...]) -> float | None:
+    """None for a figure the section does not have (checks_rate of a run without checks)."""
+    value: Any = section
+    for attr in path:
+        value = getattr(value, attr, None)
+    return None if value is None else float(value)
 
 
 def judge(
@@ -264,53 +244,32 @@ def _beyond(fig: Figure, base: float, new: float, change: float | None, toleranc
     return abs(change) > tolerance
 
 
-def meta_warnings(
-    base: Mapping[str, Any], new: Mapping[str, Any], names: tuple[str, str] = ("BASE", "NEW")
-) -> list[str]:
+def meta_warnings(base: Meta, new: Meta, names: tuple[str, str] = ("BASE", "NEW")) -> list[str]:
     """What makes two runs not quite comparable (or mergeable): said, never refused."""
     out = []
     for key in _MEANINGFUL_META:
-        a, b = base.get(key, ""), new.get(key, "")
+        a, b = getattr(base, key), getattr(new, key)
         if a != b:
             out.append(
                 f"different {key.replace('_', ' ')}: {a or '-'} ({names[0]}) "
                 f"vs {b or '-'} ({names[1]})"
             )
-    if base.get("executor") == new.get("executor"):
-        diff = _option_changes(base.get("executor_options"), new.get("executor_options"))
+    if base.executor == new.executor:
+        diff = _option_changes(base.executor_options, new.executor_options)
         if diff:
             out.append(f"different executor options: {diff}")
     for name, meta in zip(names, (base, new), strict=True):
-        for note in meta.get("notes") or ():  # e.g. read from an older format
+        for note in meta.notes:  # e.g. read from an older format
             out.append(f"{name} report {note}")
-        if meta.get("aborted"):
-            reason = meta.get("stop_reason") or meta.get("error") or "no reason recorded"
-            out.append(f"{name} run {ended_words(meta)} ({reason})")
-        if steered := steering_words(steering_of(meta)):  # its figures are not its shape's
+        if meta.aborted:
+            reason = meta.stop_reason or meta.error or "no reason recorded"
+            out.append(f"{name} run {meta.ended} ({reason})")
+        if steered := steering_words(meta.steering):  # its figures are not its shape's
             out.append(f"{name} was steered by hand: {', '.join(steered)}")
     return out
 
 
-def ended_words(meta: Mapping[str, Any]) -> str:
-    """How a report's run ended, in the words of engine.load.states.Ending (reports from
-    before `meta.ended` get them from their aborted flag and stop reason)."""
-    ended = meta.get("ended")
-    if isinstance(ended, str) and ended:
-        return ended
-    reason = meta.get("stop_reason")
-    error = meta.get("error")
-    return str(
-        ending_of(
-            bool(meta.get("aborted")),
-            StopCause.parse(reason) if isinstance(reason, str) else None,
-            error if isinstance(error, str) else None,
-        )
-    )
-
-
-def _option_changes(a: Any, b: Any) -> str:
-    if not isinstance(a, Mapping) or not isinstance(b, Mapping):
-        return ""
+def _option_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
     keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
     return ", ".join(f"{k} {a.get(k, '-')} → {b.get(k, '-')}" for k in keys)
 

@@ -115,9 +115,9 @@ class StepRow:
 
 @dataclass(frozen=True)
 class DeployEventRow:
-    at_s: float
-    kind: str
-    message: str
+    at_s: float = 0.0
+    kind: str = "?"
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -199,44 +199,29 @@ def deploy_table(record: DeployRecord) -> dict[str, Any]:
     return table
 
 
-# ----------------------------------------------------------------------- reading back
+# ----------------------------------------------------------------------- as text
 
 
-def _num(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+def _weights(blue: int | None, green: int | None) -> str:
+    return f"{blue}:{green}" if blue is not None and green is not None else "?"
 
 
-def _weights(value: Any) -> str:
-    if isinstance(value, list) and len(value) == 2:
-        return f"{int(_num(value[0]))}:{int(_num(value[1]))}"
-    return "?"
-
-
-def _final_weights(table: Mapping[str, Any]) -> str:
-    if "final_weights" not in table:
-        return "unknown (the router confirmed none)"
-    return f"{_weights(table.get('final_weights'))} (blue:green)"
-
-
-def _color(c: Any) -> str:
-    c = c if isinstance(c, Mapping) else {}
-    return (
-        f"{int(_num(c.get('requests'))):>7,} req {_num(c.get('error_rate')):>7.2%} err "
-        f"p50 {fmt_ms(_num(c.get('p50_ms')))} p95 {fmt_ms(_num(c.get('p95_ms')))} "
-        f"p99 {fmt_ms(_num(c.get('p99_ms')))}"
-    )
+def _color(c: ColorWindow) -> str:
+    """As the report keeps it (rounded), so the live line and `report show` read alike."""
+    p50, p95, p99 = (fmt_ms(round(ms, 3)) for ms in (c.p50_ms, c.p95_ms, c.p99_ms))
+    return f"{c.requests:>7,} req {round(c.error_rate, 6):>7.2%} err p50 {p50} p95 {p95} p99 {p99}"
 
 
 STEP_INDENT = " " * 10  # a step's further lines, under its first one's text
 STEP_WIDTH = 80 - 10  # the further lines' text, after STEP_INDENT
 
 
-def render_step(row: Mapping[str, Any]) -> str:
+def render_step(row: StepRow) -> str:
     """One judged window, as `surge run` prints it when it is judged: its time, weights,
     verdict and window, then each color's figures and the reason (a problem a line) on
     lines of their own, so each fits 80 columns."""
     # one problem (or a note, "vs baseline (...)") a line, kept whole where it fits
-    parts = re.split(r"; |, (?=vs )", str(row.get("reason") or ""))
+    parts = re.split(r"; |, (?=vs )", row.reason)
     reason = [
         line
         for i, part in enumerate(p for p in parts if p)
@@ -245,117 +230,94 @@ def render_step(row: Mapping[str, Any]) -> str:
         )
     ]
     lines = [
-        f"{_num(row.get('at_s')):6.1f}s  {_weights(row.get('weights'))}  "
-        f"{row.get('verdict', '?')!s} (window {_num(row.get('window_s')):.1f}s)",
-        f"blue  {_color(row.get('blue'))}",
-        f"green {_color(row.get('green'))}",
+        f"{round(row.at_s, 3):6.1f}s  {_weights(row.blue_weight, row.green_weight)}  "
+        f"{row.verdict} (window {round(row.window_s, 3):.1f}s)",
+        f"blue  {_color(row.blue)}",
+        f"green {_color(row.green)}",
         *reason,
     ]
     return f"\n{STEP_INDENT}".join(lines)
 
 
-def _steps(table: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    steps = table.get("steps")
-    return [s for s in steps if isinstance(s, Mapping)] if isinstance(steps, list) else []
-
-
-def render_deploy(table: Any, paint: Paint | None = None) -> list[str]:
+def render_deploy(record: DeployRecord | None, paint: Paint | None = None) -> list[str]:
     """The `[deploy]` section as text lines ([] when the report has none)."""
-    if not isinstance(table, Mapping):
+    if record is None:
         return []
     paint = paint or Paint(False)
-    outcome = str(table.get("outcome", "?"))
+    outcome = record.outcome.value
+    final = (
+        f"{_weights(record.blue_weight, record.green_weight)} (blue:green)"
+        if record.blue_weight is not None and record.green_weight is not None
+        else "unknown (the router confirmed none)"
+    )
     out = [
         f"  {paint('█ DEPLOY', '1')}",
         "",
-        f"    {table.get('strategy', '?')} through {table.get('router', '?')}:",
+        f"    {record.strategy} through {record.router}:",
         f"    {paint(outcome.replace('_', ' '), _OUTCOME_COLORS.get(outcome, '0'))}, "
-        f"final weights {_final_weights(table)}, "
-        f"on_exit = {table.get('on_exit', '?')}",
-        f"    from {table.get('start', '?')} to {table.get('end', '?')}",
+        f"final weights {final}, on_exit = {record.on_exit}",
+        f"    from {record.start} to {record.end}",
     ]
-    notes = table.get("notes")
-    if isinstance(notes, list):
-        out.extend(f"    note: {n}" for n in notes)
-    instances = table.get("instances")
-    if isinstance(instances, Mapping) and instances:
+    out.extend(f"    note: {n}" for n in record.notes)
+    if record.instances:
         out.append("    instances (the router's own counts, this run):")
-        out.extend(
-            f"      {name}: {_instance(v if isinstance(v, Mapping) else {})}"
-            for name, v in instances.items()
-        )
-    out.extend(_render_fleet(table.get("fleet")))
-    steps = _steps(table)
-    if steps:
+        out.extend(f"      {name}: {_instance(v)}" for name, v in record.instances.items())
+    out.extend(_render_fleet(record.fleet))
+    if record.steps:
         out.append("")
-        out.extend(line for s in steps for line in f"    {render_step(s)}".splitlines())
-    events = table.get("events")
-    if isinstance(events, list):
-        wanted = [
-            e for e in events if isinstance(e, Mapping) and "analysis" not in str(e.get("kind"))
-        ]
-        if wanted:
-            out.append("")
-            out.extend(
-                f"    {_num(e.get('at_s')):6.1f}s  {e.get('kind', '?')}: {e.get('message', '')}"
-                for e in wanted
-            )
+        out.extend(line for s in record.steps for line in f"    {render_step(s)}".splitlines())
+    wanted = [e for e in record.events if "analysis" not in e.kind]
+    if wanted:
+        out.append("")
+        out.extend(f"    {round(e.at_s, 3):6.1f}s  {e.kind}: {e.message}" for e in wanted)
     return out
 
 
-def _instance(v: Mapping[str, Any]) -> str:
+def _instance(v: Mapping[str, int]) -> str:
     """`1,234 requests, 5 5xx, 0 connection errors` (older reports: `N errors`)."""
-    text = f"{int(_num(v.get('requests'))):,} requests"
+    text = f"{v.get('requests', 0):,} requests"
     if "status_5xx" not in v:
-        return f"{text}, {int(_num(v.get('errors'))):,} errors"
-    return (
-        f"{text}, {int(_num(v.get('status_5xx'))):,} 5xx, "
-        f"{int(_num(v.get('connection_errors'))):,} connection errors"
-    )
+        return f"{text}, {v.get('errors', 0):,} errors"
+    return f"{text}, {v['status_5xx']:,} 5xx, {v.get('connection_errors', 0):,} connection errors"
 
 
-def _render_fleet(fleet: Any) -> list[str]:
+def _render_fleet(fleet: FleetRow | None) -> list[str]:
     """`instances: peak 4, lowest serving 3; serving 3+0 → 3+1 → ...` (blue+green)."""
-    if not isinstance(fleet, Mapping):
+    if fleet is None:
         return []
-    moves = [c for c in fleet.get("capacity", ()) if isinstance(c, Mapping)]
-    path = " → ".join(f"{int(_num(c.get('blue')))}+{int(_num(c.get('green')))}" for c in moves)
+    path = " → ".join(f"{b}+{g}" for _, b, g in fleet.capacity)
     return [
-        f"    instances: peak {int(_num(fleet.get('peak_instances')))}, lowest serving "
-        f"{int(_num(fleet.get('lowest_serving')))}; serving (blue+green) {path or '–'}"
+        f"    instances: peak {fleet.peak}, lowest serving "
+        f"{fleet.lowest}; serving (blue+green) {path or '–'}"
     ]
 
 
-def _summary(table: Any) -> dict[str, str]:
-    if not isinstance(table, Mapping):
+def _summary(record: DeployRecord | None) -> dict[str, str]:
+    if record is None:
         return {"rollout": "none"}
-    steps = _steps(table)
-    verdicts = [str(s.get("verdict")) for s in steps]
-    last_green = steps[-1].get("green") if steps else None
-    fleet = table.get("fleet")
-    fleet = fleet if isinstance(fleet, Mapping) else {}
-    cost = (
-        {"peak/lowest instances": f"{fleet.get('peak_instances')}/{fleet.get('lowest_serving')}"}
-        if fleet
-        else {}
-    )
+    verdicts = [s.verdict for s in record.steps]
+    fleet = record.fleet
+    cost = {"peak/lowest instances": f"{fleet.peak}/{fleet.lowest}"} if fleet else {}
+    last = record.steps[-1] if record.steps else None
     return {
-        "rollout": f"{table.get('strategy', '?')} via {table.get('router', '?')}",
-        "outcome": str(table.get("outcome", "?")).replace("_", " "),
-        "final weights": _weights(table.get("final_weights")),
-        "windows judged": str(len(steps)),
+        "rollout": f"{record.strategy} via {record.router}",
+        "outcome": record.outcome.value.replace("_", " "),
+        "final weights": _weights(record.blue_weight, record.green_weight),
+        "windows judged": str(len(record.steps)),
         "passed/failed/inconcl.": (
             f"{verdicts.count('passed')}/{verdicts.count('failed')}/"
             f"{verdicts.count('inconclusive')}"
         ),
-        "last green window": _color(last_green) if last_green else "-",
+        "last green window": _color(last.green) if last else "-",
         **cost,
     }
 
 
-def render_deploy_pair(base: Any, new: Any, paint: Paint | None = None) -> list[str]:
+def render_deploy_pair(
+    base: DeployRecord | None, new: DeployRecord | None, paint: Paint | None = None
+) -> list[str]:
     """Two rollouts side by side ([] when neither report has one)."""
-    if not isinstance(base, Mapping) and not isinstance(new, Mapping):
+    if base is None and new is None:
         return []
     paint = paint or Paint(False)
     a, b = _summary(base), _summary(new)

@@ -16,68 +16,72 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.load.metrics import PHASES
+from engine.load.model import LatencyStats
 from engine.load.thresholds import parse_key
-from engine.report.document import is_number, number
+from engine.report.model import Report, Section
 
-# metric -> the report's stats table (in [summary], a step's or an upstream's section).
+# k6's trends a section holds, by the attribute they are kept under.
 _TRENDS = {
-    "http_req_duration": "http_req_duration_ms",
-    "http_req_duration{expected_response:true}": "http_req_duration_expected_ms",
-    "iteration_duration": "iteration_duration_ms",
-    "latency": "latency_ms",
-    **{name: f"{name}_ms" for name in PHASES},
+    "http_req_duration": "http_req_duration",
+    "http_req_duration{expected_response:true}": "http_req_duration_expected",
+    "iteration_duration": "iteration_duration",
+    "latency": "latency",
+}
+# k6's counters a step's or an upstream's section holds -> the attribute it has them under.
+_COUNTERS = {
+    "http_reqs": "requests",
+    "data_received": "data_received_bytes",
+    "data_sent": "data_sent_bytes",
 }
 
 
-def summary_export(report: Mapping[str, Any]) -> dict[str, Any]:
-    summary: Mapping[str, Any] = report["summary"]
-    seconds = max(number(report.get("meta", {}).get("duration_s")), 1e-9)
+def summary_export(report: Report) -> dict[str, Any]:
+    summary = report.summary
+    seconds = max(report.meta.duration_s, 1e-9)
     metrics: dict[str, dict[str, Any]] = {}
-    for name, table in _TRENDS.items():
-        if isinstance(summary.get(table), Mapping):
-            metrics[name] = _trend(summary[table])
-    for name, key in (
-        ("http_reqs", "requests"),
-        ("iterations", "iterations"),
-        ("data_received", "data_received_bytes"),
-        ("data_sent", "data_sent_bytes"),
-        ("dropped_iterations", "dropped_iterations"),
+    for name, attr in _TRENDS.items():
+        if (stats := getattr(summary, attr)) is not None:
+            metrics[name] = _trend(stats)
+    for name in PHASES:
+        if name in summary.phases:
+            metrics[name] = _trend(summary.phases[name])
+    for name, count in (
+        ("http_reqs", summary.requests),
+        ("iterations", summary.iterations),
+        ("data_received", summary.data_received_bytes),
+        ("data_sent", summary.data_sent_bytes),
+        ("dropped_iterations", summary.dropped_iterations),
     ):
-        if is_number(summary.get(key)) and (key != "dropped_iterations" or summary[key]):
-            count = summary[key]
+        if name != "dropped_iterations" or count:
             metrics[name] = {"count": count, "rate": count / seconds}
-    requests, failed = int(number(summary.get("requests"))), int(number(summary.get("failed")))
-    metrics["http_req_failed"] = _rate(failed, requests - failed)
-    checks = _checks(report.get("checks"))
+    metrics["http_req_failed"] = _rate(summary.failed, summary.requests - summary.failed)
+    checks = {n: {"passes": c.passes, "fails": c.fails} for n, c in report.checks.items()}
     if checks:
         passes = sum(c["passes"] for c in checks.values())
         metrics["checks"] = _rate(passes, sum(c["fails"] for c in checks.values()))
     for name in ("vus", "vus_max"):
-        values = [
-            number(r.get(name)) for r in report.get("timeline") or () if isinstance(r, Mapping)
-        ]
+        values = [float(getattr(r, name)) for r in report.timeline]
         if values:
             metrics[name] = {"value": values[-1], "min": min(values), "max": max(values)}
-    for th in report.get("thresholds") or ():
-        if isinstance(th, Mapping) and isinstance(th.get("metric"), str):
-            # k6 writes every metric a threshold names, tagged ones too; what no table of
-            # the report holds (checks{step:...}) keeps the value the threshold judged.
-            entry = metrics.get(th["metric"]) or _submetric(report, th["metric"], seconds)
-            if entry is None:
-                entry = _observed(th["metric"], number(th.get("observed")), seconds)
-            metrics[th["metric"]] = entry
-            entry.setdefault("thresholds", {})[str(th.get("expression"))] = not th.get("ok")
+    for th in report.thresholds:
+        # k6 writes every metric a threshold names, tagged ones too; what no table of
+        # the report holds (checks{step:...}) keeps the value the threshold judged.
+        entry = metrics.get(th.metric) or _submetric(report, th.metric, seconds)
+        if entry is None:
+            entry = _observed(th.metric, th.observed or 0.0, seconds)
+        metrics[th.metric] = entry
+        entry.setdefault("thresholds", {})[th.expression] = not th.ok
     return {"metrics": metrics, "root_group": _root_group(checks)}
 
 
-def _trend(table: Mapping[str, Any]) -> dict[str, float]:
+def _trend(stats: LatencyStats) -> dict[str, float]:
     return {
-        "avg": number(table.get("mean")),
-        "min": number(table.get("min")),
-        "med": number(table.get("p50")),
-        "max": number(table.get("max")),
-        "p(90)": number(table.get("p90")),
-        "p(95)": number(table.get("p95")),
+        "avg": stats.mean,
+        "min": stats.min,
+        "med": stats.p50,
+        "max": stats.max,
+        "p(90)": stats.p90,
+        "p(95)": stats.p95,
     }
 
 
@@ -87,7 +91,7 @@ def _rate(passes: int, fails: int) -> dict[str, float]:
     return {"passes": passes, "fails": fails, "value": passes / total if total else 0.0}
 
 
-def _submetric(report: Mapping[str, Any], key: str, seconds: float) -> dict[str, Any] | None:
+def _submetric(report: Report, key: str, seconds: float) -> dict[str, Any] | None:
     """A threshold's `metric{step:NAME}`, `{upstream:NAME}` (that section's figures) or
     `{expected_response:BOOL}` on a count (k6 lists every submetric a threshold names)."""
     try:
@@ -97,20 +101,19 @@ def _submetric(report: Mapping[str, Any], key: str, seconds: float) -> dict[str,
     if len(tags) != 1:
         return None
     if tags[0][0] == "expected_response":
-        return _expected_counts(report, metric, tags[0][1] == "true")
+        return _expected_counts(report, metric, tags[0][1] == "true", seconds)
     if tags[0][0] not in ("step", "upstream"):
         return None
-    section = report.get("steps" if tags[0][0] == "step" else "upstreams", {}).get(tags[0][1])
-    if not isinstance(section, Mapping):
+    section: Section | None = report.section(tags[0][0], tags[0][1])
+    if section is None:
         return None
     if metric in ("http_req_duration", "latency"):
-        return _trend(section.get(_TRENDS[metric], {}))
+        return _trend(getattr(section, metric))
     if metric == "http_req_failed":
-        requests, failed = int(number(section.get("requests"))), int(number(section.get("failed")))
-        return _rate(failed, requests - failed)
-    counter = _COUNTERS.get(metric)
-    if counter is not None and is_number(section.get(counter)):
-        return {"count": section[counter], "rate": section[counter] / seconds}
+        return _rate(section.failed, section.requests - section.failed)
+    if metric in _COUNTERS:
+        count = getattr(section, _COUNTERS[metric])
+        return {"count": count, "rate": count / seconds}
     return None
 
 
@@ -126,36 +129,16 @@ def _observed(key: str, observed: float, seconds: float) -> dict[str, Any]:
     return {"value": observed}
 
 
-# k6's counters a step's or an upstream's section holds -> the key it has them under.
-_COUNTERS = {
-    "http_reqs": "requests",
-    "data_received": "data_received_bytes",
-    "data_sent": "data_sent_bytes",
-}
-
-
 def _expected_counts(
-    report: Mapping[str, Any], metric: str, expected: bool
+    report: Report, metric: str, expected: bool, seconds: float
 ) -> dict[str, Any] | None:
-    summary = report["summary"]
-    requests, failed = int(number(summary.get("requests"))), int(number(summary.get("failed")))
+    requests, failed = report.summary.requests, report.summary.failed
     chosen = requests - failed if expected else failed
     if metric == "http_reqs":
-        seconds = max(number(report.get("meta", {}).get("duration_s")), 1e-9)
         return {"count": chosen, "rate": chosen / seconds}
     if metric == "http_req_failed":  # failed is not expected: all true or all false
         return _rate(0, chosen) if expected else _rate(chosen, 0)
     return None
-
-
-def _checks(table: Any) -> dict[str, dict[str, int]]:
-    if not isinstance(table, Mapping):
-        return {}
-    return {
-        str(name): {"passes": int(number(pf.get("passes"))), "fails": int(number(pf.get("fails")))}
-        for name, pf in table.items()
-        if isinstance(pf, Mapping)
-    }
 
 
 def _root_group(checks: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:

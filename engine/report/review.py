@@ -10,62 +10,68 @@ so a Review read from one has none rather than a guessed one.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from engine.errors import ConfigError
 from engine.load.executors import ExecutorConfig
 from engine.load.model import Figures, LatencyStats, Row, ThresholdState
 from engine.load.run import RunResult
+from engine.load.states import Ending
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import parse_threshold
 from engine.report.buckets import read_bucket
-from engine.report.compare import ended_words
-from engine.report.document import (
-    ReportError,
-    build_report,
-    is_number,
-    load_report,
-    number,
-    stats_of,
-    steering_of,
-)
-
-_ROW_FIELDS = tuple((f.name, f.type) for f in fields(Row))
+from engine.report.document import build_report, read_report
+from engine.report.model import Meta, Report, ReportError, Summary, ThresholdEntry
 
 
 @dataclass(frozen=True)
 class Review:
-    """What the summary screen shows; `result` or `saved` says which way it came."""
+    """What the summary screen shows: a report (a run's, or read from `source`), its
+    totals and verdicts in the run model's types, and the run when it ran here."""
 
-    name: str
-    type_label: str  # the test type; "custom" when the executor came from elsewhere
-    open_model: bool
+    report: Report  # what `engine.report.compare` judges
     totals: Figures
     thresholds: tuple[ThresholdState, ...]
-    timeline: tuple[Row, ...]
-    stop_reason: str | None
-    ended: str  # engine.load.states.Ending: how the run ended, in the words users read
-    steering: tuple[SteeringEvent, ...] = ()  # `[[meta.steering]]`: marks on its plots
-    result: RunResult | None = None  # the run itself, when it ran in this process
-    saved: Mapping[str, Any] | None = None  # the report as read from `source`
+    result: RunResult | None = None
     source: Path | None = None
 
-    @cached_property
-    def report(self) -> Mapping[str, Any]:
-        """What `engine.report.compare` judges; built from a run only when first compared,
-        since building it walks every histogram and timeline row."""
-        if self.saved is not None:
-            return self.saved
-        assert self.result is not None, "a Review holds a run or a report"
-        return build_report(self.result)
+    @property
+    def name(self) -> str:
+        return self.report.meta.name or "?"
+
+    @property
+    def type_label(self) -> str:
+        """The test type; "custom" when the executor came from elsewhere."""
+        return self.report.meta.test_type or "custom"
+
+    @property
+    def open_model(self) -> bool:
+        if self.result is not None:
+            return self.result.plan.work.executor.open_model
+        executor = executor_of(self.report.meta)
+        return executor is not None and executor.open_model
+
+    @property
+    def timeline(self) -> tuple[Row, ...]:
+        return self.report.timeline
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.report.meta.stop_reason
+
+    @property
+    def ended(self) -> Ending:
+        return self.report.meta.ended
+
+    @property
+    def steering(self) -> tuple[SteeringEvent, ...]:
+        """`[[meta.steering]]`: marks on its plots."""
+        return self.report.meta.steering
 
     @property
     def exit_code(self) -> int | None:
+        """A report keeps the code `surge run` exits with, not the console's: None."""
         return self.result.exit_code if self.result is not None else None
 
     @property
@@ -75,125 +81,72 @@ class Review:
 
 
 def review_result(result: RunResult) -> Review:
-    plan, model = result.plan, result.model
-    return Review(
-        name=plan.name,
-        type_label=plan.test_type or "custom",
-        open_model=plan.work.executor.open_model,
-        totals=model.figures(),
-        thresholds=tuple(model.states),
-        timeline=tuple(model.timeline),
-        stop_reason=str(result.stop_reason) if result.stop_reason else None,
-        ended=str(result.ending),
-        steering=result.steering,
-        result=result,
-    )
+    model = result.model
+    return Review(build_report(result), model.figures(), tuple(model.states), result)
 
 
 def read_review(path: str | Path) -> Review:
     """A report file as a Review; ReportError (one line, never a traceback) for anything off."""
-    return review_report(load_report(path), Path(path))
+    return review_report(read_report(path), Path(path))
 
 
-def review_report(data: Mapping[str, Any], source: Path | None = None) -> Review:
-    """`data` as `load_report` returns it (shape checked); damaged parts are ReportErrors."""
+def review_report(report: Report, source: Path | None = None) -> Review:
+    """A read report as a Review; damaged histograms or thresholds are ReportErrors."""
     where = str(source) if source is not None else "report"
-    meta: Mapping[str, Any] = data.get("meta", {})
-    histograms = data.get("histograms")
-    total = histograms.get("total") if isinstance(histograms, Mapping) else None
-    executor = executor_of(meta)
     return Review(
-        name=str(meta.get("name", "?")),
-        type_label=str(meta.get("test_type") or "custom"),
-        open_model=executor is not None and executor.open_model,
-        totals=_figures(data["summary"], total, f"{where}: [histograms.total]"),
-        thresholds=tuple(
+        report,
+        _figures(report, f"{where}: [histograms.total]"),
+        tuple(
             _threshold(entry, f"{where}: thresholds[{i}]")
-            for i, entry in enumerate(data.get("thresholds", []))
+            for i, entry in enumerate(report.thresholds)
         ),
-        timeline=tuple(row_of(r) for r in data.get("timeline", []) if isinstance(r, Mapping)),
-        stop_reason=str(meta["stop_reason"]) if meta.get("stop_reason") else None,
-        ended=ended_words(meta),
-        steering=steering_of(meta, where),
-        saved=data,
         source=source,
     )
 
 
-def executor_of(meta: Mapping[str, Any]) -> ExecutorConfig | None:
+def executor_of(meta: Meta) -> ExecutorConfig | None:
     """The run's executor, or None for a report whose options this Surge cannot read."""
-    options = meta.get("executor_options")
-    if not isinstance(options, Mapping):
+    if not meta.executor_options:
         return None
     try:
-        return ExecutorConfig.from_options(options)
+        return ExecutorConfig.from_options(meta.executor_options)
     except (ConfigError, TypeError, ValueError):
         return None
 
 
-def threshold_state(entry: Mapping[str, Any]) -> ThresholdState:
+def threshold_state(entry: ThresholdEntry) -> ThresholdState:
     """A report's threshold entry as the run model held it; ConfigError if it does not parse."""
-    th = parse_threshold(str(entry.get("metric")), str(entry.get("expression")))
-    observed = entry.get("observed")
-    return ThresholdState(
-        th, entry.get("ok") is True, number(observed) if is_number(observed) else None
-    )
+    th = parse_threshold(entry.metric, entry.expression)
+    return ThresholdState(th, entry.ok, entry.observed)
 
 
-def row_of(table: Mapping[str, Any]) -> Row:
-    """A timeline row read back; a missing or non-numeric column reads 0."""
-    return Row(
-        **{
-            name: _int(table.get(name)) if kind == "int" else number(table.get(name))
-            for name, kind in _ROW_FIELDS
-        }
-    )
-
-
-def _threshold(entry: Any, where: str) -> ThresholdState:
-    if not isinstance(entry, Mapping):
-        raise ReportError(f"{where}: not a table")
+def _threshold(entry: ThresholdEntry, where: str) -> ThresholdState:
     try:
         return threshold_state(entry)
     except ConfigError as exc:
         raise ReportError(f"{where}: {exc}") from None
 
 
-def _figures(summary: Mapping[str, Any], hist_table: Any, where: str) -> Figures:
+def _figures(report: Report, where: str) -> Figures:
     """The totals as the run model gave them; latency exact from the histograms when kept."""
-    if isinstance(hist_table, Mapping):
-        h = read_bucket(hist_table, summary, where)  # format 1: all its requests expected
+    s: Summary = report.summary
+    latency, duration = s.latency, s.http_req_duration
+    expected = s.http_req_duration_expected or LatencyStats()
+    if report.histograms is not None:
+        h = read_bucket(report.histograms.total, s, where)  # format 1: all requests expected
         latency = LatencyStats.of(h.latency, h.latency_sum)
         duration = LatencyStats.of(h.duration, h.duration_sum)
         expected = LatencyStats.of(h.expected, h.expected_sum)
-    else:  # trimmed by hand or made elsewhere: the tables' own (rounded) figures
-        latency = stats_of(summary.get("latency_ms"))
-        duration = stats_of(summary.get("http_req_duration_ms"))
-        expected = stats_of(summary.get("http_req_duration_expected_ms", {}))
-    requests, failed = _int(summary.get("requests")), _int(summary.get("failed"))
-    status = summary.get("status")
-    errors = summary.get("errors")
     return Figures(
-        requests=requests,
-        failed=failed,
-        error_rate=failed / requests if requests else 0.0,
-        rps=number(summary.get("rps")),
+        requests=s.requests,
+        failed=s.failed,
+        error_rate=s.failed / s.requests if s.requests else 0.0,
+        rps=s.rps,
         latency=latency,
         duration=duration,
         expected=expected,
-        status={
-            int(k): _int(v)
-            for k, v in (status.items() if isinstance(status, Mapping) else ())
-            if str(k).isdigit()
-        },
-        errors={
-            str(k): _int(v) for k, v in (errors.items() if isinstance(errors, Mapping) else ())
-        },
-        bytes_in=_int(summary.get("data_received_bytes")),
-        bytes_out=_int(summary.get("data_sent_bytes")),
+        status={int(k): v for k, v in s.status.items() if k.isdigit()},
+        errors=dict(s.errors),
+        bytes_in=s.data_received_bytes,
+        bytes_out=s.data_sent_bytes,
     )
-
-
-def _int(value: Any) -> int:
-    value = number(value)
-    return int(value) if math.isfinite(value) else 0

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import plotext as plt
 
+from engine.load.model import Row as TimelineRow
 from engine.report.compare import Comparison, Row, format_change, format_tolerance, format_value
-from engine.report.document import is_number, number
 from engine.report.text import Paint, tick_label
 
 PLOT_HEIGHT = 12
@@ -26,14 +25,14 @@ _DIRECTION_COLORS = {"better": "32", "worse": "31", "changed": "33", "same": "2"
 
 
 def render_plots(
-    timeline: Sequence[Any], *, width: int, color: bool = False, marks: Sequence[float] = ()
+    timeline: Sequence[TimelineRow], *, width: int, color: bool = False, marks: Sequence[float] = ()
 ) -> str:
     """Four stacked charts of the timeline: latency percentiles, rate, errors, VUs; `marks`
     (when the run was steered by hand) as vertical lines on each."""
-    rows = [r for r in timeline if isinstance(r, Mapping) and is_number(r.get("t"))]
+    rows = timeline
     if not rows:
         return "  (no timeline to plot)"
-    t = [number(r["t"]) for r in rows]
+    t = [r.t for r in rows]
     charts = [
         _latency_chart(rows, width, color, marks),
         _chart("throughput (requests/s)", t, {"rps": _col(rows, "rps")}, width, color, marks),
@@ -51,8 +50,8 @@ def render_plots(
     return text if color else plt.uncolorize(text)
 
 
-def _col(rows: Sequence[Mapping[str, Any]], key: str, scale: float = 1.0) -> list[float]:
-    return [number(r.get(key)) * scale for r in rows]
+def _col(rows: Sequence[TimelineRow], key: str, scale: float = 1.0) -> list[float]:
+    return [getattr(r, key) * scale for r in rows]
 
 
 def _chart(
@@ -72,7 +71,7 @@ def _chart(
 
 
 def _latency_chart(
-    rows: Sequence[Mapping[str, Any]], width: int, color: bool, marks: Sequence[float]
+    rows: Sequence[TimelineRow], width: int, color: bool, marks: Sequence[float]
 ) -> str:
     """log10(ms) on a linear axis labelled in ms: tails and medians both stay readable.
 
@@ -80,10 +79,10 @@ def _latency_chart(
     without requests (all percentiles 0) are left out instead.
     """
     _start("latency (log scale)", width, color, LATENCY_PLOT_HEIGHT, marks)
-    live = [r for r in rows if number(r.get("requests")) > 0]
+    live = [r for r in rows if r.requests > 0]
     values: list[float] = []
     for key in ("p50", "p90", "p95", "p99"):
-        pts = [(number(r["t"]), number(r.get(key))) for r in live if number(r.get(key)) > 0]
+        pts = [(r.t, getattr(r, key)) for r in live if getattr(r, key) > 0]
         if pts:
             plt.plot(
                 [p[0] for p in pts],

@@ -7,12 +7,10 @@ The shape line says it was steered ("up to 200 iters/s, steered by hand: 240 at 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from engine.durations import clock
 from engine.load.steering import Steer, SteeringEvent, fmt_target, steering_words
-from engine.report.document import steering_of
 from engine.report.text import Paint
 
 WIDTH = 77  # the summary's lines fit 80 columns
@@ -35,10 +33,9 @@ def shape_lines(shape: str, events: Sequence[SteeringEvent]) -> list[str]:
     return [text.replace(_NBSP, " ") for text in lines]
 
 
-def steering_section(meta: Mapping[str, Any], unit: str, paint: Paint) -> list[str]:
+def steering_section(events: Sequence[SteeringEvent], unit: str, paint: Paint) -> list[str]:
     """█ STEERED BY HAND: one line per command, oldest first; none for a run left alone
     (or only stopped: its ending says that)."""
-    events = steering_of(meta)
     if not any(e.bends for e in events):
         return []
     out = [f"  {paint('█ STEERED BY HAND', '1')}", ""]

@@ -13,19 +13,19 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 from hdrh.histogram import HdrHistogram
 
 from engine.errors import ConfigError, in_http_req_failed
+from engine.load.executors import ExecutorConfig
 from engine.load.metrics import PHASES, decode_histogram
 from engine.load.model import LatencyStats
 from engine.load.run import RunResult, Snapshot
 from engine.load.states import Ending, StopReason, state_label
-from engine.report.compare import ended_words
 from engine.report.deploy_section import render_deploy
-from engine.report.document import build_report, is_number, number, stats_of, steering_of
+from engine.report.document import build_report
+from engine.report.model import Cluster, Meta, Report, Section, Summary, ThresholdEntry
 from engine.report.review import executor_of, threshold_state
 from engine.report.steering_section import shape_lines, steering_section
 from engine.report.text import CPU_WARN, Paint, fmt_bytes, fmt_ms, line, ms_cell, tick_label
@@ -57,119 +57,97 @@ def render_summary(result: RunResult, *, color: bool = False) -> str:
     return render_report(build_report(result), color=color)
 
 
-def render_report(report: Mapping[str, Any], *, color: bool = False) -> str:
+def render_report(report: Report, *, color: bool = False) -> str:
     paint = Paint(color)
-    meta: Mapping[str, Any] = report.get("meta", {})
-    s: Mapping[str, Any] = report["summary"]
-    seconds = max(number(meta.get("duration_s")), 1e-9)
+    meta, s = report.meta, report.summary
+    seconds = max(meta.duration_s, 1e-9)
     out = _header(report, paint)
-    if steered := steering_section(meta, _unit(meta), paint):
+    if steered := steering_section(meta.steering, _unit(meta), paint):
         out.extend(["", *steered])
-    thresholds = [t for t in report.get("thresholds", []) if isinstance(t, Mapping)]
-    if thresholds:
-        out.extend(["", *_thresholds(thresholds, paint)])
+    if report.thresholds:
+        out.extend(["", *_thresholds(report.thresholds, paint)])
     out.extend(["", f"  {paint('█ TOTAL RESULTS', '1')}"])
-    if checks := _checks_lines(report.get("checks", {}), paint):
+    if checks := _checks_lines(report, paint):
         out.extend(["", *checks])
     out.extend(["", *_http_block(s, seconds, paint)])
     out.extend(["", *_execution_block(s, seconds, paint)])
-    out.extend(["", *_network_block(s, seconds, paint, meta.get("proto"))])
-    options = meta.get("executor_options")
-    note = latency_note(
-        stats_of(s.get("latency_ms")),
-        stats_of(s.get("http_req_duration_ms")),
-        number(s.get("dropped_iterations")),
-        options if isinstance(options, Mapping) else {},
-    )
+    out.extend(["", *_network_block(s, seconds, paint, meta.proto)])
+    note = latency_note(s.latency, s.http_req_duration, s.dropped_iterations, executor_of(meta))
     if note:
         out.extend(["", f"    {paint('⚠ ' + note, '33')}"])
-    steps: Mapping[str, Any] = report.get("steps", {})
-    if len(steps) > 1:
-        out.extend(["", *_sections_table("STEPS", steps, seconds, paint)])
-    upstreams: Mapping[str, Any] = report.get("upstreams", {})
-    if upstreams:
-        out.extend(["", *_sections_table("UPSTREAMS", upstreams, seconds, paint)])
+    if len(report.steps) > 1:
+        out.extend(["", *_sections_table("STEPS", report.steps, seconds, paint)])
+    if report.upstreams:
+        out.extend(["", *_sections_table("UPSTREAMS", report.upstreams, seconds, paint)])
     out.extend(["", *_status_block(s, paint)])
     if histogram := _response_histogram(report, paint):
         out.extend(["", *histogram])
-    if deploy := render_deploy(report.get("deploy"), paint):
+    if deploy := render_deploy(report.deploy, paint):
         out.extend(["", *deploy])
     out.append("")
     return "\n".join(out)
 
 
 # ------------------------------------------------------------------- header
-def _header(report: Mapping[str, Any], paint: Paint) -> list[str]:
-    meta: Mapping[str, Any] = report.get("meta", {})
-    s: Mapping[str, Any] = report["summary"]
-    out = [f"  {paint('surge', '1')} {meta.get('name', '?')} → {meta.get('target', '?')}"]
-    kind = f" ({meta['test_type']} test)" if meta.get("test_type") else ""
-    out.extend(shape_lines(f"{_describe_executor(meta)}{kind}", steering_of(meta)))
-    ran = f"    started {meta.get('start', '?')}, ran {number(meta.get('duration_s')):g}s"
-    ended = ended_words(meta)
-    out.append(ran + ("" if ended == Ending.FINISHED else ", " + paint(ended, "33")))
-    sources = meta.get("merged_from")
-    if isinstance(sources, list) and sources:
-        out.append(f"    merged from {len(sources)} runs: {', '.join(map(str, sources))}")
-    if meta.get("stop_reason") and meta["stop_reason"] != StopReason.USER_STOP:  # said once
-        out.append(f"    {paint('stopped: ' + str(meta['stop_reason']), '33')}")
-    if meta.get("error"):
-        out.append(f"    {paint('error: ' + str(meta['error']), '31')}")
-    for failure in meta.get("worker_failures") or ():
-        out.append(f"    {paint('worker failed: ' + str(failure), '31')}")
-    errors = s.get("errors")
-    banner = failure_banner(
-        number(s.get("requests")),
-        number(s.get("failed")),
-        {str(k): number(v) for k, v in errors.items()} if isinstance(errors, Mapping) else {},
-        str(meta.get("target", "")),
-    )
+def _header(report: Report, paint: Paint) -> list[str]:
+    meta, s = report.meta, report.summary
+    out = [f"  {paint('surge', '1')} {meta.name or '?'} → {meta.target or '?'}"]
+    kind = f" ({meta.test_type} test)" if meta.test_type else ""
+    out.extend(shape_lines(f"{_describe_executor(meta)}{kind}", meta.steering))
+    ran = f"    started {meta.start or '?'}, ran {meta.duration_s:g}s"
+    out.append(ran + ("" if meta.ended == Ending.FINISHED else ", " + paint(meta.ended, "33")))
+    if meta.merged_from:
+        out.append(f"    merged from {len(meta.merged_from)} runs: {', '.join(meta.merged_from)}")
+    if meta.stop_reason and meta.stop_reason != StopReason.USER_STOP:  # said once
+        out.append(f"    {paint('stopped: ' + meta.stop_reason, '33')}")
+    if meta.error:
+        out.append(f"    {paint('error: ' + meta.error, '31')}")
+    for failure in meta.worker_failures:
+        out.append(f"    {paint('worker failed: ' + failure, '31')}")
+    banner = failure_banner(s.requests, s.failed, s.errors, meta.target)
     if banner:
         out.append(f"    {paint('⚠ ' + banner, '1;31')}")
-    workers, cpu = number(meta.get("workers")), number(meta.get("cpu_percent_max"))
+    workers, cpu = meta.workers, meta.cpu_percent_max
     if workers > 0:
         text = f"{workers:.0f} worker{'s' if workers > 1 else ''}"
-        text += _on_cluster(meta.get("cluster")) + f", busiest at {cpu:.0f}% CPU"
+        text += _on_cluster(meta.cluster) + f", busiest at {cpu:.0f}% CPU"
         if cpu > CPU_WARN and generator_limited(meta, s):
             text = paint(f"{text} ⚠ saturated: latency includes Surge's delay", "33")
         out.append(f"    {text}")
     return out
 
 
-def generator_limited(meta: Mapping[str, Any], s: Mapping[str, Any]) -> bool:
+def generator_limited(meta: Meta, s: Summary) -> bool:
     """Did Surge itself hold the run back? Only an open model has a target rate to fall
     short of: more than 1% of its due iterations dropped (no VU free in time), or, with
     --queue, iterations that waited. A closed model at 100% CPU on a fast local target is
     just a generator going flat out."""
-    options = meta.get("executor_options")
-    if not isinstance(options, Mapping) or "preAllocatedVUs" not in options:
+    executor = executor_of(meta)
+    if executor is None or not executor.open_model:
         return False
-    dropped, iterations = number(s.get("dropped_iterations")), number(s.get("iterations"))
+    dropped, iterations = s.dropped_iterations, s.iterations
     if dropped > 0.01 * (dropped + iterations):
         return True
-    waited = stats_of(s.get("latency_ms")).p95 > stats_of(s.get("http_req_duration_ms")).p95 * 1.1
-    return bool(options.get("queue")) and waited
+    return executor.queue and s.latency.p95 > s.http_req_duration.p95 * 1.1
 
 
-def _on_cluster(cluster: Any) -> str:
+def _on_cluster(cluster: Cluster | None) -> str:
     """ " on 2 Ray nodes (clock offsets within 3.9 ms)" for a run on a Ray cluster."""
-    if not isinstance(cluster, Mapping):
+    if cluster is None:
         return ""
-    nodes = int(number(cluster.get("nodes")))
-    workers = [w for w in cluster.get("workers") or () if isinstance(w, Mapping)]
-    offset = max((abs(number(w.get("clock_offset_ms"))) for w in workers), default=0.0)
+    nodes, offset = cluster.nodes, cluster.clock_offset_ms
     return f" on {nodes} Ray node{'s' if nodes != 1 else ''} (clock offsets within {offset:.1f} ms)"
 
 
-def _describe_executor(meta: Mapping[str, Any]) -> str:
+def _describe_executor(meta: Meta) -> str:
     """The run's own words for its load; a report from elsewhere just names the executor."""
     executor = executor_of(meta)
     if executor is not None:
         return executor.describe()
-    return str(meta.get("executor", "unknown executor"))
+    return meta.executor or "unknown executor"
 
 
-def _unit(meta: Mapping[str, Any]) -> str:
+def _unit(meta: Meta) -> str:
     executor = executor_of(meta)
     return "iters/s" if executor is not None and executor.open_model else "VUs"
 
@@ -192,38 +170,33 @@ def failure_banner(
 
 
 # --------------------------------------------------------------- thresholds
-def _thresholds(entries: Sequence[Mapping[str, Any]], paint: Paint) -> list[str]:
+def _thresholds(entries: Sequence[ThresholdEntry], paint: Paint) -> list[str]:
     out = [f"  {paint('█ THRESHOLDS', '1')}"]
-    for key in dict.fromkeys(str(t.get("metric", "?")) for t in entries):
+    for key in dict.fromkeys(t.metric for t in entries):
         out.extend(["", f"    {key}"])
         for t in entries:
-            if str(t.get("metric", "?")) != key:
+            if t.metric != key:
                 continue
-            note = " (abortOnFail)" if t.get("abort_on_fail") else ""
-            if t.get("recomputed") is False:
+            note = " (abortOnFail)" if t.abort_on_fail else ""
+            if t.recomputed is False:
                 note += " (verdict kept from the merged runs)"
-            expr = t.get("expression", "?")
-            out.append(f"    {paint.ok(t.get('ok') is True)} '{expr}' {_observed(t)}{note}")
+            out.append(f"    {paint.ok(t.ok)} '{t.expression}' {_observed(t)}{note}")
     return out
 
 
-def _observed(entry: Mapping[str, Any]) -> str:
+def _observed(entry: ThresholdEntry) -> str:
     """As k6 words it (p(95)=12.3ms), by parsing the threshold again."""
     try:
         return threshold_state(entry).describe_observed()
     except ConfigError:
-        return str(entry.get("observed"))
+        return str(entry.observed if entry.observed is not None else "no data")
 
 
 # ------------------------------------------------------------ total results
-def _checks_lines(checks: Any, paint: Paint) -> list[str]:
-    if not isinstance(checks, Mapping) or not checks:
+def _checks_lines(report: Report, paint: Paint) -> list[str]:
+    if not report.checks:
         return []
-    counts = {
-        name: (number(pf.get("passes")), number(pf.get("fails")))
-        for name, pf in checks.items()
-        if isinstance(pf, Mapping)
-    }
+    counts = {name: (c.passes, c.fails) for name, c in report.checks.items()}
     passed = sum(p for p, _ in counts.values())
     total = passed + sum(f for _, f in counts.values())
     lines = [
@@ -239,57 +212,59 @@ def _table_head(title: str, paint: Paint) -> str:
     return f"    {paint(title, '1')}{' (ms)'.ljust(NAME - len(title))}{cells}".rstrip()
 
 
-def _trend_row(name: str, table: Any, has_data: bool) -> str:
-    stats = stats_of(table) if isinstance(table, Mapping) and has_data else None
+def _trend_row(name: str, stats: LatencyStats | None, has_data: bool) -> str:
+    shown = stats if has_data else None
     cells = "".join(
-        f"{ms_cell(getattr(stats, key) if stats else None):>{CELL}} " for _, key in STATS
+        f"{ms_cell(getattr(shown, key) if shown else None):>{CELL}} " for _, key in STATS
     )
     return f"    {name:<{NAME}}{cells}".rstrip()
 
 
-def _http_block(s: Mapping[str, Any], seconds: float, paint: Paint) -> list[str]:
-    requests, failed = number(s.get("requests")), number(s.get("failed"))
+def _http_block(s: Summary, seconds: float, paint: Paint) -> list[str]:
+    requests, failed = s.requests, s.failed
     rows = [_table_head("HTTP", paint)]
-    rows.append(_trend_row("http_req_duration", s.get("http_req_duration_ms"), requests > 0))
-    if "http_req_duration_expected_ms" in s:
+    rows.append(_trend_row("http_req_duration", s.http_req_duration, requests > 0))
+    if s.http_req_duration_expected is not None:
         ok = requests - failed > 0
-        rows.append(_trend_row("{expected_response:true}", s["http_req_duration_expected_ms"], ok))
+        rows.append(_trend_row("{expected_response:true}", s.http_req_duration_expected, ok))
     for name in PHASES:
-        if f"{name}_ms" in s:
-            rows.append(_trend_row(name, s[f"{name}_ms"], requests > 0))
-    rows.append(_trend_row("latency (from due time)", s.get("latency_ms"), requests > 0))
+        if name in s.phases:
+            rows.append(_trend_row(name, s.phases[name], requests > 0))
+    rows.append(_trend_row("latency (from due time)", s.latency, requests > 0))
     rate = failed / requests if requests else 0.0
     rows.append(line("http_req_failed", f"{rate:.2%} {failed:,.0f} out of {requests:,.0f}"))
     rows.append(line("http_reqs", f"{requests:,.0f} {requests / seconds:,.1f}/s"))
     return rows
 
 
-def _execution_block(s: Mapping[str, Any], seconds: float, paint: Paint) -> list[str]:
-    iterations = number(s.get("iterations"))
+def _execution_block(s: Summary, seconds: float, paint: Paint) -> list[str]:
+    iterations = s.iterations
     rows = [_table_head("EXECUTION", paint)]
-    rows.append(_trend_row("iteration_duration", s.get("iteration_duration_ms"), iterations > 0))
+    rows.append(_trend_row("iteration_duration", s.iteration_duration, iterations > 0))
     rows.append(line("iterations", f"{iterations:,.0f} {iterations / seconds:,.1f}/s"))
-    for key in ("dropped_iterations", "interrupted_iterations"):
-        if number(s.get(key)):
-            rows.append(line(key, f"{number(s.get(key)):,.0f}"))
-    rows.append(line("vus_max", f"{number(s.get('vus_max')):,.0f}"))
-    if is_number(s.get("breaking_point_rps")):
-        rows.append(line("breaking_point_rps", f"{number(s.get('breaking_point_rps')):,.1f}/s"))
+    for key, n in (
+        ("dropped_iterations", s.dropped_iterations),
+        ("interrupted_iterations", s.interrupted_iterations),
+    ):
+        if n:
+            rows.append(line(key, f"{n:,.0f}"))
+    rows.append(line("vus_max", f"{s.vus_max:,.0f}"))
+    if s.breaking_point_rps is not None:
+        rows.append(line("breaking_point_rps", f"{s.breaking_point_rps:,.1f}/s"))
     return rows
 
 
-def _network_block(s: Mapping[str, Any], seconds: float, paint: Paint, proto: Any) -> list[str]:
+def _network_block(s: Summary, seconds: float, paint: Paint, proto: str | None) -> list[str]:
     rows = [f"    {paint('NETWORK', '1')}"]
-    for name, key in (("data_received", "data_received_bytes"), ("data_sent", "data_sent_bytes")):
-        n = number(s.get(key))
+    for name, n in (("data_received", s.data_received_bytes), ("data_sent", s.data_sent_bytes)):
         rows.append(line(name, f"{fmt_bytes(n)} {fmt_bytes(n / seconds)}/s"))
     if proto and proto != "HTTP/1.1":  # said when HTTP/2 was spoken; 1.1 goes without saying
-        rows.append(line("proto", str(proto)))
+        rows.append(line("proto", proto))
     return rows
 
 
 def _sections_table(
-    title: str, sections: Mapping[str, Any], seconds: float, paint: Paint
+    title: str, sections: Mapping[str, Section], seconds: float, paint: Paint
 ) -> list[str]:
     """Per step or per upstream: requests, rate, failures and latency percentiles."""
     head = f"{'reqs':>8} {'req/s':>7} {'failed':>7} " + "".join(
@@ -297,10 +272,8 @@ def _sections_table(
     )
     rows = [f"  {paint('█ ' + title, '1')}", "", f"    {'(ms)':<{NAME}}{head}".rstrip()]
     for name, f in sections.items():
-        if not isinstance(f, Mapping):
-            continue
-        requests = number(f.get("requests"))
-        lat = stats_of(f.get("latency_ms")) if requests else None
+        requests = f.requests
+        lat = f.latency if requests else None
         cells = "".join(
             f"{ms_cell(getattr(lat, k) if lat else None):>{CELL}} "
             for k in ("p50", "p95", "p99", "max")
@@ -308,33 +281,28 @@ def _sections_table(
         label = name if len(name) < NAME else name[: NAME - 2] + "…"
         rows.append(
             f"    {label:<{NAME}}{requests:>8,.0f} {requests / seconds:>7,.1f} "
-            f"{number(f.get('error_rate')):>7.2%} {cells}".rstrip()
+            f"{f.error_rate:>7.2%} {cells}".rstrip()
         )
     return rows
 
 
-def _status_block(s: Mapping[str, Any], paint: Paint) -> list[str]:
+def _status_block(s: Summary, paint: Paint) -> list[str]:
     """oha's status code distribution, then the named errors, largest first."""
-    status = s.get("status") if isinstance(s.get("status"), Mapping) else {}
-    errors = s.get("errors") if isinstance(s.get("errors"), Mapping) else {}
-    total = number(s.get("requests"))
+    status, errors, total = s.status, s.errors, s.requests
     rows = [f"  {paint('█ STATUS AND ERRORS', '1')}", ""]
     if not status and not errors:
         rows.append("    –")
         return rows
     for code, n in status.items():
-        n = number(n)
         bar = _bar(n, total)
-        ok = str(code).startswith(("2", "3"))
-        rows.append(f"    {paint(str(code).ljust(NAME), '32' if ok else '31')}{n:>8,.0f} "
+        ok = code.startswith(("2", "3"))
+        rows.append(f"    {paint(code.ljust(NAME), '32' if ok else '31')}{n:>8,.0f} "
                     f"{n / total if total else 0:>7.1%}  {bar}".rstrip())  # fmt: skip
-    for kind, n in sorted(errors.items(), key=lambda kv: -number(kv[1])):
-        label = str(kind) if len(str(kind)) < NAME else str(kind)[: NAME - 2] + "…"
-        share = f"{number(n) / total:>7.1%}" if total else ""
-        aside = "" if in_http_req_failed(str(kind)) else "  (not in http_req_failed)"
-        rows.append(
-            f"    {paint(label.ljust(NAME), '31')}{number(n):>8,.0f} {share}{aside}".rstrip()
-        )
+    for kind, n in sorted(errors.items(), key=lambda kv: -kv[1]):
+        label = kind if len(kind) < NAME else kind[: NAME - 2] + "…"
+        share = f"{n / total:>7.1%}" if total else ""
+        aside = "" if in_http_req_failed(kind) else "  (not in http_req_failed)"
+        rows.append(f"    {paint(label.ljust(NAME), '31')}{n:>8,.0f} {share}{aside}".rstrip())
     return rows
 
 
@@ -343,13 +311,12 @@ def _bar(n: float, most: float) -> str:
     return "■" * round(BAR * share) if math.isfinite(share) and share > 0 else ""
 
 
-def _response_histogram(report: Mapping[str, Any], paint: Paint) -> list[str]:
+def _response_histogram(report: Report, paint: Paint) -> list[str]:
     """oha's response-time histogram of http_req_duration: ten bins, linear, or
     logarithmic when the slowest is over ten times the fastest."""
-    hists = report.get("histograms")
-    total = hists.get("total") if isinstance(hists, Mapping) else None
-    text = total.get("http_req_duration") if isinstance(total, Mapping) else None
-    if not isinstance(text, str):
+    total = report.histograms.total if report.histograms is not None else None
+    text = total.http_req_duration if total is not None else None
+    if text is None:
         return []
     try:
         h = decode_histogram(text)
@@ -394,13 +361,13 @@ def recorded_values(h: HdrHistogram) -> list[tuple[int, int]]:
 
 # ---------------------------------------------------------------- plain words
 def latency_note(
-    latency: LatencyStats, duration: LatencyStats, dropped: float, options: Mapping[str, object]
+    latency: LatencyStats, duration: LatencyStats, dropped: float, executor: ExecutorConfig | None
 ) -> str | None:
     """Why `latency` and http_req_duration differ, or what was dropped, in plain words."""
-    if "preAllocatedVUs" not in options:
+    if executor is None or not executor.open_model:
         return None  # a closed model: the two are one figure
-    max_vus = options.get("maxVUs")
-    if options.get("queue"):
+    max_vus = executor.max_vus
+    if executor.queue:
         if latency.p95 > duration.p95 * 1.1 + 1:
             return (
                 f"iterations waited for a free VU (queue, maxVUs {max_vus}): latency p95 "
@@ -416,23 +383,22 @@ def latency_note(
     return None
 
 
-def verdict_line(report: Mapping[str, Any], exit_code: int, paint: Paint | None = None) -> str:
+def verdict_line(report: Report, exit_code: int, paint: Paint | None = None) -> str:
     """The headless output's last line, as k6 ends with its thresholds: what held or
     failed, the rollout's outcome, how the run ended if not by itself, the exit code."""
     paint = paint or Paint(False)
-    thresholds = [t for t in report.get("thresholds", []) if isinstance(t, Mapping)]
-    failed = [t for t in thresholds if not t.get("ok")]
+    thresholds = report.thresholds
+    failed = [t for t in thresholds if not t.ok]
     if failed:
-        metrics = ", ".join(dict.fromkeys(str(t.get("metric", "?")) for t in failed))
+        metrics = ", ".join(dict.fromkeys(t.metric for t in failed))
         parts = [f"{len(failed)} of {len(thresholds)} thresholds failed ({metrics})"]
     else:
         n = len(thresholds)
         held = f"all {n} thresholds held" if n > 1 else "the threshold held"
         parts = [held if thresholds else "no thresholds"]
-    deploy = report.get("deploy")
-    if isinstance(deploy, Mapping):
-        parts.append(f"rollout {str(deploy.get('outcome', '?')).replace('_', ' ')}")
-    ended = ended_words(report.get("meta", {}))
+    if report.deploy is not None:
+        parts.append(f"rollout {report.deploy.outcome.replace('_', ' ')}")
+    ended = report.meta.ended
     if ended != Ending.FINISHED:
         parts.append(f"run {ended}")
     words = f"{', '.join(parts)}; exit code {exit_code}"

@@ -328,8 +328,8 @@ async def test_steering_keys_while_the_run_goes_on(profiles: Path) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, RunScreen))
         data = read_report(partial)
-        assert data["meta"]["aborted"] is True and data["summary"]["requests"] > 0
-        assert data["meta"]["stop_reason"].startswith("partial: saved while running")
+        assert data.meta.aborted is True and data.summary.requests > 0
+        assert data.meta.stop_reason.startswith("partial: saved while running")
         assert c.state == "running"
 
         await pilot.press("s")
@@ -346,7 +346,7 @@ async def test_steering_keys_while_the_run_goes_on(profiles: Path) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         data = read_report(profiles.parent / "reports" / "shop-smoke-20250101-120000.toml")
-        assert data["meta"]["test_type"] == "smoke" and data["meta"]["aborted"] is True
+        assert data.meta.test_type == "smoke" and data.meta.aborted is True
         assert "report saved to" in text_of(app, "#saved")
         await pilot.press("q")  # saved: no question asked
         await exited(app)
@@ -490,7 +490,7 @@ async def test_quit_asks_escape_keeps_running_and_q_twice_saves_and_quits(
         await exited(app)
     assert factory.last.calls == [("abort", "quit")]
     data = read_report(profiles.parent / "reports" / "shop-smoke-20250101-120000.toml")
-    assert data["meta"]["aborted"] is True and data["summary"]["requests"] > 0
+    assert data.meta.aborted is True and data.summary.requests > 0
     assert app.return_value == 0  # the user quit: the console exits 0
 
 
@@ -503,7 +503,7 @@ async def test_sigterm_stops_the_run_and_saves_its_report(profiles: Path) -> Non
         await exited(app)
     assert factory.last.calls == [("abort", "terminated (SIGTERM)")]
     data = read_report(profiles.parent / "reports" / "shop-smoke-20250101-120000.toml")
-    assert data["meta"]["aborted"] is True and data["summary"]["requests"] > 0
+    assert data.meta.aborted is True and data.summary.requests > 0
 
 
 async def test_an_app_that_ends_unsaved_writes_the_run_on_the_way_out(profiles: Path) -> None:
@@ -518,8 +518,8 @@ async def test_an_app_that_ends_unsaved_writes_the_run_on_the_way_out(profiles: 
     path = profiles.parent / "reports" / "shop-smoke-20250101-120000.toml"
     assert said == f"the unsaved run was written to {path}"
     data = read_report(path)
-    assert data["meta"]["aborted"] is True
-    assert data["meta"]["stop_reason"] == "the app ended before the run was saved"
+    assert data.meta.aborted is True
+    assert data.meta.stop_reason == "the app ended before the run was saved"
     assert app.save_if_lost("again") is None  # saved once
 
 
@@ -532,8 +532,8 @@ async def test_a_running_run_is_checkpointed_and_a_discard_removes_it(profiles: 
         await start_run(pilot, factory, snapshots=1)
         await until(pilot, path.exists)
         data = read_report(path)
-        assert data["meta"]["aborted"] is True
-        assert data["meta"]["stop_reason"].startswith("checkpoint: running at")
+        assert data.meta.aborted is True
+        assert data.meta.stop_reason.startswith("checkpoint: running at")
         await pilot.press("q")  # still unsaved: the question is asked
         assert isinstance(app.screen, UnsavedModal)
         await pilot.press("d")
@@ -680,11 +680,11 @@ async def test_a_real_run_through_the_app_saves_a_report_that_parses(
         target = tmp_path / "reports" / "live.toml"
         await save_and_quit(pilot, target)
     data = read_report(target)
-    assert data["meta"]["name"] == "live" and data["meta"]["aborted"] is False
-    assert data["summary"]["requests"] > 20
-    assert data["summary"]["error_rate"] == 0
-    assert 2.5 <= data["meta"]["duration_s"] <= 10
-    assert [t["ok"] for t in data["thresholds"]] == [True]
+    assert data.meta.name == "live" and data.meta.aborted is False
+    assert data.summary.requests > 20
+    assert data.summary.error_rate == 0
+    assert 2.5 <= data.meta.duration_s <= 10
+    assert [t.ok for t in data.thresholds] == [True]
     assert app.return_value == 0
     assert not workers(me), "quitting leaves no worker process behind"
 
@@ -704,8 +704,8 @@ async def test_ctrl_c_stops_the_run_saves_it_and_a_second_ctrl_c_quits_with_0(
         path = profiles.parent / "reports" / "shop-smoke-20250101-120000.toml"
         await until(pilot, lambda: "report saved to" in text_of(app, "#saved"))
         data = read_report(path)
-        assert data["meta"]["stop_reason"] == "interrupted (Ctrl+C)"
-        assert data["summary"]["requests"] > 0
+        assert data.meta.stop_reason == "interrupted (Ctrl+C)"
+        assert data.summary.requests > 0
         assert app.is_running
         await pilot.press("ctrl+c")
         await exited(app)
@@ -742,5 +742,5 @@ async def test_ctrl_c_twice_while_running_saves_the_aborted_run(profiles: Path) 
         await exited(app)
     assert [c[0] for c in factory.last.calls][:1] == ["stop"]
     data = read_report(profiles.parent / "reports" / "shop-smoke-20250101-120000.toml")
-    assert data["summary"]["requests"] > 0
+    assert data.summary.requests > 0
     assert app.return_value == 0

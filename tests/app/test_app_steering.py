@@ -70,8 +70,8 @@ async def test_pause_and_two_new_targets_are_in_the_summary_the_plots_and_the_re
         target = tmp_path / "reports" / "steer.toml"
         await save_and_quit(pilot, target)
 
-    steering = read_report(target)["meta"]["steering"]
-    assert [e["what"] for e in steering] == ["pause", "resume", "target", "target", "stop"]
-    assert [(e.get("from"), e.get("to")) for e in steering[2:4]] == [(200, 240), (240, 50)]
-    t = [e["t"] for e in steering]
+    steering = read_report(target).meta.steering
+    assert [e.what for e in steering] == ["pause", "resume", "target", "target", "stop"]
+    assert [(e.from_, e.to) for e in steering[2:4]] == [(200, 240), (240, 50)]
+    t = [e.t for e in steering]
     assert t == sorted(t) and t[1] - t[0] >= 1.5  # paused for two intervals

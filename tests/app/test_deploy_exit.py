@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 
 from engine.deploy.strategies import Analysis, Canary, Phase, Weights
 from engine.exit_codes import EXIT_ROLLED_BACK
-from engine.report.document import load_report
+from engine.report.document import read_report
 from tests.app.test_app import SIZE, exited, profiles, start_run, until
 from tests.app.test_deploy_panel import Rig, canary
 from tui.app.app import SurgeApp
@@ -52,9 +52,10 @@ async def test_quit_mid_rollout_rolls_back_and_the_report_says_stopped(profiles:
     assert driver.exited and app.return_code in (0, None)
     saved = sorted((profiles.parent / "reports").glob("*.toml"))
     assert saved, "the run was not saved"
-    deploy = load_report(saved[-1])["deploy"]
-    assert deploy["outcome"] == "stopped" and deploy["final_weights"] == [100, 0]
-    assert deploy["on_exit"] == "rollback"
+    deploy = read_report(saved[-1]).deploy
+    assert deploy is not None and deploy.outcome == "stopped"
+    assert (deploy.blue_weight, deploy.green_weight) == (100, 0)
+    assert deploy.on_exit == "rollback"
 
 
 async def test_a_rollout_the_load_ran_out_on_is_unfinished_not_stopped(profiles: Path) -> None:

@@ -37,10 +37,10 @@ def test_passing_thresholds_exit_0_and_write_a_report(shared_sut: str, tmp_path:
     assert "✓ 'p(95)<1000'" in proc.stdout
     assert "Traceback" not in proc.stderr
     data = read_report(report)
-    assert data["meta"]["executor"] == "constant-vus"
-    assert data["meta"]["aborted"] is False
-    assert data["summary"]["requests"] > 10
-    assert set(data["summary"]["latency_ms"]) == {
+    assert data.meta.executor == "constant-vus"
+    assert data.meta.aborted is False
+    assert data.summary.requests > 10
+    assert set(data.table()["summary"]["latency_ms"]) == {
         "min",
         "mean",
         "p50",
@@ -50,8 +50,9 @@ def test_passing_thresholds_exit_0_and_write_a_report(shared_sut: str, tmp_path:
         "p99_9",
         "max",
     }
-    assert [t["ok"] for t in data["thresholds"]] == [True, True]
-    assert data["timeline"] and data["histograms"]["total"]["latency"]
+    assert [t.ok for t in data.thresholds] == [True, True]
+    assert data.timeline and data.histograms and data.histograms.total
+    assert data.histograms.total.latency
     assert not list(report.parent.glob(".*"))  # no temp file left behind
 
 
@@ -67,6 +68,8 @@ def test_json_outputs_read_back_to_what_the_report_holds(shared_sut: str, tmp_pa
     printed = json.loads(proc.stdout)
     data = read_report(report)
     assert printed == summary_data(data)
+    written = tomllib.loads(report.read_text())  # the JSON is the report as written
+    assert printed == {k: v for k, v in written.items() if k not in ("timeline", "histograms")}
     assert printed["summary"]["requests"] == 40
     from_run = json.loads(export.read_text())
     assert from_run["metrics"]["http_reqs"]["count"] == 40
@@ -211,8 +214,8 @@ def test_a_duration_for_a_test_type_scales_its_shape(shared_sut: str, tmp_path: 
         "--report", str(report),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    meta = read_report(report)["meta"]
-    assert meta["test_type"] == "average" and 3.8 <= meta["duration_s"] <= 5.0
+    meta = read_report(report).meta
+    assert meta.test_type == "average" and 3.8 <= meta.duration_s <= 5.0
     both = run_surge("run", shared_sut + "/", "--type", "average", "-d", "2s", "--time-scale", "2")
     assert (
         both.returncode == 2 and "--duration: a test type is scaled by its duration" in both.stderr

@@ -295,7 +295,7 @@ def test_surge_run_keeps_haproxy_in_step_with_the_registry_and_records_it(
 ) -> None:
     import subprocess
 
-    from engine.report.document import load_report
+    from engine.report.document import read_report
     from tests.conftest import ROOT, surge_cmd
 
     require("haproxy", haproxy_binary())
@@ -349,7 +349,7 @@ interval = "60s"
     assert proc.returncode == 4, out + err  # the 5 s load ended before the 60 s verdict
     third = f"green-127.0.0.1:{ports[2]}"
     assert f"instance added: {third}" in out
-    deploy = load_report(report)["deploy"]
+    deploy = read_report(report).table()["deploy"]
     assert deploy["outcome"] == "unfinished" and deploy["final_weights"] == [100, 0]
     added = [e["message"] for e in deploy["events"] if e["kind"] == "instance added"]
     assert len(added) == 1 and third in added[0], deploy["events"]  # the 2 it started with:
@@ -374,7 +374,7 @@ def test_surge_proxy_cli_follows_the_registry_and_surge_run_records_it(
     import subprocess
     import sys
 
-    from engine.report.document import load_report
+    from engine.report.document import read_report
     from tests.conftest import ROOT, surge_cmd
 
     green = suts(2)
@@ -432,7 +432,7 @@ interval = "60s"
         proxy_out = proxy.communicate(timeout=10)[0]
     second = f"127.0.0.1:{ports[1]}"
     assert f"green: + {second}" in proxy_out  # the proxy's own log line
-    deploy = load_report(report)["deploy"]
+    deploy = read_report(report).table()["deploy"]
     added = [e["message"] for e in deploy["events"] if e["kind"] == "instance added"]
     assert len(added) == 1 and second in added[0], deploy["events"]
     assert deploy["instances"]["green-1"]["requests"] > 0  # the proxy's index for it

@@ -190,13 +190,13 @@ def test_k6_over_h2_counts_the_same_requests_and_statuses(
         '[[scenario.steps]]\nname = "missing"\npath = "/missing"\n'
     )
     data = _surge_report(tmp_path, nginx["h2"], options, rest, "--insecure", "--workers", "1")
-    s = data["summary"]
-    assert _k6_count(k6, "http_reqs") == s["requests"] == 120
-    assert _k6_count(k6, "http_req_failed", "passes") == s["failed"] == 60  # the 404s
-    assert _k6_count(k6, "iterations") == s["iterations"] == 60
+    s = data.summary
+    assert _k6_count(k6, "http_reqs") == s.requests == 120
+    assert _k6_count(k6, "http_req_failed", "passes") == s.failed == 60  # the 404s
+    assert _k6_count(k6, "iterations") == s.iterations == 60
     assert k6["checks"]["values"]["passes"] == 120  # every 200, and k6 spoke HTTP/2 too
-    assert {k: v["requests"] for k, v in data["steps"].items()} == {"one": 60, "missing": 60}
-    assert data["meta"]["proto"] == "HTTP/2.0"
+    assert {k: v.requests for k, v in data.steps.items()} == {"one": 60, "missing": 60}
+    assert data.meta.proto == "HTTP/2.0"
 
 
 # ------------------------------------------------------------------ hostile h2 servers

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from engine.report.document import read_report
+from engine.report.model import Checks, Report
 from tests.conftest import run_surge
 
 # Counts and timings judged against k6: run alone, after the parallel part.
@@ -117,15 +118,15 @@ def test_same_inputs_same_verdicts_as_k6(sut, tmp_path: Path) -> None:
         "run", str(profile), "--report", str(report), "--summary-export", str(surge_export)
     )
     data = read_report(report)
-    surge_verdicts = {(t["metric"], t["expression"]): t["ok"] for t in data["thresholds"]}
+    surge_verdicts = {(t.metric, t.expression): t.ok for t in data.thresholds}
 
     assert len(k6_verdicts) == sum(len(v) for v in THRESHOLDS.values())
     assert surge_verdicts == k6_verdicts
     assert surge.returncode == k6.returncode == 99
     k6_reqs = k6_data["metrics"]["http_reqs"]["values"]["count"]
     k6_failed = k6_data["metrics"]["http_req_failed"]["values"]["passes"]
-    assert (data["summary"]["requests"], data["summary"]["failed"]) == (k6_reqs, k6_failed)
-    assert data["checks"]["status is 200"] == {"passes": 180, "fails": 20}
+    assert (data.summary.requests, data.summary.failed) == (k6_reqs, k6_failed)
+    assert data.checks["status is 200"] == Checks(passes=180, fails=20)
     _same_summary_export(json.loads(k6_export.read_text()), json.loads(surge_export.read_text()))
 
 
@@ -206,7 +207,7 @@ def test_executors_run_as_many_iterations_as_k6(shared_sut: str, tmp_path: Path,
     report = tmp_path / "r.toml"
     proc = run_surge("run", str(profile), "--report", str(report))
     assert proc.returncode == 0, proc.stderr
-    assert read_report(report)["summary"]["iterations"] == k6_iterations
+    assert read_report(report).summary.iterations == k6_iterations
 
 
 # ------------------------------------------------- flows and counts at k6's boundaries
@@ -255,7 +256,7 @@ def _k6_count(metrics: dict, name: str, key: str = "count") -> float:
     return metrics[name]["values"][key] if name in metrics else 0
 
 
-def _surge_report(tmp_path: Path, url: str, load: dict, rest: str, *args: str) -> dict:
+def _surge_report(tmp_path: Path, url: str, load: dict, rest: str, *args: str) -> Report:
     profile = tmp_path / "p.toml"
     profile.write_text(
         f'name = "x"\nbase_url = "{url}"\n[load]\n'
@@ -311,12 +312,12 @@ def test_a_flow_goes_on_after_a_failed_step_as_in_k6(shared_sut: str, tmp_path: 
     options = {"executor": "shared-iterations", "vus": 2, "iterations": 40}
     k6 = _k6_metrics(tmp_path, options, FIVE_STEPS_K6, f"const BASE = '{shared_sut}';\n")
     data = _surge_report(tmp_path, shared_sut, options, FIVE_STEPS_SURGE)
-    s = data["summary"]
-    assert _k6_count(k6, "http_reqs") == s["requests"] == 200
-    assert _k6_count(k6, "http_req_failed", "passes") == s["failed"] == 80
-    assert round(k6["checks"]["values"]["rate"], 3) == round(s["checks_rate"], 3) == 0.714
-    assert _k6_count(k6, "iterations") == s["iterations"] == 40
-    assert {k: v["requests"] for k, v in data["steps"].items()} == dict.fromkeys(
+    s = data.summary
+    assert _k6_count(k6, "http_reqs") == s.requests == 200
+    assert _k6_count(k6, "http_req_failed", "passes") == s.failed == 80
+    assert round(k6["checks"]["values"]["rate"], 3) == round(s.checks_rate, 3) == 0.714
+    assert _k6_count(k6, "iterations") == s.iterations == 40
+    assert {k: v.requests for k, v in data.steps.items()} == dict.fromkeys(
         ("home", "missing", "broken", "again", "delay"), 40
     )
 
@@ -366,13 +367,13 @@ def test_one_user_of_four_with_a_wrong_password_as_in_k6(shared_sut: str, tmp_pa
         "user,password\n" + "".join(f"{u},{'wrong' if u == 'bob' else 'pw'}\n" for u in USERS)
     )
     data = _surge_report(tmp_path, shared_sut, options, LOGIN_FLOW_SURGE, "--workers", "1")
-    s = data["summary"]
-    assert _k6_count(k6, "http_reqs") == s["requests"] == 400
-    assert _k6_count(k6, "http_req_failed", "passes") == s["failed"] == 75
-    assert {k: v["requests"] for k, v in data["steps"].items()} == dict.fromkeys(
+    s = data.summary
+    assert _k6_count(k6, "http_reqs") == s.requests == 400
+    assert _k6_count(k6, "http_req_failed", "passes") == s.failed == 75
+    assert {k: v.requests for k, v in data.steps.items()} == dict.fromkeys(
         ("login", "items", "item", "slow"), 100
     )
-    assert data["steps"]["items"]["failed"] == 25
+    assert data.steps["items"].failed == 25
 
 
 MAX_DURATION = [
@@ -393,10 +394,10 @@ def test_iterations_cut_by_max_duration_are_dropped_as_in_k6(
     k6 = _k6_metrics(tmp_path, options, f"  http.get('{url}/');")
     k6_done, k6_dropped = _k6_count(k6, "iterations"), _k6_count(k6, "dropped_iterations")
     data = _surge_report(tmp_path, url, options, "", "--workers", "1")
-    s = data["summary"]
-    assert k6_done + k6_dropped == s["iterations"] + s["dropped_iterations"] == total
-    assert abs(s["iterations"] - k6_done) <= max(0.15 * k6_done, 3)
-    assert s["dropped_iterations"] > 0.7 * total
+    s = data.summary
+    assert k6_done + k6_dropped == s.iterations + s.dropped_iterations == total
+    assert abs(s.iterations - k6_done) <= max(0.15 * k6_done, 3)
+    assert s.dropped_iterations > 0.7 * total
 
 
 @pytest.mark.timeout(120)
@@ -416,11 +417,11 @@ def test_interrupted_iterations_as_in_k6_with_any_number_of_workers(
     k6 = _k6_metrics(tmp_path, options, f"  http.get('{shared_sut}/delay/700');")
     endpoint = '[[endpoints]]\npath = "/delay/700"\n'
     data = _surge_report(tmp_path, shared_sut, options, endpoint, "--workers", workers)
-    s = data["summary"]
+    s = data.summary
     k6_counts = (_k6_count(k6, n) for n in ("iterations", "interrupted", "dropped_iterations"))
     assert tuple(k6_counts) == (6, 3, 91)
-    assert (s["iterations"], s["interrupted_iterations"], s["dropped_iterations"]) == (6, 3, 91)
-    assert data["meta"]["workers"] == int(workers)
+    assert (s.iterations, s.interrupted_iterations, s.dropped_iterations) == (6, 3, 91)
+    assert data.meta.workers == int(workers)
 
 
 VUS_MAX = [
@@ -456,9 +457,9 @@ def test_vus_max_from_the_first_interval_as_in_k6(
     endpoint = '[[endpoints]]\npath = "/"\n'
     data = _surge_report(tmp_path, shared_sut, options, endpoint, "--workers", workers)
     k6_vus_max = k6["vus_max"]["values"]
-    rows = [r["vus_max"] for r in data["timeline"]]
+    rows = [r.vus_max for r in data.timeline]
     assert (k6_vus_max["min"], k6_vus_max["max"]) == (min(rows), max(rows)) == (10, 10)
-    assert data["summary"]["vus_max"] == 10
+    assert data.summary.vus_max == 10
 
 
 # ------------------------------------------------- arrival rates at k6's boundaries
@@ -498,10 +499,10 @@ def test_arrival_rates_start_as_many_iterations_as_k6(
     k6 = _k6_metrics(tmp_path, options, f"  http.get('{shared_sut}/');")
     endpoint = '[[endpoints]]\npath = "/"\n'
     data = _surge_report(tmp_path, shared_sut, options, endpoint, "--workers", "1")
-    s = data["summary"]
+    s = data.summary
     assert _k6_count(k6, "iterations") in (total - 1, total)
-    assert (s["iterations"], s["dropped_iterations"]) == (total, 0)
-    assert k6["vus_max"]["values"]["max"] == s["vus_max"] == 10
+    assert (s.iterations, s.dropped_iterations) == (total, 0)
+    assert k6["vus_max"]["values"]["max"] == s.vus_max == 10
 
 
 DROPPING = {
@@ -538,18 +539,18 @@ def test_no_free_vu_drops_the_iteration_as_k6_does(sut, tmp_path: Path) -> None:
     proc = run_surge("run", str(profile), "--report", str(report), "--workers", "1")
     assert proc.returncode == k6["exit_code"] == 99, proc.stderr
     data = read_report(report)
-    s = data["summary"]
+    s = data.summary
     k6_done, k6_dropped = _k6_count(k6, "iterations"), _k6_count(k6, "dropped_iterations")
     assert k6_done + k6_dropped in (399, 400)
-    assert s["iterations"] + s["dropped_iterations"] == 400
-    assert abs(s["iterations"] - k6_done) <= 0.05 * k6_done, (s["iterations"], k6_done)
+    assert s.iterations + s.dropped_iterations == 400
+    assert abs(s.iterations - k6_done) <= 0.05 * k6_done, (s.iterations, k6_done)
     k6_verdicts = {
         (metric, expr): res["ok"]
         for metric, m in k6.items()
         if isinstance(m, dict)
         for expr, res in m.get("thresholds", {}).items()
     }
-    surge_verdicts = {(t["metric"], t["expression"]): t["ok"] for t in data["thresholds"]}
+    surge_verdicts = {(t.metric, t.expression): t.ok for t in data.thresholds}
     assert (
         surge_verdicts
         == k6_verdicts
@@ -559,7 +560,7 @@ def test_no_free_vu_drops_the_iteration_as_k6_does(sut, tmp_path: Path) -> None:
         }
     )
     # Dropped as they fall due: from the second the ramp passes 40/s, not all at the end.
-    rows = [r["dropped"] for r in data["timeline"]]
+    rows = [r.dropped for r in data.timeline]
     assert sum(1 for d in rows if d > 0) >= 4, rows
-    assert max(rows) < 0.5 * s["dropped_iterations"], rows
-    assert s["latency_ms"]["p95"] < 200  # nothing waited: latency is the service time too
+    assert max(rows) < 0.5 * s.dropped_iterations, rows
+    assert s.latency.p95 < 200  # nothing waited: latency is the service time too

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.report.model import Checks, Report
 from tests.integration.nginx import HEAD, LOGIN, free_port, running
 from tests.integration.test_k6_crosscheck import _k6_count, _k6_metrics, _surge_report
 
@@ -72,14 +73,14 @@ def _checks(k6: dict) -> tuple[int, int]:
     return values["passes"], values["fails"]
 
 
-def _surge_checks(data: dict) -> tuple[int, int]:
+def _surge_checks(data: Report) -> tuple[int, int]:
     return (
-        sum(c["passes"] for c in data["checks"].values()),
-        sum(c["fails"] for c in data["checks"].values()),
+        sum(c.passes for c in data.checks.values()),
+        sum(c.fails for c in data.checks.values()),
     )
 
 
-def _both(tmp_path: Path, url: str, options: dict, rest: str) -> list[dict]:
+def _both(tmp_path: Path, url: str, options: dict, rest: str) -> list[Report]:
     """Surge's report with each client."""
     return [
         _surge_report(tmp_path, url, options, rest, "--client", client, "--workers", "1")
@@ -102,10 +103,10 @@ def test_login_sets_a_cookie_and_redirects_to_the_page_as_in_k6(nginx: str, tmp_
         'checks = [{ status = 200 }, { body_contains = "welcome", name = "welcome" }]\n'
     )
     for data in _both(tmp_path, nginx, options, rest):
-        s = data["summary"]
-        assert _k6_count(k6, "http_reqs") == s["requests"] == 20
-        assert _k6_count(k6, "http_req_failed", "passes") == s["failed"] == 0
-        assert _k6_count(k6, "iterations") == s["iterations"] == 10
+        s = data.summary
+        assert _k6_count(k6, "http_reqs") == s.requests == 20
+        assert _k6_count(k6, "http_req_failed", "passes") == s.failed == 0
+        assert _k6_count(k6, "iterations") == s.iterations == 10
         assert _checks(k6) == _surge_checks(data) == (20, 0)
 
 
@@ -120,12 +121,12 @@ def test_fifty_gets_of_a_302_to_a_200_are_100_requests_as_in_k6(nginx: str, tmp_
     )
     rest = '[[endpoints]]\npath = "/start"\nchecks = [{ status = 200 }]\n'
     for data in _both(tmp_path, nginx, options, rest):
-        s = data["summary"]
-        assert _k6_count(k6, "http_reqs") == s["requests"] == 100
-        assert _k6_count(k6, "iterations") == s["iterations"] == 50
+        s = data.summary
+        assert _k6_count(k6, "http_reqs") == s.requests == 100
+        assert _k6_count(k6, "iterations") == s.iterations == 50
         assert _checks(k6) == _surge_checks(data) == (50, 0)
     bare = _surge_report(tmp_path, nginx, options, '[[endpoints]]\npath = "/start"\n')
-    assert bare["summary"]["requests"] == 100  # no checks: the wire client's streaming path
+    assert bare.summary.requests == 100  # no checks: the wire client's streaming path
 
 
 @pytest.mark.timeout(120)
@@ -139,9 +140,9 @@ def test_a_chain_of_12_stops_after_10_redirects_as_in_k6(nginx: str, tmp_path: P
     )
     rest = '[[endpoints]]\npath = "/r/12"\nchecks = [{ status = 302 }]\n'
     for data in _both(tmp_path, nginx, options, rest):
-        s = data["summary"]
-        assert _k6_count(k6, "http_reqs") == s["requests"] == 55  # 1 + 10 hops, 5 times
-        assert _k6_count(k6, "iterations") == s["iterations"] == 5
+        s = data.summary
+        assert _k6_count(k6, "http_reqs") == s.requests == 55  # 1 + 10 hops, 5 times
+        assert _k6_count(k6, "iterations") == s.iterations == 5
         assert _checks(k6) == _surge_checks(data) == (5, 0)
 
 
@@ -168,10 +169,10 @@ def test_the_jar_is_empty_at_the_start_of_each_iteration_as_in_k6(
         'checks = [{ body_contains = "cookie=[n=1]", name = "set" }]\n'
     )
     for data in _both(tmp_path, nginx, options, rest):
-        s = data["summary"]
-        assert _k6_count(k6, "http_reqs") == s["requests"] == 15
+        s = data.summary
+        assert _k6_count(k6, "http_reqs") == s.requests == 15
         assert _checks(k6) == _surge_checks(data) == (10, 0)
-        assert data["checks"]["empty"] == {"passes": 5, "fails": 0}
+        assert data.checks["empty"] == Checks(passes=5, fails=0)
 
 
 @pytest.mark.timeout(120)
@@ -198,7 +199,7 @@ def test_a_users_cookie_header_is_kept_as_k6_keeps_it(nginx: str, tmp_path: Path
         'checks = [{ body_contains = "cookie=[u=1; h=1; n=1]", name = "appended" }]\n'
     )
     for data in _both(tmp_path, nginx, options, rest):
-        assert _k6_count(k6, "http_reqs") == data["summary"]["requests"] == 12
+        assert _k6_count(k6, "http_reqs") == data.summary.requests == 12
         assert _checks(k6) == _surge_checks(data) == (6, 0)
 
 
@@ -225,7 +226,7 @@ def test_bytes_of_200_gets_of_a_1_byte_file_as_k6_counts_them(nginx: str, tmp_pa
             tmp_path, nginx, options, '[[endpoints]]\npath = "/one-byte"\n', "--client", client
         )
         read, written = _logged(log)
-        s = data["summary"]
-        assert s["requests"] == 200
-        assert s["data_received_bytes"] == written == _k6_count(k6, "data_received"), client
-        assert s["data_sent_bytes"] == read, client
+        s = data.summary
+        assert s.requests == 200
+        assert s.data_received_bytes == written == _k6_count(k6, "data_received"), client
+        assert s.data_sent_bytes == read, client

@@ -40,8 +40,8 @@ def test_json_out_writes_each_interval_then_the_summary(shared_sut: str, tmp_pat
     data = read_report(report)
     assert {k: v for k, v in last.items() if k != "type"} == summary_data(data)
     rows = [{k: v for k, v in x.items() if k != "type"} for x in intervals]
-    assert sum(r["requests"] for r in rows) == data["summary"]["requests"]
-    assert len(rows) == len(data["timeline"]) >= 2
+    assert sum(r["requests"] for r in rows) == data.summary.requests
+    assert len(rows) == len(data.timeline) >= 2
 
 
 @pytest.mark.parametrize(
@@ -112,13 +112,13 @@ def test_a_real_prometheus_scrapes_a_live_run(shared_sut: str, tmp_path: Path) -
         # last_over_time: once Surge exits its series are marked stale at the next scrape.
         result = _query(base, "last_over_time(surge_http_reqs_total[1m])")
         assert result, "no sample scraped"
-        assert int(float(result[0]["value"][1])) == data["summary"]["requests"] > 0
+        assert int(float(result[0]["value"][1])) == data.summary.requests > 0
         histogram = _query(
             base, 'last_over_time(surge_http_req_duration_seconds_bucket{le="+Inf"}[1m])'
         )
-        assert int(float(histogram[0]["value"][1])) == data["summary"]["requests"]
+        assert int(float(histogram[0]["value"][1])) == data.summary.requests
         vus_max = _query(base, "last_over_time(surge_vus_max[1m])")
-        assert float(vus_max[0]["value"][1]) == data["summary"]["vus_max"] == 2
+        assert float(vus_max[0]["value"][1]) == data.summary.vus_max == 2
     finally:
         prom.terminate()
         prom.wait(timeout=10)

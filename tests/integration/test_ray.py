@@ -68,9 +68,10 @@ async def test_ray_actors_count_what_local_worker_processes_count(
         f = result.model.figures()
         assert (f.requests, f.status, result.model.total.iterations) == (300, {200: 300}, 300)
         assert sum(b.duration.get_total_count() for b in result.model.total.buckets.values()) == 300
-    meta = build_report(remote)["meta"]
-    assert meta["workers"] == 2 and meta["ended"] == Ending.FINISHED
-    workers = meta["cluster"]["workers"]
+    meta = build_report(remote).meta
+    assert meta.workers == 2 and meta.ended == Ending.FINISHED
+    assert meta.cluster is not None
+    workers = meta.cluster.table["workers"]
     assert [w["requests"] for w in workers] == [150, 150]  # shared-iterations dealt 150 + 150
     assert all(abs(w["clock_offset_ms"]) < 1000 for w in workers)
 

@@ -329,7 +329,7 @@ async def test_max_redirects_on_the_command_line_with_worker_processes(tmp_path)
             run_surge, *args, "--max-redirects", "0", "--report", str(report)
         )
         assert proc.returncode == 0, proc.stderr
-        assert read_report(report)["summary"]["requests"] == 4
+        assert read_report(report).summary.requests == 4
         proc = await asyncio.to_thread(run_surge, *args, "--report", str(report))
-    assert read_report(report)["summary"]["requests"] == 8
+    assert read_report(report).summary.requests == 8
     assert site.paths().count("/page") == 4

@@ -10,6 +10,9 @@ for well over 1000 requests, since p99 is judged on no fewer. The load stays lig
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ from typing import Any
 import pytest
 
 from engine.load.metrics import decode_histogram, encode_histogram, new_histogram
-from engine.load.model import LatencyStats
+from engine.load.model import LatencyStats, Row
 from engine.report.compare import (
     COUNT,
     FIGURES,
@@ -32,14 +35,9 @@ from engine.report.compare import (
     parse_tolerance,
 )
 from engine.report.document import FORMAT, ReportError, read_report, write_toml
-from engine.report.export import (
-    read_summary_json,
-    read_timeline_csv,
-    summary_data,
-    summary_json,
-    timeline_csv,
-)
+from engine.report.export import summary_data, summary_json, timeline_csv
 from engine.report.merge import merge_reports, merge_warnings
+from engine.report.model import Meta, Report, Summary, parse_report
 from engine.report.show import log_ticks, render_plots
 from tests.conftest import ROOT, run_surge, spawn_sut, surge_cmd
 from tui.cli.main import main as cli_main
@@ -198,7 +196,7 @@ def test_merging_two_reports_gives_the_percentiles_of_one_histogram_of_both(
     proc = _surge("report", "merge", runs.fast_a, runs.fast_b, "-o", out)
     assert proc.returncode == 0, proc.stderr
     assert f"merged 2 reports into {out}" in proc.stdout
-    a, b, merged = read_report(runs.fast_a), read_report(runs.fast_b), read_report(out)
+    a, b, merged = (read_report(p).table() for p in (runs.fast_a, runs.fast_b, out))
     for section, path in (
         (merged["summary"], ("total",)),
         (merged["steps"]["home"], ("steps", "home")),
@@ -235,12 +233,12 @@ def test_merging_two_reports_gives_the_percentiles_of_one_histogram_of_both(
 def test_merged_checks_add_up(runs: Runs) -> None:
     a, b = read_report(runs.fast_a), read_report(runs.fast_b)
     merged = merge_reports([a, b])
-    assert merged["checks"].keys() == a["checks"].keys()
-    for name, pf in merged["checks"].items():
-        assert pf == {
-            "passes": a["checks"][name]["passes"] + b["checks"][name]["passes"],
-            "fails": a["checks"][name]["fails"] + b["checks"][name]["fails"],
-        }
+    assert merged.checks.keys() == a.checks.keys()
+    for name, pf in merged.checks.items():
+        assert (pf.passes, pf.fails) == (
+            a.checks[name].passes + b.checks[name].passes,
+            a.checks[name].fails + b.checks[name].fails,
+        )
 
 
 def _synthetic(values_us: list[int], name: str) -> dict[str, Any]:
@@ -263,15 +261,17 @@ def _synthetic(values_us: list[int], name: str) -> dict[str, Any]:
 def test_merge_is_exact_on_known_values(tmp_path: Path) -> None:
     fast = [1000 + 7 * i for i in range(500)]  # 1 ms and a bit
     slow = [40_000 + 311 * i for i in range(37)]  # a slow tail, 40-51 ms
-    merged = merge_reports([_synthetic(fast, "a"), _synthetic(slow, "b")])
+    merged = merge_reports(
+        [parse_report(_synthetic(fast, "a")), parse_report(_synthetic(slow, "b"))]
+    )
     every = new_histogram()
     for v in fast + slow:
         every.record_value(v)
-    assert merged["summary"]["latency_ms"] == LatencyStats.of(every, sum(fast + slow)).as_dict()
-    assert merged["summary"]["latency_ms"]["mean"] == round(sum(fast + slow) / 537 / 1000, 3)
-    assert merged["summary"]["requests"] == 537
-    assert merged["summary"]["rps"] == 537.0
-    assert read_report(write_toml(merged, tmp_path / "m.toml"))["summary"]["requests"] == 537
+    assert merged.summary.latency.as_dict() == LatencyStats.of(every, sum(fast + slow)).as_dict()
+    assert merged.summary.latency.mean == round(sum(fast + slow) / 537 / 1000, 3)
+    assert merged.summary.requests == 537
+    assert merged.summary.rps == 537.0
+    assert read_report(write_toml(merged, tmp_path / "m.toml")).summary.requests == 537
 
 
 @pytest.mark.parametrize(
@@ -283,17 +283,36 @@ def test_merging_runs_that_did_not_overlap_is_warned(second_start: str, warned: 
     a["meta"]["start"], b["meta"]["start"] = "2026-01-01T10:00:00+00:00", second_start
     a["meta"]["duration_s"] = b["meta"]["duration_s"] = 60.0
     overlap = "the runs did not overlap in time: rps assumes runs made in parallel"
-    assert (overlap in merge_warnings([a, b], ["a", "b"])) is warned
+    assert (overlap in merge_warnings([parse_report(a), parse_report(b)], ["a", "b"])) is warned
 
 
 def test_merging_a_report_without_histograms_is_a_clear_error() -> None:
     broken = _synthetic([1000], "b")
     del broken["histograms"]
     with pytest.raises(ReportError, match=r"b: no \[histograms\] table"):
-        merge_reports([_synthetic([1000], "a"), broken], ["a", "b"])
+        merge_reports([parse_report(_synthetic([1000], "a")), parse_report(broken)], ["a", "b"])
 
 
 # ----------------------------------------------------------------------- export
+
+
+def read_summary_json(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    assert isinstance(data, dict), "not a Surge summary: expected a JSON object"
+    return data
+
+
+def read_timeline_csv(text: str) -> list[dict[str, Any]]:
+    """Numbers come back as int or float exactly as written."""
+    rows = list(csv.reader(io.StringIO(text)))
+    return [dict(zip(rows[0], map(_number, cells), strict=True)) for cells in rows[1:]]
+
+
+def _number(cell: str) -> int | float:
+    try:
+        return int(cell)
+    except ValueError:
+        return float(cell)
 
 
 def test_export_round_trips(runs: Runs, tmp_path: Path) -> None:
@@ -306,15 +325,15 @@ def test_export_round_trips(runs: Runs, tmp_path: Path) -> None:
     proc = _surge("report", "export", runs.fast_a, "--format", "csv")
     assert proc.returncode == 0, proc.stderr
     header = proc.stdout.splitlines()[0].split(",")
-    assert header == list(report["timeline"][0])
-    assert read_timeline_csv(proc.stdout) == report["timeline"]
+    assert header == list(report.table()["timeline"][0])
+    assert read_timeline_csv(proc.stdout) == report.table()["timeline"]
     merged = merge_reports([report, read_report(runs.slow)])
     assert read_summary_json(summary_json(merged)) == summary_data(merged)
-    assert read_timeline_csv(timeline_csv(merged)) == merged["timeline"]
+    assert read_timeline_csv(timeline_csv(merged)) == merged.table()["timeline"]
 
 
 def test_an_empty_timeline_exports_a_header() -> None:
-    text = timeline_csv({"timeline": []})
+    text = timeline_csv(Report(Meta(), Summary()))
     assert text.startswith("t,dt,requests,")
     assert read_timeline_csv(text) == []
 
@@ -346,7 +365,7 @@ def test_show_prints_the_summary_and_the_timeline_plots(runs: Runs) -> None:
 
 def test_plots_survive_an_empty_or_idle_timeline() -> None:
     assert "no timeline" in render_plots([], width=80)
-    idle = [{"t": 1.0, "requests": 0, "p50": 0.0, "rps": 0.0, "vus": 0}] * 2
+    idle = [Row(**dict.fromkeys(Row.__dataclass_fields__, 0) | {"t": 1.0})] * 2
     assert "virtual users" in render_plots(idle, width=80)
 
 
@@ -430,7 +449,7 @@ def test_a_future_report_is_one_line_and_no_traceback_end_to_end(
     assert proc.returncode == 2
     assert proc.stderr == (
         f"surge report: error: {bad}: report format 99 is not supported by this Surge "
-        f"(reads formats 1, {FORMAT}); upgrade Surge to read it\n"
+        f"(reads formats 1, 2, {FORMAT}); upgrade Surge to read it\n"
     )
 
 
@@ -525,14 +544,15 @@ def _report(**parts: Any) -> dict[str, Any]:
 def test_compare_warns_but_still_compares(
     base: dict[str, Any], new: dict[str, Any], warnings: list[str]
 ) -> None:
-    result = compare(base, new, 0.1)
+    result = compare(parse_report(base), parse_report(new), 0.1)
     assert list(result.warnings) == warnings
-    assert [r.figure for r in result.rows if r.section == "total"] == [
+    # still compared (a typed report has every figure: the ones not given read 0)
+    assert {r.figure for r in result.rows if r.section == "total"} >= {
         "requests",
         "rps",
         "error rate",
         "latency p95",
-    ]
+    }
 
 
 def test_compare_judges_each_shared_step_and_upstream() -> None:
@@ -544,7 +564,7 @@ def test_compare_judges_each_shared_step_and_upstream() -> None:
         steps={"home": _figs(10.0), "login": _figs(80.0)},
         upstreams={"blue": _figs(10.0), "green": _figs(10.0, rps=50.0)},
     )
-    result = compare(base, new, 0.1)
+    result = compare(parse_report(base), parse_report(new), 0.1)
     assert [r.label for r in result.regressions] == ["step login latency p95", "upstream green rps"]
     assert result.verdict == (
         "REGRESSION beyond 10%: step login latency p95 +60.0%, upstream green rps -50.0%"
@@ -554,13 +574,13 @@ def test_compare_judges_each_shared_step_and_upstream() -> None:
 def test_a_lone_step_is_not_the_total_twice() -> None:
     base = _report(steps={"GET /": _figs(10.0)}, upstreams={"blue": _figs(10.0)})
     new = _report(steps={"GET /": _figs(20.0)}, upstreams={"blue": _figs(20.0)})
-    assert {r.section for r in compare(base, new).rows} == {"total"}
+    assert {r.section for r in compare(parse_report(base), parse_report(new)).rows} == {"total"}
 
 
 def test_error_rate_regression_from_zero_reads_in_points() -> None:
     base, new = _report(), _report()
     new["summary"] = _figs(10.0, error_rate=0.02)
-    result = compare(base, new, 0.1)
+    result = compare(parse_report(base), parse_report(new), 0.1)
     assert result.verdict == "REGRESSION beyond 10%: error rate +2.00pp"
 
 
@@ -587,7 +607,7 @@ def test_a_tail_percentile_on_too_few_requests_is_shown_but_not_judged(
 ) -> None:
     base = _report(steps={"a": _figs(10.0), "b": _figs(10.0)})
     new = _report(steps={"a": _figs(10.0), "b": _figs(50.0, requests=requests)})
-    result = compare(base, new, 0.1)
+    result = compare(parse_report(base), parse_report(new), 0.1)
     (row,) = [r for r in result.rows if r.label == "step b latency p95"]
     assert row.direction == "worse"
     assert row.regression is judged

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from engine.exit_codes import EXIT_ROLLED_BACK, EXIT_UNFINISHED
-from engine.report.document import load_report
+from engine.report.document import read_report
 from tests.conftest import ROOT, surge_cmd
 from tests.integration.nginx import free_port
 from tui.cli.demo_stack import DemoStack
@@ -86,7 +86,7 @@ def test_flawed_green_is_rolled_back_on_record_and_by_exit_code(tmp_path: Path) 
     # each judged window printed as it happened, then the section in the summary
     assert "deploy    " in proc.stdout and "failed" in proc.stdout
     assert "█ DEPLOY" in proc.stdout and "rolled back" in proc.stdout
-    data = load_report(report)
+    data = read_report(report).table()
     deploy = data["deploy"]
     assert data["meta"]["exit_code"] == EXIT_ROLLED_BACK
     assert deploy["outcome"] == "rolled_back" and deploy["final_weights"] == [100, 0]
@@ -115,7 +115,7 @@ def test_good_green_is_promoted_and_compare_sets_two_rollouts_side_by_side(
         proc = run(write_profile(tmp_path, stack), good, "3.5s")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert weights(stack) == {"blue": 0, "green": 100}
-    deploy = load_report(good)["deploy"]
+    deploy = read_report(good).table()["deploy"]
     assert deploy["outcome"] == "promoted" and deploy["final_weights"] == [0, 100]
     # the step at 100% is the promotion itself: two windows were judged
     assert [s["verdict"] for s in deploy["steps"]] == ["passed"] * 2
@@ -166,7 +166,7 @@ def test_sigterm_mid_rollout_leaves_the_router_as_on_exit_says(
                 proc.kill()
         assert proc.returncode == 1, out + err  # stopped: not a rollback, not a pass
         assert weights(stack) == left
-    data = load_report(report)
+    data = read_report(report).table()
     deploy = data["deploy"]
     assert data["meta"]["exit_code"] == 1
     assert deploy["outcome"] == "stopped" and deploy["on_exit"] == on_exit
@@ -182,7 +182,7 @@ def test_a_load_that_ends_before_the_verdict_leaves_the_rollout_unfinished_not_p
         proc = run(write_profile(tmp_path, stack, interval="30s"), report, "2s")
         assert proc.returncode == EXIT_UNFINISHED, proc.stdout + proc.stderr
         assert weights(stack) == {"blue": 100, "green": 0}  # on_exit = rollback
-    data = load_report(report)
+    data = read_report(report).table()
     assert data["meta"]["exit_code"] == EXIT_UNFINISHED
     assert data["deploy"]["outcome"] == "unfinished" and data["deploy"]["steps"] == []
     assert "the load ended before the verdict" in proc.stdout
@@ -232,7 +232,7 @@ steps = [50, 100]
     write(dead, deploy=False)
     proc = run(profile, report, "1s")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert load_report(report)["summary"]["failed"] > 0
+    assert read_report(report).table()["summary"]["failed"] > 0
 
 
 def test_instance_counts_are_this_run_s_with_5xx_and_connection_errors_apart(
@@ -249,7 +249,7 @@ def test_instance_counts_are_this_run_s_with_5xx_and_connection_errors_apart(
         assert run(profile, first, "1s").returncode == EXIT_UNFINISHED
         proc = run(profile, second, "2s")
         assert proc.returncode == EXIT_UNFINISHED, proc.stdout + proc.stderr
-    data = load_report(second)
+    data = read_report(second).table()
     instances = data["deploy"]["instances"]
     assert set(instances) == {"blue-0", "green-0"}
     assert sum(v["requests"] for v in instances.values()) == data["summary"]["requests"]

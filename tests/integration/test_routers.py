@@ -33,7 +33,7 @@ from engine.deploy.routers.launch import (
 )
 from engine.deploy.strategies import Weights
 from engine.exit_codes import EXIT_ROLLED_BACK
-from engine.report.document import load_report
+from engine.report.document import read_report
 from tests.conftest import ROOT, surge_cmd
 from tests.integration.routers import counts, load, require
 
@@ -225,7 +225,7 @@ def test_surge_run_drives_a_canary_through_the_router(
     )
     expected = EXIT_ROLLED_BACK if outcome == "rolled_back" else 0
     assert proc.returncode == expected, proc.stdout + proc.stderr
-    deploy = load_report(report)["deploy"]
+    deploy = read_report(report).table()["deploy"]
     assert deploy["outcome"] == outcome and router.kind in deploy["router"]
     first = deploy["steps"][0]
     assert first["weights"] == [80, 20] and first["green"]["requests"] >= 10
@@ -269,7 +269,7 @@ def test_switch_smokes_green_through_the_routers_header_rule(
     )
     expected = EXIT_ROLLED_BACK if outcome == "rolled_back" else 0
     assert proc.returncode == expected, proc.stdout + proc.stderr
-    deploy = load_report(report)["deploy"]
+    deploy = read_report(report).table()["deploy"]
     assert deploy["outcome"] == outcome and deploy["strategy"] == "bluegreen"
     # the first window may be too quiet (the smoke worker starting): inconclusive
     smoke = next(r for r in deploy["steps"] if r["verdict"] != "inconclusive")

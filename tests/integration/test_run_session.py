@@ -15,7 +15,8 @@ from engine.load.states import StopReason
 from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.report.deploy_section import Outcome
-from engine.report.document import load_report
+from engine.report.document import read_report
+from engine.report.model import Meta
 from engine.run_session import RunSession
 
 
@@ -31,18 +32,18 @@ async def test_checkpoints_while_it_runs_then_the_whole_run_over_them(
     session = RunSession(
         plan_for(shared_sut, 2.0), report=report, checkpoint_to=report, checkpoint_every=0.3
     )
-    seen: list[dict[str, object]] = []
+    seen: list[Meta] = []
 
     def look(_: Snapshot) -> None:
         if report.exists() and not seen:
-            seen.append(load_report(report)["meta"])
+            seen.append(read_report(report).meta)
 
     session.observe(look)
     ended = await session.run()
-    assert seen and seen[0]["aborted"] is True
-    assert str(seen[0]["stop_reason"]).startswith("checkpoint: running at")
-    meta = load_report(report)["meta"]
-    assert meta["aborted"] is False and ended.report_path == report == session.saved_to
+    assert seen and seen[0].aborted is True
+    assert str(seen[0].stop_reason).startswith("checkpoint: running at")
+    meta = read_report(report).meta
+    assert meta.aborted is False and ended.report_path == report == session.saved_to
     assert ended.exit_code == 0 and not session.unsaved
 
 
@@ -60,4 +61,5 @@ async def test_a_rollout_still_going_at_the_end_is_unfinished_unless_stopped(
         session.observe(lambda _: session.stop(StopReason.USER_STOP))
     ended = await session.run()
     assert ended.record is not None and ended.record.outcome is outcome
-    assert ended.exit_code == code and ended.report()["deploy"]["outcome"] == outcome.value
+    deploy = ended.report().deploy
+    assert ended.exit_code == code and deploy is not None and deploy.outcome is outcome

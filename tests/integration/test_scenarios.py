@@ -344,11 +344,11 @@ def test_shipped_profiles_pass_a_smoke_test(
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = read_report(report)
-    assert all(t["ok"] for t in data["thresholds"])
-    assert data["summary"]["checks_rate"] == 1.0
+    assert all(t.ok for t in data.thresholds)
+    assert data.summary.checks_rate == 1.0
     if profile == "user-flow.toml":
-        assert list(data["steps"]) == ["login", "start job", "poll job", "items", "item", "logout"]
-        assert data["steps"]["logout"]["requests"] >= 3
+        assert list(data.steps) == ["login", "start job", "poll job", "items", "item", "logout"]
+        assert data.steps["logout"].requests >= 3
 
 
 # ---------------------------------------------------------------- data files

@@ -48,13 +48,13 @@ def test_ctrl_c_once_stops_gracefully_and_saves_the_report(
     assert "summary" in screen and "STOPPED" in screen.upper()
     [report] = journey.reports()
     data = read_report(report)
-    assert data["meta"]["stop_reason"] == "interrupted (Ctrl+C)"
-    assert data["summary"]["requests"] > 0
+    assert data.meta.stop_reason == "interrupted (Ctrl+C)"
+    assert data.summary.requests > 0
     assert journey.processes(), "the first Ctrl+C does not quit"
 
     journey.keys("C-c")  # at the summary, Ctrl+C quits: the saved run as it was
     assert journey.exit_code() == 0
-    assert read_report(report)["summary"]["requests"] == data["summary"]["requests"]
+    assert read_report(report).summary.requests == data.summary.requests
     assert journey.files() == [
         "home/.local/state/surge/workers.log",
         "work/profiles/walk.toml",
@@ -79,5 +79,5 @@ def test_ctrl_c_twice_quits_at_once_and_saves_what_was_measured(
     assert journey.exit_code(timeout=20) == 0  # gracefulStop would wait 30 s
     [report] = journey.reports()
     data = read_report(report)
-    assert "Ctrl+C" in data["meta"]["stop_reason"]
-    assert data["summary"]["requests"] > 0
+    assert "Ctrl+C" in data.meta.stop_reason
+    assert data.summary.requests > 0

@@ -58,10 +58,10 @@ def test_demo_shows_blue_and_green_rolls_the_canary_back_and_q_ends_it_all(
     assert journey.exit_code(timeout=20) == 0  # the user quit, whatever the rollout did
     [report] = journey.reports()
     data = read_report(report)
-    assert data["deploy"]["strategy"] == "canary"
-    assert data["deploy"]["outcome"] == "rolled_back"
-    assert data["deploy"]["final_weights"] == [100, 0]
-    assert data["meta"]["exit_code"] == 3  # the rollback on record, as `surge run` exits
+    assert data.deploy is not None and data.deploy.strategy == "canary"
+    assert data.deploy.outcome == "rolled_back"
+    assert (data.deploy.blue_weight, data.deploy.green_weight) == (100, 0)
+    assert data.meta.exit_code == 3  # the rollback on record, as `surge run` exits
 
 
 def test_demo_with_its_terminal_killed_leaves_no_process(journey: Journey) -> None:

@@ -51,8 +51,8 @@ def test_a_terminal_killed_mid_run_keeps_the_report_and_leaves_no_process(
     assert not journey.leftovers(grace=5.0)
     [report] = journey.reports()
     data = read_report(report)
-    assert data["summary"]["requests"] > 0
-    assert data["meta"]["stop_reason"] == "terminal hung up (SIGHUP)"
+    assert data.summary.requests > 0
+    assert data.meta.stop_reason == "terminal hung up (SIGHUP)"
 
 
 def test_a_terminal_killed_at_the_summary_after_a_resize_keeps_the_report(
@@ -65,7 +65,7 @@ def test_a_terminal_killed_at_the_summary_after_a_resize_keeps_the_report(
     journey.kill_terminal()
     assert not journey.leftovers(grace=5.0)
     [report] = journey.reports()
-    assert read_report(report)["summary"]["requests"] > 0
+    assert read_report(report).summary.requests > 0
 
 
 @pytest.mark.serial  # a 2 s deadline: judged on a quiet machine
@@ -92,7 +92,7 @@ def test_a_signal_at_the_summary_ends_surge_within_2s_and_keeps_the_run(
     took = signalled(journey, sig)
     assert took < EXIT_S, f"{sig.name} at the summary: surge took {took:.2f}s"
     [report] = journey.reports()  # the finished run, unsaved, is saved on the way out
-    assert read_report(report)["summary"]["requests"] > 0
+    assert read_report(report).summary.requests > 0
 
 
 def signalled(journey: Journey, sig: signal.Signals) -> float:

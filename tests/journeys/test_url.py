@@ -29,8 +29,8 @@ def test_surge_url_opens_the_console_on_it_runs_and_saves(
 
     [report] = journey.reports()
     data = read_report(report)
-    assert data["summary"]["requests"] > 0
-    assert data["meta"]["exit_code"] == 0
+    assert data.summary.requests > 0
+    assert data.meta.exit_code == 0
     assert journey.files() == [
         "home/.local/state/surge/workers.log",
         f"work/reports/{report.name}",

@@ -50,7 +50,7 @@ def test_picker_run_summary_save_open_compare(
     journey.wait_for("walk", "the picker listing ./profiles")
 
     base = run_and_save(journey, "C-r")
-    assert read_report(journey.folder / base)["summary"]["requests"] > 0
+    assert read_report(journey.folder / base).summary.requests > 0
     new = run_and_save(journey, "r")  # r: the same run again
     assert new != base
 

@@ -26,7 +26,7 @@ from engine.load.stages import parse_stages
 from engine.load.thresholds import parse_cli_threshold, parse_threshold
 from engine.profile import ProfileError, parse_profile
 from engine.profile.loader import TOP_KEYS
-from engine.report.document import ReportError, load_report
+from engine.report.document import ReportError, read_report
 from engine.report.review import read_review
 from tui.cli.argtypes import duration, positive, positive_int, time_scale, workers
 
@@ -229,7 +229,7 @@ def test_executor_options_validate_into_a_plan_that_starts_or_are_refused(
 def test_any_report_reads_or_is_one_report_error(tmp_path: Path, doc: dict[str, Any]) -> None:
     path = tmp_path / "fuzz.toml"
     path.write_text(tomli_w.dumps(doc))
-    for read in (load_report, read_review):
+    for read in (read_report, read_review):
         try:
             read(path)
         except ReportError as exc:
@@ -242,5 +242,5 @@ def test_any_bytes_as_a_report_are_one_report_error(tmp_path_factory: Any, data:
     path = tmp_path_factory.mktemp("r") / "bytes.toml"
     path.write_bytes(data)
     with pytest.raises(ReportError) as info:
-        load_report(path)
+        read_report(path)
     one_line(info.value)

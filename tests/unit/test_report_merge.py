@@ -8,7 +8,7 @@ the requests is the same intervals added as a run adds its workers' (`Interval.a
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import replace
 
 import pytest
 
@@ -18,8 +18,9 @@ from engine.load.run import RunResult
 from engine.load.thresholds import parse_cli_threshold
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, RunPlan, build_plan
-from engine.report.document import ReportError, build_report, load_report
+from engine.report.document import ReportError, build_report, read_report
 from engine.report.merge import merge_reports
+from engine.report.model import Report
 from tests.app.test_app import SHOP
 from tests.report_fixtures import BASE
 from tui.app.scripted import scripted_interval
@@ -63,7 +64,7 @@ def _plan() -> RunPlan:
     return build_plan(parse_profile(SHOP, "shop.toml"), overrides, interval=1.0)
 
 
-def _report(plan: RunPlan, intervals: list[Interval]) -> dict[str, Any]:
+def _report(plan: RunPlan, intervals: list[Interval]) -> Report:
     model = RunModel(plan.thresholds)
     for iv in intervals:
         model.add(iv)
@@ -79,10 +80,8 @@ def _both(a: Interval, b: Interval) -> Interval:
     return out
 
 
-def _verdicts(report: dict[str, Any]) -> dict[str, tuple[bool, Any]]:
-    return {
-        f"{t['metric']}:{t['expression']}": (t["ok"], t["observed"]) for t in report["thresholds"]
-    }
+def _verdicts(report: Report) -> dict[str, tuple[bool, float | None]]:
+    return {f"{t.metric}:{t.expression}": (t.ok, t.observed) for t in report.thresholds}
 
 
 def test_a_merge_is_the_report_of_one_run_of_every_request() -> None:
@@ -94,23 +93,24 @@ def test_a_merge_is_the_report_of_one_run_of_every_request() -> None:
     merged = merge_reports([_report(plan, one), _report(plan, two)], ["one", "two"])
 
     for section in ("summary", "steps", "upstreams", "checks"):
-        assert merged[section] == whole[section], section
-    assert set(merged["upstreams"]) == {"blue", "green"}
-    assert merged["summary"]["failed"] > 0  # the failed requests' durations are in play
+        assert getattr(merged, section) == getattr(whole, section), section
+    assert set(merged.upstreams) == {"blue", "green"}
+    assert merged.summary.failed > 0  # the failed requests' durations are in play
     verdicts, want = _verdicts(merged), _verdicts(whole)
     assert {k: verdicts[k] for k in EXACT} == {k: want[k] for k in EXACT}
     kept = {k for k in verdicts if k not in EXACT}
     assert kept == set(KEPT)
-    assert [t["recomputed"] for t in merged["thresholds"]] == [t not in kept for t in verdicts]
+    assert [t.recomputed for t in merged.thresholds] == [t not in kept for t in verdicts]
 
 
 def test_an_expected_part_that_is_not_part_of_http_req_duration_is_refused() -> None:
     """The failed requests' durations are http_req_duration less its expected part: an
     edited report where that goes negative is named, never merged into made-up values."""
-    good = load_report(BASE)
-    bad = load_report(BASE)
-    total = bad["histograms"]["total"]
-    total["http_req_duration_expected"] = total["latency"]  # other values, as many
+    good = read_report(BASE)
+    h = good.histograms
+    assert h is not None and h.total is not None
+    total = replace(h.total, http_req_duration_expected=h.total.latency)  # other values, as many
+    bad = replace(good, histograms=replace(h, total=total))
     with pytest.raises(
         ReportError, match=r"^b: \[histograms.total\].http_req_duration_expected: holds"
     ):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.report.document import current_umask, write_toml
+from engine.report.model import Meta, Report, Summary
 
 
 @pytest.fixture
@@ -26,6 +27,6 @@ def test_a_report_gets_0666_less_the_umask(
 ) -> None:
     os.umask(mask)
     assert current_umask() == mask
-    path = write_toml({"meta": {"format": 2}}, tmp_path / "r.toml")
+    path = write_toml(Report(Meta(), Summary()), tmp_path / "r.toml")
     assert stat.S_IMODE(path.stat().st_mode) == mode
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left

@@ -128,13 +128,14 @@ def test_deploy_table_and_its_text() -> None:
     assert table["outcome"] == "rolled_back" and table["final_weights"] == [100, 0]
     step = table["steps"][0]
     assert step["weights"] == [90, 10] and step["green"]["error_rate"] == 0.1
-    text = "\n".join(render_deploy(table))
+    text = "\n".join(render_deploy(record_of(Outcome.ROLLED_BACK)))
     assert "canary through haproxy" in text and "rolled back" in text
     assert "90:10" in text and "failed" in text and "success rate 90.00%" in text
-    pair = "\n".join(render_deploy_pair(deploy_table(record_of(Outcome.PROMOTED)), table))
+    rolled_back = record_of(Outcome.ROLLED_BACK)
+    pair = "\n".join(render_deploy_pair(record_of(Outcome.PROMOTED), rolled_back))
     assert "promoted" in pair and "rolled back" in pair
     assert render_deploy(None) == [] and render_deploy_pair(None, None) == []
-    assert "none" in "\n".join(render_deploy_pair(None, table))
+    assert "none" in "\n".join(render_deploy_pair(None, rolled_back))
 
 
 class Fixed(ModelFigures):
@@ -273,7 +274,7 @@ async def test_a_rollback_the_router_never_took_is_a_failure_not_a_rollback() ->
     kinds = [e["kind"] for e in table["events"]]
     assert "rollback not applied" in kinds and "rolled back" not in kinds
     assert "not applied" in table["events"][-1]["message"]
-    text = "\n".join(render_deploy(table))
+    text = "\n".join(render_deploy(record))
     assert "router failed" in text and "rolled back" not in text
     assert "final weights 80:20" in text
 
@@ -287,4 +288,4 @@ async def test_weights_no_router_ever_confirmed_are_not_on_record() -> None:
     assert record is not None and record.outcome is Outcome.ROUTER_FAILED
     table = deploy_table(record)
     assert "final_weights" not in table
-    assert "final weights unknown" in "\n".join(render_deploy(table))
+    assert "final weights unknown" in "\n".join(render_deploy(record))

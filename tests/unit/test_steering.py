@@ -3,12 +3,13 @@ what the summary, `report show`, `report compare` and `report merge` make of it.
 
 from __future__ import annotations
 
-import copy
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import tomli_w
 
 from engine.load.states import StopReason, threshold_abort
 from engine.load.steering import (
@@ -19,14 +20,9 @@ from engine.load.steering import (
     steering_words,
 )
 from engine.report.compare import compare
-from engine.report.document import (
-    ReportError,
-    load_report,
-    steering_of,
-    steering_tables,
-    write_toml,
-)
+from engine.report.document import ReportError, read_report, write_toml
 from engine.report.merge import merge_reports
+from engine.report.model import Report
 from engine.report.review import read_review
 from engine.report.summary import render_report
 from tests.report_fixtures import BASE, NEW
@@ -42,11 +38,10 @@ STEERED = (
 SAID = "steered by hand: paused 0:03-0:05, 240 at 0:05, 50 at 0:09"
 
 
-def steered(path: Path, events: tuple[SteeringEvent, ...] = STEERED) -> dict[str, Any]:
+def steered(path: Path, events: tuple[SteeringEvent, ...] = STEERED) -> Report:
     """A real report (the fixture's) as if these commands had been given during its run."""
-    data = copy.deepcopy(load_report(path))
-    data["meta"]["steering"] = steering_tables(events)
-    return data
+    report = read_report(path)
+    return replace(report, meta=replace(report.meta, steering=events))
 
 
 def test_the_log_times_each_command_and_keeps_only_stops_given_by_hand() -> None:
@@ -95,9 +90,9 @@ def test_meta_steering_is_written_and_read_back_and_old_reports_have_none(
     entries = tomllib.loads(path.read_text())["meta"]["steering"]
     assert entries[2] == {"t": 5.4, "what": "target", "from": 200.0, "to": 240.0}
     assert entries[0] == {"t": 3.2, "what": "pause"}  # TOML has no null: no from, no to
-    assert steering_of(load_report(path)["meta"]) == STEERED
+    assert read_report(path).meta.steering == STEERED
     assert read_review(path).steering == STEERED  # the summary screen's marks
-    assert steering_of(load_report(BASE)["meta"]) == ()
+    assert read_report(BASE).meta.steering == ()
     assert read_review(BASE).steering == ()
 
 
@@ -113,11 +108,12 @@ def test_meta_steering_is_written_and_read_back_and_old_reports_have_none(
 def test_a_damaged_steering_entry_is_one_line_naming_it(
     tmp_path: Path, steering: Any, error: str
 ) -> None:
-    data = load_report(BASE)
+    data = read_report(BASE).table()
     data["meta"]["steering"] = steering
-    path = write_toml(data, tmp_path / "bad.toml")
+    path = tmp_path / "bad.toml"
+    path.write_text(tomli_w.dumps(data))
     with pytest.raises(ReportError) as caught:
-        load_report(path)
+        read_report(path)
     assert str(caught.value).startswith(str(path)) and error in str(caught.value)
 
 
@@ -133,7 +129,7 @@ def test_the_summary_says_the_shape_was_steered_and_lists_each_command() -> None
         ["0:09", "target", "240", "→", "50", "iters/s"],
         ["0:12", "stopped"],
     ]
-    plain = render_report(load_report(NEW))
+    plain = render_report(read_report(NEW))
     assert "steered" not in plain and "STEERED" not in plain
     stopped = render_report(steered(NEW, STEERED[-1:]))  # only stopped: its ending says it
     assert "steered" not in stopped and "STEERED" not in stopped
@@ -141,16 +137,16 @@ def test_the_summary_says_the_shape_was_steered_and_lists_each_command() -> None
 
 def test_compare_flags_a_run_steered_by_hand_on_either_side() -> None:
     said = SAID.removeprefix("steered by hand: ")
-    assert f"NEW was steered by hand: {said}" in compare(load_report(BASE), steered(NEW)).warnings
-    assert f"BASE was steered by hand: {said}" in compare(steered(BASE), load_report(NEW)).warnings
-    plain = compare(load_report(BASE), load_report(NEW)).warnings
+    assert f"NEW was steered by hand: {said}" in compare(read_report(BASE), steered(NEW)).warnings
+    assert f"BASE was steered by hand: {said}" in compare(steered(BASE), read_report(NEW)).warnings
+    plain = compare(read_report(BASE), read_report(NEW)).warnings
     assert not any("steered" in w for w in plain)
 
 
 def test_merge_keeps_every_inputs_steering_on_one_time_axis_with_its_source() -> None:
     other = (SteeringEvent(4.0, Steer.TARGET, 200.0, 100.0),)
     merged = merge_reports([steered(BASE), steered(NEW, other)], ["a.toml", "b.toml"])
-    events = steering_of(merged["meta"])
+    events = merged.meta.steering
     assert [(e.t, e.what, e.run) for e in events] == [
         (3.2, Steer.PAUSE, "a.toml"),
         (4.0, Steer.TARGET, "b.toml"),
@@ -159,8 +155,8 @@ def test_merge_keeps_every_inputs_steering_on_one_time_axis_with_its_source() ->
         (9.0, Steer.TARGET, "a.toml"),
         (12.2, Steer.STOP, "a.toml"),
     ]
-    again = merge_reports([merged, load_report(BASE)], ["ab.toml", "c.toml"])
-    assert steering_of(again["meta"]) == events  # an input's own sources are kept
+    again = merge_reports([merged, read_report(BASE)], ["ab.toml", "c.toml"])
+    assert again.meta.steering == events  # an input's own sources are kept
     assert "100 at 0:04 (b.toml)" in " ".join(render_report(merged).split())
 
 

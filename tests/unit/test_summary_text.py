@@ -11,15 +11,25 @@ from dataclasses import replace
 
 import pytest
 
+from engine.load.executors import ExecutorConfig
 from engine.load.metrics import decode_histogram, encode_histogram, new_histogram
 from engine.load.model import Figures, LatencyStats, Row
 from engine.load.run import Snapshot
 from engine.load.states import RunState
 from engine.report.compare import PER_S, format_value
-from engine.report.deploy_section import render_deploy, render_step
+from engine.report.deploy_section import (
+    ColorWindow,
+    DeployRecord,
+    Outcome,
+    StepRow,
+    render_deploy,
+    render_step,
+)
+from engine.report.model import Meta, Report, Summary, ThresholdEntry
 from engine.report.summary import (
     failure_banner,
     generator_limited,
+    latency_note,
     progress_line,
     recorded_values,
     render_report,
@@ -89,20 +99,31 @@ def test_counts_have_thousands_separators() -> None:
     assert "41,234.5 req/s" in progress_line(replace(snap, row=replace(snap.row, rps=41234.5)))
     assert format_value(367161, "count") == "367,161"
     assert format_value(152770.1, PER_S) == "152,770.1/s"
-    color = {"requests": 32845, "error_rate": 0.0, "p50_ms": 1, "p95_ms": 2, "p99_ms": 3}
-    step = {"at_s": 5, "weights": [90, 10], "verdict": "passed", "blue": color, "green": color}
+    color = ColorWindow(requests=32845, p50_ms=1, p95_ms=2, p99_ms=3)
+    step = StepRow(5, None, 90, 10, 0, color, color, "passed", "")
     assert "blue   32,845 req" in render_step(step)
-    deploy = {"strategy": "canary", "instances": {"blue-0": {"requests": 45824, "errors": 1200}}}
+    deploy = _record(instances={"blue-0": {"requests": 45824, "errors": 1200}})
     assert "      blue-0: 45,824 requests, 1,200 errors" in render_deploy(deploy)
 
 
-OPEN = {"preAllocatedVUs": 10, "rate": 1000, "timeUnit": "1s"}
+def _record(**fields: object) -> DeployRecord:
+    """A canary rollout's record with `fields` set."""
+    empty: dict = {"router": "r", "start": "", "end": "", "blue_weight": None, "green_weight": None}
+    return DeployRecord(**{"strategy": "canary", "outcome": Outcome.PROMOTED, **empty, **fields})
+
+
+OPEN = {"executor": "constant-arrival-rate", "rate": 1000, "timeUnit": "1s", "duration": "10s"}
+OPEN |= {"preAllocatedVUs": 10}
 
 
 @pytest.mark.parametrize(
     ("options", "summary", "limited"),
     [
-        ({"vus": 10, "duration": "10s"}, {"iterations": 500_000}, False),  # closed: flat out
+        (
+            {"executor": "constant-vus", "vus": 10, "duration": "10s"},
+            {"iterations": 500_000},
+            False,  # closed: flat out
+        ),
         (OPEN, {"iterations": 10_000, "dropped_iterations": 0}, False),  # kept up
         (OPEN, {"iterations": 9_000, "dropped_iterations": 1_000}, True),  # fell short
         (OPEN, {"iterations": 9_995, "dropped_iterations": 5}, False),  # within 1%
@@ -111,11 +132,10 @@ OPEN = {"preAllocatedVUs": 10, "rate": 1000, "timeUnit": "1s"}
 def test_saturated_only_when_the_generator_held_the_run_back(
     options: dict, summary: dict, limited: bool
 ) -> None:
-    assert generator_limited({"executor_options": options}, summary) is limited
-    report = {
-        "meta": {"workers": 1, "cpu_percent_max": 100.0, "executor_options": options},
-        "summary": summary,
-    }
+    assert generator_limited(Meta(executor_options=options), Summary(**summary)) is limited
+    report = Report(
+        Meta(workers=1, cpu_percent_max=100.0, executor_options=options), Summary(**summary)
+    )
     assert ("saturated" in render_report(report)) is limited
 
 
@@ -139,9 +159,12 @@ def test_saturated_only_when_the_generator_held_the_run_back(
 def test_the_verdict_line(
     thresholds: list, deploy: dict | None, ended: str, code: int, expected: str
 ) -> None:
-    report = {"meta": {"ended": ended}, "summary": {}, "thresholds": thresholds}
-    if deploy:
-        report["deploy"] = deploy
+    report = Report(
+        Meta(ended=ended),
+        Summary(),
+        thresholds=tuple(ThresholdEntry(t["metric"], "", t["ok"], None) for t in thresholds),
+        deploy=_record(outcome=Outcome(deploy["outcome"])) if deploy else None,
+    )
     line = verdict_line(report, code)
     assert line.startswith("verdict: ") and expected in line and "\n" not in line
 
@@ -170,17 +193,16 @@ def test_progress_on_a_60_column_terminal_fits_it(monkeypatch: pytest.MonkeyPatc
 def test_a_judged_window_fits_80_columns() -> None:
     """The worst case: seven-digit counts, every error, a long reason; under `surge
     run`'s "  deploy " and in the summary's DEPLOY section alike."""
-    color = {"requests": 1_234_567, "error_rate": 1.0, "p50_ms": 12345.6, "p99_ms": 999.9}
+    color = ColorWindow(requests=1_234_567, failed=1_234_567, p50_ms=12345.6, p99_ms=999.9)
     reason = "p99 40.1 ms > 35 ms; p99 40.1 ms > 3x blue's 5.0 ms; success rate 90.00% < 99.00%"
-    row = {"at_s": 1234.5, "weights": [75, 25], "verdict": "inconclusive", "window_s": 5}
-    row |= {"blue": color, "green": color, "reason": reason}
+    row = StepRow(1234.5, None, 75, 25, 5, color, color, "inconclusive", reason)
     printed = ("  deploy " + render_step(row)).splitlines()
     assert printed[0] == "  deploy 1234.5s  75:25  inconclusive (window 5.0s)"
     assert printed[1].split()[:2] == ["blue", "1,234,567"]
     assert printed[2].split()[:2] == ["green", "1,234,567"]
     first, *more = reason.split("; ")
     assert [line.strip() for line in printed[3:]] == [f"— {first}", *more]  # a problem a line
-    summary = render_deploy({"strategy": "canary", "steps": [row]})
+    summary = render_deploy(_record(steps=(row,), blue_weight=75, green_weight=25))
     assert max(len(line) for line in [*printed, *summary]) <= 80
 
 
@@ -205,3 +227,21 @@ def test_the_histogram_s_buckets_are_those_hdrh_s_iterator_walks(values: list[in
             for item in hist.get_recorded_iterator()
         ]
         assert recorded_values(hist) == walked
+
+
+@pytest.mark.parametrize(
+    ("options", "p95s", "dropped", "said"),
+    [
+        ({"executor": "constant-vus", "vus": 2, "duration": "1s"}, (9, 1), 5, None),
+        (OPEN | {"maxVUs": 20}, (2, 2), 7, "7 iterations dropped: no free VU at their due time"),
+        (OPEN | {"queue": True}, (30, 2), 0, "iterations waited for a free VU (queue, maxVUs 10)"),
+        (OPEN | {"queue": True}, (2.1, 2), 0, None),  # waited no more than noise
+    ],
+)
+def test_the_latency_note_reads_the_executor(
+    options: dict, p95s: tuple[float, float], dropped: int, said: str | None
+) -> None:
+    executor = ExecutorConfig.from_options(options)
+    latency, duration = (LatencyStats(p95=p) for p in p95s)
+    note = latency_note(latency, duration, dropped, executor)
+    assert note == said if said is None else note is not None and note.startswith(said)

@@ -23,7 +23,7 @@ from engine.report.compare import (
     parse_tolerance,
 )
 from engine.report.deploy_section import render_deploy_pair
-from engine.report.document import ReportError, load_report, steering_of, write_toml
+from engine.report.document import ReportError, read_report, write_toml
 from engine.report.export import summary_json, timeline_csv
 from engine.report.k6_summary import summary_export
 from engine.report.merge import merge_reports, merge_warnings
@@ -112,13 +112,13 @@ def use_color() -> bool:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    report = load_report(args.file)
+    report = read_report(args.file)
     color = use_color()
     print(render_report(report, color=color))
     if not args.no_plots:
         width = min(shutil.get_terminal_size((100, 24)).columns, MAX_PLOT_WIDTH)
-        marks = [e.t for e in steering_of(report["meta"]) if e.bends]
-        print(render_plots(report.get("timeline", []), width=width, color=color, marks=marks))
+        marks = [e.t for e in report.meta.steering if e.bends]
+        print(render_plots(report.timeline, width=width, color=color, marks=marks))
     return EXIT_OK
 
 
@@ -129,10 +129,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    base, new = load_report(args.base), load_report(args.new)
+    base, new = read_report(args.base), read_report(args.new)
     result = compare(base, new, args.tolerance)
     print(render_comparison(result, args.base, args.new, color=use_color()))
-    if rollouts := render_deploy_pair(base.get("deploy"), new.get("deploy")):
+    if rollouts := render_deploy_pair(base.deploy, new.deploy):
         print("\n" + "\n".join(rollouts))
     if args.fail_on_regression and result.regressed:
         return EXIT_REGRESSION
@@ -145,7 +145,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     if len(args.files) < 2:
         raise ReportError("merge needs two or more reports (runs made at the same time)")
-    reports = [load_report(f) for f in args.files]
+    reports = [read_report(f) for f in args.files]
     for warning in merge_warnings(reports, args.files):
         print(said(args, "warning", warning), file=sys.stderr)
     merged = merge_reports(reports, args.files)
@@ -153,11 +153,11 @@ def cmd_merge(args: argparse.Namespace) -> int:
         path = write_toml(merged, args.output)
     except OSError as exc:
         raise ReportError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
-    s = merged["summary"]
+    s = merged.summary
     print(
-        f"  merged {len(reports)} reports into {path}: {s['requests']:,} requests, "
-        f"{s['rps']:,.1f}/s, p95 {fmt_ms(s['latency_ms']['p95'])}, "
-        f"p99 {fmt_ms(s['latency_ms']['p99'])}, errors {s['error_rate']:.2%}"
+        f"  merged {len(reports)} reports into {path}: {s.requests:,} requests, "
+        f"{s.rps:,.1f}/s, p95 {fmt_ms(s.latency.p95)}, "
+        f"p99 {fmt_ms(s.latency.p99)}, errors {s.error_rate:.2%}"
     )
     return EXIT_OK
 
@@ -166,7 +166,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    report = load_report(args.file)
+    report = read_report(args.file)
     if args.format == "json":
         text = summary_json(report)
     elif args.format == "k6":

@@ -26,7 +26,7 @@ class Unreachable(Exception):
 def print_event(at: float, event: Event, row: StepRow | None) -> None:
     """One line per event on stdout, as it happens: a judged window with its figures."""
     text = (
-        render_step(row.as_dict())
+        render_step(row)
         if row is not None
         else (f"{at:6.1f}s  {event.kind.value}: {event.message}")
     )

@@ -1,14 +1,14 @@
 """The end of a run, or a saved report: the summary's figures, the full-run plots, comparing.
 
-A run just finished here shows engine.report.summary.render_summary itself, so the app
-and `surge run` can never disagree about a run; a report opened from a file shows
-`surge report show`'s text. Both come as an engine Review, so the plots, the
-verdict and a comparison with a base report work the same for either.
+A run just finished here shows its report as engine.report.summary renders it, so the
+app, `surge run` and `surge report show` can never disagree about a run. Both come as
+an engine Review, so the plots, the verdict and a comparison with a base report work
+the same for either.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,9 +22,9 @@ from textual.widgets import Footer, Header, Static
 
 from engine.load.states import Ending, StopReason
 from engine.report.compare import compare
-from engine.report.deploy_section import DeployRecord, deploy_table, render_deploy
+from engine.report.deploy_section import DeployRecord
 from engine.report.review import Review
-from engine.report.summary import render_report, render_summary
+from engine.report.summary import render_report
 from tui.app.layout import fit_footer
 from tui.app.screens.modals import SaveModal
 from tui.app.screens.open_report import ReportModal
@@ -82,13 +82,8 @@ def held_words(n: int) -> str:
 
 def summary_text(review: Review, deploy: DeployRecord | None = None) -> Text:
     """The run's summary; with the rollout that went with it (`[deploy]`), its section."""
-    if review.result is not None:
-        plain = render_summary(review.result, color=False)
-        if deploy is not None:
-            plain += "\n" + "\n".join(render_deploy(deploy_table(deploy))) + "\n"
-    else:
-        plain = render_report(review.report, color=False)
-    text = Text(plain)
+    report = replace(review.report, deploy=deploy) if deploy is not None else review.report
+    text = Text(render_report(report, color=False))
     text.highlight_regex("✓", "green")
     text.highlight_regex("✗", "bold red")
     text.highlight_regex(r"█ [A-Z ]+", "bold")
