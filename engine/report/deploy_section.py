@@ -137,10 +137,6 @@ class DeployRecord:
     instances: dict[str, dict[str, int]] = field(default_factory=dict)
     fleet: FleetRow | None = None  # instances Surge started from recipes
 
-    @property
-    def rolled_back(self) -> bool:
-        return self.outcome is Outcome.ROLLED_BACK
-
 
 def rollout_exit_code(run_code: int, record: DeployRecord | None) -> int:
     """A headless run's exit code with its rollout: a failed threshold's 99 wins, then a

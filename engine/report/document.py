@@ -10,15 +10,14 @@ import os
 import tempfile
 import tomllib
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from engine import __version__
-from engine.load.metrics import Bucket, encode_histogram
-from engine.load.model import Figures, LatencyStats, bucket_total
+from engine.load.metrics import Bucket, Interval, encode_histogram
+from engine.load.model import Figures, LatencyStats, RunModel, bucket_total
 from engine.load.run import RunResult
 from engine.report.deploy_section import DeployRecord, rollout_exit_code
 from engine.report.model import (
@@ -70,7 +69,8 @@ def rounded_stats(h: Any, total_us: int) -> LatencyStats:
     return _rounded(LatencyStats.of(h, total_us))
 
 
-def bucket_histograms(b: Bucket) -> Histograms:
+def bucket_histograms(b: Bucket, whole: Interval | None = None) -> Histograms:
+    """A section's histograms; the whole run's (`whole`) add its iterations' durations."""
     return Histograms(
         latency=encode_histogram(b.latency),
         latency_sum_us=b.latency_sum,
@@ -78,6 +78,27 @@ def bucket_histograms(b: Bucket) -> Histograms:
         http_req_duration_sum_us=b.duration_sum,
         http_req_duration_expected=encode_histogram(b.expected),
         http_req_duration_expected_sum_us=b.expected_sum,
+        iteration_duration=encode_histogram(whole.iteration_duration) if whole else None,
+        iteration_duration_sum_us=whole.iteration_sum if whole else None,
+    )
+
+
+def summary_of(
+    section: Section, whole: Interval, model: RunModel, vus_max: int, breaking_point: float | None
+) -> Summary:
+    """`[summary]`, of a run or a merge: the whole run's section and its iterations; the
+    timeline's highest vus_max (`vus_max` without one)."""
+    checks_rate = model.checks_rate()
+    return Summary(
+        **vars(section),
+        iterations=whole.iterations,
+        interrupted_iterations=whole.interrupted,
+        dropped_iterations=whole.dropped,
+        iteration_duration=rounded_stats(whole.iteration_duration, whole.iteration_sum),
+        vus_max=max((r.vus_max for r in model.timeline), default=vus_max),
+        phases={n: rounded_stats(h, whole.phase_sums[n]) for n, h in whole.phases.items()},
+        checks_rate=round(checks_rate, 6) if checks_rate is not None else None,
+        breaking_point_rps=round(breaking_point, 3) if breaking_point is not None else None,
     )
 
 
@@ -111,23 +132,9 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         error=result.error or None,
         steering=tuple(result.steering),
     )
-    checks_rate = model.checks_rate()
-    summary = Summary(
-        **vars(section_of(model.figures())),
-        iterations=total.iterations,
-        interrupted_iterations=total.interrupted,
-        dropped_iterations=total.dropped,
-        iteration_duration=rounded_stats(total.iteration_duration, total.iteration_sum),
-        vus_max=max((r.vus_max for r in model.timeline), default=0),
-        phases={n: rounded_stats(h, total.phase_sums[n]) for n, h in total.phases.items()},
-        checks_rate=round(checks_rate, 6) if checks_rate is not None else None,
-        breaking_point_rps=(
-            round(result.breaking_point_rps, 3) if result.breaking_point_rps is not None else None
-        ),
-    )
     return Report(
         meta=meta,
-        summary=summary,
+        summary=summary_of(section_of(model.figures()), total, model, 0, result.breaking_point_rps),
         thresholds=tuple(
             ThresholdEntry(
                 metric=s.threshold.key,
@@ -143,11 +150,7 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         upstreams={u: section_of(model.figures((("upstream", u),))) for u in model.upstreams()},
         timeline=tuple(model.timeline),
         histograms=ReportHistograms(
-            total=replace(
-                bucket_histograms(bucket_total(total.buckets.values())),
-                iteration_duration=encode_histogram(total.iteration_duration),
-                iteration_duration_sum_us=total.iteration_sum,
-            ),
+            total=bucket_histograms(bucket_total(total.buckets.values()), total),
             steps={
                 s: bucket_histograms(bucket_total(b for k, b in total.buckets.items() if k[0] == s))
                 for s in model.steps()

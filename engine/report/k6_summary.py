@@ -18,7 +18,7 @@ from typing import Any
 from engine.load.metrics import PHASES
 from engine.load.model import LatencyStats
 from engine.load.thresholds import parse_key
-from engine.report.model import Report, Section
+from engine.report.model import Checks, Report, Section
 
 # k6's trends a section holds, by the attribute they are kept under.
 _TRENDS = {
@@ -55,10 +55,9 @@ def summary_export(report: Report) -> dict[str, Any]:
         if name != "dropped_iterations" or count:
             metrics[name] = {"count": count, "rate": count / seconds}
     metrics["http_req_failed"] = _rate(summary.failed, summary.requests - summary.failed)
-    checks = {n: {"passes": c.passes, "fails": c.fails} for n, c in report.checks.items()}
-    if checks:
-        passes = sum(c["passes"] for c in checks.values())
-        metrics["checks"] = _rate(passes, sum(c["fails"] for c in checks.values()))
+    if checks := report.checks:
+        passes = sum(c.passes for c in checks.values())
+        metrics["checks"] = _rate(passes, sum(c.fails for c in checks.values()))
     for name in ("vus", "vus_max"):
         values = [float(getattr(r, name)) for r in report.timeline]
         if values:
@@ -141,7 +140,7 @@ def _expected_counts(
     return None
 
 
-def _root_group(checks: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
+def _root_group(checks: Mapping[str, Checks]) -> dict[str, Any]:
     def md5(text: str) -> str:
         return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
@@ -151,7 +150,8 @@ def _root_group(checks: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
         "id": md5(""),
         "groups": {},
         "checks": {
-            name: {"name": name, "path": f"::{name}", "id": md5(f"::{name}"), **pf}
-            for name, pf in checks.items()
+            name: {"name": name, "path": f"::{name}", "id": md5(f"::{name}")}
+            | {"passes": c.passes, "fails": c.fails}
+            for name, c in checks.items()
         },
     }

@@ -24,12 +24,12 @@ from datetime import datetime
 
 from engine import __version__
 from engine.errors import ConfigError
-from engine.load.metrics import PHASES, Bucket, Interval, Key, encode_histogram
+from engine.load.metrics import PHASES, Bucket, Interval, Key
 from engine.load.model import Figures, Row, RunModel
 from engine.load.thresholds import TREND, Threshold, parse_threshold
 from engine.report.buckets import exact_sum, read_bucket, read_histogram
 from engine.report.compare import meta_warnings
-from engine.report.document import bucket_histograms, rounded_stats, section_of
+from engine.report.document import bucket_histograms, section_of, summary_of
 from engine.report.model import (
     Checks,
     Histograms,
@@ -96,11 +96,7 @@ def merge_reports(reports: Sequence[Report], sources: Sequence[str] | None = Non
         upstreams={n: _section(b, run, seconds) for n, b in sorted(run.upstreams.items())},
         timeline=tuple(model.timeline),
         histograms=ReportHistograms(
-            total=replace(
-                _hists(whole.buckets[_ALL], run),
-                iteration_duration=encode_histogram(whole.iteration_duration),
-                iteration_duration_sum_us=whole.iteration_sum,
-            ),
+            total=_hists(whole.buckets[_ALL], run, whole),
             steps={n: _hists(b, run) for n, b in sorted(run.steps.items())},
             upstreams={n: _hists(b, run) for n, b in sorted(run.upstreams.items())},
         ),
@@ -206,8 +202,8 @@ def _section(b: Bucket, run: _Run, seconds: float) -> Section:
     return section if run.split else replace(section, http_req_duration_expected=None)
 
 
-def _hists(b: Bucket, run: _Run) -> Histograms:
-    h = bucket_histograms(b)
+def _hists(b: Bucket, run: _Run, whole: Interval | None = None) -> Histograms:
+    h = bucket_histograms(b, whole)
     if run.split:
         return h
     return replace(h, http_req_duration_expected=None, http_req_duration_expected_sum_us=None)
@@ -215,21 +211,11 @@ def _hists(b: Bucket, run: _Run) -> Histograms:
 
 def _summary(run: _Run, model: RunModel, reports: Sequence[Report]) -> Summary:
     whole = run.whole
-    checks_rate = model.checks_rate()
+    section = _section(whole.buckets[_ALL], run, model.elapsed)
+    # Each generator's last rate that held; together, the combined rate that held.
     points = [r.summary.breaking_point_rps for r in reports]
-    return Summary(
-        **vars(_section(whole.buckets[_ALL], run, model.elapsed)),
-        iterations=whole.iterations,
-        interrupted_iterations=whole.interrupted,
-        dropped_iterations=whole.dropped,
-        iteration_duration=rounded_stats(whole.iteration_duration, whole.iteration_sum),
-        vus_max=max((r.vus_max for r in model.timeline), default=whole.vus_max),
-        checks_rate=round(checks_rate, 6) if checks_rate is not None else None,
-        # Each generator's last rate that held; together, the combined rate that held.
-        breaking_point_rps=(
-            round(sum(p for p in points if p is not None), 3) if None not in points else None
-        ),
-    )
+    point = sum(p for p in points if p is not None) if None not in points else None
+    return summary_of(section, whole, model, whole.vus_max, point)
 
 
 def _meta(reports: Sequence[Report], labels: Sequence[str], seconds: float) -> Meta:

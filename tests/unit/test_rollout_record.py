@@ -161,7 +161,7 @@ def test_driver_records_each_judged_window_at_the_weights_it_ran_at() -> None:
     assert (row.blue_weight, row.green_weight) == (80, 20) and row.green.failed == 2
     assert row.window_s == pytest.approx(1.0)
     record = driver.record()
-    assert record is not None and record.outcome is Outcome.ROLLED_BACK and record.rolled_back
+    assert record is not None and record.outcome is Outcome.ROLLED_BACK
     assert dt.datetime.fromisoformat(record.start) <= dt.datetime.fromisoformat(record.end)
 
 

@@ -17,11 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.exit_codes import EXIT_OK, EXIT_REGRESSION
-from engine.report.compare import (
-    DEFAULT_TOLERANCE,
-    compare,
-    parse_tolerance,
-)
+from engine.report.compare import DEFAULT_TOLERANCE, compare, parse_tolerance
 from engine.report.deploy_section import render_deploy_pair
 from engine.report.document import ReportError, read_report, write_toml
 from engine.report.export import summary_json, timeline_csv
@@ -33,8 +29,6 @@ from engine.report.summary import fmt_ms, render_report
 from tui.cli.argtypes import WithDefaults, said
 
 MAX_PLOT_WIDTH = 160
-
-# Colors of a comparison row, by direction (ANSI SGR codes).
 
 
 def register(sub: Any) -> None:
@@ -120,9 +114,6 @@ def cmd_show(args: argparse.Namespace) -> int:
         marks = [e.t for e in report.meta.steering if e.bends]
         print(render_plots(report.timeline, width=width, color=color, marks=marks))
     return EXIT_OK
-
-
-# --------------------------------------------------------------------- plots
 
 
 # ------------------------------------------------------------------- compare
