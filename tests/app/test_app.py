@@ -727,7 +727,7 @@ async def test_ctrl_c_on_a_run_whose_report_folder_cannot_be_written_saves_it_el
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         fallback = profiles.parent / "surge-report-20250101T120000Z.toml"
         await until(pilot, lambda: any("could not write" in n.message for n in app._notifications))
-        assert read_report(fallback)["meta"]["stop_reason"] == "interrupted (Ctrl+C)"
+        assert read_report(fallback).meta.stop_reason == "interrupted (Ctrl+C)"
         assert f"report saved to {fallback}" in text_of(app, "#saved")
         await pilot.press("ctrl+c")
         await exited(app)

@@ -38,6 +38,7 @@ class ColorStats:
 
     requests: int = 0
     errors: int = 0  # 5xx answers, including the ones the router made itself
+    mean_ms: float | None = None
 
     @property
     def error_rate(self) -> float:
