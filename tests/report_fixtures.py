@@ -1,6 +1,6 @@
 """Two saved reports of one profile a week apart, for the app's report and comparison tests.
 
-Made by the scripted controller (tui.app.scripted: fixed intervals, no sockets), so
+Made by the scripted controller (tests.scripted: fixed intervals, no sockets), so
 they are the same bytes every time: the "new" run took 30% more load, its latency
 grew with it and its p95 threshold failed, which gives a comparison something to
 say. `tests/test_review.py` checks the files are still what this makes.
@@ -21,7 +21,7 @@ from engine.profile.plan import Overrides, build_plan
 from engine.report.document import build_report, write_toml
 from engine.report.model import Report
 from tests.app.test_app import SHOP
-from tui.app.scripted import FIXED_START, ScriptedController
+from tests.scripted import FIXED_START, ScriptedController
 
 FOLDER = Path(__file__).parent / "fixtures" / "reports"
 BASE = FOLDER / "shop-base.toml"

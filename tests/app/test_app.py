@@ -26,6 +26,7 @@ from engine.load.executors import ExecutorConfig
 from engine.load.stages import Stage
 from engine.profile.plan import Overrides
 from engine.report.document import read_report
+from tests.scripted import ScriptedFactory
 from tui.app.app import SurgeApp, make_app
 from tui.app.form import field_for
 from tui.app.goal import parse_goal
@@ -33,7 +34,6 @@ from tui.app.screens.modals import ErrorModal, SaveModal, TargetModal, UnsavedMo
 from tui.app.screens.picker import PickerScreen
 from tui.app.screens.run import RunScreen
 from tui.app.screens.summary import SummaryScreen
-from tui.app.scripted import ScriptedFactory
 from tui.app.widgets.progress import stage_text, status_text
 from tui.cli import main as cli
 

@@ -17,13 +17,13 @@ from textual.widgets import Log
 
 from tests.app.test_app import SIZE, new_app, text_of, until
 from tests.recipe_fixtures import alive, app_command, pids_of, proxy
+from tests.scripted import ScriptedFactory
 from tui.app.app import SurgeApp
 from tui.app.screens.instance_logs import InstanceLogScreen
 from tui.app.screens.picker import PickerScreen
 from tui.app.screens.run import RunScreen
 from tui.app.screens.start_instances import StartInstancesModal
 from tui.app.screens.summary import SummaryScreen
-from tui.app.scripted import ScriptedFactory
 
 __all__ = ["proxy"]  # the fixture
 

@@ -17,11 +17,11 @@ from textual.widgets import Input, OptionList
 from engine.report.review import read_review
 from tests.app.test_app import NOW, SIZE, exited, new_app, profiles, start_run, text_of, until
 from tests.report_fixtures import BASE, NEW
+from tests.scripted import ScriptedFactory
 from tui.app.app import SurgeApp, make_app
 from tui.app.screens.open_report import ReportModal
 from tui.app.screens.picker import PickerScreen
 from tui.app.screens.summary import SummaryScreen
-from tui.app.scripted import ScriptedFactory
 from tui.app.widgets.comparison import ComparisonPanel
 from tui.app.widgets.plots import TimePlot
 from tui.cli import main as cli

@@ -21,10 +21,10 @@ from engine.report.review import read_review
 from tests.app.test_app import NOW, SHOP, until
 from tests.conftest import ROOT
 from tests.report_fixtures import BASE, NEW
+from tests.scripted import ScriptedFactory
 from tui.app.app import SurgeApp, make_app
 from tui.app.screens.run import RunScreen
 from tui.app.screens.summary import SummaryScreen
-from tui.app.scripted import ScriptedFactory
 
 SIZE = (120, 36)
 Snap = Callable[..., bool]

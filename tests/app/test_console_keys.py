@@ -8,10 +8,10 @@ from pathlib import Path
 from tests.app.screen_text import screen_lines, screen_text
 from tests.app.test_app import new_app, profiles, start_run, until
 from tests.app.test_deploy_panel import Rig, canary
+from tests.scripted import ScriptedFactory
 from tui.app.app import SurgeApp
 from tui.app.screens.help import HelpScreen, answered_keys
 from tui.app.screens.summary import SummaryScreen
-from tui.app.scripted import ScriptedFactory
 
 __all__ = ["profiles"]
 SMALL = (80, 24)

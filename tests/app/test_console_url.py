@@ -9,9 +9,9 @@ import pytest
 
 from engine.profile.plan import Overrides
 from tests.app.test_app import NOW, until
+from tests.scripted import ScriptedFactory
 from tui.app.app import make_app
 from tui.app.screens.run import RunScreen
-from tui.app.scripted import ScriptedFactory
 from tui.cli import app_cmd, main, run_cmd
 
 URL = "http://127.0.0.1:9/items?page=2"

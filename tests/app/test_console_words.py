@@ -14,10 +14,10 @@ from engine.load.states import RunState, StopCause, StopReason
 from engine.report.summary import progress_line
 from tests.app.screen_text import screen_text
 from tests.app.test_app import new_app, profiles, start_run, text_of, until
+from tests.scripted import ScriptedFactory
 from tests.unit.test_summary_text import _snapshot
 from tui.app.app import leave_router
 from tui.app.screens.summary import SummaryScreen, held_words
-from tui.app.scripted import ScriptedFactory
 from tui.app.widgets.figures import in_ms
 from tui.app.widgets.phrases import fit_phrases
 from tui.app.widgets.progress import status_text

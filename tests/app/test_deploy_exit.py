@@ -73,7 +73,7 @@ async def test_a_rollout_the_load_ran_out_on_is_unfinished_not_stopped(profiles:
 
 
 async def test_an_engine_crash_mid_rollout_still_leaves_the_router_at_blue(profiles: Path) -> None:
-    from tui.app.scripted import ScriptedFactory
+    from tests.scripted import ScriptedFactory
 
     slow = Canary(Analysis(interval=1000.0, min_requests=10), steps=[10, 100])
     rig = Rig(slow, intervals=3)

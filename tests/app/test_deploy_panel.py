@@ -25,8 +25,8 @@ from engine.deploy.strategies import (
     Weights,
 )
 from tests.app.test_app import SIZE, new_app, profiles, start_run, text_of, until
+from tests.scripted import ScriptedFactory
 from tui.app.app import SurgeApp
-from tui.app.scripted import ScriptedFactory
 from tui.app.session import RunSetup
 from tui.app.widgets.deploy import DeployPanel
 

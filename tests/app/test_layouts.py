@@ -18,10 +18,10 @@ from engine.report.summary import render_summary
 from tests.app.screen_text import screen_lines
 from tests.app.test_app import new_app, profiles, until
 from tests.app.test_deploy_panel import Rig, canary
+from tests.scripted import ScriptedFactory
 from tui.app.app import SurgeApp
 from tui.app.screens.run import RunScreen
 from tui.app.screens.summary import SummaryScreen
-from tui.app.scripted import ScriptedFactory
 from tui.app.widgets.deploy import DeployPanel
 from tui.app.widgets.plots import TimePlot
 

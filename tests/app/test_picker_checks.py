@@ -13,11 +13,11 @@ from engine.load.testtypes import TEST_TYPES
 from engine.profile.plan import Overrides, fit_duration
 from profiles import SHIPPED
 from tests.app.test_app import NOW, SHOP, new_app, profiles, text_of, until
+from tests.scripted import ScriptedFactory
 from tui.app.app import make_app
 from tui.app.probe import address, tcp_probe
 from tui.app.screens.picker import PickerScreen
 from tui.app.screens.run import RunScreen
-from tui.app.scripted import ScriptedFactory
 from tui.app.widgets.deploy import DeployPanel
 
 __all__ = ["profiles"]

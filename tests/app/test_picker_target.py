@@ -13,11 +13,11 @@ from textual.widgets import Input, OptionList
 from profiles import SHIPPED
 from profiles import names as shipped_names
 from tests.app.test_app import SHOP, new_app, profiles, text_of, until
+from tests.scripted import ScriptedFactory
 from tui.app.app import make_app
 from tui.app.catalog import load_catalog, profile_dirs
 from tui.app.screens.picker import PickerScreen
 from tui.app.screens.run import RunScreen
-from tui.app.scripted import ScriptedFactory
 
 __all__ = ["profiles"]
 SIZE = (120, 36)

@@ -23,7 +23,7 @@ from engine.report.merge import merge_reports
 from engine.report.model import Report
 from tests.app.test_app import SHOP
 from tests.report_fixtures import BASE
-from tui.app.scripted import scripted_interval
+from tests.scripted import scripted_interval
 
 EXACT = (
     "latency:p(95)<6",

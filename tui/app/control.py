@@ -1,7 +1,7 @@
 """How the app gets its engine.Controller (and its rollout driver).
 
 The app takes a factory (engine.run_session.ControllerFactory) instead of constructing
-`Controller` itself, so tests inject the Controller over a scripted pool (tui.app.scripted) and
+`Controller` itself, so tests inject the Controller over a scripted pool (tests/scripted.py) and
 drive every key without traffic.
 """
 

@@ -2,9 +2,9 @@
 
 It feeds synthetic but plausible Intervals through the engine's real Controller and
 RunModel (commands, thresholds, checks, per-step figures, summary and report), so the
-app's tests, its snapshot tests and its offline screenshots exercise every
-screen exactly as a real run would, in a fraction of a second and identically
-every time.
+app's tests and its snapshot tests exercise every screen exactly as a real run would, in
+a fraction of a second and identically every time. Test support only (the screenshots
+come from the real surge in tmux), so it lives here, not in the shipped `tui` package.
 """
 
 from __future__ import annotations
