@@ -71,10 +71,12 @@ ControllerFactory = Callable[[RunPlan, Callable[[Snapshot], None]], RunControl]
 
 @dataclass(frozen=True)
 class SessionEnd:
-    """How a session ended: the run, its rollout's record, where the report went."""
+    """How a session ended: the run, its rollout's record, its report (built once, for
+    the file, the outputs and the summary) and where it went."""
 
     result: RunResult
     record: DeployRecord | None
+    report: Report
     report_path: Path | None = None  # the final report (the fallback's, with `problem`)
     problem: str | None = None  # why the report is not where it was asked to go
 
@@ -82,9 +84,6 @@ class SessionEnd:
     def exit_code(self) -> int:
         """The run's code with the rollout's (engine.deploy.record: 99 wins)."""
         return rollout_exit_code(self.result.exit_code, self.record)
-
-    def report(self) -> Report:
-        return build_report(self.result, self.record)
 
 
 @dataclass(eq=False)
@@ -201,7 +200,7 @@ class RunSession:
             if self.on_end is not None:
                 self.on_end(ended)
             if self.outputs:
-                await self._finish_outputs(ended.report())
+                await self._finish_outputs(ended.report)
             return ended
         finally:
             for sig in STOP_SIGNALS if self.signals else ():
@@ -228,11 +227,12 @@ class RunSession:
                 await self.deploy.finish(load_ended=ran_out)
         self.result = result
         record = self.deploy_record()
+        report = build_report(result, record)
         path = problem = None
         if self.report is not None:
-            path, problem = write_report_or_fallback(result, self.report, record)
+            path, problem = write_report_or_fallback(report, self.report, result.started_at)
             self.saved_to = path
-        self.ended = SessionEnd(result, record, path, problem)
+        self.ended = SessionEnd(result, record, report, path, problem)
         return self.ended
 
     def _snapshot(self, snapshot: Snapshot) -> None:

@@ -6,6 +6,7 @@ Written atomically (temp file + rename) so a crash never leaves half a report.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 import tomllib
@@ -183,17 +184,16 @@ def unwritable(path: str | Path) -> str | None:
 
 
 def write_report_or_fallback(
-    result: RunResult, path: str | Path, deploy: DeployRecord | None = None
+    data: Report, path: str | Path, started_at: dt.datetime
 ) -> tuple[Path, str | None]:
     """Write the report; if that fails (the folder went away, the disk filled), write it
     in the current folder or the temp folder instead and say so: a run is never lost."""
-    data = build_report(result, deploy)
     wanted = Path(path)
     try:
         return write_toml(data, wanted), None
     except OSError as exc:
         reason = exc.strerror or str(exc)
-    stamp = result.started_at.strftime("%Y%m%dT%H%M%SZ")
+    stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
     name = f"surge-report-{stamp}.toml"
     for folder in (Path.cwd(), Path(tempfile.gettempdir())):
         try:

@@ -61,5 +61,5 @@ async def test_a_rollout_still_going_at_the_end_is_unfinished_unless_stopped(
         session.observe(lambda _: session.stop(StopReason.USER_STOP))
     ended = await session.run()
     assert ended.record is not None and ended.record.outcome is outcome
-    deploy = ended.report().deploy
+    deploy = ended.report.deploy
     assert ended.exit_code == code and deploy is not None and deploy.outcome is outcome

@@ -30,7 +30,7 @@ from engine.addresses import is_url
 from engine.load.states import StopCause, StopReason
 from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides
-from engine.report.document import write_report_or_fallback
+from engine.report.document import build_report, write_report_or_fallback
 from engine.report.review import Review, review_result
 from engine.run_session import CHECKPOINT_S, STOP_SIGNALS, ControllerFactory
 from tui.app.catalog import ProfileEntry, load_catalog, profile_dirs
@@ -313,8 +313,8 @@ class SurgeApp(App[int]):
         result = session.result or session.partial_result(StopCause(StopReason.OTHER, why))
         if session.deploy is not None and session.deploy.final is None:
             leave_router(session.deploy)
-        deploy = session.deploy_record()
-        path, problem = write_report_or_fallback(result, session.default_path, deploy)
+        report = build_report(result, session.deploy_record())
+        path, problem = write_report_or_fallback(report, session.default_path, result.started_at)
         session.saved_to = path
         return problem or f"the unsaved run was written to {path}"
 

@@ -346,7 +346,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except HealthError as exc:  # blue's own instances never served: nothing to deploy to
             print(said(args, "error", f"blue's instances did not start: {exc}"), file=sys.stderr)
             return EXIT_ERROR
-    data = ended.report() if args.summary_export or args.json else None
+    data = ended.report if args.summary_export or args.json else None
     if args.summary_export and data is not None:
         try:
             Path(args.summary_export).write_text(json.dumps(summary_export(data), indent=2) + "\n")
@@ -365,7 +365,7 @@ def finish_summary(ended: SessionEnd) -> int:
     """The summary (with the rollout's section) on stdout, then the verdict as its last
     line; the exit code, rollout included."""
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    report = ended.report()
+    report = ended.report
     code = ended.exit_code
     print(render_report(report, color=color))
     print(verdict_line(report, code, Paint(color)))
