@@ -32,16 +32,16 @@ def planned_target(plan: RunPlan, t: float) -> float:
 
 
 def step_names(plan: RunPlan) -> list[str]:
-    scenario = plan.work.scenario
-    if scenario is not None:
-        return [s.name for s in scenario.steps] or ["default"]
+    flow = plan.work.flow
+    if flow is not None:
+        return [s.name for s in flow.steps] or ["default"]
     return [r.name for r in plan.work.requests] or ["default"]
 
 
 def check_names(plan: RunPlan) -> list[list[str]]:
-    scenario = plan.work.scenario
-    if scenario is not None:
-        return [[c.name for c in s.checks] for s in scenario.steps]
+    flow = plan.work.flow
+    if flow is not None:
+        return [[c.name for c in s.checks] for s in flow.steps]
     per = plan.work.checks or ((),) * len(plan.work.requests)
     return [[c.name for c in checks] for checks in per]
 

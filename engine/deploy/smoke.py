@@ -70,14 +70,14 @@ class SmokeTarget:
 
     @classmethod
     def for_profile(cls, profile: Profile, proxy_url: str) -> SmokeTarget:
-        """The profile's first GET request (endpoint, or fixed scenario step), else "/".
+        """The profile's first GET request (endpoint, or fixed flow step), else "/".
 
         The base URL's path prefix is kept and its origin replaced by the proxy's, so
         the smoke request is one the load test itself sends, routed to green.
         """
         path, headers = "/", profile.headers
         gets = [e for e in profile.endpoints if e.method == "GET"]
-        steps = profile.scenario.steps if profile.scenario is not None else ()
+        steps = profile.flow.steps if profile.flow is not None else ()
         fixed = [st for st in steps if st.method == "GET" and st.path.static]
         if gets:
             path, headers = gets[0].path, _merged(profile.headers, gets[0].headers)

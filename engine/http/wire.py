@@ -325,7 +325,7 @@ class _HeadReply:
 
 
 class _FullConn(_Conn):
-    """Keeps headers and body, for checks, captures and scenario flows.
+    """Keeps headers and body, for checks, captures and flows.
 
     The body only when something reads it (`WireClient.keep_body`), decoded and cut at
     `max_body` by a BodySink; interim 1xx responses are dropped whole.

@@ -61,7 +61,7 @@ class Check:
     expected: Any = field(default=None, hash=False)
     needle: bytes = b""
     limit_s: float = 0.0
-    # Its value holds `${...}` placeholders (a scenario step's variables): `bind` per pass.
+    # Its value holds `${...}` placeholders (a flow step's variables): `bind` per pass.
     templated: bool = False
 
     def evaluate(self, response: Response, duration_s: float) -> bool:

@@ -36,7 +36,7 @@ async def follow(
 ) -> Answer:
     """Follow `answer` (the response to `first`) for at most `limit` hops.
 
-    `flow`: a scenario, whose responses the worker already stores in the jar (and
+    `flow`: a flow of steps, whose responses the worker already stores in the jar (and
     whose jar lives for the whole iteration); otherwise only the chain's redirects
     are stored here and the jar is emptied when the chain ends, so the next
     iteration starts with none, as in k6. A hop to another origin goes out on the

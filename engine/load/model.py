@@ -252,7 +252,7 @@ class RunModel:
         return Figures.of(bucket_total(sel), self.elapsed)
 
     def steps(self) -> list[str]:
-        """In the order first seen, which for a scenario is the flow's order."""
+        """In the order first seen, which for a flow is its order."""
         return list(dict.fromkeys(k[0] for k in self.total.buckets))
 
     def upstreams(self) -> list[str]:

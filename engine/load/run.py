@@ -18,8 +18,8 @@ from engine.http.request import Prepared
 from engine.http.tls import TlsOptions
 from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
+from engine.load.flow import Flow
 from engine.load.model import Figures, Row, RunModel, ThresholdState
-from engine.load.scenario import Scenario
 from engine.load.states import Ending, RunState, StopCause, ending_of
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import Threshold
@@ -53,8 +53,8 @@ class WorkPlan:
     timeout: float = 10.0
     connect_timeout: float = 5.0
     tls: TlsOptions = field(default_factory=TlsOptions)  # verification, CA bundle, client cert
-    scenario: Scenario | None = None  # a flow of steps instead of weighted requests
-    headers: tuple[tuple[str, str], ...] = ()  # the profile's, for scenario steps
+    flow: Flow | None = None  # a flow of steps instead of weighted requests
+    headers: tuple[tuple[str, str], ...] = ()  # the profile's, for flow steps
     max_body: int = DEFAULT_MAX_BODY  # body bytes kept for checks (decoded); the rest dropped
     max_redirects: int = DEFAULT_MAX_REDIRECTS  # hops followed per request (a step may say)
     # HTTP/2: None where TLS agrees on it (ALPN), True required, False never (http/1.1 only).

@@ -83,8 +83,8 @@ def make_client(plan: WorkPlan, base_url: str | None = None) -> Client:
         )
     from engine.http.wire import WireClient
 
-    # Headers and bodies are parsed only when a check or a scenario reads them.
-    full = plan.scenario is not None or any(plan.checks)
+    # Headers and bodies are parsed only when a check or a flow reads them.
+    full = plan.flow is not None or any(plan.checks)
     return WireClient(
         base_url,
         connect_timeout=plan.connect_timeout,
@@ -101,8 +101,8 @@ def make_client(plan: WorkPlan, base_url: str | None = None) -> Client:
 def reads_body(plan: WorkPlan) -> bool:
     """Whether anything looks at response bodies: only then are they kept and decoded."""
     checks = [c for group in plan.checks for c in group]
-    if plan.scenario is not None:
-        for step in plan.scenario.steps:
+    if plan.flow is not None:
+        for step in plan.flow.steps:
             checks.extend(step.checks)
             if step.poll is not None:
                 checks.append(step.poll.until)

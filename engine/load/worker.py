@@ -15,7 +15,7 @@ Two models, as in k6:
   correction); only what still waits when the schedule ends is dropped.
 
 One class on purpose: the closed and open loops, the request path and
-the scenario flow share the worker's hot state (budgets, backlog, recorder, status
+the flow share the worker's hot state (budgets, backlog, recorder, status
 table) as attributes; split, each part would reach into the others' privates.
 """
 
@@ -35,11 +35,11 @@ from engine.http.request import Prepared, RequestError
 from engine.http.response import Response
 from engine.http.wire import SendBatch
 from engine.load.checks import Check, bind_checks, body_note, evaluate_checks
+from engine.load.flow import END_ITERATION, Template
 from engine.load.follow import Answer, follow
 from engine.load.metrics import Interval, Recorder
 from engine.load.pacing import Pacer, RunClock, remaining
 from engine.load.run import WorkPlan
-from engine.load.scenario import END_ITERATION, Template
 from engine.load.states import StopCause, StopReason
 from engine.load.vus import VU, make_vu
 
@@ -105,23 +105,21 @@ class Worker:
         self._checks = plan.checks or ((),) * len(plan.requests)
         self._batch = SendBatch()
         self._max_redirects = plan.max_redirects
-        self._hops = 0  # redirect hops since the last harvest, outside scenarios
-        self._scenario = plan.scenario
+        self._hops = 0  # redirect hops since the last harvest, outside flows
+        self._flow = plan.flow
         self._static_steps: list[Prepared | None] = [
             step.prepare(plan.base_url, plan.headers, {}) if step.static else None
-            for step in (plan.scenario.steps if plan.scenario else ())
+            for step in (plan.flow.steps if plan.flow else ())
         ]
         self._step_ok: list[list[bool]] = [
             self._ok_status
             if step.expected_statuses is None
             else _status_table(step.expected_statuses)
-            for step in (plan.scenario.steps if plan.scenario else ())
+            for step in (plan.flow.steps if plan.flow else ())
         ]
 
     def _new_recorder(self) -> Recorder:
-        return Recorder(
-            separate_latency=self.cfg.open_model, one_request=self.plan.scenario is None
-        )
+        return Recorder(separate_latency=self.cfg.open_model, one_request=self.plan.flow is None)
 
     # ---------------------------------------------------------------- commands
     @property
@@ -247,14 +245,14 @@ class Worker:
 
     # ---------------------------------------------------------- one iteration
     async def _iteration(self, vu: VU, due: float | None) -> None:
-        if self._scenario is None:
+        if self._flow is None:
             cum = self._cum_weights
             i = 0 if len(cum) == 1 else bisect(cum, self._rng.random() * cum[-1])
             await self._request(vu, self.plan.requests[i], self._checks[i], due)
         else:
             start = perf_counter()
             begin = due if due is not None and due < start else start
-            await self._flow(vu, begin)
+            await self._pass_flow(vu, begin)
             self.recorder.iteration(int((perf_counter() - begin) * 1e6))
 
     async def _request(
@@ -312,7 +310,7 @@ class Worker:
         )
         if failed:
             rec.count_error(req.name, upstream, f"http {status // 100}xx")
-        if self._scenario is not None:
+        if self._flow is not None:
             vu.session.jar.store(req.url, resp)  # later steps send them
         if status in REDIRECTS and (
             limit := self._max_redirects if redirects is None else redirects
@@ -343,11 +341,11 @@ class Worker:
             self._record_failure(hop, (), exc, now, now, 0, 0)
 
         def send(hop: Prepared) -> Awaitable[Answer]:
-            if self._scenario is None:
+            if self._flow is None:
                 self._hops += 1
             return self._request(vu, hop, (), None, ok, 0)
 
-        return await follow(vu, req, answer, limit, send, fail, flow=self._scenario is not None)
+        return await follow(vu, req, answer, limit, send, fail, flow=self._flow is not None)
 
     def _record_failure(
         self,
@@ -429,8 +427,8 @@ class Worker:
             await self._request(vu, req, (), None, answer=resp)
             vu.iterations += 1
 
-    async def _flow(self, vu: VU, begin: float) -> None:
-        """One pass through the scenario, as k6 runs a default function.
+    async def _pass_flow(self, vu: VU, begin: float) -> None:
+        """One pass through the flow, as k6 runs a default function.
 
         A failed step (unexpected status, transport error, a poll out of tries) is
         counted where it happened and the next step runs, unless the step says
@@ -438,8 +436,8 @@ class Worker:
         the server judges them (k6's `undefined`). A capture missing from a response
         that passed ends the pass, named: the flow itself is wrong there.
         """
-        scenario = self._scenario
-        assert scenario is not None
+        flow = self._flow
+        assert flow is not None
         values = dict(vu.values)
         values["iter"] = str(vu.iterations)
         first: float | None = begin
@@ -449,7 +447,7 @@ class Worker:
         def render(text: str) -> str:  # a check value's placeholders, as a path's
             return Template.compile(text).render(values)
 
-        for step, static, ok in zip(scenario.steps, self._static_steps, self._step_ok, strict=True):
+        for step, static, ok in zip(flow.steps, self._static_steps, self._step_ok, strict=True):
             tries = 0
             checks = bind_checks(step.checks, render)
             while True:
@@ -494,9 +492,9 @@ class Worker:
 
     def _new_vu(self) -> VU:
         vu = make_vu(len(self._vus), self.plan)
-        if self._scenario is not None:
+        if self._flow is not None:
             vu_id = vu.index * self.plan.stride + self.plan.offset + 1
-            row = self._scenario.row_for(vu_id)
+            row = self._flow.row_for(vu_id)
             vu.values = {"vu": str(vu_id), **{f"data.{k}": v for k, v in row.items()}}
         self._vus.append(vu)
         return vu
@@ -552,7 +550,7 @@ class Worker:
     async def _closed_vu(self, vu: VU) -> None:
         take = self._budget.take if self._budget is not None else None
         loop = asyncio.get_running_loop()
-        single = self._scenario is None and len(self.plan.requests) == 1
+        single = self._flow is None and len(self.plan.requests) == 1
         request, checks = self.plan.requests[0], self._checks[0]
         # Nothing reads the responses: requests chain in the connection's callback.
         on_response = self._on_response(vu, request) if single and not checks else None
@@ -647,7 +645,7 @@ class Worker:
     async def _open_vu(self, vu: VU, due: float | None) -> None:
         loop = asyncio.get_running_loop()
         backlog = self._backlog
-        single = self._scenario is None and len(self.plan.requests) == 1
+        single = self._flow is None and len(self.plan.requests) == 1
         request, checks = self.plan.requests[0], self._checks[0]
         try:
             while True:

@@ -3,7 +3,7 @@ built from a profile and the command line's overrides.
 
 The public face; the modules behind it are split by job: `model` (the values),
 `loader` (finding, reading, the top-level tables), `fields` (the validators every
-table shares), `http_fields`, `scenario`, `deploy`, `locate` (lines of key paths)
+table shares), `http_fields`, `flow`, `deploy`, `locate` (lines of key paths)
 and `plan` (profile + overrides -> RunPlan).
 """
 

@@ -1,4 +1,4 @@
-"""Validators for the parts of a request that an endpoint and a scenario step share
+"""Validators for the parts of a request that an endpoint and a flow step share
 (method, target, headers, body, checks), the statuses that count as success, and
 the http(s) URL rules behind them.
 """

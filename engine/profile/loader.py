@@ -3,7 +3,7 @@
 Every mistake becomes one `ProfileError` line, "file:line: key: message", because
 a load test that dies half-way over a typo costs far more than a strict loader.
 This module finds and reads a profile and walks its top-level tables; each table's
-own rules live beside it (fields, http_fields, scenario, deploy), and `locate`
+own rules live beside it (fields, http_fields, flow, deploy), and `locate`
 says on which line a bad key path is written.
 """
 
@@ -25,13 +25,17 @@ from engine.load.thresholds import Threshold, parse_key, parse_thresholds
 from engine.profile import fields, http_fields
 from engine.profile.deploy import DeployPlan, deploy_plan
 from engine.profile.fields import Invalid, describe
+from engine.profile.flow import check_templates, parse_flow
 from engine.profile.http_fields import METHODS
 from engine.profile.locate import KeyPath, decode_toml, find_line, format_key
 from engine.profile.model import Endpoint, Profile, ProfileError
-from engine.profile.scenario import check_templates, parse_scenario
 
 ENV_KEYS = ("base_url", "headers", "vus", "rate", "max_vus", "description")
 ENDPOINT_KEYS = ("name", "method", "path", "headers", "body", "json", "weight", "checks")
+FLOW_RENAMED = (
+    "[scenario] is now called [flow] (in k6's words a scenario is a workload, "
+    "a flow the steps it runs): read as [flow]"
+)
 TOP_KEYS = (
     "name",
     "description",
@@ -61,7 +65,8 @@ TOP_KEYS = (
     "load",
     "environments",
     "deploy",
-    "scenario",
+    "flow",
+    "scenario",  # the old name of [flow]: read, with a note
 )
 
 
@@ -106,11 +111,14 @@ def parse_profile(
     except Invalid as exc:
         line = find_line(text, exc.path) if exc.locate else None
         raise ProfileError(source, line, format_key(exc.path), exc.message) from None
-    if profile.deploy is None or not profile.deploy.notes:
+    found = list(profile.deploy.notes) if profile.deploy is not None else []
+    if "scenario" in doc:
+        found.append((("scenario",), FLOW_RENAMED))
+    if not found:
         return profile
     notes = tuple(
         str(ProfileError(source, find_line(text, path), format_key(path), message))
-        for path, message in profile.deploy.notes
+        for path, message in found
     )
     return replace(profile, notes=notes)
 
@@ -187,12 +195,13 @@ def _build(doc: Mapping[str, Any], source: str, env: str | None, base_url: str |
     values.update(http_fields.tls_files(doc, Path(source).parent, values.get("insecure", False)))
     headers = values.get("headers", ())
     values["endpoints"] = _endpoints(doc.get("endpoints", []), ("endpoints",), headers)
-    if "scenario" in doc:
+    if "flow" in doc and "scenario" in doc:
+        raise Invalid(("scenario",), "[scenario] is the old name of [flow]: give one of them")
+    key = "scenario" if "scenario" in doc else "flow"
+    if key in doc:
         if "endpoints" in doc:
-            raise Invalid(("scenario",), "give [[endpoints]] (unit test) or [scenario], not both")
-        values["scenario"] = parse_scenario(
-            doc["scenario"], ("scenario",), headers, Path(source).parent
-        )
+            raise Invalid((key,), f"give [[endpoints]] (unit test) or [{key}], not both")
+        values["flow"] = parse_flow(doc[key], (key,), headers, Path(source).parent)
     if "test_type" in values and "load" in values:
         raise Invalid(("test_type",), "give test_type (a shape) or [load] (an executor), not both")
     return Profile(source=source, environment=env, environments=tuple(envs), **values)
@@ -272,7 +281,7 @@ def _endpoint(value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, st
     checks = http_fields.checks(table.get("checks", []), (*path, "checks"))
     for where, template in check_templates(((*path, "checks", i), c) for i, c in enumerate(checks)):
         if template.names:  # an endpoint has no variables: a check would compare the text
-            message = f"unknown variable ${{{template.names[0]}}} (variables are a [scenario]'s)"
+            message = f"unknown variable ${{{template.names[0]}}} (variables are a [flow]'s)"
             raise Invalid(where, message)
     name = fields.name(table["name"], (*path, "name")) if "name" in table else f"{method} {target}"
     return Endpoint(name, method, target, headers, body, weight, checks)

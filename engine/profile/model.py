@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
+from engine.load.flow import Flow
 from engine.load.run import ClientKind, OnWorkerLoss
-from engine.load.scenario import Scenario
 from engine.load.thresholds import Threshold
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Profile:
     load: ExecutorConfig | None = None
     environment: str | None = None
     environments: tuple[str, ...] = ()
-    scenario: Scenario | None = None
+    flow: Flow | None = None
     # Excluded from hashing: a plan holds mappings, which cannot hash.
     deploy: DeployPlan | None = field(default=None, hash=False)
     # Lines to show the user: an old spelling read ("file:line: key: what it is now").

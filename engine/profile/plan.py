@@ -221,7 +221,7 @@ def build_plan(
         timeout=o.timeout if o.timeout is not None else profile.timeout,
         connect_timeout=profile.connect_timeout,
         tls=_tls(profile, o),
-        scenario=profile.scenario,
+        flow=profile.flow,
         headers=profile.headers,
         max_body=_first(o.max_body, profile.max_body, DEFAULT_MAX_BODY),
         max_redirects=_first(o.max_redirects, profile.max_redirects, DEFAULT_MAX_REDIRECTS),
@@ -303,10 +303,10 @@ def _origin(parts: SplitResult) -> tuple[str, str, int]:
 
 
 def _check_static_steps(profile: Profile) -> None:
-    """Scenario steps without placeholders are encoded at start; fail here, not in a VU."""
-    if profile.scenario is None:
+    """Flow steps without placeholders are encoded at start; fail here, not in a VU."""
+    if profile.flow is None:
         return
-    for i, step in enumerate(profile.scenario.steps):
+    for i, step in enumerate(profile.flow.steps):
         key = f"scenario.steps[{i}]"
         if step.path.static:
             _same_origin(profile.base_url, step.path.parts[0], f"{key}.path")

@@ -22,7 +22,7 @@ from engine.load.executors import (
     RAMPING_ARRIVAL_RATE,
     RAMPING_VUS,
 )
-from engine.load.scenario import Template
+from engine.load.flow import Template
 from engine.profile import (
     Endpoint,
     Profile,
@@ -624,7 +624,7 @@ def test_default_endpoint_and_defaults() -> None:
     assert p.endpoints == (Endpoint(name="GET /"),)
     assert (p.client, p.timeout, p.connect_timeout, p.time_scale) == ("wire", 10.0, 5.0, 1.0)
     assert p.expected_statuses == ((200, 399),)
-    assert (p.load, p.thresholds, p.deploy, p.scenario) == (None, (), None, None)
+    assert (p.load, p.thresholds, p.deploy, p.flow) == (None, (), None, None)
 
 
 def test_endpoint_fields() -> None:
@@ -713,17 +713,32 @@ def test_a_rollout_profile_without_load_runs_its_own_rate_and_time_scale() -> No
     assert 60 <= cfg.planned_duration <= 80  # 40 minutes at time_scale 0.03
 
 
-def test_deploy_and_scenario_tables_are_parsed() -> None:
+def test_deploy_and_flow_tables_are_parsed() -> None:
     text = (
         HEAD
         + "[deploy]\nblue = ['http://127.0.0.1:1']\ngreen = ['http://127.0.0.1:2']\n"
         + "strategy = 'linear'\npercent = 20\nevery = '1s'\n"
-        + "[scenario]\n[[scenario.steps]]\npath = '/'\n"
+        + "[flow]\n[[flow.steps]]\npath = '/'\n"
     )
     p = parse_profile(text, "p.toml")
     assert p.deploy is not None and p.deploy.strategy == "linear"
     assert p.deploy.green == ("http://127.0.0.1:2",)
-    assert p.scenario is not None and p.scenario.steps[0].name == "GET /"
+    assert p.flow is not None and p.flow.steps[0].name == "GET /"
+    assert p.notes == ()
+
+
+def test_the_old_scenario_table_is_read_as_a_flow_with_a_located_note() -> None:
+    old = parse_profile(HEAD + "[scenario]\n[[scenario.steps]]\npath = '/a'\n", "p.toml")
+    new = parse_profile(HEAD + "[flow]\n[[flow.steps]]\npath = '/a'\n", "p.toml")
+    assert old.flow == new.flow
+    (note,) = old.notes
+    assert note.startswith("p.toml:3: scenario: [scenario] is now called [flow]")
+
+
+def test_flow_and_scenario_tables_together_are_refused() -> None:
+    text = HEAD + "[flow]\n[[flow.steps]]\npath = '/'\n[scenario]\n[[scenario.steps]]\n"
+    with pytest.raises(ProfileError, match=r"p.toml:6: scenario: \[scenario\] is the old name"):
+        parse_profile(text, "p.toml")
 
 
 def test_deploy_errors_name_the_line() -> None:
@@ -908,7 +923,7 @@ def test_an_unknown_variable_in_a_check_value_is_refused_naming_line_and_key(
 
 def test_check_values_with_known_variables_are_bound_per_pass() -> None:
     text = HEAD + STEP + 'checks = [{ json = "u", equals = ["u${vu}", 1, { i = "${iter}" }] }]\n'
-    (check,) = parse_profile(text, "p.toml").scenario.steps[0].checks  # type: ignore[union-attr]
+    (check,) = parse_profile(text, "p.toml").flow.steps[0].checks  # type: ignore[union-attr]
     assert check.templated and check.name == 'json u == ["u${vu}", 1, {"i": "${iter}"}]'
     values = {"vu": "3", "iter": "7"}
     bound = check.bind(lambda t: Template.compile(t).render(values))

@@ -305,8 +305,8 @@ def test_max_redirects_from_the_profile_the_flag_and_a_step() -> None:
         PROFILE + '[[scenario.steps]]\npath = "/a"\nmax_redirects = 0\n[[scenario.steps]]\n',
         "p.toml",
     )
-    assert steps.scenario is not None
-    assert [s.max_redirects for s in steps.scenario.steps] == [0, None]
+    assert steps.flow is not None
+    assert [s.max_redirects for s in steps.flow.steps] == [0, None]
 
 
 @pytest.mark.parametrize(

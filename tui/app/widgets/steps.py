@@ -1,4 +1,4 @@
-"""Per-step figures, for profiles with several endpoints or a scenario of steps."""
+"""Per-step figures, for profiles with several endpoints or a flow of steps."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scenario flows: steps that replay what a user does, with values carried between them.
+"""Flow flows: steps that replay what a user does, with values carried between them.
 
 A step's path, headers and body may hold `${name}` placeholders: values captured
 from earlier responses, `${vu}` (1-based, unique across workers), `${iter}` (the
@@ -163,7 +163,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Scenario:
+class Flow:
     name: str
     steps: tuple[Step, ...]
     data: tuple[Mapping[str, str], ...] = ()  # rows handed out per VU

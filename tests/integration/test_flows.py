@@ -1,4 +1,4 @@
-"""Scenario load tests: multi-step flows, captured values, polling, data rows, weights."""
+"""Flow load tests: multi-step flows, captured values, polling, data rows, weights."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from engine.http.response import Response
 from engine.load.controller import Controller
-from engine.load.scenario import Capture, Template
+from engine.load.flow import Capture, Template
 from engine.load.worker import Worker
 from engine.profile import ProfileError, load_profile, parse_profile
 from engine.profile.plan import Overrides, build_plan

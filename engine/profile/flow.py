@@ -1,4 +1,4 @@
-"""The `[scenario]` table: ordered steps with captured variables, polling and think time."""
+"""The `[flow]` table (also read as `[scenario]`): steps, captures, polling, think time."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 
 from engine.errors import ConfigError
 from engine.load.checks import Check, parse_check
-from engine.load.scenario import (
+from engine.load.flow import (
     BUILTINS,
     CONTINUE,
     ON_FAILURE,
     Capture,
+    Flow,
     Poll,
-    Scenario,
     Step,
     Template,
     load_data,
@@ -24,7 +24,7 @@ from engine.profile import fields, http_fields
 from engine.profile.fields import Invalid
 from engine.profile.locate import KeyPath
 
-SCENARIO_KEYS = ("name", "data", "steps", "on_failure")
+FLOW_KEYS = ("name", "data", "steps", "on_failure")
 STEP_KEYS = (
     "name",
     "method",
@@ -43,11 +43,11 @@ STEP_KEYS = (
 CAPTURE_KINDS = ("json", "header", "regex")
 
 
-def parse_scenario(
+def parse_flow(
     value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]], base_dir: Path
-) -> Scenario:
-    table = fields.table(value, path, hint="[scenario]")
-    fields.known_keys(table, path, SCENARIO_KEYS)
+) -> Flow:
+    table = fields.table(value, path, hint=f"[{path[0]}]")
+    fields.known_keys(table, path, FLOW_KEYS)
     data: tuple[dict[str, str], ...] = ()
     if "data" in table:
         file = data_file(fields.text(table["data"], (*path, "data")), base_dir, (*path, "data"))
@@ -61,7 +61,7 @@ def parse_scenario(
             raise Invalid((*path, "data"), f"{file} has no rows")
     raw_steps = table.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
-        raise Invalid((*path, "steps"), "expected at least one [[scenario.steps]] table")
+        raise Invalid((*path, "steps"), f"expected at least one [[{path[0]}.steps]] table")
     default = _on_failure(table.get("on_failure", CONTINUE), (*path, "on_failure"))
     columns = {f"data.{col}" for col in (data[0] if data else {})}
     known = set(BUILTINS) | columns
@@ -72,8 +72,8 @@ def parse_scenario(
             raise Invalid((*path, "steps", i, "name"), f"duplicate step name {step.name!r}")
         steps.append(step)
         known |= {c.name for c in step.captures}
-    name = fields.name(table["name"], (*path, "name")) if "name" in table else "scenario"
-    return Scenario(name, tuple(steps), data)
+    name = fields.name(table["name"], (*path, "name")) if "name" in table else "flow"
+    return Flow(name, tuple(steps), data)
 
 
 def data_file(text: str, base_dir: Path, path: KeyPath) -> Path:
@@ -114,7 +114,7 @@ def _step(
     known: set[str],
     on_failure: str = CONTINUE,
 ) -> Step:
-    table = fields.table(value, path, hint="[[scenario.steps]]")
+    table = fields.table(value, path, hint=f"[[{path[0]}.steps]]")
     fields.known_keys(table, path, STEP_KEYS)
     method = http_fields.method(table.get("method", "GET"), (*path, "method"))
     raw_path = fields.text(table.get("path", "/"), (*path, "path"))
