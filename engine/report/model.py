@@ -34,6 +34,7 @@ FORMAT = 3
 _STATS = ("min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max")
 _ROW_FIELDS = tuple((f.name, f.type) for f in fields(Row))
 T = TypeVar("T")
+C = TypeVar("C", "ScenarioSection", "GroupSection")
 _OPTIONAL = {"optional": True}  # a field left out of its table when empty
 # The report's sections, in the order it writes them; any other is kept in `extra`.
 _KNOWN = ("meta", "summary", "thresholds", "checks", "steps", "upstreams", "timeline")
@@ -133,6 +134,14 @@ class Summary(Section):
 
 
 @dataclass(frozen=True)
+class Checks:
+    """`[checks.NAME]`."""
+
+    passes: int = 0
+    fails: int = 0
+
+
+@dataclass(frozen=True)
 class ScenarioSection(Section):
     """`[scenarios.NAME]`: one scenario's figures, as the whole run's, and its plan (k6's
     option names in `executor_options`). Setup and teardown are `(setup)`/`(teardown)`:
@@ -148,14 +157,7 @@ class ScenarioSection(Section):
     dropped_iterations: int = 0
     iteration_duration: LatencyStats = field(default_factory=LatencyStats)
     ended_s: float = 0.0  # run seconds when its last active interval ended
-
-
-@dataclass(frozen=True)
-class Checks:
-    """`[checks.NAME]`."""
-
-    passes: int = 0
-    fails: int = 0
+    checks: Mapping[str, Checks] = field(default_factory=dict, metadata=_OPTIONAL)
 
 
 @dataclass(frozen=True)
@@ -312,8 +314,8 @@ def parse_report(data: Mapping[str, Any], where: str = "report") -> Report:
         steps=r.named(Section, data, "steps"),
         upstreams=r.named(Section, data, "upstreams"),
         timeline=tuple(r.row(x) for x in r.seq(data, "timeline") if isinstance(x, Mapping)),
-        scenarios=r.named(ScenarioSection, data, "scenarios"),
-        groups=r.groups(r.table(data, "groups")),
+        scenarios=r.checked(ScenarioSection, data, "scenarios"),
+        groups=r.checked(GroupSection, data, "groups"),
         histograms=ReportHistograms(
             total=Histograms(**r.fill(Histograms, hists["total"], "histograms.total"))
             if isinstance(hists.get("total"), Mapping)
@@ -424,14 +426,11 @@ class _Reader:
             for n, t in self.table(data, key, path).items()
         }
 
-    def groups(self, tables: Mapping[str, Any]) -> dict[str, GroupSection]:
-        """`[groups."::NAME"]`, each with its own `checks` tables."""
+    def checked(self, cls: type[C], data: Mapping[str, Any], key: str) -> dict[str, C]:
+        """`[KEY.NAME]` tables (scenarios, groups), each with its own `checks` tables."""
         return {
-            str(name): replace(
-                GroupSection(**self.fill(GroupSection, t, f'groups."{name}"')),
-                checks=self.named(Checks, t, "checks", f'groups."{name}".'),
-            )
-            for name, t in tables.items()
+            name: replace(s, checks=self.named(Checks, data[key][name], "checks", f"{key}.{name}."))
+            for name, s in self.named(cls, data, key).items()
         }
 
     def meta(self, m: Mapping[str, Any]) -> Meta:

@@ -151,7 +151,7 @@ def _scenario_report() -> Report:
         ended_s=4.0,
     )
     buy = ScenarioSection(requests=2, executor="ramping-vus", start_time_s=2.0, ended_s=6.5)
-    setup = ScenarioSection(requests=1, rps=0.1)
+    setup = ScenarioSection(requests=1, rps=0.1, checks={"logged in": Checks(1, 0)})
     checkout = GroupSection(
         requests=2, group_duration=stats, checks={"paid": Checks(2, 0), "fast": Checks(1, 1)}
     )
@@ -180,6 +180,8 @@ def test_scenario_and_group_sections_read_back_as_they_were_written(tmp_path: Pa
     assert saved["groups"]["::checkout"]["group_duration_ms"]["mean"] == 2.5
     assert saved["groups"]["::checkout"]["checks"]["fast"] == {"passes": 1, "fails": 1}
     assert "checks" not in saved["groups"]["::checkout::pay"]
+    assert "checks" not in saved["scenarios"]["browse"]
+    assert saved["scenarios"]["(setup)"]["checks"]["logged in"] == {"passes": 1, "fails": 0}
     assert saved["histograms"]["groups"]["::checkout"]["group_duration_sum_us"] == 7
     assert report.extra == {}
 
@@ -199,5 +201,5 @@ def test_a_scenario_figure_of_the_wrong_type_names_its_key() -> None:
         parse_report(data, "r.toml")
     data = _scenario_report().table()
     data["groups"]["::checkout"]["checks"]["paid"] = 3
-    with pytest.raises(ReportError, match=r'groups\."::checkout"\.checks\.paid\] is not a table'):
+    with pytest.raises(ReportError, match=r"groups\.::checkout\.checks\.paid\] is not a table"):
         parse_report(data, "r.toml")
