@@ -107,7 +107,7 @@ def _header(report: Report, paint: Paint) -> list[str]:
     meta, s = report.meta, report.summary
     out = [f"  {paint('surge', '1')} {meta.name or '?'} → {meta.target or '?'}"]
     kind = f" ({meta.test_type} test)" if meta.test_type else ""
-    out.extend(shape_lines(f"{_describe_executor(meta)}{kind}", meta.steering))
+    out.extend(shape_lines(f"{_describe_executor(report)}{kind}", meta.steering))
     ran = f"    started {meta.start or '?'}, ran {meta.duration_s:g}s"
     out.append(ran + ("" if meta.ended == Ending.FINISHED else ", " + paint(meta.ended, "33")))
     if meta.merged_from:
@@ -153,8 +153,15 @@ def _on_cluster(cluster: Cluster | None) -> str:
     return f" on {nodes} Ray node{'s' if nodes != 1 else ''} (clock offsets within {offset:.1f} ms)"
 
 
-def _describe_executor(meta: Meta) -> str:
-    """The run's own words for its load; a report from elsewhere just names the executor."""
+def _describe_executor(report: Report) -> str:
+    """The run's own words for its load (several scenarios: their names); a report from
+    elsewhere just names the executor."""
+    meta = report.meta
+    named = [n for n in report.scenarios if not n.startswith("(")]  # not setup/teardown
+    if meta.executor == "scenarios" and named:
+        names = ", ".join(named)
+        names = names if len(names) <= 56 else names[:55] + "…"  # the line fits 77 columns
+        return f"{len(named)} scenario{'s' if len(named) > 1 else ''}: {names}"
     executor = executor_of(meta)
     if executor is not None:
         return executor.describe()

@@ -276,6 +276,7 @@ def test_a_row_per_scenario_and_group_within_80_columns() -> None:
     text = render_report(report)
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 77
+    assert lines[1] == "    2 scenarios: browse, a-very-long-scenario-name"
     rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("    ")}
     assert rows["browse"] == [
         "constant-arrival-rate",
