@@ -23,6 +23,7 @@ HIST_MAX_US = 3_600_000_000
 HIST_DIGITS = 3
 
 Key = tuple[str, str | None]  # (step, upstream)
+CheckKey = tuple[str, str]  # (step, check name): `checks{step:X}` picks a step's checks
 
 # k6's timing breakdown of a request, kept for the whole interval (not per step: six
 # histograms per bucket would multiply memory for little). The first three are spent
@@ -187,7 +188,7 @@ class Interval:
     iterations: int = 0
     interrupted: int = 0
     dropped: int = 0
-    checks: dict[str, list[int]] = field(default_factory=dict)  # name -> [passes, fails]
+    checks: dict[CheckKey, list[int]] = field(default_factory=dict)  # -> [passes, fails]
     vus: int = 0
     vus_max: int = 0
     target: float = 0.0  # the executor's target (VUs or iterations/s) at the interval's end
@@ -207,8 +208,8 @@ class Interval:
         self.iterations += other.iterations
         self.interrupted += other.interrupted
         self.dropped += other.dropped
-        for name, (p, f) in other.checks.items():
-            pf = self.checks.setdefault(name, [0, 0])
+        for ck, (p, f) in other.checks.items():
+            pf = self.checks.setdefault(ck, [0, 0])
             pf[0] += p
             pf[1] += f
         self.vus += other.vus
@@ -235,7 +236,7 @@ class Interval:
             "iterations": self.iterations,
             "interrupted": self.interrupted,
             "dropped": self.dropped,
-            "checks": {k: list(v) for k, v in self.checks.items()},
+            "checks": [[step, name, *pf] for (step, name), pf in self.checks.items()],
             "vus": self.vus,
             "vus_max": self.vus_max,
             "target": self.target,
@@ -255,7 +256,7 @@ class Interval:
             iterations=data["iterations"],
             interrupted=data["interrupted"],
             dropped=data["dropped"],
-            checks={k: list(v) for k, v in data["checks"].items()},
+            checks={(step, name): [p, f] for step, name, p, f in data["checks"]},
             vus=data["vus"],
             vus_max=data["vus_max"],
             target=data["target"],
@@ -433,10 +434,12 @@ class Recorder:
         b = self._current.buckets[(step, upstream)]
         b.errors[kind] = b.errors.get(kind, 0) + 1
 
-    def check(self, name: str, ok: bool) -> None:
-        pf = self._checks.get(name)
+    def check(self, name: str, ok: bool, step: str = "") -> None:
+        """One check's result, kept per step (k6 counts a name across steps as one)."""
+        key = (step, name)
+        pf = self._checks.get(key)
         if pf is None:
-            pf = self._checks[name] = [0, 0]
+            pf = self._checks[key] = [0, 0]
         pf[0 if ok else 1] += 1
 
     def iteration(self, duration_us: int) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
-from engine.load.metrics import PHASES, Bucket, Interval, Key, merge_histograms
+from engine.load.metrics import PHASES, Bucket, CheckKey, Interval, Key, merge_histograms
 from engine.load.thresholds import COUNTER, GAUGE, RATE, TREND, Threshold
 
 MAX_ROWS = 3600
@@ -180,6 +180,14 @@ def _matches(key: Key, tags: Sequence[tuple[str, str]]) -> bool:
     return True
 
 
+def _check_matches(key: CheckKey, tags: Sequence[tuple[str, str]]) -> bool:
+    """Whether a (step, check name) count is selected by `tags`."""
+    for name, value in tags:
+        if (name == "step" and key[0] != value) or (name == "check" and key[1] != value):
+            return False
+    return True
+
+
 @dataclass
 class RunModel:
     thresholds: tuple[Threshold, ...] = ()
@@ -259,7 +267,12 @@ class RunModel:
         return sorted({k[1] for k in self.total.buckets if k[1] is not None})
 
     def checks(self) -> dict[str, tuple[int, int]]:
-        return {k: (v[0], v[1]) for k, v in sorted(self.total.checks.items())}
+        """Passes and fails per check name over every step, as k6's summary counts them."""
+        out: dict[str, tuple[int, int]] = {}
+        for (_, name), (p, f) in self.total.checks.items():
+            was = out.get(name, (0, 0))
+            out[name] = (was[0] + p, was[1] + f)
+        return dict(sorted(out.items()))
 
     def checks_rate(self) -> float | None:
         p = sum(v[0] for v in self.total.checks.values())
@@ -267,8 +280,21 @@ class RunModel:
         return p / (p + f) if p + f else None
 
     # --------------------------------------------------------- thresholds
-    def value(self, th: Threshold, iv: Interval, seconds: float) -> float | None:
-        """The observed value of a threshold's metric and aggregation over `iv`."""
+    def value(
+        self, th: Threshold, iv: Interval, seconds: float, *, final: bool = False
+    ) -> float | None:
+        """The observed value of a threshold's metric and aggregation over `iv`.
+
+        None for no samples: not judged while the run goes (k6 skips empty sinks). At
+        the end k6 judges an empty trend, counter or gauge as 0 (its sinks' zero
+        values: `http_reqs{nosuch:tag} count>0` fails); an empty rate stays unjudged.
+        """
+        observed = self._observe(th, iv, seconds)
+        if observed is None and final and th.kind != RATE:
+            return 0.0
+        return observed
+
+    def _observe(self, th: Threshold, iv: Interval, seconds: float) -> float | None:
         kind = th.kind
         tags = th.tags
         if kind == TREND:
@@ -284,8 +310,7 @@ class RunModel:
                 return trend_value(h, sum(b.latency_sum for b in sel), th)
             return trend_value(*_duration(sel, dict(tags).get("expected_response")), th)
         if th.metric == "checks":
-            names = [v for n, v in tags if n == "check"]
-            sel = [pf for name, pf in iv.checks.items() if not names or name in names]
+            sel = [pf for key, pf in iv.checks.items() if _check_matches(key, tags)]
             passed = sum(p for p, _ in sel)
             total = passed + sum(f for _, f in sel)
             return passed / total if total else None
@@ -300,6 +325,8 @@ class RunModel:
             return failed / req if req else None
         if kind == COUNTER:
             count = self._count(th, iv)
+            if not count:  # no samples: k6's counters emit none of 0
+                return None
             if th.aggregation == "rate":
                 return count / seconds if seconds > 0 else None
             return float(count)
@@ -351,11 +378,11 @@ class RunModel:
                     iv, secs = window_iv, min(th.window_s, self.elapsed)
                 else:  # a run shorter than its window is judged whole
                     iv, secs = self.total, self.elapsed
-                observed = self.value(th, iv, secs)
+                observed = self.value(th, iv, secs, final=final)
                 ok = th.passes(observed)
                 out.append(ThresholdState(th, ok, observed, None if ok else self.elapsed))
             else:
-                observed = self.value(th, self.total, self.elapsed)
+                observed = self.value(th, self.total, self.elapsed, final=final)
                 ok = th.passes(observed)
                 failed_at = state.failed_at if state.failed_at is not None else self.elapsed
                 out.append(ThresholdState(th, ok, observed, None if ok else failed_at))
