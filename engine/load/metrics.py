@@ -194,7 +194,13 @@ class Interval:
     target: float = 0.0  # the executor's target (VUs or iterations/s) at the interval's end
     phases: dict[str, HdrHistogram] = field(default_factory=dict)  # PHASES, once recorded
     phase_sums: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, HdrHistogram] = field(default_factory=dict)  # group_duration, by path
+    group_sums: dict[str, int] = field(default_factory=dict)  # microseconds, per path
     protocols: dict[str, int] = field(default_factory=dict)  # connections opened, by `proto`
+    # Each scenario's own interval, by name (setup and teardown: "(setup)", "(teardown)").
+    # Empty for a run of the one "default" scenario, whose figures are the top level. A
+    # worker ships lanes only; `flatten` (the Controller, once) makes the top level their sum.
+    lanes: dict[str, Interval] = field(default_factory=dict)
 
     def add(self, other: Interval) -> None:
         for key, b in other.buckets.items():
@@ -221,8 +227,19 @@ class Interval:
                 mine_h = self.phases[name] = new_histogram()
             mine_h.add(h)
             self.phase_sums[name] = self.phase_sums.get(name, 0) + other.phase_sums[name]
+        for path, h in other.groups.items():
+            mine_g = self.groups.get(path)
+            if mine_g is None:
+                mine_g = self.groups[path] = new_histogram()
+            mine_g.add(h)
+            self.group_sums[path] = self.group_sums.get(path, 0) + other.group_sums[path]
         for proto, n in other.protocols.items():
             self.protocols[proto] = self.protocols.get(proto, 0) + n
+        for name, lane in other.lanes.items():
+            mine_lane = self.lanes.get(name)
+            if mine_lane is None:
+                mine_lane = self.lanes[name] = Interval(lane.start, lane.end)
+            mine_lane.add(lane)
         self.start = min(self.start, other.start)
         self.end = max(self.end, other.end)
 
@@ -242,6 +259,8 @@ class Interval:
             "target": self.target,
             "phases": {k: encode_histogram(h) for k, h in self.phases.items()},
             "phase_sums": dict(self.phase_sums),
+            "groups": {k: encode_histogram(h) for k, h in self.groups.items()},
+            "group_sums": dict(self.group_sums),
             "protocols": dict(self.protocols),
         }
 
@@ -262,6 +281,8 @@ class Interval:
             target=data["target"],
             phases={k: decode_histogram(v) for k, v in data["phases"].items()},
             phase_sums=dict(data["phase_sums"]),
+            groups={k: decode_histogram(v) for k, v in data["groups"].items()},
+            group_sums=dict(data["group_sums"]),
             protocols=dict(data["protocols"]),
         )
 
@@ -329,6 +350,7 @@ class Recorder:
     __slots__ = (
         "_checks",
         "_current",
+        "_groups",
         "_one_request",
         "_opened",
         "_phases",
@@ -348,6 +370,7 @@ class Recorder:
         self._checks = self._current.checks
         self._sinks: dict[Key, _Sink] = {}
         self._phases: dict[str, array[int]] = {name: array("q") for name in PHASES}
+        self._groups: dict[str, array[int]] = {}  # group path -> passes' durations (us)
         self._reused = 0  # requests on a kept-alive connection: connect phases are 0
         self._opened: list[tuple[int, int]] = []  # see opened_iteration
 
@@ -428,6 +451,16 @@ class Recorder:
                 h.record_value(v if v > 0 else 0, n)
             cur.phase_sums[name] += sum(values)
             del values[:]
+        for path, values in self._groups.items():
+            if not values:
+                continue
+            h = cur.groups.get(path)
+            if h is None:
+                h = cur.groups[path] = new_histogram()
+                cur.group_sums[path] = 0
+            _fold(h, values)
+            cur.group_sums[path] += sum(values)
+            del values[:]
 
     def count_error(self, step: str, upstream: str | None, kind: str) -> None:
         """Name a failure of a recorded request: http 5xx, a capture, a poll limit."""
@@ -441,6 +474,14 @@ class Recorder:
         if pf is None:
             pf = self._checks[key] = [0, 0]
         pf[0 if ok else 1] += 1
+
+    def group(self, path: str, duration_us: int) -> None:
+        """One pass through a group of steps (k6's group_duration, by its `group` path such
+        as `::checkout`; pushed even when a step in it failed, as k6 does)."""
+        values = self._groups.get(path)
+        if values is None:
+            values = self._groups[path] = array("q")
+        values.append(duration_us)
 
     def iteration(self, duration_us: int) -> None:
         """A finished iteration of several requests (one-request iterations come at harvest)."""

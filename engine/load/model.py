@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
-from engine.load.metrics import PHASES, Bucket, CheckKey, Interval, Key, merge_histograms
+from engine.load.metrics import PHASES, Bucket, Interval, Key, merge_histograms
+from engine.load.tags import DEFAULT_LANE, Level, Selection, TagIndex
 from engine.load.thresholds import COUNTER, GAUGE, RATE, TREND, Threshold
 
 MAX_ROWS = 3600
@@ -180,27 +181,26 @@ def _matches(key: Key, tags: Sequence[tuple[str, str]]) -> bool:
     return True
 
 
-def _check_matches(key: CheckKey, tags: Sequence[tuple[str, str]]) -> bool:
-    """Whether a (step, check name) count is selected by `tags`."""
-    for name, value in tags:
-        if (name == "step" and key[0] != value) or (name == "check" and key[1] != value):
-            return False
-    return True
-
-
 @dataclass
 class RunModel:
+    """The run's figures; `lanes` holds each scenario's (and setup's, teardown's) own,
+    built from its intervals as the whole is from the totals (no thresholds of its own:
+    a threshold picks lanes by its tags through `index`)."""
+
     thresholds: tuple[Threshold, ...] = ()
     total: Interval = field(default_factory=lambda: Interval(0.0, 0.0))
     timeline: list[Row] = field(default_factory=list)
     states: list[ThresholdState] = field(default_factory=list)
     elapsed: float = 0.0
+    index: TagIndex = field(default_factory=TagIndex)
+    lanes: dict[str, RunModel] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         windows = [t.window_s for t in self.thresholds if t.window_s]
         self._keep = max(windows, default=0.0)
         self._recent: deque[Interval] = deque()
         self.states = [ThresholdState(t, True, None) for t in self.thresholds]
+        self._selections = {t: self.index.select(t) for t in self.thresholds}
 
     # ------------------------------------------------------------- intake
     def add(self, iv: Interval, *, join_last: bool = False) -> Row:
@@ -208,6 +208,11 @@ class RunModel:
         last fraction of a second does not plot as a spike of requests/s."""
         self.total.add(iv)
         self.elapsed = max(self.elapsed, iv.end)
+        for name, lane_iv in iv.lanes.items():
+            lane = self.lanes.get(name)
+            if lane is None:
+                lane = self.lanes[name] = RunModel()
+            lane.add(lane_iv, join_last=join_last)
         if self._keep:
             self._recent.append(iv)
             while self._recent and self._recent[0].end <= iv.end - self._keep:
@@ -296,29 +301,48 @@ class RunModel:
 
     def _observe(self, th: Threshold, iv: Interval, seconds: float) -> float | None:
         kind = th.kind
-        tags = th.tags
+        sel = self._selection(th)
+        if sel.level == Level.RUN and not sel.everything and not sel.lane(""):
+            return None  # a whole-run figure under a tag the run does not have
         if kind == TREND:
             if th.metric == "iteration_duration":
-                return trend_value(iv.iteration_duration, iv.iteration_sum, th)
+                lanes = self._lane_intervals(sel, iv)
+                h = merge_histograms(x.iteration_duration for x in lanes)
+                return trend_value(h, sum(x.iteration_sum for x in lanes), th)
+            if th.metric == "group_duration":
+                parts = [
+                    (h, x.group_sums[path])
+                    for lane, x in _lanes(iv).items()
+                    for path, h in x.groups.items()
+                    if sel.everything or sel.item(lane, path)
+                ]
+                h = merge_histograms(h for h, _ in parts)
+                return trend_value(h, sum(n for _, n in parts), th)
             if th.metric in iv.phases:
                 return trend_value(iv.phases[th.metric], iv.phase_sums[th.metric], th)
             if th.metric in PHASES:
                 return None
-            sel = [b for k, b in iv.buckets.items() if _matches(k, tags)]
+            sel_b = self._buckets(th, iv)
             if th.metric == "latency":
-                h = merge_histograms(b.latency for b in sel)
-                return trend_value(h, sum(b.latency_sum for b in sel), th)
-            return trend_value(*_duration(sel, dict(tags).get("expected_response")), th)
+                h = merge_histograms(b.latency for b in sel_b)
+                return trend_value(h, sum(b.latency_sum for b in sel_b), th)
+            return trend_value(*_duration(sel_b, th.tag_dict.get("expected_response")), th)
         if th.metric == "checks":
-            sel = [pf for key, pf in iv.checks.items() if _check_matches(key, tags)]
-            passed = sum(p for p, _ in sel)
-            total = passed + sum(f for _, f in sel)
+            check = th.tag_dict.get("check")
+            pfs = [
+                pf
+                for lane, x in (_lanes(iv).items() if not sel.everything else [("", iv)])
+                for (step, name), pf in x.checks.items()
+                if (check is None or name == check) and (sel.everything or sel.item(lane, step))
+            ]
+            passed = sum(p for p, _ in pfs)
+            total = passed + sum(f for _, f in pfs)
             return passed / total if total else None
         if kind == RATE:  # http_req_failed
-            sel = [b for k, b in iv.buckets.items() if _matches(k, tags)]
-            req = sum(b.requests for b in sel)
-            failed = sum(b.failed for b in sel)
-            want = dict(tags).get("expected_response")
+            sel_b = self._buckets(th, iv)
+            req = sum(b.requests for b in sel_b)
+            failed = sum(b.failed for b in sel_b)
+            want = th.tag_dict.get("expected_response")
             if want is not None:  # k6: failed == not expected, so these are 0 or 1
                 req = req - failed if want == "true" else failed
                 failed = 0 if want == "true" else failed
@@ -341,22 +365,53 @@ class RunModel:
             return float(values[-1])
         return None
 
+    def _selection(self, th: Threshold) -> Selection:
+        """Resolved once per threshold (`report merge` judges ones the model was not given)."""
+        sel = self._selections.get(th)
+        if sel is None:
+            sel = self._selections[th] = self.index.select(th)
+        return sel
+
+    def _buckets(self, th: Threshold, iv: Interval) -> list[Bucket]:
+        """The (step, upstream) buckets of the lanes and steps the threshold selects."""
+        sel = self._selection(th)
+        upstream = th.tag_dict.get("upstream")
+        if sel.everything:
+            items: Iterable[tuple[Key, Bucket]] = iv.buckets.items()
+        else:
+            items = [
+                (k, b)
+                for lane, x in _lanes(iv).items()
+                for k, b in x.buckets.items()
+                if sel.item(lane, k[0])
+            ]
+        return [b for k, b in items if upstream is None or k[1] == upstream]
+
     @staticmethod
-    def _count(th: Threshold, iv: Interval) -> int:
-        sel = [b for k, b in iv.buckets.items() if _matches(k, th.tags)]
-        if th.metric == "http_reqs":
-            want = th.tag_dict.get("expected_response")
-            if want is not None:
-                failed = sum(b.failed for b in sel)
-                return sum(b.requests for b in sel) - failed if want == "true" else failed
-            return sum(b.requests for b in sel)
+    def _lane_intervals(sel: Selection, iv: Interval) -> list[Interval]:
+        if sel.everything:
+            return [iv]
+        return [x for lane, x in _lanes(iv).items() if sel.lane(lane)]
+
+    def _count(self, th: Threshold, iv: Interval) -> int:
+        if th.metric in ("iterations", "dropped_iterations"):
+            lanes = self._lane_intervals(self._selection(th), iv)
+            if th.metric == "iterations":
+                return sum(x.iterations for x in lanes)
+            return sum(x.dropped for x in lanes)
+        sel = self._buckets(th, iv)
+        tags = th.tag_dict
         if th.metric == "data_received":
             return sum(b.bytes_in for b in sel)
         if th.metric == "data_sent":
             return sum(b.bytes_out for b in sel)
-        if th.metric == "iterations":
-            return iv.iterations
-        return iv.dropped  # dropped_iterations
+        if (status := tags.get("status")) is not None:  # http_reqs
+            return sum(b.status.get(int(status), 0) for b in sel) if status.isdigit() else 0
+        want = tags.get("expected_response")
+        if want is not None:
+            failed = sum(b.failed for b in sel)
+            return sum(b.requests for b in sel) - failed if want == "true" else failed
+        return sum(b.requests for b in sel)
 
     def evaluate(self, *, final: bool = False) -> list[ThresholdState]:
         """Judge every threshold now; a window verdict that failed stays failed."""
@@ -397,6 +452,11 @@ class RunModel:
 
     def passed(self) -> bool:
         return all(s.ok for s in self.states)
+
+
+def _lanes(iv: Interval) -> dict[str, Interval]:
+    """An interval's lanes; one without is the one default scenario's."""
+    return iv.lanes or {DEFAULT_LANE: iv}
 
 
 def _duration(sel: Sequence[Bucket], expected: str | None) -> tuple[HdrHistogram, int]:
