@@ -148,6 +148,24 @@ class Row:
 
 
 @dataclass(frozen=True)
+class ScenarioRow:
+    """One scenario in a snapshot: its executor, state and own figures (the console's row)."""
+
+    name: str
+    executor: str
+    state: str  # "waiting" | "running" | "done"
+    vus: int  # the last interval's
+    target: float  # the executor's target (VUs or iterations/s) at the last interval's end
+    rps: float  # the last interval's
+    iterations: int  # over the run so far
+    dropped: int
+    p95_ms: float  # http_req_duration over the run so far
+    error_rate: float
+    start_time: float  # k6's startTime
+    end_time: float  # start_time + the executor's planned duration
+
+
+@dataclass(frozen=True)
 class ThresholdState:
     threshold: Threshold
     ok: bool
@@ -283,6 +301,43 @@ class RunModel:
         p = sum(v[0] for v in self.total.checks.values())
         f = sum(v[1] for v in self.total.checks.values())
         return p / (p + f) if p + f else None
+
+    def groups(self) -> dict[str, LatencyStats]:
+        """k6's group_duration per group path (`::checkout`), over the run."""
+        sums = self.total.group_sums
+        return {
+            path: LatencyStats.of(h, sums[path]) for path, h in sorted(self.total.groups.items())
+        }
+
+    def scenario_row(
+        self, name: str, executor: str, start_time: float, end_time: float, *, finished: bool
+    ) -> ScenarioRow:
+        """Scenario `name` as the console's table shows it: its own lane's figures (a run
+        without lanes is the one scenario's); `end_time` is where its plan ends."""
+        lane = self.lanes.get(name) or (self if not self.lanes else RunModel())
+        last = lane.timeline[-1] if lane.timeline else None
+        if finished or (last is not None and not last.vus and self.elapsed >= end_time):
+            state = "done"
+        elif last is None or self.elapsed < start_time:
+            state = "waiting"
+        else:
+            state = "running"
+        b = bucket_total(lane.total.buckets.values())
+        p95 = b.duration.get_value_at_percentile(95) / 1000 if b.requests else 0.0
+        return ScenarioRow(
+            name=name,
+            executor=executor,
+            state=state,
+            vus=last.vus if last is not None else 0,
+            target=last.target if last is not None else 0.0,
+            rps=last.rps if last is not None else 0.0,
+            iterations=lane.total.iterations,
+            dropped=lane.total.dropped,
+            p95_ms=p95,
+            error_rate=b.failed / b.requests if b.requests else 0.0,
+            start_time=start_time,
+            end_time=end_time,
+        )
 
     # --------------------------------------------------------- thresholds
     def value(

@@ -19,7 +19,7 @@ from engine.http.tls import TlsOptions
 from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
 from engine.load.flow import Flow
-from engine.load.model import Figures, Row, RunModel, ThresholdState
+from engine.load.model import Figures, Row, RunModel, ScenarioRow, ThresholdState
 from engine.load.states import Ending, RunState, StopCause, ending_of
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import Threshold
@@ -105,6 +105,7 @@ class Snapshot:
     worker_nodes: tuple[str, ...] = ()  # each worker's machine on a Ray cluster, else ()
     failures: tuple[str, ...] = ()
     stop_reason: StopCause | None = None
+    scenarios: tuple[ScenarioRow, ...] = ()  # one a scenario; () for a plan of one
 
 
 @dataclass

@@ -142,3 +142,26 @@ def test_groups_merge_and_cross_a_process_boundary() -> None:
     iv.add(iv)
     assert iv.group_sums == {"::a": 8000, "::a::b": 1000}
     assert {k: h.get_total_count() for k, h in iv.groups.items()} == {"::a": 4, "::a::b": 2}
+
+
+def test_a_scenario_row_shows_its_own_lane() -> None:
+    model = RunModel(index=INDEX)
+    model.add(_interval())
+    buy = model.scenario_row("buy", "ramping-vus", 0.0, 10.0, finished=False)
+    assert (buy.state, buy.vus, buy.iterations, buy.dropped) == ("running", 3, 3, 0)
+    assert (buy.rps, buy.error_rate, buy.p95_ms) == (6.0, 0.0, pytest.approx(2.0, rel=1e-2))
+    browse = model.scenario_row("browse", "constant-arrival-rate", 0.0, 1.0, finished=False)
+    assert (browse.iterations, browse.dropped) == (8, 32)
+    assert model.scenario_row("admin", "per-vu-iterations", 5.0, 8.0, finished=False).state == (
+        "waiting"
+    )
+    assert model.scenario_row("buy", "ramping-vus", 0.0, 10.0, finished=True).state == "done"
+
+
+def test_group_duration_per_path_over_the_run() -> None:
+    model = RunModel(index=INDEX)
+    model.add(_interval())
+    model.add(_interval())
+    stats = model.groups()
+    assert list(stats) == ["::checkout"]
+    assert (stats["::checkout"].count, stats["::checkout"].mean) == (6, 5.0)
