@@ -143,6 +143,18 @@ class Snapshot:
     scenarios: tuple[ScenarioRow, ...] = ()  # one a scenario; () for a plan of one
 
 
+def scenario_rows(model: RunModel, work: WorkPlan, *, finished: bool) -> tuple[ScenarioRow, ...]:
+    """Each scenario's row for a snapshot; () for a plan of one (its figures are the run's)."""
+    if len(work.scenarios) < 2:
+        return ()
+    rows = []
+    for sc in work.scenarios:
+        kind = sc.executor.kind
+        end = sc.start_time + kind.planned_duration(sc.executor)
+        rows.append(model.scenario_row(sc.name, kind.name, sc.start_time, end, finished=finished))
+    return tuple(rows)
+
+
 @dataclass
 class RunResult:
     plan: RunPlan

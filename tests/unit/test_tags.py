@@ -6,8 +6,12 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import ConfigError
+from engine.http.request import prepare
+from engine.load.executors import ExecutorConfig
+from engine.load.flow import Flow, Step, Template
 from engine.load.metrics import Interval, Recorder
 from engine.load.model import RunModel
+from engine.load.run import ScenarioPlan, WorkPlan, scenario_rows
 from engine.load.tags import SETUP, LaneTags, Level, StepTags, TagIndex
 from engine.load.thresholds import parse_threshold
 
@@ -165,3 +169,44 @@ def test_group_duration_per_path_over_the_run() -> None:
     stats = model.groups()
     assert list(stats) == ["::checkout"]
     assert (stats["::checkout"].count, stats["::checkout"].mean) == (6, 5.0)
+
+
+def test_the_index_of_a_plan_names_its_scenarios_steps_and_setup() -> None:
+    url = "http://127.0.0.1:9"
+    browse = ScenarioPlan(
+        "browse",
+        ExecutorConfig(executor="constant-arrival-rate", rate=5, duration=4.0),
+        requests=(prepare("list", "GET", url + "/", (), None),),
+        tags=(("kind", "read"),),
+    )
+    buy = ScenarioPlan(
+        "buy",
+        ExecutorConfig(executor="per-vu-iterations", vus=2, iterations=3),
+        flow=Flow("checkout", (Step("cart", "POST", Template.compile("/cart")),)),
+        start_time=2.0,
+    )
+    login = Flow("setup", (Step("login", "POST", Template.compile("/login")),))
+    work = WorkPlan(url, (browse, buy), setup=login, run_tags=(("team", "web"),))
+    index = TagIndex.of_plan(work)
+    assert index.tags(Level.REQUEST, "browse", "list") == {
+        "team": "web",
+        "kind": "read",
+        "scenario": "browse",
+        "group": "",
+        "step": "list",
+        "method": "GET",
+    }
+    assert index.tags(Level.REQUEST, "buy", "cart")["method"] == "POST"
+    assert index.tags(Level.REQUEST, SETUP, "login") == {
+        "team": "web",
+        "group": "::setup",
+        "step": "login",
+        "method": "POST",
+    }
+    model = RunModel(index=index)
+    rows = scenario_rows(model, work, finished=False)
+    assert [(r.name, r.executor, r.state, r.start_time, r.end_time) for r in rows] == [
+        ("browse", "constant-arrival-rate", "waiting", 0.0, 4.0),
+        ("buy", "per-vu-iterations", "waiting", 2.0, 602.0),  # maxDuration: the bound
+    ]
+    assert scenario_rows(model, WorkPlan(url, (browse,)), finished=False) == ()
