@@ -172,6 +172,14 @@ class TagIndex:
             )
 
 
+def check_thresholds(work: WorkPlan, thresholds: Iterable[Threshold]) -> None:
+    """ConfigError for a threshold whose tags a plan's figures cannot carry (at plan time,
+    so the run is refused before it starts, exit 2)."""
+    index = TagIndex.of_plan(work)
+    for th in thresholds:
+        index.check(th)
+
+
 @dataclass(frozen=True)
 class Selection:
     """One threshold's lanes and steps: those whose tags include `want`."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from engine.load.controller import Controller
 from engine.profile import load_profile
 from engine.profile.plan import Overrides, build_plan
+from tests.conftest import run_surge
 
 FLOW = """name = "t"
 base_url = "http://127.0.0.1:9"
@@ -47,3 +50,18 @@ async def test_checks_per_step_and_empty_selections_on_a_real_run(
         "http_reqs{step:nosuch}": (False, 0.0),  # an empty counter: 0
         "http_req_duration{step:nosuch}": (False, 0.0),  # an empty trend: 0
     }
+
+
+@pytest.mark.parametrize(
+    ("threshold", "why"),
+    [
+        ("vus{kind:read}:value>0", "vus is kept for the whole run: a tag selects it only"),
+        ("http_req_duration{url:/x}:p(95)<1", "cannot select by 'url'"),
+        ("iterations{step:home}:count>0", "iterations is not kept per step"),
+    ],
+)
+def test_a_tag_surge_cannot_select_is_refused_before_the_run(threshold: str, why: str) -> None:
+    proc = run_surge("run", "http://127.0.0.1:9/", "-i", "1", "--threshold", threshold)
+    assert proc.returncode == 2, proc.stderr
+    assert why in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
