@@ -254,7 +254,7 @@ def _whole(
         iterations=s.iterations,
         interrupted=s.interrupted_iterations,
         dropped=s.dropped_iterations,
-        checks={name: [c.passes, c.fails] for name, c in checks.items()},
+        checks={("", name): [c.passes, c.fails] for name, c in checks.items()},
     )
 
 
@@ -362,7 +362,7 @@ def _threshold(
         th = None
     view = _view(th, run) if th is not None else None
     if th is not None and view is not None:
-        value = model.value(view[0], view[1], model.elapsed)
+        value = model.value(view[0], view[1], model.elapsed, final=True)
         ok, observed = th.passes(value), round(value, 6) if value is not None else None
     else:  # the inputs' verdicts: ok only if every input passed
         ok, observed = all(e.ok for e in entries), _worst_observed(th, entries)
@@ -384,6 +384,8 @@ def _view(th: Threshold, run: _Run) -> tuple[Threshold, Interval] | None:
     the expected responses' durations of a format 1 report."""
     tags = th.tag_dict
     if th.window_s or th.metric in PHASES or ("step" in tags and "upstream" in tags):
+        return None
+    if th.metric == "checks" and "step" in tags:  # a report keeps checks by name only
         return None
     if th.kind == TREND and "expected_response" in tags and not run.split:
         return None
