@@ -21,7 +21,8 @@ from hdrh.histogram import HdrHistogram
 from engine import __version__
 from engine.load.metrics import Bucket, Interval, encode_histogram, new_histogram
 from engine.load.model import Figures, LatencyStats, RunModel, bucket_total
-from engine.load.run import RunResult
+from engine.load.run import DEFAULT_SCENARIO, RunResult, ScenarioPlan, WorkPlan
+from engine.load.tags import TagIndex
 from engine.report.deploy_section import DeployRecord, rollout_exit_code
 from engine.report.model import (
     FORMAT,
@@ -200,15 +201,25 @@ def summary_of(
 def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Report:
     """The report of a run; `deploy`, the rollout that went with it, as `[deploy]`."""
     plan, model = result.plan, result.model
-    cfg = plan.work.only.executor
+    plans = plan.work.scenarios
+    cfg = plans[0].executor if len(plans) == 1 else None  # several: each its own
     total = model.total
+    scenarios, scenario_hists = {}, {}
+    groups, group_hists = {}, {}
+    if total.groups or set(model.lanes) - {DEFAULT_SCENARIO}:
+        hows = {p.name: _how(p) for p in plans}
+        scenarios, scenario_hists = lane_tables(hows, model.lanes, model.elapsed)
+        durations = {path: (h, total.group_sums.get(path, 0)) for path, h in total.groups.items()}
+        groups, group_hists = group_tables(
+            model.lanes, _group_paths(plan.work), durations, model.elapsed
+        )
     meta = Meta(
         version=__version__,
         name=plan.name,
         source=plan.source,
         target=plan.work.base_url,
-        executor=cfg.executor,
-        executor_options=cfg.options(),
+        executor=cfg.executor if cfg else "scenarios",
+        executor_options=cfg.options() if cfg else {},
         test_type=plan.test_type or "",
         environment=plan.environment or "",
         client=plan.work.client,
@@ -244,6 +255,8 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         steps={s: section_of(model.figures((("step", s),))) for s in model.steps()},
         upstreams={u: section_of(model.figures((("upstream", u),))) for u in model.upstreams()},
         timeline=tuple(model.timeline),
+        scenarios=scenarios,
+        groups=groups,
         histograms=ReportHistograms(
             total=bucket_histograms(bucket_total(total.buckets.values()), total),
             steps={
@@ -254,9 +267,35 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
                 u: bucket_histograms(bucket_total(b for k, b in total.buckets.items() if k[1] == u))
                 for u in model.upstreams()
             },
+            scenarios=scenario_hists,
+            groups=group_hists,
         ),
         deploy=deploy,
     )
+
+
+def _how(plan: ScenarioPlan) -> ScenarioSection:
+    """How a scenario ran, as its report section says it (k6's option names)."""
+    cfg = plan.executor
+    return ScenarioSection(
+        executor=cfg.executor,
+        executor_options=cfg.options(),
+        start_time_s=plan.start_time,
+        exec=plan.exec,
+        tags=dict(plan.tags),
+    )
+
+
+def _group_paths(work: WorkPlan) -> dict[tuple[str, str], str]:
+    """(lane, step) -> the k6 group path of a step in a group (`::checkout`, in setup
+    `::setup::login`), as the run's tags say it (a lane's root, ::setup, is no group)."""
+    lanes = TagIndex.of_plan(work).lanes.values()
+    return {
+        (lane.name, step.name): step.group
+        for lane in lanes
+        for step in lane.steps
+        if step.group and step.group != lane.group
+    }
 
 
 def unwritable(path: str | Path) -> str | None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import replace
 
 import pytest
 
-from engine.load.model import LatencyStats
+from engine.load.metrics import Interval, Recorder
+from engine.load.model import LatencyStats, RunModel
+from engine.load.run import RunResult
 from engine.load.thresholds import parse_key
+from engine.profile import parse_profile
+from engine.profile.model import ProfileError
+from engine.profile.plan import Overrides, build_plan
 from engine.report.compare import compare
+from engine.report.document import build_report
 from engine.report.k6_summary import summary_export
 from engine.report.model import (
     Checks,
@@ -19,7 +26,10 @@ from engine.report.model import (
     ScenarioSection,
     Summary,
     ThresholdEntry,
+    parse_report,
 )
+from engine.report.review import review_report
+from engine.report.summary import render_report
 
 
 def _scenario(p95: float, **figures: float) -> ScenarioSection:
@@ -164,3 +174,124 @@ def test_the_k6_export_lists_scenario_and_group_submetrics_a_threshold_names() -
     assert metrics["http_reqs{group:::setup}"]["count"] == 1  # setup's lane: k6's ::setup
     # a user's tag is never a scenario's dropped count (k6 tags drops with the scenario only)
     assert metrics["dropped_iterations{kind:read}"]["count"] == 0.0
+
+
+FLOW = """\
+name = "shop"
+base_url = "http://127.0.0.1:9"
+vus = 2
+duration = "4s"
+
+[[flow.steps]]
+name = "home"
+path = "/"
+[[flow.steps]]
+name = "cart"
+path = "/cart"
+[[flow.steps]]
+name = "pay"
+path = "/pay"
+"""
+GROUPED = FLOW.replace('path = "/cart"', 'path = "/cart"\ngroup = "checkout"').replace(
+    'path = "/pay"', 'path = "/pay"\ngroup = "checkout"'
+)
+START = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
+
+
+def _interval(lane: str, k: int, n: int) -> Interval:
+    """Interval k of a lane: n passes of its flow (one iteration each), the cart checked."""
+    rec = Recorder(separate_latency=False, start=k - 1.0)
+    for i in range(n):
+        for step in ("home", "cart", "pay"):
+            rec.record(step, None, 1000 + i, 1000 + i, 200, False, 100, 10)
+        rec.check("cart ok", i % 4 != 0, "cart")
+        rec.group("::checkout", 2500 + i)
+        rec.iteration(4000 + i)
+    if lane == "browse":
+        rec.dropped(k)
+    return rec.harvest(float(k), vus=1 if n else 0, vus_max=2, target=1.0)
+
+
+def _run(lanes: dict[str, list[int]], profile: str = FLOW) -> RunResult:
+    """A run whose lanes made these many passes per interval, with the plan to match."""
+    plan = build_plan(parse_profile(profile, "shop.toml"), Overrides(), interval=1.0)
+    default = plan.work.only
+    scenarios = (
+        replace(
+            default,
+            name="browse",
+            executor=replace(
+                default.executor,
+                executor="constant-arrival-rate",
+                rate=5,
+                pre_allocated_vus=1,
+                max_vus=2,
+            ),
+            tags=(("kind", "read"),),
+            exec="browse",
+        ),
+        replace(default, name="buy", start_time=2.0),
+    )
+    plan = replace(plan, work=replace(plan.work, scenarios=scenarios))
+    model = RunModel()
+    for k in range(1, 5):
+        top = Interval(k - 1.0, float(k))
+        parts = {name: _interval(name, k, passes[k - 1]) for name, passes in lanes.items()}
+        for iv in parts.values():
+            top.add(iv)
+        top.lanes = parts
+        model.add(top)
+    return RunResult(plan, model, START, model.elapsed, False, None)
+
+
+def test_a_run_of_several_scenarios_reports_each_scenario() -> None:
+    result = _run({"browse": [3, 3, 3, 3], "buy": [0, 0, 2, 0], "(setup)": [1, 0, 0, 0]})
+    report = build_report(result)
+    assert (report.meta.executor, report.meta.executor_options) == ("scenarios", {})
+    assert list(report.scenarios) == ["browse", "buy", "(setup)"]
+    browse, buy, setup = report.scenarios.values()
+    assert (browse.requests, browse.iterations, browse.dropped_iterations) == (36, 12, 10)
+    assert browse.rps == 9.0  # over the whole run's 4 s, as k6 rates a scenario's counters
+    assert (browse.executor, browse.executor_options["rate"], browse.exec) == (
+        "constant-arrival-rate",
+        5,
+        "browse",
+    )
+    assert browse.tags == {"kind": "read"} and browse.checks["cart ok"] == Checks(8, 4)
+    assert (buy.start_time_s, buy.ended_s, buy.requests, buy.iterations) == (2.0, 3.0, 6, 2)
+    assert buy.executor == "constant-vus" and setup.requests == 3
+    assert report.summary.requests == 3 * 15
+    # a group's duration is kept though no step of the plan says it is in the group
+    assert report.groups["::checkout"].group_duration.min == 2.5
+    assert report.groups["::checkout"].requests == 0
+    assert parse_report(report.table()) == report
+    assert summary_export(report)["root_group"]["checks"]["cart ok"]["passes"] == 9
+    assert "browse       constant-arrival-rate" in render_report(report)
+    # read back, the run had a target rate: one of its scenarios did
+    assert review_report(parse_report(report.table())).open_model
+
+
+def test_a_group_holds_its_steps_requests_and_checks() -> None:
+    try:
+        result = _run(
+            {"browse": [3, 3, 3, 3], "buy": [0, 0, 2, 0], "(setup)": [1, 0, 0, 0]}, GROUPED
+        )
+    except ProfileError:
+        pytest.skip("a step's group (vocab) is not in this branch yet")
+    report = build_report(result)
+    checkout = report.groups["::checkout"]
+    assert checkout.requests == 2 * (12 + 2)  # cart and pay of the scenarios' flow
+    assert checkout.group_duration.min == 2.5 and checkout.checks == {"cart ok": Checks(9, 5)}
+    assert parse_report(report.table()) == report
+    exported = summary_export(report)["root_group"]
+    assert exported["groups"]["checkout"]["checks"]["cart ok"]["passes"] == 9
+    assert exported["checks"]["cart ok"]["fails"] == 1  # setup's: outside the group
+
+
+def test_a_run_of_the_one_default_scenario_writes_no_scenario_table() -> None:
+    """No [scenarios] and no groups: the report of before, whatever the lanes say."""
+    result = _run({"default": [3, 3, 3, 3]})
+    result.model.total.groups.clear()
+    report = build_report(result)
+    assert report.scenarios == {} and report.groups == {}
+    assert "scenarios" not in report.table() and "groups" not in report.table()
