@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from engine.load.steering import steering_words
-from engine.report.model import Meta, Report, Section
+from engine.report.model import Meta, Report, ScenarioSection, Section
 from engine.report.text import fmt_bytes, fmt_ms
 
 Better = Literal["lower", "higher"] | None
@@ -155,10 +155,17 @@ class Comparison:
 
 
 def compare(base: Report, new: Report, tolerance: float = DEFAULT_TOLERANCE) -> Comparison:
-    """Judge NEW against BASE, section by section (total, then shared steps, upstreams)."""
+    """Judge NEW against BASE, section by section (total, then shared scenarios, groups,
+    steps, upstreams)."""
     if tolerance < 0:
         raise ValueError(f"tolerance must not be negative, got {tolerance}")
     warnings = meta_warnings(base.meta, new.meta)
+    warnings += [
+        f"scenario {name}: {w}"
+        for name, sc in base.scenarios.items()
+        if name in new.scenarios
+        for w in _scenario_warnings(sc, new.scenarios[name])
+    ]
     rows: list[Row] = []
     same_as_total = _same_as_total(base, new)
     base_sections = {k: v for k, v in sections(base).items() if k not in same_as_total}
@@ -173,6 +180,14 @@ def compare(base: Report, new: Report, tolerance: float = DEFAULT_TOLERANCE) -> 
         f"{name} only in NEW: not compared" for name in new_sections if name not in base_sections
     )
     return Comparison(tuple(rows), tuple(warnings), tolerance)
+
+
+def _scenario_warnings(base: ScenarioSection, new: ScenarioSection) -> list[str]:
+    """What makes one scenario of two runs not quite comparable: how it was run."""
+    if base.executor != new.executor:
+        return [f"different executor: {base.executor or '-'} (BASE) vs {new.executor or '-'} (NEW)"]
+    diff = _option_changes(base.executor_options, new.executor_options)
+    return [f"different executor options: {diff}"] if diff else []
 
 
 def _kinds(report: Report) -> dict[str, Mapping[str, Section]]:

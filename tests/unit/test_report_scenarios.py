@@ -64,7 +64,7 @@ def test_compare_pairs_scenarios_by_name() -> None:
     )
     new = _report(
         {
-            "buy": _scenario(80.0, dropped_iterations=7),
+            "buy": _scenario(80.0, dropped_iterations=7, executor_options={"vus": 3}),
             "browse": _scenario(10.0, rps=50.0),
             "new": _scenario(1),
         },
@@ -82,6 +82,7 @@ def test_compare_pairs_scenarios_by_name() -> None:
     assert rows["group ::checkout group_duration p95"].direction == "worse"
     assert "scenario browse vus max" not in rows and "scenario browse checks" not in rows
     assert list(result.warnings) == [
+        "scenario buy: different executor options: vus - → 3",
         "scenario old only in BASE: not compared",
         "scenario new only in NEW: not compared",
     ]
