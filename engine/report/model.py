@@ -232,11 +232,10 @@ class Report:
     def table(self) -> dict[str, Any]:
         """The report as TOML holds it (and the JSON outputs show it)."""
         out: dict[str, Any] = {"meta": {"format": FORMAT} | _table(self.meta)}
-        out |= {k: _value(getattr(self, k)) for k in _KNOWN if k not in ("meta", "deploy")}
-        if not self.scenarios:
-            del out["scenarios"]
-        if not self.groups:
-            del out["groups"]
+        empty = [
+            f.name for f in fields(self) if f.metadata.get("optional") and not getattr(self, f.name)
+        ]
+        out |= {k: _value(getattr(self, k)) for k in _KNOWN if k not in ("meta", "deploy", *empty)}
         if self.deploy is not None:
             out["deploy"] = deploy_table(self.deploy)
         return {k: v for k, v in out.items() if v is not None} | dict(self.extra)
