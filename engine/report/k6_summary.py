@@ -16,9 +16,10 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from engine.load.metrics import PHASES
+from engine.load.metrics import PHASES, decode_histogram, merge_histograms
 from engine.load.model import LatencyStats
 from engine.load.thresholds import parse_key
+from engine.report.document import rounded_stats
 from engine.report.model import Checks, Report, Section
 
 # k6's trends a section holds, by the attribute they are kept under.
@@ -51,6 +52,8 @@ def summary_export(report: Report) -> dict[str, Any]:
     for name in PHASES:
         if name in summary.phases:
             metrics[name] = _trend(summary.phases[name])
+    if (groups := _group_duration(report)) is not None:
+        metrics["group_duration"] = _trend(groups)
     for name, count in (
         ("http_reqs", summary.requests),
         ("iterations", summary.iterations),
@@ -77,6 +80,20 @@ def summary_export(report: Report) -> dict[str, Any]:
         metrics[th.metric] = entry
         entry.setdefault("thresholds", {})[th.expression] = not th.ok
     return {"metrics": metrics, "root_group": _root_group(report)}
+
+
+def _group_duration(report: Report) -> LatencyStats | None:
+    """k6's group_duration over every group, from their histograms (exact); None for a
+    run without groups, or a report that kept no histograms of them."""
+    kept = report.histograms.groups if report.histograms is not None else {}
+    texts = [h.group_duration for h in kept.values() if h.group_duration]
+    if not report.groups or not texts:
+        return None
+    try:
+        merged = merge_histograms(decode_histogram(t) for t in texts)
+    except Exception:  # a damaged histogram (hdrh, base64, zlib raise their own)
+        return None
+    return rounded_stats(merged, sum(h.group_duration_sum_us or 0 for h in kept.values()))
 
 
 def _trend(stats: LatencyStats) -> dict[str, float]:

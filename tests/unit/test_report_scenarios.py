@@ -266,7 +266,12 @@ def test_a_run_of_several_scenarios_reports_each_scenario() -> None:
     assert report.groups["::checkout"].group_duration.min == 2.5
     assert report.groups["::checkout"].requests == 0
     assert parse_report(report.table()) == report
-    assert summary_export(report)["root_group"]["checks"]["cart ok"]["passes"] == 9
+    exported = summary_export(report)
+    assert exported["root_group"]["checks"]["cart ok"]["passes"] == 9
+    # k6's group_duration over every group: 4 x 3 passes of browse, 2 of buy, 1 of setup
+    assert exported["metrics"]["group_duration"]["avg"] == round(
+        (12 * 2501 + 2 * 2500.5 + 2500) / 15 / 1000, 3
+    )
     assert "browse       constant-arrival-rate" in render_report(report)
     # read back, the run had a target rate: one of its scenarios did
     assert review_report(parse_report(report.table())).open_model
@@ -285,6 +290,7 @@ def test_a_group_holds_its_steps_requests_and_checks() -> None:
     assert checkout.group_duration.min == 2.5 and checkout.checks == {"cart ok": Checks(9, 5)}
     assert parse_report(report.table()) == report
     exported = summary_export(report)["root_group"]
+    assert summary_export(report)["metrics"]["group_duration"]["min"] == 2.5
     assert exported["groups"]["checkout"]["checks"]["cart ok"]["passes"] == 9
     assert exported["checks"]["cart ok"]["fails"] == 1  # setup's: outside the group
 
