@@ -194,6 +194,10 @@ class Interval:
     phases: dict[str, HdrHistogram] = field(default_factory=dict)  # PHASES, once recorded
     phase_sums: dict[str, int] = field(default_factory=dict)
     protocols: dict[str, int] = field(default_factory=dict)  # connections opened, by `proto`
+    # Each scenario's own interval, by name (setup and teardown: "(setup)", "(teardown)").
+    # Empty for a run of the one "default" scenario, whose figures are the top level. A
+    # worker ships lanes only; `flatten` (the Controller, once) makes the top level their sum.
+    lanes: dict[str, Interval] = field(default_factory=dict)
 
     def add(self, other: Interval) -> None:
         for key, b in other.buckets.items():
@@ -222,10 +226,33 @@ class Interval:
             self.phase_sums[name] = self.phase_sums.get(name, 0) + other.phase_sums[name]
         for proto, n in other.protocols.items():
             self.protocols[proto] = self.protocols.get(proto, 0) + n
+        for name, lane in other.lanes.items():
+            mine_lane = self.lanes.get(name)
+            if mine_lane is None:
+                mine_lane = self.lanes[name] = Interval(lane.start, lane.end)
+            mine_lane.add(lane)
         self.start = min(self.start, other.start)
         self.end = max(self.end, other.end)
 
+    def flatten(self) -> Interval:
+        """The lanes' sum as the top level, the lanes kept: what the Controller hands on.
+        An interval without lanes is its own total."""
+        if not self.lanes:
+            return self
+        total = Interval(self.start, self.end)
+        for lane in self.lanes.values():
+            total.add(lane)
+        total.start, total.end = self.start, self.end
+        total.lanes = self.lanes
+        return total
+
     def encode(self) -> dict[str, Any]:
+        if self.lanes:  # the top level is their sum: never sent twice
+            return {
+                "start": self.start,
+                "end": self.end,
+                "lanes": {name: lane.encode() for name, lane in self.lanes.items()},
+            }
         return {
             "start": self.start,
             "end": self.end,
@@ -246,6 +273,9 @@ class Interval:
 
     @classmethod
     def decode(cls, data: dict[str, Any]) -> Interval:
+        if "lanes" in data:
+            lanes = {name: cls.decode(lane) for name, lane in data["lanes"].items()}
+            return cls(start=data["start"], end=data["end"], lanes=lanes)
         return cls(
             start=data["start"],
             end=data["end"],
