@@ -19,16 +19,26 @@ from time import perf_counter
 from engine.errors import ConfigError
 from engine.limits import fd_shortfall
 from engine.load.executors.planned import initial_vus, planned_vus_max
+from engine.load.flow import Flow
 from engine.load.metrics import Interval, merge_histograms
 from engine.load.model import Row, RunModel, ThresholdState
 from engine.load.pacing import RunClock
 from engine.load.pools import LocalPool, Pool, ProcessPool
-from engine.load.run import OnWorkerLoss, RunPlan, RunResult, Snapshot
+from engine.load.run import (
+    SETUP_LANE,
+    TEARDOWN_LANE,
+    OnWorkerLoss,
+    RunPlan,
+    RunResult,
+    Snapshot,
+)
+from engine.load.setup import Once, run_once
 from engine.load.states import (
     RunState,
     StopCause,
     StopReason,
     is_natural,
+    runs_teardown,
     threshold_abort,
     workers_lost,
 )
@@ -69,6 +79,9 @@ class Controller:
         }
         self._scales = dict.fromkeys(self._lanes, 1.0)  # each scenario's, as last set
         self.paused_lanes: set[str] = set()  # scenarios paused on their own
+        self._setup_values: tuple[tuple[str, str], ...] = ()  # setup()'s captures
+        self._pending: Interval | None = None  # setup's figures, for the first interval
+        self._once_task: asyncio.Task[Once] | None = None  # setup or teardown running
         self._planned_vus_max = planned_vus_max(
             [(lane.start_time, lane.executor) for lane in plan.work.scenarios]
         )
@@ -174,8 +187,10 @@ class Controller:
             self.steering.stopped(cause.kind)
 
     def abort(self, reason: StopCause | str = StopReason.USER_ABORT) -> None:
-        """At once: in-flight iterations are interrupted."""
+        """At once: in-flight iterations are interrupted (and setup or teardown, by hand)."""
         cause = StopCause.of(reason)
+        if self._once_task is not None and not runs_teardown(cause):
+            self._once_task.cancel()
         self.aborted = True
         self.stop_reason = self.stop_reason or cause
         self.state = RunState.STOPPING
@@ -186,6 +201,8 @@ class Controller:
     async def run(self) -> RunResult:
         self.started_at = self.now()
         self.state = RunState.RUNNING
+        if self.plan.work.setup is not None and not await self._setup(self.plan.work.setup):
+            return await self._end(None)  # no scenario runs
         task = asyncio.create_task(self.pool.run())
         k = 1
         error = None
@@ -222,9 +239,23 @@ class Controller:
             # Nobody left to run the plan: the run ended early, whatever the figures say.
             self.aborted = True
             self.stop_reason = self.stop_reason or workers_lost(self.pool.failures)
+        return await self._end(error)
+
+    async def _end(self, error: str | None) -> RunResult:
+        """The last interval, teardown() (k6 runs it after a stop or a threshold's abort,
+        not after an abort by hand), the final verdicts."""
         last = await self._harvest()
         if last.end - last.start > 0.05 or _has_data(last):
             self._interval(last, join_last=last.end - last.start < self.plan.interval / 2)
+        teardown = self.plan.work.teardown
+        if teardown is not None and runs_teardown(self.stop_reason):
+            self.state = RunState.STOPPING
+            origin = self._clock.t0 if self._clock is not None else None
+            timeout = self.plan.work.teardown_timeout
+            if once := await self._once(teardown, TEARDOWN_LANE, timeout, origin):
+                iv = once.interval
+                lanes = Interval(iv.start, iv.end, lanes={TEARDOWN_LANE: iv})
+                self._interval(self._total(lanes), join_last=True)
         self.model.evaluate(final=True)
         self.state = RunState.FINISHED
         if self.stop_reason is None and not is_natural(self.pool.stop_reason):
@@ -233,11 +264,46 @@ class Controller:
         self._emit(self.model.timeline[-1] if self.model.timeline else None)
         return result
 
+    async def _setup(self, flow: Flow) -> bool:
+        """k6's setup(), before any scenario: False when it failed (the run's stop cause
+        says why) or the run was aborted meanwhile. Its captures go to every VU."""
+        once = await self._once(flow, SETUP_LANE, self.plan.work.setup_timeout)
+        if once is None:
+            return False
+        self._pending = Interval(0.0, 0.0, lanes={SETUP_LANE: once.interval})
+        if once.error is not None:
+            self.abort(StopCause(StopReason.SETUP_FAILED, once.error))
+            return False
+        self.pool.setup_values = self._setup_values = once.values
+        return True
+
+    async def _once(
+        self, flow: Flow, lane: str, timeout: float, origin: float | None = None
+    ) -> Once | None:
+        """Setup or teardown as a task an abort by hand cancels (then None)."""
+        task = self._once_task = asyncio.create_task(
+            run_once(self.plan.work, flow, lane, timeout, values=self._setup_values, origin=origin)
+        )
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            self._once_task = None
+        return None if task.cancelled() else task.result()
+
     async def _harvest(self) -> Interval:
-        """The workers' interval, its top level the total of its lanes. vus_max is k6's:
-        the VUs planned at the busiest moment (scenarios whose windows overlap), plus those
-        a scenario started beyond its plan (an arrival rate's, a scale's)."""
-        iv = (await self.pool.harvest()).flatten()
+        return self._total(await self.pool.harvest())
+
+    def _total(self, iv: Interval) -> Interval:
+        """The workers' interval (and setup's, into the first), its top level the total
+        of its lanes. vus_max is k6's: the VUs planned at the busiest moment (scenarios
+        whose windows overlap), plus those a scenario started beyond its plan."""
+        if self._pending is not None:
+            iv.add(self._pending)
+            self._pending = None
+        iv = iv.flatten()
         if iv.lanes:
             extra = sum(
                 max(lane.vus_max - initial_vus(self._lanes[name].executor), 0)

@@ -32,12 +32,14 @@ class Crew:
         self.clock = RunClock()
         self.scale = 1.0
         self.started = False
-        self._plain = list(self.workers) == [DEFAULT_SCENARIO]
+        # setup and teardown are lanes of their own: then "default" is one too
+        self._plain = list(self.workers) == [DEFAULT_SCENARIO] and not (plan.setup or plan.teardown)
         self._ending: StopCause | None = None
         self._running = asyncio.Event()
         self._running.set()
         self._stopped = asyncio.Event()
         self._last = 0.0  # the end of the last harvested interval, run seconds
+        self._ended: set[str] = set()  # lanes whose run is over: no VUs, no target
 
     def lanes(self, scenario: str | None = None) -> list[Worker]:
         """Every lane, or the one of `scenario` ([] where this process runs no part of it)."""
@@ -45,6 +47,11 @@ class Crew:
             return list(self.workers.values())
         worker = self.workers.get(scenario)
         return [] if worker is None else [worker]
+
+    def set_setup(self, values: tuple[tuple[str, str], ...]) -> None:
+        """setup()'s captures ("setup.NAME", value), for every VU of every lane."""
+        for worker in self.workers.values():
+            worker.setup_values = dict(values)
 
     # ---------------------------------------------------------------- commands
     @property
@@ -110,6 +117,8 @@ class Crew:
             return self.workers[DEFAULT_SCENARIO].harvest()
         now = perf_counter() - self.clock.t0 if self.started else 0.0
         lanes = {name: w.harvest() for name, w in self.workers.items()}
+        for name in self._ended:
+            lanes[name].vus, lanes[name].target = 0, 0.0
         iv = Interval(self._last, now, lanes=lanes)
         self._last = now
         return iv
@@ -144,7 +153,10 @@ class Crew:
             await self._sleep_run_time(start)
             if self._ending is not None:
                 return  # stopped before its start: it never runs, as in k6
-        await worker.run()
+        try:
+            await worker.run()
+        finally:
+            self._ended.add(worker.lane.name)
 
     async def _sleep_run_time(self, until: float) -> None:
         """Until the crew's run time `until`, or a stop; pauses stretch the wait."""

@@ -21,6 +21,7 @@ class Start:
     scale: float = 1.0
     ending: Stop | Abort | None = None
     lanes: tuple[Pause | Scale, ...] = ()  # one scenario's pause or scale, in their order
+    setup: tuple[tuple[str, str], ...] = ()  # setup()'s captures: ("setup.NAME", value)
 
 
 @dataclass(frozen=True)

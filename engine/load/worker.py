@@ -86,6 +86,7 @@ class Worker:
         # When a crew runs this lane: the crew's start (perf_counter), from which intervals
         # count, whenever the lane starts. None: from this worker's own start.
         self.origin: float | None = None
+        self.setup_values: dict[str, str] = {}  # setup()'s captures, as "setup.NAME"
         self.scale = 1.0
         self.stop_reason: StopCause | None = None
         self._rng = rng or random.Random()
@@ -454,7 +455,7 @@ class Worker:
         """
         flow = self._flow
         assert flow is not None
-        values = dict(vu.values)
+        values = vu.last_values = dict(vu.values)
         values["iter"] = str(vu.iterations)
         first: float | None = begin
         rec = self.recorder
@@ -511,9 +512,24 @@ class Worker:
         if self._flow is not None:
             vu_id = self.lane.vu_base + vu.index * self.lane.stride + self.lane.offset + 1
             row = self._flow.row_for(vu_id)
-            vu.values = {"vu": str(vu_id), **{f"data.{k}": v for k, v in row.items()}}
+            vu.values = {
+                "vu": str(vu_id),
+                **self.setup_values,
+                **{f"data.{k}": v for k, v in row.items()},
+            }
         self._vus.append(vu)
         return vu
+
+    async def pass_once(self) -> dict[str, str]:
+        """One pass of the flow on one VU and no iteration counted (k6's setup() and
+        teardown()): the values it ended with, its captures among them."""
+        vu = self._new_vu()
+        try:
+            await self._pass_flow(vu, perf_counter())
+        finally:
+            vu.client.close()
+            vu.session.close()
+        return vu.last_values
 
     # ------------------------------------------------------------ closed model
     def _closed_target(self, t: float) -> int:

@@ -20,6 +20,7 @@ from engine.load.pacing import Pacer
 from engine.load.run import DEFAULT_SCENARIO, ScenarioPlan, WorkPlan
 from engine.load.split import number_vus, split_plan
 from engine.load.stages import Stage, arrival_time
+from engine.load.states import StopCause, StopReason, runs_teardown
 
 SHARED = ExecutorConfig(executor=SHARED_ITERATIONS, vus=3, iterations=10)
 PER_VU = ExecutorConfig(executor=PER_VU_ITERATIONS, vus=2, iterations=3)
@@ -199,3 +200,26 @@ def _cfg(executor: str, **kw: object) -> ExecutorConfig:
 )  # fmt: skip
 def test_planned_vus_max_is_k6s(scenarios: list[tuple[float, ExecutorConfig]], want: int) -> None:
     assert planned_vus_max(scenarios) == want
+
+
+@pytest.mark.parametrize(
+    ("kind", "runs"),
+    [
+        (None, True),
+        (StopReason.DURATION, True),
+        (StopReason.USER_STOP, True),
+        (StopReason.INTERRUPTED, True),  # one Ctrl+C: k6 still tears down
+        (StopReason.THRESHOLD, True),
+        (StopReason.INTERRUPTED_TWICE, False),  # a second skips it
+        (StopReason.USER_ABORT, False),
+        (StopReason.SETUP_FAILED, False),
+    ],
+)
+def test_teardown_runs_unless_aborted_by_hand(kind: StopReason | None, runs: bool) -> None:
+    assert runs_teardown(None if kind is None else StopCause(kind)) is runs
+
+
+def test_setup_failed_reads_back_from_its_words() -> None:
+    cause = StopCause(StopReason.SETUP_FAILED, "timed out after 0.3s")
+    assert str(cause) == "setup failed: timed out after 0.3s"
+    assert StopCause.parse(str(cause)) == cause

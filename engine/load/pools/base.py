@@ -46,6 +46,8 @@ class Pool(ABC):
     cpu: list[float]  # each worker's CPU over the last interval, percent of one core
     scale: float
     stop_reason: StopCause | None
+    # setup()'s captures, ("setup.NAME", value): set before `run`, every VU has them.
+    setup_values: tuple[tuple[str, str], ...] = ()
     # Set by `run` once the workers' clocks run (processes spawned and told to start):
     # the Controller's intervals count from then, so the first is as long as the rest.
     started: asyncio.Event
@@ -133,7 +135,7 @@ class RemotePool(Pool):
 
     def _start(self) -> msg.Start:
         """The start, with every command given before it."""
-        return msg.Start(self._paused, self.scale, self._ending, self._lanes)
+        return msg.Start(self._paused, self.scale, self._ending, self._lanes, self.setup_values)
 
     def stop(self, reason: StopCause) -> None:
         self.stop_reason = self.stop_reason or reason

@@ -60,6 +60,7 @@ class LocalPool(Pool):
 
     async def run(self) -> None:
         cpu_of(self._proc)
+        self.crew.set_setup(self.setup_values)
         self.started.set()  # the crew's clock starts as its run does, in this same step
         await self.crew.run()
 

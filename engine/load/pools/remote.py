@@ -9,6 +9,7 @@ from engine.load.crew import Crew
 
 def apply_start(crew: Crew, start: msg.Start) -> None:
     """Commands given while the worker was being placed, folded into its start."""
+    crew.set_setup(start.setup)
     if start.paused:
         crew.pause()
     if start.scale != 1.0:
