@@ -31,6 +31,7 @@ from engine.load.run import (
     RunPlan,
     RunResult,
     Snapshot,
+    scenario_rows,
 )
 from engine.load.setup import Once, run_once
 from engine.load.states import (
@@ -43,6 +44,7 @@ from engine.load.states import (
     workers_lost,
 )
 from engine.load.steering import Steer, SteeringLog
+from engine.load.tags import TagIndex
 
 BREAKPOINT_ERROR_RATE = 0.05
 BREAKPOINT_P95_FACTOR = 10.0
@@ -64,7 +66,7 @@ class Controller:
         local = pool is None and plan.cluster is None  # else: other machines, or none
         if local and (why := fd_shortfall(per_worker)):
             raise ConfigError("vus", why)
-        self.model = RunModel(plan.thresholds)
+        self.model = RunModel(plan.thresholds, index=TagIndex.of_plan(plan.work))
         self.pool: Pool = pool or _pool(plan)
         self.state = RunState.READY
         self.aborted = False
@@ -397,6 +399,9 @@ class Controller:
             worker_nodes=self.pool.nodes(),
             failures=tuple(self.pool.failures),
             stop_reason=self.stop_reason,
+            scenarios=scenario_rows(
+                self.model, self.plan.work, finished=self.state == RunState.FINISHED
+            ),
         )
         if self.on_snapshot is not None:
             self.on_snapshot(snap)
