@@ -20,7 +20,7 @@ from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
 from engine.load.flow import Flow
 from engine.load.model import Figures, Row, RunModel, ScenarioRow, ThresholdState
-from engine.load.states import Ending, RunState, StopCause, ending_of
+from engine.load.states import Ending, RunState, StopCause, StopReason, ending_of
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import Threshold
 
@@ -177,6 +177,8 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
+        if self.stop_reason is not None and self.stop_reason.kind is StopReason.SETUP_FAILED:
+            return EXIT_ERROR  # nothing ran: its thresholds judged nothing
         if not self.model.passed():
             return EXIT_THRESHOLDS
         if self.error is not None or (self.aborted and self.plan.test_type != "breakpoint"):
