@@ -293,8 +293,11 @@ class _Workloads:
             if isinstance(table, dict) and "name" not in table:
                 table = {**table, "name": name}
             return self._flow(table, path, binding), ()
-        if self.key in self.doc:
-            return self._flow(self.doc[self.key], (self.key,), binding), ()
+        if self.key in self.doc:  # and `GET /` as endpoints, as ever
+            flow = self._flow(self.doc[self.key], (self.key,), binding)
+            return flow, _endpoints([], ("endpoints",), self.headers)
+        if "endpoints" not in self.doc and "scenarios" in self.doc:
+            return None, ()  # no default flow: each scenario names its own (exec)
         raw = scenarios.bind_steps(self.doc.get("endpoints", []), ("endpoints",), binding)
         endpoints = _endpoints(raw, ("endpoints",), self.headers)
         for i, endpoint in enumerate(endpoints):

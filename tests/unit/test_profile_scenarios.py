@@ -4,12 +4,29 @@ at load: `${env.NAME}`, `${hosts.NAME}`, run tags. Every refusal names file, lin
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.load.executors import CONSTANT_ARRIVAL_RATE, PER_VU_ITERATIONS, RAMPING_VUS
+from engine.errors import ConfigError
+from engine.load.executors import (
+    CONSTANT_ARRIVAL_RATE,
+    PER_VU_ITERATIONS,
+    RAMPING_ARRIVAL_RATE,
+    RAMPING_VUS,
+)
+from engine.load.run import RunPlan
 from engine.profile import ProfileError, parse_profile
+from engine.profile.plan import (
+    Overrides,
+    build_plan,
+    fit_duration,
+    planned_duration,
+    replaced_scenarios,
+)
+from tui.cli.main import build_parser
+from tui.cli.run_cmd import BadInput, plan_from_args
 
 HEAD = 'name = "t"\nbase_url = "http://127.0.0.1:8080"\n'
 SHOP = (
@@ -276,3 +293,175 @@ def test_a_named_host_is_an_origin_a_step_may_reach() -> None:
     first, second = parse(text).endpoints
     assert (first.name, first.path) == ("GET ${hosts.auth}/token", "http://127.0.0.1:9443/token")
     assert second.path == "http://127.0.0.1:9443/b"
+
+
+# ------------------------------------------------------------------ the run's plan
+
+
+def plan(text: str = SHOP, **overrides: Any) -> RunPlan:
+    return build_plan(parse(text), Overrides(workers=1, **overrides))
+
+
+def test_each_scenario_becomes_a_lane_with_test_wide_vu_ids() -> None:
+    work = plan(tags=(("run", "ci"), ("team", "ops"))).work
+    browse, buy, admin = work.scenarios
+    assert [(s.name, s.exec, s.start_time, s.vu_base) for s in work.scenarios] == [
+        ("browse", "browse", 0.0, 0),
+        ("buy", "checkout", 2.0, 2),  # browse may start 2 VUs (its maxVUs)
+        ("admin", "", 1.0, 5),  # buy's peak is 3
+    ]
+    assert (browse.executor.rate, browse.tags, browse.requests) == (20.0, (("kind", "read"),), ())
+    assert buy.flow is not None and buy.flow.name == "checkout"
+    assert admin.executor.executor == PER_VU_ITERATIONS
+    assert work.setup is not None and work.teardown is not None
+    assert (work.setup_timeout, work.teardown_timeout) == (10.0, 60.0)
+    assert work.run_tags == (("team", "ops"), ("run", "ci"))  # --tag over the profile's
+
+
+def test_a_profile_without_scenarios_makes_the_one_default_lane() -> None:
+    text = HEAD + "[[endpoints]]\npath = '/a'\nweight = 3\n[[endpoints]]\npath = '/b'\n"
+    (lane,) = plan(text, vus=2, duration=1.0).work.scenarios
+    assert (lane.name, lane.executor.vus, lane.weights, lane.vu_base) == (
+        "default",
+        2,
+        (3.0, 1.0),
+        0,
+    )
+    assert [r.name for r in lane.requests] == ["GET /a", "GET /b"]
+
+
+def test_load_flags_replace_the_scenarios_by_one_default_and_say_so() -> None:
+    profile = parse(SHOP)
+    o = Overrides(workers=1, vus=4, duration=2.0)
+    (lane,) = build_plan(profile, o).work.scenarios
+    assert (lane.name, lane.executor.vus, lane.flow) == ("default", 4, profile.flow)
+    line = replaced_scenarios(profile, o)
+    assert line is not None and "(browse, buy, admin)" in line and "'default'" in line
+    assert replaced_scenarios(profile, Overrides()) is None
+
+
+def test_load_flags_without_a_default_flow_name_exec() -> None:
+    text = SHOP.replace('[flow]\nsteps = [{ path = "/api/jobs" }]\n', "")
+    text = text.replace('startTime = "1s"\n', 'startTime = "1s"\nexec = "browse"\n')
+    with pytest.raises(ConfigError) as info:
+        plan(text, iterations=3)
+    assert info.value.key == "exec"
+
+
+def test_scenario_picks_some_and_an_unknown_one_lists_the_names() -> None:
+    work = plan(scenarios=("admin", "browse")).work
+    assert [(s.name, s.start_time) for s in work.scenarios] == [("browse", 0.0), ("admin", 1.0)]
+    assert work.setup is not None  # setup and teardown still run
+    with pytest.raises(ConfigError) as info:
+        plan(scenarios=("nope",))
+    assert info.value.key == "--scenario" and "browse, buy, admin" in info.value.message
+    with pytest.raises(ConfigError):
+        plan(scenarios=("admin",), vus=3)
+
+
+def test_a_test_type_scales_each_scenario_around_its_own_peak() -> None:
+    browse, buy, admin = plan(test_type="stress", time_scale=0.01).work.scenarios
+    assert browse.executor.executor == RAMPING_ARRIVAL_RATE
+    assert browse.executor.peak_rate == pytest.approx(35.0)  # 1.75 x 20/s
+    assert (buy.executor.executor, buy.executor.peak_vus) == (RAMPING_VUS, 6)  # ceil(1.75 x 3)
+    assert buy.start_time == pytest.approx(0.02)  # startTime x the time scale
+    assert (admin.executor.iterations, admin.start_time) == (3, 1.0)  # iterations kept
+    with pytest.raises(ConfigError):
+        plan(test_type="breakpoint")
+    (one,) = plan(test_type="breakpoint", scenarios=("browse",)).work.scenarios
+    assert one.executor.executor == RAMPING_ARRIVAL_RATE
+
+
+def test_a_duration_with_a_test_type_fits_all_scenarios_into_it() -> None:
+    profile = parse(SHOP)
+    o = fit_duration(profile, Overrides(workers=1, test_type="average", duration=30.0))
+    assert o.duration is None and o.time_scale is not None
+    assert planned_duration(profile, o) == pytest.approx(30.0, rel=0.05)
+
+
+def test_once_runs_each_scenario_one_iteration_from_zero() -> None:
+    work = plan(once=True).work
+    assert [
+        (s.executor.executor, s.executor.vus, s.executor.iterations) for s in work.scenarios
+    ] == [(PER_VU_ITERATIONS, 1, 1)] * 3
+    assert {s.start_time for s in work.scenarios} == {0.0}
+    assert work.setup is not None and work.teardown is not None
+    text = HEAD + "[[endpoints]]\npath = '/a'\nweight = 9\n[[endpoints]]\nmethod = 'POST'\n"
+    text += "path = '/b'\njson = { a = 1 }\nchecks = [{ status = 201 }]\n"
+    (lane,) = plan(text, once=True).work.scenarios
+    assert lane.flow is not None
+    assert [s.name for s in lane.flow.steps] == ["GET /a", "POST /b"]  # each endpoint once
+    assert lane.flow.steps[1].checks[0].name == "status is 201"
+    wire = lane.flow.steps[1].prepare("http://127.0.0.1:8080", (), {}).wire
+    assert wire.startswith(b"POST /b HTTP/1.1\r\n") and wire.endswith(b'{"a":1}')
+
+
+def test_a_step_on_a_named_host_is_planned() -> None:
+    text = HEAD + 'hosts = { auth = "http://127.0.0.1:9443" }\n[flow]\n'
+    text += 'steps = [{ path = "${hosts.auth}/token" }]\n'
+    (lane,) = plan(text, iterations=1).work.scenarios
+    assert lane.flow is not None
+    assert (
+        lane.flow.steps[0]
+        .prepare("http://127.0.0.1:8080", (), {})
+        .url.startswith("http://127.0.0.1:9443/token")
+    )
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_env_vars_tags_scenarios_and_once_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOP_PASSWORD", "from-the-environment")
+    monkeypatch.delenv("SHOP_USER", raising=False)
+    file = tmp_path / "shop.toml"
+    file.write_text(SHOP)
+    argv = ["run", str(file), "-e", "QUOTE=q", "--env", "SHOP_USER=bob", "--tag", "run=ci"]
+    args = build_parser().parse_args([*argv, "--scenario", "buy", "--once"])
+    assert (args.env, args.env_vars) == (None, [("QUOTE", "q"), ("SHOP_USER", "bob")])
+    run = plan_from_args(args)
+    (buy,) = run.work.scenarios
+    assert buy.flow is not None and buy.flow.steps[0].path.parts == ("/cart?who=bob",)
+    assert run.work.setup is not None
+    login = run.work.setup.steps[0].body
+    assert login is not None and "from-the-environment" in login.parts[0]
+    assert run.work.run_tags == (("team", "web"), ("run", "ci"))
+    assert buy.executor.iterations == 1
+    args = build_parser().parse_args([*argv, "-d", "2s"])
+    assert plan_from_args(args).work.scenarios[0].name == "default"
+    note = capsys.readouterr().err
+    assert note.startswith("surge run: note: the load flags replace the profile's scenarios")
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["-e", "1A=x"], "NAME=VALUE"),
+        (["--env-var", "NOEQUALS"], "NAME=VALUE"),
+        (["--env", "A B=1"], "NAME=VALUE"),
+        (["--tag", "status=500"], "reserved"),
+        (["--tag", "run="], "NAME=VALUE"),
+    ],
+)
+def test_bad_variables_and_tags_exit_2_in_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["run", "http://127.0.0.1:9/", *argv])
+    assert info.value.code == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("surge run: error: ") and fragment in first
+
+
+def test_an_unknown_scenario_is_bad_input_listing_the_names(tmp_path: Path) -> None:
+    file = tmp_path / "shop.toml"
+    file.write_text(SHOP)
+    args = build_parser().parse_args(["run", str(file), "-e", "SHOP_PASSWORD=x"])
+    args.env_vars.append(("QUOTE", "q"))
+    args.scenarios = ["nope"]
+    with pytest.raises(
+        BadInput, match=r"--scenario: no scenario 'nope' \(scenarios: browse, buy, admin\)"
+    ):
+        plan_from_args(args)
