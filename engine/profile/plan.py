@@ -25,6 +25,7 @@ from engine.load.executors import ExecutorConfig
 from engine.load.flow import Flow, Step, Template
 from engine.load.run import DEFAULT_SCENARIO, ClientKind, RunPlan, ScenarioPlan, WorkPlan
 from engine.load.stages import Stage
+from engine.load.tags import check_thresholds
 from engine.load.testtypes import default_max_vus, executor_for, resolve
 from engine.load.thresholds import Threshold
 from engine.profile.model import Endpoint, Profile, ScenarioSpec
@@ -238,6 +239,7 @@ def build_plan(
         http_debug=o.http_debug,
     )
     thresholds = o.thresholds if o.replace_thresholds else (*profile.thresholds, *o.thresholds)
+    check_thresholds(work, thresholds)
     return RunPlan(
         name=profile.name,
         source=profile.source,
