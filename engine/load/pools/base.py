@@ -133,7 +133,7 @@ class RemotePool(Pool):
             self._lanes = (*self._lanes, msg.Scale(scale, scenario))
             self._send(msg.Scale(scale, scenario))
 
-    def _start(self) -> msg.Start:
+    def start_message(self) -> msg.Start:
         """The start, with every command given before it."""
         return msg.Start(self._paused, self.scale, self._ending, self._lanes, self.setup_values)
 

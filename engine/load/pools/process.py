@@ -190,7 +190,7 @@ class ProcessPool(RemotePool):
         try:
             await asyncio.gather(*(r.ready for r in self._remotes if r.ready is not None))
             # One message, so no request goes out between "start" and a pause.
-            self._send(self._start())
+            self._send(self.start_message())
             self.started.set()
             await self._all_done.wait()
         finally:
