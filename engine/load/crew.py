@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable
 from time import perf_counter
 
+from engine.http.wire import SendBatch
 from engine.load.metrics import Interval
 from engine.load.pacing import RunClock, sleep_run_time
 from engine.load.run import DEFAULT_SCENARIO, WorkPlan
@@ -26,8 +27,9 @@ class Crew:
 
     def __init__(self, plan: WorkPlan, *, rng: random.Random | None = None) -> None:
         self.plan = plan
+        batch = SendBatch()  # one loop: its lanes' streaming sends go out together
         self.workers: dict[str, Worker] = {
-            lane.name: Worker(plan, lane, rng=rng) for lane in plan.scenarios
+            lane.name: Worker(plan, lane, rng=rng, batch=batch) for lane in plan.scenarios
         }
         self.clock = RunClock()
         self.scale = 1.0

@@ -76,7 +76,9 @@ class Worker:
         lane: ScenarioPlan | None = None,
         *,
         rng: random.Random | None = None,
+        batch: SendBatch | None = None,
     ) -> None:
+        """`batch`: the streaming sends of this loop, shared by a crew's lanes."""
         self.plan = plan
         self.lane = lane = plan.only if lane is None else lane
         self.cfg = lane.executor
@@ -114,7 +116,7 @@ class Worker:
             total += w
             self._cum_weights.append(total)
         self._checks = lane.checks or ((),) * len(lane.requests)
-        self._batch = SendBatch()
+        self._batch = batch or SendBatch()
         self._max_redirects = plan.max_redirects
         self._hops = 0  # redirect hops since the last harvest, outside flows
         self._flow = lane.flow
