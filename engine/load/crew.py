@@ -152,8 +152,8 @@ class Crew:
         start = worker.lane.start_time
         if start > 0:
             await sleep_run_time(self.clock, start, self._running, self._stopped)
-            if self._ending is not None:
-                return  # stopped before its start: it never runs, as in k6
+        if self._ending is not None:
+            return  # stopped before its start (a failed setup too): it never runs, as in k6
         try:
             await worker.run()
         finally:

@@ -46,8 +46,11 @@ class Pool(ABC):
     cpu: list[float]  # each worker's CPU over the last interval, percent of one core
     scale: float
     stop_reason: StopCause | None
-    # setup()'s captures, ("setup.NAME", value): set before `run`, every VU has them.
+    # setup()'s captures, ("setup.NAME", value), every VU has them; set before `gate`.
     setup_values: tuple[tuple[str, str], ...] = ()
+    # Set by the Controller once setup() is done (None: no setup): workers spawn
+    # meanwhile, and start after it.
+    gate: asyncio.Event | None = None
     # Set by `run` once the workers' clocks run (processes spawned and told to start):
     # the Controller's intervals count from then, so the first is as long as the rest.
     started: asyncio.Event
@@ -90,6 +93,11 @@ class Pool(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    async def setup_done(self) -> None:
+        """Until setup() is done, if the plan has one."""
+        if self.gate is not None:
+            await self.gate.wait()
 
     def nodes(self) -> tuple[str, ...]:
         """Each worker's machine, for a pool that spans several; () on this one alone."""

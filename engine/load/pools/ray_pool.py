@@ -133,6 +133,7 @@ class RayPool(RemotePool):
                 for i, plan in enumerate(self.plans)
             ]
             await self._measure_clocks()
+            await self.setup_done()
             start = self.start_message()
             start_at = time.time() + START_MARGIN_S
             runs = {
