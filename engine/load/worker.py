@@ -22,7 +22,6 @@ table) as attributes; split, each part would reach into the others' privates.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from bisect import bisect
 from collections import deque
@@ -38,7 +37,7 @@ from engine.load.checks import Check, bind_checks, body_note, evaluate_checks
 from engine.load.flow import END_ITERATION, Template
 from engine.load.follow import Answer, follow
 from engine.load.metrics import Interval, Recorder
-from engine.load.pacing import Pacer, RunClock, remaining
+from engine.load.pacing import Pacer, RunClock, remaining, sleep_run_time
 from engine.load.run import ScenarioPlan, WorkPlan
 from engine.load.states import StopCause, StopReason
 from engine.load.vus import VU, make_vu
@@ -77,7 +76,9 @@ class Worker:
         lane: ScenarioPlan | None = None,
         *,
         rng: random.Random | None = None,
+        batch: SendBatch | None = None,
     ) -> None:
+        """`batch`: the streaming sends of this loop, shared by a crew's lanes."""
         self.plan = plan
         self.lane = lane = plan.only if lane is None else lane
         self.cfg = lane.executor
@@ -115,7 +116,7 @@ class Worker:
             total += w
             self._cum_weights.append(total)
         self._checks = lane.checks or ((),) * len(lane.requests)
-        self._batch = SendBatch()
+        self._batch = batch or SendBatch()
         self._max_redirects = plan.max_redirects
         self._hops = 0  # redirect hops since the last harvest, outside flows
         self._flow = lane.flow
@@ -240,18 +241,6 @@ class Worker:
         if pending:
             self.recorder.interrupted(len(pending))
             await asyncio.wait(pending)
-
-    async def _sleep_run_time(self, until: float) -> None:
-        """Sleep until run time `until`, or until stopped; pauses stretch the wait."""
-        while not self._stopping:
-            if self.paused:
-                await self._running.wait()
-                continue
-            left = until - self.clock.elapsed()
-            if left <= 0:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), min(left, 0.25))
 
     async def _fold(self) -> None:
         """Fold recorded latencies into histograms, so raw values wait at most a tick.
@@ -658,7 +647,7 @@ class Worker:
             # At least a timer tick (shorter sleeps spin the loop at high rates), at
             # most 50 ms so a stop is seen soon even at one iteration a minute.
             await asyncio.sleep(min(max(t - now - _SLACK_S, _SLACK_S), 0.05))
-        await self._sleep_run_time(cfg.planned_duration)
+        await sleep_run_time(self.clock, cfg.planned_duration, self._running, self._stopped)
         self.stop(StopCause(StopReason.DURATION))
 
     def _dispatch(self, due: float) -> None:
