@@ -249,8 +249,8 @@ def test_a_run_of_several_scenarios_reports_each_scenario() -> None:
     result = _run({"browse": [3, 3, 3, 3], "buy": [0, 0, 2, 0], "(setup)": [1, 0, 0, 0]})
     report = build_report(result)
     assert (report.meta.executor, report.meta.executor_options) == ("scenarios", {})
-    assert list(report.scenarios) == ["browse", "buy", "(setup)"]
-    browse, buy, setup = report.scenarios.values()
+    assert list(report.scenarios) == ["(setup)", "browse", "buy"]  # as they ran
+    setup, browse, buy = report.scenarios.values()
     assert (browse.requests, browse.iterations, browse.dropped_iterations) == (36, 12, 10)
     assert browse.rps == 9.0  # over the whole run's 4 s, as k6 rates a scenario's counters
     assert (browse.executor, browse.executor_options["rate"], browse.exec) == (
