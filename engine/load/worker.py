@@ -583,7 +583,7 @@ class Worker:
         take = self._budget.take if self._budget is not None else None
         loop = asyncio.get_running_loop()
         single = self._flow is None and len(self.lane.requests) == 1
-        request, checks = self.lane.requests[0], self._checks[0]
+        request, checks = (self.lane.requests[0], self._checks[0]) if single else (None, ())
         # Nothing reads the responses: requests chain in the connection's callback.
         on_response = self._on_response(vu, request) if single and not checks else None
         try:
@@ -678,7 +678,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         backlog = self._backlog
         single = self._flow is None and len(self.lane.requests) == 1
-        request, checks = self.lane.requests[0], self._checks[0]
+        request, checks = (self.lane.requests[0], self._checks[0]) if single else (None, ())
         try:
             while True:
                 if due is None:
