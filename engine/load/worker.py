@@ -572,11 +572,7 @@ class Worker:
         take = self._budget.take if self._budget is not None else None
         loop = asyncio.get_running_loop()
         single = self._flow is None and len(self.lane.requests) == 1
-        # A flow's lane may have no requests of its own: only `single` reads these.
-        request, checks = (
-            self.lane.requests[0] if single else None,
-            self._checks[0] if single else (),
-        )
+        request, checks = (self.lane.requests[0], self._checks[0]) if single else (None, ())
         # Nothing reads the responses: requests chain in the connection's callback.
         on_response = self._on_response(vu, request) if single and not checks else None
         try:
@@ -671,11 +667,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         backlog = self._backlog
         single = self._flow is None and len(self.lane.requests) == 1
-        # A flow's lane may have no requests of its own: only `single` reads these.
-        request, checks = (
-            self.lane.requests[0] if single else None,
-            self._checks[0] if single else (),
-        )
+        request, checks = (self.lane.requests[0], self._checks[0]) if single else (None, ())
         try:
             while True:
                 if due is None:
