@@ -107,6 +107,12 @@ class Worker:
         self._max_redirects = plan.max_redirects
         self._hops = 0  # redirect hops since the last harvest, outside flows
         self._flow = plan.flow
+        # data_order "iteration" or "random": a row per pass (else each VU keeps its own)
+        self._rows = [
+            {f"data.{k}": v for k, v in row.items()}
+            for row in (plan.flow.data if plan.flow and plan.flow.data_order != "vu" else ())
+        ]
+        self._row_n = 0  # this worker's passes that took a row (iteration order)
         self._static_steps: list[Prepared | None] = [
             step.prepare(plan.base_url, plan.headers, {}) if step.static else None
             for step in (plan.flow.steps if plan.flow else ())
@@ -250,10 +256,29 @@ class Worker:
             i = 0 if len(cum) == 1 else bisect(cum, self._rng.random() * cum[-1])
             await self._request(vu, self.plan.requests[i], self._checks[i], due)
         else:
+            row = self._row() if self._rows else None
+            if self._rows and row is None:  # data_end = "stop": the rows are used up
+                self.stop(StopCause(StopReason.ITERATIONS))
+                return
             start = perf_counter()
             begin = due if due is not None and due < start else start
-            await self._pass_flow(vu, begin)
+            await self._pass_flow(vu, begin, row)
             self.recorder.iteration(int((perf_counter() - begin) * 1e6))
+
+    def _row(self) -> dict[str, str] | None:
+        """The data row of the next pass: at random, or the scenario's next in iteration
+        order (this worker takes rows offset, offset + stride, ...); None once a
+        `data_end = "stop"` flow has used them all."""
+        rows = self._rows
+        if self._flow.data_order == "random":  # type: ignore[union-attr]
+            return rows[self._rng.randrange(len(rows))]
+        i = self._row_n * self.plan.stride + self.plan.offset
+        self._row_n += 1
+        if i >= len(rows):
+            if self._flow.data_end == "stop":  # type: ignore[union-attr]
+                return None
+            i %= len(rows)
+        return rows[i]
 
     async def _request(
         self,
@@ -427,7 +452,7 @@ class Worker:
             await self._request(vu, req, (), None, answer=resp)
             vu.iterations += 1
 
-    async def _pass_flow(self, vu: VU, begin: float) -> None:
+    async def _pass_flow(self, vu: VU, begin: float, row: dict[str, str] | None = None) -> None:
         """One pass through the flow, as k6 runs a default function.
 
         A failed step (unexpected status, transport error, a poll out of tries) is
@@ -440,6 +465,8 @@ class Worker:
         assert flow is not None
         values = dict(vu.values)
         values["iter"] = str(vu.iterations)
+        if row is not None:
+            values.update(row)
         first: float | None = begin
         rec = self.recorder
         vu.session.jar.clear()  # each iteration starts with no cookies, as in k6

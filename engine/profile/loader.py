@@ -19,6 +19,7 @@ import profiles
 from engine.errors import ConfigError
 from engine.limits import MAX_RATE, MAX_TIME_SCALE, MAX_VUS, MAX_WORKERS
 from engine.load.executors import ExecutorConfig
+from engine.load.flow import basic_auth
 from engine.load.run import ClientKind, OnWorkerLoss
 from engine.load.testtypes import resolve
 from engine.load.thresholds import Threshold, parse_key, parse_thresholds
@@ -31,7 +32,17 @@ from engine.profile.locate import KeyPath, decode_toml, find_line, format_key
 from engine.profile.model import Endpoint, Profile, ProfileError
 
 ENV_KEYS = ("base_url", "headers", "vus", "rate", "max_vus", "description")
-ENDPOINT_KEYS = ("name", "method", "path", "headers", "body", "json", "weight", "checks")
+ENDPOINT_KEYS = (
+    "name",
+    "method",
+    "path",
+    "headers",
+    "body",
+    "json",
+    "weight",
+    "checks",
+    *http_fields.PARAM_KEYS,
+)
 FLOW_RENAMED = (
     "[scenario] is now called [flow] (in k6's words a scenario is a workload, "
     "a flow the steps it runs): read as [flow]"
@@ -193,8 +204,11 @@ def _build(doc: Mapping[str, Any], source: str, env: str | None, base_url: str |
         if required not in values:
             raise Invalid((required,), _MISSING_HINTS[required])
     values.update(http_fields.tls_files(doc, Path(source).parent, values.get("insecure", False)))
-    headers = values.get("headers", ())
-    values["endpoints"] = _endpoints(doc.get("endpoints", []), ("endpoints",), headers)
+    base, headers = http_fields.base_credentials(values["base_url"], values.get("headers", ()))
+    values["base_url"], values["headers"] = base, headers
+    values["endpoints"] = _endpoints(
+        doc.get("endpoints", []), ("endpoints",), headers, Path(source).parent
+    )
     if "flow" in doc and "scenario" in doc:
         raise Invalid(("scenario",), "[scenario] is the old name of [flow]: give one of them")
     key = "scenario" if "scenario" in doc else "flow"
@@ -254,13 +268,15 @@ def _environments(value: Any, path: KeyPath) -> dict[str, dict[str, Any]]:
 
 
 def _endpoints(
-    value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]]
+    value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]], folder: Path
 ) -> tuple[Endpoint, ...]:
     if not isinstance(value, list):
         raise Invalid(path, f"expected an array of tables ([[endpoints]]), got {describe(value)}")
     if not value:
         return (Endpoint(name="GET /"),)
-    endpoints = [_endpoint(item, (*path, i), profile_headers) for i, item in enumerate(value)]
+    endpoints = [
+        _endpoint(item, (*path, i), profile_headers, folder) for i, item in enumerate(value)
+    ]
     first: dict[str, int] = {}
     for i, endpoint in enumerate(endpoints):
         if endpoint.name in first:
@@ -270,13 +286,20 @@ def _endpoints(
     return tuple(endpoints)
 
 
-def _endpoint(value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]]) -> Endpoint:
+def _endpoint(
+    value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]], folder: Path
+) -> Endpoint:
     table = fields.table(value, path, hint="[[endpoints]]")
     fields.known_keys(table, path, ENDPOINT_KEYS)
     method = http_fields.method(table.get("method", "GET"), (*path, "method"))
-    target = http_fields.target(table.get("path", "/"), (*path, "path"))
     headers = http_fields.headers(table.get("headers", {}), (*path, "headers"))
-    body, headers = http_fields.body(table, path, headers, profile_headers)
+    target, credentials = http_fields.credentials(
+        table, path, fields.text(table.get("path", "/"), (*path, "path")), headers
+    )
+    target = http_fields.target(target, (*path, "path"))
+    if credentials is not None:
+        headers = (*headers, basic_auth(*credentials))
+    body, headers = http_fields.body(table, path, headers, profile_headers, folder)
     weight = fields.positive(table.get("weight", 1.0), (*path, "weight"))
     checks = http_fields.checks(table.get("checks", []), (*path, "checks"))
     for where, template in check_templates(((*path, "checks", i), c) for i, c in enumerate(checks)):
@@ -284,7 +307,9 @@ def _endpoint(value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, st
             message = f"unknown variable ${{{template.names[0]}}} (variables are a [flow]'s)"
             raise Invalid(where, message)
     name = fields.name(table["name"], (*path, "name")) if "name" in table else f"{method} {target}"
-    return Endpoint(name, method, target, headers, body, weight, checks)
+    tags = http_fields.tags(table["tags"], (*path, "tags")) if "tags" in table else ()
+    timeout = fields.seconds(table["timeout"], (*path, "timeout")) if "timeout" in table else None
+    return Endpoint(name, method, target, headers, body, weight, checks, tags, timeout)
 
 
 def _deploy(value: Any, path: KeyPath) -> DeployPlan:

@@ -277,7 +277,8 @@ def _endpoint_request(profile: Profile, i: int) -> Prepared:
     key = f"endpoints[{i}]" if profile.source != "<url>" else "url"
     url = _same_origin(profile.base_url, e.path, f"{key}.path")
     try:
-        return prepare(e.name, e.method, url, (*profile.headers, *e.headers), e.body)
+        headers = (*profile.headers, *e.headers)
+        return prepare(e.name, e.method, url, headers, e.body, timeout=e.timeout)
     except RequestError as exc:
         raise ConfigError(exc.key, f"{exc.message} (endpoint {e.name})") from None
 

@@ -1,0 +1,152 @@
+"""Issue 27's request vocabulary against the real httpbin under gunicorn, in both clients:
+httpbin echoes what it got, so each row is judged on what went over the wire.
+
+| row                     | what httpbin shows                                         |
+|-------------------------|------------------------------------------------------------|
+| form                    | `form` holds the fields, spaces and `&` decoded back       |
+| multipart               | `form` the text part, `files` the PNG as a data URL        |
+| auth, userinfo          | /basic-auth/u/p answers 200 (401 without the header)      |
+| cross-host redirect     | /headers on another host has no Authorization (Go's rule) |
+| timeout                 | a step's own deadline, shorter or longer than the profile's |
+| checks                  | matches, not_contains, lt/gt on json and duration          |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from engine.load.controller import Controller
+from engine.load.run import RunResult
+from engine.profile import parse_profile
+from engine.profile.plan import Overrides, build_plan
+
+CLIENTS = ("wire", "httpx")
+PNG = base64.b64decode(  # a 1x1 PNG: not UTF-8, so httpbin echoes it as a data URL
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+
+def _profile(url: str, rest: str, iterations: int = 2) -> str:
+    return (
+        f'name = "vocab"\nbase_url = "{url}"\n[load]\nexecutor = "per-vu-iterations"\n'
+        f"vus = 1\niterations = {iterations}\n{rest}"
+    )
+
+
+async def _run(text: str, source: str = "vocab.toml", **overrides: Any) -> RunResult:
+    overrides.setdefault("workers", 1)
+    plan = build_plan(parse_profile(text, source), Overrides(**overrides), interval=0.5)
+    return await asyncio.wait_for(Controller(plan).run(), 60)
+
+
+FLOW = """
+[flow]
+[[flow.steps]]
+name = "form"
+method = "POST"
+path = "/post"
+form = { b = "x y&z", a = "${vu}", n = "${random(7,7)}" }
+checks = [
+  { json = "form.b", equals = "x y&z", name = "form b" },
+  { json = "form.a", equals = "1", name = "form a" },
+  { json = "form.n", equals = "7", name = "form n" },
+  { json = "headers.Content-Type", equals = "application/x-www-form-urlencoded", name = "ctype" },
+]
+[[flow.steps]]
+name = "upload"
+method = "POST"
+path = "/post"
+multipart = { note = "hi ${vu}", file = { path = "photo.png", type = "image/png" } }
+checks = [
+  { json = "form.note", equals = "hi 1", name = "note" },
+  { json = "files.file", equals = "data:image/png;base64,PNG64", name = "file" },
+  { json = "headers.Content-Type", matches = "^multipart/form-data; boundary=", name = "mp" },
+]
+[[flow.steps]]
+name = "basic"
+path = "/basic-auth/u/p"
+auth = { basic = ["u", "p"] }
+checks = [{ status = 200, name = "auth ok" }, { json = "user", equals = "u", name = "user" }]
+[[flow.steps]]
+name = "same host"
+path = "/redirect-to?url=/headers"
+auth = { basic = ["u", "p"] }
+checks = [{ body = true, matches = "Basic dTpw", name = "kept on the same host" }]
+[[flow.steps]]
+name = "other host"
+path = "/redirect-to?url=OTHER/headers"
+auth = { basic = ["u", "p"] }
+checks = [
+  { body = true, not_contains = "Authorization", name = "dropped on another host" },
+  { json = "headers.Host", matches = "^localhost:", name = "went there" },
+]
+[[flow.steps]]
+name = "numbers"
+method = "POST"
+path = "/anything"
+json = { n = 3 }
+checks = [
+  { json = "json.n", lt = 5, name = "n < 5" },
+  { json = "json.n", gt = 5, name = "n > 5" },
+  { duration = true, lt = "5s", name = "fast" },
+  { duration = true, gt = "10s", name = "slow" },
+]
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_forms_uploads_auth_and_checks_as_httpbin_echoes_them(
+    httpbin: str, client: str, tmp_path: Path
+) -> None:
+    (tmp_path / "photo.png").write_bytes(PNG)
+    port = urlsplit(httpbin).port
+    flow = FLOW.replace("PNG64", base64.b64encode(PNG).decode()).replace(
+        "OTHER", f"http://localhost:{port}"
+    )
+    result = await _run(_profile(httpbin, flow), str(tmp_path / "p.toml"), client=client)
+    checks = result.model.checks()
+    failing = {"n > 5", "slow"}
+    assert {k: v for k, v in checks.items() if k not in failing} == {
+        k: (2, 0) for k in checks if k not in failing
+    }, checks
+    assert checks["n > 5"] == checks["slow"] == (0, 2)
+    assert len(checks) == 16
+    f = result.model.figures()
+    assert f.failed == 0 and f.errors == {}, f.errors
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_userinfo_in_base_url_is_basic_auth(httpbin: str, client: str) -> None:
+    url = httpbin.replace("http://", "http://u:p%40ss@")
+    rest = '[[endpoints]]\npath = "/basic-auth/u/p@ss"\nchecks = [{ status = 200 }]\n'
+    result = await _run(_profile(url, rest), client=client)
+    f = result.model.figures()
+    assert f.status == {200: 2} and result.model.checks() == {"status is 200": (2, 0)}
+    assert "p%40ss" not in result.plan.work.base_url
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_a_steps_timeout_replaces_the_profiles(httpbin: str, client: str) -> None:
+    """A shorter one ends /delay/2 at its deadline; a longer one lets /delay/1 answer where
+    the profile's 0.5 s would have ended it."""
+    rest = (
+        "[flow]\n"
+        '[[flow.steps]]\nname = "short"\npath = "/delay/2"\ntimeout = "0.3s"\n'
+        '[[flow.steps]]\nname = "long"\npath = "/delay/1"\ntimeout = "4s"\n'
+        '[[flow.steps]]\nname = "plain"\npath = "/delay/1"\n'
+    )
+    result = await _run(_profile(httpbin, rest, iterations=1), client=client, timeout=0.5)
+    model = result.model
+    short, long, plain = (model.figures((("step", s),)) for s in ("short", "long", "plain"))
+    assert short.errors == {"timeout": 1} and short.latency.max < 480  # not the 500 ms
+    assert long.status == {200: 1} and long.failed == 0
+    assert plain.errors == {"timeout": 1}
