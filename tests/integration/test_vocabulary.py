@@ -25,6 +25,8 @@ from engine.load.controller import Controller
 from engine.load.run import RunResult
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
+from engine.report.document import read_report
+from tests.conftest import run_surge
 
 CLIENTS = ("wire", "httpx")
 PNG = base64.b64decode(  # a 1x1 PNG: not UTF-8, so httpbin echoes it as a data URL
@@ -150,3 +152,35 @@ async def test_a_steps_timeout_replaces_the_profiles(httpbin: str, client: str) 
     assert short.errors == {"timeout": 1} and short.latency.max < 480  # not the 500 ms
     assert long.status == {200: 1} and long.failed == 0
     assert plain.errors == {"timeout": 1}
+
+
+def test_the_shipped_vocabulary_profile_passes_a_smoke_test(
+    shared_sut: str, tmp_path: Path
+) -> None:
+    report = tmp_path / "r.toml"
+    proc = run_surge(
+        "run", "vocabulary", "--type", "smoke", "--duration", "2s",
+        "--base-url", shared_sut, "--report", str(report),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = read_report(report)
+    assert all(t.ok for t in data.thresholds)
+    assert data.summary.checks_rate == 1.0
+    assert list(data.steps) == ["login", "form", "upload"]
+
+
+@pytest.mark.timeout(60)
+async def test_iteration_order_takes_each_row_once_and_stop_ends_the_run(
+    httpbin: str, tmp_path: Path
+) -> None:
+    (tmp_path / "rows.csv").write_text("name\na\nb\nc\n")
+    text = (
+        f'name = "rows"\nbase_url = "{httpbin}"\n'
+        '[load]\nexecutor = "constant-vus"\nvus = 2\nduration = "20s"\n'
+        '[flow]\ndata = "rows.csv"\ndata_order = "iteration"\ndata_end = "stop"\n'
+        '[[flow.steps]]\nname = "row"\npath = "/anything/${data.name}"\n'
+        'capture = { seen = { json = "url" } }\n'
+    )
+    result = await _run(text, str(tmp_path / "p.toml"))
+    assert result.duration < 10  # ended by the rows, not the 20 s
+    assert result.model.figures().requests == 3

@@ -223,3 +223,17 @@ def test_a_bad_new_check_is_refused(table: dict[str, Any], fragment: str) -> Non
 
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         parse_check(table)
+
+
+def test_http_debug_masks_credentials_and_cuts_bodies_at_2kb() -> None:
+    from engine.http.debug import FULL, HEADERS, show_request, show_response
+    from engine.http.request import prepare
+
+    req = prepare("s", "POST", "http://h/x", [("Authorization", _basic("u", "pw"))], b"a" * 3000)
+    text = show_request(req, FULL)
+    assert "POST /x HTTP/1.1\nHost: h\n" in text and "Authorization: Basic ***\n" in text
+    assert "dTpwdw" not in text and "a" * 2048 + "\n... (952 more bytes)" in text
+    assert "aaa" not in show_request(req, HEADERS)
+    resp = Response(404, [(b"X-A", b"1")], b"gone")
+    assert show_response(resp, None, FULL) == "Response:\nHTTP/1.1 404 Not Found\nX-A: 1\n\ngone\n"
+    assert show_response(None, "timeout", HEADERS) == "Response:\n(no response: timeout)\n"
