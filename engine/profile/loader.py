@@ -141,7 +141,11 @@ def adhoc_profile(
     headers: Sequence[tuple[str, str]] = (),
     body: bytes | None = None,
 ) -> Profile:
-    """The profile behind `surge run URL`: one endpoint, everything else default."""
+    """The profile behind `surge run URL`: one endpoint, everything else default;
+    `user:password@` in the URL is Basic auth, and never part of a name."""
+    url, credentials = http_fields.userinfo(url.strip())
+    if credentials is not None:
+        headers = (*headers, basic_auth(*credentials))
     try:
         base, target = http_fields.split_url(url)
     except ValueError as exc:

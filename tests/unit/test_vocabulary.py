@@ -237,3 +237,11 @@ def test_http_debug_masks_credentials_and_cuts_bodies_at_2kb() -> None:
     resp = Response(404, [(b"X-A", b"1")], b"gone")
     assert show_response(resp, None, FULL) == "Response:\nHTTP/1.1 404 Not Found\nX-A: 1\n\ngone\n"
     assert show_response(None, "timeout", HEADERS) == "Response:\n(no response: timeout)\n"
+
+
+def test_userinfo_in_an_adhoc_url_is_basic_auth() -> None:
+    from engine.profile import adhoc_profile
+
+    p = adhoc_profile("http://u:pw@127.0.0.1:9/x")
+    assert p.name == "http://127.0.0.1:9/x" and p.base_url == "http://127.0.0.1:9"
+    assert p.headers == (("Authorization", _basic("u", "pw")),)
