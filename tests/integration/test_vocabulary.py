@@ -184,3 +184,14 @@ async def test_iteration_order_takes_each_row_once_and_stop_ends_the_run(
     result = await _run(text, str(tmp_path / "p.toml"))
     assert result.duration < 10  # ended by the rows, not the 20 s
     assert result.model.figures().requests == 3
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_an_endpoints_timeout_holds_for_every_request(httpbin: str, client: str) -> None:
+    """An endpoint without checks streams its requests on the wire client; one with its
+    own timeout goes one at a time under that deadline, the second request too."""
+    rest = '[[endpoints]]\npath = "/delay/1"\ntimeout = "0.3s"\n'
+    result = await _run(_profile(httpbin, rest), client=client, timeout=5.0)
+    f = result.model.figures()
+    assert f.errors == {"timeout": 2} and f.latency.max < 1000
