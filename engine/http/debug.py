@@ -7,7 +7,10 @@ rest, so a debug run can be pasted into an issue.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any, TextIO
 
 from engine.http.request import Prepared
 from engine.http.response import Response
@@ -58,3 +61,51 @@ def _with_body(title: str, lines: list[str], body: bytes | None, mode: str) -> s
         more = f"\n... ({len(body) - BODY_CUT} more bytes)" if len(body) > BODY_CUT else ""
         out += f"\n{cut}{more}\n"
     return out
+
+
+class DebugClient:
+    """A VU's client that prints each request and response on `out` while `first()` holds
+    (the VU's first iteration), then hands the VU back its own client (`done`). Everything
+    else is the client's own: the worker times and counts through it as through any, so
+    the run's figures are the same with or without the flag."""
+
+    __slots__ = ("_done", "_first", "_inner", "_mode", "_out")
+
+    def __init__(
+        self,
+        inner: Any,
+        mode: str,
+        first: Callable[[], bool],
+        done: Callable[[], None],
+        out: TextIO | None = None,
+    ) -> None:
+        for name, value in (
+            ("_inner", inner),
+            ("_mode", mode),
+            ("_first", first),
+            ("_done", done),
+            ("_out", out),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._inner, name, value)
+
+    async def request(self, req: Prepared) -> Response:
+        if not self._first():
+            self._done()
+            return await self._inner.request(req)
+        out = self._out or sys.stderr
+        out.write(show_request(req, self._mode) + "\n")
+        try:
+            resp = await self._inner.request(req)
+        except Exception as exc:
+            out.write(show_response(None, f"{type(exc).__name__}: {exc}", self._mode) + "\n")
+            out.flush()
+            raise
+        out.write(show_response(resp, None, self._mode) + "\n")
+        out.flush()
+        return resp

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter
 
 from engine.errors import classify
+from engine.http.debug import DebugClient
 from engine.http.redirects import REDIRECTS
 from engine.http.request import Prepared, RequestError
 from engine.http.response import Response
@@ -527,12 +528,28 @@ class Worker:
 
     def _new_vu(self) -> VU:
         vu = make_vu(len(self._vus), self.plan, self.lane)
+        if self.plan.http_debug is not None and vu.index == 0 and self.lane.offset == 0:
+            self._debug(vu, self.plan.http_debug)
         if self._flow is not None:
             vu_id = vu.index * self.lane.stride + self.lane.offset + 1
             row = self._flow.row_for(vu_id)
             vu.values = {"vu": str(vu_id), **{f"data.{k}": v for k, v in row.items()}}
         self._vus.append(vu)
         return vu
+
+    @staticmethod
+    def _debug(vu: VU, mode: str) -> None:
+        """--http-debug: the lane's first VU prints its first iteration's requests and
+        responses (redirect hops on its own origin too), then has its client back."""
+        own = vu.client
+
+        def done() -> None:
+            vu.client = vu.session.home = own
+
+        def first() -> bool:
+            return vu.iterations == 0
+
+        vu.client = vu.session.home = DebugClient(own, mode, first, done)  # type: ignore[assignment]
 
     # ------------------------------------------------------------ closed model
     def _closed_target(self, t: float) -> int:

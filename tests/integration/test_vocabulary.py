@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -195,3 +196,33 @@ async def test_an_endpoints_timeout_holds_for_every_request(httpbin: str, client
     result = await _run(_profile(httpbin, rest), client=client, timeout=5.0)
     f = result.model.figures()
     assert f.errors == {"timeout": 2} and f.latency.max < 1000
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_http_debug_prints_the_first_iteration_and_changes_no_figure(
+    httpbin: str, client: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rest = (
+        "[flow]\n"
+        '[[flow.steps]]\nname = "a"\nmethod = "POST"\npath = "/post"\nform = { q = "x y" }\n'
+        'auth = { basic = ["u", "secret"] }\nchecks = [{ json = "form.q", equals = "x y" }]\n'
+        '[[flow.steps]]\nname = "b"\npath = "/redirect-to?url=/get"\n'
+    )
+    text = _profile(httpbin, rest, iterations=3).replace("vus = 1", "vus = 2")
+    plain = await _run(text, client=client)
+    capsys.readouterr()
+    plan = build_plan(parse_profile(text, "vocab.toml"), Overrides(workers=1), interval=0.5)
+    plan = replace(plan, work=replace(plan.work, http_debug="full"))
+    debug = await asyncio.wait_for(Controller(plan).run(), 60)
+    err = capsys.readouterr().err
+    # VU 1's first pass: a, b and b's redirect hop; nothing from VU 2 or a later pass
+    assert err.count("Request:\n") == 3 and err.count("Response:\n") == 3
+    assert "POST /post HTTP/1.1\n" in err and "\nq=x+y\n" in err  # the body, with =full
+    # masked in the request's head (httpbin's echo in the body is the server's)
+    assert "Authorization: Basic ***" in err and "Authorization: Basic dTpz" not in err
+    assert "HTTP/1.1 302 FOUND" in err.upper() and '"form": {' in err
+    for run in (plain, debug):
+        f = run.model.figures()
+        assert (f.requests, f.failed, f.status) == (18, 0, {200: 12, 302: 6})
+        assert run.model.checks() == {'json form.q == "x y"': (6, 0)}
