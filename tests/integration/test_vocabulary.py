@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import os
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.report.document import read_report
 from tests.conftest import run_surge
+from tests.integration.test_k6_crosscheck import K6
 
 CLIENTS = ("wire", "httpx")
 PNG = base64.b64decode(  # a 1x1 PNG: not UTF-8, so httpbin echoes it as a data URL
@@ -226,3 +230,123 @@ async def test_http_debug_prints_the_first_iteration_and_changes_no_figure(
         f = run.model.figures()
         assert (f.requests, f.failed, f.status) == (18, 0, {200: 12, 302: 6})
         assert run.model.checks() == {'json form.q == "x y"': (6, 0)}
+
+
+K6_BODY = """
+  let r = http.post(`${BASE}/post`, { b: 'x y&z', a: '1' });
+  check(r, {
+    'form b': (x) => x.json('form.b') === 'x y&z',
+    'form a': (x) => x.json('form.a') === '1',
+    'ctype': (x) => x.json('headers.Content-Type') === 'application/x-www-form-urlencoded',
+  });
+  r = http.post(`${BASE}/post`, { note: 'hi', file: http.file(png, 'photo.png', 'image/png') });
+  check(r, {
+    'note': (x) => x.json('form.note') === 'hi',
+    'file': (x) => x.json('files.file') === 'data:image/png;base64,PNG64',
+    'mp': (x) => /^multipart\\/form-data; boundary=/.test(x.json('headers.Content-Type')),
+  });
+  r = http.get('USERINFO/basic-auth/u/p');
+  check(r, { 'auth ok': (x) => x.status === 200, 'user': (x) => x.json('user') === 'u' });
+  const auth = { headers: { Authorization: 'Basic dTpw' } };
+  r = http.get(`${BASE}/redirect-to?url=OTHER/headers`, auth);
+  check(r, {
+    'dropped on another host': (x) => !x.body.includes('Authorization'),
+    'went there': (x) => /^localhost:/.test(x.json('headers.Host')),
+  });
+  const typed = { headers: { 'Content-Type': 'application/json' } };
+  r = http.post(`${BASE}/anything`, JSON.stringify({ n: 3 }), typed);
+  check(r, {
+    'n < 5': (x) => x.json('json.n') < 5,
+    'n > 5': (x) => x.json('json.n') > 5,
+    'fast': (x) => x.timings.duration < 5000,
+    'body matches': (x) => /"n": 3/.test(x.body),
+  });
+"""
+
+SURGE_FLOW = """
+[flow]
+[[flow.steps]]
+name = "form"
+method = "POST"
+path = "/post"
+form = { b = "x y&z", a = "1" }
+checks = [
+  { json = "form.b", equals = "x y&z", name = "form b" },
+  { json = "form.a", equals = "1", name = "form a" },
+  { json = "headers.Content-Type", equals = "application/x-www-form-urlencoded", name = "ctype" },
+]
+[[flow.steps]]
+name = "upload"
+method = "POST"
+path = "/post"
+multipart = { note = "hi", file = { path = "photo.png", type = "image/png" } }
+checks = [
+  { json = "form.note", equals = "hi", name = "note" },
+  { json = "files.file", equals = "data:image/png;base64,PNG64", name = "file" },
+  { json = "headers.Content-Type", matches = "^multipart/form-data; boundary=", name = "mp" },
+]
+[[flow.steps]]
+name = "basic"
+path = "USERINFO/basic-auth/u/p"
+checks = [{ status = 200, name = "auth ok" }, { json = "user", equals = "u", name = "user" }]
+[[flow.steps]]
+name = "other host"
+path = "/redirect-to?url=OTHER/headers"
+headers = { Authorization = "Basic dTpw" }
+checks = [
+  { body = true, not_contains = "Authorization", name = "dropped on another host" },
+  { json = "headers.Host", matches = "^localhost:", name = "went there" },
+]
+[[flow.steps]]
+name = "numbers"
+method = "POST"
+path = "/anything"
+json = { n = 3 }
+checks = [
+  { json = "json.n", lt = 5, name = "n < 5" },
+  { json = "json.n", gt = 5, name = "n > 5" },
+  { duration = true, lt = "5s", name = "fast" },
+  { body = true, matches = '"n": 3', name = "body matches" },
+]
+"""
+
+
+@pytest.mark.timeout(180)
+def test_the_vocabulary_judges_as_k6_on_the_same_server(httpbin: str, tmp_path: Path) -> None:
+    """The same requests from k6 (a form object, http.file, user:pass@ in the URL, a
+    cross-host redirect, checks as code) and from Surge: every check passes or fails alike,
+    judged on what httpbin echoed, and as many requests went out."""
+    (tmp_path / "photo.png").write_bytes(PNG)
+    port = urlsplit(httpbin).port
+    userinfo = httpbin.replace("http://", "http://u:p@")
+
+    def fill(text: str) -> str:
+        text = text.replace("PNG64", base64.b64encode(PNG).decode())
+        return text.replace("OTHER", f"http://localhost:{port}").replace("USERINFO", userinfo)
+
+    summary = tmp_path / "k6.json"
+    script = tmp_path / "script.js"
+    options = {"executor": "per-vu-iterations", "vus": 1, "iterations": 2}
+    script.write_text(
+        "import http from 'k6/http';\nimport { check } from 'k6';\n"
+        f"const png = open('{tmp_path / 'photo.png'}', 'b');\n"
+        f"const BASE = '{httpbin}';\n"
+        f"export const options = {{ scenarios: {{ s: {json.dumps(options)} }} }};\n"
+        f"export default function () {{{fill(K6_BODY)}}}\n"
+        "export function handleSummary(data) {\n"
+        f"  return {{ '{summary}': JSON.stringify(data) }};\n}}\n"
+    )
+    proc = subprocess.run(
+        [K6, "run", "--no-usage-report", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "GOMAXPROCS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    k6 = json.loads(summary.read_text())
+    k6_checks = {c["name"]: (c["passes"], c["fails"]) for c in k6["root_group"]["checks"]}
+    result = asyncio.run(_run(_profile(httpbin, fill(SURGE_FLOW)), str(tmp_path / "p.toml")))
+    assert result.model.checks() == k6_checks
+    assert k6_checks["n > 5"] == (0, 2) and k6_checks["file"] == (2, 0)
+    assert result.model.figures().requests == k6["metrics"]["http_reqs"]["values"]["count"]
