@@ -310,20 +310,14 @@ def _header_check(table: Mapping[str, Any], option: str | None) -> Check:
 
 
 def _text_body_check(table: Mapping[str, Any], option: str | None) -> Check:
-    if table[BODY] is not True:
-        raise ConfigError(BODY, "expected true, with contains, not_contains or matches")
-    if option is None:
-        raise ConfigError(BODY, "a body check needs contains, not_contains or matches")
+    option = _flagged(table, BODY, option)
     expected = table[option]
     _text_value(option, expected)
     return Check(name=f"body {_SAID[option]} {expected}", kind=BODY, op=option, expected=expected)
 
 
 def _compare_duration_check(table: Mapping[str, Any], option: str | None) -> Check:
-    if table[DURATION] is not True:
-        raise ConfigError(DURATION, "expected true, with lt, le, gt or ge")
-    if option is None:
-        raise ConfigError(DURATION, 'a duration check needs lt, le, gt or ge (lt = "500ms")')
+    option = _flagged(table, DURATION, option)
     raw = table[option]
     try:
         limit = parse_duration(raw)
@@ -333,6 +327,16 @@ def _compare_duration_check(table: Mapping[str, Any], option: str | None) -> Che
         raise ConfigError(option, f"expected a duration, got {raw!r}")
     name = f"duration {_COMPARE[option][0]} {format_duration(limit)}"
     return Check(name=name, kind=DURATION, op=option, limit_s=limit)
+
+
+def _flagged(table: Mapping[str, Any], kind: str, option: str | None) -> str:
+    """The option of a check whose own key is just `true` (`{ body = true, matches = ... }`)."""
+    options = " or ".join(_OPTIONS[kind])
+    if table[kind] is not True:
+        raise ConfigError(kind, f"expected true, with {options}")
+    if option is None:
+        raise ConfigError(kind, f"a {kind} check needs {options}")
+    return option
 
 
 def _text_value(op: str, value: Any) -> None:
