@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -248,6 +249,37 @@ def basic_auth(user: str, password: str) -> tuple[str, str]:
     """The Authorization header of HTTP Basic auth (RFC 7617, UTF-8), as Go's SetBasicAuth."""
     token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     return "Authorization", f"Basic {token}"
+
+
+# Setup's and teardown's steps are in k6's groups ::setup and ::teardown; a scenario's
+# at the root.
+GROUP_ROOTS = {"(setup)": "::setup", "(teardown)": "::teardown"}
+
+
+class GroupTimer:
+    """Times each pass through a group of a flow's steps (its steps follow one another):
+    `enter` each step's group ("" for none), `close` at the end of the pass; `record`
+    gets the group's path (`::checkout`) and the pass's duration in microseconds."""
+
+    __slots__ = ("_name", "_record", "_root", "_start")
+
+    def __init__(self, record: Callable[[str, int], None], root: str = "") -> None:
+        self._record = record
+        self._root = root
+        self._name = ""
+        self._start = 0.0
+
+    def enter(self, group: str) -> None:
+        if group != self._name:
+            self.close()
+            self._name = group
+            self._start = perf_counter()
+
+    def close(self) -> None:
+        if self._name:
+            us = int((perf_counter() - self._start) * 1e6)
+            self._record(f"{self._root}::{self._name}", us)
+            self._name = ""
 
 
 DATA_ORDERS = ("vu", "iteration", "random")

@@ -282,7 +282,7 @@ def _endpoint_request(profile: Profile, i: int) -> Prepared:
     url = _same_origin(profile.base_url, e.path, f"{key}.path")
     try:
         headers = (*profile.headers, *e.headers)
-        return prepare(e.name, e.method, url, headers, e.body, timeout=e.timeout)
+        return prepare(e.name, e.method, url, headers, e.body, timeout=e.timeout, tags=e.tags)
     except RequestError as exc:
         raise ConfigError(exc.key, f"{exc.message} (endpoint {e.name})") from None
 

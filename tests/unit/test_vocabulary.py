@@ -245,3 +245,24 @@ def test_userinfo_in_an_adhoc_url_is_basic_auth() -> None:
     p = adhoc_profile("http://u:pw@127.0.0.1:9/x")
     assert p.name == "http://127.0.0.1:9/x" and p.base_url == "http://127.0.0.1:9"
     assert p.headers == (("Authorization", _basic("u", "pw")),)
+
+
+def test_a_group_timer_records_each_pass_through_a_group_by_its_path() -> None:
+    from engine.load.flow import GroupTimer
+
+    got: list[tuple[str, int]] = []
+    timer = GroupTimer(lambda path, us: got.append((path, us)), "::setup")
+    for group in ("", "a", "a", "", "b"):
+        timer.enter(group)
+    timer.close()
+    timer.close()  # once per pass, however often it is closed
+    assert [path for path, _ in got] == ["::setup::a", "::setup::b"]
+    assert all(us >= 0 for _, us in got)
+
+
+def test_an_endpoints_tags_and_timeout_reach_its_prepared_request() -> None:
+    from engine.profile.plan import Overrides, build_plan
+
+    text = HEAD + '[[endpoints]]\npath = "/"\ntags = { page = "home" }\ntimeout = "2s"\n'
+    (req,) = build_plan(parse_profile(text, "p.toml"), Overrides()).work.only.requests
+    assert (req.tags, req.timeout) == ((("page", "home"),), 2.0)
