@@ -111,7 +111,7 @@ class TagIndex:
             if sc.flow is not None:
                 steps = _flow_steps(sc.flow, "")
             else:
-                steps = tuple(StepTags(r.name, r.method) for r in sc.requests)
+                steps = tuple(StepTags(r.name, r.method, "", r.tags) for r in sc.requests)
             lanes.append(LaneTags(sc.name, sc.tags, steps))
         for name, flow, root in ((SETUP, work.setup, "::setup"), (TEARDOWN, work.teardown, "")):
             if flow is not None:
@@ -208,7 +208,5 @@ def _flow_steps(flow: Flow, root: str) -> tuple[StepTags, ...]:
     """A flow's steps with their group paths (vocab's `group`, `tags` on a step)."""
     out = []
     for s in flow.steps:
-        tags = getattr(s, "tags", None) or ()
-        own = tuple(tags.items()) if isinstance(tags, Mapping) else tuple(tags)
-        out.append(StepTags(s.name, s.method, group_path(root, getattr(s, "group", "")), own))
+        out.append(StepTags(s.name, s.method, group_path(root, s.group), s.tags))
     return tuple(out)

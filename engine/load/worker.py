@@ -36,7 +36,7 @@ from engine.http.request import Prepared, RequestError
 from engine.http.response import Response
 from engine.http.wire import SendBatch
 from engine.load.checks import Check, bind_checks, body_note, evaluate_checks
-from engine.load.flow import END_ITERATION, Template
+from engine.load.flow import END_ITERATION, GROUP_ROOTS, GroupTimer, Template
 from engine.load.follow import Answer, follow
 from engine.load.metrics import Interval, Recorder
 from engine.load.pacing import Pacer, RunClock, remaining
@@ -122,6 +122,9 @@ class Worker:
             for row in (lane.flow.data if lane.flow and lane.flow.data_order != "vu" else ())
         ]
         self._row_n = 0  # this worker's passes that took a row (iteration order)
+        # The group path its steps' groups hang from ("::setup" in setup); None: no groups
+        grouped = lane.flow is not None and any(step.group for step in lane.flow.steps)
+        self._group_root = GROUP_ROOTS.get(lane.name, "") if grouped else None
         self._static_steps: list[Prepared | None] = [
             step.prepare(plan.base_url, plan.headers, {}) if step.static else None
             for step in (lane.flow.steps if lane.flow else ())
@@ -462,7 +465,21 @@ class Worker:
             vu.iterations += 1
 
     async def _pass_flow(self, vu: VU, begin: float, row: dict[str, str] | None = None) -> None:
-        """One pass through the flow, as k6 runs a default function.
+        """One pass through the flow; with groups, each pass through one is timed (k6's
+        group_duration, recorded even when a step in it failed or ended the pass)."""
+        if self._group_root is None:
+            await self._steps(vu, begin, row, None)
+            return
+        timer = GroupTimer(self.recorder.group, self._group_root)
+        try:
+            await self._steps(vu, begin, row, timer)
+        finally:
+            timer.close()
+
+    async def _steps(
+        self, vu: VU, begin: float, row: dict[str, str] | None, timer: GroupTimer | None
+    ) -> None:
+        """One pass through the flow's steps, as k6 runs a default function.
 
         A failed step (unexpected status, transport error, a poll out of tries) is
         counted where it happened and the next step runs, unless the step says
@@ -484,6 +501,8 @@ class Worker:
             return Template.compile(text).render(values)
 
         for step, static, ok in zip(flow.steps, self._static_steps, self._step_ok, strict=True):
+            if timer is not None:
+                timer.enter(step.group)
             tries = 0
             checks = bind_checks(step.checks, render)
             while True:

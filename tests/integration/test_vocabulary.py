@@ -322,3 +322,50 @@ def test_the_vocabulary_judges_as_k6_on_the_same_server(httpbin: str, tmp_path: 
     assert result.model.checks() == k6_checks
     assert k6_checks["n > 5"] == (0, 2) and k6_checks["file"] == (2, 0)
     assert result.model.figures().requests == k6["metrics"]["http_reqs"]["values"]["count"]
+
+
+@pytest.mark.timeout(60)
+async def test_a_groups_passes_are_timed_as_group_duration(httpbin: str) -> None:
+    """Each pass through `checkout` (/delay/0.2 and a 500 that ends the pass) is one
+    group_duration sample of at least both steps; thresholds select the group and a
+    step's own tag."""
+    rest = (
+        "[flow]\n"
+        '[[flow.steps]]\nname = "home"\npath = "/get"\n'
+        '[[flow.steps]]\nname = "cart"\ngroup = "checkout"\npath = "/delay/0.2"\n'
+        '[[flow.steps]]\nname = "pay"\ngroup = "checkout"\npath = "/status/${pay}"\n'
+        'on_failure = "end_iteration"\n'
+        '[[flow.steps]]\nname = "done"\npath = "/get"\n'
+    ).replace("${pay}", "${random(500,500)}")
+    rest += (
+        "[thresholds]\n"
+        '"group_duration{group:::checkout}" = ["min>=200"]\n'
+        '"http_reqs{group:::checkout}" = ["count==6"]\n'
+        '"http_reqs{page:cart}" = ["count==3"]\n'
+    )
+    rest = rest.replace('path = "/delay/0.2"\n', 'path = "/delay/0.2"\ntags = { page = "cart" }\n')
+    result = await _run(_profile(httpbin, rest, iterations=3))
+    assert [(s.ok, s.observed) for s in result.model.states] == [
+        (True, pytest.approx(result.model.groups()["::checkout"].min)),
+        (True, 6),
+        (True, 3),
+    ]
+    groups = result.model.groups()
+    assert list(groups) == ["::checkout"]
+    g = groups["::checkout"]
+    assert g.count == 3 and g.min >= 200  # both steps, the failed one included
+    assert result.model.figures((("step", "done"),)).requests == 0  # ended in the group
+
+
+@pytest.mark.timeout(60)
+async def test_thresholds_select_an_endpoints_own_tags(httpbin: str) -> None:
+    rest = (
+        '[[endpoints]]\nname = "read"\npath = "/get"\ntags = { kind = "read" }\n'
+        '[[endpoints]]\nname = "write"\nmethod = "POST"\npath = "/post"\nweight = 0.001\n'
+        "[thresholds]\n"
+        '"http_reqs{kind:read}" = ["count>=1"]\n'
+        '"http_reqs{kind:nosuch}" = ["count>0"]\n'
+    )
+    result = await _run(_profile(httpbin, rest, iterations=4))
+    read = result.model.figures((("step", "read"),)).requests
+    assert [(s.ok, s.observed) for s in result.model.states] == [(True, read), (False, 0)]
