@@ -87,6 +87,11 @@ class Template:
         if len(self.calls) != len(self.parts) // 2:  # the functions, bound once
             object.__setattr__(self, "calls", tuple(_function(n) for n in self.parts[1::2]))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled without its bound functions (a plan crosses to worker processes): the
+        other side binds them again."""
+        return (Template, (self.parts, self.json_escape, self.form_escape, self.binary))
+
     @classmethod
     def join(cls, pieces: Sequence[Template], **how: bool) -> Template:
         """The pieces one after another, as one template (a form's or a multipart's fields)."""

@@ -87,14 +87,14 @@ def test_the_shipped_vocabulary_profile_passes_a_smoke_test(
 ) -> None:
     report = tmp_path / "r.toml"
     proc = run_surge(
-        "run", "vocabulary", "--type", "smoke", "--duration", "2s",
+        "run", "vocabulary", "--type", "smoke", "--duration", "2s", "--workers", "2",
         "--base-url", shared_sut, "--report", str(report),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = read_report(report)
     assert all(t.ok for t in data.thresholds)
     assert data.summary.checks_rate == 1.0
-    assert list(data.steps) == ["login", "form", "upload"]
+    assert list(data.steps) == ["login", "form", "upload"]  # from two worker processes
 
 
 @pytest.mark.timeout(60)

@@ -266,3 +266,11 @@ def test_an_endpoints_tags_and_timeout_reach_its_prepared_request() -> None:
     text = HEAD + '[[endpoints]]\npath = "/"\ntags = { page = "home" }\ntimeout = "2s"\n'
     (req,) = build_plan(parse_profile(text, "p.toml"), Overrides()).work.only.requests
     assert (req.tags, req.timeout) == ((("page", "home"),), 2.0)
+
+
+def test_a_template_with_functions_crosses_to_a_worker_process() -> None:
+    import pickle
+
+    t = Template.compile("${randstr(4)}-${vu}", json_escape=True)
+    back = pickle.loads(pickle.dumps(t))
+    assert back == t and re.fullmatch(r"[a-z0-9]{4}-7", back.render({"vu": "7"}))
