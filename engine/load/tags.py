@@ -113,9 +113,9 @@ class TagIndex:
             else:
                 steps = tuple(StepTags(r.name, r.method, "", r.tags) for r in sc.requests)
             lanes.append(LaneTags(sc.name, sc.tags, steps))
-        for name, flow, root in ((SETUP, work.setup, "::setup"), (TEARDOWN, work.teardown, "")):
+        ends = ((SETUP, work.setup, "::setup"), (TEARDOWN, work.teardown, "::teardown"))
+        for name, flow, root in ends:
             if flow is not None:
-                root = root or "::teardown"
                 lanes.append(LaneTags(name, (), _flow_steps(flow, root), False, root))
         return cls.of(work.run_tags, lanes)
 
