@@ -369,3 +369,20 @@ async def test_thresholds_select_an_endpoints_own_tags(httpbin: str) -> None:
     result = await _run(_profile(httpbin, rest, iterations=4))
     read = result.model.figures((("step", "read"),)).requests
     assert [(s.ok, s.observed) for s in result.model.states] == [(True, read), (False, 0)]
+
+
+@pytest.mark.timeout(60)
+def test_http_debug_spellings_on_the_command_line(httpbin: str) -> None:
+    """`--http-debug URL` keeps the URL as the URL (no optional value to eat it);
+    `=full` adds the body; any other value is refused, exit 2."""
+    url = httpbin.replace("http://", "http://u:pw@") + "/basic-auth/u/pw"
+    quiet = ("--vus", "1", "--iterations", "3", "-q", "--workers", "1")
+    heads = run_surge("run", "--http-debug", url, *quiet)
+    assert heads.returncode == 0, heads.stderr
+    assert heads.stderr.count("Request:\n") == 1 and "GET /basic-auth/u/pw HTTP/1.1" in heads.stderr
+    assert "Authorization: Basic ***" in heads.stderr and "u:pw" not in heads.stderr
+    assert "HTTP/1.1 200 OK" in heads.stderr and '"authenticated"' not in heads.stderr
+    full = run_surge("run", "--http-debug=full", url, *quiet)
+    assert full.returncode == 0 and '"authenticated": true' in full.stderr
+    bad = run_surge("run", "--http-debug=bodies", url, *quiet)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
