@@ -28,13 +28,7 @@ from engine.profile.locate import KeyPath
 
 FLOW_KEYS = ("name", "data", "data_order", "data_end", "steps", "on_failure")
 STEP_KEYS = (
-    "name",
-    "method",
-    "path",
-    "headers",
-    "body",
-    "json",
-    "checks",
+    *http_fields.REQUEST_KEYS,
     "capture",
     "think",
     "until",
@@ -42,7 +36,6 @@ STEP_KEYS = (
     "expected_statuses",
     "max_redirects",
     "group",
-    *http_fields.PARAM_KEYS,
 )
 CAPTURE_KINDS = ("json", "header", "regex")
 

@@ -31,8 +31,18 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 BODY_KEYS = ("body", "json", "form", "multipart")
-# Keys a step and an endpoint share beyond the request's own: k6's request params.
-PARAM_KEYS = ("tags", "timeout", "auth", "form", "multipart")
+# The keys of a request, a flow step's and an endpoint's alike (k6's request params too).
+REQUEST_KEYS = (
+    "name",
+    "method",
+    "path",
+    "headers",
+    *BODY_KEYS,
+    "checks",
+    "tags",
+    "timeout",
+    "auth",
+)
 # Tags Surge and k6 set themselves: a user's tag of that name would be ambiguous.
 RESERVED_TAGS = (
     "name",

@@ -34,17 +34,7 @@ from engine.profile.model import Endpoint, Profile, ProfileError, ScenarioSpec
 from engine.profile.scenarios import Binding
 
 ENV_KEYS = ("base_url", "headers", "vus", "rate", "max_vus", "description")
-ENDPOINT_KEYS = (
-    "name",
-    "method",
-    "path",
-    "headers",
-    "body",
-    "json",
-    "weight",
-    "checks",
-    *http_fields.PARAM_KEYS,
-)
+ENDPOINT_KEYS = (*http_fields.REQUEST_KEYS, "weight")
 FLOW_RENAMED = (
     "[scenario] is now called [flow] (in k6's words a scenario is a workload, "
     "a flow the steps it runs): read as [flow]"
