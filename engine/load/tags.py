@@ -205,8 +205,5 @@ class Selection:
 
 
 def _flow_steps(flow: Flow, root: str) -> tuple[StepTags, ...]:
-    """A flow's steps with their group paths (vocab's `group`, `tags` on a step)."""
-    out = []
-    for s in flow.steps:
-        out.append(StepTags(s.name, s.method, group_path(root, s.group), s.tags))
-    return tuple(out)
+    """A flow's steps with their group paths and own tags."""
+    return tuple(StepTags(s.name, s.method, group_path(root, s.group), s.tags) for s in flow.steps)

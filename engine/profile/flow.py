@@ -52,7 +52,9 @@ def parse_flow(
     fields.known_keys(table, path, FLOW_KEYS)
     data: tuple[dict[str, str], ...] = ()
     if "data" in table:
-        file = data_file(fields.text(table["data"], (*path, "data")), base_dir, (*path, "data"))
+        file = http_fields.profile_file(
+            fields.text(table["data"], (*path, "data")), base_dir, (*path, "data")
+        )
         try:
             data = load_data(file)
         except (OSError, ValueError) as exc:
@@ -88,9 +90,6 @@ def parse_flow(
             raise Invalid((*path, "steps", i, "group"), message)
     name = fields.name(table["name"], (*path, "name")) if "name" in table else "flow"
     return Flow(name, tuple(steps), data, order, end)
-
-
-data_file = http_fields.profile_file
 
 
 _NAME = re.compile(r"data\.[A-Za-z_][A-Za-z0-9_]*")
