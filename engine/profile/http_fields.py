@@ -121,7 +121,6 @@ def body_template(
         if typed:
             raise Invalid(where, "multipart sets Content-Type itself (with its boundary)")
         template, kind = _multipart(table["multipart"], where, folder or Path.cwd())
-        typed = False
     if not typed:
         headers = (*headers, ("content-type", kind))
     return template, headers
@@ -256,13 +255,15 @@ def auth(value: Any, path: KeyPath) -> tuple[str, str]:
 def userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
     """`url` without its `user:password@` (percent-decoded), and the credentials; a URL
     without them as it is."""
-    scheme, sep, rest = url.partition("://")
-    netloc, slash, tail = rest.partition("/")
-    if not sep or "@" not in netloc:
+    m = _AUTHORITY.match(url)
+    if m is None or "@" not in m.group(2):
         return url, None
-    info, _, host = netloc.rpartition("@")
+    info, _, host = m.group(2).rpartition("@")
     user, _, password = info.partition(":")
-    return f"{scheme}://{host}{slash}{tail}", (unquote(user), unquote(password))
+    return f"{m.group(1)}{host}{m.group(3)}", (unquote(user), unquote(password))
+
+
+_AUTHORITY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)", re.S)
 
 
 def credentials(

@@ -274,3 +274,20 @@ def test_a_template_with_functions_crosses_to_a_worker_process() -> None:
     t = Template.compile("${randstr(4)}-${vu}", json_escape=True)
     back = pickle.loads(pickle.dumps(t))
     assert back == t and re.fullmatch(r"[a-z0-9]{4}-7", back.render({"vu": "7"}))
+
+
+@pytest.mark.parametrize(
+    ("url", "bare", "found"),
+    [
+        ("http://u:p@h:8/x?q=1", "http://u:p@h:8/x?q=1".replace("u:p@", ""), ("u", "p")),
+        ("http://h?mail=a@b", "http://h?mail=a@b", None),  # an @ after the authority
+        ("https://a%3Ab:c%40d@h", "https://h", ("a:b", "c@d")),
+        ("/path@x", "/path@x", None),
+    ],
+)
+def test_userinfo_is_read_from_the_authority_only(
+    url: str, bare: str, found: tuple[str, str] | None
+) -> None:
+    from engine.profile.http_fields import userinfo
+
+    assert userinfo(url) == (bare, found)
