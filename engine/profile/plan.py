@@ -420,7 +420,8 @@ def _endpoint_request(profile: Profile, e: Endpoint) -> Prepared:
     (Its origin, base_url's or a named host's, was checked where its line is known.)"""
     url = e.path if _absolute_url(e.path) else profile.base_url + e.path
     try:
-        return prepare(e.name, e.method, url, (*profile.headers, *e.headers), e.body)
+        headers = (*profile.headers, *e.headers)
+        return prepare(e.name, e.method, url, headers, e.body, timeout=e.timeout, tags=e.tags)
     except RequestError as exc:
         raise ConfigError(exc.key, f"{exc.message} (endpoint {e.name})") from None
 
