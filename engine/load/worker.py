@@ -572,7 +572,9 @@ class Worker:
         take = self._budget.take if self._budget is not None else None
         loop = asyncio.get_running_loop()
         single = self._flow is None and len(self.lane.requests) == 1
-        request, checks = self.lane.requests[0], self._checks[0]
+        # A flow's lane has no requests of its own ([flows.NAME]): none to send alone.
+        request = self.lane.requests[0] if self.lane.requests else None
+        checks = self._checks[0] if self.lane.requests else ()
         # Nothing reads the responses: requests chain in the connection's callback.
         on_response = self._on_response(vu, request) if single and not checks else None
         try:
@@ -667,7 +669,9 @@ class Worker:
         loop = asyncio.get_running_loop()
         backlog = self._backlog
         single = self._flow is None and len(self.lane.requests) == 1
-        request, checks = self.lane.requests[0], self._checks[0]
+        # A flow's lane has no requests of its own ([flows.NAME]): none to send alone.
+        request = self.lane.requests[0] if self.lane.requests else None
+        checks = self._checks[0] if self.lane.requests else ()
         try:
             while True:
                 if due is None:
