@@ -368,22 +368,22 @@ def _lane(profile: Profile, spec: ScenarioSpec, once: bool) -> ScenarioPlan:
         exec=spec.exec,
         tags=spec.tags,
     )
-    if once and spec.flow is None and (flow := _endpoints_flow(spec.endpoints)) is not None:
-        return replace(lane, flow=flow)
+    if once and spec.flow is None:
+        return replace(lane, flow=_endpoints_flow(spec.endpoints))
     return lane
 
 
-def _endpoints_flow(endpoints: tuple[Endpoint, ...]) -> Flow | None:
-    """The endpoints as steps of one flow (each sent once per pass), for --once; None when a
-    body is not text (a step's body is a template of text)."""
+def _endpoints_flow(endpoints: tuple[Endpoint, ...]) -> Flow:
+    """The endpoints as steps of one flow (each sent once per pass), for --once; a body
+    goes as its bytes (a binary template: latin-1 text, one char per byte)."""
     steps = []
     for e in endpoints:
-        try:
-            body = Template((e.body.decode(),)) if e.body is not None else None
-        except UnicodeDecodeError:
-            return None
+        body = Template((e.body.decode("latin-1"),), binary=True) if e.body is not None else None
         headers = tuple((k, Template((v,))) for k, v in e.headers)
-        steps.append(Step(e.name, e.method, Template((e.path,)), headers, body, checks=e.checks))
+        path = Template((e.path,))
+        steps.append(
+            Step(e.name, e.method, path, headers, body, e.checks, tags=e.tags, timeout=e.timeout)
+        )
     return Flow("endpoints", tuple(steps))
 
 
@@ -420,7 +420,8 @@ def _endpoint_request(profile: Profile, e: Endpoint) -> Prepared:
     (Its origin, base_url's or a named host's, was checked where its line is known.)"""
     url = e.path if _absolute_url(e.path) else profile.base_url + e.path
     try:
-        return prepare(e.name, e.method, url, (*profile.headers, *e.headers), e.body)
+        headers = (*profile.headers, *e.headers)
+        return prepare(e.name, e.method, url, headers, e.body, timeout=e.timeout, tags=e.tags)
     except RequestError as exc:
         raise ConfigError(exc.key, f"{exc.message} (endpoint {e.name})") from None
 

@@ -388,9 +388,12 @@ def test_once_runs_each_scenario_one_iteration_from_zero() -> None:
     assert work.setup is not None and work.teardown is not None
     text = HEAD + "[[endpoints]]\npath = '/a'\nweight = 9\n[[endpoints]]\nmethod = 'POST'\n"
     text += "path = '/b'\njson = { a = 1 }\nchecks = [{ status = 201 }]\n"
+    text += "[[endpoints]]\nmethod = 'PUT'\npath = '/c'\nbody = 'hé'\ntimeout = '2s'\n"
     (lane,) = plan(text, once=True).work.scenarios
     assert lane.flow is not None
-    assert [s.name for s in lane.flow.steps] == ["GET /a", "POST /b"]  # each endpoint once
+    assert [s.name for s in lane.flow.steps] == ["GET /a", "POST /b", "PUT /c"]  # each once
+    put = lane.flow.steps[2].prepare("http://127.0.0.1:8080", (), {})
+    assert put.body == "hé".encode() and put.timeout == 2.0  # the bytes as written
     assert lane.flow.steps[1].checks[0].name == "status is 201"
     wire = lane.flow.steps[1].prepare("http://127.0.0.1:8080", (), {}).wire
     assert wire.startswith(b"POST /b HTTP/1.1\r\n") and wire.endswith(b'{"a":1}')

@@ -189,8 +189,9 @@ class ProcessPool(RemotePool):
             loop.add_reader(parent.fileno(), self._on_message, r)
         try:
             await asyncio.gather(*(r.ready for r in self._remotes if r.ready is not None))
+            await self.setup_done()
             # One message, so no request goes out between "start" and a pause.
-            self._send(self._start())
+            self._send(self.start_message())
             self.started.set()
             await self._all_done.wait()
         finally:

@@ -133,7 +133,8 @@ class RayPool(RemotePool):
                 for i, plan in enumerate(self.plans)
             ]
             await self._measure_clocks()
-            start = self._start()
+            await self.setup_done()
+            start = self.start_message()
             start_at = time.time() + START_MARGIN_S
             runs = {
                 actor.run.remote(start, start_at + info.offset_ms / 1000): info
