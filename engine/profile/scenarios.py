@@ -32,7 +32,6 @@ HOST_NAME = re.compile(r"[A-Za-z0-9_-]+")
 RESERVED_TAGS = http_fields.RESERVED_TAGS  # the tags Surge and k6 set themselves
 # A [scenarios.NAME] table: these beside its executor's options (gracefulStop among them).
 SCENARIO_KEYS = ("startTime", "start_time", "exec", "tags", "env")
-SIDE_KEYS = ("timeout",)  # [setup]/[teardown]: a flow's keys and these
 FLOW_TABLES = ("endpoints", "flow", "scenario", "flows", "setup", "teardown")
 SETUP_TIMEOUT = 60.0  # k6's setupTimeout and teardownTimeout
 
