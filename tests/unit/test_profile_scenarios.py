@@ -269,6 +269,12 @@ def scenario(body: str, extra: str = "") -> str:
         ),
         (HEAD + '[setup]\ntimeout = "0s"\nsteps = [{ path = "/" }]\n', "setup.timeout", "positive"),
         (HEAD + "[teardown]\nsteps = []\n", "teardown.steps", "at least one"),
+        (
+            HEAD + "[flows.x]\nsteps = []\n",
+            "flows.x.steps",
+            "expected at least one [[flows.x.steps]] table",
+        ),
+        (HEAD + "[flows.x]\nsteps = [3]\n", "flows.x.steps[0]", "[[flows.x.steps]]"),
     ],
 )
 def test_each_refusal_names_file_line_and_key(text: str, key: str, fragment: str) -> None:
