@@ -494,3 +494,12 @@ def test_queue_applies_to_every_arrival_rate_scenario() -> None:
     with pytest.raises(ConfigError) as info:
         plan(queue=True, scenarios=("buy", "admin"))
     assert info.value.key == "--queue"
+
+
+def test_an_env_value_that_a_flow_would_read_as_a_placeholder_is_refused() -> None:
+    text = HEAD + 'headers = { x = "${env.V}" }\n[flow]\nsteps = [{ path = "/${env.V}" }]\n'
+    err = error(text, env_vars={"V": "a${b}"})
+    assert (err.line, err.key) == (5, "flow.steps[0].path")
+    assert "reads as a placeholder" in err.message
+    plain = HEAD + 'headers = { x = "${env.V}" }\n'  # outside a flow it is only text
+    assert parse(plain, env_vars={"V": "a${b}"}).headers == (("x", "a${b}"),)
