@@ -255,7 +255,7 @@ class _Workloads:
         self.headers: tuple[tuple[str, str], ...] = values.get("headers", ())
         self.folder = folder
         hosts = dict(values.get("hosts", ()))
-        self.base = Binding(variables, hosts)
+        self.base = Binding(variables, hosts, templated=True)
         base_url = values["base_url"]
         self.origins = {scenarios.origin(url): url for url in (base_url, *hosts.values())}
         if "flow" in doc and "scenario" in doc:
@@ -289,7 +289,7 @@ class _Workloads:
         """(flow, endpoints) of flow `name` ("": the default one) under a scenario's env."""
         memo = (name, env)
         if memo not in self._parsed:
-            binding = Binding({**self.base.env, **dict(env)}, self.base.hosts, who)
+            binding = Binding({**self.base.env, **dict(env)}, self.base.hosts, who, templated=True)
             self._parsed[memo] = self._parse(name, binding)
         return self._parsed[memo]
 
