@@ -11,6 +11,7 @@ upstream, then oha's status distribution and response-time histogram; every line
 from __future__ import annotations
 
 import math
+import textwrap
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -86,7 +87,10 @@ def render_report(report: Report, *, color: bool = False) -> str:
     notes = [latency_note(s.latency, s.http_req_duration, s.dropped_iterations, executor_of(meta))]
     notes += [_scenario_note(name, sc) for name, sc in report.scenarios.items()]
     if notes := [n for n in notes if n]:
-        out.extend(["", *(f"    {paint('⚠ ' + n, '33')}" for n in notes)])
+        out.append("")
+        for n in notes:  # wrapped: every line within 77 columns
+            wrapped = textwrap.wrap("⚠ " + n, 73, subsequent_indent="  ")
+            out.extend(f"    {paint(text, '33')}" for text in wrapped)
     if report.scenarios:
         out.extend(["", *_scenarios_table(report.scenarios, paint)])
     if report.groups:

@@ -313,7 +313,9 @@ def test_a_scenario_that_dropped_iterations_says_so_as_a_run_would() -> None:
     meta = Meta(executor="scenarios", workers=1, cpu_percent_max=95.0)
     report = Report(meta, Summary(iterations=14), scenarios={"browse": browse, "admin": admin})
     text = render_report(report)
-    assert "⚠ browse: 32 iterations dropped: no free VU at their due time (maxVUs 1)" in text
+    assert max(len(line) for line in text.splitlines()) <= 77
+    note = " ".join(text.split("⚠ browse: ")[1].split("\n\n")[0].split())
+    assert note.startswith("32 iterations dropped: no free VU at their due time (maxVUs 1)")
     assert "admin:" not in text and "⚠ saturated" in text
     calm = replace(report, scenarios={"browse": replace(browse, dropped_iterations=0)})
     assert "⚠" not in render_report(calm)
