@@ -27,22 +27,22 @@ FIXED_START = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 
 def planned_target(plan: RunPlan, t: float) -> float:
     """The executor's target at run time t (VUs, or iterations/s), as its shape says."""
-    cfg = plan.work.executor
+    cfg = plan.work.only.executor
     return cfg.kind.shape(cfg).at(t)
 
 
 def step_names(plan: RunPlan) -> list[str]:
-    flow = plan.work.flow
+    flow = plan.work.only.flow
     if flow is not None:
         return [s.name for s in flow.steps] or ["default"]
-    return [r.name for r in plan.work.requests] or ["default"]
+    return [r.name for r in plan.work.only.requests] or ["default"]
 
 
 def check_names(plan: RunPlan) -> list[list[str]]:
-    flow = plan.work.flow
+    flow = plan.work.only.flow
     if flow is not None:
         return [[c.name for c in s.checks] for s in flow.steps]
-    per = plan.work.checks or ((),) * len(plan.work.requests)
+    per = plan.work.only.checks or ((),) * len(plan.work.only.requests)
     return [[c.name for c in checks] for checks in per]
 
 
@@ -64,7 +64,7 @@ def scripted_interval(
     between a blue and a green upstream as the proxy would, and green is 3x slower,
     so a deploy panel has two different colors to show.
     """
-    cfg = plan.work.executor
+    cfg = plan.work.only.executor
     dt_s = plan.interval
     t0, t1 = (k - 1) * dt_s, k * dt_s
     target = planned_target(plan, t1) * scale
@@ -170,7 +170,7 @@ class ScriptedPool(Pool):
         return planned_target(self.plan, self.k * self.plan.interval) * self.scale
 
     def progress(self) -> float:
-        planned = self.plan.work.executor.planned_duration
+        planned = self.plan.work.only.executor.planned_duration
         return min(self.k * self.plan.interval / planned, 1.0) if planned > 0 else 1.0
 
     async def run(self) -> None:

@@ -26,7 +26,7 @@ from engine.errors import ConfigError
 from engine.http.request import prepare
 from engine.load.controller import Controller
 from engine.load.executors import CONSTANT_ARRIVAL_RATE, ExecutorConfig
-from engine.load.run import RunPlan, Snapshot, WorkPlan
+from engine.load.run import DEFAULT_SCENARIO, RunPlan, ScenarioPlan, Snapshot, WorkPlan
 
 if TYPE_CHECKING:
     from engine.profile import Profile
@@ -102,10 +102,10 @@ class SmokeTarget:
             graceful_stop=0.0,
         )
         parts = urlsplit(self.url)
+        request = prepare("smoke", "GET", self.url, headers, None)
         work = WorkPlan(
-            executor=executor,
             base_url=f"{parts.scheme}://{parts.netloc}",
-            requests=(prepare("smoke", "GET", self.url, headers, None),),
+            scenarios=(ScenarioPlan(DEFAULT_SCENARIO, executor, requests=(request,)),),
             timeout=self.timeout,
             connect_timeout=min(self.timeout, SMOKE_TIMEOUT_S),
         )

@@ -48,7 +48,7 @@ class Controller:
         """`pool`: the workers, if not the plan's (the console's tests script one)."""
         self.plan = plan
         self.on_snapshot = on_snapshot
-        per_worker = math.ceil(plan.work.executor.peak_vus / max(plan.workers, 1))
+        per_worker = math.ceil(plan.work.only.executor.peak_vus / max(plan.workers, 1))
         local = pool is None and plan.cluster is None  # else: other machines, or none
         if local and (why := fd_shortfall(per_worker)):
             raise ConfigError("vus", why)
@@ -61,7 +61,8 @@ class Controller:
         self._last_held_rate: float | None = None
         self._cpu_max = 0.0
         self.started_at = self.now()
-        self._shape = plan.work.executor.kind.shape(plan.work.executor)
+        cfg = plan.work.only.executor
+        self._shape = cfg.kind.shape(cfg)
         self._clock: RunClock | None = None  # the workers' run time: pauses excluded
         self.steering = SteeringLog(self._since_start)
 

@@ -7,7 +7,7 @@ into the Controller that produces them.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -39,30 +39,65 @@ class OnWorkerLoss(StrEnum):
     ABORT = "abort"  # the run ends at once
 
 
+DEFAULT_SCENARIO = "default"  # k6's name for the one scenario of a test without `scenarios`
+SETUP_LANE = "(setup)"  # parentheses: never a scenario's name (k6: [0-9a-zA-Z_-]+)
+TEARDOWN_LANE = "(teardown)"
+
+
+@dataclass(frozen=True)
+class ScenarioPlan:
+    """One workload (k6's scenario): its executor and what each iteration runs."""
+
+    name: str  # "default" for a profile without [scenarios] (k6's name)
+    executor: ExecutorConfig
+    requests: tuple[Prepared, ...] = ()
+    weights: tuple[float, ...] = ()
+    checks: tuple[tuple[Check, ...], ...] = ()
+    flow: Flow | None = None  # steps instead of weighted requests
+    exec: str = ""  # the [flows.NAME] it runs; "" = the profile's default flow
+    start_time: float = 0.0  # k6 startTime: seconds after setup() ends
+    tags: tuple[tuple[str, str], ...] = ()  # the scenario's `tags`
+    vu_base: int = 0  # test-wide VU ids: first id of this scenario is vu_base + 1
+    # This worker's part `offset` of `stride` parts (split.py): VU ids interleave, and
+    # in the open model this part runs the schedule's iterations offset, offset + stride...
+    offset: int = 0
+    stride: int = 1
+
+
 @dataclass(frozen=True)
 class WorkPlan:
     """What one worker runs: plain data, so it can cross to another process or host."""
 
-    executor: ExecutorConfig
     base_url: str
-    requests: tuple[Prepared, ...]
-    weights: tuple[float, ...] = ()
-    checks: tuple[tuple[Check, ...], ...] = ()
+    scenarios: tuple[ScenarioPlan, ...]  # at least one; a plain profile: one "default"
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)
     client: ClientKind = ClientKind.WIRE
     timeout: float = 10.0
     connect_timeout: float = 5.0
     tls: TlsOptions = field(default_factory=TlsOptions)  # verification, CA bundle, client cert
-    flow: Flow | None = None  # a flow of steps instead of weighted requests
     headers: tuple[tuple[str, str], ...] = ()  # the profile's, for flow steps
     max_body: int = DEFAULT_MAX_BODY  # body bytes kept for checks (decoded); the rest dropped
     max_redirects: int = DEFAULT_MAX_REDIRECTS  # hops followed per request (a step may say)
     # HTTP/2: None where TLS agrees on it (ALPN), True required, False never (http/1.1 only).
     http2: bool | None = None
-    # Worker `offset` of `stride` workers: VU ids interleave, and in the open model
-    # this worker runs the schedule's iterations offset, offset + stride, ...
-    offset: int = 0
-    stride: int = 1
+    setup: Flow | None = None  # k6's setup(): once, before the first scenario
+    teardown: Flow | None = None  # k6's teardown(): once, after the last
+    setup_timeout: float = 60.0
+    teardown_timeout: float = 60.0
+    run_tags: tuple[tuple[str, str], ...] = ()  # --tag and the profile's `tags`
+    http_debug: str | None = None  # "headers" | "full"
+
+    @property
+    def only(self) -> ScenarioPlan:
+        """The one scenario of a plan that has one (every plan without [scenarios])."""
+        if len(self.scenarios) != 1:
+            names = ", ".join(s.name for s in self.scenarios)
+            raise ValueError(f"a plan of one scenario expected, not ({names})")
+        return self.scenarios[0]
+
+    def with_only(self, **changes: Any) -> WorkPlan:
+        """This plan with its one scenario changed (`executor=...`)."""
+        return replace(self, scenarios=(replace(self.only, **changes),))
 
 
 @dataclass(frozen=True)

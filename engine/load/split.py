@@ -8,8 +8,6 @@ run exactly the one schedule a single worker would. VU ids interleave the same w
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from engine.load.executors import ExecutorConfig
 from engine.load.run import WorkPlan
 
@@ -26,6 +24,7 @@ def split_executor(cfg: ExecutorConfig, n: int) -> list[ExecutorConfig]:
 
 
 def split_plan(plan: WorkPlan, n: int) -> list[WorkPlan]:
-    n = usable_workers(plan.executor, n)
-    configs = split_executor(plan.executor, n)
-    return [replace(plan, executor=c, offset=i, stride=n) for i, c in enumerate(configs)]
+    lane = plan.only
+    n = usable_workers(lane.executor, n)
+    configs = split_executor(lane.executor, n)
+    return [plan.with_only(executor=c, offset=i, stride=n) for i, c in enumerate(configs)]

@@ -11,7 +11,7 @@ from engine.http.request import Prepared
 from engine.http.response import Response
 from engine.http.wire import SendBatch
 from engine.load.checks import needs_body
-from engine.load.run import ClientKind, WorkPlan
+from engine.load.run import ClientKind, ScenarioPlan, WorkPlan
 from engine.load.session import Session
 
 
@@ -59,17 +59,17 @@ class VU:
         self.values: dict[str, str] = {}
 
 
-def make_vu(index: int, plan: WorkPlan) -> VU:
-    """A VU with its client for the base URL and a session for cookies and the other
-    origins redirects lead to."""
-    client = make_client(plan)
-    return VU(index, client, Session(client, plan.base_url, partial(make_client, plan)))
+def make_vu(index: int, plan: WorkPlan, lane: ScenarioPlan) -> VU:
+    """A VU of `lane` with its client for the base URL and a session for cookies and
+    the other origins redirects lead to."""
+    client = make_client(plan, lane)
+    return VU(index, client, Session(client, plan.base_url, partial(make_client, plan, lane)))
 
 
-def make_client(plan: WorkPlan, base_url: str | None = None) -> Client:
-    """A client for `base_url` (default: the plan's), as the plan asks for."""
+def make_client(plan: WorkPlan, lane: ScenarioPlan, base_url: str | None = None) -> Client:
+    """A client for `base_url` (default: the plan's), as the plan and the lane ask for."""
     base_url = base_url or plan.base_url
-    keep_body = reads_body(plan)
+    keep_body = reads_body(lane)
     if plan.client == ClientKind.HTTPX:
         from engine.http.httpx_client import HttpxClient
 
@@ -84,7 +84,7 @@ def make_client(plan: WorkPlan, base_url: str | None = None) -> Client:
     from engine.http.wire import WireClient
 
     # Headers and bodies are parsed only when a check or a flow reads them.
-    full = plan.flow is not None or any(plan.checks)
+    full = lane.flow is not None or any(lane.checks)
     return WireClient(
         base_url,
         connect_timeout=plan.connect_timeout,
@@ -98,11 +98,11 @@ def make_client(plan: WorkPlan, base_url: str | None = None) -> Client:
     )
 
 
-def reads_body(plan: WorkPlan) -> bool:
+def reads_body(lane: ScenarioPlan) -> bool:
     """Whether anything looks at response bodies: only then are they kept and decoded."""
-    checks = [c for group in plan.checks for c in group]
-    if plan.flow is not None:
-        for step in plan.flow.steps:
+    checks = [c for group in lane.checks for c in group]
+    if lane.flow is not None:
+        for step in lane.flow.steps:
             checks.extend(step.checks)
             if step.poll is not None:
                 checks.append(step.poll.until)

@@ -39,7 +39,7 @@ from engine.load.flow import END_ITERATION, Template
 from engine.load.follow import Answer, follow
 from engine.load.metrics import Interval, Recorder
 from engine.load.pacing import Pacer, RunClock, remaining
-from engine.load.run import WorkPlan
+from engine.load.run import ScenarioPlan, WorkPlan
 from engine.load.states import StopCause, StopReason
 from engine.load.vus import VU, make_vu
 
@@ -68,11 +68,19 @@ def _status_table(ranges: tuple[tuple[int, int], ...]) -> list[bool]:
 
 
 class Worker:
-    """Runs a WorkPlan; commands (pause, resume, scale, stop, abort) apply at once."""
+    """Runs one scenario of a WorkPlan (a lane; its one scenario if none is given);
+    commands (pause, resume, scale, stop, abort) apply at once."""
 
-    def __init__(self, plan: WorkPlan, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        plan: WorkPlan,
+        lane: ScenarioPlan | None = None,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
         self.plan = plan
-        self.cfg = plan.executor
+        self.lane = lane = plan.only if lane is None else lane
+        self.cfg = lane.executor
         self.recorder = self._new_recorder()
         self.clock = RunClock()
         self.scale = 1.0
@@ -99,27 +107,27 @@ class Worker:
         self._ok_status = _status_table(plan.expected_statuses)
         total = 0.0
         self._cum_weights: list[float] = []
-        for w in plan.weights or (1.0,) * len(plan.requests):
+        for w in lane.weights or (1.0,) * len(lane.requests):
             total += w
             self._cum_weights.append(total)
-        self._checks = plan.checks or ((),) * len(plan.requests)
+        self._checks = lane.checks or ((),) * len(lane.requests)
         self._batch = SendBatch()
         self._max_redirects = plan.max_redirects
         self._hops = 0  # redirect hops since the last harvest, outside flows
-        self._flow = plan.flow
+        self._flow = lane.flow
         self._static_steps: list[Prepared | None] = [
             step.prepare(plan.base_url, plan.headers, {}) if step.static else None
-            for step in (plan.flow.steps if plan.flow else ())
+            for step in (lane.flow.steps if lane.flow else ())
         ]
         self._step_ok: list[list[bool]] = [
             self._ok_status
             if step.expected_statuses is None
             else _status_table(step.expected_statuses)
-            for step in (plan.flow.steps if plan.flow else ())
+            for step in (lane.flow.steps if lane.flow else ())
         ]
 
     def _new_recorder(self) -> Recorder:
-        return Recorder(separate_latency=self.cfg.open_model, one_request=self.plan.flow is None)
+        return Recorder(separate_latency=self.cfg.open_model, one_request=self.lane.flow is None)
 
     # ---------------------------------------------------------------- commands
     @property
@@ -248,7 +256,7 @@ class Worker:
         if self._flow is None:
             cum = self._cum_weights
             i = 0 if len(cum) == 1 else bisect(cum, self._rng.random() * cum[-1])
-            await self._request(vu, self.plan.requests[i], self._checks[i], due)
+            await self._request(vu, self.lane.requests[i], self._checks[i], due)
         else:
             start = perf_counter()
             begin = due if due is not None and due < start else start
@@ -491,9 +499,9 @@ class Worker:
                 await asyncio.sleep(lo if lo == hi else self._rng.uniform(lo, hi))
 
     def _new_vu(self) -> VU:
-        vu = make_vu(len(self._vus), self.plan)
+        vu = make_vu(len(self._vus), self.plan, self.lane)
         if self._flow is not None:
-            vu_id = vu.index * self.plan.stride + self.plan.offset + 1
+            vu_id = vu.index * self.lane.stride + self.lane.offset + 1
             row = self._flow.row_for(vu_id)
             vu.values = {"vu": str(vu_id), **{f"data.{k}": v for k, v in row.items()}}
         self._vus.append(vu)
@@ -550,8 +558,8 @@ class Worker:
     async def _closed_vu(self, vu: VU) -> None:
         take = self._budget.take if self._budget is not None else None
         loop = asyncio.get_running_loop()
-        single = self._flow is None and len(self.plan.requests) == 1
-        request, checks = self.plan.requests[0], self._checks[0]
+        single = self._flow is None and len(self.lane.requests) == 1
+        request, checks = self.lane.requests[0], self._checks[0]
         # Nothing reads the responses: requests chain in the connection's callback.
         on_response = self._on_response(vu, request) if single and not checks else None
         try:
@@ -581,7 +589,7 @@ class Worker:
     # -------------------------------------------------------------- open model
     async def _run_open(self) -> None:
         cfg = self.cfg
-        deal = {"offset": self.plan.offset, "stride": self.plan.stride}
+        deal = {"offset": self.lane.offset, "stride": self.lane.stride}
         shape = cfg.kind.shape(cfg)
         pacer = Pacer(shape.start, shape.stages, shape.unit, first=cfg.kind.first, **deal)
         pacer.scale = self.scale
@@ -645,8 +653,8 @@ class Worker:
     async def _open_vu(self, vu: VU, due: float | None) -> None:
         loop = asyncio.get_running_loop()
         backlog = self._backlog
-        single = self._flow is None and len(self.plan.requests) == 1
-        request, checks = self.plan.requests[0], self._checks[0]
+        single = self._flow is None and len(self.lane.requests) == 1
+        request, checks = self.lane.requests[0], self._checks[0]
         try:
             while True:
                 if due is None:

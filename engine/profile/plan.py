@@ -22,7 +22,7 @@ from engine.http.tls import TlsFileError, TlsOptions, check
 from engine.limits import MAX_TIME_SCALE
 from engine.load import executors as ex
 from engine.load.executors import ExecutorConfig
-from engine.load.run import ClientKind, RunPlan, WorkPlan
+from engine.load.run import DEFAULT_SCENARIO, ClientKind, RunPlan, ScenarioPlan, WorkPlan
 from engine.load.stages import Stage
 from engine.load.testtypes import default_max_vus, executor_for, resolve
 from engine.load.thresholds import Threshold
@@ -210,18 +210,22 @@ def build_plan(
     base = profile.base_url
     requests = tuple(_endpoint_request(profile, i) for i in range(len(profile.endpoints)))
     _check_static_steps(profile)
-    work = WorkPlan(
-        executor=cfg,
-        base_url=base,
+    default = ScenarioPlan(
+        DEFAULT_SCENARIO,
+        cfg,
         requests=requests,
         weights=tuple(e.weight for e in profile.endpoints),
         checks=tuple(e.checks for e in profile.endpoints),
+        flow=profile.flow,
+    )
+    work = WorkPlan(
+        base_url=base,
+        scenarios=(default,),
         expected_statuses=profile.expected_statuses,
         client=ClientKind(o.client or profile.client),
         timeout=o.timeout if o.timeout is not None else profile.timeout,
         connect_timeout=profile.connect_timeout,
         tls=_tls(profile, o),
-        flow=profile.flow,
         headers=profile.headers,
         max_body=_first(o.max_body, profile.max_body, DEFAULT_MAX_BODY),
         max_redirects=_first(o.max_redirects, profile.max_redirects, DEFAULT_MAX_REDIRECTS),

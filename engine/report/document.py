@@ -106,7 +106,7 @@ def summary_of(
 def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Report:
     """The report of a run; `deploy`, the rollout that went with it, as `[deploy]`."""
     plan, model = result.plan, result.model
-    cfg = plan.work.executor
+    cfg = plan.work.only.executor
     total = model.total
     meta = Meta(
         version=__version__,

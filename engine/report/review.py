@@ -48,7 +48,7 @@ class Review:
     @property
     def open_model(self) -> bool:
         if self.result is not None:
-            return self.result.plan.work.executor.open_model
+            return self.result.plan.work.only.executor.open_model
         executor = executor_of(self.report.meta)
         return executor is not None and executor.open_model
 

@@ -168,7 +168,7 @@ async def test_picker_shows_profiles_goal_types_and_starts_on_enter(profiles: Pa
         await until(pilot, lambda: bool(factory.made))
         assert isinstance(app.screen, RunScreen)
         assert factory.last.plan.test_type == "stress"
-        assert factory.last.plan.work.executor.executor == "ramping-arrival-rate"
+        assert factory.last.plan.work.only.executor.executor == "ramping-arrival-rate"
 
 
 async def test_bad_input_is_explained_where_it_is_and_blocks_the_start(profiles: Path) -> None:
@@ -590,8 +590,8 @@ async def test_start_begins_at_once_with_the_profiles_own_load(profiles: Path) -
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: bool(factory.made))
         plan = factory.last.plan
-        assert plan.test_type is None and plan.work.executor.executor == "constant-vus"
-        assert plan.work.executor.vus == 7
+        assert plan.test_type is None and plan.work.only.executor.executor == "constant-vus"
+        assert plan.work.only.executor.vus == 7
         await pilot.press("enter")  # already started: enter does nothing
         assert len(factory.made) == 1
         await until(pilot, lambda: app.screen.snapshots_seen >= 1)  # type: ignore[attr-defined]

@@ -385,7 +385,7 @@ def test_smoke_target_is_the_profiles_first_get_behind_the_proxy() -> None:
     with pytest.raises(ValueError, match="rate"):
         SmokeTarget("http://127.0.0.1:9/", rate=0)
     plan = target.plan()  # the smoke as the engine runs it: as the load, in a worker process
-    cfg, (request,) = plan.work.executor, plan.work.requests
+    cfg, (request,) = plan.work.only.executor, plan.work.only.requests
     assert (cfg.executor, cfg.rate, cfg.max_vus) == (
         "constant-arrival-rate",
         target.rate,

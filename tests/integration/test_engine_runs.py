@@ -152,8 +152,8 @@ async def test_iterations_max_duration_left_unstarted_are_dropped(
 ) -> None:
     url = sut("--latency", "50ms")
     plan = plan_for(url + "/", vus=vus, iterations=iterations)
-    cfg = replace(plan.work.executor, executor=executor, max_duration=0.5)
-    plan = replace(plan, work=replace(plan.work, executor=cfg))
+    cfg = replace(plan.work.only.executor, executor=executor, max_duration=0.5)
+    plan = replace(plan, work=plan.work.with_only(executor=cfg))
     result = await run(plan)
     t = result.model.total
     assert t.iterations + t.dropped + t.interrupted == total  # k6: done + dropped = budget
@@ -200,8 +200,8 @@ async def test_open_model_drops_only_what_still_waits_at_the_end(sut) -> None:
 async def test_graceful_stop_interrupts_what_outlives_it(sut) -> None:
     url = sut("--latency", "5s")
     plan = plan_for(url + "/", vus=3, duration=0.3)
-    executor = replace(plan.work.executor, graceful_stop=0.3)
-    plan = replace(plan, work=replace(plan.work, executor=executor))
+    executor = replace(plan.work.only.executor, graceful_stop=0.3)
+    plan = replace(plan, work=plan.work.with_only(executor=executor))
     result = await run(plan)
     assert result.duration < 2.0
     assert result.model.total.interrupted == 3

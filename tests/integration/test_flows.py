@@ -78,7 +78,7 @@ def test_each_vu_gets_its_own_data_row_and_id(tmp_path: Path) -> None:
     seen = []
     for part in split_plan(plan.work, 2):
         worker = Worker(part)
-        for _ in range(part.executor.vus):
+        for _ in range(part.only.executor.vus):
             vu = worker._new_vu()
             seen.append((vu.values["vu"], vu.values["data.user"]))
     assert sorted(seen) == [("1", "a"), ("2", "b"), ("3", "c"), ("4", "a")]

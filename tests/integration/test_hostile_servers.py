@@ -438,7 +438,7 @@ def test_an_endpoint_on_another_host_is_refused() -> None:
     same = make_plan(
         profile_text("http://127.0.0.1:9", path="http://127.0.0.1:9/x?y=1"), iterations=1
     )
-    assert same.work.requests[0].wire.startswith(b"GET /x?y=1 HTTP/1.1\r\n")
+    assert same.work.only.requests[0].wire.startswith(b"GET /x?y=1 HTTP/1.1\r\n")
 
 
 @pytest.mark.parametrize(

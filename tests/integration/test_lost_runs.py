@@ -166,8 +166,8 @@ def test_a_report_that_fails_at_the_end_is_written_next_to_the_summary(
 async def test_interrupted_iterations_on_the_interval_grid_are_counted(silent_server: str) -> None:
     """gracefulStop ending exactly on an interval boundary still counts what it cut off."""
     plan = build_plan(adhoc_profile(silent_server), Overrides(vus=5, duration=1.0), interval=1.0)
-    cfg = replace(plan.work.executor, graceful_stop=1.0)
-    plan = replace(plan, work=replace(plan.work, executor=cfg, timeout=30.0))
+    cfg = replace(plan.work.only.executor, graceful_stop=1.0)
+    plan = replace(plan, work=replace(plan.work.with_only(executor=cfg), timeout=30.0))
     result = await asyncio.wait_for(Controller(plan).run(), 20)
     assert result.model.total.interrupted == 5
 

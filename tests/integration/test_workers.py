@@ -87,7 +87,7 @@ def test_arrival_schedules_are_dealt_not_divided() -> None:
 
     times = []
     for p in plans:
-        pacer = Pacer(7, (Stage(1, 7),), 1.0, offset=p.offset, stride=p.stride)
+        pacer = Pacer(7, (Stage(1, 7),), 1.0, offset=p.only.offset, stride=p.only.stride)
         n = 0
         while (t := pacer.due(n)) is not None:
             times.append(t)

@@ -700,14 +700,14 @@ def test_the_run_s_test_type_comes_from_type_then_flags_then_the_profile(
     plan = build_plan(parse_profile(text, "p.toml"), overrides)
     assert plan.test_type == want_type
     if want_executor is not None:
-        assert plan.work.executor.executor == want_executor
+        assert plan.work.only.executor.executor == want_executor
 
 
 def test_a_rollout_profile_without_load_runs_its_own_rate_and_time_scale() -> None:
     """The demo's canary (4 steps of 5 s) fits inside the load that judges it: not the
     default 10 VUs for 10 s at whatever rate they reach."""
     plan = build_plan(load_profile(ROOT / "profiles" / "demo.toml"), Overrides())
-    cfg = plan.work.executor
+    cfg = plan.work.only.executor
     assert (plan.test_type, cfg.executor) == ("average", RAMPING_ARRIVAL_RATE)
     assert max(s.target for s in cfg.stages) == 200
     assert 60 <= cfg.planned_duration <= 80  # 40 minutes at time_scale 0.03

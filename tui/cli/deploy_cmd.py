@@ -183,7 +183,7 @@ def compare_one(name: str, profile: Profile, args: argparse.Namespace, folder: P
         assert here.deploy is not None
         test_type = args.test_type or (None if profile.load is not None else "average")
         plan = build_plan(here, Overrides(test_type=test_type, time_scale=args.time_scale))
-        work = replace(plan.work, executor=held_longer(plan.work.executor, args.max_rollout))
+        work = plan.work.with_only(executor=held_longer(plan.work.only.executor, args.max_rollout))
         plan = replace(plan, work=work)
         driver = profile_driver(
             here,

@@ -140,7 +140,7 @@ class RunScreen(Screen[None]):
             with Vertical(id="run-plots"):
                 yield LatencyPlot(id="latency-plot")
                 yield ThroughputPlot(id="rate-plot")
-                yield LoadPlot(open_model=plan.work.executor.open_model, id="load-plot")
+                yield LoadPlot(open_model=plan.work.only.executor.open_model, id="load-plot")
                 if self.session.deploy is not None:
                     yield DeployPanel(self.session.deploy, id="deploy")
             with VerticalScroll(id="run-side"):
@@ -189,7 +189,7 @@ class RunScreen(Screen[None]):
             self.action_begin()
         else:
             self._banner(
-                f"ready: {setup.plan.work.executor.describe()}  (enter starts, esc goes back)"
+                f"ready: {setup.plan.work.only.executor.describe()}  (enter starts, esc goes back)"
             )
 
     # ------------------------------------------------------------------- state
@@ -232,7 +232,7 @@ class RunScreen(Screen[None]):
 
     def _show_status(self) -> None:
         self.query_one(StageProgress).show(
-            self.session.last, self.session.setup.plan.work.executor, self.state, self.scale
+            self.session.last, self.session.setup.plan.work.only.executor, self.state, self.scale
         )
 
     def _banner(self, text: str, *, warning: bool = False) -> None:
@@ -322,8 +322,8 @@ class RunScreen(Screen[None]):
         self.snapshots_seen += 1
         self.session.last = s
         self.scale = s.scale
-        planned = self.session.setup.plan.work.executor.planned_duration
-        if self.session.setup.plan.work.executor.kind.iteration_based:
+        planned = self.session.setup.plan.work.only.executor.planned_duration
+        if self.session.setup.plan.work.only.executor.kind.iteration_based:
             planned = 0.0  # maxDuration is a cap, not a length: let the axis grow
         # A saturated generator shares its core with this display: redraw less then.
         every = SATURATED_REDRAW_S if s.cpu_percent > CPU_WARN else REDRAW_S
@@ -440,7 +440,7 @@ class RunScreen(Screen[None]):
         self._show_status()  # "target ×1.10" at once, not at the next interval
 
     def _unit(self) -> str:
-        return "iterations/s" if self.session.setup.plan.work.executor.open_model else "VUs"
+        return "iterations/s" if self.session.setup.plan.work.only.executor.open_model else "VUs"
 
     def action_target(self) -> None:
         last = self.session.last
