@@ -22,7 +22,7 @@ from engine.load.metrics import Interval, merge_histograms
 from engine.load.model import Row, RunModel, ThresholdState
 from engine.load.pacing import RunClock
 from engine.load.pools import LocalPool, Pool, ProcessPool
-from engine.load.run import OnWorkerLoss, RunPlan, RunResult, Snapshot
+from engine.load.run import OnWorkerLoss, RunPlan, RunResult, Snapshot, scenario_rows
 from engine.load.states import (
     RunState,
     StopCause,
@@ -32,6 +32,7 @@ from engine.load.states import (
     workers_lost,
 )
 from engine.load.steering import Steer, SteeringLog
+from engine.load.tags import TagIndex
 
 BREAKPOINT_ERROR_RATE = 0.05
 BREAKPOINT_P95_FACTOR = 10.0
@@ -52,7 +53,7 @@ class Controller:
         local = pool is None and plan.cluster is None  # else: other machines, or none
         if local and (why := fd_shortfall(per_worker)):
             raise ConfigError("vus", why)
-        self.model = RunModel(plan.thresholds)
+        self.model = RunModel(plan.thresholds, index=TagIndex.of_plan(plan.work))
         self.pool: Pool = pool or _pool(plan)
         self.state = RunState.READY
         self.aborted = False
@@ -264,6 +265,9 @@ class Controller:
             worker_nodes=self.pool.nodes(),
             failures=tuple(self.pool.failures),
             stop_reason=self.stop_reason,
+            scenarios=scenario_rows(
+                self.model, self.plan.work, finished=self.state == RunState.FINISHED
+            ),
         )
         if self.on_snapshot is not None:
             self.on_snapshot(snap)

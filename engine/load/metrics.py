@@ -23,6 +23,7 @@ HIST_MAX_US = 3_600_000_000
 HIST_DIGITS = 3
 
 Key = tuple[str, str | None]  # (step, upstream)
+CheckKey = tuple[str, str]  # (step, check name): `checks{step:X}` picks a step's checks
 
 # k6's timing breakdown of a request, kept for the whole interval (not per step: six
 # histograms per bucket would multiply memory for little). The first three are spent
@@ -187,13 +188,19 @@ class Interval:
     iterations: int = 0
     interrupted: int = 0
     dropped: int = 0
-    checks: dict[str, list[int]] = field(default_factory=dict)  # name -> [passes, fails]
+    checks: dict[CheckKey, list[int]] = field(default_factory=dict)  # -> [passes, fails]
     vus: int = 0
     vus_max: int = 0
     target: float = 0.0  # the executor's target (VUs or iterations/s) at the interval's end
     phases: dict[str, HdrHistogram] = field(default_factory=dict)  # PHASES, once recorded
     phase_sums: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, HdrHistogram] = field(default_factory=dict)  # group_duration, by path
+    group_sums: dict[str, int] = field(default_factory=dict)  # microseconds, per path
     protocols: dict[str, int] = field(default_factory=dict)  # connections opened, by `proto`
+    # Each scenario's own interval, by name (setup and teardown: "(setup)", "(teardown)").
+    # Empty for a run of the one "default" scenario, whose figures are the top level. A
+    # worker ships lanes only; `flatten` (the Controller, once) makes the top level their sum.
+    lanes: dict[str, Interval] = field(default_factory=dict)
 
     def add(self, other: Interval) -> None:
         for key, b in other.buckets.items():
@@ -207,8 +214,8 @@ class Interval:
         self.iterations += other.iterations
         self.interrupted += other.interrupted
         self.dropped += other.dropped
-        for name, (p, f) in other.checks.items():
-            pf = self.checks.setdefault(name, [0, 0])
+        for ck, (p, f) in other.checks.items():
+            pf = self.checks.setdefault(ck, [0, 0])
             pf[0] += p
             pf[1] += f
         self.vus += other.vus
@@ -220,8 +227,19 @@ class Interval:
                 mine_h = self.phases[name] = new_histogram()
             mine_h.add(h)
             self.phase_sums[name] = self.phase_sums.get(name, 0) + other.phase_sums[name]
+        for path, h in other.groups.items():
+            mine_g = self.groups.get(path)
+            if mine_g is None:
+                mine_g = self.groups[path] = new_histogram()
+            mine_g.add(h)
+            self.group_sums[path] = self.group_sums.get(path, 0) + other.group_sums[path]
         for proto, n in other.protocols.items():
             self.protocols[proto] = self.protocols.get(proto, 0) + n
+        for name, lane in other.lanes.items():
+            mine_lane = self.lanes.get(name)
+            if mine_lane is None:
+                mine_lane = self.lanes[name] = Interval(lane.start, lane.end)
+            mine_lane.add(lane)
         self.start = min(self.start, other.start)
         self.end = max(self.end, other.end)
 
@@ -235,12 +253,14 @@ class Interval:
             "iterations": self.iterations,
             "interrupted": self.interrupted,
             "dropped": self.dropped,
-            "checks": {k: list(v) for k, v in self.checks.items()},
+            "checks": [[step, name, *pf] for (step, name), pf in self.checks.items()],
             "vus": self.vus,
             "vus_max": self.vus_max,
             "target": self.target,
             "phases": {k: encode_histogram(h) for k, h in self.phases.items()},
             "phase_sums": dict(self.phase_sums),
+            "groups": {k: encode_histogram(h) for k, h in self.groups.items()},
+            "group_sums": dict(self.group_sums),
             "protocols": dict(self.protocols),
         }
 
@@ -255,12 +275,14 @@ class Interval:
             iterations=data["iterations"],
             interrupted=data["interrupted"],
             dropped=data["dropped"],
-            checks={k: list(v) for k, v in data["checks"].items()},
+            checks={(step, name): [p, f] for step, name, p, f in data["checks"]},
             vus=data["vus"],
             vus_max=data["vus_max"],
             target=data["target"],
             phases={k: decode_histogram(v) for k, v in data["phases"].items()},
             phase_sums=dict(data["phase_sums"]),
+            groups={k: decode_histogram(v) for k, v in data["groups"].items()},
+            group_sums=dict(data["group_sums"]),
             protocols=dict(data["protocols"]),
         )
 
@@ -328,6 +350,7 @@ class Recorder:
     __slots__ = (
         "_checks",
         "_current",
+        "_groups",
         "_one_request",
         "_opened",
         "_phases",
@@ -347,6 +370,7 @@ class Recorder:
         self._checks = self._current.checks
         self._sinks: dict[Key, _Sink] = {}
         self._phases: dict[str, array[int]] = {name: array("q") for name in PHASES}
+        self._groups: dict[str, array[int]] = {}  # group path -> passes' durations (us)
         self._reused = 0  # requests on a kept-alive connection: connect phases are 0
         self._opened: list[tuple[int, int]] = []  # see opened_iteration
 
@@ -427,17 +451,37 @@ class Recorder:
                 h.record_value(v if v > 0 else 0, n)
             cur.phase_sums[name] += sum(values)
             del values[:]
+        for path, values in self._groups.items():
+            if not values:
+                continue
+            h = cur.groups.get(path)
+            if h is None:
+                h = cur.groups[path] = new_histogram()
+                cur.group_sums[path] = 0
+            _fold(h, values)
+            cur.group_sums[path] += sum(values)
+            del values[:]
 
     def count_error(self, step: str, upstream: str | None, kind: str) -> None:
         """Name a failure of a recorded request: http 5xx, a capture, a poll limit."""
         b = self._current.buckets[(step, upstream)]
         b.errors[kind] = b.errors.get(kind, 0) + 1
 
-    def check(self, name: str, ok: bool) -> None:
-        pf = self._checks.get(name)
+    def check(self, name: str, ok: bool, step: str = "") -> None:
+        """One check's result, kept per step (k6 counts a name across steps as one)."""
+        key = (step, name)
+        pf = self._checks.get(key)
         if pf is None:
-            pf = self._checks[name] = [0, 0]
+            pf = self._checks[key] = [0, 0]
         pf[0 if ok else 1] += 1
+
+    def group(self, path: str, duration_us: int) -> None:
+        """One pass through a group of steps (k6's group_duration, by its `group` path such
+        as `::checkout`; pushed even when a step in it failed, as k6 does)."""
+        values = self._groups.get(path)
+        if values is None:
+            values = self._groups[path] = array("q")
+        values.append(duration_us)
 
     def iteration(self, duration_us: int) -> None:
         """A finished iteration of several requests (one-request iterations come at harvest)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from hdrh.histogram import HdrHistogram
 
 from engine.load.metrics import PHASES, Bucket, Interval, Key, merge_histograms
+from engine.load.tags import DEFAULT_LANE, Level, Selection, TagIndex
 from engine.load.thresholds import COUNTER, GAUGE, RATE, TREND, Threshold
 
 MAX_ROWS = 3600
@@ -147,6 +148,24 @@ class Row:
 
 
 @dataclass(frozen=True)
+class ScenarioRow:
+    """One scenario in a snapshot: its executor, state and own figures (the console's row)."""
+
+    name: str
+    executor: str
+    state: str  # "waiting" | "running" | "done"
+    vus: int  # the last interval's
+    target: float  # the executor's target (VUs or iterations/s) at the last interval's end
+    rps: float  # the last interval's
+    iterations: int  # over the run so far
+    dropped: int
+    p95_ms: float  # http_req_duration over the run so far
+    error_rate: float
+    start_time: float  # k6's startTime
+    end_time: float  # start_time + the executor's planned duration
+
+
+@dataclass(frozen=True)
 class ThresholdState:
     threshold: Threshold
     ok: bool
@@ -182,17 +201,24 @@ def _matches(key: Key, tags: Sequence[tuple[str, str]]) -> bool:
 
 @dataclass
 class RunModel:
+    """The run's figures; `lanes` holds each scenario's (and setup's, teardown's) own,
+    built from its intervals as the whole is from the totals (no thresholds of its own:
+    a threshold picks lanes by its tags through `index`)."""
+
     thresholds: tuple[Threshold, ...] = ()
     total: Interval = field(default_factory=lambda: Interval(0.0, 0.0))
     timeline: list[Row] = field(default_factory=list)
     states: list[ThresholdState] = field(default_factory=list)
     elapsed: float = 0.0
+    index: TagIndex = field(default_factory=TagIndex)
+    lanes: dict[str, RunModel] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         windows = [t.window_s for t in self.thresholds if t.window_s]
         self._keep = max(windows, default=0.0)
         self._recent: deque[Interval] = deque()
         self.states = [ThresholdState(t, True, None) for t in self.thresholds]
+        self._selections = {t: self.index.select(t) for t in self.thresholds}
 
     # ------------------------------------------------------------- intake
     def add(self, iv: Interval, *, join_last: bool = False) -> Row:
@@ -200,6 +226,11 @@ class RunModel:
         last fraction of a second does not plot as a spike of requests/s."""
         self.total.add(iv)
         self.elapsed = max(self.elapsed, iv.end)
+        for name, lane_iv in iv.lanes.items():
+            lane = self.lanes.get(name)
+            if lane is None:
+                lane = self.lanes[name] = RunModel()
+            lane.add(lane_iv, join_last=join_last)
         if self._keep:
             self._recent.append(iv)
             while self._recent and self._recent[0].end <= iv.end - self._keep:
@@ -259,47 +290,122 @@ class RunModel:
         return sorted({k[1] for k in self.total.buckets if k[1] is not None})
 
     def checks(self) -> dict[str, tuple[int, int]]:
-        return {k: (v[0], v[1]) for k, v in sorted(self.total.checks.items())}
+        """Passes and fails per check name over every step, as k6's summary counts them."""
+        out: dict[str, tuple[int, int]] = {}
+        for (_, name), (p, f) in self.total.checks.items():
+            was = out.get(name, (0, 0))
+            out[name] = (was[0] + p, was[1] + f)
+        return dict(sorted(out.items()))
 
     def checks_rate(self) -> float | None:
         p = sum(v[0] for v in self.total.checks.values())
         f = sum(v[1] for v in self.total.checks.values())
         return p / (p + f) if p + f else None
 
+    def groups(self) -> dict[str, LatencyStats]:
+        """k6's group_duration per group path (`::checkout`), over the run."""
+        sums = self.total.group_sums
+        return {
+            path: LatencyStats.of(h, sums[path]) for path, h in sorted(self.total.groups.items())
+        }
+
+    def scenario_row(
+        self, name: str, executor: str, start_time: float, end_time: float, *, finished: bool
+    ) -> ScenarioRow:
+        """Scenario `name` as the console's table shows it: its own lane's figures (a run
+        without lanes is the one scenario's); `end_time` is where its plan ends."""
+        lane = self.lanes.get(name) or (self if not self.lanes else RunModel())
+        last = lane.timeline[-1] if lane.timeline else None
+        if finished or (last is not None and not last.vus and self.elapsed >= end_time):
+            state = "done"
+        elif last is None or self.elapsed < start_time:
+            state = "waiting"
+        else:
+            state = "running"
+        b = bucket_total(lane.total.buckets.values())
+        p95 = b.duration.get_value_at_percentile(95) / 1000 if b.requests else 0.0
+        return ScenarioRow(
+            name=name,
+            executor=executor,
+            state=state,
+            vus=last.vus if last is not None else 0,
+            target=last.target if last is not None else 0.0,
+            rps=last.rps if last is not None else 0.0,
+            iterations=lane.total.iterations,
+            dropped=lane.total.dropped,
+            p95_ms=p95,
+            error_rate=b.failed / b.requests if b.requests else 0.0,
+            start_time=start_time,
+            end_time=end_time,
+        )
+
     # --------------------------------------------------------- thresholds
-    def value(self, th: Threshold, iv: Interval, seconds: float) -> float | None:
-        """The observed value of a threshold's metric and aggregation over `iv`."""
+    def value(
+        self, th: Threshold, iv: Interval, seconds: float, *, final: bool = False
+    ) -> float | None:
+        """The observed value of a threshold's metric and aggregation over `iv`.
+
+        None for no samples: not judged while the run goes (k6 skips empty sinks). At
+        the end k6 judges an empty trend, counter or gauge as 0 (its sinks' zero
+        values: `http_reqs{nosuch:tag} count>0` fails); an empty rate stays unjudged.
+        """
+        observed = self._observe(th, iv, seconds)
+        if observed is None and final and th.kind != RATE:
+            return 0.0
+        return observed
+
+    def _observe(self, th: Threshold, iv: Interval, seconds: float) -> float | None:
         kind = th.kind
-        tags = th.tags
+        sel = self._selection(th)
+        if sel.level == Level.RUN and not sel.everything and not sel.lane(""):
+            return None  # a whole-run figure under a tag the run does not have
         if kind == TREND:
             if th.metric == "iteration_duration":
-                return trend_value(iv.iteration_duration, iv.iteration_sum, th)
+                lanes = self._lane_intervals(sel, iv)
+                h = merge_histograms(x.iteration_duration for x in lanes)
+                return trend_value(h, sum(x.iteration_sum for x in lanes), th)
+            if th.metric == "group_duration":
+                parts = [
+                    (h, x.group_sums[path])
+                    for lane, x in _lanes(iv).items()
+                    for path, h in x.groups.items()
+                    if sel.everything or sel.item(lane, path)
+                ]
+                h = merge_histograms(h for h, _ in parts)
+                return trend_value(h, sum(n for _, n in parts), th)
             if th.metric in iv.phases:
                 return trend_value(iv.phases[th.metric], iv.phase_sums[th.metric], th)
             if th.metric in PHASES:
                 return None
-            sel = [b for k, b in iv.buckets.items() if _matches(k, tags)]
+            sel_b = self._buckets(th, iv)
             if th.metric == "latency":
-                h = merge_histograms(b.latency for b in sel)
-                return trend_value(h, sum(b.latency_sum for b in sel), th)
-            return trend_value(*_duration(sel, dict(tags).get("expected_response")), th)
+                h = merge_histograms(b.latency for b in sel_b)
+                return trend_value(h, sum(b.latency_sum for b in sel_b), th)
+            return trend_value(*_duration(sel_b, th.tag_dict.get("expected_response")), th)
         if th.metric == "checks":
-            names = [v for n, v in tags if n == "check"]
-            sel = [pf for name, pf in iv.checks.items() if not names or name in names]
-            passed = sum(p for p, _ in sel)
-            total = passed + sum(f for _, f in sel)
+            check = th.tag_dict.get("check")
+            pfs = [
+                pf
+                for lane, x in (_lanes(iv).items() if not sel.everything else [("", iv)])
+                for (step, name), pf in x.checks.items()
+                if (check is None or name == check) and (sel.everything or sel.item(lane, step))
+            ]
+            passed = sum(p for p, _ in pfs)
+            total = passed + sum(f for _, f in pfs)
             return passed / total if total else None
         if kind == RATE:  # http_req_failed
-            sel = [b for k, b in iv.buckets.items() if _matches(k, tags)]
-            req = sum(b.requests for b in sel)
-            failed = sum(b.failed for b in sel)
-            want = dict(tags).get("expected_response")
+            sel_b = self._buckets(th, iv)
+            req = sum(b.requests for b in sel_b)
+            failed = sum(b.failed for b in sel_b)
+            want = th.tag_dict.get("expected_response")
             if want is not None:  # k6: failed == not expected, so these are 0 or 1
                 req = req - failed if want == "true" else failed
                 failed = 0 if want == "true" else failed
             return failed / req if req else None
         if kind == COUNTER:
             count = self._count(th, iv)
+            if not count:  # no samples: k6's counters emit none of 0
+                return None
             if th.aggregation == "rate":
                 return count / seconds if seconds > 0 else None
             return float(count)
@@ -314,22 +420,53 @@ class RunModel:
             return float(values[-1])
         return None
 
+    def _selection(self, th: Threshold) -> Selection:
+        """Resolved once per threshold (`report merge` judges ones the model was not given)."""
+        sel = self._selections.get(th)
+        if sel is None:
+            sel = self._selections[th] = self.index.select(th)
+        return sel
+
+    def _buckets(self, th: Threshold, iv: Interval) -> list[Bucket]:
+        """The (step, upstream) buckets of the lanes and steps the threshold selects."""
+        sel = self._selection(th)
+        upstream = th.tag_dict.get("upstream")
+        if sel.everything:
+            items: Iterable[tuple[Key, Bucket]] = iv.buckets.items()
+        else:
+            items = [
+                (k, b)
+                for lane, x in _lanes(iv).items()
+                for k, b in x.buckets.items()
+                if sel.item(lane, k[0])
+            ]
+        return [b for k, b in items if upstream is None or k[1] == upstream]
+
     @staticmethod
-    def _count(th: Threshold, iv: Interval) -> int:
-        sel = [b for k, b in iv.buckets.items() if _matches(k, th.tags)]
-        if th.metric == "http_reqs":
-            want = th.tag_dict.get("expected_response")
-            if want is not None:
-                failed = sum(b.failed for b in sel)
-                return sum(b.requests for b in sel) - failed if want == "true" else failed
-            return sum(b.requests for b in sel)
+    def _lane_intervals(sel: Selection, iv: Interval) -> list[Interval]:
+        if sel.everything:
+            return [iv]
+        return [x for lane, x in _lanes(iv).items() if sel.lane(lane)]
+
+    def _count(self, th: Threshold, iv: Interval) -> int:
+        if th.metric in ("iterations", "dropped_iterations"):
+            lanes = self._lane_intervals(self._selection(th), iv)
+            if th.metric == "iterations":
+                return sum(x.iterations for x in lanes)
+            return sum(x.dropped for x in lanes)
+        sel = self._buckets(th, iv)
+        tags = th.tag_dict
         if th.metric == "data_received":
             return sum(b.bytes_in for b in sel)
         if th.metric == "data_sent":
             return sum(b.bytes_out for b in sel)
-        if th.metric == "iterations":
-            return iv.iterations
-        return iv.dropped  # dropped_iterations
+        if (status := tags.get("status")) is not None:  # http_reqs
+            return sum(b.status.get(int(status), 0) for b in sel) if status.isdigit() else 0
+        want = tags.get("expected_response")
+        if want is not None:
+            failed = sum(b.failed for b in sel)
+            return sum(b.requests for b in sel) - failed if want == "true" else failed
+        return sum(b.requests for b in sel)
 
     def evaluate(self, *, final: bool = False) -> list[ThresholdState]:
         """Judge every threshold now; a window verdict that failed stays failed."""
@@ -351,11 +488,11 @@ class RunModel:
                     iv, secs = window_iv, min(th.window_s, self.elapsed)
                 else:  # a run shorter than its window is judged whole
                     iv, secs = self.total, self.elapsed
-                observed = self.value(th, iv, secs)
+                observed = self.value(th, iv, secs, final=final)
                 ok = th.passes(observed)
                 out.append(ThresholdState(th, ok, observed, None if ok else self.elapsed))
             else:
-                observed = self.value(th, self.total, self.elapsed)
+                observed = self.value(th, self.total, self.elapsed, final=final)
                 ok = th.passes(observed)
                 failed_at = state.failed_at if state.failed_at is not None else self.elapsed
                 out.append(ThresholdState(th, ok, observed, None if ok else failed_at))
@@ -370,6 +507,11 @@ class RunModel:
 
     def passed(self) -> bool:
         return all(s.ok for s in self.states)
+
+
+def _lanes(iv: Interval) -> dict[str, Interval]:
+    """An interval's lanes; one without is the one default scenario's."""
+    return iv.lanes or {DEFAULT_LANE: iv}
 
 
 def _duration(sel: Sequence[Bucket], expected: str | None) -> tuple[HdrHistogram, int]:

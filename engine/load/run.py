@@ -19,7 +19,7 @@ from engine.http.tls import TlsOptions
 from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
 from engine.load.flow import Flow
-from engine.load.model import Figures, Row, RunModel, ThresholdState
+from engine.load.model import Figures, Row, RunModel, ScenarioRow, ThresholdState
 from engine.load.states import Ending, RunState, StopCause, ending_of
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import Threshold
@@ -140,6 +140,19 @@ class Snapshot:
     worker_nodes: tuple[str, ...] = ()  # each worker's machine on a Ray cluster, else ()
     failures: tuple[str, ...] = ()
     stop_reason: StopCause | None = None
+    scenarios: tuple[ScenarioRow, ...] = ()  # one a scenario; () for a plan of one
+
+
+def scenario_rows(model: RunModel, work: WorkPlan, *, finished: bool) -> tuple[ScenarioRow, ...]:
+    """Each scenario's row for a snapshot; () for a plan of one (its figures are the run's)."""
+    if len(work.scenarios) < 2:
+        return ()
+    rows = []
+    for sc in work.scenarios:
+        kind = sc.executor.kind
+        end = sc.start_time + kind.planned_duration(sc.executor)
+        rows.append(model.scenario_row(sc.name, kind.name, sc.start_time, end, finished=finished))
+    return tuple(rows)
 
 
 @dataclass

@@ -29,6 +29,7 @@ METRICS: dict[str, str] = {
     "http_req_waiting": TREND,
     "http_req_receiving": TREND,
     "iteration_duration": TREND,
+    "group_duration": TREND,  # k6's: one pass through a group of steps, by its `group` path
     "http_req_failed": RATE,
     "checks": RATE,
     "http_reqs": COUNTER,
@@ -47,16 +48,50 @@ AGGREGATIONS: dict[str, frozenset[str]] = {
     GAUGE: frozenset({"value", "min", "max"}),
 }
 
-TAGS: dict[str, str] = {
-    "step": "step",
-    "name": "step",
-    "upstream": "upstream",
-    "check": "check",
-    "expected_response": "expected_response",
+# Tag spellings: k6's `name` of a request is Surge's step name.
+ALIASES = {"name": "step"}
+# Tags read inside a figure (a bucket's upstream, status and expected part; a check's
+# name), with the metrics that keep them; every other tag picks lanes and steps.
+INNER: dict[str, frozenset[str]] = {
+    "upstream": frozenset(
+        {"http_req_duration", "latency", "http_req_failed", "http_reqs", "data_received"}
+        | {"data_sent"}
+    ),
+    "expected_response": frozenset({"http_req_duration", "http_reqs", "http_req_failed"}),
+    "status": frozenset({"http_reqs"}),
+    "check": frozenset({"checks"}),
 }
-# Metrics whose figures are kept per (step, upstream) and so take those tags.
-TAGGED = frozenset({"http_req_duration", "latency", "http_req_failed", "http_reqs"})
-TAGGED |= {"data_received", "data_sent", "checks"}
+_INNER_WHY = {
+    "upstream": "kept per upstream only for requests (http_*, latency, data_*)",
+    "expected_response": "applies to http_req_duration, http_reqs and http_req_failed",
+    "status": "counted per status only for http_reqs (durations: use expected_response)",
+    "check": "applies only to the checks metric",
+}
+# Surge's own and k6's system tags Surge keeps per step (requests; checks: `step`).
+STEP_TAGS: dict[str, frozenset[str]] = {
+    "step": frozenset({"http_req_duration", "latency", "http_req_failed", "http_reqs"})
+    | {"data_received", "data_sent", "checks"},
+    "method": frozenset({"http_req_duration", "latency", "http_req_failed", "http_reqs"})
+    | {"data_received", "data_sent"},
+}
+# Tags k6 may set that Surge cannot select, and why.
+REFUSED: dict[str, str] = {
+    "url": "figures are kept per step, not per URL: use {name:STEP}",
+    "proto": "the protocol is counted per connection for the whole run, not per request",
+    "subproto": "not kept by Surge",
+    "error": "errors are counted by kind in the report's errors, not as a tag",
+    "error_code": "errors are counted by kind in the report's errors, not as a tag",
+    "tls_version": "not kept by Surge",
+    "ip": "not kept by Surge",
+    "ocsp_status": "not kept by Surge",
+    "vu": "not a tag of k6's samples by default, nor of Surge's",
+    "iter": "not a tag of k6's samples by default, nor of Surge's",
+}
+# Kept for the whole run only: a tag selects them only if every sample has it (a run tag).
+WHOLE_RUN = frozenset(
+    {"vus", "vus_max", "http_req_blocked", "http_req_connecting", "http_req_tls_handshaking"}
+    | {"http_req_sending", "http_req_waiting", "http_req_receiving"}
+)
 # Names of reports and profiles before format 2, and what they are now.
 RENAMED = {"service_time": "http_req_duration"}
 
@@ -71,6 +106,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 
 _KEY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\{(.*)\})?\s*$")
+_QUOTES = "\"'"  # k6 trims spaces, then these, from a tag's name and value
 _EXPR = re.compile(
     r"^\s*(?P<agg>avg|min|max|med|count|rate|value|p\(\s*(?P<pct>\d+(?:\.\d+)?)\s*\))"
     r"\s*(?P<op><=|>=|===|==|!=|<|>)\s*(?P<bound>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
@@ -124,32 +160,34 @@ def parse_key(key: str) -> tuple[str, tuple[tuple[str, str], ...]]:
         known = ", ".join(sorted(METRICS))
         hint = did_you_mean(metric, METRICS)
         raise ConfigError(key, f"unknown metric {metric!r}{hint} (known: {known})")
-    tags: list[tuple[str, str]] = []
-    if raw_tags is not None:
-        for part in raw_tags.split(","):
-            name, sep, value = part.partition(":")
-            name, value = name.strip(), value.strip()
-            if not sep or not name or not value:
-                raise ConfigError(key, f"bad tag {part.strip()!r} (expected name:value)")
-            if name not in TAGS:
-                raise ConfigError(key, f"unknown tag {name!r} (known: {', '.join(sorted(TAGS))})")
-            tags.append((TAGS[name], value))
-    if any(t == "check" for t, _ in tags) and metric != "checks":
-        raise ConfigError(key, "the check tag applies only to the checks metric")
-    if tags and metric not in TAGGED:
-        raise ConfigError(key, f"{metric} is kept for the whole run: it takes no tags")
-    for name, value in tags:
-        if name != "expected_response":
-            continue
-        if value not in ("true", "false"):
-            raise ConfigError(key, f"expected_response is true or false, got {value!r}")
-        if metric not in ("http_req_duration", "http_reqs", "http_req_failed"):
-            raise ConfigError(
-                key,
-                "the expected_response tag applies to http_req_duration, http_reqs "
-                "and http_req_failed",
-            )
-    return metric, tuple(tags)
+    if raw_tags is None:
+        return metric, ()
+    tags: dict[str, str] = {}  # a tag named twice: the last, as k6 keeps it
+    for part in raw_tags.split(","):
+        name, sep, value = part.partition(":")  # at the first colon: group:::x is ::x
+        name, value = name.strip().strip(_QUOTES), value.strip().strip(_QUOTES)
+        if not sep or not name or not value:
+            raise ConfigError(key, f"bad tag {part.strip()!r} (expected name:value)")
+        name = ALIASES.get(name, name)
+        if name in REFUSED:
+            raise ConfigError(key, f"Surge cannot select by {name!r}: {REFUSED[name]}")
+        tags[name] = value
+        _check_tag(key, metric, name, value)
+    return metric, tuple(tags.items())
+
+
+def _check_tag(key: str, metric: str, name: str, value: str) -> None:
+    """A tag the metric's figures cannot carry in Surge: refused with the reason."""
+    if name in INNER and metric not in INNER[name]:
+        raise ConfigError(key, f"the {name} tag {_INNER_WHY[name]}")
+    if name == "expected_response" and value not in ("true", "false"):
+        raise ConfigError(key, f"expected_response is true or false, got {value!r}")
+    if name in STEP_TAGS and metric not in STEP_TAGS[name]:
+        if metric in WHOLE_RUN:
+            raise ConfigError(key, f"{metric} is kept for the whole run: it takes no {name} tag")
+        raise ConfigError(key, f"{metric} is not kept per step: it takes no {name} tag")
+    if metric in WHOLE_RUN and name in ("scenario", "group"):
+        raise ConfigError(key, f"{metric} is kept for the whole run: it takes no {name} tag")
 
 
 def parse_threshold(

@@ -328,13 +328,13 @@ class Worker:
             )
             if resp is None:  # a hop failed (recorded): so do the checks
                 for check in checks:
-                    rec.check(check.name, False)
+                    rec.check(check.name, False, req.name)
                 return None, None, True
             lat = int((perf_counter() - begin) * 1e6)  # a duration check: the whole chain
         if checks:
             results = evaluate_checks(checks, resp, lat / 1e6)
             for check, ok in zip(checks, results, strict=True):
-                rec.check(check.name, ok)
+                rec.check(check.name, ok, req.name)
             if note := body_note(checks, resp, results):  # a body cut, or not decoded
                 rec.count_error(req.name, upstream, note)
         return resp, upstream, failed
@@ -370,7 +370,7 @@ class Worker:
         lat, svc = int((now - begin) * 1e6), int((now - sent) * 1e6)
         self.recorder.record(req.name, None, lat, svc, 0, True, bytes_in, bytes_out, classify(exc))
         for check in checks:
-            self.recorder.check(check.name, False)
+            self.recorder.check(check.name, False, req.name)
 
     def _on_response(self, vu: VU, req: Prepared) -> Callable[[int], bool]:
         """A streaming VU's per-response step: record it, then say if the next one may go.

@@ -24,6 +24,7 @@ from engine.load import executors as ex
 from engine.load.executors import ExecutorConfig
 from engine.load.run import DEFAULT_SCENARIO, ClientKind, RunPlan, ScenarioPlan, WorkPlan
 from engine.load.stages import Stage
+from engine.load.tags import check_thresholds
 from engine.load.testtypes import default_max_vus, executor_for, resolve
 from engine.load.thresholds import Threshold
 from engine.profile.model import Profile
@@ -232,6 +233,7 @@ def build_plan(
         http2=o.http2 if o.http2 is not None else profile.http2,
     )
     thresholds = o.thresholds if o.replace_thresholds else (*profile.thresholds, *o.thresholds)
+    check_thresholds(work, thresholds)
     return RunPlan(
         name=profile.name,
         source=profile.source,

@@ -151,7 +151,7 @@ def _read(report: Report, label: str) -> _Run:
         iterations=summary.iterations,
         interrupted=summary.interrupted_iterations,
         dropped=summary.dropped_iterations,
-        checks={name: [c.passes, c.fails] for name, c in report.checks.items()},
+        checks={("", name): [c.passes, c.fails] for name, c in report.checks.items()},
         vus_max=summary.vus_max,
     )
     run = _Run(whole, split=hists.total.http_req_duration_expected is not None)
@@ -268,7 +268,7 @@ def _threshold(
         th = None
     view = _view(th, run) if th is not None else None
     if th is not None and view is not None:
-        value = model.value(th, view, model.elapsed)
+        value = model.value(th, view, model.elapsed, final=True)
         ok, observed = th.passes(value), round(value, 6) if value is not None else None
     else:  # the inputs' verdicts: ok only if every input passed
         ok, observed = all(e.ok for e in entries), _worst_observed(th, entries)
@@ -289,6 +289,8 @@ def _view(th: Threshold, run: _Run) -> Interval | None:
     expected responses' durations of a format 1 report."""
     tags = th.tag_dict
     if th.window_s or th.metric in PHASES or ("step" in tags and "upstream" in tags):
+        return None
+    if th.metric == "checks" and "step" in tags:  # a report keeps checks by name only
         return None
     if th.kind == TREND and "expected_response" in tags and not run.split:
         return None

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import ConfigError
-from engine.load.thresholds import parse_cli_threshold, parse_threshold, parse_thresholds
+from engine.load.thresholds import (
+    METRICS,
+    parse_cli_threshold,
+    parse_threshold,
+    parse_thresholds,
+)
 
 
 @pytest.mark.parametrize(
@@ -89,12 +94,22 @@ def test_grammar(key, expr, metric, tags, agg, pct, op, bound, window) -> None:
         ("http_reqs", "avg<1", "does not apply to a counter"),
         ("nope", "rate<1", "unknown metric"),
         ("http_req_duration{step}", "p(95)<1", "bad tag"),
-        ("http_req_duration{color:blue}", "p(95)<1", "unknown tag"),
+        ("http_req_duration{url:/x}", "p(95)<1", "cannot select by 'url': .* per step"),
+        ("http_reqs{proto:HTTP/2.0}", "count>1", "per connection"),
+        ("http_req_failed{error:dial}", "rate<1", "counted by kind"),
+        ("http_req_duration{group:}", "p(95)<1", "bad tag"),
+        ("http_req_duration{status:200}", "p(95)<1", "per status only for http_reqs"),
+        ("checks{upstream:blue}", "rate>0", "per upstream only for requests"),
+        ("iterations{step:a}", "count>0", "not kept per step"),
+        ("dropped_iterations{method:GET}", "count>0", "not kept per step"),
+        ("group_duration{name:a}", "avg<1", "not kept per step"),
+        ("vus{scenario:a}", "value>0", "whole run"),
+        ("http_req_waiting{group:::g}", "p(95)<1", "whole run"),
         ("http_req_duration", "p(101)<1", "outside 0..100"),
         ("http_req_duration", "p(95)<1 over soon", "bad window"),
         ("http_req_duration{check:a}", "p(95)<1", "only to the checks metric"),
         ("service_time", "p(95)<1", "now http_req_duration"),
-        ("http_req_waiting{step:a}", "p(95)<1", "takes no tags"),
+        ("http_req_waiting{step:a}", "p(95)<1", "whole run: it takes no step tag"),
         ("latency{expected_response:true}", "p(95)<1", "applies to http_req_duration"),
         ("http_req_duration{expected_response:yes}", "p(95)<1", "true or false"),
     ],
@@ -160,3 +175,41 @@ def test_cli_form_splits_at_the_first_colon_outside_tags() -> None:
     assert th.expression == "p(95)<5"
     with pytest.raises(ConfigError):
         parse_cli_threshold("http_req_duration")
+
+
+@pytest.mark.parametrize(
+    ("key", "metric", "tags"),
+    [
+        # k6's grammar: any tag name; split at the first colon; spaces and quotes trimmed
+        ("http_reqs{kind:read}", "http_reqs", (("kind", "read"),)),
+        ("http_reqs{group:::checkout}", "http_reqs", (("group", "::checkout"),)),
+        ("group_duration{group:::a::b}", "group_duration", (("group", "::a::b"),)),
+        ("http_reqs{ 'kind' : \"read\" }", "http_reqs", (("kind", "read"),)),
+        (
+            "http_reqs{scenario:browse,kind:read}",
+            "http_reqs",
+            (("scenario", "browse"), ("kind", "read")),
+        ),
+        ("http_reqs{kind:a,kind:b}", "http_reqs", (("kind", "b"),)),  # the last, as k6
+        ("http_reqs{url2:x:y}", "http_reqs", (("url2", "x:y"),)),
+        ("http_reqs{name:home}", "http_reqs", (("step", "home"),)),  # k6's name is the step
+        ("http_reqs{status:200}", "http_reqs", (("status", "200"),)),
+        ("http_reqs{method:POST}", "http_reqs", (("method", "POST"),)),
+        ("dropped_iterations{scenario:browse}", "dropped_iterations", (("scenario", "browse"),)),
+        ("dropped_iterations{kind:read}", "dropped_iterations", (("kind", "read"),)),
+        ("iterations{scenario:admin}", "iterations", (("scenario", "admin"),)),
+        ("checks{group:::g}", "checks", (("group", "::g"),)),
+        ("vus{team:web}", "vus", (("team", "web"),)),  # a run tag: judged at plan time
+    ],
+)
+def test_the_open_tag_grammar(key: str, metric: str, tags: tuple) -> None:
+    any_value = {"trend": "max>=0", "rate": "rate>=0", "counter": "count>=0", "gauge": "value>=0"}
+    th = parse_threshold(key, any_value[METRICS[metric]])
+    assert (th.metric, th.tags) == (metric, tags)
+
+
+def test_group_duration_is_a_trend() -> None:
+    th = parse_threshold("group_duration{group:::checkout}", "p(95)<500")
+    assert th.kind == "trend"
+    with pytest.raises(ConfigError, match="does not apply to a trend"):
+        parse_threshold("group_duration", "count>1")
