@@ -230,7 +230,7 @@ class ScriptedController(Controller):
     def _since_start(self) -> float:
         return self.model.elapsed
 
-    def planned_target(self) -> float:
+    def planned_target(self, scenario: str | None = None) -> float:
         return planned_target(self.plan, self.model.elapsed)
 
     async def _tick(self, task: asyncio.Task[None], deadline: float) -> None:
@@ -247,17 +247,17 @@ class ScriptedController(Controller):
         finally:
             self._inside -= 1
 
-    def pause(self) -> None:
-        self._call("pause")
+    def pause(self, scenario: str | None = None) -> None:
+        self._call("pause", *_named(scenario))
 
-    def resume(self) -> None:
-        self._call("resume")
+    def resume(self, scenario: str | None = None) -> None:
+        self._call("resume", *_named(scenario))
 
-    def set_scale(self, scale: float) -> None:
-        self._call("set_scale", scale)
+    def set_scale(self, scale: float, scenario: str | None = None) -> None:
+        self._call("set_scale", scale, *_named(scenario))
 
-    def set_target(self, value: float) -> None:
-        self._call("set_target", value)
+    def set_target(self, value: float, scenario: str | None = None) -> None:
+        self._call("set_target", value, *_named(scenario))
 
     def stop(self, reason: StopCause | str = StopReason.USER_STOP) -> None:
         self._call("stop", reason)
@@ -268,6 +268,11 @@ class ScriptedController(Controller):
     def finish(self) -> None:
         """End a held run as if its shape had reached the end (not a user's stop)."""
         self.scripted.finish()
+
+
+def _named(scenario: str | None) -> tuple[str, ...]:
+    """A command's scenario, on record only when it names one."""
+    return () if scenario is None else (scenario,)
 
 
 class ScriptedFactory:

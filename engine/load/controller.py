@@ -18,16 +18,28 @@ from time import perf_counter
 
 from engine.errors import ConfigError
 from engine.limits import fd_shortfall
+from engine.load.executors.planned import initial_vus, planned_vus_max
+from engine.load.flow import Flow
 from engine.load.metrics import Interval, merge_histograms
 from engine.load.model import Row, RunModel, ThresholdState
 from engine.load.pacing import RunClock
 from engine.load.pools import LocalPool, Pool, ProcessPool
-from engine.load.run import OnWorkerLoss, RunPlan, RunResult, Snapshot, scenario_rows
+from engine.load.run import (
+    SETUP_LANE,
+    TEARDOWN_LANE,
+    OnWorkerLoss,
+    RunPlan,
+    RunResult,
+    Snapshot,
+    scenario_rows,
+)
+from engine.load.setup import Once, run_once
 from engine.load.states import (
     RunState,
     StopCause,
     StopReason,
     is_natural,
+    runs_teardown,
     threshold_abort,
     workers_lost,
 )
@@ -49,7 +61,8 @@ class Controller:
         """`pool`: the workers, if not the plan's (the console's tests script one)."""
         self.plan = plan
         self.on_snapshot = on_snapshot
-        per_worker = math.ceil(plan.work.only.executor.peak_vus / max(plan.workers, 1))
+        peak = sum(lane.executor.peak_vus for lane in plan.work.scenarios)
+        per_worker = math.ceil(peak / max(plan.workers, 1))
         local = pool is None and plan.cluster is None  # else: other machines, or none
         if local and (why := fd_shortfall(per_worker)):
             raise ConfigError("vus", why)
@@ -62,8 +75,18 @@ class Controller:
         self._last_held_rate: float | None = None
         self._cpu_max = 0.0
         self.started_at = self.now()
-        cfg = plan.work.only.executor
-        self._shape = cfg.kind.shape(cfg)
+        self._lanes = {lane.name: lane for lane in plan.work.scenarios}
+        self._shapes = {
+            lane.name: lane.executor.kind.shape(lane.executor) for lane in plan.work.scenarios
+        }
+        self._scales = dict.fromkeys(self._lanes, 1.0)  # each scenario's, as last set
+        self.paused_lanes: set[str] = set()  # scenarios paused on their own
+        self._setup_values: tuple[tuple[str, str], ...] = ()  # setup()'s captures
+        self._pending: Interval | None = None  # setup's figures, for the first interval
+        self._once_task: asyncio.Task[Once] | None = None  # setup or teardown running
+        self._planned_vus_max = planned_vus_max(
+            [(lane.start_time, lane.executor) for lane in plan.work.scenarios]
+        )
         self._clock: RunClock | None = None  # the workers' run time: pauses excluded
         self.steering = SteeringLog(self._since_start)
 
@@ -75,41 +98,85 @@ class Controller:
         """Seconds since the workers started, pauses included: the plots' time axis."""
         return perf_counter() - self._clock.t0 if self._clock is not None else 0.0
 
-    def planned_target(self) -> float:
+    def _lane(self, scenario: str | None) -> str:
+        """The scenario a command names (the one there is, if none); ValueError naming
+        the scenarios when it names none of them, or several could be meant."""
+        if scenario is None and len(self._lanes) == 1:
+            return next(iter(self._lanes))
+        if scenario not in self._lanes:
+            names = ", ".join(self._lanes)
+            raise ValueError(f"scenario {scenario!r}: one of {names}")
+        return scenario
+
+    def planned_target(self, scenario: str | None = None) -> float:
         """The shape's target now (VUs or iterations/s), before any scale: read from the
         plan at the workers' run time, not from the last interval (a second command in one
-        interval would otherwise build on a stale figure)."""
-        return self._shape.at(self._clock.elapsed() if self._clock is not None else 0.0)
+        interval would otherwise build on a stale figure). One scenario's, from its
+        startTime (0 before it); `scenario` may be left out when there is one."""
+        name = self._lane(scenario)
+        t = (self._clock.elapsed() if self._clock is not None else 0.0) - self._lanes[
+            name
+        ].start_time
+        return self._shapes[name].at(t) if t >= 0 else 0.0
 
     # ---------------------------------------------------------------- commands
-    def pause(self) -> None:
-        if self.state is RunState.RUNNING:
+    def pause(self, scenario: str | None = None) -> None:
+        """The whole run, or one scenario (its schedule waits; the others go on)."""
+        if scenario is not None:
+            name = self._lane(scenario)
+            if self.state is RunState.RUNNING and name not in self.paused_lanes:
+                self.pool.pause(name)
+                self.paused_lanes.add(name)
+                self.steering.add(Steer.PAUSE, scenario=name)
+        elif self.state is RunState.RUNNING:
             self.pool.pause()
             self.state = RunState.PAUSED
             if self._clock is not None:
                 self._clock.pause()
             self.steering.add(Steer.PAUSE)
 
-    def resume(self) -> None:
-        if self.state is RunState.PAUSED:
+    def resume(self, scenario: str | None = None) -> None:
+        """The whole run (every scenario paused on its own too), or one scenario."""
+        if scenario is not None:
+            name = self._lane(scenario)
+            if name in self.paused_lanes:
+                self.pool.resume(name)
+                self.paused_lanes.discard(name)
+                self.steering.add(Steer.RESUME, scenario=name)
+        elif self.state is RunState.PAUSED or self.paused_lanes:
             self.pool.resume()
-            self.state = RunState.RUNNING
-            if self._clock is not None:
-                self._clock.resume()
+            self.paused_lanes.clear()
+            if self.state is RunState.PAUSED:
+                self.state = RunState.RUNNING
+                if self._clock is not None:
+                    self._clock.resume()
             self.steering.add(Steer.RESUME)
 
-    def set_scale(self, scale: float) -> None:
-        """Multiply the planned target (VUs or rate) by `scale` from now on."""
-        before, base = self.pool.scale, self.planned_target()
-        self.pool.set_scale(scale)
-        if self.pool.scale != before:
-            self.steering.add(Steer.TARGET, base * before, base * self.pool.scale)
+    def set_scale(self, scale: float, scenario: str | None = None) -> None:
+        """Multiply the planned target (VUs or rate) by `scale` from now on: of every
+        scenario, or of one. Each scenario's new target is on record."""
+        scale = max(scale, 0.001)
+        names = list(self._lanes) if scenario is None else [self._lane(scenario)]
+        before = {name: self._scales[name] for name in names}
+        if scenario is None:
+            self.pool.set_scale(scale)
+        else:
+            self.pool.set_scale(scale, names[0])
+        one = len(self._lanes) == 1
+        for name in names:
+            self._scales[name] = scale
+            if before[name] != scale:
+                base = self.planned_target(name)
+                lane = None if one else name
+                self.steering.add(Steer.TARGET, base * before[name], base * scale, scenario=lane)
 
-    def set_target(self, value: float) -> None:
-        """Make the current target `value` (VUs or iterations/s), keeping the shape."""
-        base = self.planned_target()
+    def set_target(self, value: float, scenario: str | None = None) -> None:
+        """Make the current target `value` (VUs or iterations/s), keeping the shape; with
+        several scenarios, of the one named (VUs and rates do not add)."""
+        name = self._lane(scenario)
+        base = self.planned_target(name)
         if base > 0:
-            self.set_scale(value / base)
+            self.set_scale(value / base, None if len(self._lanes) == 1 else name)
 
     def stop(self, reason: StopCause | str = StopReason.USER_STOP) -> None:
         """Graceful: no new iterations; in-flight ones get gracefulStop."""
@@ -122,8 +189,10 @@ class Controller:
             self.steering.stopped(cause.kind)
 
     def abort(self, reason: StopCause | str = StopReason.USER_ABORT) -> None:
-        """At once: in-flight iterations are interrupted."""
+        """At once: in-flight iterations are interrupted (and setup or teardown, by hand)."""
         cause = StopCause.of(reason)
+        if self._once_task is not None and not runs_teardown(cause):
+            self._once_task.cancel()
         self.aborted = True
         self.stop_reason = self.stop_reason or cause
         self.state = RunState.STOPPING
@@ -134,6 +203,8 @@ class Controller:
     async def run(self) -> RunResult:
         self.started_at = self.now()
         self.state = RunState.RUNNING
+        if self.plan.work.setup is not None and not await self._setup(self.plan.work.setup):
+            return await self._end(None)  # no scenario runs
         task = asyncio.create_task(self.pool.run())
         k = 1
         error = None
@@ -154,7 +225,7 @@ class Controller:
                 if task.done():
                     break
                 k += 1
-                self._interval(await self.pool.harvest())
+                self._interval(await self._harvest())
             with contextlib.suppress(asyncio.CancelledError):
                 task.result()
         except asyncio.CancelledError:
@@ -170,9 +241,23 @@ class Controller:
             # Nobody left to run the plan: the run ended early, whatever the figures say.
             self.aborted = True
             self.stop_reason = self.stop_reason or workers_lost(self.pool.failures)
-        last = await self.pool.harvest()
+        return await self._end(error)
+
+    async def _end(self, error: str | None) -> RunResult:
+        """The last interval, teardown() (k6 runs it after a stop or a threshold's abort,
+        not after an abort by hand), the final verdicts."""
+        last = await self._harvest()
         if last.end - last.start > 0.05 or _has_data(last):
             self._interval(last, join_last=last.end - last.start < self.plan.interval / 2)
+        teardown = self.plan.work.teardown
+        if teardown is not None and runs_teardown(self.stop_reason):
+            self.state = RunState.STOPPING
+            origin = self._clock.t0 if self._clock is not None else None
+            timeout = self.plan.work.teardown_timeout
+            if once := await self._once(teardown, TEARDOWN_LANE, timeout, origin):
+                iv = once.interval
+                lanes = Interval(iv.start, iv.end, lanes={TEARDOWN_LANE: iv})
+                self._interval(self._total(lanes), join_last=True)
         self.model.evaluate(final=True)
         self.state = RunState.FINISHED
         if self.stop_reason is None and not is_natural(self.pool.stop_reason):
@@ -180,6 +265,55 @@ class Controller:
         result = self.result(aborted=self.aborted, stop_reason=self.stop_reason, error=error)
         self._emit(self.model.timeline[-1] if self.model.timeline else None)
         return result
+
+    async def _setup(self, flow: Flow) -> bool:
+        """k6's setup(), before any scenario: False when it failed (the run's stop cause
+        says why) or the run was aborted meanwhile. Its captures go to every VU."""
+        once = await self._once(flow, SETUP_LANE, self.plan.work.setup_timeout)
+        if once is None:
+            return False
+        self._pending = Interval(0.0, 0.0, lanes={SETUP_LANE: once.interval})
+        if once.error is not None:
+            self.abort(StopCause(StopReason.SETUP_FAILED, once.error))
+            return False
+        self.pool.setup_values = self._setup_values = once.values
+        return True
+
+    async def _once(
+        self, flow: Flow, lane: str, timeout: float, origin: float | None = None
+    ) -> Once | None:
+        """Setup or teardown as a task an abort by hand cancels (then None)."""
+        task = self._once_task = asyncio.create_task(
+            run_once(self.plan.work, flow, lane, timeout, values=self._setup_values, origin=origin)
+        )
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            self._once_task = None
+        return None if task.cancelled() else task.result()
+
+    async def _harvest(self) -> Interval:
+        return self._total(await self.pool.harvest())
+
+    def _total(self, iv: Interval) -> Interval:
+        """The workers' interval (and setup's, into the first), its top level the total
+        of its lanes. vus_max is k6's: the VUs planned at the busiest moment (scenarios
+        whose windows overlap), plus those a scenario started beyond its plan."""
+        if self._pending is not None:
+            iv.add(self._pending)
+            self._pending = None
+        iv = iv.flatten()
+        if iv.lanes:
+            extra = sum(
+                max(lane.vus_max - initial_vus(self._lanes[name].executor), 0)
+                for name, lane in iv.lanes.items()
+                if name in self._lanes
+            )
+            iv.vus_max = self._planned_vus_max + extra
+        return iv
 
     async def _tick(self, task: asyncio.Task[None], deadline: float) -> None:
         """Until the next interval is due, or the workers are done."""

@@ -20,21 +20,24 @@ class Start:
     paused: bool = False
     scale: float = 1.0
     ending: Stop | Abort | None = None
+    lanes: tuple[Pause | Scale, ...] = ()  # one scenario's pause or scale, in their order
+    setup: tuple[tuple[str, str], ...] = ()  # setup()'s captures: ("setup.NAME", value)
 
 
 @dataclass(frozen=True)
 class Pause:
-    pass
+    scenario: str | None = None  # None: every lane
 
 
 @dataclass(frozen=True)
 class Resume:
-    pass
+    scenario: str | None = None
 
 
 @dataclass(frozen=True)
 class Scale:
     scale: float
+    scenario: str | None = None
 
 
 @dataclass(frozen=True)

@@ -243,7 +243,25 @@ class Interval:
         self.start = min(self.start, other.start)
         self.end = max(self.end, other.end)
 
+    def flatten(self) -> Interval:
+        """The lanes' sum as the top level, the lanes kept: what the Controller hands on.
+        An interval without lanes is its own total."""
+        if not self.lanes:
+            return self
+        total = Interval(self.start, self.end)
+        for lane in self.lanes.values():
+            total.add(lane)
+        total.start, total.end = self.start, self.end
+        total.lanes = self.lanes
+        return total
+
     def encode(self) -> dict[str, Any]:
+        if self.lanes:  # the top level is their sum: never sent twice
+            return {
+                "start": self.start,
+                "end": self.end,
+                "lanes": {name: lane.encode() for name, lane in self.lanes.items()},
+            }
         return {
             "start": self.start,
             "end": self.end,
@@ -266,6 +284,9 @@ class Interval:
 
     @classmethod
     def decode(cls, data: dict[str, Any]) -> Interval:
+        if "lanes" in data:
+            lanes = {name: cls.decode(lane) for name, lane in data["lanes"].items()}
+            return cls(start=data["start"], end=data["end"], lanes=lanes)
         return cls(
             start=data["start"],
             end=data["end"],

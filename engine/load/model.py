@@ -310,13 +310,22 @@ class RunModel:
         }
 
     def scenario_row(
-        self, name: str, executor: str, start_time: float, end_time: float, *, finished: bool
+        self,
+        name: str,
+        executor: str,
+        start_time: float,
+        end_time: float,
+        *,
+        finished: bool,
+        iterations: int = 0,
     ) -> ScenarioRow:
         """Scenario `name` as the console's table shows it: its own lane's figures (a run
-        without lanes is the one scenario's); `end_time` is where its plan ends."""
+        without lanes is the one scenario's); `end_time` is where its plan ends, and
+        `iterations` the budget of an iteration executor (done when they are)."""
         lane = self.lanes.get(name) or (self if not self.lanes else RunModel())
         last = lane.timeline[-1] if lane.timeline else None
-        if finished or (last is not None and not last.vus and self.elapsed >= end_time):
+        ran_out = 0 < iterations <= lane.total.iterations + lane.total.interrupted
+        if finished or ran_out or (last is not None and not last.vus and self.elapsed >= end_time):
             state = "done"
         elif last is None or self.elapsed < start_time:
             state = "waiting"

@@ -18,9 +18,10 @@ from engine.http.request import Prepared
 from engine.http.tls import TlsOptions
 from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
+from engine.load.executors.base import IterationsType
 from engine.load.flow import Flow
 from engine.load.model import Figures, Row, RunModel, ScenarioRow, ThresholdState
-from engine.load.states import Ending, RunState, StopCause, ending_of
+from engine.load.states import Ending, RunState, StopCause, StopReason, ending_of
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import Threshold
 
@@ -149,9 +150,13 @@ def scenario_rows(model: RunModel, work: WorkPlan, *, finished: bool) -> tuple[S
         return ()
     rows = []
     for sc in work.scenarios:
-        kind = sc.executor.kind
-        end = sc.start_time + kind.planned_duration(sc.executor)
-        rows.append(model.scenario_row(sc.name, kind.name, sc.start_time, end, finished=finished))
+        kind, cfg = sc.executor.kind, sc.executor
+        end = sc.start_time + kind.planned_duration(cfg)
+        budget = kind.total_iterations(cfg) if isinstance(kind, IterationsType) else 0
+        row = model.scenario_row(
+            sc.name, kind.name, sc.start_time, end, finished=finished, iterations=budget
+        )
+        rows.append(row)
     return tuple(rows)
 
 
@@ -177,6 +182,8 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
+        if self.stop_reason is not None and self.stop_reason.kind is StopReason.SETUP_FAILED:
+            return EXIT_ERROR  # nothing ran: its thresholds judged nothing
         if not self.model.passed():
             return EXIT_THRESHOLDS
         if self.error is not None or (self.aborted and self.plan.test_type != "breakpoint"):

@@ -39,6 +39,7 @@ class StopReason(StrEnum):
     WORKER_LOST = "a worker was lost"  # on_worker_loss = "abort"
     CHECKPOINT = "checkpoint"  # a report written while its run still goes
     PARTIAL = "partial"  # saved by hand while the run goes
+    SETUP_FAILED = "setup failed"  # k6's setup(): no scenario ran; the detail says why
     INTERNAL_ERROR = "internal error"
     ENGINE_ERROR = "engine error"  # the console's engine worker raised (today: aborted)
     OTHER = "other"  # the detail is all its words (a front end's own, an old report's)
@@ -52,6 +53,7 @@ _SAID = {
     StopReason.WORKER_LOST: "a worker was lost: {}",
     StopReason.CHECKPOINT: "checkpoint: {}",
     StopReason.PARTIAL: "partial: {}",
+    StopReason.SETUP_FAILED: "setup failed: {}",
     StopReason.INTERNAL_ERROR: "internal error: {}",
     StopReason.ENGINE_ERROR: "engine error: {}",
     StopReason.OTHER: "{}",
@@ -91,6 +93,19 @@ class StopCause:
 
 _BARE = frozenset(k.value for k in StopReason if k not in _SAID)
 _NATURAL = frozenset({StopReason.DURATION, StopReason.MAX_DURATION, StopReason.ITERATIONS})
+# Ends after which teardown() does not run, as in k6: an abort by hand (a second Ctrl+C
+# or signal), a cancelled run, a crash. It runs after a stop, a threshold's abort, a
+# plan's end.
+_NO_TEARDOWN = frozenset(
+    {
+        StopReason.USER_ABORT,
+        StopReason.INTERRUPTED_TWICE,
+        StopReason.SIGNALLED_TWICE,
+        StopReason.CANCELLED,
+        StopReason.SETUP_FAILED,
+        StopReason.INTERNAL_ERROR,
+    }
+)
 
 
 class Ending(StrEnum):
@@ -130,6 +145,10 @@ def ending_of(aborted: bool, cause: StopCause | None, error: str | None) -> Endi
 
 def is_natural(cause: StopCause | None) -> bool:
     return cause is None or cause.kind in _NATURAL
+
+
+def runs_teardown(cause: StopCause | None) -> bool:
+    return cause is None or cause.kind not in _NO_TEARDOWN
 
 
 def state_label(state: RunState, cause: StopCause | None) -> str:

@@ -42,13 +42,14 @@ class Steer(StrEnum):
 class SteeringEvent:
     """One command: `t` seconds after the workers started; `from_`/`to` the target
     (VUs or iterations/s) before and after, for TARGET only; `run` names the input a
-    merged report's event came from."""
+    merged report's event came from; `scenario` the one it steered (None: all of them)."""
 
     t: float
     what: Steer
     from_: float | None = None
     to: float | None = None
     run: str | None = None
+    scenario: str | None = None
 
     def as_table(self) -> dict[str, Any]:
         """The `[[meta.steering]]` entry (TOML has no null: absent keys are None)."""
@@ -59,6 +60,8 @@ class SteeringEvent:
             out["to"] = round(self.to, 3)
         if self.run is not None:
             out["run"] = self.run
+        if self.scenario is not None:
+            out["scenario"] = self.scenario
         return out
 
     @classmethod
@@ -74,8 +77,15 @@ class SteeringEvent:
         except ValueError:
             known = ", ".join(s.value for s in Steer)
             raise ValueError(f"what: {table.get('what')!r} is not one of {known}") from None
-        run = table.get("run")
-        return cls(t, what, _number(table, "from"), _number(table, "to"), str(run) if run else None)
+        run, scenario = table.get("run"), table.get("scenario")
+        return cls(
+            t,
+            what,
+            _number(table, "from"),
+            _number(table, "to"),
+            str(run) if run else None,
+            str(scenario) if scenario else None,
+        )
 
     @property
     def bends(self) -> bool:
@@ -146,8 +156,16 @@ class SteeringLog:
     clock: Callable[[], float]
     events: list[SteeringEvent] = field(default_factory=list)
 
-    def add(self, what: Steer, from_: float | None = None, to: float | None = None) -> None:
-        self.events.append(SteeringEvent(max(self.clock(), 0.0), what, from_, to))
+    def add(
+        self,
+        what: Steer,
+        from_: float | None = None,
+        to: float | None = None,
+        *,
+        scenario: str | None = None,
+    ) -> None:
+        t = max(self.clock(), 0.0)
+        self.events.append(SteeringEvent(t, what, from_, to, scenario=scenario))
 
     def stopped(self, kind: StopReason, *, abort: bool = False) -> None:
         """A stop or abort, on record when a person gave it."""

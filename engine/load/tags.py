@@ -111,11 +111,11 @@ class TagIndex:
             if sc.flow is not None:
                 steps = _flow_steps(sc.flow, "")
             else:
-                steps = tuple(StepTags(r.name, r.method) for r in sc.requests)
+                steps = tuple(StepTags(r.name, r.method, "", _own(r)) for r in sc.requests)
             lanes.append(LaneTags(sc.name, sc.tags, steps))
-        for name, flow, root in ((SETUP, work.setup, "::setup"), (TEARDOWN, work.teardown, "")):
+        ends = ((SETUP, work.setup, "::setup"), (TEARDOWN, work.teardown, "::teardown"))
+        for name, flow, root in ends:
             if flow is not None:
-                root = root or "::teardown"
                 lanes.append(LaneTags(name, (), _flow_steps(flow, root), False, root))
         return cls.of(work.run_tags, lanes)
 
@@ -205,10 +205,14 @@ class Selection:
 
 
 def _flow_steps(flow: Flow, root: str) -> tuple[StepTags, ...]:
-    """A flow's steps with their group paths (vocab's `group`, `tags` on a step)."""
-    out = []
-    for s in flow.steps:
-        tags = getattr(s, "tags", None) or ()
-        own = tuple(tags.items()) if isinstance(tags, Mapping) else tuple(tags)
-        out.append(StepTags(s.name, s.method, group_path(root, getattr(s, "group", "")), own))
-    return tuple(out)
+    """A flow's steps with their group paths and own tags."""
+    return tuple(
+        StepTags(s.name, s.method, group_path(root, getattr(s, "group", "")), _own(s))
+        for s in flow.steps
+    )
+
+
+def _own(step: object) -> Tags:
+    """A step's or an endpoint's own `tags` (the vocabulary's; none before it)."""
+    tags = getattr(step, "tags", None) or ()
+    return tuple(tags.items()) if isinstance(tags, Mapping) else tuple(tags)

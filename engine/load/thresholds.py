@@ -50,13 +50,13 @@ AGGREGATIONS: dict[str, frozenset[str]] = {
 
 # Tag spellings: k6's `name` of a request is Surge's step name.
 ALIASES = {"name": "step"}
+# The metrics of requests: kept per lane, step and upstream.
+REQUESTS = frozenset({"http_req_duration", "latency", "http_req_failed", "http_reqs"})
+REQUESTS |= {"data_received", "data_sent"}
 # Tags read inside a figure (a bucket's upstream, status and expected part; a check's
 # name), with the metrics that keep them; every other tag picks lanes and steps.
 INNER: dict[str, frozenset[str]] = {
-    "upstream": frozenset(
-        {"http_req_duration", "latency", "http_req_failed", "http_reqs", "data_received"}
-        | {"data_sent"}
-    ),
+    "upstream": REQUESTS,
     "expected_response": frozenset({"http_req_duration", "http_reqs", "http_req_failed"}),
     "status": frozenset({"http_reqs"}),
     "check": frozenset({"checks"}),
@@ -67,13 +67,8 @@ _INNER_WHY = {
     "status": "counted per status only for http_reqs (durations: use expected_response)",
     "check": "applies only to the checks metric",
 }
-# Surge's own and k6's system tags Surge keeps per step (requests; checks: `step`).
-STEP_TAGS: dict[str, frozenset[str]] = {
-    "step": frozenset({"http_req_duration", "latency", "http_req_failed", "http_reqs"})
-    | {"data_received", "data_sent", "checks"},
-    "method": frozenset({"http_req_duration", "latency", "http_req_failed", "http_reqs"})
-    | {"data_received", "data_sent"},
-}
+# Tags of a step, with the metrics kept per step (a check has its step, not its method).
+STEP_TAGS = {"step": REQUESTS | {"checks"}, "method": REQUESTS}
 # Tags k6 may set that Surge cannot select, and why.
 REFUSED: dict[str, str] = {
     "url": "figures are kept per step, not per URL: use {name:STEP}",

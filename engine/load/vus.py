@@ -40,6 +40,7 @@ class VU:
         "client",
         "index",
         "iterations",
+        "last_values",
         "over_since",
         "session",
         "task",
@@ -57,6 +58,7 @@ class VU:
         self.over_since: float | None = None
         self.iterations = 0
         self.values: dict[str, str] = {}
+        self.last_values: dict[str, str] = {}  # its last flow pass's, captures and all
 
 
 def make_vu(index: int, plan: WorkPlan, lane: ScenarioPlan) -> VU:

@@ -83,6 +83,10 @@ class Worker:
         self.cfg = lane.executor
         self.recorder = self._new_recorder()
         self.clock = RunClock()
+        # When a crew runs this lane: the crew's start (perf_counter), from which intervals
+        # count, whenever the lane starts. None: from this worker's own start.
+        self.origin: float | None = None
+        self.setup_values: dict[str, str] = {}  # setup()'s captures, as "setup.NAME"
         self.scale = 1.0
         self.stop_reason: StopCause | None = None
         self._rng = rng or random.Random()
@@ -126,8 +130,10 @@ class Worker:
             for step in (lane.flow.steps if lane.flow else ())
         ]
 
-    def _new_recorder(self) -> Recorder:
-        return Recorder(separate_latency=self.cfg.open_model, one_request=self.lane.flow is None)
+    def _new_recorder(self, start: float = 0.0) -> Recorder:
+        return Recorder(
+            separate_latency=self.cfg.open_model, one_request=self.lane.flow is None, start=start
+        )
 
     # ---------------------------------------------------------------- commands
     @property
@@ -181,8 +187,9 @@ class Worker:
     def harvest(self) -> Interval:
         busy = sum(1 for vu in self._vus if vu.busy)
         vus = busy if self.cfg.open_model else min(self._active, len(self._vus))
+        origin = self.clock.t0 if self.origin is None else self.origin
         interval = self.recorder.harvest(
-            perf_counter() - self.clock.t0,
+            perf_counter() - origin,
             vus=vus,
             vus_max=max(len(self._vus), self._vus_max_floor),
             target=self.target(),
@@ -204,7 +211,9 @@ class Worker:
         self.clock = RunClock()
         if self.paused:  # paused before it started: the schedule waits from the start
             self.clock.pause()
-        self.recorder = self._new_recorder()
+        self.recorder = self._new_recorder(
+            0.0 if self.origin is None else self.clock.t0 - self.origin
+        )
         folder = asyncio.create_task(self._fold())
         try:
             if self.cfg.open_model:
@@ -446,7 +455,7 @@ class Worker:
         """
         flow = self._flow
         assert flow is not None
-        values = dict(vu.values)
+        values = vu.last_values = dict(vu.values)
         values["iter"] = str(vu.iterations)
         first: float | None = begin
         rec = self.recorder
@@ -501,11 +510,26 @@ class Worker:
     def _new_vu(self) -> VU:
         vu = make_vu(len(self._vus), self.plan, self.lane)
         if self._flow is not None:
-            vu_id = vu.index * self.lane.stride + self.lane.offset + 1
+            vu_id = self.lane.vu_base + vu.index * self.lane.stride + self.lane.offset + 1
             row = self._flow.row_for(vu_id)
-            vu.values = {"vu": str(vu_id), **{f"data.{k}": v for k, v in row.items()}}
+            vu.values = {
+                "vu": str(vu_id),
+                **self.setup_values,
+                **{f"data.{k}": v for k, v in row.items()},
+            }
         self._vus.append(vu)
         return vu
+
+    async def pass_once(self) -> dict[str, str]:
+        """One pass of the flow on one VU and no iteration counted (k6's setup() and
+        teardown()): the values it ended with, its captures among them."""
+        vu = self._new_vu()
+        try:
+            await self._pass_flow(vu, perf_counter())
+        finally:
+            vu.client.close()
+            vu.session.close()
+        return vu.last_values
 
     # ------------------------------------------------------------ closed model
     def _closed_target(self, t: float) -> int:

@@ -44,8 +44,13 @@ CAPTURE_KINDS = ("json", "header", "regex")
 
 
 def parse_flow(
-    value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]], base_dir: Path
+    value: Any,
+    path: KeyPath,
+    profile_headers: Sequence[tuple[str, str]],
+    base_dir: Path,
+    variables: Iterable[str] = (),
 ) -> Flow:
+    """`variables`: names known beside the flow's own (`setup.NAME`, what setup captures)."""
     table = fields.table(value, path, hint=f"[{path[0]}]")
     fields.known_keys(table, path, FLOW_KEYS)
     data: tuple[dict[str, str], ...] = ()
@@ -64,7 +69,7 @@ def parse_flow(
         raise Invalid((*path, "steps"), f"expected at least one [[{path[0]}.steps]] table")
     default = _on_failure(table.get("on_failure", CONTINUE), (*path, "on_failure"))
     columns = {f"data.{col}" for col in (data[0] if data else {})}
-    known = set(BUILTINS) | columns
+    known = set(BUILTINS) | columns | set(variables)
     steps: list[Step] = []
     for i, raw in enumerate(raw_steps):
         step = _step(raw, (*path, "steps", i), profile_headers, known, default)

@@ -9,6 +9,7 @@ says on which line a bad key path is written.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -18,17 +19,19 @@ from typing import Any
 import profiles
 from engine.errors import ConfigError
 from engine.limits import MAX_RATE, MAX_TIME_SCALE, MAX_VUS, MAX_WORKERS
-from engine.load.executors import ExecutorConfig
+from engine.load.executors import EXECUTORS, ExecutorConfig
+from engine.load.flow import Flow
 from engine.load.run import ClientKind, OnWorkerLoss
 from engine.load.testtypes import resolve
 from engine.load.thresholds import Threshold, parse_key, parse_thresholds
-from engine.profile import fields, http_fields
+from engine.profile import fields, http_fields, scenarios
 from engine.profile.deploy import DeployPlan, deploy_plan
 from engine.profile.fields import Invalid, describe
 from engine.profile.flow import check_templates, parse_flow
 from engine.profile.http_fields import METHODS
 from engine.profile.locate import KeyPath, decode_toml, find_line, format_key
-from engine.profile.model import Endpoint, Profile, ProfileError
+from engine.profile.model import Endpoint, Profile, ProfileError, ScenarioSpec
+from engine.profile.scenarios import Binding
 
 ENV_KEYS = ("base_url", "headers", "vus", "rate", "max_vus", "description")
 ENDPOINT_KEYS = ("name", "method", "path", "headers", "body", "json", "weight", "checks")
@@ -36,6 +39,7 @@ FLOW_RENAMED = (
     "[scenario] is now called [flow] (in k6's words a scenario is a workload, "
     "a flow the steps it runs): read as [flow]"
 )
+UNUSED_FLOW = "no scenario runs this flow (name it in a [scenarios.NAME]'s exec)"
 TOP_KEYS = (
     "name",
     "description",
@@ -67,6 +71,12 @@ TOP_KEYS = (
     "deploy",
     "flow",
     "scenario",  # the old name of [flow]: read, with a note
+    "scenarios",
+    "flows",
+    "setup",
+    "teardown",
+    "tags",
+    "hosts",
 )
 
 
@@ -85,9 +95,16 @@ def resolve_profile(target: str) -> Path:
 
 
 def load_profile(
-    path: str | Path, *, env: str | None = None, base_url: str | None = None
+    path: str | Path,
+    *,
+    env: str | None = None,
+    base_url: str | None = None,
+    env_vars: Mapping[str, str] | None = None,
 ) -> Profile:
-    """Read and validate a profile file; unreadable files are ProfileErrors too."""
+    """Read and validate a profile file; unreadable files are ProfileErrors too.
+
+    `env_vars`: what `${env.NAME}` reads (-e over the process environment); None: the
+    process environment."""
     source = str(path)
     try:
         data = Path(path).read_bytes()
@@ -98,22 +115,30 @@ def load_profile(
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ProfileError(source, line, "toml", "not UTF-8 text") from None
-    return parse_profile(text, source, env=env, base_url=base_url)
+    return parse_profile(text, source, env=env, base_url=base_url, env_vars=env_vars)
 
 
 def parse_profile(
-    text: str, source: str, *, env: str | None = None, base_url: str | None = None
+    text: str,
+    source: str,
+    *,
+    env: str | None = None,
+    base_url: str | None = None,
+    env_vars: Mapping[str, str] | None = None,
 ) -> Profile:
     """Validate profile text; `base_url` (--base-url) beats the environment's and the file's."""
     doc = decode_toml(text, source)
+    variables = dict(os.environ if env_vars is None else env_vars)
     try:
-        profile = _build(doc, source, env, base_url)
+        profile = _build(doc, source, env, base_url, variables)
     except Invalid as exc:
         line = find_line(text, exc.path) if exc.locate else None
         raise ProfileError(source, line, format_key(exc.path), exc.message) from None
     found = list(profile.deploy.notes) if profile.deploy is not None else []
     if "scenario" in doc:
         found.append((("scenario",), FLOW_RENAMED))
+    run = {s.exec for s in profile.scenarios}
+    found.extend((("flows", name), UNUSED_FLOW) for name in profile.flows if name not in run)
     if not found:
         return profile
     notes = tuple(
@@ -178,8 +203,15 @@ def parse_header(text: str) -> tuple[str, str]:
     return name, value
 
 
-def _build(doc: Mapping[str, Any], source: str, env: str | None, base_url: str | None) -> Profile:
+def _build(
+    doc: Mapping[str, Any],
+    source: str,
+    env: str | None,
+    base_url: str | None,
+    variables: Mapping[str, str],
+) -> Profile:
     fields.known_keys(doc, (), TOP_KEYS)
+    doc = scenarios.bind_top(doc, Binding(variables, {}))
     values = {k: _FIELDS[k](v, (k,)) for k, v in doc.items() if k in _FIELDS}
     envs = _environments(doc.get("environments", {}), ("environments",))
     if env is not None and env not in envs:
@@ -193,18 +225,138 @@ def _build(doc: Mapping[str, Any], source: str, env: str | None, base_url: str |
         if required not in values:
             raise Invalid((required,), _MISSING_HINTS[required])
     values.update(http_fields.tls_files(doc, Path(source).parent, values.get("insecure", False)))
-    headers = values.get("headers", ())
-    values["endpoints"] = _endpoints(doc.get("endpoints", []), ("endpoints",), headers)
-    if "flow" in doc and "scenario" in doc:
-        raise Invalid(("scenario",), "[scenario] is the old name of [flow]: give one of them")
-    key = "scenario" if "scenario" in doc else "flow"
-    if key in doc:
-        if "endpoints" in doc:
-            raise Invalid((key,), f"give [[endpoints]] (unit test) or [{key}], not both")
-        values["flow"] = parse_flow(doc[key], (key,), headers, Path(source).parent)
     if "test_type" in values and "load" in values:
         raise Invalid(("test_type",), "give test_type (a shape) or [load] (an executor), not both")
+    values.update(_Workloads(doc, values, Path(source).parent, variables).read())
     return Profile(source=source, environment=env, environments=tuple(envs), **values)
+
+
+class _Workloads:
+    """The tables that say what runs: the default flow (`[flow]` or `[[endpoints]]`),
+    `[flows.NAME]`, `[setup]`, `[teardown]` and `[scenarios.NAME]`, each flow bound to
+    the env of the scenario that runs it and its absolute URLs checked against the
+    origins a run may reach."""
+
+    def __init__(
+        self,
+        doc: Mapping[str, Any],
+        values: Mapping[str, Any],
+        folder: Path,
+        variables: Mapping[str, str],
+    ) -> None:
+        self.doc = doc
+        self.headers: tuple[tuple[str, str], ...] = values.get("headers", ())
+        self.folder = folder
+        hosts = dict(values.get("hosts", ()))
+        self.base = Binding(variables, hosts)
+        base_url = values["base_url"]
+        self.origins = {scenarios.origin(url): url for url in (base_url, *hosts.values())}
+        if "flow" in doc and "scenario" in doc:
+            raise Invalid(("scenario",), "[scenario] is the old name of [flow]: give one of them")
+        self.key = "scenario" if "scenario" in doc else "flow"
+        if self.key in doc and "endpoints" in doc:
+            raise Invalid((self.key,), f"give [[endpoints]] (unit test) or [{self.key}], not both")
+        self.flows = fields.table(doc.get("flows", {}), ("flows",), hint="[flows.NAME]")
+        self.known: frozenset[str] = frozenset()
+        self._parsed: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+
+    def read(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        setup = self._side("setup")
+        if setup is not None:
+            out["setup"], out["setup_timeout"] = setup
+        self.known = scenarios.setup_variables(out.get("setup"))
+        teardown = self._side("teardown")
+        if teardown is not None:
+            out["teardown"], out["teardown_timeout"] = teardown
+        specs = self._scenarios() if "scenarios" in self.doc else ()
+        first = {s.exec: s.env for s in reversed(specs)}  # each flow as its first runner has it
+        out["flow"], out["endpoints"] = self._runs("", first.get("", ()))
+        out["flows"] = {name: self._runs(name, first.get(name, ()))[0] for name in self.flows}
+        out["scenarios"] = specs
+        return out
+
+    def _runs(
+        self, name: str, env: tuple[tuple[str, str], ...], who: str = ""
+    ) -> tuple[Any, tuple[Endpoint, ...]]:
+        """(flow, endpoints) of flow `name` ("": the default one) under a scenario's env."""
+        memo = (name, env)
+        if memo not in self._parsed:
+            binding = Binding({**self.base.env, **dict(env)}, self.base.hosts, who)
+            self._parsed[memo] = self._parse(name, binding)
+        return self._parsed[memo]
+
+    def _parse(self, name: str, binding: Binding) -> tuple[Flow | None, tuple[Endpoint, ...]]:
+        if name:
+            path: KeyPath = ("flows", name)
+            table = self.flows[name]
+            if isinstance(table, dict) and "name" not in table:
+                table = {**table, "name": name}
+            return self._flow(table, path, binding), ()
+        if self.key in self.doc:  # and `GET /` as endpoints, as ever
+            flow = self._flow(self.doc[self.key], (self.key,), binding)
+            return flow, _endpoints([], ("endpoints",), self.headers)
+        if "endpoints" not in self.doc and "scenarios" in self.doc:
+            return None, ()  # no default flow: each scenario names its own (exec)
+        raw = scenarios.bind_steps(self.doc.get("endpoints", []), ("endpoints",), binding)
+        endpoints = _endpoints(raw, ("endpoints",), self.headers)
+        for i, endpoint in enumerate(endpoints):
+            scenarios.check_origin(endpoint.path, ("endpoints", i, "path"), self.origins)
+        return None, endpoints
+
+    def _flow(self, table: Any, path: KeyPath, binding: Binding) -> Flow:
+        bound = scenarios.bind_flow(table, path, binding)
+        flow = parse_flow(bound, path, self.headers, self.folder, self.known)
+        for i, step in enumerate(flow.steps):
+            head = step.path.parts[0]
+            if step.path.static or re.search(r"://[^/?#]*[/?#]", head):
+                scenarios.check_origin(head, (*path, "steps", i, "path"), self.origins)
+        return flow
+
+    def _side(self, key: str) -> tuple[Flow, float] | None:
+        """`[setup]` or `[teardown]`: a flow run once, and its timeout."""
+        if key not in self.doc:
+            return None
+        table = fields.table(self.doc[key], (key,), hint=f"[{key}] with [[{key}.steps]]")
+        timeout = scenarios.side_timeout(table, (key,))
+        flow_table = {"name": key, **{k: v for k, v in table.items() if k != "timeout"}}
+        return self._flow(flow_table, (key,), self.base), timeout
+
+    def _scenarios(self) -> tuple[ScenarioSpec, ...]:
+        path: KeyPath = ("scenarios",)
+        table = fields.table(self.doc["scenarios"], path, hint="[scenarios.NAME]")
+        if not table:
+            raise Invalid(path, "expected at least one [scenarios.NAME] table")
+        for other in ("load", "test_type"):
+            if other in self.doc:
+                raise Invalid(
+                    (other,),
+                    f"give [scenarios] (several workloads) or {other} (one), not both; "
+                    "--type on the command line scales each scenario",
+                )
+        return tuple(self._scenario(name, raw, (*path, name)) for name, raw in table.items())
+
+    def _scenario(self, name: str, raw: Any, path: KeyPath) -> ScenarioSpec:
+        scenarios.scenario_name(name, path)
+        table = fields.table(raw, path, hint="k6 scenario options")
+        if "executor" not in table:
+            raise Invalid((*path, "executor"), f"required (known: {', '.join(EXECUTORS)})")
+        start = scenarios.start_time(table, path)
+        options = {k: v for k, v in table.items() if k not in scenarios.SCENARIO_KEYS}
+        executor = _load(options, path)
+        runs = ""
+        if "exec" in table:
+            runs = scenarios.exec_name(table["exec"], (*path, "exec"), self.flows)
+        elif self.key not in self.doc and "endpoints" not in self.doc:
+            raise Invalid(
+                (*path, "exec"),
+                'required: the [flows.NAME] it runs (exec = "NAME"); without it a scenario '
+                "runs the profile's [flow] or [[endpoints]], and there are none",
+            )
+        tags = scenarios.tags(table["tags"], (*path, "tags")) if "tags" in table else ()
+        env = scenarios.env_table(table["env"], (*path, "env")) if "env" in table else ()
+        flow, endpoints = self._runs(runs, env, f"scenario {name}")
+        return ScenarioSpec(name, executor, start, runs, tags, env, flow, endpoints)
 
 
 _MISSING_HINTS = {
@@ -422,6 +574,8 @@ _FIELDS: dict[str, Callable[[Any, KeyPath], Any]] = {
     "thresholds": _thresholds,
     "load": _load,
     "deploy": _deploy,
+    "tags": scenarios.tags,
+    "hosts": lambda value, path: tuple(scenarios.hosts(value, path).items()),
 }
 
 

@@ -41,6 +41,25 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class ScenarioSpec:
+    """One `[scenarios.NAME]` table: k6's scenario, a workload with its own executor.
+
+    `flow` / `endpoints` are what it runs, bound to its `env` (placeholders
+    `${env.NAME}` already substituted): the `[flows.NAME]` its `exec` names, else the
+    profile's default flow (`[flow]`, or the endpoints when `flow` is None).
+    """
+
+    name: str
+    executor: ExecutorConfig
+    start_time: float = 0.0  # k6 startTime: seconds after setup() ends
+    exec: str = ""  # the [flows.NAME] it runs; "" = the profile's default flow
+    tags: tuple[tuple[str, str], ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # over -e and the process environment
+    flow: Flow | None = None
+    endpoints: tuple[Endpoint, ...] = ()
+
+
+@dataclass(frozen=True)
 class Profile:
     """A validated profile; `source` is the file as given, or "<url>" for `surge run URL`."""
 
@@ -74,6 +93,15 @@ class Profile:
     environment: str | None = None
     environments: tuple[str, ...] = ()
     flow: Flow | None = None
+    # k6's options.scenarios: several workloads at once (then `load` is None).
+    scenarios: tuple[ScenarioSpec, ...] = ()
+    flows: dict[str, Flow] = field(default_factory=dict, hash=False)  # [flows.NAME]
+    setup: Flow | None = None  # k6's setup(): steps run once before the first scenario
+    teardown: Flow | None = None  # k6's teardown(): once after the last
+    setup_timeout: float = 60.0  # k6's setupTimeout
+    teardown_timeout: float = 60.0
+    tags: tuple[tuple[str, str], ...] = ()  # run tags (k6's options.tags), as --tag
+    hosts: tuple[tuple[str, str], ...] = ()  # extra origins, `${hosts.NAME}` in a path
     # Excluded from hashing: a plan holds mappings, which cannot hash.
     deploy: DeployPlan | None = field(default=None, hash=False)
     # Lines to show the user: an old spelling read ("file:line: key: what it is now").

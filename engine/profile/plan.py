@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, replace
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from engine.addresses import is_loopback
 from engine.errors import ConfigError
@@ -22,12 +22,13 @@ from engine.http.tls import TlsFileError, TlsOptions, check
 from engine.limits import MAX_TIME_SCALE
 from engine.load import executors as ex
 from engine.load.executors import ExecutorConfig
+from engine.load.flow import Flow, Step, Template
 from engine.load.run import DEFAULT_SCENARIO, ClientKind, RunPlan, ScenarioPlan, WorkPlan
 from engine.load.stages import Stage
 from engine.load.tags import check_thresholds
 from engine.load.testtypes import default_max_vus, executor_for, resolve
 from engine.load.thresholds import Threshold
-from engine.profile.model import Profile
+from engine.profile.model import Endpoint, Profile, ScenarioSpec
 
 DEFAULT_VUS = 10
 DEFAULT_DURATION = 10.0
@@ -60,6 +61,13 @@ class Overrides:
     key: str | None = None  # --key FILE
     thresholds: tuple[Threshold, ...] = ()
     replace_thresholds: bool = False
+    scenarios: tuple[str, ...] = ()  # --scenario NAME (repeatable): run only those
+    once: bool = False  # --once: one iteration of each scenario's flow, at 0 s
+    # -e NAME=V (--env NAME=V): bound by the loader (load_profile's env_vars), which knows
+    # the lines; here so a front end hands one set of options around.
+    env_vars: tuple[tuple[str, str], ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()  # --tag NAME=V: over the profile's `tags`
+    http_debug: str | None = None  # --http-debug[=full]: "headers" | "full"
 
 
 def choose_executor(profile: Profile, o: Overrides) -> ExecutorConfig:
@@ -74,7 +82,8 @@ def run_test_type(profile: Profile, o: Overrides) -> str | None:
         return o.test_type
     if profile.test_type is not None:
         return profile.test_type
-    return "average" if profile.deploy is not None and profile.load is None else None
+    rollout = profile.deploy is not None and profile.load is None and not profile.scenarios
+    return "average" if rollout else None
 
 
 def _load_flags(o: Overrides) -> bool:
@@ -93,7 +102,7 @@ def fit_duration(profile: Profile, o: Overrides) -> Overrides:
     """
 
     def planned(x: Overrides) -> float:
-        return choose_executor(profile, x).planned_duration
+        return planned_duration(profile, x)
 
     if o.test_type is None or o.executor is not None or o.duration is None:
         return o
@@ -207,21 +216,12 @@ def build_plan(
     test_type = run_test_type(profile, o)
     if test_type is not None:
         resolve(test_type)  # a clear error before anything else
-    cfg = choose_executor(profile, o)
     base = profile.base_url
-    requests = tuple(_endpoint_request(profile, i) for i in range(len(profile.endpoints)))
-    _check_static_steps(profile)
-    default = ScenarioPlan(
-        DEFAULT_SCENARIO,
-        cfg,
-        requests=requests,
-        weights=tuple(e.weight for e in profile.endpoints),
-        checks=tuple(e.checks for e in profile.endpoints),
-        flow=profile.flow,
-    )
+    for key, flow in (("setup", profile.setup), ("teardown", profile.teardown)):
+        _check_static_steps(profile, flow, key)
     work = WorkPlan(
         base_url=base,
-        scenarios=(default,),
+        scenarios=scenario_plans(profile, o),
         expected_statuses=profile.expected_statuses,
         client=ClientKind(o.client or profile.client),
         timeout=o.timeout if o.timeout is not None else profile.timeout,
@@ -231,6 +231,12 @@ def build_plan(
         max_body=_first(o.max_body, profile.max_body, DEFAULT_MAX_BODY),
         max_redirects=_first(o.max_redirects, profile.max_redirects, DEFAULT_MAX_REDIRECTS),
         http2=o.http2 if o.http2 is not None else profile.http2,
+        setup=profile.setup,
+        teardown=profile.teardown,
+        setup_timeout=profile.setup_timeout,
+        teardown_timeout=profile.teardown_timeout,
+        run_tags=tuple({**dict(profile.tags), **dict(o.tags)}.items()),  # --tag wins, as k6
+        http_debug=o.http_debug,
     )
     thresholds = o.thresholds if o.replace_thresholds else (*profile.thresholds, *o.thresholds)
     check_thresholds(work, thresholds)
@@ -247,6 +253,133 @@ def build_plan(
         on_worker_loss=profile.on_worker_loss,
         in_process=in_process,
     )
+
+
+def replaced_scenarios(profile: Profile, o: Overrides) -> str | None:
+    """The line to show when load flags replace a profile's scenarios by one (k6 does the
+    same, silently)."""
+    if not profile.scenarios or not _load_flags(o) or o.once:
+        return None
+    names = ", ".join(s.name for s in profile.scenarios)
+    return f"the load flags replace the profile's scenarios ({names}) by one, {DEFAULT_SCENARIO!r}"
+
+
+def scenario_plans(profile: Profile, o: Overrides) -> tuple[ScenarioPlan, ...]:
+    """One ScenarioPlan per workload the run has: the profile's `[scenarios]` (those
+    `--scenario` names), or one `default` (a profile without them, or load flags given);
+    `--type` and `--once` applied to each. VU ids are test-wide (`vu_base`)."""
+    out: list[ScenarioPlan] = []
+    vu_base = 0
+    for spec, cfg, start in _schedule(profile, o):
+        lane = _lane(profile, spec, o.once)
+        out.append(replace(lane, executor=cfg, start_time=start, vu_base=vu_base))
+        vu_base += cfg.peak_vus
+    return tuple(out)
+
+
+def planned_duration(profile: Profile, o: Overrides) -> float:
+    """How long the run's shape lasts: the latest startTime + planned length of its
+    scenarios that a test type scales (iterations take the time they take)."""
+    return max(
+        (
+            start + cfg.planned_duration
+            for _, cfg, start in _schedule(profile, o)
+            if cfg.executor not in _ITERATION_EXECUTORS
+        ),
+        default=0.0,
+    )
+
+
+def _schedule(profile: Profile, o: Overrides) -> list[tuple[ScenarioSpec, ExecutorConfig, float]]:
+    """Each scenario of the run with its executor and startTime as this run has them."""
+    specs = _chosen(profile, o)
+    if specs is None:
+        default = ScenarioSpec(DEFAULT_SCENARIO, choose_executor(profile, o))
+        specs = (replace(default, flow=profile.flow, endpoints=profile.endpoints),)
+        test_type = None  # choose_executor has applied it
+    else:
+        test_type = o.test_type
+    if test_type is not None and resolve(test_type).open_model_only and len(specs) > 1:
+        raise ConfigError("--type", f"{test_type} raises one arrival rate: pick a --scenario")
+    scale = o.time_scale if o.time_scale is not None else profile.time_scale
+    out = []
+    for spec in specs:
+        cfg, start = spec.executor, spec.start_time
+        if o.once:
+            cfg, start = ExecutorConfig(executor=ex.PER_VU_ITERATIONS, vus=1, iterations=1), 0.0
+        elif test_type is not None and cfg.executor not in _ITERATION_EXECUTORS:
+            cfg, start = _typed(cfg, test_type, scale), start * scale
+        out.append((spec, cfg, start))
+    return out
+
+
+def _chosen(profile: Profile, o: Overrides) -> tuple[ScenarioSpec, ...] | None:
+    """The profile's scenarios this run keeps; None: one `default` instead."""
+    names = tuple(s.name for s in profile.scenarios) or (DEFAULT_SCENARIO,)
+    for name in o.scenarios:
+        if name not in names:
+            raise ConfigError("--scenario", f"no scenario {name!r} (scenarios: {', '.join(names)})")
+    if profile.scenarios and _load_flags(o) and not o.once:
+        if o.scenarios:
+            raise ConfigError(
+                "--scenario",
+                "load flags (-u, -d, -i, --rate, --stages, --executor) replace the scenarios "
+                "by one: give --scenario or load flags",
+            )
+        if profile.flow is None and not profile.endpoints:
+            raise ConfigError(
+                "exec",
+                "load flags replace the scenarios by one running the default flow, and this "
+                "profile has none: every scenario names its flow in exec; add [flow] or "
+                "[[endpoints]], or drop the load flags",
+            )
+        return None
+    if not profile.scenarios:
+        return None
+    return tuple(s for s in profile.scenarios if not o.scenarios or s.name in o.scenarios)
+
+
+def _typed(cfg: ExecutorConfig, test_type: str, time_scale: float) -> ExecutorConfig:
+    """A scenario's executor as test type `test_type`, around its own peak: VUs stay VUs,
+    an arrival rate stays a rate."""
+    if cfg.open_model:
+        return executor_for(
+            test_type, vus=None, rate=cfg.peak_rate, max_vus=cfg.max_vus, time_scale=time_scale
+        )
+    return executor_for(test_type, vus=cfg.peak_vus, rate=None, time_scale=time_scale)
+
+
+def _lane(profile: Profile, spec: ScenarioSpec, once: bool) -> ScenarioPlan:
+    """The requests (or flow) a scenario runs, encoded once; with `once` its endpoints
+    become a flow that sends each of them once."""
+    _check_static_steps(profile, spec.flow, f"flows.{spec.exec}" if spec.exec else "flow")
+    lane = ScenarioPlan(
+        spec.name,
+        spec.executor,
+        requests=tuple(_endpoint_request(profile, e) for e in spec.endpoints),
+        weights=tuple(e.weight for e in spec.endpoints),
+        checks=tuple(e.checks for e in spec.endpoints),
+        flow=spec.flow,
+        exec=spec.exec,
+        tags=spec.tags,
+    )
+    if once and spec.flow is None and (flow := _endpoints_flow(spec.endpoints)) is not None:
+        return replace(lane, flow=flow)
+    return lane
+
+
+def _endpoints_flow(endpoints: tuple[Endpoint, ...]) -> Flow | None:
+    """The endpoints as steps of one flow (each sent once per pass), for --once; None when a
+    body is not text (a step's body is a template of text)."""
+    steps = []
+    for e in endpoints:
+        try:
+            body = Template((e.body.decode(),)) if e.body is not None else None
+        except UnicodeDecodeError:
+            return None
+        headers = tuple((k, Template((v,))) for k, v in e.headers)
+        steps.append(Step(e.name, e.method, Template((e.path,)), headers, body, checks=e.checks))
+    return Flow("endpoints", tuple(steps))
 
 
 def _tls(profile: Profile, o: Overrides) -> TlsOptions:
@@ -277,47 +410,27 @@ def _first(*values: int | None) -> int:
     return next(v for v in values if v is not None)
 
 
-def _endpoint_request(profile: Profile, i: int) -> Prepared:
-    """Endpoint `i` encoded once; ConfigError (exit 2) when it cannot be sent as written."""
-    e = profile.endpoints[i]
-    key = f"endpoints[{i}]" if profile.source != "<url>" else "url"
-    url = _same_origin(profile.base_url, e.path, f"{key}.path")
+def _endpoint_request(profile: Profile, e: Endpoint) -> Prepared:
+    """An endpoint encoded once; ConfigError (exit 2) when it cannot be sent as written.
+    (Its origin, base_url's or a named host's, was checked where its line is known.)"""
+    url = e.path if _absolute_url(e.path) else profile.base_url + e.path
     try:
         return prepare(e.name, e.method, url, (*profile.headers, *e.headers), e.body)
     except RequestError as exc:
         raise ConfigError(exc.key, f"{exc.message} (endpoint {e.name})") from None
 
 
-def _same_origin(base: str, path: str, key: str) -> str:
-    """`base + path`, or an absolute URL on base_url's own origin; another host is refused,
-    since every request goes to base_url's host (a `Host` header names a virtual host)."""
-    if not path.startswith(("http://", "https://")):
-        return base + path
-    want, got = urlsplit(base), urlsplit(path)
-    if _origin(want) != _origin(got):
-        raise ConfigError(
-            key,
-            f"{path} is on another host than base_url {base}: requests go to base_url; "
-            "give a path (and a Host header for a virtual host), or change base_url",
-        )
-    return path
+def _absolute_url(path: str) -> bool:
+    return path.startswith(("http://", "https://"))
 
 
-def _origin(parts: SplitResult) -> tuple[str, str, int]:
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
-
-
-def _check_static_steps(profile: Profile) -> None:
+def _check_static_steps(profile: Profile, flow: Flow | None, key: str) -> None:
     """Flow steps without placeholders are encoded at start; fail here, not in a VU."""
-    if profile.flow is None:
+    if flow is None:
         return
-    for i, step in enumerate(profile.flow.steps):
-        key = f"scenario.steps[{i}]"
-        if step.path.static:
-            _same_origin(profile.base_url, step.path.parts[0], f"{key}.path")
+    for step in flow.steps:
         if step.static:
             try:
                 step.prepare(profile.base_url, profile.headers, {})
             except RequestError as exc:
-                raise ConfigError(exc.key, f"{exc.message} (step {step.name})") from None
+                raise ConfigError(exc.key, f"{exc.message} ({key}, step {step.name})") from None

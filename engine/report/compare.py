@@ -18,8 +18,10 @@ The rules, and why:
   infinite: it is worse when it grows by more than `max(tolerance * base,
   tolerance / 100)`. At 10% that is 0.1 percentage point from a clean base (0% ->
   0.05% is noise, 0% -> 1% is a regression) and 10% relative above 1% errors.
-- Per step and per upstream when both reports have them, except a lone step or
-  upstream present in both: it is the total again, and would double every line.
+- Per scenario, group, step and upstream, paired by name, when both reports have
+  them, except a lone one of a kind present in both: it is the total again, and
+  would double every line. A figure a section does not carry (a step's iterations)
+  is left out of it.
 - Reports of different executors, targets or test types are compared anyway, with
   a warning: comparing staging with production, or a new executor with the old,
   is a legitimate question; only the reader knows whether the answer means much.
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from engine.load.steering import steering_words
-from engine.report.model import Meta, Report, Section
+from engine.report.model import Meta, Report, ScenarioSection, Section
 from engine.report.text import fmt_bytes, fmt_ms
 
 Better = Literal["lower", "higher"] | None
@@ -57,7 +59,6 @@ class Figure:
     better: Better
     unit: str
     gated: bool = False  # may be a regression (p95/p99 latency, error rate, rps)
-    total_only: bool = False  # steps and upstreams do not carry it
     tail: float | None = None  # share of requests beyond a percentile (p95: 0.05)
 
     def judgeable(self, requests: float | None) -> bool:
@@ -90,11 +91,12 @@ FIGURES: tuple[Figure, ...] = (
     Figure("error rate", ("error_rate",), "lower", RATIO, gated=True),
     *_latency("latency", "latency", gated=True),
     *_latency("http_req_duration", "http_req_duration", gated=False),
-    Figure("iterations", ("iterations",), None, COUNT, total_only=True),
-    Figure("dropped iterations", ("dropped_iterations",), "lower", COUNT, total_only=True),
-    Figure("iteration p95", ("iteration_duration", "p95"), "lower", MS, total_only=True),
-    Figure("checks", ("checks_rate",), "higher", RATIO, total_only=True),
-    Figure("vus max", ("vus_max",), None, COUNT, total_only=True),
+    Figure("iterations", ("iterations",), None, COUNT),
+    Figure("dropped iterations", ("dropped_iterations",), "lower", COUNT),
+    Figure("iteration p95", ("iteration_duration", "p95"), "lower", MS),
+    Figure("group_duration p95", ("group_duration", "p95"), "lower", MS),
+    Figure("checks", ("checks_rate",), "higher", RATIO),
+    Figure("vus max", ("vus_max",), None, COUNT),
     Figure("data received", ("data_received_bytes",), None, BYTES),
     Figure("data sent", ("data_sent_bytes",), None, BYTES),
 )
@@ -104,7 +106,7 @@ FIGURES: tuple[Figure, ...] = (
 class Row:
     """One figure of one section in both reports, judged."""
 
-    section: str  # "total", "step NAME", "upstream NAME"
+    section: str  # "total", "scenario NAME", "group ::NAME", "step NAME", "upstream NAME"
     figure: str
     base: float
     new: float
@@ -153,10 +155,17 @@ class Comparison:
 
 
 def compare(base: Report, new: Report, tolerance: float = DEFAULT_TOLERANCE) -> Comparison:
-    """Judge NEW against BASE, section by section (total, then shared steps, upstreams)."""
+    """Judge NEW against BASE, section by section (total, then shared scenarios, groups,
+    steps, upstreams)."""
     if tolerance < 0:
         raise ValueError(f"tolerance must not be negative, got {tolerance}")
     warnings = meta_warnings(base.meta, new.meta)
+    warnings += [
+        f"scenario {name}: {w}"
+        for name, sc in base.scenarios.items()
+        if name in new.scenarios
+        for w in _scenario_warnings(sc, new.scenarios[name])
+    ]
     rows: list[Row] = []
     same_as_total = _same_as_total(base, new)
     base_sections = {k: v for k, v in sections(base).items() if k not in same_as_total}
@@ -173,23 +182,42 @@ def compare(base: Report, new: Report, tolerance: float = DEFAULT_TOLERANCE) -> 
     return Comparison(tuple(rows), tuple(warnings), tolerance)
 
 
+def _scenario_warnings(base: ScenarioSection, new: ScenarioSection) -> list[str]:
+    """What makes one scenario of two runs not quite comparable: how it was run."""
+    if base.executor != new.executor:
+        return [f"different executor: {base.executor or '-'} (BASE) vs {new.executor or '-'} (NEW)"]
+    diff = _option_changes(base.executor_options, new.executor_options)
+    return [f"different executor options: {diff}"] if diff else []
+
+
+def _kinds(report: Report) -> dict[str, Mapping[str, Section]]:
+    """A report's named sections by kind, in the order compare lists them."""
+    return {
+        "scenario": report.scenarios,
+        "group": report.groups,
+        "step": report.steps,
+        "upstream": report.upstreams,
+    }
+
+
 def sections(report: Report) -> dict[str, Section]:
-    """Section name -> figures: "total", then "step NAME", then "upstream NAME"."""
+    """Section name -> figures: "total", then "scenario NAME", "group ::NAME", "step
+    NAME", "upstream NAME"."""
     out: dict[str, Section] = {"total": report.summary}
-    out.update({f"step {name}": figs for name, figs in report.steps.items()})
-    out.update({f"upstream {name}": figs for name, figs in report.upstreams.items()})
+    for kind, named in _kinds(report).items():
+        out.update({f"{kind} {name}": figs for name, figs in named.items()})
     return out
 
 
 def _same_as_total(base: Report, new: Report) -> set[str]:
-    """A lone step (or upstream) in both reports is the total again: listing it twice
-    would only double every line and every regression in the verdict."""
+    """A lone scenario, step or upstream in both reports is the total again: listing it
+    twice would only double every line and every regression in the verdict. (A lone
+    group is not: its requests are some of the run's.)"""
     out = set()
-    for kind, b, n in (
-        ("step", base.steps, new.steps),
-        ("upstream", base.upstreams, new.upstreams),
-    ):
-        if len(b) == 1 and b.keys() == n.keys():
+    kinds = _kinds(new)
+    for kind, b in _kinds(base).items():
+        n = kinds[kind]
+        if kind != "group" and len(b) == 1 and b.keys() == n.keys():
             out.add(f"{kind} {next(iter(b))}")
     return out
 
@@ -197,11 +225,9 @@ def _same_as_total(base: Report, new: Report) -> set[str]:
 def _section_rows(section: str, base: Section, new: Section, tolerance: float) -> Iterator[Row]:
     requests = min(base.requests, new.requests)
     for fig in FIGURES:
-        if fig.total_only and section != "total":
-            continue
         b, n = _lookup(base, fig.path), _lookup(new, fig.path)
         if b is None or n is None:
-            continue  # a figure only one report has (checks, an older report) is skipped
+            continue  # a figure one section lacks (checks, a step's iterations) is skipped
         change, direction, regression = judge(fig, b, n, tolerance)
         note = "" if fig.judgeable(requests) else FEW_SAMPLES
         regression = regression and not note

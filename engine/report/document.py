@@ -11,25 +11,30 @@ import os
 import tempfile
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+from hdrh.histogram import HdrHistogram
 
 from engine import __version__
-from engine.load.metrics import Bucket, Interval, encode_histogram
+from engine.load.metrics import Bucket, Interval, encode_histogram, new_histogram
 from engine.load.model import Figures, LatencyStats, RunModel, bucket_total
-from engine.load.run import RunResult
+from engine.load.run import DEFAULT_SCENARIO, RunResult, ScenarioPlan, WorkPlan
+from engine.load.tags import TagIndex
 from engine.report.deploy_section import DeployRecord, rollout_exit_code
 from engine.report.model import (
     FORMAT,
     Checks,
     Cluster,
+    GroupSection,
     Histograms,
     Meta,
     Report,
     ReportError,
     ReportHistograms,
+    ScenarioSection,
     Section,
     Summary,
     ThresholdEntry,
@@ -84,6 +89,96 @@ def bucket_histograms(b: Bucket, whole: Interval | None = None) -> Histograms:
     )
 
 
+def scenario_section(
+    how: ScenarioSection,
+    section: Section,
+    whole: Interval,
+    ended_s: float,
+    checks: Mapping[str, tuple[int, int]],
+) -> ScenarioSection:
+    """`[scenarios.NAME]`, of a run or a merge: how it ran (`how`: executor, options,
+    startTime, exec, tags), its section and the iterations and checks of its `whole`."""
+    return replace(
+        how,
+        **vars(section),
+        iterations=whole.iterations,
+        interrupted_iterations=whole.interrupted,
+        dropped_iterations=whole.dropped,
+        iteration_duration=rounded_stats(whole.iteration_duration, whole.iteration_sum),
+        ended_s=round(ended_s, 3),
+        checks={name: Checks(p, f) for name, (p, f) in checks.items()},
+    )
+
+
+def group_section(
+    section: Section,
+    hists: Histograms,
+    duration: HdrHistogram,
+    duration_sum: int,
+    checks: Mapping[str, Checks],
+) -> tuple[GroupSection, Histograms]:
+    """`[groups."::NAME"]` and its histograms: its requests' (`section`, `hists`) and
+    k6's group_duration (`duration`, its exact sum in us)."""
+    group = GroupSection(
+        **vars(section), group_duration=rounded_stats(duration, duration_sum), checks=dict(checks)
+    )
+    kept = encode_histogram(duration)
+    return group, replace(hists, group_duration=kept, group_duration_sum_us=duration_sum)
+
+
+def lane_tables(
+    hows: Mapping[str, ScenarioSection], lanes: Mapping[str, RunModel], seconds: float
+) -> tuple[dict[str, ScenarioSection], dict[str, Histograms]]:
+    """`[scenarios.NAME]` and their histograms, from each lane's own RunModel (setup and
+    teardown are lanes too); `hows` says how each ran. Rates are over the whole run's
+    `seconds`, as k6 rates a scenario's counters over the test's duration."""
+    sections, hists = {}, {}
+    for name, lane in lanes.items():
+        whole = lane.total
+        bucket = bucket_total(whole.buckets.values())
+        active = [r.t for r in lane.timeline if r.requests or r.iterations or r.vus or r.dropped]
+        sections[name] = scenario_section(
+            hows.get(name, ScenarioSection()),
+            section_of(Figures.of(bucket, seconds)),
+            whole,
+            max(active, default=0.0),
+            lane.checks(),
+        )
+        hists[name] = bucket_histograms(bucket, whole)
+    return sections, hists
+
+
+def group_tables(
+    lanes: Mapping[str, RunModel],
+    group_of: Mapping[tuple[str, str], str],
+    durations: Mapping[str, tuple[HdrHistogram, int]],
+    seconds: float,
+) -> tuple[dict[str, GroupSection], dict[str, Histograms]]:
+    """`[groups."::NAME"]` and their histograms: k6's group_duration (`durations`: path
+    -> histogram and exact sum, us) and the requests and checks of the steps in each
+    group (`group_of`: (lane, step) -> path)."""
+    buckets = {path: Bucket() for path in durations}
+    checks: dict[str, dict[str, Checks]] = {path: {} for path in durations}
+    for lane_name, lane in lanes.items():
+        for (step, _), b in lane.total.buckets.items():
+            if path := group_of.get((lane_name, step)):
+                buckets.setdefault(path, Bucket()).add(b)
+        for (step, name), (p, f) in lane.total.checks.items():
+            if path := group_of.get((lane_name, step)):
+                was = checks.setdefault(path, {}).get(name, Checks())
+                checks[path][name] = Checks(was.passes + p, was.fails + f)
+    out = {
+        path: group_section(
+            section_of(Figures.of(b, seconds)),
+            bucket_histograms(b),
+            *durations.get(path, (new_histogram(), 0)),
+            checks.get(path, {}),
+        )
+        for path, b in sorted(buckets.items())
+    }
+    return {p: g for p, (g, _) in out.items()}, {p: h for p, (_, h) in out.items()}
+
+
 def summary_of(
     section: Section, whole: Interval, model: RunModel, vus_max: int, breaking_point: float | None
 ) -> Summary:
@@ -106,15 +201,25 @@ def summary_of(
 def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Report:
     """The report of a run; `deploy`, the rollout that went with it, as `[deploy]`."""
     plan, model = result.plan, result.model
-    cfg = plan.work.only.executor
+    plans = plan.work.scenarios
+    cfg = plans[0].executor if len(plans) == 1 else None  # several: each its own
     total = model.total
+    scenarios, scenario_hists = {}, {}
+    groups, group_hists = {}, {}
+    if total.groups or set(model.lanes) - {DEFAULT_SCENARIO}:
+        hows = {p.name: _how(p) for p in plans}
+        scenarios, scenario_hists = lane_tables(hows, model.lanes, model.elapsed)
+        durations = {path: (h, total.group_sums.get(path, 0)) for path, h in total.groups.items()}
+        groups, group_hists = group_tables(
+            model.lanes, _group_paths(plan.work), durations, model.elapsed
+        )
     meta = Meta(
         version=__version__,
         name=plan.name,
         source=plan.source,
         target=plan.work.base_url,
-        executor=cfg.executor,
-        executor_options=cfg.options(),
+        executor=cfg.executor if cfg else "scenarios",
+        executor_options=cfg.options() if cfg else {},
         test_type=plan.test_type or "",
         environment=plan.environment or "",
         client=plan.work.client,
@@ -150,6 +255,8 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         steps={s: section_of(model.figures((("step", s),))) for s in model.steps()},
         upstreams={u: section_of(model.figures((("upstream", u),))) for u in model.upstreams()},
         timeline=tuple(model.timeline),
+        scenarios=scenarios,
+        groups=groups,
         histograms=ReportHistograms(
             total=bucket_histograms(bucket_total(total.buckets.values()), total),
             steps={
@@ -160,9 +267,35 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
                 u: bucket_histograms(bucket_total(b for k, b in total.buckets.items() if k[1] == u))
                 for u in model.upstreams()
             },
+            scenarios=scenario_hists,
+            groups=group_hists,
         ),
         deploy=deploy,
     )
+
+
+def _how(plan: ScenarioPlan) -> ScenarioSection:
+    """How a scenario ran, as its report section says it (k6's option names)."""
+    cfg = plan.executor
+    return ScenarioSection(
+        executor=cfg.executor,
+        executor_options=cfg.options(),
+        start_time_s=plan.start_time,
+        exec=plan.exec,
+        tags=dict(plan.tags),
+    )
+
+
+def _group_paths(work: WorkPlan) -> dict[tuple[str, str], str]:
+    """(lane, step) -> the k6 group path of a step in a group (`::checkout`, in setup
+    `::setup::login`), as the run's tags say it (a lane's root, ::setup, is no group)."""
+    lanes = TagIndex.of_plan(work).lanes.values()
+    return {
+        (lane.name, step.name): step.group
+        for lane in lanes
+        for step in lane.steps
+        if step.group and step.group != lane.group
+    }
 
 
 def unwritable(path: str | Path) -> str | None:

@@ -18,18 +18,27 @@ they keep the inputs' verdicts (ok only if every input passed) and say so with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
 
 from engine import __version__
 from engine.errors import ConfigError
 from engine.load.metrics import PHASES, Bucket, Interval, Key
 from engine.load.model import Figures, Row, RunModel
-from engine.load.thresholds import TREND, Threshold, parse_threshold
+from engine.load.thresholds import GAUGE, TREND, Threshold, parse_threshold
 from engine.report.buckets import exact_sum, read_bucket, read_histogram
 from engine.report.compare import meta_warnings
-from engine.report.document import bucket_histograms, section_of, summary_of
+from engine.report.document import (
+    bucket_histograms,
+    group_section,
+    scenario_section,
+    section_of,
+    summary_of,
+)
 from engine.report.model import (
     Checks,
     Histograms,
@@ -37,37 +46,74 @@ from engine.report.model import (
     Report,
     ReportError,
     ReportHistograms,
+    ScenarioSection,
     Section,
     Summary,
     ThresholdEntry,
 )
 
 _ALL: Key = ("", None)  # the whole run's one bucket
+_NONE = Checks()
 # Timeline columns of parallel runs: the counters add, these keep the worst run's.
 _ROW_MAX = frozenset(("t", "dt", "p50", "p90", "p95", "p99", "duration_p50", "duration_p99"))
 
 
 @dataclass
+class _Group:
+    """A group read back: its requests' Bucket, group_duration and its checks."""
+
+    bucket: Bucket
+    duration: HdrHistogram
+    duration_sum: int
+    checks: dict[str, Checks]
+
+    def add(self, other: _Group) -> None:
+        self.bucket.add(other.bucket)
+        self.duration.add(other.duration)
+        self.duration_sum += other.duration_sum
+        self.checks = _added_checks(self.checks, other.checks)
+
+
+@dataclass
 class _Run:
     """Reports in the run's own types: the whole run (one bucket, iterations, checks),
-    a Bucket per step and per upstream. `split` is False once an input does not keep the
-    expected responses' http_req_duration (format 1): the merge has no such figure."""
+    a Bucket per step and per upstream, an Interval per scenario (as the whole), a
+    _Group per group. `split` is False once an input does not keep the expected
+    responses' http_req_duration (format 1): the merge has no such figure."""
 
     whole: Interval
     steps: dict[str, Bucket] = field(default_factory=dict)
     upstreams: dict[str, Bucket] = field(default_factory=dict)
+    scenarios: dict[str, Interval] = field(default_factory=dict)
+    groups: dict[str, _Group] = field(default_factory=dict)
     split: bool = True
 
     def add(self, other: _Run) -> None:
         """Exact, as `Interval.add` adds workers' intervals."""
         self.whole.add(other.whole)
-        for mine, theirs in ((self.steps, other.steps), (self.upstreams, other.upstreams)):
+        pairs: tuple[tuple[dict[str, Any], dict[str, Any]], ...] = (
+            (self.steps, other.steps),
+            (self.upstreams, other.upstreams),
+            (self.scenarios, other.scenarios),
+            (self.groups, other.groups),
+        )
+        for mine, theirs in pairs:
             for name, b in theirs.items():
                 if name in mine:
                     mine[name].add(b)
                 else:
                     mine[name] = b
         self.split = self.split and other.split
+
+
+def _added_checks(a: Mapping[str, Checks], b: Mapping[str, Checks]) -> dict[str, Checks]:
+    return {
+        n: Checks(
+            a.get(n, _NONE).passes + b.get(n, _NONE).passes,
+            a.get(n, _NONE).fails + b.get(n, _NONE).fails,
+        )
+        for n in dict.fromkeys([*a, *b])
+    }
 
 
 def merge_reports(reports: Sequence[Report], sources: Sequence[str] | None = None) -> Report:
@@ -87,6 +133,17 @@ def merge_reports(reports: Sequence[Report], sources: Sequence[str] | None = Non
         run.add(other)
     model = RunModel(total=run.whole, timeline=_timeline(reports), elapsed=seconds)
     whole = run.whole
+    scenarios = {n: _scenario(n, iv, run, reports, seconds) for n, iv in run.scenarios.items()}
+    groups = {
+        n: group_section(
+            _section(g.bucket, run, seconds),
+            _hists(g.bucket, run),
+            g.duration,
+            g.duration_sum,
+            g.checks,
+        )
+        for n, g in sorted(run.groups.items())
+    }
     return Report(
         meta=_meta(reports, labels, seconds),
         summary=_summary(run, model, reports),
@@ -95,12 +152,32 @@ def merge_reports(reports: Sequence[Report], sources: Sequence[str] | None = Non
         steps={n: _section(b, run, seconds) for n, b in sorted(run.steps.items())},
         upstreams={n: _section(b, run, seconds) for n, b in sorted(run.upstreams.items())},
         timeline=tuple(model.timeline),
+        scenarios={n: section for n, (section, _) in scenarios.items()},
+        groups={n: section for n, (section, _) in groups.items()},
         histograms=ReportHistograms(
             total=_hists(whole.buckets[_ALL], run, whole),
             steps={n: _hists(b, run) for n, b in sorted(run.steps.items())},
             upstreams={n: _hists(b, run) for n, b in sorted(run.upstreams.items())},
+            scenarios={n: h for n, (_, h) in scenarios.items()},
+            groups={n: h for n, (_, h) in groups.items()},
         ),
     )
+
+
+def _scenario(
+    name: str, lane: Interval, run: _Run, reports: Sequence[Report], seconds: float
+) -> tuple[ScenarioSection, Histograms]:
+    """A scenario of the runs as one: how the first input that has it ran it, the
+    figures of all, the latest end."""
+    kept = [r.scenarios[name] for r in reports if name in r.scenarios]
+    section = scenario_section(
+        kept[0],
+        _section(lane.buckets[_ALL], run, seconds),
+        lane,
+        max(s.ended_s for s in kept),
+        RunModel(total=lane).checks(),
+    )
+    return section, _hists(lane.buckets[_ALL], run, lane)
 
 
 def merge_warnings(reports: Sequence[Report], sources: Sequence[str]) -> list[str]:
@@ -139,22 +216,19 @@ def _read(report: Report, label: str) -> _Run:
     hists, summary = report.histograms, report.summary
     if hists.total is None:
         raise ReportError(f"{label}: [histograms]: no [total] table")
-    it = read_histogram(hists.total.iteration_duration, f"{label}: iteration_duration")
-    whole = Interval(
-        0.0,
-        0.0,
-        buckets={_ALL: _bucket(summary, hists.total, f"{label}: [histograms.total]")},
-        iteration_duration=it,
-        iteration_sum=exact_sum(
-            hists.total.iteration_duration_sum_us, it, summary.iteration_duration
-        ),
-        iterations=summary.iterations,
-        interrupted=summary.interrupted_iterations,
-        dropped=summary.dropped_iterations,
-        checks={("", name): [c.passes, c.fails] for name, c in report.checks.items()},
-        vus_max=summary.vus_max,
-    )
+    whole = _whole(summary, report.checks, hists.total, f"{label}: [histograms.total]")
+    whole.vus_max = summary.vus_max
     run = _Run(whole, split=hists.total.http_req_duration_expected is not None)
+    for name, sc in report.scenarios.items():
+        h = hists.scenarios.get(name)
+        run.scenarios[name] = _whole(sc, sc.checks, h, f"{label}: [histograms.scenarios.{name}]")
+        run.split = run.split and h is not None and h.http_req_duration_expected is not None
+    for name, g in report.groups.items():
+        where = f"{label}: [histograms.groups.{name}]"
+        h = hists.groups.get(name)
+        duration = read_histogram(h.group_duration if h else None, f"{where}.group_duration")
+        duration_sum = exact_sum(h.group_duration_sum_us if h else None, duration, g.group_duration)
+        run.groups[name] = _Group(_bucket(g, h, where), duration, duration_sum, dict(g.checks))
     for kind, into in (("steps", run.steps), ("upstreams", run.upstreams)):
         tables = hists.steps if kind == "steps" else hists.upstreams
         for name, figures in (report.steps if kind == "steps" else report.upstreams).items():
@@ -162,6 +236,26 @@ def _read(report: Report, label: str) -> _Run:
             into[name] = _bucket(figures, h, f"{label}: [histograms.{kind}.{name}]")
             run.split = run.split and h is not None and h.http_req_duration_expected is not None
     return run
+
+
+def _whole(
+    s: Summary | ScenarioSection, checks: Mapping[str, Checks], h: Histograms | None, where: str
+) -> Interval:
+    """The whole run's or a scenario's figures as one Interval: one bucket, iterations."""
+    it = read_histogram(h.iteration_duration if h else None, f"{where}.iteration_duration")
+    return Interval(
+        0.0,
+        0.0,
+        buckets={_ALL: _bucket(s, h, where)},
+        iteration_duration=it,
+        iteration_sum=exact_sum(
+            h.iteration_duration_sum_us if h else None, it, s.iteration_duration
+        ),
+        iterations=s.iterations,
+        interrupted=s.interrupted_iterations,
+        dropped=s.dropped_iterations,
+        checks={("", name): [c.passes, c.fails] for name, c in checks.items()},
+    )
 
 
 def _bucket(figures: Section, h: Histograms | None, where: str) -> Bucket:
@@ -268,7 +362,7 @@ def _threshold(
         th = None
     view = _view(th, run) if th is not None else None
     if th is not None and view is not None:
-        value = model.value(th, view, model.elapsed, final=True)
+        value = model.value(view[0], view[1], model.elapsed, final=True)
         ok, observed = th.passes(value), round(value, 6) if value is not None else None
     else:  # the inputs' verdicts: ok only if every input passed
         ok, observed = all(e.ok for e in entries), _worst_observed(th, entries)
@@ -282,11 +376,12 @@ def _threshold(
     )
 
 
-def _view(th: Threshold, run: _Run) -> Interval | None:
-    """The whole run with the buckets the threshold's tags select from, or None where a
-    report does not keep what it needs: per-window or timing-breakdown histograms, a
-    step with an upstream (steps and upstreams are kept apart, not crossed), the
-    expected responses' durations of a format 1 report."""
+def _view(th: Threshold, run: _Run) -> tuple[Threshold, Interval] | None:
+    """The threshold and the whole run with the buckets its tags select from (a
+    scenario's: that scenario alone, judged without the tag), or None where a report
+    does not keep what it needs: per-window or timing-breakdown histograms, a step with
+    an upstream or in a scenario (kept apart, not crossed), a group's or a user's tag,
+    the expected responses' durations of a format 1 report."""
     tags = th.tag_dict
     if th.window_s or th.metric in PHASES or ("step" in tags and "upstream" in tags):
         return None
@@ -294,11 +389,18 @@ def _view(th: Threshold, run: _Run) -> Interval | None:
         return None
     if th.kind == TREND and "expected_response" in tags and not run.split:
         return None
+    if set(tags) - {"step", "upstream", "expected_response", "check", "scenario"}:
+        return None
+    if "scenario" in tags:
+        lane = run.scenarios.get(tags["scenario"])
+        if lane is None or th.kind == GAUGE or {"step", "upstream"} & set(tags):
+            return None
+        return replace(th, tags=tuple(t for t in th.tags if t[0] != "scenario")), lane
     if "step" in tags:
-        return replace(run.whole, buckets={(n, None): b for n, b in run.steps.items()})
+        return th, replace(run.whole, buckets={(n, None): b for n, b in run.steps.items()})
     if "upstream" in tags:
-        return replace(run.whole, buckets={("", n): b for n, b in run.upstreams.items()})
-    return run.whole
+        return th, replace(run.whole, buckets={("", n): b for n, b in run.upstreams.items()})
+    return th, run.whole
 
 
 def _worst_observed(th: Threshold | None, entries: Sequence[ThresholdEntry]) -> float | None:

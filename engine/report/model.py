@@ -34,9 +34,11 @@ FORMAT = 3
 _STATS = ("min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max")
 _ROW_FIELDS = tuple((f.name, f.type) for f in fields(Row))
 T = TypeVar("T")
+C = TypeVar("C", "ScenarioSection", "GroupSection")
+_OPTIONAL = {"optional": True}  # a field left out of its table when empty
 # The report's sections, in the order it writes them; any other is kept in `extra`.
 _KNOWN = ("meta", "summary", "thresholds", "checks", "steps", "upstreams", "timeline")
-_KNOWN += ("histograms", "deploy")
+_KNOWN += ("scenarios", "groups", "histograms", "deploy")
 
 
 class ReportError(ValueError):
@@ -132,6 +134,42 @@ class Summary(Section):
 
 
 @dataclass(frozen=True)
+class Checks:
+    """`[checks.NAME]`."""
+
+    passes: int = 0
+    fails: int = 0
+
+
+@dataclass(frozen=True)
+class ScenarioSection(Section):
+    """`[scenarios.NAME]`: one scenario's figures, as the whole run's, and its plan (k6's
+    option names in `executor_options`). Setup and teardown are `(setup)`/`(teardown)`:
+    their requests, no iterations (k6 counts none for them)."""
+
+    executor: str = ""
+    executor_options: Mapping[str, Any] = field(default_factory=dict)
+    start_time_s: float = 0.0  # k6's startTime
+    exec: str = ""  # the flow it runs; "" the profile's default flow
+    tags: Mapping[str, str] = field(default_factory=dict)
+    iterations: int = 0
+    interrupted_iterations: int = 0
+    dropped_iterations: int = 0
+    iteration_duration: LatencyStats = field(default_factory=LatencyStats)
+    ended_s: float = 0.0  # run seconds when its last active interval ended
+    checks: Mapping[str, Checks] = field(default_factory=dict, metadata=_OPTIONAL)
+
+
+@dataclass(frozen=True)
+class GroupSection(Section):
+    """`[groups."::NAME"]`: the requests of a group's steps and k6's `group_duration`;
+    `checks` are the group's own (k6's summary nests them under the group)."""
+
+    group_duration: LatencyStats = field(default_factory=LatencyStats)
+    checks: Mapping[str, Checks] = field(default_factory=dict, metadata=_OPTIONAL)
+
+
+@dataclass(frozen=True)
 class ThresholdEntry:
     """One `[[thresholds]]` verdict; `recomputed` only in a merged report."""
 
@@ -141,14 +179,6 @@ class ThresholdEntry:
     observed: float | None = field(default=None, metadata={"none": "no data"})
     abort_on_fail: bool = False
     recomputed: bool | None = None
-
-
-@dataclass(frozen=True)
-class Checks:
-    """`[checks.NAME]`."""
-
-    passes: int = 0
-    fails: int = 0
 
 
 @dataclass(frozen=True)
@@ -163,8 +193,10 @@ class Histograms:
     latency_sum_us: int | None = None
     http_req_duration_sum_us: int | None = None
     http_req_duration_expected_sum_us: int | None = None
-    iteration_duration: str | None = None  # the total's only
+    iteration_duration: str | None = None  # the total's and a scenario's only
     iteration_duration_sum_us: int | None = None
+    group_duration: str | None = None  # a group's only
+    group_duration_sum_us: int | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +204,8 @@ class ReportHistograms:
     total: Histograms | None  # None: the table is missing (found where it is decoded)
     steps: Mapping[str, Histograms] = field(default_factory=dict)
     upstreams: Mapping[str, Histograms] = field(default_factory=dict)
+    scenarios: Mapping[str, Histograms] = field(default_factory=dict, metadata=_OPTIONAL)
+    groups: Mapping[str, Histograms] = field(default_factory=dict, metadata=_OPTIONAL)
 
 
 @dataclass(frozen=True)
@@ -183,6 +217,10 @@ class Report:
     steps: Mapping[str, Section] = field(default_factory=dict)
     upstreams: Mapping[str, Section] = field(default_factory=dict)
     timeline: tuple[Row, ...] = ()
+    # Only for a run of several scenarios, setup/teardown or groups: a run of the one
+    # `default` scenario writes neither, so its report reads as before they existed.
+    scenarios: Mapping[str, ScenarioSection] = field(default_factory=dict, metadata=_OPTIONAL)
+    groups: Mapping[str, GroupSection] = field(default_factory=dict, metadata=_OPTIONAL)
     histograms: ReportHistograms | None = None  # None: trimmed by hand or made elsewhere
     deploy: DeployRecord | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # sections this Surge does not know
@@ -194,7 +232,10 @@ class Report:
     def table(self) -> dict[str, Any]:
         """The report as TOML holds it (and the JSON outputs show it)."""
         out: dict[str, Any] = {"meta": {"format": FORMAT} | _table(self.meta)}
-        out |= {k: _value(getattr(self, k)) for k in _KNOWN if k not in ("meta", "deploy")}
+        empty = [
+            f.name for f in fields(self) if f.metadata.get("optional") and not getattr(self, f.name)
+        ]
+        out |= {k: _value(getattr(self, k)) for k in _KNOWN if k not in ("meta", "deploy", *empty)}
         if self.deploy is not None:
             out["deploy"] = deploy_table(self.deploy)
         return {k: v for k, v in out.items() if v is not None} | dict(self.extra)
@@ -218,7 +259,7 @@ def _table(obj: Any) -> dict[str, Any]:
             out |= {f"{name}_ms": stats.as_dict() for name, stats in value.items()}
         elif value is None and "none" in f.metadata:
             out[f.name] = f.metadata["none"]
-        elif value is not None and value != ():
+        elif value is not None and value != () and not (f.metadata.get("optional") and not value):
             out[_key(f)] = _value(value)
     return out
 
@@ -272,12 +313,16 @@ def parse_report(data: Mapping[str, Any], where: str = "report") -> Report:
         steps=r.named(Section, data, "steps"),
         upstreams=r.named(Section, data, "upstreams"),
         timeline=tuple(r.row(x) for x in r.seq(data, "timeline") if isinstance(x, Mapping)),
+        scenarios=r.checked(ScenarioSection, data, "scenarios"),
+        groups=r.checked(GroupSection, data, "groups"),
         histograms=ReportHistograms(
             total=Histograms(**r.fill(Histograms, hists["total"], "histograms.total"))
             if isinstance(hists.get("total"), Mapping)
             else None,
             steps=r.named(Histograms, hists, "steps", "histograms."),
             upstreams=r.named(Histograms, hists, "upstreams", "histograms."),
+            scenarios=r.named(Histograms, hists, "scenarios", "histograms."),
+            groups=r.named(Histograms, hists, "groups", "histograms."),
         )
         if isinstance(hists, Mapping)
         else None,
@@ -363,6 +408,8 @@ class _Reader:
             return str(value) if value != "" or kind == "str" else None
         if kind == "Mapping[str, int]":
             return {str(k): self.whole(value, k, at) for k in self.table(t, key, path)}
+        if kind == "Mapping[str, str]":
+            return {str(k): str(v) for k, v in self.table(t, key, path).items()}
         if kind == "tuple[str, ...]":
             return tuple(str(x) for x in self.seq(t, key, path + "."))
         if kind == "Mapping[str, Any]":
@@ -376,6 +423,13 @@ class _Reader:
         return {
             str(n): cls(**self.fill(cls, t, f"{path}{key}.{n}"))
             for n, t in self.table(data, key, path).items()
+        }
+
+    def checked(self, cls: type[C], data: Mapping[str, Any], key: str) -> dict[str, C]:
+        """`[KEY.NAME]` tables (scenarios, groups), each with its own `checks` tables."""
+        return {
+            name: replace(s, checks=self.named(Checks, data[key][name], "checks", f"{key}.{name}."))
+            for name, s in self.named(cls, data, key).items()
         }
 
     def meta(self, m: Mapping[str, Any]) -> Meta:

@@ -47,10 +47,12 @@ class Review:
 
     @property
     def open_model(self) -> bool:
+        """Whether the run (any of its scenarios) had a target rate."""
         if self.result is not None:
-            return self.result.plan.work.only.executor.open_model
-        executor = executor_of(self.report.meta)
-        return executor is not None and executor.open_model
+            return any(p.executor.open_model for p in self.result.plan.work.scenarios)
+        metas = [self.report.meta]
+        metas += [Meta(executor_options=s.executor_options) for s in self.report.scenarios.values()]
+        return any(e is not None and e.open_model for e in map(executor_of, metas))
 
     @property
     def timeline(self) -> tuple[Row, ...]:

@@ -25,7 +25,16 @@ from engine.load.run import RunResult, Snapshot
 from engine.load.states import Ending, StopReason, state_label
 from engine.report.deploy_section import render_deploy
 from engine.report.document import build_report
-from engine.report.model import Cluster, Meta, Report, Section, Summary, ThresholdEntry
+from engine.report.model import (
+    Cluster,
+    GroupSection,
+    Meta,
+    Report,
+    ScenarioSection,
+    Section,
+    Summary,
+    ThresholdEntry,
+)
 from engine.report.review import executor_of, threshold_state
 from engine.report.steering_section import shape_lines, steering_section
 from engine.report.text import CPU_WARN, Paint, fmt_bytes, fmt_ms, line, ms_cell, tick_label
@@ -45,6 +54,7 @@ __all__ = [
 ]
 
 NAME = 25  # the name column of the tables
+SCENARIO = 13  # the scenarios table's name column: with its six figures, 77 columns
 CELL = 5  # a figure's column, plus one space: 8 of them and a name fit 77 columns
 STATS = (("avg", "mean"), ("min", "min"), ("med", "p50"), ("p90", "p90"))
 STATS += (("p95", "p95"), ("p99", "p99"), ("p99.9", "p99_9"), ("max", "max"))
@@ -75,6 +85,10 @@ def render_report(report: Report, *, color: bool = False) -> str:
     note = latency_note(s.latency, s.http_req_duration, s.dropped_iterations, executor_of(meta))
     if note:
         out.extend(["", f"    {paint('⚠ ' + note, '33')}"])
+    if report.scenarios:
+        out.extend(["", *_scenarios_table(report.scenarios, paint)])
+    if report.groups:
+        out.extend(["", *_groups_table(report.groups, paint)])
     if len(report.steps) > 1:
         out.extend(["", *_sections_table("STEPS", report.steps, seconds, paint)])
     if report.upstreams:
@@ -93,7 +107,7 @@ def _header(report: Report, paint: Paint) -> list[str]:
     meta, s = report.meta, report.summary
     out = [f"  {paint('surge', '1')} {meta.name or '?'} → {meta.target or '?'}"]
     kind = f" ({meta.test_type} test)" if meta.test_type else ""
-    out.extend(shape_lines(f"{_describe_executor(meta)}{kind}", meta.steering))
+    out.extend(shape_lines(f"{_describe_executor(report)}{kind}", meta.steering))
     ran = f"    started {meta.start or '?'}, ran {meta.duration_s:g}s"
     out.append(ran + ("" if meta.ended == Ending.FINISHED else ", " + paint(meta.ended, "33")))
     if meta.merged_from:
@@ -139,8 +153,15 @@ def _on_cluster(cluster: Cluster | None) -> str:
     return f" on {nodes} Ray node{'s' if nodes != 1 else ''} (clock offsets within {offset:.1f} ms)"
 
 
-def _describe_executor(meta: Meta) -> str:
-    """The run's own words for its load; a report from elsewhere just names the executor."""
+def _describe_executor(report: Report) -> str:
+    """The run's own words for its load (several scenarios: their names); a report from
+    elsewhere just names the executor."""
+    meta = report.meta
+    named = [n for n in report.scenarios if not n.startswith("(")]  # not setup/teardown
+    if meta.executor == "scenarios" and named:
+        names = ", ".join(named)
+        names = names if len(names) <= 56 else names[:55] + "…"  # the line fits 77 columns
+        return f"{len(named)} scenario{'s' if len(named) > 1 else ''}: {names}"
     executor = executor_of(meta)
     if executor is not None:
         return executor.describe()
@@ -278,12 +299,48 @@ def _sections_table(
             f"{ms_cell(getattr(lat, k) if lat else None):>{CELL}} "
             for k in ("p50", "p95", "p99", "max")
         )
-        label = name if len(name) < NAME else name[: NAME - 2] + "…"
         rows.append(
-            f"    {label:<{NAME}}{requests:>8,.0f} {requests / seconds:>7,.1f} "
+            f"    {_cut(name, NAME)}{requests:>8,.0f} {requests / seconds:>7,.1f} "
             f"{f.error_rate:>7.2%} {cells}".rstrip()
         )
     return rows
+
+
+def _scenarios_table(scenarios: Mapping[str, ScenarioSection], paint: Paint) -> list[str]:
+    """One row per scenario (setup and teardown too): how it ran and what it measured."""
+    head = f"{'executor':<22}{'iters':>8}{'dropped':>8}{'req/s':>9}{'p95':>6}{'err%':>7}"
+    rows = [
+        f"  {paint('█ SCENARIOS', '1')} (p95 of http_req_duration, ms)",
+        "",
+        f"    {'':<{SCENARIO}}{head}",
+    ]
+    for name, sc in scenarios.items():
+        p95 = ms_cell(sc.http_req_duration.p95 if sc.requests else None)
+        rate = f"{sc.rps:,.1f}" if sc.rps < 100_000 else f"{sc.rps:,.0f}"
+        rows.append(
+            f"    {_cut(name, SCENARIO)}{_cut(sc.executor or '–', 22)}"
+            f"{_count(sc.iterations):>8}{_count(sc.dropped_iterations):>8}{rate:>9}{p95:>6}"
+            f"{sc.error_rate:>7.1%}"
+        )
+    return rows
+
+
+def _count(n: int) -> str:
+    """A count in at most 7 characters: 999,999 then 1.2M."""
+    return f"{n:,}" if n < 1_000_000 else f"{n / 1e6:,.1f}M"
+
+
+def _groups_table(groups: Mapping[str, GroupSection], paint: Paint) -> list[str]:
+    """k6's group_duration of each group, as the trends above."""
+    rows = [_table_head("GROUPS", paint)]
+    for name, g in groups.items():
+        rows.append(_trend_row(_cut(name, NAME), g.group_duration, g.group_duration.max > 0))
+    return rows
+
+
+def _cut(name: str, width: int) -> str:
+    """`name` in a column of `width` (one space kept before the next): cut with an ellipsis."""
+    return (name if len(name) < width else name[: width - 2] + "…").ljust(width)
 
 
 def _status_block(s: Summary, paint: Paint) -> list[str]:

@@ -12,15 +12,21 @@ from dataclasses import replace
 
 import pytest
 
-from engine.load.metrics import Interval
+from engine.load.metrics import Interval, merge_histograms
 from engine.load.model import RunModel
 from engine.load.run import RunResult
 from engine.load.thresholds import parse_cli_threshold
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, RunPlan, build_plan
-from engine.report.document import ReportError, build_report, read_report
+from engine.report.document import (
+    ReportError,
+    build_report,
+    group_tables,
+    lane_tables,
+    read_report,
+)
 from engine.report.merge import merge_reports
-from engine.report.model import Report
+from engine.report.model import Report, ScenarioSection, parse_report
 from tests.app.test_app import SHOP
 from tests.report_fixtures import BASE
 from tests.scripted import scripted_interval
@@ -54,6 +60,7 @@ KEPT = (
     "http_req_duration:p(95)<6 over 2s",
     "http_req_waiting:p(95)<5",
     "latency{step:home,upstream:blue}:p(95)<6",
+    "checks{step:home}:rate>0.99",  # reports keep checks by name, not by step
 )
 START = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 
@@ -115,3 +122,73 @@ def test_an_expected_part_that_is_not_part_of_http_req_duration_is_refused() -> 
         ReportError, match=r"^b: \[histograms.total\].http_req_duration_expected: holds"
     ):
         merge_reports([good, bad], ["a", "b"])
+
+
+def _scenario_report(plan: RunPlan, lanes: dict[str, list[Interval]]) -> Report:
+    """A run of several scenarios: each lane's intervals its own RunModel, the whole run
+    their sum, a group `::g` over the lanes' `home` step with a made-up group_duration."""
+    models = {name: RunModel() for name in lanes}
+    whole: list[Interval] = []
+    for k in range(max(len(ivs) for ivs in lanes.values())):
+        total = Interval(float(k), float(k + 1))
+        for name, ivs in lanes.items():
+            if k < len(ivs):
+                models[name].add(ivs[k])
+                total.add(ivs[k])
+        whole.append(total)
+    report = _report(plan, whole)
+    seconds = report.meta.duration_s
+    hows = {"browse": ScenarioSection(executor="constant-arrival-rate", exec="browse")}
+    scenarios, hists = lane_tables(hows, models, seconds)
+    durations = merge_histograms(
+        h.iteration_duration for h in [iv for ivs in lanes.values() for iv in ivs]
+    )
+    group_of = {(name, "home"): "::g" for name in lanes}
+    groups, group_hists = group_tables(models, group_of, {"::g": (durations, 1234)}, seconds)
+    assert report.histograms is not None
+    return replace(
+        report,
+        scenarios=scenarios,
+        groups=groups,
+        histograms=replace(report.histograms, scenarios=hists, groups=group_hists),
+    )
+
+
+def test_a_merge_of_scenario_reports_is_the_report_of_one_run_of_every_scenario() -> None:
+    plan = _plan()
+
+    def lane(scale: float, k: int) -> Interval:
+        iv = scripted_interval(plan, k, scale)
+        iv.checks = {}  # checks per lane are tested with the run model's own keys
+        iv.dropped = k
+        return iv
+
+    one = {
+        "browse": [lane(1.0, k) for k in range(1, 5)],
+        "buy": [lane(0.5, k) for k in range(1, 5)],
+    }
+    two = {"browse": [lane(1.7, k) for k in range(1, 5)], "(setup)": [lane(0.1, 1)]}
+    both = {
+        "browse": [_both(a, b) for a, b in zip(one["browse"], two["browse"], strict=True)],
+        "buy": one["buy"],
+        "(setup)": two["(setup)"],
+    }
+    first, second = _scenario_report(plan, one), _scenario_report(plan, two)
+    merged = merge_reports([first, second], ["one", "two"])
+    whole = _scenario_report(plan, both)
+
+    assert merged.scenarios.keys() == {"browse", "buy", "(setup)"}
+    for name in merged.scenarios:
+        assert merged.scenarios[name] == replace(
+            whole.scenarios[name],
+            ended_s=max(r.scenarios[name].ended_s for r in (first, second) if name in r.scenarios),
+        ), name
+    assert merged.scenarios["browse"].executor == "constant-arrival-rate"
+    assert merged.scenarios["browse"].dropped_iterations == 2 * (1 + 2 + 3 + 4)
+    assert merged.groups["::g"] == replace(
+        whole.groups["::g"], group_duration=merged.groups["::g"].group_duration
+    )
+    assert merged.groups["::g"].requests == whole.groups["::g"].requests > 0
+    assert merged.groups["::g"].group_duration.max == whole.groups["::g"].group_duration.max
+    again = parse_report(merged.table())
+    assert again.scenarios == merged.scenarios and again.groups == merged.groups

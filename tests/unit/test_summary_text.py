@@ -25,7 +25,7 @@ from engine.report.deploy_section import (
     render_deploy,
     render_step,
 )
-from engine.report.model import Meta, Report, Summary, ThresholdEntry
+from engine.report.model import GroupSection, Meta, Report, ScenarioSection, Summary, ThresholdEntry
 from engine.report.summary import (
     failure_banner,
     generator_limited,
@@ -245,3 +245,55 @@ def test_the_latency_note_reads_the_executor(
     latency, duration = (LatencyStats(p95=p) for p in p95s)
     note = latency_note(latency, duration, dropped, executor)
     assert note == said if said is None else note is not None and note.startswith(said)
+
+
+def test_a_row_per_scenario_and_group_within_80_columns() -> None:
+    """The headless summary and `report show` of a run of several scenarios: each its own
+    row of executor, iterations, dropped, rate, p95 and errors; long names cut, never wrapped."""
+    slow = LatencyStats(p95=12345.6, mean=999.9, max=99999.0)
+    browse = ScenarioSection(
+        requests=9_876_543,
+        failed=9_876,
+        error_rate=0.001,
+        rps=123_456.7,
+        http_req_duration=slow,
+        executor="constant-arrival-rate",
+        iterations=9_876_543,
+        dropped_iterations=1_234_567,
+    )
+    scenarios = {
+        "browse": browse,
+        "a-very-long-scenario-name": replace(browse, executor="ramping-vus", requests=0),
+        "(setup)": ScenarioSection(requests=1, rps=0.2, http_req_duration=slow),
+    }
+    groups = {
+        "::checkout": GroupSection(group_duration=slow),
+        "::a::b::c::d::e::f::g::h::i": GroupSection(),
+    }
+    report = Report(
+        Meta(name="shop", executor="scenarios"), Summary(), scenarios=scenarios, groups=groups
+    )
+    text = render_report(report)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 77
+    assert lines[1] == "    2 scenarios: browse, a-very-long-scenario-name"
+    rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("    ")}
+    assert rows["browse"] == [
+        "constant-arrival-rate",
+        "9.9M",
+        "1.2M",
+        "123,457",
+        "12346",
+        "0.1%",
+    ]
+    assert rows["a-very-long…"] == [
+        "ramping-vus",
+        "9.9M",
+        "1.2M",
+        "123,457",
+        "–",
+        "0.1%",
+    ]
+    assert rows["(setup)"] == ["–", "0", "0", "0.2", "12346", "0.0%"]
+    assert rows["::checkout"][0] == "1000" and rows["::a::b::c::d::e::f::g::…"][0] == "–"
+    assert "█ SCENARIOS" not in render_report(replace(report, scenarios={}, groups={}))

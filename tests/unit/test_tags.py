@@ -160,6 +160,8 @@ def test_a_scenario_row_shows_its_own_lane() -> None:
         "waiting"
     )
     assert model.scenario_row("buy", "ramping-vus", 0.0, 10.0, finished=True).state == "done"
+    its = model.scenario_row("buy", "per-vu-iterations", 0.0, 600.0, finished=False, iterations=3)
+    assert its.state == "done"  # its iterations are done, long before its maxDuration
 
 
 def test_group_duration_per_path_over_the_run() -> None:

@@ -12,14 +12,84 @@ from typing import Any
 from engine.http.body import parse_size
 from engine.http.redirects import MAX_REDIRECTS
 from engine.load.testtypes import ALIASES, TEST_TYPES
+from engine.profile.scenarios import ENV_NAME, RESERVED_TAGS
 from tui.cli.argtypes import duration, positive, positive_int, time_scale, workers
 
 
-def add_profile_flags(p: argparse.ArgumentParser, *, type_help: str) -> None:
-    """--type, --env, --base-url: which shape, which environment, which target."""
+def add_profile_flags(
+    p: argparse.ArgumentParser, *, type_help: str, variables: bool = False
+) -> None:
+    """--type, --env, --base-url: which shape, which environment, which target.
+
+    `variables`: also k6's -e/--env-var NAME=V and --tag NAME=V (`--env NAME=V`, k6's
+    long form of -e, holds a `=` no environment name has: read as -e)."""
     p.add_argument("--type", dest="test_type", choices=[*TEST_TYPES, *ALIASES], help=type_help)
-    p.add_argument("--env", help="the profile environment to use ([environments.NAME])")
+    if not variables:
+        p.add_argument("--env", help="the profile environment to use ([environments.NAME])")
+    else:
+        p.add_argument(
+            "--env",
+            action=_EnvOrVariable,
+            help="the profile environment to use ([environments.NAME]); NAME=VALUE is -e",
+        )
+        p.add_argument(
+            "-e",
+            "--env-var",
+            dest="env_vars",
+            action="append",
+            default=[],
+            type=env_var,
+            metavar="NAME=VALUE",
+            help="repeatable: ${env.NAME} in the profile (over the process environment)",
+        )
+        p.add_argument(
+            "--tag",
+            dest="tags",
+            action="append",
+            default=[],
+            type=run_tag,
+            metavar="NAME=VALUE",
+            help="repeatable: a tag on every metric of the run (thresholds may name it)",
+        )
     p.add_argument("--base-url", help="override the profile's base URL")
+
+
+def env_var(text: str) -> tuple[str, str]:
+    """argparse type for -e NAME=VALUE (k6's names: a letter or _, then letters, digits, _)."""
+    name, sep, value = text.partition("=")
+    if not sep or not ENV_NAME.fullmatch(name):
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE (NAME: letters, digits, _), got {text!r}"
+        )
+    return name, value
+
+
+def run_tag(text: str) -> tuple[str, str]:
+    """argparse type for --tag NAME=VALUE: both parts given, and not a tag Surge sets itself."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    if name in RESERVED_TAGS:
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is a tag Surge sets itself (reserved: {', '.join(RESERVED_TAGS)})"
+        )
+    return name, value
+
+
+class _EnvOrVariable(argparse.Action):
+    """`--env NAME` picks an environment; `--env NAME=VALUE` is k6's long -e."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, ns: argparse.Namespace, value: Any, _: Any = None
+    ) -> None:
+        if "=" not in value:
+            ns.env = value
+            return
+        try:
+            pair = env_var(value)
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        ns.env_vars = [*(getattr(ns, "env_vars", None) or []), pair]
 
 
 # Overrides fields too; --max-redirects (add_redirect_flag) travels with them to both commands.

@@ -30,7 +30,7 @@ from engine.load.stages import parse_stages
 from engine.load.thresholds import parse_cli_threshold
 from engine.outputs import Output, parse_out
 from engine.profile import Profile, adhoc_profile, load_profile, parse_header, resolve_profile
-from engine.profile.plan import Overrides, build_plan, fit_duration
+from engine.profile.plan import Overrides, build_plan, fit_duration, replaced_scenarios
 from engine.report.document import unwritable
 from engine.report.export import summary_json
 from engine.report.k6_summary import summary_export
@@ -61,7 +61,26 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         "target",
         help="a profile (a .toml file, or a shipped one by name) or a URL for an ad-hoc test",
     )
-    add_profile_flags(p, type_help="test type: a load shape built from the profile's expected load")
+    add_profile_flags(
+        p,
+        type_help="test type: a load shape built from the profile's expected load "
+        "(with [scenarios]: each scenario's, around its own peak)",
+        variables=True,
+    )
+    p.add_argument(
+        "--scenario",
+        dest="scenarios",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="repeatable: run only these of the profile's [scenarios] (k6 2.3's flag)",
+    )
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="one iteration of every scenario's flow (each endpoint once), setup and teardown "
+        "too: a new profile's first check (k6 2.3's flag)",
+    )
     load = p.add_argument_group("load")
     load.add_argument("--executor", choices=EXECUTORS, help="k6 executor")
     add_load_flags(load)
@@ -213,7 +232,10 @@ def load_target(args: argparse.Namespace) -> Profile:
         raise BadInput(
             f"{target}: no such profile file (a shipped one: {shipped}; or a URL: http://...)"
         )
-    profile = tell_notes(args, load_profile(path, env=args.env, base_url=args.base_url))
+    variables = {**os.environ, **dict(args.env_vars)}
+    profile = tell_notes(
+        args, load_profile(path, env=args.env, base_url=args.base_url, env_vars=variables)
+    )
     if headers:
         profile = replace(profile, headers=(*profile.headers, *headers))
     return profile
@@ -254,15 +276,22 @@ def plan_from_args(args: argparse.Namespace, profile: Profile | None = None) -> 
         cert=args.cert,
         key=args.key,
         thresholds=thresholds,
+        scenarios=tuple(args.scenarios),
+        once=args.once,
+        env_vars=tuple(args.env_vars),
+        tags=tuple(args.tags),
     )
     try:  # a duration for a test type scales its shape, as the console's form does
         overrides = fit_duration(profile, overrides)
     except ValueError as exc:
         raise BadInput(f"--duration: {exc}") from None
     try:
-        return build_plan(profile, overrides, interval=args.interval)
+        plan = build_plan(profile, overrides, interval=args.interval)
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
+    if (line := replaced_scenarios(profile, overrides)) is not None:
+        print(said(args, "note", line), file=sys.stderr)
+    return plan
 
 
 def say(text: str) -> None:

@@ -46,6 +46,8 @@ class Pool(ABC):
     cpu: list[float]  # each worker's CPU over the last interval, percent of one core
     scale: float
     stop_reason: StopCause | None
+    # setup()'s captures, ("setup.NAME", value): set before `run`, every VU has them.
+    setup_values: tuple[tuple[str, str], ...] = ()
     # Set by `run` once the workers' clocks run (processes spawned and told to start):
     # the Controller's intervals count from then, so the first is as long as the rest.
     started: asyncio.Event
@@ -55,13 +57,15 @@ class Pool(ABC):
     def size(self) -> int: ...
 
     @abstractmethod
-    def pause(self) -> None: ...
+    def pause(self, scenario: str | None = None) -> None:
+        """Every lane, or one scenario's (on every worker that runs a part of it)."""
 
     @abstractmethod
-    def resume(self) -> None: ...
+    def resume(self, scenario: str | None = None) -> None: ...
 
     @abstractmethod
-    def set_scale(self, scale: float) -> None: ...
+    def set_scale(self, scale: float, scenario: str | None = None) -> None:
+        """`scale` stays the pool's own for all lanes; one scenario's is the lanes'."""
 
     @abstractmethod
     def stop(self, reason: StopCause) -> None: ...
@@ -99,22 +103,39 @@ class RemotePool(Pool):
     _paused: bool = False
     _ending: msg.Stop | msg.Abort | None = None
     _target: float = 0.0
+    _lanes: tuple[msg.Pause | msg.Scale, ...] = ()  # one scenario's commands, for the start
 
     @abstractmethod
     def _send(self, command: msg.Command) -> None:
         """To every worker still running."""
 
-    def pause(self) -> None:
-        self._paused = True
-        self._send(msg.Pause())
+    def pause(self, scenario: str | None = None) -> None:
+        if scenario is None:
+            self._paused = True
+        else:
+            self._lanes = (*self._lanes, msg.Pause(scenario))
+        self._send(msg.Pause(scenario))
 
-    def resume(self) -> None:
-        self._paused = False
-        self._send(msg.Resume())
+    def resume(self, scenario: str | None = None) -> None:
+        if scenario is None:
+            self._paused = False
+            self._lanes = tuple(c for c in self._lanes if not isinstance(c, msg.Pause))
+        else:
+            self._lanes = tuple(c for c in self._lanes if c != msg.Pause(scenario))
+        self._send(msg.Resume(scenario))
 
-    def set_scale(self, scale: float) -> None:
-        self.scale = max(scale, 0.001)
-        self._send(msg.Scale(self.scale))
+    def set_scale(self, scale: float, scenario: str | None = None) -> None:
+        if scenario is None:
+            self.scale = max(scale, 0.001)
+            self._lanes = tuple(c for c in self._lanes if not isinstance(c, msg.Scale))
+            self._send(msg.Scale(self.scale))
+        else:
+            self._lanes = (*self._lanes, msg.Scale(scale, scenario))
+            self._send(msg.Scale(scale, scenario))
+
+    def _start(self) -> msg.Start:
+        """The start, with every command given before it."""
+        return msg.Start(self._paused, self.scale, self._ending, self._lanes, self.setup_values)
 
     def stop(self, reason: StopCause) -> None:
         self.stop_reason = self.stop_reason or reason
@@ -134,5 +155,5 @@ class RemotePool(Pool):
         if not parts:
             return Interval(0.0, 0.0)
         merged = merge(parts)
-        self._target = merged.target
+        self._target = sum(lane.target for lane in merged.lanes.values()) or merged.target
         return merged

@@ -1,4 +1,4 @@
-"""One Worker in this process and loop: tests, and the CLI's single worker."""
+"""One Crew in this process and loop: tests, and the CLI's single worker."""
 
 from __future__ import annotations
 
@@ -7,18 +7,19 @@ import os
 
 import psutil
 
+from engine.load.crew import Crew
 from engine.load.metrics import Interval
 from engine.load.pools.base import Pool, cpu_of
 from engine.load.run import WorkPlan
+from engine.load.split import number_vus
 from engine.load.states import StopCause
-from engine.load.worker import Worker
 
 
 class LocalPool(Pool):
-    """The worker runs on the caller's loop: no process, no pipe."""
+    """The crew runs on the caller's loop: no process, no pipe."""
 
     def __init__(self, plan: WorkPlan) -> None:
-        self.worker = Worker(plan)
+        self.crew = Crew(number_vus(plan))
         self.failures: list[str] = []
         self._proc = psutil.Process(os.getpid())
         self.cpu: list[float] = [0.0]
@@ -30,41 +31,42 @@ class LocalPool(Pool):
 
     @property
     def scale(self) -> float:  # type: ignore[override]
-        return self.worker.scale
+        return self.crew.scale
 
     @property
     def stop_reason(self) -> StopCause | None:  # type: ignore[override]
-        return self.worker.stop_reason
+        return self.crew.stop_reason
 
-    def pause(self) -> None:
-        self.worker.pause()
+    def pause(self, scenario: str | None = None) -> None:
+        self.crew.pause(scenario)
 
-    def resume(self) -> None:
-        self.worker.resume()
+    def resume(self, scenario: str | None = None) -> None:
+        self.crew.resume(scenario)
 
-    def set_scale(self, scale: float) -> None:
-        self.worker.set_scale(scale)
+    def set_scale(self, scale: float, scenario: str | None = None) -> None:
+        self.crew.set_scale(scale, scenario)
 
     def stop(self, reason: StopCause) -> None:
-        self.worker.stop(reason)
+        self.crew.stop(reason)
 
     def abort(self, reason: StopCause) -> None:
-        self.worker.abort(reason)
+        self.crew.abort(reason)
 
     def target(self) -> float:
-        return self.worker.target()
+        return self.crew.target()
 
     def progress(self) -> float:
-        return self.worker.progress()
+        return self.crew.progress()
 
     async def run(self) -> None:
         cpu_of(self._proc)
-        self.started.set()  # the worker's clock starts as its run does, in this same step
-        await self.worker.run()
+        self.crew.set_setup(self.setup_values)
+        self.started.set()  # the crew's clock starts as its run does, in this same step
+        await self.crew.run()
 
     async def harvest(self) -> Interval:
         self.cpu = [cpu_of(self._proc, self.cpu[0])]
-        return self.worker.harvest()
+        return self.crew.harvest()
 
     async def close(self) -> None:
         pass

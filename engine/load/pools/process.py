@@ -22,13 +22,13 @@ from typing import Any
 import psutil
 
 from engine.load import messages as msg
+from engine.load.crew import Crew
 from engine.load.metrics import Interval
 from engine.load.pools.base import RemotePool, cpu_of, merge
 from engine.load.pools.remote import apply_command, apply_start
 from engine.load.run import WorkPlan
 from engine.load.split import split_plan
 from engine.load.states import StopCause, StopReason
-from engine.load.worker import Worker
 from engine.serve import new_event_loop
 
 _HARVEST_TIMEOUT_S = 5.0
@@ -58,18 +58,18 @@ def worker_main(conn: Connection, plan: WorkPlan, log: str | None = None) -> Non
 
 async def _serve(conn: Connection, plan: WorkPlan) -> None:
     loop = asyncio.get_running_loop()
-    worker = Worker(plan)
+    crew = Crew(plan)
     proc = psutil.Process(os.getpid())
     started: asyncio.Future[None] = loop.create_future()
 
     def reply(final: bool) -> None:
-        iv = worker.harvest()
+        iv = crew.harvest()
         conn.send(
             msg.Report(
                 iv.encode(),
-                worker.progress(),
+                crew.progress(),
                 cpu_of(proc),
-                worker.stop_reason,
+                crew.stop_reason,
                 final=final,
             )
         )
@@ -80,25 +80,25 @@ async def _serve(conn: Connection, plan: WorkPlan) -> None:
                 cmd = conn.recv()
             except (EOFError, OSError):  # the Controller is gone: stop at once
                 loop.remove_reader(conn.fileno())
-                worker.abort(StopCause(StopReason.CONTROLLER_GONE))
+                crew.abort(StopCause(StopReason.CONTROLLER_GONE))
                 if not started.done():
                     started.set_result(None)
                 return
             match cmd:
                 case msg.Start() if not started.done():
-                    apply_start(worker, cmd)
+                    apply_start(crew, cmd)
                     started.set_result(None)
                 case msg.Harvest():
                     reply(final=False)
                 case _:
-                    apply_command(worker, cmd)
+                    apply_command(crew, cmd)
 
     loop.add_reader(conn.fileno(), on_message)
     conn.send(msg.Ready())
     await started
     cpu_of(proc)
     try:
-        await worker.run()
+        await crew.run()
         reply(final=True)
     except Exception as exc:  # report, with what was measured
         with contextlib.suppress(OSError):
@@ -190,7 +190,7 @@ class ProcessPool(RemotePool):
         try:
             await asyncio.gather(*(r.ready for r in self._remotes if r.ready is not None))
             # One message, so no request goes out between "start" and a pause.
-            self._send(msg.Start(self._paused, self.scale, self._ending))
+            self._send(self._start())
             self.started.set()
             await self._all_done.wait()
         finally:

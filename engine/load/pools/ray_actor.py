@@ -1,4 +1,4 @@
-"""The Ray actor: a thin wrapper around the same Worker a worker process runs.
+"""The Ray actor: a thin wrapper around the same Crew a worker process runs.
 
 Ray is imported here and only here (and in ray_pool.py), never by the worker. The
 actor is async: its `run` holds the Worker's loop while `harvest` and commands are
@@ -17,11 +17,11 @@ import psutil
 import ray
 
 from engine.load import messages as msg
+from engine.load.crew import Crew
 from engine.load.pools.base import cpu_of
 from engine.load.pools.remote import apply_command, apply_start
 from engine.load.run import WorkPlan
 from engine.load.states import StopCause
-from engine.load.worker import Worker
 
 
 @ray.remote(num_cpus=1, max_restarts=0)
@@ -29,7 +29,7 @@ class WorkerActor:
     """One worker on some node of the cluster; its figures go back as encoded Intervals."""
 
     def __init__(self, plan: WorkPlan) -> None:
-        self.worker = Worker(plan)
+        self.crew = Crew(plan)
         self._proc = psutil.Process(os.getpid())
         self._cpu = 0.0
 
@@ -44,16 +44,16 @@ class WorkerActor:
         delay = start_at - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        apply_start(self.worker, start)
+        apply_start(self.crew, start)
         cpu_of(self._proc)
-        await self.worker.run()
-        return self.worker.harvest().encode()
+        await self.crew.run()
+        return self.crew.harvest().encode()
 
     async def harvest(self) -> tuple[dict[str, Any], float, float, StopCause | None]:
         """The interval since the last harvest, progress, CPU (% of a core), stop reason."""
         self._cpu = cpu_of(self._proc, self._cpu)
-        iv = self.worker.harvest()
-        return iv.encode(), self.worker.progress(), self._cpu, self.worker.stop_reason
+        iv = self.crew.harvest()
+        return iv.encode(), self.crew.progress(), self._cpu, self.crew.stop_reason
 
     async def command(self, command: msg.Command) -> None:
-        apply_command(self.worker, command)
+        apply_command(self.crew, command)

@@ -133,7 +133,7 @@ class RayPool(RemotePool):
                 for i, plan in enumerate(self.plans)
             ]
             await self._measure_clocks()
-            start = msg.Start(self._paused, self.scale, self._ending)
+            start = self._start()
             start_at = time.time() + START_MARGIN_S
             runs = {
                 actor.run.remote(start, start_at + info.offset_ms / 1000): info
@@ -180,7 +180,7 @@ class RayPool(RemotePool):
                 info.done = True
 
     def _count(self, info: ActorInfo, iv: Interval) -> Interval:
-        info.requests += sum(b.requests for b in iv.buckets.values())
+        info.requests += sum(b.requests for b in iv.flatten().buckets.values())
         return iv
 
     def _lost(self, info: ActorInfo, exc: BaseException) -> None:
