@@ -579,11 +579,18 @@ class Worker:
                     vu.over_since = None
                     self.recorder.interrupted()
 
+    def _first(self) -> tuple[Prepared | None, tuple[Check, ...]]:
+        """The first request and its checks; none for a lane running a flow of steps (a
+        scenario's `exec` flow has no endpoints)."""
+        if not self.lane.requests:
+            return None, ()
+        return self.lane.requests[0], self._checks[0]
+
     async def _closed_vu(self, vu: VU) -> None:
         take = self._budget.take if self._budget is not None else None
         loop = asyncio.get_running_loop()
         single = self._flow is None and len(self.lane.requests) == 1
-        request, checks = self.lane.requests[0], self._checks[0]
+        request, checks = self._first()
         # Nothing reads the responses: requests chain in the connection's callback.
         on_response = self._on_response(vu, request) if single and not checks else None
         try:
@@ -678,7 +685,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         backlog = self._backlog
         single = self._flow is None and len(self.lane.requests) == 1
-        request, checks = self.lane.requests[0], self._checks[0]
+        request, checks = self._first()
         try:
             while True:
                 if due is None:

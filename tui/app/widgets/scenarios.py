@@ -9,15 +9,12 @@ Hidden for a run of one scenario: its figures are the whole run's, shown beside.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import DataTable
 
+from engine.load.model import ScenarioRow
 from tui.app.widgets.figures import NO_DATA, in_ms
-
-if TYPE_CHECKING:
-    from engine.load.model import ScenarioRow
 
 ALL = "all"  # the first row: every scenario at once (a scenario name never has a space)
 # What a scenario's executor reads as at 80 columns; wide, its whole k6 name.
@@ -46,7 +43,7 @@ def scenario_cells(row: ScenarioRow, wide: bool, color: str | None) -> tuple[Tex
     measured = row.iterations > 0 or row.rps > 0
     return (
         name,
-        executor_label(str(row.executor), wide),
+        executor_label(row.executor, wide),
         state,
         f"{row.vus:,}",
         f"{row.rps:,.1f}",
@@ -88,7 +85,7 @@ class ScenarioTable(DataTable[Text | str]):
     ) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
         self.names = tuple(names)
-        self.colors = dict(zip(names, colors, strict=True))
+        self.scenario_colors = dict(zip(names, colors, strict=True))
         self._rows: tuple[ScenarioRow, ...] = ()
 
     def on_mount(self) -> None:
@@ -113,9 +110,9 @@ class ScenarioTable(DataTable[Text | str]):
         for label, cell in zip(COLUMNS, total_cells(self._rows), strict=True):
             self.update_cell(ALL, label, cell, update_width=True)
         for row in self._rows:
-            if row.name not in self.colors:
+            if row.name not in self.scenario_colors:
                 continue  # setup and teardown are not scenarios
-            cells = scenario_cells(row, wide, self.colors[row.name])
+            cells = scenario_cells(row, wide, self.scenario_colors[row.name])
             for label, cell in zip(COLUMNS, cells, strict=True):
                 self.update_cell(row.name, label, cell, update_width=True)
 
