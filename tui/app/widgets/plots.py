@@ -17,7 +17,7 @@ Steering by hand (a pause, a new target) is marked by a vertical line at its tim
 (`show(..., marks=...)`), so a bend in the lines reads as the user's, not the system's.
 
 A run of several scenarios (`show(..., lanes=...)`, each scenario's own timeline) draws
-the latency and rate plots one line per scenario, in the scenario's colour and named in
+the latency (p95), rate and VU plots one line per scenario, in the scenario's colour and named in
 the legend, with a vertical line of that colour where it starts and where it ends
 (`spans`): whose load a bend is reads off the plot.
 """
@@ -443,6 +443,8 @@ class LoadPlot(TimePlot):
         super().__init__(id=id, classes=classes)
 
     def legend(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        if self.by_scenario:  # each one's VUs: targets in VUs and rates do not add
+            return self.TITLE, tuple(self.scenario_colors.items())
         if self.open_model:
             return "iterations/s", (("achieved", MAGENTA), ("target", GREY))
         return self.TITLE, self.LEGEND
@@ -466,6 +468,14 @@ class LoadPlot(TimePlot):
 
     def draw_rows(self, rows: Sequence[Row]) -> None:
         plt = self.plt
+        if self.by_scenario:
+            top = self.sticky_max("load", max((r.vus for r in rows), default=0), 10.0)
+            plt.ylim(0, top)
+            plt.yticks([0.0, top / 2, top], [count_label(t) for t in (0.0, top / 2, top)])
+            for i, (name, lane) in enumerate(self.lanes.items()):
+                vus = [float(r.vus) for r in lane]
+                self.series(i, [r.t for r in lane], vus, self.scenario_colors[name], worst=False)
+            return
         xs = [r.t for r in rows]
         achieved = self.achieved(rows)
         base = self.achieved(self.base)
