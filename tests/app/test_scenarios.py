@@ -203,8 +203,9 @@ async def test_the_shipped_shop_scenarios_runs_for_real_and_reports_each(
     shared_sut: str, tmp_path: Path
 ) -> None:
     """`surge shop-scenarios --start` against `surge sut`, at 80x24: three scenarios,
-    setup's token in two of them, the run ending on its own in about 10 s, the report
-    with a section per scenario and the admins' 2 x 4 iterations exactly."""
+    setup's token in two of them, one scaled and one paused and resumed from its row,
+    the run ending on its own in about 10 s, the report with a section per scenario,
+    the admins' 2 x 4 iterations exactly and the steering on record per scenario."""
     app = make_app(
         shipped("shop-scenarios"),
         start=True,
@@ -218,12 +219,18 @@ async def test_the_shipped_shop_scenarios_runs_for_real_and_reports_each(
         assert isinstance(screen, RunScreen)
         await until(pilot, lambda: screen.snapshots_seen >= 1, timeout=15)
         assert screen.query_one(ScenarioTable).row_count == 4
+        await pilot.press("down", "plus")  # browse: +10%, on the real engine
+        await pilot.press("down", "p")  # buy paused, the others go on
+        assert app.screen is screen and screen.state == "running"
+        await pilot.press("p")  # buy resumed
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen), timeout=40)
         target = tmp_path / "reports" / "shop.toml"
         await save_and_quit(pilot, target)
     data = read_report(target)
     assert {"admin", "browse", "buy"} <= set(data.scenarios)
     assert data.scenarios["admin"].iterations == 8
+    steered = [(e.what, e.scenario) for e in data.meta.steering]
+    assert steered == [("target", "browse"), ("pause", "buy"), ("resume", "buy")], steered
     assert data.summary.error_rate == 0
     assert all(t.ok for t in data.thresholds), data.thresholds
 
