@@ -92,7 +92,7 @@ class HttpxClient:
         self.written_at = self.first_at = 0.0
         self.bytes_in = self.bytes_out = 0  # one request at a time per VU: these are its
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(req.timeout or self.timeout):
                 return await self._exchange(req)
         except httpx.TimeoutException as exc:
             raise TimeoutError(str(exc) or "timed out") from exc
@@ -111,6 +111,9 @@ class HttpxClient:
         request = self._client.build_request(
             req.method, req.url, headers=list(req.headers), content=req.body
         )
+        if req.timeout is not None:  # httpx's own per-read timeouts: no shorter than its own
+            connect = self._client.timeout.connect
+            request.extensions["timeout"] = httpx.Timeout(req.timeout, connect=connect).as_dict()
         r = await self._client.send(request, stream=True)
         try:
             sink = None

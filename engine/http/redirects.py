@@ -96,7 +96,7 @@ def next_hop(
         headers.append((name, value))
     if not referer and not (last.url.startswith("https:") and target.startswith("http:")):
         headers.append(("Referer", last.url))
-    return prepare(last.name, method, target, headers, body), strip
+    return prepare(last.name, method, target, headers, body, timeout=last.timeout), strip
 
 
 def follows(resp: Response) -> str | None:

@@ -42,6 +42,8 @@ class Prepared:
     headers: tuple[tuple[str, str], ...]  # without Content-Length: each client computes it
     body: bytes | None
     wire: bytes = field(repr=False)  # the whole HTTP/1.1 request, encoded once
+    timeout: float | None = None  # its own deadline (a step's `timeout`); None: the client's
+    tags: tuple[tuple[str, str], ...] = ()  # an endpoint's own k6 tags (thresholds select them)
 
 
 def encode_target(path: str, query: str) -> str:
@@ -69,6 +71,9 @@ def prepare(
     url: str,
     headers: tuple[tuple[str, str], ...] | list[tuple[str, str]],
     body: bytes | None,
+    *,
+    timeout: float | None = None,
+    tags: tuple[tuple[str, str], ...] = (),
 ) -> Prepared:
     """Encode a request once; RequestError when it would break framing."""
     parts = urlsplit(url)
@@ -100,7 +105,7 @@ def prepare(
     if body is not None or method in ("POST", "PUT", "PATCH"):
         lines.append(f"Content-Length: {len(body or b'')}")
     wire = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + (body or b"")
-    return Prepared(name, method, url, tuple(kept), body, wire)
+    return Prepared(name, method, url, tuple(kept), body, wire, timeout, tags)
 
 
 def _check_length(name: str, value: str, body: bytes | None) -> None:

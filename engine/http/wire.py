@@ -13,6 +13,7 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Callable
+from dataclasses import replace
 from time import perf_counter
 from urllib.parse import urlsplit
 
@@ -581,7 +582,10 @@ class WireClient:
 
     async def request(self, req: Prepared) -> Response:
         """On the live connection, else a new one; a request the server's closing of an
-        idle keep-alive connection killed (`stale()`) is retried once on a fresh one."""
+        idle keep-alive connection killed (`stale()`) is retried once on a fresh one.
+        A request with its own `timeout` has that deadline instead of the client's."""
+        if req.timeout is not None:
+            return await self._request_within(req)
         self.bytes_in = self.bytes_out = 0  # a refused connection sent and got nothing
         conn = self._conn
         if conn is not None and not conn.closed:
@@ -603,6 +607,23 @@ class WireClient:
         except BaseException:
             conn.abort(asyncio.CancelledError())
             raise
+
+    async def _request_within(self, req: Prepared) -> Response:
+        """`req` under its own deadline: the timer is re-armed for it, and again for the
+        client's own after it (a shorter deadline must not wait for a longer one's timer)."""
+        saved = self.timeout
+        self.timeout = req.timeout
+        self._disarm()
+        try:
+            return await self.request(replace(req, timeout=None))
+        finally:
+            self.timeout = saved
+            self._disarm()
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def drop(self) -> None:
         """Abandon the request in flight (cancelled): its late answer must not reach the next."""
@@ -631,9 +652,7 @@ class WireClient:
             conn.abort(TimeoutError("request timed out"))
 
     def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._disarm()
         if self._conn is not None:
             self._conn.close()
             self._conn = None

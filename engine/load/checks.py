@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,24 +20,36 @@ from engine.errors import ConfigError
 from engine.http.body import over_note
 from engine.http.response import Response
 
-STATUS, HEADER, BODY_CONTAINS, JSON, DURATION_UNDER = (
+STATUS, HEADER, BODY_CONTAINS, JSON, DURATION_UNDER, BODY, DURATION = (
     "status",
     "header",
     "body_contains",
     "json",
     "duration_under",
+    "body",
+    "duration",
 )
-KINDS = (STATUS, HEADER, BODY_CONTAINS, JSON, DURATION_UNDER)
+KINDS = (STATUS, HEADER, BODY_CONTAINS, JSON, DURATION_UNDER, BODY, DURATION)
 
+# Numeric comparisons (a json value, the duration), as k6's `r.timings.duration < 500`.
+_COMPARE: dict[str, tuple[str, Callable[[float, float], bool]]] = {
+    "lt": ("<", lambda a, b: a < b),
+    "le": ("<=", lambda a, b: a <= b),
+    "gt": (">", lambda a, b: a > b),
+    "ge": (">=", lambda a, b: a >= b),
+}
+_TEXT = ("contains", "not_contains", "matches")
 # The comparison keys each kind accepts besides its own key and `name`.
 _OPTIONS: dict[str, tuple[str, ...]] = {
     STATUS: (),
-    HEADER: ("contains", "equals", "exists"),
+    HEADER: ("equals", "exists", *_TEXT),
     BODY_CONTAINS: (),
-    JSON: ("equals", "exists"),
+    JSON: ("equals", "exists", "not_contains", "matches", *_COMPARE),
     DURATION_UNDER: (),
+    BODY: _TEXT,
+    DURATION: tuple(_COMPARE),
 }
-_ALL_OPTIONS = ("contains", "equals", "exists")
+_ALL_OPTIONS = ("equals", "exists", *_TEXT, *_COMPARE)
 _KEYS = (*KINDS, *_ALL_OPTIONS, "name")
 
 # Sentinels: a JSON path that leads nowhere, and a body that is not JSON.
@@ -61,6 +74,7 @@ class Check:
     expected: Any = field(default=None, hash=False)
     needle: bytes = b""
     limit_s: float = 0.0
+    pattern: re.Pattern[str] | None = field(default=None, compare=False)  # `matches`
     # Its value holds `${...}` placeholders (a flow step's variables): `bind` per pass.
     templated: bool = False
 
@@ -84,7 +98,7 @@ class Check:
         """The strings of its value, where placeholders may be (the profile checks them)."""
         if self.kind == BODY_CONTAINS:
             return (self.needle.decode(),)
-        if self.op == "exists":
+        if self.op == "exists" or self.op in _COMPARE:
             return ()
         return tuple(_strings(self.expected))
 
@@ -93,16 +107,31 @@ class Check:
         variables); its name stays as written, so every pass counts under one name."""
         if self.kind == BODY_CONTAINS:
             return replace(self, needle=render(self.needle.decode()).encode(), templated=False)
-        return replace(self, expected=_render(self.expected, render), templated=False)
+        expected = _render(self.expected, render)
+        pattern = None
+        if self.op == "matches":
+            try:
+                pattern = re.compile(expected)
+            except re.error:  # a value made it a bad regex: the check fails, the VU goes on
+                pattern = None
+        return replace(self, expected=expected, pattern=pattern, templated=False)
 
     def judge_json(self, doc: Any) -> bool:
         """The json check on an already-parsed body, so several checks parse it once."""
         if doc is _NOT_JSON:
             return False
         found = _lookup(doc, self.path)
-        if self.op == "exists":
+        op = self.op
+        if op == "exists":
             return (found is not _MISSING) == self.expected
-        return found is not _MISSING and _same(found, self.expected)
+        if found is _MISSING:
+            return False
+        if op in _COMPARE:
+            number = isinstance(found, int | float) and not isinstance(found, bool)
+            return number and _COMPARE[op][1](found, self.expected)
+        if op in _TEXT:
+            return self._text(found if isinstance(found, str) else json.dumps(found))
+        return _same(found, self.expected)
 
     def _judge(self, response: Response, duration_s: float) -> bool:
         kind = self.kind
@@ -110,21 +139,31 @@ class Check:
             return response.status in self.statuses
         if kind == DURATION_UNDER:
             return duration_s < self.limit_s
+        if kind == DURATION:
+            return _COMPARE[self.op][1](duration_s, self.limit_s)
         if kind == BODY_CONTAINS:
             return self.needle in response.body
+        if kind == BODY:
+            return self._text(response.text)
         value = response.header(self.header)
         if self.op == "exists":
             return (value is not None) == self.expected
         if value is None:
             return False
-        if self.op == "contains":
-            return self.expected in value
+        if self.op in _TEXT:
+            return self._text(value)
         return value == self.expected
+
+    def _text(self, value: str) -> bool:
+        """contains, not_contains or matches (a regex found anywhere, as re.search)."""
+        if self.op == "matches":
+            return self.pattern is not None and self.pattern.search(value) is not None
+        return (self.expected in value) == (self.op == "contains")
 
 
 def needs_body(check: Check) -> bool:
     """Whether the check reads the body (only then is it kept, and decoded)."""
-    return check.kind in (BODY_CONTAINS, JSON)
+    return check.kind in (BODY_CONTAINS, JSON, BODY)
 
 
 def body_note(checks: Iterable[Check], response: Response, results: Iterable[bool]) -> str | None:
@@ -201,6 +240,8 @@ def parse_check(table: Mapping[str, Any]) -> Check:
         check = replace(check, name=name)
     if any("${" in text for text in check.texts()):
         check = replace(check, templated=True)
+    elif check.op == "matches":
+        check = replace(check, pattern=_regex(check.expected, check.op))
     return check
 
 
@@ -252,6 +293,9 @@ def _status_check(table: Mapping[str, Any], _option: str | None) -> Check:
     return Check(name=name, kind=STATUS, statuses=frozenset(codes))
 
 
+_SAID = {"contains": "contains", "not_contains": "does not contain", "matches": "matches"}
+
+
 def _header_check(table: Mapping[str, Any], option: str | None) -> Check:
     header = _nonempty_str(table, HEADER)
     op = option or "exists"
@@ -260,10 +304,51 @@ def _header_check(table: Mapping[str, Any], option: str | None) -> Check:
         _require_bool(op, expected)
         name = f"header {header} {'exists' if expected else 'absent'}"
     else:
-        if not isinstance(expected, str):
-            raise ConfigError(op, f"expected a string, got {expected!r}")
-        name = f"header {header} {'contains' if op == 'contains' else '=='} {expected}"
+        _text_value(op, expected)
+        name = f"header {header} {_SAID.get(op, '==')} {expected}"
     return Check(name=name, kind=HEADER, header=header, op=op, expected=expected)
+
+
+def _text_body_check(table: Mapping[str, Any], option: str | None) -> Check:
+    option = _flagged(table, BODY, option)
+    expected = table[option]
+    _text_value(option, expected)
+    return Check(name=f"body {_SAID[option]} {expected}", kind=BODY, op=option, expected=expected)
+
+
+def _compare_duration_check(table: Mapping[str, Any], option: str | None) -> Check:
+    option = _flagged(table, DURATION, option)
+    raw = table[option]
+    try:
+        limit = parse_duration(raw)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(option, str(exc)) from None
+    if not 0 <= limit < math.inf:
+        raise ConfigError(option, f"expected a duration, got {raw!r}")
+    name = f"duration {_COMPARE[option][0]} {format_duration(limit)}"
+    return Check(name=name, kind=DURATION, op=option, limit_s=limit)
+
+
+def _flagged(table: Mapping[str, Any], kind: str, option: str | None) -> str:
+    """The option of a check whose own key is just `true` (`{ body = true, matches = ... }`)."""
+    options = " or ".join(_OPTIONS[kind])
+    if table[kind] is not True:
+        raise ConfigError(kind, f"expected true, with {options}")
+    if option is None:
+        raise ConfigError(kind, f"a {kind} check needs {options}")
+    return option
+
+
+def _text_value(op: str, value: Any) -> None:
+    if not isinstance(value, str) or (op != "equals" and not value):
+        raise ConfigError(op, f"expected a non-empty string, got {value!r}")
+
+
+def _regex(value: Any, key: str = "matches") -> re.Pattern[str]:
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise ConfigError(key, f"bad regex: {exc}") from None
 
 
 def _body_check(table: Mapping[str, Any], _option: str | None) -> Check:
@@ -279,6 +364,14 @@ def _json_check(table: Mapping[str, Any], option: str | None) -> Check:
     if op == "exists":
         _require_bool(op, expected)
         name = f"json {where} {'exists' if expected else 'absent'}"
+    elif op in _COMPARE:
+        ok = isinstance(expected, int | float) and not isinstance(expected, bool)
+        if not ok or not math.isfinite(expected):
+            raise ConfigError(op, f"expected a number, got {expected!r}")
+        name = f"json {where} {_COMPARE[op][0]} {expected}"
+    elif op in _TEXT:
+        _text_value(op, expected)
+        name = f"json {where} {_SAID[op]} {expected}"
     else:
         if not _json_like(expected):
             raise ConfigError(op, "dates and times have no JSON form; write them as strings")
@@ -303,6 +396,8 @@ _BUILDERS = {
     BODY_CONTAINS: _body_check,
     JSON: _json_check,
     DURATION_UNDER: _duration_check,
+    BODY: _text_body_check,
+    DURATION: _compare_duration_check,
 }
 
 

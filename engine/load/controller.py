@@ -203,12 +203,18 @@ class Controller:
     async def run(self) -> RunResult:
         self.started_at = self.now()
         self.state = RunState.RUNNING
-        if self.plan.work.setup is not None and not await self._setup(self.plan.work.setup):
-            return await self._end(None)  # no scenario runs
+        setup = self.plan.work.setup
+        if setup is not None:
+            self.pool.gate = asyncio.Event()  # the workers spawn while setup() runs
         task = asyncio.create_task(self.pool.run())
         k = 1
         error = None
         try:
+            if setup is not None:
+                try:
+                    await self._setup(setup)  # failed: the workers start stopped
+                finally:
+                    self.pool.gate.set()  # type: ignore[union-attr]
             # Intervals count from the workers' start, not from the spawning of their
             # processes: every interval is full length and aligned across workers.
             started = asyncio.create_task(self.pool.started.wait())
@@ -266,18 +272,17 @@ class Controller:
         self._emit(self.model.timeline[-1] if self.model.timeline else None)
         return result
 
-    async def _setup(self, flow: Flow) -> bool:
-        """k6's setup(), before any scenario: False when it failed (the run's stop cause
-        says why) or the run was aborted meanwhile. Its captures go to every VU."""
+    async def _setup(self, flow: Flow) -> None:
+        """k6's setup(), before any scenario; its captures go to every VU. A failed one
+        aborts the run (its stop cause says why): no scenario starts."""
         once = await self._once(flow, SETUP_LANE, self.plan.work.setup_timeout)
         if once is None:
-            return False
+            return  # aborted meanwhile
         self._pending = Interval(0.0, 0.0, lanes={SETUP_LANE: once.interval})
         if once.error is not None:
             self.abort(StopCause(StopReason.SETUP_FAILED, once.error))
-            return False
-        self.pool.setup_values = self._setup_values = once.values
-        return True
+        else:
+            self.pool.setup_values = self._setup_values = once.values
 
     async def _once(
         self, flow: Flow, lane: str, timeout: float, origin: float | None = None

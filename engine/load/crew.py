@@ -10,12 +10,13 @@ so a run without scenarios keeps its path, bytes and speed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
+from collections.abc import Callable
 from time import perf_counter
 
+from engine.http.wire import SendBatch
 from engine.load.metrics import Interval
-from engine.load.pacing import RunClock
+from engine.load.pacing import RunClock, sleep_run_time
 from engine.load.run import DEFAULT_SCENARIO, WorkPlan
 from engine.load.states import StopCause, is_natural
 from engine.load.worker import Worker
@@ -26,8 +27,9 @@ class Crew:
 
     def __init__(self, plan: WorkPlan, *, rng: random.Random | None = None) -> None:
         self.plan = plan
+        batch = SendBatch()  # one loop: its lanes' streaming sends go out together
         self.workers: dict[str, Worker] = {
-            lane.name: Worker(plan, lane, rng=rng) for lane in plan.scenarios
+            lane.name: Worker(plan, lane, rng=rng, batch=batch) for lane in plan.scenarios
         }
         self.clock = RunClock()
         self.scale = 1.0
@@ -82,18 +84,17 @@ class Crew:
 
     def stop(self, reason: StopCause) -> None:
         """Graceful, every lane: lanes not started yet never start."""
-        self._ending = self._ending or reason
-        self._stopped.set()
-        self.resume()
-        for worker in self.workers.values():
-            worker.stop(reason)
+        self._end(reason, Worker.stop)
 
     def abort(self, reason: StopCause) -> None:
+        self._end(reason, Worker.abort)
+
+    def _end(self, reason: StopCause, end: Callable[[Worker, StopCause], None]) -> None:
         self._ending = self._ending or reason
         self._stopped.set()
         self.resume()
         for worker in self.workers.values():
-            worker.abort(reason)
+            end(worker, reason)
 
     @property
     def stop_reason(self) -> StopCause | None:
@@ -150,22 +151,10 @@ class Crew:
     async def _lane(self, worker: Worker) -> None:
         start = worker.lane.start_time
         if start > 0:
-            await self._sleep_run_time(start)
-            if self._ending is not None:
-                return  # stopped before its start: it never runs, as in k6
+            await sleep_run_time(self.clock, start, self._running, self._stopped)
+        if self._ending is not None:
+            return  # stopped before its start (a failed setup too): it never runs, as in k6
         try:
             await worker.run()
         finally:
             self._ended.add(worker.lane.name)
-
-    async def _sleep_run_time(self, until: float) -> None:
-        """Until the crew's run time `until`, or a stop; pauses stretch the wait."""
-        while self._ending is None:
-            if self.paused:
-                await self._running.wait()
-                continue
-            left = until - self.clock.elapsed()
-            if left <= 0:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), min(left, 0.25))

@@ -243,6 +243,23 @@ class Interval:
         self.start = min(self.start, other.start)
         self.end = max(self.end, other.end)
 
+    def extend(self, later: Interval) -> None:
+        """Add the same worker's later interval: counts add, but its VUs are the later
+        ones and vus_max the larger (`add` sums them, as it adds other workers)."""
+        gauges = {name: (lane.vus, lane.target) for name, lane in later.lanes.items()}
+        peaks = {
+            n: max(lane.vus_max, self.lanes[n].vus_max)
+            for n, lane in later.lanes.items()
+            if n in self.lanes
+        }
+        vus, vus_max, target = later.vus, max(self.vus_max, later.vus_max), later.target
+        self.add(later)
+        self.vus, self.vus_max, self.target = vus, vus_max, target
+        for name, (lane_vus, lane_target) in gauges.items():
+            lane = self.lanes[name]
+            lane.vus, lane.target = lane_vus, lane_target
+            lane.vus_max = peaks.get(name, later.lanes[name].vus_max)
+
     def flatten(self) -> Interval:
         """The lanes' sum as the top level, the lanes kept: what the Controller hands on.
         An interval without lanes is its own total."""

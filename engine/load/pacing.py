@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from time import perf_counter
 
@@ -33,6 +35,22 @@ class RunClock:
         if self._paused_at is not None:
             self.paused_total += perf_counter() - self._paused_at
             self._paused_at = None
+
+
+async def sleep_run_time(
+    clock: RunClock, until: float, running: asyncio.Event, stopped: asyncio.Event
+) -> None:
+    """Until run time `until` on `clock`, or until `stopped` is set; while `running` is
+    clear (paused) the wait stretches."""
+    while not stopped.is_set():
+        if not running.is_set():
+            await running.wait()
+            continue
+        left = until - clock.elapsed()
+        if left <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopped.wait(), min(left, 0.25))
 
 
 class Pacer:

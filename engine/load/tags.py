@@ -111,7 +111,7 @@ class TagIndex:
             if sc.flow is not None:
                 steps = _flow_steps(sc.flow, "")
             else:
-                steps = tuple(StepTags(r.name, r.method, "", _own(r)) for r in sc.requests)
+                steps = tuple(StepTags(r.name, r.method, "", r.tags) for r in sc.requests)
             lanes.append(LaneTags(sc.name, sc.tags, steps))
         ends = ((SETUP, work.setup, "::setup"), (TEARDOWN, work.teardown, "::teardown"))
         for name, flow, root in ends:
@@ -206,13 +206,4 @@ class Selection:
 
 def _flow_steps(flow: Flow, root: str) -> tuple[StepTags, ...]:
     """A flow's steps with their group paths and own tags."""
-    return tuple(
-        StepTags(s.name, s.method, group_path(root, getattr(s, "group", "")), _own(s))
-        for s in flow.steps
-    )
-
-
-def _own(step: object) -> Tags:
-    """A step's or an endpoint's own `tags` (the vocabulary's; none before it)."""
-    tags = getattr(step, "tags", None) or ()
-    return tuple(tags.items()) if isinstance(tags, Mapping) else tuple(tags)
+    return tuple(StepTags(s.name, s.method, group_path(root, s.group), s.tags) for s in flow.steps)

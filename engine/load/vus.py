@@ -71,7 +71,7 @@ def make_vu(index: int, plan: WorkPlan, lane: ScenarioPlan) -> VU:
 def make_client(plan: WorkPlan, lane: ScenarioPlan, base_url: str | None = None) -> Client:
     """A client for `base_url` (default: the plan's), as the plan and the lane ask for."""
     base_url = base_url or plan.base_url
-    keep_body = reads_body(lane)
+    keep_body = reads_body(lane) or plan.http_debug == "full"  # --http-debug=full shows it
     if plan.client == ClientKind.HTTPX:
         from engine.http.httpx_client import HttpxClient
 
@@ -86,7 +86,7 @@ def make_client(plan: WorkPlan, lane: ScenarioPlan, base_url: str | None = None)
     from engine.http.wire import WireClient
 
     # Headers and bodies are parsed only when a check or a flow reads them.
-    full = lane.flow is not None or any(lane.checks)
+    full = lane.flow is not None or any(lane.checks) or plan.http_debug is not None
     return WireClient(
         base_url,
         connect_timeout=plan.connect_timeout,

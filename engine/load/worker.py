@@ -22,7 +22,6 @@ table) as attributes; split, each part would reach into the others' privates.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from bisect import bisect
 from collections import deque
@@ -30,15 +29,16 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter
 
 from engine.errors import classify
+from engine.http.debug import DebugClient
 from engine.http.redirects import REDIRECTS
 from engine.http.request import Prepared, RequestError
 from engine.http.response import Response
 from engine.http.wire import SendBatch
 from engine.load.checks import Check, bind_checks, body_note, evaluate_checks
-from engine.load.flow import END_ITERATION, Template
+from engine.load.flow import END_ITERATION, GROUP_ROOTS, GroupTimer, Template
 from engine.load.follow import Answer, follow
 from engine.load.metrics import Interval, Recorder
-from engine.load.pacing import Pacer, RunClock, remaining
+from engine.load.pacing import Pacer, RunClock, remaining, sleep_run_time
 from engine.load.run import ScenarioPlan, WorkPlan
 from engine.load.states import StopCause, StopReason
 from engine.load.vus import VU, make_vu
@@ -77,7 +77,9 @@ class Worker:
         lane: ScenarioPlan | None = None,
         *,
         rng: random.Random | None = None,
+        batch: SendBatch | None = None,
     ) -> None:
+        """`batch`: the streaming sends of this loop, shared by a crew's lanes."""
         self.plan = plan
         self.lane = lane = plan.only if lane is None else lane
         self.cfg = lane.executor
@@ -115,10 +117,19 @@ class Worker:
             total += w
             self._cum_weights.append(total)
         self._checks = lane.checks or ((),) * len(lane.requests)
-        self._batch = SendBatch()
+        self._batch = batch or SendBatch()
         self._max_redirects = plan.max_redirects
         self._hops = 0  # redirect hops since the last harvest, outside flows
         self._flow = lane.flow
+        # data_order "iteration" or "random": a row per pass (else each VU keeps its own)
+        self._rows = [
+            {f"data.{k}": v for k, v in row.items()}
+            for row in (lane.flow.data if lane.flow and lane.flow.data_order != "vu" else ())
+        ]
+        self._row_n = 0  # this worker's passes that took a row (iteration order)
+        # The group path its steps' groups hang from ("::setup" in setup); None: no groups
+        grouped = lane.flow is not None and any(step.group for step in lane.flow.steps)
+        self._group_root = GROUP_ROOTS.get(lane.name, "") if grouped else None
         self._static_steps: list[Prepared | None] = [
             step.prepare(plan.base_url, plan.headers, {}) if step.static else None
             for step in (lane.flow.steps if lane.flow else ())
@@ -241,18 +252,6 @@ class Worker:
             self.recorder.interrupted(len(pending))
             await asyncio.wait(pending)
 
-    async def _sleep_run_time(self, until: float) -> None:
-        """Sleep until run time `until`, or until stopped; pauses stretch the wait."""
-        while not self._stopping:
-            if self.paused:
-                await self._running.wait()
-                continue
-            left = until - self.clock.elapsed()
-            if left <= 0:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), min(left, 0.25))
-
     async def _fold(self) -> None:
         """Fold recorded latencies into histograms, so raw values wait at most a tick.
         (Timeouts are each client's: a timer at the request's deadline.)"""
@@ -267,10 +266,29 @@ class Worker:
             i = 0 if len(cum) == 1 else bisect(cum, self._rng.random() * cum[-1])
             await self._request(vu, self.lane.requests[i], self._checks[i], due)
         else:
+            row = self._row() if self._rows else None
+            if self._rows and row is None:  # data_end = "stop": the rows are used up
+                self.stop(StopCause(StopReason.ITERATIONS))
+                return
             start = perf_counter()
             begin = due if due is not None and due < start else start
-            await self._pass_flow(vu, begin)
+            await self._pass_flow(vu, begin, row)
             self.recorder.iteration(int((perf_counter() - begin) * 1e6))
+
+    def _row(self) -> dict[str, str] | None:
+        """The data row of the next pass: at random, or the scenario's next in iteration
+        order (this worker takes rows offset, offset + stride, ...); None once a
+        `data_end = "stop"` flow has used them all."""
+        rows = self._rows
+        if self._flow.data_order == "random":  # type: ignore[union-attr]
+            return rows[self._rng.randrange(len(rows))]
+        i = self._row_n * self.lane.stride + self.lane.offset
+        self._row_n += 1
+        if i >= len(rows):
+            if self._flow.data_end == "stop":  # type: ignore[union-attr]
+                return None
+            i %= len(rows)
+        return rows[i]
 
     async def _request(
         self,
@@ -444,8 +462,22 @@ class Worker:
             await self._request(vu, req, (), None, answer=resp)
             vu.iterations += 1
 
-    async def _pass_flow(self, vu: VU, begin: float) -> None:
-        """One pass through the flow, as k6 runs a default function.
+    async def _pass_flow(self, vu: VU, begin: float, row: dict[str, str] | None = None) -> None:
+        """One pass through the flow; with groups, each pass through one is timed (k6's
+        group_duration, recorded even when a step in it failed or ended the pass)."""
+        if self._group_root is None:
+            await self._steps(vu, begin, row, None)
+            return
+        timer = GroupTimer(self.recorder.group, self._group_root)
+        try:
+            await self._steps(vu, begin, row, timer)
+        finally:
+            timer.close()
+
+    async def _steps(
+        self, vu: VU, begin: float, row: dict[str, str] | None, timer: GroupTimer | None
+    ) -> None:
+        """One pass through the flow's steps, as k6 runs a default function.
 
         A failed step (unexpected status, transport error, a poll out of tries) is
         counted where it happened and the next step runs, unless the step says
@@ -457,6 +489,8 @@ class Worker:
         assert flow is not None
         values = vu.last_values = dict(vu.values)
         values["iter"] = str(vu.iterations)
+        if row is not None:
+            values.update(row)
         first: float | None = begin
         rec = self.recorder
         vu.session.jar.clear()  # each iteration starts with no cookies, as in k6
@@ -465,6 +499,8 @@ class Worker:
             return Template.compile(text).render(values)
 
         for step, static, ok in zip(flow.steps, self._static_steps, self._step_ok, strict=True):
+            if timer is not None:
+                timer.enter(step.group)
             tries = 0
             checks = bind_checks(step.checks, render)
             while True:
@@ -509,6 +545,8 @@ class Worker:
 
     def _new_vu(self) -> VU:
         vu = make_vu(len(self._vus), self.plan, self.lane)
+        if self.plan.http_debug is not None and vu.index == 0 and self.lane.offset == 0:
+            self._debug(vu, self.plan.http_debug)
         if self._flow is not None:
             vu_id = self.lane.vu_base + vu.index * self.lane.stride + self.lane.offset + 1
             row = self._flow.row_for(vu_id)
@@ -519,6 +557,20 @@ class Worker:
             }
         self._vus.append(vu)
         return vu
+
+    @staticmethod
+    def _debug(vu: VU, mode: str) -> None:
+        """--http-debug: the lane's first VU prints its first iteration's requests and
+        responses (redirect hops on its own origin too), then has its client back."""
+        own = vu.client
+
+        def done() -> None:
+            vu.client = vu.session.home = own
+
+        def first() -> bool:
+            return vu.iterations == 0
+
+        vu.client = vu.session.home = DebugClient(own, mode, first, done)  # type: ignore[assignment]
 
     async def pass_once(self) -> dict[str, str]:
         """One pass of the flow on one VU and no iteration counted (k6's setup() and
@@ -579,20 +631,15 @@ class Worker:
                     vu.over_since = None
                     self.recorder.interrupted()
 
-    def _first(self) -> tuple[Prepared | None, tuple[Check, ...]]:
-        """The first request and its checks; none for a lane running a flow of steps (a
-        scenario's `exec` flow has no endpoints)."""
-        if not self.lane.requests:
-            return None, ()
-        return self.lane.requests[0], self._checks[0]
-
     async def _closed_vu(self, vu: VU) -> None:
         take = self._budget.take if self._budget is not None else None
         loop = asyncio.get_running_loop()
         single = self._flow is None and len(self.lane.requests) == 1
-        request, checks = self._first()
-        # Nothing reads the responses: requests chain in the connection's callback.
-        on_response = self._on_response(vu, request) if single and not checks else None
+        request, checks = (self.lane.requests[0], self._checks[0]) if single else (None, ())
+        # Nothing reads the responses: requests chain in the connection's callback (under
+        # the client's deadline: a request with its own goes one at a time).
+        streams = single and not checks and request.timeout is None
+        on_response = self._on_response(vu, request) if streams else None
         try:
             while not self._stopping:
                 if not self._running.is_set():
@@ -661,7 +708,7 @@ class Worker:
             # At least a timer tick (shorter sleeps spin the loop at high rates), at
             # most 50 ms so a stop is seen soon even at one iteration a minute.
             await asyncio.sleep(min(max(t - now - _SLACK_S, _SLACK_S), 0.05))
-        await self._sleep_run_time(cfg.planned_duration)
+        await sleep_run_time(self.clock, cfg.planned_duration, self._running, self._stopped)
         self.stop(StopCause(StopReason.DURATION))
 
     def _dispatch(self, due: float) -> None:
@@ -685,7 +732,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         backlog = self._backlog
         single = self._flow is None and len(self.lane.requests) == 1
-        request, checks = self._first()
+        request, checks = (self.lane.requests[0], self._checks[0]) if single else (None, ())
         try:
             while True:
                 if due is None:

@@ -12,6 +12,8 @@ from engine.load.checks import Check, parse_check
 from engine.load.flow import (
     BUILTINS,
     CONTINUE,
+    DATA_ENDS,
+    DATA_ORDERS,
     ON_FAILURE,
     Capture,
     Flow,
@@ -24,21 +26,16 @@ from engine.profile import fields, http_fields
 from engine.profile.fields import Invalid
 from engine.profile.locate import KeyPath
 
-FLOW_KEYS = ("name", "data", "steps", "on_failure")
+FLOW_KEYS = ("name", "data", "data_order", "data_end", "steps", "on_failure")
 STEP_KEYS = (
-    "name",
-    "method",
-    "path",
-    "headers",
-    "body",
-    "json",
-    "checks",
+    *http_fields.REQUEST_KEYS,
     "capture",
     "think",
     "until",
     "on_failure",
     "expected_statuses",
     "max_redirects",
+    "group",
 )
 CAPTURE_KINDS = ("json", "header", "regex")
 
@@ -55,7 +52,9 @@ def parse_flow(
     fields.known_keys(table, path, FLOW_KEYS)
     data: tuple[dict[str, str], ...] = ()
     if "data" in table:
-        file = data_file(fields.text(table["data"], (*path, "data")), base_dir, (*path, "data"))
+        file = http_fields.profile_file(
+            fields.text(table["data"], (*path, "data")), base_dir, (*path, "data")
+        )
         try:
             data = load_data(file)
         except (OSError, ValueError) as exc:
@@ -64,6 +63,11 @@ def parse_flow(
             raise Invalid((*path, "data"), f"cannot read {file} as CSV or JSON ({why})") from None
         if not data:
             raise Invalid((*path, "data"), f"{file} has no rows")
+    order = _one_of(table.get("data_order", "vu"), (*path, "data_order"), DATA_ORDERS)
+    end = _one_of(table.get("data_end", "wrap"), (*path, "data_end"), DATA_ENDS)
+    if end == "stop" and order != "iteration":
+        message = 'stops when the rows run out in data_order = "iteration" only'
+        raise Invalid((*path, "data_end"), message)
     raw_steps = table.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise Invalid((*path, "steps"), f"expected at least one [[{path[0]}.steps]] table")
@@ -72,26 +76,20 @@ def parse_flow(
     known = set(BUILTINS) | columns | set(variables)
     steps: list[Step] = []
     for i, raw in enumerate(raw_steps):
-        step = _step(raw, (*path, "steps", i), profile_headers, known, default)
+        step = _step(raw, (*path, "steps", i), profile_headers, known, default, base_dir)
         if any(s.name == step.name for s in steps):
             raise Invalid((*path, "steps", i, "name"), f"duplicate step name {step.name!r}")
         steps.append(step)
         known |= {c.name for c in step.captures}
+        if (
+            step.group
+            and any(s.group == step.group for s in steps[:-1])
+            and steps[-2].group != step.group
+        ):
+            message = f"the steps of group {step.group!r} must follow one another"
+            raise Invalid((*path, "steps", i, "group"), message)
     name = fields.name(table["name"], (*path, "name")) if "name" in table else "flow"
-    return Flow(name, tuple(steps), data)
-
-
-def data_file(text: str, base_dir: Path, path: KeyPath) -> Path:
-    """The data file: a relative path stays inside the profile's folder, symlinks
-    resolved, so a shared profile cannot make Surge read (and quote) any file."""
-    given = Path(text)
-    if given.is_absolute():
-        return given
-    folder = base_dir.resolve()
-    file = (base_dir / given).resolve()
-    if not file.is_relative_to(folder):
-        raise Invalid(path, f"{text!r} leaves the profile's folder ({folder})")
-    return file
+    return Flow(name, tuple(steps), data, order, end)
 
 
 _NAME = re.compile(r"data\.[A-Za-z_][A-Za-z0-9_]*")
@@ -106,8 +104,12 @@ def _hint(known: set[str]) -> str:
 
 
 def _on_failure(value: Any, path: KeyPath) -> str:
-    if value not in ON_FAILURE:
-        known = ", ".join(map(repr, ON_FAILURE))
+    return _one_of(value, path, ON_FAILURE)
+
+
+def _one_of(value: Any, path: KeyPath, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        known = ", ".join(map(repr, allowed))
         raise Invalid(path, f"expected one of {known}, got {fields.describe(value)}")
     return str(value)
 
@@ -118,23 +120,25 @@ def _step(
     profile_headers: Sequence[tuple[str, str]],
     known: set[str],
     on_failure: str = CONTINUE,
+    folder: Path | None = None,
 ) -> Step:
     table = fields.table(value, path, hint=f"[[{path[0]}.steps]]")
     fields.known_keys(table, path, STEP_KEYS)
     method = http_fields.method(table.get("method", "GET"), (*path, "method"))
     raw_path = fields.text(table.get("path", "/"), (*path, "path"))
-    http_fields.target(_VAR_SUB.sub("x", raw_path), (*path, "path"))
     headers = http_fields.headers(table.get("headers", {}), (*path, "headers"))
-    body, headers = http_fields.body(table, path, headers, profile_headers)
-    body_key = "json" if "json" in table else "body"
+    raw_path, credentials = http_fields.credentials(table, path, raw_path, headers)
+    http_fields.target(_VAR_SUB.sub("x", raw_path), (*path, "path"))
+    body, headers = http_fields.body_template(table, path, headers, profile_headers, folder)
+    body_key = http_fields.body_key(table) or "body"
     step = Step(
         name=fields.name(table["name"], (*path, "name"))
         if "name" in table
         else f"{method} {raw_path}",
         method=method,
-        path=Template.compile(raw_path),
-        headers=tuple((k, Template.compile(v)) for k, v in headers),
-        body=Template.compile(body.decode(), json_escape=body_key == "json") if body else None,
+        path=_template(raw_path, (*path, "path")),
+        headers=tuple((k, _template(v, (*path, "headers", k))) for k, v in headers),
+        body=body,
         checks=http_fields.checks(table.get("checks", []), (*path, "checks")),
         captures=_captures(table.get("capture", {}), (*path, "capture")),
         think=_think(table.get("think", 0), (*path, "think")),
@@ -148,11 +152,23 @@ def _step(
         max_redirects=http_fields.max_redirects(table["max_redirects"], (*path, "max_redirects"))
         if "max_redirects" in table
         else None,
+        tags=http_fields.tags(table["tags"], (*path, "tags")) if "tags" in table else (),
+        group=_group(table["group"], (*path, "group")) if "group" in table else "",
+        timeout=fields.seconds(table["timeout"], (*path, "timeout"))
+        if "timeout" in table
+        else None,
+        auth=(
+            _template(credentials[0], (*path, "auth")),
+            _template(credentials[1], (*path, "auth")),
+        )
+        if credentials is not None
+        else None,
     )
     for where, template in (
         (("path",), step.path),
         *((("headers", k), t) for k, t in step.headers),
         *([((body_key,), step.body)] if step.body is not None else []),
+        *((("auth",), t) for t in step.auth or ()),
         *check_templates((("checks", i), c) for i, c in enumerate(step.checks)),
         *check_templates([(("until",), step.poll.until)] if step.poll else []),
     ):
@@ -163,6 +179,21 @@ def _step(
     return step
 
 
+def _template(text: str, path: KeyPath) -> Template:
+    try:
+        return Template.compile(text)
+    except ValueError as exc:
+        raise Invalid(path, str(exc)) from None
+
+
+def _group(value: Any, path: KeyPath) -> str:
+    """k6's group name: its path is the parent's and "::" and the name, so no "::" in it."""
+    name = fields.name(value, path)
+    if "::" in name:
+        raise Invalid(path, f"a group name has no '::' (groups nest by their path): {name!r}")
+    return name
+
+
 def check_templates(
     located: Iterable[tuple[KeyPath, Check]],
 ) -> Iterator[tuple[KeyPath, Template]]:
@@ -170,7 +201,7 @@ def check_templates(
     the variables a path does (`equals = "u${vu}"`)."""
     for where, check in located:
         for text in check.texts():
-            yield (*where, check.value_key), Template.compile(text)
+            yield (*where, check.value_key), _template(text, (*where, check.value_key))
 
 
 _VAR_SUB = re.compile(r"\$\{[^}]*\}")

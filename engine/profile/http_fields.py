@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, unquote, urlsplit
 
 from engine.errors import ConfigError
 from engine.http.body import parse_size
@@ -19,6 +21,7 @@ from engine.http.redirects import MAX_REDIRECTS
 from engine.http.request import header_problem
 from engine.http.tls import TLS_KEYS, TlsFileError, TlsOptions, check
 from engine.load.checks import Check, parse_check
+from engine.load.flow import Template, basic_auth
 from engine.profile import fields
 from engine.profile.fields import Invalid, describe
 from engine.profile.locate import KeyPath
@@ -27,28 +30,266 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
+BODY_KEYS = ("body", "json", "form", "multipart")
+# The keys of a request, a flow step's and an endpoint's alike (k6's request params too).
+REQUEST_KEYS = (
+    "name",
+    "method",
+    "path",
+    "headers",
+    *BODY_KEYS,
+    "checks",
+    "tags",
+    "timeout",
+    "auth",
+)
+# Tags Surge and k6 set themselves: a user's tag of that name would be ambiguous.
+RESERVED_TAGS = (
+    "name",
+    "step",
+    "scenario",
+    "group",
+    "upstream",
+    "status",
+    "method",
+    "url",
+    "expected_response",
+    "check",
+    "proto",
+    "error",
+)
+Headers = tuple[tuple[str, str], ...]
+
+
 def body(
     table: Mapping[str, Any],
     path: KeyPath,
-    headers: tuple[tuple[str, str], ...],
+    headers: Headers,
     profile_headers: Sequence[tuple[str, str]],
-) -> tuple[bytes | None, tuple[tuple[str, str], ...]]:
-    """`body` is sent as written; `json` is encoded and labelled unless a content-type is set."""
-    if "body" in table and "json" in table:
-        raise Invalid((*path, "json"), "give body or json, not both")
-    if "body" in table:
-        return fields.text(table["body"], (*path, "body")).encode(), headers
-    if "json" not in table:
+    folder: Path | None = None,
+) -> tuple[bytes | None, Headers]:
+    """The body as written (an endpoint's: placeholders are sent as they are)."""
+    template, headers = body_template(table, path, headers, profile_headers, folder)
+    if template is None:
         return None, headers
+    return template.source.encode("latin-1" if template.binary else "utf-8"), headers
+
+
+def body_key(table: Mapping[str, Any]) -> str | None:
+    """Which of body, json, form and multipart the request has."""
+    return next((k for k in BODY_KEYS if k in table), None)
+
+
+def body_template(
+    table: Mapping[str, Any],
+    path: KeyPath,
+    headers: Headers,
+    profile_headers: Sequence[tuple[str, str]],
+    folder: Path | None = None,
+) -> tuple[Template | None, Headers]:
+    """`body` is sent as written; `json` is encoded, `form` url-encoded as Go's url.Values
+    (keys sorted, `+` for space) and `multipart` framed, each labelled unless a
+    content-type is set (multipart always: the boundary is Surge's). Files of a multipart
+    are read now, relative to `folder` (the profile's) and inside it."""
+    given = [k for k in BODY_KEYS if k in table]
+    if len(given) > 1:
+        raise Invalid((*path, given[1]), f"give one of {', '.join(BODY_KEYS)}, not {given[0]} too")
+    if not given:
+        return None, headers
+    key = given[0]
+    where = (*path, key)
+    typed = any(n.lower() == "content-type" for n, _ in (*headers, *profile_headers))
+    if key == "body":
+        return _compile(fields.text(table["body"], where), where), headers
+    if key == "json":
+        try:
+            encoded = json.dumps(
+                table["json"],
+                separators=(",", ":"),
+                ensure_ascii=False,
+                allow_nan=False,
+                default=_iso,
+            )
+        except ValueError:
+            raise Invalid(where, "nan and inf have no JSON form") from None
+        template = _compile(encoded, where, json_escape=True)
+        kind = "application/json"
+    elif key == "form":
+        template = _form(fields.table(table["form"], where, hint='name = "value"'), where)
+        kind = "application/x-www-form-urlencoded"
+    else:
+        if typed:
+            raise Invalid(where, "multipart sets Content-Type itself (with its boundary)")
+        template, kind = _multipart(table["multipart"], where, folder or Path.cwd())
+    if not typed:
+        headers = (*headers, ("content-type", kind))
+    return template, headers
+
+
+def _compile(text: str, path: KeyPath, **how: bool) -> Template:
     try:
-        encoded = json.dumps(
-            table["json"], separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_iso
-        ).encode()
-    except ValueError:
-        raise Invalid((*path, "json"), "nan and inf have no JSON form") from None
-    if not any(n.lower() == "content-type" for n, _ in (*headers, *profile_headers)):
-        headers = (*headers, ("content-type", "application/json"))
-    return encoded, headers
+        return Template.compile(text, **how)
+    except ValueError as exc:
+        raise Invalid(path, str(exc)) from None
+
+
+def _form(table: Mapping[str, Any], path: KeyPath) -> Template:
+    """Go's url.Values.Encode: keys sorted, an array repeats its key, `+` for a space;
+    a placeholder's value is escaped the same way when it is filled in."""
+    pieces: list[Template] = []
+    for name in sorted(table):
+        raw = table[name]
+        for i, value in enumerate(raw if isinstance(raw, list) else [raw]):
+            where = (*path, name, i) if isinstance(raw, list) else (*path, name)
+            text = _form_text(value, where)
+            if pieces:
+                pieces.append(Template(("&",)))
+            template = _compile(text, where)
+            escaped = [quote_plus(p) if j % 2 == 0 else p for j, p in enumerate(template.parts)]
+            pieces.extend((Template((quote_plus(name) + "=",)), Template(tuple(escaped))))
+    return Template.join(pieces, form_escape=True)
+
+
+def _form_text(value: Any, path: KeyPath) -> str:
+    """A form value as Go's %v writes it: strings as they are, numbers, true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | str):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:g}" if value == int(value) and abs(value) < 1e21 else repr(value)
+    raise Invalid(path, f"expected a string, a number or true/false, got {describe(value)}")
+
+
+def _multipart(value: Any, path: KeyPath, folder: Path) -> tuple[Template, str]:
+    """A multipart/form-data body: a text part per string, a file part per
+    `{ path = "...", type = "...", filename = "..." }` (type by default
+    application/octet-stream, filename the file's name), in the order written."""
+    table = fields.table(value, path, hint='name = "value" or name = { path = "photo.png" }')
+    if not table:
+        raise Invalid(path, "expected at least one part")
+    boundary = "surge" + uuid.uuid4().hex
+    pieces: list[Template] = []
+    for name, part in table.items():
+        where = (*path, name)
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"'
+        if isinstance(part, Mapping):
+            fields.known_keys(part, where, ("path", "type", "filename"))
+            file = profile_file(
+                fields.name(part.get("path", ""), (*where, "path")), folder, (*where, "path")
+            )
+            try:
+                content = file.read_bytes()
+            except OSError as exc:
+                raise Invalid(
+                    (*where, "path"), f"cannot read {file}: {exc.strerror or exc}"
+                ) from None
+            filename = fields.name(part.get("filename", file.name), (*where, "filename"))
+            kind = fields.text(part.get("type", "application/octet-stream"), (*where, "type"))
+            if has_space_or_control(kind.replace(" ", "")) or not kind.isascii():
+                raise Invalid((*where, "type"), f"bad content type {kind!r}")
+            head += f'; filename="{_quoted(filename)}"\r\nContent-Type: {kind}'
+            pieces.append(Template((_latin1(head) + "\r\n\r\n" + content.decode("latin-1"),)))
+        else:
+            template = _compile(_form_text(part, where), where)
+            parts = [_latin1(p) if j % 2 == 0 else p for j, p in enumerate(template.parts)]
+            pieces.extend((Template((_latin1(head) + "\r\n\r\n",)), Template(tuple(parts))))
+        pieces.append(Template(("\r\n",)))
+    pieces.append(Template((f"--{boundary}--\r\n",)))
+    return Template.join(pieces, binary=True), f"multipart/form-data; boundary={boundary}"
+
+
+def _quoted(text: str) -> str:
+    """A name inside a Content-Disposition's quotes, escaped as Go's mime/multipart does."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _latin1(text: str) -> str:
+    """Text as its UTF-8 bytes, spelled as latin-1 (a binary template's literals)."""
+    return text.encode().decode("latin-1")
+
+
+def profile_file(text: str, folder: Path, path: KeyPath) -> Path:
+    """A file a profile names: a relative path stays inside the profile's folder, symlinks
+    resolved, so a shared profile cannot make Surge read (and send or quote) any file."""
+    given = Path(text)
+    if given.is_absolute():
+        return given
+    base = folder.resolve()
+    file = (folder / given).resolve()
+    if not file.is_relative_to(base):
+        raise Invalid(path, f"{text!r} leaves the profile's folder ({base})")
+    return file
+
+
+def tags(value: Any, path: KeyPath) -> Headers:
+    """`tags = { page = "list" }`: k6's request tags, strings; the names Surge and k6 set
+    themselves are refused (a threshold on one would not say which it means)."""
+    table = fields.table(value, path, hint='name = "value"')
+    out = []
+    for name, raw in table.items():
+        if not name.strip():
+            raise Invalid((*path, name), "a tag needs a name")
+        if name in RESERVED_TAGS:
+            raise Invalid(
+                (*path, name),
+                f"{name!r} is a tag Surge sets itself (reserved: {', '.join(RESERVED_TAGS)})",
+            )
+        out.append((name, fields.text(raw, (*path, name))))
+    return tuple(out)
+
+
+def auth(value: Any, path: KeyPath) -> tuple[str, str]:
+    """`auth = { basic = ["user", "password"] }`: HTTP Basic credentials."""
+    table = fields.table(value, path, hint='{ basic = ["user", "password"] }')
+    fields.known_keys(table, path, ("basic",))
+    pair = table.get("basic")
+    if not isinstance(pair, list) or len(pair) != 2:
+        raise Invalid((*path, "basic"), f'expected ["user", "password"], got {describe(pair)}')
+    user = fields.text(pair[0], (*path, "basic", 0))
+    if ":" in user:
+        raise Invalid((*path, "basic", 0), "a Basic auth user name has no ':'")
+    return user, fields.text(pair[1], (*path, "basic", 1))
+
+
+def userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """`url` without its `user:password@` (percent-decoded), and the credentials; a URL
+    without them as it is."""
+    m = _AUTHORITY.match(url)
+    if m is None or "@" not in m.group(2):
+        return url, None
+    info, _, host = m.group(2).rpartition("@")
+    user, _, password = info.partition(":")
+    return f"{m.group(1)}{host}{m.group(3)}", (unquote(user), unquote(password))
+
+
+_AUTHORITY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)", re.S)
+
+
+def credentials(
+    table: Mapping[str, Any], path: KeyPath, target: str, headers: Headers
+) -> tuple[str, tuple[str, str] | None]:
+    """A request's target without `user:password@`, and its Basic credentials from there
+    or from `auth`; one way only, and not beside an Authorization header."""
+    bare, found = userinfo(target)
+    if "auth" in table:
+        if found is not None:
+            raise Invalid((*path, "auth"), "give auth or user:password@ in the path, not both")
+        found = auth(table["auth"], (*path, "auth"))
+    if found is not None and any(n.lower() == "authorization" for n, _ in headers):
+        raise Invalid((*path, "headers"), "give an Authorization header or auth, not both")
+    return bare, found
+
+
+def base_credentials(base_url: str, headers: Headers) -> tuple[str, Headers]:
+    """base_url's `user:password@` as an Authorization header on every request (a header
+    the profile sets wins), and the base URL without it: it is shown, they are not."""
+    bare, credentials = userinfo(base_url)
+    if credentials is None:
+        return base_url, headers
+    if any(n.lower() == "authorization" for n, _ in headers):
+        return bare, headers
+    return bare, (*headers, basic_auth(*credentials))
 
 
 def _iso(value: Any) -> str:
@@ -161,7 +402,7 @@ def http_parts(url: str) -> Any:
     if not parts.hostname:
         raise ValueError(f"no host in {url!r}")
     if "@" in parts.netloc:
-        raise ValueError(f"credentials in the URL are not supported: {url!r} (send a header)")
+        raise ValueError("credentials in this URL are not supported (use auth = { basic = ... })")
     try:
         parts.port  # noqa: B018 - urlsplit validates the port lazily
     except ValueError:
@@ -170,10 +411,14 @@ def http_parts(url: str) -> Any:
 
 
 def http_base(url: str) -> str:
-    parts = http_parts(url.strip())
+    """The base URL, normalised; its `user:password@` kept (base_credentials takes it)."""
+    bare, credentials = userinfo(url.strip())
+    parts = http_parts(bare)
     if parts.query or parts.fragment:
-        raise ValueError(f"a base URL takes no query or fragment: {url!r}")
-    return f"{parts.scheme.lower()}://{parts.netloc}{parts.path.rstrip('/')}"
+        raise ValueError(f"a base URL takes no query or fragment: {bare!r}")
+    info = url.strip().partition("://")[2].partition("/")[0].rpartition("@")[0]
+    netloc = f"{info}@{parts.netloc}" if credentials is not None else parts.netloc
+    return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
 
 
 def split_url(url: str) -> tuple[str, str]:

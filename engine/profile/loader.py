@@ -20,7 +20,7 @@ import profiles
 from engine.errors import ConfigError
 from engine.limits import MAX_RATE, MAX_TIME_SCALE, MAX_VUS, MAX_WORKERS
 from engine.load.executors import EXECUTORS, ExecutorConfig
-from engine.load.flow import Flow
+from engine.load.flow import Flow, basic_auth
 from engine.load.run import ClientKind, OnWorkerLoss
 from engine.load.testtypes import resolve
 from engine.load.thresholds import Threshold, parse_key, parse_thresholds
@@ -34,7 +34,7 @@ from engine.profile.model import Endpoint, Profile, ProfileError, ScenarioSpec
 from engine.profile.scenarios import Binding
 
 ENV_KEYS = ("base_url", "headers", "vus", "rate", "max_vus", "description")
-ENDPOINT_KEYS = ("name", "method", "path", "headers", "body", "json", "weight", "checks")
+ENDPOINT_KEYS = (*http_fields.REQUEST_KEYS, "weight")
 FLOW_RENAMED = (
     "[scenario] is now called [flow] (in k6's words a scenario is a workload, "
     "a flow the steps it runs): read as [flow]"
@@ -155,7 +155,11 @@ def adhoc_profile(
     headers: Sequence[tuple[str, str]] = (),
     body: bytes | None = None,
 ) -> Profile:
-    """The profile behind `surge run URL`: one endpoint, everything else default."""
+    """The profile behind `surge run URL`: one endpoint, everything else default;
+    `user:password@` in the URL is Basic auth, and never part of a name."""
+    url, credentials = http_fields.userinfo(url.strip())
+    if credentials is not None:
+        headers = (*headers, basic_auth(*credentials))
     try:
         base, target = http_fields.split_url(url)
     except ValueError as exc:
@@ -225,6 +229,8 @@ def _build(
         if required not in values:
             raise Invalid((required,), _MISSING_HINTS[required])
     values.update(http_fields.tls_files(doc, Path(source).parent, values.get("insecure", False)))
+    base, headers = http_fields.base_credentials(values["base_url"], values.get("headers", ()))
+    values["base_url"], values["headers"] = base, headers
     if "test_type" in values and "load" in values:
         raise Invalid(("test_type",), "give test_type (a shape) or [load] (an executor), not both")
     values.update(_Workloads(doc, values, Path(source).parent, variables).read())
@@ -295,11 +301,11 @@ class _Workloads:
             return self._flow(table, path, binding), ()
         if self.key in self.doc:  # and `GET /` as endpoints, as ever
             flow = self._flow(self.doc[self.key], (self.key,), binding)
-            return flow, _endpoints([], ("endpoints",), self.headers)
+            return flow, _endpoints([], ("endpoints",), self.headers, self.folder)
         if "endpoints" not in self.doc and "scenarios" in self.doc:
             return None, ()  # no default flow: each scenario names its own (exec)
         raw = scenarios.bind_steps(self.doc.get("endpoints", []), ("endpoints",), binding)
-        endpoints = _endpoints(raw, ("endpoints",), self.headers)
+        endpoints = _endpoints(raw, ("endpoints",), self.headers, self.folder)
         for i, endpoint in enumerate(endpoints):
             scenarios.check_origin(endpoint.path, ("endpoints", i, "path"), self.origins)
         return None, endpoints
@@ -406,13 +412,15 @@ def _environments(value: Any, path: KeyPath) -> dict[str, dict[str, Any]]:
 
 
 def _endpoints(
-    value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]]
+    value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]], folder: Path
 ) -> tuple[Endpoint, ...]:
     if not isinstance(value, list):
         raise Invalid(path, f"expected an array of tables ([[endpoints]]), got {describe(value)}")
     if not value:
         return (Endpoint(name="GET /"),)
-    endpoints = [_endpoint(item, (*path, i), profile_headers) for i, item in enumerate(value)]
+    endpoints = [
+        _endpoint(item, (*path, i), profile_headers, folder) for i, item in enumerate(value)
+    ]
     first: dict[str, int] = {}
     for i, endpoint in enumerate(endpoints):
         if endpoint.name in first:
@@ -422,13 +430,20 @@ def _endpoints(
     return tuple(endpoints)
 
 
-def _endpoint(value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]]) -> Endpoint:
+def _endpoint(
+    value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, str]], folder: Path
+) -> Endpoint:
     table = fields.table(value, path, hint="[[endpoints]]")
     fields.known_keys(table, path, ENDPOINT_KEYS)
     method = http_fields.method(table.get("method", "GET"), (*path, "method"))
-    target = http_fields.target(table.get("path", "/"), (*path, "path"))
     headers = http_fields.headers(table.get("headers", {}), (*path, "headers"))
-    body, headers = http_fields.body(table, path, headers, profile_headers)
+    target, credentials = http_fields.credentials(
+        table, path, fields.text(table.get("path", "/"), (*path, "path")), headers
+    )
+    target = http_fields.target(target, (*path, "path"))
+    if credentials is not None:
+        headers = (*headers, basic_auth(*credentials))
+    body, headers = http_fields.body(table, path, headers, profile_headers, folder)
     weight = fields.positive(table.get("weight", 1.0), (*path, "weight"))
     checks = http_fields.checks(table.get("checks", []), (*path, "checks"))
     for where, template in check_templates(((*path, "checks", i), c) for i, c in enumerate(checks)):
@@ -436,7 +451,9 @@ def _endpoint(value: Any, path: KeyPath, profile_headers: Sequence[tuple[str, st
             message = f"unknown variable ${{{template.names[0]}}} (variables are a [flow]'s)"
             raise Invalid(where, message)
     name = fields.name(table["name"], (*path, "name")) if "name" in table else f"{method} {target}"
-    return Endpoint(name, method, target, headers, body, weight, checks)
+    tags = http_fields.tags(table["tags"], (*path, "tags")) if "tags" in table else ()
+    timeout = fields.seconds(table["timeout"], (*path, "timeout")) if "timeout" in table else None
+    return Endpoint(name, method, target, headers, body, weight, checks, tags, timeout)
 
 
 def _deploy(value: Any, path: KeyPath) -> DeployPlan:

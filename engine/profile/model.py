@@ -38,6 +38,8 @@ class Endpoint:
     body: bytes | None = None
     weight: float = 1.0
     checks: tuple[Check, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()  # k6's request tags
+    timeout: float | None = None  # its own deadline; None: the profile's
 
 
 @dataclass(frozen=True)

@@ -293,10 +293,11 @@ def planned_duration(profile: Profile, o: Overrides) -> float:
 def _schedule(profile: Profile, o: Overrides) -> list[tuple[ScenarioSpec, ExecutorConfig, float]]:
     """Each scenario of the run with its executor and startTime as this run has them."""
     specs = _chosen(profile, o)
+    queue = o.queue
     if specs is None:
         default = ScenarioSpec(DEFAULT_SCENARIO, choose_executor(profile, o))
         specs = (replace(default, flow=profile.flow, endpoints=profile.endpoints),)
-        test_type = None  # choose_executor has applied it
+        test_type = queue = None  # choose_executor has applied them
     else:
         test_type = o.test_type
     if test_type is not None and resolve(test_type).open_model_only and len(specs) > 1:
@@ -309,7 +310,11 @@ def _schedule(profile: Profile, o: Overrides) -> list[tuple[ScenarioSpec, Execut
             cfg, start = ExecutorConfig(executor=ex.PER_VU_ITERATIONS, vus=1, iterations=1), 0.0
         elif test_type is not None and cfg.executor not in _ITERATION_EXECUTORS:
             cfg, start = _typed(cfg, test_type, scale), start * scale
+        if cfg.open_model:  # --queue: every arrival-rate scenario
+            cfg = _with_queue(cfg, queue)
         out.append((spec, cfg, start))
+    if queue is not None and not any(cfg.open_model for _, cfg, _ in out):
+        raise ConfigError("--queue", "applies only to arrival-rate executors: no scenario has one")
     return out
 
 
@@ -415,7 +420,8 @@ def _endpoint_request(profile: Profile, e: Endpoint) -> Prepared:
     (Its origin, base_url's or a named host's, was checked where its line is known.)"""
     url = e.path if _absolute_url(e.path) else profile.base_url + e.path
     try:
-        return prepare(e.name, e.method, url, (*profile.headers, *e.headers), e.body)
+        headers = (*profile.headers, *e.headers)
+        return prepare(e.name, e.method, url, headers, e.body, timeout=e.timeout, tags=e.tags)
     except RequestError as exc:
         raise ConfigError(exc.key, f"{exc.message} (endpoint {e.name})") from None
 

@@ -29,21 +29,7 @@ from engine.profile.locate import KeyPath
 SCENARIO_NAME = re.compile(r"[0-9a-zA-Z_-]+")  # k6: numbers, latin letters, _ and -
 ENV_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # k6's -e names
 HOST_NAME = re.compile(r"[A-Za-z0-9_-]+")
-# The tags Surge and k6 set themselves: a user's tag of that name would lie.
-RESERVED_TAGS = (
-    "name",
-    "step",
-    "scenario",
-    "group",
-    "upstream",
-    "status",
-    "method",
-    "url",
-    "expected_response",
-    "check",
-    "proto",
-    "error",
-)
+RESERVED_TAGS = http_fields.RESERVED_TAGS  # the tags Surge and k6 set themselves
 # A [scenarios.NAME] table: these beside its executor's options (gracefulStop among them).
 SCENARIO_KEYS = ("startTime", "start_time", "exec", "tags", "env")
 SIDE_KEYS = ("timeout",)  # [setup]/[teardown]: a flow's keys and these
@@ -137,7 +123,7 @@ def bind_steps(steps: Any, path: KeyPath, binding: Binding) -> Any:
         if "name" in step:
             bound["name"] = step["name"]
         elif isinstance(method, str) and isinstance(target, str):
-            bound["name"] = f"{method.strip().upper()} {target}"
+            bound["name"] = f"{method.strip().upper()} {http_fields.userinfo(target)[0]}"
         out.append(bound)
     return out
 
@@ -152,23 +138,7 @@ def bind_flow(table: Any, path: KeyPath, binding: Binding) -> Any:
     return out
 
 
-def tags(value: Any, path: KeyPath) -> tuple[tuple[str, str], ...]:
-    """`tags = { team = "web" }`: string values, and no name Surge or k6 sets itself."""
-    table = fields.table(value, path, hint='tags = { NAME = "value" }')
-    for name, tag in table.items():
-        check_tag(name, path)
-        fields.text(tag, (*path, name))
-    return tuple(table.items())
-
-
-def check_tag(name: str, path: KeyPath) -> None:
-    if not name.strip():
-        raise Invalid(path, "a tag needs a name")
-    if name in RESERVED_TAGS:
-        raise Invalid(
-            (*path, name),
-            f"{name!r} is a tag Surge sets itself (reserved: {', '.join(RESERVED_TAGS)})",
-        )
+tags = http_fields.tags  # a scenario's, the run's: as a step's
 
 
 def env_table(value: Any, path: KeyPath) -> tuple[tuple[str, str], ...]:

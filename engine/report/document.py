@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,14 @@ from hdrh.histogram import HdrHistogram
 from engine import __version__
 from engine.load.metrics import Bucket, Interval, encode_histogram, new_histogram
 from engine.load.model import Figures, LatencyStats, RunModel, bucket_total
-from engine.load.run import DEFAULT_SCENARIO, RunResult, ScenarioPlan, WorkPlan
+from engine.load.run import (
+    DEFAULT_SCENARIO,
+    SETUP_LANE,
+    TEARDOWN_LANE,
+    RunResult,
+    ScenarioPlan,
+    WorkPlan,
+)
 from engine.load.tags import TagIndex
 from engine.report.deploy_section import DeployRecord, rollout_exit_code
 from engine.report.model import (
@@ -208,7 +215,9 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
     groups, group_hists = {}, {}
     if total.groups or set(model.lanes) - {DEFAULT_SCENARIO}:
         hows = {p.name: _how(p) for p in plans}
-        scenarios, scenario_hists = lane_tables(hows, model.lanes, model.elapsed)
+        order = [SETUP_LANE, *hows, TEARDOWN_LANE]  # as they ran: setup first
+        lanes = {n: model.lanes[n] for n in sorted(model.lanes, key=_rank(order))}
+        scenarios, scenario_hists = lane_tables(hows, lanes, model.elapsed)
         durations = {path: (h, total.group_sums.get(path, 0)) for path, h in total.groups.items()}
         groups, group_hists = group_tables(
             model.lanes, _group_paths(plan.work), durations, model.elapsed
@@ -272,6 +281,11 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         ),
         deploy=deploy,
     )
+
+
+def _rank(order: list[str]) -> Callable[[str], int]:
+    """A sort key: a name's place in `order`, any other after them."""
+    return lambda name: order.index(name) if name in order else len(order)
 
 
 def _how(plan: ScenarioPlan) -> ScenarioSection:

@@ -213,10 +213,13 @@ async def test_setup_values_reach_every_workers_vus_and_teardown_runs_last(
         ),
     ],
 )
+@pytest.mark.parametrize("workers", [1, 2])
 async def test_a_failed_setup_ends_the_run_before_any_scenario(
-    shared_sut: str, setup: Flow, timeout: float, why: str
+    shared_sut: str, setup: Flow, timeout: float, why: str, workers: int
 ) -> None:
-    plan = with_setup(lanes_plan(shared_sut, 1, ("a", PER_VU, 0.0)), setup, setup_timeout=timeout)
+    """The workers spawned meanwhile start stopped: none of their scenarios runs."""
+    plan = lanes_plan(shared_sut, workers, ("a", PER_VU, 0.0))
+    plan = with_setup(plan, setup, setup_timeout=timeout)
     result = await Controller(plan).run()
     assert str(result.stop_reason) == why
     assert result.aborted and result.exit_code == 1

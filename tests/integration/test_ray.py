@@ -15,6 +15,7 @@ import pytest
 import ray
 
 from engine.load.controller import Controller
+from engine.load.flow import Flow
 from engine.load.pools.ray_pool import INSTALL
 from engine.load.run import RunPlan
 from engine.load.states import Ending, StopReason
@@ -23,6 +24,8 @@ from engine.profile import adhoc_profile
 from engine.profile.plan import Overrides, build_plan
 from engine.report.document import build_report
 from tests.conftest import ROOT, run_surge, surge_cmd
+from tests.integration.test_lanes import LOGIN, PER_VU, RATE, SHARED, figures, lanes_plan
+from tests.integration.test_lanes import with_setup as setup_plan
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -173,3 +176,19 @@ def test_without_ray_cluster_says_how_to_install_it_and_exits_2(tmp_path: Path) 
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"surge run: error: --cluster: {INSTALL}"
     assert "pip install 'surge[ray]'" in INSTALL
+
+
+async def test_ray_actors_run_each_scenario_exactly_with_setup_values(
+    cluster: str, shared_sut: str
+) -> None:
+    """Three scenarios over three actors, each VU holding setup()'s token (issue 26)."""
+    plan = lanes_plan(shared_sut, 3, ("a", SHARED, 0.0), ("b", PER_VU, 0.5), ("c", RATE, 0.0))
+    plan = replace(setup_plan(plan, Flow("in", (LOGIN,))), cluster=cluster, in_process=False)
+    result = await Controller(plan).run()
+    assert result.workers == 3
+    assert figures(result, "(setup)") == (0, 1, {200: 1})
+    assert figures(result, "a") == (30, 30, {200: 30})
+    assert figures(result, "b") == (8, 8, {200: 8})
+    done, requests, _ = figures(result, "c")
+    assert done == requests and done + result.model.total.lanes["c"].dropped == 21
+    assert figures(result, "(teardown)") == (0, 1, {200: 1})

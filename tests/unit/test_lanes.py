@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from engine.load import messages as msg
 from engine.load.crew import Crew
 from engine.load.executors import ExecutorConfig
 from engine.load.executors.config import (
@@ -17,6 +18,8 @@ from engine.load.executors.config import (
 from engine.load.executors.planned import planned_vus_max
 from engine.load.metrics import Interval
 from engine.load.pacing import Pacer
+from engine.load.pools.process import ProcessPool
+from engine.load.pools.remote import apply_start
 from engine.load.run import DEFAULT_SCENARIO, ScenarioPlan, WorkPlan
 from engine.load.split import number_vus, split_plan
 from engine.load.stages import Stage, arrival_time
@@ -223,3 +226,23 @@ def test_setup_failed_reads_back_from_its_words() -> None:
     cause = StopCause(StopReason.SETUP_FAILED, "timed out after 0.3s")
     assert str(cause) == "setup failed: timed out after 0.3s"
     assert StopCause.parse(str(cause)) == cause
+
+
+def test_commands_given_before_the_start_reach_each_lane_with_it() -> None:
+    """A worker process spawning gets one scenario's pause and scale in its Start."""
+    pool = ProcessPool(THREE, 2)
+    pool.pause("a")
+    pool.set_scale(2.0, "b")
+    pool.pause("c")
+    pool.resume("c")
+    pool.setup_values = (("setup.token", "t0k"),)
+    start = pool.start_message()
+    assert start.lanes == (msg.Pause("a"), msg.Scale(2.0, "b"))
+    crew = Crew(THREE)
+    apply_start(crew, start)
+    assert [(w.paused, w.scale) for w in crew.lanes()] == [(True, 1.0), (False, 2.0), (False, 1.0)]
+    assert crew.lanes()[0].setup_values == {"setup.token": "t0k"}
+    pool.set_scale(0.5)  # every lane's: the one scenario's is gone
+    pool.resume()
+    assert pool.start_message().lanes == ()
+    assert pool.start_message().scale == 0.5

@@ -834,7 +834,6 @@ def test_adhoc_profile(url: str, base: str, path: str) -> None:
         ("127.0.0.1:8080", "GET", "url"),
         ("http:///nohost", "GET", "url"),
         ("http://host:99999/", "GET", "url"),
-        ("http://user:pw@host/", "GET", "url"),
         ("http://host/a b", "GET", "url"),
         ("http://host/", "FETCH", "method"),
     ],

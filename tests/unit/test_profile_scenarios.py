@@ -477,3 +477,11 @@ def test_the_readme_example_of_scenarios_loads() -> None:
         ("buy", "checkout", 10.0),
     ]
     assert p.setup is not None and p.teardown is not None and p.notes == ()
+
+
+def test_queue_applies_to_every_arrival_rate_scenario() -> None:
+    browse, buy, _ = plan(queue=True).work.scenarios
+    assert (browse.executor.queue, buy.executor.queue) == (True, False)
+    with pytest.raises(ConfigError) as info:
+        plan(queue=True, scenarios=("buy", "admin"))
+    assert info.value.key == "--queue"

@@ -171,8 +171,20 @@ def load_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_http_flags(p: Any) -> None:
     """--max-body, --timeout: bounds on each response (Overrides.max_body, .timeout);
-    --max-redirects; --http2 / --http1 (Overrides.http2)."""
+    --max-redirects; --http2 / --http1 (Overrides.http2); --http-debug[=full]."""
     add_redirect_flag(p)
+    # Two exact spellings, never an optional value: a URL after the flag stays the URL.
+    p.add_argument(
+        "--http-debug",
+        dest="http_debug",
+        action="store_const",
+        const="headers",
+        default=None,
+        help="print each request and response of each flow's first iteration on stderr "
+        "(heads; --http-debug=full adds bodies, cut at 2 KB); Authorization is masked",
+    )
+    p.add_argument("--http-debug=full", dest="http_debug", action="store_const", const="full",
+                   help=argparse.SUPPRESS)  # fmt: skip
     versions = p.add_mutually_exclusive_group()
     versions.add_argument(
         "--http2",

@@ -271,6 +271,7 @@ def plan_from_args(args: argparse.Namespace, profile: Profile | None = None) -> 
         max_body=args.max_body,
         timeout=args.timeout,
         http2=args.http2,
+        http_debug=args.http_debug,
         insecure=args.insecure,
         cacert=args.cacert,
         cert=args.cert,

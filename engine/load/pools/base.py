@@ -46,8 +46,11 @@ class Pool(ABC):
     cpu: list[float]  # each worker's CPU over the last interval, percent of one core
     scale: float
     stop_reason: StopCause | None
-    # setup()'s captures, ("setup.NAME", value): set before `run`, every VU has them.
+    # setup()'s captures, ("setup.NAME", value), every VU has them; set before `gate`.
     setup_values: tuple[tuple[str, str], ...] = ()
+    # Set by the Controller once setup() is done (None: no setup): workers spawn
+    # meanwhile, and start after it.
+    gate: asyncio.Event | None = None
     # Set by `run` once the workers' clocks run (processes spawned and told to start):
     # the Controller's intervals count from then, so the first is as long as the rest.
     started: asyncio.Event
@@ -91,6 +94,11 @@ class Pool(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    async def setup_done(self) -> None:
+        """Until setup() is done, if the plan has one."""
+        if self.gate is not None:
+            await self.gate.wait()
+
     def nodes(self) -> tuple[str, ...]:
         """Each worker's machine, for a pool that spans several; () on this one alone."""
         return ()
@@ -133,7 +141,7 @@ class RemotePool(Pool):
             self._lanes = (*self._lanes, msg.Scale(scale, scenario))
             self._send(msg.Scale(scale, scenario))
 
-    def _start(self) -> msg.Start:
+    def start_message(self) -> msg.Start:
         """The start, with every command given before it."""
         return msg.Start(self._paused, self.scale, self._ending, self._lanes, self.setup_values)
 

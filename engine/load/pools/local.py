@@ -59,6 +59,7 @@ class LocalPool(Pool):
         return self.crew.progress()
 
     async def run(self) -> None:
+        await self.setup_done()
         cpu_of(self._proc)
         self.crew.set_setup(self.setup_values)
         self.started.set()  # the crew's clock starts as its run does, in this same step

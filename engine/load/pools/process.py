@@ -24,7 +24,7 @@ import psutil
 from engine.load import messages as msg
 from engine.load.crew import Crew
 from engine.load.metrics import Interval
-from engine.load.pools.base import RemotePool, cpu_of, merge
+from engine.load.pools.base import RemotePool, cpu_of
 from engine.load.pools.remote import apply_command, apply_start
 from engine.load.run import WorkPlan
 from engine.load.split import split_plan
@@ -189,8 +189,9 @@ class ProcessPool(RemotePool):
             loop.add_reader(parent.fileno(), self._on_message, r)
         try:
             await asyncio.gather(*(r.ready for r in self._remotes if r.ready is not None))
+            await self.setup_done()
             # One message, so no request goes out between "start" and a pause.
-            self._send(self._start())
+            self._send(self.start_message())
             self.started.set()
             await self._all_done.wait()
         finally:
@@ -214,8 +215,10 @@ class ProcessPool(RemotePool):
                     self.cpu[r.index] = event.cpu_percent
                     if not event.final and r.pending is not None and not r.pending.done():
                         r.pending.set_result(iv)
+                    elif r.final is None:
+                        r.final = iv
                     else:
-                        r.final = iv if r.final is None else merge([r.final, iv])
+                        r.final.extend(iv)
                     if event.final:
                         if event.stop_reason and self.stop_reason is None:
                             self.stop_reason = event.stop_reason
@@ -255,12 +258,19 @@ class ProcessPool(RemotePool):
             await asyncio.wait(waiting, timeout=_HARVEST_TIMEOUT_S)
         parts: list[Interval] = []
         for r in self._remotes:
+            mine: Interval | None = None
             if r.pending is not None and r.pending.done() and r.pending.result() is not None:
-                parts.append(r.pending.result())  # type: ignore[arg-type]
+                mine = r.pending.result()  # type: ignore[assignment]
             r.pending = None
             if r.final is not None:
-                parts.append(r.final)
+                # The same worker's last figures: its VUs are not another worker's.
+                if mine is None:
+                    mine = r.final
+                else:
+                    mine.extend(r.final)
                 r.final = None
+            if mine is not None:
+                parts.append(mine)
         return self._merge(parts)
 
     async def close(self) -> None:

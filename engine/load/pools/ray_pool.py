@@ -78,7 +78,7 @@ class RayPool(RemotePool):
         self._t0 = 0.0
         self._paused = False
         self._ending: msg.Stop | msg.Abort | None = None
-        self._finals: list[Interval] = []
+        self._finals: dict[int, Interval] = {}  # by actor index
 
     @property
     def size(self) -> int:
@@ -133,7 +133,8 @@ class RayPool(RemotePool):
                 for i, plan in enumerate(self.plans)
             ]
             await self._measure_clocks()
-            start = self._start()
+            await self.setup_done()
+            start = self.start_message()
             start_at = time.time() + START_MARGIN_S
             runs = {
                 actor.run.remote(start, start_at + info.offset_ms / 1000): info
@@ -174,7 +175,7 @@ class RayPool(RemotePool):
             for fut in done:
                 info = waiting.pop(fut)
                 try:
-                    self._finals.append(self._count(info, Interval.decode(fut.result())))
+                    self._finals[info.index] = self._count(info, Interval.decode(fut.result()))
                 except Exception as exc:  # the actor or its node died: its shipped figures stay
                     self._lost(info, exc)
                 info.done = True
@@ -218,9 +219,13 @@ class RayPool(RemotePool):
             self.cpu[info.index] = cpu
             if stop_reason and self.stop_reason is None:
                 self.stop_reason = stop_reason
-            parts.append(self._count(info, Interval.decode(encoded)))
-        parts.extend(self._finals)
-        self._finals = []
+            part = self._count(info, Interval.decode(encoded))
+            final = self._finals.pop(info.index, None)
+            if final is not None:  # it ended while this call was out: one actor's VUs
+                part.extend(final)
+            parts.append(part)
+        parts.extend(self._finals.values())
+        self._finals = {}
         return self._merge(parts)
 
     def nodes(self) -> tuple[str, ...]:
