@@ -479,7 +479,7 @@ def test_an_unknown_scenario_is_bad_input_listing_the_names(tmp_path: Path) -> N
 def test_the_readme_example_of_scenarios_loads() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     blocks = readme.split("```toml\n")
-    (block,) = [b.split("```")[0] for b in blocks if "[scenarios.browse]" in b.split("```")[0]]
+    (block,) = [b.split("```")[0] for b in blocks if "hosts = {" in b.split("```")[0]]
     p = parse(HEAD + block, env_vars={"PASSWORD": "x"})
     assert [(s.name, s.exec, s.start_time) for s in p.scenarios] == [
         ("browse", "browse", 0.0),
