@@ -1,19 +1,20 @@
 """Merging the reports of runs made in parallel (processes, machines) into one report.
 
 Each report is read back into the run's own types (a `Bucket` per section, an
-`Interval` for the whole run, timeline `Row`s) and added as workers' intervals add
-(`Interval.add`): HDR histograms add exactly, so the merged percentiles are those of
-one histogram holding every run's values, never an average of percentiles. Counters
-add. Throughput is the requests over the longest run, because parallel runs overlap
-in time. Thresholds are judged again by the run's own evaluator (`RunModel.value`),
-so a merge judges them as one run of all the requests would.
+`Interval` for the whole run and for each scenario, timeline `Row`s) and added as
+workers' intervals add (`Interval.add`): HDR histograms add exactly, so the merged
+percentiles are those of one histogram holding every run's values, never an average
+of percentiles. Counters add. Throughput is the requests over the longest run,
+because parallel runs overlap in time. Thresholds are judged again by the run's own
+evaluator (`RunModel.value`), so a merge judges them as one run of all the requests
+would; one on `{scenario:X}` is judged on that scenario's Interval alone.
 
 Approximate where a report does not keep enough: timeline rows are aligned by index
 (runs started together with one interval) and their percentile columns keep the worst
 run's, an upper bound. Window thresholds ("p(95)<500 over 10s"), the timing breakdown
-(http_req_waiting...) and a step with an upstream need histograms no report keeps, so
-they keep the inputs' verdicts (ok only if every input passed) and say so with
-`recomputed = false`.
+(http_req_waiting...), a step with an upstream or in a scenario, a group's or a user's
+tag need figures no report keeps apart, so they keep the inputs' verdicts (ok only if
+every input passed) and say so with `recomputed = false`.
 """
 
 from __future__ import annotations

@@ -65,8 +65,20 @@ KEPT = (
 START = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 
 
-def _plan() -> RunPlan:
-    thresholds = tuple(parse_cli_threshold(t) for t in EXACT + KEPT)
+# Judged again on that scenario's figures alone.
+PER_SCENARIO = (
+    "http_reqs{scenario:browse}:count>100",
+    "http_req_duration{scenario:browse}:p(95)<6",
+    "http_req_duration{scenario:buy,expected_response:true}:max<20",
+    "http_req_failed{scenario:buy}:rate<0.01",
+    "iterations{scenario:buy}:count>10",
+    "dropped_iterations{scenario:browse}:count<5",
+    "iteration_duration{scenario:browse}:avg<5",
+)
+
+
+def _plan(extra: tuple[str, ...] = ()) -> RunPlan:
+    thresholds = tuple(parse_cli_threshold(t) for t in EXACT + KEPT + extra)
     overrides = Overrides(thresholds=thresholds, replace_thresholds=True)
     return build_plan(parse_profile(SHOP, "shop.toml"), overrides, interval=1.0)
 
@@ -135,6 +147,7 @@ def _scenario_report(plan: RunPlan, lanes: dict[str, list[Interval]]) -> Report:
             if k < len(ivs):
                 models[name].add(ivs[k])
                 total.add(ivs[k])
+        total.lanes = {name: ivs[k] for name, ivs in lanes.items() if k < len(ivs)}
         whole.append(total)
     report = _report(plan, whole)
     seconds = report.meta.duration_s
@@ -155,7 +168,7 @@ def _scenario_report(plan: RunPlan, lanes: dict[str, list[Interval]]) -> Report:
 
 
 def test_a_merge_of_scenario_reports_is_the_report_of_one_run_of_every_scenario() -> None:
-    plan = _plan()
+    plan = _plan(PER_SCENARIO)
 
     def lane(scale: float, k: int) -> Interval:
         iv = scripted_interval(plan, k, scale)
@@ -192,3 +205,7 @@ def test_a_merge_of_scenario_reports_is_the_report_of_one_run_of_every_scenario(
     assert merged.groups["::g"].group_duration.max == whole.groups["::g"].group_duration.max
     again = parse_report(merged.table())
     assert again.scenarios == merged.scenarios and again.groups == merged.groups
+    verdicts, want = _verdicts(merged), _verdicts(whole)
+    assert {k: verdicts[k] for k in PER_SCENARIO} == {k: want[k] for k in PER_SCENARIO}
+    assert {verdicts[k][0] for k in PER_SCENARIO} == {True, False}  # both kinds judged
+    assert all(t.recomputed for t in merged.thresholds if t.metric.find("scenario:") > 0)
