@@ -199,6 +199,12 @@ def merge_warnings(reports: Sequence[Report], sources: Sequence[str]) -> list[st
         earliest_end = min(end for _, end in known)
         if latest_start > earliest_end + 1:  # starts are kept to the second
             out.append("the runs did not overlap in time: rps assumes runs made in parallel")
+    for name in dict.fromkeys(n for r in reports for n in r.scenarios):
+        missing = [src for r, src in zip(reports, sources, strict=True) if name not in r.scenarios]
+        if missing:
+            out.append(
+                f"scenario {name} not in {', '.join(missing)}: its section holds the others'"
+            )
     return list(dict.fromkeys(out))
 
 

@@ -25,7 +25,7 @@ from engine.report.document import (
     lane_tables,
     read_report,
 )
-from engine.report.merge import merge_reports
+from engine.report.merge import merge_reports, merge_warnings
 from engine.report.model import Report, ScenarioSection, parse_report
 from tests.app.test_app import SHOP
 from tests.report_fixtures import BASE
@@ -212,6 +212,10 @@ def test_a_merge_of_scenario_reports_is_the_report_of_one_run_of_every_scenario(
     assert merged.groups["::g"].group_duration.max == whole.groups["::g"].group_duration.max
     again = parse_report(merged.table())
     assert again.scenarios == merged.scenarios and again.groups == merged.groups
+    assert merge_warnings([first, second], ["one", "two"]) == [
+        "scenario buy not in two: its section holds the others'",
+        "scenario (setup) not in one: its section holds the others'",
+    ]
     verdicts, want = _verdicts(merged), _verdicts(whole)
     assert {k: verdicts[k] for k in PER_SCENARIO} == {k: want[k] for k in PER_SCENARIO}
     assert {verdicts[k][0] for k in PER_SCENARIO} == {True, False}  # both kinds judged
