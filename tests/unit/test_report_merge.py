@@ -25,7 +25,7 @@ from engine.report.document import (
     lane_tables,
     read_report,
 )
-from engine.report.merge import merge_reports
+from engine.report.merge import merge_reports, merge_warnings
 from engine.report.model import Report, ScenarioSection, parse_report
 from tests.app.test_app import SHOP
 from tests.report_fixtures import BASE
@@ -74,6 +74,13 @@ PER_SCENARIO = (
     "iterations{scenario:buy}:count>10",
     "dropped_iterations{scenario:browse}:count<5",
     "iteration_duration{scenario:browse}:avg<5",
+)
+# Judged again on that group's figures alone: its steps' requests, its group_duration.
+PER_GROUP = (
+    "http_reqs{group:::g}:count>0",
+    "http_req_failed{group:::g}:rate<0.01",
+    "group_duration{group:::g}:max<100",
+    "http_reqs{group:::setup}:count>0",  # setup's lane
 )
 
 
@@ -168,7 +175,7 @@ def _scenario_report(plan: RunPlan, lanes: dict[str, list[Interval]]) -> Report:
 
 
 def test_a_merge_of_scenario_reports_is_the_report_of_one_run_of_every_scenario() -> None:
-    plan = _plan(PER_SCENARIO)
+    plan = _plan(PER_SCENARIO + PER_GROUP)
 
     def lane(scale: float, k: int) -> Interval:
         iv = scripted_interval(plan, k, scale)
@@ -180,7 +187,7 @@ def test_a_merge_of_scenario_reports_is_the_report_of_one_run_of_every_scenario(
         "browse": [lane(1.0, k) for k in range(1, 5)],
         "buy": [lane(0.5, k) for k in range(1, 5)],
     }
-    two = {"browse": [lane(1.7, k) for k in range(1, 5)], "(setup)": [lane(0.1, 1)]}
+    two = {"browse": [lane(1.7, k) for k in range(1, 5)], "(setup)": [lane(0.3, 1)]}
     both = {
         "browse": [_both(a, b) for a, b in zip(one["browse"], two["browse"], strict=True)],
         "buy": one["buy"],
@@ -205,7 +212,21 @@ def test_a_merge_of_scenario_reports_is_the_report_of_one_run_of_every_scenario(
     assert merged.groups["::g"].group_duration.max == whole.groups["::g"].group_duration.max
     again = parse_report(merged.table())
     assert again.scenarios == merged.scenarios and again.groups == merged.groups
+    assert merge_warnings([first, second], ["one", "two"]) == [
+        "scenario buy not in two: its section holds the others'",
+        "scenario (setup) not in one: its section holds the others'",
+    ]
     verdicts, want = _verdicts(merged), _verdicts(whole)
     assert {k: verdicts[k] for k in PER_SCENARIO} == {k: want[k] for k in PER_SCENARIO}
     assert {verdicts[k][0] for k in PER_SCENARIO} == {True, False}  # both kinds judged
     assert all(t.recomputed for t in merged.thresholds if t.metric.find("scenario:") > 0)
+    g = merged.groups["::g"]
+    setup = merged.scenarios["(setup)"]
+    assert [verdicts[k][1] for k in PER_GROUP] == [
+        g.requests,
+        round(g.failed / g.requests, 6),
+        pytest.approx(g.group_duration.max, abs=1e-3),
+        setup.requests,
+    ]
+    assert setup.requests > 0 and g.failed > 0
+    assert all(t.recomputed for t in merged.thresholds if t.metric.find("group:") > 0)
