@@ -163,6 +163,11 @@ async def test_pause_and_scale_apply_to_the_selected_scenario_or_to_all(shop3: P
         assert "buy ×1.10" in str(screen.query_one("#progress", Static).content)
         await pilot.press("p")
         assert factory.last.calls[-1] == ("resume", "buy")
+        await pilot.press("up", "t")  # browse's own target, in its unit
+        assert isinstance(app.screen, TargetModal) and app.screen.unit == "iterations/s"
+        await pilot.press("3", "0", "enter")
+        assert factory.last.calls[-1] == ("set_target", 30.0, "browse")
+        await pilot.press("down")
         await pilot.press("up", "up")  # all
         await pilot.press("minus")
         assert factory.last.calls[-1] == ("set_scale", 0.9)

@@ -397,7 +397,7 @@ class PickerScreen(Screen[None]):
             try:  # each scenario as the run will have it (a type scales every one)
                 self.plan = build_plan(self.profile, o, interval=1.0, in_process=False)
             except (ConfigError, ProfileError) as exc:
-                errors[field_for(getattr(exc, "key", "")) or "form"] = str(exc)
+                errors[field_for(exc.key) or "form"] = str(exc)
             if self.plan is not None and len(self.plan.work.scenarios) == 1:
                 self.cfg = self.plan.work.scenarios[0].executor  # a load flag made one
                 self.plan = None

@@ -17,9 +17,9 @@ Steering by hand (a pause, a new target) is marked by a vertical line at its tim
 (`show(..., marks=...)`), so a bend in the lines reads as the user's, not the system's.
 
 A run of several scenarios (`show(..., lanes=...)`, each scenario's own timeline) draws
-the latency (p95), rate and VU plots one line per scenario, in the scenario's colour and named in
-the legend, with a vertical line of that colour where it starts and where it ends
-(`spans`): whose load a bend is reads off the plot.
+the latency (p95), rate and VU plots one line per scenario, in the scenario's colour
+and named in the legend, with a vertical line of that colour where it starts and where
+it ends (`spans`): whose load a bend is reads off the plot.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The row the cursor is on is what `p`, `+`, `-` and `t` steer: one scenario, or every
 one when `all` is selected. Rows are updated in place (cell by cell, keyed by name),
 so the cursor stays where the user put it while the figures change every interval.
-Hidden for a run of one scenario: its figures are the whole run's, shown beside.
+Only a run of several has one: a run of one has its figures beside the plots.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ def executor_label(name: str, wide: bool) -> str:
     return name if wide else SHORT_EXECUTORS.get(name, name)
 
 
-def scenario_cells(row: ScenarioRow, wide: bool, color: str | None) -> tuple[Text | str, ...]:
+def scenario_cells(row: ScenarioRow, wide: bool, color: str) -> tuple[Text | str, ...]:
     """A scenario's row: its name in its plot colour, the figures as the side panel writes
     them (`–` for a p95 nothing measured yet)."""
-    name = Text(row.name, style=f"bold {color}" if color else "bold")
+    name = Text(row.name, style=f"bold {color}")
     state = Text(row.state, style=STATE_STYLES.get(row.state, ""))
     measured = row.iterations > 0 or row.rps > 0
     return (
@@ -81,7 +81,7 @@ class ScenarioTable(DataTable[Text | str]):
     """
 
     def __init__(
-        self, names: Sequence[str], colors: Sequence[str | None], *, id: str | None = None
+        self, names: Sequence[str], colors: Sequence[str], *, id: str | None = None
     ) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
         self.names = tuple(names)
@@ -94,7 +94,6 @@ class ScenarioTable(DataTable[Text | str]):
         self.add_row(*total_cells(()), key=ALL)
         for name in self.names:
             self.add_row(Text(name), *([""] * (len(COLUMNS) - 1)), key=name)
-        self.display = len(self.names) > 1
 
     @property
     def selected(self) -> str | None:
@@ -110,8 +109,6 @@ class ScenarioTable(DataTable[Text | str]):
         for label, cell in zip(COLUMNS, total_cells(self._rows), strict=True):
             self.update_cell(ALL, label, cell, update_width=True)
         for row in self._rows:
-            if row.name not in self.scenario_colors:
-                continue  # setup and teardown are not scenarios
             cells = scenario_cells(row, wide, self.scenario_colors[row.name])
             for label, cell in zip(COLUMNS, cells, strict=True):
                 self.update_cell(row.name, label, cell, update_width=True)
