@@ -73,14 +73,17 @@ export const options = {
   thresholds: %(thresholds)s,
 };
 export default function () {
-  let r = http.post(`${BASE}/post`, { who: __ENV.WHO, note: 'a b&c' }, { tags: { kind: 'form' } });
+  const fields = { who: __ENV.WHO, note: 'a b&c', n: 3, yes: true, a: ['1', '2'] };
+  let r = http.post(`${BASE}/post`, fields, { tags: { kind: 'form' } });
   check(r, {
     'form note': (x) => /^a b&c$/.test(x.json('form.note')),
     'who bob': (x) => /^bob$/.test(x.json('form.who')),
   });
   group('g', function () {
-    r = http.post(`${BASE}/post`, { note: 'hi', file: http.file(png, 'photo.png', 'image/png') });
-    check(r, { 'png': (x) => !x.body.includes('octet-stream') });
+    r = http.post(`${BASE}/post`, {
+      note: 'hi', file: http.file(png, 'photo.png', 'image/png'), raw: http.file(png, 'raw.png'),
+    });
+    check(r, { 'png': (x) => !x.json('files.file').includes('octet-stream') });
     r = http.post('%(other)s/anything', JSON.stringify({ n: 3 }),
                   { headers: { 'Content-Type': 'application/json' } });
     check(r, {
@@ -111,7 +114,7 @@ iterations = %(iterations)d
 name = "form"
 method = "POST"
 path = "/post"
-form = { who = "${env.WHO}", note = "a b&c" }
+form = { who = "${env.WHO}", note = "a b&c", n = 3, yes = true, a = ["1", "2"] }
 tags = { kind = "form" }
 checks = [
   { json = "form.note", matches = "^a b&c$", name = "form note" },
@@ -123,8 +126,11 @@ name = "upload"
 group = "g"
 method = "POST"
 path = "/post"
-multipart = { note = "hi", file = { path = "photo.png", type = "image/png" } }
-checks = [{ body = true, not_contains = "octet-stream", name = "png" }]
+checks = [{ json = "files.file", not_contains = "octet-stream", name = "png" }]
+[flow.steps.multipart]
+note = "hi"
+file = { path = "photo.png", type = "image/png" }
+raw = { path = "raw.png" }
 
 [[flow.steps]]
 name = "other"
@@ -240,7 +246,8 @@ def k6_run(httpbin: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 def surge_run(httpbin: str, k6_run: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Surge on the same server after k6 (httpbin's one worker serves one at a time)."""
     tmp = tmp_path_factory.mktemp("surge-vocabulary")
-    (tmp / "photo.png").write_bytes(PNG)
+    for name in ("photo.png", "raw.png"):
+        (tmp / name).write_bytes(PNG)
     profile, report, export = tmp / "vocab.toml", tmp / "r.toml", tmp / "export.json"
     lines = "\n".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in THRESHOLDS.items())
     profile.write_text(
@@ -295,16 +302,21 @@ def test_httpbin_echoed_the_same_form_files_json_and_auth(k6_run: dict, surge_ru
     echoes = _echoes([surge_run["debug"]])
     assert echoes == _echoes(k6_run["debug"])
     form, upload, other, auth = echoes
-    assert form["form"] == {"who": "alice", "note": "a b&c"}  # -e/--env in a form value
+    fields = {"who": "alice", "note": "a b&c", "n": "3", "yes": "true", "a": ["1", "2"]}
+    assert form["form"] == fields  # --env in a value, a number, a bool, a list as k6 sends them
     assert form["type"] == "application/x-www-form-urlencoded"
-    assert upload["files"] == {"file": "data:image/png;base64," + base64.b64encode(PNG).decode()}
+    png = base64.b64encode(PNG).decode()
+    assert upload["files"] == {
+        "file": "data:image/png;base64," + png,
+        "raw": "data:application/octet-stream;base64," + png,  # no type: k6's default
+    }
     assert upload["form"] == {"note": "hi"} and upload["type"] == "multipart/form-data"
     assert other["json"] == {"n": 3} and other["Host"].startswith("localhost:")
     assert auth["authenticated"] is True and auth["user"] == "u"
     # --http-debug masks the credentials (k6 prints them), and the run's figures above
     # are those of a run with the flag: the first iteration printed, nothing more
     err = surge_run["debug"]
-    form_body = "\n\nnote=a+b%26c&who=alice\n"  # url.Values.Encode(): keys sorted, + for space
+    form_body = "\n\na=1&a=2&n=3&note=a+b%26c&who=alice&yes=true\n"  # as url.Values.Encode()
     assert form_body in err and form_body in k6_run["debug"][0]
     assert err.count("Request:\n") == PER_ITERATION
     assert "Authorization: Basic ***" in err and "dTpw" not in err
