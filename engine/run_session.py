@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,6 +24,7 @@ from engine.load.model import RunModel
 from engine.load.run import RunPlan, RunResult, Snapshot
 from engine.load.states import Ending, RunState, StopCause, StopReason, checkpoint_reason
 from engine.load.steering import SteeringLog
+from engine.observe.observer import Observer
 from engine.outputs import Output
 from engine.report.document import build_report, write_report_or_fallback, write_toml
 from engine.report.model import Report
@@ -113,6 +114,7 @@ class RunSession:
     saved_to: Path | None = field(default=None, init=False)  # the whole run's report
     checkpoint: Path | None = field(default=None, init=False)  # until the run is saved
     dropped: bool = field(default=False, init=False)  # discarded: no checkpoint may stay
+    observer: Observer | None = field(default=None, init=False)  # [observe]: the server's side
     _signalled: int = field(default=0, init=False)
     _quit: asyncio.Event = field(default_factory=asyncio.Event, init=False)  # stop lingering
 
@@ -218,15 +220,20 @@ class RunSession:
         try:
             if prepare and self.deploy is not None:
                 await self.deploy.prepare()  # recipes: blue's instances start before the load
+            if self.plan.observe and self.observer is None:
+                self.observer = Observer(self.plan.observe)
+                self.observer.start()
             self.start()
             result = await controller.run()
         finally:
             done.set()
             await saver  # a checkpoint being written lands before the final report
+            if self.observer is not None:  # the last interval's scrape lands in the result
+                await asyncio.to_thread(self.observer.close)
             if self.deploy is not None:
                 ran_out = result is not None and result.ending in LOAD_ENDINGS
                 await self.deploy.finish(load_ended=ran_out)
-        self.result = result
+        self.result = result = self._observed(result)
         record = self.deploy_record()
         report = build_report(result, record)
         path = problem = None
@@ -237,6 +244,9 @@ class RunSession:
         return self.ended
 
     def _snapshot(self, snapshot: Snapshot) -> None:
+        if self.observer is not None:
+            snapshot = replace(snapshot, observed=self.observer.series())
+            self.observer.sample(snapshot.elapsed)
         for output in self.outputs:
             output.interval(snapshot, self.model)
         if self.deploy is not None:
@@ -264,7 +274,13 @@ class RunSession:
     def partial_result(self, reason: StopCause) -> RunResult:
         """The run so far, marked aborted so nobody mistakes it for a finished run (on the
         loop: the live model is consistent at the moment of the call)."""
-        return self.live.result(aborted=True, stop_reason=reason)
+        return self._observed(self.live.result(aborted=True, stop_reason=reason))
+
+    def _observed(self, result: RunResult) -> RunResult:
+        """The result with the server's side as observed so far."""
+        if self.observer is None:
+            return result
+        return replace(result, observed=self.observer.series())
 
     async def _write(self, result: RunResult, path: Path) -> Path:
         data = build_report(result, self.deploy_record())  # on the loop: the model is consistent

@@ -26,6 +26,7 @@ from engine.load.model import Figures, Row, RunModel, ScenarioRow, ThresholdStat
 from engine.load.states import Ending, RunState, StopCause, StopReason, ending_of
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import Threshold
+from engine.observe.config import ObserveSpec
 from engine.observe.series import Series
 
 
@@ -121,6 +122,9 @@ class RunPlan:
     # `ray://HOST:PORT` or "auto": the workers as Ray actors (engine/load/pools/ray_pool.py)
     cluster: str | None = None
     on_worker_loss: OnWorkerLoss = OnWorkerLoss.CONTINUE
+    observe: ObserveSpec = field(
+        default_factory=ObserveSpec
+    )  # the server's side: [observe], --observe
 
     @property
     def breakpoint(self) -> bool:
