@@ -20,6 +20,7 @@ from engine.load.model import LatencyStats, Row
 from engine.load.run import SETUP_LANE, TEARDOWN_LANE, ClientKind
 from engine.load.states import Ending, StopCause, ending_of
 from engine.load.steering import SteeringEvent
+from engine.observe.series import Series
 from engine.report.deploy_section import (
     ColorWindow,
     DeployEventRow,
@@ -29,6 +30,7 @@ from engine.report.deploy_section import (
     StepRow,
     deploy_table,
 )
+from engine.report.observe_section import observe_table, read_observe
 
 FORMAT = 3
 _STATS = ("min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max")
@@ -40,7 +42,7 @@ _OPTIONAL = {"optional": True}  # a field left out of its table when empty
 LANE_GROUPS = {"::setup": SETUP_LANE, "::teardown": TEARDOWN_LANE}
 # The report's sections, in the order it writes them; any other is kept in `extra`.
 _KNOWN = ("meta", "summary", "thresholds", "checks", "steps", "upstreams", "timeline")
-_KNOWN += ("scenarios", "groups", "histograms", "deploy")
+_KNOWN += ("scenarios", "groups", "histograms", "deploy", "observe")
 
 
 class ReportError(ValueError):
@@ -225,6 +227,7 @@ class Report:
     groups: Mapping[str, GroupSection] = field(default_factory=dict, metadata=_OPTIONAL)
     histograms: ReportHistograms | None = None  # None: trimmed by hand or made elsewhere
     deploy: DeployRecord | None = None
+    observe: Mapping[str, Series] = field(default_factory=dict)  # [observe.series.NAME]
     extra: Mapping[str, Any] = field(default_factory=dict)  # sections this Surge does not know
 
     def section(self, kind: str, name: str) -> Section | None:
@@ -237,9 +240,12 @@ class Report:
         empty = [
             f.name for f in fields(self) if f.metadata.get("optional") and not getattr(self, f.name)
         ]
-        out |= {k: _value(getattr(self, k)) for k in _KNOWN if k not in ("meta", "deploy", *empty)}
+        own = ("meta", "deploy", "observe", *empty)  # meta first; deploy, observe: their writers
+        out |= {k: _value(getattr(self, k)) for k in _KNOWN if k not in own}
         if self.deploy is not None:
             out["deploy"] = deploy_table(self.deploy)
+        if self.observe:  # only a run that observed: every other report as before
+            out["observe"] = observe_table(self.observe)
         return {k: v for k, v in out.items() if v is not None} | dict(self.extra)
 
 
@@ -329,6 +335,7 @@ def parse_report(data: Mapping[str, Any], where: str = "report") -> Report:
         if isinstance(hists, Mapping)
         else None,
         deploy=r.deploy(data["deploy"]) if isinstance(data.get("deploy"), Mapping) else None,
+        observe=read_observe(data["observe"], r.fail) if "observe" in data else {},
         extra={k: v for k, v in data.items() if k not in _KNOWN},
     )
 

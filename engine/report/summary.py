@@ -37,6 +37,7 @@ from engine.report.model import (
     Summary,
     ThresholdEntry,
 )
+from engine.report.observe_section import render_observed
 from engine.report.review import executor_from, executor_of, threshold_state
 from engine.report.steering_section import shape_lines, steering_section
 from engine.report.text import CPU_WARN, Paint, fmt_bytes, fmt_ms, line, ms_cell, tick_label
@@ -104,6 +105,8 @@ def render_report(report: Report, *, color: bool = False) -> str:
         out.extend(["", *histogram])
     if deploy := render_deploy(report.deploy, paint):
         out.extend(["", *deploy])
+    if observed := render_observed(report.observe, paint):
+        out.extend(["", *observed])
     out.append("")
     return "\n".join(out)
 
