@@ -243,6 +243,15 @@ class Interval:
         self.start = min(self.start, other.start)
         self.end = max(self.end, other.end)
 
+    def then(self, later: Interval) -> Interval:
+        """This worker's `later` interval added to this one: counts add, and the gauges
+        (vus, vus_max, target: a moment's, not a sum's) are the later's, each lane's too.
+        (`add` is for the workers' intervals of one time, whose gauges add.)"""
+        self.add(later)
+        for mine, theirs in ((self, later), *((self.lanes[n], x) for n, x in later.lanes.items())):
+            mine.vus, mine.vus_max, mine.target = theirs.vus, theirs.vus_max, theirs.target
+        return self
+
     def flatten(self) -> Interval:
         """The lanes' sum as the top level, the lanes kept: what the Controller hands on.
         An interval without lanes is its own total."""

@@ -24,7 +24,7 @@ import psutil
 from engine.load import messages as msg
 from engine.load.crew import Crew
 from engine.load.metrics import Interval
-from engine.load.pools.base import RemotePool, cpu_of, merge
+from engine.load.pools.base import RemotePool, cpu_of
 from engine.load.pools.remote import apply_command, apply_start
 from engine.load.run import WorkPlan
 from engine.load.split import split_plan
@@ -216,7 +216,7 @@ class ProcessPool(RemotePool):
                     if not event.final and r.pending is not None and not r.pending.done():
                         r.pending.set_result(iv)
                     else:
-                        r.final = iv if r.final is None else merge([r.final, iv])
+                        r.final = iv if r.final is None else r.final.then(iv)
                     if event.final:
                         if event.stop_reason and self.stop_reason is None:
                             self.stop_reason = event.stop_reason
@@ -256,12 +256,15 @@ class ProcessPool(RemotePool):
             await asyncio.wait(waiting, timeout=_HARVEST_TIMEOUT_S)
         parts: list[Interval] = []
         for r in self._remotes:
-            if r.pending is not None and r.pending.done() and r.pending.result() is not None:
-                parts.append(r.pending.result())  # type: ignore[arg-type]
+            own = None
+            if r.pending is not None and r.pending.done():
+                own = r.pending.result()
             r.pending = None
-            if r.final is not None:
-                parts.append(r.final)
+            if r.final is not None:  # a worker that ended after its answer: that one first
+                own = r.final if own is None else own.then(r.final)
                 r.final = None
+            if own is not None:
+                parts.append(own)
         return self._merge(parts)
 
     async def close(self) -> None:

@@ -78,7 +78,7 @@ class RayPool(RemotePool):
         self._t0 = 0.0
         self._paused = False
         self._ending: msg.Stop | msg.Abort | None = None
-        self._finals: list[Interval] = []
+        self._finals: dict[int, Interval] = {}  # by actor: its last interval, at its end
 
     @property
     def size(self) -> int:
@@ -175,7 +175,7 @@ class RayPool(RemotePool):
             for fut in done:
                 info = waiting.pop(fut)
                 try:
-                    self._finals.append(self._count(info, Interval.decode(fut.result())))
+                    self._finals[info.index] = self._count(info, Interval.decode(fut.result()))
                 except Exception as exc:  # the actor or its node died: its shipped figures stay
                     self._lost(info, exc)
                 info.done = True
@@ -195,7 +195,7 @@ class RayPool(RemotePool):
         self.lost += 1
 
     async def harvest(self) -> Interval:
-        parts: list[Interval] = []
+        parts: dict[int, Interval] = {}
         calls = [
             (info, asyncio.ensure_future(_awaitable(actor.harvest.remote())))
             for info, actor in zip(self.infos, self._actors, strict=False)
@@ -219,10 +219,11 @@ class RayPool(RemotePool):
             self.cpu[info.index] = cpu
             if stop_reason and self.stop_reason is None:
                 self.stop_reason = stop_reason
-            parts.append(self._count(info, Interval.decode(encoded)))
-        parts.extend(self._finals)
-        self._finals = []
-        return self._merge(parts)
+            parts[info.index] = self._count(info, Interval.decode(encoded))
+        for index, final in self._finals.items():  # an actor that ended after its answer
+            parts[index] = parts[index].then(final) if index in parts else final
+        self._finals = {}
+        return self._merge(list(parts.values()))
 
     def nodes(self) -> tuple[str, ...]:
         return tuple(i.host or i.node[:8] for i in self.infos)
