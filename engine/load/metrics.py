@@ -243,14 +243,22 @@ class Interval:
         self.start = min(self.start, other.start)
         self.end = max(self.end, other.end)
 
-    def then(self, later: Interval) -> Interval:
-        """This worker's `later` interval added to this one: counts add, and the gauges
-        (vus, vus_max, target: a moment's, not a sum's) are the later's, each lane's too.
-        (`add` is for the workers' intervals of one time, whose gauges add.)"""
+    def extend(self, later: Interval) -> None:
+        """Add the same worker's later interval: counts add, but its VUs are the later
+        ones and vus_max the larger (`add` sums them, as it adds other workers)."""
+        gauges = {name: (lane.vus, lane.target) for name, lane in later.lanes.items()}
+        peaks = {
+            n: max(lane.vus_max, self.lanes[n].vus_max)
+            for n, lane in later.lanes.items()
+            if n in self.lanes
+        }
+        vus, vus_max, target = later.vus, max(self.vus_max, later.vus_max), later.target
         self.add(later)
-        for mine, theirs in ((self, later), *((self.lanes[n], x) for n, x in later.lanes.items())):
-            mine.vus, mine.vus_max, mine.target = theirs.vus, theirs.vus_max, theirs.target
-        return self
+        self.vus, self.vus_max, self.target = vus, vus_max, target
+        for name, (lane_vus, lane_target) in gauges.items():
+            lane = self.lanes[name]
+            lane.vus, lane.target = lane_vus, lane_target
+            lane.vus_max = peaks.get(name, later.lanes[name].vus_max)
 
     def flatten(self) -> Interval:
         """The lanes' sum as the top level, the lanes kept: what the Controller hands on.

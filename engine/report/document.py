@@ -219,8 +219,11 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         lanes = {n: model.lanes[n] for n in sorted(model.lanes, key=_rank(order))}
         scenarios, scenario_hists = lane_tables(hows, lanes, model.elapsed)
         durations = {path: (h, total.group_sums.get(path, 0)) for path, h in total.groups.items()}
-        groups, group_hists = group_tables(
-            model.lanes, _group_paths(plan.work), durations, model.elapsed
+        groups, group_hists = group_tables(  # one `default` lane: the run is its model
+            model.lanes or {DEFAULT_SCENARIO: model},
+            _group_paths(plan.work),
+            durations,
+            model.elapsed,
         )
     meta = Meta(
         version=__version__,

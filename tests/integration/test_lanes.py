@@ -139,8 +139,8 @@ async def test_one_scenario_is_paused_and_scaled_on_its_own(shared_sut: str) -> 
 async def test_vus_max_is_the_planned_vus_of_the_windows_that_overlap(
     shared_sut: str, workers: int
 ) -> None:
-    """k6's vus_max: 2 VUs for 0.5 s, then 3 from 1 s: 3 (never 5); a slow arrival rate
-    planning 1 VU (0-0.5 s) beside them adds 1, whatever its parts on 3 workers start."""
+    """k6's vus_max: 2 VUs and an arrival rate's 1 for 0.5 s, then 3 from 1 s: 3 (never
+    6), whatever VUs the rate's parts on 3 workers start (one each: the split's)."""
     two = ExecutorConfig(executor="constant-vus", vus=2, duration=0.5, graceful_stop=0.0)
     three = ExecutorConfig(executor="constant-vus", vus=3, duration=0.5, graceful_stop=0.0)
     rate = replace(RATE, rate=6, duration=0.5, pre_allocated_vus=1, max_vus=6, graceful_stop=0)

@@ -246,16 +246,3 @@ def test_commands_given_before_the_start_reach_each_lane_with_it() -> None:
     pool.resume()
     assert pool.start_message().lanes == ()
     assert pool.start_message().scale == 0.5
-
-
-def test_a_workers_later_interval_adds_its_counts_and_keeps_its_gauges() -> None:
-    """One worker's two intervals in one harvest (its answer, then its end): a count is
-    both's, a gauge (VUs now, vus_max) the later's; two workers' gauges add."""
-    first = Interval(0.0, 1.0, lanes={"a": _interval(0, 1, 5, 2), "b": _interval(0, 1, 1, 3)})
-    later = Interval(1.0, 1.2, lanes={"a": _interval(1, 1.2, 1, 1)})
-    first.then(later)
-    a, b = first.lanes["a"], first.lanes["b"]
-    assert (a.iterations, a.vus, a.vus_max, a.end) == (6, 1, 1, 1.2)
-    assert (b.iterations, b.vus) == (1, 3)  # not in the later one: as it was
-    plain = _interval(0, 1, 5, 2).then(_interval(1, 1.5, 2, 4))
-    assert (plain.iterations, plain.vus, plain.vus_max, plain.target) == (7, 4, 4, 4)

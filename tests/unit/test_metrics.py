@@ -160,3 +160,20 @@ def test_histogram_range_covers_an_hour() -> None:
     h = new_histogram()
     h.record_value(3_600_000_000)
     assert h.get_max_value() >= 3_599_000_000
+
+
+def test_a_workers_later_interval_extends_its_counts_but_not_its_vus() -> None:
+    """A process worker's harvest and its final report arrive together: its VUs are
+    one worker's, not two (summing them gave vus_max 10 for k6's 6 on three workers)."""
+    first = Interval(0.0, 1.0, iterations=3, vus=2, vus_max=2)
+    first.lanes = {"buy": Interval(0.0, 1.0, iterations=3, vus=2, vus_max=2)}
+    later = Interval(1.0, 1.5, iterations=1, vus=1, vus_max=1)
+    later.lanes = {
+        "buy": Interval(1.0, 1.5, iterations=1, vus=1, vus_max=1),
+        "admin": Interval(1.0, 1.5, iterations=2, vus=1, vus_max=1),
+    }
+    first.extend(later)
+    assert (first.iterations, first.vus, first.vus_max, first.end) == (4, 1, 2, 1.5)
+    buy, admin = first.lanes["buy"], first.lanes["admin"]
+    assert (buy.iterations, buy.vus, buy.vus_max) == (4, 1, 2)
+    assert (admin.iterations, admin.vus, admin.vus_max) == (2, 1, 1)

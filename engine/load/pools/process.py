@@ -215,8 +215,10 @@ class ProcessPool(RemotePool):
                     self.cpu[r.index] = event.cpu_percent
                     if not event.final and r.pending is not None and not r.pending.done():
                         r.pending.set_result(iv)
+                    elif r.final is None:
+                        r.final = iv
                     else:
-                        r.final = iv if r.final is None else r.final.then(iv)
+                        r.final.extend(iv)
                     if event.final:
                         if event.stop_reason and self.stop_reason is None:
                             self.stop_reason = event.stop_reason
@@ -256,15 +258,19 @@ class ProcessPool(RemotePool):
             await asyncio.wait(waiting, timeout=_HARVEST_TIMEOUT_S)
         parts: list[Interval] = []
         for r in self._remotes:
-            own = None
-            if r.pending is not None and r.pending.done():
-                own = r.pending.result()
+            mine: Interval | None = None
+            if r.pending is not None and r.pending.done() and r.pending.result() is not None:
+                mine = r.pending.result()  # type: ignore[assignment]
             r.pending = None
-            if r.final is not None:  # a worker that ended after its answer: that one first
-                own = r.final if own is None else own.then(r.final)
+            if r.final is not None:
+                # The same worker's last figures: its VUs are not another worker's.
+                if mine is None:
+                    mine = r.final
+                else:
+                    mine.extend(r.final)
                 r.final = None
-            if own is not None:
-                parts.append(own)
+            if mine is not None:
+                parts.append(mine)
         return self._merge(parts)
 
     async def close(self) -> None:

@@ -78,7 +78,7 @@ class RayPool(RemotePool):
         self._t0 = 0.0
         self._paused = False
         self._ending: msg.Stop | msg.Abort | None = None
-        self._finals: dict[int, Interval] = {}  # by actor: its last interval, at its end
+        self._finals: dict[int, Interval] = {}  # by actor index
 
     @property
     def size(self) -> int:
@@ -195,7 +195,7 @@ class RayPool(RemotePool):
         self.lost += 1
 
     async def harvest(self) -> Interval:
-        parts: dict[int, Interval] = {}
+        parts: list[Interval] = []
         calls = [
             (info, asyncio.ensure_future(_awaitable(actor.harvest.remote())))
             for info, actor in zip(self.infos, self._actors, strict=False)
@@ -219,11 +219,14 @@ class RayPool(RemotePool):
             self.cpu[info.index] = cpu
             if stop_reason and self.stop_reason is None:
                 self.stop_reason = stop_reason
-            parts[info.index] = self._count(info, Interval.decode(encoded))
-        for index, final in self._finals.items():  # an actor that ended after its answer
-            parts[index] = parts[index].then(final) if index in parts else final
+            part = self._count(info, Interval.decode(encoded))
+            final = self._finals.pop(info.index, None)
+            if final is not None:  # it ended while this call was out: one actor's VUs
+                part.extend(final)
+            parts.append(part)
+        parts.extend(self._finals.values())
         self._finals = {}
-        return self._merge(list(parts.values()))
+        return self._merge(parts)
 
     def nodes(self) -> tuple[str, ...]:
         return tuple(i.host or i.node[:8] for i in self.infos)
