@@ -49,7 +49,7 @@ THRESHOLDS = {
     "http_req_duration{group:::g}": ["max<5000"],
     "group_duration{group:::g}": ["avg<1000", "max<0.001"],  # the second fails
     "group_duration": ["avg<1000"],
-    "checks{run:ci}": ["rate>0.6", "rate>0.9"],  # 5 of 8 pass: the second fails
+    "checks{run:ci}": ["rate>0.6", "rate>0.9"],  # 7 of 10 pass: the second fails
     "http_req_failed{run:ci}": ["rate<0.1"],  # fails: the timeout is 1 in 5
     "http_req_failed{kind:form}": ["rate==0"],
     "checks{group:::g}": ["rate==1"],  # k6 tags a check with its group
@@ -94,7 +94,12 @@ export default function () {
   r = http.get('%(userinfo)s/basic-auth/u/p');
   check(r, { 'auth': (x) => x.status === 200 });
   r = http.get(`${BASE}/delay/3`, { timeout: '1s' });
-  check(r, { 'slow': (x) => x.status === 200, 'dur': (x) => x.timings.duration < 500 });
+  check(r, {
+    'slow': (x) => x.status === 200,
+    'dur': (x) => x.timings.duration < 500,
+    'dur 5s': (x) => x.timings.duration < 5000,
+    'no header': (x) => x.headers['X-Nope'] === undefined,
+  });
 }
 export function handleSummary(data) { return { '%(summary)s': JSON.stringify(data) }; }
 """
@@ -152,7 +157,12 @@ checks = [{ status = 200, name = "auth" }]
 name = "slow"
 path = "/delay/3"
 timeout = "1s"
-checks = [{ status = 200, name = "slow" }, { duration = true, lt = "500ms", name = "dur" }]
+checks = [
+  { status = 200, name = "slow" },
+  { duration = true, lt = "500ms", name = "dur" },
+  { duration = true, lt = "5s", name = "dur 5s" },  # k6 times a request that got no answer
+  { header = "X-Nope", exists = false, name = "no header" },
+]
 
 [thresholds]
 %(thresholds)s
@@ -281,7 +291,7 @@ def test_requests_per_tag_and_checks_per_name_as_k6(k6_run: dict, surge_run: dic
     checks = {name: (c.passes, c.fails) for name, c in report.checks.items()}
     assert checks == k6_run["checks"]
     failing = {"who bob", "slow", "dur"}
-    assert checks == {n: (0, 3) if n in failing else (3, 0) for n in checks} and len(checks) == 8
+    assert checks == {n: (0, 3) if n in failing else (3, 0) for n in checks} and len(checks) == 10
 
 
 def test_every_verdict_and_the_exit_code_as_k6(k6_run: dict, surge_run: dict) -> None:
