@@ -42,6 +42,7 @@ PER_ITERATION = 5  # requests: form, upload, other, auth, slow
 
 THRESHOLDS = {
     "http_reqs{run:ci}": ["count==15"],  # a run tag: every request
+    "http_reqs{team:web}": ["count>0"],  # fails: --tag replaces the script's/profile's tags
     "http_reqs{kind:form}": ["count==3"],  # a step's own tag
     "http_reqs{kind:nosuch}": ["count>0"],  # fails: an empty counter is 0
     "http_req_duration{kind:form}": ["p(95)<5000"],
@@ -71,6 +72,7 @@ const BASE = '%(base)s';
 export const options = {
   scenarios: { default: { executor: 'per-vu-iterations', vus: 1, iterations: %(iterations)d } },
   thresholds: %(thresholds)s,
+  tags: { team: 'web' },
 };
 export default function () {
   const fields = { who: __ENV.WHO, note: 'a b&c', n: 3, yes: true, a: ['1', '2'] };
@@ -108,6 +110,7 @@ SURGE_PROFILE = """
 name = "vocab-xc"
 base_url = "%(base)s"
 hosts = { other = "%(other)s" }
+tags = { team = "web" }
 
 [load]
 executor = "per-vu-iterations"
@@ -298,7 +301,7 @@ def test_every_verdict_and_the_exit_code_as_k6(k6_run: dict, surge_run: dict) ->
     report: Report = surge_run["report"]
     verdicts = {(t.metric, t.expression): t.ok for t in report.thresholds}
     assert verdicts == k6_run["verdicts"]
-    assert sum(not ok for ok in verdicts.values()) == 5
+    assert sum(not ok for ok in verdicts.values()) == 6
     assert surge_run["code"] == k6_run["code"] == 99
     # --summary-export: the same sub-metrics with the same verdicts, the same group tree
     ours, theirs = surge_run["export"], k6_run["export"]
