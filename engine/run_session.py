@@ -55,10 +55,10 @@ class RunControl(Protocol):
     steering: SteeringLog  # the commands below, on record
 
     async def run(self) -> RunResult: ...
-    def pause(self) -> None: ...
-    def resume(self) -> None: ...
-    def set_scale(self, scale: float) -> None: ...
-    def set_target(self, value: float) -> None: ...
+    def pause(self, scenario: str | None = None) -> None: ...
+    def resume(self, scenario: str | None = None) -> None: ...
+    def set_scale(self, scale: float, scenario: str | None = None) -> None: ...
+    def set_target(self, value: float, scenario: str | None = None) -> None: ...
     def stop(self, reason: StopCause | str = ...) -> None: ...
     def abort(self, reason: StopCause | str = ...) -> None: ...
     def result(
@@ -148,17 +148,18 @@ class RunSession:
         self.observers.append(observer)
 
     # commands, to a started session (run() or start() made its controller)
-    def pause(self) -> None:
-        self.live.pause()
+    def pause(self, scenario: str | None = None) -> None:
+        """The whole run, or one scenario (the others go on)."""
+        self.live.pause(scenario)
 
-    def resume(self) -> None:
-        self.live.resume()
+    def resume(self, scenario: str | None = None) -> None:
+        self.live.resume(scenario)
 
-    def set_scale(self, scale: float) -> None:
-        self.live.set_scale(scale)
+    def set_scale(self, scale: float, scenario: str | None = None) -> None:
+        self.live.set_scale(scale, scenario)
 
-    def set_target(self, value: float) -> None:
-        self.live.set_target(value)
+    def set_target(self, value: float, scenario: str | None = None) -> None:
+        self.live.set_target(value, scenario)
 
     def stop(self, reason: StopReason = StopReason.USER_STOP) -> None:
         self.live.stop(reason)

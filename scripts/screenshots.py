@@ -10,6 +10,8 @@ is what that command shows a user at that moment.
 - run.svg, summary.svg: `surge profiles/example.toml --type average --start` against
   `surge sut` on a free loopback port, the 40-minute shape compressed to about 12 s.
 - demo.svg, demo-80x24.svg: `surge demo` (a slow green, the canary rolling back).
+- scenarios.svg: `surge shop-scenarios --start` against `surge sut`, its three scenarios
+  running at once (the buyers' ramp from 2 s).
 - report-compare.svg: two headless `surge run` reports of the example profile (the
   second against a slower, failing server), then `surge report open AFTER --compare BEFORE`.
 
@@ -118,6 +120,12 @@ def run_and_summary(out: Path, work: Path) -> None:
         terminal(Shot("summary", args, delay=20), out, work)
 
 
+def scenarios(out: Path, work: Path) -> None:
+    with demo_server("--latency", "2ms-8ms") as url:
+        args = ("shop-scenarios", "--start", "--base-url", url, "--reports", str(work / "reports"))
+        terminal(Shot("scenarios", args, delay=6), out, work)
+
+
 def demo(out: Path, work: Path) -> None:
     terminal(Shot("demo", ("demo",), delay=16), out, work)
     terminal(Shot("demo-80x24", ("demo",), delay=16, size=(80, 24)), out, work)
@@ -150,6 +158,7 @@ SHOTS: dict[str, Callable[[Path, Path], None]] = {
     "picker": picker,
     "summary": run_and_summary,  # run.svg too
     "demo": demo,  # demo-80x24.svg too
+    "scenarios": scenarios,
     "report-compare": report_compare,
 }
 

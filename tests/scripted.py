@@ -13,13 +13,13 @@ import asyncio
 import datetime as dt
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.load.controller import Controller
 from engine.load.metrics import Interval, Recorder
 from engine.load.pools import Pool
-from engine.load.run import RunPlan, Snapshot
+from engine.load.run import RunPlan, ScenarioPlan, Snapshot
 from engine.load.states import StopCause, StopReason
 
 FIXED_START = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -126,6 +126,32 @@ class Script:
     green: Callable[[], int] | None = None
 
 
+def one_lane(plan: RunPlan, lane: ScenarioPlan) -> RunPlan:
+    """The plan of `lane` alone, from its own 0 s: what scripted_interval plays for it."""
+    return replace(plan, work=replace(plan.work, scenarios=(replace(lane, start_time=0.0),)))
+
+
+def scripted_lanes(
+    plan: RunPlan, k: int, scale: float, scales: dict[str, float], paused: set[str]
+) -> Interval:
+    """Interval k of a pretend run of several scenarios: each lane plays its own shape
+    from its startTime (empty before it, after its planned end and while paused), at the
+    run's `scale` or its own; in `lanes`, as a Crew hands them over."""
+    dt_s = plan.interval
+    iv = Interval((k - 1) * dt_s, k * dt_s)
+    for lane in plan.work.scenarios:
+        local = k - round(lane.start_time / dt_s)
+        cfg = lane.executor
+        over = not cfg.kind.iteration_based and (local - 1) * dt_s >= cfg.planned_duration
+        if local < 1 or over or lane.name in paused:
+            part = Interval(iv.start, iv.end)
+        else:
+            part = scripted_interval(one_lane(plan, lane), local, scales.get(lane.name, scale))
+            part.start, part.end = iv.start, iv.end
+        iv.lanes[lane.name] = part
+    return iv
+
+
 class ScriptedPool(Pool):
     """Workers that are a script: interval k is `scripted_interval(k)`; the engine's
     Controller runs over it."""
@@ -135,6 +161,8 @@ class ScriptedPool(Pool):
         self.script = script
         self.k = 0  # intervals given
         self.scale = 1.0
+        self.scales: dict[str, float] = {}  # a scenario's own, when set
+        self.paused: set[str] = set()  # scenarios paused on their own
         self.cpu = [0.0]
         self.failures: list[str] = []
         self.stop_reason: StopCause | None = None
@@ -147,14 +175,25 @@ class ScriptedPool(Pool):
     def size(self) -> int:
         return self.plan.workers
 
-    def pause(self) -> None:
-        self._running.clear()
+    def pause(self, scenario: str | None = None) -> None:
+        if scenario is None:
+            self._running.clear()
+        else:
+            self.paused.add(scenario)
 
-    def resume(self) -> None:
-        self._running.set()
+    def resume(self, scenario: str | None = None) -> None:
+        if scenario is None:
+            self.paused.clear()
+            self._running.set()
+        else:
+            self.paused.discard(scenario)
 
-    def set_scale(self, scale: float) -> None:
-        self.scale = max(scale, 0.001)
+    def set_scale(self, scale: float, scenario: str | None = None) -> None:
+        if scenario is None:
+            self.scale = max(scale, 0.001)
+            self.scales.clear()
+        else:
+            self.scales[scenario] = max(scale, 0.001)
 
     def stop(self, reason: StopCause) -> None:
         self.finish()
@@ -167,10 +206,12 @@ class ScriptedPool(Pool):
         self._running.set()
 
     def target(self) -> float:
+        if len(self.plan.work.scenarios) > 1:
+            return 0.0  # VUs and rates of several scenarios do not add
         return planned_target(self.plan, self.k * self.plan.interval) * self.scale
 
     def progress(self) -> float:
-        planned = self.plan.work.only.executor.planned_duration
+        planned = max(s.start_time + s.executor.planned_duration for s in self.plan.work.scenarios)
         return min(self.k * self.plan.interval / planned, 1.0) if planned > 0 else 1.0
 
     async def run(self) -> None:
@@ -195,6 +236,8 @@ class ScriptedPool(Pool):
         if self.k >= self.script.intervals and not self.script.hold:
             self._halt.set()
         script = self.script
+        if len(self.plan.work.scenarios) > 1:
+            return scripted_lanes(self.plan, self.k, self.scale, self.scales, self.paused)
         return scripted_interval(self.plan, self.k, self.scale, script.error, script.green)
 
     async def close(self) -> None:
@@ -231,6 +274,8 @@ class ScriptedController(Controller):
         return self.model.elapsed
 
     def planned_target(self, scenario: str | None = None) -> float:
+        if len(self.plan.work.scenarios) > 1:
+            return Controller.planned_target(self, scenario)
         return planned_target(self.plan, self.model.elapsed)
 
     async def _tick(self, task: asyncio.Task[None], deadline: float) -> None:

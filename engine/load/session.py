@@ -1,9 +1,10 @@
 """A VU's HTTP state beyond its one connection: its cookie jar, and the clients of the
 other origins its redirects led to.
 
-A redirect to another scheme, host or port needs another connection; the VU keeps one
-client per origin it met, at most MAX_ORIGINS besides its own (the least recently used
-is closed), so a chain across many hosts cannot pile up sockets.
+A redirect to another scheme, host or port (or a request to a profile's named host)
+needs another connection; the VU keeps one client per origin it met, at most
+MAX_ORIGINS besides its own (the least recently used is closed), so a chain across
+many hosts cannot pile up sockets.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from engine.http.cookies import Jar
 from engine.http.redirects import origin
 
 if TYPE_CHECKING:
+    from engine.load.run import ScenarioPlan
     from engine.load.vus import Client
 
 MAX_ORIGINS = 8
@@ -68,3 +70,14 @@ class Session:
 
 def _netloc(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def elsewhere(base_url: str, lane: ScenarioPlan) -> bool:
+    """Whether a request of `lane` may go to another origin than base_url's (a profile's
+    `${hosts.NAME}/path`, a captured URL): then each request picks its client by origin,
+    and a lane that never leaves home pays nothing."""
+    home = _home_origin(base_url)
+    if any(origin(r.url) != home for r in lane.requests):
+        return True
+    steps = lane.flow.steps if lane.flow is not None else ()
+    return any(not step.path.parts[0].startswith("/") for step in steps)

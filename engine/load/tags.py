@@ -26,14 +26,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from engine.errors import ConfigError
+from engine.load.flow import GROUP_ROOTS, Flow
 from engine.load.thresholds import INNER, WHOLE_RUN, Threshold
 
 if TYPE_CHECKING:
-    from engine.load.flow import Flow
     from engine.load.run import WorkPlan
 
 DEFAULT_LANE = "default"  # k6's one scenario of a test without `scenarios`
-SETUP, TEARDOWN = "(setup)", "(teardown)"  # lanes; parentheses: never a scenario's name
+SETUP, TEARDOWN = "(setup)", "(teardown)"  # run.py's SETUP_LANE, TEARDOWN_LANE
 
 Tags = tuple[tuple[str, str], ...]
 
@@ -113,9 +113,9 @@ class TagIndex:
             else:
                 steps = tuple(StepTags(r.name, r.method, "", r.tags) for r in sc.requests)
             lanes.append(LaneTags(sc.name, sc.tags, steps))
-        ends = ((SETUP, work.setup, "::setup"), (TEARDOWN, work.teardown, "::teardown"))
-        for name, flow, root in ends:
+        for name, flow in ((SETUP, work.setup), (TEARDOWN, work.teardown)):
             if flow is not None:
+                root = GROUP_ROOTS[name]
                 lanes.append(LaneTags(name, (), _flow_steps(flow, root), False, root))
         return cls.of(work.run_tags, lanes)
 

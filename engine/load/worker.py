@@ -40,6 +40,7 @@ from engine.load.follow import Answer, follow
 from engine.load.metrics import Interval, Recorder
 from engine.load.pacing import Pacer, RunClock, remaining, sleep_run_time
 from engine.load.run import ScenarioPlan, WorkPlan
+from engine.load.session import elsewhere
 from engine.load.states import StopCause, StopReason
 from engine.load.vus import VU, make_vu
 
@@ -121,6 +122,7 @@ class Worker:
         self._max_redirects = plan.max_redirects
         self._hops = 0  # redirect hops since the last harvest, outside flows
         self._flow = lane.flow
+        self._elsewhere = elsewhere(plan.base_url, lane)  # a request may leave base_url's origin
         # data_order "iteration" or "random": a row per pass (else each VU keeps its own)
         self._rows = [
             {f"data.{k}": v for k, v in row.items()}
@@ -313,6 +315,8 @@ class Worker:
         if vu.session.jar.any:
             req = vu.session.jar.with_cookies(req)
         client = vu.client
+        if self._elsewhere and answer is None:  # a named host's request: its own client
+            client = vu.client = vu.session.client_for(req.url)
         start = perf_counter()
         begin = due if due is not None and due < start else start
         try:
@@ -635,7 +639,7 @@ class Worker:
     async def _closed_vu(self, vu: VU) -> None:
         take = self._budget.take if self._budget is not None else None
         loop = asyncio.get_running_loop()
-        single = self._flow is None and len(self.lane.requests) == 1
+        single = self._flow is None and len(self.lane.requests) == 1 and not self._elsewhere
         request, checks = (self.lane.requests[0], self._checks[0]) if single else (None, ())
         # Nothing reads the responses: requests chain in the connection's callback (under
         # the client's deadline: a request with its own goes one at a time).
@@ -732,7 +736,7 @@ class Worker:
     async def _open_vu(self, vu: VU, due: float | None) -> None:
         loop = asyncio.get_running_loop()
         backlog = self._backlog
-        single = self._flow is None and len(self.lane.requests) == 1
+        single = self._flow is None and len(self.lane.requests) == 1 and not self._elsewhere
         request, checks = (self.lane.requests[0], self._checks[0]) if single else (None, ())
         try:
             while True:

@@ -24,7 +24,7 @@ from engine.load.flow import (
 )
 from engine.profile import fields, http_fields
 from engine.profile.fields import Invalid
-from engine.profile.locate import KeyPath
+from engine.profile.locate import KeyPath, format_key
 
 FLOW_KEYS = ("name", "data", "data_order", "data_end", "steps", "on_failure")
 STEP_KEYS = (
@@ -48,7 +48,7 @@ def parse_flow(
     variables: Iterable[str] = (),
 ) -> Flow:
     """`variables`: names known beside the flow's own (`setup.NAME`, what setup captures)."""
-    table = fields.table(value, path, hint=f"[{path[0]}]")
+    table = fields.table(value, path, hint=f"[{format_key(path)}]")
     fields.known_keys(table, path, FLOW_KEYS)
     data: tuple[dict[str, str], ...] = ()
     if "data" in table:
@@ -70,7 +70,7 @@ def parse_flow(
         raise Invalid((*path, "data_end"), message)
     raw_steps = table.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
-        raise Invalid((*path, "steps"), f"expected at least one [[{path[0]}.steps]] table")
+        raise Invalid((*path, "steps"), f"expected at least one [[{format_key(path)}.steps]] table")
     default = _on_failure(table.get("on_failure", CONTINUE), (*path, "on_failure"))
     columns = {f"data.{col}" for col in (data[0] if data else {})}
     known = set(BUILTINS) | columns | set(variables)
@@ -122,7 +122,7 @@ def _step(
     on_failure: str = CONTINUE,
     folder: Path | None = None,
 ) -> Step:
-    table = fields.table(value, path, hint=f"[[{path[0]}.steps]]")
+    table = fields.table(value, path, hint=f"[[{format_key(path[:-2])}.steps]]")
     fields.known_keys(table, path, STEP_KEYS)
     method = http_fields.method(table.get("method", "GET"), (*path, "method"))
     raw_path = fields.text(table.get("path", "/"), (*path, "path"))

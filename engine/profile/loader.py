@@ -33,6 +33,7 @@ from engine.profile.locate import KeyPath, decode_toml, find_line, format_key
 from engine.profile.model import Endpoint, Profile, ProfileError, ScenarioSpec
 from engine.profile.scenarios import Binding
 
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 ENV_KEYS = ("base_url", "headers", "vus", "rate", "max_vus", "description")
 ENDPOINT_KEYS = (*http_fields.REQUEST_KEYS, "weight")
 FLOW_RENAMED = (
@@ -254,7 +255,7 @@ class _Workloads:
         self.headers: tuple[tuple[str, str], ...] = values.get("headers", ())
         self.folder = folder
         hosts = dict(values.get("hosts", ()))
-        self.base = Binding(variables, hosts)
+        self.base = Binding(variables, hosts, templated=True)
         base_url = values["base_url"]
         self.origins = {scenarios.origin(url): url for url in (base_url, *hosts.values())}
         if "flow" in doc and "scenario" in doc:
@@ -288,7 +289,7 @@ class _Workloads:
         """(flow, endpoints) of flow `name` ("": the default one) under a scenario's env."""
         memo = (name, env)
         if memo not in self._parsed:
-            binding = Binding({**self.base.env, **dict(env)}, self.base.hosts, who)
+            binding = Binding({**self.base.env, **dict(env)}, self.base.hosts, who, templated=True)
             self._parsed[memo] = self._parse(name, binding)
         return self._parsed[memo]
 
@@ -435,6 +436,14 @@ def _endpoint(
 ) -> Endpoint:
     table = fields.table(value, path, hint="[[endpoints]]")
     fields.known_keys(table, path, ENDPOINT_KEYS)
+    for key in ("path", "headers", "body", "json", "form", "multipart"):
+        # ${env.*} and ${hosts.*} are bound by now; an endpoint's request is encoded once,
+        # so anything else would go out as its text.
+        if key in table and (found := _PLACEHOLDER.search(repr(table[key]))):
+            raise Invalid(
+                (*path, key),
+                f"{found.group(0)} needs a [flow] step (an endpoint's request is built once)",
+            )
     method = http_fields.method(table.get("method", "GET"), (*path, "method"))
     headers = http_fields.headers(table.get("headers", {}), (*path, "headers"))
     target, credentials = http_fields.credentials(

@@ -368,22 +368,22 @@ def _lane(profile: Profile, spec: ScenarioSpec, once: bool) -> ScenarioPlan:
         exec=spec.exec,
         tags=spec.tags,
     )
-    if once and spec.flow is None and (flow := _endpoints_flow(spec.endpoints)) is not None:
-        return replace(lane, flow=flow)
+    if once and spec.flow is None:
+        return replace(lane, flow=_endpoints_flow(spec.endpoints))
     return lane
 
 
-def _endpoints_flow(endpoints: tuple[Endpoint, ...]) -> Flow | None:
-    """The endpoints as steps of one flow (each sent once per pass), for --once; None when a
-    body is not text (a step's body is a template of text)."""
+def _endpoints_flow(endpoints: tuple[Endpoint, ...]) -> Flow:
+    """The endpoints as steps of one flow (each sent once per pass), for --once; a body
+    goes as its bytes (a binary template: latin-1 text, one char per byte)."""
     steps = []
     for e in endpoints:
-        try:
-            body = Template((e.body.decode(),)) if e.body is not None else None
-        except UnicodeDecodeError:
-            return None
+        body = Template((e.body.decode("latin-1"),), binary=True) if e.body is not None else None
         headers = tuple((k, Template((v,))) for k, v in e.headers)
-        steps.append(Step(e.name, e.method, Template((e.path,)), headers, body, checks=e.checks))
+        path = Template((e.path,))
+        steps.append(
+            Step(e.name, e.method, path, headers, body, e.checks, tags=e.tags, timeout=e.timeout)
+        )
     return Flow("endpoints", tuple(steps))
 
 

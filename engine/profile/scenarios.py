@@ -32,7 +32,6 @@ HOST_NAME = re.compile(r"[A-Za-z0-9_-]+")
 RESERVED_TAGS = http_fields.RESERVED_TAGS  # the tags Surge and k6 set themselves
 # A [scenarios.NAME] table: these beside its executor's options (gracefulStop among them).
 SCENARIO_KEYS = ("startTime", "start_time", "exec", "tags", "env")
-SIDE_KEYS = ("timeout",)  # [setup]/[teardown]: a flow's keys and these
 FLOW_TABLES = ("endpoints", "flow", "scenario", "flows", "setup", "teardown")
 SETUP_TIMEOUT = 60.0  # k6's setupTimeout and teardownTimeout
 
@@ -49,6 +48,7 @@ class Binding:
     env: Mapping[str, str]
     hosts: Mapping[str, str]
     who: str = ""
+    templated: bool = False  # binding into a flow's text, where `${` starts a placeholder
 
     def value(self, value: Any, path: KeyPath) -> Any:
         """`value` (a TOML value) with every placeholder in its strings bound."""
@@ -74,10 +74,14 @@ class Binding:
             return self.hosts[name]
         if not ENV_NAME.fullmatch(name):
             raise Invalid(path, f"bad variable name in {m.group(0)} (letters, digits, _)")
-        if name in self.env:
-            return self.env[name]
-        if default is not None:
-            return default[2:]
+        value = self.env.get(name, None if default is None else default[2:])
+        if value is not None:
+            if self.templated and "${" in value:
+                raise Invalid(
+                    path,
+                    f"the value of {m.group(0)} holds '${{', which a flow reads as a placeholder",
+                )
+            return value
         where = f" for {self.who}" if self.who else ""
         raise Invalid(
             path,

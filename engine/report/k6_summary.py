@@ -20,7 +20,7 @@ from engine.load.metrics import PHASES, decode_histogram, merge_histograms
 from engine.load.model import LatencyStats
 from engine.load.thresholds import parse_key
 from engine.report.document import rounded_stats
-from engine.report.model import Checks, Report, Section
+from engine.report.model import LANE_GROUPS, Checks, Report, Section
 
 # k6's trends a section holds, by the attribute they are kept under.
 _TRENDS = {
@@ -38,8 +38,6 @@ _COUNTERS = {
     "iterations": "iterations",
     "dropped_iterations": "dropped_iterations",
 }
-# Setup and teardown carry k6's `group` tag ::setup / ::teardown, and no scenario.
-_LANE_GROUPS = {"::setup": "(setup)", "::teardown": "(teardown)"}
 
 
 def summary_export(report: Report) -> dict[str, Any]:
@@ -139,7 +137,7 @@ def _tagged(report: Report, tag: str, value: str) -> Section | None:
     if tag == "scenario":
         return report.scenarios.get(value)
     if tag == "group":
-        return report.groups.get(value) or report.scenarios.get(_LANE_GROUPS.get(value, ""))
+        return report.groups.get(value) or report.scenarios.get(LANE_GROUPS.get(value, ""))
     return None
 
 

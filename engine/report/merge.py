@@ -1,19 +1,20 @@
 """Merging the reports of runs made in parallel (processes, machines) into one report.
 
 Each report is read back into the run's own types (a `Bucket` per section, an
-`Interval` for the whole run, timeline `Row`s) and added as workers' intervals add
-(`Interval.add`): HDR histograms add exactly, so the merged percentiles are those of
-one histogram holding every run's values, never an average of percentiles. Counters
-add. Throughput is the requests over the longest run, because parallel runs overlap
-in time. Thresholds are judged again by the run's own evaluator (`RunModel.value`),
-so a merge judges them as one run of all the requests would.
+`Interval` for the whole run and for each scenario, timeline `Row`s) and added as
+workers' intervals add (`Interval.add`): HDR histograms add exactly, so the merged
+percentiles are those of one histogram holding every run's values, never an average
+of percentiles. Counters add. Throughput is the requests over the longest run,
+because parallel runs overlap in time. Thresholds are judged again by the run's own
+evaluator (`RunModel.value`), so a merge judges them as one run of all the requests
+would; one on `{scenario:X}` or `{group:X}` is judged on that part's figures alone.
 
 Approximate where a report does not keep enough: timeline rows are aligned by index
 (runs started together with one interval) and their percentile columns keep the worst
 run's, an upper bound. Window thresholds ("p(95)<500 over 10s"), the timing breakdown
-(http_req_waiting...) and a step with an upstream need histograms no report keeps, so
-they keep the inputs' verdicts (ok only if every input passed) and say so with
-`recomputed = false`.
+(http_req_waiting...), a step with an upstream, in a scenario or in a group, and a
+user's tag need figures no report keeps apart, so they keep the inputs' verdicts (ok
+only if every input passed) and say so with `recomputed = false`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from engine.report.document import (
     summary_of,
 )
 from engine.report.model import (
+    LANE_GROUPS,
     Checks,
     Histograms,
     Meta,
@@ -197,6 +199,12 @@ def merge_warnings(reports: Sequence[Report], sources: Sequence[str]) -> list[st
         earliest_end = min(end for _, end in known)
         if latest_start > earliest_end + 1:  # starts are kept to the second
             out.append("the runs did not overlap in time: rps assumes runs made in parallel")
+    for name in dict.fromkeys(n for r in reports for n in r.scenarios):
+        missing = [src for r, src in zip(reports, sources, strict=True) if name not in r.scenarios]
+        if missing:
+            out.append(
+                f"scenario {name} not in {', '.join(missing)}: its section holds the others'"
+            )
     return list(dict.fromkeys(out))
 
 
@@ -378,10 +386,10 @@ def _threshold(
 
 def _view(th: Threshold, run: _Run) -> tuple[Threshold, Interval] | None:
     """The threshold and the whole run with the buckets its tags select from (a
-    scenario's: that scenario alone, judged without the tag), or None where a report
-    does not keep what it needs: per-window or timing-breakdown histograms, a step with
-    an upstream or in a scenario (kept apart, not crossed), a group's or a user's tag,
-    the expected responses' durations of a format 1 report."""
+    scenario's or a group's: that part alone, judged without the tag), or None where a
+    report does not keep what it needs: per-window or timing-breakdown histograms, a
+    step with an upstream, in a scenario or a group (kept apart, not crossed), a
+    user's tag, the expected responses' durations of a format 1 report."""
     tags = th.tag_dict
     if th.window_s or th.metric in PHASES or ("step" in tags and "upstream" in tags):
         return None
@@ -389,18 +397,44 @@ def _view(th: Threshold, run: _Run) -> tuple[Threshold, Interval] | None:
         return None
     if th.kind == TREND and "expected_response" in tags and not run.split:
         return None
-    if set(tags) - {"step", "upstream", "expected_response", "check", "scenario"}:
+    if set(tags) - {"step", "upstream", "expected_response", "check", "scenario", "group"}:
         return None
-    if "scenario" in tags:
-        lane = run.scenarios.get(tags["scenario"])
-        if lane is None or th.kind == GAUGE or {"step", "upstream"} & set(tags):
+    if "scenario" in tags or "group" in tags:
+        part = _part(th, run, tags)
+        if part is None or th.kind == GAUGE or {"step", "upstream"} & set(tags):
             return None
-        return replace(th, tags=tuple(t for t in th.tags if t[0] != "scenario")), lane
+        return replace(
+            th, tags=tuple(t for t in th.tags if t[0] not in ("scenario", "group"))
+        ), part
     if "step" in tags:
         return th, replace(run.whole, buckets={(n, None): b for n, b in run.steps.items()})
     if "upstream" in tags:
         return th, replace(run.whole, buckets={("", n): b for n, b in run.upstreams.items()})
     return th, run.whole
+
+
+def _part(th: Threshold, run: _Run, tags: Mapping[str, str]) -> Interval | None:
+    """The one scenario or group a threshold names, as an Interval of its own (setup's
+    and teardown's lanes are k6's groups ::setup and ::teardown); None if the reports
+    have no such part, or it does not carry the metric (a group's iterations)."""
+    if "scenario" in tags and "group" in tags:
+        return None
+    if "scenario" in tags:
+        return run.scenarios.get(tags["scenario"])
+    path = tags["group"]
+    if path in LANE_GROUPS and path not in run.groups:
+        return run.scenarios.get(LANE_GROUPS[path])
+    g = run.groups.get(path)
+    if g is None or th.metric in ("iterations", "dropped_iterations", "iteration_duration"):
+        return None
+    return Interval(
+        0.0,
+        0.0,
+        buckets={_ALL: g.bucket},
+        checks={("", name): [c.passes, c.fails] for name, c in g.checks.items()},
+        groups={path: g.duration},
+        group_sums={path: g.duration_sum},
+    )
 
 
 def _worst_observed(th: Threshold | None, entries: Sequence[ThresholdEntry]) -> float | None:

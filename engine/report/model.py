@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from engine.load.metrics import PHASES
 from engine.load.model import LatencyStats, Row
-from engine.load.run import ClientKind
+from engine.load.run import SETUP_LANE, TEARDOWN_LANE, ClientKind
 from engine.load.states import Ending, StopCause, ending_of
 from engine.load.steering import SteeringEvent
 from engine.report.deploy_section import (
@@ -36,6 +36,8 @@ _ROW_FIELDS = tuple((f.name, f.type) for f in fields(Row))
 T = TypeVar("T")
 C = TypeVar("C", "ScenarioSection", "GroupSection")
 _OPTIONAL = {"optional": True}  # a field left out of its table when empty
+# Setup's and teardown's lanes: k6 tags their figures group ::setup / ::teardown.
+LANE_GROUPS = {"::setup": SETUP_LANE, "::teardown": TEARDOWN_LANE}
 # The report's sections, in the order it writes them; any other is kept in `extra`.
 _KNOWN = ("meta", "summary", "thresholds", "checks", "steps", "upstreams", "timeline")
 _KNOWN += ("scenarios", "groups", "histograms", "deploy")

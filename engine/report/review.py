@@ -10,8 +10,10 @@ so a Review read from one has none rather than a guessed one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.errors import ConfigError
 from engine.load.executors import ExecutorConfig
@@ -50,9 +52,9 @@ class Review:
         """Whether the run (any of its scenarios) had a target rate."""
         if self.result is not None:
             return any(p.executor.open_model for p in self.result.plan.work.scenarios)
-        metas = [self.report.meta]
-        metas += [Meta(executor_options=s.executor_options) for s in self.report.scenarios.values()]
-        return any(e is not None and e.open_model for e in map(executor_of, metas))
+        options = [self.report.meta.executor_options]
+        options += [s.executor_options for s in self.report.scenarios.values()]
+        return any(e is not None and e.open_model for e in map(executor_from, options))
 
     @property
     def timeline(self) -> tuple[Row, ...]:
@@ -108,10 +110,15 @@ def review_report(report: Report, source: Path | None = None) -> Review:
 
 def executor_of(meta: Meta) -> ExecutorConfig | None:
     """The run's executor, or None for a report whose options this Surge cannot read."""
-    if not meta.executor_options:
+    return executor_from(meta.executor_options)
+
+
+def executor_from(options: Mapping[str, Any]) -> ExecutorConfig | None:
+    """An executor from its k6 options (the run's, a scenario's); None if unreadable."""
+    if not options:
         return None
     try:
-        return ExecutorConfig.from_options(meta.executor_options)
+        return ExecutorConfig.from_options(options)
     except (ConfigError, TypeError, ValueError):
         return None
 

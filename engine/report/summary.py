@@ -11,8 +11,10 @@ upstream, then oha's status distribution and response-time histogram; every line
 from __future__ import annotations
 
 import math
+import textwrap
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from hdrh.histogram import HdrHistogram
@@ -35,7 +37,7 @@ from engine.report.model import (
     Summary,
     ThresholdEntry,
 )
-from engine.report.review import executor_of, threshold_state
+from engine.report.review import executor_from, executor_of, threshold_state
 from engine.report.steering_section import shape_lines, steering_section
 from engine.report.text import CPU_WARN, Paint, fmt_bytes, fmt_ms, line, ms_cell, tick_label
 
@@ -82,9 +84,13 @@ def render_report(report: Report, *, color: bool = False) -> str:
     out.extend(["", *_http_block(s, seconds, paint)])
     out.extend(["", *_execution_block(s, seconds, paint)])
     out.extend(["", *_network_block(s, seconds, paint, meta.proto)])
-    note = latency_note(s.latency, s.http_req_duration, s.dropped_iterations, executor_of(meta))
-    if note:
-        out.extend(["", f"    {paint('⚠ ' + note, '33')}"])
+    notes = [latency_note(s.latency, s.http_req_duration, s.dropped_iterations, executor_of(meta))]
+    notes += [_scenario_note(name, sc) for name, sc in report.scenarios.items()]
+    if notes := [n for n in notes if n]:
+        out.append("")
+        for n in notes:  # wrapped: every line within 77 columns
+            wrapped = textwrap.wrap("⚠ " + n, 73, subsequent_indent="  ")
+            out.extend(f"    {paint(text, '33')}" for text in wrapped)
     if report.scenarios:
         out.extend(["", *_scenarios_table(report.scenarios, paint)])
     if report.groups:
@@ -125,13 +131,17 @@ def _header(report: Report, paint: Paint) -> list[str]:
     if workers > 0:
         text = f"{workers:.0f} worker{'s' if workers > 1 else ''}"
         text += _on_cluster(meta.cluster) + f", busiest at {cpu:.0f}% CPU"
-        if cpu > CPU_WARN and generator_limited(meta, s):
+        scenarios = [
+            (replace(meta, executor_options=sc.executor_options), sc)
+            for sc in report.scenarios.values()
+        ]
+        if cpu > CPU_WARN and any(generator_limited(m, x) for m, x in [(meta, s), *scenarios]):
             text = paint(f"{text} ⚠ saturated: latency includes Surge's delay", "33")
         out.append(f"    {text}")
     return out
 
 
-def generator_limited(meta: Meta, s: Summary) -> bool:
+def generator_limited(meta: Meta, s: Summary | ScenarioSection) -> bool:
     """Did Surge itself hold the run back? Only an open model has a target rate to fall
     short of: more than 1% of its due iterations dropped (no VU free in time), or, with
     --queue, iterations that waited. A closed model at 100% CPU on a fast local target is
@@ -143,6 +153,13 @@ def generator_limited(meta: Meta, s: Summary) -> bool:
     if dropped > 0.01 * (dropped + iterations):
         return True
     return executor.queue and s.latency.p95 > s.http_req_duration.p95 * 1.1
+
+
+def _scenario_note(name: str, sc: ScenarioSection) -> str | None:
+    """A scenario's own latency note, as the run's (its dropped iterations, its wait)."""
+    executor = executor_from(sc.executor_options)
+    note = latency_note(sc.latency, sc.http_req_duration, sc.dropped_iterations, executor)
+    return f"{name}: {note}" if note else None
 
 
 def _on_cluster(cluster: Cluster | None) -> str:

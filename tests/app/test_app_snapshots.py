@@ -19,6 +19,7 @@ from textual.widgets import Input, TextArea
 from engine.deploy.driver import DeployDriver
 from engine.report.review import read_review
 from tests.app.test_app import NOW, SHOP, until
+from tests.app.test_scenarios import SHOP3, at_second, console
 from tests.conftest import ROOT
 from tests.report_fixtures import BASE, NEW
 from tests.scripted import ScriptedFactory
@@ -263,3 +264,22 @@ def test_start_instances_dialog_at_80x24(snap_compare: Snap, tmp_path: Path) -> 
         await steady(pilot)
 
     assert snap_compare(surge, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_run_screen_with_scenarios_at(
+    snap_compare: Snap, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """Three scenarios 6 s in: a row each (buy from 2 s, admin done), lines per scenario
+    in the latency and rate plots with their names and start and end lines."""
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "shop3.toml").write_text(SHOP3)
+    factory = ScriptedFactory(intervals=6, hold=True, cpu=lambda k: 41.0)
+    surge = console(folder, factory)
+
+    async def run_before(pilot: Pilot) -> None:
+        await at_second(pilot, factory, 6)
+        await steady(pilot)
+
+    assert snap_compare(surge, terminal_size=size, run_before=run_before)

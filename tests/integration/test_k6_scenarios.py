@@ -70,8 +70,8 @@ export function buy(data) {
   group('checkout', function () {
     http.get(U + '/api/items', h);
     http.get(U + '/api/items/1', h);
+    sleep(0.1);  // a step's think time is the step's, inside its group
   });
-  sleep(0.1);
 }
 export function admin(data) {
   const r = http.get(U + '/api/items', { headers: { Authorization: 'Bearer ' + data.token } });
@@ -222,6 +222,11 @@ def test_three_scenarios_with_setup_count_and_judge_as_k6(
         s.iterations for n, s in sc.items() if not n.startswith("(")
     )
     assert report.summary.vus_max == k6["vus_max"]["values"]["value"] == 6
+
+    # k6's group_duration: the group's steps and the think time inside it.
+    k6_group = k6["group_duration{group:::checkout}"]["values"]["avg"]
+    assert abs(report.groups["::checkout"].group_duration.mean - k6_group) < 0.2 * k6_group
+    assert k6_group > 80  # the think time is in it
 
     verdicts = {(t.metric, t.expression): t.ok for t in report.thresholds}
     assert verdicts == k6_run["verdicts"]

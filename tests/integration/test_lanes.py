@@ -161,7 +161,11 @@ LOGOUT = Flow("out", (Step("logout", "POST", Template.compile("/api/logout"), he
 
 def with_setup(plan: RunPlan, setup: Flow, **kw: object) -> RunPlan:
     """`plan` with setup() `setup`, teardown() logging out, each scenario running ITEMS."""
-    lanes = tuple(replace(lane, flow=ITEMS) for lane in plan.work.scenarios)
+    # A flow's lane has no requests of its own, as [flows.NAME] builds it.
+    lanes = tuple(
+        replace(lane, flow=ITEMS, requests=(), weights=(), checks=())
+        for lane in plan.work.scenarios
+    )
     work = replace(plan.work, scenarios=lanes, setup=setup, teardown=LOGOUT, **kw)
     return replace(plan, work=work)
 

@@ -4,6 +4,7 @@ what the engine sends, counted exactly (iteration executors, so no timing slack)
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,53 @@ def test_an_unset_variable_is_one_line_naming_file_line_and_key(tmp_path: Path) 
     number = PROFILE.splitlines().index('body = "who=${env.WHO} key=${env.KEY:-none}"') + 1
     assert f"{file}:{number}: flows.posts.steps[0].body: " in line
     assert "${env.NOPE} is not set for scenario posts" in line
+
+
+HOSTS = """name = "hosts"
+base_url = "%s"
+hosts = { auth = "%s" }
+
+[flow]
+[[flow.steps]]
+method = "POST"
+path = "${hosts.auth}/api/login"
+json = { username = "ada", password = "pw" }
+capture = { token = { json = "token" } }
+
+[[flow.steps]]
+name = "items there"
+path = "${hosts.auth}/api/items"
+headers = { authorization = "Bearer ${token}" }
+checks = [{ status = 200 }]
+
+[[flow.steps]]
+name = "items here"
+path = "/api/items"
+headers = { authorization = "Bearer ${token}" }
+expected_statuses = 401
+checks = [{ status = 401 }]
+"""
+
+
+def test_steps_on_a_named_host_go_there_and_the_rest_to_base_url(
+    sut: Callable[..., str], tmp_path: Path
+) -> None:
+    home, auth = sut(), sut()
+    file = tmp_path / "hosts.toml"
+    file.write_text(HOSTS % (home, auth))
+    summary, _ = surge_json(file, "-i", "3")
+    # The token is the other server's: good there, unknown here (each sut keeps its own).
+    checks = {name: (c["passes"], c["fails"]) for name, c in summary["checks"].items()}
+    assert sorted(checks.values()) == [(3, 0), (3, 0)]
+    assert requests_per_step(summary) == {
+        "POST ${hosts.auth}/api/login": 3,
+        "items there": 3,
+        "items here": 3,
+    }
+    # One endpoint, on a named host only: nothing listens at base_url.
+    file.write_text(
+        f'name = "e"\nbase_url = "http://127.0.0.1:9"\nhosts = {{ a = "{auth}" }}\n'
+        '[[endpoints]]\npath = "${hosts.a}/"\n'
+    )
+    summary, _ = surge_json(file, "-i", "4")
+    assert summary["summary"]["requests"] == 4 and summary["summary"]["failed"] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -929,3 +930,22 @@ def test_check_values_with_known_variables_are_bound_per_pass() -> None:
     bound = check.bind(lambda t: Template.compile(t).render(values))
     assert bound.expected == ["u3", 1, {"i": "7"}] and not bound.templated
     assert bound.name == check.name  # every pass counts under one name
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "key"),
+    [
+        ("path = '/items?n=${random(1,100)}'", "endpoints[0].path"),
+        ("headers = { x-id = '${uuid}' }", "endpoints[0].headers"),
+        ("method = 'POST'\njson = { who = '${vu}' }", "endpoints[0].json"),
+    ],
+)
+def test_an_endpoint_refuses_placeholders_it_would_send_as_text(endpoint: str, key: str) -> None:
+    with pytest.raises(ProfileError, match=rf"{re.escape(key)}: \$\{{.*\}} needs a \[flow\] step"):
+        parse_profile(HEAD + "[[endpoints]]\n" + endpoint + "\n", "p.toml")
+
+
+def test_an_endpoint_takes_env_values_bound_at_load() -> None:
+    text = HEAD + "[[endpoints]]\npath = '/items/${env.ITEM:-7}'\n"
+    (endpoint,) = parse_profile(text, "p.toml", env_vars={}).endpoints
+    assert endpoint.path == "/items/7"

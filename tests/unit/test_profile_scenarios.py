@@ -269,6 +269,12 @@ def scenario(body: str, extra: str = "") -> str:
         ),
         (HEAD + '[setup]\ntimeout = "0s"\nsteps = [{ path = "/" }]\n', "setup.timeout", "positive"),
         (HEAD + "[teardown]\nsteps = []\n", "teardown.steps", "at least one"),
+        (
+            HEAD + "[flows.x]\nsteps = []\n",
+            "flows.x.steps",
+            "expected at least one [[flows.x.steps]] table",
+        ),
+        (HEAD + "[flows.x]\nsteps = [3]\n", "flows.x.steps[0]", "[[flows.x.steps]]"),
     ],
 )
 def test_each_refusal_names_file_line_and_key(text: str, key: str, fragment: str) -> None:
@@ -388,9 +394,12 @@ def test_once_runs_each_scenario_one_iteration_from_zero() -> None:
     assert work.setup is not None and work.teardown is not None
     text = HEAD + "[[endpoints]]\npath = '/a'\nweight = 9\n[[endpoints]]\nmethod = 'POST'\n"
     text += "path = '/b'\njson = { a = 1 }\nchecks = [{ status = 201 }]\n"
+    text += "[[endpoints]]\nmethod = 'PUT'\npath = '/c'\nbody = 'hé'\ntimeout = '2s'\n"
     (lane,) = plan(text, once=True).work.scenarios
     assert lane.flow is not None
-    assert [s.name for s in lane.flow.steps] == ["GET /a", "POST /b"]  # each endpoint once
+    assert [s.name for s in lane.flow.steps] == ["GET /a", "POST /b", "PUT /c"]  # each once
+    put = lane.flow.steps[2].prepare("http://127.0.0.1:8080", (), {})
+    assert put.body == "hé".encode() and put.timeout == 2.0  # the bytes as written
     assert lane.flow.steps[1].checks[0].name == "status is 201"
     wire = lane.flow.steps[1].prepare("http://127.0.0.1:8080", (), {}).wire
     assert wire.startswith(b"POST /b HTTP/1.1\r\n") and wire.endswith(b'{"a":1}')
@@ -470,7 +479,7 @@ def test_an_unknown_scenario_is_bad_input_listing_the_names(tmp_path: Path) -> N
 def test_the_readme_example_of_scenarios_loads() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     blocks = readme.split("```toml\n")
-    (block,) = [b.split("```")[0] for b in blocks if "[scenarios.browse]" in b.split("```")[0]]
+    (block,) = [b.split("```")[0] for b in blocks if "hosts = {" in b.split("```")[0]]
     p = parse(HEAD + block, env_vars={"PASSWORD": "x"})
     assert [(s.name, s.exec, s.start_time) for s in p.scenarios] == [
         ("browse", "browse", 0.0),
@@ -485,3 +494,12 @@ def test_queue_applies_to_every_arrival_rate_scenario() -> None:
     with pytest.raises(ConfigError) as info:
         plan(queue=True, scenarios=("buy", "admin"))
     assert info.value.key == "--queue"
+
+
+def test_an_env_value_that_a_flow_would_read_as_a_placeholder_is_refused() -> None:
+    text = HEAD + 'headers = { x = "${env.V}" }\n[flow]\nsteps = [{ path = "/${env.V}" }]\n'
+    err = error(text, env_vars={"V": "a${b}"})
+    assert (err.line, err.key) == (5, "flow.steps[0].path")
+    assert "reads as a placeholder" in err.message
+    plain = HEAD + 'headers = { x = "${env.V}" }\n'  # outside a flow it is only text
+    assert parse(plain, env_vars={"V": "a${b}"}).headers == (("x", "a${b}"),)

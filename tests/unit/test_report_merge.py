@@ -25,7 +25,7 @@ from engine.report.document import (
     lane_tables,
     read_report,
 )
-from engine.report.merge import merge_reports
+from engine.report.merge import merge_reports, merge_warnings
 from engine.report.model import Report, ScenarioSection, parse_report
 from tests.app.test_app import SHOP
 from tests.report_fixtures import BASE
@@ -65,8 +65,27 @@ KEPT = (
 START = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 
 
-def _plan() -> RunPlan:
-    thresholds = tuple(parse_cli_threshold(t) for t in EXACT + KEPT)
+# Judged again on that scenario's figures alone.
+PER_SCENARIO = (
+    "http_reqs{scenario:browse}:count>100",
+    "http_req_duration{scenario:browse}:p(95)<6",
+    "http_req_duration{scenario:buy,expected_response:true}:max<20",
+    "http_req_failed{scenario:buy}:rate<0.01",
+    "iterations{scenario:buy}:count>10",
+    "dropped_iterations{scenario:browse}:count<5",
+    "iteration_duration{scenario:browse}:avg<5",
+)
+# Judged again on that group's figures alone: its steps' requests, its group_duration.
+PER_GROUP = (
+    "http_reqs{group:::g}:count>0",
+    "http_req_failed{group:::g}:rate<0.01",
+    "group_duration{group:::g}:max<100",
+    "http_reqs{group:::setup}:count>0",  # setup's lane
+)
+
+
+def _plan(extra: tuple[str, ...] = ()) -> RunPlan:
+    thresholds = tuple(parse_cli_threshold(t) for t in EXACT + KEPT + extra)
     overrides = Overrides(thresholds=thresholds, replace_thresholds=True)
     return build_plan(parse_profile(SHOP, "shop.toml"), overrides, interval=1.0)
 
@@ -135,6 +154,7 @@ def _scenario_report(plan: RunPlan, lanes: dict[str, list[Interval]]) -> Report:
             if k < len(ivs):
                 models[name].add(ivs[k])
                 total.add(ivs[k])
+        total.lanes = {name: ivs[k] for name, ivs in lanes.items() if k < len(ivs)}
         whole.append(total)
     report = _report(plan, whole)
     seconds = report.meta.duration_s
@@ -155,7 +175,7 @@ def _scenario_report(plan: RunPlan, lanes: dict[str, list[Interval]]) -> Report:
 
 
 def test_a_merge_of_scenario_reports_is_the_report_of_one_run_of_every_scenario() -> None:
-    plan = _plan()
+    plan = _plan(PER_SCENARIO + PER_GROUP)
 
     def lane(scale: float, k: int) -> Interval:
         iv = scripted_interval(plan, k, scale)
@@ -167,7 +187,7 @@ def test_a_merge_of_scenario_reports_is_the_report_of_one_run_of_every_scenario(
         "browse": [lane(1.0, k) for k in range(1, 5)],
         "buy": [lane(0.5, k) for k in range(1, 5)],
     }
-    two = {"browse": [lane(1.7, k) for k in range(1, 5)], "(setup)": [lane(0.1, 1)]}
+    two = {"browse": [lane(1.7, k) for k in range(1, 5)], "(setup)": [lane(0.3, 1)]}
     both = {
         "browse": [_both(a, b) for a, b in zip(one["browse"], two["browse"], strict=True)],
         "buy": one["buy"],
@@ -192,3 +212,21 @@ def test_a_merge_of_scenario_reports_is_the_report_of_one_run_of_every_scenario(
     assert merged.groups["::g"].group_duration.max == whole.groups["::g"].group_duration.max
     again = parse_report(merged.table())
     assert again.scenarios == merged.scenarios and again.groups == merged.groups
+    assert merge_warnings([first, second], ["one", "two"]) == [
+        "scenario buy not in two: its section holds the others'",
+        "scenario (setup) not in one: its section holds the others'",
+    ]
+    verdicts, want = _verdicts(merged), _verdicts(whole)
+    assert {k: verdicts[k] for k in PER_SCENARIO} == {k: want[k] for k in PER_SCENARIO}
+    assert {verdicts[k][0] for k in PER_SCENARIO} == {True, False}  # both kinds judged
+    assert all(t.recomputed for t in merged.thresholds if t.metric.find("scenario:") > 0)
+    g = merged.groups["::g"]
+    setup = merged.scenarios["(setup)"]
+    assert [verdicts[k][1] for k in PER_GROUP] == [
+        g.requests,
+        round(g.failed / g.requests, 6),
+        pytest.approx(g.group_duration.max, abs=1e-3),
+        setup.requests,
+    ]
+    assert setup.requests > 0 and g.failed > 0
+    assert all(t.recomputed for t in merged.thresholds if t.metric.find("group:") > 0)

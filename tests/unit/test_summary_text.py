@@ -297,3 +297,25 @@ def test_a_row_per_scenario_and_group_within_80_columns() -> None:
     assert rows["(setup)"] == ["–", "0", "0", "0.2", "12346", "0.0%"]
     assert rows["::checkout"][0] == "1000" and rows["::a::b::c::d::e::f::g::…"][0] == "–"
     assert "█ SCENARIOS" not in render_report(replace(report, scenarios={}, groups={}))
+
+
+def test_a_scenario_that_dropped_iterations_says_so_as_a_run_would() -> None:
+    """A run of several scenarios has no one executor: each open-model scenario's drops
+    are named, and they mark a busy generator as the one that held the run back."""
+    options = {"executor": "constant-arrival-rate", "rate": 20, "duration": 4.0}
+    browse = ScenarioSection(
+        executor="constant-arrival-rate",
+        executor_options=options | {"preAllocatedVUs": 1, "maxVUs": 1},
+        iterations=8,
+        dropped_iterations=32,
+    )
+    admin = ScenarioSection(executor="per-vu-iterations", iterations=6)
+    meta = Meta(executor="scenarios", workers=1, cpu_percent_max=95.0)
+    report = Report(meta, Summary(iterations=14), scenarios={"browse": browse, "admin": admin})
+    text = render_report(report)
+    assert max(len(line) for line in text.splitlines()) <= 77
+    note = " ".join(text.split("⚠ browse: ")[1].split("\n\n")[0].split())
+    assert note.startswith("32 iterations dropped: no free VU at their due time (maxVUs 1)")
+    assert "admin:" not in text and "⚠ saturated" in text
+    calm = replace(report, scenarios={"browse": replace(browse, dropped_iterations=0)})
+    assert "⚠" not in render_report(calm)

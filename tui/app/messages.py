@@ -6,8 +6,8 @@ the UI never waits on the engine and the engine never touches a widget.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from textual.message import Message
 
@@ -27,6 +27,7 @@ class SnapshotReceived(Message):
 
     snapshot: Snapshot
     timeline: Sequence[Row] = ()
+    lanes: Mapping[str, Sequence[Row]] = field(default_factory=dict)  # by scenario (several)
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SnapshotReceived)

@@ -12,7 +12,9 @@ from typing import Any
 from engine.http.body import parse_size
 from engine.http.redirects import MAX_REDIRECTS
 from engine.load.testtypes import ALIASES, TEST_TYPES
-from engine.profile.scenarios import ENV_NAME, RESERVED_TAGS
+from engine.profile import http_fields
+from engine.profile.fields import Invalid
+from engine.profile.scenarios import ENV_NAME
 from tui.cli.argtypes import duration, positive, positive_int, time_scale, workers
 
 
@@ -69,11 +71,11 @@ def run_tag(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip() or not value:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    if name in RESERVED_TAGS:
-        raise argparse.ArgumentTypeError(
-            f"{name!r} is a tag Surge sets itself (reserved: {', '.join(RESERVED_TAGS)})"
-        )
-    return name, value
+    try:
+        (tag,) = http_fields.tags({name: value}, ("--tag",))  # a profile's rules
+    except Invalid as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    return tag
 
 
 class _EnvOrVariable(argparse.Action):

@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 from engine.durations import clock
 from engine.errors import ConfigError
 from engine.load.executors import EXECUTORS, ExecutorConfig
+from engine.load.run import RunPlan
 from engine.load.testtypes import TEST_TYPES, preview, resolve
 from engine.profile import Profile, ProfileError, http_fields
 from engine.profile.plan import (
@@ -46,10 +47,10 @@ from tui.app.layout import fit_footer
 from tui.app.messages import RunRequested
 from tui.app.probe import Probe, check_target
 from tui.app.session import RunSetup
-from tui.app.widgets.plots import ShapePreview
+from tui.app.widgets.plots import LaneShape, ShapePreview
 
 CUSTOM = "custom"
-CUSTOM_SUMMARY = "the profile's own [load] table, or the executor chosen below"
+CUSTOM_SUMMARY = "the profile's own [load] or [scenarios], or the executor chosen below"
 AUTO = "auto"
 
 
@@ -82,11 +83,35 @@ def profile_prompt(entry: ProfileEntry) -> Text:
         load.append(f"{p.rate:g}/s")
     if p.load is not None:
         load.append(p.load.executor)
+    if p.scenarios:
+        load.append(f"{len(p.scenarios)} scenarios")
     envs = ", ".join(p.environments) if p.environments else "none"
     out.append(f"\n  load: {' · '.join(load) or 'default'}  envs: {envs}", style="dim")
     if p.description:
         out.append(f"\n  {p.description}", style="dim italic")
     return out
+
+
+def lane_shapes(plan: RunPlan, points: int = 60) -> list[LaneShape]:
+    """Each scenario's shape from its startTime, as the preview stacks them."""
+    return [
+        LaneShape(
+            s.name,
+            s.start_time,
+            preview(s.executor, points),
+            "iterations/s" if s.executor.open_model else "VUs",
+        )
+        for s in plan.work.scenarios
+    ]
+
+
+def scenarios_line(plan: RunPlan) -> str:
+    """`3 scenarios: browse, buy from 0:02, admin from 0:01` under the preview."""
+    parts = [
+        s.name if s.start_time <= 0 else f"{s.name} from {clock(s.start_time)}"
+        for s in plan.work.scenarios
+    ]
+    return f"{len(parts)} scenarios: {', '.join(parts)}"
 
 
 def type_prompt(name: str) -> Text:
@@ -138,6 +163,7 @@ class PickerScreen(Screen[None]):
         self.profile: Profile | None = None
         self.test_type = self._initial_type()
         self.cfg: ExecutorConfig | None = None
+        self.plan: RunPlan | None = None  # the plan of a profile with [scenarios]
         self.errors: dict[str, str] = {}
         self.scaled_to: float | None = None  # the duration a test type was scaled to
         self.base_url: str | None = None  # the base-URL field, checked as a profile's is
@@ -161,8 +187,9 @@ class PickerScreen(Screen[None]):
         run (the profile's `test_type`, `average` for a rollout without `[load]`)."""
         if self.choice.test_type or self._type_picked or self.profile is None:
             return
-        try:
-            wanted = resolve(run_test_type(self.profile, Overrides()) or "smoke").name
+        named = run_test_type(self.profile, Overrides())
+        try:  # [scenarios] run as written unless a type is asked for: "custom"
+            wanted = resolve(named).name if named else CUSTOM if self.profile.scenarios else "smoke"
         except ConfigError:
             return
         self._type_auto = wanted
@@ -365,7 +392,16 @@ class PickerScreen(Screen[None]):
                 errors["duration"] = str(exc)
             except ConfigError as exc:
                 errors[field_for(exc.key) or "form"] = str(exc)
-        if self.profile is not None and not errors:
+        self.plan = None
+        if self.profile is not None and not errors and self.profile.scenarios:
+            try:  # each scenario as the run will have it (a type scales every one)
+                self.plan = build_plan(self.profile, o, interval=1.0, in_process=False)
+            except (ConfigError, ProfileError) as exc:
+                errors[field_for(exc.key) or "form"] = str(exc)
+            if self.plan is not None and len(self.plan.work.scenarios) == 1:
+                self.cfg = self.plan.work.scenarios[0].executor  # a load flag made one
+                self.plan = None
+        elif self.profile is not None and not errors:
             try:
                 self.cfg = choose_executor(self.profile, o)
             except ConfigError as exc:
@@ -382,7 +418,13 @@ class PickerScreen(Screen[None]):
             self.query_one(f"#f-{key}", Input).set_class(key in self.errors, "-invalid")
         self._say("#goal-error", self.errors.get("goal", ""))
         preview_plot = self.query_one("#preview", ShapePreview)
-        if self.cfg is not None:
+        if self.plan is not None:
+            lanes = lane_shapes(self.plan)
+            if (lanes, "scenarios") != self._previewed:
+                self._previewed = (lanes, "scenarios")
+                preview_plot.show_lanes(lanes)
+            self._say("#plan-describe", scenarios_line(self.plan), hide=False)
+        elif self.cfg is not None:
             unit = "iterations/s" if self.cfg.open_model else "VUs"
             points = preview(self.cfg, 60)
             if (points, unit) != self._previewed:

@@ -20,13 +20,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from engine.deploy.fleet import Fleet
 from engine.deploy.strategies import EventKind, Phase
+from engine.load.executors import ExecutorConfig
 from engine.load.model import ThresholdState
-from engine.load.run import Snapshot
+from engine.load.run import RunPlan, Snapshot
 from engine.load.states import RunState, StopCause, StopReason
 from engine.report.summary import CPU_WARN
 from engine.run_session import SessionEnd
@@ -40,8 +41,16 @@ from tui.app.widgets.checks import ChecksList
 from tui.app.widgets.cpu import CpuIndicator
 from tui.app.widgets.deploy import DeployPanel
 from tui.app.widgets.figures import FiguresPanel
-from tui.app.widgets.plots import REDRAW_S, LatencyPlot, LoadPlot, ThroughputPlot, TimePlot
+from tui.app.widgets.plots import (
+    REDRAW_S,
+    LatencyPlot,
+    LoadPlot,
+    ThroughputPlot,
+    TimePlot,
+    scenario_color,
+)
 from tui.app.widgets.progress import StageProgress
+from tui.app.widgets.scenarios import ScenarioTable
 from tui.app.widgets.statuses import StatusTable
 from tui.app.widgets.steps import StepTable
 from tui.app.widgets.thresholds import ThresholdList
@@ -58,6 +67,25 @@ DEPLOY_ACTIONS = ("deploy_toggle", "deploy_promote", "deploy_rollback", "deploy_
 # footer must still hold D, P and R.
 SCALE_KEYS = Binding.Group("±10%", compact=True)
 GREEN_KEYS = Binding.Group("green ∓10%", compact=True)
+
+
+def scenario_names(plan: RunPlan) -> tuple[str, ...]:
+    return tuple(s.name for s in plan.work.scenarios)
+
+
+def single_executor(plan: RunPlan) -> ExecutorConfig | None:
+    """The executor of a run of one scenario; None for several (each has its own)."""
+    scenarios = plan.work.scenarios
+    return scenarios[0].executor if len(scenarios) == 1 else None
+
+
+def planned_length(plan: RunPlan) -> float:
+    """How long the plots' time axis is planned: the last scenario's end (its startTime
+    and its planned duration), or 0 when an iteration executor's length is open (its
+    maxDuration is a cap, not a length: the axis grows)."""
+    if any(s.executor.kind.iteration_based for s in plan.work.scenarios):
+        return 0.0
+    return max(s.start_time + s.executor.planned_duration for s in plan.work.scenarios)
 
 
 class RunScreen(Screen[None]):
@@ -127,20 +155,29 @@ class RunScreen(Screen[None]):
         self._steps_due = False
         self._steps_at = -STEP_FIGURES_EVERY_S
         self._deploy_told = 0  # events already announced (promotion, rollback)
+        self.scales: dict[str, float] = {}  # a scenario's own target multiplier, by name
+        self.paused: set[str] = set()  # scenarios paused on their own
+        self._ended_at: dict[str, float] = {}  # when each scenario was first seen done
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         plan = self.session.setup.plan
+        names = scenario_names(plan)
+        cfg = single_executor(plan)
         yield Header(show_clock=False)
         with Horizontal(id="run-status"):
             yield StageProgress(id="progress")
             yield CpuIndicator(id="cpu")
         yield Static("", id="run-banner")
+        if len(names) > 1:
+            colors = [scenario_color(i) for i in range(len(names))]
+            yield ScenarioTable(names, colors, id="scenarios")
         with Horizontal(id="run-body"):
             with Vertical(id="run-plots"):
                 yield LatencyPlot(id="latency-plot")
                 yield ThroughputPlot(id="rate-plot")
-                yield LoadPlot(open_model=plan.work.only.executor.open_model, id="load-plot")
+                open_model = cfg is not None and cfg.open_model  # several: VUs, which add
+                yield LoadPlot(open_model=open_model, id="load-plot")
                 if self.session.deploy is not None:
                     yield DeployPanel(self.session.deploy, id="deploy")
             with VerticalScroll(id="run-side"):
@@ -183,14 +220,20 @@ class RunScreen(Screen[None]):
             [ThresholdState(t, True, None) for t in setup.plan.thresholds]  # not judged yet
         )
         self._show_status()
+        names = scenario_names(setup.plan)
+        self.set_class(len(names) > 1, "-scenarios")
+        if len(names) > 1:
+            for plot in self.query("#run-plots > TimePlot").results(TimePlot):
+                plot.set_scenarios(names)
+            self.query_one(ScenarioTable).focus()  # ↑ ↓ pick the scenario p, +, - and t steer
         if self.session.deploy is not None:
             self.query_one("#load-plot").display = False  # the deploy panel needs the room
         if self.autostart:
             self.action_begin()
         else:
-            self._banner(
-                f"ready: {setup.plan.work.only.executor.describe()}  (enter starts, esc goes back)"
-            )
+            cfg = single_executor(setup.plan)
+            shape = cfg.describe() if cfg is not None else f"{len(names)} scenarios"
+            self._banner(f"ready: {shape}  (enter starts, esc goes back)")
 
     # ------------------------------------------------------------------- state
     @property
@@ -213,10 +256,12 @@ class RunScreen(Screen[None]):
             return False  # hidden until the run starts
         if action == "pause":  # p is Pause while running, Resume while paused
             if state == RunState.RUNNING:
-                return True
+                return self.selected not in self.paused
             return False if state == RunState.PAUSED else None
         if action == "resume":
-            return state == RunState.PAUSED
+            return state == RunState.PAUSED or (
+                state == RunState.RUNNING and self.selected in self.paused
+            )
         if action == "save":
             return True if self.session.measured and state != RunState.FINISHED else None
         if action in STEERABLE:
@@ -232,8 +277,23 @@ class RunScreen(Screen[None]):
 
     def _show_status(self) -> None:
         self.query_one(StageProgress).show(
-            self.session.last, self.session.setup.plan.work.only.executor, self.state, self.scale
+            self.session.last,
+            single_executor(self.session.setup.plan),
+            self.state,
+            self.scale,
+            self.scales,
         )
+
+    @property
+    def selected(self) -> str | None:
+        """The scenario the steering keys act on: the scenario table's row; None: all."""
+        tables = self.query(ScenarioTable)
+        return tables.first().selected if tables else None
+
+    @on(DataTable.RowHighlighted, "#scenarios")
+    def _scenario_picked(self) -> None:
+        """p reads Pause or Resume for the row now selected."""
+        self.refresh_bindings()
 
     def _banner(self, text: str, *, warning: bool = False) -> None:
         banner = self.query_one("#run-banner", Static)
@@ -289,8 +349,13 @@ class RunScreen(Screen[None]):
         return ended
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
-        """Called on the engine's side: package and post."""
-        self.post_message(SnapshotReceived(snapshot, tuple(self.session.model.timeline)))
+        """Called on the engine's side: package and post (with several scenarios, each
+        one's timeline too, for the plots' lines per scenario)."""
+        model = self.session.model
+        lanes = {}
+        if len(snapshot.scenarios) > 1:
+            lanes = {name: tuple(lane.timeline) for name, lane in model.lanes.items()}
+        self.post_message(SnapshotReceived(snapshot, tuple(model.timeline), lanes))
 
     def _update_steps(self) -> None:
         """Per-step figures at most every STEP_FIGURES_EVERY_S, the last one always shown.
@@ -322,14 +387,15 @@ class RunScreen(Screen[None]):
         self.snapshots_seen += 1
         self.session.last = s
         self.scale = s.scale
-        planned = self.session.setup.plan.work.only.executor.planned_duration
-        if self.session.setup.plan.work.only.executor.kind.iteration_based:
-            planned = 0.0  # maxDuration is a cap, not a length: let the axis grow
+        planned = planned_length(self.session.setup.plan)
         # A saturated generator shares its core with this display: redraw less then.
         every = SATURATED_REDRAW_S if s.cpu_percent > CPU_WARN else REDRAW_S
         marks = self._marks()
+        spans = self._spans(s)
         for plot in self.query("#run-plots > TimePlot").results(TimePlot):
-            plot.show(message.timeline, planned, every, marks)
+            plot.show(message.timeline, planned, every, marks, message.lanes, spans)
+        if len(s.scenarios) > 1:
+            self.query_one(ScenarioTable).show(s.scenarios)
         if self.session.deploy is not None:
             self._show_deploy()
         self.query_one(FiguresPanel).show(s, message.timeline)
@@ -342,6 +408,25 @@ class RunScreen(Screen[None]):
         )
         self._tell(s)
         self._changed()
+
+    def _spans(self, s: Snapshot) -> tuple[tuple[float, str], ...]:
+        """Where each scenario started (its startTime) and ended, in its colour: lines on
+        the plots. A timed executor ends where its plan does; an iteration executor when
+        its iterations are done (first seen so: its maxDuration is only a cap)."""
+        scenarios = self.session.setup.plan.work.scenarios
+        out = []
+        if not s.scenarios:  # a run of one: its start and end are the plot's
+            return ()
+        for i, (plan, row) in enumerate(zip(scenarios, s.scenarios, strict=True)):
+            color = scenario_color(i)
+            if row.state != "waiting":
+                out.append((row.start_time, color))
+            if row.state == "done":
+                end = row.end_time
+                if plan.executor.kind.iteration_based:
+                    end = self._ended_at.setdefault(row.name, s.elapsed)
+                out.append((end, color))
+        return tuple(out)
 
     def _marks(self) -> tuple[float, ...]:
         """When the run was steered by hand: lines on the plots."""
@@ -417,39 +502,74 @@ class RunScreen(Screen[None]):
             self.app.pop_screen()
 
     def action_pause(self) -> None:
-        if self.session.started:
-            self.session.pause()
+        """Pause the selected scenario, or the whole run (the row `all`, or one scenario)."""
+        if not self.session.started:
+            return
+        name = self.selected
+        self.session.pause(scenario=name)
+        if name is None:
             self._banner("paused: p resumes")
-            self._changed()
+        else:
+            self.paused.add(name)
+            self._banner(f"{name} paused: p on its row resumes it")
+        self._changed()
+        self.refresh_bindings()
 
     def action_resume(self) -> None:
-        if self.session.started:
-            self.session.resume()
-            self._banner("")
-            self._changed()
+        """Resume the selected scenario; a whole run paused resumes whole."""
+        if not self.session.started:
+            return
+        name = self.selected if self.state == RunState.RUNNING else None
+        self.session.resume(scenario=name)
+        if name is None:
+            self.paused.clear()
+        else:
+            self.paused.discard(name)
+        self._banner("")
+        self._changed()
+        self.refresh_bindings()
 
     def action_nudge(self, direction: int) -> None:
         if not self.session.started:
             return
-        scale = max(MIN_SCALE, round(self.scale + direction * NUDGE, 6))
-        if scale == self.scale:
+        name = self.selected
+        now = self.scale if name is None else self.scales.get(name, self.scale)
+        scale = max(MIN_SCALE, round(now + direction * NUDGE, 6))
+        if scale == now:
             self.notify(f"the target is already at its minimum ({MIN_SCALE:.0%} of the plan)")
             return
-        self.scale = scale
-        self.session.set_scale(scale)
+        self.session.set_scale(scale, scenario=name)
+        if name is None:
+            self.scale = scale
+            self.scales.clear()  # every scenario now at the one scale
+        else:
+            self.scales[name] = scale
         self._show_status()  # "target ×1.10" at once, not at the next interval
 
-    def _unit(self) -> str:
-        return "iterations/s" if self.session.setup.plan.work.only.executor.open_model else "VUs"
+    def _unit(self, name: str | None) -> str:
+        plan = self.session.setup.plan
+        cfg = next((s.executor for s in plan.work.scenarios if s.name == name), None)
+        cfg = cfg or single_executor(plan)
+        return "iterations/s" if cfg is not None and cfg.open_model else "VUs"
 
     def action_target(self) -> None:
+        """A typed target for the selected scenario (several: VUs and rates do not add,
+        so the row `all` takes none)."""
         last = self.session.last
-        current = last.row.target if last is not None else 0.0
+        name = self.selected
+        if name is None and len(scenario_names(self.session.setup.plan)) > 1:
+            self.notify("select a scenario's row first (↑ ↓): its VUs or rate", timeout=5)
+            return
+        current, scale = (last.row.target if last is not None else 0.0), self.scale
+        if name is not None:
+            rows = [r for r in last.scenarios if r.name == name] if last is not None else []
+            current = rows[0].target if rows else 0.0
+            scale = self.scales.get(name, self.scale)
 
         def apply(value: float | None) -> None:
             if value is None or not self.session.started:
                 return
-            base = current / self.scale if self.scale else 0.0
+            base = current / scale if scale else 0.0
             if base <= 0:
                 self.notify(
                     "the planned target is 0 right now, so there is nothing to scale; "
@@ -457,11 +577,14 @@ class RunScreen(Screen[None]):
                     severity="warning",
                 )
                 return
-            self.session.set_target(value)
-            self.scale = value / base
+            self.session.set_target(value, scenario=name)
+            if name is None:
+                self.scale = value / base
+            else:
+                self.scales[name] = value / base
             self._show_status()
 
-        self.app.push_screen(TargetModal(self._unit(), current), apply)
+        self.app.push_screen(TargetModal(self._unit(name), current), apply)
 
     def action_stop(self) -> None:
         if self.session.started:

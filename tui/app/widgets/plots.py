@@ -15,13 +15,19 @@ with markers of its own without, and named "(base)" on the bottom border.
 
 Steering by hand (a pause, a new target) is marked by a vertical line at its time
 (`show(..., marks=...)`), so a bend in the lines reads as the user's, not the system's.
+
+A run of several scenarios (`show(..., lanes=...)`, each scenario's own timeline) draws
+the latency (p95), rate and VU plots one line per scenario, in the scenario's colour
+and named in the legend, with a vertical line of that colour where it starts and where
+it ends (`spans`): whose load a bend is reads off the plot.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from time import monotonic
 
 from textual.timer import Timer
@@ -49,6 +55,13 @@ _MONO_MARKERS = ("•", "+", "x", "#")
 _BASE_COLOR_MARKER = "·"  # character resolution: a dotted line beside the braille ones
 _BASE_MONO_MARKERS = ("o", "*", "%", "@")
 _BASE_SHADE = 0.6  # a base series' colour: this much of its own, the rest dark grey
+# One colour per scenario, in the plan's order (the scenario table names them in it too):
+# never red (errors) or orange (steering).
+SCENARIO_COLORS = (CYAN, GREEN, YELLOW, MAGENTA, BLUE, GREY)
+
+
+def scenario_color(index: int) -> str:
+    return SCENARIO_COLORS[index % len(SCENARIO_COLORS)]
 
 
 _STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
@@ -147,6 +160,18 @@ class TimePlot(PlotextPlot):
         self._y_max: dict[str, float] = {}
         self.base: Sequence[Row] = ()
         self.marks: Sequence[float] = ()  # run times of steering by hand
+        self.lanes: Mapping[str, Sequence[Row]] = {}  # each scenario's timeline, by name
+        self.scenario_colors: Mapping[str, str] = {}  # each scenario's colour
+        self.spans: Sequence[tuple[float, str]] = ()  # (run time, colour): starts and ends
+
+    def set_scenarios(self, names: Sequence[str]) -> None:
+        """The run's scenarios, in the plan's order: their colours, for lines and legends."""
+        self.scenario_colors = {name: scenario_color(i) for i, name in enumerate(names)}
+
+    @property
+    def by_scenario(self) -> bool:
+        """Lines per scenario: a run of more than one, once their timelines arrive."""
+        return len(self.scenario_colors) > 1 and bool(self.lanes)
 
     def on_mount(self) -> None:
         self.border_title = self.legend_title()
@@ -216,11 +241,20 @@ class TimePlot(PlotextPlot):
         planned: float = 0.0,
         every: float = REDRAW_S,
         marks: Sequence[float] = (),
+        lanes: Mapping[str, Sequence[Row]] | None = None,
+        spans: Sequence[tuple[float, str]] = (),
     ) -> None:
-        """New data; drawn now if the last draw is `every` seconds old, else then."""
+        """New data; drawn now if the last draw is `every` seconds old, else then.
+        `lanes`: each scenario's timeline; `spans`: where each starts and ends."""
         self._rows = rows
         self._planned = planned
         self.marks = marks
+        self.spans = spans
+        if lanes is not None:
+            had = self.by_scenario
+            self.lanes = {name: lanes[name] for name in self.scenario_colors if name in lanes}
+            if self.by_scenario != had:
+                self.border_title = self.legend_title()
         self._redraw_within(every)
 
     def _redraw_within(self, every: float) -> None:
@@ -278,6 +312,9 @@ class TimePlot(PlotextPlot):
         plt.xlim(0, self._x_max)
         ticks = time_ticks(self._x_max)
         plt.xticks(ticks, [clock(t) for t in ticks])
+        for t, color in dict.fromkeys(self.spans):  # a scenario's start and end
+            if 0 < t < self._x_max:
+                plt.vline(t, color=rgb(color))
         for t in dict.fromkeys(self.marks):  # under the series, which draw over them
             plt.vline(t, color=rgb(ORANGE))
         self.draw_rows(self._rows)
@@ -298,10 +335,19 @@ class LatencyPlot(TimePlot):
         self._lo = 0.0  # log10 of 1 ms
         self._hi = 2.0  # log10 of 100 ms
 
+    def legend(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        if self.by_scenario:
+            return "p95 (log)", tuple(self.scenario_colors.items())
+        return self.TITLE, self.LEGEND
+
+    def short_title(self) -> str:
+        return "p95" if self.by_scenario else self.SHORT_TITLE
+
     def draw_rows(self, rows: Sequence[Row]) -> None:
         plt = self.plt
         live = [r for r in rows if r.requests]
         base = [r for r in self.base if r.requests]
+        lanes = {name: [r for r in lane if r.requests] for name, lane in self.lanes.items()}
         values = [v for r in (*live, *base) for v in (r.p50, r.p99) if v > 0]
         if values:
             self._lo = min(self._lo, math.floor(math.log10(min(values))))
@@ -323,6 +369,12 @@ class LatencyPlot(TimePlot):
             if len(finer) <= max(self.size.height - 3, 1):
                 ticks = finer
         plt.yticks(ticks, [tick_label(10**t) for t in ticks])
+        if self.by_scenario:
+            for i, (name, lane) in enumerate(lanes.items()):
+                self.series(
+                    i, [r.t for r in lane], _log_ms(lane, "p95"), self.scenario_colors[name]
+                )
+            return
         for i, (label, color) in enumerate(self.LEGEND):
             self.series(i, [r.t for r in live], _log_ms(live, label), color)
             if label in self.BASE_LABELS:
@@ -344,6 +396,14 @@ class ThroughputPlot(TimePlot):
     LEGEND = (("req/s", BLUE), ("errors", RED))
     BASE_LABELS = ("req/s", "errors")
 
+    def legend(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        if self.by_scenario:
+            return "req/s, err % (right)", (*self.scenario_colors.items(), ("errors", RED))
+        return self.TITLE, self.LEGEND
+
+    def short_title(self) -> str:
+        return "req/s" if self.by_scenario else self.SHORT_TITLE
+
     def draw_rows(self, rows: Sequence[Row]) -> None:
         plt = self.plt
         both = (*rows, *self.base)
@@ -355,6 +415,13 @@ class ThroughputPlot(TimePlot):
         plt.yticks(ticks, [count_label(t) for t in ticks])
         eticks = [0.0, err_top]
         plt.yticks(eticks, [f"{t:g}%" for t in eticks], yside="right")
+        if self.by_scenario:
+            for i, (name, lane) in enumerate(self.lanes.items()):
+                rps = [r.rps for r in lane]
+                self.series(i, [r.t for r in lane], rps, self.scenario_colors[name], worst=False)
+            errors = [r.error_rate * 100 for r in rows]
+            self.series(len(self.lanes), [r.t for r in rows], errors, RED, yside="right")
+            return
         for run, base in ((rows, False), (self.base, True)):
             xs = [r.t for r in run]
             self.series(0, xs, [r.rps for r in run], BLUE, worst=False, base=base)
@@ -376,6 +443,8 @@ class LoadPlot(TimePlot):
         super().__init__(id=id, classes=classes)
 
     def legend(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        if self.by_scenario:  # each one's VUs: targets in VUs and rates do not add
+            return self.TITLE, tuple(self.scenario_colors.items())
         if self.open_model:
             return "iterations/s", (("achieved", MAGENTA), ("target", GREY))
         return self.TITLE, self.LEGEND
@@ -399,6 +468,14 @@ class LoadPlot(TimePlot):
 
     def draw_rows(self, rows: Sequence[Row]) -> None:
         plt = self.plt
+        if self.by_scenario:
+            top = self.sticky_max("load", max((r.vus for r in rows), default=0), 10.0)
+            plt.ylim(0, top)
+            plt.yticks([0.0, top / 2, top], [count_label(t) for t in (0.0, top / 2, top)])
+            for i, (name, lane) in enumerate(self.lanes.items()):
+                vus = [float(r.vus) for r in lane]
+                self.series(i, [r.t for r in lane], vus, self.scenario_colors[name], worst=False)
+            return
         xs = [r.t for r in rows]
         achieved = self.achieved(rows)
         base = self.achieved(self.base)
@@ -412,8 +489,43 @@ class LoadPlot(TimePlot):
         self.series(0, self.achieved_at(self.base), base, MAGENTA, worst=False, base=True)
 
 
+@dataclass(frozen=True)
+class LaneShape:
+    """One scenario's shape for the preview: from its startTime, in its own unit."""
+
+    name: str
+    start: float
+    points: Sequence[tuple[float, float]]  # (time since its start, target)
+    unit: str  # "VUs" or "iterations/s"
+
+
+LANE_HEIGHT = 0.8  # of a band of 1: a gap between the scenarios' bands
+
+
+def stacked(lanes: Sequence[LaneShape]) -> list[tuple[list[float], list[float]]]:
+    """Each scenario's (xs, ys) in a band of its own, the first on top: y = its band's
+    floor + target / its peak x LANE_HEIGHT. One band each, not one sum: VUs and
+    iterations/s do not add, and each shape reads against its own peak."""
+    out = []
+    for i, lane in enumerate(lanes):
+        floor = len(lanes) - 1 - i
+        peak = max((v for _, v in lane.points), default=0.0) or 1.0
+        xs = [lane.start + t for t, _ in lane.points]
+        ys = [floor + v / peak * LANE_HEIGHT for _, v in lane.points]
+        if lane.start > 0 and xs:  # idle until its startTime: a flat line from 0
+            xs, ys = [0.0, lane.start, *xs], [float(floor), float(floor), *ys]
+        out.append((xs, ys))
+    return out
+
+
+def lane_peak(lane: LaneShape) -> str:
+    peak = max((v for _, v in lane.points), default=0.0)
+    return f"{count_label(peak)}/s" if lane.unit == "iterations/s" else f"{count_label(peak)} VUs"
+
+
 class ShapePreview(PlotextPlot):
-    """The load shape a test type will run, before it runs: (t, target) points."""
+    """The load shape a test type will run, before it runs: (t, target) points; or the
+    scenarios of a profile with several, stacked over time (`show_lanes`)."""
 
     DEFAULT_CSS = """
     ShapePreview {
@@ -426,6 +538,7 @@ class ShapePreview(PlotextPlot):
         super().__init__(id=id, classes=classes)
         self._points: Sequence[tuple[float, float]] = ()
         self._unit = "VUs"
+        self._lanes: tuple[LaneShape, ...] = ()
 
     def on_mount(self) -> None:
         self._draw()
@@ -434,6 +547,13 @@ class ShapePreview(PlotextPlot):
         """Called on a highlight or a form edit (human speed): drawn at once."""
         self._points = points
         self._unit = unit
+        self._lanes = ()
+        self._draw()
+
+    def show_lanes(self, lanes: Sequence[LaneShape]) -> None:
+        """The scenarios of a run, each in a band of its own over one time axis."""
+        self._points = ()
+        self._lanes = tuple(lanes)
         self._draw()
 
     def _draw(self) -> None:
@@ -441,6 +561,10 @@ class ShapePreview(PlotextPlot):
         plt.clear_data()
         plt.frame(False)
         plt.xfrequency(5)
+        if self._lanes:
+            self._draw_lanes()
+            self.refresh()
+            return
         self.border_title = f"load shape: {self._unit} over time"
         if not self._points:
             self.refresh()
@@ -458,3 +582,26 @@ class ShapePreview(PlotextPlot):
         mono = bool(getattr(self.app, "no_color", False))
         plt.plot(xs, ys, marker="•" if mono else "braille", color=rgb(CYAN), fillx=False)
         self.refresh()
+
+    def _draw_lanes(self) -> None:
+        """A band per scenario, named on the y axis, its peak in the legend."""
+        plt = self.plt
+        mono = bool(getattr(self.app, "no_color", False))
+        keys = []
+        shapes = stacked(self._lanes)
+        right = max((max(xs, default=0.0) for xs, _ in shapes), default=0.0)
+        right = max(right, 1.0)
+        plt.xlim(0, right)
+        xticks = time_ticks(right)
+        plt.xticks(xticks, [clock(t) for t in xticks])
+        n = len(self._lanes)
+        plt.ylim(0, n)
+        floors = [n - 1 - i + LANE_HEIGHT / 2 for i in range(n)]
+        plt.yticks(floors, [lane.name for lane in self._lanes])
+        for i, (lane, (xs, ys)) in enumerate(zip(self._lanes, shapes, strict=True)):
+            color = scenario_color(i)
+            marker = _MONO_MARKERS[i % len(_MONO_MARKERS)] if mono else "braille"
+            plt.plot(xs, ys, marker=marker, color=rgb(color))
+            key = f"{marker}{lane.name}" if mono else f"[{color}]━[/] {lane.name}"
+            keys.append(f"{key} {lane_peak(lane)}")
+        self.border_title = "scenarios over time  " + " ".join(keys)

@@ -6,6 +6,8 @@ from the wall clock, so a paused run does not count down.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -29,9 +31,30 @@ def stage_text(cfg: ExecutorConfig, progress: float) -> str:
     return cfg.kind.progress_label(cfg, progress)
 
 
+def scenarios_text(snapshot: Snapshot | None) -> str:
+    """`2 of 3 scenarios running` for a run of several (each has its own stage)."""
+    rows = snapshot.scenarios if snapshot is not None else ()
+    if not rows:
+        return "scenarios"
+    running = sum(r.state == "running" for r in rows)
+    return f"{running} of {len(rows)} scenarios running"
+
+
+def scales_text(scale: float, scales: Mapping[str, float]) -> str:
+    """The targets steered by hand: `target ×1.10`, or a scenario's `buy ×0.80`."""
+    parts = [f"target ×{scale:.2f}"] if abs(scale - 1.0) > 1e-6 else []
+    parts += [f"{name} ×{s:.2f}" for name, s in scales.items() if abs(s - scale) > 1e-6]
+    return "  ".join(parts)
+
+
 def status_text(
-    snapshot: Snapshot | None, cfg: ExecutorConfig, state: RunState, scale: float = 1.0
+    snapshot: Snapshot | None,
+    cfg: ExecutorConfig | None,
+    state: RunState,
+    scale: float = 1.0,
+    scales: Mapping[str, float] | None = None,
 ) -> Text:
+    """`cfg`: the run's one executor; None for several scenarios."""
     mark, style = _STATE_MARKS.get(state, (state, ""))
     if state is RunState.FINISHED and snapshot is not None:  # not `finished` after a Ctrl+C
         mark = f"■ {state_label(state, snapshot.stop_reason)}"
@@ -43,17 +66,27 @@ def status_text(
     out.append(f"  {clock(elapsed)} ")
     out.append("█" * filled, style="cyan")
     out.append("░" * (BAR - filled), style="dim")
-    out.append(f" {progress:4.0%}  {stage_text(cfg, progress)}")
-    if not cfg.kind.iteration_based and state != RunState.FINISHED:
-        out.append(f"  {clock(cfg.planned_duration * (1 - progress))} left", style="dim")
-    if abs(scale - 1.0) > 1e-6:
-        out.append(f"  target ×{scale:.2f}", style="bold yellow")
+    if cfg is None:
+        out.append(f" {progress:4.0%}  {scenarios_text(snapshot)}")
+    else:
+        out.append(f" {progress:4.0%}  {stage_text(cfg, progress)}")
+        if not cfg.kind.iteration_based and state != RunState.FINISHED:
+            out.append(f"  {clock(cfg.planned_duration * (1 - progress))} left", style="dim")
+    if steered := scales_text(scale, scales or {}):
+        out.append(f"  {steered}", style="bold yellow")
     return out
 
 
 class StageProgress(Static):
     def show(
-        self, snapshot: Snapshot | None, cfg: ExecutorConfig, state: RunState, scale: float = 1.0
+        self,
+        snapshot: Snapshot | None,
+        cfg: ExecutorConfig | None,
+        state: RunState,
+        scale: float = 1.0,
+        scales: Mapping[str, float] | None = None,
     ) -> None:
-        """`scale`: the target multiplier as the user set it (shown before the engine confirms)."""
-        self.update(status_text(snapshot, cfg, state, scale), layout=False)  # always one line
+        """`scale`: the target multiplier as the user set it (shown before the engine
+        confirms); `scales`: a scenario's own."""
+        text = status_text(snapshot, cfg, state, scale, scales)
+        self.update(text, layout=False)  # always one line
