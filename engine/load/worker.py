@@ -566,7 +566,7 @@ class Worker:
     @staticmethod
     def _debug(vu: VU, mode: str) -> None:
         """--http-debug: the lane's first VU prints its first iteration's requests and
-        responses (redirect hops on its own origin too), then has its client back."""
+        responses (on every origin: redirect hops, named hosts), then has its client back."""
         own = vu.client
 
         def done() -> None:
@@ -576,6 +576,7 @@ class Worker:
             return vu.iterations == 0
 
         vu.client = vu.session.home = DebugClient(own, mode, first, done)  # type: ignore[assignment]
+        vu.session.wrap_others(lambda c: DebugClient(c, mode, first, lambda: None))  # type: ignore[arg-type,return-value]
 
     async def pass_once(self) -> dict[str, str]:
         """One pass of the flow on one VU and no iteration counted (k6's setup() and
