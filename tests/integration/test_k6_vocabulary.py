@@ -67,6 +67,9 @@ THRESHOLDS = {
 K6_SCRIPT = """
 import http from 'k6/http';
 import { check, group } from 'k6';
+import exec from 'k6/execution';
+import { SharedArray } from 'k6/data';
+const ROWS = new SharedArray('rows', () => [{ name: 'a' }, { name: 'b' }]);
 const png = open('%(png)s', 'b');
 const BASE = '%(base)s';
 export const options = {
@@ -75,11 +78,13 @@ export const options = {
   tags: { team: 'web' },
 };
 export default function () {
-  const fields = { who: __ENV.WHO, note: 'a b&c', n: 3, yes: true, a: ['1', '2'] };
+  const row = ROWS[exec.scenario.iterationInTest %% ROWS.length].name;
+  const fields = { who: __ENV.WHO, note: 'a b&c', n: 3, yes: true, a: ['1', '2'], row: row };
   let r = http.post(`${BASE}/post`, fields, { tags: { kind: 'form' } });
   check(r, {
     'form note': (x) => /^a b&c$/.test(x.json('form.note')),
     'who bob': (x) => /^bob$/.test(x.json('form.who')),
+    'row a': (x) => x.json('form.row') === 'a',
   });
   group('g', function () {
     r = http.post(`${BASE}/post`, {
@@ -118,16 +123,25 @@ vus = 1
 iterations = %(iterations)d
 
 [flow]
+data = "rows.csv"
+data_order = "iteration"  # k6: a SharedArray read by exec.scenario.iterationInTest
 [[flow.steps]]
 name = "form"
 method = "POST"
 path = "/post"
-form = { who = "${env.WHO}", note = "a b&c", n = 3, yes = true, a = ["1", "2"] }
 tags = { kind = "form" }
 checks = [
   { json = "form.note", matches = "^a b&c$", name = "form note" },
   { json = "form.who", matches = "^bob$", name = "who bob" },
+  { json = "form.row", equals = "a", name = "row a" },  # rows a, b, a
 ]
+[flow.steps.form]
+who = "${env.WHO}"
+note = "a b&c"
+n = 3
+yes = true
+a = ["1", "2"]
+row = "${data.name}"
 
 [[flow.steps]]
 name = "upload"
@@ -261,6 +275,7 @@ def surge_run(httpbin: str, k6_run: dict, tmp_path_factory: pytest.TempPathFacto
     tmp = tmp_path_factory.mktemp("surge-vocabulary")
     for name in ("photo.png", "raw.png"):
         (tmp / name).write_bytes(PNG)
+    (tmp / "rows.csv").write_text("name\na\nb\n")
     profile, report, export = tmp / "vocab.toml", tmp / "r.toml", tmp / "export.json"
     lines = "\n".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in THRESHOLDS.items())
     profile.write_text(
@@ -293,8 +308,9 @@ def test_requests_per_tag_and_checks_per_name_as_k6(k6_run: dict, surge_run: dic
     assert report.groups["::g"].requests == k6["http_reqs{group:::g}"]["values"]["count"] == 6
     checks = {name: (c.passes, c.fails) for name, c in report.checks.items()}
     assert checks == k6_run["checks"]
-    failing = {"who bob", "slow", "dur"}
-    assert checks == {n: (0, 3) if n in failing else (3, 0) for n in checks} and len(checks) == 10
+    failing, rows = {"who bob", "slow", "dur"}, {"row a": (2, 1)}  # rows a, b, a
+    assert checks == {n: rows.get(n, (0, 3) if n in failing else (3, 0)) for n in checks}
+    assert len(checks) == 11
 
 
 def test_every_verdict_and_the_exit_code_as_k6(k6_run: dict, surge_run: dict) -> None:
@@ -315,7 +331,7 @@ def test_httpbin_echoed_the_same_form_files_json_and_auth(k6_run: dict, surge_ru
     echoes = _echoes([surge_run["debug"]])
     assert echoes == _echoes(k6_run["debug"])
     form, upload, other, auth = echoes
-    fields = {"who": "alice", "note": "a b&c", "n": "3", "yes": "true", "a": ["1", "2"]}
+    fields = {"who": "alice", "note": "a b&c", "n": "3", "yes": "true", "a": ["1", "2"], "row": "a"}
     assert form["form"] == fields  # --env in a value, a number, a bool, a list as k6 sends them
     assert form["type"] == "application/x-www-form-urlencoded"
     png = base64.b64encode(PNG).decode()
@@ -329,7 +345,7 @@ def test_httpbin_echoed_the_same_form_files_json_and_auth(k6_run: dict, surge_ru
     # --http-debug masks the credentials (k6 prints them), and the run's figures above
     # are those of a run with the flag: the first iteration printed, nothing more
     err = surge_run["debug"]
-    form_body = "\n\na=1&a=2&n=3&note=a+b%26c&who=alice&yes=true\n"  # as url.Values.Encode()
+    form_body = "\n\na=1&a=2&n=3&note=a+b%26c&row=a&who=alice&yes=true\n"  # url.Values.Encode()
     assert form_body in err and form_body in k6_run["debug"][0]
     assert err.count("Request:\n") == PER_ITERATION
     assert "Authorization: Basic ***" in err and "dTpw" not in err
