@@ -7,11 +7,13 @@ into the Controller that produces them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from engine.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_THRESHOLDS
+from engine.explore.model import CapacityResult, CapacityStep, Insight
 from engine.http.body import DEFAULT_MAX_BODY
 from engine.http.redirects import DEFAULT_MAX_REDIRECTS
 from engine.http.request import Prepared
@@ -24,6 +26,7 @@ from engine.load.model import Figures, Row, RunModel, ScenarioRow, ThresholdStat
 from engine.load.states import Ending, RunState, StopCause, StopReason, ending_of
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import Threshold
+from engine.observe.series import Series
 
 
 class ClientKind(StrEnum):
@@ -142,6 +145,9 @@ class Snapshot:
     failures: tuple[str, ...] = ()
     stop_reason: StopCause | None = None
     scenarios: tuple[ScenarioRow, ...] = ()  # one a scenario; () for a plan of one
+    capacity_steps: tuple[CapacityStep, ...] = ()  # a capacity search's steps so far
+    observed: Mapping[str, Series] = field(default_factory=dict)  # the server's side so far
+    insights: tuple[Insight, ...] = ()  # findings so far
 
 
 def scenario_rows(model: RunModel, work: WorkPlan, *, finished: bool) -> tuple[ScenarioRow, ...]:
@@ -175,6 +181,9 @@ class RunResult:
     failures: list[str] = field(default_factory=list)
     cluster: dict[str, Any] | None = None  # where each worker ran (a Ray cluster's nodes)
     steering: tuple[SteeringEvent, ...] = ()  # pause, resume, new targets, stops by hand
+    capacity: CapacityResult | None = None  # a capacity search's answer (--type capacity)
+    observed: Mapping[str, Series] = field(default_factory=dict)  # the server's side, by name
+    insights: tuple[Insight, ...] = ()  # why it broke
 
     @property
     def ending(self) -> Ending:

@@ -145,6 +145,32 @@ async def test_each_scenario_is_a_row_with_its_state_and_the_plots_name_each(
         assert "2 of 3 scenarios running" in str(screen.query_one("#progress", Static).content)
 
 
+async def test_enter_starts_a_run_of_several_while_the_scenario_table_has_the_focus(
+    shop3: Path,
+) -> None:
+    """The table takes the focus (the arrows pick a scenario), yet enter is the screen's:
+    a DataTable's own enter (select the row) swallowed it, and the run never started."""
+    factory = ScriptedFactory(intervals=1, hold=True)
+    app = make_app(
+        shop3 / "shop3.toml",
+        start=False,
+        search_default_dirs=False,
+        profiles=[shop3],
+        controller_factory=factory,
+        report_dir=shop3.parent / "reports",
+        now=lambda: NOW,
+    )
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: isinstance(pilot.app.screen, RunScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, RunScreen)
+        table = screen.query_one(ScenarioTable)
+        assert table.has_focus and not factory.made
+        assert cells(screen, ALL)[1:3] == ["3 scenarios", "ready"]
+        await pilot.press("enter")
+        await until(pilot, lambda: bool(factory.made))
+
+
 async def test_pause_and_scale_apply_to_the_selected_scenario_or_to_all(shop3: Path) -> None:
     factory = ScriptedFactory(intervals=1, hold=True)
     app = console(shop3, factory)

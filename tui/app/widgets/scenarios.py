@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.actions import SkipAction
 from textual.widgets import DataTable
 
 from engine.load.model import ScenarioRow
@@ -91,9 +92,14 @@ class ScenarioTable(DataTable[Text | str]):
     def on_mount(self) -> None:
         for label in COLUMNS:
             self.add_column(label, key=label)
-        self.add_row(*total_cells(()), key=ALL)
+        waiting = (f"{len(self.names)} scenarios", "ready", *[""] * (len(COLUMNS) - 3))
+        self.add_row(Text(ALL, style="bold"), *waiting, key=ALL)
         for name in self.names:
             self.add_row(Text(name), *([""] * (len(COLUMNS) - 1)), key=name)
+
+    def action_select_cursor(self) -> None:
+        """Enter is the screen's (it starts the run): a row is picked by the cursor alone."""
+        raise SkipAction()
 
     @property
     def selected(self) -> str | None:
