@@ -37,8 +37,9 @@ pytestmark = [pytest.mark.serial, pytest.mark.timeout(120)]
 PNG = base64.b64decode(  # a 1x1 PNG: not UTF-8, so httpbin echoes it as a data URL
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
-# The same flags on both command lines.
+# The same flags on both command lines, and the same process environment (-e wins).
 FLAGS = ("--env", "WHO=alice", "--tag", "run=ci", "--http-debug=full")
+ENVIRONMENT = {"WHO": "bob", "SRC": "process"}
 ITERATIONS = 3
 PER_ITERATION = 5  # requests: form, upload, other, auth, slow
 
@@ -81,7 +82,8 @@ export const options = {
 };
 export default function () {
   const row = ROWS[exec.scenario.iterationInTest %% ROWS.length].name;
-  const fields = { who: __ENV.WHO, note: 'a b&c', n: 3, yes: true, a: ['1', '2'], row: row };
+  const fields = { who: __ENV.WHO, src: __ENV.SRC, note: 'a b&c', n: 3, yes: true, a: ['1', '2'],
+                   row: row };
   let r = http.post(`${BASE}/post`, fields, { tags: { kind: 'form' } });
   check(r, {
     'form note': (x) => /^a b&c$/.test(x.json('form.note')),
@@ -139,6 +141,7 @@ checks = [
 ]
 [flow.steps.form]
 who = "${env.WHO}"
+src = "${env.SRC}"
 note = "a b&c"
 n = 3
 yes = true
@@ -253,7 +256,7 @@ def k6_run(httpbin: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "GOMAXPROCS": "1"},
+        env={**os.environ, **ENVIRONMENT, "GOMAXPROCS": "1"},
     )
     logs = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
     metrics = json.loads(summary.read_text())["metrics"]
@@ -283,9 +286,12 @@ def surge_run(httpbin: str, k6_run: dict, tmp_path_factory: pytest.TempPathFacto
     profile.write_text(
         SURGE_PROFILE % {**_urls(httpbin), "iterations": ITERATIONS, "thresholds": lines}
     )
-    proc = run_surge(
-        "run", str(profile), "--report", str(report), "--summary-export", str(export), *FLAGS
-    )
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in ENVIRONMENT.items():
+            env.setenv(name, value)
+        proc = run_surge(
+            "run", str(profile), "--report", str(report), "--summary-export", str(export), *FLAGS
+        )
     assert proc.returncode in (0, 99), proc.stderr
     return {
         "code": proc.returncode,
@@ -333,8 +339,9 @@ def test_httpbin_echoed_the_same_form_files_json_and_auth(k6_run: dict, surge_ru
     echoes = _echoes([surge_run["debug"]])
     assert echoes == _echoes(k6_run["debug"])
     form, upload, other, auth = echoes
-    fields = {"who": "alice", "note": "a b&c", "n": "3", "yes": "true", "a": ["1", "2"], "row": "a"}
-    assert form["form"] == fields  # --env in a value, a number, a bool, a list as k6 sends them
+    fields = {"who": "alice", "src": "process", "note": "a b&c", "n": "3", "yes": "true"}
+    fields |= {"a": ["1", "2"], "row": "a"}
+    assert form["form"] == fields  # -e over the environment, a number, a bool, a list
     assert form["type"] == "application/x-www-form-urlencoded"
     png = base64.b64encode(PNG).decode()
     assert upload["files"] == {
@@ -347,7 +354,7 @@ def test_httpbin_echoed_the_same_form_files_json_and_auth(k6_run: dict, surge_ru
     # --http-debug masks the credentials (k6 prints them), and the run's figures above
     # are those of a run with the flag: the first iteration printed, nothing more
     err = surge_run["debug"]
-    form_body = "\n\na=1&a=2&n=3&note=a+b%26c&row=a&who=alice&yes=true\n"  # url.Values.Encode()
+    form_body = "\n\na=1&a=2&n=3&note=a+b%26c&row=a&src=process&who=alice&yes=true\n"  # sorted
     assert form_body in err and form_body in k6_run["debug"][0]
     assert err.count("Request:\n") == PER_ITERATION
     assert "Authorization: Basic ***" in err and "dTpw" not in err
