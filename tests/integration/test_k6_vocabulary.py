@@ -65,6 +65,10 @@ THRESHOLDS = {
     "checks{check:auth}": ["rate==1"],
     "group_duration{run:ci}": ["max<0.001"],  # fails: run tags are on group_duration too
     "vus_max{run:ci}": ["value==1"],
+    "http_reqs{expected_response:false}": ["count==3"],  # the timeouts
+    "http_req_duration{expected_response:false}": ["min>=900"],  # timed: about 1 s each
+    "http_reqs{status:0}": ["count==3"],  # k6's status of a request with no response
+    "http_reqs{status:200}": ["count==12"],
 }
 
 K6_SCRIPT = """
