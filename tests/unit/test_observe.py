@@ -3,6 +3,8 @@ curated set and named metrics from prometheus-client's parser, counters as rates
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.observe.config import ObserveSpec, PromQuery
@@ -124,3 +126,12 @@ def test_counter_rates(
     before: tuple[float, float] | None, now: tuple[float, float], rate: float | None
 ) -> None:
     assert rate_of(before, now) == rate
+
+
+def test_the_readme_example_reads() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### The server's side: `[observe]`")[1]
+    example = section.split("```toml\n")[1].split("```")[0]
+    spec = parse_profile(HEAD + example, "README.md").observe
+    assert spec.targets[1] == "http://127.0.0.1:9100/metrics"
+    assert spec.query is not None and spec.query.exprs[0][0] == "cpu"
