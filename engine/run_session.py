@@ -24,13 +24,13 @@ from engine.load.model import RunModel
 from engine.load.run import RunPlan, RunResult, Snapshot
 from engine.load.states import Ending, RunState, StopCause, StopReason, checkpoint_reason
 from engine.load.steering import SteeringLog
-from engine.observe.observer import Observer
 from engine.outputs import Output
 from engine.report.document import build_report, write_report_or_fallback, write_toml
 from engine.report.model import Report
 
 if TYPE_CHECKING:  # the driver (httpx, the routers) loads only for a run with [deploy]
     from engine.deploy.driver import DeployDriver
+    from engine.observe.observer import Observer  # httpx too: only for a run that observes
     from engine.report.deploy_section import DeployRecord
 
 CHECKPOINT_S = 60.0  # a running run is written to its report path this often
@@ -221,6 +221,8 @@ class RunSession:
             if prepare and self.deploy is not None:
                 await self.deploy.prepare()  # recipes: blue's instances start before the load
             if self.plan.observe and self.observer is None:
+                from engine.observe.observer import Observer
+
                 self.observer = Observer(self.plan.observe)
                 self.observer.start()
             self.start()
