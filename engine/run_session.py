@@ -221,9 +221,11 @@ class RunSession:
             if prepare and self.deploy is not None:
                 await self.deploy.prepare()  # recipes: blue's instances start before the load
             if self.plan.observe and self.observer is None:
-                from engine.observe.observer import Observer
+                from engine.observe.observer import SCRAPE_TIMEOUT, Observer
 
-                self.observer = Observer(self.plan.observe)
+                # a hung target costs at most an interval: the others keep their pace
+                timeout = max(0.5, min(SCRAPE_TIMEOUT, self.plan.interval))
+                self.observer = Observer(self.plan.observe, timeout)
                 self.observer.start()
             self.start()
             result = await controller.run()

@@ -13,8 +13,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -25,6 +27,7 @@ from engine.observe.series import Series
 
 __all__ = ["SCRAPE_TIMEOUT", "Observer"]
 
+T = TypeVar("T")
 SCRAPE_TIMEOUT = 2.0  # seconds a scrape or a query may take before it counts as down
 
 
@@ -94,7 +97,11 @@ class Observer:
     # -- the thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self.timeout, trust_env=False) as client:
+        sources = max(1, len(self.spec.targets) + (self.spec.query is not None))
+        with (
+            httpx.Client(timeout=self.timeout, trust_env=False) as client,
+            ThreadPoolExecutor(sources, thread_name_prefix="surge-observe") as pool,
+        ):
             while True:
                 with self._cv:
                     while self._due is None and not self._stopping:
@@ -102,13 +109,17 @@ class Observer:
                     if self._due is None:
                         return
                     t, self._due = self._due, None
-                self._once(client, t)
+                self._once(client, pool, t)
 
-    def _once(self, client: httpx.Client, t: float) -> None:
-        for url in self.spec.targets:
-            self._read(url, t, lambda url=url: self._scrape(client, url))
+    def _once(self, client: httpx.Client, pool: ThreadPoolExecutor, t: float) -> None:
+        """Every source at once (a hung one holds up no other), then the series swapped in."""
+        asks: dict[str, Future[tuple[float, list[Reading]]]] = {
+            url: pool.submit(_timed, self._scrape, client, url) for url in self.spec.targets
+        }
         if (query := self.spec.query) is not None:
-            self._read(query.url, t, lambda: _query(client, query))
+            asks[query.url] = pool.submit(_timed, _query, client, query)
+        for source, ask in asks.items():
+            self._read(source, t, ask)
         self._publish()
 
     def _scrape(self, client: httpx.Client, url: str) -> list[Reading]:
@@ -117,10 +128,10 @@ class Observer:
         scrape = parse_text(response.text)
         return named(scrape, self.spec.metrics) if self.spec.metrics else curated(scrape)
 
-    def _read(self, source: str, t: float, fetch: Callable[[], list[Reading]]) -> None:
+    def _read(self, source: str, t: float, ask: Future[tuple[float, list[Reading]]]) -> None:
         health = self._health.setdefault(source, _Health())
         try:
-            readings = fetch()
+            now, readings = ask.result()
         except Exception as exc:  # any failure of a target: said, and the run goes on
             reason = _reason(exc)
             if health.down_since is None:
@@ -131,7 +142,6 @@ class Observer:
             since, reason = health.down_since, health.last.rpartition(" (")[2].rstrip(")")
             health.last = f"{_label(source)} unreachable {since:.0f}-{t:.0f}s ({reason})"
             health.down_since = None
-        now = time.monotonic()
         for r in readings:
             key = self._key(source, r.name)
             line = self._lines.setdefault(key, _Line(source, r.unit))
@@ -163,6 +173,14 @@ class Observer:
             if health.last and not any(line.source == source for line in self._lines.values()):
                 out[_label(source)] = Series(_label(source), source, problem=health.last)
         self._published = MappingProxyType(out)
+
+
+def _timed(
+    fetch: Callable[[httpx.Client, T], list[Reading]], client: httpx.Client, arg: T
+) -> tuple[float, list[Reading]]:
+    """A source's readings and the monotonic time they were read (a counter's rate)."""
+    readings = fetch(client, arg)
+    return time.monotonic(), readings
 
 
 def _query(client: httpx.Client, query: PromQuery) -> list[Reading]:

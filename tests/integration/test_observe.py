@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import subprocess
 import time
 import urllib.request
@@ -175,3 +176,17 @@ def _with(plan: RunPlan, spec: ObserveSpec) -> RunPlan:
 
 def _run(session: RunSession) -> SessionEnd:
     return asyncio.run(session.run())
+
+
+def test_a_target_that_never_answers_costs_the_others_no_interval(shared_sut: str) -> None:
+    """A socket that accepts and never answers: its scrapes time out in the observer's
+    thread; the SUT's series keep one sample an interval and the run its pace."""
+    with socket.create_server(("127.0.0.1", 0)) as hung:
+        mute = f"http://127.0.0.1:{hung.getsockname()[1]}/metrics"
+        plan = build_plan(adhoc_profile(f"{shared_sut}/"), Overrides(rate=50, duration=3))
+        spec = ObserveSpec(targets=(mute, f"{shared_sut}/metrics"))
+        end = _run(RunSession(_with(plan, spec)))
+    observed = end.result.observed
+    assert 2.5 <= end.result.duration <= 3.8
+    assert "timed out" in observed[mute.removeprefix("http://").removesuffix("/metrics")].problem
+    assert len(observed["memory"].times) >= 3, observed["memory"].times  # 0 s, then intervals
