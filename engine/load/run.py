@@ -122,9 +122,8 @@ class RunPlan:
     # `ray://HOST:PORT` or "auto": the workers as Ray actors (engine/load/pools/ray_pool.py)
     cluster: str | None = None
     on_worker_loss: OnWorkerLoss = OnWorkerLoss.CONTINUE
-    observe: ObserveSpec = field(
-        default_factory=ObserveSpec
-    )  # the server's side: [observe], --observe
+    # the server's side: [observe], --observe
+    observe: ObserveSpec = field(default_factory=ObserveSpec)
 
     @property
     def breakpoint(self) -> bool:

@@ -1,9 +1,8 @@
 """`[observe]`: the server's side of a run, read into an `ObserveSpec`.
 
-[observe]
-targets = ["http://127.0.0.1:8080/metrics", "http://127.0.0.1:9100"]
-metrics = ["sut_inflight"]          # by name; without it the curated set
-query = { url = "http://127.0.0.1:9090", exprs = { cpu = "rate(process_cpu_seconds_total[15s])" } }
+`targets` (Prometheus /metrics URLs; no path: /metrics), `metrics` (names to keep; none:
+the curated set) and `query` (`{ url, exprs = { NAME = "PromQL" } }`, a Prometheus
+server's API): the README's "The server's side" shows a whole table.
 """
 
 from __future__ import annotations
