@@ -1,7 +1,7 @@
 """The demo SUT's `/metrics`: Prometheus text through prometheus-client.
 
 Read at scrape time, never counted on the hot path beyond one integer: the requests
-answered (an attribute increment), the requests in flight and the open connections
+received (an attribute increment), the requests in flight and the open connections
 (counted from the connections' own queues when scraped), and the process's CPU,
 memory and garbage collections (prometheus-client's own collectors). One registry a
 server, so several servers in one process (the tests) each say their own figures.
