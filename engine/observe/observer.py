@@ -3,7 +3,7 @@ load (node_exporter answers 60-100 KB, ~10-15 ms to parse), once an interval.
 
 The run session asks for a sample at each snapshot (`sample(t)`, never blocking: a
 request while a scrape is still going replaces the one waiting) and reads the series
-so far (`series()`: one reference to an immutable mapping, swapped in by the thread).
+so far (`series()`: one reference to a mapping the thread swaps in whole, never changes).
 A target that fails (refused, timed out, garbage) keeps the run going: its series say
 so in `problem` and it is tried again at the next interval.
 """
@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -61,7 +60,7 @@ class Observer:
         self._owner: dict[tuple[str, str], str] = {}  # (source, name) -> series key
         self._last: dict[str, tuple[float, float]] = {}  # series key -> a counter's reading
         self._health: dict[str, _Health] = {}  # source URL -> its outages
-        self._published: Mapping[str, Series] = MappingProxyType({})
+        self._published: Mapping[str, Series] = {}  # replaced whole, never changed
         self._cv = threading.Condition()
         self._due: float | None = None
         self._asked = 0.0  # the latest run second asked for
@@ -172,7 +171,7 @@ class Observer:
         for source, health in self._health.items():
             if health.last and not any(line.source == source for line in self._lines.values()):
                 out[_label(source)] = Series(_label(source), source, problem=health.last)
-        self._published = MappingProxyType(out)
+        self._published = out  # a plain dict (it pickles), never changed once swapped in
 
 
 def _timed(
