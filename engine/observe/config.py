@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-__all__ = ["METRIC_NAME", "SERIES_NAME", "ObserveSpec", "PromQuery", "server_url", "target_url"]
+__all__ = [
+    "SERIES_NAME",
+    "ObserveSpec",
+    "PromQuery",
+    "Selector",
+    "selector",
+    "server_url",
+    "target_url",
+]
 
-METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")  # Prometheus's own rule
+_SELECTOR = re.compile(r"(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(?P<labels>[^{}]*)\})?")
+_MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 SERIES_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a bare TOML key in the report
 
 
@@ -25,11 +35,39 @@ class ObserveSpec:
     """The server's side of a run: Prometheus text endpoints and PromQL queries."""
 
     targets: tuple[str, ...] = ()  # /metrics URLs scraped every interval
-    metrics: tuple[str, ...] = ()  # metric names to keep; () = the curated set
+    metrics: tuple[str, ...] = ()  # metric names or selectors; () = the curated set
     query: PromQuery | None = None
 
     def __bool__(self) -> bool:
         return bool(self.targets or self.query)
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A metric by name, its label sets narrowed as PromQL's `=` and `!=` do:
+    `node_cpu_seconds_total{mode!="idle"}`."""
+
+    name: str
+    matchers: tuple[tuple[str, str, str], ...] = ()  # (label, "=" or "!=", value)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all((labels.get(k, "") == v) == (op == "=") for k, op, v in self.matchers)
+
+
+def selector(text: str) -> Selector:
+    """`name` or `name{label="v",other!="w"}`; ValueError says what is wrong."""
+    found = _SELECTOR.fullmatch(text.strip())
+    if found is None:
+        raise ValueError(f'expected a metric name, or name{{label="value"}}: {text!r}')
+    matchers, rest = [], found["labels"] or ""
+    while rest.strip():
+        m = _MATCHER.match(rest)
+        if m is None:
+            raise ValueError(f'expected label="value" or label!="value" in {text!r}')
+        value = m[3].replace('\\"', '"').replace("\\\\", "\\")
+        matchers.append((m[1], m[2], value))
+        rest = rest[m.end() :]
+    return Selector(found["name"], tuple(matchers))
 
 
 def target_url(text: str) -> str:

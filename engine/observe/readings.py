@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from engine.observe.config import selector
+
 __all__ = ["Reading", "Scrape", "curated", "named", "parse_text", "rate_of"]
 
 Samples = Mapping[str, Sequence[Sample]]  # sample name -> its samples (every label set)
@@ -56,14 +58,15 @@ def parse_text(text: str) -> Scrape:
 
 
 def _total(
-    samples: Samples, name: str, keep: Callable[[Sample], bool] = lambda s: True
+    samples: Samples, name: str, keep: Callable[[Mapping[str, str]], bool] | None = None
 ) -> float | None:
-    found = [s.value for s in samples.get(name, ()) if keep(s)]
+    """The sum of a sample's label sets (those `keep` keeps); None when there are none."""
+    found = [s.value for s in samples.get(name, ()) if keep is None or keep(s.labels)]
     return float(sum(found)) if found else None
 
 
-def _busy(s: Sample) -> bool:
-    return s.labels.get("mode") not in ("idle", "iowait")
+def _busy(labels: Mapping[str, str]) -> bool:
+    return labels.get("mode") not in ("idle", "iowait")
 
 
 def _host_memory(samples: Samples) -> float | None:
@@ -101,17 +104,17 @@ def curated(scrape: Scrape) -> list[Reading]:
 
 
 def named(scrape: Scrape, names: Iterable[str]) -> list[Reading]:
-    """Metrics by name (a counter's family name or its `_total` sample), summed over their
-    label sets; a counter becomes a rate (/s)."""
+    """Metrics by name or selector (a counter's family name or its `_total` sample), summed
+    over the label sets they match; a counter becomes a rate (/s)."""
     out = []
-    for name in names:
-        sample = next((n for n in (name, f"{name}_total") if n in scrape.samples), None)
-        if sample is None:
+    for text in names:
+        sel = selector(text)
+        sample = next((n for n in (sel.name, f"{sel.name}_total") if n in scrape.samples), None)
+        value = None if sample is None else _total(scrape.samples, sample, sel.matches)
+        if sample is None or value is None:
             continue
         counter = sample in scrape.counters
-        value = _total(scrape.samples, sample)
-        assert value is not None
-        out.append(Reading(name, value, "/s" if counter else "", counter))
+        out.append(Reading(text, value, "/s" if counter else "", counter))
     return out
 
 

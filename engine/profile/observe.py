@@ -12,10 +12,10 @@ from dataclasses import replace
 from typing import Any
 
 from engine.observe.config import (
-    METRIC_NAME,
     SERIES_NAME,
     ObserveSpec,
     PromQuery,
+    selector,
     server_url,
     target_url,
 )
@@ -34,9 +34,11 @@ def observe_spec(value: Any, path: KeyPath) -> ObserveSpec:
     targets = tuple(_url(u, (*path, "targets", i)) for i, u in _items(table, "targets", path))
     metrics = []
     for i, name in _items(table, "metrics", path):
-        if not METRIC_NAME.fullmatch(fields.text(name, (*path, "metrics", i))):
-            raise Invalid((*path, "metrics", i), f"not a Prometheus metric name: {name!r}")
-        metrics.append(name)
+        try:
+            selector(fields.text(name, (*path, "metrics", i)))
+        except ValueError as exc:
+            raise Invalid((*path, "metrics", i), str(exc)) from None
+        metrics.append(name.strip())
     query = _query(table["query"], (*path, "query")) if "query" in table else None
     if not targets and query is None:
         raise Invalid(path, "give targets (Prometheus /metrics URLs) or a query, or leave it out")

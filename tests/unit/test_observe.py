@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.observe.config import ObserveSpec, PromQuery
+from engine.observe.config import ObserveSpec, PromQuery, Selector, selector
 from engine.observe.readings import Reading, curated, named, parse_text, rate_of
 from engine.profile import ProfileError, parse_profile
 from engine.profile.plan import Overrides, build_plan
@@ -73,6 +73,7 @@ def test_observe_flag_adds_targets_to_the_plan() -> None:
         ('targets = ["ftp://x"]', 4, "observe.targets[0]", "http:// or https://"),
         ("targets = 3", 4, "observe.targets", "expected a list"),
         ('targets = ["http://h:1"]\nmetrics = ["bad name"]', 5, "observe.metrics[0]", "metric"),
+        ('targets = ["http://h:1"]\nmetrics = ["x{a=1}"]', 5, "observe.metrics[0]", 'label="'),
         ('query = { url = "http://h:9090" }', 4, "observe.query.exprs", "required"),
         (
             'query = { url = "http://h", exprs = { "a b" = "up" } }',
@@ -116,6 +117,27 @@ def test_named_metrics_sum_label_sets_and_know_counters() -> None:
         Reading("sut_inflight", 7.0),
         Reading("sut_requests_total", 1000.0, "/s", True),
     ]
+
+
+def test_selectors_narrow_label_sets_as_promql_does() -> None:
+    scrape = parse_text(NODE_TEXT + SUT_TEXT)
+    texts = [
+        'node_cpu_seconds_total{mode="user"}',
+        'node_cpu_seconds{mode!="idle", cpu="1"}',
+        'http_requests_total{code="500"}',
+        'http_requests_total{code="404"}',  # no label set matches: no reading
+    ]
+    assert named(scrape, texts) == [
+        Reading(texts[0], 30.0, "/s", True),
+        Reading(texts[1], 17.0, "/s", True),
+        Reading(texts[2], 10.0, "/s", True),
+    ]
+    assert selector(r'x{path="a\"b", code!="2"}') == Selector(
+        "x", (("path", "=", 'a"b'), ("code", "!=", "2"))
+    )
+    for bad in ("x{code=200}", "x{", "1x", 'x{a="b" c="d"}'):
+        with pytest.raises(ValueError):
+            selector(bad)
 
 
 @pytest.mark.parametrize(
