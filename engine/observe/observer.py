@@ -124,7 +124,10 @@ class Observer:
     def _scrape(self, client: httpx.Client, url: str) -> list[Reading]:
         response = client.get(url)
         response.raise_for_status()
-        scrape = parse_text(response.text)
+        try:
+            scrape = parse_text(response.text)
+        except ValueError as exc:  # an HTML page, a typo'd path answered 200
+            raise ValueError(f"not Prometheus text: {str(exc)[:60]}") from None
         return named(scrape, self.spec.metrics) if self.spec.metrics else curated(scrape)
 
     def _read(self, source: str, t: float, ask: Future[tuple[float, list[Reading]]]) -> None:
@@ -135,11 +138,11 @@ class Observer:
             reason = _reason(exc)
             if health.down_since is None:
                 health.down_since = t
-            health.last = f"{_label(source)} unreachable since {health.down_since:.0f}s ({reason})"
+            health.last = f"{_label(source)} down since {health.down_since:.0f}s ({reason})"
             return
         if health.down_since is not None:
             since, reason = health.down_since, health.last.rpartition(" (")[2].rstrip(")")
-            health.last = f"{_label(source)} unreachable {since:.0f}-{t:.0f}s ({reason})"
+            health.last = f"{_label(source)} down {since:.0f}-{t:.0f}s ({reason})"
             health.down_since = None
         for r in readings:
             key = self._key(source, r.name)

@@ -164,10 +164,10 @@ def test_a_target_that_goes_away_keeps_the_run_going_and_is_said(
     assert end.result.model.figures().requests >= 150  # the load went on
     memory = end.result.observed["memory"]
     assert memory.times and max(memory.times) <= 3.0  # samples until the kill, none after
-    assert "unreachable since" in memory.problem
+    assert "down since" in memory.problem
     assert watched.removeprefix("http://") in memory.problem
-    assert "unreachable since" in snaps[-1].observed["memory"].problem  # said live too
-    assert "unreachable since" in render_report(end.report)
+    assert "down since" in snaps[-1].observed["memory"].problem  # said live too
+    assert "down since" in render_report(end.report)
 
 
 def _with(plan: RunPlan, spec: ObserveSpec) -> RunPlan:
@@ -180,13 +180,19 @@ def _run(session: RunSession) -> SessionEnd:
 
 def test_a_target_that_never_answers_costs_the_others_no_interval(shared_sut: str) -> None:
     """A socket that accepts and never answers: its scrapes time out in the observer's
-    thread; the SUT's series keep one sample an interval and the run its pace."""
+    thread; the SUT's series keep one sample an interval and the run its pace. A page
+    that is not Prometheus text is said as such."""
     with socket.create_server(("127.0.0.1", 0)) as hung:
         mute = f"http://127.0.0.1:{hung.getsockname()[1]}/metrics"
         plan = build_plan(adhoc_profile(f"{shared_sut}/"), Overrides(rate=50, duration=3))
-        spec = ObserveSpec(targets=(mute, f"{shared_sut}/metrics"))
+        garbage = f"{shared_sut}/"  # answers 200 with "hello world"
+        spec = ObserveSpec(targets=(mute, f"{shared_sut}/metrics", garbage))
         end = _run(RunSession(_with(plan, spec)))
     observed = end.result.observed
     assert 2.5 <= end.result.duration <= 3.8
     assert "timed out" in observed[mute.removeprefix("http://").removesuffix("/metrics")].problem
+    said = observed[shared_sut.removeprefix("http://")].problem
+    assert said.endswith(
+        "down since 0s (not Prometheus text: could not convert string to float: 'world')"
+    )
     assert len(observed["memory"].times) >= 3, observed["memory"].times  # 0 s, then intervals

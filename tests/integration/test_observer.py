@@ -81,13 +81,13 @@ def test_an_outage_is_said_while_it_lasts_and_after(exporter: Exporter) -> None:
         exporter.down()
         observer.sample(2.0)
         down = until(observer, lambda s: bool(s["jobs"].problem))["jobs"]
-        assert down.problem.endswith("unreachable since 2s (Connection refused)")
+        assert down.problem.endswith("down since 2s (Connection refused)")
         assert down.times == (1.0,)
         exporter.total = 10.0  # restarted: its counter began again
         exporter.up()
         observer.sample(3.0)
         back = until(observer, lambda s: "since" not in s["jobs"].problem)["jobs"]
-        assert back.problem.endswith("unreachable 2-3s (Connection refused)")
+        assert back.problem.endswith("down 2-3s (Connection refused)")
         assert back.times == (1.0,)  # a reset gives no rate: no made-up negative one
         exporter.total = 20.0
         observer.sample(4.0)

@@ -24,7 +24,7 @@ DOWN = Series(
     "bytes",
     (0.0, 1.0),
     (2.5e9, 2.6e9),
-    "127.0.0.1:9100 unreachable since 2s (Connection refused)",
+    "127.0.0.1:9100 down since 2s (Connection refused)",
 )
 
 
@@ -66,7 +66,7 @@ def test_show_prints_each_series_and_the_outage_within_80_columns() -> None:
     assert "▁▅█" in cpu and "10.0% / 54.8% / 99.0%" in cpu
     at = lines.index("    host_memory@127.0.0.1:9100")  # a long name: on a line of its own
     assert lines[at + 1].endswith("2.5 GB / 2.5 GB / 2.6 GB")
-    assert any("unreachable since 2s" in x for x in lines)
+    assert any("down since 2s" in x for x in lines)
     assert all(len(x) <= 80 for x in lines)
     summary = render_report(replace(read_report(BASE), observe={"cpu": CPU}))
     assert "█ SERVER SIDE" in summary
