@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from engine.explore.model import CapacityStep, Insight, InsightKind
+from engine.load.metrics import Interval
 from engine.load.model import MAX_ROWS, Row
 from engine.observe.series import Series
 
@@ -98,6 +99,8 @@ def saturation(
         return _saturation_steps(steps)
     pts = _busy(points)
     for i in range(len(pts) - WINDOW):
+        if pts[i + 1].row.rps > pts[i].row.rps * (1 + FLAT) + 1:
+            continue  # still growing (the cheap test first: this runs every interval)
         a, later = pts[i].row, [p.row for p in pts[i + 1 : i + 1 + WINDOW]]
         z = later[-1]
         if max(r.rps for r in later) > a.rps * (1 + FLAT) + 1:
@@ -194,19 +197,19 @@ def knee(
     if len(curve) < WINDOW + 1 or curve[-1][0] < KNEE_SPREAD * max(curve[0][0], 1e-9):
         return None
     base = statistics.median(c[1] for c in curve[: max(len(curve) // 3, 1)])
-    for i, (x, _, at, rate) in enumerate(curve):
-        if all(_rises(base, c[1]) for c in curve[i:]):
-            if i == 0:
-                return None  # high from the lowest load: no bend to point at
-            unit = "" if open_model or steps else " VUs"
-            where = f"{_fmt_rate(x)}" if open_model or steps else f"{x:.0f}{unit}"
-            return Insight(
-                InsightKind.KNEE,
-                at,
-                rate,
-                f"latency bends up past {where}: p95 {base:.0f} -> {curve[-1][1]:.0f} ms",
-            )
-    return None
+    start = len(curve)  # the first of the points that all stay up, to the end
+    while start and _rises(base, curve[start - 1][1]):
+        start -= 1
+    if start in (0, len(curve)):
+        return None  # never up, or up from the lowest load: no bend to point at
+    x, _, at, rate = curve[start]
+    where = _fmt_rate(x) if open_model or steps else f"{x:.0f} VUs"
+    return Insight(
+        InsightKind.KNEE,
+        at,
+        rate,
+        f"latency bends up past {where}: p95 {base:.0f} -> {curve[-1][1]:.0f} ms",
+    )
 
 
 # ---------------------------------------------------------------- generator
@@ -274,13 +277,16 @@ def _is_memory(s: Series) -> bool:
     return any(w in name for w in ("memory", "mem", "rss", "heap"))
 
 
-def _latency_at(points: Sequence[Point], t: float) -> float | None:
-    """p95 of the interval that holds run second `t` (the nearest one with requests)."""
-    best = None
-    for p in _busy(points):
-        if best is None or abs(p.row.t - t) < abs(best.row.t - t):
-            best = p
-    return best.row.p95 if best is not None else None
+def _latency_along(busy: Sequence[Point], times: Sequence[float]) -> list[float | None]:
+    """p95 of the interval with requests nearest each of `times` (both in time order):
+    one walk along the two."""
+    out: list[float | None] = []
+    j = 0
+    for t in times:
+        while j + 1 < len(busy) and abs(busy[j + 1].row.t - t) <= abs(busy[j].row.t - t):
+            j += 1
+        out.append(busy[j].row.p95 if busy else None)
+    return out
 
 
 def _correlation(xs: Sequence[float], ys: Sequence[float]) -> float:
@@ -295,12 +301,13 @@ def server(
     """Server-side series that explain the latency: a process CPU at its limit as
     latency rises, memory climbing through the run, any other series moving with the
     latency. The SUT's own series are judged where present; host series otherwise."""
+    busy = _busy(points)
     own = [s for s in observed.values() if not _is_host(s) and s.values]
     candidates = own or [s for s in observed.values() if s.values]
     out: list[Insight] = []
     for s in candidates:
         vals = list(s.values)
-        lat = [_latency_at(points, t) for t in s.times]
+        lat = _latency_along(busy, s.times)
         pairs = [(v, y) for v, y in zip(vals, lat, strict=False) if y is not None]
         r = _correlation([v for v, _ in pairs], [y for _, y in pairs])
         first, last = vals[0], vals[-1]
@@ -371,29 +378,43 @@ class Evidence:
     def __init__(self, *, open_model: bool) -> None:
         self.open_model = open_model
         self.points: list[Point] = []
+        self._added = 0
+        self._due = 0  # live: recomputed when this many intervals have come
+        self._found: tuple[Insight, ...] = ()
 
-    def add(self, row: Row, cpu: float, errors: Mapping[str, int]) -> None:
-        self.points.append(Point(row, cpu, dict(errors)))
+    def add(self, row: Row, iv: Interval, cpu: float, *, join_last: bool = False) -> None:
+        """The interval `iv` the model made `row` of (`join_last`: folded into the last
+        one, as the model folds a short final interval), and the generator's CPU then."""
+        errors: dict[str, int] = {}
+        for b in iv.buckets.values():
+            for k, v in b.errors.items():
+                errors[k] = errors.get(k, 0) + v
+        point = Point(row, cpu, errors)
+        self._added += 1
+        if join_last and self.points:
+            last = self.points[-1]
+            point = Point(row, max(last.cpu, cpu), last.merged(point).errors)
+            self.points[-1] = point
+            return
+        self.points.append(point)
         if len(self.points) > MAX_ROWS:
             pts = self.points
             self.points = [a.merged(b) for a, b in zip(pts[::2], pts[1::2], strict=False)]
             if len(pts) % 2:
                 self.points.append(pts[-1])
 
-    def join_last(self, row: Row, cpu: float, errors: Mapping[str, int]) -> None:
-        """A short final interval folded into the previous row (as the model does)."""
-        if not self.points:
-            self.add(row, cpu, errors)
-            return
-        last = self.points[-1]
-        merged = dict(last.errors)
-        for k, v in errors.items():
-            merged[k] = merged.get(k, 0) + v
-        self.points[-1] = Point(row, max(last.cpu, cpu), merged)
-
     def find(
         self,
         steps: Sequence[CapacityStep] = (),
         observed: Mapping[str, Series] | None = None,
+        *,
+        final: bool = False,
     ) -> tuple[Insight, ...]:
-        return find(self.points, open_model=self.open_model, steps=steps, observed=observed)
+        """The findings; live (not `final`) recomputed once a 60th of the run has come
+        since the last time, so a long run pays ~100 ms a minute, not each second."""
+        if final or self._added >= self._due:
+            self._found = find(
+                self.points, open_model=self.open_model, steps=steps, observed=observed
+            )
+            self._due = self._added + max(1, len(self.points) // 60)
+        return self._found

@@ -9,6 +9,7 @@ import pytest
 
 from engine.explore.insights import Evidence, Point, find
 from engine.explore.model import CapacityStep, InsightKind
+from engine.load.metrics import Bucket, Interval
 from engine.load.model import MAX_ROWS, Row
 from engine.observe.series import Series
 
@@ -235,9 +236,12 @@ def test_host_series_judged_only_without_the_suts_own() -> None:
 def test_evidence_stays_bounded_and_finds_the_same() -> None:
     ev = Evidence(open_model=True)
     for p in ramp_to_capacity():
-        ev.add(p.row, p.cpu, p.errors)
+        ev.add(p.row, Interval(p.row.t - 1, p.row.t), p.cpu)
     assert ev.find() == find(ramp_to_capacity(), open_model=True)
+    iv = Interval(0, 1)
+    iv.buckets[("GET /", None)] = Bucket()
+    iv.buckets[("GET /", None)].errors["timeout"] = 1
     for i in range(MAX_ROWS + 5):
-        ev.add(row(100 + i, rps=10, target=10), 0.0, {"timeout": 1})
+        ev.add(row(100 + i, rps=10, target=10), iv, 0.0)
     assert len(ev.points) <= MAX_ROWS
     assert sum(p.errors.get("timeout", 0) for p in ev.points) == MAX_ROWS + 5
