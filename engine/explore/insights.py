@@ -10,7 +10,7 @@ nothing; the thresholds below are the judgement, named once.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from engine.explore.model import CapacityStep, Insight, InsightKind
@@ -265,7 +265,7 @@ def generator(
 # ------------------------------------------------------------------- server
 def _is_host(s: Series) -> bool:
     """A host-wide series (node_exporter's): on one machine mostly the generator's."""
-    return s.name.startswith("node") or s.source.endswith(":9100/metrics")
+    return s.name.startswith(("host_", "node_")) or s.source.endswith(":9100/metrics")
 
 
 def _is_cpu(s: Series) -> bool:
@@ -320,7 +320,7 @@ def server(
                     i,
                     points,
                     open_model,
-                    f"{s.name} at its limit ({vals[i]:.2g}{s.unit})"
+                    f"{s.name} at its limit ({vals[i]:.3g}{s.unit})"
                     + (f", moving with the latency (r={r:.2f})" if r >= CORRELATION else ""),
                 )
             )
@@ -381,6 +381,9 @@ class Evidence:
         self._added = 0
         self._due = 0  # live: recomputed when this many intervals have come
         self._found: tuple[Insight, ...] = ()
+        # Where the server's series come from when a caller passes none (the run
+        # session's observer): the findings then read them every time they are made.
+        self.series: Callable[[], Mapping[str, Series]] | None = None
 
     def add(self, row: Row, iv: Interval, cpu: float, *, join_last: bool = False) -> None:
         """The interval `iv` the model made `row` of (`join_last`: folded into the last
@@ -413,6 +416,8 @@ class Evidence:
         """The findings; live (not `final`) recomputed once a 60th of the run has come
         since the last time, so a long run pays ~100 ms a minute, not each second."""
         if final or self._added >= self._due:
+            if not observed and self.series is not None:
+                observed = self.series()
             self._found = find(
                 self.points, open_model=self.open_model, steps=steps, observed=observed
             )

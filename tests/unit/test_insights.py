@@ -228,9 +228,9 @@ def test_host_series_judged_only_without_the_suts_own() -> None:
         "node_cpu", "http://127.0.0.1:9100/metrics", "%", t, tuple(50.0 + 5 * i for i in range(10))
     )
     own = Series("cpu", "sut", "/s", t, (0.2,) * 10)
-    alone = find(latency_climbing(), open_model=True, observed={"node_cpu": host})
+    alone = find(latency_climbing(), open_model=True, observed={"host_cpu": host})
     assert [f.kind for f in alone] == [InsightKind.SERVER]
-    assert find(latency_climbing(), open_model=True, observed={"node_cpu": host, "cpu": own}) == ()
+    assert find(latency_climbing(), open_model=True, observed={"host_cpu": host, "cpu": own}) == ()
 
 
 def test_evidence_stays_bounded_and_finds_the_same() -> None:
@@ -245,3 +245,13 @@ def test_evidence_stays_bounded_and_finds_the_same() -> None:
         ev.add(row(100 + i, rps=10, target=10), iv, 0.0)
     assert len(ev.points) <= MAX_ROWS
     assert sum(p.errors.get("timeout", 0) for p in ev.points) == MAX_ROWS + 5
+
+
+def test_evidence_reads_the_series_of_its_source_when_given_none() -> None:
+    ev = Evidence(open_model=True)
+    for p in latency_climbing():
+        ev.add(p.row, Interval(p.row.t - 1, p.row.t), 0.0)
+    t = tuple(float(i) for i in range(1, 11))
+    ev.series = lambda: {"cpu": Series("cpu", "sut", "%", t, tuple(10.0 * i for i in range(10)))}
+    (f,) = ev.find(final=True)
+    assert f.kind is InsightKind.SERVER and "cpu at its limit (90%)" in f.text
