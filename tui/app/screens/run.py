@@ -73,7 +73,8 @@ GREEN_KEYS = Binding.Group("green ∓10%", compact=True)
 # The run's own plots (a rollout's panel has plots of its own, which it draws itself).
 RUN_PLOTS = "#run-plots > TimePlot, #latency-row > TimePlot"
 # Test types whose question is a rate: their run draws latency against the offered rate.
-RATE_TYPES = ("capacity", "breakpoint")
+CAPACITY = "capacity"
+RATE_TYPES = (CAPACITY, "breakpoint")
 
 
 def scenario_names(plan: RunPlan) -> tuple[str, ...]:
@@ -89,8 +90,9 @@ def single_executor(plan: RunPlan) -> ExecutorConfig | None:
 def planned_length(plan: RunPlan) -> float:
     """How long the plots' time axis is planned: the last scenario's end (its startTime
     and its planned duration), or 0 when an iteration executor's length is open (its
-    maxDuration is a cap, not a length: the axis grows)."""
-    if any(s.executor.kind.iteration_based for s in plan.work.scenarios):
+    maxDuration is a cap, not a length: the axis grows; a capacity search's neither)."""
+    open_ended = any(s.executor.kind.iteration_based for s in plan.work.scenarios)
+    if open_ended or plan.test_type == CAPACITY:
         return 0.0
     return max(s.start_time + s.executor.planned_duration for s in plan.work.scenarios)
 
@@ -328,6 +330,7 @@ class RunScreen(Screen[None]):
             self.state,
             self.scale,
             self.scales,
+            search=self.session.setup.plan.test_type == CAPACITY,
         )
 
     @property
@@ -519,8 +522,8 @@ class RunScreen(Screen[None]):
             if failure not in self._told:
                 self._told.add(failure)
                 self.notify(failure, title="Worker failed", severity="error", timeout=10)
-        for insight in s.insights:  # each finding once, as it comes
-            key = f"insight {insight.kind} {insight.at}"
+        for insight in s.insights:  # each kind once, as it comes (a knee found again moves)
+            key = f"insight {insight.kind}"
             if key not in self._told:
                 self._told.add(key)
                 self.notify(insight.text, title=f"Finding: {insight.kind}", timeout=8)
