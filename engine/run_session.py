@@ -228,6 +228,8 @@ class RunSession:
                 self.observer = Observer(self.plan.observe, timeout)
                 self.observer.start()
             self.start()
+            if self.observer is not None and (found := getattr(controller, "evidence", None)):
+                found.series = self.observer.series  # the findings read the server's side
             result = await controller.run()
         finally:
             done.set()

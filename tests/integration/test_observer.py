@@ -4,16 +4,23 @@ counters as rates that skip a reset."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from engine.explore.model import InsightKind
+from engine.load.run import Snapshot
 from engine.observe.config import ObserveSpec
 from engine.observe.observer import Observer
 from engine.observe.series import Series
+from engine.profile.loader import adhoc_profile
+from engine.profile.plan import Overrides, build_plan
+from engine.run_session import RunSession
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -23,6 +30,8 @@ class Exporter:
 
     def __init__(self) -> None:
         self.total = 0.0
+        self.memory = 50e6  # process_resident_memory_bytes, grown by `leak` each scrape
+        self.leak = 0.0
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
         self.up()
@@ -32,7 +41,12 @@ class Exporter:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = f"# TYPE jobs_total counter\njobs_total {exporter.total}\n".encode()
+                exporter.memory += exporter.leak
+                body = (
+                    f"# TYPE jobs_total counter\njobs_total {exporter.total}\n"
+                    f"# TYPE process_resident_memory_bytes gauge\n"
+                    f"process_resident_memory_bytes {exporter.memory}\n"
+                ).encode()
                 self.send_response(200)
                 self.send_header("content-type", "text/plain; version=0.0.4")
                 self.send_header("content-length", str(len(body)))
@@ -95,3 +109,19 @@ def test_an_outage_is_said_while_it_lasts_and_after(exporter: Exporter) -> None:
         assert after.values[-1] > 0
     finally:
         observer.close()
+
+
+def test_the_findings_read_the_observed_series(exporter: Exporter, shared_sut: str) -> None:
+    """A server whose memory climbs 10 MB a scrape: the run session hands its observer's
+    series to the findings, live and at the end (a SERVER insight names the memory)."""
+    exporter.leak = 10e6
+    plan = build_plan(adhoc_profile(f"{shared_sut}/"), Overrides(rate=20, duration=4))
+    spec = ObserveSpec(targets=(f"http://127.0.0.1:{exporter.port}/metrics",))
+    session = RunSession(replace(plan, observe=spec))
+    live: list[Snapshot] = []
+    session.observe(live.append)
+    end = asyncio.run(session.run())
+    said = [i.text for i in end.result.insights if i.kind is InsightKind.SERVER]
+    assert any(t.startswith("memory climbs through the run") for t in said), said
+    assert any(i.kind is InsightKind.SERVER for s in live for i in s.insights)
+    assert "server" in {row["kind"] for row in end.report.table()["insights"]}
