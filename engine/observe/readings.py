@@ -3,7 +3,7 @@ families (never parsed by hand), and counters turned into rates between two scra
 
 The curated set (`[observe]` without `metrics`): for an application's own endpoint its
 process's CPU (a counter: % of one core), resident memory, requests in flight, open
-connections, requests answered (per second) and GC time where it is exposed (Go's
+connections, requests received (per second) and GC time where it is exposed (Go's
 `go_gc_duration_seconds`); for node_exporter (a target exposing `node_cpu_seconds_total`)
 the host's CPU (all cores, idle excluded), memory in use and TCP sockets. node_exporter's
 own process figures are left out: on a host view they are noise.
@@ -44,7 +44,7 @@ class Scrape:
 
 
 def parse_text(text: str) -> Scrape:
-    """Prometheus text (0.0.4 or OpenMetrics-like) through prometheus_client.parser."""
+    """Prometheus text (format 0.0.4, what a scrape gets by default) through its parser."""
     samples: dict[str, list[Sample]] = {}
     counters: set[str] = set()
     for family in text_string_to_metric_families(text):
