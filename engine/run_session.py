@@ -114,7 +114,7 @@ class RunSession:
     saved_to: Path | None = field(default=None, init=False)  # the whole run's report
     checkpoint: Path | None = field(default=None, init=False)  # until the run is saved
     dropped: bool = field(default=False, init=False)  # discarded: no checkpoint may stay
-    observer: Observer | None = field(default=None, init=False)  # [observe]: the server's side
+    server_side: Observer | None = field(default=None, init=False)  # [observe]'s scraper
     _signalled: int = field(default=0, init=False)
     _quit: asyncio.Event = field(default_factory=asyncio.Event, init=False)  # stop lingering
 
@@ -220,22 +220,22 @@ class RunSession:
         try:
             if prepare and self.deploy is not None:
                 await self.deploy.prepare()  # recipes: blue's instances start before the load
-            if self.plan.observe and self.observer is None:
+            if self.plan.observe and self.server_side is None:
                 from engine.observe.observer import SCRAPE_TIMEOUT, Observer
 
                 # a hung target costs at most an interval: the others keep their pace
                 timeout = max(0.5, min(SCRAPE_TIMEOUT, self.plan.interval))
-                self.observer = Observer(self.plan.observe, timeout)
-                self.observer.start()
+                self.server_side = Observer(self.plan.observe, timeout)
+                self.server_side.start()
             self.start()
-            if self.observer is not None and (found := getattr(controller, "evidence", None)):
-                found.series = self.observer.series  # the findings read the server's side
+            if self.server_side is not None and (found := getattr(controller, "evidence", None)):
+                found.series = self.server_side.series  # the findings read the server's side
             result = await controller.run()
         finally:
             done.set()
             await saver  # a checkpoint being written lands before the final report
-            if self.observer is not None:  # the last interval's scrape lands in the result
-                await asyncio.to_thread(self.observer.close)
+            if self.server_side is not None:  # the last interval's scrape lands in the result
+                await asyncio.to_thread(self.server_side.close)
             if self.deploy is not None:
                 ran_out = result is not None and result.ending in LOAD_ENDINGS
                 await self.deploy.finish(load_ended=ran_out)
@@ -250,9 +250,9 @@ class RunSession:
         return self.ended
 
     def _snapshot(self, snapshot: Snapshot) -> None:
-        if self.observer is not None:
-            snapshot = replace(snapshot, observed=self.observer.series())
-            self.observer.sample(snapshot.elapsed)
+        if self.server_side is not None:
+            snapshot = replace(snapshot, observed=self.server_side.series())
+            self.server_side.sample(snapshot.elapsed)
         for output in self.outputs:
             output.interval(snapshot, self.model)
         if self.deploy is not None:
@@ -284,9 +284,9 @@ class RunSession:
 
     def _observed(self, result: RunResult) -> RunResult:
         """The result with the server's side as observed so far."""
-        if self.observer is None:
+        if self.server_side is None:
             return result
-        return replace(result, observed=self.observer.series())
+        return replace(result, observed=self.server_side.series())
 
     async def _write(self, result: RunResult, path: Path) -> Path:
         data = build_report(result, self.deploy_record())  # on the loop: the model is consistent
