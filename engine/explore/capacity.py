@@ -7,10 +7,10 @@ table- and property-tested against a simulated server without any load:
 - exponential steps from `start` (x2) until the first step that fails, or `max`;
 - then bisection between the highest rate that held and the lowest that failed until
   they are within `precision` of each other (5%: (failed - held) / failed <= 0.05);
-- the lowest failure, once it is near the edge (within `EDGE` above the rate that
+- the lowest failure, once it is the edge (within `precision` above the rate that
   held, or the first step), is run again: when it holds then, the failure was noise
   (a GC pause, a neighbour's burst) and the search goes on above it; one noisy window
-  does not decide the answer;
+  does not decide the answer, and only the step that would decide it costs a repeat;
 - a step Surge could not drive (its CPU above 90%, or iterations dropped while the
   thresholds held: no free VU) is `generator_limited`: the search goes no higher,
   but the rate is not the server's limit (`failed_at` never names it).
@@ -26,7 +26,6 @@ from engine.explore.model import CapacityResult, CapacityStep
 
 __all__ = [
     "CPU_LIMIT",
-    "EDGE",
     "CapacitySettings",
     "judge_step",
     "next_rate",
@@ -34,7 +33,6 @@ __all__ = [
 ]
 
 GROWTH = 2.0  # the exponential phase doubles the rate
-EDGE = 0.2  # the lowest failure this close above the rate that held is run again
 CPU_LIMIT = 90.0  # the generator's busiest worker above this: it measures itself
 MAX_STEPS = 64  # a search that has not converged by then stops where it is
 
@@ -98,11 +96,8 @@ def next_rate(s: CapacitySettings, steps: Sequence[CapacityStep]) -> float | Non
         return st.failed if edge else None  # the first step failed: once more, then done
     if hi is None:
         return min(st.held * GROWTH, s.max) if st.held < s.max else None
-    gap = (hi - st.held) / hi
-    if edge and gap <= EDGE:
-        return hi  # near the edge: a failure counts when it fails again
-    if hi <= st.held or gap <= s.precision:
-        return None
+    if hi <= st.held or (hi - st.held) / hi <= s.precision:
+        return hi if edge else None  # the failure that decides counts when it fails again
     return _between(st.held, hi)
 
 

@@ -18,6 +18,7 @@ from time import perf_counter
 
 from engine.errors import ConfigError
 from engine.limits import fd_shortfall
+from engine.load.capacity import CapacityDriver
 from engine.load.executors.planned import initial_vus, planned_vus_max
 from engine.load.flow import Flow
 from engine.load.metrics import Interval, merge_histograms
@@ -89,6 +90,7 @@ class Controller:
         )
         self._clock: RunClock | None = None  # the workers' run time: pauses excluded
         self.steering = SteeringLog(self._since_start)
+        self.capacity = CapacityDriver(plan, plan.capacity) if plan.capacity else None
 
     def now(self) -> dt.datetime:
         """The run's start time (a scripted run has a fixed one)."""
@@ -337,6 +339,7 @@ class Controller:
             aborted=aborted,
             stop_reason=stop_reason,
             breaking_point_rps=self._last_held_rate if self.plan.breakpoint else None,
+            capacity=self.capacity.result() if self.capacity else None,
             error=error,
             cpu_percent_max=self._cpu_max,
             workers=self.pool.size,
@@ -352,11 +355,13 @@ class Controller:
         if self.pool.lost and self.plan.on_worker_loss == OnWorkerLoss.ABORT and not self.aborted:
             self.abort(workers_lost(self.pool.failures, every=False))
         if self.state in (RunState.RUNNING, RunState.PAUSED):
-            for s in states:
+            for s in () if self.capacity else states:  # a search judges them step by step
                 th = s.threshold
                 if not s.ok and th.abort_on_fail and elapsed >= th.delay_abort_eval_s:
                     self.abort(threshold_abort(th.key, th.expression))
                     break
+            if self.capacity and self.state is RunState.RUNNING:
+                self.capacity.interval(self, iv, max(self.pool.cpu, default=0.0))
             if self.plan.breakpoint:
                 self._judge_breakpoint(iv, row, states)
         self._emit(row)
@@ -407,6 +412,7 @@ class Controller:
             scenarios=scenario_rows(
                 self.model, self.plan.work, finished=self.state == RunState.FINISHED
             ),
+            capacity_steps=self.capacity.steps if self.capacity else (),
         )
         if self.on_snapshot is not None:
             self.on_snapshot(snap)

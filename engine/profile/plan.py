@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from engine.addresses import is_loopback
 from engine.errors import ConfigError
+from engine.explore.capacity import CapacitySettings
 from engine.http.body import DEFAULT_MAX_BODY
 from engine.http.redirects import DEFAULT_MAX_REDIRECTS
 from engine.http.request import Prepared, RequestError, prepare
@@ -106,6 +107,8 @@ def fit_duration(profile: Profile, o: Overrides) -> Overrides:
 
     if o.test_type is None or o.executor is not None or o.duration is None:
         return o
+    if resolve(o.test_type).name == "capacity":
+        return o  # a search lasts as long as it takes: no shape to stretch
     natural = planned(replace(o, duration=None, time_scale=1.0))
     if natural <= 0 or planned(o) == o.duration:
         return o  # the type takes a duration itself (smoke): given as is
@@ -238,6 +241,10 @@ def build_plan(
         run_tags=tuple({**dict(profile.tags), **dict(o.tags)}.items()),  # --tag wins, as k6
         http_debug=o.http_debug,
     )
+    capacity = None
+    if test_type is not None and resolve(test_type).name == "capacity":
+        capacity = profile.capacity or CapacitySettings()
+        work = replace(work, scenarios=capacity_lanes(work.scenarios, capacity, o, profile))
     thresholds = o.thresholds if o.replace_thresholds else (*profile.thresholds, *o.thresholds)
     check_thresholds(work, thresholds)
     return RunPlan(
@@ -252,7 +259,26 @@ def build_plan(
         cluster=o.cluster,
         on_worker_loss=profile.on_worker_loss,
         in_process=in_process,
+        capacity=capacity,
     )
+
+
+def capacity_lanes(
+    lanes: tuple[ScenarioPlan, ...], s: CapacitySettings, o: Overrides, profile: Profile
+) -> tuple[ScenarioPlan, ...]:
+    """The arrival-rate scenarios of a capacity search, their rates adding up to its
+    `start` in their own proportions (the search scales them alike), each with VUs
+    enough for its part of `max`."""
+    total = sum(lane.executor.peak_rate for lane in lanes if lane.executor.open_model)
+    out = []
+    for lane in lanes:
+        cfg = lane.executor
+        if cfg.open_model and total > 0:
+            share = cfg.peak_rate / total
+            max_vus = o.max_vus or profile.max_vus or default_max_vus(s.max * share)
+            cfg = executor_for("capacity", vus=None, rate=s.start * share, max_vus=max_vus)
+        out.append(replace(lane, executor=cfg))
+    return tuple(out)
 
 
 def replaced_scenarios(profile: Profile, o: Overrides) -> str | None:
@@ -300,7 +326,8 @@ def _schedule(profile: Profile, o: Overrides) -> list[tuple[ScenarioSpec, Execut
         test_type = queue = None  # choose_executor has applied them
     else:
         test_type = o.test_type
-    if test_type is not None and resolve(test_type).open_model_only and len(specs) > 1:
+    one_rate = test_type is not None and resolve(test_type).open_model_only
+    if one_rate and test_type != "capacity" and len(specs) > 1:
         raise ConfigError("--type", f"{test_type} raises one arrival rate: pick a --scenario")
     scale = o.time_scale if o.time_scale is not None else profile.time_scale
     out = []
