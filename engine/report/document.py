@@ -283,6 +283,7 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
             groups=group_hists,
         ),
         deploy=deploy,
+        capacity=result.capacity,
     )
 
 

@@ -15,11 +15,13 @@ from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields, is_dataclass, replace
 from typing import Any, TypeVar
 
+from engine.explore.model import CapacityResult
 from engine.load.metrics import PHASES
 from engine.load.model import LatencyStats, Row
 from engine.load.run import SETUP_LANE, TEARDOWN_LANE, ClientKind
 from engine.load.states import Ending, StopCause, ending_of
 from engine.load.steering import SteeringEvent
+from engine.report.capacity_section import capacity_table, read_capacity
 from engine.report.deploy_section import (
     ColorWindow,
     DeployEventRow,
@@ -40,7 +42,7 @@ _OPTIONAL = {"optional": True}  # a field left out of its table when empty
 LANE_GROUPS = {"::setup": SETUP_LANE, "::teardown": TEARDOWN_LANE}
 # The report's sections, in the order it writes them; any other is kept in `extra`.
 _KNOWN = ("meta", "summary", "thresholds", "checks", "steps", "upstreams", "timeline")
-_KNOWN += ("scenarios", "groups", "histograms", "deploy")
+_KNOWN += ("scenarios", "groups", "histograms", "deploy", "capacity")
 
 
 class ReportError(ValueError):
@@ -225,6 +227,7 @@ class Report:
     groups: Mapping[str, GroupSection] = field(default_factory=dict, metadata=_OPTIONAL)
     histograms: ReportHistograms | None = None  # None: trimmed by hand or made elsewhere
     deploy: DeployRecord | None = None
+    capacity: CapacityResult | None = None  # --type capacity's answer and its steps
     extra: Mapping[str, Any] = field(default_factory=dict)  # sections this Surge does not know
 
     def section(self, kind: str, name: str) -> Section | None:
@@ -237,9 +240,12 @@ class Report:
         empty = [
             f.name for f in fields(self) if f.metadata.get("optional") and not getattr(self, f.name)
         ]
-        out |= {k: _value(getattr(self, k)) for k in _KNOWN if k not in ("meta", "deploy", *empty)}
+        own = ("meta", "deploy", "capacity", *empty)
+        out |= {k: _value(getattr(self, k)) for k in _KNOWN if k not in own}
         if self.deploy is not None:
             out["deploy"] = deploy_table(self.deploy)
+        if self.capacity is not None:
+            out["capacity"] = capacity_table(self.capacity)
         return {k: v for k, v in out.items() if v is not None} | dict(self.extra)
 
 
@@ -329,6 +335,7 @@ def parse_report(data: Mapping[str, Any], where: str = "report") -> Report:
         if isinstance(hists, Mapping)
         else None,
         deploy=r.deploy(data["deploy"]) if isinstance(data.get("deploy"), Mapping) else None,
+        capacity=r.capacity(data["capacity"]) if "capacity" in data else None,
         extra={k: v for k, v in data.items() if k not in _KNOWN},
     )
 
@@ -461,6 +468,13 @@ class _Reader:
             except ValueError as exc:
                 raise ReportError(f"{self.where}: meta.steering[{i}]: {exc}") from None
         return tuple(sorted(out, key=lambda e: e.t))
+
+    def capacity(self, t: Any) -> CapacityResult:
+        self.is_table(t, "capacity")
+        try:
+            return read_capacity(t, self.where)
+        except ValueError as exc:
+            raise ReportError(f"{self.where}: {exc}") from None
 
     def row(self, t: Mapping[str, Any]) -> Row:
         """A timeline row; a missing or non-numeric column reads 0."""

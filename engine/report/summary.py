@@ -25,6 +25,7 @@ from engine.load.metrics import PHASES, decode_histogram
 from engine.load.model import LatencyStats
 from engine.load.run import RunResult, Snapshot
 from engine.load.states import Ending, StopReason, state_label
+from engine.report.capacity_section import capacity_line, render_capacity
 from engine.report.deploy_section import render_deploy
 from engine.report.document import build_report
 from engine.report.model import (
@@ -78,6 +79,8 @@ def render_report(report: Report, *, color: bool = False) -> str:
         out.extend(["", *steered])
     if report.thresholds:
         out.extend(["", *_thresholds(report.thresholds, paint)])
+    if capacity := render_capacity(report.capacity, paint):
+        out.extend(["", *capacity])
     out.extend(["", f"  {paint('█ TOTAL RESULTS', '1')}"])
     if checks := _checks_lines(report, paint):
         out.extend(["", *checks])
@@ -463,7 +466,9 @@ def verdict_line(report: Report, exit_code: int, paint: Paint | None = None) -> 
     paint = paint or Paint(False)
     thresholds = report.thresholds
     failed = [t for t in thresholds if not t.ok]
-    if failed:
+    if report.capacity is not None:  # the steps past it failed them by design
+        parts = [capacity_line(report.capacity)]
+    elif failed:
         metrics = ", ".join(dict.fromkeys(t.metric for t in failed))
         parts = [f"{len(failed)} of {len(thresholds)} thresholds failed ({metrics})"]
     else:

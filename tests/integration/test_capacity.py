@@ -13,6 +13,9 @@ from engine.load.run import RunResult, Snapshot
 from engine.load.states import StopReason
 from engine.profile import load_profile
 from engine.profile.plan import Overrides, build_plan
+from engine.report.document import build_report
+from engine.report.model import parse_report
+from engine.report.summary import render_summary
 
 PROFILE = """name = "capacity"
 base_url = "http://127.0.0.1:9"
@@ -58,6 +61,10 @@ async def test_finds_a_known_capacity_within_ten_percent(
     assert any(0 < len(s.capacity_steps) < len(cap.steps) for s in snaps)
     rates = [e.to for e in result.steering if e.to]  # every step is on record as a target
     assert cap.failed_at in [round(r) for r in rates]
+    saved = parse_report(build_report(result).table()).capacity  # the report's [capacity]
+    assert saved is not None and (saved.rate, saved.failed_at) == (cap.rate, cap.failed_at)
+    assert [s.held for s in saved.steps] == [s.held for s in cap.steps]
+    assert f"holds {cap.rate:,.0f}/s with p95 < 50 ms; fails at" in render_summary(result)
 
 
 async def test_exits_1_when_even_the_first_step_fails(
