@@ -197,6 +197,21 @@ def evaluate_checks(checks: Iterable[Check], response: Response, duration_s: flo
     return out
 
 
+# k6's answer to a request that got none (a timeout, a refused connect): status 0, no
+# headers, a null body; its `timings.duration` is still the time the request took.
+_NO_RESPONSE = Response(status=0)
+
+
+def judge_unanswered(checks: Iterable[Check], duration_s: float) -> list[bool]:
+    """The checks of a request that got no response, as k6 judges its status-0 answer:
+    a duration check on the time it took, a header's `exists = false` holds; a check
+    that reads the body fails (k6's is null)."""
+    return [
+        c.kind not in (JSON, BODY, BODY_CONTAINS) and c.evaluate(_NO_RESPONSE, duration_s)
+        for c in checks
+    ]
+
+
 def bind_checks(checks: tuple[Check, ...], render: Callable[[str], str]) -> tuple[Check, ...]:
     """`checks` with their placeholders filled in (the same tuple when none has any)."""
     if not any(c.templated for c in checks):

@@ -35,6 +35,7 @@ from engine.load.run import (
     scenario_rows,
 )
 from engine.load.setup import Once, run_once
+from engine.load.split import usable_workers
 from engine.load.states import (
     RunState,
     StopCause,
@@ -315,12 +316,19 @@ class Controller:
         iv = iv.flatten()
         if iv.lanes:
             extra = sum(
-                max(lane.vus_max - initial_vus(self._lanes[name].executor), 0)
+                max(lane.vus_max - self._initial_vus(name), 0)
                 for name, lane in iv.lanes.items()
                 if name in self._lanes
             )
             iv.vus_max = self._planned_vus_max + extra
         return iv
+
+    def _initial_vus(self, scenario: str) -> int:
+        """The VUs a scenario starts with over the workers: k6's plan, or one per part
+        where it is split into more parts than it plans VUs (an arrival rate's part with
+        no preAllocatedVUs of its own starts one: the split's, not the load's)."""
+        cfg = self._lanes[scenario].executor
+        return max(initial_vus(cfg), usable_workers(cfg, self.pool.size))
 
     async def _tick(self, task: asyncio.Task[None], deadline: float) -> None:
         """Until the next interval is due, or the workers are done."""

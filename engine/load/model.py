@@ -470,7 +470,11 @@ class RunModel:
         if th.metric == "data_sent":
             return sum(b.bytes_out for b in sel)
         if (status := tags.get("status")) is not None:  # http_reqs
-            return sum(b.status.get(int(status), 0) for b in sel) if status.isdigit() else 0
+            if not status.isdigit():
+                return 0
+            if int(status) == 0:  # k6's status of a request that got no response
+                return sum(b.requests - sum(b.status.values()) for b in sel)
+            return sum(b.status.get(int(status), 0) for b in sel)
         want = tags.get("expected_response")
         if want is not None:
             failed = sum(b.failed for b in sel)

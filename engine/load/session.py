@@ -57,6 +57,12 @@ class Session:
         client = others[key] = self._make(f"{scheme}://{_netloc(host)}:{port}")
         return client
 
+    def wrap_others(self, wrap: Callable[[Client], Client]) -> None:
+        """Each client made from now on for another origin goes through `wrap` (so
+        --http-debug shows a named host's requests and a redirect's hops there too)."""
+        make = self._make
+        self._make = lambda url: wrap(make(url))
+
     @property
     def others(self) -> int:
         """How many other origins' clients are open."""

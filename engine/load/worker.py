@@ -34,7 +34,7 @@ from engine.http.redirects import REDIRECTS
 from engine.http.request import Prepared, RequestError
 from engine.http.response import Response
 from engine.http.wire import SendBatch
-from engine.load.checks import Check, bind_checks, body_note, evaluate_checks
+from engine.load.checks import Check, bind_checks, body_note, evaluate_checks, judge_unanswered
 from engine.load.flow import END_ITERATION, GROUP_ROOTS, GroupTimer, Template
 from engine.load.follow import Answer, follow
 from engine.load.metrics import Interval, Recorder
@@ -357,9 +357,10 @@ class Worker:
             resp, upstream, failed = await self._follow(
                 vu, req, (resp, upstream, failed), ok, limit
             )
-            if resp is None:  # a hop failed (recorded): so do the checks
-                for check in checks:
-                    rec.check(check.name, False, req.name)
+            if resp is None:  # a hop failed (recorded): its checks judge no response
+                took = perf_counter() - begin
+                for check, passed in zip(checks, judge_unanswered(checks, took), strict=True):
+                    rec.check(check.name, passed, req.name)
                 return None, None, True
             lat = int((perf_counter() - begin) * 1e6)  # a duration check: the whole chain
         if checks:
@@ -400,8 +401,8 @@ class Worker:
         now = perf_counter()
         lat, svc = int((now - begin) * 1e6), int((now - sent) * 1e6)
         self.recorder.record(req.name, None, lat, svc, 0, True, bytes_in, bytes_out, classify(exc))
-        for check in checks:
-            self.recorder.check(check.name, False, req.name)
+        for check, passed in zip(checks, judge_unanswered(checks, lat / 1e6), strict=True):
+            self.recorder.check(check.name, passed, req.name)
 
     def _on_response(self, vu: VU, req: Prepared) -> Callable[[int], bool]:
         """A streaming VU's per-response step: record it, then say if the next one may go.
@@ -565,7 +566,7 @@ class Worker:
     @staticmethod
     def _debug(vu: VU, mode: str) -> None:
         """--http-debug: the lane's first VU prints its first iteration's requests and
-        responses (redirect hops on its own origin too), then has its client back."""
+        responses (on every origin: redirect hops, named hosts), then has its client back."""
         own = vu.client
 
         def done() -> None:
@@ -575,6 +576,7 @@ class Worker:
             return vu.iterations == 0
 
         vu.client = vu.session.home = DebugClient(own, mode, first, done)  # type: ignore[assignment]
+        vu.session.wrap_others(lambda c: DebugClient(c, mode, first, lambda: None))  # type: ignore[arg-type,return-value]
 
     async def pass_once(self) -> dict[str, str]:
         """One pass of the flow on one VU and no iteration counted (k6's setup() and

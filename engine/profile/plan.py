@@ -67,7 +67,7 @@ class Overrides:
     # -e NAME=V (--env NAME=V): bound by the loader (load_profile's env_vars), which knows
     # the lines; here so a front end hands one set of options around.
     env_vars: tuple[tuple[str, str], ...] = ()
-    tags: tuple[tuple[str, str], ...] = ()  # --tag NAME=V: over the profile's `tags`
+    tags: tuple[tuple[str, str], ...] = ()  # --tag NAME=V: instead of the profile's `tags`
     http_debug: str | None = None  # --http-debug[=full]: "headers" | "full"
 
 
@@ -238,7 +238,7 @@ def build_plan(
         teardown=profile.teardown,
         setup_timeout=profile.setup_timeout,
         teardown_timeout=profile.teardown_timeout,
-        run_tags=tuple({**dict(profile.tags), **dict(o.tags)}.items()),  # --tag wins, as k6
+        run_tags=o.tags or profile.tags,  # --tag replaces them all, as k6's options.Apply
         http_debug=o.http_debug,
     )
     capacity = None

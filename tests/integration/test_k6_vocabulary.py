@@ -4,7 +4,8 @@ One k6 run and one Surge run of the same flow on the same httpbin (under gunicor
 the same command-line flags (`--env NAME=V`, k6's long `-e`; `--tag run=ci`;
 `--http-debug=full`): 1 VU x 3 iterations of a form post, a multipart file, a group of
 two steps (the second on a `hosts` origin, `localhost:PORT` beside 127.0.0.1), Basic
-auth from `user:pass@` and a 1 s timeout on /delay/3, with checks of every new kind.
+auth from `user:pass@` and a 1 s timeout on /delay/3, with checks of every new kind and
+a data row per iteration (k6: a SharedArray read by `exec.scenario.iterationInTest`).
 Requests per tag, checks per name, every threshold's verdict, the exit codes, the
 export's sub-metrics and group tree must agree, and httpbin must have echoed the same
 form, files, JSON and credentials to both (compared as echoed, never as raw multipart
@@ -29,19 +30,22 @@ from engine.report.model import Report
 from tests.conftest import run_surge
 from tests.integration.test_k6_crosscheck import K6
 
-# Counts and verdicts judged against k6: run alone, after the parallel part.
-pytestmark = pytest.mark.serial
+# Counts and verdicts judged against k6: run alone, after the parallel part. The first
+# test runs both tools (about 8 s each: /delay/3 holds httpbin's one worker).
+pytestmark = [pytest.mark.serial, pytest.mark.timeout(120)]
 
 PNG = base64.b64decode(  # a 1x1 PNG: not UTF-8, so httpbin echoes it as a data URL
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
-# The same flags on both command lines.
+# The same flags on both command lines, and the same process environment (-e wins).
 FLAGS = ("--env", "WHO=alice", "--tag", "run=ci", "--http-debug=full")
+ENVIRONMENT = {"WHO": "bob", "SRC": "process"}
 ITERATIONS = 3
 PER_ITERATION = 5  # requests: form, upload, other, auth, slow
 
 THRESHOLDS = {
     "http_reqs{run:ci}": ["count==15"],  # a run tag: every request
+    "http_reqs{team:web}": ["count>0"],  # fails: --tag replaces the script's/profile's tags
     "http_reqs{kind:form}": ["count==3"],  # a step's own tag
     "http_reqs{kind:nosuch}": ["count>0"],  # fails: an empty counter is 0
     "http_req_duration{kind:form}": ["p(95)<5000"],
@@ -49,7 +53,7 @@ THRESHOLDS = {
     "http_req_duration{group:::g}": ["max<5000"],
     "group_duration{group:::g}": ["avg<1000", "max<0.001"],  # the second fails
     "group_duration": ["avg<1000"],
-    "checks{run:ci}": ["rate>0.6", "rate>0.9"],  # 5 of 8 pass: the second fails
+    "checks{run:ci}": ["rate>0.6", "rate>0.9"],  # 23 of 33 pass: the second fails
     "http_req_failed{run:ci}": ["rate<0.1"],  # fails: the timeout is 1 in 5
     "http_req_failed{kind:form}": ["rate==0"],
     "checks{group:::g}": ["rate==1"],  # k6 tags a check with its group
@@ -61,23 +65,34 @@ THRESHOLDS = {
     "checks{check:auth}": ["rate==1"],
     "group_duration{run:ci}": ["max<0.001"],  # fails: run tags are on group_duration too
     "vus_max{run:ci}": ["value==1"],
+    "http_reqs{expected_response:false}": ["count==3"],  # the timeouts
+    "http_req_duration{expected_response:false}": ["min>=900"],  # timed: about 1 s each
+    "http_reqs{status:0}": ["count==3"],  # k6's status of a request with no response
+    "http_reqs{status:200}": ["count==12"],
 }
 
 K6_SCRIPT = """
 import http from 'k6/http';
 import { check, group } from 'k6';
+import exec from 'k6/execution';
+import { SharedArray } from 'k6/data';
+const ROWS = new SharedArray('rows', () => [{ name: 'a' }, { name: 'b' }]);
 const png = open('%(png)s', 'b');
 const BASE = '%(base)s';
 export const options = {
   scenarios: { default: { executor: 'per-vu-iterations', vus: 1, iterations: %(iterations)d } },
   thresholds: %(thresholds)s,
+  tags: { team: 'web' },
 };
 export default function () {
-  const fields = { who: __ENV.WHO, note: 'a b&c', n: 3, yes: true, a: ['1', '2'] };
+  const row = ROWS[exec.scenario.iterationInTest %% ROWS.length].name;
+  const fields = { who: __ENV.WHO, src: __ENV.SRC, note: 'a b&c', n: 3, yes: true, a: ['1', '2'],
+                   row: row };
   let r = http.post(`${BASE}/post`, fields, { tags: { kind: 'form' } });
   check(r, {
     'form note': (x) => /^a b&c$/.test(x.json('form.note')),
     'who bob': (x) => /^bob$/.test(x.json('form.who')),
+    'row a': (x) => x.json('form.row') === 'a',
   });
   group('g', function () {
     r = http.post(`${BASE}/post`, {
@@ -94,7 +109,12 @@ export default function () {
   r = http.get('%(userinfo)s/basic-auth/u/p');
   check(r, { 'auth': (x) => x.status === 200 });
   r = http.get(`${BASE}/delay/3`, { timeout: '1s' });
-  check(r, { 'slow': (x) => x.status === 200, 'dur': (x) => x.timings.duration < 500 });
+  check(r, {
+    'slow': (x) => x.status === 200,
+    'dur': (x) => x.timings.duration < 500,
+    'dur 5s': (x) => x.timings.duration < 5000,
+    'no header': (x) => x.headers['X-Nope'] === undefined,
+  });
 }
 export function handleSummary(data) { return { '%(summary)s': JSON.stringify(data) }; }
 """
@@ -103,6 +123,7 @@ SURGE_PROFILE = """
 name = "vocab-xc"
 base_url = "%(base)s"
 hosts = { other = "%(other)s" }
+tags = { team = "web" }
 
 [load]
 executor = "per-vu-iterations"
@@ -110,16 +131,26 @@ vus = 1
 iterations = %(iterations)d
 
 [flow]
+data = "rows.csv"
+data_order = "iteration"  # k6: a SharedArray read by exec.scenario.iterationInTest
 [[flow.steps]]
 name = "form"
 method = "POST"
 path = "/post"
-form = { who = "${env.WHO}", note = "a b&c", n = 3, yes = true, a = ["1", "2"] }
 tags = { kind = "form" }
 checks = [
   { json = "form.note", matches = "^a b&c$", name = "form note" },
   { json = "form.who", matches = "^bob$", name = "who bob" },
+  { json = "form.row", equals = "a", name = "row a" },  # rows a, b, a
 ]
+[flow.steps.form]
+who = "${env.WHO}"
+src = "${env.SRC}"
+note = "a b&c"
+n = 3
+yes = true
+a = ["1", "2"]
+row = "${data.name}"
 
 [[flow.steps]]
 name = "upload"
@@ -152,7 +183,12 @@ checks = [{ status = 200, name = "auth" }]
 name = "slow"
 path = "/delay/3"
 timeout = "1s"
-checks = [{ status = 200, name = "slow" }, { duration = true, lt = "500ms", name = "dur" }]
+checks = [
+  { status = 200, name = "slow" },
+  { duration = true, lt = "500ms", name = "dur" },
+  { duration = true, lt = "5s", name = "dur 5s" },  # k6 times a request that got no answer
+  { header = "X-Nope", exists = false, name = "no header" },
+]
 
 [thresholds]
 %(thresholds)s
@@ -224,7 +260,7 @@ def k6_run(httpbin: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "GOMAXPROCS": "1"},
+        env={**os.environ, **ENVIRONMENT, "GOMAXPROCS": "1"},
     )
     logs = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
     metrics = json.loads(summary.read_text())["metrics"]
@@ -248,14 +284,18 @@ def surge_run(httpbin: str, k6_run: dict, tmp_path_factory: pytest.TempPathFacto
     tmp = tmp_path_factory.mktemp("surge-vocabulary")
     for name in ("photo.png", "raw.png"):
         (tmp / name).write_bytes(PNG)
+    (tmp / "rows.csv").write_text("name\na\nb\n")
     profile, report, export = tmp / "vocab.toml", tmp / "r.toml", tmp / "export.json"
     lines = "\n".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in THRESHOLDS.items())
     profile.write_text(
         SURGE_PROFILE % {**_urls(httpbin), "iterations": ITERATIONS, "thresholds": lines}
     )
-    proc = run_surge(
-        "run", str(profile), "--report", str(report), "--summary-export", str(export), *FLAGS
-    )
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in ENVIRONMENT.items():
+            env.setenv(name, value)
+        proc = run_surge(
+            "run", str(profile), "--report", str(report), "--summary-export", str(export), *FLAGS
+        )
     assert proc.returncode in (0, 99), proc.stderr
     return {
         "code": proc.returncode,
@@ -280,15 +320,16 @@ def test_requests_per_tag_and_checks_per_name_as_k6(k6_run: dict, surge_run: dic
     assert report.groups["::g"].requests == k6["http_reqs{group:::g}"]["values"]["count"] == 6
     checks = {name: (c.passes, c.fails) for name, c in report.checks.items()}
     assert checks == k6_run["checks"]
-    failing = {"who bob", "slow", "dur"}
-    assert checks == {n: (0, 3) if n in failing else (3, 0) for n in checks} and len(checks) == 8
+    failing, rows = {"who bob", "slow", "dur"}, {"row a": (2, 1)}  # rows a, b, a
+    assert checks == {n: rows.get(n, (0, 3) if n in failing else (3, 0)) for n in checks}
+    assert len(checks) == 11
 
 
 def test_every_verdict_and_the_exit_code_as_k6(k6_run: dict, surge_run: dict) -> None:
     report: Report = surge_run["report"]
     verdicts = {(t.metric, t.expression): t.ok for t in report.thresholds}
     assert verdicts == k6_run["verdicts"]
-    assert sum(not ok for ok in verdicts.values()) == 5
+    assert sum(not ok for ok in verdicts.values()) == 6
     assert surge_run["code"] == k6_run["code"] == 99
     # --summary-export: the same sub-metrics with the same verdicts, the same group tree
     ours, theirs = surge_run["export"], k6_run["export"]
@@ -302,8 +343,9 @@ def test_httpbin_echoed_the_same_form_files_json_and_auth(k6_run: dict, surge_ru
     echoes = _echoes([surge_run["debug"]])
     assert echoes == _echoes(k6_run["debug"])
     form, upload, other, auth = echoes
-    fields = {"who": "alice", "note": "a b&c", "n": "3", "yes": "true", "a": ["1", "2"]}
-    assert form["form"] == fields  # --env in a value, a number, a bool, a list as k6 sends them
+    fields = {"who": "alice", "src": "process", "note": "a b&c", "n": "3", "yes": "true"}
+    fields |= {"a": ["1", "2"], "row": "a"}
+    assert form["form"] == fields  # -e over the environment, a number, a bool, a list
     assert form["type"] == "application/x-www-form-urlencoded"
     png = base64.b64encode(PNG).decode()
     assert upload["files"] == {
@@ -316,7 +358,7 @@ def test_httpbin_echoed_the_same_form_files_json_and_auth(k6_run: dict, surge_ru
     # --http-debug masks the credentials (k6 prints them), and the run's figures above
     # are those of a run with the flag: the first iteration printed, nothing more
     err = surge_run["debug"]
-    form_body = "\n\na=1&a=2&n=3&note=a+b%26c&who=alice&yes=true\n"  # as url.Values.Encode()
+    form_body = "\n\na=1&a=2&n=3&note=a+b%26c&row=a&src=process&who=alice&yes=true\n"  # sorted
     assert form_body in err and form_body in k6_run["debug"][0]
     assert err.count("Request:\n") == PER_ITERATION
     assert "Authorization: Basic ***" in err and "dTpw" not in err

@@ -135,14 +135,19 @@ async def test_one_scenario_is_paused_and_scaled_on_its_own(shared_sut: str) -> 
     assert SteeringEvent.of_table(result.steering[0].as_table()).scenario == "r"
 
 
-async def test_vus_max_is_the_planned_vus_of_the_windows_that_overlap(shared_sut: str) -> None:
-    """k6's vus_max: 2 VUs for 0.5 s, then 3 from 1 s: 3 (never 5)."""
+@pytest.mark.parametrize("workers", [1, 3])
+async def test_vus_max_is_the_planned_vus_of_the_windows_that_overlap(
+    shared_sut: str, workers: int
+) -> None:
+    """k6's vus_max: 2 VUs and an arrival rate's 1 for 0.5 s, then 3 from 1 s: 3 (never
+    6), whatever VUs the rate's parts on 3 workers start (one each: the split's)."""
     two = ExecutorConfig(executor="constant-vus", vus=2, duration=0.5, graceful_stop=0.0)
     three = ExecutorConfig(executor="constant-vus", vus=3, duration=0.5, graceful_stop=0.0)
-    plan = lanes_plan(shared_sut + "/", 1, ("a", two, 0.0), ("b", three, 1.0))
-    result = await Controller(plan).run()
+    rate = replace(RATE, rate=6, duration=0.5, pre_allocated_vus=1, max_vus=6, graceful_stop=0)
+    lanes = ("a", two, 0.0), ("b", three, 1.0), ("r", rate, 0.0)
+    result = await Controller(lanes_plan(shared_sut + "/", workers, *lanes)).run()
     assert {row.vus_max for row in result.model.timeline} == {3}
-    assert max(row.vus for row in result.model.timeline) <= 3
+    assert max(row.vus for row in result.model.timeline) <= 3 + 1
 
 
 LOGIN = Step(

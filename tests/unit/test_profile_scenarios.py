@@ -321,7 +321,7 @@ def test_each_scenario_becomes_a_lane_with_test_wide_vu_ids() -> None:
     assert admin.executor.executor == PER_VU_ITERATIONS
     assert work.setup is not None and work.teardown is not None
     assert (work.setup_timeout, work.teardown_timeout) == (10.0, 60.0)
-    assert work.run_tags == (("team", "ops"), ("run", "ci"))  # --tag over the profile's
+    assert work.run_tags == (("run", "ci"), ("team", "ops"))  # --tag replaces the profile's
 
 
 def test_a_profile_without_scenarios_makes_the_one_default_lane() -> None:
@@ -436,7 +436,7 @@ def test_env_vars_tags_scenarios_and_once_from_the_command_line(
     assert run.work.setup is not None
     login = run.work.setup.steps[0].body
     assert login is not None and "from-the-environment" in login.parts[0]
-    assert run.work.run_tags == (("team", "web"), ("run", "ci"))
+    assert run.work.run_tags == (("run", "ci"),)  # not the profile's team: k6's precedence
     assert buy.executor.iterations == 1
     args = build_parser().parse_args([*argv, "-d", "2s"])
     assert plan_from_args(args).work.scenarios[0].name == "default"

@@ -100,6 +100,19 @@ def test_a_threshold_selects_what_carries_its_tags(
     assert model.evaluate(final=True)[0].observed == observed
 
 
+@pytest.mark.parametrize(("status", "count"), [("200", 2), ("500", 1), ("0", 1), ("x", 0)])
+def test_a_status_tag_counts_a_request_with_no_response_as_k6s_status_0(
+    status: str, count: int
+) -> None:
+    rec = Recorder(separate_latency=False, start=0)
+    for code in (200, 200, 500):
+        rec.record("a", None, 2000, 2000, code, code >= 500, 10, 10)
+    rec.record("a", None, 2000, 2000, 0, True, 10, 10, "timeout")
+    model = RunModel((parse_threshold(f"http_reqs{{status:{status}}}", "count>0"),))
+    model.add(Interval.decode(rec.harvest(1.0, vus=1, vus_max=1, target=1).encode()))
+    assert model.evaluate(final=True)[0].observed == count
+
+
 def test_each_lane_is_a_run_model_of_its_own() -> None:
     model = RunModel(index=INDEX)
     model.add(_interval())

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from engine.http.response import Response
-from engine.load.checks import evaluate_checks, parse_check
+from engine.load.checks import evaluate_checks, judge_unanswered, parse_check
 from engine.load.flow import Template
 from engine.profile import ProfileError, parse_profile
 
@@ -197,6 +197,21 @@ def test_the_new_checks_judge_as_written(
         assert check.name == name
     response = _response(b'{"n": 3, "s": "abc", "id": 1}', [(b"X-A", b"v1")])
     assert evaluate_checks([check], response, 0.2) == [passes]
+
+
+def test_a_request_with_no_response_is_checked_as_k6s_status_0_answer() -> None:
+    """A timeout took its second: k6's `timings.duration < 5000` holds, a header that must
+    not be there is not; the status and whatever reads the (null) body fail."""
+    tables = [
+        {"duration": True, "lt": "5s"},
+        {"duration": True, "lt": "500ms"},
+        {"header": "X-A", "exists": False},
+        {"status": 200},
+        {"body": True, "not_contains": "x"},
+        {"json": "n", "exists": False},
+    ]
+    checks = [parse_check(t) for t in tables]
+    assert judge_unanswered(checks, 1.0) == [True, False, True, False, False, False]
 
 
 def test_a_check_value_placeholder_is_bound_per_pass() -> None:
