@@ -75,7 +75,7 @@ def render_report(report: Report, *, color: bool = False) -> str:
     meta, s = report.meta, report.summary
     seconds = max(meta.duration_s, 1e-9)
     out = _header(report, paint)
-    if steered := steering_section(meta.steering, _unit(meta), paint):
+    if report.capacity is None and (steered := steering_section(meta.steering, _unit(meta), paint)):
         out.extend(["", *steered])
     if report.thresholds:
         out.extend(["", *_thresholds(report.thresholds, paint)])
@@ -116,7 +116,8 @@ def _header(report: Report, paint: Paint) -> list[str]:
     meta, s = report.meta, report.summary
     out = [f"  {paint('surge', '1')} {meta.name or '?'} → {meta.target or '?'}"]
     kind = f" ({meta.test_type} test)" if meta.test_type else ""
-    out.extend(shape_lines(f"{_describe_executor(report)}{kind}", meta.steering))
+    steering = () if report.capacity is not None else meta.steering  # the search's steps
+    out.extend(shape_lines(f"{_describe_executor(report)}{kind}", steering))
     ran = f"    started {meta.start or '?'}, ran {meta.duration_s:g}s"
     out.append(ran + ("" if meta.ended == Ending.FINISHED else ", " + paint(meta.ended, "33")))
     if meta.merged_from:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from engine.explore.model import CapacityResult, CapacityStep
+from engine.load.steering import Steer, SteeringEvent
 from engine.report.capacity_section import capacity_line
 from engine.report.document import read_report, write_toml
 from engine.report.model import Meta, Report, ReportError, Summary, parse_report
@@ -109,7 +111,10 @@ def test_the_summary_says_it_in_one_line() -> None:
 
 
 def test_the_summary_shows_the_steps_and_the_verdict_the_answer() -> None:
-    text = render_report(report(RESULT))
+    steered = SteeringEvent(2.0, Steer.TARGET, 1000.0, 2000.0)
+    r = report(RESULT)
+    text = render_report(replace(r, meta=replace(r.meta, steering=(steered,))))
+    assert "by hand" not in text and "STEERED" not in text  # the steps say it
     assert "█ CAPACITY" in text and "holds 4,200/s" in text
     rows = [line for line in text.splitlines() if line.strip().startswith(("4 ", "6 "))]
     assert "8,000/s" in rows[0] and "no" in rows[0] and "yes" in rows[1]
