@@ -241,10 +241,6 @@ def build_plan(
         run_tags=o.tags or profile.tags,  # --tag replaces them all, as k6's options.Apply
         http_debug=o.http_debug,
     )
-    capacity = None
-    if test_type is not None and resolve(test_type).name == "capacity":
-        capacity = profile.capacity or CapacitySettings()
-        work = replace(work, scenarios=capacity_lanes(work.scenarios, capacity, o, profile))
     thresholds = o.thresholds if o.replace_thresholds else (*profile.thresholds, *o.thresholds)
     check_thresholds(work, thresholds)
     return RunPlan(
@@ -259,26 +255,36 @@ def build_plan(
         cluster=o.cluster,
         on_worker_loss=profile.on_worker_loss,
         in_process=in_process,
-        capacity=capacity,
+        capacity=_capacity(profile, o),
     )
 
 
-def capacity_lanes(
-    lanes: tuple[ScenarioPlan, ...], s: CapacitySettings, o: Overrides, profile: Profile
-) -> tuple[ScenarioPlan, ...]:
+def _capacity(profile: Profile, o: Overrides) -> CapacitySettings | None:
+    """The search's settings when the run is `--type capacity` (the profile's, or the
+    defaults), else None."""
+    test_type = run_test_type(profile, o)
+    if test_type is None or resolve(test_type).name != "capacity":
+        return None
+    return profile.capacity or CapacitySettings()
+
+
+def _capacity_rates(
+    schedule: list[tuple[ScenarioSpec, ExecutorConfig, float]],
+    s: CapacitySettings,
+    max_vus: int | None,
+) -> list[tuple[ScenarioSpec, ExecutorConfig, float]]:
     """The arrival-rate scenarios of a capacity search, their rates adding up to its
     `start` in their own proportions (the search scales them alike), each with VUs
     enough for its part of `max`."""
-    total = sum(lane.executor.peak_rate for lane in lanes if lane.executor.open_model)
+    total = sum(cfg.peak_rate for _, cfg, _ in schedule if cfg.open_model)
     out = []
-    for lane in lanes:
-        cfg = lane.executor
+    for spec, cfg, start in schedule:
         if cfg.open_model and total > 0:
             share = cfg.peak_rate / total
-            max_vus = o.max_vus or profile.max_vus or default_max_vus(s.max * share)
-            cfg = executor_for("capacity", vus=None, rate=s.start * share, max_vus=max_vus)
-        out.append(replace(lane, executor=cfg))
-    return tuple(out)
+            vus = max_vus or default_max_vus(s.max * share)
+            cfg = executor_for("capacity", vus=None, rate=s.start * share, max_vus=vus)
+        out.append((spec, cfg, start))
+    return out
 
 
 def replaced_scenarios(profile: Profile, o: Overrides) -> str | None:
@@ -342,6 +348,8 @@ def _schedule(profile: Profile, o: Overrides) -> list[tuple[ScenarioSpec, Execut
         out.append((spec, cfg, start))
     if queue is not None and not any(cfg.open_model for _, cfg, _ in out):
         raise ConfigError("--queue", "applies only to arrival-rate executors: no scenario has one")
+    if (search := _capacity(profile, o)) is not None:
+        out = _capacity_rates(out, search, o.max_vus or profile.max_vus)
     return out
 
 

@@ -104,3 +104,11 @@ def test_a_step_the_generator_cannot_drive_is_said_not_counted(cpu: float, drop:
     (step,) = driver.steps
     assert step.generator_limited and not step.held
     assert driver.result().failed_at is None and ctrl.stopped is not None
+
+
+def test_without_thresholds_the_default_slo_judges() -> None:
+    plan = build_plan(parse_profile(HEAD + "rate = 5\n", "p.toml"), Overrides(test_type="capacity"))
+    assert plan.thresholds == () and plan.capacity is not None
+    driver = CapacityDriver(plan, plan.capacity)
+    said = [(t.key, t.expression) for t in driver.thresholds]
+    assert said == [("http_req_failed", "rate<0.01"), ("http_req_duration", "p(99)<1000")]

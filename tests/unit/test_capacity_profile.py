@@ -79,3 +79,5 @@ def test_several_scenarios_share_the_start_in_their_proportions() -> None:
     plan = build_plan(parse_profile(HEAD + SCENARIOS, "p.toml"), CAPACITY)
     rates = {s.name: s.executor.peak_rate for s in plan.work.scenarios}
     assert rates == pytest.approx({"browse": 75.0, "buy": 25.0})
+    browse, buy = plan.work.scenarios  # VU ids stay apart: the second starts past the first's
+    assert buy.vu_base == browse.executor.peak_vus == browse.executor.max_vus
