@@ -13,27 +13,13 @@ from engine.load.metrics import Interval, Recorder
 from engine.load.states import StopCause, StopReason
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
+from tests.unit.test_capacity_profile import HEAD, SCENARIOS
 
-HEAD = 'name = "t"\nbase_url = "http://127.0.0.1:8080"\n'
-TWO = """capacity = { hold = "1s", start = 100, precision = 0.1 }
-[thresholds]
-http_req_duration = ["p(95)<50"]
-
-[[endpoints]]
-path = "/"
-
-[scenarios.browse]
-executor = "constant-arrival-rate"
-rate = 30
-duration = "10s"
-preAllocatedVUs = 5
-
-[scenarios.buy]
-executor = "constant-arrival-rate"
-rate = 10
-duration = "10s"
-preAllocatedVUs = 5
-"""
+TWO = (
+    'capacity = { hold = "1s", start = 100, precision = 0.1 }\n'
+    + SCENARIOS  # two arrival-rate scenarios, 30/s and 10/s
+    + '[thresholds]\nhttp_req_duration = ["p(95)<50"]\n'
+)
 
 
 class Ctrl:

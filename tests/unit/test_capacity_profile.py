@@ -56,8 +56,6 @@ def test_without_a_table_the_defaults_apply() -> None:
 
 
 SCENARIOS = """
-capacity = { start = 100 }
-
 [[endpoints]]
 path = "/"
 
@@ -76,7 +74,8 @@ preAllocatedVUs = 5
 
 
 def test_several_scenarios_share_the_start_in_their_proportions() -> None:
-    plan = build_plan(parse_profile(HEAD + SCENARIOS, "p.toml"), CAPACITY)
+    text = HEAD + "capacity = { start = 100 }\n" + SCENARIOS
+    plan = build_plan(parse_profile(text, "p.toml"), CAPACITY)
     rates = {s.name: s.executor.peak_rate for s in plan.work.scenarios}
     assert rates == pytest.approx({"browse": 75.0, "buy": 25.0})
     browse, buy = plan.work.scenarios  # VU ids stay apart: the second starts past the first's
