@@ -97,17 +97,15 @@ class CapacityDriver:
         assert self.rate is not None
         m = self._model
         states = m.evaluate(final=True)
-        total = m.total
-        lat = m.figures().duration  # http_req_duration: what the thresholds judge
-        requests = sum(b.requests for b in total.buckets.values())
-        failed = sum(b.failed for b in total.buckets.values())
+        total, fig = m.total, m.figures()
+        lat = fig.duration  # http_req_duration: what the thresholds judge
         step = judge_step(
             self.rate,
             thresholds_ok=all(s.ok for s in states),
             values={f"{s.threshold.key} {s.threshold.expression}": s.observed for s in states},
             achieved_rate=total.iterations / self._held_s,
             latency=(lat.p50, lat.p95, lat.p99),
-            error_rate=failed / requests if requests else 0.0,
+            error_rate=fig.error_rate,
             dropped=total.dropped,
             cpu_percent=self._cpu,
             start=self._start,

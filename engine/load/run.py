@@ -195,10 +195,12 @@ class RunResult:
     def exit_code(self) -> int:
         if self.stop_reason is not None and self.stop_reason.kind is StopReason.SETUP_FAILED:
             return EXIT_ERROR  # nothing ran: its thresholds judged nothing
-        if self.capacity is not None and self.error is None:
+        if self.capacity is not None:
             # The steps beyond the capacity failed the thresholds by design: the answer
-            # decides. None: even the first step failed.
-            return EXIT_OK if self.capacity.rate is not None else EXIT_ERROR
+            # decides (none: even the first step failed); a search cut short is no answer.
+            done = self.stop_reason is not None and self.stop_reason.kind is StopReason.CAPACITY
+            found = done and self.error is None and self.capacity.rate is not None
+            return EXIT_OK if found else EXIT_ERROR
         if not self.model.passed():
             return EXIT_THRESHOLDS
         if self.error is not None or (self.aborted and self.plan.test_type != "breakpoint"):

@@ -6,11 +6,17 @@ Intervals come from a real Recorder fed as a server of capacity 300/s would answ
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
+from engine.explore.model import CapacityResult
 from engine.load.capacity import IDLE_SCALE, CapacityDriver
 from engine.load.metrics import Interval, Recorder
+from engine.load.model import RunModel
+from engine.load.run import RunResult
 from engine.load.states import StopCause, StopReason
+from engine.load.thresholds import parse_threshold
 from engine.profile import parse_profile
 from engine.profile.plan import Overrides, build_plan
 from tests.unit.test_capacity_profile import HEAD, SCENARIOS
@@ -98,3 +104,28 @@ def test_without_thresholds_the_default_slo_judges() -> None:
     driver = CapacityDriver(plan, plan.capacity)
     said = [(t.key, t.expression) for t in driver.thresholds]
     assert said == [("http_req_failed", "rate<0.01"), ("http_req_duration", "p(99)<1000")]
+
+
+@pytest.mark.parametrize(
+    ("reason", "rate", "code"),
+    [
+        (StopCause(StopReason.CAPACITY, "holds 300/s"), 300.0, 0),
+        (StopCause(StopReason.CAPACITY, "even the first step failed"), None, 1),
+        (StopCause(StopReason.INTERRUPTED), 300.0, 1),  # cut short: no answer
+    ],
+)
+def test_the_exit_code_is_the_answer(reason: StopCause, rate: float | None, code: int) -> None:
+    plan = build_plan(parse_profile(HEAD + "rate = 5\n", "p.toml"), Overrides(test_type="capacity"))
+    failing = (parse_threshold("http_reqs", "count<0"),)  # the steps past it fail them
+    model = RunModel(failing)
+    model.evaluate(final=True)
+    result = RunResult(
+        plan=plan,
+        model=model,
+        started_at=dt.datetime.now(dt.UTC),
+        duration=10.0,
+        aborted=True,
+        stop_reason=reason,
+        capacity=CapacityResult(rate, 320.0, 0.05),
+    )
+    assert not model.passed() and result.exit_code == code
