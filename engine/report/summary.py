@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from hdrh.histogram import HdrHistogram
 
 from engine.errors import ConfigError, in_http_req_failed
+from engine.explore.model import CapacityStep
 from engine.load.executors import ExecutorConfig
 from engine.load.metrics import PHASES, decode_histogram
 from engine.load.model import LatencyStats
@@ -498,7 +499,7 @@ def progress_line(s: Snapshot, width: int = 200) -> str:
         f"{r.rps:9,.1f} req/s",
         f"p95 {fmt_ms(r.p95):>8}",
         f"errors {r.error_rate:6.2%}",
-        f"thresholds ✗{bad}" if bad else "",
+        _search(s.capacity_steps) or (f"thresholds ✗{bad}" if bad else ""),
         f"VUs {r.vus:>4}/{r.vus_max:<4}",
         ""
         if s.state == "finished"
@@ -508,3 +509,11 @@ def progress_line(s: Snapshot, width: int = 200) -> str:
     while len(parts) > 1 and len("  ".join(parts)) > width - 1:
         parts.pop()  # the least needed is last
     return "  ".join(parts)[: max(width - 1, 1)]
+
+
+def _search(steps: Sequence[CapacityStep]) -> str:
+    """A capacity search so far (its steps fail the thresholds by design, so not those)."""
+    held = max((x.rate for x in steps if x.held), default=None)
+    if not steps:
+        return ""
+    return f"step {len(steps) + 1}" + (f", holds {held:,.0f}/s" if held is not None else "")

@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 
 from engine.explore.model import CapacityResult, CapacityStep
+from engine.load.model import Figures, LatencyStats, Row, ThresholdState
+from engine.load.run import Snapshot
+from engine.load.states import RunState
 from engine.load.steering import Steer, SteeringEvent
+from engine.load.thresholds import parse_threshold
 from engine.report.capacity_section import capacity_line
 from engine.report.document import read_report, write_toml
 from engine.report.model import Meta, Report, ReportError, Summary, parse_report
-from engine.report.summary import render_report, verdict_line
+from engine.report.summary import progress_line, render_report, verdict_line
 
 P99 = "http_req_duration p(99)<50"
 
@@ -120,3 +124,13 @@ def test_the_summary_shows_the_steps_and_the_verdict_the_answer() -> None:
     assert "8,000/s" in rows[0] and "no" in rows[0] and "yes" in rows[1]
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "holds 4,200/s" in verdict_line(report(RESULT), 0)
+
+
+def test_the_progress_line_says_the_search_not_its_failed_thresholds() -> None:
+    row = Row(**dict.fromkeys(Row.__dataclass_fields__, 0) | {"t": 3.0, "dt": 1.0})
+    totals = Figures(0, 0, 0.0, 0.0, *(LatencyStats(),) * 3, {}, {}, 0, 0)
+    failed = ThresholdState(parse_threshold("http_req_duration", "p(99)<50"), False, 61.0)
+    snap = Snapshot(3.0, RunState.RUNNING, 0.0, row, totals, (failed,), {}, 1.0, 20.0)
+    assert "thresholds ✗1" in progress_line(snap)
+    line = progress_line(replace(snap, capacity_steps=RESULT.steps[:5]))
+    assert "step 6, holds 4,000/s" in line and "thresholds" not in line
