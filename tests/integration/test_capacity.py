@@ -19,7 +19,7 @@ from engine.report.summary import render_summary
 
 PROFILE = """name = "capacity"
 base_url = "http://127.0.0.1:9"
-capacity = {{ hold = "1s", start = {start}, max = 5000, precision = 0.1 }}
+capacity = {{ hold = "{hold}", start = {start}, max = 5000, precision = 0.1 }}
 
 [thresholds]
 http_req_duration = ["p(95)<50"]
@@ -27,10 +27,10 @@ http_req_duration = ["p(95)<50"]
 
 
 async def search(
-    url: str, tmp_path: Path, start: float, snaps: list[Snapshot] | None = None
+    url: str, tmp_path: Path, start: float, snaps: list[Snapshot] | None = None, hold: str = "1s"
 ) -> RunResult:
     path = tmp_path / "capacity.toml"
-    path.write_text(PROFILE.format(start=start))
+    path.write_text(PROFILE.format(start=start, hold=hold))
     plan = build_plan(
         load_profile(path, base_url=url), Overrides(test_type="capacity", workers=1), interval=0.5
     )
@@ -70,7 +70,7 @@ async def test_finds_a_known_capacity_within_ten_percent(
 async def test_exits_1_when_even_the_first_step_fails(
     sut: Callable[..., str], tmp_path: Path
 ) -> None:
-    result = await search(sut("--capacity", "20"), tmp_path, 40)
+    result = await search(sut("--capacity", "20"), tmp_path, 40, hold="0.5s")
     cap = result.capacity
     assert cap is not None and cap.rate is None and cap.failed_at == 40
     assert [s.rate for s in cap.steps] == [40, 40]  # the first step is run again
