@@ -90,10 +90,10 @@ def shop3(tmp_path: Path) -> Path:
     return folder
 
 
-def console(profiles: Path, factory: ScriptedFactory) -> SurgeApp:
+def console(profiles: Path, factory: ScriptedFactory, *, start: bool = True) -> SurgeApp:
     return make_app(
         profiles / "shop3.toml",
-        start=True,
+        start=start,
         search_default_dirs=False,
         profiles=[profiles],
         controller_factory=factory,
@@ -151,15 +151,7 @@ async def test_enter_starts_a_run_of_several_while_the_scenario_table_has_the_fo
     """The table takes the focus (the arrows pick a scenario), yet enter is the screen's:
     a DataTable's own enter (select the row) swallowed it, and the run never started."""
     factory = ScriptedFactory(intervals=1, hold=True)
-    app = make_app(
-        shop3 / "shop3.toml",
-        start=False,
-        search_default_dirs=False,
-        profiles=[shop3],
-        controller_factory=factory,
-        report_dir=shop3.parent / "reports",
-        now=lambda: NOW,
-    )
+    app = console(shop3, factory, start=False)
     async with app.run_test(size=SMALL) as pilot:
         await until(pilot, lambda: isinstance(pilot.app.screen, RunScreen))
         screen = pilot.app.screen

@@ -88,13 +88,15 @@ def test_the_shipped_vocabulary_profile_passes_a_smoke_test(
     report = tmp_path / "r.toml"
     proc = run_surge(
         "run", "vocabulary", "--type", "smoke", "--duration", "2s", "--workers", "2",
-        "--base-url", shared_sut, "--report", str(report),
+        "--base-url", shared_sut, "-e", f"UPLOADS={shared_sut.replace('127.0.0.1', 'localhost')}",
+        "--report", str(report),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = read_report(report)
     assert all(t.ok for t in data.thresholds)
     assert data.summary.checks_rate == 1.0
     assert list(data.steps) == ["login", "form", "upload"]  # from two worker processes
+    assert data.steps["upload"].requests > 0  # on the origin -e named: ${hosts.uploads}
 
 
 @pytest.mark.timeout(60)
