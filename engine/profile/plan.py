@@ -261,11 +261,14 @@ def build_plan(
 
 def _capacity(profile: Profile, o: Overrides) -> CapacitySettings | None:
     """The search's settings when the run is `--type capacity` (the profile's, or the
-    defaults), else None."""
+    defaults; --rate its start), else None."""
     test_type = run_test_type(profile, o)
     if test_type is None or resolve(test_type).name != "capacity":
         return None
-    return profile.capacity or CapacitySettings()
+    s = profile.capacity or CapacitySettings()
+    if o.rate is not None:  # --rate N: the search starts there
+        s = replace(s, start=o.rate, max=max(s.max, o.rate))
+    return s
 
 
 def _capacity_rates(

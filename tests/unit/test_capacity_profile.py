@@ -80,3 +80,10 @@ def test_several_scenarios_share_the_start_in_their_proportions() -> None:
     assert rates == pytest.approx({"browse": 75.0, "buy": 25.0})
     browse, buy = plan.work.scenarios  # VU ids stay apart: the second starts past the first's
     assert buy.vu_base == browse.executor.peak_vus == browse.executor.max_vus
+
+
+def test_rate_on_the_command_line_starts_the_search() -> None:
+    p = parse_profile(HEAD + "capacity = { start = 40, max = 100 }\n", "p.toml")
+    plan = build_plan(p, Overrides(test_type="capacity", workers=1, rate=250))
+    assert plan.capacity == CapacitySettings(start=250, max=250)
+    assert plan.work.only.executor.peak_rate == 250
