@@ -56,7 +56,7 @@ async def test_pause_and_two_new_targets_are_in_the_summary_the_plots_and_the_re
             seen = screen.snapshots_seen  # the plots draw the new mark with the next one
             await until(pilot, lambda seen=seen: screen.snapshots_seen > seen)
         marks = [len(p.marks) for p in screen.query(RUN_PLOTS).results(TimePlot)]
-        assert marks == [4, 4, 4]  # pause, resume, 240, 50 on every plot
+        assert len(marks) >= 3 and set(marks) == {4}  # pause, resume, 240, 50 on every plot
 
         await pilot.press("s")
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen), timeout=30)
