@@ -14,9 +14,11 @@ import datetime as dt
 import math
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from time import perf_counter
 
 from engine.errors import ConfigError
+from engine.explore.insights import Evidence
 from engine.limits import fd_shortfall
 from engine.load.capacity import CapacityDriver
 from engine.load.executors.planned import initial_vus, planned_vus_max
@@ -92,6 +94,7 @@ class Controller:
         self._clock: RunClock | None = None  # the workers' run time: pauses excluded
         self.steering = SteeringLog(self._since_start)
         self.capacity = CapacityDriver(plan, plan.capacity) if plan.capacity else None
+        self.evidence = Evidence(open_model=all(s.executor.open_model for s in plan.work.scenarios))
 
     def now(self) -> dt.datetime:
         """The run's start time (a scripted run has a fixed one)."""
@@ -339,7 +342,7 @@ class Controller:
     ) -> RunResult:
         """The run as it stands: at its end, or mid-run for a partial report (same loop,
         so the model is consistent at the moment of the call)."""
-        return RunResult(
+        result = RunResult(
             plan=self.plan,
             model=self.model,
             started_at=self.started_at,
@@ -355,9 +358,13 @@ class Controller:
             cluster=describe() if (describe := getattr(self.pool, "describe", None)) else None,
             steering=tuple(self.steering.events),
         )
+        steps = result.capacity.steps if result.capacity is not None else ()
+        result.insights = self.evidence.find(steps, result.observed, final=True)
+        return result
 
     def _interval(self, iv: Interval, *, join_last: bool = False) -> None:
         row = self.model.add(iv, join_last=join_last)
+        self.evidence.add(row, iv, max(self.pool.cpu, default=0.0), join_last=join_last)
         states = self.model.evaluate()
         elapsed = self.model.elapsed
         if self.pool.lost and self.plan.on_worker_loss == OnWorkerLoss.ABORT and not self.aborted:
@@ -422,6 +429,7 @@ class Controller:
             ),
             capacity_steps=self.capacity.steps if self.capacity else (),
         )
+        snap = replace(snap, insights=self.evidence.find(snap.capacity_steps, snap.observed))
         if self.on_snapshot is not None:
             self.on_snapshot(snap)
 

@@ -19,6 +19,7 @@ import tomli_w
 from hdrh.histogram import HdrHistogram
 
 from engine import __version__
+from engine.explore.model import Insight
 from engine.load.metrics import Bucket, Interval, encode_histogram, new_histogram
 from engine.load.model import Figures, LatencyStats, RunModel, bucket_total
 from engine.load.run import (
@@ -284,7 +285,12 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         ),
         deploy=deploy,
         capacity=result.capacity,
+        insights=tuple(_rounded_insight(f) for f in result.insights),
     )
+
+
+def _rounded_insight(f: Insight) -> Insight:
+    return replace(f, at=round(f.at, 3), rate=round(f.rate, 3) if f.rate is not None else None)
 
 
 def _rank(order: list[str]) -> Callable[[str], int]:

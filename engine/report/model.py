@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields, is_dataclass, replace
 from typing import Any, TypeVar
 
-from engine.explore.model import CapacityResult
+from engine.explore.model import CapacityResult, Insight, InsightKind
 from engine.load.metrics import PHASES
 from engine.load.model import LatencyStats, Row
 from engine.load.run import SETUP_LANE, TEARDOWN_LANE, ClientKind
@@ -43,6 +43,7 @@ LANE_GROUPS = {"::setup": SETUP_LANE, "::teardown": TEARDOWN_LANE}
 # The report's sections, in the order it writes them; any other is kept in `extra`.
 _KNOWN = ("meta", "summary", "thresholds", "checks", "steps", "upstreams", "timeline")
 _KNOWN += ("scenarios", "groups", "histograms", "deploy", "capacity")
+_KNOWN += ("insights",)  # [[insights]]: only for a run that found something
 
 
 class ReportError(ValueError):
@@ -228,6 +229,7 @@ class Report:
     histograms: ReportHistograms | None = None  # None: trimmed by hand or made elsewhere
     deploy: DeployRecord | None = None
     capacity: CapacityResult | None = None  # --type capacity's answer and its steps
+    insights: tuple[Insight, ...] = field(default=(), metadata=_OPTIONAL)  # why it broke
     extra: Mapping[str, Any] = field(default_factory=dict)  # sections this Surge does not know
 
     def section(self, kind: str, name: str) -> Section | None:
@@ -336,6 +338,7 @@ def parse_report(data: Mapping[str, Any], where: str = "report") -> Report:
         else None,
         deploy=r.deploy(data["deploy"]) if isinstance(data.get("deploy"), Mapping) else None,
         capacity=r.capacity(data["capacity"]) if "capacity" in data else None,
+        insights=r.insights(r.seq(data, "insights")),
         extra={k: v for k, v in data.items() if k not in _KNOWN},
     )
 
@@ -485,6 +488,17 @@ class _Reader:
                 for (k, kind), v in zip(_ROW_FIELDS, values.values(), strict=True)
             }
         )
+
+    def insights(self, entries: list[Any]) -> tuple[Insight, ...]:
+        """`[[insights]]`; a kind this Surge does not know (a newer one's) is left out."""
+        out = []
+        for i, e in enumerate(entries):
+            path = f"insights[{i}]"
+            if self.is_table(e, path) and e.get("kind") in list(InsightKind):
+                rate = self.num(e, "rate", path) if "rate" in e else None
+                at = self.num(e, "at", path)
+                out.append(Insight(InsightKind(e["kind"]), at, rate, str(e.get("text", ""))))
+        return tuple(out)
 
     def deploy(self, d: Mapping[str, Any]) -> DeployRecord:
         try:

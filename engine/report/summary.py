@@ -29,6 +29,7 @@ from engine.load.states import Ending, StopReason, state_label
 from engine.report.capacity_section import capacity_line, render_capacity
 from engine.report.deploy_section import render_deploy
 from engine.report.document import build_report
+from engine.report.insights_section import insights_section
 from engine.report.model import (
     Cluster,
     GroupSection,
@@ -82,6 +83,8 @@ def render_report(report: Report, *, color: bool = False) -> str:
         out.extend(["", *_thresholds(report.thresholds, paint)])
     if capacity := render_capacity(report.capacity, paint):
         out.extend(["", *capacity])
+    if found := insights_section(report.insights, paint):
+        out.extend(["", *found])
     out.extend(["", f"  {paint('█ TOTAL RESULTS', '1')}"])
     if checks := _checks_lines(report, paint):
         out.extend(["", *checks])

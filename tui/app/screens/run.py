@@ -31,7 +31,7 @@ from engine.load.run import RunPlan, Snapshot
 from engine.load.states import RunState, StopCause, StopReason
 from engine.report.summary import CPU_WARN
 from engine.run_session import SessionEnd
-from tui.app.layout import fit_footer
+from tui.app.layout import NARROW, fit_footer
 from tui.app.messages import RunCrashed, RunFinished, SnapshotReceived
 from tui.app.screens.instance_logs import InstanceLogScreen
 from tui.app.screens.modals import SaveModal, TargetModal
@@ -41,6 +41,9 @@ from tui.app.widgets.checks import ChecksList
 from tui.app.widgets.cpu import CpuIndicator
 from tui.app.widgets.deploy import DeployPanel
 from tui.app.widgets.figures import FiguresPanel
+from tui.app.widgets.hockey import HockeyPlot
+from tui.app.widgets.insights import InsightList
+from tui.app.widgets.observed import ObservedPlot
 from tui.app.widgets.plots import (
     REDRAW_S,
     LatencyPlot,
@@ -67,6 +70,11 @@ DEPLOY_ACTIONS = ("deploy_toggle", "deploy_promote", "deploy_rollback", "deploy_
 # footer must still hold D, P and R.
 SCALE_KEYS = Binding.Group("±10%", compact=True)
 GREEN_KEYS = Binding.Group("green ∓10%", compact=True)
+# The run's own plots (a rollout's panel has plots of its own, which it draws itself).
+RUN_PLOTS = "#run-plots > TimePlot, #latency-row > TimePlot"
+# Test types whose question is a rate: their run draws latency against the offered rate.
+CAPACITY = "capacity"
+RATE_TYPES = (CAPACITY, "breakpoint")
 
 
 def scenario_names(plan: RunPlan) -> tuple[str, ...]:
@@ -82,8 +90,9 @@ def single_executor(plan: RunPlan) -> ExecutorConfig | None:
 def planned_length(plan: RunPlan) -> float:
     """How long the plots' time axis is planned: the last scenario's end (its startTime
     and its planned duration), or 0 when an iteration executor's length is open (its
-    maxDuration is a cap, not a length: the axis grows)."""
-    if any(s.executor.kind.iteration_based for s in plan.work.scenarios):
+    maxDuration is a cap, not a length: the axis grows; a capacity search's neither)."""
+    open_ended = any(s.executor.kind.iteration_based for s in plan.work.scenarios)
+    if open_ended or plan.test_type == CAPACITY:
         return 0.0
     return max(s.start_time + s.executor.planned_duration for s in plan.work.scenarios)
 
@@ -113,6 +122,7 @@ class RunScreen(Screen[None]):
         Binding("R", "deploy_rollback", "Rollback", id="run.rollback"),
         Binding("L", "instances", "Logs", id="run.instances"),
         Binding("v", "side", "Panels", id="run.side"),
+        Binding("o", "observed", "Server", id="run.observed"),
         Binding(
             "left_square_bracket",
             "deploy_nudge(-1)",
@@ -158,6 +168,8 @@ class RunScreen(Screen[None]):
         self.scales: dict[str, float] = {}  # a scenario's own target multiplier, by name
         self.paused: set[str] = set()  # scenarios paused on their own
         self._ended_at: dict[str, float] = {}  # when each scenario was first seen done
+        self.observing: bool | None = None  # o: the server's panel shown; None: as the width says
+        self._had_observed = False
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -174,15 +186,20 @@ class RunScreen(Screen[None]):
             yield ScenarioTable(names, colors, id="scenarios")
         with Horizontal(id="run-body"):
             with Vertical(id="run-plots"):
-                yield LatencyPlot(id="latency-plot")
+                with Horizontal(id="latency-row"):
+                    yield LatencyPlot(id="latency-plot")
+                    yield ObservedPlot(id="observed-plot")
                 yield ThroughputPlot(id="rate-plot")
                 open_model = cfg is not None and cfg.open_model  # several: VUs, which add
                 yield LoadPlot(open_model=open_model, id="load-plot")
+                if plan.test_type in RATE_TYPES:
+                    yield HockeyPlot(id="hockey-plot")
                 if self.session.deploy is not None:
                     yield DeployPanel(self.session.deploy, id="deploy")
             with VerticalScroll(id="run-side"):
                 yield FiguresPanel(id="figures")
                 yield ThresholdList(id="thresholds")
+                yield InsightList(id="insights")
                 yield ChecksList(id="checks")
                 yield StatusTable(id="statuses")
                 yield StepTable(id="steps")
@@ -190,27 +207,55 @@ class RunScreen(Screen[None]):
 
     HELP = (
         "At 80x24 the side panel scrolls: v brings its next part into view (thresholds, "
-        "checks, statuses, steps, figures); Tab, then PageDown, scrolls it too."
+        "findings, checks, statuses, steps, figures); Tab, then PageDown, scrolls it too. "
+        "o shows the server's side (the observed series, each to its peak) in the latency "
+        "plot's place at 80x24, beside it when wider, and hides it again."
     )
-    SIDE_PARTS = ("#thresholds", "#checks", "#statuses", "#steps", "#figures")
+    SIDE_PARTS = ("#thresholds", "#insights", "#checks", "#statuses", "#steps", "#figures")
     _side = -1  # the part `v` showed last
 
     def on_resize(self) -> None:
         """At 80 columns a rollout's D, P and R need the footer's room: t, x and v leave it
         (and the ±10% keys, for the L of a rollout's instances); the keys still work and
         `?` lists them. w Save stays."""
-        spare: tuple[str, ...] = ()
+        spare: tuple[str, ...] = ("run.observed",)
         if self.session.deploy is not None:
             spare = ("run.target", "run.abort", "run.side")
         if self._fleet is not None:
             spare += ("run.raise", "run.lower")
         fit_footer(self, spare=spare)
+        self._show_observed()
 
     def action_side(self) -> None:
-        """The side panel's next part at its top (checks, statuses, steps at 80x24)."""
-        self._side = (self._side + 1) % len(self.SIDE_PARTS)
-        part = self.query_one(self.SIDE_PARTS[self._side])
-        self.query_one("#run-side").scroll_to_widget(part, top=True, animate=False)
+        """The side panel's next part at its top (checks, statuses, steps at 80x24); a
+        part not shown (no findings yet) is passed over."""
+        for _ in self.SIDE_PARTS:
+            self._side = (self._side + 1) % len(self.SIDE_PARTS)
+            part = self.query_one(self.SIDE_PARTS[self._side])
+            if part.display:
+                self.query_one("#run-side").scroll_to_widget(part, top=True, animate=False)
+                return
+
+    @property
+    def has_observed(self) -> bool:
+        """Whether the run has server-side series to show (they come with the snapshots)."""
+        return bool(self.session.last is not None and self.session.last.observed)
+
+    def action_observed(self) -> None:
+        """Show or hide the server's panel (at 80x24 in the latency plot's place)."""
+        if not self.has_observed:
+            return
+        self.observing = not self.has_class("-observed")
+        self._show_observed()
+
+    def _show_observed(self) -> None:
+        """The panel is shown once there are series: beside the latency when the screen is
+        wide, at 80 columns only when asked (o), then in the latency's place."""
+        shown = self.observing if self.observing is not None else self.size.width >= NARROW
+        self.set_class(self.has_observed and shown, "-observed")
+        if self.has_observed != self._had_observed:
+            self._had_observed = self.has_observed
+            self.refresh_bindings()  # o joins the footer (wide) and the keys' help
 
     def on_mount(self) -> None:
         setup = self.session.setup
@@ -222,8 +267,9 @@ class RunScreen(Screen[None]):
         self._show_status()
         names = scenario_names(setup.plan)
         self.set_class(len(names) > 1, "-scenarios")
+        self.set_class(setup.plan.test_type in RATE_TYPES, "-rate")
         if len(names) > 1:
-            for plot in self.query("#run-plots > TimePlot").results(TimePlot):
+            for plot in self.query(RUN_PLOTS).results(TimePlot):
                 plot.set_scenarios(names)
             self.query_one(ScenarioTable).focus()  # ↑ ↓ pick the scenario p, +, - and t steer
         if self.session.deploy is not None:
@@ -252,6 +298,8 @@ class RunScreen(Screen[None]):
             return self._deploy_allowed(action)
         if action == "instances":
             return self._fleet is not None
+        if action == "observed":  # the key help's note names it before there are series
+            return self.has_observed
         if state == RunState.READY and action in STEERABLE:
             return False  # hidden until the run starts
         if action == "pause":  # p is Pause while running, Resume while paused
@@ -282,6 +330,7 @@ class RunScreen(Screen[None]):
             self.state,
             self.scale,
             self.scales,
+            search=self.session.setup.plan.test_type == CAPACITY,
         )
 
     @property
@@ -392,7 +441,8 @@ class RunScreen(Screen[None]):
         every = SATURATED_REDRAW_S if s.cpu_percent > CPU_WARN else REDRAW_S
         marks = self._marks()
         spans = self._spans(s)
-        for plot in self.query("#run-plots > TimePlot").results(TimePlot):
+        self._show_explored(s)
+        for plot in self.query(RUN_PLOTS).results(TimePlot):
             plot.show(message.timeline, planned, every, marks, message.lanes, spans)
         if len(s.scenarios) > 1:
             self.query_one(ScenarioTable).show(s.scenarios)
@@ -400,6 +450,7 @@ class RunScreen(Screen[None]):
             self._show_deploy()
         self.query_one(FiguresPanel).show(s, message.timeline)
         self.query_one(ThresholdList).show(s.thresholds)
+        self.query_one(InsightList).show(s.insights)
         self.query_one(ChecksList).show(s.checks)
         self.query_one(StatusTable).show(s.totals)
         self._update_steps()
@@ -408,6 +459,20 @@ class RunScreen(Screen[None]):
         )
         self._tell(s)
         self._changed()
+
+    def _show_explored(self, s: Snapshot) -> None:
+        """What the rate plot and the server's panel draw at the next show: a capacity
+        search's steps and the rate offered now; the observed series so far."""
+        for hockey in self.query(HockeyPlot).results(HockeyPlot):
+            running = s.state in (RunState.RUNNING, RunState.PAUSED) and not s.stop_reason
+            hockey.broke = s.stop_reason is not None and s.stop_reason.kind in (
+                StopReason.THRESHOLD,
+                StopReason.BREAKING_POINT,
+            )
+            hockey.show_steps(s.capacity_steps, s.row.target if running else None)
+        if s.observed:
+            self.query_one(ObservedPlot).set_series(s.observed)
+            self._show_observed()
 
     def _spans(self, s: Snapshot) -> tuple[tuple[float, str], ...]:
         """Where each scenario started (its startTime) and ended, in its colour: lines on
@@ -457,6 +522,11 @@ class RunScreen(Screen[None]):
             if failure not in self._told:
                 self._told.add(failure)
                 self.notify(failure, title="Worker failed", severity="error", timeout=10)
+        for insight in s.insights:  # each kind once, as it comes (a knee found again moves)
+            key = f"insight {insight.kind}"
+            if key not in self._told:
+                self._told.add(key)
+                self.notify(insight.text, title=f"Finding: {insight.kind}", timeout=8)
 
     @on(RunFinished)
     def _finished(self, message: RunFinished) -> None:

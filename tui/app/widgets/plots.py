@@ -163,6 +163,8 @@ class TimePlot(PlotextPlot):
         self.lanes: Mapping[str, Sequence[Row]] = {}  # each scenario's timeline, by name
         self.scenario_colors: Mapping[str, str] = {}  # each scenario's colour
         self.spans: Sequence[tuple[float, str]] = ()  # (run time, colour): starts and ends
+        self._lo = 0.0  # a latency axis (latency_axis): log10 of 1 ms
+        self._hi = 2.0  # log10 of 100 ms
 
     def set_scenarios(self, names: Sequence[str]) -> None:
         """The run's scenarios, in the plan's order: their colours, for lines and legends."""
@@ -214,7 +216,7 @@ class TimePlot(PlotextPlot):
         room = self.size.width - 4  # the corners and a space each side
         for head in (title, self.short_title(), ""):
             text = f"{head}  {keys}" if head and keys else head or keys
-            if room <= 0 or _plain_len(text) <= room:
+            if room <= 0 or plain_len(text) <= room:
                 return text
         return keys
 
@@ -304,6 +306,14 @@ class TimePlot(PlotextPlot):
         plt.clear_data()
         plt.frame(False)
         plt.xfrequency(5)
+        self.draw_axis()
+        self.draw_rows(self._rows)
+        self.refresh()
+
+    def draw_axis(self) -> None:
+        """The time axis, planned or widening, with the scenarios' spans and the steering
+        marks on it (under the series, which draw over them)."""
+        plt = self.plt
         last_t = max(rows[-1].t if rows else 0.0 for rows in (self._rows, self.base))
         if self._planned > 0 and last_t <= self._planned * 1.05:
             self._x_max = max(self._planned, 1.0)
@@ -315,43 +325,20 @@ class TimePlot(PlotextPlot):
         for t, color in dict.fromkeys(self.spans):  # a scenario's start and end
             if 0 < t < self._x_max:
                 plt.vline(t, color=rgb(color))
-        for t in dict.fromkeys(self.marks):  # under the series, which draw over them
+        for t in dict.fromkeys(self.marks):
             plt.vline(t, color=rgb(ORANGE))
-        self.draw_rows(self._rows)
-        self.refresh()
 
     def draw_rows(self, rows: Sequence[Row]) -> None:
         raise NotImplementedError
 
-
-class LatencyPlot(TimePlot):
-    TITLE = "latency (log)"
-    SHORT_TITLE = "latency"
-    LEGEND = (("p50", GREEN), ("p90", CYAN), ("p95", YELLOW), ("p99", RED))
-    BASE_LABELS = ("p95", "p99")  # the tails a comparison judges; eight lines would blur
-
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self._lo = 0.0  # log10 of 1 ms
-        self._hi = 2.0  # log10 of 100 ms
-
-    def legend(self) -> tuple[str, tuple[tuple[str, str], ...]]:
-        if self.by_scenario:
-            return "p95 (log)", tuple(self.scenario_colors.items())
-        return self.TITLE, self.LEGEND
-
-    def short_title(self) -> str:
-        return "p95" if self.by_scenario else self.SHORT_TITLE
-
-    def draw_rows(self, rows: Sequence[Row]) -> None:
+    def latency_axis(self, values: Sequence[float]) -> None:
+        """A y axis of log10(ms) that only widens, in decades (with 2x and 5x while few
+        decades show and each label gets a row of its own)."""
         plt = self.plt
-        live = [r for r in rows if r.requests]
-        base = [r for r in self.base if r.requests]
-        lanes = {name: [r for r in lane if r.requests] for name, lane in self.lanes.items()}
-        values = [v for r in (*live, *base) for v in (r.p50, r.p99) if v > 0]
-        if values:
-            self._lo = min(self._lo, math.floor(math.log10(min(values))))
-            self._hi = max(self._hi, math.ceil(math.log10(max(values))))
+        shown = [v for v in values if v > 0]
+        if shown:
+            self._lo = min(self._lo, math.floor(math.log10(min(shown))))
+            self._hi = max(self._hi, math.ceil(math.log10(max(shown))))
         plt.ylim(self._lo, self._hi)
         ticks = [float(k) for k in range(int(self._lo), int(self._hi) + 1)]
         if len(ticks) <= 3:  # few decades: add 2x and 5x so the axis still reads
@@ -369,6 +356,27 @@ class LatencyPlot(TimePlot):
             if len(finer) <= max(self.size.height - 3, 1):
                 ticks = finer
         plt.yticks(ticks, [tick_label(10**t) for t in ticks])
+
+
+class LatencyPlot(TimePlot):
+    TITLE = "latency (log)"
+    SHORT_TITLE = "latency"
+    LEGEND = (("p50", GREEN), ("p90", CYAN), ("p95", YELLOW), ("p99", RED))
+    BASE_LABELS = ("p95", "p99")  # the tails a comparison judges; eight lines would blur
+
+    def legend(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        if self.by_scenario:
+            return "p95 (log)", tuple(self.scenario_colors.items())
+        return self.TITLE, self.LEGEND
+
+    def short_title(self) -> str:
+        return "p95" if self.by_scenario else self.SHORT_TITLE
+
+    def draw_rows(self, rows: Sequence[Row]) -> None:
+        live = [r for r in rows if r.requests]
+        base = [r for r in self.base if r.requests]
+        lanes = {name: [r for r in lane if r.requests] for name, lane in self.lanes.items()}
+        self.latency_axis([v for r in (*live, *base) for v in (r.p50, r.p99)])
         if self.by_scenario:
             for i, (name, lane) in enumerate(lanes.items()):
                 self.series(
@@ -381,7 +389,7 @@ class LatencyPlot(TimePlot):
                 self.series(i, [r.t for r in base], _log_ms(base, label), color, base=True)
 
 
-def _plain_len(markup: str) -> int:
+def plain_len(markup: str) -> int:
     """A border title's width on screen: its Textual markup tags take no columns."""
     return len(re.sub(r"\[[^\]]*\]", "", markup))
 

@@ -15,6 +15,7 @@ from engine.durations import clock
 from engine.load.executors import ExecutorConfig
 from engine.load.run import Snapshot
 from engine.load.states import RunState, state_label
+from tui.app.widgets.hockey import edges, step_points
 
 BAR = 16
 _STATE_MARKS = {
@@ -47,14 +48,32 @@ def scales_text(scale: float, scales: Mapping[str, float]) -> str:
     return "  ".join(parts)
 
 
+def search_text(snapshot: Snapshot | None, state: RunState) -> str:
+    """`step 5 at 300/s · holds 200/s · fails at 400/s`: where a capacity search is (it
+    has no planned length: it ends when it has its answer)."""
+    steps = snapshot.capacity_steps if snapshot is not None else ()
+    parts = []
+    if snapshot is not None and state in (RunState.RUNNING, RunState.PAUSED):
+        parts.append(f"step {len(steps) + 1} at {snapshot.row.target:,.0f}/s")
+    held, failed = edges(step_points(steps))
+    if held is not None:
+        parts.append(f"holds {held:,.0f}/s")
+    if failed is not None:
+        parts.append(f"fails at {failed:,.0f}/s")
+    return "capacity search: " + (" · ".join(parts) or "starting")
+
+
 def status_text(
     snapshot: Snapshot | None,
     cfg: ExecutorConfig | None,
     state: RunState,
     scale: float = 1.0,
     scales: Mapping[str, float] | None = None,
+    *,
+    search: bool = False,
 ) -> Text:
-    """`cfg`: the run's one executor; None for several scenarios."""
+    """`cfg`: the run's one executor; None for several scenarios. `search`: a capacity
+    run, whose rate the search steers (not a shape, not by hand)."""
     mark, style = _STATE_MARKS.get(state, (state, ""))
     if state is RunState.FINISHED and snapshot is not None:  # not `finished` after a Ctrl+C
         mark = f"■ {state_label(state, snapshot.stop_reason)}"
@@ -62,6 +81,9 @@ def status_text(
     out.append(mark, style=style)
     progress = snapshot.progress if snapshot is not None else 0.0
     elapsed = snapshot.elapsed if snapshot is not None else 0.0
+    if search:
+        out.append(f"  {clock(elapsed)}  {search_text(snapshot, state)}")
+        return out
     filled = round(progress * BAR)
     out.append(f"  {clock(elapsed)} ")
     out.append("█" * filled, style="cyan")
@@ -85,8 +107,10 @@ class StageProgress(Static):
         state: RunState,
         scale: float = 1.0,
         scales: Mapping[str, float] | None = None,
+        *,
+        search: bool = False,
     ) -> None:
         """`scale`: the target multiplier as the user set it (shown before the engine
-        confirms); `scales`: a scenario's own."""
-        text = status_text(snapshot, cfg, state, scale, scales)
+        confirms); `scales`: a scenario's own; `search`: a capacity run."""
+        text = status_text(snapshot, cfg, state, scale, scales, search=search)
         self.update(text, layout=False)  # always one line
