@@ -317,7 +317,8 @@ class Controller:
             iv.add(self._pending)
             self._pending = None
         iv = iv.flatten()
-        if iv.lanes:
+        # Several scenarios: the plan's figure, also when no worker answered in time.
+        if iv.lanes or len(self._lanes) > 1:
             extra = sum(
                 max(lane.vus_max - self._initial_vus(name), 0)
                 for name, lane in iv.lanes.items()
