@@ -120,8 +120,13 @@ def _header(report: Report, paint: Paint) -> list[str]:
     meta, s = report.meta, report.summary
     out = [f"  {paint('surge', '1')} {meta.name or '?'} → {meta.target or '?'}"]
     kind = f" ({meta.test_type} test)" if meta.test_type else ""
-    steering = () if report.capacity is not None else meta.steering  # the search's steps
-    out.extend(shape_lines(f"{_describe_executor(report)}{kind}", steering))
+    shape = f"{_describe_executor(report)}{kind}"
+    if (capacity := report.capacity) is not None:  # its executor is a day at one rate
+        rates = [step.rate for step in capacity.steps]
+        span = f": {len(rates)} steps, {min(rates):,.0f}/s to {max(rates):,.0f}/s" if rates else ""
+        shape = f"capacity search, a rate held step by step{span}"
+    steering = () if capacity is not None else meta.steering  # the search's steps
+    out.extend(shape_lines(shape, steering))
     ran = f"    started {meta.start or '?'}, ran {meta.duration_s:g}s"
     out.append(ran + ("" if meta.ended == Ending.FINISHED else ", " + paint(meta.ended, "33")))
     if meta.merged_from:
