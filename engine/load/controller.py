@@ -20,6 +20,7 @@ from time import perf_counter
 from engine.errors import ConfigError
 from engine.explore.insights import Evidence
 from engine.limits import fd_shortfall
+from engine.load.capacity import CapacityDriver
 from engine.load.executors.planned import initial_vus, planned_vus_max
 from engine.load.flow import Flow
 from engine.load.metrics import Interval, merge_histograms
@@ -92,6 +93,7 @@ class Controller:
         )
         self._clock: RunClock | None = None  # the workers' run time: pauses excluded
         self.steering = SteeringLog(self._since_start)
+        self.capacity = CapacityDriver(plan, plan.capacity) if plan.capacity else None
         self.evidence = Evidence(open_model=all(s.executor.open_model for s in plan.work.scenarios))
 
     def now(self) -> dt.datetime:
@@ -315,7 +317,8 @@ class Controller:
             iv.add(self._pending)
             self._pending = None
         iv = iv.flatten()
-        if iv.lanes:
+        # Several scenarios: the plan's figure, also when no worker answered in time.
+        if iv.lanes or len(self._lanes) > 1:
             extra = sum(
                 max(lane.vus_max - self._initial_vus(name), 0)
                 for name, lane in iv.lanes.items()
@@ -348,6 +351,7 @@ class Controller:
             aborted=aborted,
             stop_reason=stop_reason,
             breaking_point_rps=self._last_held_rate if self.plan.breakpoint else None,
+            capacity=self.capacity.result() if self.capacity else None,
             error=error,
             cpu_percent_max=self._cpu_max,
             workers=self.pool.size,
@@ -367,11 +371,13 @@ class Controller:
         if self.pool.lost and self.plan.on_worker_loss == OnWorkerLoss.ABORT and not self.aborted:
             self.abort(workers_lost(self.pool.failures, every=False))
         if self.state in (RunState.RUNNING, RunState.PAUSED):
-            for s in states:
+            for s in () if self.capacity else states:  # a search judges them step by step
                 th = s.threshold
                 if not s.ok and th.abort_on_fail and elapsed >= th.delay_abort_eval_s:
                     self.abort(threshold_abort(th.key, th.expression))
                     break
+            if self.capacity and self.state is RunState.RUNNING:
+                self.capacity.interval(self, iv, max(self.pool.cpu, default=0.0))
             if self.plan.breakpoint:
                 self._judge_breakpoint(iv, row, states)
         self._emit(row)
@@ -422,6 +428,7 @@ class Controller:
             scenarios=scenario_rows(
                 self.model, self.plan.work, finished=self.state == RunState.FINISHED
             ),
+            capacity_steps=self.capacity.steps if self.capacity else (),
         )
         snap = replace(snap, insights=self.evidence.find(snap.capacity_steps, snap.observed))
         if self.on_snapshot is not None:

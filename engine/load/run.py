@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from engine.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_THRESHOLDS
+from engine.explore.capacity import CapacitySettings
 from engine.explore.model import CapacityResult, CapacityStep, Insight
 from engine.http.body import DEFAULT_MAX_BODY
 from engine.http.redirects import DEFAULT_MAX_REDIRECTS
@@ -124,6 +125,7 @@ class RunPlan:
     on_worker_loss: OnWorkerLoss = OnWorkerLoss.CONTINUE
     # the server's side: [observe], --observe
     observe: ObserveSpec = field(default_factory=ObserveSpec)
+    capacity: CapacitySettings | None = None  # --type capacity: the search's settings
 
     @property
     def breakpoint(self) -> bool:
@@ -196,6 +198,12 @@ class RunResult:
     def exit_code(self) -> int:
         if self.stop_reason is not None and self.stop_reason.kind is StopReason.SETUP_FAILED:
             return EXIT_ERROR  # nothing ran: its thresholds judged nothing
+        if self.capacity is not None:
+            # The steps beyond the capacity failed the thresholds by design: the answer
+            # decides (none: even the first step failed); a search cut short is no answer.
+            done = self.stop_reason is not None and self.stop_reason.kind is StopReason.CAPACITY
+            found = done and self.error is None and self.capacity.rate is not None
+            return EXIT_OK if found else EXIT_ERROR
         if not self.model.passed():
             return EXIT_THRESHOLDS
         if self.error is not None or (self.aborted and self.plan.test_type != "breakpoint"):

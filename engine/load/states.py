@@ -35,6 +35,7 @@ class StopReason(StrEnum):
     # with a detail
     THRESHOLD = "threshold"  # abortOnFail; the detail `key: expression`
     BREAKING_POINT = "breaking point"
+    CAPACITY = "capacity search done"  # --type capacity found its answer; the detail says it
     WORKERS_DIED = "every worker died"
     WORKER_LOST = "a worker was lost"  # on_worker_loss = "abort"
     CHECKPOINT = "checkpoint"  # a report written while its run still goes
@@ -49,6 +50,7 @@ class StopReason(StrEnum):
 _SAID = {
     StopReason.THRESHOLD: "threshold {} failed (abortOnFail)",
     StopReason.BREAKING_POINT: "breaking point: {}",
+    StopReason.CAPACITY: "capacity search done: {}",
     StopReason.WORKERS_DIED: "every worker died: {}",
     StopReason.WORKER_LOST: "a worker was lost: {}",
     StopReason.CHECKPOINT: "checkpoint: {}",
@@ -136,6 +138,8 @@ def ending_of(aborted: bool, cause: StopCause | None, error: str | None) -> Endi
             return Ending.THRESHOLD_ABORT
         case StopReason.BREAKING_POINT:
             return Ending.BREAKING_POINT
+        case StopReason.CAPACITY:
+            return Ending.FINISHED  # the search ends the run when it has its answer
         case StopReason.USER_STOP | StopReason.INTERRUPTED | StopReason.QUIT:
             return Ending.STOPPED
         case StopReason.TERMINATED | StopReason.HUNG_UP:

@@ -14,6 +14,8 @@ from engine.load import executors as ex
 from engine.load.executors import ExecutorConfig
 from engine.load.stages import Stage
 
+CAPACITY_SECONDS = 86400.0  # the search ends the run; time_scale does not shorten it
+
 
 @dataclass(frozen=True)
 class TestType:
@@ -47,6 +49,12 @@ TEST_TYPES: dict[str, TestType] = {
             "breakpoint",
             "where it breaks: the arrival rate rises until a threshold fails",
             ((7200, 10.0),),
+            open_model_only=True,
+        ),
+        TestType(
+            "capacity",
+            "the highest arrival rate that holds the thresholds: a search, step by step",
+            ((CAPACITY_SECONDS, 1.0),),  # one rate the search steers (engine/load/capacity.py)
             open_model_only=True,
         ),
         TestType(
@@ -95,9 +103,11 @@ def executor_for(
             duration=max(SMOKE_SECONDS * time_scale, 5.0),
         )
 
+    scale = 1.0 if tt.name == "capacity" else time_scale
+
     def shape(base: float, whole: bool) -> tuple[Stage, ...]:
         return tuple(
-            Stage(max(d * time_scale, MIN_STAGE_S), math.ceil(m * base) if whole else m * base)
+            Stage(max(d * scale, MIN_STAGE_S), math.ceil(m * base) if whole else m * base)
             for d, m in tt.shape
         )
 
@@ -109,11 +119,18 @@ def executor_for(
     mv = max_vus or default_max_vus(peak_rate)
     return ExecutorConfig(
         executor=ex.RAMPING_ARRIVAL_RATE,
-        start_rate=0.0 if tt.name != "breakpoint" else max(base_rate * 0.1, 1.0),
+        start_rate=_start_rate(tt.name, base_rate),
         stages=st,
         pre_allocated_vus=min(mv, max(1, math.ceil(peak_rate * 0.05))),
         max_vus=mv,
     )
+
+
+def _start_rate(name: str, base_rate: float) -> float:
+    """Breakpoint ramps from a tenth of its base; capacity holds its rate from the start."""
+    if name == "capacity":
+        return base_rate
+    return max(base_rate * 0.1, 1.0) if name == "breakpoint" else 0.0
 
 
 def preview(cfg: ExecutorConfig, points: int = 60) -> list[tuple[float, float]]:

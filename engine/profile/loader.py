@@ -18,6 +18,7 @@ from typing import Any
 
 import profiles
 from engine.errors import ConfigError
+from engine.explore.capacity import CapacitySettings
 from engine.limits import MAX_RATE, MAX_TIME_SCALE, MAX_VUS, MAX_WORKERS
 from engine.load.executors import EXECUTORS, ExecutorConfig
 from engine.load.flow import Flow, basic_auth
@@ -52,6 +53,7 @@ TOP_KEYS = (
     "max_vus",
     "time_scale",
     "test_type",
+    "capacity",
     "duration",
     "client",
     "timeout",
@@ -485,6 +487,22 @@ def _test_type(value: Any, path: KeyPath) -> str:
         raise Invalid(path, str(exc)) from None
 
 
+CAPACITY_KEYS = ("hold", "start", "max", "precision")
+
+
+def _capacity(value: Any, path: KeyPath) -> CapacitySettings:
+    """`capacity = { hold = "15s", start = 10, max = 100000, precision = 0.05 }`: the
+    search of `--type capacity`; each key checked where it stands."""
+    table = fields.table(value, path, hint='capacity = { hold = "15s", start = 10 }')
+    fields.known_keys(table, path, CAPACITY_KEYS)
+    parse = {"hold": fields.seconds, "start": fields.positive, "max": fields.positive}
+    kw = {k: parse.get(k, fields.fraction)(v, (*path, k)) for k, v in table.items()}
+    try:
+        return CapacitySettings(**kw)
+    except ValueError as exc:
+        raise Invalid((*path, str(exc).split()[0]), str(exc)) from None  # names its key
+
+
 def _on_worker_loss(value: Any, path: KeyPath) -> OnWorkerLoss:
     if fields.text(value, path) not in tuple(OnWorkerLoss):
         raise Invalid(path, f'expected "continue" or "abort", got {value!r}')
@@ -588,6 +606,7 @@ _FIELDS: dict[str, Callable[[Any, KeyPath], Any]] = {
     "max_vus": fields.at_most(fields.whole, MAX_VUS),
     "time_scale": fields.at_most(fields.positive, MAX_TIME_SCALE),
     "test_type": _test_type,
+    "capacity": _capacity,
     "duration": fields.seconds,
     "client": _client,
     "timeout": fields.seconds,

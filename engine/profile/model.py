@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from engine.explore.capacity import CapacitySettings
 from engine.load.checks import Check
 from engine.load.executors import ExecutorConfig
 from engine.load.flow import Flow
@@ -76,6 +77,7 @@ class Profile:
     max_vus: int | None = None
     time_scale: float = 1.0
     test_type: str | None = None  # the type run when --type is not given (not with [load])
+    capacity: CapacitySettings | None = None  # --type capacity's search, as the profile says
     duration: float | None = None
     client: ClientKind = ClientKind.WIRE
     timeout: float = 10.0

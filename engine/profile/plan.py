@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from engine.addresses import is_loopback
 from engine.errors import ConfigError
+from engine.explore.capacity import CapacitySettings
 from engine.http.body import DEFAULT_MAX_BODY
 from engine.http.redirects import DEFAULT_MAX_REDIRECTS
 from engine.http.request import Prepared, RequestError, prepare
@@ -108,6 +109,8 @@ def fit_duration(profile: Profile, o: Overrides) -> Overrides:
 
     if o.test_type is None or o.executor is not None or o.duration is None:
         return o
+    if resolve(o.test_type).name == "capacity":
+        return o  # a search lasts as long as it takes: no shape to stretch
     natural = planned(replace(o, duration=None, time_scale=1.0))
     if natural <= 0 or planned(o) == o.duration:
         return o  # the type takes a duration itself (smoke): given as is
@@ -255,7 +258,39 @@ def build_plan(
         on_worker_loss=profile.on_worker_loss,
         in_process=in_process,
         observe=observed(profile.observe, tuple(o.observe)),
+        capacity=_capacity(profile, o),
     )
+
+
+def _capacity(profile: Profile, o: Overrides) -> CapacitySettings | None:
+    """The search's settings when the run is `--type capacity` (the profile's, or the
+    defaults; --rate its start), else None."""
+    test_type = run_test_type(profile, o)
+    if test_type is None or resolve(test_type).name != "capacity":
+        return None
+    s = profile.capacity or CapacitySettings()
+    if o.rate is not None:  # --rate N: the search starts there
+        s = replace(s, start=o.rate, max=max(s.max, o.rate))
+    return s
+
+
+def _capacity_rates(
+    schedule: list[tuple[ScenarioSpec, ExecutorConfig, float]],
+    s: CapacitySettings,
+    max_vus: int | None,
+) -> list[tuple[ScenarioSpec, ExecutorConfig, float]]:
+    """The arrival-rate scenarios of a capacity search, their rates adding up to its
+    `start` in their own proportions (the search scales them alike), each with VUs
+    enough for its part of `max`."""
+    total = sum(cfg.peak_rate for _, cfg, _ in schedule if cfg.open_model)
+    out = []
+    for spec, cfg, start in schedule:
+        if cfg.open_model and total > 0:
+            share = cfg.peak_rate / total
+            vus = max_vus or default_max_vus(s.max * share)
+            cfg = executor_for("capacity", vus=None, rate=s.start * share, max_vus=vus)
+        out.append((spec, cfg, start))
+    return out
 
 
 def replaced_scenarios(profile: Profile, o: Overrides) -> str | None:
@@ -303,7 +338,8 @@ def _schedule(profile: Profile, o: Overrides) -> list[tuple[ScenarioSpec, Execut
         test_type = queue = None  # choose_executor has applied them
     else:
         test_type = o.test_type
-    if test_type is not None and resolve(test_type).open_model_only and len(specs) > 1:
+    one_rate = test_type is not None and resolve(test_type).open_model_only
+    if one_rate and test_type != "capacity" and len(specs) > 1:
         raise ConfigError("--type", f"{test_type} raises one arrival rate: pick a --scenario")
     scale = o.time_scale if o.time_scale is not None else profile.time_scale
     out = []
@@ -318,6 +354,8 @@ def _schedule(profile: Profile, o: Overrides) -> list[tuple[ScenarioSpec, Execut
         out.append((spec, cfg, start))
     if queue is not None and not any(cfg.open_model for _, cfg, _ in out):
         raise ConfigError("--queue", "applies only to arrival-rate executors: no scenario has one")
+    if (search := _capacity(profile, o)) is not None:
+        out = _capacity_rates(out, search, o.max_vus or profile.max_vus)
     return out
 
 

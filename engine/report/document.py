@@ -285,6 +285,7 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
         ),
         deploy=deploy,
         observe=dict(result.observed),
+        capacity=result.capacity,
         insights=tuple(_rounded_insight(f) for f in result.insights),
     )
 

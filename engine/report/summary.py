@@ -20,11 +20,13 @@ from urllib.parse import urlsplit
 from hdrh.histogram import HdrHistogram
 
 from engine.errors import ConfigError, in_http_req_failed
+from engine.explore.model import CapacityStep
 from engine.load.executors import ExecutorConfig
 from engine.load.metrics import PHASES, decode_histogram
 from engine.load.model import LatencyStats
 from engine.load.run import RunResult, Snapshot
 from engine.load.states import Ending, StopReason, state_label
+from engine.report.capacity_section import capacity_line, render_capacity
 from engine.report.deploy_section import render_deploy
 from engine.report.document import build_report
 from engine.report.insights_section import insights_section
@@ -76,10 +78,12 @@ def render_report(report: Report, *, color: bool = False) -> str:
     meta, s = report.meta, report.summary
     seconds = max(meta.duration_s, 1e-9)
     out = _header(report, paint)
-    if steered := steering_section(meta.steering, _unit(meta), paint):
+    if report.capacity is None and (steered := steering_section(meta.steering, _unit(meta), paint)):
         out.extend(["", *steered])
     if report.thresholds:
         out.extend(["", *_thresholds(report.thresholds, paint)])
+    if capacity := render_capacity(report.capacity, paint):
+        out.extend(["", *capacity])
     if found := insights_section(report.insights, paint):
         out.extend(["", *found])
     out.extend(["", f"  {paint('█ TOTAL RESULTS', '1')}"])
@@ -119,7 +123,13 @@ def _header(report: Report, paint: Paint) -> list[str]:
     meta, s = report.meta, report.summary
     out = [f"  {paint('surge', '1')} {meta.name or '?'} → {meta.target or '?'}"]
     kind = f" ({meta.test_type} test)" if meta.test_type else ""
-    out.extend(shape_lines(f"{_describe_executor(report)}{kind}", meta.steering))
+    shape = f"{_describe_executor(report)}{kind}"
+    if (capacity := report.capacity) is not None:  # its executor is a day at one rate
+        rates = [step.rate for step in capacity.steps]
+        span = f": {len(rates)} steps, {min(rates):,.0f}/s to {max(rates):,.0f}/s" if rates else ""
+        shape = f"capacity search, a rate held step by step{span}"
+    steering = () if capacity is not None else meta.steering  # the search's steps
+    out.extend(shape_lines(shape, steering))
     ran = f"    started {meta.start or '?'}, ran {meta.duration_s:g}s"
     out.append(ran + ("" if meta.ended == Ending.FINISHED else ", " + paint(meta.ended, "33")))
     if meta.merged_from:
@@ -469,7 +479,9 @@ def verdict_line(report: Report, exit_code: int, paint: Paint | None = None) -> 
     paint = paint or Paint(False)
     thresholds = report.thresholds
     failed = [t for t in thresholds if not t.ok]
-    if failed:
+    if report.capacity is not None:  # the steps past it failed them by design
+        parts = [capacity_line(report.capacity)]
+    elif failed:
         metrics = ", ".join(dict.fromkeys(t.metric for t in failed))
         parts = [f"{len(failed)} of {len(thresholds)} thresholds failed ({metrics})"]
     else:
@@ -498,7 +510,7 @@ def progress_line(s: Snapshot, width: int = 200) -> str:
         f"{r.rps:9,.1f} req/s",
         f"p95 {fmt_ms(r.p95):>8}",
         f"errors {r.error_rate:6.2%}",
-        f"thresholds ✗{bad}" if bad else "",
+        _search(s.capacity_steps) or (f"thresholds ✗{bad}" if bad else ""),
         f"VUs {r.vus:>4}/{r.vus_max:<4}",
         ""
         if s.state == "finished"
@@ -508,3 +520,11 @@ def progress_line(s: Snapshot, width: int = 200) -> str:
     while len(parts) > 1 and len("  ".join(parts)) > width - 1:
         parts.pop()  # the least needed is last
     return "  ".join(parts)[: max(width - 1, 1)]
+
+
+def _search(steps: Sequence[CapacityStep]) -> str:
+    """A capacity search so far (its steps fail the thresholds by design, so not those)."""
+    held = max((x.rate for x in steps if x.held), default=None)
+    if not steps:
+        return ""
+    return f"step {len(steps) + 1}" + (f", holds {held:,.0f}/s" if held is not None else "")

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Collection
 
 from engine.durations import parse_duration
+from engine.sut.capacity import CapacityQueue
 from engine.sut.config import EndpointOverride, Latency, SutConfig, parse_stall
 from engine.sut.faults import ErrorSchedule
 from engine.sut.messages import (
@@ -64,12 +65,14 @@ class App:
         self.latency = Latency.parse(cfg.latency)
         self.stall = parse_stall(cfg.stall) if cfg.stall is not None else None
         self.job_duration = parse_duration(cfg.job_duration)
+        self.capacity = CapacityQueue(cfg.capacity) if cfg.capacity else None
         root_ov = cfg.endpoints.get("root")
         #: True when GET / can be answered with prebuilt bytes, no timers, no counters.
         self.root_fast = (
             self.latency.is_zero
             and self.stall is None
             and cfg.error_rate == 0.0
+            and self.capacity is None
             and (
                 root_ov is None
                 or (
@@ -135,6 +138,8 @@ class App:
         delay = latency.sample()
         if self.stall is not None:
             delay += self.stall_wait(self.loop.time())
+        if self.capacity is not None and path != "/metrics":
+            delay += self.capacity.wait(self.loop.time())
         schedule = self.global_errors
         if endpoint:
             schedule = self.endpoint_errors.get(endpoint, schedule)

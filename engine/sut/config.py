@@ -156,6 +156,7 @@ class SutConfig:
     # HTTPS: a PEM certificate chain and its key; both or neither.
     tls_cert: str | None = None
     tls_key: str | None = None
+    capacity: float | None = None  # at most this many requests/s served; the rest queue
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -175,6 +176,8 @@ class SutConfig:
             overrides[name] = ov
         set_(self, "endpoints", MappingProxyType(overrides))
         set_(self, "job_duration", parse_duration(self.job_duration))
+        if self.capacity is not None and not (math.isfinite(self.capacity) and self.capacity > 0):
+            raise ValueError(f"capacity must be a positive number, got {self.capacity!r}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("--tls-cert and --tls-key go together")
         if isinstance(self.port, bool) or not isinstance(self.port, int):

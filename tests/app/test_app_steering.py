@@ -12,7 +12,7 @@ from engine.report.document import read_report
 from tests.app.test_app import SIZE, save_and_quit, text_of, until
 from tui.app.app import make_app
 from tui.app.screens.modals import TargetModal
-from tui.app.screens.run import RunScreen
+from tui.app.screens.run import RUN_PLOTS, RunScreen
 from tui.app.screens.summary import SummaryScreen
 from tui.app.widgets.plots import TimePlot
 
@@ -55,8 +55,8 @@ async def test_pause_and_two_new_targets_are_in_the_summary_the_plots_and_the_re
             assert isinstance(app.screen, RunScreen)
             seen = screen.snapshots_seen  # the plots draw the new mark with the next one
             await until(pilot, lambda seen=seen: screen.snapshots_seen > seen)
-        marks = [len(p.marks) for p in screen.query("#run-plots > TimePlot").results(TimePlot)]
-        assert marks == [4, 4, 4]  # pause, resume, 240, 50 on every plot
+        marks = [len(p.marks) for p in screen.query(RUN_PLOTS).results(TimePlot)]
+        assert len(marks) >= 3 and set(marks) == {4}  # pause, resume, 240, 50 on every plot
 
         await pilot.press("s")
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen), timeout=30)

@@ -124,7 +124,7 @@ async def test_the_duration_field_scales_a_test_type(profiles: Path) -> None:
         assert isinstance(app.screen, PickerScreen)
 
 
-@pytest.mark.parametrize("name", [n for n in TEST_TYPES if n != "smoke"])
+@pytest.mark.parametrize("name", [n for n in TEST_TYPES if n not in ("smoke", "capacity")])
 def test_fit_duration_scales_every_type_but_smoke_to_the_duration(name: str) -> None:
     from engine.profile.plan import choose_executor
     from tui.app.catalog import load_entry
@@ -143,6 +143,8 @@ def test_smoke_keeps_its_duration() -> None:
     profile = load_entry(SHIPPED / "example.toml").profile
     assert profile is not None
     o = Overrides(test_type="smoke", duration=30.0)
+    assert fit_duration(profile, o) is o
+    o = Overrides(test_type="capacity", duration=30.0)  # a search: as long as it takes
     assert fit_duration(profile, o) is o
 
 

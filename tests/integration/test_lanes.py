@@ -15,6 +15,7 @@ from engine.load.executors.config import (
     SHARED_ITERATIONS,
 )
 from engine.load.flow import Capture, Flow, Step, Template
+from engine.load.metrics import Interval
 from engine.load.run import RunPlan, RunResult, Snapshot
 from engine.load.states import StopReason
 from engine.load.steering import Steer, SteeringEvent
@@ -246,3 +247,13 @@ async def test_teardown_runs_after_a_threshold_abort(shared_sut: str) -> None:
     assert result.stop_reason is not None and result.stop_reason.kind is StopReason.THRESHOLD
     assert result.duration < 10
     assert figures(result, "(teardown)") == (0, 1, {200: 1})  # the token was still valid
+
+
+def test_an_interval_no_worker_answered_in_time_keeps_the_planned_vus_max() -> None:
+    """Under load a harvest can come back empty (every worker past its timeout): the
+    interval's vus_max is still k6's planned one, never 0 (it was, on a busy machine)."""
+    two = ExecutorConfig(executor="constant-vus", vus=2, duration=0.5, graceful_stop=0.0)
+    three = ExecutorConfig(executor="constant-vus", vus=3, duration=0.5, graceful_stop=0.0)
+    plan = lanes_plan("http://127.0.0.1:9/", 1, ("a", two, 0.0), ("b", three, 0.0))
+    controller = Controller(plan)
+    assert controller._total(Interval(0.0, 0.25)).vus_max == 5

@@ -272,6 +272,28 @@ async def test_fixed_latency_delays_each_response() -> None:
             assert 0.045 <= elapsed < 0.5
 
 
+async def test_capacity_queues_requests_beyond_its_rate() -> None:
+    """--capacity 200: 100 requests at once are served one per 5 ms (the last after
+    ~0.5 s); paced below 200/s, they do not wait at all."""
+    async with sut(capacity=200) as (_, conn):
+        t0 = time.perf_counter()
+        for _ in range(100):
+            conn.send("GET", "/")
+        for _ in range(100):
+            assert (await conn.recv()).status == 200
+        burst = time.perf_counter() - t0
+        assert 0.45 <= burst < 1.5
+        await asyncio.sleep(0.05)  # the queue has drained: below capacity, no wait
+        slowest = 0.0
+        for _ in range(10):
+            t1 = time.perf_counter()
+            assert (await conn.request("GET", "/")).status == 200
+            slowest = max(slowest, time.perf_counter() - t1)
+            await asyncio.sleep(0.01)  # ~90 requests/s
+        assert slowest < 0.02
+        assert (await conn.request("GET", "/health")).status == 200  # health never queues
+
+
 async def test_latency_range_stays_in_range_and_keeps_order() -> None:
     async with sut(latency="10ms-60ms") as (_, conn):
         t0 = time.perf_counter()
@@ -479,6 +501,8 @@ def test_config_from_args_happy_path() -> None:
         (["--host", "0.0.0.0"], "--allow-remote"),
         (["--host", "example.com"], "--allow-remote"),
         (["--color", "blue\r\nx-evil: 1"], "color"),
+        (["--capacity", "0"], "--capacity"),
+        (["--capacity", "lots"], "--capacity"),
     ],
 )
 def test_config_from_args_rejects_bad_values(argv: list[str], needle: str) -> None:

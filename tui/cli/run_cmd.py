@@ -191,7 +191,8 @@ defaults: constant-vus, 10 VUs for 10 s; the wire client; one worker process per
 exit codes: 0 passed; 99 a threshold failed (as k6); 3 a rollout rolled back; 4 the load
 ended before the rollout's verdict; 2 bad input (one line naming file, line and key);
 1 anything else (stopped, aborted, a crash, a router that did not take the rollout's
-end). A run against a target that refuses every request exits 0 unless a threshold says
+end). --type capacity: 0 when a capacity was found, 1 when even the first step failed.
+A run against a target that refuses every request exits 0 unless a threshold says
 otherwise, as k6 does.
 """
 

@@ -7,6 +7,7 @@ Flag values stay strings until `config_from_args`, so a bad one is named by its 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -70,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=RATE",
         help="per-endpoint error rate 0..1 (repeatable)",
     )
+    parser.add_argument(
+        "--capacity",
+        default=None,
+        metavar="N",
+        help="serve at most N requests/s, queueing the rest (latency climbs past N)",
+    )
     parser.add_argument("--job-duration", default="2s", help="how long a demo job runs")
     parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain")
     parser.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
@@ -101,6 +108,16 @@ def _error_rate(value: float | str) -> float:
     return check_rate(value, "error rate")
 
 
+def _capacity(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        raise ValueError(f"not a number of requests/s: {value!r}") from None
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError(f"must be a positive number of requests/s, got {value!r}")
+    return rate
+
+
 def config_from_args(args: argparse.Namespace) -> SutConfig:
     """Turn parsed flags into a SutConfig; every bad value is a ValueError naming its flag."""
     try:
@@ -122,6 +139,8 @@ def config_from_args(args: argparse.Namespace) -> SutConfig:
         name: EndpointOverride(lat_ov.get(name), err_ov.get(name))
         for name in sorted(set(lat_ov) | set(err_ov))
     }
+    capacity = getattr(args, "capacity", None)
+    capacity = _named("--capacity", _capacity, capacity) if capacity is not None else None
     job = 2.0 if args.job_duration is None else args.job_duration
     job_duration = _named("--job-duration", parse_duration, job)
     # What is left to check (host, port range, color) SutConfig explains by itself.
@@ -137,6 +156,7 @@ def config_from_args(args: argparse.Namespace) -> SutConfig:
         allow_remote=bool(getattr(args, "allow_remote", False)),
         tls_cert=getattr(args, "tls_cert", None),
         tls_key=getattr(args, "tls_key", None),
+        capacity=capacity,
     )
 
 

@@ -41,7 +41,7 @@ from tui.app.widgets.checks import ChecksList
 from tui.app.widgets.cpu import CpuIndicator
 from tui.app.widgets.deploy import DeployPanel
 from tui.app.widgets.figures import FiguresPanel
-from tui.app.widgets.hockey import HockeyPlot
+from tui.app.widgets.hockey import RATE_TYPES, HockeyPlot, broke
 from tui.app.widgets.insights import InsightList
 from tui.app.widgets.observed import ObservedPlot
 from tui.app.widgets.plots import (
@@ -72,9 +72,7 @@ SCALE_KEYS = Binding.Group("±10%", compact=True)
 GREEN_KEYS = Binding.Group("green ∓10%", compact=True)
 # The run's own plots (a rollout's panel has plots of its own, which it draws itself).
 RUN_PLOTS = "#run-plots > TimePlot, #latency-row > TimePlot"
-# Test types whose question is a rate: their run draws latency against the offered rate.
 CAPACITY = "capacity"
-RATE_TYPES = (CAPACITY, "breakpoint")
 
 
 def scenario_names(plan: RunPlan) -> tuple[str, ...]:
@@ -465,10 +463,7 @@ class RunScreen(Screen[None]):
         search's steps and the rate offered now; the observed series so far."""
         for hockey in self.query(HockeyPlot).results(HockeyPlot):
             running = s.state in (RunState.RUNNING, RunState.PAUSED) and not s.stop_reason
-            hockey.broke = s.stop_reason is not None and s.stop_reason.kind in (
-                StopReason.THRESHOLD,
-                StopReason.BREAKING_POINT,
-            )
+            hockey.broke = broke(s.stop_reason)
             hockey.show_steps(s.capacity_steps, s.row.target if running else None)
         if s.observed:
             self.query_one(ObservedPlot).set_series(s.observed)

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from engine.explore.model import CapacityStep
 from engine.load.model import Row
+from engine.load.states import StopCause, StopReason
 from tui.app.widgets.plots import (
     GREEN,
     GREY,
@@ -30,6 +31,14 @@ from tui.app.widgets.plots import (
     plain_len,
     rgb,
 )
+
+RATE_TYPES = ("capacity", "breakpoint")  # test types whose question is a rate: this plot
+_BROKE = frozenset({StopReason.THRESHOLD, StopReason.BREAKING_POINT})
+
+
+def broke(cause: StopCause | None) -> bool:
+    """Whether a threshold stopped the run (a breakpoint's end): its last rate failed."""
+    return cause is not None and cause.kind in _BROKE
 
 
 class Verdict(StrEnum):
