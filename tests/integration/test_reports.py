@@ -136,6 +136,9 @@ def test_a_report_compared_with_itself_shows_no_change_and_exits_0(runs: Runs) -
     assert {r.section for r in result.rows} == {"total", "step home", "step echo"}
 
 
+# Tail latencies of 1.5 s runs judged against each other: alone, not beside the
+# parallel part's CPU (a loaded fast run's p99 read as worse than the slow one's).
+@pytest.mark.serial
 def test_a_30ms_server_after_a_10ms_one_fails_with_exit_1_naming_the_figures(
     runs: Runs,
 ) -> None:
@@ -159,6 +162,9 @@ def test_a_regression_without_fail_on_regression_is_reported_but_exits_0(runs: R
     assert "REGRESSION beyond 50%" in proc.stdout
 
 
+# Tail latencies of 1.5 s runs judged against each other: alone, not beside the
+# parallel part's CPU (a loaded fast run's p99 read as worse than the slow one's).
+@pytest.mark.serial
 def test_an_improvement_is_better_and_passes(runs: Runs) -> None:
     proc = _surge("report", "compare", runs.slow, runs.fast_a, "--fail-on-regression")
     assert proc.returncode == 0, proc.stdout
