@@ -286,7 +286,11 @@ class RunSession:
         """The result with the server's side as observed so far."""
         if self.server_side is None:
             return result
-        return replace(result, observed=self.server_side.series())
+        observed = self.server_side.series()
+        if found := getattr(self.live, "evidence", None):  # the findings, with the last scrape
+            steps = result.capacity.steps if result.capacity is not None else ()
+            result = replace(result, insights=found.find(steps, observed, final=True))
+        return replace(result, observed=observed)
 
     async def _write(self, result: RunResult, path: Path) -> Path:
         data = build_report(result, self.deploy_record())  # on the loop: the model is consistent

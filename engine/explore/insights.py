@@ -271,6 +271,11 @@ def _is_host(s: Series) -> bool:
     return s.name.startswith(("host_", "node_")) or s.source.endswith(":9100/metrics")
 
 
+def _is_load(s: Series) -> bool:
+    """The server's own count of requests: the load itself, which rises with any ramp."""
+    return "request" in s.name.lower() and s.unit == "/s"
+
+
 def _is_cpu(s: Series) -> bool:
     return "cpu" in s.name.lower()
 
@@ -305,12 +310,16 @@ def server(
     latency rises, memory climbing through the run, any other series moving with the
     latency. The SUT's own series are judged where present; host series otherwise."""
     busy = _busy(points)
-    own = [s for s in observed.values() if not _is_host(s) and s.values]
-    candidates = own or [s for s in observed.values() if s.values]
+    usable = [s for s in observed.values() if s.values and not _is_load(s)]
+    candidates = [s for s in usable if not _is_host(s)] or usable
     out: list[Insight] = []
     for s in candidates:
         vals = list(s.values)
-        lat = _latency_along(busy, s.times)
+        # Up to the series' peak: after it a queue drains (in flight falls) while the
+        # requests that waited longest still complete (latency at completion climbs on).
+        peak = vals.index(max(vals)) + 1
+        upto = peak if peak >= WINDOW + 2 else len(vals)
+        lat = _latency_along(busy, s.times[:upto])
         pairs = [(v, y) for v, y in zip(vals, lat, strict=False) if y is not None]
         r = _correlation([v for v, _ in pairs], [y for _, y in pairs])
         first, last = vals[0], vals[-1]

@@ -94,3 +94,16 @@ def test_the_headless_summary_the_report_and_report_show_carry_them(sut, tmp_pat
     assert tomllib.loads(report.read_text())["insights"][0]["kind"] == "errors"
     shown = run_surge("report", "show", str(report), "--no-plots")
     assert shown.returncode == 0 and "errors      errors rise to" in shown.stdout
+
+
+def test_the_servers_own_series_moving_with_the_latency(sut, tmp_path: Path) -> None:
+    """surge sut --capacity 100 with its /metrics observed: as the arrival rate passes
+    100/s the requests in flight (the SUT's own series) climb with the latency."""
+    url = sut("--capacity", "100")
+    report = tmp_path / "r.toml"
+    load = ("--executor", "ramping-arrival-rate", "--rate", "20", "--stages", "5s:300")
+    observe = ("--max-vus", "500", "--observe", url + "/metrics")
+    proc = run_surge("run", url + "/", *load, *observe, "--report", str(report))
+    assert proc.returncode == 0, proc.stderr
+    server = [f for f in read_report(report).insights if f.kind is InsightKind.SERVER]
+    assert any(f.text.startswith("inflight moves with the latency") for f in server), server

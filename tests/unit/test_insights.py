@@ -203,8 +203,9 @@ def test_server_memory_climbing_through_a_soak() -> None:
     assert f.kind is InsightKind.SERVER and "50 MB -> 108 MB" in f.text
 
 
-def test_server_any_series_moving_with_latency() -> None:
-    q = Series("sut_queue", "sut", "", tuple(range(1, 11)), tuple(float(i) for i in range(10)))
+def test_server_any_series_moving_with_latency_judged_up_to_its_peak() -> None:
+    """A queue drains after its peak while the latency of what completes climbs on."""
+    q = Series("sut_queue", "sut", "", tuple(range(1, 11)), (0, 1, 2, 3, 4, 5, 6, 7, 3, 0))
     found = [
         f
         for f in find(latency_climbing(), open_model=True, observed={"q": q})
@@ -219,6 +220,7 @@ def test_server_flat_or_unrelated_series_say_nothing() -> None:
         "cpu": Series("cpu", "sut", "/s", t, (0.2,) * 10),
         "memory": Series("memory", "sut", "bytes", t, (5e7, 6e7) * 5),  # a sawtooth: GC
         "noise": Series("noise", "sut", "", t, (1, 5, 2, 6, 1, 5, 2, 6, 1, 5)),
+        "requests": Series("requests", "sut", "/s", t, tuple(10.0 * i for i in range(10))),
     }
     assert find(latency_climbing(), open_model=True, observed=observed) == ()
 
