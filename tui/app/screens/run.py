@@ -489,9 +489,11 @@ class RunScreen(Screen[None]):
         return tuple(out)
 
     def _marks(self) -> tuple[float, ...]:
-        """When the run was steered by hand: lines on the plots."""
+        """When the run was steered by hand: lines on the plots (a capacity search steers
+        itself, a step at a time: its steps are on the rate plot instead)."""
         controller = self.session.controller
-        events = controller.steering.events if controller is not None else ()
+        searching = self.session.setup.plan.test_type == CAPACITY
+        events = controller.steering.events if controller is not None and not searching else ()
         return tuple(e.t for e in events if e.bends)
 
     def _tell(self, s: Snapshot) -> None:
