@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import OptionList
+from textual.widgets import Input, OptionList
 
 from engine.explore.capacity import CapacitySettings
 from tests.app.test_app import SHOP, new_app, text_of, until
@@ -57,3 +57,7 @@ async def test_capacity_is_offered_after_breakpoint_with_its_search(profiles: Pa
         assert text_of(app, "#plan-describe").startswith("a search from 40/s, doubling each 2s")
         preview = screen.query_one(ShapePreview)
         assert preview._points == search_preview(CapacitySettings(2.0, 40, 500, 0.1))
+        rate = screen.query_one("#f-rate", Input)
+        rate.value = "25"  # --rate N: the search starts there
+        await until(pilot, lambda: text_of(app, "#plan-describe").startswith("a search from 25/s"))
+        assert preview._points[0] == (0.0, 25.0)

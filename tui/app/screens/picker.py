@@ -30,6 +30,7 @@ from engine.profile import Profile, ProfileError, http_fields
 from engine.profile.plan import (
     Overrides,
     build_plan,
+    capacity_settings,
     choose_executor,
     default_workers,
     fit_duration,
@@ -51,7 +52,6 @@ from tui.app.session import RunSetup
 from tui.app.widgets.plots import LaneShape, ShapePreview
 
 CUSTOM = "custom"
-CAPACITY = "capacity"
 SEARCH_PREVIEW_STEPS = 6  # the search's first steps, as the preview draws them
 CUSTOM_SUMMARY = "the profile's own [load] or [scenarios], or the executor chosen below"
 AUTO = "auto"
@@ -453,7 +453,8 @@ class PickerScreen(Screen[None]):
             self._say("#plan-describe", scenarios_line(self.plan), hide=False)
         elif self.cfg is not None:
             unit = "iterations/s" if self.cfg.open_model else "VUs"
-            search = self.search
+            # a capacity run's rate is the search's (its settings, --rate its start)
+            search = capacity_settings(self.profile, o) if self.profile and o else None
             points = preview(self.cfg, 60) if search is None else search_preview(search)
             if (points, unit) != self._previewed:
                 self._previewed = (points, unit)
@@ -477,14 +478,6 @@ class PickerScreen(Screen[None]):
             problem = "fix the fields marked below" if self.profile else "no profile"
             self._say("#plan-describe", problem, hide=False)
         return o
-
-    @property
-    def search(self) -> CapacitySettings | None:
-        """A capacity run's search settings (the profile's `capacity`, else the defaults):
-        its rate is the search's, not a shape's."""
-        if self.test_type != CAPACITY or self.profile is None:
-            return None
-        return self.profile.capacity or CapacitySettings()
 
     def _say(self, selector: str, text: str, *, hide: bool = True) -> None:
         """Update a message only when it changes (each update costs a relayout)."""
