@@ -55,10 +55,7 @@ def test_a_capacity_search_in_the_console_finds_the_servers_capacity(
     journey.wait_for(marked("●"), "a step that held, on the rate plot")
     journey.wait_for(marked("●", "✗"), "a step the server failed", 60)
     journey.wait_for("not saved yet: w saves the report", "the search's end, on its own", 90)
-    journey.keys("w")
-    journey.wait_for("enter saves", "the save dialog")
-    journey.keys("Enter")
-    journey.wait_for("report saved to", "the report saved")
+    journey.save()
     journey.keys("q")
     assert journey.exit_code() == 0
 
