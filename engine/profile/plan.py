@@ -30,6 +30,7 @@ from engine.load.tags import check_thresholds
 from engine.load.testtypes import default_max_vus, executor_for, resolve
 from engine.load.thresholds import Threshold
 from engine.profile.model import Endpoint, Profile, ScenarioSpec
+from engine.profile.observe import observed
 
 DEFAULT_VUS = 10
 DEFAULT_DURATION = 10.0
@@ -69,6 +70,7 @@ class Overrides:
     env_vars: tuple[tuple[str, str], ...] = ()
     tags: tuple[tuple[str, str], ...] = ()  # --tag NAME=V: instead of the profile's `tags`
     http_debug: str | None = None  # --http-debug[=full]: "headers" | "full"
+    observe: tuple[str, ...] = ()  # --observe URL (repeatable): scraped beside [observe]'s
 
 
 def choose_executor(profile: Profile, o: Overrides) -> ExecutorConfig:
@@ -255,6 +257,7 @@ def build_plan(
         cluster=o.cluster,
         on_worker_loss=profile.on_worker_loss,
         in_process=in_process,
+        observe=observed(profile.observe, tuple(o.observe)),
         capacity=capacity_settings(profile, o),
     )
 

@@ -284,6 +284,7 @@ def build_report(result: RunResult, deploy: DeployRecord | None = None) -> Repor
             groups=group_hists,
         ),
         deploy=deploy,
+        observe=dict(result.observed),
         capacity=result.capacity,
         insights=tuple(_rounded_insight(f) for f in result.insights),
     )

@@ -21,6 +21,7 @@ from engine.load.model import LatencyStats, Row
 from engine.load.run import SETUP_LANE, TEARDOWN_LANE, ClientKind
 from engine.load.states import Ending, StopCause, ending_of
 from engine.load.steering import SteeringEvent
+from engine.observe.series import Series
 from engine.report.capacity_section import capacity_table, read_capacity
 from engine.report.deploy_section import (
     ColorWindow,
@@ -31,6 +32,7 @@ from engine.report.deploy_section import (
     StepRow,
     deploy_table,
 )
+from engine.report.observe_section import observe_table, read_observe
 
 FORMAT = 3
 _STATS = ("min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max")
@@ -42,7 +44,7 @@ _OPTIONAL = {"optional": True}  # a field left out of its table when empty
 LANE_GROUPS = {"::setup": SETUP_LANE, "::teardown": TEARDOWN_LANE}
 # The report's sections, in the order it writes them; any other is kept in `extra`.
 _KNOWN = ("meta", "summary", "thresholds", "checks", "steps", "upstreams", "timeline")
-_KNOWN += ("scenarios", "groups", "histograms", "deploy", "capacity")
+_KNOWN += ("scenarios", "groups", "histograms", "deploy", "observe", "capacity")
 _KNOWN += ("insights",)  # [[insights]]: only for a run that found something
 
 
@@ -228,6 +230,7 @@ class Report:
     groups: Mapping[str, GroupSection] = field(default_factory=dict, metadata=_OPTIONAL)
     histograms: ReportHistograms | None = None  # None: trimmed by hand or made elsewhere
     deploy: DeployRecord | None = None
+    observe: Mapping[str, Series] = field(default_factory=dict)  # [observe.series.NAME]
     capacity: CapacityResult | None = None  # --type capacity's answer and its steps
     insights: tuple[Insight, ...] = field(default=(), metadata=_OPTIONAL)  # why it broke
     extra: Mapping[str, Any] = field(default_factory=dict)  # sections this Surge does not know
@@ -242,10 +245,12 @@ class Report:
         empty = [
             f.name for f in fields(self) if f.metadata.get("optional") and not getattr(self, f.name)
         ]
-        own = ("meta", "deploy", "capacity", *empty)
+        own = ("meta", "deploy", "observe", "capacity", *empty)  # these: their own writers
         out |= {k: _value(getattr(self, k)) for k in _KNOWN if k not in own}
         if self.deploy is not None:
             out["deploy"] = deploy_table(self.deploy)
+        if self.observe:  # only a run that observed: every other report as before
+            out["observe"] = observe_table(self.observe)
         if self.capacity is not None:
             out["capacity"] = capacity_table(self.capacity)
         return {k: v for k, v in out.items() if v is not None} | dict(self.extra)
@@ -337,6 +342,7 @@ def parse_report(data: Mapping[str, Any], where: str = "report") -> Report:
         if isinstance(hists, Mapping)
         else None,
         deploy=r.deploy(data["deploy"]) if isinstance(data.get("deploy"), Mapping) else None,
+        observe=read_observe(data["observe"], r.fail) if "observe" in data else {},
         capacity=r.capacity(data["capacity"]) if "capacity" in data else None,
         insights=r.insights(r.seq(data, "insights")),
         extra={k: v for k, v in data.items() if k not in _KNOWN},

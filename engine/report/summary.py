@@ -40,6 +40,7 @@ from engine.report.model import (
     Summary,
     ThresholdEntry,
 )
+from engine.report.observe_section import render_observed
 from engine.report.review import executor_from, executor_of, threshold_state
 from engine.report.steering_section import shape_lines, steering_section
 from engine.report.text import CPU_WARN, Paint, fmt_bytes, fmt_ms, line, ms_cell, tick_label
@@ -111,6 +112,8 @@ def render_report(report: Report, *, color: bool = False) -> str:
         out.extend(["", *histogram])
     if deploy := render_deploy(report.deploy, paint):
         out.extend(["", *deploy])
+    if observed := render_observed(report.observe, paint):
+        out.extend(["", *observed])
     out.append("")
     return "\n".join(out)
 
@@ -120,8 +123,13 @@ def _header(report: Report, paint: Paint) -> list[str]:
     meta, s = report.meta, report.summary
     out = [f"  {paint('surge', '1')} {meta.name or '?'} → {meta.target or '?'}"]
     kind = f" ({meta.test_type} test)" if meta.test_type else ""
-    steering = () if report.capacity is not None else meta.steering  # the search's steps
-    out.extend(shape_lines(f"{_describe_executor(report)}{kind}", steering))
+    shape = f"{_describe_executor(report)}{kind}"
+    if (capacity := report.capacity) is not None:  # its executor is a day at one rate
+        rates = [step.rate for step in capacity.steps]
+        span = f": {len(rates)} steps, {min(rates):,.0f}/s to {max(rates):,.0f}/s" if rates else ""
+        shape = f"capacity search, a rate held step by step{span}"
+    steering = () if capacity is not None else meta.steering  # the search's steps
+    out.extend(shape_lines(shape, steering))
     ran = f"    started {meta.start or '?'}, ran {meta.duration_s:g}s"
     out.append(ran + ("" if meta.ended == Ending.FINISHED else ", " + paint(meta.ended, "33")))
     if meta.merged_from:

@@ -7,6 +7,7 @@ the stall windows, the error schedules, and the prebuilt bytes of `GET /`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 
 from engine.durations import parse_duration
 from engine.sut.capacity import CapacityQueue
@@ -22,6 +23,7 @@ from engine.sut.messages import (
     json_reply,
     reason_phrase,
 )
+from engine.sut.metrics import CONTENT_TYPE, Connection, metrics_text
 from engine.sut.routes import EXACT_ROUTES, PREFIX_ROUTES
 from engine.sut.state import BoundedDict
 
@@ -35,10 +37,17 @@ _INJECTED: Reply = json_reply(500, {"error": "injected"})
 class App:
     """Routing, state and fault injection shared by every connection of one server."""
 
-    def __init__(self, cfg: SutConfig, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        cfg: SutConfig,
+        loop: asyncio.AbstractEventLoop,
+        conns: Collection[Connection] = (),
+    ) -> None:
         self.cfg = cfg
         self.loop = loop
         self.started_at = loop.time()
+        self.requests = 0  # every request received: sut_requests_total on /metrics
+        self.metrics = metrics_text(lambda: self.requests, conns)
         self.tokens: BoundedDict[str, str] = BoundedDict(cfg.max_entries)
         self.jobs: BoundedDict[str, float] = BoundedDict(cfg.max_entries)
         self.color_header = (
@@ -114,6 +123,8 @@ class App:
             if req.method == b"GET":
                 return 200, b'{"status":"ok"}', JSON, b"", 0.0
             return *error_reply(405, "method not allowed")[:3], b"allow: GET\r\n", 0.0
+        if path == "/metrics" and req.method == b"GET":  # no faults: a scrape must not skew them
+            return 200, self.metrics(), CONTENT_TYPE, b"", 0.0
         route = EXACT_ROUTES.get(path)
         arg = ""
         if route is None:

@@ -70,6 +70,11 @@ class HttpProtocol(asyncio.Protocol):
         self._mode = 0
         self._too_large = False
 
+    @property
+    def inflight(self) -> int:
+        """Requests of this connection received and not yet answered (/metrics)."""
+        return len(self._pending)
+
     # -- asyncio.Protocol ----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -154,6 +159,7 @@ class HttpProtocol(asyncio.Protocol):
         if self._closing:
             return
         app = self._app
+        app.requests += 1
         url = self._url
         method = self._parser.get_method()
         mode = self._mode

@@ -59,8 +59,8 @@ class SutServer:
         if self._server is not None:
             return
         loop = asyncio.get_running_loop()
-        app = App(self.cfg, loop)
         conns = self._conns
+        app = App(self.cfg, loop, conns)
         tls = server_context(self.cfg.tls_cert, self.cfg.tls_key) if self.cfg.tls_cert else None
         self._server = await loop.create_server(
             lambda: HttpProtocol(app, conns),

@@ -599,6 +599,18 @@ async def test_start_begins_at_once_with_the_profiles_own_load(profiles: Path) -
         assert factory.last.calls == [("pause",)]
 
 
+async def test_observe_flags_reach_the_plan_the_form_starts(profiles: Path) -> None:
+    """`surge P --observe URL`: not a field of the form, carried to the run as given."""
+    factory = ScriptedFactory(intervals=1)
+    target = "http://127.0.0.1:9100/metrics"
+    overrides = Overrides(vus=2, observe=(target,))
+    app = new_app(profiles, factory, profile=profiles / "shop.toml", overrides=overrides)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: bool(factory.made))
+        assert factory.last.plan.observe.targets == (target,)
+
+
 # --------------------------------------------------------------- the command
 def test_surge_routes_to_the_app_unless_a_command_is_given(
     monkeypatch: pytest.MonkeyPatch,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.exit_codes import EXIT_ERROR, EXIT_OK
+from engine.explore.model import InsightKind
 from engine.load.controller import Controller
 from engine.load.run import RunResult, Snapshot
 from engine.load.states import StopReason
@@ -56,6 +57,9 @@ async def test_finds_a_known_capacity_within_ten_percent(
     assert all(s.achieved_rate >= 0.8 * s.rate for s in held), table
     assert all(s.values["http_req_duration p(95)<50"] is not None for s in cap.steps)
     assert result.exit_code == EXIT_OK
+    found = {f.kind: f for f in result.insights}  # read from the steps: the ceiling, the knee
+    assert 270 <= (found[InsightKind.SATURATION].rate or 0) <= 330, result.insights
+    assert 200 <= (found[InsightKind.KNEE].rate or 0) <= 400, result.insights
     assert result.stop_reason is not None and result.stop_reason.kind is StopReason.CAPACITY
     assert snaps[-1].capacity_steps == cap.steps  # live, step by step
     assert any(0 < len(s.capacity_steps) < len(cap.steps) for s in snaps)

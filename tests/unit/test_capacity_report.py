@@ -120,6 +120,8 @@ def test_the_summary_shows_the_steps_and_the_verdict_the_answer() -> None:
     text = render_report(replace(r, meta=replace(r.meta, steering=(steered,))))
     assert "by hand" not in text and "STEERED" not in text  # the steps say it
     assert "█ CAPACITY" in text and "holds 4,200/s" in text
+    # its executor is a day at one rate, never said: the search is
+    assert "capacity search, a rate held step by step:" in text and "86400" not in text
     rows = [line for line in text.splitlines() if line.strip().startswith(("4 ", "6 "))]
     assert "8,000/s" in rows[0] and "no" in rows[0] and "yes" in rows[1]
     assert max(len(line) for line in text.splitlines()) <= 80

@@ -173,7 +173,8 @@ def test_capacity_steps_knee_saturation_and_an_undriven_step() -> None:
     found = {f.kind: f for f in find([], open_model=True, steps=steps)}
     assert set(found) == {InsightKind.SATURATION, InsightKind.KNEE, InsightKind.GENERATOR}
     assert found[InsightKind.KNEE].rate == 300
-    assert found[InsightKind.SATURATION].rate == 400
+    assert found[InsightKind.SATURATION].rate == 300  # the ceiling no step got past
+    assert found[InsightKind.SATURATION].at == 4  # first seen at 400/s, served 300/s
     assert found[InsightKind.GENERATOR].rate == 800
 
 

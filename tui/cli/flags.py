@@ -12,6 +12,7 @@ from typing import Any
 from engine.http.body import parse_size
 from engine.http.redirects import MAX_REDIRECTS
 from engine.load.testtypes import ALIASES, TEST_TYPES
+from engine.observe.config import target_url
 from engine.profile import http_fields
 from engine.profile.fields import Invalid
 from engine.profile.scenarios import ENV_NAME
@@ -66,6 +67,14 @@ def env_var(text: str) -> tuple[str, str]:
     return name, value
 
 
+def observe_url(text: str) -> str:
+    """argparse type for --observe URL: http(s), `/metrics` when no path is given."""
+    try:
+        return target_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run_tag(text: str) -> tuple[str, str]:
     """argparse type for --tag NAME=VALUE: both parts given, and not a tag Surge sets itself."""
     name, sep, value = text.partition("=")
@@ -96,7 +105,7 @@ class _EnvOrVariable(argparse.Action):
 
 # Overrides fields too; --max-redirects (add_redirect_flag) travels with them to both commands.
 LOAD_FLAGS = ("vus", "rate", "duration", "time_scale", "workers", "cluster", "queue")
-LOAD_FLAGS += ("max_redirects",)
+LOAD_FLAGS += ("max_redirects", "observe")
 
 
 def add_load_flags(group: Any) -> None:
@@ -105,6 +114,14 @@ def add_load_flags(group: Any) -> None:
         "-u", "--vus", type=positive_int, help="virtual users (preAllocatedVUs if open); default 10"
     )
     group.add_argument("--rate", type=positive, help="iterations per second (open model)")
+    group.add_argument(
+        "--observe",
+        action="append",
+        default=[],
+        type=observe_url,
+        metavar="URL",
+        help="repeatable: a Prometheus /metrics endpoint scraped every interval ([observe])",
+    )
     group.add_argument("-d", "--duration", type=duration, help="e.g. 30s, 1m30s; default 10s")
     group.add_argument(
         "--time-scale", type=time_scale, help="multiply test-type shape durations (0..1000]"

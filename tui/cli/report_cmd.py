@@ -23,6 +23,7 @@ from engine.report.document import ReportError, read_report, write_toml
 from engine.report.export import summary_json, timeline_csv
 from engine.report.k6_summary import summary_export
 from engine.report.merge import merge_reports, merge_warnings
+from engine.report.observe_section import render_observed_pair
 from engine.report.review import read_review
 from engine.report.show import render_comparison, render_plots
 from engine.report.summary import fmt_ms, render_report
@@ -125,6 +126,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(render_comparison(result, args.base, args.new, color=use_color()))
     if rollouts := render_deploy_pair(base.deploy, new.deploy):
         print("\n" + "\n".join(rollouts))
+    if observed := render_observed_pair(base.observe, new.observe):
+        print("\n" + "\n".join(observed))
     if args.fail_on_regression and result.regressed:
         return EXIT_REGRESSION
     return EXIT_OK

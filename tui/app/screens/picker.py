@@ -400,7 +400,8 @@ class PickerScreen(Screen[None]):
             test_type=None if self.test_type == CUSTOM else self.test_type,
             thresholds=thresholds,
         )
-        o = replace(o, max_redirects=self.choice.overrides.max_redirects)  # --max-redirects
+        given = self.choice.overrides  # --max-redirects, --observe: not in the form
+        o = replace(o, max_redirects=given.max_redirects, observe=given.observe)
         self.base_url = None
         if text := self._field_text("base_url").strip():
             try:  # the rule a profile's base_url and --base-url follow
