@@ -363,3 +363,16 @@ def test_capacity_screen_at(
         await pilot.pause(0.5)
 
     assert snap_compare(surge, terminal_size=size, run_before=run_before)
+
+
+async def test_a_target_gone_is_said_once_and_marked_on_the_border(profiles: Path) -> None:
+    surge, factory = app_of(profiles, "average")
+    async with surge.run_test(size=(160, 48)) as pilot:
+        screen = await run_screen(pilot, factory)
+        down = "127.0.0.1:9 unreachable since 2s (connection refused)"
+        gone = {name: replace(s, problem=down) for name, s in OBSERVED.items()}
+        await post(pilot, screen, observed=gone)
+        await post(pilot, screen, observed=gone)
+        told = [n for n in pilot.app._notifications if n.title == "Server side"]
+        assert [n.message for n in told] == [down]  # once, though every series has it
+        assert "cpu ✗" in plot_lines(pilot, screen.query_one(ObservedPlot))[0]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.journeys.harness import SMALL, Journey, needs_terminal
+from tests.journeys.harness import LARGE, SMALL, Journey, needs_terminal
 
 pytestmark = needs_terminal
 
@@ -45,14 +45,17 @@ def marked(*marks: str) -> Callable[[str], bool]:
     return lambda screen: all(m in hockey_rows(screen) for m in marks)
 
 
-@pytest.mark.parametrize("size", [SMALL], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_a_capacity_search_in_the_console_finds_the_servers_capacity(
     journey: Journey, sut: Callable[..., str], size: tuple[int, int]
 ) -> None:
     url = sut("--capacity", str(CAPACITY))
     journey.write("profiles/cap.toml", PROFILE.format(url=url))
-    journey.start("profiles/cap.toml", "--type", "capacity", "--start", size=size)
+    observe = ("--observe", f"{url}/metrics") if size == LARGE else ()
+    journey.start("profiles/cap.toml", "--type", "capacity", "--start", *observe, size=size)
     journey.wait_for(marked("●"), "a step that held, on the rate plot")
+    if size == LARGE:  # the SUT's own series beside the latency, named with their values
+        journey.wait_for(lambda s: "inflight" in s, "the SUT's series")
     journey.wait_for(marked("●", "✗"), "a step the server failed", 60)
     journey.wait_for("not saved yet: w saves the report", "the search's end, on its own", 90)
     journey.save()

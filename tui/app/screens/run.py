@@ -519,6 +519,13 @@ class RunScreen(Screen[None]):
             if failure not in self._told:
                 self._told.add(failure)
                 self.notify(failure, title="Worker failed", severity="error", timeout=10)
+        for series in s.observed.values():  # a target gone: said once an outage
+            key = f"observe {series.source}"
+            if series.problem and key not in self._told:
+                self._told.add(key)
+                self.notify(series.problem, title="Server side", severity="warning", timeout=10)
+            elif not series.problem:
+                self._told.discard(key)
         for insight in s.insights:  # each kind once, as it comes (a knee found again moves)
             key = f"insight {insight.kind}"
             if key not in self._told:
