@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input, OptionList, TextArea
 
 from engine.explore.model import CapacityStep, Insight, InsightKind
 from engine.load.model import Row
@@ -25,6 +26,7 @@ from tests.scripted import ScriptedFactory
 from tui.app.app import SurgeApp, make_app
 from tui.app.messages import SnapshotReceived
 from tui.app.screens.help import HelpScreen
+from tui.app.screens.picker import PickerScreen
 from tui.app.screens.run import RunScreen
 from tui.app.screens.summary import SummaryScreen
 from tui.app.widgets.hockey import (
@@ -376,3 +378,49 @@ async def test_a_target_gone_is_said_once_and_marked_on_the_border(profiles: Pat
         told = [n for n in pilot.app._notifications if n.title == "Server side"]
         assert [n.message for n in told] == [down]  # once, though every series has it
         assert "cpu ✗" in plot_lines(pilot, screen.query_one(ObservedPlot))[0]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_capacity_summary_at(
+    snap_compare: Callable[..., bool], searching: Path, size: tuple[int, int]
+) -> None:
+    """The summary of the search to its end: at 80x24 its plots (g), the rate plot among
+    them in the VUs plot's place; at 160x48 beside the text."""
+    surge, _ = app_of(searching, "capacity", intervals=30)
+
+    async def run_before(pilot: Pilot) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, SummaryScreen), 20)
+        pilot.app.clear_notifications()
+        if size == (80, 24):
+            await pilot.press("g")
+        await pilot.pause(0.5)
+
+    assert snap_compare(surge, terminal_size=size, run_before=run_before)
+
+
+def test_capacity_in_the_picker_at_80x24(
+    snap_compare: Callable[..., bool], searching: Path
+) -> None:
+    """The picker on capacity: its line, the preview of the search's way up."""
+    surge = make_app(
+        search_default_dirs=False,
+        profiles=[searching],
+        controller_factory=ScriptedFactory(),
+        report_dir=searching.parent / "reports",
+        now=lambda: NOW,
+    )
+
+    async def run_before(pilot: Pilot) -> None:
+        screen = pilot.app.screen
+        assert isinstance(screen, PickerScreen)
+        types = screen.query_one("#types", OptionList)
+        types.focus()
+        types.highlighted = types.get_option_index("capacity")
+        await until(pilot, lambda: screen.test_type == "capacity")
+        screen.query_one("#plan-describe").scroll_visible(animate=False)  # and the preview
+        for widget in screen.query("Input, TextArea"):
+            assert isinstance(widget, Input | TextArea)
+            widget.cursor_blink = False
+        await pilot.pause(0.3)
+
+    assert snap_compare(surge, terminal_size=(80, 24), run_before=run_before)

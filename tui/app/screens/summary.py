@@ -176,7 +176,8 @@ class SummaryScreen(Screen[None]):
     def _plot(self) -> None:
         """Both runs edge to edge: the x axis ends where the longer one does."""
         length = max(self.review.length, self.base.length if self.base is not None else 0.0)
-        marks = [e.t for e in self.review.steering if e.bends]  # steered by hand
+        searched = self.review.type_label == "capacity"  # its steps: on the rate plot
+        marks = [e.t for e in self.review.steering if e.bends and not searched]  # by hand
         for plot in self.query("#summary-plots > TimePlot").results(TimePlot):
             plot.show(self.review.timeline, length, marks=marks)
 
