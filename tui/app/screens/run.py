@@ -41,7 +41,7 @@ from tui.app.widgets.checks import ChecksList
 from tui.app.widgets.cpu import CpuIndicator
 from tui.app.widgets.deploy import DeployPanel
 from tui.app.widgets.figures import FiguresPanel
-from tui.app.widgets.hockey import RATE_TYPES, HockeyPlot, broke
+from tui.app.widgets.hockey import CAPACITY, RATE_TYPES, HockeyPlot, broke
 from tui.app.widgets.insights import InsightList
 from tui.app.widgets.observed import ObservedPlot
 from tui.app.widgets.plots import (
@@ -72,7 +72,6 @@ SCALE_KEYS = Binding.Group("±10%", compact=True)
 GREEN_KEYS = Binding.Group("green ∓10%", compact=True)
 # The run's own plots (a rollout's panel has plots of its own, which it draws itself).
 RUN_PLOTS = "#run-plots > TimePlot, #latency-row > TimePlot"
-CAPACITY = "capacity"
 
 
 def scenario_names(plan: RunPlan) -> tuple[str, ...]:

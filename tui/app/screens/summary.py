@@ -31,7 +31,7 @@ from tui.app.screens.open_report import ReportModal
 from tui.app.session import REPORT_DIR, ConsoleSession
 from tui.app.widgets.comparison import ComparisonPanel
 from tui.app.widgets.figures import ms_or_none
-from tui.app.widgets.hockey import RATE_TYPES, HockeyPlot, broke
+from tui.app.widgets.hockey import CAPACITY, RATE_TYPES, HockeyPlot, broke
 from tui.app.widgets.phrases import Phrases
 from tui.app.widgets.plots import LatencyPlot, LoadPlot, ThroughputPlot, TimePlot
 
@@ -176,7 +176,7 @@ class SummaryScreen(Screen[None]):
     def _plot(self) -> None:
         """Both runs edge to edge: the x axis ends where the longer one does."""
         length = max(self.review.length, self.base.length if self.base is not None else 0.0)
-        searched = self.review.type_label == "capacity"  # its steps: on the rate plot
+        searched = self.review.type_label == CAPACITY  # its steps: on the rate plot
         marks = [e.t for e in self.review.steering if e.bends and not searched]  # by hand
         for plot in self.query("#summary-plots > TimePlot").results(TimePlot):
             plot.show(self.review.timeline, length, marks=marks)

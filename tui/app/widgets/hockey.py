@@ -32,7 +32,8 @@ from tui.app.widgets.plots import (
     rgb,
 )
 
-RATE_TYPES = ("capacity", "breakpoint")  # test types whose question is a rate: this plot
+CAPACITY = "capacity"  # the test type that searches: its steps are this plot's points
+RATE_TYPES = (CAPACITY, "breakpoint")  # test types whose question is a rate: this plot
 _BROKE = frozenset({StopReason.THRESHOLD, StopReason.BREAKING_POINT})
 
 
