@@ -12,6 +12,9 @@ is what that command shows a user at that moment.
 - demo.svg, demo-80x24.svg: `surge demo` (a slow green, the canary rolling back).
 - scenarios.svg: `surge shop-scenarios --start` against `surge sut`, its three scenarios
   running at once (the buyers' ramp from 2 s).
+- capacity.svg: `surge PROFILE --type capacity --start --observe URL/metrics` against
+  `surge sut --capacity 300`, its search half way: latency by offered rate, the SUT's
+  own series beside the latency.
 - report-compare.svg: two headless `surge run` reports of the example profile (the
   second against a slower, failing server), then `surge report open AFTER --compare BEFORE`.
 
@@ -131,6 +134,29 @@ def demo(out: Path, work: Path) -> None:
     terminal(Shot("demo-80x24", ("demo",), delay=16, size=(80, 24)), out, work)
 
 
+CAPACITY_PROFILE = """\
+name = "capacity"
+base_url = "{url}"
+capacity = {{ hold = "1s", start = 50, max = 5000, precision = 0.05 }}
+
+[thresholds]
+http_req_duration = ["p(95)<50"]
+
+[[endpoints]]
+name = "home"
+path = "/"
+"""
+
+
+def capacity(out: Path, work: Path) -> None:
+    with demo_server("--capacity", "300") as url:
+        profile = work / "capacity.toml"
+        profile.write_text(CAPACITY_PROFILE.format(url=url))
+        args = (str(profile), "--type", "capacity", "--start", "--observe", f"{url}/metrics")
+        args += ("--reports", str(work / "reports"))
+        terminal(Shot("capacity", args, delay=12), out, work)
+
+
 COMPARED = {  # report name -> the demo server's flags for that run
     "example-average-before": ("--latency", "2ms-8ms"),
     "example-average-after": ("--latency", "3ms-12ms", "--error-rate", "0.004"),
@@ -159,6 +185,7 @@ SHOTS: dict[str, Callable[[Path, Path], None]] = {
     "summary": run_and_summary,  # run.svg too
     "demo": demo,  # demo-80x24.svg too
     "scenarios": scenarios,
+    "capacity": capacity,
     "report-compare": report_compare,
 }
 

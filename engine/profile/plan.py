@@ -258,11 +258,11 @@ def build_plan(
         on_worker_loss=profile.on_worker_loss,
         in_process=in_process,
         observe=observed(profile.observe, tuple(o.observe)),
-        capacity=_capacity(profile, o),
+        capacity=capacity_settings(profile, o),
     )
 
 
-def _capacity(profile: Profile, o: Overrides) -> CapacitySettings | None:
+def capacity_settings(profile: Profile, o: Overrides) -> CapacitySettings | None:
     """The search's settings when the run is `--type capacity` (the profile's, or the
     defaults; --rate its start), else None."""
     test_type = run_test_type(profile, o)
@@ -354,7 +354,7 @@ def _schedule(profile: Profile, o: Overrides) -> list[tuple[ScenarioSpec, Execut
         out.append((spec, cfg, start))
     if queue is not None and not any(cfg.open_model for _, cfg, _ in out):
         raise ConfigError("--queue", "applies only to arrival-rate executors: no scenario has one")
-    if (search := _capacity(profile, o)) is not None:
+    if (search := capacity_settings(profile, o)) is not None:
         out = _capacity_rates(out, search, o.max_vus or profile.max_vus)
     return out
 

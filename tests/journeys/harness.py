@@ -12,6 +12,7 @@ The API, for a test that takes the `journey` fixture (tests/journeys/conftest.py
     journey.start("p.toml", env={"NO_COLOR": "1"})  # ... with more environment
     journey.wait_for("● running")                 # screen text (or a predicate), deadline
     journey.keys("C-r")                           # tmux key names: "C-c", "Enter", "q"
+    journey.save()                                # on the summary: w, enter; saved
     journey.type("reports/a.toml")                # literal text, as typed
     journey.screen()                              # the screen now, one string
     journey.resize(160, 48)                       # the terminal resized
@@ -196,6 +197,13 @@ class Journey:
         """Keys by tmux's names ("C-c", "Enter", "Escape", "Tab", "q"), one after another."""
         for key in keys:
             self.tmux("send-keys", "-t", self.tmux.session, key)
+
+    def save(self) -> str:
+        """On the summary: w, then enter (the default path); the screen once it is saved."""
+        self.keys("w")
+        self.wait_for("enter saves", "the save dialog")
+        self.keys("Enter")
+        return self.wait_for("report saved to", "the report saved")
 
     def type(self, text: str) -> None:
         self.tmux("send-keys", "-t", self.tmux.session, "-l", text)

@@ -42,10 +42,7 @@ def test_shop_scenarios_shows_a_row_per_scenario_and_reports_each(
         assert len(re.findall(rf"━ {name}\b", screen)) >= 2 or size[0] < 100, screen
 
     journey.wait_for("not saved yet: w saves the report", "the run's end, on its own", 40)
-    journey.keys("w")
-    journey.wait_for("enter saves", "the save dialog")
-    journey.keys("Enter")
-    saved = journey.wait_for("report saved to", "the report saved")
+    saved = journey.save()
     found = re.search(r"report saved to (reports/\S+\.toml)", saved)
     assert found, saved
     journey.keys("q")

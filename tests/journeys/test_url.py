@@ -20,10 +20,7 @@ def test_surge_url_opens_the_console_on_it_runs_and_saves(
     journey.keys("Enter")
     screen = journey.wait_for("not saved yet: w saves the report", "the run's summary")
     assert "✓ done" in screen and "exit code 0" in screen
-    journey.keys("w")
-    journey.wait_for("enter saves", "the save dialog")
-    journey.keys("Enter")
-    journey.wait_for("report saved to", "the report saved")
+    journey.save()
     journey.keys("q")
     assert journey.exit_code() == 0
 

@@ -32,10 +32,7 @@ def run_and_save(journey: Journey, start_key: str) -> str:
     """One run to its summary, saved with w and the default path; the saved path."""
     journey.keys(start_key)
     journey.wait_for("not saved yet: w saves the report", "the run's summary")
-    journey.keys("w")
-    journey.wait_for("enter saves", "the save dialog")
-    journey.keys("Enter")
-    screen = journey.wait_for("report saved to", "the report saved")
+    screen = journey.save()
     found = re.search(r"report saved to (reports/\S+\.toml)", screen)
     assert found, screen
     return found.group(1)

@@ -20,8 +20,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
-from engine.durations import clock
+from engine.durations import clock, format_duration
 from engine.errors import ConfigError
+from engine.explore.capacity import GROWTH, CapacitySettings
 from engine.load.executors import EXECUTORS, ExecutorConfig
 from engine.load.run import RunPlan
 from engine.load.testtypes import TEST_TYPES, preview, resolve
@@ -29,6 +30,7 @@ from engine.profile import Profile, ProfileError, http_fields
 from engine.profile.plan import (
     Overrides,
     build_plan,
+    capacity_settings,
     choose_executor,
     default_workers,
     fit_duration,
@@ -50,6 +52,7 @@ from tui.app.session import RunSetup
 from tui.app.widgets.plots import LaneShape, ShapePreview
 
 CUSTOM = "custom"
+SEARCH_PREVIEW_STEPS = 6  # the search's first steps, as the preview draws them
 CUSTOM_SUMMARY = "the profile's own [load] or [scenarios], or the executor chosen below"
 AUTO = "auto"
 
@@ -112,6 +115,30 @@ def scenarios_line(plan: RunPlan) -> str:
         for s in plan.work.scenarios
     ]
     return f"{len(parts)} scenarios: {', '.join(parts)}"
+
+
+def search_preview(
+    s: CapacitySettings, steps: int = SEARCH_PREVIEW_STEPS
+) -> list[tuple[float, float]]:
+    """A capacity search's first steps as a staircase of (time, rate): from `start`, each
+    held `hold` and doubled, up to `max`. Where it turns to bisecting is the server's
+    answer, so the preview shows only the way up."""
+    points: list[tuple[float, float]] = []
+    rate = s.start
+    for i in range(steps):
+        points += [(i * s.hold, rate), ((i + 1) * s.hold, rate)]
+        if rate >= s.max:
+            break
+        rate = min(rate * GROWTH, s.max)
+    return points
+
+
+def search_line(s: CapacitySettings) -> str:
+    """What a capacity run will do, under the preview."""
+    return (
+        f"a search from {s.start:,.0f}/s, doubling each {format_duration(s.hold)} step until "
+        f"one fails the thresholds, then bisecting to {s.precision:.0%} (at most {s.max:,.0f}/s)"
+    )
 
 
 def type_prompt(name: str) -> Text:
@@ -427,7 +454,9 @@ class PickerScreen(Screen[None]):
             self._say("#plan-describe", scenarios_line(self.plan), hide=False)
         elif self.cfg is not None:
             unit = "iterations/s" if self.cfg.open_model else "VUs"
-            points = preview(self.cfg, 60)
+            # a capacity run's rate is the search's (its settings, --rate its start)
+            search = capacity_settings(self.profile, o) if self.profile and o else None
+            points = preview(self.cfg, 60) if search is None else search_preview(search)
             if (points, unit) != self._previewed:
                 self._previewed = (points, unit)
                 preview_plot.show(points, unit)
@@ -441,7 +470,8 @@ class PickerScreen(Screen[None]):
                     f"  (scaled to the duration {clock(self.scaled_to)}: "
                     f"time scale {o.time_scale:.3g})"
                 )
-            self._say("#plan-describe", self.cfg.describe() + note, hide=False)
+            describe = self.cfg.describe() if search is None else search_line(search)
+            self._say("#plan-describe", describe + note, hide=False)
         else:
             if self._previewed:
                 self._previewed = ()

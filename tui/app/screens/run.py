@@ -41,7 +41,7 @@ from tui.app.widgets.checks import ChecksList
 from tui.app.widgets.cpu import CpuIndicator
 from tui.app.widgets.deploy import DeployPanel
 from tui.app.widgets.figures import FiguresPanel
-from tui.app.widgets.hockey import RATE_TYPES, HockeyPlot, broke
+from tui.app.widgets.hockey import CAPACITY, RATE_TYPES, HockeyPlot, broke
 from tui.app.widgets.insights import InsightList
 from tui.app.widgets.observed import ObservedPlot
 from tui.app.widgets.plots import (
@@ -72,7 +72,6 @@ SCALE_KEYS = Binding.Group("±10%", compact=True)
 GREEN_KEYS = Binding.Group("green ∓10%", compact=True)
 # The run's own plots (a rollout's panel has plots of its own, which it draws itself).
 RUN_PLOTS = "#run-plots > TimePlot, #latency-row > TimePlot"
-CAPACITY = "capacity"
 
 
 def scenario_names(plan: RunPlan) -> tuple[str, ...]:
@@ -489,9 +488,11 @@ class RunScreen(Screen[None]):
         return tuple(out)
 
     def _marks(self) -> tuple[float, ...]:
-        """When the run was steered by hand: lines on the plots."""
+        """When the run was steered by hand: lines on the plots (a capacity search steers
+        itself, a step at a time: its steps are on the rate plot instead)."""
         controller = self.session.controller
-        events = controller.steering.events if controller is not None else ()
+        searching = self.session.setup.plan.test_type == CAPACITY
+        events = controller.steering.events if controller is not None and not searching else ()
         return tuple(e.t for e in events if e.bends)
 
     def _tell(self, s: Snapshot) -> None:
@@ -517,6 +518,13 @@ class RunScreen(Screen[None]):
             if failure not in self._told:
                 self._told.add(failure)
                 self.notify(failure, title="Worker failed", severity="error", timeout=10)
+        for series in s.observed.values():  # a target gone: said once an outage
+            key = f"observe {series.source}"
+            if series.problem and key not in self._told:
+                self._told.add(key)
+                self.notify(series.problem, title="Server side", severity="warning", timeout=10)
+            elif not series.problem:
+                self._told.discard(key)
         for insight in s.insights:  # each kind once, as it comes (a knee found again moves)
             key = f"insight {insight.kind}"
             if key not in self._told:

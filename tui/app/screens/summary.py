@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from engine.load.states import Ending, StopReason
+from engine.load.states import Ending, StopCause, StopReason
 from engine.report.compare import compare
 from engine.report.deploy_section import DeployRecord
 from engine.report.review import Review
@@ -31,6 +31,7 @@ from tui.app.screens.open_report import ReportModal
 from tui.app.session import REPORT_DIR, ConsoleSession
 from tui.app.widgets.comparison import ComparisonPanel
 from tui.app.widgets.figures import ms_or_none
+from tui.app.widgets.hockey import CAPACITY, RATE_TYPES, HockeyPlot, broke
 from tui.app.widgets.phrases import Phrases
 from tui.app.widgets.plots import LatencyPlot, LoadPlot, ThroughputPlot, TimePlot
 
@@ -145,6 +146,8 @@ class SummaryScreen(Screen[None]):
                 yield LatencyPlot(id="summary-latency")
                 yield ThroughputPlot(id="summary-rate")
                 yield LoadPlot(open_model=self.review.open_model, id="summary-load")
+                if self.review.type_label in RATE_TYPES:
+                    yield HockeyPlot(id="summary-hockey")
         yield Footer()
 
     def on_resize(self) -> None:
@@ -154,6 +157,11 @@ class SummaryScreen(Screen[None]):
         review = self.review
         where = "summary" if review.source is None else str(review.source)
         self.sub_title = f"{review.name} · {review.type_label} · {where}"
+        self.set_class(review.type_label in RATE_TYPES, "-rate")
+        for hockey in self.query(HockeyPlot).results(HockeyPlot):
+            capacity = review.report.capacity
+            hockey.show_steps(capacity.steps if capacity is not None else ())
+            hockey.broke = broke(StopCause.parse(review.stop_reason or ""))
         if self.base is not None:
             self.show_base(self.base)
         else:
@@ -168,7 +176,8 @@ class SummaryScreen(Screen[None]):
     def _plot(self) -> None:
         """Both runs edge to edge: the x axis ends where the longer one does."""
         length = max(self.review.length, self.base.length if self.base is not None else 0.0)
-        marks = [e.t for e in self.review.steering if e.bends]  # steered by hand
+        searched = self.review.type_label == CAPACITY  # its steps: on the rate plot
+        marks = [e.t for e in self.review.steering if e.bends and not searched]  # by hand
         for plot in self.query("#summary-plots > TimePlot").results(TimePlot):
             plot.show(self.review.timeline, length, marks=marks)
 

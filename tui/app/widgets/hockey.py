@@ -32,13 +32,28 @@ from tui.app.widgets.plots import (
     rgb,
 )
 
-RATE_TYPES = ("capacity", "breakpoint")  # test types whose question is a rate: this plot
+CAPACITY = "capacity"  # the test type that searches: its steps are this plot's points
+RATE_TYPES = (CAPACITY, "breakpoint")  # test types whose question is a rate: this plot
 _BROKE = frozenset({StopReason.THRESHOLD, StopReason.BREAKING_POINT})
 
 
 def broke(cause: StopCause | None) -> bool:
     """Whether a threshold stopped the run (a breakpoint's end): its last rate failed."""
     return cause is not None and cause.kind in _BROKE
+
+
+def rate_label(rate: float) -> str:
+    """A rate in words: `4,200/s`, and `17.5/s` where a small one has a fraction."""
+    whole = rate >= 100 or rate == round(rate)
+    return f"{rate:,.0f}/s" if whole else f"{rate:.3g}/s"
+
+
+def rate_ticks(top: float, most: int = 5) -> list[float]:
+    """Round rates from 0 to `top`, at most `most` of them: a step of 1, 2, 2.5 or 5 times a
+    power of ten (quarters of 25 read 6.25 and 18.75)."""
+    exp = 10 ** math.floor(math.log10(max(top / (most - 1), 1e-9)))
+    step = next(m * exp for m in (1, 2, 2.5, 5, 10) if top / (m * exp) <= most - 1)
+    return [k * step for k in range(int(top / step + 1e-9) + 1)]
 
 
 class Verdict(StrEnum):
@@ -155,7 +170,7 @@ class HockeyPlot(TimePlot):
         right = max([p.rate for p in points] + [self.offered or 0.0, 1.0])
         top = nice_ceiling(right * 1.05)
         plt.xlim(0, top)
-        ticks = [0.0, top / 4, top / 2, top * 3 / 4, top]
+        ticks = rate_ticks(top)
         plt.xticks(ticks, [count_label(t) for t in ticks])
         self.latency_axis([v for p in points for v in (p.p50, p.p99)])
         worst = max((p.error_rate * 100 for p in points), default=0.0)

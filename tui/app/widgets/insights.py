@@ -12,6 +12,7 @@ from rich.text import Text
 
 from engine.durations import clock
 from engine.explore.model import Insight, InsightKind
+from tui.app.widgets.hockey import rate_label
 from tui.app.widgets.panel import Panel
 
 # A finding about Surge itself is not the server's: said in another colour.
@@ -20,7 +21,7 @@ STYLES = {InsightKind.GENERATOR: "yellow", InsightKind.ERRORS: "red"}
 
 def insight_head(insight: Insight) -> str:
     """`0:42 420/s knee`: when, at what rate, what kind."""
-    rate = f" {insight.rate:,.0f}/s" if insight.rate is not None else ""
+    rate = f" {rate_label(insight.rate)}" if insight.rate is not None else ""
     return f"{clock(insight.at)}{rate} {insight.kind}"
 
 

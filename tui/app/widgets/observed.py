@@ -4,7 +4,7 @@ Beside the latency, on the same time axis, so a bend in one reads against the ot
 The series have units of their own (a CPU share, bytes, a rate), so each is drawn
 against its own peak (0 at the bottom, its peak at the top) and the legend names
 its last value in its unit: what moves together shows, and what it is reads off the
-border.
+border. A series whose source stopped answering is marked ✗ there (the run goes on).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class ObservedPlot(TimePlot):
         keys = []
         for (name, s), color in zip(self.observed.items(), SERIES_COLORS, strict=False):
             last = f" {value_label(s.values[-1], s.unit)}" if s.values else ""
-            keys.append((f"{name}{last}", color))
+            keys.append((f"{name}{' ✗' if s.problem else last}", color))  # ✗: its source is down
         if len(self.observed) > MOST:
             keys.append((f"+{len(self.observed) - MOST}", GREY))
         return self.TITLE, tuple(keys)

@@ -15,7 +15,7 @@ from engine.durations import clock
 from engine.load.executors import ExecutorConfig
 from engine.load.run import Snapshot
 from engine.load.states import RunState, state_label
-from tui.app.widgets.hockey import edges, step_points
+from tui.app.widgets.hockey import edges, rate_label, step_points
 
 BAR = 16
 _STATE_MARKS = {
@@ -49,18 +49,18 @@ def scales_text(scale: float, scales: Mapping[str, float]) -> str:
 
 
 def search_text(snapshot: Snapshot | None, state: RunState) -> str:
-    """`step 5 at 300/s · holds 200/s · fails at 400/s`: where a capacity search is (it
-    has no planned length: it ends when it has its answer)."""
+    """`search step 5: 300/s · holds 200/s · fails 400/s`: where a capacity search is (it
+    has no planned length: it ends when it has its answer). Fits 80 columns."""
     steps = snapshot.capacity_steps if snapshot is not None else ()
     parts = []
     if snapshot is not None and state in (RunState.RUNNING, RunState.PAUSED):
-        parts.append(f"step {len(steps) + 1} at {snapshot.row.target:,.0f}/s")
+        parts.append(f"step {len(steps) + 1}: {rate_label(snapshot.row.target)}")
     held, failed = edges(step_points(steps))
     if held is not None:
-        parts.append(f"holds {held:,.0f}/s")
+        parts.append(f"holds {rate_label(held)}")
     if failed is not None:
-        parts.append(f"fails at {failed:,.0f}/s")
-    return "capacity search: " + (" · ".join(parts) or "starting")
+        parts.append(f"fails {rate_label(failed)}")
+    return "search " + (" · ".join(parts) or "starting")
 
 
 def status_text(
