@@ -372,13 +372,14 @@ def test_once_with_http_debug_shows_each_request_once_and_masks_credentials(
     pass of its flow (log in, a form, an upload), each request and its answer once."""
     proc = run_surge(
         "run", "vocabulary", "--once", "--http-debug", "--base-url", shared_sut, "-q",
-        "--workers", "1",
+        "--workers", "1", "-e", f"UPLOADS={shared_sut.replace('127.0.0.1', 'localhost')}",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     err = proc.stderr
     requests = [b.splitlines()[0] for b in err.split("Request:\n")[1:]]
     assert requests == ["POST /api/login HTTP/1.1", "POST /echo HTTP/1.1", "POST /echo HTTP/1.1"]
     assert err.count("Response:\nHTTP/1.1 200 OK\n") == 3
+    assert "Host: localhost:" in err  # the upload on the origin -e named: ${hosts.uploads}
     # each credential masked, whatever case the profile wrote the header in
     assert re.findall(r"(?im)^authorization: (.*)$", err) == ["Basic ***", "Bearer ***"]
     # heads only: no body, so neither the password (in login's JSON) nor a token shows
