@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from engine.deploy.strategies import InService, Weights
+from engine.deploy.strategies.traffic import Mirror, Route
 
 __all__ = [
     "ColorStats",
@@ -108,6 +109,15 @@ class Router(ABC):
     @abstractmethod
     async def set_in_service(self, in_service: InService) -> None:
         """Which instances of each color take new requests (rolling strategies)."""
+
+    async def set_routes(self, routes: tuple[Route, ...]) -> None:
+        """Cohort routes: matching requests go to the route's color whatever the
+        weights (an empty tuple: none); applies to the next request."""
+        raise RouterError(f"{self.kind}: cohort routes are not supported")
+
+    async def set_mirror(self, mirror: Mirror) -> None:
+        """Copy requests to green (`mirror.percent` of them; 0: stop)."""
+        raise RouterError(f"{self.kind}: mirroring is not supported")
 
     async def add_instance(
         self, color: str, name: str, address: str, tag: str | None = None

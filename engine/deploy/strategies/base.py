@@ -121,6 +121,10 @@ class Decision:
     new_window: bool = False
     smoke: bool = False
     in_service: InService | None = None
+    # issue 30 (engine.deploy.strategies.traffic): the profile's routes are on (a cohort
+    # step and every step after it), and the share of requests mirrored to green
+    routes_on: bool = False
+    mirror: int = 0
 
 
 class Strategy:

@@ -1,0 +1,120 @@
+"""Who gets green besides the weights: cohort routes and mirroring, as plain values.
+
+A route sends every request that matches it to one color whatever the weights (Argo
+Rollouts' `setHeaderRoute`, Flagger's A/B `match`); a mirror sends green a copy of each
+idempotent request and answers the client from blue (Argo's `setMirrorRoute`, Envoy's
+shadowing). These values are shared by the profile, the strategies, the routers and the
+proxy, so they live here, beside `Weights`, with no I/O.
+
+Precedence on Surge's proxy (README: Cohorts): the `x-surge-color` header pin, then
+routes (the first that matches), then a sticky cookie, then weights.
+
+A request a route sent is tagged `x-surge-upstream: COLOR+COHORT` (`green+beta`), so
+the load's figures split by cohort without a second header on the hot path;
+`split_upstream` reads the tag back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "IDEMPOTENT",
+    "Mirror",
+    "Route",
+    "RouteKind",
+    "parse_route",
+    "split_upstream",
+]
+
+#: Methods a mirror copies unless the profile lists others: duplicated writes are the
+#: known danger of mirroring.
+IDEMPOTENT: tuple[str, ...] = ("GET", "HEAD", "OPTIONS")
+_COLORS = ("blue", "green")
+
+
+class RouteKind(StrEnum):
+    HEADER = "header"
+    COOKIE = "cookie"
+    QUERY = "query"
+
+
+@dataclass(frozen=True)
+class Route:
+    """Requests whose header, cookie or query parameter `name` equals `value` (or
+    matches `regex`, Python `re.fullmatch`) go to `color`; `cohort` names them in figures."""
+
+    kind: RouteKind
+    name: str
+    color: str
+    value: str | None = None
+    regex: str | None = None
+    cohort: str = ""  # default: the parameter's name, e.g. "x-beta"
+
+    def __post_init__(self) -> None:
+        if self.color not in _COLORS:
+            raise ValueError(f"color must be blue or green, got {self.color!r}")
+        if (self.value is None) == (self.regex is None):
+            raise ValueError("give exactly one of value or regex")
+        if not self.name:
+            raise ValueError("the header, cookie or query name is empty")
+        if not self.cohort:
+            object.__setattr__(self, "cohort", self.name.lower())
+
+    def spec(self) -> str:
+        """The `--route` text that gives this route back (`header:x-beta=1:green`)."""
+        op, text = ("=", self.value) if self.value is not None else ("~=", self.regex)
+        return f"{self.kind.value}:{self.name}{op}{text}:{self.color}"
+
+    def as_dict(self) -> dict[str, str]:
+        """The admin API's and the report's shape: `{"header": "x-beta", "value": "1", ...}`."""
+        out = {self.kind.value: self.name, "color": self.color, "cohort": self.cohort}
+        if self.value is not None:
+            out["value"] = self.value
+        else:
+            out["regex"] = str(self.regex)
+        return out
+
+
+def parse_route(text: str) -> Route:
+    """`KIND:NAME=VALUE:COLOR` (or `~=` for a regex), split at the first and last colon so
+    a value may hold colons; ValueError says what is wrong."""
+    first, last = text.find(":"), text.rfind(":")
+    if first < 0 or first == last:
+        raise ValueError(f"expected KIND:NAME=VALUE:COLOR, got {text!r}")
+    kind_text, middle, color = text[:first], text[first + 1 : last], text[last + 1 :]
+    try:
+        kind = RouteKind(kind_text)
+    except ValueError:
+        kinds = ", ".join(k.value for k in RouteKind)
+        raise ValueError(f"unknown kind {kind_text!r} (one of {kinds})") from None
+    eq = middle.find("=")
+    if eq <= 0:
+        raise ValueError(f"expected NAME=VALUE or NAME~=REGEX, got {middle!r}")
+    if middle[eq - 1] == "~":
+        return Route(kind, middle[: eq - 1], color, regex=middle[eq + 1 :])
+    return Route(kind, middle[:eq], color, value=middle[eq + 1 :])
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A copy of each request whose method is in `methods` goes to green for `percent`
+    of requests (0: off); the client is answered by the weights' choice, never waiting."""
+
+    percent: int = 0
+    methods: tuple[str, ...] = IDEMPOTENT
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.percent <= 100:
+            raise ValueError(f"percent must be 0..100, got {self.percent!r}")
+
+    @property
+    def on(self) -> bool:
+        return self.percent > 0
+
+
+def split_upstream(tag: str) -> tuple[str, str | None]:
+    """`green+beta` -> ("green", "beta"); `green` -> ("green", None)."""
+    color, plus, cohort = tag.partition("+")
+    return color, (cohort if plus else None)

@@ -1,0 +1,46 @@
+"""Cohort routes and mirrors as values: the `--route` text and the upstream tag."""
+
+import pytest
+
+from engine.deploy.strategies.traffic import Mirror, Route, RouteKind, parse_route, split_upstream
+
+
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [
+        ("header:x-beta=1:green", Route(RouteKind.HEADER, "x-beta", "green", value="1")),
+        ("cookie:plan=a:b:blue", Route(RouteKind.COOKIE, "plan", "blue", value="a:b")),
+        ("query:region~=eu-.*:green", Route(RouteKind.QUERY, "region", "green", regex="eu-.*")),
+    ],
+)
+def test_parse_route_splits_at_the_first_and_last_colon(text: str, route: Route) -> None:
+    assert parse_route(text) == route
+    assert route.spec() == text
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("header:x-beta=1", "KIND:NAME=VALUE:COLOR"),
+        ("path:x=1:green", "unknown kind 'path'"),
+        ("header:x-beta:green", "NAME=VALUE"),
+        ("header:x=1:red", "blue or green"),
+        ("header:=1:green", "NAME=VALUE"),
+    ],
+)
+def test_parse_route_refuses_with_the_reason(text: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        parse_route(text)
+
+
+def test_a_cohort_is_named_after_its_parameter_unless_named() -> None:
+    assert parse_route("header:X-Beta=1:green").cohort == "x-beta"
+    assert Route(RouteKind.QUERY, "r", "green", value="1", cohort="eu").cohort == "eu"
+
+
+def test_split_upstream_and_mirror_bounds() -> None:
+    assert split_upstream("green+beta") == ("green", "beta")
+    assert split_upstream("blue") == ("blue", None)
+    assert not Mirror().on and Mirror(100).on
+    with pytest.raises(ValueError):
+        Mirror(101)
