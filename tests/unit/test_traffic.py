@@ -44,3 +44,17 @@ def test_split_upstream_and_mirror_bounds() -> None:
     assert not Mirror().on and Mirror(100).on
     with pytest.raises(ValueError):
         Mirror(101)
+
+
+def test_mirror_counts_window_is_the_difference() -> None:
+    from engine.deploy.strategies.traffic import MirrorCounts, MirrorExample
+
+    a = MirrorCounts(10, 1, 0, 0, {5: 10}, {6: 9}, (MirrorExample("/a", 200, 500),))
+    b = MirrorCounts(
+        25, 2, 1, 1, {5: 20, 7: 5}, {6: 24}, (*a.examples, MirrorExample("/b", 200, 0))
+    )
+    w = b.since(a)
+    assert (w.mirrored, w.status_mismatch, w.body_mismatch, w.errors) == (15, 1, 1, 1)
+    assert w.blue == {5: 10, 7: 5} and w.green == {6: 15}
+    assert w.examples == (MirrorExample("/b", 200, 0),)
+    assert a.since(b) == a  # a counter went back: the proxy restarted

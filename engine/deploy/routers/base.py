@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from engine.deploy.strategies import InService, Weights
-from engine.deploy.strategies.traffic import Mirror, Route
+from engine.deploy.strategies.traffic import Mirror, MirrorCounts, Route
 
 __all__ = [
     "ColorStats",
@@ -118,6 +118,11 @@ class Router(ABC):
     async def set_mirror(self, mirror: Mirror) -> None:
         """Copy requests to green (`mirror.percent` of them; 0: stop)."""
         raise RouterError(f"{self.kind}: mirroring is not supported")
+
+    async def mirror_stats(self) -> MirrorCounts | None:
+        """The mirror's counters (cumulative); None when the router cannot compare pairs
+        (Envoy drops the shadow's answers: a mirror step there judges green's own figures)."""
+        return None
 
     async def add_instance(
         self, color: str, name: str, address: str, tag: str | None = None

@@ -16,12 +16,15 @@ the load's figures split by cohort without a second header on the hot path;
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
     "IDEMPOTENT",
     "Mirror",
+    "MirrorCounts",
+    "MirrorExample",
     "Route",
     "RouteKind",
     "parse_route",
@@ -112,6 +115,50 @@ class Mirror:
     @property
     def on(self) -> bool:
         return self.percent > 0
+
+
+@dataclass(frozen=True)
+class MirrorExample:
+    """One pair whose answers differed, for the report: where, and both statuses."""
+
+    path: str
+    blue_status: int
+    green_status: int  # 0: green gave no answer (an error)
+
+
+@dataclass(frozen=True)
+class MirrorCounts:
+    """A router's mirror counters, cumulative since it started: a window is the difference
+    (`since`), as engine.deploy.marks does for the load's figures. `blue` and `green` are
+    the mirrored pairs' latencies as HDR histogram counts (index -> count, the indexes of
+    engine.load.metrics.new_histogram(), as in `Mark.counts`)."""
+
+    mirrored: int = 0
+    status_mismatch: int = 0
+    body_mismatch: int = 0
+    errors: int = 0  # green gave no whole answer (refused, reset, timed out)
+    blue: Mapping[int, int] = field(default_factory=dict)
+    green: Mapping[int, int] = field(default_factory=dict)
+    examples: tuple[MirrorExample, ...] = ()  # the first few mismatches
+
+    def since(self, base: MirrorCounts) -> MirrorCounts:
+        """The pairs added after `base`; all of them if a counter went back (a restart)."""
+        if self.mirrored < base.mirrored:
+            return self
+
+        def minus(now: Mapping[int, int], then: Mapping[int, int]) -> dict[int, int]:
+            return {i: n - then.get(i, 0) for i, n in now.items() if n > then.get(i, 0)}
+
+        seen = set(base.examples)
+        return MirrorCounts(
+            self.mirrored - base.mirrored,
+            self.status_mismatch - base.status_mismatch,
+            self.body_mismatch - base.body_mismatch,
+            self.errors - base.errors,
+            minus(self.blue, base.blue),
+            minus(self.green, base.green),
+            tuple(e for e in self.examples if e not in seen),
+        )
 
 
 def split_upstream(tag: str) -> tuple[str, str | None]:
