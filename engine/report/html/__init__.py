@@ -142,8 +142,7 @@ def _body(report: Report, base: Report | None, base_name: str, comparison: Any) 
     sections = [
         _header(report),
         '<main id="main" tabindex="-1">',
-        page.verdict_section(report, comparison),
-        page.comparison_section(comparison, base_name) if comparison is not None else "",
+        page.verdict_section(report, comparison, base_name),
         _section(
             "over-time",
             "Over time",
@@ -163,15 +162,16 @@ def _body(report: Report, base: Report | None, base_name: str, comparison: Any) 
         _section(
             "tables",
             "Figures",
-            page.trends_section(report),
+            page.trends_section(report, changes),
             page.sections_table("Steps", "step", report.steps, seconds, changes)
             if len(report.steps) > 1
             else "",
             page.sections_table("Upstreams", "upstream", report.upstreams, seconds, changes)
             if report.upstreams
             else "",
-            page.scenarios_table(report) if report.scenarios else "",
+            page.scenarios_table(report, changes) if report.scenarios else "",
         ),
+        page.comparison_section(comparison, base_name) if comparison is not None else "",
         _section(
             "checks",
             "Checks",

@@ -29,6 +29,7 @@ from engine.report.text import fmt_bytes, fmt_ms, ms_cell
 
 STATS = (("avg", "mean"), ("min", "min"), ("med", "p50"), ("p90", "p90"))
 STATS += (("p95", "p95"), ("p99", "p99"), ("p99.9", "p99_9"), ("max", "max"))
+_LABEL = {"p99_9": "p99.9"}  # a stat's name in report compare's figures
 
 
 def _e(text: object) -> str:
@@ -88,7 +89,7 @@ def headlines(report: Report) -> list[Headline]:
     return out
 
 
-def verdict_section(report: Report, comparison: Comparison | None) -> str:
+def verdict_section(report: Report, comparison: Comparison | None, base_name: str = "") -> str:
     """What a reader wants first: the verdict line, the headline cards, the thresholds,
     the rollout's outcome, the steering by hand and the run's ending."""
     meta = report.meta
@@ -112,6 +113,12 @@ def verdict_section(report: Report, comparison: Comparison | None) -> str:
         out.append(
             f'<p class="rollout">rollout: <strong class="outcome-{_e(outcome)}" '
             f'data-figure="rollout">{_e(outcome.replace("_", " "))}</strong></p>'
+        )
+    if comparison is not None:
+        tone = "fail" if comparison.regressed else "pass"
+        out.append(
+            f'<p class="verdict {tone}">against {_e(base_name)}: '
+            f'<span data-figure="compare">{_e(comparison.verdict)}</span></p>'
         )
     for label, text in _problems(report):
         out.append(f'<p class="problem"><strong>{_e(label)}</strong> {_e(text)}</p>')
@@ -195,12 +202,10 @@ def comparison_section(comparison: Comparison, base_name: str) -> str:
             f"<td>{_e(r.direction)}</td><td>{_e(note)}</td></tr>"
         )
     warnings = "".join(f"<li>{_e(w)}</li>" for w in comparison.warnings)
-    tone = "fail" if comparison.regressed else "pass"
     return "\n".join(
         [
             '<section id="compare" aria-labelledby="compare-h">',
             f'<h2 id="compare-h">Compared with {_e(base_name)}</h2>',
-            f'<p class="verdict {tone}" data-figure="compare">{_e(comparison.verdict)}</p>',
             f'<ul class="warnings">{warnings}</ul>' if warnings else "",
             table(
                 "Every figure, base and new",
@@ -216,28 +221,37 @@ def comparison_section(comparison: Comparison, base_name: str) -> str:
 # ------------------------------------------------------------------ the tables
 
 
-def trends_section(report: Report) -> str:
-    """k6's trends as `report show` lays them out: avg, min, med, p90..max in ms."""
+def trends_section(report: Report, changes: Mapping[tuple[str, str], Row]) -> str:
+    """k6's trends as `report show` lays them out (avg, min, med, p90..max in ms), each
+    with its change where `report compare` judges that figure."""
     s = report.summary
-    trends: list[tuple[str, LatencyStats | None, bool]] = [
-        ("http_req_duration", s.http_req_duration, s.requests > 0)
+    has, every = s.requests > 0, tuple(k for _, k in STATS)
+    trends: list[tuple[str, LatencyStats | None, bool, str, tuple[str, ...]]] = [
+        ("http_req_duration", s.http_req_duration, has, "total http_req_duration", every)
     ]
     if s.http_req_duration_expected is not None:
-        trends.append(
-            ("{expected_response:true}", s.http_req_duration_expected, s.requests > s.failed)
-        )
-    trends += [(n, s.phases[n], s.requests > 0) for n in PHASES if n in s.phases]
-    trends.append(("latency (from due time)", s.latency, s.requests > 0))
-    trends.append(("iteration_duration", s.iteration_duration, s.iterations > 0))
+        ok = s.requests > s.failed
+        trends.append(("{expected_response:true}", s.http_req_duration_expected, ok, "", ()))
+    trends += [(n, s.phases[n], has, "", ()) for n in PHASES if n in s.phases]
+    trends.append(("latency (from due time)", s.latency, has, "total latency", every))
+    ok = s.iterations > 0
+    trends.append(("iteration_duration", s.iteration_duration, ok, "total iteration", ("p95",)))
     trends += [
-        (f"group {n}", g.group_duration, g.group_duration.max > 0) for n, g in report.groups.items()
-    ]
-    rows = [
-        f'<tr><th scope="row">{_e(name)}</th>'
-        + "".join(f"<td>{ms_cell(getattr(st, k) if ok and st else None)}</td>" for _, k in STATS)
-        + "</tr>"
-        for name, st, ok in trends
-    ]
+        (f"group {n}", g.group_duration, g.group_duration.max > 0, f"group {n} group_duration",
+         ("p95",))
+        for n, g in report.groups.items()
+    ]  # fmt: skip
+    rows = []
+    for name, st, ok, compared, judged in trends:
+        section, _, prefix = compared.rpartition(" ")
+        cells = "".join(
+            cell(
+                ms_cell(getattr(st, k) if ok and st else None),
+                changes.get((section, f"{prefix} {_LABEL.get(k, k)}")) if k in judged else None,
+            )
+            for _, k in STATS
+        )
+        rows.append(f'<tr><th scope="row">{_e(name)}</th>{cells}</tr>')
     seconds = max(report.meta.duration_s, 1e-9)
     network = [
         f"<li>{name} {fmt_bytes(n)} {fmt_bytes(n / seconds)}/s</li>"
@@ -247,6 +261,11 @@ def trends_section(report: Report) -> str:
         table("Trends (ms)", ("", *(label for label, _ in STATS)), rows, "trends")
         + f'<ul class="network">{"".join(network)}</ul>'
     )
+
+
+def cell(text: str, change: Row | None) -> str:
+    """A table's figure, its change against the base beside it when there is one."""
+    return f"<td>{_e(text)}{_change_span(change) if change else ''}</td>"
 
 
 def sections_table(
@@ -271,23 +290,28 @@ def sections_table(
                 for k in ("p50", "p95", "p99", "max")
             ),
         ]
-        tds = "".join(
-            f"<td>{_e(text)}{_change_span(row) if (row := changes.get((key, fig))) else ''}</td>"
-            for text, fig in cells
-        )
+        tds = "".join(cell(text, changes.get((key, fig))) for text, fig in cells)
         rows.append(f'<tr><th scope="row">{_e(name)}</th>{tds}</tr>')
     head = (kind, "requests", "req/s", "failed", "p50 ms", "p95 ms", "p99 ms", "max ms")
     return table(title, head, rows, kind)
 
 
-def scenarios_table(report: Report) -> str:
+def scenarios_table(report: Report, changes: Mapping[tuple[str, str], Row]) -> str:
+    """One row per scenario (setup and teardown too): how it ran and what it measured."""
     rows = []
     for name, sc in report.scenarios.items():
         p95 = ms_cell(sc.http_req_duration.p95 if sc.requests else None)
+        key = f"scenario {name}"
+        cells = (
+            (f"{sc.iterations:,}", "iterations"),
+            (f"{sc.dropped_iterations:,}", "dropped iterations"),
+            (f"{sc.rps:,.1f}", "rps"),
+            (p95, "http_req_duration p95"),
+            (f"{sc.error_rate:.1%}", "error rate"),
+        )
+        tds = "".join(cell(text, changes.get((key, fig))) for text, fig in cells)
         rows.append(
-            f'<tr><th scope="row">{_e(name)}</th><td>{_e(sc.executor or "–")}</td>'
-            f"<td>{sc.iterations:,}</td><td>{sc.dropped_iterations:,}</td>"
-            f"<td>{sc.rps:,.1f}</td><td>{p95}</td><td>{sc.error_rate:.1%}</td></tr>"
+            f'<tr><th scope="row">{_e(name)}</th><td>{_e(sc.executor or "–")}</td>{tds}</tr>'
         )
     head = ("scenario", "executor", "iterations", "dropped", "req/s", "p95 ms", "errors")
     return table("Scenarios (p95 of http_req_duration)", head, rows, "scenario")

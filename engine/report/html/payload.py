@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.load.metrics import decode_histogram
 from engine.load.model import Row
+from engine.observe.series import Series
 from engine.report.model import Report
 from engine.report.summary import histogram_bins
 
@@ -37,10 +38,8 @@ def build_payload(report: Report, base: Report | None = None) -> dict[str, Any]:
         "observe": [
             {
                 "name": name,
-                "unit": s.unit,
-                "source": s.source,
-                "t": [_round(t) for t in s.times],
-                "v": [_round(v) for v in s.values],
+                **(_series(s) or {}),
+                "base": _series(base.observe.get(name) if base else None),
             }
             for name, s in report.observe.items()
             if s.values
@@ -84,6 +83,18 @@ def rollout_offset(report: Report) -> float:
     if (run.tzinfo is None) != (rollout.tzinfo is None):
         return 0.0
     return max((rollout - run).total_seconds(), 0.0)
+
+
+def _series(s: Series | None) -> dict[str, Any] | None:
+    """A server-side series' points (its unit and source with them)."""
+    if s is None or not s.values:
+        return None
+    return {
+        "unit": s.unit,
+        "source": s.source,
+        "t": [_round(t) for t in s.times],
+        "v": [_round(v) for v in s.values],
+    }
 
 
 def _deploy(report: Report) -> dict[str, Any] | None:

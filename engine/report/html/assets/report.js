@@ -3,18 +3,18 @@
    never says it is ready (document.body.dataset.ready) unless every chart has drawn. */
 "use strict";
 (function () {
+  window.addEventListener("error", (e) => {
+    const box = document.getElementById("surge-error");
+    box.hidden = false;
+    box.textContent = "This report's script failed: " + e.message;
+  });
+
   const data = JSON.parse(document.getElementById("surge-data").textContent);
   const PRINT_WIDTH = 680; // CSS px across an A4 page's printable width
   const COLORS = ["#3559b7", "#2e9e5b", "#d9822b", "#c62828", "#7b4fb7", "#0f8b8d"];
   const VERDICT = { passed: "rgba(46,158,91,0.16)", failed: "rgba(198,40,40,0.18)" };
   const charts = [];
   const drawn = [];
-
-  window.addEventListener("error", (e) => {
-    const box = document.getElementById("surge-error");
-    box.hidden = false;
-    box.textContent = "This report's script failed: " + e.message;
-  });
 
   function clock(s) {
     const w = Math.max(0, Math.round(s));
@@ -28,6 +28,27 @@
     if (v >= 100) return v.toFixed(0) + "ms";
     if (v >= 1) return v.toFixed(2) + "ms";
     return (v * 1000).toFixed(0) + "µs";
+  }
+  // An axis tick: round values need no decimals (1ms, 20ms, 500µs, 2s), as report show's.
+  function tickMs(v) {
+    if (v == null) return "";
+    const g = (x) => String(+x.toPrecision(3));
+    if (v >= 1000) return g(v / 1000) + "s";
+    if (v >= 1) return g(v) + "ms";
+    return g(v * 1000) + "µs";
+  }
+  // A server-side value in its unit, as report show's fmt_value words it.
+  function inUnit(v, unit) {
+    if (v == null) return "–";
+    if (unit === "bytes") {
+      const units = ["B", "kB", "MB", "GB", "TB"];
+      let i = 0;
+      while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+      return i ? v.toFixed(1) + " " + units[i] : v.toFixed(0) + " B";
+    }
+    if (unit === "%") return v.toFixed(1) + "%";
+    const n = Math.abs(v) >= 100 ? num(v, 0) : String(+v.toPrecision(3));
+    return n + (unit.startsWith("/") ? unit : unit ? " " + unit : "");
   }
   function num(v, digits) {
     return v == null ? "–" : v.toLocaleString("en-US", { maximumFractionDigits: digits });
@@ -49,10 +70,16 @@
             const windows = data.deploy ? data.deploy.windows : [];
             const ctx = u.ctx, top = u.bbox.top, h = u.bbox.height;
             ctx.save();
+            ctx.font = 11 * devicePixelRatio + "px system-ui, sans-serif";
+            ctx.textAlign = "center";
             for (const w of windows) {
               const x0 = u.valToPos(w.start, "x", true), x1 = u.valToPos(w.end, "x", true);
               ctx.fillStyle = VERDICT[w.verdict] || "rgba(154,103,0,0.14)";
               ctx.fillRect(x0, top, Math.max(x1 - x0, 1), h);
+              if (x1 - x0 > 28 * devicePixelRatio) { // green's weight, where it fits
+                ctx.fillStyle = "#1d2126";
+                ctx.fillText(w.green + "%", (x0 + x1) / 2, top + 12 * devicePixelRatio);
+              }
             }
             ctx.restore();
           },
@@ -103,14 +130,15 @@
     const base = {
       width: width(plot),
       height: opts.height || 240,
-      plugins: opts.time === false ? [] : [overlays()],
+      plugins: opts.plugins || (opts.time === false ? [] : [overlays()]),
       scales: Object.assign({ x: { time: false } }, opts.scales || {}),
       axes: [
         { values: opts.xValues || ((u, v) => v.map(clock)), label: opts.xLabel || "run time" },
-        Object.assign({ values: opts.yValues }, opts.yAxis || {}),
+        { values: opts.yValues, size: 64 },
       ].concat(opts.axes || []),
       series: [{ label: opts.xLabel || "time", value: opts.xValue || ((u, v) => (v == null ? "–" : clock(v))) }].concat(series),
-      cursor: { drag: { x: true, y: false } },
+      cursor: Object.assign({ drag: { x: true, y: false } },
+                            opts.time === false ? {} : { sync: { key: "run-time" } }),
       hooks: { ready: [() => resolve()] },
     };
     if (!opts.yValues) delete base.axes[1].values;
@@ -147,7 +175,7 @@
     const pct = (key, color) => ({ label: key, color: color, values: (tl) => nonzero(tl[key]), format: ms,
                                    extra: { value: (u, v) => ms(v) } });
     timeChart("latency", [pct("p50", COLORS[0]), pct("p90", COLORS[1]), pct("p95", COLORS[2]), pct("p99", COLORS[3])],
-              { scales: { y: { distr: 3 } }, yValues: (u, v) => v.map(ms) });
+              { scales: { y: { distr: 3 } }, yValues: (u, v) => v.map(tickMs) });
     timeChart("rps", [
       { label: "requests/s", color: COLORS[0], values: (tl) => tl.rps, format: (v) => num(v, 1) },
     ], {});
@@ -186,9 +214,17 @@
   }
 
   data.observe.forEach((s, i) => {
-    chart("observe-" + i, [s.t, s.v], [line(s.name, COLORS[i % COLORS.length])], {
+    const unit = (u, v) => inUnit(v, s.unit);
+    let aligned = [s.t, s.v];
+    const series = [line(s.name, COLORS[i % COLORS.length], { value: unit })];
+    if (s.base) {
+      aligned = uPlot.join([[s.t, s.v], [s.base.t, s.base.v]]);
+      series.push(dashed(series[0]));
+    }
+    chart("observe-" + i, aligned, series, {
+      yValues: (u, v) => v.map((x) => inUnit(x, s.unit)),
       head: ["time", s.name + (s.unit ? " (" + s.unit + ")" : "")],
-      rows: s.t.map((t, j) => [clock(t), num(s.v[j], 3)]),
+      rows: s.t.map((t, j) => [clock(t), inUnit(s.v[j], s.unit)]),
     });
   });
 
@@ -198,11 +234,27 @@
       line("p95", COLORS[2], { value: (u, v) => ms(v), points: { show: true } }),
       line("p99", COLORS[3], { value: (u, v) => ms(v), points: { show: true } }),
     ], {
-      time: false, xLabel: "offered rate (/s)", xValues: (u, v) => v.map((r) => num(r, 0)),
-      xValue: (u, v) => num(v, 0) + "/s", yValues: (u, v) => v.map(ms),
+      time: false, xLabel: "offered rate (/s)", plugins: [answer(data.capacity)], xValues: (u, v) => v.map((r) => num(r, 0)),
+      xValue: (u, v) => num(v, 0) + "/s", yValues: (u, v) => v.map(tickMs),
       head: ["offered /s", "p95", "p99", "held"],
       rows: st.map((s) => [num(s.rate, 0), ms(s.p95), ms(s.p99), s.held ? "held" : "failed"]),
     });
+  }
+
+  // The capacity search's answer: a green line at the rate that held, red where it failed.
+  function answer(c) {
+    const at = [[c.rate, "#2e9e5b"], [c.failed_at, "#c62828"]].filter((a) => a[0] != null);
+    return { hooks: { draw: [(u) => {
+      const ctx = u.ctx, top = u.bbox.top, h = u.bbox.height;
+      ctx.save();
+      ctx.lineWidth = 2 * devicePixelRatio;
+      for (const [rate, color] of at) {
+        const x = u.valToPos(rate, "x", true);
+        ctx.strokeStyle = color;
+        ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + h); ctx.stroke();
+      }
+      ctx.restore();
+    }] } };
   }
 
   function fit(w) {
