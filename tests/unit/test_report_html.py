@@ -18,6 +18,7 @@ import pytest
 
 from engine.explore.model import CapacityResult, CapacityStep, Insight, InsightKind
 from engine.load.metrics import decode_histogram
+from engine.load.model import LatencyStats
 from engine.load.steering import Steer, SteeringEvent
 from engine.observe.series import Series
 from engine.report.compare import compare, format_change
@@ -25,7 +26,7 @@ from engine.report.deploy_section import ColorWindow, DeployRecord, Outcome, Ste
 from engine.report.document import read_report
 from engine.report.html import ASSETS, render_html, write_html
 from engine.report.html.payload import HISTOGRAM_BINS, TIMELINE_COLUMNS, build_payload
-from engine.report.model import Report, Section
+from engine.report.model import Checks, GroupSection, Report, ScenarioSection, Section
 from engine.report.summary import histogram_bins, render_report
 from engine.report.text import ms_cell
 from tests.report_fixtures import BASE, NEW
@@ -295,3 +296,41 @@ def test_capacity_insights_and_steering_where_the_report_has_them(new: Report) -
     assert [c for c in page.by("data-chart")] == [
         "latency", "rps", "errors", "vus", "histogram", "capacity",
     ]  # fmt: skip
+
+
+def test_a_scenario_flow_shows_its_scenarios_groups_and_checks(new: Report) -> None:
+    stats = LatencyStats(p95=12.0, p99=20.0, max=30.0)
+    flow = ScenarioSection(
+        requests=500, rps=50.0, http_req_duration=stats, latency=stats, executor="constant-vus",
+        iterations=100, checks={"cart ok": Checks(98, 2)},
+    )  # fmt: skip
+    report = replace(
+        new,
+        scenarios={"browse": flow, "buy": replace(flow, rps=10.0, iterations=20)},
+        groups={"::checkout": GroupSection(requests=40, group_duration=stats)},
+        checks={"status 200": Checks(500, 0)},
+    )
+    page = Page(render_html(report))
+    rows = page.by("data-table")["scenario"][1]
+    assert "browse" in rows and "constant-vus" in rows and ms_cell(12.0) in rows
+    assert "group ::checkout" in page.by("data-table")["trends"][1]
+    checks = {k: a["data-verdict"] for k, (a, _) in page.by("data-check").items()}
+    assert checks == {"status 200": "pass", "cart ok": "fail"}
+    slower = replace(report, scenarios={"browse": flow, "buy": replace(flow, rps=20.0)})
+    changes = Page(render_html(report, base=slower)).by("data-change")
+    assert changes["scenario buy rps"][1] == "-50.0%"
+
+
+def test_a_chart_only_where_its_data_is(new: Report) -> None:
+    """The script draws charts from the payload: the page places exactly those."""
+    quiet = Series("disk", "127.0.0.1:9100", "bytes")  # never answered: no points
+    cpu = Series("cpu", "127.0.0.1:9100", "%", (1.0, 2.0), (10.0, 20.0))
+    assert new.histograms is not None and new.histograms.total is not None
+    histograms = replace(
+        new.histograms, total=replace(new.histograms.total, http_req_duration=None)
+    )
+    report = replace(new, observe={"disk": quiet, "cpu": cpu}, histograms=histograms)
+    page = Page(render_html(report))
+    assert list(page.by("data-chart")) == ["latency", "rps", "errors", "vus", "observe-0"]
+    assert [s["name"] for s in build_payload(report)["observe"]] == ["cpu"]
+    assert "disk" in page.by("data-table")["observe"][1]  # in the table still

@@ -44,11 +44,12 @@ def render_html(report: Report, *, base: Report | None = None, base_name: str = 
     """The report as one HTML page; with `base`, a comparison (base overlaid on every
     time chart, each figure with its change, as `surge report compare` judges it)."""
     comparison = compare(base, report) if base is not None else None
-    payload = json.dumps(build_payload(report, base), separators=(",", ":"))
+    data = build_payload(report, base)
+    payload = json.dumps(data, separators=(",", ":"))
     slots = {
-        "title": page._e(_title(report, base_name if base is not None else None)),
+        "title": page.esc(_title(report, base_name if base is not None else None)),
         "style": asset("uplot/uPlot.min.css") + "\n" + asset("report.css"),
-        "body": _body(report, base, base_name, comparison),
+        "body": _body(report, data, base_name, comparison),
         "data": payload.translate(_SCRIPT_SAFE),
         "script": asset("uplot/uPlot.iife.min.js") + "\n" + asset("report.js"),
     }
@@ -90,19 +91,19 @@ def _section(name: str, title: str, *parts: str) -> str:
         return ""
     return (
         f'<section id="{name}" aria-labelledby="{name}-h">'
-        f'<h2 id="{name}-h">{page._e(title)}</h2>\n{content}\n</section>'
+        f'<h2 id="{name}-h">{page.esc(title)}</h2>\n{content}\n</section>'
     )
 
 
 def _chart(name: str, title: str, note: str = "") -> str:
     """A chart's place: the script draws it and fills its table (its text alternative)."""
-    aside = f'<p class="note">{page._e(note)}</p>' if note else ""
+    aside = f'<p class="note">{page.esc(note)}</p>' if note else ""
     return (
         f'<figure class="chart" data-chart="{name}" role="group" aria-labelledby="{name}-c">'
-        f'<figcaption id="{name}-c">{page._e(title)}</figcaption>{aside}'
+        f'<figcaption id="{name}-c">{page.esc(title)}</figcaption>{aside}'
         f'<div class="plot" aria-hidden="true"></div>'
-        f"<details><summary>{page._e(title)}: as a table</summary>"
-        f'<div class="table" role="region" tabindex="0" aria-label="{page._e(title)}">'
+        f"<details><summary>{page.esc(title)}: as a table</summary>"
+        f'<div class="table" role="region" tabindex="0" aria-label="{page.esc(title)}">'
         f"</div></details></figure>"
     )
 
@@ -121,18 +122,20 @@ def _header(report: Report) -> str:
         else "",
         f"surge {meta.version}" if meta.version else "",
     ]
-    items = "".join(f"<li>{page._e(f)}</li>" for f in facts if f)
+    items = "".join(f"<li>{page.esc(f)}</li>" for f in facts if f)
     return (
-        f'<header><h1><span class="brand">surge</span> {page._e(meta.name or "?")} '
-        f'<span class="arrow">→</span> <span class="target">{page._e(meta.target or "?")}</span>'
+        f'<header><h1><span class="brand">surge</span> {page.esc(meta.name or "?")} '
+        f'<span class="arrow">→</span> <span class="target">{page.esc(meta.target or "?")}</span>'
         f'</h1><ul class="facts">{items}</ul></header>'
     )
 
 
-def _body(report: Report, base: Report | None, base_name: str, comparison: Any) -> str:
+def _body(report: Report, data: dict[str, Any], base_name: str, comparison: Any) -> str:
+    """The page's sections in the order a reader wants them: the verdict first; a chart
+    only where the payload has its data (the script draws what the payload holds)."""
     seconds = max(report.meta.duration_s, 1e-9)
-    changes = page._changes(comparison)
-    overlay = f" (dashed: {base_name})" if base is not None else ""
+    changes = page.changes_of(comparison)
+    overlay = f" (dashed: {base_name})" if data["base"] is not None else ""
     timeline = [
         _chart("latency", f"Latency percentiles (ms, log scale){overlay}"),
         _chart("rps", f"Requests per second{overlay}"),
@@ -156,7 +159,7 @@ def _body(report: Report, base: Report | None, base_name: str, comparison: Any) 
             "histogram",
             "Latency histogram",
             _chart("histogram", "http_req_duration: requests per latency bin (ms)")
-            if report.histograms is not None and report.histograms.total is not None
+            if data["histogram"]
             else "",
         ),
         _section(
@@ -182,7 +185,7 @@ def _body(report: Report, base: Report | None, base_name: str, comparison: Any) 
             "rollout",
             "Rollout",
             _chart("deploy", "Green's weight (%) and each window's verdict")
-            if report.deploy is not None and report.deploy.steps
+            if data["deploy"] and data["deploy"]["windows"]
             else "",
             page.deploy_section(report),
         ),
@@ -190,9 +193,8 @@ def _body(report: Report, base: Report | None, base_name: str, comparison: Any) 
             "server",
             "Server side",
             "".join(
-                _chart(f"observe-{i}", f"{name} ({s.source})")
-                for i, (name, s) in enumerate(report.observe.items())
-                if s.values
+                _chart(f"observe-{i}", f"{s['name']} ({s['source']}){overlay}")
+                for i, s in enumerate(data["observe"])
             ),
             page.observe_table(report) if report.observe else "",
             page.insights_list(report),
@@ -201,7 +203,7 @@ def _body(report: Report, base: Report | None, base_name: str, comparison: Any) 
             "capacity",
             "Capacity",
             _chart("capacity", "Latency against the offered rate")
-            if report.capacity is not None and report.capacity.steps
+            if data["capacity"] and data["capacity"]["steps"]
             else "",
             page.capacity_table(report),
         ),
