@@ -108,6 +108,19 @@ def _chart(name: str, title: str, note: str = "") -> str:
     )
 
 
+def _legend(data: dict[str, Any]) -> str:
+    """How to read the charts over time: what is drawn on them besides the lines."""
+    said = ["Drag across a chart to zoom, double-click to zoom out; hover for values."]
+    if data["marks"]:
+        said.append("Dashed orange lines: the load was steered by hand.")
+    if data["deploy"] and data["deploy"]["windows"]:
+        said.append(
+            "Shaded: the rollout's judged windows (green passed, red failed, amber "
+            "inconclusive), with green's weight."
+        )
+    return f'<p class="hint">{page.esc(" ".join(said))}</p>'
+
+
 def _header(report: Report) -> str:
     meta = report.meta
     executor = executor_of(meta)
@@ -149,10 +162,7 @@ def _body(report: Report, data: dict[str, Any], base_name: str, comparison: Any)
         _section(
             "over-time",
             "Over time",
-            '<p class="hint">Drag across a chart to zoom, double-click to zoom out; '
-            "hover for values.</p>"
-            if report.timeline
-            else "",
+            _legend(data) if report.timeline else "",
             *(timeline if report.timeline else []),
         ),
         _section(
