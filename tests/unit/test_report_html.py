@@ -310,7 +310,8 @@ def test_a_scenario_flow_shows_its_scenarios_groups_and_checks(new: Report) -> N
         groups={"::checkout": GroupSection(requests=40, group_duration=stats)},
         checks={"status 200": Checks(500, 0)},
     )
-    page = Page(render_html(report))
+    page = Page(render_html(replace(report, meta=replace(new.meta, executor="scenarios"))))
+    assert "2 scenarios: browse, buy" in page.by("class")["facts"][1]
     rows = page.by("data-table")["scenario"][1]
     assert "browse" in rows and "constant-vus" in rows and ms_cell(12.0) in rows
     assert "group ::checkout" in page.by("data-table")["trends"][1]
