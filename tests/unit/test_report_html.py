@@ -29,9 +29,12 @@ from engine.report.html.payload import HISTOGRAM_BINS, TIMELINE_COLUMNS, build_p
 from engine.report.model import Checks, GroupSection, Report, ScenarioSection, Section
 from engine.report.summary import histogram_bins, render_report
 from engine.report.text import ms_cell
-from tests.report_fixtures import BASE, NEW
 
 MB = 1_000_000
+# tests/report_fixtures.py's two runs of the shop a week apart (read here by path: that
+# module imports the app's tests, which would cost this file seconds of Textual imports).
+REPORTS = Path(__file__).parents[1] / "fixtures" / "reports"
+BASE, NEW = REPORTS / "shop-base.toml", REPORTS / "shop-new.toml"
 
 
 @pytest.fixture(scope="module")

@@ -142,7 +142,7 @@
       series: [{ label: opts.xLabel || "time", value: opts.xValue || ((u, v) => (v == null ? "–" : clock(v))) }].concat(series),
       cursor: Object.assign({ drag: { x: true, y: false } },
                             opts.time === false ? {} : { sync: { key: "run-time" } }),
-      hooks: { ready: [() => resolve()] },
+      hooks: { draw: [() => resolve()] }, // drawn, not just built
     };
     if (!opts.yValues) delete base.axes[1].values;
     charts.push(new uPlot(base, aligned, plot));
