@@ -297,6 +297,7 @@ def test_capacity_insights_and_steering_where_the_report_has_them(new: Report) -
     assert page.figures()["capacity"].startswith("holds 100/s")
     assert "knee" in page.by("data-insight")
     assert build_payload(report)["marks"] == [4]
+    assert build_payload(report)["insights"] == [{"at": 5, "kind": "knee"}]
     assert [c for c in page.by("data-chart")] == [
         "latency", "rps", "errors", "vus", "histogram", "capacity",
     ]  # fmt: skip
