@@ -15,8 +15,8 @@ rollout's outcome) equal to the TOML report's. Then the PDF (`chromium --print-t
 read back with pdftotext) and Tab through the page.
 
     SURGE_HTML_SHOTS=screenshots .venv/bin/pytest tests/integration/test_html_report.py
-keeps the screenshots of the plain run and the rollout for the README (by default they
-go to a temporary folder, and are kept only there).
+(scripts/screenshots-html.sh) keeps the screenshots of the plain run (then 10 s long) and
+the rollout for the README; by default they go to the test's temporary folder.
 """
 
 from __future__ import annotations
@@ -52,6 +52,13 @@ CHROMIUM = shutil.which("chromium")
 PDFTOTEXT = shutil.which("pdftotext")
 READY = 'body[data-ready="1"]'
 SHOTS = {"plain": "html-run.png", "rollout": "html-rollout.png"}  # kept for the README
+SHOTS_TO = os.environ.get("SURGE_HTML_SHOTS")
+# The plain run: 2 s; for the README's screenshot, 10 s of a ramp up and down.
+PLAIN_LOAD = (
+    ("--rate", "20", "--stages", "3s:300,4s:300,3s:20")
+    if SHOTS_TO
+    else ("--rate", "50", "-d", "2s")
+)
 VIEW = {"width": 1280, "height": 960}
 
 
@@ -104,7 +111,7 @@ def made(shared_sut: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     assert surge("report", "html", str(NEW), "--compare", str(BASE), "-o", str(compared))[0] == 0
     runs = {
         plain: popen(
-            "run", shared_sut + "/", "--rate", "50", "-d", "2s", "--report", str(plain),
+            "run", shared_sut + "/", *PLAIN_LOAD, "--report", str(plain),
             "--threshold", "http_req_duration:p(95)<2000", "--threshold", "http_reqs:count<3",
         ),
         flow: popen(
@@ -238,7 +245,7 @@ def test_each_kind_of_report_renders_offline_with_the_tomls_figures(
     data = read_report(report.toml)
     assert_figures_are_the_tomls(shown, data)
     if kind in SHOTS:
-        folder = Path(os.environ.get("SURGE_HTML_SHOTS") or tmp_path)
+        folder = Path(SHOTS_TO or tmp_path)
         shown.page.screenshot(path=str(folder / SHOTS[kind]))
     if kind == "plain":  # http_reqs:count<3 failed, as the page says
         assert report.exit_code == EXIT_THRESHOLDS == data.meta.exit_code
