@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 
 from engine.exit_codes import EXIT_ROLLED_BACK, EXIT_THRESHOLDS
+from engine.outputs import parse_out
 from engine.report.compare import compare, format_change
 from engine.report.document import read_report
 from engine.report.model import Report
@@ -343,3 +344,18 @@ def test_the_command_says_its_usage_and_bad_input_is_one_line_and_exit_2(
     code, _, err = surge("run", "http://127.0.0.1:9/", "-d", "1s", "--out", f"html={tmp_path}")
     assert code == 2 and f"html={tmp_path}: is a folder" in err and len(err.splitlines()) == 1
     assert not list(tmp_path.iterdir())  # nothing written, no run
+
+
+def test_a_page_that_cannot_be_written_at_the_end_is_a_warning_not_a_lost_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The folder was fine at the start and is a file by the end: the run and its TOML
+    report stand, the page is one warning line."""
+    target = tmp_path / "gone" / "run.html"
+    output = parse_out(f"html={target}")
+    output.start()
+    (tmp_path / "gone").write_text("not a folder any more")
+    output.finish(read_report(NEW))
+    output.close()
+    err = capsys.readouterr().err
+    assert err.startswith(f"  surge run: warning: --out html={target}: ") and err.count("\n") == 1
