@@ -72,7 +72,9 @@ class Mark:
 
     def figures(self) -> ColorFigures:
         pct = self.percentiles((95.0, 99.0))
-        return ColorFigures(self.requests, self.failed, pct[99.0], self.counts, pct[95.0])
+        return ColorFigures(
+            self.requests, self.failed, pct[99.0], counts=self.counts, p95_ms=pct[95.0]
+        )
 
 
 class RunFigures(Protocol):
