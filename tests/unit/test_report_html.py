@@ -192,6 +192,7 @@ def test_no_string_of_the_report_becomes_markup(new: Report) -> None:
     payload = payload.split("</script>")[0]
     assert json.loads(payload)["observe"][0]["name"] == NASTY  # intact once parsed
     assert NASTY in page.by("data-error")  # shown as text, where it belongs
+    assert f"error: {NASTY}" in {text for _, _, text in page.found}
     assert page.figures()["ended"] == "finished"
 
 
@@ -310,7 +311,8 @@ def test_a_scenario_flow_shows_its_scenarios_groups_and_checks(new: Report) -> N
         groups={"::checkout": GroupSection(requests=40, group_duration=stats)},
         checks={"status 200": Checks(500, 0)},
     )
-    page = Page(render_html(report))
+    page = Page(render_html(replace(report, meta=replace(new.meta, executor="scenarios"))))
+    assert "2 scenarios: browse, buy" in page.by("class")["facts"][1]
     rows = page.by("data-table")["scenario"][1]
     assert "browse" in rows and "constant-vus" in rows and ms_cell(12.0) in rows
     assert "group ::checkout" in page.by("data-table")["trends"][1]
@@ -334,3 +336,12 @@ def test_a_chart_only_where_its_data_is(new: Report) -> None:
     assert list(page.by("data-chart")) == ["latency", "rps", "errors", "vus", "observe-0"]
     assert [s["name"] for s in build_payload(report)["observe"]] == ["cpu"]
     assert "disk" in page.by("data-table")["observe"][1]  # in the table still
+
+
+def test_the_warnings_report_show_prints_are_on_the_page(new: Report) -> None:
+    s = new.summary
+    down = replace(s, failed=s.requests, errors={"connection refused": s.requests})
+    report = replace(new, summary=down, meta=replace(new.meta, stop_reason="threshold abort"))
+    text = render_html(report)
+    assert f"all {s.requests:,} requests failed: connection refused at 127.0.0.1:9" in text
+    assert "stopped:</strong> threshold abort" in text

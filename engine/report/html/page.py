@@ -18,13 +18,14 @@ from engine.durations import clock
 from engine.errors import ConfigError, in_http_req_failed
 from engine.load.metrics import PHASES
 from engine.load.model import LatencyStats
+from engine.load.states import StopReason
 from engine.load.steering import steering_words
 from engine.report.capacity_section import capacity_line
 from engine.report.compare import Comparison, Row, format_change, format_value
 from engine.report.model import Report, Section, ThresholdEntry
 from engine.report.observe_section import fmt_value as fmt_series
-from engine.report.review import threshold_state
-from engine.report.summary import verdict_line
+from engine.report.review import executor_of, threshold_state
+from engine.report.summary import failure_banner, latency_note, verdict_line
 from engine.report.text import fmt_bytes, fmt_ms, ms_cell
 
 STATS = (("avg", "mean"), ("min", "min"), ("med", "p50"), ("p90", "p90"))
@@ -133,11 +134,18 @@ def verdict_section(report: Report, comparison: Comparison | None, base_name: st
 
 
 def _problems(report: Report) -> list[tuple[str, str]]:
-    meta = report.meta
-    out = [("stopped:", meta.stop_reason)] if meta.stop_reason else []
+    """What `report show` says under its header: the stop, the error, lost workers,
+    most requests failing, and why latency and http_req_duration differ."""
+    meta, s = report.meta, report.summary
+    out = []
+    if meta.stop_reason and meta.stop_reason != StopReason.USER_STOP:  # the ending says it
+        out.append(("stopped:", meta.stop_reason))
     out += [("error:", meta.error)] if meta.error else []
     out += [("worker failed:", f) for f in meta.worker_failures]
-    return [(label, text) for label, text in out if text]
+    if banner := failure_banner(s.requests, s.failed, s.errors, meta.target):
+        out.append(("⚠", banner))
+    note = latency_note(s.latency, s.http_req_duration, s.dropped_iterations, executor_of(meta))
+    return out + ([("⚠", note)] if note else [])
 
 
 def observed(entry: ThresholdEntry) -> str:

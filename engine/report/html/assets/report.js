@@ -13,6 +13,8 @@
   const PRINT_WIDTH = 680; // CSS px across an A4 page's printable width
   const COLORS = ["#3559b7", "#2e9e5b", "#d9822b", "#c62828", "#7b4fb7", "#0f8b8d"];
   const VERDICT = { passed: "rgba(46,158,91,0.16)", failed: "rgba(198,40,40,0.18)" };
+  // Ticks on a time axis fall on whole seconds, minutes and hours.
+  const SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
   const charts = [];
   const drawn = [];
 
@@ -133,7 +135,8 @@
       plugins: opts.plugins || (opts.time === false ? [] : [overlays()]),
       scales: Object.assign({ x: { time: false } }, opts.scales || {}),
       axes: [
-        { values: opts.xValues || ((u, v) => v.map(clock)), label: opts.xLabel || "run time" },
+        Object.assign({ values: opts.xValues || ((u, v) => v.map(clock)), label: opts.xLabel || "run time" },
+                      opts.xValues ? {} : { incrs: SECONDS }),
         { values: opts.yValues, size: 64 },
       ].concat(opts.axes || []),
       series: [{ label: opts.xLabel || "time", value: opts.xValue || ((u, v) => (v == null ? "–" : clock(v))) }].concat(series),
