@@ -278,3 +278,27 @@ def test_envoy_bootstrap_holds_routes_and_the_mirror_behind_runtime_keys(tmp_pat
         got[4]["match"]["headers"][0]["string_match"]["safe_regex"]["regex"] == "GET|HEAD|OPTIONS"
     )
     assert "request_mirror_policies" not in got[5]["route"]
+
+
+@pytest.mark.parametrize("router", ["haproxy", "envoy"])
+def test_a_profiles_routes_reach_the_router_it_names(router: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`make_router` hands the routes (and Envoy the mirrored methods) to the router, so its
+    `set_routes` finds them in the config `surge router start` wrote from the same profile."""
+    from engine.deploy.setup import make_router
+
+    plan = parse_deploy(
+        {
+            **BASE,
+            "green": ["http://127.0.0.1:8082"],
+            "router": router,
+            "socket": str(tmp_path / "r.sock"),
+            "steps": ["cohort", 50],
+            "routes": [{"header": "x-beta", "value": "1", "color": "green"}],
+        }
+    )
+    made = make_router(plan)
+    assert made.routes == plan.routes == (parse_route("header:x-beta=1:green"),)  # type: ignore[attr-defined]
+    if router == "haproxy":
+        assert made.routes_map == str(tmp_path / "r.routes.map")  # type: ignore[attr-defined]
+    else:
+        assert made.mirror_methods == plan.mirror_methods  # type: ignore[attr-defined]

@@ -49,6 +49,7 @@ __all__ = [
     "haproxy_binary",
     "parse_stat",
     "router_dir",
+    "routes_map",
 ]
 
 API_TIMEOUT_S = 5.0
@@ -67,6 +68,11 @@ def router_dir() -> Path:
 
 def default_socket(listen_port: int) -> Path:
     return router_dir() / f"haproxy-{listen_port}.sock"
+
+
+def routes_map(socket: str) -> str:
+    """The runtime map switching the config's cohort routes on, beside its socket."""
+    return str(Path(socket).with_suffix(".routes.map"))
 
 
 NOT_INSTALLED = "haproxy is not installed (Debian: apt-get install haproxy)"

@@ -15,7 +15,13 @@ from engine.deploy.routers.envoy import (
     write_endpoints,
 )
 from engine.deploy.routers.envoy_config import EnvoySetup, render_bootstrap
-from engine.deploy.routers.haproxy import HaproxyProcess, HaproxyRouter, default_socket, router_dir
+from engine.deploy.routers.haproxy import (
+    HaproxyProcess,
+    HaproxyRouter,
+    default_socket,
+    router_dir,
+    routes_map,
+)
 from engine.deploy.routers.haproxy_config import HaproxySetup, render_config
 from engine.deploy.routers.pools import Instance, instances, server_weights
 from engine.deploy.strategies import ALL_BLUE, Weights
@@ -86,7 +92,7 @@ def haproxy_setup(
         weights=server_weights(weights, names),
         backend=backend,
         routes=tuple(routes),
-        routes_map=str(Path(socket).with_suffix(".routes.map")),
+        routes_map=routes_map(socket),
     )
 
 
