@@ -17,6 +17,7 @@ from typing import Protocol
 from hdrh.histogram import HdrHistogram
 
 from engine.deploy.strategies import ColorFigures
+from engine.deploy.strategies.traffic import split_upstream
 from engine.load.metrics import Interval, new_histogram
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "RunFigures",
     "mark_of",
     "nonzero_counts",
+    "p99_of",
+    "selects",
 ]
 
 PERCENTILE_NOTE = "per-color percentiles from Surge's own load (the x-surge-upstream header)"
@@ -75,6 +78,11 @@ class Mark:
         return ColorFigures(self.requests, self.failed, self.percentiles((99.0,))[99.0])
 
 
+def p99_of(counts: Mapping[int, int]) -> float:
+    """The p99 of histogram counts (index -> count), milliseconds."""
+    return Mark(counts=counts).percentiles((99.0,))[99.0]
+
+
 def nonzero_counts(h: HdrHistogram) -> Iterable[tuple[int, int]]:
     """(index, count) over the histogram's recorded range only: a few hundred, not 23k."""
     if not h.get_total_count():
@@ -116,12 +124,23 @@ class ModelFigures:
         return None
 
 
+def selects(key: str | None, upstream: str) -> bool:
+    """Whether an answer tagged `upstream` counts for `key`: a color counts its cohorts'
+    answers too (`green+beta` is green's), `green+beta` only that cohort's, `green+`
+    every cohort's of green, None every answer."""
+    if key is None or key == upstream:
+        return True
+    color, cohort = split_upstream(upstream)
+    return cohort is not None and key in (color, f"{color}+")
+
+
 def mark_of(model: RunFigures, color: str | None, t: float) -> Mark:
-    """A color's cumulative figures from a run's model; every upstream's for `None`."""
+    """A color's (or a cohort's: `selects`) cumulative figures from a run's model; every
+    upstream's for `None`."""
     requests = failed = 0
     counts: dict[int, int] = {}
     for (_step, upstream), b in model.total.buckets.items():
-        if color is not None and upstream != color:
+        if not selects(color, upstream):
             continue
         requests += b.requests
         failed += b.failed
