@@ -92,8 +92,8 @@ class MirrorExampleRow:
     """A mirrored pair whose answers differed: where, and both statuses (0: no answer)."""
 
     path: str
-    blue_status: int
-    green_status: int
+    blue_status: int = 0
+    green_status: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
