@@ -124,12 +124,14 @@ class ModelFigures:
         return None
 
 
-def selects(key: str | None, upstream: str) -> bool:
+def selects(key: str | None, upstream: str | None) -> bool:
     """Whether an answer tagged `upstream` counts for `key`: a color counts its cohorts'
     answers too (`green+beta` is green's), `green+beta` only that cohort's, `green+`
-    every cohort's of green, None every answer."""
+    every cohort's of green, None every answer (an untagged one, None, only then)."""
     if key is None or key == upstream:
         return True
+    if upstream is None:
+        return False
     color, cohort = split_upstream(upstream)
     return cohort is not None and key in (color, f"{color}+")
 

@@ -203,3 +203,18 @@ async def test_a_router_without_pairs_judges_green_on_its_own_figures_and_says_s
     assert "the router drops green's answers: judged on green's own figures" in (
         d.book.rows[-1].reason
     )
+
+
+def test_which_answers_count_for_a_color_and_a_cohort() -> None:
+    table = [
+        ("green", "green", True),
+        ("green", "green+beta", True),
+        ("green+beta", "green+beta", True),
+        ("green+", "green+beta", True),
+        ("green+", "green", False),
+        ("green+beta", "green+qa", False),
+        ("blue", "green+beta", False),
+        ("green", None, False),
+        (None, None, True),
+    ]
+    assert [selects(key, tag) for key, tag, _ in table] == [want for *_, want in table]
