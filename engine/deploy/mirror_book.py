@@ -81,6 +81,7 @@ def mirror_figures(counts: MirrorCounts) -> MirrorFigures:
         requests=counts.mirrored,
         failed=min(differ, counts.mirrored),
         p99_ms=p99_of(counts.green),
+        counts=dict(counts.green),
         errors=counts.errors,
         status_mismatch=counts.status_mismatch,
         body_mismatch=counts.body_mismatch,

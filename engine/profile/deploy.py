@@ -30,6 +30,7 @@ from engine.deploy.strategies.traffic import IDEMPOTENT, Route
 from engine.discovery import is_registry, parse_source
 from engine.errors import ConfigError, did_you_mean
 from engine.profile import fields
+from engine.profile.deploy_judge import JUDGE_KEYS, parse_judge
 from engine.profile.deploy_traffic import TRAFFIC_KEYS, parse_steps, parse_traffic
 from engine.profile.fields import Invalid, describe
 from engine.profile.locate import KeyPath, format_key
@@ -59,8 +60,9 @@ _ANALYSIS_KEYS = (
     "max_success_drop",
     "failure_limit",
     "max_inconclusive",
+    *JUDGE_KEYS,
 )
-_BOUND_KEYS = ("min_success_rate", "max_p99_ms", "max_p99_ratio", "max_success_drop")
+_BOUND_KEYS = ("min_success_rate", "max_p99_ms", "max_p99_ratio", "max_success_drop", "judge")
 _RECIPE_KEYS = ("scale_down_delay",)  # only with colors given as recipes
 _STRATEGY_KEYS: dict[str, tuple[str, ...]] = {
     "bluegreen": ("smoke", "smoke_duration", *_ANALYSIS_KEYS, *_RECIPE_KEYS),
@@ -359,6 +361,7 @@ def _analysis(t: Mapping[str, Any], interval: float, path: KeyPath) -> Analysis:
         max_inconclusive=fields.integer(
             t.get("max_inconclusive", d.max_inconclusive), (*path, "max_inconclusive"), 0, 1000
         ),
+        judge=parse_judge(t, path),
     )
 
 
