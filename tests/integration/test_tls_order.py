@@ -42,8 +42,10 @@ def server() -> Iterator[tuple[str, int]]:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield listener.getsockname()[:2]
+    address = listener.getsockname()[:2]
+    yield address
     stop.set()
+    socket.create_connection(address).close()  # wakes accept(): close() would not
     listener.close()
     thread.join(5)
 
