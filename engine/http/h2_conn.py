@@ -89,6 +89,7 @@ class ErrorCodes(IntEnum):
 # :authority.
 _NOT_H2 = frozenset({"connection", "keep-alive", "proxy-connection", "upgrade", "host", "te"})
 _UPSTREAM = b"x-surge-upstream"
+_TOO_LONG = "a frame longer than SETTINGS_MAX_FRAME_SIZE"
 
 
 class _ConnError(Exception):
@@ -196,33 +197,52 @@ class H2Conn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         now = perf_counter()  # the frames' arrival: first or last byte of the answer
         self.bytes_in += len(data)
-        buf = self._buf + data if self._buf else data
         out: list[bytes] = []
         try:
-            pos = self._frames(buf, now, out)
+            start = self._complete(data, now, out) if self._buf else 0
+            if start >= 0:
+                self._buf = data[self._frames(data, start, now, out) :]
         except _ConnError as exc:
             self._error(exc, out)
             return
         except HeaderTooLarge as exc:
             self._error(_ConnError(ErrorCodes.PROTOCOL_ERROR, str(exc)), out, exc)
             return
-        self._buf = buf[pos:]
         if out:
             self._write(b"".join(out))
         if self.closed and self.fut is None:
             self.close()  # after a GOAWAY, once nothing is in flight
 
-    def _frames(self, buf: bytes, now: float, out: list[bytes]) -> int:
-        """Handle every whole frame in buf; where the rest starts."""
-        pos, end = 0, len(buf)
+    def _complete(self, data: bytes, now: float, out: list[bytes]) -> int:
+        """The frame cut by the last read, completed from data (copying that frame only,
+        not the read: a 1 MiB body comes in 64 KiB reads); where data's next frame starts,
+        or -1 when the frame is still not whole."""
+        pending = self._buf
+        used = max(0, 9 - len(pending))
+        pending += data[:used]
+        if len(pending) >= 9:
+            length = int.from_bytes(pending[:3], "big")
+            if length > FRAME_MAX:
+                raise _ConnError(ErrorCodes.FRAME_SIZE_ERROR, _TOO_LONG)
+            need = 9 + length - len(pending)
+            pending += data[used : used + need]
+            used += need
+        self._buf = pending
+        if len(pending) < 9 or used > len(data):
+            return -1
+        self._buf = b""
+        self._frames(pending, 0, now, out)
+        return used
+
+    def _frames(self, buf: bytes, pos: int, now: float, out: list[bytes]) -> int:
+        """Handle every whole frame in buf from pos on; where the rest starts."""
+        end = len(buf)
         view = memoryview(buf)
         while end - pos >= 9:
             hi, lo, ftype, flags, sid = _HEAD.unpack_from(buf, pos)
             length = hi << 16 | lo
             if length > FRAME_MAX:
-                raise _ConnError(
-                    ErrorCodes.FRAME_SIZE_ERROR, "a frame longer than SETTINGS_MAX_FRAME_SIZE"
-                )
+                raise _ConnError(ErrorCodes.FRAME_SIZE_ERROR, _TOO_LONG)
             if end - pos - 9 < length:
                 break
             payload = view[pos + 9 : pos + 9 + length]

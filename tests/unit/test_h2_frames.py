@@ -160,6 +160,22 @@ async def test_a_body_far_over_the_initial_window_is_acknowledged_as_it_comes() 
     assert fut.result().status == 200
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 16393])
+async def test_frames_cut_anywhere_by_the_reads(chunk: int) -> None:
+    """A read may end inside a frame's header or payload: the frame is completed from the
+    next read, and a body of seven DATA frames arrives whole."""
+    p = Pair()
+    p.pump(chunk=chunk)
+    fut = p.conn.submit(get())
+    p.pump(chunk=chunk)
+    body = bytes(range(256)) * 400
+    p.server.send_headers(1, [(b":status", b"200")])
+    for i in range(0, len(body), 16384):
+        p.server.send_data(1, body[i : i + 16384], end_stream=i + 16384 >= len(body))
+    p.pump(chunk=chunk)
+    assert fut.result().body == body
+
+
 async def test_rst_stream_fails_the_request_as_a_reset() -> None:
     p = Pair()
     p.pump()
@@ -254,11 +270,15 @@ async def test_a_smaller_header_table_is_signalled_before_the_next_block() -> No
         (b"\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x00\x01", "PUSH"),
     ],
 )
-async def test_what_is_not_http2_fails_at_once_with_a_goaway(raw: bytes, why: str) -> None:
+@pytest.mark.parametrize("chunk", [1, 100])
+async def test_what_is_not_http2_fails_at_once_with_a_goaway(
+    raw: bytes, why: str, chunk: int
+) -> None:
     p = Pair()
     fut = p.conn.submit(get())
     p.wire.take()
-    p.conn.data_received(raw)
+    for i in range(0, len(raw), chunk):
+        p.conn.data_received(raw[i : i + chunk])
     with pytest.raises(errors.ProtocolError, match=why):
         fut.result()
     assert p.conn.closed and p.wire.closed
