@@ -71,8 +71,8 @@ class Mark:
         return out
 
     def figures(self) -> ColorFigures:
-        pct = self.percentiles((95.0, 99.0))
-        return ColorFigures(self.requests, self.failed, pct[99.0], self.counts, pct[95.0])
+        pct = self.percentiles((50.0, 99.0))
+        return ColorFigures(self.requests, self.failed, pct[99.0], self.counts, pct[50.0])
 
 
 class RunFigures(Protocol):
