@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.addresses import parse_http_origin
+from engine.deploy.gates.spec import GatesPlan
 from engine.deploy.recipe import Recipe
 from engine.deploy.strategies import (
     COLORS,
@@ -29,6 +30,7 @@ from engine.deploy.strategies import (
 from engine.discovery import is_registry, parse_source
 from engine.errors import ConfigError, did_you_mean
 from engine.profile import fields
+from engine.profile.deploy_gates import parse_gates
 from engine.profile.fields import Invalid, describe
 from engine.profile.locate import KeyPath, format_key
 from engine.profile.recipe import parse_recipe
@@ -45,6 +47,8 @@ _COMMON_KEYS = (
     "backend",
     "on_exit",
     "figures",
+    "metrics",  # [[deploy.metrics]] and [deploy.hooks]: engine.profile.deploy_gates
+    "hooks",
 )
 FIGURES = ("load", "router")
 ROUTERS = ("surge", "haproxy", "envoy")
@@ -108,6 +112,9 @@ class DeployPlan:
     scale_down_delay: float = 0.0  # seconds blue keeps running after a promotion (recipes)
     baseline: bool = False  # a fresh blue instance beside the canary, judged against (recipes)
     notes: tuple[tuple[KeyPath, str], ...] = ()  # what was read but is spelled differently now
+    gates: GatesPlan = field(
+        default_factory=GatesPlan
+    )  # [[deploy.metrics]], [deploy.hooks] (issue 31)
 
     def instances(self, color: str) -> int:
         """How many instances the color has: its recipe's, else its URLs."""
@@ -222,6 +229,10 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         raise Invalid((*path, "batch_size"), message)
     canary_instances, scale_down_delay = _recipe_options(table, path, recipes, counts["green"])
     baseline = _baseline(table, path, recipes, router, figures)
+    gates = parse_gates(table, path)
+    if gates.metrics and "analysis" not in options:
+        message = f"{strategy} judges no windows: metrics need canary, linear, rolling or smoke"
+        raise Invalid((*path, "metrics"), message)
     return DeployPlan(
         blue,
         green,
@@ -240,6 +251,7 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         scale_down_delay=scale_down_delay,
         baseline=baseline,
         notes=((at, renamed),) if renamed else (),
+        gates=gates,
     )
 
 
@@ -325,7 +337,7 @@ def _options(t: Mapping[str, Any], strategy: str, path: KeyPath) -> dict[str, An
         o["smoke"] = fields.flag(t.get("smoke", False), at("smoke"))
         interval = fields.seconds(t.get("smoke_duration", "30s"), at("smoke_duration"))
     wants_analysis = strategy == "canary" or (
-        (strategy == "bluegreen" and o["smoke"]) or any(k in t for k in _BOUND_KEYS)
+        (strategy == "bluegreen" and o["smoke"]) or any(k in t for k in (*_BOUND_KEYS, "metrics"))
     )
     if wants_analysis:
         o["analysis"] = _analysis(t, interval, path)

@@ -29,7 +29,8 @@ class Stepwise(Strategy):
     def _judge_step(
         self, now: float, analysis: Analysis, figures: FiguresByColor | None
     ) -> Decision:
-        verdict, self.inconclusive = escalate(analysis, judge(analysis, figures), self.inconclusive)
+        verdict = self._gated(judge(analysis, figures))
+        verdict, self.inconclusive = escalate(analysis, verdict, self.inconclusive)
         event = Event(verdict.outcome, now, verdict.reason, self.step_index)
         if verdict.outcome is EventKind.ANALYSIS_PASSED:
             return self._enter(now, self.step_index + 1, event)
