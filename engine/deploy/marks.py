@@ -14,10 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hdrh.histogram import HdrHistogram
-
 from engine.deploy.strategies import ColorFigures
 from engine.load.metrics import Interval, new_histogram
+from engine.stats import hdr_counts as nonzero_counts
 
 __all__ = [
     "ColorLive",
@@ -72,17 +71,10 @@ class Mark:
         return out
 
     def figures(self) -> ColorFigures:
-        return ColorFigures(self.requests, self.failed, self.percentiles((99.0,))[99.0])
-
-
-def nonzero_counts(h: HdrHistogram) -> Iterable[tuple[int, int]]:
-    """(index, count) over the histogram's recorded range only: a few hundred, not 23k."""
-    if not h.get_total_count():
-        return ()
-    lo = h.get_counts_array_index(h.get_min_value())
-    hi = min(h.get_counts_array_index(h.get_max_value()), h.counts_len - 1)
-    counts = h.counts
-    return ((i, counts[i]) for i in range(lo, hi + 1) if counts[i])
+        pct = self.percentiles((95.0, 99.0))
+        return ColorFigures(
+            self.requests, self.failed, pct[99.0], counts=self.counts, p95_ms=pct[95.0]
+        )
 
 
 class RunFigures(Protocol):
