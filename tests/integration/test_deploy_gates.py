@@ -19,9 +19,14 @@ from typing import Any, ClassVar
 
 import pytest
 
+from engine.deploy.driver import DeployDriver
 from engine.deploy.gates.hooks import run_hook
-from engine.deploy.gates.spec import HookSpec
+from engine.deploy.gates.rollout import RolloutGates
+from engine.deploy.gates.spec import GatesPlan, HookSpec
+from engine.deploy.strategies import Event, EventKind, Linear
+from engine.deploy.strategies import Phase as StrategyPhase
 from engine.exit_codes import EXIT_GATE_REFUSED, EXIT_ROLLED_BACK
+from engine.report.deploy_section import Outcome
 from engine.report.document import read_report
 from tests.conftest import ROOT, surge_cmd
 from tests.integration.nginx import free_port
@@ -290,3 +295,27 @@ def test_metrics_and_a_webhook_gate_pass_a_good_green(
     assert hooks["pre_promotion"]["exit_status"] == 200
     assert hooks["post_promotion"]["result"] == "allowed"
     assert (tmp_path / "promoted.flag").exists()  # run in the profile's folder
+
+
+@pytest.mark.parametrize(("command", "started"), [("true", True), ("false", False)])
+async def test_pre_rollout_starts_the_rollout_or_refuses_before_any_weight_moves(
+    tmp_path: Path, command: str, started: bool
+) -> None:
+    heard = asyncio.Event()
+
+    def on_event(at: float, e: Event, row: object) -> None:
+        if e.kind is EventKind.HOOK:
+            heard.set()
+
+    driver = DeployDriver(Linear(50, 60.0), None, on_event=on_event)
+    plan = GatesPlan(hooks={"pre_rollout": HookSpec("pre_rollout", command=(command,))})
+    gates = RolloutGates(plan, cwd=tmp_path, name="t", note=driver.note, state=driver.state)
+    driver.attach_gates(gates)
+    assert driver.start().phase is StrategyPhase.READY  # the hook answers first
+    await asyncio.wait_for(heard.wait(), 10)
+    assert driver.phase is (StrategyPhase.RUNNING if started else StrategyPhase.READY)
+    assert driver.weights.green == (50 if started else 0)
+    driver.start()  # asked once: a second start runs no second hook
+    record = await driver.finish()
+    assert record is not None and [h.hook for h in record.hooks] == ["pre_rollout"]
+    assert (record.outcome is Outcome.GATE_REFUSED) is not started
