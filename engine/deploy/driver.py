@@ -196,7 +196,7 @@ class DeployDriver:
     def attach_gates(self, gates: RolloutGates) -> None:
         """The rollout's metrics and hooks (engine.deploy.gates), judged and run with it."""
         self.gates = gates
-        gates.attach(self.strategy, self._t0)
+        gates.attach(self.strategy, self._t0, lambda: self._apply(self.strategy.step(self.clock())))
 
     def state(self) -> dict[str, str]:
         """The rollout as a webhook hook tells it (Flagger's metadata: strings)."""

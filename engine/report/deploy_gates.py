@@ -92,6 +92,14 @@ class HookRow:
     def allowed(self) -> bool:
         return self.result == "allowed"
 
+    @property
+    def status_text(self) -> str:
+        """`exit 3` (a command), `HTTP 403` (a webhook), "" (none: killed, unreachable)."""
+        if self.exit_status is None:
+            return ""
+        webhook = self.target.startswith(("http://", "https://"))
+        return f"{'HTTP' if webhook else 'exit'} {self.exit_status}"
+
     def as_dict(self) -> dict[str, Any]:
         row: dict[str, Any] = {
             "hook": self.hook,
@@ -174,7 +182,7 @@ def render_gates(metrics: tuple[MetricRow, ...], hooks: tuple[HookRow, ...]) -> 
         )
         out.extend(f"      {round(w.at_s, 3):6.1f}s  {w.verdict}: {w.reason}" for w in m.windows)
     for h in hooks:
-        status = "" if h.exit_status is None else f", exit {h.exit_status}"
+        status = f", {h.status_text}" if h.status_text else ""
         out.append(
             f"    hook {h.hook} ({h.target}) at {round(h.at_s, 3):.1f}s: "
             f"{h.result}{status}, {round(h.seconds, 3):.2f}s"

@@ -184,7 +184,7 @@ def test_a_refusing_command_gate_rolls_back_and_calls_on_rollback(
     assert hooks["on_rollback"]["result"] == "allowed"
     assert (tmp_path / "rolled-back.flag").exists()
     rolled = [e for e in deploy["events"] if e["kind"] == "rolled back"]
-    assert "pre_promotion refused: refused (exit 3): green is not ready" in rolled[0]["message"]
+    assert "pre_promotion refused: exit 3: green is not ready" in rolled[0]["message"]
     assert "gate refused" in proc.stdout
 
 

@@ -53,9 +53,12 @@ class RolloutGates:
         self._t0 = clock()
         self._tasks: dict[str, asyncio.Task[HookRow]] = {}
         self._started = False
+        self._wake: Callable[[], object] = lambda: None
 
-    def attach(self, strategy: Strategy, t0: float) -> None:
+    def attach(self, strategy: Strategy, t0: float, wake: Callable[[], object]) -> None:
+        """`wake`: the driver steps the strategy now (a gate answered between snapshots)."""
         self._t0 = t0
+        self._wake = wake
         if self.metrics is not None:
             strategy.window_gate = self.metrics.judge
         if "pre_promotion" in self.plan.hooks:
@@ -95,7 +98,7 @@ class RolloutGates:
             self.refused = False
             return GateAnswer.ALLOW, ""
         self.refused = True
-        why = "cancelled" if row is None else _why(row)
+        why = "cancelled" if row is None else _why(row, said=row.result != "refused")
         pause = self.plan.on_refuse == "pause"
         return (GateAnswer.PAUSE if pause else GateAnswer.ROLLBACK), why
 
@@ -157,6 +160,8 @@ class RolloutGates:
             self.note(EventKind.HOOK, f"{hook}: {_why(row)}")
             if then is not None and not t.cancelled():
                 then(row)
+            if hook == "pre_promotion" and not t.cancelled():
+                self._wake()  # the strategy takes the answer now, not at the next snapshot
 
         task.add_done_callback(done)
 
@@ -169,7 +174,9 @@ class RolloutGates:
         self._tasks.clear()
 
 
-def _why(row: HookRow) -> str:
-    status = "" if row.exit_status is None else f" (exit {row.exit_status})"
+def _why(row: HookRow, *, said: bool = True) -> str:
+    """`refused (exit 3): green is not ready`; without `said`, `exit 3: green is not ready`."""
+    status = row.status_text
+    head = f"{row.result} ({status})" if said and status else (status if status else row.result)
     last = row.output.strip().splitlines()[-1][:120] if row.output.strip() else ""
-    return f"{row.result}{status}{': ' + last if last else ''}"
+    return f"{head}{': ' + last if last else ''}"
