@@ -135,7 +135,8 @@
     box.appendChild(table);
   }
 
-  // One chart: `series` are uPlot series after x; `table` its text alternative.
+  // One chart: `series` are uPlot's after x; opts.head and opts.rows its table (the
+  // chart's text alternative).
   function chart(name, aligned, series, opts) {
     const figure = document.querySelector('figure[data-chart="' + name + '"]');
     if (!figure) return;
@@ -182,8 +183,9 @@
     const aligned = overTime(columns);
     let series = columns.map((c) => line(c.label, c.color, c.extra));
     if (data.base) series = series.concat(series.map(dashed));
+    const values = columns.map((c) => c.values(data.timeline));
     const rows = data.timeline.t.map((t, i) =>
-      [clock(t)].concat(columns.map((c) => c.format(c.values(data.timeline)[i]))));
+      [clock(t)].concat(columns.map((c, j) => c.format(values[j][i]))));
     chart(name, aligned, series, Object.assign({ head: ["time"].concat(columns.map((c) => c.label)), rows: rows }, opts));
   }
 
