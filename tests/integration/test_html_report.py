@@ -289,7 +289,7 @@ def test_the_page_prints_to_pdf_with_its_verdict_p99_and_request_count(
         [pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     squeezed = " ".join(text.split())
-    for figure in ("requests", "p99", "rollout"):
+    for figure in ("verdict", "requests", "p99", "rollout"):
         assert " ".join(shown.figures[figure].split()) in squeezed, (figure, squeezed[:2000])
     assert "rolled back" in squeezed.lower()
 
