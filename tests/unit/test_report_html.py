@@ -29,9 +29,12 @@ from engine.report.html.payload import HISTOGRAM_BINS, TIMELINE_COLUMNS, build_p
 from engine.report.model import Checks, GroupSection, Report, ScenarioSection, Section
 from engine.report.summary import histogram_bins, render_report
 from engine.report.text import ms_cell
-from tests.report_fixtures import BASE, NEW
 
 MB = 1_000_000
+# tests/report_fixtures.py's two runs of the shop a week apart (read here by path: that
+# module imports the app's tests, which would cost this file seconds of Textual imports).
+REPORTS = Path(__file__).parents[1] / "fixtures" / "reports"
+BASE, NEW = REPORTS / "shop-base.toml", REPORTS / "shop-new.toml"
 
 
 @pytest.fixture(scope="module")
@@ -294,6 +297,7 @@ def test_capacity_insights_and_steering_where_the_report_has_them(new: Report) -
     assert page.figures()["capacity"].startswith("holds 100/s")
     assert "knee" in page.by("data-insight")
     assert build_payload(report)["marks"] == [4]
+    assert build_payload(report)["insights"] == [{"at": 5, "kind": "knee"}]
     assert [c for c in page.by("data-chart")] == [
         "latency", "rps", "errors", "vus", "histogram", "capacity",
     ]  # fmt: skip

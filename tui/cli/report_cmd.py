@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.exit_codes import EXIT_OK, EXIT_REGRESSION
-from engine.report.compare import DEFAULT_TOLERANCE, compare, parse_tolerance
+from engine.report.compare import (
+    DEFAULT_TOLERANCE,
+    compare,
+    comparison_json,
+    parse_tolerance,
+    significance_lines,
+)
 from engine.report.deploy_section import render_deploy_pair
 from engine.report.document import ReportError, read_report, unwritable, write_toml
 from engine.report.export import summary_json, timeline_csv
@@ -55,6 +61,15 @@ def register(sub: Any) -> None:
         "--fail-on-regression",
         action="store_true",
         help="exit 1 when p95/p99 latency, error rate or rps got worse beyond the tolerance",
+    )
+    cmp.add_argument(
+        "--significant",
+        action="store_true",
+        help="a latency or error-rate regression counts only when significant at 0.99 "
+        "(Mann-Whitney U and a two-proportion z-test on the reports' histograms)",
+    )
+    cmp.add_argument(
+        "--json", action="store_true", help="the rows, tests, p-values and verdict as JSON"
     )
     cmp.set_defaults(func=cmd_compare)
 
@@ -137,8 +152,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     base, new = read_report(args.base), read_report(args.new)
-    result = compare(base, new, args.tolerance)
+    result = compare(base, new, args.tolerance, only_significant=args.significant)
+    if args.json:
+        print(json.dumps(comparison_json(result), indent=2))
+        return EXIT_REGRESSION if args.fail_on_regression and result.regressed else EXIT_OK
     print(render_comparison(result, args.base, args.new, color=use_color()))
+    if significance := significance_lines(result):
+        print("\n  " + "\n  ".join(significance))
     if rollouts := render_deploy_pair(base.deploy, new.deploy):
         print("\n" + "\n".join(rollouts))
     if observed := render_observed_pair(base.observe, new.observe):

@@ -54,6 +54,8 @@ def _legend(data: dict[str, Any]) -> str:
     said = ["Drag across a chart to zoom, double-click to zoom out; hover for values."]
     if data["marks"]:
         said.append("Dashed orange lines: the load was steered by hand.")
+    if data["insights"]:
+        said.append("Dotted purple lines: the insights below, where each was found.")
     if data["deploy"] and data["deploy"]["windows"]:
         said.append(
             "Shaded: the rollout's judged windows (green passed, red failed, amber "

@@ -33,6 +33,7 @@ def build_payload(report: Report, base: Report | None = None) -> dict[str, Any]:
         "timeline": timeline(report.timeline),
         "base": None if base is None else {"timeline": timeline(base.timeline)},
         "marks": [_round(e.t) for e in report.meta.steering if e.bends],
+        "insights": [{"at": _round(f.at), "kind": f.kind.value} for f in report.insights],
         "histogram": histogram(report),
         "deploy": _deploy(report),
         "observe": [

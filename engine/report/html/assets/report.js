@@ -62,8 +62,8 @@
     return values.map((v) => (v > 0 ? v : null));
   }
 
-  // Rollout windows (shaded by verdict, green's weight written on them) and steering
-  // marks (dashed lines) on every chart over time.
+  // Rollout windows (shaded by verdict, green's weight written on them), steering marks
+  // (dashed lines) and insights (dotted, named) on every chart over time.
   function overlays() {
     return {
       hooks: {
@@ -96,6 +96,17 @@
             for (const t of data.marks) {
               const x = u.valToPos(t, "x", true);
               ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + h); ctx.stroke();
+            }
+            // where the run broke (the insights), named at the foot of the line
+            ctx.strokeStyle = ctx.fillStyle = "#7b4fb7";
+            ctx.setLineDash([2, 3]);
+            ctx.font = 11 * devicePixelRatio + "px system-ui, sans-serif";
+            ctx.textAlign = "left";
+            ctx.textBaseline = "alphabetic";
+            for (const f of data.insights) {
+              const x = u.valToPos(f.at, "x", true);
+              ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + h); ctx.stroke();
+              ctx.fillText(f.kind, x + 3 * devicePixelRatio, top + h - 4 * devicePixelRatio);
             }
             ctx.restore();
           },
@@ -142,7 +153,7 @@
       series: [{ label: opts.xLabel || "time", value: opts.xValue || ((u, v) => (v == null ? "–" : clock(v))) }].concat(series),
       cursor: Object.assign({ drag: { x: true, y: false } },
                             opts.time === false ? {} : { sync: { key: "run-time" } }),
-      hooks: { ready: [() => resolve()] },
+      hooks: { draw: [() => resolve()] }, // drawn, not just built
     };
     if (!opts.yValues) delete base.axes[1].values;
     charts.push(new uPlot(base, aligned, plot));
