@@ -11,8 +11,8 @@ seconds long; one browser for the module, a fresh offline context per page.
 Every page: no request but file:// attempted (every other one is blocked, and counted),
 no console error and no page error, drawn (`body[data-ready="1"]`), and its figures
 (request count, p99, every threshold's verdict, how the run ended, its exit code, the
-rollout's outcome) equal to the TOML report's. Then the PDF (`chromium --print-to-pdf`,
-read back with pdftotext) and Tab through the page.
+rollout's outcome) equal to the TOML report's. Then a chart's hover and zoom, the PDF
+(`chromium --print-to-pdf`, read back with pdftotext) and Tab through the page.
 
     SURGE_HTML_SHOTS=screenshots .venv/bin/pytest tests/integration/test_html_report.py
 (scripts/screenshots-html.sh) keeps the screenshots of the plain run (then 10 s long) and
@@ -292,6 +292,38 @@ def test_the_page_prints_to_pdf_with_its_verdict_p99_and_request_count(
     for figure in ("verdict", "requests", "p99", "rollout"):
         assert " ".join(shown.figures[figure].split()) in squeezed, (figure, squeezed[:2000])
     assert "rolled back" in squeezed.lower()
+
+
+def test_a_chart_answers_hover_with_the_rows_figures_and_a_drag_with_a_zoom(
+    made: dict[str, Made], open_page: Any
+) -> None:
+    """The latency chart of the comparison (12 s a run): hovering its left edge shows the
+    first interval's p99 and the base's beside it; a drag zooms in (the left edge is then
+    later in the run); a double click zooms out again."""
+    report = made["compare"]
+    page = open_page(report.html).page
+    chart = 'figure[data-chart="latency"]'
+    labels = page.locator(f"{chart} .u-legend .u-label").all_text_contents()
+    values = page.locator(f"{chart} .u-legend .u-value")
+    box = page.locator(f"{chart} .u-over").bounding_box()
+    y = box["y"] + box["height"] / 2
+
+    def at(share: float) -> list[str]:
+        page.mouse.move(box["x"] + 2 + (box["width"] - 4) * share, y)
+        return values.all_text_contents()
+
+    first = at(0)
+    for label, source in (("p99", report.toml), ("p99 (base)", report.base)):
+        assert source is not None
+        shown, half = ms(first[labels.index(label)])
+        assert abs(shown - read_report(source).timeline[0].p99) <= half * 1.001, (label, first)
+    page.mouse.move(box["x"] + box["width"] * 0.4, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, y, steps=5)
+    page.mouse.up()
+    assert at(0)[0] != first[0]  # the time at the left edge: later in the run
+    page.mouse.dblclick(box["x"] + box["width"] / 2, y)
+    assert at(0) == first
 
 
 FOCUSED = """() => {
