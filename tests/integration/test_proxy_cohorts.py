@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from tests.integration.test_proxy import Conn, Resp
 
 pytestmark = pytest.mark.timeout(30)
 
+PROXY = [sys.executable, "-m", "tui.cli.proxy_cmd"]  # `surge proxy` without the rest of the CLI
 ROUTES = ["header:x-beta=1:green", "cookie:team~=qa-[0-9]+:green", "query:region=eu:green"]
 
 
@@ -171,7 +173,7 @@ async def test_the_surge_router_sets_routes_and_refuses_bad_ones(proxy: Running)
 def test_a_bad_route_flag_is_one_line_and_exit_2() -> None:
     procs = [
         subprocess.Popen(
-            surge_cmd("proxy", "--blue", "http://127.0.0.1:1", "--green", "http://127.0.0.1:2", *a),
+            [*PROXY, "--blue", "http://127.0.0.1:1", "--green", "http://127.0.0.1:2", *a],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
