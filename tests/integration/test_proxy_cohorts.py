@@ -22,7 +22,7 @@ from engine.deploy.routers.surge import SurgeProxyRouter
 from engine.deploy.strategies import Weights
 from engine.deploy.strategies.traffic import parse_route
 from tests.conftest import ROOT, spawn_sut, surge_cmd
-from tests.integration.test_proxy import Conn, Resp
+from tests.integration.test_proxy import Conn, Resp, proxied, suts
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -192,3 +192,16 @@ def test_a_bad_route_flag_is_one_line_and_exit_2() -> None:
         assert err.count("\n") == 1 and "--route" in err and w in err and "Traceback" not in err, (
             err
         )
+
+
+async def test_a_routed_request_the_color_cannot_answer_is_its_cohorts_502() -> None:
+    """The proxy's own 502 carries the cohort too, so the cohort's errors are its own."""
+    async with (
+        suts("blue") as (b,),
+        proxied([b.url], ["http://127.0.0.1:1"], routes=(parse_route(ROUTES[0]),)) as p,
+    ):
+        c = await Conn.open(p.url)
+        routed, plain = await c.request(headers={"x-beta": "1"}), await c.request()
+        c.close()
+    assert (routed.status, routed.color, routed.json()["color"]) == (502, "green+x-beta", "green")
+    assert (plain.status, plain.color) == (200, "blue")
