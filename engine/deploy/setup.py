@@ -94,6 +94,8 @@ def profile_driver(
         fleet=fleet,
         canary_instances=plan.canary_instances,
         scale_down_delay=plan.scale_down_delay,
+        routes=plan.routes,
+        mirror_methods=plan.mirror_methods,
     )
     if not plan.recipes:  # a recipe's instances are registered by the fleet itself
         attach_discovery(driver, plan.blue, plan.green)
