@@ -74,9 +74,9 @@ class Mark:
         return out
 
     def figures(self) -> ColorFigures:
-        pct = self.percentiles((95.0, 99.0))
+        pct = self.percentiles((50.0, 99.0))
         return ColorFigures(
-            self.requests, self.failed, pct[99.0], counts=self.counts, p95_ms=pct[95.0]
+            self.requests, self.failed, pct[99.0], counts=self.counts, p50_ms=pct[50.0]
         )
 
 
