@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -116,9 +118,6 @@ def test_a_bad_regex_names_its_line() -> None:
 
 
 def test_the_readmes_example_reads() -> None:
-    import tomllib
-    from pathlib import Path
-
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("### Cohorts and mirroring", 1)[1]
     example = section.split("```toml\n", 1)[1].split("```", 1)[0]
