@@ -25,7 +25,7 @@ _ROUTE_KEYS = (*(k.value for k in RouteKind), "value", "regex", "color", "cohort
 _MIRROR_KEYS = ("mirror", "for")
 _METHOD = re.compile(r"[A-Z]+")
 #: Routers that cannot mirror, and why (the profile's and `surge demo --mirror`'s refusal).
-NO_MIRROR = {"haproxy": 'HAProxy has no request mirroring: use router = "surge" or "envoy"'}
+NO_MIRROR = {"haproxy": "HAProxy has no request mirroring"}
 
 
 def parse_steps(value: Any, path: KeyPath) -> tuple[Step, ...]:
@@ -78,7 +78,8 @@ def parse_traffic(
         message = 'routes turn on at a "cohort" step: add "cohort" to steps'
         raise Invalid((*path, "routes"), message)
     if mirror is not None and router in NO_MIRROR:
-        raise Invalid((*path, "steps", mirror), NO_MIRROR[router])
+        message = f'{NO_MIRROR[router]}: use router = "surge" or "envoy"'
+        raise Invalid((*path, "steps", mirror), message)
     methods = IDEMPOTENT
     if "mirror_methods" in table:
         at = (*path, "mirror_methods")

@@ -38,9 +38,12 @@ def test_a_cohort_step_routes_the_beta_requests_to_green_and_judges_them() -> No
     assert "— cohort: green" in out
 
 
-def test_mirror_through_haproxy_is_refused_in_one_line() -> None:
+def test_mirror_through_haproxy_or_another_strategy_is_refused_in_one_line() -> None:
+    done = demo("--cohort", "--strategy", "linear")
+    assert (done.returncode, done.stderr.count("\n")) == (2, 1)
+    assert "--mirror and --cohort are canary steps" in done.stderr
     done = demo("--mirror", "--router", "haproxy")
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        'surge demo: --mirror: HAProxy has no request mirroring: use router = "surge" or "envoy"'
+        "surge demo: --mirror: HAProxy has no request mirroring: use --router surge or envoy"
     )

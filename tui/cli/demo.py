@@ -183,10 +183,14 @@ def main(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
     traffic = traffic_of(args)
     if "mirror" in traffic and args.router in NO_MIRROR:
-        print(f"surge demo: --mirror: {NO_MIRROR[args.router]}", file=sys.stderr)
+        print(
+            f"surge demo: --mirror: {NO_MIRROR[args.router]}: use --router surge or envoy",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     if traffic and args.strategy != "canary":
-        print("surge demo: --mirror and --cohort are canary steps: use --strategy canary")
+        message = "--mirror and --cohort are canary steps: use --strategy canary"
+        print(f"surge demo: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         plan = demo_profile("http://127.0.0.1:9", traffic).deploy
