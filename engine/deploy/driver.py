@@ -250,10 +250,15 @@ class DeployDriver:
 
     def _figures(self) -> dict[str, ColorFigures]:
         """The window's figures by color and cohort; while a mirror is on, its pairs too
-        (MIRROR; a router that cannot compare pairs gives none: green's own are judged)."""
-        figures = dict(self.book.window)
+        (MIRROR; a router that cannot compare pairs gives none: green's own are judged,
+        from the router's counters)."""
         if self.mirror:
             self.mirror_book.poll()
+            own = self.mirror_book.green_window(self.clock() - self._t0)
+            if own is not None:  # the router's counters: green's answers to the copies
+                self.book.put("green", own)
+        figures = dict(self.book.window)
+        if self.mirror:
             pairs = self.mirror_book.window()
             self.book.mirror = pairs
             if pairs is not None:
