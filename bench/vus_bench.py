@@ -17,8 +17,8 @@ process, so under 20,000 VUs: `--k6-vus`) spreads its VUs over the addresses by 
 Surge runs at `--vus` and, for the comparison, at k6's count too.
 
 Printed: requests/s over the run (start-up included), the requests against the ideal
-(one per VU and second of the hold and half the ramp, so a little under 1.00 as each
-request takes time too), failed requests, the generator's
+(one per VU and second of the hold and half the ramp: about 1.00 when the generator
+keeps up), failed requests, the generator's
 CPU (% of a core over the run, and per request), its RSS (processes summed, the median
 of the hold's samples) and RSS per VU, and others' load. nginx, Surge and k6 are always
 stopped at the end, Ctrl+C included.
