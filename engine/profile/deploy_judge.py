@@ -28,6 +28,11 @@ _BOUNDS_KEYS = (
 )
 
 
+def judge_named(name: str) -> Judge:
+    """A judge by its `[deploy] judge` name, with its defaults (`surge demo --judge`)."""
+    return BOUNDS if name == "bounds" else StatisticalJudge()
+
+
 def parse_judge(t: Mapping[str, Any], path: KeyPath) -> Judge:
     """The judge the table names (bounds by default); its settings only with "statistical"."""
     name = t.get("judge", "bounds")
@@ -39,7 +44,7 @@ def parse_judge(t: Mapping[str, Any], path: KeyPath) -> Judge:
         for key in _STATISTICAL_KEYS:
             if key in t:
                 raise Invalid((*path, key), 'applies to judge = "statistical"')
-        return BOUNDS
+        return judge_named(name)
     for key in _BOUNDS_KEYS:
         if key in t:
             message = 'applies to judge = "bounds" (the statistical judge compares with blue)'
