@@ -26,10 +26,12 @@ from engine.deploy.strategies import (
     Switch,
     strategy_name,
 )
+from engine.deploy.strategies.traffic import IDEMPOTENT, Route
 from engine.discovery import is_registry, parse_source
 from engine.errors import ConfigError, did_you_mean
 from engine.profile import fields
 from engine.profile.deploy_judge import JUDGE_KEYS, parse_judge
+from engine.profile.deploy_traffic import TRAFFIC_KEYS, parse_steps, parse_traffic
 from engine.profile.fields import Invalid, describe
 from engine.profile.locate import KeyPath, format_key
 from engine.profile.recipe import parse_recipe
@@ -71,6 +73,7 @@ _STRATEGY_KEYS: dict[str, tuple[str, ...]] = {
         "interval",
         "canary_instances",
         "baseline",
+        *TRAFFIC_KEYS,
         *_ANALYSIS_KEYS,
         *_RECIPE_KEYS,
     ),
@@ -110,6 +113,8 @@ class DeployPlan:
     scale_down_delay: float = 0.0  # seconds blue keeps running after a promotion (recipes)
     baseline: bool = False  # a fresh blue instance beside the canary, judged against (recipes)
     notes: tuple[tuple[KeyPath, str], ...] = ()  # what was read but is spelled differently now
+    routes: tuple[Route, ...] = ()  # a canary's cohort (engine.profile.deploy_traffic)
+    mirror_methods: tuple[str, ...] = IDEMPOTENT  # what a mirror step copies to green
 
     def instances(self, color: str) -> int:
         """How many instances the color has: its recipe's, else its URLs."""
@@ -224,6 +229,7 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         raise Invalid((*path, "batch_size"), message)
     canary_instances, scale_down_delay = _recipe_options(table, path, recipes, counts["green"])
     baseline = _baseline(table, path, recipes, router, figures)
+    routes, methods = parse_traffic(table, path, router, options.get("steps", ()))
     return DeployPlan(
         blue,
         green,
@@ -242,6 +248,8 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         scale_down_delay=scale_down_delay,
         baseline=baseline,
         notes=((at, renamed),) if renamed else (),
+        routes=routes,
+        mirror_methods=methods,
     )
 
 
@@ -305,7 +313,7 @@ def _options(t: Mapping[str, Any], strategy: str, path: KeyPath) -> dict[str, An
         if "steps" in t and ("step_weight" in t or "max_weight" in t):
             raise Invalid(at("steps"), "give either steps or step_weight/max_weight, not both")
         if "steps" in t:
-            o["steps"] = _steps(t["steps"], at("steps"))
+            o["steps"] = parse_steps(t["steps"], at("steps"))
         else:
             sw = fields.integer(t.get("step_weight", 10), at("step_weight"), 1, 100)
             mw = fields.integer(t.get("max_weight", 50), at("max_weight"), 1, 100)
@@ -385,16 +393,3 @@ def _urls(value: Any, path: KeyPath) -> tuple[str, ...]:
             raise Invalid(where, f"duplicate upstream {url!r}")
         out.append(url)
     return tuple(out)
-
-
-def _steps(value: Any, path: KeyPath) -> tuple[int, ...]:
-    """Canary percentages, strictly increasing, each 1..100."""
-    if not isinstance(value, list | tuple) or not value:
-        raise Invalid(path, f"expected a list like [1, 5, 25, 50, 100], got {describe(value)}")
-    last = 0
-    for i, s in enumerate(value):
-        n = fields.integer(s, (*path, i), 1, 100)
-        if n <= last:
-            raise Invalid((*path, i), f"steps must increase, got {n} after {last}")
-        last = n
-    return tuple(value)

@@ -168,8 +168,8 @@ def test_reasons_say_why() -> None:
     assert same.outcome is EventKind.ANALYSIS_PASSED
     pattern = r"p50 \+0% \((\S+) vs \1 ms\), not significant \(p 1\); errors (\S+) vs \2, not"
     assert re.fullmatch(pattern + r" significant \(p 1\)", same.reason)
-    quiet = ColorFigures(300, 2, blue.p99_ms, blue.counts, blue.p50_ms)
-    calm = ColorFigures(300, 0, blue.p99_ms, blue.counts, blue.p50_ms)
+    quiet = ColorFigures(300, 2, blue.p99_ms, counts=blue.counts, p50_ms=blue.p50_ms)
+    calm = ColorFigures(300, 0, blue.p99_ms, counts=blue.counts, p50_ms=blue.p50_ms)
     few = judge(_ANALYSIS, {"blue": calm, "green": quiet})
     assert "errors: 2 vs 0 in 300 vs 300 requests: too few to judge" in few.reason
     assert few.outcome is EventKind.ANALYSIS_PASSED

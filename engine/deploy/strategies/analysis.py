@@ -26,8 +26,9 @@ class ColorFigures:
     requests: int = 0
     failed: int = 0
     p99_ms: float = 0.0
-    counts: Mapping[int, int] = field(default_factory=dict)  # latency: HDR index -> count
-    p50_ms: float = 0.0  # what the statistical judge sizes a latency shift by
+    # keyword-only: the positional three stay what every caller and subclass builds on
+    counts: Mapping[int, int] = field(default_factory=dict, kw_only=True)  # HDR index -> count
+    p50_ms: float = field(default=0.0, kw_only=True)  # what sizes a latency shift
 
     @property
     def success_rate(self) -> float | None:
