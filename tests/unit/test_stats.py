@@ -193,4 +193,4 @@ def test_more_errors_fail_only_when_significant_and_a_point_or_more() -> None:
     assert worse.reason == "errors 2.0% vs 0.5%, significant at 0.99: fail"
     small = judge(_ANALYSIS, {**figs, "green": ColorFigures(5000, 60, counts=lat)})  # 1.2%
     assert small.outcome is EventKind.ANALYSIS_PASSED
-    assert "significant at 0.99 but under 1 points" in small.reason
+    assert "significant at 0.99 but under 1 point" in small.reason
