@@ -44,7 +44,7 @@ def parse_judge(t: Mapping[str, Any], path: KeyPath) -> Judge:
         for key in _STATISTICAL_KEYS:
             if key in t:
                 raise Invalid((*path, key), 'applies to judge = "statistical"')
-        return judge_named(name)
+        return BOUNDS
     for key in _BOUNDS_KEYS:
         if key in t:
             message = 'applies to judge = "bounds" (the statistical judge compares with blue)'

@@ -171,6 +171,8 @@ def timeline_view(events: Sequence[Event], width: int, lines: int, *, compact: b
     after = [clipped(r, width) for r in rows[last + 1 :]]
     room = max(1, lines - len(after))
     why = list(rows[last].wrap(_MEASURE, width))
+    for line in why:
+        line.rstrip()
     if len(why) > room:
         why = [*why[: room - 1], clipped(Text(" ").join(why[room - 1 :]), width)]
     spare = room - len(why)
