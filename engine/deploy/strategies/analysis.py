@@ -175,8 +175,9 @@ class StatisticalJudge:
     p95 shift ranged from -12% to +34% window by window (stalls slow both colors alike)
     while its p50 shift stayed at +12..+22%. A change in the tail alone is the bounds
     judge's to catch (max_p99_ms, max_p99_ratio).
-    No fixed bound applies: a shared machine's stalls slow both colors
-    alike, and a bound would roll back a good green for them (bench/README.md).
+
+    No fixed bound applies: a shared machine's stalls slow both colors alike, and a
+    bound would roll back a good green for them (bench/README.md, judge_ab.py).
     """
 
     confidence: float = 0.99
