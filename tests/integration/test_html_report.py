@@ -385,7 +385,7 @@ def test_the_command_says_its_usage_and_bad_input_is_one_line_and_exit_2(
     code, _, err = surge("report", "html", str(NEW), "-o", str(tmp_path))
     assert (code, err) == (
         2,
-        f"surge report: error: {tmp_path}: is a folder (give a file name, e.g. reports/run.toml)\n",
+        f"surge report: error: {tmp_path}: is a folder (give a file name, e.g. reports/run.html)\n",
     )
     code, _, err = surge("run", "http://127.0.0.1:9/", "-d", "1s", "--out", f"html={tmp_path}")
     assert code == 2 and f"html={tmp_path}: is a folder" in err and len(err.splitlines()) == 1
