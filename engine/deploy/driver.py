@@ -28,6 +28,7 @@ from time import monotonic
 from engine.deploy.discovery import DiscoverySync
 from engine.deploy.fleet import BASELINE, Fleet
 from engine.deploy.fleet_mover import FleetMover
+from engine.deploy.gates.rollout import RolloutGates
 from engine.deploy.marks import ColorLive, FiguresSource, ModelFigures, RunFigures
 from engine.deploy.mirror_book import MirrorBook, mirror_figures
 from engine.deploy.record import VERDICTS, build_record, outcome_of
@@ -134,6 +135,7 @@ class DeployDriver:
         self._t0 = clock()
         self._started_at = dt.datetime.now(dt.UTC)
         self._discovery_tasks: list[asyncio.Task[None]] = []
+        self.gates: RolloutGates | None = None  # [[deploy.metrics]], [deploy.hooks] (attach_gates)
 
     # -- what the UI reads --------------------------------------------------------------
 
@@ -213,6 +215,20 @@ class DeployDriver:
             return False
         return self.mover is None or self.mover.blue_gone()
 
+    def attach_gates(self, gates: RolloutGates) -> None:
+        """The rollout's metrics and hooks (engine.deploy.gates), judged and run with it."""
+        self.gates = gates
+        gates.attach(self.strategy, self._t0, lambda: self._apply(self.strategy.step(self.clock())))
+
+    def state(self) -> dict[str, str]:
+        """The rollout as a webhook hook tells it (Flagger's metadata: strings)."""
+        return {
+            "strategy": self.strategy.name,
+            "phase": self.phase.value,
+            "weights": str(self.weights),
+            "step": str(self.strategy.step_index),
+        }
+
     def fleet_row(self) -> FleetRow | None:
         """The rollout's resource cost for the report (recipes only)."""
         return None if self.mover is None else self.mover.row(self._t0)
@@ -234,10 +250,15 @@ class DeployDriver:
 
     def _figures(self) -> dict[str, ColorFigures]:
         """The window's figures by color and cohort; while a mirror is on, its pairs too
-        (MIRROR; a router that cannot compare pairs gives none: green's own are judged)."""
-        figures = dict(self.book.window)
+        (MIRROR; a router that cannot compare pairs gives none: green's own are judged,
+        from the router's counters)."""
         if self.mirror:
             self.mirror_book.poll()
+            own = self.mirror_book.green_window(self.clock() - self._t0)
+            if own is not None:  # the router's counters: green's answers to the copies
+                self.book.put("green", own)
+        figures = dict(self.book.window)
+        if self.mirror:
             pairs = self.mirror_book.window()
             self.book.mirror = pairs
             if pairs is not None:
@@ -262,6 +283,11 @@ class DeployDriver:
         await self.sync.read_base()
 
     def start(self) -> Decision:
+        if self.gates is not None and self.gates.hold_start(self._start):
+            return Decision(self.weights, self.phase)  # the pre_rollout hook answers first
+        return self._start()
+
+    def _start(self) -> Decision:
         self._start_discovery()
         self.sync.read_base_soon()  # without prepare() (the console): the rollout's own counts
         return self._apply(self.strategy.start(self.clock()))
@@ -328,6 +354,8 @@ class DeployDriver:
         self.events.extend(d.events)
         self._record(d.events)
         self.routes_on, self.mirror = d.routes_on, d.mirror
+        if self.gates is not None:
+            self.gates.saw(d)
         if self.mover is not None:
             self.mover.saw(d.phase)
         if d.new_window:
@@ -387,6 +415,8 @@ class DeployDriver:
             await self.smoke.aclose()
         await self.mirror_book.aclose()
         await self.sync.aclose()
+        if self.gates is not None:
+            await self.gates.aclose()
 
     # -- the end, and the record ----------------------------------------------------------
 
@@ -426,6 +456,8 @@ class DeployDriver:
         With a fleet, the instances are not moved any more: they all stop."""
         await self._stop_moves()
         self.leave(load_ended=load_ended)
+        if self.gates is not None:
+            await self.gates.settle()
         if self.router is not None:
             with contextlib.suppress(Exception):
                 await self.flush()
@@ -461,12 +493,16 @@ class DeployDriver:
             notes.append(f"router error: {self.sync.error}")
         if self.sync.traffic_error:
             notes.append(f"router error: {self.sync.traffic_error}")
+        metrics, hooks = self.gates.rows() if self.gates is not None else ((), ())
+        refused = self.gates is not None and self.gates.refused
         return build_record(
             strategy=self.strategy.name,
             router=self.describe_router(),
             started=self._started_at,
             ended=dt.datetime.now(dt.UTC),
-            outcome=outcome_of(self.phase, self.exited, self.load_ended, self.confirmed),
+            outcome=outcome_of(
+                self.phase, self.exited, self.load_ended, self.confirmed, refused=refused
+            ),
             weights=self.weights if self.router is None else self.applied,
             on_exit=self.on_exit,
             steps=self.book.rows,
@@ -475,6 +511,8 @@ class DeployDriver:
             instances=self.sync.instances,
             fleet=self.fleet_row(),
             unconfirmed_after=None if self.confirmed else self.sync.applied_at - self._t0,
+            metrics=metrics,
+            hooks=hooks,
         )
 
     # -- for a log line -----------------------------------------------------------------

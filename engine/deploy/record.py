@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from engine.deploy.marks import Mark, p99_of
 from engine.deploy.strategies import Event, EventKind, Phase, Weights
 from engine.deploy.strategies.traffic import MirrorCounts
+from engine.report.deploy_gates import HookRow, MetricRow
 from engine.report.deploy_section import (
     ColorWindow,
     DeployEventRow,
@@ -90,14 +91,22 @@ def step_row(
 
 
 def outcome_of(
-    phase: Phase, exited: bool, load_ended: bool = False, confirmed: bool = True
+    phase: Phase,
+    exited: bool,
+    load_ended: bool = False,
+    confirmed: bool = True,
+    *,
+    refused: bool = False,
 ) -> Outcome:
     """`exited`: Surge ended mid-rollout and applied `on_exit` (so not the analysis' doing);
     `load_ended`: because the load ran out before the verdict, not the user or a signal;
     `confirmed`: the router took the weights the rollout ended at (else nothing it says
-    of the end happened: a failure, whatever the strategy decided)."""
+    of the end happened: a failure, whatever the strategy decided); `refused`: a gate
+    hook (pre_rollout, pre_promotion) refused last, and the rollout never promoted."""
     if not confirmed and (exited or phase in (Phase.PROMOTED, Phase.ROLLED_BACK)):
         return Outcome.ROUTER_FAILED
+    if refused and phase is not Phase.PROMOTED:
+        return Outcome.GATE_REFUSED
     if exited:
         return Outcome.UNFINISHED if load_ended else Outcome.STOPPED
     if phase is Phase.PROMOTED:
@@ -129,6 +138,8 @@ def build_record(
     instances: Mapping[str, Mapping[str, int]] | None = None,
     fleet: FleetRow | None = None,
     unconfirmed_after: float | None = None,
+    metrics: tuple[MetricRow, ...] = (),
+    hooks: tuple[HookRow, ...] = (),
 ) -> DeployRecord:
     """`unconfirmed_after`: the router took no weights after this time (seconds, as the
     events' `at`); a promotion or rollback decided later is recorded as not applied."""
@@ -151,4 +162,6 @@ def build_record(
         notes=tuple(notes),
         instances={k: dict(v) for k, v in (instances or {}).items()},
         fleet=fleet,
+        metrics=metrics,
+        hooks=hooks,
     )

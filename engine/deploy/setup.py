@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.deploy.discovery import DiscoverySync
 from engine.deploy.driver import DeployDriver, EventHook
 from engine.deploy.fleet import BASELINE, Fleet
+from engine.deploy.gates.rollout import RolloutGates
 from engine.deploy.instances import Launcher
 from engine.deploy.router_figures import RouterFigures
 from engine.deploy.routers import Router, SurgeProxyRouter
@@ -99,6 +100,17 @@ def profile_driver(
     )
     if not plan.recipes:  # a recipe's instances are registered by the fleet itself
         attach_discovery(driver, plan.blue, plan.green)
+    if plan.gates:  # [[deploy.metrics]], [deploy.hooks]: hooks run in the profile's folder
+        cwd = Path(profile.source).parent if profile.source != "<url>" else Path.cwd()
+        gates = RolloutGates(
+            plan.gates,
+            cwd=cwd,
+            name=profile.name,
+            note=driver.note,
+            state=driver.state,
+            clock=driver.clock,
+        )
+        driver.attach_gates(gates)
     return driver
 
 

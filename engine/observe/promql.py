@@ -7,9 +7,10 @@ answer are here, so both agree on what a vector, a scalar and "no data" are.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["instant_request", "instant_values"]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.addresses import parse_http_origin
+from engine.deploy.gates.spec import GatesPlan
 from engine.deploy.recipe import Recipe
 from engine.deploy.strategies import (
     COLORS,
@@ -30,6 +31,7 @@ from engine.deploy.strategies.traffic import IDEMPOTENT, Route
 from engine.discovery import is_registry, parse_source
 from engine.errors import ConfigError, did_you_mean
 from engine.profile import fields
+from engine.profile.deploy_gates import parse_gates
 from engine.profile.deploy_judge import JUDGE_KEYS, parse_judge
 from engine.profile.deploy_traffic import TRAFFIC_KEYS, parse_steps, parse_traffic
 from engine.profile.fields import Invalid, describe
@@ -48,6 +50,8 @@ _COMMON_KEYS = (
     "backend",
     "on_exit",
     "figures",
+    "metrics",  # [[deploy.metrics]] and [deploy.hooks]: engine.profile.deploy_gates
+    "hooks",
 )
 FIGURES = ("load", "router")
 ROUTERS = ("surge", "haproxy", "envoy")
@@ -115,6 +119,7 @@ class DeployPlan:
     notes: tuple[tuple[KeyPath, str], ...] = ()  # what was read but is spelled differently now
     routes: tuple[Route, ...] = ()  # a canary's cohort (engine.profile.deploy_traffic)
     mirror_methods: tuple[str, ...] = IDEMPOTENT  # what a mirror step copies to green
+    gates: GatesPlan = field(default_factory=GatesPlan)  # [[deploy.metrics]], [deploy.hooks]
 
     def instances(self, color: str) -> int:
         """How many instances the color has: its recipe's, else its URLs."""
@@ -230,6 +235,10 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
     canary_instances, scale_down_delay = _recipe_options(table, path, recipes, counts["green"])
     baseline = _baseline(table, path, recipes, router, figures)
     routes, methods = parse_traffic(table, path, router, options.get("steps", ()))
+    gates = parse_gates(table, path)
+    if gates.metrics and "analysis" not in options:
+        message = f"{strategy} judges no windows: metrics need canary, linear, rolling or smoke"
+        raise Invalid((*path, "metrics"), message)
     return DeployPlan(
         blue,
         green,
@@ -250,6 +259,7 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         notes=((at, renamed),) if renamed else (),
         routes=routes,
         mirror_methods=methods,
+        gates=gates,
     )
 
 
@@ -335,7 +345,7 @@ def _options(t: Mapping[str, Any], strategy: str, path: KeyPath) -> dict[str, An
         o["smoke"] = fields.flag(t.get("smoke", False), at("smoke"))
         interval = fields.seconds(t.get("smoke_duration", "30s"), at("smoke_duration"))
     wants_analysis = strategy == "canary" or (
-        (strategy == "bluegreen" and o["smoke"]) or any(k in t for k in _BOUND_KEYS)
+        (strategy == "bluegreen" and o["smoke"]) or any(k in t for k in (*_BOUND_KEYS, "metrics"))
     )
     if wants_analysis:
         o["analysis"] = _analysis(t, interval, path)

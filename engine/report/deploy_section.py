@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from engine.exit_codes import EXIT_ERROR, EXIT_ROLLED_BACK, EXIT_THRESHOLDS, EXIT_UNFINISHED
+from engine.exit_codes import (
+    EXIT_ERROR,
+    EXIT_GATE_REFUSED,
+    EXIT_ROLLED_BACK,
+    EXIT_THRESHOLDS,
+    EXIT_UNFINISHED,
+)
+from engine.report.deploy_gates import HookRow, MetricRow, render_gates
 from engine.report.text import Paint, fmt_ms
 
 __all__ = [
@@ -44,6 +51,7 @@ class Outcome(StrEnum):
     UNFINISHED = "unfinished"  # the load ended before the rollout's verdict; `on_exit` applied
     ROUTER_FAILED = "router_failed"  # the router never took the final weights (notes: why)
     RUNNING = "running"  # a report written while the rollout still went (partial, checkpoint)
+    GATE_REFUSED = "gate_refused"  # a pre_rollout or pre_promotion hook refused (hooks: why)
 
 
 _OUTCOME_COLORS = {
@@ -53,12 +61,14 @@ _OUTCOME_COLORS = {
     "unfinished": "31",
     "router_failed": "31",
     "running": "33",
+    "gate_refused": "31",
 }
 # A headless run's exit code by its rollout's outcome (README: "Exit codes").
 _OUTCOME_EXIT = {
     Outcome.ROUTER_FAILED: EXIT_ERROR,
     Outcome.ROLLED_BACK: EXIT_ROLLED_BACK,
     Outcome.UNFINISHED: EXIT_UNFINISHED,
+    Outcome.GATE_REFUSED: EXIT_GATE_REFUSED,
 }
 
 
@@ -227,6 +237,8 @@ class DeployRecord:
     # the router's counts per instance over this run: requests, status_5xx, connection_errors
     instances: dict[str, dict[str, int]] = field(default_factory=dict)
     fleet: FleetRow | None = None  # instances Surge started from recipes
+    metrics: tuple[MetricRow, ...] = ()  # [[deploy.metrics]]: values and verdicts (issue 31)
+    hooks: tuple[HookRow, ...] = ()  # [deploy.hooks] runs: result, output, time
 
 
 def rollout_exit_code(run_code: int, record: DeployRecord | None) -> int:
@@ -283,6 +295,10 @@ def deploy_table(record: DeployRecord) -> dict[str, Any]:
         table["instances"] = {name: dict(v) for name, v in record.instances.items()}
     if record.fleet is not None:
         table["fleet"] = record.fleet.as_dict()
+    if record.metrics:
+        table["metrics"] = [m.as_dict() for m in record.metrics]
+    if record.hooks:
+        table["hooks"] = [h.as_dict() for h in record.hooks]
     return table
 
 
@@ -321,11 +337,17 @@ def render_step(row: StepRow) -> str:
         f"{row.verdict} (window {round(row.window_s, 3):.1f}s)",
         f"blue  {_color(row.blue)}",
         f"green {_color(row.green)}",
-        *(f"  {name}\n    {_color(c)}" for name, c in row.cohorts.items()),
+        *(f"{_cohort_label(name):<6}{_color(c)}" for name, c in row.cohorts.items()),
         *_mirror_lines(row.mirror),
         *reason,
     ]
     return f"\n{STEP_INDENT}".join(lines)
+
+
+def _cohort_label(key: str) -> str:
+    """`+beta` for green's cohort beta (its lines are under green's), `blue+qa` for blue's."""
+    color, _, cohort = key.partition("+")
+    return f"+{cohort}" if color == "green" else key
 
 
 def _mirror_lines(m: MirrorWindow | None) -> list[str]:
@@ -368,6 +390,7 @@ def render_deploy(record: DeployRecord | None, paint: Paint | None = None) -> li
         out.append("    instances (the router's own counts, this run):")
         out.extend(f"      {name}: {_instance(v)}" for name, v in record.instances.items())
     out.extend(_render_fleet(record.fleet))
+    out.extend(render_gates(record.metrics, record.hooks))
     if record.steps:
         out.append("")
         out.extend(line for s in record.steps for line in f"    {render_step(s)}".splitlines())

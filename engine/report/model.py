@@ -23,6 +23,7 @@ from engine.load.states import Ending, StopCause, ending_of
 from engine.load.steering import SteeringEvent
 from engine.observe.series import Series
 from engine.report.capacity_section import capacity_table, read_capacity
+from engine.report.deploy_gates import hook_rows, metric_rows
 from engine.report.deploy_section import (
     ColorWindow,
     DeployEventRow,
@@ -545,6 +546,8 @@ class _Reader:
             )
             if isinstance(fleet, Mapping)
             else None,
+            metrics=metric_rows(d.get("metrics")),
+            hooks=hook_rows(d.get("hooks")),
         )
 
     def pair(self, t: Mapping[str, Any], key: str) -> tuple[int, int] | tuple[None, None]:

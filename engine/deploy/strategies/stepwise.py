@@ -35,7 +35,7 @@ class Stepwise(Strategy):
         judged: Callable[[Analysis, FiguresByColor | None], Verdict] = judge,
     ) -> Decision:
         """`judged`: how this step reads the window (a cohort's or a mirror's: steps.py)."""
-        verdict = judged(analysis, figures)
+        verdict = self._gated(judged(analysis, figures))
         verdict, self.inconclusive = escalate(analysis, verdict, self.inconclusive)
         event = Event(verdict.outcome, now, verdict.reason, self.step_index)
         if verdict.outcome is EventKind.ANALYSIS_PASSED:
