@@ -18,7 +18,7 @@ from time import monotonic
 from engine.deploy.gates.hooks import payload, run_hook
 from engine.deploy.gates.metrics import MetricGate
 from engine.deploy.gates.spec import GatesPlan
-from engine.deploy.strategies import Decision, EventKind, Strategy
+from engine.deploy.strategies import Decision, EventKind, Phase, Strategy
 from engine.deploy.strategies.base import GateAnswer
 from engine.report.deploy_gates import HookRow, MetricRow
 
@@ -113,6 +113,8 @@ class RolloutGates:
                 self.metrics.start(self._t0)
             if d.new_window:
                 self.metrics.new_window()
+            if d.phase in (Phase.PROMOTED, Phase.ROLLED_BACK):
+                self.metrics.stop()
         for e in d.events:
             if e.kind is EventKind.PROMOTED and "post_promotion" in self.plan.hooks:
                 self._run("post_promotion")
