@@ -1,7 +1,7 @@
 """CPU per request of two Surge trees, alternating: the A/B for a change on the hot path.
 
     .venv/bin/python bench/cpu_ab.py --before /tmp/oldtree [--after .] [--rounds 4]
-        [--requests 150000] [--vus 50] [--body 12b|100k|1m] [--scheme http|https]
+        [--requests 150000] [--vus 50] [--body 12b|100k|1m] [--scheme http|https|https-default|h2]
 
 Each round runs `surge run NGINX --vus 50 --iterations N --workers 1` from each tree
 (PYTHONPATH=TREE), pinned to the generator core, against the pinned nginx, and
@@ -25,14 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BODIES, GENERATOR_CORE, Nginx, surge_binary
 
 
-def cpu_per_request(tree: Path, url: str, requests: int, vus: int) -> float:
+def cpu_per_request(tree: Path, url: str, requests: int, vus: int, h2: bool = False) -> float:
     env = {**os.environ, "PYTHONPATH": str(tree), "NO_COLOR": "1"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     python = Path(surge_binary()).with_name("python")
     subprocess.run(
         ["taskset", "-c", str(GENERATOR_CORE), str(python), "-m", "tui.cli", "run", url,
          "--vus", str(vus), "--iterations", str(requests), "--workers", "1", "-q",
-         *(["--insecure"] if url.startswith("https") else [])],
+         *(["--insecure"] if url.startswith("https") else []), *(["--http2"] if h2 else [])],
         cwd=tree, env=env, check=True, capture_output=True,
     )  # fmt: skip
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -50,7 +50,7 @@ def main() -> int:
     p.add_argument("--requests", type=int, default=150_000)
     p.add_argument("--vus", type=int, default=50)
     p.add_argument("--body", choices=list(BODIES), help="a file of the matrix instead of `/`")
-    p.add_argument("--scheme", choices=["http", "https"], default="http")
+    p.add_argument("--scheme", choices=["http", "https", "https-default", "h2"], default="http")
     args = p.parse_args()
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     runs: dict[str, list[float]] = {name: [] for name in trees}
@@ -59,7 +59,7 @@ def main() -> int:
         for r in range(args.rounds):
             order = list(trees.items()) if r % 2 == 0 else list(trees.items())[::-1]
             for name, tree in order:
-                us = cpu_per_request(tree, url, args.requests, args.vus)
+                us = cpu_per_request(tree, url, args.requests, args.vus, args.scheme == "h2")
                 runs[name].append(us)
                 print(f"{name:6} {us:6.2f} us CPU per request", flush=True)
     medians = {name: statistics.median(values) for name, values in runs.items()}

@@ -10,14 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
-from engine.deploy.marks import Mark
+from engine.deploy.marks import Mark, p99_of
 from engine.deploy.strategies import Event, EventKind, Phase, Weights
+from engine.deploy.strategies.traffic import MirrorCounts
 from engine.report.deploy_gates import HookRow, MetricRow
 from engine.report.deploy_section import (
     ColorWindow,
     DeployEventRow,
     DeployRecord,
     FleetRow,
+    MirrorExampleRow,
+    MirrorWindow,
     Outcome,
     StepRow,
     rollout_exit_code,
@@ -27,6 +30,7 @@ __all__ = [
     "VERDICTS",
     "build_record",
     "color_window",
+    "mirror_window",
     "outcome_of",
     "rollout_exit_code",
     "step_row",
@@ -44,10 +48,29 @@ def color_window(mark: Mark) -> ColorWindow:
     return ColorWindow(mark.requests, mark.failed, pct[50.0], pct[95.0], pct[99.0])
 
 
+def mirror_window(counts: MirrorCounts) -> MirrorWindow:
+    """A mirror window's pairs for the report: p99s from the pairs' latency counts."""
+    return MirrorWindow(
+        counts.mirrored,
+        counts.status_mismatch,
+        counts.body_mismatch,
+        counts.errors,
+        p99_of(counts.blue),
+        p99_of(counts.green),
+        tuple(MirrorExampleRow(e.path, e.blue_status, e.green_status) for e in counts.examples),
+    )
+
+
 def step_row(
-    event: Event, at_s: float, weights: Weights, window_s: float, marks: Mapping[str, Mark]
+    event: Event,
+    at_s: float,
+    weights: Weights,
+    window_s: float,
+    marks: Mapping[str, Mark],
+    mirror: MirrorCounts | None = None,
 ) -> StepRow:
-    """A verdict event and the window it judged (the weights that window ran at)."""
+    """A verdict event and the window it judged (the weights that window ran at): each
+    color's figures, each named cohort's (`green+beta`) with requests, a mirror's pairs."""
     return StepRow(
         at_s=at_s,
         step=event.step,
@@ -58,6 +81,12 @@ def step_row(
         green=color_window(marks.get("green", Mark())),
         verdict=VERDICTS[event.kind],
         reason=event.message,
+        cohorts={
+            key: color_window(m)
+            for key, m in marks.items()
+            if "+" in key and not key.endswith("+") and m.requests
+        },
+        mirror=None if mirror is None else mirror_window(mirror),
     )
 
 

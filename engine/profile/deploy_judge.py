@@ -18,6 +18,14 @@ from engine.profile.locate import KeyPath
 JUDGES = ("bounds", "statistical")
 JUDGE_KEYS = ("judge", "confidence", "min_latency_shift", "min_error_shift")
 _STATISTICAL_KEYS = JUDGE_KEYS[1:]
+# the bounds judge's own: the statistical one compares green with blue, by no fixed bound
+_BOUNDS_KEYS = (
+    "min_success_rate",
+    "max_p99_ms",
+    "max_p99_ratio",
+    "p99_floor_ms",
+    "max_success_drop",
+)
 
 
 def parse_judge(t: Mapping[str, Any], path: KeyPath) -> Judge:
@@ -32,6 +40,10 @@ def parse_judge(t: Mapping[str, Any], path: KeyPath) -> Judge:
             if key in t:
                 raise Invalid((*path, key), 'applies to judge = "statistical"')
         return BOUNDS
+    for key in _BOUNDS_KEYS:
+        if key in t:
+            message = 'applies to judge = "bounds" (the statistical judge compares with blue)'
+            raise Invalid((*path, key), message)
     d = StatisticalJudge()
     confidence = fields.fraction(t.get("confidence", d.confidence), (*path, "confidence"))
     if not 0.5 <= confidence < 1:

@@ -32,6 +32,7 @@ from engine.report.deploy_section import (
     Outcome,
     StepRow,
     deploy_table,
+    read_step_traffic,
 )
 from engine.report.observe_section import observe_table, read_observe
 
@@ -566,4 +567,5 @@ class _Reader:
             green_weight=green or 0,
             blue=ColorWindow(**self.fill(ColorWindow, s.get("blue", {}), f"{p}.blue")),
             green=ColorWindow(**self.fill(ColorWindow, s.get("green", {}), f"{p}.green")),
+            **read_step_traffic(s),
         )

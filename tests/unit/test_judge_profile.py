@@ -42,6 +42,7 @@ def test_statistical_with_its_settings_and_defaults() -> None:
     [
         ("judge = 'kayenta'\n", "deploy.judge", "expected one of bounds, statistical"),
         ("confidence = 0.9\n", "deploy.confidence", 'applies to judge = "statistical"'),
+        ("judge = 'statistical'\nmax_p99_ms = 30\n", "deploy.max_p99_ms", 'judge = "bounds"'),
         ("judge = 'statistical'\nconfidence = 1\n", "deploy.confidence", "0.5 <= confidence < 1"),
         ("judge = 'statistical'\nconfidence = 99\n", "deploy.confidence", "fraction 0..1"),
         ("judge = 'statistical'\nmin_latency_shift = -1\n", "deploy.min_latency_shift", "0..1"),

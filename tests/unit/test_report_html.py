@@ -18,6 +18,7 @@ import pytest
 
 from engine.explore.model import CapacityResult, CapacityStep, Insight, InsightKind
 from engine.load.metrics import decode_histogram
+from engine.load.model import LatencyStats
 from engine.load.steering import Steer, SteeringEvent
 from engine.observe.series import Series
 from engine.report.compare import compare, format_change
@@ -25,12 +26,15 @@ from engine.report.deploy_section import ColorWindow, DeployRecord, Outcome, Ste
 from engine.report.document import read_report
 from engine.report.html import ASSETS, render_html, write_html
 from engine.report.html.payload import HISTOGRAM_BINS, TIMELINE_COLUMNS, build_payload
-from engine.report.model import Report, Section
+from engine.report.model import Checks, GroupSection, Report, ScenarioSection, Section
 from engine.report.summary import histogram_bins, render_report
 from engine.report.text import ms_cell
-from tests.report_fixtures import BASE, NEW
 
 MB = 1_000_000
+# tests/report_fixtures.py's two runs of the shop a week apart (read here by path: that
+# module imports the app's tests, which would cost this file seconds of Textual imports).
+REPORTS = Path(__file__).parents[1] / "fixtures" / "reports"
+BASE, NEW = REPORTS / "shop-base.toml", REPORTS / "shop-new.toml"
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +195,7 @@ def test_no_string_of_the_report_becomes_markup(new: Report) -> None:
     payload = payload.split("</script>")[0]
     assert json.loads(payload)["observe"][0]["name"] == NASTY  # intact once parsed
     assert NASTY in page.by("data-error")  # shown as text, where it belongs
+    assert f"error: {NASTY}" in {text for _, _, text in page.found}
     assert page.figures()["ended"] == "finished"
 
 
@@ -292,6 +297,55 @@ def test_capacity_insights_and_steering_where_the_report_has_them(new: Report) -
     assert page.figures()["capacity"].startswith("holds 100/s")
     assert "knee" in page.by("data-insight")
     assert build_payload(report)["marks"] == [4]
+    assert build_payload(report)["insights"] == [{"at": 5, "kind": "knee"}]
     assert [c for c in page.by("data-chart")] == [
         "latency", "rps", "errors", "vus", "histogram", "capacity",
     ]  # fmt: skip
+
+
+def test_a_scenario_flow_shows_its_scenarios_groups_and_checks(new: Report) -> None:
+    stats = LatencyStats(p95=12.0, p99=20.0, max=30.0)
+    flow = ScenarioSection(
+        requests=500, rps=50.0, http_req_duration=stats, latency=stats, executor="constant-vus",
+        iterations=100, checks={"cart ok": Checks(98, 2)},
+    )  # fmt: skip
+    report = replace(
+        new,
+        scenarios={"browse": flow, "buy": replace(flow, rps=10.0, iterations=20)},
+        groups={"::checkout": GroupSection(requests=40, group_duration=stats)},
+        checks={"status 200": Checks(500, 0)},
+    )
+    page = Page(render_html(replace(report, meta=replace(new.meta, executor="scenarios"))))
+    assert "2 scenarios: browse, buy" in page.by("class")["facts"][1]
+    rows = page.by("data-table")["scenario"][1]
+    assert "browse" in rows and "constant-vus" in rows and ms_cell(12.0) in rows
+    assert "group ::checkout" in page.by("data-table")["trends"][1]
+    checks = {k: a["data-verdict"] for k, (a, _) in page.by("data-check").items()}
+    assert checks == {"status 200": "pass", "cart ok": "fail"}
+    slower = replace(report, scenarios={"browse": flow, "buy": replace(flow, rps=20.0)})
+    changes = Page(render_html(report, base=slower)).by("data-change")
+    assert changes["scenario buy rps"][1] == "-50.0%"
+
+
+def test_a_chart_only_where_its_data_is(new: Report) -> None:
+    """The script draws charts from the payload: the page places exactly those."""
+    quiet = Series("disk", "127.0.0.1:9100", "bytes")  # never answered: no points
+    cpu = Series("cpu", "127.0.0.1:9100", "%", (1.0, 2.0), (10.0, 20.0))
+    assert new.histograms is not None and new.histograms.total is not None
+    histograms = replace(
+        new.histograms, total=replace(new.histograms.total, http_req_duration=None)
+    )
+    report = replace(new, observe={"disk": quiet, "cpu": cpu}, histograms=histograms)
+    page = Page(render_html(report))
+    assert list(page.by("data-chart")) == ["latency", "rps", "errors", "vus", "observe-0"]
+    assert [s["name"] for s in build_payload(report)["observe"]] == ["cpu"]
+    assert "disk" in page.by("data-table")["observe"][1]  # in the table still
+
+
+def test_the_warnings_report_show_prints_are_on_the_page(new: Report) -> None:
+    s = new.summary
+    down = replace(s, failed=s.requests, errors={"connection refused": s.requests})
+    report = replace(new, summary=down, meta=replace(new.meta, stop_reason="threshold abort"))
+    text = render_html(report)
+    assert f"all {s.requests:,} requests failed: connection refused at 127.0.0.1:9" in text
+    assert "stopped:</strong> threshold abort" in text

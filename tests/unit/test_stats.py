@@ -126,7 +126,7 @@ def _window(rng: random.Random, n: int, scale: float) -> ColorFigures:
     return Mark(0.0, n, failed, counts).figures()
 
 
-_ANALYSIS = Analysis(min_success_rate=None, judge=StatisticalJudge())  # the tests alone
+_ANALYSIS = Analysis(judge=StatisticalJudge())
 
 
 def _fails(seed: int, scale: float, n: int = 1000) -> bool:
@@ -163,13 +163,13 @@ def test_reasons_say_why() -> None:
     blue, slow = _window(rng, 2000, 1.0), _window(rng, 2000, 1.3)
     failed = judge(_ANALYSIS, {"blue": blue, "green": slow})
     assert failed.outcome is EventKind.ANALYSIS_FAILED
-    assert re.fullmatch(r"p95 \+\d\d% \(\S+ vs \S+ ms\), significant at 0.99: fail", failed.reason)
+    assert re.fullmatch(r"p50 \+\d\d% \(\S+ vs \S+ ms\), significant at 0.99: fail", failed.reason)
     same = judge(_ANALYSIS, {"blue": blue, "green": blue})
     assert same.outcome is EventKind.ANALYSIS_PASSED
-    pattern = r"p95 \+0% \((\S+) vs \1 ms\), not significant \(p 1\); errors (\S+) vs \2, not"
+    pattern = r"p50 \+0% \((\S+) vs \1 ms\), not significant \(p 1\); errors (\S+) vs \2, not"
     assert re.fullmatch(pattern + r" significant \(p 1\)", same.reason)
-    quiet = ColorFigures(300, 2, blue.p99_ms, counts=blue.counts, p95_ms=blue.p95_ms)
-    calm = ColorFigures(300, 0, blue.p99_ms, counts=blue.counts, p95_ms=blue.p95_ms)
+    quiet = ColorFigures(300, 2, blue.p99_ms, counts=blue.counts, p50_ms=blue.p50_ms)
+    calm = ColorFigures(300, 0, blue.p99_ms, counts=blue.counts, p50_ms=blue.p50_ms)
     few = judge(_ANALYSIS, {"blue": calm, "green": quiet})
     assert "errors: 2 vs 0 in 300 vs 300 requests: too few to judge" in few.reason
     assert few.outcome is EventKind.ANALYSIS_PASSED

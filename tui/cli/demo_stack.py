@@ -33,6 +33,7 @@ ROUTERS = ("surge", "haproxy", "envoy")
 #: What is wrong with green in the demo: the `surge sut` flags that make it so.
 FLAWS: dict[str, tuple[str, ...]] = {
     "none": ("--latency", "5ms"),
+    "slower": ("--latency", "5.75ms"),  # 15% slower than blue: inside the bounds
     "latency": ("--latency", "40ms"),
     "errors": ("--latency", "5ms", "--error-rate", "0.1"),
 }

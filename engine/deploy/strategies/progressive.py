@@ -57,7 +57,8 @@ class Progressive(Stepwise):
             raise ValueError(f"interval must be > 0, got {interval!r}")
         if failure_limit < 1:
             raise ValueError(f"failure_limit must be >= 1, got {failure_limit!r}")
-        self.steps = as_steps(steps)
+        self.plan = as_steps(steps)  # typed; `steps` keeps weight steps as plain ints
+        self.steps = tuple(s.percent if isinstance(s, WeightStep) else s for s in self.plan)
         self.routes_on = False  # a cohort step was reached: the routes stay on
         self.mirror = 0  # the share mirrored to green (a mirror step's)
         self.interval = float(interval)
@@ -71,7 +72,7 @@ class Progressive(Stepwise):
     def _enter(self, now: float, index: int, lead: Event | None) -> Decision:
         before = self._snapshot()
         events = (lead,) if lead else ()
-        step = self.steps[index] if index < len(self.steps) else None
+        step = self.plan[index] if index < len(self.plan) else None
         if step is None or (isinstance(step, WeightStep) and step.percent >= 100):
             self.step_index = index
             decision = self.promote(now, f"promoted after step {index}")
@@ -112,7 +113,7 @@ class Progressive(Stepwise):
     def _tick(self, now: float, figures: FiguresByColor | None) -> Decision:
         if self.analysis is None:
             return self._catch_up(now)
-        step = self.steps[self.step_index]
+        step = self.plan[self.step_index]
         if isinstance(step, CohortStep):
             return self._judge_step(now, self.analysis, figures, judge_cohort)
         if isinstance(step, MirrorStep):

@@ -3,7 +3,7 @@
 The text of each figure is what `surge report show` prints (its own formatting
 functions: ms_cell, fmt_bytes, the threshold's describe_observed, verdict_line), so a
 reader, a test and a PDF see the same numbers without running the page's script.
-Every string from the report passes through `html.escape` (`_e`): a step named
+Every string from the report passes through `html.escape` (`esc`): a step named
 `<script>` is text. The elements tests read carry `data-figure`, `data-threshold`,
 `data-verdict` and `data-change` (docs/ARCHITECTURE.md: the HTML report's contract).
 """
@@ -18,13 +18,14 @@ from engine.durations import clock
 from engine.errors import ConfigError, in_http_req_failed
 from engine.load.metrics import PHASES
 from engine.load.model import LatencyStats
+from engine.load.states import StopReason
 from engine.load.steering import steering_words
 from engine.report.capacity_section import capacity_line
 from engine.report.compare import Comparison, Row, format_change, format_value
 from engine.report.model import Report, Section, ThresholdEntry
 from engine.report.observe_section import fmt_value as fmt_series
-from engine.report.review import threshold_state
-from engine.report.summary import verdict_line
+from engine.report.review import executor_of, threshold_state
+from engine.report.summary import failure_banner, latency_note, verdict_line
 from engine.report.text import fmt_bytes, fmt_ms, ms_cell
 
 STATS = (("avg", "mean"), ("min", "min"), ("med", "p50"), ("p90", "p90"))
@@ -32,7 +33,7 @@ STATS += (("p95", "p95"), ("p99", "p99"), ("p99.9", "p99_9"), ("max", "max"))
 _LABEL = {"p99_9": "p99.9"}  # a stat's name in report compare's figures
 
 
-def _e(text: object) -> str:
+def esc(text: object) -> str:
     """Any report string as HTML text or an attribute's value."""
     return html.escape(str(text), quote=True)
 
@@ -93,51 +94,58 @@ def verdict_section(report: Report, comparison: Comparison | None, base_name: st
     """What a reader wants first: the verdict line, the headline cards, the thresholds,
     the rollout's outcome, the steering by hand and the run's ending."""
     meta = report.meta
-    changes = _changes(comparison)
+    changes = changes_of(comparison)
     cards = []
     for h in headlines(report):
         row = changes.get(("total", h.compared)) if h.compared else None
         change = _change_span(row, f' data-figure-change="{h.name}"') if row else ""
-        unit = f'<span class="unit">{_e(h.unit)}</span>' if h.unit else ""
+        unit = f'<span class="unit">{esc(h.unit)}</span>' if h.unit else ""
         cards.append(
-            f'<div class="card"><dt>{_e(h.label)}</dt><dd><span data-figure="{h.name}">'
-            f"{_e(h.text)}</span>{unit}{change}</dd></div>"
+            f'<div class="card"><dt>{esc(h.label)}</dt><dd><span data-figure="{h.name}">'
+            f"{esc(h.text)}</span>{unit}{change}</dd></div>"
         )
     out = ['<section id="verdict" aria-labelledby="verdict-h">', '<h2 id="verdict-h">Verdict</h2>']
     if meta.exit_code is not None:
         words = verdict_line(report, meta.exit_code).removeprefix("verdict: ")
         tone = "pass" if meta.exit_code == 0 else "fail"
-        out.append(f'<p class="verdict {tone}" data-figure="verdict">{_e(words)}</p>')
+        out.append(f'<p class="verdict {tone}" data-figure="verdict">{esc(words)}</p>')
     if report.deploy is not None:
         outcome = report.deploy.outcome.value
         out.append(
-            f'<p class="rollout">rollout: <strong class="outcome-{_e(outcome)}" '
-            f'data-figure="rollout">{_e(outcome.replace("_", " "))}</strong></p>'
+            f'<p class="rollout">rollout: <strong class="outcome-{esc(outcome)}" '
+            f'data-figure="rollout">{esc(outcome.replace("_", " "))}</strong></p>'
         )
     if comparison is not None:
         tone = "fail" if comparison.regressed else "pass"
         out.append(
-            f'<p class="verdict {tone}">against {_e(base_name)}: '
-            f'<span data-figure="compare">{_e(comparison.verdict)}</span></p>'
+            f'<p class="verdict {tone}">against {esc(base_name)}: '
+            f'<span data-figure="compare">{esc(comparison.verdict)}</span></p>'
         )
     for label, text in _problems(report):
-        out.append(f'<p class="problem"><strong>{_e(label)}</strong> {_e(text)}</p>')
+        out.append(f'<p class="problem"><strong>{esc(label)}</strong> {esc(text)}</p>')
     out.append(f'<dl class="cards">{"".join(cards)}</dl>')
     if report.thresholds:
         out.append(thresholds_table(report.thresholds))
     if steered := steering_words(meta.steering):
-        items = "".join(f"<li>{_e(w)}</li>" for w in steered)
+        items = "".join(f"<li>{esc(w)}</li>" for w in steered)
         out.append(f'<h3>Steered by hand</h3><ul class="steering">{items}</ul>')
     out.append("</section>")
     return "\n".join(out)
 
 
 def _problems(report: Report) -> list[tuple[str, str]]:
-    meta = report.meta
-    out = [("stopped:", meta.stop_reason)] if meta.stop_reason else []
+    """What `report show` says under its header: the stop, the error, lost workers,
+    most requests failing, and why latency and http_req_duration differ."""
+    meta, s = report.meta, report.summary
+    out = []
+    if meta.stop_reason and meta.stop_reason != StopReason.USER_STOP:  # the ending says it
+        out.append(("stopped:", meta.stop_reason))
     out += [("error:", meta.error)] if meta.error else []
     out += [("worker failed:", f) for f in meta.worker_failures]
-    return [(label, text) for label, text in out if text]
+    if banner := failure_banner(s.requests, s.failed, s.errors, meta.target):
+        out.append(("⚠", banner))
+    note = latency_note(s.latency, s.http_req_duration, s.dropped_iterations, executor_of(meta))
+    return out + ([("⚠", note)] if note else [])
 
 
 def observed(entry: ThresholdEntry) -> str:
@@ -156,19 +164,19 @@ def thresholds_table(entries: Sequence[ThresholdEntry]) -> str:
         if t.recomputed is False:
             notes += " (verdict kept from the merged runs)"
         rows.append(
-            f'<tr data-threshold="{_e(f"{t.metric}: {t.expression}")}" data-verdict="{verdict}">'
-            f'<td class="{verdict}">{"✓ pass" if t.ok else "✗ fail"}</td><td>{_e(t.metric)}</td>'
-            f"<td><code>{_e(t.expression)}</code></td><td>{_e(observed(t))}{_e(notes)}</td></tr>"
+            f'<tr data-threshold="{esc(f"{t.metric}: {t.expression}")}" data-verdict="{verdict}">'
+            f'<td class="{verdict}">{"✓ pass" if t.ok else "✗ fail"}</td><td>{esc(t.metric)}</td>'
+            f"<td><code>{esc(t.expression)}</code></td><td>{esc(observed(t))}{esc(notes)}</td></tr>"
         )
     return table("Thresholds", ("verdict", "metric", "threshold", "observed"), rows, "thresholds")
 
 
 def table(caption: str, head: Iterable[str], rows: Sequence[str], name: str) -> str:
     """A table in a focusable, scrollable region (keyboard users scroll it with arrows)."""
-    cells = "".join(f'<th scope="col">{_e(h)}</th>' for h in head)
+    cells = "".join(f'<th scope="col">{esc(h)}</th>' for h in head)
     return (
-        f'<div class="table" role="region" tabindex="0" aria-label="{_e(caption)}">'
-        f'<table data-table="{_e(name)}"><caption>{_e(caption)}</caption>'
+        f'<div class="table" role="region" tabindex="0" aria-label="{esc(caption)}">'
+        f'<table data-table="{esc(name)}"><caption>{esc(caption)}</caption>'
         f"<thead><tr>{cells}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
@@ -176,7 +184,7 @@ def table(caption: str, head: Iterable[str], rows: Sequence[str], name: str) -> 
 # ------------------------------------------------------------------ comparisons
 
 
-def _changes(comparison: Comparison | None) -> dict[tuple[str, str], Row]:
+def changes_of(comparison: Comparison | None) -> dict[tuple[str, str], Row]:
     if comparison is None:
         return {}
     return {(r.section, r.figure): r for r in comparison.rows}
@@ -186,7 +194,7 @@ def _change_span(row: Row, attrs: str = "") -> str:
     """A figure's change against the base, as `report compare` words it."""
     text = format_change(row) if row.new != row.base else "same"
     mark = " ✗" if row.regression else ""
-    return f' <small class="change {row.direction}"{attrs}>{_e(text)}{mark}</small>'
+    return f' <small class="change {row.direction}"{attrs}>{esc(text)}{mark}</small>'
 
 
 def comparison_section(comparison: Comparison, base_name: str) -> str:
@@ -195,17 +203,17 @@ def comparison_section(comparison: Comparison, base_name: str) -> str:
     for r in comparison.rows:
         note = "regression" if r.regression else r.note
         rows.append(
-            f'<tr class="{r.direction}"><td>{_e(r.section)}</td><th scope="row">{_e(r.figure)}'
-            f"</th><td>{_e(format_value(r.base, r.unit))}</td>"
-            f"<td>{_e(format_value(r.new, r.unit))}</td>"
-            f'<td data-change="{_e(r.label)}">{_e(format_change(r))}</td>'
-            f"<td>{_e(r.direction)}</td><td>{_e(note)}</td></tr>"
+            f'<tr class="{r.direction}"><td>{esc(r.section)}</td><th scope="row">{esc(r.figure)}'
+            f"</th><td>{esc(format_value(r.base, r.unit))}</td>"
+            f"<td>{esc(format_value(r.new, r.unit))}</td>"
+            f'<td data-change="{esc(r.label)}">{esc(format_change(r))}</td>'
+            f"<td>{esc(r.direction)}</td><td>{esc(note)}</td></tr>"
         )
-    warnings = "".join(f"<li>{_e(w)}</li>" for w in comparison.warnings)
+    warnings = "".join(f"<li>{esc(w)}</li>" for w in comparison.warnings)
     return "\n".join(
         [
             '<section id="compare" aria-labelledby="compare-h">',
-            f'<h2 id="compare-h">Compared with {_e(base_name)}</h2>',
+            f'<h2 id="compare-h">Compared with {esc(base_name)}</h2>',
             f'<ul class="warnings">{warnings}</ul>' if warnings else "",
             table(
                 "Every figure, base and new",
@@ -251,7 +259,7 @@ def trends_section(report: Report, changes: Mapping[tuple[str, str], Row]) -> st
             )
             for _, k in STATS
         )
-        rows.append(f'<tr><th scope="row">{_e(name)}</th>{cells}</tr>')
+        rows.append(f'<tr><th scope="row">{esc(name)}</th>{cells}</tr>')
     seconds = max(report.meta.duration_s, 1e-9)
     network = [
         f"<li>{name} {fmt_bytes(n)} {fmt_bytes(n / seconds)}/s</li>"
@@ -265,7 +273,7 @@ def trends_section(report: Report, changes: Mapping[tuple[str, str], Row]) -> st
 
 def cell(text: str, change: Row | None) -> str:
     """A table's figure, its change against the base beside it when there is one."""
-    return f"<td>{_e(text)}{_change_span(change) if change else ''}</td>"
+    return f"<td>{esc(text)}{_change_span(change) if change else ''}</td>"
 
 
 def sections_table(
@@ -291,7 +299,7 @@ def sections_table(
             ),
         ]
         tds = "".join(cell(text, changes.get((key, fig))) for text, fig in cells)
-        rows.append(f'<tr><th scope="row">{_e(name)}</th>{tds}</tr>')
+        rows.append(f'<tr><th scope="row">{esc(name)}</th>{tds}</tr>')
     head = (kind, "requests", "req/s", "failed", "p50 ms", "p95 ms", "p99 ms", "max ms")
     return table(title, head, rows, kind)
 
@@ -311,22 +319,26 @@ def scenarios_table(report: Report, changes: Mapping[tuple[str, str], Row]) -> s
         )
         tds = "".join(cell(text, changes.get((key, fig))) for text, fig in cells)
         rows.append(
-            f'<tr><th scope="row">{_e(name)}</th><td>{_e(sc.executor or "–")}</td>{tds}</tr>'
+            f'<tr><th scope="row">{esc(name)}</th><td>{esc(sc.executor or "–")}</td>{tds}</tr>'
         )
     head = ("scenario", "executor", "iterations", "dropped", "req/s", "p95 ms", "errors")
     return table("Scenarios (p95 of http_req_duration)", head, rows, "scenario")
 
 
 def checks_table(report: Report) -> str:
+    """The run's checks, and a scenario's own where the run's table lacks them ("" if none)."""
     checks = dict(report.checks)
     for sc in report.scenarios.values():
         checks |= {n: c for n, c in sc.checks.items() if n not in checks}
+    if not checks:
+        return ""
     rows = []
     for name, c in checks.items():
         total = c.passes + c.fails
         verdict = "pass" if c.fails == 0 else "fail"
         rows.append(
-            f'<tr data-check="{_e(name)}" data-verdict="{verdict}"><th scope="row">{_e(name)}</th>'
+            f'<tr data-check="{esc(name)}" data-verdict="{verdict}">'
+            f'<th scope="row">{esc(name)}</th>'
             f"<td>{c.passes:,}</td><td>{c.fails:,}</td>"
             f"<td>{c.passes / total if total else 0:.2%}</td></tr>"
         )
@@ -338,7 +350,7 @@ def status_table(report: Report) -> str:
     s = report.summary
     total = s.requests
     rows = [
-        f'<tr data-status="{_e(code)}"><th scope="row">{_e(code)}</th><td>{n:,}</td>'
+        f'<tr data-status="{esc(code)}"><th scope="row">{esc(code)}</th><td>{n:,}</td>'
         f'<td>{n / total if total else 0:.1%}</td><td><span class="bar" '
         f'style="width:{100 * n / total if total else 0:.1f}%"></span></td></tr>'
         for code, n in s.status.items()
@@ -346,9 +358,9 @@ def status_table(report: Report) -> str:
     for kind, n in sorted(s.errors.items(), key=lambda kv: -kv[1]):
         aside = "" if in_http_req_failed(kind) else " (not in http_req_failed)"
         rows.append(
-            f'<tr class="error" data-error="{_e(kind)}"><th scope="row">{_e(kind)}</th>'
+            f'<tr class="error" data-error="{esc(kind)}"><th scope="row">{esc(kind)}</th>'
             f"<td>{n:,}</td><td>{f'{n / total:.1%}' if total else ''}</td>"
-            f"<td>{_e(aside)}</td></tr>"
+            f"<td>{esc(aside)}</td></tr>"
         )
     return table("Status and errors", ("status / error", "count", "share", ""), rows, "status")
 
@@ -363,32 +375,32 @@ def deploy_section(report: Report) -> str:
         else "unknown (the router confirmed none)"
     )
     rows = [
-        f'<tr data-window="{i}" data-verdict="{_e(s.verdict)}"><td>{s.at_s:.1f}s</td>'
-        f'<td>{s.blue_weight}:{s.green_weight}</td><td class="{_e(s.verdict)}">{_e(s.verdict)}'
+        f'<tr data-window="{i}" data-verdict="{esc(s.verdict)}"><td>{s.at_s:.1f}s</td>'
+        f'<td>{s.blue_weight}:{s.green_weight}</td><td class="{esc(s.verdict)}">{esc(s.verdict)}'
         f"</td><td>{s.window_s:.1f}s</td>"
         + "".join(
             f"<td>{c.requests:,} req, {c.error_rate:.2%} err, p95 {fmt_ms(c.p95_ms)}, "
             f"p99 {fmt_ms(c.p99_ms)}</td>"
             for c in (s.blue, s.green)
         )
-        + f"<td>{_e(s.reason)}</td></tr>"
+        + f"<td>{esc(s.reason)}</td></tr>"
         for i, s in enumerate(d.steps)
     ]
     events = "".join(
-        f"<li>{e.at_s:.1f}s {_e(e.kind)}: {_e(e.message)}</li>"
+        f"<li>{e.at_s:.1f}s {esc(e.kind)}: {esc(e.message)}</li>"
         for e in d.events
         if "analysis" not in e.kind
     )
-    notes = "".join(f"<li>note: {_e(n)}</li>" for n in d.notes)
+    notes = "".join(f"<li>note: {esc(n)}</li>" for n in d.notes)
     instances = "".join(
-        f"<li>{_e(name)}: {', '.join(f'{v:,} {_e(k)}' for k, v in counts.items())}</li>"
+        f"<li>{esc(name)}: {', '.join(f'{v:,} {esc(k)}' for k, v in counts.items())}</li>"
         for name, counts in d.instances.items()
     )
     return "\n".join(
         [
-            f"<p>{_e(d.strategy)} through {_e(d.router)}: <strong>"
-            f"{_e(d.outcome.value.replace('_', ' '))}</strong>, final weights {_e(weights)}, "
-            f"on_exit = {_e(d.on_exit)}; from {_e(d.start)} to {_e(d.end)}</p>",
+            f"<p>{esc(d.strategy)} through {esc(d.router)}: <strong>"
+            f"{esc(d.outcome.value.replace('_', ' '))}</strong>, final weights {esc(weights)}, "
+            f"on_exit = {esc(d.on_exit)}; from {esc(d.start)} to {esc(d.end)}</p>",
             f"<ul>{notes}{instances}</ul>" if notes or instances else "",
             table(
                 "Rollout windows",
@@ -408,14 +420,14 @@ def observe_table(report: Report) -> str:
         if s.values:
             mean = sum(s.values) / len(s.values)
             cells = "".join(
-                f"<td>{_e(fmt_series(v, s.unit))}</td>"
+                f"<td>{esc(fmt_series(v, s.unit))}</td>"
                 for v in (min(s.values), mean, max(s.values))
             )
         else:
             cells = "<td>–</td>" * 3
         rows.append(
-            f'<tr><th scope="row">{_e(name)}</th><td>{_e(s.source)}</td>{cells}'
-            f"<td>{_e(s.problem)}</td></tr>"
+            f'<tr><th scope="row">{esc(name)}</th><td>{esc(s.source)}</td>{cells}'
+            f"<td>{esc(s.problem)}</td></tr>"
         )
     return table(
         "Server side", ("series", "source", "min", "mean", "max", "problem"), rows, "observe"
@@ -424,8 +436,8 @@ def observe_table(report: Report) -> str:
 
 def insights_list(report: Report) -> str:
     items = "".join(
-        f'<li data-insight="{_e(f.kind.value)}"><span class="at">{clock(f.at)}</span> '
-        f"<strong>{_e(f.kind.value)}</strong> {_e(f.text)}</li>"
+        f'<li data-insight="{esc(f.kind.value)}"><span class="at">{clock(f.at)}</span> '
+        f"<strong>{esc(f.kind.value)}</strong> {esc(f.text)}</li>"
         for f in report.insights
     )
     return f'<h3>Insights</h3><ul class="insights">{items}</ul>' if items else ""
@@ -444,6 +456,6 @@ def capacity_table(report: Report) -> str:
         for s in c.steps
     ]
     head = ("offered", "achieved", "p95 ms", "p99 ms", "errors", "dropped", "verdict")
-    return f'<p data-figure="capacity">{_e(capacity_line(c))}</p>' + table(
+    return f'<p data-figure="capacity">{esc(capacity_line(c))}</p>' + table(
         "Capacity steps", head, rows, "capacity"
     )

@@ -33,6 +33,7 @@ def build_payload(report: Report, base: Report | None = None) -> dict[str, Any]:
         "timeline": timeline(report.timeline),
         "base": None if base is None else {"timeline": timeline(base.timeline)},
         "marks": [_round(e.t) for e in report.meta.steering if e.bends],
+        "insights": [{"at": _round(f.at), "kind": f.kind.value} for f in report.insights],
         "histogram": histogram(report),
         "deploy": _deploy(report),
         "observe": [
@@ -72,7 +73,7 @@ def histogram(report: Report) -> dict[str, list[Any]] | None:
 
 def rollout_offset(report: Report) -> float:
     """Seconds from the run's start to the rollout's (its windows' `at_s` count from
-    there); 0 when either time is missing or unreadable."""
+    there), to the second both are written in; 0 when either is missing or unreadable."""
     if report.deploy is None:
         return 0.0
     try:
@@ -82,7 +83,7 @@ def rollout_offset(report: Report) -> float:
         return 0.0
     if (run.tzinfo is None) != (rollout.tzinfo is None):
         return 0.0
-    return max((rollout - run).total_seconds(), 0.0)
+    return (rollout - run).total_seconds()
 
 
 def _series(s: Series | None) -> dict[str, Any] | None:

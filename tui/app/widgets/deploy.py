@@ -100,6 +100,38 @@ def smoke_table(driver: Any, window: Any, compact: bool) -> Text:
     return Text(f"smoke → green, {smoke.target.rate:g} req/s\n{figures}\n{last}")
 
 
+def mirror_table(driver: Any, compact: bool) -> Text:
+    """Green's figures while a mirror step runs: the pairs the router compared, how many
+    differ, each color's p99 on the same requests (the load test sends green nothing)."""
+    pairs = getattr(driver, "mirror_window", None)
+    head = f"mirror {driver.mirror}%"
+    if compact:
+        if pairs is None:
+            return Text(f"green {head}: no pairs yet")
+        differ = f"{pairs.requests:,} pairs, {pairs.failed:,} differ"
+        return Text(f"green {head}: {differ}, p99 {in_ms(pairs.p99_ms)}")
+    if pairs is None:
+        return Text(f"{head} → green\nno pairs compared yet")
+    return Text(
+        f"{head} → green, {pairs.requests:,} pairs\n"
+        f"{pairs.status_mismatch:,} status, {pairs.body_mismatch:,} body, {pairs.errors:,} errors\n"
+        f"p99 blue {in_ms(pairs.blue_p99_ms)}  green {in_ms(pairs.p99_ms)}"
+    )
+
+
+def cohort_text(driver: Any) -> str:
+    """` · beta 40 req 0.0% err`: each green cohort's window, while the routes are on."""
+    if not getattr(driver, "routes_on", False):
+        return ""
+    parts = []
+    for key, figures in driver.window.items():
+        color, _, cohort = key.partition("+")
+        if color == "green" and cohort:
+            err = figures.failed / figures.requests if figures.requests else 0.0
+            parts.append(f"{cohort} {figures.requests:,} req {err:.1%} err")
+    return "".join(f" · {p}" for p in parts)
+
+
 def color_line(color: str, live: Sequence[Any], window: Any) -> Text:
     """The compact panel's one line for a color: the last snapshot's figures."""
     last = live[-1] if live else None
@@ -273,10 +305,14 @@ class DeployPanel(Vertical):
             live, window = d.live[color], d.window[color]
             if color == "green" and smoking:
                 text = smoke_table(d, window, compact)
+            elif color == "green" and getattr(d, "mirror", 0):
+                text = mirror_table(d, compact)
             elif compact:
                 text = color_line(color, live, window)
             else:
                 text = color_table(live, window)
+            if color == "green":  # a cohort row under green's figures
+                text.append(cohort_text(d))
             figures.set_content(clipped(text, inner // (1 if compact else 2)), 1 if compact else 3)
             figures.border_title = color
             self.query_one(f"#deploy-{color}-plot", ColorLatency).show(list(live))

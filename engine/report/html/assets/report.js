@@ -13,6 +13,8 @@
   const PRINT_WIDTH = 680; // CSS px across an A4 page's printable width
   const COLORS = ["#3559b7", "#2e9e5b", "#d9822b", "#c62828", "#7b4fb7", "#0f8b8d"];
   const VERDICT = { passed: "rgba(46,158,91,0.16)", failed: "rgba(198,40,40,0.18)" };
+  // Ticks on a time axis fall on whole seconds, minutes and hours.
+  const SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
   const charts = [];
   const drawn = [];
 
@@ -60,8 +62,8 @@
     return values.map((v) => (v > 0 ? v : null));
   }
 
-  // Rollout windows (shaded by verdict, green's weight written on them) and steering
-  // marks (dashed lines) on every chart over time.
+  // Rollout windows (shaded by verdict, green's weight written on them), steering marks
+  // (dashed lines) and insights (dotted, named) on every chart over time.
   function overlays() {
     return {
       hooks: {
@@ -94,6 +96,17 @@
             for (const t of data.marks) {
               const x = u.valToPos(t, "x", true);
               ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + h); ctx.stroke();
+            }
+            // where the run broke (the insights), named at the foot of the line
+            ctx.strokeStyle = ctx.fillStyle = "#7b4fb7";
+            ctx.setLineDash([2, 3]);
+            ctx.font = 11 * devicePixelRatio + "px system-ui, sans-serif";
+            ctx.textAlign = "left";
+            ctx.textBaseline = "alphabetic";
+            for (const f of data.insights) {
+              const x = u.valToPos(f.at, "x", true);
+              ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + h); ctx.stroke();
+              ctx.fillText(f.kind, x + 3 * devicePixelRatio, top + h - 4 * devicePixelRatio);
             }
             ctx.restore();
           },
@@ -133,13 +146,14 @@
       plugins: opts.plugins || (opts.time === false ? [] : [overlays()]),
       scales: Object.assign({ x: { time: false } }, opts.scales || {}),
       axes: [
-        { values: opts.xValues || ((u, v) => v.map(clock)), label: opts.xLabel || "run time" },
+        Object.assign({ values: opts.xValues || ((u, v) => v.map(clock)), label: opts.xLabel || "run time" },
+                      opts.xValues ? {} : { incrs: SECONDS }),
         { values: opts.yValues, size: 64 },
       ].concat(opts.axes || []),
       series: [{ label: opts.xLabel || "time", value: opts.xValue || ((u, v) => (v == null ? "–" : clock(v))) }].concat(series),
       cursor: Object.assign({ drag: { x: true, y: false } },
                             opts.time === false ? {} : { sync: { key: "run-time" } }),
-      hooks: { ready: [() => resolve()] },
+      hooks: { draw: [() => resolve()] }, // drawn, not just built
     };
     if (!opts.yValues) delete base.axes[1].values;
     charts.push(new uPlot(base, aligned, plot));
