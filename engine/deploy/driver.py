@@ -250,10 +250,15 @@ class DeployDriver:
 
     def _figures(self) -> dict[str, ColorFigures]:
         """The window's figures by color and cohort; while a mirror is on, its pairs too
-        (MIRROR; a router that cannot compare pairs gives none: green's own are judged)."""
-        figures = dict(self.book.window)
+        (MIRROR; a router that cannot compare pairs gives none: green's own are judged,
+        from the router's counters)."""
         if self.mirror:
             self.mirror_book.poll()
+            own = self.mirror_book.green_window(self.clock() - self._t0)
+            if own is not None:  # the router's counters: green's answers to the copies
+                self.book.put("green", own)
+        figures = dict(self.book.window)
+        if self.mirror:
             pairs = self.mirror_book.window()
             self.book.mirror = pairs
             if pairs is not None:
@@ -348,9 +353,9 @@ class DeployDriver:
     def _apply(self, d: Decision) -> Decision:
         self.events.extend(d.events)
         self._record(d.events)
+        self.routes_on, self.mirror = d.routes_on, d.mirror
         if self.gates is not None:
             self.gates.saw(d)
-        self.routes_on, self.mirror = d.routes_on, d.mirror
         if self.mover is not None:
             self.mover.saw(d.phase)
         if d.new_window:
@@ -486,10 +491,10 @@ class DeployDriver:
             )
         if self.sync.error:
             notes.append(f"router error: {self.sync.error}")
-        metrics, hooks = self.gates.rows() if self.gates is not None else ((), ())
-        refused = self.gates is not None and self.gates.refused
         if self.sync.traffic_error:
             notes.append(f"router error: {self.sync.traffic_error}")
+        metrics, hooks = self.gates.rows() if self.gates is not None else ((), ())
+        refused = self.gates is not None and self.gates.refused
         return build_record(
             strategy=self.strategy.name,
             router=self.describe_router(),

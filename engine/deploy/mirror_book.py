@@ -5,7 +5,9 @@ engine.deploy.strategies.traffic.MirrorCounts); a window is the counters now min
 the window's start, as the window book does for the load's figures. Read in the
 background, at most one request in flight, only while a mirror is on. A router that
 cannot compare pairs (None: Envoy drops the shadow's answers) leaves `window()` None,
-and the step judges green's own figures (engine.deploy.strategies.steps.judge_mirror).
+and the step judges green's own figures (engine.deploy.strategies.steps.judge_mirror):
+the router's counters for green (`green_window`), since the load's requests never
+reach green at 100:0 and the copies' answers never reach the load.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from engine.deploy.marks import p99_of
+from engine.deploy.marks import Mark, p99_of
+from engine.deploy.router_figures import RouterFigures
 from engine.deploy.routers import Router, RouterError
 from engine.deploy.strategies import MirrorFigures
 from engine.deploy.strategies.traffic import MirrorCounts
@@ -31,6 +34,8 @@ class MirrorBook:
         self._now: MirrorCounts | None = None
         self._base: MirrorCounts | None = None  # None: the next reading is the base
         self._task: asyncio.Task[None] | None = None
+        self._own: RouterFigures | None = None  # green's own counters (no pairs)
+        self._own_base: Mark | None = None
 
     def poll(self) -> None:
         """Read the counters in the background (a no-op while a read is in flight)."""
@@ -60,6 +65,19 @@ class MirrorBook:
         """The window starts now: from the last reading (exact while the mirror was off),
         or from the next one when there is none yet."""
         self._base = self._now
+        self._own_base = None
+
+    def green_window(self, t: float) -> Mark | None:
+        """Green's own requests and errors in the window, from the router's counters (the
+        copies included), when the router compares no pairs; None while it may."""
+        if self.supported or self.router is None:
+            return None
+        if self._own is None:
+            self._own = RouterFigures(self.router)
+        mark = self._own(None, "green", t)
+        if self._own_base is None:
+            self._own_base = mark
+        return mark.since(self._own_base)
 
     def window(self) -> MirrorCounts | None:
         """The pairs since the window's start (None: no reading, or no pairs to compare)."""
@@ -71,6 +89,8 @@ class MirrorBook:
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await self._task
+        if self._own is not None:
+            await self._own.aclose()
 
 
 def mirror_figures(counts: MirrorCounts) -> MirrorFigures:

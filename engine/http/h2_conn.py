@@ -534,6 +534,9 @@ class H2Conn(asyncio.Protocol):
 
     def _end(self, now: float) -> None:
         self._open = False
+        if self._body is not None:  # answered before the body was all sent: stop sending
+            self._body = None
+            self._write(frame(RST_STREAM, 0, self.stream_id, _u32(ErrorCodes.NO_ERROR)))
         client = self.client
         client.done_at = now
         client.bytes_in = self.bytes_in

@@ -17,14 +17,15 @@ from engine.profile import fields
 from engine.profile.fields import Invalid, describe
 from engine.profile.locate import KeyPath
 
-__all__ = ["TRAFFIC_KEYS", "parse_steps", "parse_traffic"]
+__all__ = ["NO_MIRROR", "TRAFFIC_KEYS", "parse_steps", "parse_traffic"]
 
 #: The canary's keys read here (engine.profile.deploy lists them as the canary's).
 TRAFFIC_KEYS = ("routes", "mirror_methods")
 _ROUTE_KEYS = (*(k.value for k in RouteKind), "value", "regex", "color", "cohort")
 _MIRROR_KEYS = ("mirror", "for")
 _METHOD = re.compile(r"[A-Z]+")
-_NO_MIRROR = {"haproxy": 'HAProxy has no request mirroring: use router = "surge" or "envoy"'}
+#: Routers that cannot mirror, and why (the profile's and `surge demo --mirror`'s refusal).
+NO_MIRROR = {"haproxy": "HAProxy has no request mirroring"}
 
 
 def parse_steps(value: Any, path: KeyPath) -> tuple[Step, ...]:
@@ -76,8 +77,9 @@ def parse_traffic(
     if routes and cohort is None:
         message = 'routes turn on at a "cohort" step: add "cohort" to steps'
         raise Invalid((*path, "routes"), message)
-    if mirror is not None and router in _NO_MIRROR:
-        raise Invalid((*path, "steps", mirror), _NO_MIRROR[router])
+    if mirror is not None and router in NO_MIRROR:
+        message = f'{NO_MIRROR[router]}: use router = "surge" or "envoy"'
+        raise Invalid((*path, "steps", mirror), message)
     methods = IDEMPOTENT
     if "mirror_methods" in table:
         at = (*path, "mirror_methods")

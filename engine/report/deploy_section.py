@@ -337,11 +337,17 @@ def render_step(row: StepRow) -> str:
         f"{row.verdict} (window {round(row.window_s, 3):.1f}s)",
         f"blue  {_color(row.blue)}",
         f"green {_color(row.green)}",
-        *(f"  {name}\n    {_color(c)}" for name, c in row.cohorts.items()),
+        *(f"{_cohort_label(name):<6}{_color(c)}" for name, c in row.cohorts.items()),
         *_mirror_lines(row.mirror),
         *reason,
     ]
     return f"\n{STEP_INDENT}".join(lines)
+
+
+def _cohort_label(key: str) -> str:
+    """`+beta` for green's cohort beta (its lines are under green's), `blue+qa` for blue's."""
+    color, _, cohort = key.partition("+")
+    return f"+{cohort}" if color == "green" else key
 
 
 def _mirror_lines(m: MirrorWindow | None) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,10 +22,11 @@ from engine.deploy.routers.surge import SurgeProxyRouter
 from engine.deploy.strategies import Weights
 from engine.deploy.strategies.traffic import parse_route
 from tests.conftest import ROOT, spawn_sut, surge_cmd
-from tests.integration.test_proxy import Conn, Resp
+from tests.integration.test_proxy import Conn, Resp, proxied, suts
 
 pytestmark = pytest.mark.timeout(30)
 
+PROXY = [sys.executable, "-m", "tui.cli.proxy_cmd"]  # `surge proxy` without the rest of the CLI
 ROUTES = ["header:x-beta=1:green", "cookie:team~=qa-[0-9]+:green", "query:region=eu:green"]
 
 
@@ -171,7 +173,7 @@ async def test_the_surge_router_sets_routes_and_refuses_bad_ones(proxy: Running)
 def test_a_bad_route_flag_is_one_line_and_exit_2() -> None:
     procs = [
         subprocess.Popen(
-            surge_cmd("proxy", "--blue", "http://127.0.0.1:1", "--green", "http://127.0.0.1:2", *a),
+            [*PROXY, "--blue", "http://127.0.0.1:1", "--green", "http://127.0.0.1:2", *a],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -190,3 +192,16 @@ def test_a_bad_route_flag_is_one_line_and_exit_2() -> None:
         assert err.count("\n") == 1 and "--route" in err and w in err and "Traceback" not in err, (
             err
         )
+
+
+async def test_a_routed_request_the_color_cannot_answer_is_its_cohorts_502() -> None:
+    """The proxy's own 502 carries the cohort too, so the cohort's errors are its own."""
+    async with (
+        suts("blue") as (b,),
+        proxied([b.url], ["http://127.0.0.1:1"], routes=(parse_route(ROUTES[0]),)) as p,
+    ):
+        c = await Conn.open(p.url)
+        routed, plain = await c.request(headers={"x-beta": "1"}), await c.request()
+        c.close()
+    assert (routed.status, routed.color, routed.json()["color"]) == (502, "green+x-beta", "green")
+    assert (plain.status, plain.color) == (200, "blue")

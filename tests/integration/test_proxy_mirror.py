@@ -21,8 +21,9 @@ from engine.deploy.routers.surge import SurgeProxyRouter
 from engine.deploy.strategies.traffic import Mirror, MirrorExample
 from engine.proxy import Proxy
 from engine.proxy.mirror import MAX_IN_FLIGHT
-from tests.conftest import ROOT, spawn_sut, surge_cmd
+from tests.conftest import ROOT, spawn_sut
 from tests.integration.test_proxy import Conn, admin, eventually, hammer, proxied
+from tests.integration.test_proxy_cohorts import PROXY
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -204,14 +205,14 @@ def test_surge_proxy_mirror_flags(suts: dict[str, str]) -> None:
     flags = ["--listen=127.0.0.1:0", "--admin=127.0.0.1:0", "--blue", suts["blue"]]
     flags += ["--green", suts["green"], "--mirror", "green", "--mirror-methods", "get,head"]
     bad = subprocess.Popen(
-        surge_cmd("proxy", *flags, "--mirror-methods", "GET;X"),
+        [*PROXY, *flags, "--mirror-methods", "GET;X"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     proc = subprocess.Popen(
-        surge_cmd("proxy", *flags),
+        [*PROXY, *flags],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,3 +115,12 @@ def test_a_bad_regex_names_its_line() -> None:
     assert err.value.key == "deploy.routes[0].regex"
     assert text.splitlines()[err.value.line - 1] == 'regex = "[a-"'
     assert str(err.value).startswith(f"p.toml:{err.value.line}: deploy.routes[0].regex: bad regex")
+
+
+def test_the_readmes_example_reads() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Cohorts and mirroring", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    table = tomllib.loads(example)["deploy"]
+    plan = parse_deploy({**URLS, **table})
+    assert plan.routes[0].cohort == "beta" and plan.options["steps"][0] == MirrorStep(100, 30.0)

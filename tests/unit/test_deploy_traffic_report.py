@@ -58,7 +58,7 @@ def test_cohorts_and_mirror_pairs_read_back_as_they_were_written() -> None:
         "green_status": 0,
     }
     text = "\n".join(render_deploy(rec))
-    assert "green+beta" in text
+    assert "\n          +beta      40 req   2.50% err p50" in text
     assert "mirror 60 pairs: 1 status and 2 body mismatches, 3 errors" in text
     assert "/api/x?id=1: blue 200, green 500" in text and "/y: blue 200, green no answer" in text
     assert all(len(line) <= 80 for line in text.splitlines())

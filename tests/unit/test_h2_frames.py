@@ -150,6 +150,22 @@ async def test_a_request_body_waits_for_the_servers_windows() -> None:
     assert fut.result().status == 200
 
 
+async def test_an_answer_before_the_whole_body_stops_the_body() -> None:
+    """A 413 while the body waits for the server's window: the rest is never sent, the
+    stream is reset with NO_ERROR, and a later WINDOW_UPDATE sends nothing."""
+    p = Pair({SettingCodes.INITIAL_WINDOW_SIZE: 1000})
+    p.pump()
+    fut = p.conn.submit(get(body=b"b" * 5000))
+    p.pump()
+    p.server.send_headers(1, [(b":status", b"413")], end_stream=True)
+    p.conn.data_received(p.server.data_to_send())
+    assert fut.result().status == 413
+    assert p.wire.take()[3] == 3  # RST_STREAM
+    p.conn.data_received(frame(8, 0, 1, (4000).to_bytes(4, "big")))  # WINDOW_UPDATE
+    p.conn.data_received(frame(8, 0, 0, (4000).to_bytes(4, "big")))
+    assert p.wire.take() == b""
+
+
 async def test_a_body_far_over_the_initial_window_is_acknowledged_as_it_comes() -> None:
     """20 MiB: more than the 16 MiB the client opens, so it must give the windows back."""
     p = Pair(keep_body=False)

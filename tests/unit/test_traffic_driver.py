@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.deploy.driver import DeployDriver
 from engine.deploy.marks import Mark, RunFigures, selects
-from engine.deploy.routers import Router, RouterError
+from engine.deploy.routers import ColorStats, Router, RouterError, RouterStats
 from engine.deploy.strategies import (
     Analysis,
     Canary,
@@ -47,6 +47,7 @@ class Steering(Router):
         self.refuse = refuse
         self.pairs = pairs  # False: like Envoy, cannot compare pairs
         self.counts = MirrorCounts(mirrored=500, blue={10: 500}, green={10: 500})  # before
+        self.green_requests = self.green_errors = 0
 
     def describe(self) -> str:
         return "steering"
@@ -67,6 +68,10 @@ class Steering(Router):
 
     async def mirror_stats(self) -> MirrorCounts | None:
         return self.counts if self.pairs else None
+
+    async def stats(self) -> RouterStats:
+        """Green's own counters: what Envoy's cluster stats say of the copies it sent."""
+        return RouterStats({"green": ColorStats(self.green_requests, self.green_errors)})
 
 
 class Figures:
@@ -188,21 +193,26 @@ async def test_leaving_mid_mirror_turns_the_mirror_off_even_with_on_exit_keep() 
     assert d.phase is Phase.RUNNING and d.weights == Weights(100, 0)  # kept, as it says
 
 
-async def test_a_router_without_pairs_judges_green_on_its_own_figures_and_says_so() -> None:
+async def test_a_router_without_pairs_judges_green_on_its_own_counters_and_says_so() -> None:
     router = Steering(pairs=False)
+    router.green_requests, router.green_errors = 1000, 0  # before the step: not counted
     d, now, figures = driver(router, [MirrorStep(100), 50])
     d.start()
     await d.flush()
     figures.add("blue", 100)
-    figures.add("green", 30)
-    d.observe(None)
+    d.observe(None)  # learns the router has no pairs
     await d.mirror_book._task  # type: ignore[misc]
+    d.observe(None)  # green's counters, the base
+    await d.mirror_book._own._task  # type: ignore[union-attr]
+    router.green_requests, router.green_errors = 1100, 10
+    d.observe(None)
+    await d.mirror_book._own._task  # type: ignore[union-attr]
     now[0] = 5.0
     d.observe(None)
-    assert d.book.rows[-1].mirror is None
-    assert "the router drops green's answers: judged on green's own figures" in (
-        d.book.rows[-1].reason
-    )
+    row = d.book.rows[-1]
+    assert row.mirror is None and (row.green.requests, row.green.failed) == (100, 10)
+    assert row.verdict == "failed"
+    assert "the router drops green's answers: judged on green's own figures" in row.reason
 
 
 def test_which_answers_count_for_a_color_and_a_cohort() -> None:

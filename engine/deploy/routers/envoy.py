@@ -45,7 +45,7 @@ from engine.deploy.routers.envoy_config import (
     EnvoySetup,
     endpoints_json,
 )
-from engine.deploy.routers.haproxy import router_dir
+from engine.deploy.routers.haproxy import refuse_unknown_routes, router_dir
 from engine.deploy.routers.pools import Instance
 from engine.deploy.strategies import InService, Weights
 from engine.deploy.strategies.traffic import IDEMPOTENT, Mirror, Route
@@ -143,12 +143,7 @@ class EnvoyRouter(Router):
         await self._admin("POST", "/runtime_modify", params)
 
     async def set_routes(self, routes: tuple[Route, ...]) -> None:
-        missing = [r.spec() for r in routes if r not in self.routes]
-        if missing:
-            raise RouterError(
-                f"envoy: route {', '.join(missing)} is not in its bootstrap (it holds the "
-                "profile's routes: start the router from the profile)"
-            )
+        refuse_unknown_routes("envoy", self.routes, routes)
         if self.routes:
             params = {
                 f"{ROUTES_PREFIX}.r{i}": "100" if r in routes else "0"

@@ -48,6 +48,7 @@ __all__ = [
     "default_socket",
     "haproxy_binary",
     "parse_stat",
+    "refuse_unknown_routes",
     "router_dir",
     "routes_map",
 ]
@@ -68,6 +69,16 @@ def router_dir() -> Path:
 
 def default_socket(listen_port: int) -> Path:
     return router_dir() / f"haproxy-{listen_port}.sock"
+
+
+def refuse_unknown_routes(kind: str, known: Sequence[Route], routes: Sequence[Route]) -> None:
+    """A router whose config holds the profile's routes cannot take another at runtime."""
+    missing = [r.spec() for r in routes if r not in known]
+    if missing:
+        raise RouterError(
+            f"{kind}: route {', '.join(missing)} is not in its config (it holds the "
+            "profile's routes: start the router from the profile)"
+        )
 
 
 def routes_map(socket: str) -> str:
@@ -197,12 +208,7 @@ class HaproxyRouter(Router):
         await self._reweigh()
 
     async def set_routes(self, routes: tuple[Route, ...]) -> None:
-        missing = [r.spec() for r in routes if r not in self.routes]
-        if missing:
-            raise RouterError(
-                f"haproxy: route {', '.join(missing)} is not in its config (the config "
-                "holds the profile's routes: start the router from the profile)"
-            )
+        refuse_unknown_routes("haproxy", self.routes, routes)
         if not self.routes:
             return
         lines = [f"clear map {self.routes_map}"]

@@ -313,7 +313,7 @@ def scenarios_table(report: Report, changes: Mapping[tuple[str, str], Row]) -> s
         cells = (
             (f"{sc.iterations:,}", "iterations"),
             (f"{sc.dropped_iterations:,}", "dropped iterations"),
-            (f"{sc.rps:,.1f}", "rps"),
+            (f"{sc.rps:,.1f}" if sc.rps < 100_000 else f"{sc.rps:,.0f}", "rps"),  # as report show
             (p95, "http_req_duration p95"),
             (f"{sc.error_rate:.1%}", "error rate"),
         )

@@ -23,8 +23,7 @@ __all__ = ["HISTOGRAM_BINS", "TIMELINE_COLUMNS", "build_payload", "histogram", "
 
 HISTOGRAM_BINS = 40
 # The timeline's columns the charts draw; error_rate is a share (0..1), as in the report.
-TIMELINE_COLUMNS = ("t", "rps", "target", "error_rate", "failed", "p50", "p90", "p95", "p99")
-TIMELINE_COLUMNS += ("vus", "vus_max", "dropped", "requests")
+TIMELINE_COLUMNS = ("t", "rps", "error_rate", "p50", "p90", "p95", "p99", "vus", "dropped")
 
 
 def build_payload(report: Report, base: Report | None = None) -> dict[str, Any]:

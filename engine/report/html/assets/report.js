@@ -15,6 +15,8 @@
   const VERDICT = { passed: "rgba(46,158,91,0.16)", failed: "rgba(198,40,40,0.18)" };
   // Ticks on a time axis fall on whole seconds, minutes and hours.
   const SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
+  // Counts and rates from zero: a dip from 797/s to 779/s must not look like a collapse.
+  const FROM_ZERO = { y: { range: (u, min, max) => [0, max > 0 ? max * 1.08 : 1] } };
   const charts = [];
   const drawn = [];
 
@@ -133,7 +135,8 @@
     box.appendChild(table);
   }
 
-  // One chart: `series` are uPlot series after x; `table` its text alternative.
+  // One chart: `series` are uPlot's after x; opts.head and opts.rows its table (the
+  // chart's text alternative).
   function chart(name, aligned, series, opts) {
     const figure = document.querySelector('figure[data-chart="' + name + '"]');
     if (!figure) return;
@@ -180,8 +183,9 @@
     const aligned = overTime(columns);
     let series = columns.map((c) => line(c.label, c.color, c.extra));
     if (data.base) series = series.concat(series.map(dashed));
+    const values = columns.map((c) => c.values(data.timeline));
     const rows = data.timeline.t.map((t, i) =>
-      [clock(t)].concat(columns.map((c) => c.format(c.values(data.timeline)[i]))));
+      [clock(t)].concat(columns.map((c, j) => c.format(values[j][i]))));
     chart(name, aligned, series, Object.assign({ head: ["time"].concat(columns.map((c) => c.label)), rows: rows }, opts));
   }
 
@@ -192,14 +196,15 @@
               { scales: { y: { distr: 3 } }, yValues: (u, v) => v.map(tickMs) });
     timeChart("rps", [
       { label: "requests/s", color: COLORS[0], values: (tl) => tl.rps, format: (v) => num(v, 1) },
-    ], {});
+    ], { scales: FROM_ZERO });
     timeChart("errors", [
       { label: "errors %", color: COLORS[3], values: (tl) => tl.error_rate.map((v) => v * 100), format: (v) => num(v, 2) + "%" },
-    ], { yValues: (u, v) => v.map((x) => x + "%") });
+    ], { scales: FROM_ZERO, yValues: (u, v) => v.map((x) => x + "%") });
     timeChart("vus", [
       { label: "VUs", color: COLORS[0], values: (tl) => tl.vus, format: (v) => num(v, 0) },
       { label: "dropped", color: COLORS[3], values: (tl) => tl.dropped, format: (v) => num(v, 0), extra: { scale: "n" } },
-    ], { axes: [{ scale: "n", side: 1, grid: { show: false }, label: "dropped" }] });
+    ], { scales: Object.assign({ n: FROM_ZERO.y }, FROM_ZERO),
+         axes: [{ scale: "n", side: 1, grid: { show: false }, label: "dropped" }] });
   }
 
   if (data.histogram) {
