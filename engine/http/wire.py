@@ -33,6 +33,7 @@ _TAG = b"pstream:"
 _TAG_NAME = b"x-surge-upstream:"
 _END_OF_HEAD = b"\r\n\r\n"
 _HEAD_METHOD = b"HEAD "
+_SMALL_READ = 4096  # a first read this short is searched whole for the tag
 
 
 class _Conn(asyncio.Protocol):
@@ -94,21 +95,23 @@ class _Conn(asyncio.Protocol):
             self.client.first_at = perf_counter()  # k6's http_req_waiting ends here
             self.got_bytes = True
             self.head = data  # one read is bounded (the loop's read size)
-            end = data.find(_END_OF_HEAD, 0, MAX_HEAD + 4)
-            if end < 0:
-                end = len(data)
+            if len(data) <= _SMALL_READ:
+                # One search, the whole read: cheaper than finding the head's end first
+                # (~0.2 us a search), which only a tag found needs. A later read of this
+                # response finds the end then (_head_too_large).
+                i = data.find(_TAG)
+                if i >= 0:
+                    self._tag(data, i, data.find(_END_OF_HEAD))
             else:
-                self._head_done = data
-            # Searched in the head only: a large body holds lookalikes, and scanning
-            # 100 KB of it per response cost 75 us. Limits apply to a head that spans
-            # reads, below.
-            i = data.find(_TAG, 0, end)
-            while i >= 0:  # almost always once: the tag, or no "pstream:" at all
-                if i >= 9 and data[i - 9 : i + 8].lower() == _TAG_NAME:
-                    stop = data.find(b"\r", i)
-                    self.client.upstream = data[i + 8 : stop].strip().decode("latin-1")
-                    break
-                i = data.find(_TAG, i + 1, end)
+                # Searched in the head only: a large body holds lookalikes, and scanning
+                # 100 KB of it per response cost 75 us. Limits apply to a head that
+                # spans reads, below.
+                end = data.find(_END_OF_HEAD, 0, MAX_HEAD + 4)
+                if end >= 0:
+                    self._head_done = data
+                i = data.find(_TAG, 0, end if end >= 0 else len(data))
+                if i >= 0:
+                    self._tag(data, i, end)
         elif self.head is not self._head_done and self._head_too_large(data):
             return  # a response of more than one chunk: once per response, not per chunk
         self.bytes_in += len(data)
@@ -124,6 +127,18 @@ class _Conn(asyncio.Protocol):
             self.on_message_complete()  # RFC 9112 6.3: the close ends this body
             return
         self._fail(exc if isinstance(exc, OSError) else ConnectionClosed("connection closed"))
+
+    def _tag(self, data: bytes, i: int, end: int) -> None:
+        """The color tag from the first "pstream:" at `i` and later ones before `end` (the
+        head's end, -1: none in this read): the first named x-surge-upstream."""
+        if end < 0:
+            end = len(data)
+        while 0 <= i < end:  # almost always once: the tag, or no "pstream:" at all
+            if i >= 9 and data[i - 9 : i + 8].lower() == _TAG_NAME:
+                stop = data.find(b"\r", i)
+                self.client.upstream = data[i + 8 : stop].strip().decode("latin-1")
+                return
+            i = data.find(_TAG, i + 1, end)
 
     def _head_too_large(self, data: bytes) -> bool:
         """Grow `head` while it has no end; past MAX_HEAD fail the request and close."""
