@@ -143,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
                 argv_ = [python, "-c", _TRACER, *wrapper, *argv_[1:]]
             log(f"surge run {url} --rate {args.rate:g} --duration {duration}")
             with OtherLoad(nginx) as load:
-                proc = subprocess.Popen(pinned(GENERATOR_CORE, argv_), stdout=subprocess.DEVNULL)
+                # In the temp dir: `python -c` puts the working directory first on sys.path,
+                # which would beat a PYTHONPATH naming another tree.
+                proc = subprocess.Popen(
+                    pinned(GENERATOR_CORE, argv_), stdout=subprocess.DEVNULL, cwd=tmp
+                )
                 try:
                     ps = psutil.Process(proc.pid)
                     start = time.monotonic()

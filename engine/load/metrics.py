@@ -1,8 +1,10 @@
 """Per-interval metrics: HDR histograms and counters, per (step, upstream).
 
-The recorder sits on the hot path, so `record` does a dict lookup, a few integer
-adds and one or two `record_value` calls; everything derived (totals, per-step,
-per-upstream, percentiles) is computed once per interval from mergeable parts.
+The recorder sits on the hot path, so `record` does a dict lookup, a few appends
+to arrays and integer adds (the closed model's streaming VUs append to a step's
+sink directly); values are folded into HDR histograms every 100 ms, and everything
+derived (totals, per-step, per-upstream, percentiles) is computed once per interval
+from mergeable parts.
 An `Interval` can be encoded to plain data and back, so a worker in another
 process (or on another machine) ships the same thing a local one hands over.
 """
