@@ -423,12 +423,10 @@ class Worker:
         sending, waiting, receiving = rec.exchanges()
 
         def on_response(status: int) -> bool:
-            sent, written, first, done = (
-                client.sent_at,
-                client.written_at,
-                client.first_at,
-                client.done_at,
-            )
+            sent = client.sent_at
+            written = client.written_at
+            first = client.first_at
+            done = client.done_at
             if status < 600 and ok[status] and client.upstream is None:
                 durations(int((done - sent) * 1e6))
                 statuses(status)
