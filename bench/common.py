@@ -142,11 +142,13 @@ def free_port() -> int:
 # The matrix's bodies: name in the URL -> size. 12 B is "hello world\n", as `/` returns.
 BODIES = {"12b": 12, "100k": 100 * 1024, "1m": 1024 * 1024}
 
-# TLS: 1.3 with one cipher suite for every client. Left to the clients, Go's (k6, hey)
-# pick AES-128-GCM and OpenSSL's (wrk, Surge) AES-256-GCM, and nginx's encryption is the
-# limit of most TLS rows: at 99% of its core it served hey 8.2k and wrk 5.9k 100 KB
-# responses a second. The server's work must not depend on who asks. (nginx 1.22 also
-# offers only TLS 1.0-1.2 by default.)
+# TLS, "pinned" (the https and h2 servers): 1.3 with one cipher suite for every client.
+# Left to the clients, Go's (k6, hey) pick AES-128-GCM and OpenSSL's (wrk) AES-256-GCM,
+# and nginx's encryption is the limit of most TLS rows: at 99% of its core it served hey
+# 8.2k and wrk 5.9k 100 KB responses a second. The server's work must not depend on who
+# asks. The "https-default" server is nginx as shipped: only `listen ... ssl`, a 2048-bit
+# RSA certificate and its key, so nginx 1.22's own defaults (TLS 1.0-1.2, the client's
+# cipher order): what each client offers first is its own choice there.
 #
 # Every server answers `/` with the 12-byte text and serves the files under /files/
 # (sendfile on: nginx's cheapest way to send a file, so the server is the last to tire).
@@ -172,10 +174,6 @@ http {{
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
-    ssl_certificate {dir}/cert.pem;
-    ssl_certificate_key {dir}/key.pem;
-    ssl_protocols TLSv1.3;
-    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;
     http2_max_requests 1000000;
     server {{
         listen 127.0.0.1:{port} backlog=4096;
@@ -183,10 +181,24 @@ http {{
     }}
     server {{
         listen 127.0.0.1:{tls_port} ssl backlog=4096;
+        ssl_certificate {dir}/cert.pem;
+        ssl_certificate_key {dir}/key.pem;
+        ssl_protocols TLSv1.3;
+        ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;
 {locations}
     }}
     server {{
         listen 127.0.0.1:{h2_port} ssl http2 backlog=4096;
+        ssl_certificate {dir}/cert.pem;
+        ssl_certificate_key {dir}/key.pem;
+        ssl_protocols TLSv1.3;
+        ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;
+{locations}
+    }}
+    server {{
+        listen 127.0.0.1:{tls_default_port} ssl backlog=4096;
+        ssl_certificate {dir}/rsa-cert.pem;
+        ssl_certificate_key {dir}/rsa-key.pem;
 {locations}
     }}
 }}
@@ -194,7 +206,8 @@ http {{
 
 
 def make_files(dir: Path) -> None:
-    """The bodies of BODIES under dir/www, and a self-signed certificate for 127.0.0.1."""
+    """The bodies of BODIES under dir/www, and self-signed certificates for 127.0.0.1 (EC
+    P-256 for the pinned servers, 2048-bit RSA for nginx at its defaults)."""
     dir.chmod(0o755)  # nginx's worker runs as nobody when we are root: it must read www/
     www = dir / "www"
     www.mkdir()
@@ -206,13 +219,20 @@ def make_files(dir: Path) -> None:
          "-keyout", str(dir / "key.pem"), "-out", str(dir / "cert.pem")],
         check=True, capture_output=True,
     )  # fmt: skip
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(dir / "rsa-key.pem"), "-out", str(dir / "rsa-cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
 
 
 class Nginx:
     """nginx, one worker, pinned to SERVER_CORE, on free loopback ports.
 
     `url` is plain HTTP/1.1, `tls_url` HTTPS with HTTP/1.1 only (no ALPN h2 offered, so
-    every client speaks HTTP/1.1 there), `h2_url` HTTPS offering h2 by ALPN; each serves
+    every client speaks HTTP/1.1 there), `h2_url` HTTPS offering h2 by ALPN (both TLS 1.3
+    pinned to one suite), `tls_default_url` HTTPS (1.1) at nginx's TLS defaults; each serves
     `/` (12 bytes) and `files/NAME` for the BODIES (`file_url`). The certificate is
     self-signed: clients skip verification.
 
@@ -226,10 +246,12 @@ class Nginx:
         self.port = free_port()
         self.tls_port = free_port()
         self.h2_port = free_port()
+        self.tls_default_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}/"
         self.tls_url = f"https://127.0.0.1:{self.tls_port}/"
         self.h2_url = f"https://127.0.0.1:{self.h2_port}/"
+        self.tls_default_url = f"https://127.0.0.1:{self.tls_default_port}/"
 
     role = ""  # how the start-up log line names it ("reverse proxy")
 
@@ -240,12 +262,18 @@ class Nginx:
             port=self.port,
             tls_port=self.tls_port,
             h2_port=self.h2_port,
+            tls_default_port=self.tls_default_port,
             locations=locations,
         )
 
     def base_url(self, scheme: str) -> str:
-        """`/` (12 bytes) on the "http", "https" or "h2" server."""
-        return {"http": self.url, "https": self.tls_url, "h2": self.h2_url}[scheme]
+        """`/` (12 bytes) on the "http", "https", "h2" or "https-default" server."""
+        return {
+            "http": self.url,
+            "https": self.tls_url,
+            "h2": self.h2_url,
+            "https-default": self.tls_default_url,
+        }[scheme]
 
     def file_url(self, scheme: str, name: str) -> str:
         """The URL of body `name` (a BODIES key) on the "http", "https" or "h2" server."""

@@ -1,7 +1,8 @@
 """CPU per request of two Surge trees, alternating: the A/B for a change on the hot path.
 
     .venv/bin/python bench/cpu_ab.py --before /tmp/oldtree [--after .] [--rounds 4]
-        [--requests 150000] [--vus 50] [--body 12b|100k|1m] [--scheme http|https] [--net]
+        [--requests 150000] [--vus 50] [--body 12b|100k|1m] [--scheme http|https|https-default|h2]
+        [--net]
 
 Each round runs `surge run NGINX --vus 50 --iterations N --workers 1` from each tree
 (PYTHONPATH=TREE), pinned to the generator core, against the pinned nginx, and
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BODIES, GENERATOR_CORE, Nginx, surge_binary
 
 
-def cpu_seconds(tree: Path, url: str, requests: int, vus: int) -> float:
+def cpu_seconds(tree: Path, url: str, requests: int, vus: int, h2: bool = False) -> float:
     """The CPU time (user + system) of one `surge run` of `requests` from `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree), "NO_COLOR": "1"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -36,7 +37,7 @@ def cpu_seconds(tree: Path, url: str, requests: int, vus: int) -> float:
     subprocess.run(
         ["taskset", "-c", str(GENERATOR_CORE), str(python), "-m", "tui.cli", "run", url,
          "--vus", str(vus), "--iterations", str(requests), "--workers", "1", "-q",
-         *(["--insecure"] if url.startswith("https") else [])],
+         *(["--insecure"] if url.startswith("https") else []), *(["--http2"] if h2 else [])],
         cwd=tree, env=env, check=True, capture_output=True,
     )  # fmt: skip
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -53,7 +54,7 @@ def main() -> int:
     p.add_argument("--requests", type=int, default=150_000)
     p.add_argument("--vus", type=int, default=50)
     p.add_argument("--body", choices=list(BODIES), help="a file of the matrix instead of `/`")
-    p.add_argument("--scheme", choices=["http", "https"], default="http")
+    p.add_argument("--scheme", choices=["http", "https", "https-default", "h2"], default="http")
     p.add_argument("--net", action="store_true", help="take a short run's CPU off (start-up)")
     p.add_argument("--start-requests", type=int, default=1000, help="--net: the short run")
     args = p.parse_args()
@@ -64,9 +65,10 @@ def main() -> int:
         for r in range(args.rounds):
             order = list(trees.items()) if r % 2 == 0 else list(trees.items())[::-1]
             for name, tree in order:
-                cpu = cpu_seconds(tree, url, args.requests, args.vus)
+                h2 = args.scheme == "h2"
+                cpu = cpu_seconds(tree, url, args.requests, args.vus, h2)
                 if args.net:
-                    cpu -= cpu_seconds(tree, url, args.start_requests, args.vus)
+                    cpu -= cpu_seconds(tree, url, args.start_requests, args.vus, h2)
                 us = cpu / (args.requests - (args.start_requests if args.net else 0)) * 1e6
                 runs[name].append(us)
                 what = "net of start-up" if args.net else "start-up included"

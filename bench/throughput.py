@@ -101,7 +101,7 @@ class Ctx:
     quiet_below: float = 25.0
     settle_max: float = 30.0
     retries: int = 2
-    scheme: str = "http"  # "https" (HTTP/1.1 over TLS) or "h2" (HTTP/2 over TLS): the matrix
+    scheme: str = "http"  # the matrix's: "https", "https-default" (HTTP/1.1 over TLS), "h2"
 
     def measured(self, fn: Callable[[], Result]) -> Result:
         """Run fn on a quiet machine, noting how busy others made it.
@@ -176,7 +176,8 @@ def surge_report(c: Ctx, args: list[str], name: str, timeout: float) -> dict:
     report = c.tmp / f"{name}.toml"
     report.unlink(missing_ok=True)
     argv = [str(c.bins["surge"]), "run", c.url, *args, "--workers", "1"]
-    argv += {"http": [], "https": ["--insecure"], "h2": ["--insecure", "--http2"]}[c.scheme]
+    argv += ["--insecure"] if c.url.startswith("https:") else []
+    argv += ["--http2"] if c.scheme == "h2" else []
     argv += ["--progress", "never", "--report", str(report)]
     _run(argv, timeout, env={"NO_COLOR": "1"})
     return tomllib.loads(report.read_text())
@@ -514,7 +515,12 @@ def run_one(c: Ctx, tool: str) -> Result:
 MATRIX_TOOLS = ("wrk", "h2load", "surge", "k6", "autocannon", "hey")
 MATRIX_CONNECTIONS = 10  # as the issue's side-by-side table (10 VUs)
 BODY_LABELS = {"12b": "12 B", "100k": "100 KB", "1m": "1 MB"}
-SCHEME_LABELS = {"http": "HTTP/1.1", "https": "HTTPS (1.1)", "h2": "HTTP/2 (TLS)"}
+SCHEME_LABELS = {
+    "http": "HTTP/1.1",
+    "https": "HTTPS (1.1)",
+    "https-default": "HTTPS (1.1), nginx's TLS defaults",
+    "h2": "HTTP/2 (TLS)",
+}
 NO_H2 = "n/a (no h2 client on this branch)"
 
 
@@ -523,7 +529,7 @@ class Row:
     """One row of the matrix: a body (a BODIES key) over one protocol."""
 
     body: str
-    scheme: str  # "http", "https" (HTTP/1.1 over TLS) or "h2"
+    scheme: str  # "http", "https" (HTTP/1.1 over TLS, pinned), "https-default" or "h2"
 
     @property
     def reference(self) -> str:
@@ -542,7 +548,7 @@ class Row:
         return f"{BODY_LABELS[self.body]}, {SCHEME_LABELS[self.scheme]}"
 
 
-MATRIX_ROWS = tuple(Row(b, s) for s in ("http", "https", "h2") for b in BODIES)
+MATRIX_ROWS = tuple(Row(b, s) for s in ("http", "https", "https-default", "h2") for b in BODIES)
 
 
 def surge_speaks_h2(bins: dict[str, Path]) -> bool:
@@ -652,7 +658,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--rows",
-        help="matrix rows to run, e.g. 12b-http,1m-https (bodies 12b 100k 1m; http https h2)",
+        help="matrix rows to run, e.g. 12b-http,1m-https (bodies 12b 100k 1m; "
+        "http https https-default h2)",
     )
     p.add_argument("--open-duration", type=int, default=10, help="seconds per open-model run")
     p.add_argument("--no-open", action="store_true", help="skip the open-model checks")

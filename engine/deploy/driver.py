@@ -28,13 +28,17 @@ from time import monotonic
 from engine.deploy.discovery import DiscoverySync
 from engine.deploy.fleet import BASELINE, Fleet
 from engine.deploy.fleet_mover import FleetMover
+from engine.deploy.gates.rollout import RolloutGates
 from engine.deploy.marks import ColorLive, FiguresSource, ModelFigures, RunFigures
+from engine.deploy.mirror_book import MirrorBook, mirror_figures
 from engine.deploy.record import VERDICTS, build_record, outcome_of
-from engine.deploy.router_sync import RouterSync
+from engine.deploy.router_sync import RouterSync, Traffic
 from engine.deploy.routers import Router
 from engine.deploy.smoke import SmokeRun, SmokeTarget
 from engine.deploy.strategies import (
+    COHORT,
     COLORS,
+    MIRROR,
     ColorFigures,
     Decision,
     Event,
@@ -46,6 +50,7 @@ from engine.deploy.strategies import (
     Strategy,
     Weights,
 )
+from engine.deploy.strategies.traffic import IDEMPOTENT, Mirror, Route, split_upstream
 from engine.deploy.window_book import WindowBook
 from engine.report.deploy_section import DeployRecord, FleetRow, StepRow
 
@@ -83,8 +88,16 @@ class DeployDriver:
         fleet: Fleet | None = None,
         canary_instances: int = 1,
         scale_down_delay: float = 0.0,
+        routes: tuple[Route, ...] = (),
+        mirror_methods: tuple[str, ...] = IDEMPOTENT,
     ) -> None:
         self.strategy = strategy
+        # issue 30: the profile's cohort routes, on from a cohort step (`Decision.routes_on`),
+        # and a mirror step's share of requests copied to green (`Decision.mirror`)
+        self.routes = routes
+        self.mirror_methods = mirror_methods
+        self.routes_on = False
+        self.mirror = 0
         self.autostart = autostart  # the app starts the rollout with the run (surge demo)
         self.on_exit = OnExit(on_exit)  # ValueError if not one
         self.on_event = on_event  # `surge run` prints each event (and judged window) as it comes
@@ -111,11 +124,18 @@ class DeployDriver:
         )
         # the colors judged: blue and green, and a canary's baseline when it has one
         colors = (*COLORS, BASELINE) if self.mover is not None and self.mover.baseline else COLORS
+        # and each cohort's, green's cohorts together (what a cohort step judges) first
+        cohorts = (COHORT, *(f"{r.color}+{r.cohort}" for r in routes)) if routes else ()
+        colors = (*colors, *dict.fromkeys(cohorts))
         self.book = WindowBook(colors, figures_of or ModelFigures(), strategy.weights)
-        self.sync = RouterSync(router, self._wanted, self.note, clock, self.mover)
+        self.sync = RouterSync(
+            router, self._wanted, self.note, clock, self.mover, traffic=self._traffic
+        )
+        self.mirror_book = MirrorBook(router)
         self._t0 = clock()
         self._started_at = dt.datetime.now(dt.UTC)
         self._discovery_tasks: list[asyncio.Task[None]] = []
+        self.gates: RolloutGates | None = None  # [[deploy.metrics]], [deploy.hooks] (attach_gates)
 
     # -- what the UI reads --------------------------------------------------------------
 
@@ -166,13 +186,17 @@ class DeployDriver:
         """What the panel shows in red: the router refusing weights, or a smoke run gone astray."""
         if self.sync.error is not None:
             return self.sync.error
+        if self.sync.traffic_error is not None:
+            return self.sync.traffic_error
         if not self.smoking:
             return None
         if self.smoke is None:
             return "smoke run has no target URL: green is not being smoked"
         if self.smoke.error is not None:
             return f"smoke: {self.smoke.error}"
-        astray = sum(n for color, n in self.smoke.upstreams.items() if color != "green")
+        astray = sum(
+            n for tag, n in self.smoke.upstreams.items() if split_upstream(tag)[0] != "green"
+        )
         if astray:
             return f"smoke: {astray} answers not from green (is {self.smoke.target.url} the proxy?)"
         return None
@@ -191,6 +215,20 @@ class DeployDriver:
             return False
         return self.mover is None or self.mover.blue_gone()
 
+    def attach_gates(self, gates: RolloutGates) -> None:
+        """The rollout's metrics and hooks (engine.deploy.gates), judged and run with it."""
+        self.gates = gates
+        gates.attach(self.strategy, self._t0, lambda: self._apply(self.strategy.step(self.clock())))
+
+    def state(self) -> dict[str, str]:
+        """The rollout as a webhook hook tells it (Flagger's metadata: strings)."""
+        return {
+            "strategy": self.strategy.name,
+            "phase": self.phase.value,
+            "weights": str(self.weights),
+            "step": str(self.strategy.step_index),
+        }
+
     def fleet_row(self) -> FleetRow | None:
         """The rollout's resource cost for the report (recipes only)."""
         return None if self.mover is None else self.mover.row(self._t0)
@@ -208,7 +246,30 @@ class DeployDriver:
                 return Decision(self.weights, self.phase, in_service=self.strategy.in_service)
             if self.mover.scale_down_due():
                 self.sync.schedule()
-        return self._apply(self.strategy.step(now, self.book.window))
+        return self._apply(self.strategy.step(now, self._figures()))
+
+    def _figures(self) -> dict[str, ColorFigures]:
+        """The window's figures by color and cohort; while a mirror is on, its pairs too
+        (MIRROR; a router that cannot compare pairs gives none: green's own are judged,
+        from the router's counters)."""
+        if self.mirror:
+            self.mirror_book.poll()
+            own = self.mirror_book.green_window(self.clock() - self._t0)
+            if own is not None:  # the router's counters: green's answers to the copies
+                self.book.put("green", own)
+        figures = dict(self.book.window)
+        if self.mirror:
+            pairs = self.mirror_book.window()
+            self.book.mirror = pairs
+            if pairs is not None:
+                figures[MIRROR] = mirror_figures(pairs)
+        return figures
+
+    @property
+    def mirror_window(self) -> ColorFigures | None:
+        """The mirror step's pairs so far, for the panel (None: no mirror, or no pairs)."""
+        pairs = self.book.mirror if self.mirror else None
+        return None if pairs is None else mirror_figures(pairs)
 
     # -- commands -----------------------------------------------------------------------
 
@@ -222,6 +283,11 @@ class DeployDriver:
         await self.sync.read_base()
 
     def start(self) -> Decision:
+        if self.gates is not None and self.gates.hold_start(self._start):
+            return Decision(self.weights, self.phase)  # the pre_rollout hook answers first
+        return self._start()
+
+    def _start(self) -> Decision:
         self._start_discovery()
         self.sync.read_base_soon()  # without prepare() (the console): the rollout's own counts
         return self._apply(self.strategy.start(self.clock()))
@@ -278,19 +344,30 @@ class DeployDriver:
     def _wanted(self) -> tuple[Weights, InService | None]:
         return self.weights, self.strategy.in_service
 
+    def _traffic(self) -> Traffic:
+        """The routes and the mirror the last decision wants (off once Surge leaves)."""
+        routes = self.routes if self.routes_on and not self.exited else ()
+        mirror = self.mirror if not self.exited else 0
+        return routes, Mirror(mirror, self.mirror_methods) if mirror else Mirror()
+
     def _apply(self, d: Decision) -> Decision:
         self.events.extend(d.events)
         self._record(d.events)
+        self.routes_on, self.mirror = d.routes_on, d.mirror
+        if self.gates is not None:
+            self.gates.saw(d)
         if self.mover is not None:
             self.mover.saw(d.phase)
         if d.new_window:
             self.book.new_window(self.clock() - self._t0, self.weights)
+            self.mirror_book.new_window()
             if self.smoke is not None:
                 self.smoke.new_window()
         if (
             d.changed
             or (self.applied is None and self.phase is not Phase.READY)
             or (self.mover is not None and self.mover.behind())
+            or self.sync.traffic_behind
         ):
             self.sync.schedule()
         self._follow_smoke(d.smoke and not self.moving)
@@ -336,7 +413,10 @@ class DeployDriver:
             t.cancel()
         if self.smoke is not None:
             await self.smoke.aclose()
+        await self.mirror_book.aclose()
         await self.sync.aclose()
+        if self.gates is not None:
+            await self.gates.aclose()
 
     # -- the end, and the record ----------------------------------------------------------
 
@@ -360,6 +440,8 @@ class DeployDriver:
         self.load_ended = load_ended
         if self.smoke is not None:
             self.smoke.stop()
+        if self.sync.traffic_behind:  # routes and mirror off, whatever on_exit says
+            self.sync.schedule()
         if self.on_exit is OnExit.ROLLBACK:
             reason = f"{self._why_exited} mid-rollout: back to 100% blue (on_exit = rollback)"
             return self._apply(self.strategy.rollback(self.clock(), reason))
@@ -374,6 +456,8 @@ class DeployDriver:
         With a fleet, the instances are not moved any more: they all stop."""
         await self._stop_moves()
         self.leave(load_ended=load_ended)
+        if self.gates is not None:
+            await self.gates.settle()
         if self.router is not None:
             with contextlib.suppress(Exception):
                 await self.flush()
@@ -407,12 +491,18 @@ class DeployDriver:
             )
         if self.sync.error:
             notes.append(f"router error: {self.sync.error}")
+        if self.sync.traffic_error:
+            notes.append(f"router error: {self.sync.traffic_error}")
+        metrics, hooks = self.gates.rows() if self.gates is not None else ((), ())
+        refused = self.gates is not None and self.gates.refused
         return build_record(
             strategy=self.strategy.name,
             router=self.describe_router(),
             started=self._started_at,
             ended=dt.datetime.now(dt.UTC),
-            outcome=outcome_of(self.phase, self.exited, self.load_ended, self.confirmed),
+            outcome=outcome_of(
+                self.phase, self.exited, self.load_ended, self.confirmed, refused=refused
+            ),
             weights=self.weights if self.router is None else self.applied,
             on_exit=self.on_exit,
             steps=self.book.rows,
@@ -421,6 +511,8 @@ class DeployDriver:
             instances=self.sync.instances,
             fleet=self.fleet_row(),
             unconfirmed_after=None if self.confirmed else self.sync.applied_at - self._t0,
+            metrics=metrics,
+            hooks=hooks,
         )
 
     # -- for a log line -----------------------------------------------------------------

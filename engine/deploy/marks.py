@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hdrh.histogram import HdrHistogram
-
 from engine.deploy.strategies import ColorFigures
+from engine.deploy.strategies.traffic import split_upstream
 from engine.load.metrics import Interval, new_histogram
+from engine.stats import hdr_counts as nonzero_counts
 
 __all__ = [
     "ColorLive",
@@ -27,6 +27,8 @@ __all__ = [
     "RunFigures",
     "mark_of",
     "nonzero_counts",
+    "p99_of",
+    "selects",
 ]
 
 PERCENTILE_NOTE = "per-color percentiles from Surge's own load (the x-surge-upstream header)"
@@ -72,17 +74,15 @@ class Mark:
         return out
 
     def figures(self) -> ColorFigures:
-        return ColorFigures(self.requests, self.failed, self.percentiles((99.0,))[99.0])
+        pct = self.percentiles((50.0, 99.0))
+        return ColorFigures(
+            self.requests, self.failed, pct[99.0], counts=self.counts, p50_ms=pct[50.0]
+        )
 
 
-def nonzero_counts(h: HdrHistogram) -> Iterable[tuple[int, int]]:
-    """(index, count) over the histogram's recorded range only: a few hundred, not 23k."""
-    if not h.get_total_count():
-        return ()
-    lo = h.get_counts_array_index(h.get_min_value())
-    hi = min(h.get_counts_array_index(h.get_max_value()), h.counts_len - 1)
-    counts = h.counts
-    return ((i, counts[i]) for i in range(lo, hi + 1) if counts[i])
+def p99_of(counts: Mapping[int, int]) -> float:
+    """The p99 of histogram counts (index -> count), milliseconds."""
+    return Mark(counts=counts).percentiles((99.0,))[99.0]
 
 
 class RunFigures(Protocol):
@@ -116,12 +116,25 @@ class ModelFigures:
         return None
 
 
+def selects(key: str | None, upstream: str | None) -> bool:
+    """Whether an answer tagged `upstream` counts for `key`: a color counts its cohorts'
+    answers too (`green+beta` is green's), `green+beta` only that cohort's, `green+`
+    every cohort's of green, None every answer (an untagged one, None, only then)."""
+    if key is None or key == upstream:
+        return True
+    if upstream is None:
+        return False
+    color, cohort = split_upstream(upstream)
+    return cohort is not None and key in (color, f"{color}+")
+
+
 def mark_of(model: RunFigures, color: str | None, t: float) -> Mark:
-    """A color's cumulative figures from a run's model; every upstream's for `None`."""
+    """A color's (or a cohort's: `selects`) cumulative figures from a run's model; every
+    upstream's for `None`."""
     requests = failed = 0
     counts: dict[int, int] = {}
     for (_step, upstream), b in model.total.buckets.items():
-        if color is not None and upstream != color:
+        if not selects(color, upstream):
             continue
         requests += b.requests
         failed += b.failed

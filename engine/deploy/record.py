@@ -10,13 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
-from engine.deploy.marks import Mark
+from engine.deploy.marks import Mark, p99_of
 from engine.deploy.strategies import Event, EventKind, Phase, Weights
+from engine.deploy.strategies.traffic import MirrorCounts
+from engine.report.deploy_gates import HookRow, MetricRow
 from engine.report.deploy_section import (
     ColorWindow,
     DeployEventRow,
     DeployRecord,
     FleetRow,
+    MirrorExampleRow,
+    MirrorWindow,
     Outcome,
     StepRow,
     rollout_exit_code,
@@ -26,6 +30,7 @@ __all__ = [
     "VERDICTS",
     "build_record",
     "color_window",
+    "mirror_window",
     "outcome_of",
     "rollout_exit_code",
     "step_row",
@@ -43,10 +48,29 @@ def color_window(mark: Mark) -> ColorWindow:
     return ColorWindow(mark.requests, mark.failed, pct[50.0], pct[95.0], pct[99.0])
 
 
+def mirror_window(counts: MirrorCounts) -> MirrorWindow:
+    """A mirror window's pairs for the report: p99s from the pairs' latency counts."""
+    return MirrorWindow(
+        counts.mirrored,
+        counts.status_mismatch,
+        counts.body_mismatch,
+        counts.errors,
+        p99_of(counts.blue),
+        p99_of(counts.green),
+        tuple(MirrorExampleRow(e.path, e.blue_status, e.green_status) for e in counts.examples),
+    )
+
+
 def step_row(
-    event: Event, at_s: float, weights: Weights, window_s: float, marks: Mapping[str, Mark]
+    event: Event,
+    at_s: float,
+    weights: Weights,
+    window_s: float,
+    marks: Mapping[str, Mark],
+    mirror: MirrorCounts | None = None,
 ) -> StepRow:
-    """A verdict event and the window it judged (the weights that window ran at)."""
+    """A verdict event and the window it judged (the weights that window ran at): each
+    color's figures, each named cohort's (`green+beta`) with requests, a mirror's pairs."""
     return StepRow(
         at_s=at_s,
         step=event.step,
@@ -57,18 +81,32 @@ def step_row(
         green=color_window(marks.get("green", Mark())),
         verdict=VERDICTS[event.kind],
         reason=event.message,
+        cohorts={
+            key: color_window(m)
+            for key, m in marks.items()
+            if "+" in key and not key.endswith("+") and m.requests
+        },
+        mirror=None if mirror is None else mirror_window(mirror),
     )
 
 
 def outcome_of(
-    phase: Phase, exited: bool, load_ended: bool = False, confirmed: bool = True
+    phase: Phase,
+    exited: bool,
+    load_ended: bool = False,
+    confirmed: bool = True,
+    *,
+    refused: bool = False,
 ) -> Outcome:
     """`exited`: Surge ended mid-rollout and applied `on_exit` (so not the analysis' doing);
     `load_ended`: because the load ran out before the verdict, not the user or a signal;
     `confirmed`: the router took the weights the rollout ended at (else nothing it says
-    of the end happened: a failure, whatever the strategy decided)."""
+    of the end happened: a failure, whatever the strategy decided); `refused`: a gate
+    hook (pre_rollout, pre_promotion) refused last, and the rollout never promoted."""
     if not confirmed and (exited or phase in (Phase.PROMOTED, Phase.ROLLED_BACK)):
         return Outcome.ROUTER_FAILED
+    if refused and phase is not Phase.PROMOTED:
+        return Outcome.GATE_REFUSED
     if exited:
         return Outcome.UNFINISHED if load_ended else Outcome.STOPPED
     if phase is Phase.PROMOTED:
@@ -100,6 +138,8 @@ def build_record(
     instances: Mapping[str, Mapping[str, int]] | None = None,
     fleet: FleetRow | None = None,
     unconfirmed_after: float | None = None,
+    metrics: tuple[MetricRow, ...] = (),
+    hooks: tuple[HookRow, ...] = (),
 ) -> DeployRecord:
     """`unconfirmed_after`: the router took no weights after this time (seconds, as the
     events' `at`); a promotion or rollback decided later is recorded as not applied."""
@@ -122,4 +162,6 @@ def build_record(
         notes=tuple(notes),
         instances={k: dict(v) for k, v in (instances or {}).items()},
         fleet=fleet,
+        metrics=metrics,
+        hooks=hooks,
     )

@@ -17,11 +17,14 @@ from typing import Protocol
 
 from engine.deploy.routers import InstanceCounts, Router, RouterError
 from engine.deploy.strategies import EventKind, InService, Weights
+from engine.deploy.strategies.traffic import Mirror, Route
 
-__all__ = ["Mover", "Note", "RouterSync", "Unapplied"]
+__all__ = ["NO_TRAFFIC", "Mover", "Note", "RouterSync", "Traffic", "Unapplied"]
 
 Note = Callable[[EventKind, str], None]  # an event of the rollout's own, on record
 Want = Callable[[], tuple[Weights, InService | None]]  # the weights and in-service set now
+Traffic = tuple[tuple[Route, ...], Mirror]  # the cohort routes and the mirror wanted now
+NO_TRAFFIC: Traffic = ((), Mirror())
 
 
 class Unapplied(Exception):
@@ -54,6 +57,7 @@ class RouterSync:
         note: Note,
         clock: Callable[[], float],
         mover: Mover | None = None,
+        traffic: Callable[[], Traffic] = lambda: NO_TRAFFIC,
     ) -> None:
         self.router = router
         self.mover = mover
@@ -62,7 +66,10 @@ class RouterSync:
         self.error: str | None = None
         self.moving = False  # the mover is at work: the strategy waits for it
         self.instances: dict[str, dict[str, int]] = {}  # this run's per-instance counts
+        self.traffic: Traffic = NO_TRAFFIC  # the routes and mirror the router last took
+        self.traffic_error: str | None = None  # the router refused them (weights: `error`)
         self._want = want
+        self._traffic = traffic
         self._note = note
         self._clock = clock
         self._dirty = False
@@ -78,10 +85,16 @@ class RouterSync:
         """The router has `weights` (without a router: nothing to ask)."""
         return self.router is None or self.applied == weights
 
+    @property
+    def traffic_behind(self) -> bool:
+        """The routes or the mirror wanted differ from what the router took."""
+        return self._traffic() != self.traffic
+
     def schedule(self) -> None:
         self._dirty = True
         if self.router is None:
             self.took(self._want()[0])
+            self.traffic = self._traffic()
             return
         if self._task is None or self._task.done():
             try:
@@ -120,6 +133,8 @@ class RouterSync:
                     self._note(EventKind.ROUTER_BACK, f"router took weights {weights}")
                 self.took(weights)
                 self.error = None
+                if not await self._send_traffic():
+                    return
         finally:
             self.moving = False
         if mover is not None:
@@ -130,6 +145,32 @@ class RouterSync:
         await self.router.set_weights(weights)
         if in_service is not None and self.mover is None:  # a fleet registers its own
             await self.router.set_in_service(in_service)
+
+    async def _send_traffic(self) -> bool:
+        """The routes, then the mirror, each only when it changed; what the router took is
+        kept (`traffic`), never what it was asked; False (and `traffic_error`) when it
+        refused (noted once per new error)."""
+        assert self.router is not None
+        routes, mirror = self._traffic()
+        what = "cohort routes"
+        try:
+            if routes != self.traffic[0]:
+                await self.router.set_routes(routes)
+                self.traffic = (routes, self.traffic[1])
+            what = f"mirror {mirror.percent}%"
+            if mirror != self.traffic[1]:
+                await self.router.set_mirror(mirror)
+                self.traffic = (self.traffic[0], mirror)
+        except (RouterError, OSError) as exc:
+            error = f"{what} not applied: {str(exc) or type(exc).__name__}"
+            if error != self.traffic_error:
+                self._note(EventKind.ROUTER_ERROR, error)
+            self.traffic_error = error
+            return False
+        if self.traffic_error is not None:
+            self._note(EventKind.ROUTER_BACK, "router took the routes and the mirror")
+        self.traffic_error = None
+        return True
 
     async def flush(self) -> None:
         """Wait until the router has the current weights (or failed to take them), and the

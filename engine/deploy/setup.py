@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.deploy.discovery import DiscoverySync
 from engine.deploy.driver import DeployDriver, EventHook
 from engine.deploy.fleet import BASELINE, Fleet
+from engine.deploy.gates.rollout import RolloutGates
 from engine.deploy.instances import Launcher
 from engine.deploy.router_figures import RouterFigures
 from engine.deploy.routers import Router, SurgeProxyRouter
@@ -29,9 +30,12 @@ __all__ = ["attach_discovery", "make_router", "profile_driver"]
 def make_router(plan: DeployPlan) -> Router:
     """The router a `[deploy]` table names, with its connection settings."""
     if plan.router == "haproxy":
-        from engine.deploy.routers.haproxy import HaproxyRouter, default_socket
+        from engine.deploy.routers.haproxy import HaproxyRouter, default_socket, routes_map
 
-        return HaproxyRouter(plan.socket or str(default_socket(plan.proxy_port)), plan.backend)
+        socket = plan.socket or str(default_socket(plan.proxy_port))
+        return HaproxyRouter(
+            socket, plan.backend, routes=plan.routes, routes_map=routes_map(socket)
+        )
     if plan.router == "envoy":
         from engine.deploy.routers import launch
         from engine.deploy.routers.envoy import EnvoyRouter
@@ -42,7 +46,13 @@ def make_router(plan: DeployPlan) -> Router:
             static["blue"], static["green"], listen_port=plan.proxy_port, admin_socket=plan.socket
         )
         endpoints = {c: setup.endpoints_path(c) for c in setup.pools}
-        return EnvoyRouter(setup.admin_socket, pools=setup.pools, endpoints=endpoints)
+        return EnvoyRouter(
+            setup.admin_socket,
+            pools=setup.pools,
+            endpoints=endpoints,
+            routes=plan.routes,
+            mirror_methods=plan.mirror_methods,
+        )
     return SurgeProxyRouter(f"http://127.0.0.1:{plan.admin_port}")
 
 
@@ -85,9 +95,22 @@ def profile_driver(
         fleet=fleet,
         canary_instances=plan.canary_instances,
         scale_down_delay=plan.scale_down_delay,
+        routes=plan.routes,
+        mirror_methods=plan.mirror_methods,
     )
     if not plan.recipes:  # a recipe's instances are registered by the fleet itself
         attach_discovery(driver, plan.blue, plan.green)
+    if plan.gates:  # [[deploy.metrics]], [deploy.hooks]: hooks run in the profile's folder
+        cwd = Path(profile.source).parent if profile.source != "<url>" else Path.cwd()
+        gates = RolloutGates(
+            plan.gates,
+            cwd=cwd,
+            name=profile.name,
+            note=driver.note,
+            state=driver.state,
+            clock=driver.clock,
+        )
+        driver.attach_gates(gates)
     return driver
 
 

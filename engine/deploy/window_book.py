@@ -12,6 +12,7 @@ from collections import deque
 from engine.deploy.marks import ColorLive, FiguresSource, Mark, RunFigures
 from engine.deploy.record import step_row
 from engine.deploy.strategies import ColorFigures, Event, Weights
+from engine.deploy.strategies.traffic import MirrorCounts
 from engine.report.deploy_section import StepRow
 
 __all__ = ["HISTORY", "WindowBook"]
@@ -21,7 +22,9 @@ HISTORY = 600  # per-color points kept for the plots (one per snapshot)
 
 class WindowBook:
     """Per color: the last snapshot's figures (`live`, for the plots), the window being
-    judged (`window`), and every judged window so far (`rows`)."""
+    judged (`window`), and every judged window so far (`rows`). A cohort's key
+    (`green+beta`, engine.deploy.marks.selects) is a color of its own here; a mirror
+    step's pairs (`mirror`, the router's counters by difference) are set by the driver."""
 
     def __init__(self, colors: tuple[str, ...], source: FiguresSource, weights: Weights) -> None:
         self.colors = colors
@@ -34,6 +37,7 @@ class WindowBook:
         self._window: dict[str, Mark] = dict(self._marks)  # the window so far
         self._t0 = 0.0  # when the window started (seconds since the rollout's clock start)
         self._weights = weights  # the weights the window runs at
+        self.mirror: MirrorCounts | None = None  # the mirror's pairs in the window
 
     def observe(self, run: RunFigures | None, t: float) -> None:
         """Once per snapshot, `t` seconds in: each color's live point and window."""
@@ -56,9 +60,11 @@ class WindowBook:
         self.window = {c: ColorFigures() for c in self.colors}
         self._t0 = t
         self._weights = weights
+        self.mirror = None
 
     def row(self, verdict: Event, at: float) -> StepRow:
         """The window a verdict judged, `at` seconds in, on record."""
-        row = step_row(verdict, at, self._weights, max(0.0, at - self._t0), self._window)
+        window_s = max(0.0, at - self._t0)
+        row = step_row(verdict, at, self._weights, window_s, self._window, self.mirror)
         self.rows.append(row)
         return row

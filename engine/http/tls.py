@@ -6,18 +6,107 @@ loading a CA bundle costs milliseconds, and a run may open thousands of VUs). Th
 files are checked before a run (`check`), so a typo in a path is exit 2 naming the
 option, never a run of TLS errors. `--cacert` replaces the default roots (as curl's
 does); `insecure` wins over it (nothing is verified).
+
+The cipher order is Go's (k6's): AES-128-GCM before AES-256-GCM, so a server that takes
+the client's order (nginx's default) encrypts for Surge as it does for k6. TLS 1.2's is
+set per context; Python 3.11's `ssl` has no setter for TLS 1.3's suites, but OpenSSL
+reads them from its configuration file when `ssl` loads, so worker processes start with
+an OPENSSL_CONF naming Go's order (`worker_tls_order`). The one in-process worker of
+`--workers 1` keeps OpenSSL's TLS 1.3 order: its `ssl` loaded before any option was
+read. `SURGE_TLS_ORDER=openssl` in the environment keeps OpenSSL's order everywhere;
+an OPENSSL_CONF of the user's is kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import os
 import ssl
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 TLS_KEYS = ("cacert", "cert", "key")  # the profile keys and flags naming TLS files
 _CERT_MARK = "-----BEGIN CERTIFICATE-----"
 _KEY_MARK = "PRIVATE KEY-----"
+# Go's crypto/tls order on a CPU with AES instructions, then Python's default list for the
+# rest (a suite named twice keeps its first place).
+GO_TLS12_ORDER = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+)
+GO_TLS13_ORDER = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
+ORDER_ENV = "SURGE_TLS_ORDER"  # "openssl": keep OpenSSL's order
+_OPENSSL_CONF = f"""\
+# Written by Surge (engine/http/tls.py) for its worker processes: Go's TLS 1.3 order.
+openssl_conf = surge_init
+[surge_init]
+ssl_conf = surge_ssl
+[surge_ssl]
+system_default = surge_tls
+[surge_tls]
+Ciphersuites = {GO_TLS13_ORDER}
+"""
+
+
+def _go_order() -> bool:
+    return os.environ.get(ORDER_ENV, "go").lower() != "openssl"
+
+
+def worker_environ() -> dict[str, str]:
+    """What a worker process's environment needs for Go's TLS 1.3 order: OpenSSL reads
+    its configuration once, when `ssl` loads, so it must be there before the process
+    starts. Empty with SURGE_TLS_ORDER=openssl or an OPENSSL_CONF of the user's."""
+    if not _go_order() or "OPENSSL_CONF" in os.environ:
+        return {}
+    digest = hashlib.sha256(_OPENSSL_CONF.encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"surge-openssl-{os.getuid()}-{digest}.cnf"
+    if not _ours(path):
+        with contextlib.suppress(OSError):
+            tmp = path.with_suffix(f".{os.getpid()}")
+            tmp.write_text(_OPENSSL_CONF)
+            tmp.replace(path)  # whole or not at all: workers may read it at once
+    if not _ours(path):  # someone else's file there: a private one for this run
+        fd, name = tempfile.mkstemp(prefix="surge-openssl-", suffix=".cnf")
+        with os.fdopen(fd, "w") as f:
+            f.write(_OPENSSL_CONF)
+        path = Path(name)
+    return {"OPENSSL_CONF": str(path)}
+
+
+def _ours(path: Path) -> bool:
+    """Our file, with our text, writable by us only: an OpenSSL configuration can load
+    modules, so one another user could write is never used."""
+    try:
+        st = path.stat()
+        return (
+            st.st_uid == os.getuid()
+            and not st.st_mode & 0o022
+            and path.read_text() == _OPENSSL_CONF
+        )
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def worker_tls_order() -> Iterator[None]:
+    """os.environ with `worker_environ()` while a worker process is spawned (it inherits
+    the environment), then as it was: the parent's own `ssl` has long loaded."""
+    extra = worker_environ()
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +203,8 @@ def client_context(
     except (ssl.SSLError, OSError):
         check(opts)  # names the culprit
         raise
+    if _go_order():
+        ctx.set_ciphers(f"{GO_TLS12_ORDER}:{getattr(ssl, '_DEFAULT_CIPHERS', 'DEFAULT')}")
     if opts.insecure:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE

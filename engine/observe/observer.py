@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from engine.observe.config import ObserveSpec, PromQuery
+from engine.observe.promql import instant_request, instant_values
 from engine.observe.readings import Reading, curated, named, parse_text, rate_of
 from engine.observe.series import Series
 
@@ -189,16 +190,11 @@ def _query(client: httpx.Client, query: PromQuery) -> list[Reading]:
     """Each expression as an instant query; a vector's series summed (`sum by` to choose)."""
     out = []
     for name, expr in query.exprs:
-        response = client.get(f"{query.url}/api/v1/query", params={"query": expr})
-        body = response.json()
-        if body.get("status") != "success":
-            raise ValueError(f"{name}: {body.get('error') or f'HTTP {response.status_code}'}")
-        data = body["data"]
-        if data["resultType"] == "scalar":
-            values = [float(data["result"][1])]
-        else:
-            values = [float(item["value"][1]) for item in data["result"]]
-        values = [v for v in values if v == v]  # NaN: no data yet
+        url, params = instant_request(query.url, expr)
+        try:
+            values = instant_values(client.get(url, params=params))
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
         if values:
             out.append(Reading(name, sum(values)))
     return out

@@ -32,18 +32,24 @@ class Output(ABC):
 
 
 def parse_out(spec: str) -> Output:
-    """`json=FILE` or `prometheus=HOST:PORT[,linger=5s]`; ConfigError names the problem."""
+    """`json=FILE`, `html=FILE` or `prometheus=HOST:PORT[,linger=5s]`; ConfigError names
+    the problem."""
     kind, sep, where = spec.partition("=")
     if not sep or not where:
         raise ConfigError(
-            "--out", f"expected KIND=WHERE (json=FILE, prometheus=HOST:PORT), got {spec!r}"
+            "--out",
+            f"expected KIND=WHERE (json=FILE, html=FILE, prometheus=HOST:PORT), got {spec!r}",
         )
     if kind == "json":
         from engine.outputs.json_lines import JsonLinesOutput
 
         return JsonLinesOutput(where)
+    if kind == "html":
+        from engine.outputs.html import HtmlOutput
+
+        return HtmlOutput(where)
     if kind == "prometheus":
         from engine.outputs.prometheus import PrometheusOutput
 
         return PrometheusOutput.parse(where)
-    raise ConfigError("--out", f"unknown output {kind!r} (known: json, prometheus)")
+    raise ConfigError("--out", f"unknown output {kind!r} (known: json, html, prometheus)")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.addresses import parse_http_origin
+from engine.deploy.gates.spec import GatesPlan
 from engine.deploy.recipe import Recipe
 from engine.deploy.strategies import (
     COLORS,
@@ -26,9 +27,13 @@ from engine.deploy.strategies import (
     Switch,
     strategy_name,
 )
+from engine.deploy.strategies.traffic import IDEMPOTENT, Route
 from engine.discovery import is_registry, parse_source
 from engine.errors import ConfigError, did_you_mean
 from engine.profile import fields
+from engine.profile.deploy_gates import parse_gates
+from engine.profile.deploy_judge import JUDGE_KEYS, parse_judge
+from engine.profile.deploy_traffic import TRAFFIC_KEYS, parse_steps, parse_traffic
 from engine.profile.fields import Invalid, describe
 from engine.profile.locate import KeyPath, format_key
 from engine.profile.recipe import parse_recipe
@@ -45,6 +50,8 @@ _COMMON_KEYS = (
     "backend",
     "on_exit",
     "figures",
+    "metrics",  # [[deploy.metrics]] and [deploy.hooks]: engine.profile.deploy_gates
+    "hooks",
 )
 FIGURES = ("load", "router")
 ROUTERS = ("surge", "haproxy", "envoy")
@@ -57,8 +64,9 @@ _ANALYSIS_KEYS = (
     "max_success_drop",
     "failure_limit",
     "max_inconclusive",
+    *JUDGE_KEYS,
 )
-_BOUND_KEYS = ("min_success_rate", "max_p99_ms", "max_p99_ratio", "max_success_drop")
+_BOUND_KEYS = ("min_success_rate", "max_p99_ms", "max_p99_ratio", "max_success_drop", "judge")
 _RECIPE_KEYS = ("scale_down_delay",)  # only with colors given as recipes
 _STRATEGY_KEYS: dict[str, tuple[str, ...]] = {
     "bluegreen": ("smoke", "smoke_duration", *_ANALYSIS_KEYS, *_RECIPE_KEYS),
@@ -69,6 +77,7 @@ _STRATEGY_KEYS: dict[str, tuple[str, ...]] = {
         "interval",
         "canary_instances",
         "baseline",
+        *TRAFFIC_KEYS,
         *_ANALYSIS_KEYS,
         *_RECIPE_KEYS,
     ),
@@ -108,6 +117,9 @@ class DeployPlan:
     scale_down_delay: float = 0.0  # seconds blue keeps running after a promotion (recipes)
     baseline: bool = False  # a fresh blue instance beside the canary, judged against (recipes)
     notes: tuple[tuple[KeyPath, str], ...] = ()  # what was read but is spelled differently now
+    routes: tuple[Route, ...] = ()  # a canary's cohort (engine.profile.deploy_traffic)
+    mirror_methods: tuple[str, ...] = IDEMPOTENT  # what a mirror step copies to green
+    gates: GatesPlan = field(default_factory=GatesPlan)  # [[deploy.metrics]], [deploy.hooks]
 
     def instances(self, color: str) -> int:
         """How many instances the color has: its recipe's, else its URLs."""
@@ -222,6 +234,11 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         raise Invalid((*path, "batch_size"), message)
     canary_instances, scale_down_delay = _recipe_options(table, path, recipes, counts["green"])
     baseline = _baseline(table, path, recipes, router, figures)
+    routes, methods = parse_traffic(table, path, router, options.get("steps", ()))
+    gates = parse_gates(table, path)
+    if gates.metrics and "analysis" not in options:
+        message = f"{strategy} judges no windows: metrics need canary, linear, rolling or smoke"
+        raise Invalid((*path, "metrics"), message)
     return DeployPlan(
         blue,
         green,
@@ -240,6 +257,9 @@ def deploy_plan(table: Any, path: KeyPath) -> DeployPlan:
         scale_down_delay=scale_down_delay,
         baseline=baseline,
         notes=((at, renamed),) if renamed else (),
+        routes=routes,
+        mirror_methods=methods,
+        gates=gates,
     )
 
 
@@ -303,7 +323,7 @@ def _options(t: Mapping[str, Any], strategy: str, path: KeyPath) -> dict[str, An
         if "steps" in t and ("step_weight" in t or "max_weight" in t):
             raise Invalid(at("steps"), "give either steps or step_weight/max_weight, not both")
         if "steps" in t:
-            o["steps"] = _steps(t["steps"], at("steps"))
+            o["steps"] = parse_steps(t["steps"], at("steps"))
         else:
             sw = fields.integer(t.get("step_weight", 10), at("step_weight"), 1, 100)
             mw = fields.integer(t.get("max_weight", 50), at("max_weight"), 1, 100)
@@ -325,7 +345,7 @@ def _options(t: Mapping[str, Any], strategy: str, path: KeyPath) -> dict[str, An
         o["smoke"] = fields.flag(t.get("smoke", False), at("smoke"))
         interval = fields.seconds(t.get("smoke_duration", "30s"), at("smoke_duration"))
     wants_analysis = strategy == "canary" or (
-        (strategy == "bluegreen" and o["smoke"]) or any(k in t for k in _BOUND_KEYS)
+        (strategy == "bluegreen" and o["smoke"]) or any(k in t for k in (*_BOUND_KEYS, "metrics"))
     )
     if wants_analysis:
         o["analysis"] = _analysis(t, interval, path)
@@ -351,6 +371,7 @@ def _analysis(t: Mapping[str, Any], interval: float, path: KeyPath) -> Analysis:
         max_inconclusive=fields.integer(
             t.get("max_inconclusive", d.max_inconclusive), (*path, "max_inconclusive"), 0, 1000
         ),
+        judge=parse_judge(t, path),
     )
 
 
@@ -382,16 +403,3 @@ def _urls(value: Any, path: KeyPath) -> tuple[str, ...]:
             raise Invalid(where, f"duplicate upstream {url!r}")
         out.append(url)
     return tuple(out)
-
-
-def _steps(value: Any, path: KeyPath) -> tuple[int, ...]:
-    """Canary percentages, strictly increasing, each 1..100."""
-    if not isinstance(value, list | tuple) or not value:
-        raise Invalid(path, f"expected a list like [1, 5, 25, 50, 100], got {describe(value)}")
-    last = 0
-    for i, s in enumerate(value):
-        n = fields.integer(s, (*path, i), 1, 100)
-        if n <= last:
-            raise Invalid((*path, i), f"steps must increase, got {n} after {last}")
-        last = n
-    return tuple(value)

@@ -1,4 +1,4 @@
-"""The proxy's JSON admin API (weights, instances in service, stats), on its own address.
+"""The proxy's JSON admin API (weights, instances, routes, mirror, stats), on its own address.
 
 Only its user may steer it. A web page in the user's browser can reach loopback, so
 each request must show it is not a browser's: no `Origin` (nor a cross-site
@@ -20,6 +20,8 @@ import httptools
 from engine.deploy.strategies import COLORS
 from engine.errors import ConfigError
 from engine.proxy.http1 import CRLF, MAX_HEAD, is_own
+from engine.proxy.mirror import mirror_from_dict
+from engine.proxy.routing import route_from_dict
 
 if TYPE_CHECKING:
     from engine.proxy.server import Proxy
@@ -33,6 +35,8 @@ MAX_ADMINS = 64
 ROUTES: dict[str, tuple[str, ...]] = {
     "/weights": ("GET", "PUT"),
     "/instances": ("GET", "PUT", "POST"),
+    "/routes": ("GET", "PUT"),
+    "/mirror": ("GET", "PUT"),
     "/stats": ("GET",),
     "/": ("GET",),
 }
@@ -58,7 +62,10 @@ class AdminConnection(asyncio.Protocol):
     GET /weights, PUT /weights {"blue": 90, "green": 10}, GET /instances,
     PUT /instances {"blue": [0, 1], "green": [0]} (which are in service),
     POST /instances {"color": "green", "url": "http://127.0.0.1:8083"} (a new one; with
-    "tag": "baseline", its answers say `x-surge-upstream: baseline`), GET /stats.
+    "tag": "baseline", its answers say `x-surge-upstream: baseline`),
+    PUT /routes {"routes": [{"header": "x-beta", "value": "1", "color": "green"}]} (cohort
+    routes, first match wins; Route.as_dict's shape), PUT /mirror {"percent": 100,
+    "methods": ["GET", "HEAD", "OPTIONS"]}, and GET of each; GET /stats.
     `head_state`, `ticks` and `seen` are read by the proxy's sweep (timeouts).
     """
 
@@ -164,6 +171,10 @@ class AdminConnection(asyncio.Protocol):
         if method == "GET":
             if path == "/weights":
                 return 200, proxy.weights.as_dict()
+            if path == "/routes":
+                return 200, routes_dict(proxy)
+            if path == "/mirror":
+                return 200, mirror_dict(proxy)
             return 200, proxy.instances()
         try:
             data = json.loads(body or b"null")
@@ -177,6 +188,15 @@ class AdminConnection(asyncio.Protocol):
                 if unknown or len(data) != 2:
                     return 400, {"error": 'expected {"blue": N, "green": M}'}
                 return 200, proxy.set_weights(data["blue"], data["green"]).as_dict()
+            if path == "/routes":
+                routes = data.get("routes")
+                if set(data) != {"routes"} or not isinstance(routes, list):
+                    return 400, {"error": 'expected {"routes": [{"header": NAME, ...}, ...]}'}
+                proxy.set_routes(tuple(route_from_dict(r) for r in routes))
+                return 200, routes_dict(proxy)
+            if path == "/mirror":
+                proxy.set_mirror(mirror_from_dict(data))
+                return 200, mirror_dict(proxy)
             if method == "POST":
                 if not {"color", "url"} <= set(data) <= {"color", "url", "tag"}:
                     return 400, {"error": 'expected {"color": "green", "url": "http://HOST:PORT"}'}
@@ -216,3 +236,13 @@ class AdminConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         self.proxy.admins.discard(self)
+
+
+def routes_dict(proxy: Proxy) -> dict[str, Any]:
+    table = proxy.routes
+    return {"routes": [r.as_dict() for r in (table.routes if table is not None else ())]}
+
+
+def mirror_dict(proxy: Proxy) -> dict[str, Any]:
+    mirror = proxy.mirrorer.mirror
+    return {"percent": mirror.percent, "methods": list(mirror.methods)}

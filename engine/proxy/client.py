@@ -55,6 +55,7 @@ class ClientConnection(asyncio.Protocol):
         "_began_now",
         "_body",
         "_body_size",
+        "_cohort",
         "_conn_opts",
         "_cookie",
         "_expect",
@@ -70,6 +71,8 @@ class ClientConnection(asyncio.Protocol):
         "_problem",
         "_problem_sent",
         "_url",
+        "_vals",
+        "_want",
         "head_state",
         "head_ticks",
         "idle_ticks",
@@ -159,6 +162,9 @@ class ClientConnection(asyncio.Protocol):
         self._body_size = 0
         self._override: bytes | None = None
         self._cookie: bytes | None = None
+        self._want = self.proxy.wanted  # the header names routes or stickiness read
+        self._vals: dict[bytes, bytes] | None = None  # their first values
+        self._cohort: bytes | None = None
         self._hosts = 0
         self._host = b""
         self._conn_opts: set[bytes] | None = None
@@ -199,8 +205,14 @@ class ClientConnection(asyncio.Protocol):
         if n == b"host":
             self._hosts += 1
             self._host = value
-        elif n == b"cookie" and self.proxy.config.sticky:
-            self._cookie = value
+        elif n in self._want:
+            if n == b"cookie":
+                old = self._cookie
+                self._cookie = value if old is None else old + b"; " + value
+            elif self._vals is None:
+                self._vals = {n: value}
+            else:
+                self._vals.setdefault(n, value)
         self._head += name + b": " + value + CRLF
 
     def on_headers_complete(self) -> None:
@@ -257,6 +269,9 @@ class ClientConnection(asyncio.Protocol):
         ex.head_only = method == b"HEAD"
         ex.needs_host = not self._hosts
         ex.set_cookie = self._picked and proxy.config.sticky
+        ex.cohort = self._cohort
+        if proxy.mirroring and color == 0:
+            ex.pair = proxy.mirrorer.take(method, self._url, data, ex.needs_host)
         proxy.stats_by_index[color].requests += 1
         self._enqueue(ex)
 
@@ -310,11 +325,20 @@ class ClientConnection(asyncio.Protocol):
             self.close()
 
     def _route(self) -> int:
-        """Header override first, then the sticky cookie (while its color has weight)."""
+        """The header pin, then cohort routes, then the sticky cookie (while its color
+        has weight), then the weights (engine.proxy.routing)."""
         proxy = self.proxy
-        color, self._picked = choose_color(
-            self._override, self._cookie, proxy.weights, proxy.picker
-        )
+        cookie = self._cookie
+        table = proxy.routes
+        if table is not None and self._override is None:
+            hit = table.match(self._vals, cookie, self._url)
+            if hit is not None:
+                self._picked = False
+                self._cohort = hit.cohort
+                return hit.color
+        if cookie is not None and not proxy.config.sticky:
+            cookie = None  # kept for a cookie route only
+        color, self._picked = choose_color(self._override, cookie, proxy.weights, proxy.picker)
         return color
 
     def _enqueue(self, ex: Exchange) -> None:

@@ -8,8 +8,11 @@ from typing import Any
 
 from engine.addresses import is_loopback, parse_http_origin
 from engine.deploy.strategies import ALL_BLUE, COLORS, Weights
+from engine.deploy.strategies.traffic import Mirror, Route
 from engine.discovery import is_registry, parse_source
 from engine.errors import ConfigError
+from engine.proxy.mirror import check_mirror
+from engine.proxy.routing import compile_regex
 
 __all__ = ["ProxyConfig", "check_weights", "parse_weights"]
 
@@ -58,6 +61,9 @@ class ProxyConfig:
     probe_interval: float = 0.5
     idle_timeout: float = 60.0
     header_timeout: float = 10.0
+    #: Cohort routes, first match wins (engine.proxy.routing), and the mirror to green.
+    routes: tuple[Route, ...] = ()
+    mirror: Mirror = field(default_factory=Mirror)
     #: Required (`Authorization: Bearer ...`) when set; must be set off loopback.
     admin_token: str | None = field(default=None, repr=False)
 
@@ -111,6 +117,9 @@ class ProxyConfig:
         ):
             if not getattr(self, key) > 0:
                 raise ConfigError(key, f"must be > 0, got {getattr(self, key)!r}")
+        for route in self.routes:
+            compile_regex(route, "--route")
+        check_mirror(self.mirror, "--mirror-methods")
         for key in ("max_conns", "max_clients"):
             if getattr(self, key) < 1:
                 raise ConfigError(key, f"must be >= 1, got {getattr(self, key)!r}")

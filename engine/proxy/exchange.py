@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from engine.proxy.client import ClientConnection
+    from engine.proxy.mirror import MirrorPair
     from engine.proxy.upstream_conn import UpstreamConnection
     from engine.proxy.upstreams import Instance
 
@@ -17,6 +18,7 @@ class Exchange:
         "cancelled",
         "client",
         "close_after",
+        "cohort",
         "color",
         "data",
         "head_only",
@@ -25,6 +27,7 @@ class Exchange:
         "keep_alive",
         "local",
         "needs_host",
+        "pair",
         "retried",
         "set_cookie",
         "ticks",
@@ -47,3 +50,5 @@ class Exchange:
         self.inst: Instance | None = None
         self.up: UpstreamConnection | None = None
         self.ticks = 0
+        self.cohort: bytes | None = None  # the route's cohort, when a route chose the color
+        self.pair: MirrorPair | None = None  # a mirrored request: blue's half of the pair

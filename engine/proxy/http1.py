@@ -49,9 +49,16 @@ NO_BODY, LENGTH, CHUNKED, UNTIL_CLOSE = 0, 1, 2, 3
 
 
 def local_response(
-    status: int, message: str, color: str | None, *, close: bool, **extra: Any
+    status: int,
+    message: str,
+    color: str | None,
+    *,
+    close: bool,
+    tag: str | None = None,
+    **extra: Any,
 ) -> bytes:
-    """A response made by the proxy itself (502s, 4xx), JSON, naming the color if any."""
+    """A response made by the proxy itself (502s, 4xx), JSON, naming the color if any;
+    `tag` is its `x-surge-upstream` when not the color (`green+beta`, a route's)."""
     payload: dict[str, Any] = {"error": message}
     if color is not None:
         payload["color"] = color
@@ -73,7 +80,7 @@ def local_response(
         len(body),
     )
     if color is not None:
-        head += b"x-surge-upstream: " + color.encode() + CRLF
+        head += b"x-surge-upstream: " + (tag or color).encode() + CRLF
     if close:
         head += b"connection: close\r\n"
     return head + CRLF + body

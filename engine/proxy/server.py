@@ -15,12 +15,13 @@ every client has a request in flight does it get a 503. There is no per-address 
 Surge's own load comes from 127.0.0.1.
 
 Every response carries `x-surge-upstream: blue|green` (replacing any the upstream
-set), so Surge's engine splits every figure by color.
+set), so Surge's engine splits every figure by color; a request a cohort route sent
+says `green+beta` (COLOR+COHORT), so the figures split by cohort too.
 
 The parts, one job each: config (ProxyConfig), routing (which color), client (the
 downstream connections), upstreams and upstream_conn (pools, health, the upstream
 connections), admin (the JSON admin API), http1 (shared bytes and the proxy's own
-responses).
+responses), mirror (copies to green, compared with blue's answers).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 from engine import serve
 from engine.addresses import parse_http_origin, url_of
 from engine.deploy.strategies import COLORS, Weights
+from engine.deploy.strategies.traffic import Mirror, Route
 from engine.errors import TIMEOUT, ConfigError
 from engine.limits import fd_limit
 from engine.proxy.accept import Acceptor, listen
@@ -41,7 +43,8 @@ from engine.proxy.client import ClientConnection
 from engine.proxy.config import ProxyConfig, check_weights
 from engine.proxy.exchange import Exchange
 from engine.proxy.http1 import local_response, own_authorities
-from engine.proxy.routing import SmoothWeighted
+from engine.proxy.mirror import Mirrorer, check_mirror
+from engine.proxy.routing import RouteTable, SmoothWeighted
 from engine.proxy.upstreams import ColorGroup, ColorStats, Instance
 
 _TAG = re.compile(r"[a-z][a-z0-9-]{0,31}")
@@ -78,6 +81,13 @@ class Proxy:
         self.stats_by_index = [self.stats[c] for c in COLORS]
         self.weights: Weights = config.weights
         self.picker = SmoothWeighted(*config.weights)
+        self.routes: RouteTable | None = None
+        #: Request headers the client connections keep: the routes', and Cookie for them
+        #: or for the sticky cookie.
+        self.wanted: frozenset[bytes] = frozenset()
+        self.set_routes(config.routes)
+        self.mirrorer = Mirrorer(self, config.mirror)
+        self.mirroring = config.mirror.on
         # A dict as an ordered set: oldest first, which is the order clients are evicted in.
         self.clients: dict[ClientConnection, None] = {}
         self.admins: set[AdminConnection] = set()
@@ -169,6 +179,7 @@ class Proxy:
                 for up in inst.idle:
                     up.close()
                 inst.idle.clear()
+        self.mirrorer.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -205,6 +216,20 @@ class Proxy:
         self.weights = weights
         self.picker.set(*weights)
         return weights
+
+    def set_routes(self, routes: tuple[Route, ...]) -> tuple[Route, ...]:
+        """Cohort routes for the next request on (none: an empty tuple); first match wins."""
+        table = RouteTable(tuple(routes))
+        self.routes = table if routes else None
+        self.wanted = table.wanted | ({b"cookie"} if self.config.sticky else frozenset())
+        return table.routes
+
+    def set_mirror(self, mirror: Mirror) -> Mirror:
+        """Copy `mirror.percent` of blue's requests in `mirror.methods` to green (0: stop);
+        the counters go on, so windows keep differencing them."""
+        self.mirrorer.set(check_mirror(mirror))
+        self.mirroring = mirror.on
+        return mirror
 
     def set_in_service(self, in_service: Mapping[str, Sequence[int]]) -> None:
         """Only the listed instance indexes of each given color take new requests.
@@ -254,7 +279,10 @@ class Proxy:
         return [inst.as_dict() for g in self.groups for inst in g.instances]
 
     def stats_dict(self) -> dict[str, Any]:
-        return {c: self.stats[c].as_dict() for c in COLORS}
+        return {
+            **{c: self.stats[c].as_dict() for c in COLORS},
+            "mirror": self.mirrorer.as_dict(),
+        }
 
     # -- routing (hot path) -------------------------------------------------------------
 
@@ -291,7 +319,10 @@ class Proxy:
 
     def _reply_502(self, ex: Exchange, color: str, message: str, inst: Instance | None) -> None:
         extra = {"upstream": inst.url} if inst is not None else {}
-        ex.client.send(local_response(502, message, color, close=not ex.keep_alive, **extra))
+        tag = color if ex.cohort is None else f"{color}+{ex.cohort.decode('latin-1')}"
+        ex.client.send(
+            local_response(502, message, color, close=not ex.keep_alive, tag=tag, **extra)
+        )
         ex.client.exchange_done(ex)
 
     # -- slow clients -------------------------------------------------------------------

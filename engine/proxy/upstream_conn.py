@@ -33,6 +33,7 @@ from engine.proxy.http1 import (
 
 if TYPE_CHECKING:
     from engine.proxy.exchange import Exchange
+    from engine.proxy.mirror import MirrorPair
     from engine.proxy.upstreams import Instance
 
 __all__ = ["UpstreamConnection"]
@@ -68,6 +69,7 @@ class UpstreamConnection(asyncio.Protocol):
         "keep",
         "mode",
         "out",
+        "pair",
         "parser",
         "paused",
         "reason",
@@ -87,6 +89,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = False
         self.paused = False
         self.attached = False  # counted in inst.conns (set once the connect succeeded)
+        self.pair: MirrorPair | None = None  # the exchange's, when it is mirrored
         self._reset()
 
     def _reset(self) -> None:
@@ -110,6 +113,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.ex = ex
         ex.up = self
         self.reused = reused
+        self.pair = pair = ex.pair
+        if pair is not None:
+            pair.blue_start()
         data = ex.data
         if ex.needs_host:
             line_end = data.index(CRLF) + 2
@@ -228,7 +234,8 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.status = status
         group = self.inst.proxy.groups[ex.color]
-        parts = [b"HTTP/1.1 %d %s\r\n" % (status, self.reason), self.head, self.inst.tag_line]
+        tag = self.inst.tag_line if ex.cohort is None else self.inst.cohort_line(ex.cohort)
+        parts = [b"HTTP/1.1 %d %s\r\n" % (status, self.reason), self.head, tag]
         if ex.set_cookie:
             parts.append(group.cookie_line)
         if ex.head_only or status in (204, 304):
@@ -257,6 +264,8 @@ class UpstreamConnection(asyncio.Protocol):
             raise _HeadDone  # llhttp cannot know a HEAD response has no body
 
     def on_body(self, body: bytes) -> None:
+        if self.pair is not None:
+            self.pair.blue_body(body)
         if self.mode == CHUNKED:
             self.out.append(b"%x\r\n%s\r\n" % (len(body), body))
         else:
@@ -281,6 +290,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.inst.stats.status[self.status // 100] += 1
         if self.status >= 500:
             self.inst.status_5xx += 1
+        pair = self.pair
+        if pair is not None:
+            self.pair = None
+            pair.status = self.status
+            pair.blue_done()
         reusable = keep and self.keep and not self.closed
         self._reset()
         if self.paused:

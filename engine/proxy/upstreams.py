@@ -106,6 +106,10 @@ class Instance:
         self.stats: ColorStats = proxy.stats[color]
         self._probe: asyncio.Task[None] | None = None
 
+    def cohort_line(self, cohort: bytes) -> bytes:
+        """`x-surge-upstream: green+beta`: a request a cohort route sent here."""
+        return b"x-surge-upstream: %s+%s\r\n" % ((self.tag or self.color).encode(), cohort)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "color": self.color,

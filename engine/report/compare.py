@@ -25,18 +25,26 @@ The rules, and why:
 - Reports of different executors, targets or test types are compared anyway, with
   a warning: comparing staging with production, or a new executor with the old,
   is a legitimate question; only the reader knows whether the answer means much.
+- Significance, per section, from the reports' own histograms (engine/stats.py):
+  Mann-Whitney U on the latency histogram for the latency rows, a two-proportion
+  z-test for the error rate, Holm-corrected over the two. With `only_significant`
+  (`--significant`) a latency or error-rate regression counts only when its change is
+  significant; a figure with no test (rps) or a report without histograms counts as
+  before, and says so.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from engine.load.steering import steering_words
+from engine.report.buckets import read_histogram
 from engine.report.model import Meta, Report, ScenarioSection, Section
 from engine.report.text import fmt_bytes, fmt_ms
+from engine.stats import PairTests, hdr_counts, pair_tests
 
 Better = Literal["lower", "higher"] | None
 Direction = Literal["better", "worse", "same", "changed"]
@@ -122,14 +130,61 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Significance:
+    """One row's test: its name and Holm-adjusted p-value (None: too few to judge)."""
+
+    test: str  # MANN_WHITNEY or TWO_PROPORTIONS
+    p: float | None
+    confidence: float
+
+    @property
+    def significant(self) -> bool:
+        return self.p is not None and self.p < 1 - self.confidence
+
+    @property
+    def word(self) -> str:
+        if self.p is None:
+            return "too few to judge"
+        return "significant" if self.significant else "not significant"
+
+
+MANN_WHITNEY = "mann-whitney-u"
+TWO_PROPORTIONS = "two-proportion-z"
+DEFAULT_CONFIDENCE = 0.99
+NO_HISTOGRAMS = "no histograms: significance not judged"
+
+
+@dataclass(frozen=True)
 class Comparison:
     rows: tuple[Row, ...]
     warnings: tuple[str, ...]
     tolerance: float
+    tests: Mapping[str, PairTests] | None = None  # per section; None: a report had no histograms
+    only_significant: bool = False  # --significant: noise fails no build
+    confidence: float = DEFAULT_CONFIDENCE
+
+    def significance(self, row: Row) -> Significance | None:
+        """The row's test: latency rows and error rate; None for the others."""
+        tests = None if self.tests is None else self.tests.get(row.section)
+        if tests is None:
+            return None
+        if row.figure.startswith("latency "):
+            return Significance(MANN_WHITNEY, tests.latency_p, self.confidence)
+        if row.figure == "error rate":
+            return Significance(TWO_PROPORTIONS, tests.errors_p, self.confidence)
+        return None
+
+    def counts(self, row: Row) -> bool:
+        """A regression that fails the build: with only_significant, a tested one only
+        when significant."""
+        if not row.regression:
+            return False
+        sig = self.significance(row) if self.only_significant else None
+        return sig is None or sig.significant
 
     @property
     def regressions(self) -> tuple[Row, ...]:
-        return tuple(r for r in self.rows if r.regression)
+        return tuple(r for r in self.rows if self.counts(r))
 
     @property
     def regressed(self) -> bool:
@@ -149,12 +204,21 @@ class Comparison:
             text = f"REGRESSION beyond {tol}: {worst}"
         else:
             text = f"no regression beyond {tol} in p95/p99 latency, error rate or throughput"
+        if self.only_significant:
+            text += f" (latency and errors: significant at {self.confidence:g} only)"
         if self.unjudged:
             text += f" ({FEW_SAMPLES}: {', '.join(r.label for r in self.unjudged)})"
         return text
 
 
-def compare(base: Report, new: Report, tolerance: float = DEFAULT_TOLERANCE) -> Comparison:
+def compare(
+    base: Report,
+    new: Report,
+    tolerance: float = DEFAULT_TOLERANCE,
+    *,
+    only_significant: bool = False,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> Comparison:
     """Judge NEW against BASE, section by section (total, then shared scenarios, groups,
     steps, upstreams)."""
     if tolerance < 0:
@@ -179,7 +243,105 @@ def compare(base: Report, new: Report, tolerance: float = DEFAULT_TOLERANCE) -> 
     warnings.extend(
         f"{name} only in NEW: not compared" for name in new_sections if name not in base_sections
     )
-    return Comparison(tuple(rows), tuple(warnings), tolerance)
+    tests = section_tests(base, new)
+    result = Comparison(
+        tuple(rows), tuple(warnings), tolerance, tests, only_significant, confidence
+    )
+    noise = {i: sig for i, r in enumerate(rows) if (sig := _noise(result, r)) is not None}
+    if not noise:
+        return result
+    quiet = tuple(
+        replace(r, regression=False, note=noise[i].word) if i in noise else r
+        for i, r in enumerate(rows)
+    )
+    return replace(result, rows=quiet)
+
+
+def _noise(result: Comparison, row: Row) -> Significance | None:
+    """The test of a regression that `only_significant` does not count."""
+    if not row.regression or result.counts(row):
+        return None
+    return result.significance(row)
+
+
+def _histograms(report: Report) -> dict[str, str | None] | None:
+    """Section name -> its encoded latency histogram, as `sections` names them."""
+    h = report.histograms
+    if h is None or h.total is None:
+        return None
+    out = {"total": h.total.latency}
+    for kind, named in (("scenario", h.scenarios), ("group", h.groups), ("step", h.steps)):
+        out.update({f"{kind} {name}": v.latency for name, v in named.items()})
+    out.update({f"upstream {name}": v.latency for name, v in h.upstreams.items()})
+    return out
+
+
+def section_tests(base: Report, new: Report) -> dict[str, PairTests] | None:
+    """NEW against BASE per section both have a latency histogram of: a rank test on
+    latency, a proportion test on errors (engine/stats.py); None without histograms."""
+    hb, hn = _histograms(base), _histograms(new)
+    if hb is None or hn is None:
+        return None
+    out: dict[str, PairTests] = {}
+    bs, ns = sections(base), sections(new)
+    for name, b in bs.items():
+        n = ns.get(name)
+        if n is None or hb.get(name) is None or hn.get(name) is None:
+            continue
+        counts = [
+            dict(hdr_counts(read_histogram(h.get(name), f"histograms: {name}"))) for h in (hn, hb)
+        ]
+        out[name] = pair_tests(counts[0], n.requests, n.failed, counts[1], b.requests, b.failed)
+    return out
+
+
+def significance_lines(result: Comparison) -> list[str]:
+    """Per section: is the latency's and the error rate's change significant, by which
+    test and p-value (Holm-adjusted)."""
+    if result.tests is None:
+        return [NO_HISTOGRAMS]
+    out = [f"significance at {result.confidence:g} (Mann-Whitney U, two-proportion z; Holm):"]
+    for name, t in result.tests.items():
+        parts = []
+        for what, test, p in (
+            ("latency", MANN_WHITNEY, t.latency_p),
+            ("errors", TWO_PROPORTIONS, t.errors_p),
+        ):
+            sig = Significance(test, p, result.confidence)
+            parts.append(f"{what} {sig.word}" + ("" if p is None else f" (p {p:.2g})"))
+        out.append(f"  {name}: {', '.join(parts)}")
+    return out
+
+
+def comparison_json(result: Comparison) -> dict[str, Any]:
+    """`surge report compare --json`: every row, its test and p-value, the verdict."""
+    rows = []
+    for r in result.rows:
+        row: dict[str, Any] = {
+            "section": r.section,
+            "figure": r.figure,
+            "base": r.base,
+            "new": r.new,
+            "change": r.change,
+            "direction": r.direction,
+            "regression": result.counts(r),
+            "unit": r.unit,
+            "note": r.note,
+        }
+        sig = result.significance(r)
+        if sig is not None:
+            row["significance"] = {"test": sig.test, "p": sig.p, "result": sig.word}
+        rows.append(row)
+    return {
+        "tolerance": result.tolerance,
+        "confidence": result.confidence,
+        "only_significant": result.only_significant,
+        "regressed": result.regressed,
+        "verdict": result.verdict,
+        "warnings": list(result.warnings),
+        "significance": significance_lines(result)[0],
+        "rows": rows,
+    }
 
 
 def _scenario_warnings(base: ScenarioSection, new: ScenarioSection) -> list[str]:

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from engine.exit_codes import EXIT_ERROR, EXIT_ROLLED_BACK, EXIT_THRESHOLDS, EXIT_UNFINISHED
+from engine.exit_codes import (
+    EXIT_ERROR,
+    EXIT_GATE_REFUSED,
+    EXIT_ROLLED_BACK,
+    EXIT_THRESHOLDS,
+    EXIT_UNFINISHED,
+)
+from engine.report.deploy_gates import HookRow, MetricRow, render_gates
 from engine.report.text import Paint, fmt_ms
 
 __all__ = [
@@ -24,9 +31,12 @@ __all__ = [
     "DeployEventRow",
     "DeployRecord",
     "FleetRow",
+    "MirrorExampleRow",
+    "MirrorWindow",
     "Outcome",
     "StepRow",
     "deploy_table",
+    "read_step_traffic",
     "render_deploy",
     "render_deploy_pair",
     "render_step",
@@ -41,6 +51,7 @@ class Outcome(StrEnum):
     UNFINISHED = "unfinished"  # the load ended before the rollout's verdict; `on_exit` applied
     ROUTER_FAILED = "router_failed"  # the router never took the final weights (notes: why)
     RUNNING = "running"  # a report written while the rollout still went (partial, checkpoint)
+    GATE_REFUSED = "gate_refused"  # a pre_rollout or pre_promotion hook refused (hooks: why)
 
 
 _OUTCOME_COLORS = {
@@ -50,12 +61,14 @@ _OUTCOME_COLORS = {
     "unfinished": "31",
     "router_failed": "31",
     "running": "33",
+    "gate_refused": "31",
 }
 # A headless run's exit code by its rollout's outcome (README: "Exit codes").
 _OUTCOME_EXIT = {
     Outcome.ROUTER_FAILED: EXIT_ERROR,
     Outcome.ROLLED_BACK: EXIT_ROLLED_BACK,
     Outcome.UNFINISHED: EXIT_UNFINISHED,
+    Outcome.GATE_REFUSED: EXIT_GATE_REFUSED,
 }
 
 
@@ -85,6 +98,49 @@ class ColorWindow:
 
 
 @dataclass(frozen=True)
+class MirrorExampleRow:
+    """A mirrored pair whose answers differed: where, and both statuses (0: no answer)."""
+
+    path: str
+    blue_status: int = 0
+    green_status: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "blue_status": self.blue_status,
+            "green_status": self.green_status,
+        }
+
+
+@dataclass(frozen=True)
+class MirrorWindow:
+    """A mirror step's window: the pairs the router compared, how many differed, and
+    each color's p99 on the same requests."""
+
+    mirrored: int = 0
+    status_mismatch: int = 0
+    body_mismatch: int = 0
+    errors: int = 0
+    blue_p99_ms: float = 0.0
+    green_p99_ms: float = 0.0
+    examples: tuple[MirrorExampleRow, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "mirrored": self.mirrored,
+            "status_mismatch": self.status_mismatch,
+            "body_mismatch": self.body_mismatch,
+            "errors": self.errors,
+            "blue_p99_ms": round(self.blue_p99_ms, 3),
+            "green_p99_ms": round(self.green_p99_ms, 3),
+        }
+        if self.examples:
+            out["examples"] = [e.as_dict() for e in self.examples]
+        return out
+
+
+@dataclass(frozen=True)
 class StepRow:
     """One judged window: when, at which weights, each color's figures, the verdict."""
 
@@ -97,6 +153,9 @@ class StepRow:
     green: ColorWindow
     verdict: str  # "passed", "failed" or "inconclusive"
     reason: str
+    # issue 30: each cohort's figures (`green+beta`), and a mirror step's pairs
+    cohorts: Mapping[str, ColorWindow] = field(default_factory=dict)
+    mirror: MirrorWindow | None = None
 
     def as_dict(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -110,7 +169,49 @@ class StepRow:
         }
         if self.step is not None:
             row["step"] = self.step
+        if self.cohorts:
+            row["cohorts"] = {name: c.as_dict() for name, c in self.cohorts.items()}
+        if self.mirror is not None:
+            row["mirror"] = self.mirror.as_dict()
         return row
+
+
+def read_step_traffic(s: Mapping[str, Any]) -> dict[str, Any]:
+    """A step row's `cohorts` and `mirror` back from a report (StepRow's keyword
+    arguments); what is not a table of numbers is left out, as older reports lack both."""
+
+    def numbers(cls: type, t: Any) -> dict[str, Any]:
+        if not isinstance(t, Mapping):
+            return {}
+        names = set(cls.__dataclass_fields__) - {"path", "examples"}
+        kinds = {f: int if f in _INT_FIELDS else float for f in names}
+        return {
+            k: kinds[k](v)
+            for k, v in t.items()
+            if k in kinds and isinstance(v, int | float) and not isinstance(v, bool)
+        }
+
+    out: dict[str, Any] = {}
+    cohorts = s.get("cohorts")
+    if isinstance(cohorts, Mapping):
+        out["cohorts"] = {
+            str(n): ColorWindow(**numbers(ColorWindow, c)) for n, c in cohorts.items()
+        }
+    m = s.get("mirror")
+    if isinstance(m, Mapping):
+        examples = tuple(
+            MirrorExampleRow(str(e.get("path", "?")), **numbers(MirrorExampleRow, e))
+            for e in m.get("examples", ())
+            if isinstance(e, Mapping)
+        )
+        out["mirror"] = MirrorWindow(**numbers(MirrorWindow, m), examples=examples)
+    return out
+
+
+_INT_FIELDS = frozenset(
+    {"requests", "failed", "mirrored", "status_mismatch", "body_mismatch", "errors"}
+    | {"blue_status", "green_status"}
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +237,8 @@ class DeployRecord:
     # the router's counts per instance over this run: requests, status_5xx, connection_errors
     instances: dict[str, dict[str, int]] = field(default_factory=dict)
     fleet: FleetRow | None = None  # instances Surge started from recipes
+    metrics: tuple[MetricRow, ...] = ()  # [[deploy.metrics]]: values and verdicts (issue 31)
+    hooks: tuple[HookRow, ...] = ()  # [deploy.hooks] runs: result, output, time
 
 
 def rollout_exit_code(run_code: int, record: DeployRecord | None) -> int:
@@ -192,6 +295,10 @@ def deploy_table(record: DeployRecord) -> dict[str, Any]:
         table["instances"] = {name: dict(v) for name, v in record.instances.items()}
     if record.fleet is not None:
         table["fleet"] = record.fleet.as_dict()
+    if record.metrics:
+        table["metrics"] = [m.as_dict() for m in record.metrics]
+    if record.hooks:
+        table["hooks"] = [h.as_dict() for h in record.hooks]
     return table
 
 
@@ -230,9 +337,33 @@ def render_step(row: StepRow) -> str:
         f"{row.verdict} (window {round(row.window_s, 3):.1f}s)",
         f"blue  {_color(row.blue)}",
         f"green {_color(row.green)}",
+        *(f"{_cohort_label(name):<6}{_color(c)}" for name, c in row.cohorts.items()),
+        *_mirror_lines(row.mirror),
         *reason,
     ]
     return f"\n{STEP_INDENT}".join(lines)
+
+
+def _cohort_label(key: str) -> str:
+    """`+beta` for green's cohort beta (its lines are under green's), `blue+qa` for blue's."""
+    color, _, cohort = key.partition("+")
+    return f"+{cohort}" if color == "green" else key
+
+
+def _mirror_lines(m: MirrorWindow | None) -> list[str]:
+    """A mirror step's pairs: how many, how many differed, both p99s, a few examples."""
+    if m is None:
+        return []
+    p99 = f"p99 blue {fmt_ms(round(m.blue_p99_ms, 3))} green {fmt_ms(round(m.green_p99_ms, 3))}"
+    return [
+        f"mirror {m.mirrored:,} pairs: {m.status_mismatch:,} status and {m.body_mismatch:,} "
+        f"body mismatches, {m.errors:,} errors",
+        f"       {p99}",
+        *(
+            f"  {e.path[:40]}: blue {e.blue_status}, green {e.green_status or 'no answer'}"
+            for e in m.examples
+        ),
+    ]
 
 
 def render_deploy(record: DeployRecord | None, paint: Paint | None = None) -> list[str]:
@@ -259,6 +390,7 @@ def render_deploy(record: DeployRecord | None, paint: Paint | None = None) -> li
         out.append("    instances (the router's own counts, this run):")
         out.extend(f"      {name}: {_instance(v)}" for name, v in record.instances.items())
     out.extend(_render_fleet(record.fleet))
+    out.extend(render_gates(record.metrics, record.hooks))
     if record.steps:
         out.append("")
         out.extend(line for s in record.steps for line in f"    {render_step(s)}".splitlines())

@@ -23,6 +23,7 @@ from engine.load.states import Ending, StopCause, ending_of
 from engine.load.steering import SteeringEvent
 from engine.observe.series import Series
 from engine.report.capacity_section import capacity_table, read_capacity
+from engine.report.deploy_gates import hook_rows, metric_rows
 from engine.report.deploy_section import (
     ColorWindow,
     DeployEventRow,
@@ -31,6 +32,7 @@ from engine.report.deploy_section import (
     Outcome,
     StepRow,
     deploy_table,
+    read_step_traffic,
 )
 from engine.report.observe_section import observe_table, read_observe
 
@@ -544,6 +546,8 @@ class _Reader:
             )
             if isinstance(fleet, Mapping)
             else None,
+            metrics=metric_rows(d.get("metrics")),
+            hooks=hook_rows(d.get("hooks")),
         )
 
     def pair(self, t: Mapping[str, Any], key: str) -> tuple[int, int] | tuple[None, None]:
@@ -563,4 +567,5 @@ class _Reader:
             green_weight=green or 0,
             blue=ColorWindow(**self.fill(ColorWindow, s.get("blue", {}), f"{p}.blue")),
             green=ColorWindow(**self.fill(ColorWindow, s.get("green", {}), f"{p}.green")),
+            **read_step_traffic(s),
         )

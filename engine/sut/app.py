@@ -47,7 +47,8 @@ class App:
         self.loop = loop
         self.started_at = loop.time()
         self.requests = 0  # every request received: sut_requests_total on /metrics
-        self.metrics = metrics_text(lambda: self.requests, conns)
+        self.injected = 0  # faults answered (--error-rate): sut_injected_errors_total
+        self.metrics = metrics_text(lambda: self.requests, conns, lambda: self.injected)
         self.tokens: BoundedDict[str, str] = BoundedDict(cfg.max_entries)
         self.jobs: BoundedDict[str, float] = BoundedDict(cfg.max_entries)
         self.color_header = (
@@ -144,6 +145,7 @@ class App:
         if endpoint:
             schedule = self.endpoint_errors.get(endpoint, schedule)
         if schedule.next_fails():
+            self.injected += 1
             status, body, ctype, extra, _ = _INJECTED
             return status, body, ctype, extra, delay
 

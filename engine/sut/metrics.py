@@ -34,15 +34,26 @@ class _SutCollector:
     """sut_requests_total, sut_inflight and sut_connections, read when scraped (a
     prometheus-client collector: anything with `collect`)."""
 
-    def __init__(self, requests: Callable[[], int], conns: Collection[Connection]) -> None:
+    def __init__(
+        self,
+        requests: Callable[[], int],
+        conns: Collection[Connection],
+        injected: Callable[[], int] = lambda: 0,
+    ) -> None:
         self._requests = requests
         self._conns = conns
+        self._injected = injected
 
     def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         yield CounterMetricFamily(
             "sut_requests", "Requests received (each answered or in flight).", self._requests()
+        )
+        yield CounterMetricFamily(
+            "sut_injected_errors",
+            "Faults answered (--error-rate): what a rollout's error-rate query counts.",
+            self._injected(),
         )
         conns = list(self._conns)  # a copy: connections come and go while we count
         yield GaugeMetricFamily(
@@ -51,14 +62,18 @@ class _SutCollector:
         yield GaugeMetricFamily("sut_connections", "Open client connections.", len(conns))
 
 
-def metrics_text(requests: Callable[[], int], conns: Collection[Connection]) -> Callable[[], bytes]:
+def metrics_text(
+    requests: Callable[[], int],
+    conns: Collection[Connection],
+    injected: Callable[[], int] = lambda: 0,
+) -> Callable[[], bytes]:
     """The body of `GET /metrics` for one server, rendered anew at each call."""
     render: Callable[[], bytes] | None = None
 
     def text() -> bytes:
         nonlocal render
         if render is None:
-            render = _registry(_SutCollector(requests, conns))
+            render = _registry(_SutCollector(requests, conns, injected))
         return render()
 
     return text

@@ -14,6 +14,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from engine.deploy.routers.launch import (
     start_haproxy,
 )
 from engine.deploy.strategies import Weights
+from engine.deploy.strategies.traffic import Mirror, parse_route
 from engine.exit_codes import EXIT_ROLLED_BACK
 from engine.report.document import read_report
 from tests.conftest import ROOT, surge_cmd
@@ -58,13 +60,13 @@ def router_in_front(
     require(kind, haproxy_binary() if kind == "haproxy" else envoy_binary())
     procs: list[Any] = []
 
-    def start(blue: str | list[str], green: str | list[str]) -> Started:
+    def start(blue: str | list[str], green: str | list[str], routes: tuple = ()) -> Started:
         blue = [blue] if isinstance(blue, str) else blue
         green = [green] if isinstance(green, str) else green
         port = free_port()
         if kind == "haproxy":
             setup = haproxy_setup(
-                blue, green, listen_port=port, socket_path=str(tmp_path / "h.sock")
+                blue, green, listen_port=port, socket_path=str(tmp_path / "h.sock"), routes=routes
             )
             proc, router = start_haproxy(setup, tmp_path / "haproxy.cfg")
         else:
@@ -74,6 +76,7 @@ def router_in_front(
                 listen_port=port,
                 admin_socket=str(tmp_path / "e.sock"),
                 folder=tmp_path / "envoy",
+                routes=routes,
             )
             proc, router = start_envoy(esetup)
         procs.append(proc)
@@ -414,3 +417,94 @@ def test_check_says_whether_the_router_answers_before_a_rollout(
         await gone.aclose()
 
     asyncio.run(main())
+
+
+COHORTS = (
+    parse_route("header:x-beta=1:green"),
+    parse_route("cookie:team~=qa-[0-9]+:green"),
+    parse_route("query:region=eu:green"),
+    parse_route("header:x-group=beta 'testers':green"),  # quoted in HAProxy's config
+)
+
+
+def test_cohort_routes_are_switched_on_and_off_live_and_tag_their_answers(
+    sut: Callable[..., str], router_in_front: Callable[..., Started]
+) -> None:
+    """The profile's routes are in the config, off; `set_routes` turns them on after the
+    pin and before the weights, and their answers say COLOR+COHORT."""
+    _, router, url = router_in_front(sut("--color", "blue"), sut("--color", "green"), COHORTS)
+    asks = [
+        ({"x-beta": "1"}, "/", "green+x-beta"),
+        ({"x-beta": "12"}, "/", "blue"),
+        ({"cookie": "a=1; team=qa-7"}, "/", "green+team"),
+        ({"cookie": "team=qa-7b"}, "/", "blue"),
+        ({}, "/p?x=1&region=eu", "green+region"),
+        ({"x-group": "beta 'testers'"}, "/", "green+x-group"),
+        ({"x-beta": "1", "x-surge-color": "blue"}, "/", "blue"),  # the pin comes first
+    ]
+
+    def seen() -> list[str]:
+        with httpx.Client(trust_env=False) as c:
+            return [c.get(url + path, headers=h).headers["x-surge-upstream"] for h, path, _ in asks]
+
+    async def drive() -> tuple[list[str], list[str], list[str]]:
+        try:
+            off = seen()
+            await router.set_routes(COHORTS)
+            on = seen()
+            await router.set_routes(COHORTS[:1])
+            one = seen()
+            with pytest.raises(RouterError, match="not in its"):
+                await router.set_routes((parse_route("header:x-other=1:green"),))
+            return off, on, one
+        finally:
+            await router.aclose()
+
+    off, on, one = asyncio.run(drive())
+    assert off == ["blue"] * len(asks)
+    want = [w for _, _, w in asks]
+    assert on == want
+    assert one == ["green+x-beta"] + ["blue"] * (len(asks) - 1), one
+
+
+@pytest.mark.parametrize("router_in_front", ["envoy"], indirect=True)
+def test_mirroring_through_envoy_copies_reads_to_green(
+    sut: Callable[..., str], router_in_front: Callable[..., Started]
+) -> None:
+    green = sut("--color", "green")
+    _, router, url = router_in_front(sut("--color", "blue"), green)
+
+    reads = [0]
+
+    def green_requests() -> float:
+        """Green's requests, less these reads of its /metrics."""
+        text = httpx.get(green + "/metrics", trust_env=False).text
+        reads[0] += 1
+        lines = text.splitlines()
+        total = next(ln.split()[-1] for ln in lines if ln.startswith("sut_requests_total"))
+        return float(total) - reads[0]
+
+    async def drive() -> None:
+        try:
+            before = green_requests()
+            await router.set_mirror(Mirror(100))
+            with httpx.Client(trust_env=False) as c:
+                answered = {c.get(url).headers["x-surge-upstream"] for _ in range(10)}
+                for _ in range(3):
+                    c.post(url + "/echo", content=b"write")
+            assert answered == {"blue"}
+            deadline = time.monotonic() + 5
+            while green_requests() < before + 10 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert green_requests() == before + 10  # a copy of each GET, none of a POST
+            assert await router.mirror_stats() is None  # Envoy drops the shadow's answers
+            await router.set_mirror(Mirror(0))
+            with httpx.Client(trust_env=False) as c:
+                c.get(url)
+            assert green_requests() == before + 10
+            with pytest.raises(RouterError, match="mirrors GET"):
+                await router.set_mirror(Mirror(100, ("POST",)))
+        finally:
+            await router.aclose()
+
+    asyncio.run(drive())

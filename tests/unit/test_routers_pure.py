@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 
 import pytest
 
-from engine.deploy.routers.base import InstanceCounts
+from engine.deploy.routers.base import InstanceCounts, RouterError
 from engine.deploy.routers.envoy_config import EnvoySetup, endpoints_json, render_bootstrap
-from engine.deploy.routers.haproxy import parse_stat
-from engine.deploy.routers.haproxy_config import HaproxySetup, render_config
+from engine.deploy.routers.haproxy import HaproxyRouter, parse_stat
+from engine.deploy.routers.haproxy_config import HaproxySetup, render_config, route_acl
 from engine.deploy.routers.pools import color_of, instance_name, instances, server_weights
 from engine.deploy.strategies import InService, Weights
+from engine.deploy.strategies.traffic import Mirror, parse_route
 from engine.discovery import (
     FileSource,
     SrvSource,
@@ -206,3 +209,96 @@ def test_instance_counts_since_a_snapshot_and_after_a_restart() -> None:
         "status_5xx": 4,
         "connection_errors": 0,
     }
+
+
+def test_haproxy_refuses_mirroring_and_routes_its_config_lacks() -> None:
+    """No process needed: both are refused before the runtime API is asked anything."""
+    router = HaproxyRouter("/nonexistent.sock", routes=(parse_route("header:x-beta=1:green"),))
+
+    async def go() -> None:
+        with pytest.raises(RouterError, match="no request mirroring"):
+            await router.set_mirror(Mirror(100))
+        await router.set_mirror(Mirror(0))  # off: nothing to refuse
+        with pytest.raises(RouterError, match="header:x-beta=2:green is not in its config"):
+            await router.set_routes((parse_route("header:x-beta=2:green"),))
+
+    asyncio.run(go())
+
+
+def test_haproxy_config_holds_routes_after_the_pin_each_behind_its_switch() -> None:
+    pools = {
+        "blue": instances("blue", ["http://127.0.0.1:8081"]),
+        "green": instances("green", ["http://127.0.0.1:8082"]),
+    }
+    routes = (parse_route("cookie:team~=qa-\\d+:green"), parse_route("query:r=it's:blue"))
+    text = render_config(
+        HaproxySetup("127.0.0.1", 8000, "/s", pools, {}, routes=routes, routes_map="/m")
+    )
+    lines = text.splitlines()
+    first, second = (i for i, ln in enumerate(lines) if "set-var(txn.tag)" in ln)
+    pin = next(
+        i
+        for i, ln in enumerate(lines)
+        if "use_backend surge_green if { req.hdr(x-surge-color)" in ln
+    )
+    assert first < second < pin  # tags are set first; the pin's use_backend still comes first
+    assert "str(r0),map(/m) -m found" in lines[first] and "str(green+team)" in lines[first]
+    assert "req.cook(team) -m reg '^(?:qa-\\d+)$'" in lines[first]
+    assert 'urlp(r) -m str "it\'s"' in lines[second]
+    assert "!{ req.hdr(x-surge-color) -m str blue green }" in lines[first]
+    with pytest.raises(ValueError, match="plain token"):
+        route_acl(parse_route("query:a b=1:green"))
+
+
+def test_envoy_bootstrap_holds_routes_and_the_mirror_behind_runtime_keys(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pools = {
+        "blue": instances("blue", ["http://127.0.0.1:8081"]),
+        "green": instances("green", ["http://127.0.0.1:8082"]),
+    }
+    routes = (parse_route("header:X-Beta=1:green"), parse_route("cookie:team~=qa-.*:green"))
+    setup = EnvoySetup(
+        "127.0.0.1", 8000, "/e.sock", str(tmp_path), pools, {"blue": 100}, routes=routes
+    )
+    boot = json.loads(render_bootstrap(setup))
+    hcm = boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    got = hcm["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    assert [r["match"].get("runtime_fraction", {}).get("runtime_key") for r in got[2:4]] == [
+        "surge.routes.r0",
+        "surge.routes.r1",
+    ]
+    assert got[2]["match"]["headers"] == [{"name": "x-beta", "string_match": {"exact": "1"}}]
+    cookie = got[3]["match"]["headers"][0]["string_match"]["safe_regex"]["regex"]
+    assert re.fullmatch(cookie, "a=1; team=qa-9") and not re.fullmatch(cookie, "steam=qa-9")
+    assert got[2]["response_headers_to_add"][0]["header"]["value"] == "green+x-beta"
+    mirror = got[4]["route"]["request_mirror_policies"][0]
+    assert (
+        mirror["cluster"] == "green" and mirror["runtime_fraction"]["runtime_key"] == "surge.mirror"
+    )
+    assert (
+        got[4]["match"]["headers"][0]["string_match"]["safe_regex"]["regex"] == "GET|HEAD|OPTIONS"
+    )
+    assert "request_mirror_policies" not in got[5]["route"]
+
+
+@pytest.mark.parametrize("router", ["haproxy", "envoy"])
+def test_a_profiles_routes_reach_the_router_it_names(router: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`make_router` hands the routes (and Envoy the mirrored methods) to the router, so its
+    `set_routes` finds them in the config `surge router start` wrote from the same profile."""
+    from engine.deploy.setup import make_router
+
+    plan = parse_deploy(
+        {
+            **BASE,
+            "green": ["http://127.0.0.1:8082"],
+            "router": router,
+            "socket": str(tmp_path / "r.sock"),
+            "steps": ["cohort", 50],
+            "routes": [{"header": "x-beta", "value": "1", "color": "green"}],
+        }
+    )
+    made = make_router(plan)
+    assert made.routes == plan.routes == (parse_route("header:x-beta=1:green"),)  # type: ignore[attr-defined]
+    if router == "haproxy":
+        assert made.routes_map == str(tmp_path / "r.routes.map")  # type: ignore[attr-defined]
+    else:
+        assert made.mirror_methods == plan.mirror_methods  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.deploy.recipe import Health, Recipe
+from engine.deploy.strategies.traffic import IDEMPOTENT, Route
 
 if TYPE_CHECKING:  # httpx and the routers load when a stack starts, not with the CLI
     from engine.deploy.instances import Instance, Launcher
@@ -33,6 +34,7 @@ ROUTERS = ("surge", "haproxy", "envoy")
 #: What is wrong with green in the demo: the `surge sut` flags that make it so.
 FLAWS: dict[str, tuple[str, ...]] = {
     "none": ("--latency", "5ms"),
+    "slower": ("--latency", "5.75ms"),  # 15% slower than blue: inside the bounds
     "latency": ("--latency", "40ms"),
     "errors": ("--latency", "5ms", "--error-rate", "0.1"),
 }
@@ -63,13 +65,21 @@ class DemoStack:
     """
 
     def __init__(
-        self, green_flaw: str = "latency", *, weights: str = "100:0", router: str = "surge"
+        self,
+        green_flaw: str = "latency",
+        *,
+        weights: str = "100:0",
+        router: str = "surge",
+        routes: tuple[Route, ...] = (),
+        mirror: tuple[str, ...] = IDEMPOTENT,
     ) -> None:
         if green_flaw not in FLAWS:
             raise ValueError(f"green flaw must be one of {', '.join(FLAWS)}, got {green_flaw!r}")
         if router not in ROUTERS:
             raise ValueError(f"router must be one of {', '.join(ROUTERS)}, got {router!r}")
         self.router_kind = router
+        self.routes = routes  # the profile's cohort routes, in HAProxy's and Envoy's configs
+        self.mirror_methods = mirror  # what Envoy's mirror policy copies
         self.router_process: Any = None  # HaproxyProcess / EnvoyProcess for those routers
         self._router: Router | None = None
         self.green_flaw = green_flaw
@@ -145,11 +155,19 @@ class DemoStack:
 
         port = launch.free_port()
         if self.router_kind == "haproxy":
-            setup = launch.haproxy_setup([self.blue_url], [self.green_url], listen_port=port)
+            setup = launch.haproxy_setup(
+                [self.blue_url], [self.green_url], listen_port=port, routes=self.routes
+            )
             self.router_process, self._router = launch.start_haproxy(setup)
             self.admin_url = f"unix:{setup.socket}"
         else:
-            esetup = launch.envoy_setup([self.blue_url], [self.green_url], listen_port=port)
+            esetup = launch.envoy_setup(
+                [self.blue_url],
+                [self.green_url],
+                listen_port=port,
+                routes=self.routes,
+                mirror_methods=self.mirror_methods,
+            )
             self.router_process, self._router = launch.start_envoy(esetup)
             self.admin_url = f"unix:{esetup.admin_socket}"
         self.proxy_url = f"http://127.0.0.1:{port}"

@@ -21,6 +21,7 @@ import urllib.request
 from typing import Any
 
 from engine.addresses import parse_host_port, url_of
+from engine.deploy.strategies.traffic import IDEMPOTENT, Mirror, Route, parse_route
 from engine.durations import parse_duration
 from engine.errors import ConfigError
 from engine.exit_codes import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
@@ -46,7 +47,9 @@ def register(sub: Any) -> None:
         description=(
             "An HTTP/1.1 reverse proxy that routes each request to blue or green by "
             "weight (exact shares), tags every response with x-surge-upstream, and "
-            "exposes GET/PUT /weights, GET/PUT /instances and GET /stats on --admin."
+            "exposes GET/PUT /weights, /instances, /routes, /mirror and GET /stats on "
+            "--admin. Precedence: the x-surge-color pin, then --route (first match), "
+            "then the sticky cookie, then the weights."
         ),
         epilog="example: surge proxy --blue http://127.0.0.1:8081 --green "
         "http://127.0.0.1:8082 --weights 90:10",
@@ -97,6 +100,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sticky", action="store_true", help="pin each client to a color (surge_color cookie)"
+    )
+    parser.add_argument(
+        "--route",
+        action="append",
+        default=[],
+        metavar="KIND:NAME=VALUE:COLOR",
+        help="send a cohort to a color whatever the weights (repeatable; KIND is header, "
+        "cookie or query; ~= for a regex), e.g. header:x-beta=1:green",
+    )
+    parser.add_argument(
+        "--mirror",
+        choices=["green"],
+        help="copy each blue request to green and compare the answers (GET /stats' mirror)",
+    )
+    parser.add_argument(
+        "--mirror-methods",
+        default=",".join(IDEMPOTENT),
+        metavar="M[,M...]",
+        help="the methods --mirror copies (others would duplicate writes)",
     )
     parser.add_argument("--timeout", default="30s", help="upstream response timeout")
     parser.add_argument("--connect-timeout", default="2s", help="upstream connect timeout")
@@ -149,7 +171,19 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         max_conns=integer("--max-conns", args.max_conns),
         max_clients=integer("--max-clients", args.max_clients),
         admin_token=admin_token(args),
+        routes=tuple(_route(text) for text in args.route),
+        mirror=Mirror(
+            100 if args.mirror else 0,
+            tuple(m.strip().upper() for m in args.mirror_methods.split(",") if m.strip()),
+        ),
     )
+
+
+def _route(text: str) -> Route:
+    try:
+        return parse_route(text)
+    except ValueError as exc:
+        raise ConfigError("--route", str(exc)) from None
 
 
 def _split_urls(text: str) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""`surge report show|compare|merge|export|open`: reports people keep, and compare.
+"""`surge report show|compare|merge|export|html|open`: reports people keep, and compare.
 
 A load test is worth most when compared with the last one; these commands work
 on saved TOML reports only, never on a live run, so they are safe in CI and on a
@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.exit_codes import EXIT_OK, EXIT_REGRESSION
-from engine.report.compare import DEFAULT_TOLERANCE, compare, parse_tolerance
+from engine.outputs.html import html_unwritable
+from engine.report.compare import (
+    DEFAULT_TOLERANCE,
+    compare,
+    comparison_json,
+    parse_tolerance,
+    significance_lines,
+)
 from engine.report.deploy_section import render_deploy_pair
 from engine.report.document import ReportError, read_report, write_toml
 from engine.report.export import summary_json, timeline_csv
@@ -56,6 +63,15 @@ def register(sub: Any) -> None:
         action="store_true",
         help="exit 1 when p95/p99 latency, error rate or rps got worse beyond the tolerance",
     )
+    cmp.add_argument(
+        "--significant",
+        action="store_true",
+        help="a latency or error-rate regression counts only when significant at 0.99 "
+        "(Mann-Whitney U and a two-proportion z-test on the reports' histograms)",
+    )
+    cmp.add_argument(
+        "--json", action="store_true", help="the rows, tests, p-values and verdict as JSON"
+    )
     cmp.set_defaults(func=cmd_compare)
 
     merge = actions.add_parser("merge", help="one exact report of runs made in parallel")
@@ -78,6 +94,21 @@ def register(sub: Any) -> None:
     )
     export.add_argument("-o", "--output", metavar="OUT", help="a file instead of stdout")
     export.set_defaults(func=cmd_export)
+
+    html = actions.add_parser(
+        "html",
+        help="one self-contained HTML page of a report (open it anywhere, print it to PDF)",
+        description="The report as one HTML file: scripts, styles and the chart library "
+        "inside it, no network fetch when opened. With --compare, the base run overlaid and "
+        "each figure with its change, as `surge report compare BASE REPORT` judges it.",
+        epilog="example: surge report html run.toml --compare last.toml -o run.html",
+    )
+    html.add_argument("file", metavar="REPORT", help="a report written by `surge run --report`")
+    html.add_argument("--compare", metavar="BASE", help="a base report, overlaid and compared")
+    html.add_argument(
+        "-o", "--output", metavar="FILE", help="where the page goes (default: REPORT with .html)"
+    )
+    html.set_defaults(func=cmd_html)
 
     opened = actions.add_parser(
         "open", help="the console's summary screen for a report, with a base report overlaid"
@@ -122,8 +153,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     base, new = read_report(args.base), read_report(args.new)
-    result = compare(base, new, args.tolerance)
+    result = compare(base, new, args.tolerance, only_significant=args.significant)
+    if args.json:
+        print(json.dumps(comparison_json(result), indent=2))
+        return EXIT_REGRESSION if args.fail_on_regression and result.regressed else EXIT_OK
     print(render_comparison(result, args.base, args.new, color=use_color()))
+    if significance := significance_lines(result):
+        print("\n  " + "\n  ".join(significance))
     if rollouts := render_deploy_pair(base.deploy, new.deploy):
         print("\n" + "\n".join(rollouts))
     if observed := render_observed_pair(base.observe, new.observe):
@@ -174,6 +210,27 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise ReportError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
     else:
         sys.stdout.write(text)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- html
+
+
+def cmd_html(args: argparse.Namespace) -> int:
+    """Both reports are read, and the target checked, before anything is written."""
+    report = read_report(args.file)
+    base = read_report(args.compare) if args.compare else None
+    path = Path(args.output) if args.output else Path(args.file).with_suffix(".html")
+    if why := html_unwritable(path):
+        raise ReportError(f"{path}: {why}")
+    from engine.report.html import write_html  # the page's assets load only for this command
+
+    try:
+        name = Path(args.compare).name if args.compare else "base"
+        written = write_html(report, path, base=base, base_name=name)
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    print(f"  html report written to {written}")
     return EXIT_OK
 
 

@@ -62,6 +62,7 @@ def cmd_start(args: argparse.Namespace) -> int:
                 listen_port=plan.proxy_port,
                 socket_path=plan.socket,
                 backend=plan.backend,
+                routes=plan.routes,
             )
             if args.config_only:
                 from engine.deploy.routers.haproxy_config import render_config
@@ -73,7 +74,12 @@ def cmd_start(args: argparse.Namespace) -> int:
             url = f"http://127.0.0.1:{setup.listen_port}"
         else:
             esetup = launch.envoy_setup(
-                plan.blue, plan.green, listen_port=plan.proxy_port, admin_socket=plan.socket
+                plan.blue,
+                plan.green,
+                listen_port=plan.proxy_port,
+                admin_socket=plan.socket,
+                routes=plan.routes,
+                mirror_methods=plan.mirror_methods,
             )
             if args.config_only:
                 from engine.deploy.routers.envoy_config import render_bootstrap

@@ -114,7 +114,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KIND=WHERE",
-        help="repeatable: json=FILE (a JSON object per interval, then the summary) or "
+        help="repeatable: json=FILE (a JSON object per interval, then the summary), "
+        "html=FILE (the report as one HTML page, also on Ctrl+C) or "
         "prometheus=HOST:PORT[,linger=5s] (a live scrape endpoint)",
     )
     p.add_argument(

@@ -7,6 +7,13 @@ draining or removing an instance rewrites that file atomically (Envoy drains a
 removed endpoint's connections: requests in flight finish). Figures: per-color
 percentiles from Surge's own load (the `x-surge-upstream` header Envoy adds); its
 `/stats` gives requests and 5xx per cluster, for load that does not pass through Surge.
+
+Cohort routes and the mirror go over `/runtime_modify` too: the bootstrap holds the
+profile's routes, each on while `surge.routes.rN` is 100, and a mirror to green for
+`surge.mirror` percent of the mirrored methods' requests (envoy_config). A route or
+a method list the bootstrap does not hold is refused. Envoy drops the shadow's
+answers, so `mirror_stats` is None: a mirror step through Envoy judges green on its
+own figures.
 """
 
 from __future__ import annotations
@@ -31,10 +38,17 @@ from engine.deploy.routers.base import (
     RouterStats,
     stop_process,
 )
-from engine.deploy.routers.envoy_config import RUNTIME_PREFIX, EnvoySetup, endpoints_json
-from engine.deploy.routers.haproxy import router_dir
+from engine.deploy.routers.envoy_config import (
+    MIRROR_KEY,
+    ROUTES_PREFIX,
+    RUNTIME_PREFIX,
+    EnvoySetup,
+    endpoints_json,
+)
+from engine.deploy.routers.haproxy import refuse_unknown_routes, router_dir
 from engine.deploy.routers.pools import Instance
 from engine.deploy.strategies import InService, Weights
+from engine.deploy.strategies.traffic import IDEMPOTENT, Mirror, Route
 
 __all__ = ["EnvoyProcess", "EnvoyRouter", "default_admin_socket", "envoy_binary", "write_endpoints"]
 
@@ -82,8 +96,12 @@ class EnvoyRouter(Router):
         *,
         pools: Mapping[str, Sequence[Instance]] | None = None,
         endpoints: Mapping[str, Path] | None = None,
+        routes: Sequence[Route] = (),
+        mirror_methods: Sequence[str] = IDEMPOTENT,
     ) -> None:
         self.admin_socket = admin_socket
+        self.routes = tuple(routes)  # the bootstrap's, in order: route i is surge.routes.ri
+        self.mirror_methods = tuple(mirror_methods)
         self.pools = {c: list(v) for c, v in (pools or {}).items()}
         self.endpoints = dict(endpoints or {})  # color -> the EDS file Envoy watches
         self._drained: dict[tuple[str, str], str] = {}  # (color, address) -> name, after drain
@@ -96,7 +114,13 @@ class EnvoyRouter(Router):
         return f"envoy (admin {self.admin_socket})"
 
     def fresh(self) -> EnvoyRouter:
-        return EnvoyRouter(self.admin_socket, pools=self.pools, endpoints=self.endpoints)
+        return EnvoyRouter(
+            self.admin_socket,
+            pools=self.pools,
+            endpoints=self.endpoints,
+            routes=self.routes,
+            mirror_methods=self.mirror_methods,
+        )
 
     async def _admin(self, method: str, path: str, params: Mapping[str, str] | None = None) -> str:
         """One admin call's text; RouterError when Envoy does not answer (naming the
@@ -117,6 +141,23 @@ class EnvoyRouter(Router):
     async def set_weights(self, weights: Weights) -> None:
         params = {f"{RUNTIME_PREFIX}.{c}": str(w) for c, w in weights.as_dict().items()}
         await self._admin("POST", "/runtime_modify", params)
+
+    async def set_routes(self, routes: tuple[Route, ...]) -> None:
+        refuse_unknown_routes("envoy", self.routes, routes)
+        if self.routes:
+            params = {
+                f"{ROUTES_PREFIX}.r{i}": "100" if r in routes else "0"
+                for i, r in enumerate(self.routes)
+            }
+            await self._admin("POST", "/runtime_modify", params)
+
+    async def set_mirror(self, mirror: Mirror) -> None:
+        if mirror.on and set(mirror.methods) != set(self.mirror_methods):
+            raise RouterError(
+                f"envoy: the bootstrap mirrors {', '.join(self.mirror_methods)}, not "
+                f"{', '.join(mirror.methods)} (start the router from the profile)"
+            )
+        await self._admin("POST", "/runtime_modify", {MIRROR_KEY: str(mirror.percent)})
 
     def _write(self, color: str, pool: Sequence[Instance]) -> None:
         path = self.endpoints.get(color)

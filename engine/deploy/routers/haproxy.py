@@ -7,6 +7,12 @@ flight finish), then `state maint` and `del server` once it has no session left.
 Figures: per-color percentiles come from Surge's own load (the `x-surge-upstream`
 header that haproxy_config puts on every answer); `show stat` gives the router's own
 counts per server, for load that does not pass through Surge.
+
+Cohort routes: the config holds the profile's routes as ACLs, all off; `set_routes`
+switches on the listed ones (`clear map`, then `add map ROUTES rN 1`, in one
+connection). A route the config does not hold is refused: HAProxy cannot add a fetch
+at runtime. Mirroring is refused: HAProxy has no request mirroring (its SPOE mirror
+is an external agent, spoa-mirror, which Surge does not run).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from engine.deploy.routers.base import (
 )
 from engine.deploy.routers.pools import color_of, server_weights
 from engine.deploy.strategies import ALL_BLUE, COLORS, InService, Weights
+from engine.deploy.strategies.traffic import Mirror, Route
 
 __all__ = [
     "HaproxyProcess",
@@ -41,7 +48,9 @@ __all__ = [
     "default_socket",
     "haproxy_binary",
     "parse_stat",
+    "refuse_unknown_routes",
     "router_dir",
+    "routes_map",
 ]
 
 API_TIMEOUT_S = 5.0
@@ -60,6 +69,21 @@ def router_dir() -> Path:
 
 def default_socket(listen_port: int) -> Path:
     return router_dir() / f"haproxy-{listen_port}.sock"
+
+
+def refuse_unknown_routes(kind: str, known: Sequence[Route], routes: Sequence[Route]) -> None:
+    """A router whose config holds the profile's routes cannot take another at runtime."""
+    missing = [r.spec() for r in routes if r not in known]
+    if missing:
+        raise RouterError(
+            f"{kind}: route {', '.join(missing)} is not in its config (it holds the "
+            "profile's routes: start the router from the profile)"
+        )
+
+
+def routes_map(socket: str) -> str:
+    """The runtime map switching the config's cohort routes on, beside its socket."""
+    return str(Path(socket).with_suffix(".routes.map"))
 
 
 NOT_INSTALLED = "haproxy is not installed (Debian: apt-get install haproxy)"
@@ -123,9 +147,13 @@ class HaproxyRouter(Router):
         socket: str,
         backend: str = "surge",
         pools: Mapping[str, Sequence[str]] | None = None,
+        routes: Sequence[Route] = (),
+        routes_map: str = "",
     ) -> None:
         self.api = RuntimeApi(socket)
         self.backend = backend
+        self.routes = tuple(routes)  # the config's, in order: route i is `ri` in the map
+        self.routes_map = routes_map
         self.names: dict[str, list[str]] | None = (
             {c: list(v) for c, v in pools.items()} if pools is not None else None
         )
@@ -137,7 +165,9 @@ class HaproxyRouter(Router):
         return f"haproxy (runtime API {self.api.socket}, backend {self.backend})"
 
     def fresh(self) -> HaproxyRouter:
-        return HaproxyRouter(self.api.socket, self.backend, self.names)
+        return HaproxyRouter(
+            self.api.socket, self.backend, self.names, self.routes, self.routes_map
+        )
 
     async def _servers(self) -> dict[str, list[str]]:
         """The backend's servers by color, read once from `show stat` when not given."""
@@ -176,6 +206,23 @@ class HaproxyRouter(Router):
     async def set_in_service(self, in_service: InService) -> None:
         self.in_service = in_service
         await self._reweigh()
+
+    async def set_routes(self, routes: tuple[Route, ...]) -> None:
+        refuse_unknown_routes("haproxy", self.routes, routes)
+        if not self.routes:
+            return
+        lines = [f"clear map {self.routes_map}"]
+        lines += [f"add map {self.routes_map} r{self.routes.index(r)} 1" for r in routes]
+        for line, answer in zip(lines, await self.api.commands(lines), strict=False):
+            if answer.strip():
+                raise RouterError(f"haproxy: {line}: {answer.strip()}")
+
+    async def set_mirror(self, mirror: Mirror) -> None:
+        if mirror.on:
+            raise RouterError(
+                "haproxy: no request mirroring (HAProxy mirrors only through an external "
+                "SPOE agent); mirror with router = surge or envoy"
+            )
 
     async def add_instance(
         self, color: str, name: str, address: str, tag: str | None = None

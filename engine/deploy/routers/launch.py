@@ -15,10 +15,17 @@ from engine.deploy.routers.envoy import (
     write_endpoints,
 )
 from engine.deploy.routers.envoy_config import EnvoySetup, render_bootstrap
-from engine.deploy.routers.haproxy import HaproxyProcess, HaproxyRouter, default_socket, router_dir
+from engine.deploy.routers.haproxy import (
+    HaproxyProcess,
+    HaproxyRouter,
+    default_socket,
+    router_dir,
+    routes_map,
+)
 from engine.deploy.routers.haproxy_config import HaproxySetup, render_config
 from engine.deploy.routers.pools import Instance, instances, server_weights
 from engine.deploy.strategies import ALL_BLUE, Weights
+from engine.deploy.strategies.traffic import IDEMPOTENT, Route
 
 __all__ = [
     "envoy_setup",
@@ -71,16 +78,21 @@ def haproxy_setup(
     socket_path: str | None = None,
     backend: str = "surge",
     weights: Weights = ALL_BLUE,
+    routes: Sequence[Route] = (),
 ) -> HaproxySetup:
+    """The routes are the profile's cohort routes: in the config, off until `set_routes`."""
     pools = _pools(blue, green)
     names = {c: [i.name for i in pool] for c, pool in pools.items()}
+    socket = socket_path or str(default_socket(listen_port))
     return HaproxySetup(
         listen_host="127.0.0.1",
         listen_port=listen_port,
-        socket=socket_path or str(default_socket(listen_port)),
+        socket=socket,
         pools=pools,
         weights=server_weights(weights, names),
         backend=backend,
+        routes=tuple(routes),
+        routes_map=routes_map(socket),
     )
 
 
@@ -90,9 +102,12 @@ def start_haproxy(
     """Write the config (default: the user's router folder) and start haproxy on it."""
     config = config or router_dir() / f"haproxy-{setup.listen_port}.cfg"
     config.write_text(render_config(setup), encoding="utf-8")
+    if setup.routes_map:
+        Path(setup.routes_map).write_text("", encoding="utf-8")  # every route off
     process = HaproxyProcess(config, setup.socket).start()
     names = {c: [i.name for i in pool] for c, pool in setup.pools.items()}
-    return process, HaproxyRouter(setup.socket, setup.backend, names)
+    router = HaproxyRouter(setup.socket, setup.backend, names, setup.routes, setup.routes_map)
+    return process, router
 
 
 def envoy_setup(
@@ -103,7 +118,11 @@ def envoy_setup(
     admin_socket: str | None = None,
     folder: Path | None = None,
     weights: Weights = ALL_BLUE,
+    routes: Sequence[Route] = (),
+    mirror_methods: Sequence[str] = IDEMPOTENT,
 ) -> EnvoySetup:
+    """The routes and mirrored methods are the profile's: in the bootstrap, off until
+    `set_routes` and `set_mirror`."""
     folder = folder or router_dir() / f"envoy-{listen_port}"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return EnvoySetup(
@@ -113,6 +132,8 @@ def envoy_setup(
         folder=str(folder),
         pools=_pools(blue, green),
         weights=weights.as_dict(),
+        routes=tuple(routes),
+        mirror_methods=tuple(mirror_methods),
     )
 
 
@@ -124,4 +145,11 @@ def start_envoy(setup: EnvoySetup) -> tuple[EnvoyProcess, EnvoyRouter]:
     config.write_text(render_bootstrap(setup), encoding="utf-8")
     process = EnvoyProcess(setup, config).start()
     endpoints = {c: setup.endpoints_path(c) for c in setup.pools}
-    return process, EnvoyRouter(setup.admin_socket, pools=setup.pools, endpoints=endpoints)
+    router = EnvoyRouter(
+        setup.admin_socket,
+        pools=setup.pools,
+        endpoints=endpoints,
+        routes=setup.routes,
+        mirror_methods=setup.mirror_methods,
+    )
+    return process, router

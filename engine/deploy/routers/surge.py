@@ -15,7 +15,8 @@ from engine.deploy.routers.base import (
     RouterError,
     RouterStats,
 )
-from engine.deploy.strategies import InService, Weights
+from engine.deploy.strategies import COLORS, InService, Weights
+from engine.deploy.strategies.traffic import Mirror, MirrorCounts, MirrorExample, Route
 
 __all__ = ["ADMIN_TOKEN_ENV", "AdminClient", "SurgeProxyRouter"]
 
@@ -88,6 +89,33 @@ class SurgeProxyRouter(Router):
     async def set_in_service(self, in_service: InService) -> None:
         await self._put("/instances", in_service.as_dict())
 
+    async def set_routes(self, routes: tuple[Route, ...]) -> None:
+        await self._put("/routes", {"routes": [r.as_dict() for r in routes]})
+
+    async def set_mirror(self, mirror: Mirror) -> None:
+        await self._put("/mirror", {"percent": mirror.percent, "methods": list(mirror.methods)})
+
+    async def mirror_stats(self) -> MirrorCounts | None:
+        """GET /stats' `mirror`: the proxy compares each pair itself."""
+        try:
+            data = (await self.admin.get("/stats"))["mirror"]
+            return MirrorCounts(
+                int(data["mirrored"]),
+                int(data["mirror_status_mismatch"]),
+                int(data["mirror_body_mismatch"]),
+                int(data["mirror_errors"]),
+                {int(i): int(n) for i, n in data["blue"]["counts"].items()},
+                {int(i): int(n) for i, n in data["green"]["counts"].items()},
+                tuple(
+                    MirrorExample(str(e["path"]), int(e["blue_status"]), int(e["green_status"]))
+                    for e in data["examples"]
+                ),
+            )
+        except (httpx.HTTPError, OSError) as exc:
+            raise RouterError(f"proxy admin: {exc or type(exc).__name__}") from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RouterError(f"proxy admin: /stats has no mirror figures ({exc!r})") from exc
+
     async def add_instance(
         self, color: str, name: str, address: str, tag: str | None = None
     ) -> bool:
@@ -140,7 +168,7 @@ class SurgeProxyRouter(Router):
         colors = {
             color: ColorStats(int(s.get("requests", 0)), int(s.get("status_5xx", 0)))
             for color, s in data.items()
-            if isinstance(s, Mapping)
+            if color in COLORS and isinstance(s, Mapping)
         }
         return RouterStats(colors, "surge proxy /stats")
 

@@ -54,17 +54,29 @@ from engine.deploy.strategies.progressive import (
     linear_steps,
 )
 from engine.deploy.strategies.rolling import Rolling, RollingWithAdditionalBatch, rolling_plan
+from engine.deploy.strategies.steps import (
+    COHORT,
+    MIRROR,
+    CohortStep,
+    MirrorFigures,
+    MirrorStep,
+    Step,
+    WeightStep,
+)
 from engine.deploy.strategies.switch import Switch
 from engine.errors import did_you_mean
 
 __all__ = [
     "ALL_BLUE",
     "ALL_GREEN",
+    "COHORT",
     "COLORS",
+    "MIRROR",
     "RENAMED",
     "STRATEGIES",
     "Analysis",
     "Canary",
+    "CohortStep",
     "ColorFigures",
     "Decision",
     "Event",
@@ -72,14 +84,18 @@ __all__ = [
     "InService",
     "Linear",
     "Manual",
+    "MirrorFigures",
+    "MirrorStep",
     "OnExit",
     "Phase",
     "Progressive",
     "Rolling",
     "RollingWithAdditionalBatch",
+    "Step",
     "Strategy",
     "Switch",
     "Verdict",
+    "WeightStep",
     "Weights",
     "canary_steps",
     "judge",

@@ -7,12 +7,13 @@ promote/rollback at any time); each variant lives in its own module and supplies
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple, Protocol
 
 if TYPE_CHECKING:
-    from engine.deploy.strategies.analysis import FiguresByColor
+    from engine.deploy.strategies.analysis import FiguresByColor, Verdict
 
 
 COLORS: tuple[str, str] = ("blue", "green")
@@ -62,6 +63,7 @@ class EventKind(StrEnum):
     INSTANCE_UNHEALTHY = "instance unhealthy"
     ROUTER_ERROR = "router error"  # the router refused weights or could not be reached
     ROUTER_BACK = "router back"
+    HOOK = "hook"  # a [deploy.hooks] hook ran (engine.deploy.gates): its result
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,22 @@ class Decision:
     mirror: int = 0
 
 
+BY_OPERATOR = "by the operator"  # a promotion by hand: no gate asked
+
+
+class GateAnswer(StrEnum):
+    """A promotion gate's answer (engine.deploy.gates: the `pre_promotion` hook)."""
+
+    WAIT = "wait"  # still asking: the strategy holds where it is
+    ALLOW = "allow"
+    ROLLBACK = "rollback"  # refused: back to blue
+    PAUSE = "pause"  # refused: paused (`on_refuse = "pause"`); resuming asks again
+
+
+class PromotionGate(Protocol):
+    def ask(self, now: float) -> tuple[GateAnswer, str]: ...
+
+
 class Strategy:
     """Common lifecycle: start, step, pause/resume, promote/rollback at any time.
 
@@ -136,6 +154,11 @@ class Strategy:
     """
 
     name: ClassVar[str] = "strategy"
+    # set by the driver (engine.deploy.gates): each judged window's verdict through the
+    # rollout's metrics, and a promotion (not by hand) through the pre_promotion gate
+    window_gate: Callable[[Verdict], Verdict] | None = None
+    promotion_gate: PromotionGate | None = None
+    _promoting: str | None = None  # a promotion waiting for its gate (its reason)
 
     def __init__(self) -> None:
         self.phase = Phase.READY
@@ -154,15 +177,17 @@ class Strategy:
         return self._begin(now)
 
     def step(self, now: float, figures: FiguresByColor | None = None) -> Decision:
+        if self.phase is Phase.RUNNING and self._promoting is not None:
+            return self.promote(now, self._promoting)
         if self.phase is not Phase.RUNNING or self._due is None or now < self._due:
             return self._decision(())
         return self._tick(now, figures)
 
-    def pause(self, now: float) -> Decision:
+    def pause(self, now: float, reason: str = "paused") -> Decision:
         if self.phase is not Phase.RUNNING:
             return self._decision(())
         self.phase = Phase.PAUSED
-        return self._decision((Event(EventKind.PAUSED, now, "paused", self.step_index),))
+        return self._decision((Event(EventKind.PAUSED, now, reason, self.step_index),))
 
     def resume(self, now: float) -> Decision:
         if self.phase is not Phase.PAUSED:
@@ -180,9 +205,20 @@ class Strategy:
         self._due = now + self._wait
         return self._decision((), new_window=True)
 
-    def promote(self, now: float, reason: str = "by the operator") -> Decision:
+    def promote(self, now: float, reason: str = BY_OPERATOR) -> Decision:
         if self.phase is Phase.PROMOTED:
             return self._decision(())
+        if self.promotion_gate is not None and reason != BY_OPERATOR:
+            answer, why = self.promotion_gate.ask(now)
+            self._promoting = reason if answer in (GateAnswer.WAIT, GateAnswer.PAUSE) else None
+            if answer is GateAnswer.WAIT:  # nothing due: each step asks again
+                self._due = None
+                return self._decision(())
+            if answer is GateAnswer.ROLLBACK:
+                return self.rollback(now, f"pre_promotion refused: {why}")
+            if answer is GateAnswer.PAUSE:
+                return self.pause(now, f"pre_promotion refused: {why}")
+        self._promoting = None
         before = self._snapshot()
         self.phase = Phase.PROMOTED
         self._due = None
@@ -192,7 +228,7 @@ class Strategy:
         event = Event(EventKind.PROMOTED, now, reason, self.step_index)
         return self._decision((event,), before=before)
 
-    def rollback(self, now: float, reason: str = "by the operator") -> Decision:
+    def rollback(self, now: float, reason: str = BY_OPERATOR) -> Decision:
         if self.phase is Phase.ROLLED_BACK:
             return self._decision(())
         before = self._snapshot()
@@ -223,6 +259,10 @@ class Strategy:
 
     def _instances(self) -> int:
         return 0
+
+    def _gated(self, verdict: Verdict) -> Verdict:
+        """Surge's verdict on a window with the rollout's metrics' (when it has any)."""
+        return verdict if self.window_gate is None else self.window_gate(verdict)
 
     def _wait_for(self, now: float, seconds: float) -> None:
         self._wait = seconds

@@ -8,12 +8,33 @@ from dataclasses import replace
 from typing import ClassVar
 
 from engine.deploy.strategies.analysis import Analysis, FiguresByColor
-from engine.deploy.strategies.base import Decision, Event, EventKind, Phase, Weights
+from engine.deploy.strategies.base import (
+    Decision,
+    Event,
+    EventKind,
+    InService,
+    Phase,
+    Weights,
+)
+from engine.deploy.strategies.steps import (
+    CohortStep,
+    MirrorStep,
+    Step,
+    WeightStep,
+    as_steps,
+    judge_cohort,
+    judge_mirror,
+)
 from engine.deploy.strategies.stepwise import Stepwise
 
 
 class Progressive(Stepwise):
     """Green's share climbs through `steps` (percentages), one per `interval`.
+
+    Steps may also be a cohort step (the profile's routes on from there, the weights
+    kept, judged on the cohort's requests) or a mirror step (the weights kept, green
+    copied `percent` of the requests for its own time, judged on the pairs):
+    engine.deploy.strategies.steps.
 
     With an `analysis`, each step must pass before the next: a failed analysis holds
     the step and counts toward `failure_limit` (failures counted over the whole
@@ -26,18 +47,20 @@ class Progressive(Stepwise):
 
     def __init__(
         self,
-        steps: Sequence[int],
+        steps: Sequence[int | Step],
         interval: float,
         analysis: Analysis | None = None,
         failure_limit: int = 1,
     ) -> None:
         super().__init__()
-        _check_steps(steps)
         if not (math.isfinite(interval) and interval > 0):
             raise ValueError(f"interval must be > 0, got {interval!r}")
         if failure_limit < 1:
             raise ValueError(f"failure_limit must be >= 1, got {failure_limit!r}")
-        self.steps = tuple(int(s) for s in steps)
+        self.plan = as_steps(steps)  # typed; `steps` keeps weight steps as plain ints
+        self.steps = tuple(s.percent if isinstance(s, WeightStep) else s for s in self.plan)
+        self.routes_on = False  # a cohort step was reached: the routes stay on
+        self.mirror = 0  # the share mirrored to green (a mirror step's)
         self.interval = float(interval)
         self.analysis = analysis
         self.failure_limit = failure_limit
@@ -49,25 +72,52 @@ class Progressive(Stepwise):
     def _enter(self, now: float, index: int, lead: Event | None) -> Decision:
         before = self._snapshot()
         events = (lead,) if lead else ()
-        if index >= len(self.steps) or self.steps[index] >= 100:
+        step = self.plan[index] if index < len(self.plan) else None
+        if step is None or (isinstance(step, WeightStep) and step.percent >= 100):
             self.step_index = index
             decision = self.promote(now, f"promoted after step {index}")
             return replace(decision, events=events + decision.events)
         self.step_index = index
-        percent = self.steps[index]
-        self.weights = Weights.green_percent(percent)
-        self._wait_for(now, self.interval)
+        self.mirror = 0
+        wait = self.interval
+        if isinstance(step, WeightStep):
+            self.weights = Weights.green_percent(step.percent)
+            what = str(step)
+        elif isinstance(step, CohortStep):
+            self.routes_on = True
+            what = f"cohort (routes on, green {self.weights.green}%)"
+        else:
+            self.mirror = step.percent
+            wait = step.seconds or self.interval
+            what = str(MirrorStep(step.percent, wait))
+        self._wait_for(now, wait)
         started = Event(
-            EventKind.STEP_STARTED,
-            now,
-            f"step {index + 1}/{len(self.steps)}: green {percent}%",
-            index,
+            EventKind.STEP_STARTED, now, f"step {index + 1}/{len(self.steps)}: {what}", index
         )
         return self._decision((*events, started), before=before, new_window=True)
+
+    def _decision(
+        self,
+        events: tuple[Event, ...],
+        *,
+        before: tuple[Weights, InService | None] | None = None,
+        new_window: bool = False,
+        smoke: bool = False,
+    ) -> Decision:
+        """The routes and the mirror with every decision; off once the rollout is over."""
+        d = super()._decision(events, before=before, new_window=new_window, smoke=smoke)
+        if self.done:
+            return d
+        return replace(d, routes_on=self.routes_on, mirror=self.mirror)
 
     def _tick(self, now: float, figures: FiguresByColor | None) -> Decision:
         if self.analysis is None:
             return self._catch_up(now)
+        step = self.plan[self.step_index]
+        if isinstance(step, CohortStep):
+            return self._judge_step(now, self.analysis, figures, judge_cohort)
+        if isinstance(step, MirrorStep):
+            return self._judge_step(now, self.analysis, figures, judge_mirror)
         return self._judge_step(now, self.analysis, figures)
 
     def _catch_up(self, now: float) -> Decision:
@@ -88,7 +138,7 @@ class Canary(Progressive):
         self,
         analysis: Analysis,
         *,
-        steps: Sequence[int] | None = None,
+        steps: Sequence[int | Step] | None = None,
         step_weight: int | None = None,
         max_weight: int | None = None,
         failure_limit: int = 1,
@@ -129,15 +179,3 @@ def linear_steps(percent: int) -> tuple[int, ...]:
     if not 1 <= percent <= 100:
         raise ValueError(f"percent must be 1..100, got {percent!r}")
     return (*range(percent, 100, percent), 100)
-
-
-def _check_steps(steps: Sequence[int]) -> None:
-    if not steps:
-        raise ValueError("steps must not be empty")
-    last = 0
-    for s in steps:
-        if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 100:
-            raise ValueError(f"steps must be integers 1..100, got {s!r}")
-        if s <= last:
-            raise ValueError(f"steps must increase, got {s} after {last}")
-        last = s

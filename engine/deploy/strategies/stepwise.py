@@ -4,9 +4,10 @@ count toward a limit that rolls back, inconclusive holds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
-from engine.deploy.strategies.analysis import Analysis, FiguresByColor, escalate, judge
+from engine.deploy.strategies.analysis import Analysis, FiguresByColor, Verdict, escalate, judge
 from engine.deploy.strategies.base import Decision, Event, EventKind, Strategy
 
 
@@ -27,9 +28,15 @@ class Stepwise(Strategy):
         raise NotImplementedError
 
     def _judge_step(
-        self, now: float, analysis: Analysis, figures: FiguresByColor | None
+        self,
+        now: float,
+        analysis: Analysis,
+        figures: FiguresByColor | None,
+        judged: Callable[[Analysis, FiguresByColor | None], Verdict] = judge,
     ) -> Decision:
-        verdict, self.inconclusive = escalate(analysis, judge(analysis, figures), self.inconclusive)
+        """`judged`: how this step reads the window (a cohort's or a mirror's: steps.py)."""
+        verdict = self._gated(judged(analysis, figures))
+        verdict, self.inconclusive = escalate(analysis, verdict, self.inconclusive)
         event = Event(verdict.outcome, now, verdict.reason, self.step_index)
         if verdict.outcome is EventKind.ANALYSIS_PASSED:
             return self._enter(now, self.step_index + 1, event)

@@ -44,7 +44,7 @@ class Switch(Strategy):
     def _tick(self, now: float, figures: FiguresByColor | None) -> Decision:
         assert self.smoke is not None
         verdict, self.inconclusive = escalate(
-            self.smoke, judge(self.smoke, figures), self.inconclusive
+            self.smoke, self._gated(judge(self.smoke, figures)), self.inconclusive
         )
         event = Event(verdict.outcome, now, verdict.reason, 0)
         if verdict.outcome is EventKind.ANALYSIS_PASSED:

@@ -21,6 +21,7 @@ from typing import Any
 
 import psutil
 
+from engine.http.tls import worker_tls_order
 from engine.load import messages as msg
 from engine.load.crew import Crew
 from engine.load.metrics import Interval
@@ -181,7 +182,8 @@ class ProcessPool(RemotePool):
         for i, plan in enumerate(self.plans):
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=worker_main, args=(child, plan, self.log), daemon=True)
-            proc.start()
+            with worker_tls_order():  # in its environment before its `ssl` loads
+                proc.start()
             child.close()
             r = _Remote(i, proc, parent)
             r.ready = loop.create_future()

@@ -8,6 +8,7 @@ the same for either.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
@@ -23,12 +24,13 @@ from textual.widgets import Footer, Header, Static
 from engine.load.states import Ending, StopCause, StopReason
 from engine.report.compare import compare
 from engine.report.deploy_section import DeployRecord
+from engine.report.model import Report
 from engine.report.review import Review
 from engine.report.summary import render_report
 from tui.app.layout import fit_footer
 from tui.app.screens.modals import SaveModal
 from tui.app.screens.open_report import ReportModal
-from tui.app.session import REPORT_DIR, ConsoleSession
+from tui.app.session import REPORT_DIR, ConsoleSession, slug
 from tui.app.widgets.comparison import ComparisonPanel
 from tui.app.widgets.figures import ms_or_none
 from tui.app.widgets.hockey import CAPACITY, RATE_TYPES, HockeyPlot, broke
@@ -81,10 +83,14 @@ def held_words(n: int) -> str:
     return "the 1 threshold held" if n == 1 else f"all {n} thresholds held"
 
 
+def with_rollout(review: Review, deploy: DeployRecord | None) -> Report:
+    """The review's report; with the rollout that went with it (`[deploy]`), its record."""
+    return replace(review.report, deploy=deploy) if deploy is not None else review.report
+
+
 def summary_text(review: Review, deploy: DeployRecord | None = None) -> Text:
     """The run's summary; with the rollout that went with it (`[deploy]`), its section."""
-    report = replace(review.report, deploy=deploy) if deploy is not None else review.report
-    text = Text(render_report(report, color=False))
+    text = Text(render_report(with_rollout(review, deploy), color=False))
     text.highlight_regex("✓", "green")
     text.highlight_regex("✗", "bold red")
     text.highlight_regex(r"█ [A-Z ]+", "bold")
@@ -116,6 +122,7 @@ class SummaryScreen(Screen[None]):
         Binding("o", "open", "Open", id="summary.open"),
         Binding("c", "compare", "Compare", id="summary.compare"),
         Binding("g", "plots", "Plots", id="summary.plots"),
+        Binding("h", "html", "HTML", id="summary.html"),
         Binding("q", "app.quit", "Quit", id="summary.quit"),
     ]
 
@@ -219,6 +226,30 @@ class SummaryScreen(Screen[None]):
             return None
 
         self.app.push_screen(SaveModal(session.default_path, save))
+
+    def html_path(self) -> Path:
+        """Beside the report (`run.toml` -> `run.html`); a run not saved yet: where `w`
+        would save it, in the reports folder."""
+        session = self.session
+        saved = self.review.source if session is None else session.saved_to or session.default_path
+        if saved is None:
+            return self.report_dir / f"{slug(self.review.name)}.html"
+        return saved.with_suffix(".html")
+
+    async def action_html(self) -> None:
+        """The report as one HTML page (the base overlaid, when one is): `surge report html`."""
+        from engine.report.html import write_html  # the page's assets load only when asked
+
+        deploy = self.session.deploy_record() if self.session is not None else None
+        report = with_rollout(self.review, deploy)
+        base, name = (self.base.report, label(self.base)) if self.base else (None, "base")
+        path = self.html_path()
+        try:
+            written = await asyncio.to_thread(write_html, report, path, base=base, base_name=name)
+        except OSError as exc:
+            self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"HTML report written to {written}", title="HTML")
 
     def action_open(self) -> None:
         def opened(review: Review | None) -> None:

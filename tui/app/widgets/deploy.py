@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from rich.console import Console
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -100,6 +101,38 @@ def smoke_table(driver: Any, window: Any, compact: bool) -> Text:
     return Text(f"smoke → green, {smoke.target.rate:g} req/s\n{figures}\n{last}")
 
 
+def mirror_table(driver: Any, compact: bool) -> Text:
+    """Green's figures while a mirror step runs: the pairs the router compared, how many
+    differ, each color's p99 on the same requests (the load test sends green nothing)."""
+    pairs = getattr(driver, "mirror_window", None)
+    head = f"mirror {driver.mirror}%"
+    if compact:
+        if pairs is None:
+            return Text(f"green {head}: no pairs yet")
+        differ = f"{pairs.requests:,} pairs, {pairs.failed:,} differ"
+        return Text(f"green {head}: {differ}, p99 {in_ms(pairs.p99_ms)}")
+    if pairs is None:
+        return Text(f"{head} → green\nno pairs compared yet")
+    return Text(
+        f"{head} → green, {pairs.requests:,} pairs\n"
+        f"{pairs.status_mismatch:,} status, {pairs.body_mismatch:,} body, {pairs.errors:,} errors\n"
+        f"p99 blue {in_ms(pairs.blue_p99_ms)}  green {in_ms(pairs.p99_ms)}"
+    )
+
+
+def cohort_text(driver: Any) -> str:
+    """` · beta 40 req 0.0% err`: each green cohort's window, while the routes are on."""
+    if not getattr(driver, "routes_on", False):
+        return ""
+    parts = []
+    for key, figures in driver.window.items():
+        color, _, cohort = key.partition("+")
+        if color == "green" and cohort:
+            err = figures.failed / figures.requests if figures.requests else 0.0
+            parts.append(f"{cohort} {figures.requests:,} req {err:.1%} err")
+    return "".join(f" · {p}" for p in parts)
+
+
 def color_line(color: str, live: Sequence[Any], window: Any) -> Text:
     """The compact panel's one line for a color: the last snapshot's figures."""
     last = live[-1] if live else None
@@ -116,6 +149,35 @@ def clipped(text: Text, width: int) -> Text:
     for line in lines:
         line.truncate(width, overflow="ellipsis")
     return Text("\n").join(lines)
+
+
+_MEASURE = Console(width=1000)  # measures cells for wrapping; never prints
+_VERDICTS = (
+    EventKind.ANALYSIS_PASSED,
+    EventKind.ANALYSIS_FAILED,
+    EventKind.ANALYSIS_INCONCLUSIVE,
+)
+
+
+def timeline_view(events: Sequence[Event], width: int, lines: int, *, compact: bool) -> Text:
+    """The latest events, a line each cut to `width`, but the latest verdict wrapped at
+    words: its reason says why (the statistical judge's are long), and the older
+    events scroll off to make room for it."""
+    shown = list(events)[-lines:]
+    rows = clipped(timeline_text(shown, lines, compact=compact), 0).split("\n")
+    last = max((i for i, e in enumerate(shown) if e.kind in _VERDICTS), default=None)
+    if width <= 0 or last is None:
+        return clipped(Text("\n").join(rows), width)
+    after = [clipped(r, width) for r in rows[last + 1 :]]
+    room = max(1, lines - len(after))
+    why = list(rows[last].wrap(_MEASURE, width))
+    for line in why:
+        line.rstrip()
+    if len(why) > room:
+        why = [*why[: room - 1], clipped(Text(" ").join(why[room - 1 :]), width)]
+    spare = room - len(why)
+    before = [clipped(r, width) for r in rows[:last]][-spare:] if spare > 0 else []
+    return Text("\n").join([*before, *why, *after][-lines:])
 
 
 def timeline_text(
@@ -273,16 +335,20 @@ class DeployPanel(Vertical):
             live, window = d.live[color], d.window[color]
             if color == "green" and smoking:
                 text = smoke_table(d, window, compact)
+            elif color == "green" and getattr(d, "mirror", 0):
+                text = mirror_table(d, compact)
             elif compact:
                 text = color_line(color, live, window)
             else:
                 text = color_table(live, window)
+            if color == "green":  # a cohort row under green's figures
+                text.append(cohort_text(d))
             figures.set_content(clipped(text, inner // (1 if compact else 2)), 1 if compact else 3)
             figures.border_title = color
             self.query_one(f"#deploy-{color}-plot", ColorLatency).show(list(live))
         timeline = self.query_one("#deploy-timeline", Panel)
         lines = COMPACT_TIMELINE_LINES if compact else TIMELINE_LINES
-        text = clipped(timeline_text(d.events, lines, compact=compact), inner)
+        text = timeline_view(d.events, inner, lines, compact=compact)
         timeline.set_content(text, len(text.plain.splitlines()))
         self._banner()
 
