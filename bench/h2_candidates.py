@@ -35,7 +35,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import BODIES, GENERATOR_CORE, Nginx, ensure_apt, ensure_tools_venv, log, surge_binary
+from common import (
+    BODIES,
+    GENERATOR_CORE,
+    Nginx,
+    OtherLoad,
+    ensure_apt,
+    ensure_tools_venv,
+    log,
+    surge_binary,
+)
 
 from engine.http.h2_conn import DATA, HEADERS, SETTINGS, H2Conn, frame
 from engine.http.request import prepare
@@ -288,16 +297,22 @@ def live(bodies: list[str], n: int, rounds: int, before: Path | None) -> list[st
     tools["h2load"] = lambda url, k, tmp: h2load_live(url, k)
     tools["k6"] = k6_live
     results: dict[tuple[str, str], list[float]] = {}
+    others = 0.0  # the worst run's: % of a core other processes used meanwhile
     with Nginx() as nginx, tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
             for body in bodies:
                 url = nginx.file_url("h2", body)
                 k = max(300, n // max(1, BODIES[body] // 12288))
                 for name, fn in tools.items():
-                    us = fn(url, k, Path(tmp))
+                    with OtherLoad(nginx) as load:
+                        us = fn(url, k, Path(tmp))
                     if us is not None:
+                        others = max(others, load.percent)
                         results.setdefault((name, body), []).append(us)
-                        log(f"round {r + 1}: {body}: {name}: {us:.1f} us CPU per request")
+                        log(
+                            f"round {r + 1}: {body}: {name}: {us:.1f} us CPU per request "
+                            f"(others' CPU {load.percent:.0f}%)"
+                        )
     lines = ["| client | " + " | ".join(bodies) + " |", "|---|" + "--:|" * len(bodies)]
     for name in tools:
         cells = [
@@ -305,6 +320,16 @@ def live(bodies: list[str], n: int, rounds: int, before: Path | None) -> list[st
             for b in bodies
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    med = {key: statistics.median(values) for key, values in results.items()}
+    surge = next(iter(tools))
+    for peer in ("k6", "h2load"):
+        ratios = [
+            f"{b} {med[(surge, b)] / med[(peer, b)]:.2f}x"
+            for b in bodies
+            if (surge, b) in med and (peer, b) in med
+        ]
+        lines.append(f"\nSurge's CPU per request / {peer}'s: {', '.join(ratios)}")
+    lines.append(f"\nOthers' CPU, the worst run: {others:.0f}% of a core (above ~20%: noisy)")
     return lines
 
 

@@ -64,12 +64,32 @@ def worker_environ() -> dict[str, str]:
     if not _go_order() or "OPENSSL_CONF" in os.environ:
         return {}
     digest = hashlib.sha256(_OPENSSL_CONF.encode()).hexdigest()[:12]
-    path = Path(tempfile.gettempdir()) / f"surge-openssl-{digest}.cnf"
-    if not path.is_file():
-        tmp = path.with_suffix(f".{os.getpid()}")
-        tmp.write_text(_OPENSSL_CONF)
-        tmp.replace(path)  # whole or not at all: workers may read it at once
+    path = Path(tempfile.gettempdir()) / f"surge-openssl-{os.getuid()}-{digest}.cnf"
+    if not _ours(path):
+        with contextlib.suppress(OSError):
+            tmp = path.with_suffix(f".{os.getpid()}")
+            tmp.write_text(_OPENSSL_CONF)
+            tmp.replace(path)  # whole or not at all: workers may read it at once
+    if not _ours(path):  # someone else's file there: a private one for this run
+        fd, name = tempfile.mkstemp(prefix="surge-openssl-", suffix=".cnf")
+        with os.fdopen(fd, "w") as f:
+            f.write(_OPENSSL_CONF)
+        path = Path(name)
     return {"OPENSSL_CONF": str(path)}
+
+
+def _ours(path: Path) -> bool:
+    """Our file, with our text, writable by us only: an OpenSSL configuration can load
+    modules, so one another user could write is never used."""
+    try:
+        st = path.stat()
+        return (
+            st.st_uid == os.getuid()
+            and not st.st_mode & 0o022
+            and path.read_text() == _OPENSSL_CONF
+        )
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager

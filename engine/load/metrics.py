@@ -1,17 +1,20 @@
 """Per-interval metrics: HDR histograms and counters, per (step, upstream).
 
-The recorder sits on the hot path, so `record` does a dict lookup, a few integer
-adds and one or two `record_value` calls; everything derived (totals, per-step,
-per-upstream, percentiles) is computed once per interval from mergeable parts.
+The recorder sits on the hot path, so `record` does a dict lookup, a few appends
+to arrays and integer adds (the closed model's streaming VUs append to a step's
+sink directly); values are folded into HDR histograms every 100 ms, and everything
+derived (totals, per-step, per-upstream, percentiles) is computed once per interval
+from mergeable parts.
 An `Interval` can be encoded to plain data and back, so a worker in another
 process (or on another machine) ships the same thing a local one hands over.
 """
 
 from __future__ import annotations
 
+import ctypes
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +37,32 @@ PHASES = CONNECT_PHASES + EXCHANGE_PHASES
 
 
 def new_histogram() -> HdrHistogram:
+    if not _mmapped:
+        _mmap_large_blocks()
     return HdrHistogram(HIST_MIN_US, HIST_MAX_US, HIST_DIGITS)
+
+
+_mmapped: list[bool] = []  # once per process
+
+
+def _mmap_large_blocks() -> None:
+    """Have glibc serve blocks of 128 KiB and more from mmap, always (mallopt).
+
+    A histogram's counts are one ~184 KiB block, and several are made and dropped
+    every interval. glibc raises its mmap threshold past the first such block freed,
+    so later ones come from the heap, where blocks still alive pin the pages around
+    them: through a soak the heap kept ~7 MiB more free memory after 40 s and RSS
+    rose for an hour (bench/memory.py --malloc). A fixed threshold hands each block back to
+    the system when it is freed. Elsewhere than glibc (no `mallopt`) nothing changes."""
+    _mmapped.append(True)
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
 def merge_histograms(hists: Iterable[HdrHistogram | None]) -> HdrHistogram:
@@ -326,23 +354,28 @@ class Interval:
 
 
 class _Sink:
-    """A bucket being filled: raw values wait in arrays, folded into HDR in bulk.
+    """The figures of one (step, upstream) since the last fold: raw values wait in arrays
+    and plain counters, and `fold` moves them into the current interval's bucket.
 
     `HdrHistogram.record_value` is pure Python (~2.3 us a call, the largest single
     cost per request); `array.append` is ~0.1 us, and folding counts each distinct
-    value once (`Counter` runs in C), so a request pays ~0.5 us for its figures.
+    value once (`Counter` runs in C). A sink lives as long as its recorder (folds empty
+    it in place), so a hot loop may bind its arrays' `append` once (`Recorder.sink`).
+    `failed` is `len(bad)` and `requests` `len(ok) + len(bad)`, counted at the fold.
     """
 
-    __slots__ = ("bad", "bucket", "lat", "ok")
+    __slots__ = ("bad", "bytes_in", "bytes_out", "errors", "lat", "ok", "status")
 
-    def __init__(self, bucket: Bucket) -> None:
-        self.bucket = bucket
+    def __init__(self, separate_latency: bool) -> None:
         self.ok = array("q")  # http_req_duration of expected responses
         self.bad = array("q")  # ... of the others
-        self.lat: array[int] | None = array("q") if bucket.waited is not None else None
+        self.lat: array[int] | None = array("q") if separate_latency else None
+        self.status = array("H")  # each response's status (not a transport failure's)
+        self.errors: dict[str, int] = {}
+        self.bytes_in = 0
+        self.bytes_out = 0
 
-    def fold(self) -> None:
-        b = self.bucket
+    def fold(self, b: Bucket) -> None:
         ok, bad = self.ok, self.bad
         if ok:
             b.requests += len(ok)
@@ -351,6 +384,7 @@ class _Sink:
             del ok[:]
         if bad:
             b.requests += len(bad)
+            b.failed += len(bad)
             if b.unexpected is None:
                 b.unexpected = new_histogram()
             _fold(b.unexpected, bad)
@@ -361,12 +395,49 @@ class _Sink:
             _fold(b.waited, lat)  # type: ignore[arg-type]
             b.waited_sum += sum(lat)
             del lat[:]
+        if self.status:
+            st = b.status
+            for status, n in Counter(self.status).items():
+                st[status] = st.get(status, 0) + n
+            del self.status[:]
+        if self.errors:
+            for kind, n in self.errors.items():
+                b.errors[kind] = b.errors.get(kind, 0) + n
+            self.errors.clear()
+        b.bytes_in += self.bytes_in
+        b.bytes_out += self.bytes_out
+        self.bytes_in = self.bytes_out = 0
+
+    def pending(self) -> bool:
+        """Anything to fold: a request, or an error named without one (a bad request)."""
+        return bool(self.ok or self.bad or self.errors)
 
 
-def _fold(h: HdrHistogram, values: array[int]) -> None:
-    record = h.record_value
-    for v, n in Counter(values).items():
-        record(v if v > 0 else 1, n)
+def _fold(h: HdrHistogram, values: array[int], floor: int = 1) -> None:
+    """Count `values` into `h` as `h.record_value(max(v, floor))` per value would, at a
+    fraction of its cost: one count per distinct value (`Counter` runs in C), written
+    into hdrh's counts array (a value below `sub_bucket_count` is its own index at unit
+    magnitude 0: every latency under 2 ms here), and min, max and the total once per
+    fold. A value past the histogram's range is dropped, as record_value drops it."""
+    tally = Counter(values)
+    lo, hi = max(min(tally), floor), max(max(tally), floor)
+    index = h._counts_index_for
+    if index(hi) >= h.counts_len:  # past an hour: rare, the slow way, which drops it
+        record = h.record_value
+        for v, n in tally.items():
+            record(v if v > floor else floor, n)
+        return
+    direct = h.sub_bucket_count if h.unit_magnitude == 0 else 0
+    counts = h.counts
+    for v, n in tally.items():
+        if v < floor:
+            v = floor
+        counts[v if v < direct else index(v)] += n
+    h.total_count += len(values)
+    if lo < h.min_value:
+        h.min_value = lo
+    if hi > h.max_value:
+        h.max_value = hi
 
 
 def _replace(h: HdrHistogram, pairs: list[tuple[int, int]]) -> HdrHistogram:
@@ -392,7 +463,6 @@ class Recorder:
         "_one_request",
         "_opened",
         "_phases",
-        "_reused",
         "_separate_latency",
         "_sinks",
     )
@@ -409,13 +479,23 @@ class Recorder:
         self._sinks: dict[Key, _Sink] = {}
         self._phases: dict[str, array[int]] = {name: array("q") for name in PHASES}
         self._groups: dict[str, array[int]] = {}  # group path -> passes' durations (us)
-        self._reused = 0  # requests on a kept-alive connection: connect phases are 0
         self._opened: list[tuple[int, int]] = []  # see opened_iteration
 
     def _sink(self, key: Key) -> _Sink:
-        b = self._current.buckets[key] = Bucket(self._separate_latency)
-        sink = self._sinks[key] = _Sink(b)
+        sink = self._sinks[key] = _Sink(self._separate_latency)
         return sink
+
+    def sink(self, step: str) -> _Sink:
+        """The sink of `step`'s untagged responses, for a hot loop that appends to it
+        directly (`ok` and `status` of an expected response, `bytes_in`, `bytes_out`)
+        instead of calling `record`: it lives as long as this recorder."""
+        key = (step, None)
+        return self._sinks.get(key) or self._sink(key)
+
+    def exchanges(self) -> tuple[Callable[[int], None], ...]:
+        """The appends behind `exchange` (sending, waiting, receiving), for a hot loop."""
+        ph = self._phases
+        return tuple(ph[name].append for name in EXCHANGE_PHASES)
 
     def record(
         self,
@@ -433,21 +513,18 @@ class Recorder:
         send); a transport failure has status 0 and its error kind in `error`."""
         key = (step, upstream)
         sink = self._sinks.get(key) or self._sink(key)
-        b = sink.bucket
         if failed:
             sink.bad.append(duration_us)
-            b.failed += 1
         else:
             sink.ok.append(duration_us)
         if sink.lat is not None:
             sink.lat.append(latency_us)
         if error is None:
-            st = b.status
-            st[status] = st.get(status, 0) + 1
+            sink.status.append(status)
         else:
-            b.errors[error] = b.errors.get(error, 0) + 1
-        b.bytes_in += bytes_in
-        b.bytes_out += bytes_out
+            sink.errors[error] = sink.errors.get(error, 0) + 1
+        sink.bytes_in += bytes_in
+        sink.bytes_out += bytes_out
 
     def exchange(self, sending_us: int, waiting_us: int, receiving_us: int) -> None:
         """The send, wait (time to first byte) and receive of a request on a connection
@@ -456,7 +533,6 @@ class Recorder:
         ph["http_req_sending"].append(sending_us)
         ph["http_req_waiting"].append(waiting_us)
         ph["http_req_receiving"].append(receiving_us)
-        self._reused += 1
 
     def connected(self, blocked_us: int, connecting_us: int, tls_us: int, proto: str) -> None:
         """The connect phases of the request that opened a connection (before `exchange`),
@@ -467,15 +543,22 @@ class Recorder:
         ph["http_req_blocked"].append(blocked_us)
         ph["http_req_connecting"].append(connecting_us)
         ph["http_req_tls_handshaking"].append(tls_us)
-        self._reused -= 1
 
     def fold(self) -> None:
         """Move waiting values into the histograms; bounds the arrays between harvests."""
-        for sink in self._sinks.values():
-            sink.fold()
         cur = self._current
-        reused, self._reused = self._reused, 0
-        for name, values in self._phases.items():
+        buckets = cur.buckets
+        for key, sink in self._sinks.items():
+            if sink.pending():
+                b = buckets.get(key)
+                if b is None:
+                    b = buckets[key] = Bucket(self._separate_latency)
+                sink.fold(b)
+        ph = self._phases
+        # Every request has an exchange and one that opened a connection its connect
+        # phases: the others reused one, and count as zero there.
+        reused = len(ph["http_req_sending"]) - len(ph["http_req_blocked"])
+        for name, values in ph.items():
             zeros = reused if name in CONNECT_PHASES else 0
             if not values and zeros <= 0:
                 continue
@@ -485,10 +568,10 @@ class Recorder:
                 cur.phase_sums[name] = 0
             if zeros > 0:
                 h.record_value(0, zeros)
-            for v, n in Counter(values).items():
-                h.record_value(v if v > 0 else 0, n)
-            cur.phase_sums[name] += sum(values)
-            del values[:]
+            if values:
+                _fold(h, values, 0)
+                cur.phase_sums[name] += sum(values)
+                del values[:]
         for path, values in self._groups.items():
             if not values:
                 continue
@@ -501,9 +584,11 @@ class Recorder:
             del values[:]
 
     def count_error(self, step: str, upstream: str | None, kind: str) -> None:
-        """Name a failure of a recorded request: http 5xx, a capture, a poll limit."""
-        b = self._current.buckets[(step, upstream)]
-        b.errors[kind] = b.errors.get(kind, 0) + 1
+        """Name a failure: of a recorded request (http 5xx, a capture, a poll limit), or of
+        one never sent (a bad request)."""
+        key = (step, upstream)
+        errors = (self._sinks.get(key) or self._sink(key)).errors
+        errors[kind] = errors.get(kind, 0) + 1
 
     def check(self, name: str, ok: bool, step: str = "") -> None:
         """One check's result, kept per step (k6 counts a name across steps as one)."""
@@ -557,5 +642,4 @@ class Recorder:
                 self._opened = []
         self._current = Interval(now, now)
         self._checks = self._current.checks
-        self._sinks = {}
         return cur

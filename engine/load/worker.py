@@ -98,6 +98,7 @@ class Worker:
         self._running = asyncio.Event()
         self._running.set()
         self._stopping = False
+        self._go = True  # running and not stopping: what a streaming response asks
         self._stopped = asyncio.Event()
         self._backlog: deque[float] = deque()
         self._max_backlog = int(min(max(self.cfg.peak_rate * BACKLOG_SECONDS, 1000), 100_000))
@@ -157,11 +158,13 @@ class Worker:
         if not self.paused and not self._stopping:
             self.clock.pause()
             self._running.clear()
+            self._go = False
 
     def resume(self) -> None:
         if self.paused:
             self.clock.resume()
             self._running.set()
+        self._go = not self._stopping
 
     def set_scale(self, scale: float) -> None:
         """Multiply the executor's target (VUs or rate) from now on."""
@@ -176,7 +179,7 @@ class Worker:
             return
         self.stop_reason = reason
         self._stopping = True
-        self.resume()
+        self.resume()  # which leaves _go False
         self.recorder.dropped(len(self._backlog))
         self._backlog.clear()
         for vu in self._vus:
@@ -409,32 +412,38 @@ class Worker:
 
         The same checks the VU's loop makes before an iteration (stop, pause, scaled
         below this VU, the iteration budgets), made here so a response that allows
-        another sends it at once; any "no" hands the VU back to its loop.
+        another sends it at once; any "no" hands the VU back to its loop. An expected,
+        untagged response (the common one) goes straight into its step's sink.
         """
         take = self._budget.take if self._budget is not None else None
-        client, rec, ok, running = vu.client, self.recorder, self._ok_status, self._running
+        client, rec, ok = vu.client, self.recorder, self._ok_status
         name, out = req.name, len(req.wire)
-
-        exchange = rec.exchange
+        sink = rec.sink(name)
+        durations, statuses = sink.ok.append, sink.status.append
+        sending, waiting, receiving = rec.exchanges()
 
         def on_response(status: int) -> bool:
-            sent, written, first, done = (
-                client.sent_at,
-                client.written_at,
-                client.first_at,
-                client.done_at,
-            )
-            us = int((done - sent) * 1e6)
-            failed = not (status < 600 and ok[status])
-            upstream = client.upstream
-            rec.record(name, upstream, us, us, status, failed, client.bytes_in, out)
-            exchange(
-                int((written - sent) * 1e6), int((first - written) * 1e6), int((done - first) * 1e6)
-            )
-            if failed:
-                rec.count_error(name, upstream, f"http {status // 100}xx")
+            sent = client.sent_at
+            written = client.written_at
+            first = client.first_at
+            done = client.done_at
+            if status < 600 and ok[status] and client.upstream is None:
+                durations(int((done - sent) * 1e6))
+                statuses(status)
+                sink.bytes_in += client.bytes_in
+                sink.bytes_out += out
+            else:
+                us = int((done - sent) * 1e6)
+                failed = not (status < 600 and ok[status])
+                upstream = client.upstream
+                rec.record(name, upstream, us, us, status, failed, client.bytes_in, out)
+                if failed:
+                    rec.count_error(name, upstream, f"http {status // 100}xx")
+            sending(int((written - sent) * 1e6))
+            waiting(int((first - written) * 1e6))
+            receiving(int((done - first) * 1e6))
             vu.iterations += 1
-            if self._stopping or not running.is_set() or vu.index >= self._active:
+            if not self._go or vu.index >= self._active:
                 return False
             return take is None or take(vu.iterations)
 

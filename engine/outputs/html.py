@@ -18,13 +18,20 @@ from engine.report.document import unwritable
 from engine.report.model import Report
 
 
+def html_unwritable(path: Path) -> str | None:
+    """Why the page cannot be written at `path` (checked before anything runs), or None."""
+    if path.is_dir():
+        return "is a folder (give a file name, e.g. reports/run.html)"
+    return unwritable(path)
+
+
 class HtmlOutput(Output):
     def __init__(self, path: str) -> None:
         self.path = Path(path)
         self.written: Path | None = None
 
     def start(self) -> None:
-        if why := unwritable(self.path):
+        if why := html_unwritable(self.path):
             raise ConfigError("--out", f"html={self.path}: {why}")
 
     def interval(self, snapshot: Snapshot, model: RunModel) -> None:

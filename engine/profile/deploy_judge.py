@@ -28,6 +28,11 @@ _BOUNDS_KEYS = (
 )
 
 
+def judge_named(name: str) -> Judge:
+    """A judge by its `[deploy] judge` name, with its defaults (`surge demo --judge`)."""
+    return BOUNDS if name == "bounds" else StatisticalJudge()
+
+
 def parse_judge(t: Mapping[str, Any], path: KeyPath) -> Judge:
     """The judge the table names (bounds by default); its settings only with "statistical"."""
     name = t.get("judge", "bounds")

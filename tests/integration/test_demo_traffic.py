@@ -29,13 +29,15 @@ def test_a_mirror_step_rolls_an_erroring_green_back_before_any_user_sees_it() ->
 
 
 def test_a_cohort_step_routes_the_beta_requests_to_green_and_judges_them() -> None:
-    done = demo("--cohort", "--green-flaw", "none")
-    assert done.returncode in (0, 3, 4), done.stdout + done.stderr
+    done = demo("--cohort", "--green-flaw", "errors")
+    assert done.returncode == 3, done.stdout + done.stderr  # rolled back on the cohort alone
     out = done.stdout
     assert "step started: step 1/5: cohort (routes on, green 0%)" in out
+    green = next(line for line in out.splitlines() if line.strip().startswith("green "))
     cohort = next(line for line in out.splitlines() if line.strip().startswith("+beta"))
-    assert int(cohort.split()[1].replace(",", "")) > 0, out  # the cohort's requests
-    assert "— cohort: green" in out
+    assert int(cohort.split()[1].replace(",", "")) > 0, out  # the cohort's requests, all
+    assert green.split()[1:] == cohort.split()[1:]  # green's: only the cohort's at 100:0
+    assert "— cohort: success rate" in out
 
 
 def test_mirror_through_haproxy_or_another_strategy_is_refused_in_one_line() -> None:

@@ -2,7 +2,7 @@
 proxy: the demo profile's fixed bounds pass it, the statistical judge rolls it back.
 
 One stack for both rollouts (the driver sets the weights it starts from); each canary
-judges 3 s windows at 50% of 200 requests a second, so it is over in a few seconds.
+judges 3 s windows at 50% of 300 requests a second, so it is over in a few seconds.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from tui.cli.demo import demo_profile
 from tui.cli.demo_stack import DemoStack
 
 WINDOW_S = 3.0
+RATE = 300  # requests a second: 450 a color in a window at 50%
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def demo_analysis(stack: DemoStack, judge: Judge) -> Analysis:
 async def canary(stack: DemoStack, judge: Judge, seconds: float) -> DeployDriver:
     profile = demo_profile(stack.proxy_url)
     plan = build_plan(
-        profile, Overrides(executor="constant-arrival-rate", rate=200, duration=seconds)
+        profile, Overrides(executor="constant-arrival-rate", rate=RATE, duration=seconds)
     )
     strategy = Canary(demo_analysis(stack, judge), steps=[50, 100])
     driver = DeployDriver(strategy, SurgeProxyRouter(stack.admin_url))

@@ -120,5 +120,8 @@ def test_openssl_order_and_a_users_openssl_conf_leave_workers_alone(
     monkeypatch.delenv(tls.ORDER_ENV)
     conf = Path(tls.worker_environ()["OPENSSL_CONF"])
     assert "Ciphersuites = TLS_AES_128_GCM_SHA256:" in conf.read_text()
+    conf.write_text("openssl_conf = theirs\n")  # not our text: never used, rewritten
+    again = Path(tls.worker_environ()["OPENSSL_CONF"])
+    assert again.read_text() == conf.read_text() and "Ciphersuites" in again.read_text()
     monkeypatch.setenv("OPENSSL_CONF", "/etc/mine.cnf")
     assert tls.worker_environ() == {}

@@ -35,9 +35,19 @@ def test_the_color_tag_is_found_in_any_case_and_behind_lookalikes(
     assert client.upstream == color
 
 
-@pytest.mark.parametrize(("head", "color"), [(b"x-surge-upstream: blue\r\n", "blue"), (b"", None)])
-def test_the_color_tag_is_read_from_the_head_never_the_body(head: bytes, color: str | None) -> None:
-    body = b"x-surge-upstream: green\r\n" * 4
+@pytest.mark.parametrize(
+    ("head", "color"),
+    [
+        (b"x-surge-upstream: blue\r\n", "blue"),
+        (b"", None),
+        (b"X-Forwarded-Upstream: 10.0.0.1\r\n", None),  # a lookalike, then the body's
+    ],
+)
+@pytest.mark.parametrize("repeats", [4, 400], ids=["one-small-read", "a-read-over-4k"])
+def test_the_color_tag_is_read_from_the_head_never_the_body(
+    head: bytes, color: str | None, repeats: int
+) -> None:
+    body = b"x-surge-upstream: green\r\n" * repeats
     client = WireClient("http://127.0.0.1:9/", full=False)
     conn = _Conn(client)
     length = f"Content-Length: {len(body)}\r\n".encode()

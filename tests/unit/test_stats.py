@@ -151,11 +151,11 @@ def test_the_rank_test_alone_is_calibrated_on_equal_colors() -> None:
     """Not only the effect guard: the test's own false alarms are about 1 - confidence."""
     rng = random.Random(7)
     hits = 0
-    for _ in range(1000):
+    for _ in range(500):
         a, b = _window(rng, 500, 1.0), _window(rng, 500, 1.0)
         t = pair_tests(a.counts, a.requests, a.failed, b.counts, b.requests, b.failed)
         hits += t.latency_p is not None and t.latency_p < 0.01
-    assert hits <= 25  # 1% expected; 25 is 4.8 standard deviations above 10
+    assert 1 <= hits <= 15  # 1% expected (5): 15 is 4.5 standard deviations above
 
 
 def test_reasons_say_why() -> None:
@@ -193,4 +193,4 @@ def test_more_errors_fail_only_when_significant_and_a_point_or_more() -> None:
     assert worse.reason == "errors 2.0% vs 0.5%, significant at 0.99: fail"
     small = judge(_ANALYSIS, {**figs, "green": ColorFigures(5000, 60, counts=lat)})  # 1.2%
     assert small.outcome is EventKind.ANALYSIS_PASSED
-    assert "significant at 0.99 but under 1 points" in small.reason
+    assert "significant at 0.99 but under 1 point" in small.reason

@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from engine.deploy.compare import strategy_for
 from engine.deploy.strategies import RENAMED, Manual, Strategy, strategy_name
 from engine.exit_codes import EXIT_BAD_INPUT
 from engine.profile import Profile, parse_profile
+from engine.profile.deploy_judge import JUDGES, judge_named
 from engine.profile.deploy_traffic import NO_MIRROR
 from engine.profile.loader import ProfileError
 from engine.profile.plan import Overrides, build_plan
@@ -76,7 +78,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--green-flaw",
         choices=tuple(FLAWS),
         default="latency",
-        help="what is wrong with green: latency (40 ms vs blue's 5 ms), errors (10%%), none",
+        help="what is wrong with green: latency (40 ms vs blue's 5 ms), errors (10%%), "
+        "slower (5.75 ms: 15%%), none",
     )
     p.add_argument(
         "--strategy",
@@ -102,6 +105,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="then a cohort step: requests with x-beta: 1 (a fifth of them) go to green",
     )
     p.add_argument(
+        "--judge",
+        choices=JUDGES,
+        default="bounds",
+        help="bounds: the profile's fixed bounds; statistical: significance against blue "
+        "(try it with --green-flaw slower: 15%% slower, inside the bounds)",
+    )
+    p.add_argument(
         "--time-scale", type=float, default=None, help="shape speed-up (default: the profile's)"
     )
     p.add_argument(
@@ -119,17 +129,22 @@ def _strategy(text: str) -> str:
     return name
 
 
-def demo_strategy(profile: Profile, name: str) -> Strategy:
+def demo_strategy(profile: Profile, name: str, judge: str = "bounds") -> Strategy:
     """The profile's canary, or another strategy with the same analysis bounds, as
     `surge deploy compare` builds them (engine.deploy.compare.strategy_for).
 
     Blue/green smokes green first (judged on the same bounds, over one interval), so
     a flawed green is rolled back before it takes any of the load.
     """
-    assert profile.deploy is not None
+    deploy = profile.deploy
+    assert deploy is not None
     if name == "manual":
         return Manual(10)
-    return strategy_for(profile.deploy, name)
+    analysis = deploy.options.get("analysis")
+    if analysis is not None and judge != "bounds":  # --judge: the same windows, judged so
+        options = {**deploy.options, "analysis": replace(analysis, judge=judge_named(judge))}
+        deploy = replace(deploy, options=options)
+    return strategy_for(deploy, name)
 
 
 def demo_profile(proxy_url: str, traffic: tuple[str, ...] = ()) -> Profile:
@@ -160,13 +175,14 @@ def demo_driver(
     *,
     autostart: bool = False,
     on_event: EventHook | None = None,
+    judge: str = "bounds",
 ) -> DeployDriver:
     """The demo's rollout through the stack's proxy, smoking on the profile's own path."""
     from engine.deploy.setup import profile_driver
 
     return profile_driver(
         profile,
-        strategy=demo_strategy(profile, strategy),
+        strategy=demo_strategy(profile, strategy, judge),
         router=stack.router(),
         proxy_url=stack.proxy_url,
         autostart=autostart,
@@ -211,8 +227,8 @@ def main(args: argparse.Namespace) -> int:
         assert stack.launcher is not None
         print(f"  demo: the servers' output goes to {stack.launcher.log_dir}", flush=True)
         if args.headless:
-            return headless(stack, args.strategy, args.time_scale, args.report, traffic)
-        return console(stack, args.strategy, args.time_scale, traffic)
+            return headless(stack, args.strategy, args.time_scale, args.report, traffic, args.judge)
+        return console(stack, args.strategy, args.time_scale, traffic, args.judge)
 
 
 def headless(
@@ -221,6 +237,7 @@ def headless(
     time_scale: float | None,
     report: str | None = None,
     traffic: tuple[str, ...] = (),
+    judge: str = "bounds",
 ) -> int:
     """`surge run` semantics: each rollout event as it happens, then the summary with the
     rollout's section; a rolled-back green exits EXIT_ROLLED_BACK (99 wins)."""
@@ -229,7 +246,7 @@ def headless(
 
     profile = demo_profile(stack.proxy_url, traffic)
     plan = build_plan(profile, Overrides(test_type="average", time_scale=time_scale))
-    driver = demo_driver(stack, profile, strategy, on_event=print_event)
+    driver = demo_driver(stack, profile, strategy, on_event=print_event, judge=judge)
     announce(driver)
     return finish_summary(
         asyncio.run(run_headless(plan, progress=False, report=report, deploy=driver))
@@ -237,16 +254,25 @@ def headless(
 
 
 def console(
-    stack: DemoStack, strategy: str, time_scale: float | None, traffic: tuple[str, ...] = ()
+    stack: DemoStack,
+    strategy: str,
+    time_scale: float | None,
+    traffic: tuple[str, ...] = (),
+    judge: str = "bounds",
 ) -> int:
     from tui.cli.app_cmd import run_app
 
     # a lost terminal ends the process by the watchdog's os._exit: the stack stops first
-    return run_app(demo_app(stack, strategy, time_scale, traffic), also_stop=stack.stop)
+    app = demo_app(stack, strategy, time_scale, traffic, judge)
+    return run_app(app, also_stop=stack.stop)
 
 
 def demo_app(
-    stack: DemoStack, strategy: str, time_scale: float | None, traffic: tuple[str, ...] = ()
+    stack: DemoStack,
+    strategy: str,
+    time_scale: float | None,
+    traffic: tuple[str, ...] = (),
+    judge: str = "bounds",
 ) -> SurgeApp:
     """The console on the demo profile through the stack's proxy, the rollout going; with
     `traffic` steps, on a copy of the profile with them beside the servers' logs."""
@@ -254,7 +280,7 @@ def demo_app(
     from tui.app.session import RunSetup
 
     def deploy_factory(setup: RunSetup) -> DeployDriver:
-        return demo_driver(stack, setup.profile, strategy, autostart=True)
+        return demo_driver(stack, setup.profile, strategy, autostart=True, judge=judge)
 
     profile = PROFILE
     if traffic:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.exit_codes import EXIT_OK, EXIT_REGRESSION
+from engine.outputs.html import html_unwritable
 from engine.report.compare import (
     DEFAULT_TOLERANCE,
     compare,
@@ -25,7 +26,7 @@ from engine.report.compare import (
     significance_lines,
 )
 from engine.report.deploy_section import render_deploy_pair
-from engine.report.document import ReportError, read_report, unwritable, write_toml
+from engine.report.document import ReportError, read_report, write_toml
 from engine.report.export import summary_json, timeline_csv
 from engine.report.k6_summary import summary_export
 from engine.report.merge import merge_reports, merge_warnings
@@ -220,7 +221,7 @@ def cmd_html(args: argparse.Namespace) -> int:
     report = read_report(args.file)
     base = read_report(args.compare) if args.compare else None
     path = Path(args.output) if args.output else Path(args.file).with_suffix(".html")
-    if why := unwritable(path):
+    if why := html_unwritable(path):
         raise ReportError(f"{path}: {why}")
     from engine.report.html import write_html  # the page's assets load only for this command
 

@@ -171,14 +171,13 @@ class StatisticalJudge:
     for: `min_latency_shift` of green's median over the reference's (relative), and
     `min_error_shift` of error rate (absolute: 0.01 is one point). Why the median for
     the size: it is the location the rank test tests, it is O(buckets), and it stands
-    still where the tail does not: on a shared 2-core machine the p95 shift of one
-    15%-slower green ranged from -12% to +34% window by window (stalls slow both colors
-    alike), its median shift stayed near its true size. A change in the tail alone is
-    the bounds judge's to catch (max_p99_ms, max_p99_ratio); a Hodges-Lehmann shift
-    would need the buckets' values, which the strategies do not import, and
-    O(buckets^2) pairs.
-    No fixed bound applies: a shared machine's stalls slow both colors
-    alike, and a bound would roll back a good green for them (bench/README.md).
+    still where the tail does not: on a shared 2-core machine one 15%-slower green's
+    p95 shift ranged from -12% to +34% window by window (stalls slow both colors alike)
+    while its p50 shift stayed at +12..+22%. A change in the tail alone is the bounds
+    judge's to catch (max_p99_ms, max_p99_ratio).
+
+    No fixed bound applies: a shared machine's stalls slow both colors alike, and a
+    bound would roll back a good green for them (bench/README.md, judge_ab.py).
     """
 
     confidence: float = 0.99
@@ -244,7 +243,9 @@ class StatisticalJudge:
             elif gap >= self.min_error_shift:
                 failed.append(f"{what}, {at}: fail")
             elif gap > 0:
-                passed.append(f"{what}, {at} but under {self.min_error_shift * 100:g} points")
+                points = self.min_error_shift * 100
+                under = f"{points:g} point{'' if points == 1 else 's'}"
+                passed.append(f"{what}, {at} but under {under}")
             else:
                 passed.append(f"{what}, {at}: fewer")
         return failed, passed

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from rich.console import Console
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -148,6 +149,35 @@ def clipped(text: Text, width: int) -> Text:
     for line in lines:
         line.truncate(width, overflow="ellipsis")
     return Text("\n").join(lines)
+
+
+_MEASURE = Console(width=1000)  # measures cells for wrapping; never prints
+_VERDICTS = (
+    EventKind.ANALYSIS_PASSED,
+    EventKind.ANALYSIS_FAILED,
+    EventKind.ANALYSIS_INCONCLUSIVE,
+)
+
+
+def timeline_view(events: Sequence[Event], width: int, lines: int, *, compact: bool) -> Text:
+    """The latest events, a line each cut to `width`, but the latest verdict wrapped at
+    words: its reason says why (the statistical judge's are long), and the older
+    events scroll off to make room for it."""
+    shown = list(events)[-lines:]
+    rows = clipped(timeline_text(shown, lines, compact=compact), 0).split("\n")
+    last = max((i for i, e in enumerate(shown) if e.kind in _VERDICTS), default=None)
+    if width <= 0 or last is None:
+        return clipped(Text("\n").join(rows), width)
+    after = [clipped(r, width) for r in rows[last + 1 :]]
+    room = max(1, lines - len(after))
+    why = list(rows[last].wrap(_MEASURE, width))
+    for line in why:
+        line.rstrip()
+    if len(why) > room:
+        why = [*why[: room - 1], clipped(Text(" ").join(why[room - 1 :]), width)]
+    spare = room - len(why)
+    before = [clipped(r, width) for r in rows[:last]][-spare:] if spare > 0 else []
+    return Text("\n").join([*before, *why, *after][-lines:])
 
 
 def timeline_text(
@@ -318,7 +348,7 @@ class DeployPanel(Vertical):
             self.query_one(f"#deploy-{color}-plot", ColorLatency).show(list(live))
         timeline = self.query_one("#deploy-timeline", Panel)
         lines = COMPACT_TIMELINE_LINES if compact else TIMELINE_LINES
-        text = clipped(timeline_text(d.events, lines, compact=compact), inner)
+        text = timeline_view(d.events, inner, lines, compact=compact)
         timeline.set_content(text, len(text.plain.splitlines()))
         self._banner()
 
