@@ -1,7 +1,8 @@
 """The workers as Ray actors on two Ray nodes (`ray.cluster_utils.Cluster`: a head and one
 worker node, two raylets on 127.0.0.1, each with its own logical CPUs): the actors spread
-over both, and a node removed mid-run loses its actors as a killed actor is lost, the
-survivors' counts exact, the report whole, no Ray process left afterwards.
+over both (two and two), and a node removed mid-run loses its actors as a killed actor
+is lost, the counts exact, the report whole, no Ray process left afterwards. One run
+does both: starting actors costs seconds here.
 
 Serial: one two-node cluster for the module (xdist would start one per test process, ~10 s
 each), and the node removal races the run's deadline."""
@@ -94,18 +95,7 @@ def _exact(result: RunResult) -> list[dict]:
     return workers
 
 
-async def test_the_actors_spread_over_both_nodes(two_nodes: TwoNodes, shared_sut: str) -> None:
-    result = await Controller(_plan(shared_sut + "/", iterations=400, vus=4)).run()
-    workers = _exact(result)
-    assert result.model.figures().requests == 400 and result.ending == Ending.FINISHED
-    assert [w["requests"] for w in workers] == [100] * 4  # shared-iterations dealt evenly
-    by_node = sorted(w["node"] for w in workers)
-    assert by_node == sorted([two_nodes.head_id] * 2 + [two_nodes.worker_id] * 2)
-    meta = build_report(result).meta
-    assert meta.cluster is not None and meta.cluster.table["nodes"] == 2
-
-
-async def test_a_removed_node_loses_its_actors_and_the_others_finish(
+async def test_actors_spread_over_both_nodes_and_a_removed_node_loses_its_own(
     two_nodes: TwoNodes, shared_sut: str, tmp_path: Path
 ) -> None:
     seen: list = []
@@ -114,6 +104,8 @@ async def test_a_removed_node_loses_its_actors_and_the_others_finish(
     while len(seen) < 2:  # two intervals in: every actor is running
         await asyncio.sleep(0.05)
     before = controller.model.figures().requests
+    nodes = sorted(i.node for i in controller.pool.infos)  # type: ignore[attr-defined]
+    assert nodes == sorted([two_nodes.head_id] * 2 + [two_nodes.worker_id] * 2)  # SPREAD
     two_nodes.note_processes()
     # SIGKILL, as a machine that drops off does not say goodbye
     await asyncio.to_thread(two_nodes.cluster.remove_node, two_nodes.worker, False)
@@ -122,6 +114,7 @@ async def test_a_removed_node_loses_its_actors_and_the_others_finish(
     assert result.ending == Ending.FINISHED, result.stop_reason  # on_worker_loss = "continue"
     assert 2.5 < result.duration < 15, result.duration
     workers = _exact(result)
+    assert sorted(w["node"] for w in workers) == nodes
     lost = {w["worker"] for w in workers if "lost_at_s" in w}
     on_removed = {w["worker"] for w in workers if w["node"] == two_nodes.worker_id}
     assert lost == on_removed and len(lost) == 2
@@ -136,7 +129,7 @@ async def test_a_removed_node_loses_its_actors_and_the_others_finish(
 
 
 def test_no_ray_process_is_left_once_the_cluster_stops(two_nodes: TwoNodes) -> None:
-    assert two_nodes.seen, "the removal test noted the cluster's processes"
+    assert two_nodes.seen, "the run noted the cluster's processes"
     two_nodes.shutdown()
     _, alive = psutil.wait_procs(list(two_nodes.seen), timeout=15)
     assert not alive, [p.pid for p in alive]
