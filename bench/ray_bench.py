@@ -22,7 +22,6 @@ import asyncio
 import os
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from common import (
     GENERATOR_CORE,
     Nginx,
     OtherLoad,
+    Sampler,
     check_cores,
     log,
     stop_cleanly_on_signals,
@@ -57,22 +57,18 @@ class Round:
     failed: int
 
 
-class CpuSampler:
+class CpuSampler(Sampler):
     """CPU time the processes `pick` chooses spent while sampled (every 0.2 s, from the
     first sight of each: a Ray worker process imported Ray before it became an actor,
     and the actors' processes are gone by the time the run returns)."""
 
+    period = 0.2
+
     def __init__(self, pick: Callable[[psutil.Process], bool]) -> None:
+        super().__init__()
         self.pick = pick
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(0.2)
 
     def sample(self, restart: bool = False) -> None:
         """`restart`: count from now on (the run's first interval: the workers' start-up,
@@ -87,14 +83,6 @@ class CpuSampler:
                     self.last[proc.pid] = t.user + t.system
             except psutil.Error:
                 continue
-
-    def __enter__(self) -> CpuSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
     def seconds(self) -> float:
         return sum(v - self.first[pid] for pid, v in self.last.items())

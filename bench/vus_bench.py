@@ -34,7 +34,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import tomllib
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from common import (
     GENERATOR_CORE,
     Nginx,
     OtherLoad,
+    Sampler,
     check_cores,
     log,
     own_children_cpu,
@@ -124,34 +124,24 @@ class Run:
         )
 
 
-class RssSampler:
+class RssSampler(Sampler):
     """The RSS of a process and its children, every second, from `after` s on."""
 
     def __init__(self, pid: int, after: float) -> None:
+        super().__init__()
         self.pid, self.after = pid, after
         self.samples: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._t0 = time.monotonic()
 
-    def _loop(self) -> None:
-        t0 = time.monotonic()
-        while not self._stop.wait(1.0):
-            try:
-                root = psutil.Process(self.pid)
-                procs = [root, *root.children(recursive=True)]
-                rss = sum(p.memory_info().rss for p in procs) / 2**20
-            except psutil.Error:
-                continue
-            if time.monotonic() - t0 >= self.after:
-                self.samples.append(rss)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+            rss = sum(p.memory_info().rss for p in procs) / 2**20
+        except psutil.Error:
+            return
+        if time.monotonic() - self._t0 >= self.after:
+            self.samples.append(rss)
 
     def median(self) -> float:
         return statistics.median(self.samples) if self.samples else 0.0
