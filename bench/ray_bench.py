@@ -122,7 +122,8 @@ def run_once(url: str, args: argparse.Namespace, cluster: str | None, nginx: Ngi
     def worker(p: psutil.Process) -> bool:
         if cluster:
             return _cmdline(p).startswith("ray::WorkerActor")
-        return p.ppid() == me and "site-packages/ray/" not in _cmdline(p)
+        line = _cmdline(p)  # our other children: nginx's master, Ray's processes
+        return p.ppid() == me and "site-packages/ray/" not in line and "nginx" not in line
 
     mark: list[float] = []  # at the first interval: this process's, daemons' CPU, requests
 

@@ -149,7 +149,7 @@ class RssSampler(Sampler):
 
 def measure(
     tool: str, vus: int, argv: list[str], args: argparse.Namespace, nginx: Nginx, env: dict
-) -> tuple[Run, subprocess.Popen[bytes]]:
+) -> Run:
     """Run argv on the generator core; its CPU (reaped: children included), RSS, wall."""
     cpu0 = own_children_cpu()
     t0 = time.monotonic()
@@ -164,8 +164,7 @@ def measure(
     wall = time.monotonic() - t0
     if proc.returncode not in (0, 99):
         log(f"{tool} exited {proc.returncode}: {err.decode(errors='replace')[-1500:]}")
-    run = Run(tool, vus, 0, 0, wall, own_children_cpu() - cpu0, rss.median(), others.percent)
-    return run, proc
+    return Run(tool, vus, 0, 0, wall, own_children_cpu() - cpu0, rss.median(), others.percent)
 
 
 def surge_profile(origins: list[str], vus: int, args: argparse.Namespace) -> str:
@@ -214,7 +213,7 @@ def run_surge(nginx: ManyAddressNginx, vus: int, args: argparse.Namespace, tmp: 
     report.unlink(missing_ok=True)
     argv = [str(surge_binary()), "run", str(profile), "--workers", str(workers)]
     argv += ["--progress", "never", "--report", str(report)]
-    run, _ = measure(f"Surge --workers {workers}", vus, argv, args, nginx, {"NO_COLOR": "1"})
+    run = measure(f"Surge --workers {workers}", vus, argv, args, nginx, {"NO_COLOR": "1"})
     if report.exists():
         s = tomllib.loads(report.read_text())["summary"]
         run.requests, run.failed = int(s["requests"]), int(s["failed"])
@@ -237,7 +236,7 @@ def run_k6(nginx: ManyAddressNginx, vus: int, args: argparse.Namespace, tmp: Pat
     summary.unlink(missing_ok=True)
     argv = [k6_binary(), "run", "--quiet", "--no-usage-report"]
     argv += ["--summary-export", str(summary), str(script)]
-    run, _ = measure("k6", vus, argv, args, nginx, {"K6_NO_USAGE_REPORT": "true"})
+    run = measure("k6", vus, argv, args, nginx, {"K6_NO_USAGE_REPORT": "true"})
     if summary.exists():
         m = json.loads(summary.read_text())["metrics"]
         run.requests = int(m["http_reqs"]["count"])
