@@ -19,9 +19,10 @@ Surge runs at `--vus` and, for the comparison, at k6's count too.
 Printed: requests/s over the run (start-up included), the requests against the ideal
 (one per VU and second of the hold and half the ramp: about 1.00 when the generator
 keeps up), failed requests, the generator's
-CPU (% of a core over the run, and per request), its RSS (processes summed, the median
-of the hold's samples) and RSS per VU, and others' load. nginx, Surge and k6 are always
-stopped at the end, Ctrl+C included.
+CPU (% of a core over the run, and per request, start-up included; and % of a core
+through the hold alone, the steady state: one request per VU and second), its RSS
+(processes summed, the median of the hold's samples) and RSS per VU, and others' load.
+nginx, Surge and k6 are always stopped at the end, Ctrl+C included.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class Run:
     wall: float
     cpu_s: float
     rss_mib: float
+    hold_cpu_pct: float  # the process tree's CPU through the hold, % of a core
     others_pct: float
 
     def row(self, ideal_s: float) -> str:
@@ -119,18 +121,18 @@ class Run:
         rps, per_req = self.requests / self.wall, self.cpu_s / max(self.requests, 1) * 1e6
         return (
             f"| {self.tool} | {self.vus:,} | {rps:,.0f} | {ideal:.2f} | {self.failed:,} | "
-            f"{self.cpu_s / self.wall * 100:.0f}% | {per_req:.0f} | "
+            f"{self.cpu_s / self.wall * 100:.0f}% | {per_req:.0f} | {self.hold_cpu_pct:.0f}% | "
             f"{self.rss_mib:,.0f} | {self.rss_mib * 1024 / self.vus:.1f} | {self.others_pct:.0f}% |"
         )
 
 
-class RssSampler(Sampler):
-    """The RSS of a process and its children, every second, from `after` s on."""
+class TreeSampler(Sampler):
+    """RSS and CPU of a process and its children, every second, from `after` s on."""
 
     def __init__(self, pid: int, after: float) -> None:
         super().__init__()
         self.pid, self.after = pid, after
-        self.samples: list[float] = []
+        self.samples: list[tuple[float, float, float]] = []  # (time, RSS MiB, CPU s)
         self._t0 = time.monotonic()
 
     def sample(self) -> None:
@@ -138,13 +140,22 @@ class RssSampler(Sampler):
             root = psutil.Process(self.pid)
             procs = [root, *root.children(recursive=True)]
             rss = sum(p.memory_info().rss for p in procs) / 2**20
+            cpu = sum(sum(p.cpu_times()[:2]) for p in procs)
         except psutil.Error:
             return
-        if time.monotonic() - self._t0 >= self.after:
-            self.samples.append(rss)
+        now = time.monotonic()
+        if now - self._t0 >= self.after:
+            self.samples.append((now, rss, cpu))
 
-    def median(self) -> float:
-        return statistics.median(self.samples) if self.samples else 0.0
+    def median_rss(self) -> float:
+        return statistics.median(r for _, r, _ in self.samples) if self.samples else 0.0
+
+    def cpu_percent(self) -> float:
+        """Through the samples: the steady state, start-up and connects left out."""
+        if len(self.samples) < 2:
+            return 0.0
+        (t0, _, c0), (t1, _, c1) = self.samples[0], self.samples[-1]
+        return (c1 - c0) / (t1 - t0) * 100
 
 
 def measure(
@@ -159,12 +170,13 @@ def measure(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    with OtherLoad(nginx) as others, RssSampler(proc.pid, after=args.ramp + 2) as rss:
+    with OtherLoad(nginx) as others, TreeSampler(proc.pid, after=args.ramp + 2) as tree:
         _, err = proc.communicate(timeout=args.ramp + args.hold + 300)
     wall = time.monotonic() - t0
     if proc.returncode not in (0, 99):
         log(f"{tool} exited {proc.returncode}: {err.decode(errors='replace')[-1500:]}")
-    return Run(tool, vus, 0, 0, wall, own_children_cpu() - cpu0, rss.median(), others.percent)
+    cpu = own_children_cpu() - cpu0
+    return Run(tool, vus, 0, 0, wall, cpu, tree.median_rss(), tree.cpu_percent(), others.percent)
 
 
 def surge_profile(origins: list[str], vus: int, args: argparse.Namespace) -> str:
@@ -278,10 +290,10 @@ def main() -> int:
         f"on {args.addresses} loopback addresses (core 0), the generator on core 1:"
     )
     print(
-        "| generator | VUs | req/s | of ideal | failed | CPU (% of a core) | CPU µs/req | RSS MiB "
-        "| KiB per VU | others |"
+        "| generator | VUs | req/s | of ideal | failed | CPU (% of a core) | CPU µs/req "
+        "| CPU in the hold | RSS MiB | KiB per VU | others |"
     )
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for run in runs:
         print(run.row(args.hold + args.ramp / 2))
     return 0 if runs and all(r.requests and not r.failed for r in runs) else 1
