@@ -132,30 +132,38 @@ class TreeSampler(Sampler):
     def __init__(self, pid: int, after: float) -> None:
         super().__init__()
         self.pid, self.after = pid, after
-        self.samples: list[tuple[float, float, float]] = []  # (time, RSS MiB, CPU s)
+        self.rss: list[float] = []  # MiB
+        self.start = self.end = 0.0  # the first and the latest sample's time
+        self.first: dict[int, float] = {}  # CPU s by pid (a process may come or go)
+        self.last: dict[int, float] = {}
         self._t0 = time.monotonic()
 
     def sample(self) -> None:
+        now = time.monotonic()
+        if now - self._t0 < self.after:
+            return
         try:
             root = psutil.Process(self.pid)
             procs = [root, *root.children(recursive=True)]
             rss = sum(p.memory_info().rss for p in procs) / 2**20
-            cpu = sum(sum(p.cpu_times()[:2]) for p in procs)
+            cpu = {p.pid: sum(p.cpu_times()[:2]) for p in procs}
         except psutil.Error:
             return
-        now = time.monotonic()
-        if now - self._t0 >= self.after:
-            self.samples.append((now, rss, cpu))
+        self.rss.append(rss)
+        self.start, self.end = self.start or now, now
+        for pid, seconds in cpu.items():
+            self.first.setdefault(pid, seconds)
+            self.last[pid] = seconds
 
     def median_rss(self) -> float:
-        return statistics.median(r for _, r, _ in self.samples) if self.samples else 0.0
+        return statistics.median(self.rss) if self.rss else 0.0
 
     def cpu_percent(self) -> float:
         """Through the samples: the steady state, start-up and connects left out."""
-        if len(self.samples) < 2:
+        if self.end <= self.start:
             return 0.0
-        (t0, _, c0), (t1, _, c1) = self.samples[0], self.samples[-1]
-        return (c1 - c0) / (t1 - t0) * 100
+        used = sum(v - self.first[pid] for pid, v in self.last.items())
+        return used / (self.end - self.start) * 100
 
 
 def measure(
