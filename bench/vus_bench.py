@@ -28,6 +28,7 @@ nginx, Surge and k6 are always stopped at the end, Ctrl+C included.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +138,7 @@ class TreeSampler(Sampler):
         self.start = self.end = 0.0  # the first and the latest sample's time
         self.first: dict[int, float] = {}  # CPU s by pid (a process may come or go)
         self.last: dict[int, float] = {}
+        self.peers: Counter[str] = Counter()  # connections by server address, once
         self._t0 = time.monotonic()
 
     def sample(self) -> None:
@@ -154,6 +157,11 @@ class TreeSampler(Sampler):
         for pid, seconds in cpu.items():
             self.first.setdefault(pid, seconds)
             self.last[pid] = seconds
+        if not self.peers:  # where the VUs' connections go, at the hold's start
+            for p in procs:
+                with contextlib.suppress(psutil.Error):
+                    conns = p.net_connections("tcp")
+                    self.peers.update(c.raddr.ip for c in conns if c.raddr)
 
     def median_rss(self) -> float:
         return statistics.median(self.rss) if self.rss else 0.0
@@ -184,6 +192,8 @@ def measure(
     if proc.returncode not in (0, 99):
         log(f"{tool} exited {proc.returncode}: {err.decode(errors='replace')[-1500:]}")
     cpu = own_children_cpu() - cpu0
+    spread = ", ".join(f"{ip} {n:,}" for ip, n in sorted(tree.peers.items()))
+    log(f"{tool}: connections at the hold's start by server address: {spread or '?'}")
     return Run(tool, vus, 0, 0, wall, cpu, tree.median_rss(), tree.cpu_percent(), others.percent)
 
 
