@@ -21,6 +21,7 @@ from engine.errors import TIMEOUT, classify
 from engine.proxy.http1 import (
     CHUNKED,
     CRLF,
+    KEEP_ALIVE_VALUES,
     LAST_CHUNK,
     LENGTH,
     MAX_HEAD,
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
     from engine.proxy.upstreams import Instance
 
 __all__ = ["UpstreamConnection"]
+
+
+#: Status lines as sent (`HTTP/1.1 200 OK\r\n`) with their reason, by status (the first
+#: reason seen): formatting one per response costs more than the lookup.
+_STATUS_LINES: dict[int, tuple[bytes, bytes]] = {}
 
 
 class _HeadDone(Exception):
@@ -143,6 +149,10 @@ class UpstreamConnection(asyncio.Protocol):
             head_done = self.fail_kind is None  # a HEAD response ends at its head
         except httptools.HttpParserError:
             self.fail_kind = "protocol"
+        if not self.head_sent and self.fail_kind is None:  # a head still arriving: bound it
+            self.head_size += len(data)
+            if self.head_size > MAX_HEAD:
+                self.fail_kind = "response head too large"
         out = self.out
         if out:
             ex.client.send(out[0] if len(out) == 1 else b"".join(out))
@@ -194,28 +204,33 @@ class UpstreamConnection(asyncio.Protocol):
         self.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        """Called per header (nine from nginx), so: in-place appends, no temporaries; the
+        head's size is bounded per read in data_received, not here."""
         if self.head_sent:
             return  # trailers: dropped (the body is re-chunked without them)
-        self.head_size += len(name) + len(value) + 4
-        if self.head_size > MAX_HEAD:
-            self.fail_kind = "response head too large"
-            raise _HeadDone
         n = name.lower()
         if n in RESP_SKIP:
             if n == b"transfer-encoding":
                 self.te_chunked = b"chunked" in value.lower()
-            elif n == b"connection":
+            elif n == b"connection" and value not in KEEP_ALIVE_VALUES:  # names headers?
                 named = connection_options(value)
                 if named:
                     self.conn_opts = (self.conn_opts or set()).union(named)
             return
         if n == b"content-length":
             self.has_length = True
-        self.head += name + b": " + value + CRLF
+        head = self.head
+        head += name
+        head += b": "
+        head += value
+        head += CRLF
 
     def on_headers_complete(self) -> None:
         ex = self.ex
         assert ex is not None
+        if len(self.head) > MAX_HEAD:  # arrived in one read
+            self.fail_kind = "response head too large"
+            raise _HeadDone
         status = self.parser.get_status_code()
         if self.conn_opts is not None:  # headers named in Connection are hop-by-hop too
             self.head[:] = drop_headers(self.head, self.conn_opts)
@@ -233,32 +248,44 @@ class UpstreamConnection(asyncio.Protocol):
             self.has_length = self.te_chunked = False
             return
         self.status = status
-        group = self.inst.proxy.groups[ex.color]
-        tag = self.inst.tag_line if ex.cohort is None else self.inst.cohort_line(ex.cohort)
-        parts = [b"HTTP/1.1 %d %s\r\n" % (status, self.reason), self.head, tag]
+        inst = self.inst
+        # The head goes into `out` in pieces, joined once with the body's first piece in
+        # data_received (before `head` is cleared for the next response).
+        out = self.out
+        known = _STATUS_LINES.get(status)
+        if known is not None and known[0] == self.reason:
+            out.append(known[1])
+        else:
+            line = b"HTTP/1.1 %d %s\r\n" % (status, self.reason)
+            if known is None and len(_STATUS_LINES) < 64:
+                _STATUS_LINES[status] = (self.reason, line)
+            out.append(line)
+        at = len(out)
+        out.append(self.head)
+        out.append(inst.tag_line if ex.cohort is None else inst.cohort_line(ex.cohort))
         if ex.set_cookie:
-            parts.append(group.cookie_line)
-        if ex.head_only or status in (204, 304):
+            out.append(inst.proxy.groups[ex.color].cookie_line)
+        no_body = ex.head_only or status == 204 or status == 304
+        if self.has_length and not self.te_chunked and not no_body:
+            mode = LENGTH  # the common case, tested first
+        elif no_body:
             mode = NO_BODY
         elif self.te_chunked:
             mode = UNTIL_CLOSE if ex.http10 else CHUNKED
             if self.has_length:  # both: Transfer-Encoding wins (RFC 9112 6.3)
-                parts[1] = _drop_content_length(self.head)
-        elif self.has_length:
-            mode = LENGTH
+                out[at] = _drop_content_length(self.head)
         else:
             self.eof_body = True
             mode = UNTIL_CLOSE if ex.http10 else CHUNKED
         self.mode = mode
         if mode == CHUNKED:
-            parts.append(b"transfer-encoding: chunked\r\n")
+            out.append(b"transfer-encoding: chunked\r\n")
         if mode == UNTIL_CLOSE or not ex.keep_alive:
             ex.close_after = True
-            parts.append(b"connection: close\r\n")
+            out.append(b"connection: close\r\n")
         elif ex.http10:
-            parts.append(b"connection: keep-alive\r\n")
-        parts.append(CRLF)
-        self.out.append(b"".join(parts))
+            out.append(b"connection: keep-alive\r\n")
+        out.append(CRLF)
         self.head_sent = True
         if ex.head_only:
             raise _HeadDone  # llhttp cannot know a HEAD response has no body

@@ -258,6 +258,9 @@ class ColorGroup:
     def next_instance(self) -> Instance | None:
         insts = self.instances
         n = len(insts)
+        if n == 1:  # the usual pool of one: no round to keep
+            inst = insts[0]
+            return inst if inst.healthy and inst.in_service else None
         i = self.rr
         for _ in range(n):
             inst = insts[i]
