@@ -40,13 +40,24 @@ if TYPE_CHECKING:
 __all__ = ["UpstreamConnection"]
 
 
-#: Status lines as sent (`HTTP/1.1 200 OK\r\n`) with their reason, by status (the first
-#: reason seen): formatting one per response costs more than the lookup.
-_STATUS_LINES: dict[int, tuple[bytes, bytes]] = {}
+#: Response heads remembered per instance (Instance.heads) before the memory starts over.
+HEADS_KEPT = 64
 
 
 class _HeadDone(Exception):
     """Raised from a parser callback to stop parsing (HEAD response, oversized head)."""
+
+
+class _Known:
+    """The protocol of the parser for a response whose head is known: no per-header
+    callbacks (httptools only calls back for the methods its protocol has)."""
+
+    __slots__ = ("on_body", "on_headers_complete", "on_message_complete")
+
+    def __init__(self, up: UpstreamConnection) -> None:
+        self.on_headers_complete = up.known_head_complete
+        self.on_body = up.on_body
+        self.on_message_complete = up.on_message_complete
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -55,6 +66,13 @@ class UpstreamConnection(asyncio.Protocol):
     The response is streamed, not buffered: the head is rewritten (hop-by-hop headers
     out, `x-surge-upstream` in) and body pieces are relayed as they arrive, re-chunked
     when the upstream used chunked encoding or closes to end the body.
+
+    An upstream answers the same head again and again (nginx's changes with its Date,
+    once a second), so a length-framed head is rewritten once and remembered by its
+    bytes in `Instance.heads`: a response whose first read starts with a known head is
+    parsed by a second parser with no per-header callbacks, which was the largest
+    part of the proxy's own CPU per request. Both parsers stop between responses, so
+    each response may take either.
     """
 
     __slots__ = (
@@ -73,10 +91,14 @@ class UpstreamConnection(asyncio.Protocol):
         "inst",
         "interim",
         "keep",
+        "key",
+        "known",
+        "known_parser",
         "mode",
         "out",
         "pair",
         "parser",
+        "parsing",
         "paused",
         "reason",
         "reused",
@@ -89,6 +111,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.inst = inst
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
+        self.known_parser = httptools.HttpResponseParser(_Known(self))
         self.ex: Exchange | None = None
         self.out: list[bytes] = []
         self.head = bytearray()
@@ -114,6 +137,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.reason = b""
         self.got = False
         self.fail_kind: str | None = None
+        self.parsing = self.parser  # the parser of this response
+        self.key: bytes | None = None  # its head's bytes, to remember what it became
+        self.known: tuple[int, bytes] | None = None  # (status, head) when already known
 
     def begin(self, ex: Exchange, reused: bool) -> None:
         self.ex = ex
@@ -139,10 +165,21 @@ class UpstreamConnection(asyncio.Protocol):
         if ex is None:  # nothing asked: a confused upstream; do not reuse it
             self.close()
             return
-        self.got = True
+        parser = self.parsing
+        if not self.got:  # the first read of this response
+            self.got = True
+            end = data.find(b"\r\n\r\n")
+            if end > 0:
+                key = data[:end]
+                known = self.inst.heads.get(key)
+                if known is None:
+                    self.key = key
+                else:
+                    self.known = known
+                    parser = self.parsing = self.known_parser
         head_done = False
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             if not isinstance(exc.__context__, _HeadDone):
                 raise
@@ -244,24 +281,32 @@ class UpstreamConnection(asyncio.Protocol):
                 self.out.append(b"HTTP/1.1 %d %s\r\n%s\r\n" % (status, self.reason, self.head))
             self.head.clear()
             self.reason = b""
+            self.key = None  # the bytes the next head is remembered by are not known
             self.head_size = 0
             self.has_length = self.te_chunked = False
             return
+        head = b"HTTP/1.1 %d %s\r\n%s" % (status, self.reason, self.head)
+        if self.key is not None and self.has_length and not self.te_chunked:
+            heads = self.inst.heads
+            if len(heads) >= HEADS_KEPT:
+                heads.clear()
+            heads[self.key] = (status, head)
+        self._send_head(ex, status, head)
+
+    def known_head_complete(self) -> None:
+        """on_headers_complete of a response whose head is in Instance.heads."""
+        status, head = self.known  # type: ignore[misc]
+        self.has_length = True
+        self._send_head(self.ex, status, head)  # type: ignore[arg-type]
+
+    def _send_head(self, ex: Exchange, status: int, head: bytes) -> None:
+        """The status line and kept headers, then the proxy's own lines: into `out`, which
+        data_received joins with the body's first piece."""
         self.status = status
         inst = self.inst
-        # The head goes into `out` in pieces, joined once with the body's first piece in
-        # data_received (before `head` is cleared for the next response).
         out = self.out
-        known = _STATUS_LINES.get(status)
-        if known is not None and known[0] == self.reason:
-            out.append(known[1])
-        else:
-            line = b"HTTP/1.1 %d %s\r\n" % (status, self.reason)
-            if known is None and len(_STATUS_LINES) < 64:
-                _STATUS_LINES[status] = (self.reason, line)
-            out.append(line)
         at = len(out)
-        out.append(self.head)
+        out.append(head)
         out.append(inst.tag_line if ex.cohort is None else inst.cohort_line(ex.cohort))
         if ex.set_cookie:
             out.append(inst.proxy.groups[ex.color].cookie_line)
@@ -273,7 +318,7 @@ class UpstreamConnection(asyncio.Protocol):
         elif self.te_chunked:
             mode = UNTIL_CLOSE if ex.http10 else CHUNKED
             if self.has_length:  # both: Transfer-Encoding wins (RFC 9112 6.3)
-                out[at] = _drop_content_length(self.head)
+                out[at] = _drop_content_length(head)
         else:
             self.eof_body = True
             mode = UNTIL_CLOSE if ex.http10 else CHUNKED
@@ -305,7 +350,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.mode == CHUNKED:
             self.out.append(LAST_CHUNK)
         self.complete = True  # finished in data_received, once the output is flushed
-        self.keep = self.parser.should_keep_alive()  # only valid inside the callback
+        self.keep = self.parsing.should_keep_alive()  # only valid inside the callback
 
     # ours
     def finish(self, *, keep: bool) -> None:
@@ -365,6 +410,6 @@ class UpstreamConnection(asyncio.Protocol):
             self.transport.abort()
 
 
-def _drop_content_length(head: bytearray) -> bytes:
-    lines = bytes(head).split(CRLF)
+def _drop_content_length(head: bytes) -> bytes:
+    lines = head.split(CRLF)
     return CRLF.join(x for x in lines if not x.lower().startswith(b"content-length:"))

@@ -59,6 +59,7 @@ class Instance:
         "color",
         "conns",
         "failures",
+        "heads",
         "healthy",
         "host",
         "host_line",
@@ -97,6 +98,8 @@ class Instance:
         self.healthy = True
         self.in_service = True
         self.idle: list[UpstreamConnection] = []
+        #: Its response heads as received -> (status, head as forwarded): UpstreamConnection.
+        self.heads: dict[bytes, tuple[int, bytes]] = {}
         self.conns = 0  # open or opening
         self.waiters: deque[Exchange] = deque()
         self.requests = 0

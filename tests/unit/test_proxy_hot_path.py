@@ -12,7 +12,7 @@ from engine.proxy.client import ClientConnection
 from engine.proxy.config import ProxyConfig
 from engine.proxy.http1 import MAX_HEAD
 from engine.proxy.server import Proxy
-from engine.proxy.upstream_conn import UpstreamConnection
+from engine.proxy.upstream_conn import HEADS_KEPT, UpstreamConnection
 
 NGINX_HEAD = (
     b"Server: nginx/1.22.1\r\nDate: Sun, 06 Dec 2026 03:40:00 GMT\r\n"
@@ -143,3 +143,45 @@ async def test_a_response_head_larger_than_max_head_in_one_read_is_a_502() -> No
     big = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (MAX_HEAD + 10) + b"\r\n" + NGINX_HEAD
     got = rig.respond(0, big + b"hello world\n")
     assert got.startswith(b"HTTP/1.1 502") and b"response head too large" in got
+
+
+async def test_a_remembered_head_is_forwarded_as_the_first_time_and_never_for_another() -> None:
+    rig = Rig()
+    inst = rig.proxy.groups[0].instances[0]
+    answers = []
+    for length in (12, 12, 5, 12):
+        rig.request(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        head = NGINX_HEAD.replace(b"Content-Length: 12", b"Content-Length: %d" % length)
+        answers.append(rig.respond(0, b"HTTP/1.1 200 OK\r\n" + head + b"hello world\n"[:length]))
+    assert answers[0] == answers[1] == answers[3] and len(inst.heads) == 2
+    assert b"Content-Length: 5\r\n" in answers[2] and answers[2].endswith(b"\r\n\r\nhello")
+    # per request, not per head: a HEAD request's answer has no body (its tag, 1.0's
+    # connection line: test_http10_is_told_apart_with_and_without_keep_alive)
+    rig.request(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n")
+    got = rig.respond(0, b"HTTP/1.1 200 OK\r\n" + NGINX_HEAD)
+    assert got == answers[0].removesuffix(b"hello world\n") and not rig.down.closed
+
+
+async def test_the_head_after_an_interim_one_is_not_remembered_as_that_one() -> None:
+    rig = Rig()
+    hints = b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+    rig.request(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    got = rig.respond(0, hints + b"HTTP/1.1 200 OK\r\n" + NGINX_HEAD + b"hello world\n")
+    assert got.startswith(b"HTTP/1.1 103") and b"\r\n\r\nHTTP/1.1 200 OK\r\n" in got
+    rig.request(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    got = rig.respond(0, hints + b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+    assert b"\r\n\r\nHTTP/1.1 404 Not Found\r\n" in got
+
+
+async def test_a_head_split_over_reads_and_many_distinct_heads_stay_bounded() -> None:
+    rig = Rig()
+    inst = rig.proxy.groups[0].instances[0]
+    whole = b"HTTP/1.1 200 OK\r\n" + NGINX_HEAD + b"hello world\n"
+    rig.request(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    first = rig.respond(0, whole[:30]) + rig.respond(0, whole[30:])
+    assert not inst.heads and first.endswith(b"\r\n\r\nhello world\n")
+    for i in range(HEADS_KEPT + 5):
+        rig.request(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        got = rig.respond(0, whole.replace(b"03:40:00", b"03:%02d:%02d" % divmod(i, 60)))
+        assert got.endswith(b"\r\n\r\nhello world\n")
+        assert 0 < len(inst.heads) <= HEADS_KEPT
