@@ -57,7 +57,6 @@ class ClientConnection(asyncio.Protocol):
         "_body_size",
         "_cohort",
         "_conn_opts",
-        "_conn_seen",
         "_cookie",
         "_expect",
         "_framed",
@@ -180,7 +179,6 @@ class ClientConnection(asyncio.Protocol):
             self._vals: dict[bytes, bytes] | None = None  # the first values of _want's
             self._cohort: bytes | None = None
             self._conn_opts: set[bytes] | None = None
-            self._conn_seen = False
             self._framed = False
             self._expect = False
             self._problem: tuple[int, str] | None = None
@@ -210,7 +208,6 @@ class ClientConnection(asyncio.Protocol):
             elif n == b"expect":
                 self._expect = value.strip().lower() == b"100-continue"
             elif n == b"connection":
-                self._conn_seen = True
                 named = connection_options(value)
                 if named:
                     self._conn_opts = (self._conn_opts or set()).union(named)
