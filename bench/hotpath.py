@@ -1,7 +1,7 @@
 """Where does Surge's time go? py-spy on a `surge run` under load, top functions by self time.
 
     python bench/hotpath.py [--duration 20] [--vus 50 | --rate 20000] [--native]
-        [--body 12b|100k|1m] [--scheme http|https|h2]
+        [--body 12b|100k|1m] [--scheme http|https|https-default|h2]
 
 nginx (one worker) on core 0, Surge (`--workers 1`) on core 1; py-spy (installed
 into bench/.venv) samples Surge for the middle of the run and writes a speedscope
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vus", type=int, default=50, help="closed model VUs (default 50)")
     p.add_argument("--rate", type=float, help="open model instead: requests/s")
     p.add_argument("--body", choices=list(BODIES), help="a file of the matrix instead of `/`")
-    p.add_argument("--scheme", choices=["http", "https", "h2"], default="http")
+    p.add_argument("--scheme", choices=["http", "https", "https-default", "h2"], default="http")
     p.add_argument("--native", action="store_true", help="also sample C frames (py-spy --native)")
     p.add_argument(
         "--nonblocking",
@@ -99,9 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                 nginx.file_url(args.scheme, args.body) if args.body else nginx.base_url(args.scheme)
             )
             argv_ = [str(surge_binary()), "run", url, *load, "--duration", f"{args.duration}s"]
-            argv_ += {"http": [], "https": ["--insecure"], "h2": ["--insecure", "--http2"]}[
-                args.scheme
-            ]
+            argv_ += ["--insecure"] if url.startswith("https:") else []
+            argv_ += ["--http2"] if args.scheme == "h2" else []
             argv_ += ["--workers", "1", "--progress", "never"]
             surge = subprocess.Popen(
                 pinned(GENERATOR_CORE, argv_), stdout=subprocess.PIPE, text=True

@@ -28,7 +28,6 @@ def html_unwritable(path: Path) -> str | None:
 class HtmlOutput(Output):
     def __init__(self, path: str) -> None:
         self.path = Path(path)
-        self.written: Path | None = None
 
     def start(self) -> None:
         if why := html_unwritable(self.path):
@@ -41,7 +40,7 @@ class HtmlOutput(Output):
         from engine.report.html import write_html  # the page's assets load only when used
 
         try:
-            self.written = write_html(report, self.path)
+            write_html(report, self.path)
         except OSError as exc:  # the run and its TOML report stand; say what was lost
             why = exc.strerror or exc
             print(f"  surge run: warning: --out html={self.path}: {why}", file=sys.stderr)

@@ -57,6 +57,7 @@ class ClientConnection(asyncio.Protocol):
         "_body_size",
         "_cohort",
         "_conn_opts",
+        "_conn_seen",
         "_cookie",
         "_expect",
         "_framed",
@@ -66,6 +67,7 @@ class ClientConnection(asyncio.Protocol):
         "_head_size",
         "_host",
         "_hosts",
+        "_odd",
         "_override",
         "_picked",
         "_problem",
@@ -99,6 +101,7 @@ class ClientConnection(asyncio.Protocol):
         self._head = bytearray()
         self._body: list[bytes] = []
         self._good_host = b"\0"  # the last Host value that passed, per connection
+        self._odd = True  # so that on_message_begin sets the uncommon fields too
         self.on_message_begin()
         self.head_state = 1  # 1: connected, no byte yet; 2: inside a request head; 0: neither
 
@@ -155,30 +158,37 @@ class ClientConnection(asyncio.Protocol):
 
     # httptools callbacks
     def on_message_begin(self) -> None:
+        """Per request: the fields every request sets; the uncommon ones (`_odd`: a
+        problem, a body, a pin, a header the proxy consumes or the routes read) only
+        after a request that set one of them."""
         self._url = b""
         self._head.clear()
         self._head_size = 0
-        self._body.clear()
-        self._body_size = 0
-        self._override: bytes | None = None
-        self._cookie: bytes | None = None
         self._want = self.proxy.wanted  # the header names routes or stickiness read
-        self._vals: dict[bytes, bytes] | None = None  # their first values
-        self._cohort: bytes | None = None
         self._hosts = 0
         self._host = b""
-        self._conn_opts: set[bytes] | None = None
         self.head_state = 2
         self.head_ticks = 0
         self._head_bytes = 0
         self._began_now = True
-        self._framed = False
-        self._expect = False
-        self._problem: tuple[int, str] | None = None
+        if self._odd:
+            self._odd = False
+            self._body.clear()
+            self._body_size = 0
+            self._override: bytes | None = None
+            self._cookie: bytes | None = None
+            self._vals: dict[bytes, bytes] | None = None  # the first values of _want's
+            self._cohort: bytes | None = None
+            self._conn_opts: set[bytes] | None = None
+            self._conn_seen = False
+            self._framed = False
+            self._expect = False
+            self._problem: tuple[int, str] | None = None
 
     def on_url(self, url: bytes) -> None:
         self._head_size += len(url)
         if self._head_size > MAX_HEAD:
+            self._odd = True
             self._problem = (414, "request URL too long")
             return
         self._url += url
@@ -187,10 +197,12 @@ class ClientConnection(asyncio.Protocol):
         self._head_size += len(name) + len(value) + 4
         if self._head_size > MAX_HEAD:
             if self._problem is None:
+                self._odd = True
                 self._problem = (431, "request head too large")
             return
         n = name.lower()
         if n in REQ_SKIP:
+            self._odd = True
             if n == b"x-surge-color":
                 self._override = value.strip().lower()
             elif n == b"content-length" or n == b"transfer-encoding":
@@ -198,6 +210,7 @@ class ClientConnection(asyncio.Protocol):
             elif n == b"expect":
                 self._expect = value.strip().lower() == b"100-continue"
             elif n == b"connection":
+                self._conn_seen = True
                 named = connection_options(value)
                 if named:
                     self._conn_opts = (self._conn_opts or set()).union(named)
@@ -206,6 +219,7 @@ class ClientConnection(asyncio.Protocol):
             self._hosts += 1
             self._host = value
         elif n in self._want:
+            self._odd = True
             if n == b"cookie":
                 old = self._cookie
                 self._cookie = value if old is None else old + b"; " + value
@@ -213,16 +227,22 @@ class ClientConnection(asyncio.Protocol):
                 self._vals = {n: value}
             else:
                 self._vals.setdefault(n, value)
-        self._head += name + b": " + value + CRLF
+        head = self._head  # in-place appends: no temporary bytes per header
+        head += name
+        head += b": "
+        head += value
+        head += CRLF
 
     def on_headers_complete(self) -> None:
         self.head_state = 0
         if self.parser.should_upgrade():
+            self._odd = True
             self._problem = (501, "protocol upgrade (e.g. WebSocket) is not supported")
         elif self._expect and self._problem is None and not self.queue:
             self.send(CONTINUE)
 
     def on_body(self, body: bytes) -> None:
+        self._odd = True
         self._body_size += len(body)
         if self._body_size > MAX_BODY and self._problem is None:
             self._problem = (413, f"request body larger than {MAX_BODY} bytes")
@@ -232,6 +252,38 @@ class ClientConnection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         p = self.parser
         method = p.get_method()
+        proxy = self.proxy
+        url = self._url
+        if (
+            not self._odd
+            and proxy.routes is None
+            and self._host == self._good_host
+            and url[:1] == b"/"
+            and self._hosts == 1
+        ):
+            # The common request: no body, pin, cookie, route, Connection header or
+            # problem, the connection's Host already checked: weights pick the color.
+            color = proxy.picker.pick()
+            keep = p.should_keep_alive()  # without a Connection header, False is 1.0's
+            ex = Exchange(
+                self,
+                color,
+                b"".join((method, b" ", url, HTTP11_TAIL, self._head, CRLF)),
+                keep,
+                not keep and p.get_http_version() == "1.0",
+                method == b"HEAD",
+            )
+            ex.set_cookie = proxy.sticky
+            if proxy.mirroring and color == 0:
+                ex.pair = proxy.mirrorer.take(method, url, ex.data, False)
+            proxy.stats_by_index[color].requests += 1
+            queue = self.queue
+            queue.append(ex)
+            if len(queue) == 1:
+                proxy.dispatch(ex)
+            elif len(queue) >= MAX_PIPELINE:
+                self._pipeline_full()
+            return
         problem = self._problem
         if problem is not None:
             ex = Exchange(self, -1, b"")
@@ -252,7 +304,6 @@ class ClientConnection(asyncio.Protocol):
                 ex.close_after = True
                 self._enqueue(ex)
                 return
-        proxy = self.proxy
         color = self._route()
         if color < 0:
             ex = Exchange(self, -1, b"")
@@ -263,10 +314,8 @@ class ClientConnection(asyncio.Protocol):
         body = b"".join(self._body) if self._body else b""
         length = b"content-length: %d\r\n" % len(body) if (body or self._framed) else b""
         data = b"%s %s%s%s%s\r\n%s" % (method, self._url, HTTP11_TAIL, self._head, length, body)
-        ex = Exchange(self, color, data)
-        ex.keep_alive = p.should_keep_alive()
-        ex.http10 = p.get_http_version() == "1.0"
-        ex.head_only = method == b"HEAD"
+        version = p.get_http_version()
+        ex = Exchange(self, color, data, p.should_keep_alive(), version == "1.0", method == b"HEAD")
         ex.needs_host = not self._hosts
         ex.set_cookie = self._picked and proxy.config.sticky
         ex.cohort = self._cohort
@@ -346,7 +395,11 @@ class ClientConnection(asyncio.Protocol):
         queue.append(ex)
         if len(queue) == 1:
             self.proxy.dispatch(ex)
-        elif len(queue) >= MAX_PIPELINE and not self.read_paused and self.transport is not None:
+        elif len(queue) >= MAX_PIPELINE:
+            self._pipeline_full()
+
+    def _pipeline_full(self) -> None:
+        if not self.read_paused and self.transport is not None:
             self.read_paused = True
             self.transport.pause_reading()
 

@@ -34,13 +34,21 @@ class Exchange:
         "up",
     )
 
-    def __init__(self, client: ClientConnection, color: int, data: bytes) -> None:
+    def __init__(
+        self,
+        client: ClientConnection,
+        color: int,
+        data: bytes,
+        keep_alive: bool = True,
+        http10: bool = False,
+        head_only: bool = False,
+    ) -> None:
         self.client = client
         self.color = color
         self.data = data
-        self.head_only = False
-        self.http10 = False
-        self.keep_alive = True
+        self.keep_alive = keep_alive
+        self.http10 = http10
+        self.head_only = head_only
         self.close_after = False
         self.set_cookie = False
         self.needs_host = False

@@ -39,6 +39,8 @@ HOP_BY_HOP = frozenset(
 )
 REQ_SKIP = HOP_BY_HOP | {b"expect", b"content-length", b"x-surge-color"}
 RESP_SKIP = HOP_BY_HOP | {b"x-surge-upstream"}
+#: The `Connection` values nearly every message carries, which name no other header.
+KEEP_ALIVE_VALUES = frozenset((b"keep-alive", b"Keep-Alive", b"close", b"Close"))
 #: Connection options that name no other header, or one the proxy must keep (Host).
 NOT_NAMED = frozenset((b"close", b"keep-alive", b"upgrade", b"host", b""))
 #: RFC 9112 3.2 / RFC 3986 3.2.2: uri-host [":" port]; an IP literal, or a reg-name.

@@ -80,6 +80,7 @@ class Proxy:
         self.stats: dict[str, ColorStats] = {c: ColorStats() for c in COLORS}
         self.stats_by_index = [self.stats[c] for c in COLORS]
         self.weights: Weights = config.weights
+        self.sticky = config.sticky
         self.picker = SmoothWeighted(*config.weights)
         self.routes: RouteTable | None = None
         #: Request headers the client connections keep: the routes', and Cookie for them

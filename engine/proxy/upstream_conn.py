@@ -21,6 +21,7 @@ from engine.errors import TIMEOUT, classify
 from engine.proxy.http1 import (
     CHUNKED,
     CRLF,
+    KEEP_ALIVE_VALUES,
     LAST_CHUNK,
     LENGTH,
     MAX_HEAD,
@@ -39,8 +40,24 @@ if TYPE_CHECKING:
 __all__ = ["UpstreamConnection"]
 
 
+#: Response heads remembered per instance (Instance.heads) before the memory starts over.
+HEADS_KEPT = 64
+
+
 class _HeadDone(Exception):
     """Raised from a parser callback to stop parsing (HEAD response, oversized head)."""
+
+
+class _Known:
+    """The protocol of the parser for a response whose head is known: no per-header
+    callbacks (httptools only calls back for the methods its protocol has)."""
+
+    __slots__ = ("on_body", "on_headers_complete", "on_message_complete")
+
+    def __init__(self, up: UpstreamConnection) -> None:
+        self.on_headers_complete = up.known_head_complete
+        self.on_body = up.on_body
+        self.on_message_complete = up.on_message_complete
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -49,6 +66,13 @@ class UpstreamConnection(asyncio.Protocol):
     The response is streamed, not buffered: the head is rewritten (hop-by-hop headers
     out, `x-surge-upstream` in) and body pieces are relayed as they arrive, re-chunked
     when the upstream used chunked encoding or closes to end the body.
+
+    An upstream answers the same head again and again (nginx's changes with its Date,
+    once a second), so a length-framed head is rewritten once and remembered by its
+    bytes in `Instance.heads`: a response whose first read starts with a known head is
+    parsed by a second parser with no per-header callbacks, which was the largest
+    part of the proxy's own CPU per request. Both parsers stop between responses, so
+    each response may take either.
     """
 
     __slots__ = (
@@ -67,10 +91,14 @@ class UpstreamConnection(asyncio.Protocol):
         "inst",
         "interim",
         "keep",
+        "key",
+        "known",
+        "known_parser",
         "mode",
         "out",
         "pair",
         "parser",
+        "parsing",
         "paused",
         "reason",
         "reused",
@@ -83,6 +111,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.inst = inst
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
+        self.known_parser = httptools.HttpResponseParser(_Known(self))
         self.ex: Exchange | None = None
         self.out: list[bytes] = []
         self.head = bytearray()
@@ -108,6 +137,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.reason = b""
         self.got = False
         self.fail_kind: str | None = None
+        self.parsing = self.parser  # the parser of this response
+        self.key: bytes | None = None  # its head's bytes, to remember what it became
+        self.known: tuple[int, bytes] | None = None  # (status, head) when already known
 
     def begin(self, ex: Exchange, reused: bool) -> None:
         self.ex = ex
@@ -133,16 +165,31 @@ class UpstreamConnection(asyncio.Protocol):
         if ex is None:  # nothing asked: a confused upstream; do not reuse it
             self.close()
             return
-        self.got = True
+        parser = self.parsing
+        if not self.got:  # the first read of this response
+            self.got = True
+            end = data.find(b"\r\n\r\n")
+            if end > 0:
+                key = data[:end]
+                known = self.inst.heads.get(key)
+                if known is None:
+                    self.key = key
+                else:
+                    self.known = known
+                    parser = self.parsing = self.known_parser
         head_done = False
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             if not isinstance(exc.__context__, _HeadDone):
                 raise
             head_done = self.fail_kind is None  # a HEAD response ends at its head
         except httptools.HttpParserError:
             self.fail_kind = "protocol"
+        if not self.head_sent and self.fail_kind is None:  # a head still arriving: bound it
+            self.head_size += len(data)
+            if self.head_size > MAX_HEAD:
+                self.fail_kind = "response head too large"
         out = self.out
         if out:
             ex.client.send(out[0] if len(out) == 1 else b"".join(out))
@@ -194,28 +241,33 @@ class UpstreamConnection(asyncio.Protocol):
         self.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        """Called per header (nine from nginx), so: in-place appends, no temporaries; the
+        head's size is bounded per read in data_received, not here."""
         if self.head_sent:
             return  # trailers: dropped (the body is re-chunked without them)
-        self.head_size += len(name) + len(value) + 4
-        if self.head_size > MAX_HEAD:
-            self.fail_kind = "response head too large"
-            raise _HeadDone
         n = name.lower()
         if n in RESP_SKIP:
             if n == b"transfer-encoding":
                 self.te_chunked = b"chunked" in value.lower()
-            elif n == b"connection":
+            elif n == b"connection" and value not in KEEP_ALIVE_VALUES:  # names headers?
                 named = connection_options(value)
                 if named:
                     self.conn_opts = (self.conn_opts or set()).union(named)
             return
         if n == b"content-length":
             self.has_length = True
-        self.head += name + b": " + value + CRLF
+        head = self.head
+        head += name
+        head += b": "
+        head += value
+        head += CRLF
 
     def on_headers_complete(self) -> None:
         ex = self.ex
         assert ex is not None
+        if len(self.head) > MAX_HEAD:  # arrived in one read
+            self.fail_kind = "response head too large"
+            raise _HeadDone
         status = self.parser.get_status_code()
         if self.conn_opts is not None:  # headers named in Connection are hop-by-hop too
             self.head[:] = drop_headers(self.head, self.conn_opts)
@@ -229,36 +281,56 @@ class UpstreamConnection(asyncio.Protocol):
                 self.out.append(b"HTTP/1.1 %d %s\r\n%s\r\n" % (status, self.reason, self.head))
             self.head.clear()
             self.reason = b""
+            self.key = None  # the bytes the next head is remembered by are not known
             self.head_size = 0
             self.has_length = self.te_chunked = False
             return
+        head = b"HTTP/1.1 %d %s\r\n%s" % (status, self.reason, self.head)
+        if self.key is not None and self.has_length and not self.te_chunked:
+            heads = self.inst.heads
+            if len(heads) >= HEADS_KEPT:
+                heads.clear()
+            heads[self.key] = (status, head)
+        self._send_head(ex, status, head)
+
+    def known_head_complete(self) -> None:
+        """on_headers_complete of a response whose head is in Instance.heads."""
+        status, head = self.known  # type: ignore[misc]
+        self.has_length = True
+        self._send_head(self.ex, status, head)  # type: ignore[arg-type]
+
+    def _send_head(self, ex: Exchange, status: int, head: bytes) -> None:
+        """The status line and kept headers, then the proxy's own lines: into `out`, which
+        data_received joins with the body's first piece."""
         self.status = status
-        group = self.inst.proxy.groups[ex.color]
-        tag = self.inst.tag_line if ex.cohort is None else self.inst.cohort_line(ex.cohort)
-        parts = [b"HTTP/1.1 %d %s\r\n" % (status, self.reason), self.head, tag]
+        inst = self.inst
+        out = self.out
+        at = len(out)
+        out.append(head)
+        out.append(inst.tag_line if ex.cohort is None else inst.cohort_line(ex.cohort))
         if ex.set_cookie:
-            parts.append(group.cookie_line)
-        if ex.head_only or status in (204, 304):
+            out.append(inst.proxy.groups[ex.color].cookie_line)
+        no_body = ex.head_only or status == 204 or status == 304
+        if self.has_length and not self.te_chunked and not no_body:
+            mode = LENGTH  # the common case, tested first
+        elif no_body:
             mode = NO_BODY
         elif self.te_chunked:
             mode = UNTIL_CLOSE if ex.http10 else CHUNKED
             if self.has_length:  # both: Transfer-Encoding wins (RFC 9112 6.3)
-                parts[1] = _drop_content_length(self.head)
-        elif self.has_length:
-            mode = LENGTH
+                out[at] = _drop_content_length(head)
         else:
             self.eof_body = True
             mode = UNTIL_CLOSE if ex.http10 else CHUNKED
         self.mode = mode
         if mode == CHUNKED:
-            parts.append(b"transfer-encoding: chunked\r\n")
+            out.append(b"transfer-encoding: chunked\r\n")
         if mode == UNTIL_CLOSE or not ex.keep_alive:
             ex.close_after = True
-            parts.append(b"connection: close\r\n")
+            out.append(b"connection: close\r\n")
         elif ex.http10:
-            parts.append(b"connection: keep-alive\r\n")
-        parts.append(CRLF)
-        self.out.append(b"".join(parts))
+            out.append(b"connection: keep-alive\r\n")
+        out.append(CRLF)
         self.head_sent = True
         if ex.head_only:
             raise _HeadDone  # llhttp cannot know a HEAD response has no body
@@ -278,7 +350,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.mode == CHUNKED:
             self.out.append(LAST_CHUNK)
         self.complete = True  # finished in data_received, once the output is flushed
-        self.keep = self.parser.should_keep_alive()  # only valid inside the callback
+        self.keep = self.parsing.should_keep_alive()  # only valid inside the callback
 
     # ours
     def finish(self, *, keep: bool) -> None:
@@ -338,6 +410,6 @@ class UpstreamConnection(asyncio.Protocol):
             self.transport.abort()
 
 
-def _drop_content_length(head: bytearray) -> bytes:
-    lines = bytes(head).split(CRLF)
+def _drop_content_length(head: bytes) -> bytes:
+    lines = head.split(CRLF)
     return CRLF.join(x for x in lines if not x.lower().startswith(b"content-length:"))

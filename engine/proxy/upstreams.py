@@ -59,6 +59,7 @@ class Instance:
         "color",
         "conns",
         "failures",
+        "heads",
         "healthy",
         "host",
         "host_line",
@@ -97,6 +98,8 @@ class Instance:
         self.healthy = True
         self.in_service = True
         self.idle: list[UpstreamConnection] = []
+        #: Its response heads as received -> (status, head as forwarded): UpstreamConnection.
+        self.heads: dict[bytes, tuple[int, bytes]] = {}
         self.conns = 0  # open or opening
         self.waiters: deque[Exchange] = deque()
         self.requests = 0
@@ -258,6 +261,9 @@ class ColorGroup:
     def next_instance(self) -> Instance | None:
         insts = self.instances
         n = len(insts)
+        if n == 1:  # the usual pool of one: no round to keep
+            inst = insts[0]
+            return inst if inst.healthy and inst.in_service else None
         i = self.rr
         for _ in range(n):
             inst = insts[i]

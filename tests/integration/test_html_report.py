@@ -15,8 +15,8 @@ rollout's outcome) equal to the TOML report's. Then a chart's hover and zoom, th
 (`chromium --print-to-pdf`, read back with pdftotext) and Tab through the page.
 
     SURGE_HTML_SHOTS=screenshots .venv/bin/pytest tests/integration/test_html_report.py
-(scripts/screenshots-html.sh) keeps the screenshots of the plain run (then 10 s long) and
-the rollout for the README; by default they go to the test's temporary folder.
+(scripts/screenshots-html.sh) keeps the screenshots of the plain run and the rollout (then
+longer) for the README; by default they go to the test's temporary folder.
 """
 
 from __future__ import annotations
@@ -55,11 +55,15 @@ PDFTOTEXT = shutil.which("pdftotext")
 READY = 'body[data-ready="1"]'
 SHOTS = {"plain": "html-run.png", "rollout": "html-rollout.png"}  # kept for the README
 SHOTS_TO = os.environ.get("SURGE_HTML_SHOTS")
-# The plain run: 2 s; for the README's screenshot, 10 s of a ramp up and down.
+# The plain run 2 s, the rollout 3 s (1 s windows); for the README's screenshots longer:
+# 10 s of a ramp up and down, and 8 s of load around a rollout judged in 2 s windows.
 PLAIN_LOAD = (
     ("--rate", "20", "--stages", "3s:300,4s:300,3s:20")
     if SHOTS_TO
     else ("--rate", "50", "-d", "2s")
+)
+ROLLOUT_LOAD, WINDOW = (
+    (("--rate", "100", "-d", "8s"), "2s") if SHOTS_TO else (("--rate", "100", "-d", "3s"), "1s")
 )
 VIEW = {"width": 1280, "height": 960}
 # The first test waits for four runs at once: room for a busy machine (pytest-timeout
@@ -130,7 +134,7 @@ def made(shared_sut: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     )  # fmt: skip
     with DemoStack("errors") as stack:
         runs[rollout] = popen(
-            "run", str(write_profile(work, stack)), "--rate", "100", "--duration", "3s",
+            "run", str(write_profile(work, stack, interval=WINDOW)), *ROLLOUT_LOAD,
             "--report", str(rollout), "--out", f"html={rollout.with_suffix('.html')}",
         )  # fmt: skip
         try:

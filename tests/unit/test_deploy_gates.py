@@ -3,6 +3,8 @@ profile's keys, the promotion gate in a strategy, and the record."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.deploy.gates.conditions import parse_condition
@@ -354,3 +356,18 @@ def test_metrics_and_hooks_round_trip_and_old_reports_stay_as_they_were() -> Non
     assert "gate refused" in text
     assert "metric error_rate (prometheus): 0/1/0 windows" in text and "0.07, error" in text
     assert "hook pre_promotion (./gate.sh) at 3.0s: refused, exit 1" in text
+
+
+def test_the_readmes_example_is_a_valid_profile() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Judging with metrics and gates", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    plan = parse_profile(DEPLOY + example, "README.md").deploy
+    assert plan is not None
+    assert [m.name for m in plan.gates.metrics] == ["error_rate", "queue_depth"]
+    assert set(plan.gates.hooks) == {
+        "pre_rollout",
+        "pre_promotion",
+        "post_promotion",
+        "on_rollback",
+    }

@@ -189,9 +189,13 @@ class MetricGate:
     def rows(self) -> tuple[MetricRow, ...]:
         return tuple(run.row() for run in self.runs)
 
-    async def aclose(self) -> None:
+    def stop(self) -> None:
+        """The rollout is decided: nothing more to measure."""
         for task in self._tasks:
             task.cancel()
+
+    async def aclose(self) -> None:
+        self.stop()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -18,7 +18,7 @@ from time import monotonic
 from engine.deploy.gates.hooks import payload, run_hook
 from engine.deploy.gates.metrics import MetricGate
 from engine.deploy.gates.spec import GatesPlan
-from engine.deploy.strategies import Decision, EventKind, Strategy
+from engine.deploy.strategies import Decision, EventKind, Phase, Strategy
 from engine.deploy.strategies.base import GateAnswer
 from engine.report.deploy_gates import HookRow, MetricRow
 
@@ -93,12 +93,12 @@ class RolloutGates:
         if not task.done():
             return GateAnswer.WAIT, "asking pre_promotion"
         del self._tasks["pre_promotion"]
-        row = task.result() if not task.cancelled() else None
+        row = task.result() if not task.cancelled() and task.exception() is None else None
         if row is not None and row.allowed:
             self.refused = False
             return GateAnswer.ALLOW, ""
         self.refused = True
-        why = "cancelled" if row is None else _why(row, said=row.result != "refused")
+        why = "the hook could not run" if row is None else _why(row, said=row.result != "refused")
         pause = self.plan.on_refuse == "pause"
         return (GateAnswer.PAUSE if pause else GateAnswer.ROLLBACK), why
 
@@ -113,6 +113,8 @@ class RolloutGates:
                 self.metrics.start(self._t0)
             if d.new_window:
                 self.metrics.new_window()
+            if d.phase in (Phase.PROMOTED, Phase.ROLLED_BACK):
+                self.metrics.stop()
         for e in d.events:
             if e.kind is EventKind.PROMOTED and "post_promotion" in self.plan.hooks:
                 self._run("post_promotion")
@@ -151,11 +153,13 @@ class RolloutGates:
         def done(t: asyncio.Task[HookRow]) -> None:
             if self._tasks.get(hook) is t and hook not in ("pre_promotion",):
                 del self._tasks[hook]
-            row = (
-                HookRow(hook, spec.target, at, self.clock() - self._t0 - at, "cancelled")
-                if t.cancelled()
-                else t.result()
-            )
+            took = self.clock() - self._t0 - at
+            if t.cancelled():
+                row = HookRow(hook, spec.target, at, took, "cancelled")
+            elif (exc := t.exception()) is not None:  # a hook that could not run at all
+                row = HookRow(hook, spec.target, at, took, "error", None, str(exc) or repr(exc))
+            else:
+                row = t.result()
             self.hooks.append(row)
             self.note(EventKind.HOOK, f"{hook}: {_why(row)}")
             if then is not None and not t.cancelled():
@@ -168,8 +172,8 @@ class RolloutGates:
     async def _wait(self) -> None:
         tasks = list(self._tasks.values())
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task  # its row is on record by its done callback, whatever it did
         await asyncio.sleep(0)  # the done callbacks run: each run on record
         self._tasks.clear()
 
