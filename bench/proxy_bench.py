@@ -11,7 +11,9 @@ cores the upstream side can then limit nginx before nginx's own core does, so th
 table also shows how busy the proxy's core was and requests/s per busy proxy core.
 
 Then latency at a fixed, light rate: `surge run URL --rate 1000 --duration 5s` directly
-and through each proxy; "added p50" is the proxy's p50 minus the direct one.
+and through each proxy; "added p50" is the proxy's p50 minus the direct one. Each proxy's
+CPU per request is its CPU time over wrk's requests. The last line judges issue 32's
+goals on this run: req/s >= 0.8x nginx's, and the p50 added <= 1.2x nginx's.
 
 Installs what is missing (nginx, wrk) with apt-get. Rounds alternate the targets and
 report medians; each measurement waits (up to 30 s) for a quiet machine and shows how
@@ -130,11 +132,13 @@ class Target:
     cpu: Callable[[], float] | None  # the proxy's CPU seconds so far; None when direct
     rps: list[float] = field(default_factory=list)
     busy: list[float] = field(default_factory=list)  # proxy core busy, % of one core
+    cpu_us: list[float] = field(default_factory=list)  # the proxy's CPU per request, us
     others: list[float] = field(default_factory=list)  # others' CPU during the run, %
     p50: list[float] = field(default_factory=list)
 
 
-def wrk(url: str, duration: int, connections: int) -> float:
+def wrk(url: str, duration: int, connections: int) -> tuple[float, int]:
+    """(requests/s, requests) of one wrk run."""
     out = subprocess.run(
         pinned(GENERATOR_CORE, ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", url]),
         capture_output=True,
@@ -142,12 +146,13 @@ def wrk(url: str, duration: int, connections: int) -> float:
         check=True,
     ).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not m:
+    n = re.search(r"(\d+) requests in", out)
+    if not m or not n:
         raise SystemExit(f"bench: cannot read wrk's output:\n{out}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
     if errors:
         log(f"wrk reported errors against {url}: {errors.group(0)}")
-    return float(m.group(1))
+    return float(m.group(1)), int(n.group(1))
 
 
 def p50_at(url: str, rate: int, duration: int, surge: Path) -> float:
@@ -172,44 +177,62 @@ def measure(t: Target, args: argparse.Namespace, nginx: Nginx, ours: Callable[[]
     cpu0, ours0 = (t.cpu() if t.cpu else 0.0), ours()
     with OtherLoad(nginx) as load:
         t0 = time.monotonic()
-        rps = wrk(t.url, args.duration, args.connections)
+        rps, requests = wrk(t.url, args.duration, args.connections)
         wall = time.monotonic() - t0
     cpu = (t.cpu() - cpu0) if t.cpu else 0.0
     t.rps.append(rps)
     t.busy.append(cpu / wall * 100 if t.cpu else 0.0)
+    t.cpu_us.append(cpu / requests * 1e6 if t.cpu and requests else 0.0)
     t.others.append(max(0.0, load.percent - (ours() - ours0) / wall * 100))
     log(f"{t.name:<18} {rps:>9,.0f} req/s   others used {t.others[-1]:.0f}% of a core")
 
 
 def table(targets: list[Target], args: argparse.Namespace) -> str:
+    """The Markdown table, then the issue's two goals judged on this run's medians:
+    req/s >= 0.8x nginx's, and the p50 added <= 1.2x the p50 nginx adds."""
     med = statistics.median
-    direct, ngx = targets[0], targets[1]
+    direct, ngx, ours = targets[0], targets[1], targets[-1]
     ngx_rps, ngx_busy = med(ngx.rps), med(ngx.busy)
     base_p50 = med(direct.p50)
+    ngx_added = med(ngx.p50) - base_p50
     head = (
         f"| target | req/s (wrk -t1 -c{args.connections}) | vs nginx | proxy core busy "
-        f"| req/s per busy proxy core | vs nginx | p50 @ {args.rate} req/s | added p50 |"
+        f"| CPU per request | req/s per busy proxy core | vs nginx | p50 @ {args.rate} req/s "
+        "| added p50 | vs nginx |"
     )
-    lines = [head, "|" + "---|" * 8]
+    lines = [head, "|" + "---|" * 10]
     for t in targets:
         rps, p50 = med(t.rps), med(t.p50)
         if t.cpu is None:
-            lines.append(f"| {t.name} | {rps:,.0f} | | | | | {p50:.3f} ms | |")
+            lines.append(f"| {t.name} | {rps:,.0f} | | | | | | {p50:.3f} ms | | |")
             continue
         busy = med(t.busy)
         per_core = rps / (busy / 100) if busy else 0.0
         ngx_per_core = ngx_rps / (ngx_busy / 100) if ngx_busy else 0.0
+        added = p50 - base_p50
         lines.append(
-            f"| {t.name} | {rps:,.0f} | {rps / ngx_rps:.2f}x | {busy:.0f}% | {per_core:,.0f} "
-            f"| {per_core / ngx_per_core:.2f}x | {p50:.3f} ms | {p50 - base_p50:+.3f} ms |"
+            f"| {t.name} | {rps:,.0f} | {rps / ngx_rps:.2f}x | {busy:.0f}% "
+            f"| {med(t.cpu_us):.1f} us | {per_core:,.0f} | {per_core / ngx_per_core:.2f}x "
+            f"| {p50:.3f} ms | {added:+.3f} ms | {_ratio(added, ngx_added)} |"
         )
     others = max(max(t.others) for t in targets)
+    rps_ratio = med(ours.rps) / ngx_rps
+    added_ratio = (med(ours.p50) - base_p50) / ngx_added if ngx_added > 0 else float("inf")
     lines.append("")
     lines.append(
         f"{cpu_model()}, {os.cpu_count()} cores; medians of {args.rounds} rounds, "
         f"{args.duration}s each; others' load during the runs peaked at {others:.0f}% of a core."
     )
+    lines.append(
+        f"Goals (issue 32): req/s {rps_ratio:.2f}x nginx's (>= 0.8x: "
+        f"{'met' if rps_ratio >= 0.8 else 'missed'}); p50 added {added_ratio:.2f}x nginx's "
+        f"(<= 1.2x: {'met' if added_ratio <= 1.2 else 'missed'})."
+    )
     return "\n".join(lines)
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}x" if base > 0 else ""
 
 
 def main() -> int:

@@ -190,11 +190,12 @@ def bucket_total(buckets: Iterable[Bucket]) -> Bucket:
 
 def _matches(key: Key, tags: Sequence[tuple[str, str]]) -> bool:
     """Whether a (step, upstream) bucket is selected by `tags` (expected_response splits
-    inside a bucket: see `_duration`)."""
+    inside a bucket: see `_duration`). A cohort's answers are tagged `green+beta`: they
+    are green's too, so `upstream:green` selects them and `upstream:green+beta` only them."""
     for name, value in tags:
         if name == "step" and key[0] != value:
             return False
-        if name == "upstream" and key[1] != value:
+        if name == "upstream" and key[1] != value and (key[1] or "").partition("+")[0] != value:
             return False
     return True
 

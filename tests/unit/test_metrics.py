@@ -236,3 +236,15 @@ def test_a_hot_loops_sink_outlives_folds_and_harvests() -> None:
         totals.append((b.requests, b.status, b.bytes_in, iv.iterations))
         assert iv.phases["http_req_connecting"].get_total_count() == n  # reused: zeros
     assert totals == [(4, {200: 4}, 40, 4), (6, {200: 6}, 60, 6)]
+
+
+def test_an_upstream_tag_selects_its_cohorts_answers_too() -> None:
+    """A route's answers are tagged `green+beta` (engine.deploy.strategies.traffic):
+    `{upstream:green}` counts them as green's, `{upstream:green+beta}` alone."""
+    from engine.load.model import _matches
+
+    assert _matches(("GET /", "green+beta"), (("upstream", "green"),))
+    assert _matches(("GET /", "green+beta"), (("upstream", "green+beta"),))
+    assert not _matches(("GET /", "green"), (("upstream", "green+beta"),))
+    assert not _matches(("GET /", "blue"), (("upstream", "green"),))
+    assert not _matches(("GET /", None), (("upstream", "green"),))
