@@ -379,16 +379,22 @@ def current_umask() -> int:
 
 
 def write_toml(report: Report, path: str | Path) -> Path:
-    """Atomically: a temp file in the same folder, fsync, then rename over the target.
+    """The report's TOML, written atomically (`write_atomic`)."""
+    return write_atomic(tomli_w.dumps(report.table()).encode(), path)
 
-    mkstemp makes the file 0600; the report gets what `open()` would have given it
+
+def write_atomic(data: bytes, path: str | Path) -> Path:
+    """Atomically: a temp file in the same folder, fsync, then rename over the target, so a
+    crash mid-write leaves the old file or the new one, never half of one.
+
+    mkstemp makes the file 0600; the file gets what `open()` would have given it
     (0666 less the umask), so a shared reports folder stays readable as the user set it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            tomli_w.dump(report.table(), fh)
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
             os.fchmod(fh.fileno(), 0o666 & ~current_umask())

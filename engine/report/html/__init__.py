@@ -9,15 +9,13 @@ styles and the payload are all inline, so the file opens anywhere, offline.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
 from engine.report.compare import compare
-from engine.report.document import current_umask
+from engine.report.document import write_atomic
 from engine.report.html import layout, page
 from engine.report.html.payload import build_payload
 from engine.report.model import Report
@@ -58,18 +56,5 @@ def write_html(
     report: Report, path: str | Path, *, base: Report | None = None, base_name: str = "base"
 ) -> Path:
     """Atomically, as write_toml: a temp file beside the target, fsync, rename."""
-    path = Path(path)
     text = render_html(report, base=base, base_name=base_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-            os.fchmod(fh.fileno(), 0o666 & ~current_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(text.encode(), path)
