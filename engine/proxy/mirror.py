@@ -24,7 +24,6 @@ import re
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -33,6 +32,7 @@ from hdrh.histogram import HdrHistogram
 from engine.deploy.strategies.traffic import Mirror
 from engine.errors import ConfigError, classify
 from engine.proxy.http1 import CRLF
+from engine.stats import hdr_counts
 
 if TYPE_CHECKING:
     from engine.proxy.server import Proxy
@@ -154,9 +154,9 @@ class _Stop(Exception):
 class Mirrorer:
     """The proxy's mirror: which requests to copy, the copies in flight, the counters."""
 
-    def __init__(self, proxy: Proxy, mirror: Mirror) -> None:
+    def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
-        self.set(mirror)
+        self.set(Mirror())  # off until Proxy.set_mirror, the one place it changes
         self.in_flight = 0
         self.mirrored = 0  # pairs compared (green's errors included)
         self.status_mismatch = 0
@@ -285,14 +285,5 @@ class Mirrorer:
                 f"p{p}": h.get_value_at_percentile(p) / 1000 if h.get_total_count() else 0.0
                 for p in (50, 95, 99)
             }
-            out[color] = {"counts": dict(_nonzero(h)), **ms}
+            out[color] = {"counts": dict(hdr_counts(h)), **ms}
         return out
-
-
-def _nonzero(h: HdrHistogram) -> Iterable[tuple[int, int]]:
-    """(index, count) over the recorded range only: a few hundred, not 23k."""
-    if not h.get_total_count():
-        return ()
-    lo = h.get_counts_array_index(h.get_min_value())
-    hi = min(h.get_counts_array_index(h.get_max_value()), h.counts_len - 1)
-    return ((i, h.counts[i]) for i in range(lo, hi + 1) if h.counts[i])

@@ -43,7 +43,7 @@ from engine.proxy.client import ClientConnection
 from engine.proxy.config import ProxyConfig, check_weights
 from engine.proxy.exchange import Exchange
 from engine.proxy.http1 import local_response, own_authorities
-from engine.proxy.mirror import Mirrorer, check_mirror
+from engine.proxy.mirror import Mirrorer
 from engine.proxy.routing import RouteTable, SmoothWeighted
 from engine.proxy.upstreams import ColorGroup, ColorStats, Instance
 
@@ -87,8 +87,9 @@ class Proxy:
         #: or for the sticky cookie.
         self.wanted: frozenset[bytes] = frozenset()
         self.set_routes(config.routes)
-        self.mirrorer = Mirrorer(self, config.mirror)
-        self.mirroring = config.mirror.on
+        self.mirrorer = Mirrorer(self)
+        self.mirroring = False  # mirrorer.mirror.on, for the hot path: set by set_mirror only
+        self.set_mirror(config.mirror)
         # A dict as an ordered set: oldest first, which is the order clients are evicted in.
         self.clients: dict[ClientConnection, None] = {}
         self.admins: set[AdminConnection] = set()
@@ -228,7 +229,7 @@ class Proxy:
     def set_mirror(self, mirror: Mirror) -> Mirror:
         """Copy `mirror.percent` of blue's requests in `mirror.methods` to green (0: stop);
         the counters go on, so windows keep differencing them."""
-        self.mirrorer.set(check_mirror(mirror))
+        self.mirrorer.set(mirror)
         self.mirroring = mirror.on
         return mirror
 
