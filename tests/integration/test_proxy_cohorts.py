@@ -109,6 +109,21 @@ async def test_routes_from_the_command_line_send_cohorts_whatever_the_weights(
     assert r.status == 200 and "set-cookie" not in r.headers
 
 
+async def test_a_query_routed_request_leaves_no_cohort_on_the_next_one(proxy: Running) -> None:
+    """A query route keeps no header, so the next request on the keep-alive connection
+    (one the routes do not match) must still go out untagged by the last cohort."""
+    routes = {"routes": [parse_route(r).as_dict() for r in ROUTES]}
+    await admin(proxy.admin_url, "PUT", "/routes", routes)
+    await admin(proxy.admin_url, "PUT", "/weights", {"blue": 100, "green": 0})
+    c = await Conn.open(proxy.url)
+    try:
+        routed = await c.request("GET", "/api?region=eu")
+        plain = [(await c.request("GET", "/")).color for _ in range(2)]
+    finally:
+        c.close()
+    assert (routed.color, plain) == ("green+region", ["blue", "blue"])
+
+
 async def test_precedence_is_pin_then_routes_then_sticky_cookie_then_weights(
     proxy: Running,
 ) -> None:
