@@ -27,14 +27,13 @@ responses), mirror (copies to green, compared with blue's answers).
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine import serve
 from engine.addresses import parse_http_origin, url_of
 from engine.deploy.strategies import COLORS, Weights
-from engine.deploy.strategies.traffic import Mirror, Route
+from engine.deploy.strategies.traffic import TAG_RE, Mirror, Route
 from engine.errors import TIMEOUT, ConfigError
 from engine.limits import fd_limit
 from engine.proxy.accept import Acceptor, listen
@@ -46,8 +45,6 @@ from engine.proxy.http1 import local_response, own_authorities
 from engine.proxy.mirror import Mirrorer
 from engine.proxy.routing import RouteTable, SmoothWeighted
 from engine.proxy.upstreams import ColorGroup, ColorStats, Instance
-
-_TAG = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 __all__ = ["Proxy", "serve_forever"]
 
@@ -266,7 +263,7 @@ class Proxy:
             raise ConfigError("color", f"unknown color {color!r} (blue or green)")
         if not isinstance(url, str):
             raise ConfigError("url", "expected an upstream URL such as http://127.0.0.1:8081")
-        if tag is not None and not (isinstance(tag, str) and _TAG.fullmatch(tag)):
+        if tag is not None and not (isinstance(tag, str) and TAG_RE.fullmatch(tag)):
             raise ConfigError("tag", f"expected a short lowercase name, got {tag!r}")
         addr = parse_http_origin(url, "url")
         group = self.groups[COLORS.index(color)]

@@ -151,6 +151,10 @@ async def test_routes_admin_refuses_like_the_other_admin_routes(proxy: Running) 
         ({"routes": [{"header": "x", "regex": "(", "color": "green"}]}, "bad regex"),
         ({"routes": [{"header": "x", "value": "1", "color": "teal"}]}, "blue or green"),
         ({"routes": {"header": "x"}}, "expected"),
+        (  # the cohort goes into a response header: CR/LF would inject one
+            {"routes": [{"header": "x", "value": "1", "color": "green", "cohort": "b\r\nx: 1"}]},
+            "short lowercase name",
+        ),
         ([1], "JSON object"),
     ):
         r = await admin(a, "PUT", "/routes", body)
@@ -198,9 +202,10 @@ def test_a_bad_route_flag_is_one_line_and_exit_2() -> None:
             ["--route", "header:x-beta:green"],
             ["--route=cookie:t~=(:green"],
             ["--route", "path:/a=1:green"],
+            ["--route", "header:x\r\nset-cookie=1:green"],  # its cohort is named after it
         )
     ]
-    words = ["expected NAME=VALUE", "bad regex", "unknown kind 'path'"]
+    words = ["expected NAME=VALUE", "bad regex", "unknown kind 'path'", "short lowercase name"]
     for p, w in zip(procs, words, strict=True):
         _, err = p.communicate(timeout=20)
         assert p.returncode == 2, err
