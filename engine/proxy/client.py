@@ -380,6 +380,7 @@ class ClientConnection(asyncio.Protocol):
             hit = table.match(self._vals, cookie, self._url)
             if hit is not None:
                 self._picked = False
+                self._odd = True  # a query route keeps no header: reset _cohort next time
                 self._cohort = hit.cohort
                 return hit.color
         if cookie is not None and not proxy.config.sticky:

@@ -14,7 +14,10 @@ size; a body is only compared when the statuses agree), and each side's latency 
 the request written to the last byte into an HDR histogram with the load engine's
 parameters (engine.load.metrics, which the proxy may not import: a unit test keeps
 the two the same). A pair whose blue side failed is no comparison and is dropped;
-one whose green side failed (refused, reset, timed out) counts as a mirror error.
+one whose green side failed (refused, reset, timed out) counts as a mirror error. A
+pooled connection green closed while it was idle is no failure: the copy is sent again
+once on a fresh connection, as blue's requests are; a body with no length ends at the
+close, whole.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import re
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -33,6 +35,7 @@ from hdrh.histogram import HdrHistogram
 from engine.deploy.strategies.traffic import Mirror
 from engine.errors import ConfigError, classify
 from engine.proxy.http1 import CRLF
+from engine.stats import hdr_counts
 
 if TYPE_CHECKING:
     from engine.proxy.server import Proxy
@@ -119,15 +122,31 @@ class MirrorPair:
 
 
 class _GreenResponse:
-    """httptools callbacks for one answer on a mirror connection (1xx skipped)."""
+    """httptools callbacks for one answer on a mirror connection (1xx skipped).
+    `until_close`: its body has no length, so the connection's close ends it."""
 
-    __slots__ = ("crc", "done", "head_only", "keep", "length", "parser", "status")
+    __slots__ = (
+        "crc",
+        "done",
+        "framed",
+        "head_only",
+        "keep",
+        "length",
+        "parser",
+        "status",
+        "until_close",
+    )
 
     def __init__(self, head_only: bool) -> None:
         self.parser = httptools.HttpResponseParser(self)
         self.head_only = head_only
         self.status = self.crc = self.length = 0
-        self.done = self.keep = False
+        self.done = self.keep = self.framed = self.until_close = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        n = name.lower()
+        if n == b"content-length" or n == b"transfer-encoding":
+            self.framed = True
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
@@ -136,6 +155,9 @@ class _GreenResponse:
             if self.head_only:
                 self.done = True
                 raise _Stop
+            self.until_close = not self.framed and status not in (204, 304)
+        else:
+            self.framed = False  # a 1xx's headers say nothing of the answer's
 
     def on_body(self, data: bytes) -> None:
         self.crc = zlib.crc32(data, self.crc)
@@ -151,12 +173,16 @@ class _Stop(Exception):
     """From a parser callback: a HEAD answer ends at its head."""
 
 
+class _Stale(Exception):
+    """A pooled mirror connection green had closed while it was idle: no byte came back."""
+
+
 class Mirrorer:
     """The proxy's mirror: which requests to copy, the copies in flight, the counters."""
 
-    def __init__(self, proxy: Proxy, mirror: Mirror) -> None:
+    def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
-        self.set(mirror)
+        self.set(Mirror())  # off until Proxy.set_mirror, the one place it changes
         self.in_flight = 0
         self.mirrored = 0  # pairs compared (green's errors included)
         self.status_mismatch = 0
@@ -207,22 +233,47 @@ class Mirrorer:
     async def _exchange(
         self, inst: Instance, data: bytes, head: bool
     ) -> tuple[int, int, int, float]:
-        cfg = self.proxy.config
+        """Green's answer on an idle connection, or on a fresh one if green had closed
+        that one while it was idle (nothing came back: resent once, as blue's are)."""
         idle = self._idle.setdefault(inst, [])
         if idle:
-            reader, writer = idle.pop()
-        else:
-            async with asyncio.timeout(cfg.connect_timeout):
-                reader, writer = await asyncio.open_connection(inst.host, inst.port)
+            try:
+                return await self._send(idle.pop(), idle, data, head, reused=True)
+            except _Stale:
+                pass
+        async with asyncio.timeout(self.proxy.config.connect_timeout):
+            conn = await asyncio.open_connection(inst.host, inst.port)
+        return await self._send(conn, idle, data, head, reused=False)
+
+    async def _send(
+        self,
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]],
+        data: bytes,
+        head: bool,
+        reused: bool,
+    ) -> tuple[int, int, int, float]:
+        reader, writer = conn
         resp = _GreenResponse(head)
+        got = False
         t0 = time.perf_counter()
         try:
             writer.write(data)
-            async with asyncio.timeout(cfg.timeout):
+            async with asyncio.timeout(self.proxy.config.timeout):
                 while not resp.done:
-                    chunk = await reader.read(65536)
+                    try:
+                        chunk = await reader.read(65536)
+                    except OSError:
+                        if reused and not got:
+                            raise _Stale from None
+                        raise
                     if not chunk:
+                        if resp.until_close and resp.status:
+                            break  # a body with no length ends at the close: it is whole
+                        if reused and not got:
+                            raise _Stale
                         raise ConnectionResetError("green closed the mirror connection")
+                    got = True
                     try:
                         resp.parser.feed_data(chunk)
                     except httptools.HttpParserCallbackError as exc:
@@ -232,8 +283,8 @@ class Mirrorer:
             writer.close()
             raise
         us = (time.perf_counter() - t0) * 1e6
-        if resp.keep and not head and len(idle) < 64:
-            idle.append((reader, writer))
+        if resp.done and resp.keep and not head and len(idle) < 64:
+            idle.append(conn)
         else:
             writer.close()
         return resp.status, resp.crc, resp.length, us
@@ -285,14 +336,5 @@ class Mirrorer:
                 f"p{p}": h.get_value_at_percentile(p) / 1000 if h.get_total_count() else 0.0
                 for p in (50, 95, 99)
             }
-            out[color] = {"counts": dict(_nonzero(h)), **ms}
+            out[color] = {"counts": dict(hdr_counts(h)), **ms}
         return out
-
-
-def _nonzero(h: HdrHistogram) -> Iterable[tuple[int, int]]:
-    """(index, count) over the recorded range only: a few hundred, not 23k."""
-    if not h.get_total_count():
-        return ()
-    lo = h.get_counts_array_index(h.get_min_value())
-    hi = min(h.get_counts_array_index(h.get_max_value()), h.counts_len - 1)
-    return ((i, h.counts[i]) for i in range(lo, hi + 1) if h.counts[i])

@@ -27,14 +27,13 @@ responses), mirror (copies to green, compared with blue's answers).
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine import serve
 from engine.addresses import parse_http_origin, url_of
 from engine.deploy.strategies import COLORS, Weights
-from engine.deploy.strategies.traffic import Mirror, Route
+from engine.deploy.strategies.traffic import TAG_RE, Mirror, Route
 from engine.errors import TIMEOUT, ConfigError
 from engine.limits import fd_limit
 from engine.proxy.accept import Acceptor, listen
@@ -43,11 +42,9 @@ from engine.proxy.client import ClientConnection
 from engine.proxy.config import ProxyConfig, check_weights
 from engine.proxy.exchange import Exchange
 from engine.proxy.http1 import local_response, own_authorities
-from engine.proxy.mirror import Mirrorer, check_mirror
+from engine.proxy.mirror import Mirrorer
 from engine.proxy.routing import RouteTable, SmoothWeighted
 from engine.proxy.upstreams import ColorGroup, ColorStats, Instance
-
-_TAG = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 __all__ = ["Proxy", "serve_forever"]
 
@@ -87,8 +84,9 @@ class Proxy:
         #: or for the sticky cookie.
         self.wanted: frozenset[bytes] = frozenset()
         self.set_routes(config.routes)
-        self.mirrorer = Mirrorer(self, config.mirror)
-        self.mirroring = config.mirror.on
+        self.mirrorer = Mirrorer(self)
+        self.mirroring = False  # mirrorer.mirror.on, for the hot path: set by set_mirror only
+        self.set_mirror(config.mirror)
         # A dict as an ordered set: oldest first, which is the order clients are evicted in.
         self.clients: dict[ClientConnection, None] = {}
         self.admins: set[AdminConnection] = set()
@@ -228,7 +226,7 @@ class Proxy:
     def set_mirror(self, mirror: Mirror) -> Mirror:
         """Copy `mirror.percent` of blue's requests in `mirror.methods` to green (0: stop);
         the counters go on, so windows keep differencing them."""
-        self.mirrorer.set(check_mirror(mirror))
+        self.mirrorer.set(mirror)
         self.mirroring = mirror.on
         return mirror
 
@@ -265,7 +263,7 @@ class Proxy:
             raise ConfigError("color", f"unknown color {color!r} (blue or green)")
         if not isinstance(url, str):
             raise ConfigError("url", "expected an upstream URL such as http://127.0.0.1:8081")
-        if tag is not None and not (isinstance(tag, str) and _TAG.fullmatch(tag)):
+        if tag is not None and not (isinstance(tag, str) and TAG_RE.fullmatch(tag)):
             raise ConfigError("tag", f"expected a short lowercase name, got {tag!r}")
         addr = parse_http_origin(url, "url")
         group = self.groups[COLORS.index(color)]

@@ -109,6 +109,21 @@ async def test_routes_from_the_command_line_send_cohorts_whatever_the_weights(
     assert r.status == 200 and "set-cookie" not in r.headers
 
 
+async def test_a_query_routed_request_leaves_no_cohort_on_the_next_one(proxy: Running) -> None:
+    """A query route keeps no header, so the next request on the keep-alive connection
+    (one the routes do not match) must still go out untagged by the last cohort."""
+    routes = {"routes": [parse_route(r).as_dict() for r in ROUTES]}
+    await admin(proxy.admin_url, "PUT", "/routes", routes)
+    await admin(proxy.admin_url, "PUT", "/weights", {"blue": 100, "green": 0})
+    c = await Conn.open(proxy.url)
+    try:
+        routed = await c.request("GET", "/api?region=eu")
+        plain = [(await c.request("GET", "/")).color for _ in range(2)]
+    finally:
+        c.close()
+    assert (routed.color, plain) == ("green+region", ["blue", "blue"])
+
+
 async def test_precedence_is_pin_then_routes_then_sticky_cookie_then_weights(
     proxy: Running,
 ) -> None:
@@ -136,6 +151,10 @@ async def test_routes_admin_refuses_like_the_other_admin_routes(proxy: Running) 
         ({"routes": [{"header": "x", "regex": "(", "color": "green"}]}, "bad regex"),
         ({"routes": [{"header": "x", "value": "1", "color": "teal"}]}, "blue or green"),
         ({"routes": {"header": "x"}}, "expected"),
+        (  # the cohort goes into a response header: CR/LF would inject one
+            {"routes": [{"header": "x", "value": "1", "color": "green", "cohort": "b\r\nx: 1"}]},
+            "short lowercase name",
+        ),
         ([1], "JSON object"),
     ):
         r = await admin(a, "PUT", "/routes", body)
@@ -183,9 +202,10 @@ def test_a_bad_route_flag_is_one_line_and_exit_2() -> None:
             ["--route", "header:x-beta:green"],
             ["--route=cookie:t~=(:green"],
             ["--route", "path:/a=1:green"],
+            ["--route", "header:x\r\nset-cookie=1:green"],  # its cohort is named after it
         )
     ]
-    words = ["expected NAME=VALUE", "bad regex", "unknown kind 'path'"]
+    words = ["expected NAME=VALUE", "bad regex", "unknown kind 'path'", "short lowercase name"]
     for p, w in zip(procs, words, strict=True):
         _, err = p.communicate(timeout=20)
         assert p.returncode == 2, err

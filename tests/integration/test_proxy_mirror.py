@@ -244,3 +244,64 @@ def test_surge_proxy_mirror_flags(suts: dict[str, str]) -> None:
 async def _mirrored(router: SurgeProxyRouter, n: int) -> bool:
     got = await router.mirror_stats()
     return got is not None and got.mirrored == n
+
+
+class ShortKeepAlive:
+    """A tiny HTTP/1.1 server that closes a connection idle for 0.2 s, as servers with a
+    short keep-alive do; `/close` is answered with no length, ended by the close."""
+
+    IDLE = 0.2
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self.serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open += 1
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.IDLE):
+                        head = await reader.readuntil(b"\r\n\r\n")
+                except (TimeoutError, asyncio.IncompleteReadError):
+                    return
+                if head.split(b" ", 2)[1] == b"/close":
+                    writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nbye")
+                    return
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        finally:
+            writer.close()
+            self.open -= 1
+
+
+async def test_green_closing_idle_mirror_connections_is_no_mirror_error() -> None:
+    """A copy on a pooled connection green closed while it was idle is sent again on a
+    fresh one (as blue's requests are), and an answer ended by the close is whole."""
+    server = ShortKeepAlive()
+    url = await server.start()
+    try:
+        async with mirrored(url, url) as p:
+            for n in range(1, 4):
+                c = await Conn.open(p.url)
+                assert (await c.request()).status == 200
+                c.close()
+                await eventually(lambda n=n: stats(p)["mirrored"] == n)  # type: ignore[misc]
+                await eventually(lambda: server.open == 0)  # green closed the idle ones
+            c = await Conn.open(p.url)
+            assert (await c.request(path="/close")).body == b"bye"
+            c.close()
+            await eventually(lambda: stats(p)["mirrored"] == 4)
+            m = stats(p)
+        assert (m["mirror_errors"], m["mirror_status_mismatch"], m["mirror_body_mismatch"]) == (
+            0,
+            0,
+            0,
+        ), m
+    finally:
+        assert server.server is not None
+        server.server.close()
+        await server.server.wait_closed()

@@ -14,7 +14,7 @@ from engine.deploy.routers.haproxy import HaproxyRouter, parse_stat
 from engine.deploy.routers.haproxy_config import HaproxySetup, render_config, route_acl
 from engine.deploy.routers.pools import color_of, instance_name, instances, server_weights
 from engine.deploy.strategies import InService, Weights
-from engine.deploy.strategies.traffic import Mirror, parse_route
+from engine.deploy.strategies.traffic import Mirror, Route, RouteKind, parse_route
 from engine.discovery import (
     FileSource,
     SrvSource,
@@ -247,7 +247,7 @@ def test_haproxy_config_holds_routes_after_the_pin_each_behind_its_switch() -> N
     assert 'urlp(r) -m str "it\'s"' in lines[second]
     assert "!{ req.hdr(x-surge-color) -m str blue green }" in lines[first]
     with pytest.raises(ValueError, match="plain token"):
-        route_acl(parse_route("query:a b=1:green"))
+        route_acl(Route(RouteKind.QUERY, "a b", "green", value="1", cohort="ab"))
 
 
 def test_envoy_bootstrap_holds_routes_and_the_mirror_behind_runtime_keys(tmp_path) -> None:  # type: ignore[no-untyped-def]

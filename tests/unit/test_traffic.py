@@ -3,6 +3,8 @@
 import pytest
 
 from engine.deploy.strategies.traffic import Mirror, Route, RouteKind, parse_route, split_upstream
+from engine.errors import ConfigError
+from engine.profile import parse_deploy
 
 
 @pytest.mark.parametrize(
@@ -36,6 +38,34 @@ def test_parse_route_refuses_with_the_reason(text: str, words: str) -> None:
 def test_a_cohort_is_named_after_its_parameter_unless_named() -> None:
     assert parse_route("header:X-Beta=1:green").cohort == "x-beta"
     assert Route(RouteKind.QUERY, "r", "green", value="1", cohort="eu").cohort == "eu"
+
+
+@pytest.mark.parametrize(
+    "cohort", ["be\r\nta", "beta\r\nset-cookie: a=1", "green+beta", "Beta", "1st", "b" * 33]
+)
+def test_a_cohort_that_is_not_a_short_lowercase_name_is_refused(cohort: str) -> None:
+    """The cohort is written into the `x-surge-upstream` response header: no CR/LF."""
+    with pytest.raises(ValueError, match="short lowercase name"):
+        Route(RouteKind.HEADER, "x-beta", "green", value="1", cohort=cohort)
+
+
+def test_a_cohort_named_after_its_parameter_is_checked_too() -> None:
+    with pytest.raises(ValueError, match="short lowercase name"):
+        parse_route("header:x\r\nset-cookie=1:green")
+    assert parse_route("query:utm_source=ad:green").cohort == "utm-source"
+
+
+def test_a_profile_route_whose_cohort_holds_crlf_is_refused_at_its_key() -> None:
+    table = {
+        "blue": ["http://127.0.0.1:1"],
+        "green": ["http://127.0.0.1:2"],
+        "steps": ["cohort", 50],
+        "routes": [{"header": "x-beta", "value": "1", "color": "green", "cohort": "b\r\nx: 1"}],
+    }
+    with pytest.raises(ConfigError) as err:
+        parse_deploy(table)
+    assert err.value.key.startswith("deploy.routes[0]")
+    assert "short lowercase name" in err.value.message
 
 
 def test_split_upstream_and_mirror_bounds() -> None:

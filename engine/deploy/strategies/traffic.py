@@ -16,12 +16,14 @@ the load's figures split by cohort without a second header on the hot path;
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
     "IDEMPOTENT",
+    "TAG_RE",
     "Mirror",
     "MirrorCounts",
     "MirrorExample",
@@ -35,6 +37,10 @@ __all__ = [
 #: known danger of mirroring.
 IDEMPOTENT: tuple[str, ...] = ("GET", "HEAD", "OPTIONS")
 _COLORS = ("blue", "green")
+#: A cohort's name, and an instance's tag (engine.proxy): both are written into the
+#: `x-surge-upstream` response header and name figures, so a short lowercase word
+#: (never CR/LF, never `+`).
+TAG_RE = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
 class RouteKind(StrEnum):
@@ -53,7 +59,7 @@ class Route:
     color: str
     value: str | None = None
     regex: str | None = None
-    cohort: str = ""  # default: the parameter's name, e.g. "x-beta"
+    cohort: str = ""  # default: the parameter's name, e.g. "x-beta" (TAG_RE)
 
     def __post_init__(self) -> None:
         if self.color not in _COLORS:
@@ -62,8 +68,15 @@ class Route:
             raise ValueError("give exactly one of value or regex")
         if not self.name:
             raise ValueError("the header, cookie or query name is empty")
-        if not self.cohort:
-            object.__setattr__(self, "cohort", self.name.lower())
+        cohort = self.cohort
+        if not cohort:  # named after the parameter: `utm_source` gives `utm-source`
+            cohort = self.name.lower().replace("_", "-").replace(".", "-")[:32]
+            object.__setattr__(self, "cohort", cohort)
+        if not TAG_RE.fullmatch(cohort):
+            raise ValueError(
+                f"cohort {cohort!r}: expected a short lowercase name "
+                "(a letter, then letters, digits or '-', 32 at most)"
+            )
 
     def spec(self) -> str:
         """The `--route` text that gives this route back (`header:x-beta=1:green`)."""
