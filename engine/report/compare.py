@@ -26,11 +26,12 @@ The rules, and why:
   a warning: comparing staging with production, or a new executor with the old,
   is a legitimate question; only the reader knows whether the answer means much.
 - Significance, per section, from the reports' own histograms (engine/stats.py):
-  Mann-Whitney U on the latency histogram for the latency rows, a two-proportion
-  z-test for the error rate, Holm-corrected over the two. With `only_significant`
-  (`--significant`) a latency or error-rate regression counts only when its change is
-  significant; a figure with no test (rps) or a report without histograms counts as
-  before, and says so.
+  Mann-Whitney U on the latency histogram for the rows it speaks for (latency mean
+  and p50: it is a location test), a two-proportion z-test for the error rate,
+  Holm-corrected over the two. With `only_significant` (`--significant`) an error-rate
+  regression counts only when its change is significant. The tail rows (p95/p99) have
+  no test: a regression of the tail alone reads "not significant" to a location test,
+  so they stay judged by the tolerance, as rps and a report without histograms are.
 """
 
 from __future__ import annotations
@@ -152,6 +153,7 @@ MANN_WHITNEY = "mann-whitney-u"
 TWO_PROPORTIONS = "two-proportion-z"
 DEFAULT_CONFIDENCE = 0.99
 NO_HISTOGRAMS = "no histograms: significance not judged"
+LOCATION_ROWS = ("latency mean", "latency p50")  # what Mann-Whitney U speaks for
 
 
 @dataclass(frozen=True)
@@ -164,11 +166,12 @@ class Comparison:
     confidence: float = DEFAULT_CONFIDENCE
 
     def significance(self, row: Row) -> Significance | None:
-        """The row's test: latency rows and error rate; None for the others."""
+        """The row's test: latency mean and p50 (the rank test's location) and error
+        rate; None for the others, the tails too."""
         tests = None if self.tests is None else self.tests.get(row.section)
         if tests is None:
             return None
-        if row.figure.startswith("latency "):
+        if row.figure in LOCATION_ROWS:
             return Significance(MANN_WHITNEY, tests.latency_p, self.confidence)
         if row.figure == "error rate":
             return Significance(TWO_PROPORTIONS, tests.errors_p, self.confidence)
@@ -205,7 +208,7 @@ class Comparison:
         else:
             text = f"no regression beyond {tol} in p95/p99 latency, error rate or throughput"
         if self.only_significant:
-            text += f" (latency and errors: significant at {self.confidence:g} only)"
+            text += f" (error rate: significant at {self.confidence:g} only)"
         if self.unjudged:
             text += f" ({FEW_SAMPLES}: {', '.join(r.label for r in self.unjudged)})"
         return text

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
 import threading
 import time
+import tracemalloc
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +22,7 @@ from typing import Any, ClassVar
 import pytest
 
 from engine.deploy.driver import DeployDriver
-from engine.deploy.gates.hooks import run_hook
+from engine.deploy.gates.hooks import OUTPUT_LIMIT, run_hook
 from engine.deploy.gates.rollout import RolloutGates
 from engine.deploy.gates.spec import GatesPlan, HookSpec
 from engine.deploy.strategies import Event, EventKind, Linear
@@ -319,3 +321,50 @@ async def test_pre_rollout_starts_the_rollout_or_refuses_before_any_weight_moves
     record = await driver.finish()
     assert record is not None and [h.hook for h in record.hooks] == ["pre_rollout"]
     assert (record.outcome is Outcome.GATE_REFUSED) is not started
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    """Answers 200 at once, then a byte every 0.3 s for ~6 s: each read is quick."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        self.send_response(200)
+        self.send_header("content-length", "20")
+        self.end_headers()
+        for _ in range(20):
+            try:
+                self.wfile.write(b"x")
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.3)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_a_trickling_webhook_is_cut_at_its_timeout() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        row = await run_hook(HookSpec("pre_promotion", url=url, timeout=1.0), ROOT, {})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert row.result == "timed out" and row.seconds < 1.5
+
+
+async def test_a_command_printing_10_mb_keeps_only_its_end(tmp_path: Path) -> None:
+    script = "import sys; sys.stdout.write('a' * 10_000_000 + 'the end'); sys.exit(3)"
+    spec = HookSpec("pre_rollout", command=(sys.executable, "-c", script), timeout=20)
+    tracemalloc.start()
+    try:
+        row = await run_hook(spec, tmp_path, {})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000  # read in chunks, its end kept: never the 10 MB whole
+    assert (row.result, row.exit_status) == ("refused", 3)
+    assert len(row.output) == OUTPUT_LIMIT and row.output.endswith("the end")

@@ -47,15 +47,23 @@ def row(result: Any, figure: str) -> Any:
     return next(r for r in result.rows if r.section == "total" and r.figure == figure)
 
 
-def test_a_tail_moved_by_five_requests_is_a_regression_but_not_significant() -> None:
+def test_a_tail_moved_by_five_requests_is_a_regression_with_or_without_significant() -> None:
     plain = compare(BASE, TAIL_NOISE)
     assert plain.regressed and row(plain, "latency p95").regression
-    sig = plain.significance(row(plain, "latency p95"))
-    assert sig is not None and sig.test == "mann-whitney-u" and sig.word == "not significant"
+    assert plain.significance(row(plain, "latency p95")) is None  # a location test: no tail's
     only = compare(BASE, TAIL_NOISE, only_significant=True)
-    assert not only.regressed
-    assert row(only, "latency p95").note == "not significant"
-    assert "significant at 0.99 only" in only.verdict
+    assert only.regressed and row(only, "latency p95").note != "not significant"
+    assert "error rate: significant at 0.99 only" in only.verdict
+
+
+def test_a_p99_only_regression_still_counts_with_significant() -> None:
+    """The rank test reads a tail-only change as noise; the tail row keeps its rule."""
+    base, new = report({10: 2960, 50: 40}), report({10: 2960, 100: 40})  # p99 50 -> 100 ms
+    result = compare(base, new, only_significant=True)
+    assert result.tests is not None and result.tests["total"].latency_p is not None
+    assert result.tests["total"].latency_p >= 0.01  # "not significant" to Mann-Whitney U
+    assert not row(result, "latency p95").regression and row(result, "latency p99").regression
+    assert [(r.section, r.figure) for r in result.regressions] == [("total", "latency p99")]
 
 
 def test_a_whole_shift_and_more_errors_are_significant_regressions() -> None:
@@ -82,12 +90,21 @@ def test_the_cli_json_and_fail_on_regression_significant(
     args = ["report", "compare", str(base), str(noise), "--fail-on-regression"]
     assert cli_main(args) == EXIT_REGRESSION
     assert "total: latency not significant (p " in capsys.readouterr().out
-    assert cli_main([*args, "--significant"]) == EXIT_OK
+    assert cli_main([*args, "--significant"]) == EXIT_REGRESSION  # the tail keeps its rule
     capsys.readouterr()
-    assert cli_main([*args, "--significant", "--json"]) == EXIT_OK
+    assert cli_main([*args, "--significant", "--json"]) == EXIT_REGRESSION
     data = json.loads(capsys.readouterr().out)
     p95 = next(r for r in data["rows"] if r["section"] == "total" and r["figure"] == "latency p95")
-    assert p95["regression"] is False and p95["note"] == "not significant"
-    assert p95["significance"]["test"] == "mann-whitney-u"
-    assert p95["significance"]["result"] == "not significant" and p95["significance"]["p"] > 0.01
-    assert data["regressed"] is False and data["only_significant"] is True
+    assert p95["regression"] is True and "significance" not in p95
+    assert data["regressed"] is True and data["only_significant"] is True
+    calm = write_toml(report({10: 475, 20: 25}, failed=1), tmp_path / "c.toml")
+    more = write_toml(report({10: 475, 20: 25}, failed=3), tmp_path / "e.toml")
+    errors = ["report", "compare", str(calm), str(more), "--fail-on-regression"]
+    assert cli_main(errors) == EXIT_REGRESSION  # 0.2% -> 0.6% errors: over the tolerance
+    assert cli_main([*errors, "--significant"]) == EXIT_OK  # ... but 3 vs 1 is noise
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli_main(["report", "compare", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "an error-rate regression counts only when significant" in shown
+    assert "p95/p99 latency and rps stay judged by the tolerance" in shown

@@ -3,12 +3,20 @@ profile's keys, the promotion gate in a strategy, and the record."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from engine.deploy.gates.conditions import parse_condition
-from engine.deploy.gates.metrics import MetricVerdict, Phase, assess, combine, window_verdict
+from engine.deploy.gates.metrics import (
+    MetricGate,
+    MetricVerdict,
+    Phase,
+    assess,
+    combine,
+    window_verdict,
+)
 from engine.deploy.gates.providers import PrometheusProvider, follow, parse_json_path
 from engine.deploy.gates.spec import MetricSpec
 from engine.deploy.record import outcome_of, rollout_exit_code
@@ -371,3 +379,42 @@ def test_the_readmes_example_is_a_valid_profile() -> None:
         "post_promotion",
         "on_rollback",
     }
+
+
+class _Held:
+    """A metric source whose readings return only when the test lets them."""
+
+    kind = "web"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.started = [asyncio.Event(), asyncio.Event()]
+        self.release = asyncio.Event()
+
+    def describe(self) -> str:
+        return "held"
+
+    async def measure(self, client: object) -> float:
+        self.calls += 1
+        self.started[min(self.calls, 2) - 1].set()
+        await self.release.wait()
+        self.release.clear()
+        return float(self.calls)
+
+
+async def test_a_reading_in_flight_when_a_window_begins_is_not_counted_in_it() -> None:
+    held = _Held()
+    gate = MetricGate([MetricSpec("lag", held, every=0.01)])  # type: ignore[arg-type]
+    gate.start(0.0)
+    try:
+        await held.started[0].wait()
+        gate.new_window()  # the first reading began in the last window ...
+        held.release.set()  # ... and comes back in this one
+        await asyncio.wait_for(held.started[1].wait(), 5)
+        assert gate.runs[0].window == []
+        held.release.set()
+        while not gate.runs[0].window:
+            await asyncio.sleep(0.01)
+        assert [m.value for m in gate.runs[0].window] == [2.0]
+    finally:
+        await gate.aclose()

@@ -117,14 +117,17 @@ def test_a_one_request_iteration_that_connected_lasts_its_connect_too() -> None:
     assert iv.buckets[("a", None)].duration.get_max_value() < 2010  # the request's own
 
 
-def test_model_memory_is_bounded_by_downsampling_the_timeline() -> None:
+def test_model_memory_is_bounded_by_downsampling_the_timeline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("engine.load.model.MAX_ROWS", 360)  # the rule, at a tenth of the size
     model = RunModel((parse_threshold("http_req_duration", "p(95)<5 over 3s"),))
-    for i in range(5000):
+    for i in range(500):
         rec = Recorder(separate_latency=False, start=float(i))
         rec.record("a", None, 1000, 1000, 200, False, 1, 1)
         model.add(rec.harvest(float(i + 1), vus=1, vus_max=1, target=1))
-    assert len(model.timeline) <= 3600
-    assert sum(r.requests for r in model.timeline) == 5000
+    assert len(model.timeline) <= 360
+    assert sum(r.requests for r in model.timeline) == 500
     assert len(model._recent) <= 4  # only the window's intervals are kept
 
 

@@ -174,7 +174,42 @@ def test_reasons_say_why() -> None:
     assert "errors: 2 vs 0 in 300 vs 300 requests: too few to judge" in few.reason
     assert few.outcome is EventKind.ANALYSIS_PASSED
     alone = judge(_ANALYSIS, {"blue": ColorFigures(), "green": blue})
-    assert alone.outcome is EventKind.ANALYSIS_PASSED and "blue too quiet" in alone.reason
+    assert alone.outcome is EventKind.ANALYSIS_INCONCLUSIVE and "blue too quiet" in alone.reason
+
+
+_ALL_ERRORS = ColorFigures(500, 500, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("figures", "outcome", "reason"),
+    [
+        (
+            {"blue": ColorFigures(10, 0, 1.0), "green": _ALL_ERRORS},
+            EventKind.ANALYSIS_INCONCLUSIVE,
+            "blue too quiet to compare: 10 requests, need 50",
+        ),
+        ({"green": _ALL_ERRORS}, EventKind.ANALYSIS_INCONCLUSIVE, "blue too quiet to compare: 0"),
+        (
+            {
+                "blue": ColorFigures(500, 0, 1.0),
+                "baseline": ColorFigures(3, 0, 1.0),
+                "green": _ALL_ERRORS,
+            },
+            EventKind.ANALYSIS_INCONCLUSIVE,
+            "baseline too quiet to compare: 3 requests, need 50",
+        ),
+        (
+            {"blue": ColorFigures(500, 0, 1.0), "green": _ALL_ERRORS},
+            EventKind.ANALYSIS_FAILED,
+            "errors 100.0% vs 0.0%",
+        ),
+    ],
+)
+def test_a_quiet_reference_is_no_evidence_green_is_fine(
+    figures: dict[str, ColorFigures], outcome: EventKind, reason: str
+) -> None:
+    verdict = judge(_ANALYSIS, figures)
+    assert verdict.outcome is outcome and reason in verdict.reason
 
 
 def test_a_significant_shift_under_the_smallest_worth_failing_for_passes() -> None:

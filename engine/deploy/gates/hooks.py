@@ -57,16 +57,24 @@ async def run_hook(
 
 
 async def _post(spec: HookSpec, body: Mapping[str, Any]) -> tuple[str, int | None, str]:
+    """The whole exchange within `timeout` (httpx's own timeout is per read: a server
+    trickling bytes would hold a gate for ever); the body's end kept, not all of it."""
     assert spec.url is not None
+    tail = _Tail()
     try:
-        async with httpx.AsyncClient(timeout=spec.timeout, trust_env=False) as client:
-            response = await client.post(spec.url, json=body)
-    except httpx.TimeoutException:
-        return "timed out", None, ""
+        async with (
+            asyncio.timeout(spec.timeout),
+            httpx.AsyncClient(timeout=spec.timeout, trust_env=False) as client,
+            client.stream("POST", spec.url, json=body) as response,
+        ):
+            async for chunk in response.aiter_bytes():
+                tail.add(chunk)
+    except (TimeoutError, httpx.TimeoutException):
+        return "timed out", None, f"no whole answer after {spec.timeout:g}s"
     except httpx.HTTPError as exc:
         return "error", None, (str(exc) or type(exc).__name__)[-OUTPUT_LIMIT:]
     allowed = 200 <= response.status_code < 300
-    return ("allowed" if allowed else "refused"), response.status_code, _bounded(response.content)
+    return ("allowed" if allowed else "refused"), response.status_code, tail.text()
 
 
 async def _command(spec: HookSpec, cwd: Path) -> tuple[str, int | None, str]:
@@ -81,8 +89,13 @@ async def _command(spec: HookSpec, cwd: Path) -> tuple[str, int | None, str]:
         )
     except OSError as exc:
         return "error", None, f"cannot run {spec.command[0]!r}: {exc.strerror or exc}"
+    tail = _Tail()
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), spec.timeout)
+        async with asyncio.timeout(spec.timeout):
+            assert proc.stdout is not None
+            while chunk := await proc.stdout.read(65536):
+                tail.add(chunk)
+            await proc.wait()
     except TimeoutError:
         await _kill(proc)
         return "timed out", None, f"killed after {spec.timeout:g}s"
@@ -90,7 +103,7 @@ async def _command(spec: HookSpec, cwd: Path) -> tuple[str, int | None, str]:
         await _kill(proc)
         raise
     code = proc.returncode
-    return ("allowed" if code == 0 else "refused"), code, _bounded(out)
+    return ("allowed" if code == 0 else "refused"), code, tail.text()
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:
@@ -100,5 +113,19 @@ async def _kill(proc: asyncio.subprocess.Process) -> None:
         await asyncio.shield(proc.wait())
 
 
-def _bounded(data: bytes) -> str:
-    return data.decode("utf-8", "replace")[-OUTPUT_LIMIT:]
+class _Tail:
+    """The last bytes of a stream read in chunks: a hook printing megabytes keeps
+    only what `OUTPUT_LIMIT` shows (4 bytes a character at most in UTF-8)."""
+
+    KEEP = 4 * OUTPUT_LIMIT
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self._data += chunk
+        if len(self._data) > 2 * self.KEEP:
+            del self._data[: -self.KEEP]
+
+    def text(self) -> str:
+        return bytes(self._data[-self.KEEP :]).decode("utf-8", "replace")[-OUTPUT_LIMIT:]

@@ -129,6 +129,7 @@ class _Run:
     errors_in_a_row: int = 0
     windows: list[MetricWindowRow] = field(default_factory=list)
     restart: asyncio.Event = field(default_factory=asyncio.Event)
+    windows_begun: int = 0  # so a reading in flight across a new window is not counted in it
 
     def took(self, row: MeasurementRow) -> None:
         self.rows.append(row)
@@ -184,6 +185,7 @@ class MetricGate:
     def new_window(self) -> None:
         for run in self.runs:
             run.window = []
+            run.windows_begun += 1
             run.restart.set()
 
     def rows(self) -> tuple[MetricRow, ...]:
@@ -213,7 +215,11 @@ class MetricGate:
             if spec.count is not None and len(run.window) >= spec.count:
                 await run.restart.wait()
                 continue
-            run.took(await self._once(spec))
+            begun = run.windows_begun
+            row = await self._once(spec)
+            if run.windows_begun != begun:
+                continue  # taken partly in the last window: dropped, not put in this one
+            run.took(row)
 
     async def _once(self, spec: MetricSpec) -> MeasurementRow:
         assert self._client is not None

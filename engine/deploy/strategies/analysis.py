@@ -177,7 +177,8 @@ class StatisticalJudge:
     judge's to catch (max_p99_ms, max_p99_ratio).
 
     No fixed bound applies: a shared machine's stalls slow both colors alike, and a
-    bound would roll back a good green for them (bench/README.md, judge_ab.py).
+    bound would roll back a good green for them (bench/README.md, judge_ab.py). So a
+    reference too quiet to compare with is inconclusive: with nothing to compare, no pass.
     """
 
     confidence: float = 0.99
@@ -198,7 +199,12 @@ class StatisticalJudge:
         assert green is not None
         against, ref = _reference(figures)
         if ref is None or ref.requests < analysis.min_requests:
-            return Verdict(EventKind.ANALYSIS_PASSED, f"{against} too quiet to compare")
+            # no reference, no evidence: never a pass (green may be all errors)
+            n = 0 if ref is None else ref.requests
+            need = f"{n:,} requests, need {analysis.min_requests:,}"
+            return Verdict(
+                EventKind.ANALYSIS_INCONCLUSIVE, f"{against} too quiet to compare: {need}"
+            )
         failed, passed = self.compare(green, ref)
         if against == "baseline":
             passed.insert(0, f"vs baseline ({ref.requests:,} requests)")
