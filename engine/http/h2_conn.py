@@ -614,37 +614,55 @@ def _code(code: int) -> str:
         return f"error {code}"
 
 
-@functools.lru_cache(maxsize=256)
 def encode_headers(req: Prepared) -> tuple[bytes, int]:
     """The request's HPACK block and its header list size (RFC 9113 6.5.2: names, values
-    and 32 per field). Never-indexed literals (jh2's compiled encoder, Huffman-coded): the
-    block leaves no trace in the server's table, so it can be cached and sent again."""
-    headers = request_headers(req)
-    block = Encoder().encode([(name, value, True) for name, value in headers])
-    return block, sum(len(n) + len(v) + 32 for n, v in headers)
+    and 32 per field), cached by what they depend on: never the body (a run sends the
+    same few requests over and over; a flow that prepares each iteration's request
+    must neither hash nor keep its body and wire)."""
+    return _encoded(req.method, req.url, req.headers, _body_len(req))
 
 
 @functools.lru_cache(maxsize=256)
+def _encoded(
+    method: str, url: str, headers: tuple[tuple[str, str], ...], body_len: int | None
+) -> tuple[bytes, int]:
+    """Never-indexed literals (jh2's compiled encoder, Huffman-coded): the block leaves no
+    trace in the server's table, so it can be cached and sent again. The cache saves the
+    encoder's ~10-13 us a request (a hit: ~0.2 us)."""
+    fields = _header_list(method, url, headers, body_len)
+    block = Encoder().encode([(name, value, True) for name, value in fields])
+    return block, sum(len(n) + len(v) + 32 for n, v in fields)
+
+
+def _body_len(req: Prepared) -> int | None:
+    return None if req.body is None else len(req.body)
+
+
 def request_headers(req: Prepared) -> tuple[tuple[bytes, bytes], ...]:
     """The request's header list: pseudo-headers first (a user's Host is the :authority,
-    as the Host of HTTP/1.1 is), names lowercased, connection headers left out. Cached:
-    a run sends the same few requests over and over."""
-    parts = urlsplit(req.url)
+    as the Host of HTTP/1.1 is), names lowercased, connection headers left out."""
+    return _header_list(req.method, req.url, req.headers, _body_len(req))
+
+
+def _header_list(
+    method: str, url: str, headers: tuple[tuple[str, str], ...], body_len: int | None
+) -> tuple[tuple[bytes, bytes], ...]:
+    parts = urlsplit(url)
     authority = parts.netloc
     kept: list[tuple[bytes, bytes]] = []
-    for name, value in req.headers:
+    for name, value in headers:
         low = name.lower()
         if low == "host":
             authority = value
         if low not in _NOT_H2 or (low == "te" and value.strip().lower() == "trailers"):
             kept.append((low.encode("ascii"), value.encode("ascii")))
-    if req.body is not None or req.method in ("POST", "PUT", "PATCH"):
-        kept.append((b"content-length", str(len(req.body or b"")).encode("ascii")))
+    if body_len is not None or method in ("POST", "PUT", "PATCH"):
+        kept.append((b"content-length", str(body_len or 0).encode("ascii")))
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
     return (
-        (b":method", req.method.encode("ascii")),
+        (b":method", method.encode("ascii")),
         (b":scheme", parts.scheme.encode("ascii")),
         (b":authority", authority.encode("ascii")),
         (b":path", path.encode("ascii")),

@@ -11,7 +11,8 @@ The cipher order is Go's (k6's): AES-128-GCM before AES-256-GCM, so a server tha
 the client's order (nginx's default) encrypts for Surge as it does for k6. TLS 1.2's is
 set per context; Python 3.11's `ssl` has no setter for TLS 1.3's suites, but OpenSSL
 reads them from its configuration file when `ssl` loads, so worker processes start with
-an OPENSSL_CONF naming Go's order (`worker_tls_order`). The one in-process worker of
+an OPENSSL_CONF naming Go's order (`worker_tls_conf`: a file in a private directory
+of the run's, deleted when the run ends). The one in-process worker of
 `--workers 1` keeps OpenSSL's TLS 1.3 order: its `ssl` loaded before any option was
 read. `SURGE_TLS_ORDER=openssl` in the environment keeps OpenSSL's order everywhere;
 an OPENSSL_CONF of the user's is kept.
@@ -21,11 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import os
 import ssl
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,46 +57,28 @@ def _go_order() -> bool:
     return os.environ.get(ORDER_ENV, "go").lower() != "openssl"
 
 
-def worker_environ() -> dict[str, str]:
-    """What a worker process's environment needs for Go's TLS 1.3 order: OpenSSL reads
-    its configuration once, when `ssl` loads, so it must be there before the process
-    starts. Empty with SURGE_TLS_ORDER=openssl or an OPENSSL_CONF of the user's."""
+@contextlib.contextmanager
+def worker_tls_conf() -> Iterator[dict[str, str]]:
+    """The environment worker processes need for Go's TLS 1.3 order, valid while the
+    block runs: OpenSSL reads its configuration once, when `ssl` loads, so the file must
+    be there before a worker starts. An OpenSSL configuration can load modules, so it
+    goes in a fresh directory of this run's (mkdtemp: a random name, 0700, created
+    exclusively; no path another user can predict, plant a symlink at or write), removed
+    with the file when the block ends. Empty with SURGE_TLS_ORDER=openssl or an
+    OPENSSL_CONF of the user's."""
     if not _go_order() or "OPENSSL_CONF" in os.environ:
-        return {}
-    digest = hashlib.sha256(_OPENSSL_CONF.encode()).hexdigest()[:12]
-    path = Path(tempfile.gettempdir()) / f"surge-openssl-{os.getuid()}-{digest}.cnf"
-    if not _ours(path):
-        with contextlib.suppress(OSError):
-            tmp = path.with_suffix(f".{os.getpid()}")
-            tmp.write_text(_OPENSSL_CONF)
-            tmp.replace(path)  # whole or not at all: workers may read it at once
-    if not _ours(path):  # someone else's file there: a private one for this run
-        fd, name = tempfile.mkstemp(prefix="surge-openssl-", suffix=".cnf")
-        with os.fdopen(fd, "w") as f:
-            f.write(_OPENSSL_CONF)
-        path = Path(name)
-    return {"OPENSSL_CONF": str(path)}
-
-
-def _ours(path: Path) -> bool:
-    """Our file, with our text, writable by us only: an OpenSSL configuration can load
-    modules, so one another user could write is never used."""
-    try:
-        st = path.stat()
-        return (
-            st.st_uid == os.getuid()
-            and not st.st_mode & 0o022
-            and path.read_text() == _OPENSSL_CONF
-        )
-    except OSError:
-        return False
+        yield {}
+        return
+    with tempfile.TemporaryDirectory(prefix="surge-openssl-") as private:
+        path = Path(private) / "openssl.cnf"
+        path.write_text(_OPENSSL_CONF)
+        yield {"OPENSSL_CONF": str(path)}
 
 
 @contextlib.contextmanager
-def worker_tls_order() -> Iterator[None]:
-    """os.environ with `worker_environ()` while a worker process is spawned (it inherits
-    the environment), then as it was: the parent's own `ssl` has long loaded."""
-    extra = worker_environ()
+def worker_tls_order(extra: Mapping[str, str]) -> Iterator[None]:
+    """os.environ with `extra` (from `worker_tls_conf`) while a worker process is spawned
+    (it inherits the environment), then as it was: the parent's own `ssl` has long loaded."""
     saved = {k: os.environ.get(k) for k in extra}
     os.environ.update(extra)
     try:

@@ -5,11 +5,14 @@ TLS 1.2 in every client context, TLS 1.3 in worker processes (OPENSSL_CONF)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import ssl
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,18 +100,60 @@ def test_a_client_context_offers_aes_128_first_over_tls_1_2(
         client_context.cache_clear()
 
 
-def test_worker_processes_offer_aes_128_first_over_tls_1_3(tls13: Server) -> None:
+def test_worker_processes_offer_aes_128_first_over_tls_1_3(tls13: Server, tmp_path: Path) -> None:
     """Two workers, spawned with the OPENSSL_CONF that names Go's order (unless turned off);
-    the in-process parent, whose `ssl` loaded long before, is not asked."""
+    the in-process parent, whose `ssl` loaded long before, is not asked. The file is in
+    a private directory of the run's: a symlink planted at the old predictable path in
+    the temporary directory is not followed, and nothing is left there after the run."""
     tls13.ciphers.clear()
+    tmp, victim = tmp_path / "tmp", tmp_path / "victim"
+    tmp.mkdir()
+    victim.write_text("mine\n")
+    planted = tmp / f"surge-openssl-{os.getuid()}-{_digest()}.cnf"
+    planted.symlink_to(victim)
     env = {k: v for k, v in os.environ.items() if k != "OPENSSL_CONF"}
     env.update({tls.ORDER_ENV: "go", "PYTHONPATH": str(ROOT), "NO_COLOR": "1"})
+    env["TMPDIR"] = str(tmp)
     url = f"https://127.0.0.1:{tls13.address[1]}/"
     argv = [sys.executable, "-m", "tui.cli", "run", url, "--workers", "2", "--vus", "2"]
     argv += ["--iterations", "4", "--insecure", "-q"]
     subprocess.run(argv, env=env, cwd=ROOT, check=True, capture_output=True, timeout=60)
     assert len(tls13.ciphers) >= 2
     assert set(tls13.ciphers) == {"TLS_AES_128_GCM_SHA256"}  # OpenSSL's own: AES-256 first
+    assert victim.read_text() == "mine\n"  # nothing written through the link
+    assert [p.name for p in tmp.iterdir()] == [planted.name] and planted.is_symlink()
+
+
+def _digest() -> str:
+    """The digest in the predictable name Surge once used for the workers' file."""
+    return hashlib.sha256(tls._OPENSSL_CONF.encode()).hexdigest()[:12]
+
+
+def test_the_workers_openssl_conf_is_private_and_gone_after_the_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("OPENSSL_CONF", raising=False)
+    monkeypatch.delenv(tls.ORDER_ENV, raising=False)
+    tmp, victim = tmp_path / "tmp", tmp_path / "victim"
+    tmp.mkdir()
+    victim.write_text("mine\n")
+    old = tmp / f"surge-openssl-{os.getuid()}-{_digest()}.cnf"  # the old paths, predictable
+    planted = {old.name, f"{old.stem}.{os.getpid()}"}
+    for name in planted:
+        (tmp / name).symlink_to(victim)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    with pytest.raises(RuntimeError), tls.worker_tls_conf() as env:
+        conf = Path(env["OPENSSL_CONF"])
+        assert conf.parent.parent == tmp
+        assert "Ciphersuites = TLS_AES_128_GCM_SHA256:" in conf.read_text()
+        assert stat.S_IMODE(conf.parent.lstat().st_mode) == 0o700
+        assert not conf.lstat().st_mode & 0o022 and conf.lstat().st_uid == os.getuid()
+        with tls.worker_tls_order(env):
+            assert os.environ["OPENSSL_CONF"] == str(conf)
+        assert "OPENSSL_CONF" not in os.environ
+        raise RuntimeError("the run failed")  # removed all the same
+    assert victim.read_text() == "mine\n"  # nothing written through a link
+    assert {p.name for p in tmp.iterdir() if p.is_symlink()} == planted == set(os.listdir(tmp))
 
 
 def test_openssl_order_and_a_users_openssl_conf_leave_workers_alone(
@@ -116,12 +161,9 @@ def test_openssl_order_and_a_users_openssl_conf_leave_workers_alone(
 ) -> None:
     monkeypatch.delenv("OPENSSL_CONF", raising=False)
     monkeypatch.setenv(tls.ORDER_ENV, "openssl")
-    assert tls.worker_environ() == {}
+    with tls.worker_tls_conf() as env:
+        assert env == {}
     monkeypatch.delenv(tls.ORDER_ENV)
-    conf = Path(tls.worker_environ()["OPENSSL_CONF"])
-    assert "Ciphersuites = TLS_AES_128_GCM_SHA256:" in conf.read_text()
-    conf.write_text("openssl_conf = theirs\n")  # not our text: never used, rewritten
-    again = Path(tls.worker_environ()["OPENSSL_CONF"])
-    assert again.read_text() == conf.read_text() and "Ciphersuites" in again.read_text()
     monkeypatch.setenv("OPENSSL_CONF", "/etc/mine.cnf")
-    assert tls.worker_environ() == {}
+    with tls.worker_tls_conf() as env:
+        assert env == {}

@@ -21,7 +21,7 @@ from h2.settings import SettingCodes
 
 from engine.http import errors
 from engine.http.body import MAX_HEAD, HeaderTooLarge
-from engine.http.h2_conn import WINDOW, H2Conn, frame
+from engine.http.h2_conn import WINDOW, H2Conn, _encoded, encode_headers, frame
 from engine.http.request import prepare
 
 
@@ -310,3 +310,20 @@ async def test_a_window_update_past_two_to_the_31_is_a_flow_control_error() -> N
     with pytest.raises(errors.ProtocolError, match="2\\^31"):
         fut.result()
     await asyncio.sleep(0)
+
+
+def test_the_header_block_cache_is_keyed_without_the_body() -> None:
+    """Flows that prepare each iteration's request: a new body of the same length reuses
+    the block (the body is neither hashed nor kept: the key holds its length only), a
+    body of another length gets its own content-length."""
+    url = "https://127.0.0.1/cache-key"
+    first = prepare("x", "POST", url, [], b"a" * 1000)
+    block, size = encode_headers(first)
+    before = _encoded.cache_info()
+    again = encode_headers(prepare("x", "POST", url, [], b"b" * 1000))
+    after = _encoded.cache_info()
+    assert again == (block, size) and after.hits == before.hits + 1
+    assert after.currsize == before.currsize
+    key_parts = [first.method, first.url, first.headers, 1000]
+    assert encode_headers(prepare("x", "POST", url, [], b"c")) != (block, size)
+    assert _encoded(*key_parts) == (block, size)

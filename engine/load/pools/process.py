@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from engine.http.tls import worker_tls_order
+from engine.http.tls import worker_tls_conf, worker_tls_order
 from engine.load import messages as msg
 from engine.load.crew import Crew
 from engine.load.metrics import Interval
@@ -175,6 +175,10 @@ class ProcessPool(RemotePool):
         return min(live) if live else 0.0
 
     async def run(self) -> None:
+        with worker_tls_conf() as tls_env:  # its file lives as long as the run, then goes
+            await self._run(tls_env)
+
+    async def _run(self, tls_env: dict[str, str]) -> None:
         loop = asyncio.get_running_loop()
         ctx = mp.get_context("spawn")
         _start_resource_tracker()
@@ -182,7 +186,7 @@ class ProcessPool(RemotePool):
         for i, plan in enumerate(self.plans):
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=worker_main, args=(child, plan, self.log), daemon=True)
-            with worker_tls_order():  # in its environment before its `ssl` loads
+            with worker_tls_order(tls_env):  # in its environment before its `ssl` loads
                 proc.start()
             child.close()
             r = _Remote(i, proc, parent)
