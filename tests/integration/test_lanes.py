@@ -102,8 +102,10 @@ async def test_a_scenario_starts_at_its_start_time_and_pauses_stretch_the_wait(
     first = next(t for t, n in seen if n)
     assert first >= 1.0 + waited - 0.05, (seen, paused_at)
     assert all(n == 0 for t, n in seen if t < 1.0 + waited - 0.05)
-    # Each lane ends on its own; the run ends when the last one has.
-    assert result.duration >= 1.5 + waited - 0.05
+    # Each lane ends on its own; the run ends when the last one has. The pause and the
+    # resume reach the workers as messages, each some ms after the snapshot that sent it:
+    # the pause a busy machine delivers late is shorter there (without it: ~1.5 s).
+    assert result.duration >= 1.5 + waited - 0.15
     assert not result.aborted
 
 
