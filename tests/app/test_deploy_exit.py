@@ -36,6 +36,11 @@ async def cut_short(
         await until(pilot, lambda: driver.weights == Weights(90, 10))
         await end(pilot, rig)
         await until(pilot, lambda: driver.final is not None)
+        # the summary screen may still be mounting: let its header take its title before
+        # the test app closes (Textual's header cannot set a title on a torn-down one)
+        if app.is_running:
+            await pilot.pause()
+            await pilot.pause()
     return rig, app
 
 
