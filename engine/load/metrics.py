@@ -11,7 +11,6 @@ process (or on another machine) ships the same thing a local one hands over.
 
 from __future__ import annotations
 
-import ctypes
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -37,32 +36,7 @@ PHASES = CONNECT_PHASES + EXCHANGE_PHASES
 
 
 def new_histogram() -> HdrHistogram:
-    if not _mmapped:
-        _mmap_large_blocks()
     return HdrHistogram(HIST_MIN_US, HIST_MAX_US, HIST_DIGITS)
-
-
-_mmapped: list[bool] = []  # once per process
-
-
-def _mmap_large_blocks() -> None:
-    """Have glibc serve blocks of 128 KiB and more from mmap, always (mallopt).
-
-    A histogram's counts are one ~184 KiB block, and several are made and dropped
-    every interval. glibc raises its mmap threshold past the first such block freed,
-    so later ones come from the heap, where blocks still alive pin the pages around
-    them: through a soak the heap kept ~7 MiB more free memory after 40 s and RSS
-    rose for an hour (bench/memory.py --malloc). A fixed threshold hands each block back to
-    the system when it is freed. Elsewhere than glibc (no `mallopt`) nothing changes."""
-    _mmapped.append(True)
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (AttributeError, OSError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
-
-
-_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
 def merge_histograms(hists: Iterable[HdrHistogram | None]) -> HdrHistogram:
